@@ -1,0 +1,33 @@
+"""Element-wise layers: activations, softmax, min-max normalise, dropout. No weights, shape kept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .base import Field, Inference, Layer, Shape, any_int, number, probability
+
+
+class Activation(Layer):
+    type_names = ("relu", "relu6", "elu", "gelu", "silu", "sigmoid", "tanh", "normalize")
+    fields: dict[str, Field] = {}
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        return Inference(tuple(inputs[0]))
+
+
+class LeakyReLU(Activation):
+    type_name = "leaky_relu"
+    type_names = ("leaky_relu",)
+    fields = {"alpha": Field(number, 0.01)}
+
+
+class Softmax(Activation):
+    type_name = "softmax"
+    type_names = ("softmax",)
+    fields = {"axis": Field(any_int, -1)}
+
+
+class Dropout(Activation):
+    type_name = "dropout"
+    type_names = ("dropout",)
+    fields = {"rate": Field(probability, 0.5)}

@@ -1,0 +1,74 @@
+"""Dense (fully connected) and batch normalisation: the per-feature layers with weights."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .. import arith
+from ..errors import ShapeError
+from .base import Field, Inference, Layer, Shape, activation_name, bias_field, boolean, fmt, number, \
+    numeric_array, positive_int
+
+
+class Dense(Layer):
+    type_name = "dense"
+    fields = {
+        "units": Field(positive_int, doc="the number of units, a positive integer"),
+        "bias": Field(bias_field, True),
+        "activation": Field(activation_name, "none"),
+        "weight": Field(numeric_array, None),
+    }
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        shape = inputs[0]
+        features = self.numeric_channels(shape[-1])
+        units = self.units
+        bias = 0 if self.bias is False else 1
+        params = features * units + units * bias
+        lines = [f"params: {features}·{units}" + (f" + {units}" if bias else "") + f" = {fmt(params)}"]
+        positions = arith.product(shape[:-1])
+        macs = arith.simplify(positions * features * units)
+        lines.append(f"MACs: {features}·{units}" + (f" at each of {positions} positions" if len(shape) > 1 else "")
+                     + f" = {fmt(macs)}")
+        return Inference(tuple(shape[:-1]) + (units,), params, 0, macs, lines, "keep" if len(shape) == 3 else None)
+
+    def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
+        shapes = {"weight": (inputs[0][-1], self.units)}
+        if self.bias is not False:
+            shapes["bias"] = (self.units,)
+        return shapes
+
+
+class BatchNorm(Layer):
+    type_name = "batchnorm"
+    fields = {
+        "center": Field(boolean, True),
+        "scale": Field(boolean, True),
+        "epsilon": Field(number, 1e-3),
+        "gamma": Field(numeric_array, None),
+        "beta": Field(numeric_array, None),
+        "mean": Field(numeric_array, None),
+        "var": Field(numeric_array, None),
+    }
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        shape = inputs[0]
+        channels = shape[-1]
+        if not arith.is_int(channels):
+            raise ShapeError("the feature count must be a number, not a symbol", got=str(channels),
+                             expected="an integer")
+        learned = int(self.center) + int(self.scale)
+        trainable = channels * learned
+        lines = [f"trainable: {channels}·{learned} (gamma, beta) = {fmt(trainable)}; "
+                 f"non-trainable: 2·{channels} (moving mean, variance) = {fmt(2 * channels)}"]
+        return Inference(tuple(shape), trainable, 2 * channels, 0, lines)
+
+    def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
+        channels = inputs[0][-1]
+        shapes: dict[str, Any] = {"mean": (channels,), "var": (channels,)}
+        if self.scale:
+            shapes["gamma"] = (channels,)
+        if self.center:
+            shapes["beta"] = (channels,)
+        return shapes

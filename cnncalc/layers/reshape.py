@@ -1,0 +1,75 @@
+"""Layers that only move values around: flatten, reshape, zero_pad."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .. import arith
+from ..errors import ShapeError, SpecError
+from .base import Field, FieldValueError, Inference, Layer, Shape, fmt, padding
+
+
+class Flatten(Layer):
+    type_name = "flatten"
+    fields: dict[str, Field] = {}
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        shape = inputs[0]
+        size = arith.simplify(arith.product(shape))
+        text = "·".join(str(d) for d in shape)
+        return Inference((size,), explain=[f"size: {text} = {fmt(size)}"], rf=None)
+
+
+def _target_shape(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise FieldValueError("a list of positive integers, one of which may be -1")
+    result = []
+    for entry in value:
+        if isinstance(entry, bool) or not isinstance(entry, int) or (entry < 1 and entry != -1):
+            raise FieldValueError("a list of positive integers, one of which may be -1")
+        result.append(entry)
+    if result.count(-1) > 1:
+        raise FieldValueError("at most one -1 entry")
+    return tuple(result)
+
+
+class Reshape(Layer):
+    type_name = "reshape"
+    fields = {"shape": Field(_target_shape, doc="the target shape, e.g. [7, 7, 64]")}
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        size = arith.product(inputs[0])
+        if not arith.is_int(size):
+            raise ShapeError("reshape needs a numeric input size", got=str(size), expected="an integer size")
+        known = arith.product(d for d in self.shape if d != -1)
+        if -1 in self.shape:
+            if size % known:
+                raise ShapeError(f"cannot reshape {size} values into {list(self.shape)}", field="shape",
+                                 got=list(self.shape), expected=f"a shape whose known part divides {size}")
+            shape = tuple(size // known if d == -1 else d for d in self.shape)
+        else:
+            if known != size:
+                raise ShapeError(f"cannot reshape {size} values into {list(self.shape)}", field="shape",
+                                 got=list(self.shape), expected=f"a shape of {size} values")
+            shape = self.shape
+        return Inference(shape, explain=[f"{fmt(size)} values as {list(shape)}"], rf=None)
+
+
+class ZeroPad(Layer):
+    type_name = "zero_pad"
+    fields = {"padding": Field(padding, doc="an int, [ph, pw] or [[top, bottom], [left, right]]")}
+
+    @classmethod
+    def check_fields(cls, options: dict[str, Any]) -> None:
+        if options["padding"][0] != "explicit":
+            raise SpecError("zero_pad needs explicit amounts", field="padding", got=options["padding"][0],
+                            expected="an int, [ph, pw] or [[top, bottom], [left, right]]")
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        height, width, channels = self.require_spatial(inputs[0])
+        (top, bottom), (left, right) = self.padding[1], self.padding[2]
+        out_h = arith.simplify(height + top + bottom)
+        out_w = arith.simplify(width + left + right)
+        lines = [f"H: {height} + {top} + {bottom} = {out_h}", f"W: {width} + {left} + {right} = {out_w}"]
+        return Inference((out_h, out_w, channels), explain=lines, rf=[(1, 1, top), (1, 1, left)])

@@ -1,0 +1,25 @@
+"""Renderers for a :class:`~cnncalc.analysis.Summary`: table, json, markdown, csv, latex."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..analysis import Summary
+
+FORMATS = ("table", "json", "markdown", "csv", "latex")
+
+
+def render(summary: Summary, fmt: str, explain: bool = False, width: int | None = None) -> str:
+    renderers: dict[str, Callable[..., str]]
+    if fmt == "json":
+        from .jsonfmt import render_json
+
+        return render_json(summary, explain)
+    if fmt == "table":
+        from .table import render_table
+
+        return render_table(summary, explain, width)
+    from .text import render_csv, render_latex, render_markdown
+
+    renderers = {"markdown": render_markdown, "csv": render_csv, "latex": render_latex}
+    return renderers[fmt](summary, explain)

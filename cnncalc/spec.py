@@ -1,0 +1,247 @@
+"""Network spec v1: safe loading, validation and block expansion into a :class:`Network`.
+
+>>> net = loads_spec("input: [32, 32, 3]\\nlayers:\\n  - {type: conv, filters: 8, kernel: 5}\\n")
+>>> [layer.name for layer in net.layers]
+['conv1']
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import safeload
+from .blocks import expand_layers
+from .errors import CnnCalcError, SpecError, did_you_mean
+from .layers import LAYER_TYPES, Layer
+from .layers.base import Shape
+
+TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
+INPUT = "input"
+MAX_LAYERS = 200_000
+_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True)
+class Network:
+    """A validated network: input shape and layers in spec order, with their inputs resolved."""
+
+    name: str
+    input_shape: Shape
+    layers: tuple[Layer, ...]
+    source: str
+    order: tuple[int, ...]  # indices into layers, each after all of its inputs
+    symbols: tuple[str, ...] = ()
+
+    @property
+    def is_symbolic(self) -> bool:
+        return bool(self.symbols)
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+
+def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
+    expected = "[H, W, C] or [D]: positive integers or symbol names"
+    if not isinstance(value, list) or len(value) not in (1, 3):
+        raise SpecError("bad input shape", field="input", line=line, got=value, expected=expected)
+    dims: list[Any] = []
+    symbols: list[str] = []
+    for entry in value:
+        if isinstance(entry, int) and not isinstance(entry, bool) and entry > 0:
+            dims.append(entry)
+        elif isinstance(entry, str) and _SYMBOL.match(entry) and not keyword.iskeyword(entry):
+            import sympy  # only symbolic specs pay for sympy
+
+            dims.append(sympy.Symbol(entry, integer=True, positive=True))
+            if entry not in symbols:
+                symbols.append(entry)
+        else:
+            raise SpecError("bad input shape", field="input", line=line, got=value, expected=expected)
+    return tuple(dims), tuple(symbols)
+
+
+def build_network(data: Any, source: str = "<spec>") -> Network:
+    """Validate parsed YAML data and build the network; every problem raises SpecError."""
+    try:
+        return _build(data, source)
+    except CnnCalcError as error:
+        raise error.with_context(file=source) from None
+
+
+def _build(data: Any, source: str) -> Network:
+    if data is None:
+        raise SpecError("the spec is empty", hint="expected a mapping with 'input' and 'layers'")
+    if not isinstance(data, dict):
+        raise SpecError("the spec must be a mapping with 'input' and 'layers'", got=type(data).__name__,
+                        expected="a mapping", line=getattr(data, "line", None))
+    lines = data.key_lines if isinstance(data, safeload.LineDict) else {}
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError("unknown top-level key", field=str(key), line=lines.get(key),
+                            hint=did_you_mean(str(key), TOP_LEVEL_KEYS)
+                            or "expected one of " + ", ".join(TOP_LEVEL_KEYS))
+    for key in ("input", "layers"):
+        if key not in data:
+            raise SpecError(f"missing '{key}'", hint="expected a mapping with 'input' and 'layers'")
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise SpecError("bad network name", field="name", got=name, expected="a string",
+                        line=lines.get("name"))
+    input_shape, symbols = _input_shape(data["input"], lines.get("input"))
+    raw_layers = data["layers"]
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise SpecError("'layers' must be a non-empty list", field="layers", line=lines.get("layers"),
+                        got=raw_layers if not isinstance(raw_layers, list) else [], expected="a list of layers")
+    flat = expand_layers(raw_layers, data.get("blocks"), lines.get("blocks"))
+    if len(flat) > MAX_LAYERS:
+        raise SpecError(f"too many layers ({len(flat)}, at most {MAX_LAYERS})")
+    layers = _make_layers(flat)
+    order = _topological_order(layers)
+    return Network(name, input_shape, tuple(layers), source, order, symbols)
+
+
+def _make_layers(flat: list[tuple[dict[str, Any], str | None]]) -> list[Layer]:
+    """Turn raw layer mappings into Layer objects: type, name, inputs and fields validated."""
+    layers: list[Layer] = []
+    seen: dict[str, int] = {}
+    counters: dict[str, int] = {}
+    previous = INPUT
+    for index, (raw, default_name) in enumerate(flat, start=1):
+        line = getattr(raw, "line", None)
+        key_lines = raw.key_lines if isinstance(raw, safeload.LineDict) else {}
+        if not isinstance(raw, dict):
+            raise SpecError("a layer must be a mapping with a 'type'", index=index, got=raw,
+                            expected="e.g. {type: conv, filters: 8, kernel: 3}", line=line)
+        name_value = raw.get("name")
+        try:
+            type_name = raw.get("type")
+            if type_name is None:
+                raise SpecError("missing 'type'", field="type",
+                                hint="known types: " + ", ".join(sorted(LAYER_TYPES)))
+            if not isinstance(type_name, str) or type_name not in LAYER_TYPES:
+                hint = did_you_mean(str(type_name), LAYER_TYPES) or "known types: " + ", ".join(sorted(LAYER_TYPES))
+                raise SpecError("unknown layer type", field="type", got=type_name, expected="a known type",
+                                hint=hint, line=key_lines.get("type"))
+            counters[type_name] = counters.get(type_name, 0) + 1
+            if name_value is None:
+                name = default_name or f"{type_name}{counters[type_name]}"
+            elif isinstance(name_value, str) and name_value.strip():
+                name = name_value
+            else:
+                raise SpecError("bad layer name", field="name", got=name_value, expected="a non-empty string",
+                                line=key_lines.get("name"))
+            if name == INPUT:
+                raise SpecError("'input' is reserved for the network input", field="name", got=name,
+                                expected="another name", line=key_lines.get("name"))
+            if name in seen:
+                raise SpecError(f"duplicate layer name (also layer {seen[name]})", field="name", got=name,
+                                expected="a unique name", line=key_lines.get("name"))
+            inputs = _inputs(raw.get("inputs", previous), key_lines.get("inputs"))
+            cls = LAYER_TYPES[type_name]
+            if cls.arity == 1 and len(inputs) != 1:
+                raise SpecError(f"a {type_name} layer takes one input", field="inputs", got=inputs,
+                                expected="one layer name", line=key_lines.get("inputs"))
+            if cls.arity is None and len(inputs) < 2:
+                raise SpecError(f"a {type_name} layer takes two or more inputs", field="inputs", got=inputs,
+                                expected="a list of at least two layer names", line=key_lines.get("inputs"))
+            try:
+                options = cls.parse_fields(type_name, raw)
+            except CnnCalcError as error:
+                raise error.with_context(line=key_lines.get(error.field, line)) from None
+        except CnnCalcError as error:
+            shown = name_value if isinstance(name_value, str) else None
+            raise error.with_context(index=index, layer=shown, line=line) from None
+        layers.append(cls(type_name, name, index, inputs, options, line))
+        seen[name] = index
+        previous = name
+    known = set(seen) | {INPUT}
+    for layer in layers:
+        for source in layer.inputs:
+            if source not in known:
+                raise SpecError("unknown layer in 'inputs'", field="inputs", got=source,
+                                expected="'input' or the name of a layer",
+                                hint=did_you_mean(source, known), layer=layer.name, index=layer.index,
+                                line=layer.line)
+    return layers
+
+
+def _inputs(value: Any, line: int | None) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise SpecError("bad 'inputs'", field="inputs", got=value, expected="a layer name or a list of names",
+                    line=line)
+
+
+def _topological_order(layers: list[Layer]) -> tuple[int, ...]:
+    """Kahn's algorithm in spec order; a cycle is reported with the layers on it."""
+    position = {layer.name: i for i, layer in enumerate(layers)}
+    waiting = [0] * len(layers)
+    consumers: list[list[int]] = [[] for _ in layers]
+    for i, layer in enumerate(layers):
+        for source in set(layer.inputs):
+            if source != INPUT:
+                waiting[i] += 1
+                consumers[position[source]].append(i)
+    ready = [i for i, count in enumerate(waiting) if count == 0]
+    ready.reverse()
+    order: list[int] = []
+    while ready:
+        i = ready.pop()
+        order.append(i)
+        for j in consumers[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                ready.append(j)
+    if len(order) < len(layers):
+        stuck = [layers[i] for i, count in enumerate(waiting) if count]
+        names = ", ".join(f"'{layer.name}'" for layer in stuck[:6])
+        first = stuck[0]
+        raise SpecError(f"cycle in 'inputs' among layers {names}", field="inputs", layer=first.name,
+                        index=first.index, line=first.line, got=first.inputs,
+                        expected="inputs that lead back to 'input' without a loop")
+    return tuple(order)
+
+
+def loads_spec(text: str, source: str = "<string>") -> Network:
+    return build_network(safeload.loads(text, source), source)
+
+
+ZOO_DIR = Path(__file__).parent / "zoo"
+
+
+def zoo_names() -> list[str]:
+    return sorted(path.stem for path in ZOO_DIR.glob("*.yaml"))
+
+
+def resolve_spec_path(spec: str) -> Path:
+    """A path to a file, or the name of a built-in spec."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    zoo_path = ZOO_DIR / f"{spec}.yaml"
+    if "/" not in spec and zoo_path.is_file():
+        return zoo_path
+    if path.exists():
+        raise SpecError("not a file", file=spec)
+    hint = did_you_mean(spec, zoo_names())
+    raise SpecError("no such file or built-in spec", file=spec,
+                    hint=hint or "`cnncalc zoo` lists the built-in specs")
+
+
+def load_spec(spec: str | Path) -> Network:
+    path = resolve_spec_path(str(spec))
+    source = str(path) if path.parent != ZOO_DIR else f"{path.stem} (built-in)"
+    try:
+        data = safeload.load_file(path)
+    except CnnCalcError as error:
+        raise error.with_context(file=source) from None
+    return build_network(data, source)
