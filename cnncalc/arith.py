@@ -17,7 +17,7 @@ Dim = Any  # int, or a sympy expression
 
 
 def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int  # bool excluded on purpose
 
 
 def _sympy():

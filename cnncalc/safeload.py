@@ -1,7 +1,12 @@
-"""Safe reading of untrusted YAML/JSON: no Python tags, size and depth caps, line numbers kept.
+"""Safe reading of untrusted YAML/JSON: no Python tags, size, depth and alias caps, line numbers kept.
 
 Mappings come back as :class:`LineDict` (a dict that remembers the line of each key) and
 sequences as :class:`LineList`, so later validation can point at the offending line.
+
+>>> loads("a: [1, 2]")["a"]
+[1, 2]
+>>> loads("layers:\\n  - {type: conv}\\n")["layers"][0].line
+2
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from .errors import CnnCalcError
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
+MAX_VALUES = 2_000_000  # values after alias expansion: stops "billion laughs" documents
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
 
 
 class LineDict(dict):
     """A mapping that knows the (1-based) line of itself and of each of its keys."""
 
-    __slots__ = ("line", "key_lines")
+    __slots__ = ("key_lines", "line")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -42,81 +50,140 @@ class LineList(list):
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """SafeLoader (libyaml-backed when present) that records line numbers and rejects duplicate keys."""
+    """SafeLoader (libyaml-backed when present); used to compose nodes, which we then build ourselves."""
+
+    _resolved: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        # Implicit tags depend only on the text of a plain scalar; specs repeat the same few words
+        # and numbers thousands of times, so remember them (bounded).
+        if kind is yaml.ScalarNode and implicit[0]:
+            tag = self._resolved.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._resolved) < 10_000:
+                    self._resolved[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
 
 
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise CnnCalcError("a mapping key must be a plain value", line=key_node.start_mark.line + 1) from None
-        if key in result:
-            raise CnnCalcError(
-                f"duplicate key {key!r} (first on line {result.key_lines[key]})",
-                line=key_node.start_mark.line + 1,
-            )
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
-    return result
+class _Builder:
+    """Turns composed YAML nodes into plain Python values with line numbers.
+
+    Faster than PyYAML's generic constructor for the plain ints and strings specs are made of; any
+    other scalar tag goes through SafeConstructor's own method, and a tag it does not know is refused.
+    """
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.done: dict[int, tuple[Any, int, int]] = {}  # id → (value, values inside, height)
+        self.active: set[int] = set()
+        self.values = 0
+        self.height = 0  # height of the value built last
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        key = id(node)
+        if key in self.done:
+            value, size, height = self.done[key]
+            if depth + height > MAX_DEPTH:
+                raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
+            self._count(size, node)
+            self.height = height
+            return value
+        if depth > MAX_DEPTH:
+            raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
+        before = self.values
+        height = 0
+        if isinstance(node, yaml.ScalarNode):
+            value = self._scalar(node)
+            self._count(1, node)
+        elif key in self.active:
+            raise CnnCalcError("recursive alias", line=node.start_mark.line + 1)
+        else:
+            self.active.add(key)
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != "tag:yaml.org,2002:seq":
+                    raise _bad_tag(node)
+                value = LineList()
+                for child in node.value:
+                    value.append(self.build(child, depth + 1))
+                    height = max(height, self.height + 1)
+                value.line = node.start_mark.line + 1
+            else:
+                if node.tag != "tag:yaml.org,2002:map":
+                    raise _bad_tag(node)
+                value, height = self._mapping(node, depth)
+            self._count(1, node)
+            self.active.discard(key)
+        self.done[key] = (value, self.values - before, height)
+        self.height = height
+        return value
+
+    def _count(self, size: int, node: yaml.Node) -> None:
+        self.values += size
+        if self.values > MAX_VALUES:
+            raise CnnCalcError(f"too many values (more than {MAX_VALUES:,} after expanding aliases)",
+                               line=node.start_mark.line + 1)
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if tag == _STR:
+            return text
+        if tag == _INT and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
+            if len(text) > 4000:
+                raise CnnCalcError("integer too long", line=node.start_mark.line + 1)
+            return int(text)
+        constructor = yaml.SafeLoader.yaml_constructors.get(tag)
+        if constructor is None or tag.endswith((":seq", ":map", ":omap", ":pairs", ":set")):
+            raise _bad_tag(node)
+        return constructor(self.loader, node)
+
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> tuple[LineDict, int]:
+        self.loader.flatten_mapping(node)
+        result = LineDict()
+        result.line = node.start_mark.line + 1
+        height = 0
+        for key_node, value_node in node.value:
+            key = self.build(key_node, depth + 1)
+            line = key_node.start_mark.line + 1
+            try:
+                hash(key)
+            except TypeError:
+                raise CnnCalcError("a mapping key must be a plain value", line=line) from None
+            if key in result:
+                raise CnnCalcError(f"duplicate key {key!r} (first on line {result.key_lines[key]})", line=line)
+            result[key] = self.build(value_node, depth + 1)
+            height = max(height, self.height + 1)
+            result.key_lines[key] = line
+        return result, height
 
 
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
-    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-
-
-def _check_depth(node: Any, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels")
-    if isinstance(node, dict):
-        for value in node.values():
-            _check_depth(value, depth + 1)
-    elif isinstance(node, list):
-        for value in node:
-            _check_depth(value, depth + 1)
+def _bad_tag(node: yaml.Node) -> CnnCalcError:
+    return CnnCalcError(f"tag not allowed: {node.tag}; only plain YAML values are read",
+                        line=node.start_mark.line + 1)
 
 
 def loads(text: str, source: str = "<string>") -> Any:
-    """Parse YAML (or JSON, which is YAML) text safely.
-
-    >>> loads("a: [1, 2]")["a"]
-    [1, 2]
-    """
+    """Parse YAML (or JSON, which is YAML) text safely."""
     if len(text) > MAX_BYTES:
         raise CnnCalcError(f"file too large ({len(text)} bytes, at most {MAX_BYTES})", file=source)
     try:
-        # libyaml resolves aliases itself; a depth check afterwards catches alias bombs that nest.
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader subclass
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            data = None if node is None else _Builder(loader).build(node)
+        finally:
+            loader.dispose()
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
-    except yaml.constructor.ConstructorError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark else None
-        raise CnnCalcError(
-            f"tag not allowed: {error.problem}; only plain YAML values are read", file=source, line=line
-        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise CnnCalcError(f"YAML syntax error: {problem}", file=source, line=line) from None
-    except RecursionError:
-        raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", file=source) from None
-    try:
-        _check_depth(data)
-    except RecursionError:
-        raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", file=source) from None
-    except CnnCalcError as error:
-        raise error.with_context(file=source) from None
+    except (RecursionError, ValueError) as error:
+        what = f"nesting deeper than {MAX_DEPTH} levels" if isinstance(error, RecursionError) else f"bad value: {error}"
+        raise CnnCalcError(what, file=source) from None
     return data
 
 

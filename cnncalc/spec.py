@@ -22,6 +22,18 @@ from .layers.base import Shape
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
 INPUT = "input"
 MAX_LAYERS = 200_000
+# Names other tools use, so a newcomer's first guess gets a "did you mean".
+TYPE_ALIASES = {
+    "conv2d": "conv", "convolution": "conv", "convolution2d": "conv", "linear": "dense", "fc": "dense",
+    "fully_connected": "dense", "maxpooling2d": "maxpool", "max_pool": "maxpool", "maxpool2d": "maxpool",
+    "pool": "maxpool", "avg_pool": "avgpool", "averagepooling2d": "avgpool", "avgpool2d": "avgpool",
+    "batchnormalization": "batchnorm", "batch_norm": "batchnorm", "batchnorm2d": "batchnorm", "bn": "batchnorm",
+    "conv2dtranspose": "conv_transpose", "convtranspose2d": "conv_transpose", "deconv": "conv_transpose",
+    "depthwiseconv2d": "depthwise_conv", "separableconv2d": "separable_conv",
+    "globalaveragepooling2d": "global_avgpool", "adaptiveavgpool2d": "global_avgpool",
+    "globalmaxpooling2d": "global_maxpool", "concatenate": "concat", "cat": "concat", "sum": "add",
+    "zeropadding2d": "zero_pad", "leakyrelu": "leaky_relu", "swish": "silu",
+}
 _SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
 
@@ -126,7 +138,8 @@ def _make_layers(flat: list[tuple[dict[str, Any], str | None]]) -> list[Layer]:
                 raise SpecError("missing 'type'", field="type",
                                 hint="known types: " + ", ".join(sorted(LAYER_TYPES)))
             if not isinstance(type_name, str) or type_name not in LAYER_TYPES:
-                hint = did_you_mean(str(type_name), LAYER_TYPES) or "known types: " + ", ".join(sorted(LAYER_TYPES))
+                alias = TYPE_ALIASES.get(str(type_name).lower())
+                hint = (f"did you mean '{alias}'?" if alias else did_you_mean(str(type_name), LAYER_TYPES)) or "known types: " + ", ".join(sorted(LAYER_TYPES))
                 raise SpecError("unknown layer type", field="type", got=type_name, expected="a known type",
                                 hint=hint, line=key_lines.get("type"))
             counters[type_name] = counters.get(type_name, 0) + 1

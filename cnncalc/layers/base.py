@@ -7,6 +7,7 @@ A layer type is one subclass of :class:`Layer` that declares its ``fields`` and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -94,7 +95,7 @@ def boolean(value: Any) -> bool:
 
 
 def number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise FieldValueError("a number")
     return float(value)
 
@@ -145,7 +146,7 @@ def numeric_array(value: Any) -> Any:
         if isinstance(node, list):
             for item in node:
                 check(item, depth + 1)
-        elif isinstance(node, bool) or not isinstance(node, (int, float)) or node != node:
+        elif isinstance(node, bool) or not isinstance(node, (int, float)) or not math.isfinite(node):
             raise FieldValueError("nested lists of finite numbers")
 
     if not isinstance(value, list):
@@ -214,12 +215,8 @@ class Layer:
         self.inputs = inputs
         self.options = options
         self.line = line
-
-    def __getattr__(self, key: str) -> Any:
-        options = self.__dict__.get("options")
-        if options is not None and key in options:
-            return options[key]
-        raise AttributeError(key)
+        # fields read as attributes (layer.kernel, layer.stride); names never clash with the above
+        self.__dict__.update({key: value for key, value in options.items() if key not in self.__dict__})
 
     @classmethod
     def parse_fields(cls, type_name: str, raw: dict[str, Any]) -> dict[str, Any]:

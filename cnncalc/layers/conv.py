@@ -8,8 +8,22 @@ from typing import Any
 from .. import arith
 from ..errors import ShapeError, SpecError
 from .base import (
-    Field, Inference, Layer, Shape, activation_name, bias_field, boolean, fmt, numeric_array, padding,
-    padding_pairs, pair_of, nonneg_int, positive_int, size2, window_output,
+    Field,
+    Inference,
+    Layer,
+    Shape,
+    activation_name,
+    bias_field,
+    boolean,
+    fmt,
+    nonneg_int,
+    numeric_array,
+    padding,
+    padding_pairs,
+    pair_of,
+    positive_int,
+    size2,
+    window_output,
 )
 
 _WINDOW_FIELDS = {

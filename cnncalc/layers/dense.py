@@ -7,8 +7,19 @@ from typing import Any
 
 from .. import arith
 from ..errors import ShapeError
-from .base import Field, Inference, Layer, Shape, activation_name, bias_field, boolean, fmt, number, \
-    numeric_array, positive_int
+from .base import (
+    Field,
+    Inference,
+    Layer,
+    Shape,
+    activation_name,
+    bias_field,
+    boolean,
+    fmt,
+    number,
+    numeric_array,
+    positive_int,
+)
 
 
 class Dense(Layer):
@@ -60,7 +71,7 @@ class BatchNorm(Layer):
                              expected="an integer")
         learned = int(self.center) + int(self.scale)
         trainable = channels * learned
-        lines = [f"trainable: {channels}·{learned} (gamma, beta) = {fmt(trainable)}; "
+        lines = [f"trainable: {channels}·{learned} (gamma, beta) = {fmt(trainable)}",
                  f"non-trainable: 2·{channels} (moving mean, variance) = {fmt(2 * channels)}"]
         return Inference(tuple(shape), trainable, 2 * channels, 0, lines)
 

@@ -51,4 +51,12 @@ def summary_dict(summary: Summary, explain: bool = False) -> dict[str, Any]:
 
 
 def render_json(summary: Summary, explain: bool = False) -> str:
-    return json.dumps(summary_dict(summary, explain), indent=2, ensure_ascii=False)
+    """Pretty enough to read (one layer a line) and fast for thousands of layers (the C encoder)."""
+    data = summary_dict(summary, explain)
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    layers = ",\n    ".join(dump(layer) for layer in data["layers"])
+    return (f'{{"name": {dump(data["name"])},\n "input": {dump(data["input"])},\n'
+            f' "layers": [\n    {layers}\n ],\n "totals": {dump(data["totals"])}}}\n')
