@@ -87,6 +87,117 @@ def zoo() -> None:
         typer.echo(f"{name:24} {network.name}")
 
 
+class RunFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def parse_bytes(text: str) -> int:
+    """'2GB', '512MB', '1e9' → bytes."""
+    units = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+    cleaned = text.strip().upper().replace("IB", "B")
+    number = cleaned.rstrip("KMGTB")
+    unit = cleaned[len(number):]
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise CnnCalcError("bad --max-memory", got=text, expected="a size such as 2GB or 512MB") from None
+    if value <= 0:
+        raise CnnCalcError("bad --max-memory", got=text, expected="a positive size")
+    return int(value)
+
+
+@app.command()
+@user_errors
+def run(
+    spec: SpecArg,
+    input: Annotated[str, typer.Option("--input", "-i", help="Input: .npy, YAML/JSON nested lists [H, W, C] or "
+                                       "[N, H, W, C], or an image (needs the 'images' extra).")],
+    weights: Annotated[str | None, typer.Option(help="Weights .npz: <layer>.weight, <layer>.bias, "
+                                                "<layer>.gamma/.beta/.mean/.var.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Fill missing weights with seeded random values.")] = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Print every layer's output shape and small arrays.")] = False,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the final output (.npy or .json).")] = None,
+    format: Annotated[RunFormat, typer.Option("--format", "-f")] = RunFormat.text,
+    max_memory: Annotated[str, typer.Option(help="Refuse to run if one intermediate would exceed this.")] = "2GB",
+    save_maps: Annotated[str | None, typer.Option(help="Write a PNG grid of one layer's feature maps "
+                                                  "(needs the 'images' extra).")] = None,
+    maps_layer: Annotated[str | None, typer.Option(help="Layer for --save-maps (default: the last with "
+                                                   "[H, W, C] output).")] = None,
+) -> None:
+    """Run a spec on real numbers with the NumPy reference executor."""
+    import json
+
+    import numpy as np
+
+    from .executor import compact, load_input_file, load_weights_file
+    from .executor import run as execute
+    from .spec import load_spec
+
+    network = load_spec(spec)
+    x = load_input_file(input)
+    arrays = load_weights_file(weights) if weights else None
+    result = execute(network, x, arrays, seed=seed, max_memory=parse_bytes(max_memory))
+    final = result.output
+    if output:
+        _write_output(output, final)
+    if save_maps:
+        _save_feature_maps(result, save_maps, maps_layer)
+    if format is RunFormat.json:
+        data: dict[str, Any] = {"output_shape": list(final.shape), "output": final.tolist()}
+        if trace:
+            data["trace"] = [{"index": r.index, "name": r.name, "type": r.type,
+                              "output_shape": list(result.layer_output(r.name).shape),
+                              "output": result.layer_output(r.name).tolist()} for r in result.summary.records]
+        typer.echo(json.dumps(data))
+        return
+    if trace:
+        typer.echo(f"input {list(np.shape(x))}")
+        for record in result.summary.records:
+            value = result.layer_output(record.name)
+            typer.echo(f"{record.index:>3} {record.name} ({record.type}) → {list(value.shape)}")
+            typer.echo("    " + compact(value).replace("\n", "\n    "))
+    else:
+        typer.echo(f"output {list(final.shape)}")
+        typer.echo(compact(final))
+
+
+def _write_output(path: str, array: Any) -> None:
+    import json
+
+    import numpy as np
+
+    try:
+        if path.endswith(".json"):
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump(array.tolist(), handle)
+        elif path.endswith(".npy"):
+            np.save(path, array, allow_pickle=False)
+        else:
+            raise CnnCalcError("--output must end in .npy or .json", got=path, expected="OUT.npy or OUT.json")
+    except OSError as error:
+        raise CnnCalcError(f"cannot write the output: {error.strerror}", file=path) from None
+
+
+def _save_feature_maps(result: Any, path: str, layer: str | None) -> None:
+    from .errors import did_you_mean
+    from .images import save_maps
+
+    names = [r.name for r in result.summary.records if len(r.output_shape) == 3]
+    if layer is None:
+        if not names:
+            raise CnnCalcError("no layer has an [H, W, C] output to draw")
+        layer = names[-1]
+    elif layer not in names:
+        raise CnnCalcError("--maps-layer must name a layer with an [H, W, C] output", got=layer,
+                           expected="one of " + ", ".join(names[:8]), hint=did_you_mean(layer, names))
+    maps = result.layer_output(layer)
+    if maps.ndim == 4:
+        maps = maps[0]
+    rows, columns = save_maps(maps, path)
+    typer.echo(f"saved {maps.shape[2]} maps of '{layer}' as a {rows}×{columns} grid: {path}", err=True)
+
+
 def main() -> None:
     try:
         app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from .base import Field, Inference, Layer, Shape, any_int, number, probability
 
@@ -13,6 +14,13 @@ class Activation(Layer):
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         return Inference(tuple(inputs[0]))
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        from .. import kernels
+
+        if self.type == "normalize":
+            return kernels.normalize(inputs[0])
+        return kernels.activate(self.type, inputs[0], getattr(self, "alpha", None))
 
 
 class LeakyReLU(Activation):
@@ -26,8 +34,16 @@ class Softmax(Activation):
     type_names = ("softmax",)
     fields = {"axis": Field(any_int, -1)}
 
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        from .. import kernels
+
+        return kernels.softmax(inputs[0], self.axis if self.axis < 0 else self.axis + 1)  # + batch axis
+
 
 class Dropout(Activation):
     type_name = "dropout"
     type_names = ("dropout",)
     fields = {"rate": Field(probability, 0.5)}
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        return inputs[0]  # inference: dropout is the identity

@@ -253,7 +253,8 @@ class Layer:
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         raise NotImplementedError
 
-    def forward(self, inputs: Sequence[Any], weights: dict[str, Any]) -> Any:
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        """The NumPy kernel: batched ``[N, ...]`` arrays in, one array out (``out_shape`` per sample)."""
         raise NotImplementedError
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:

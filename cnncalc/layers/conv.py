@@ -57,6 +57,10 @@ class _Windowed(Layer):
                          f"{pads[0]}, (left, right) = {pads[1]}")
         return height, width, channels, outs, lines, pads
 
+    def pads_for(self, x: Any) -> list[tuple[int, int]]:
+        pads, _ = padding_pairs(self.padding, x.shape[1:3], self.kernel, self.stride, self.dilation)
+        return pads
+
     def rf_step(self, pads: list[tuple[Any, Any]]) -> list[tuple[int, int, Any]]:
         return [(arith.effective_kernel(k, d), s, pad[0])
                 for k, d, s, pad in zip(self.kernel, self.dilation, self.stride, pads)]
@@ -102,6 +106,16 @@ class Conv(_Windowed):
             shapes["bias"] = (self.filters,)
         return shapes
 
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        from .. import kernels
+
+        x = kernels.pad_spatial(inputs[0], self.pads_for(inputs[0]))
+        weight = weights["weight"][::-1, ::-1] if self.flip else weights["weight"]  # flip: true convolution
+        y = kernels.correlate(x, weight, self.stride, self.dilation, out_shape[:2], self.groups)
+        if "bias" in weights:
+            y = y + weights["bias"]
+        return kernels.activate(self.activation, y)
+
 
 class DepthwiseConv(_Windowed):
     type_name = "depthwise_conv"
@@ -127,6 +141,26 @@ class DepthwiseConv(_Windowed):
         if has_bias(self):
             shapes["bias"] = (channels * self.multiplier,)
         return shapes
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        from .. import kernels
+
+        y = depthwise(self, inputs[0], weights["weight"], out_shape)
+        if "bias" in weights:
+            y = y + weights["bias"]
+        return kernels.activate(self.activation, y)
+
+
+def depthwise(layer: _Windowed, x: Any, weight: Any, out_shape: Shape) -> Any:
+    """Each input channel with its own ``multiplier`` filters; output channel ``c·m + j`` as in Keras."""
+    import numpy as np
+
+    from .. import kernels
+
+    win = kernels.windows(kernels.pad_spatial(x, layer.pads_for(x)), layer.kernel, layer.stride, layer.dilation,
+                          out_shape[:2])
+    y = np.einsum("nhwcij,ijcm->nhwcm", win, weight, optimize=True)
+    return y.reshape(y.shape[0], y.shape[1], y.shape[2], -1)
 
 
 class SeparableConv(_Windowed):
@@ -159,6 +193,14 @@ class SeparableConv(_Windowed):
         if has_bias(self):
             shapes["bias"] = (self.filters,)
         return shapes
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        from .. import kernels
+
+        y = depthwise(self, inputs[0], weights["weight"], out_shape) @ weights["pointwise_weight"]
+        if "bias" in weights:
+            y = y + weights["bias"]
+        return kernels.activate(self.activation, y)
 
 
 class ConvTranspose(_Windowed):
@@ -224,3 +266,18 @@ class ConvTranspose(_Windowed):
         if has_bias(self):
             shapes["bias"] = (self.filters,)
         return shapes
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        """Zeros between input pixels, pad by span − 1 − p, then correlate with the flipped kernel."""
+        from .. import kernels
+
+        x = kernels.dilate_input(inputs[0], self.stride)
+        pads = []
+        for k, d, (before, after), op in zip(self.kernel, self.dilation, self.transpose_pads(), self.output_padding):
+            span = arith.effective_kernel(k, d)
+            pads.append((span - 1 - before, span - 1 - after + op))
+        x = kernels.pad_spatial(x, pads)
+        y = kernels.correlate(x, weights["weight"][::-1, ::-1], (1, 1), self.dilation, out_shape[:2])
+        if "bias" in weights:
+            y = y + weights["bias"]
+        return kernels.activate(self.activation, y)

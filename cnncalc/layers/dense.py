@@ -50,6 +50,14 @@ class Dense(Layer):
             shapes["bias"] = (self.units,)
         return shapes
 
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        from .. import kernels
+
+        y = inputs[0] @ weights["weight"]
+        if "bias" in weights:
+            y = y + weights["bias"]
+        return kernels.activate(self.activation, y)
+
 
 class BatchNorm(Layer):
     type_name = "batchnorm"
@@ -83,3 +91,14 @@ class BatchNorm(Layer):
         if self.center:
             shapes["beta"] = (channels,)
         return shapes
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        """Inference mode: ``gamma·(x − mean)/√(var + ε) + beta`` with the moving statistics."""
+        import numpy as np
+
+        y = (inputs[0] - weights["mean"]) / np.sqrt(weights["var"] + self.epsilon)
+        if "gamma" in weights:
+            y = y * weights["gamma"]
+        if "beta" in weights:
+            y = y + weights["beta"]
+        return y

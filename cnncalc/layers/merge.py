@@ -32,6 +32,12 @@ class Add(Layer):
                                  expected=str([str(d) for d in first]))
         return Inference(tuple(first), explain=[f"element-wise sum of {len(inputs)} inputs"])
 
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        total = inputs[0]
+        for x in inputs[1:]:
+            total = total + x
+        return total
+
 
 class Concat(Layer):
     type_name = "concat"
@@ -61,3 +67,8 @@ class Concat(Layer):
         shape[axis] = arith.simplify(total)
         parts = " + ".join(str(s[axis]) for s in inputs)
         return Inference(tuple(shape), explain=[f"axis {self.axis}: {parts} = {shape[axis]}"])
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        import numpy as np
+
+        return np.concatenate(inputs, axis=self.axis if self.axis < 0 else self.axis + 1)  # + batch axis

@@ -55,6 +55,24 @@ class Pool(Layer):
         rf = [(k, s, pad[0]) for k, s, pad in zip(self.kernel, self.stride, pads)]
         return Inference((outs[0], outs[1], channels), 0, 0, 0, lines, rf)
 
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        """Max pads with −∞; average divides by the cells inside the input only (as Keras does)."""
+        import numpy as np
+
+        from .. import kernels
+
+        x = inputs[0]
+        pads, _ = padding_pairs(self.padding, x.shape[1:3], self.kernel, self.stride, (1, 1))
+        extended = []  # ceil_mode windows may run past the right padding: pad those cells too
+        for n, k, s, (before, after), out in zip(x.shape[1:3], self.kernel, self.stride, pads, out_shape[:2]):
+            extended.append((before, max(after, (out - 1) * s + k - n - before)))
+        args = (self.kernel, self.stride, (1, 1), out_shape[:2])
+        if self.type == "maxpool":
+            return kernels.windows(kernels.pad_spatial(x, extended, -np.inf), *args).max(axis=(4, 5))
+        sums = kernels.windows(kernels.pad_spatial(x, extended), *args).sum(axis=(4, 5))
+        inside = kernels.pad_spatial(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), extended)
+        return sums / kernels.windows(inside, *args).sum(axis=(4, 5))
+
 
 class GlobalPool(Layer):
     type_names = ("global_maxpool", "global_avgpool")
@@ -66,3 +84,8 @@ class GlobalPool(Layer):
         reduce = "max" if self.type == "global_maxpool" else "mean"
         return Inference(shape, explain=[f"{reduce} over all {height}·{width} positions of each channel"],
                          rf=None)
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        x = inputs[0]
+        reduce = x.max if self.type == "global_maxpool" else x.mean
+        return reduce(axis=(1, 2), keepdims=self.keepdims)

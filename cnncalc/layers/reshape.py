@@ -20,6 +20,9 @@ class Flatten(Layer):
         text = "·".join(str(d) for d in shape)
         return Inference((size,), explain=[f"size: {text} = {fmt(size)}"], rf=None)
 
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        return inputs[0].reshape(inputs[0].shape[0], -1)  # row-major: H, then W, then C
+
 
 def _target_shape(value: Any) -> tuple[int, ...]:
     if not isinstance(value, list) or not value:
@@ -55,6 +58,9 @@ class Reshape(Layer):
             shape = self.shape
         return Inference(shape, explain=[f"{fmt(size)} values as {list(shape)}"], rf=None)
 
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        return inputs[0].reshape((inputs[0].shape[0], *out_shape))
+
 
 class ZeroPad(Layer):
     type_name = "zero_pad"
@@ -73,3 +79,8 @@ class ZeroPad(Layer):
         out_w = arith.simplify(width + left + right)
         lines = [f"H: {height} + {top} + {bottom} = {out_h}", f"W: {width} + {left} + {right} = {out_w}"]
         return Inference((out_h, out_w, channels), explain=lines, rf=[(1, 1, top), (1, 1, left)])
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        from .. import kernels
+
+        return kernels.pad_spatial(inputs[0], (self.padding[1], self.padding[2]))
