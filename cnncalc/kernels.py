@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-
 TAPS_BYTES = 32 * 1024**2  # above this im2col size, convolve tap by tap
 
 

@@ -78,8 +78,8 @@ def conv_cases(draw):
     padding = draw(st.sampled_from(["same", "explicit"]))
     if padding == "explicit":
         padding = [[draw(st.integers(0, 2)), draw(st.integers(0, 2))], [draw(st.integers(0, 2)), draw(st.integers(0, 2))]]
-    return dict(h=h, w=wd, c=c, f=f, kernel=[kh, kw], stride=list(stride), dilation=list(dilation),
-                groups=groups, padding=padding, seed=draw(st.integers(0, 10**6)), flip=draw(st.booleans()))
+    return {"h": h, "w": wd, "c": c, "f": f, "kernel": [kh, kw], "stride": list(stride), "dilation": list(dilation),
+                "groups": groups, "padding": padding, "seed": draw(st.integers(0, 10**6)), "flip": draw(st.booleans())}
 
 
 @SETTINGS
