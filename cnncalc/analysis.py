@@ -137,3 +137,48 @@ def analyse(network: Network) -> Summary:
         records[position] = LayerRecord(layer.index, layer.name, layer.type, list(layer.inputs), info.shape,
                                         size, info.trainable, info.non_trainable, info.macs, rf, info.explain)
     return Summary(network, [r for r in records if r is not None])
+
+
+@dataclass
+class BlockRecord:
+    """One block instance: its layers' totals, and the shapes entering and leaving it."""
+
+    name: str
+    depth: int  # 1 for a top-level instance
+    first_index: int
+    last_index: int
+    input_shape: Shape
+    output_shape: Shape
+    size: Any
+    trainable: Any
+    non_trainable: Any
+    macs: Any
+    receptive_field: list[AxisRF] | None
+
+    @property
+    def params(self) -> Any:
+        return self.trainable + self.non_trainable
+
+
+def block_records(summary: Summary) -> list[BlockRecord]:
+    """Every block instance in order of first appearance (outer before inner)."""
+    shapes: dict[str, Shape] = {INPUT: summary.input_shape}
+    members: dict[str, list[LayerRecord]] = {}
+    order: list[tuple[str, int]] = []
+    for record in summary.records:
+        shapes[record.name] = record.output_shape
+        group = summary.network.layers[record.index - 1].group
+        for depth, name in enumerate(group, start=1):
+            if name not in members:
+                members[name] = []
+                order.append((name, depth))
+            members[name].append(record)
+    result = []
+    for name, depth in order:
+        records = members[name]
+        first, last = records[0], records[-1]
+        result.append(BlockRecord(
+            name, depth, first.index, last.index, shapes[first.inputs[0]], last.output_shape, last.size,
+            sum(r.trainable for r in records), sum(r.non_trainable for r in records),
+            arith.simplify(sum(r.macs for r in records)), last.receptive_field))
+    return result

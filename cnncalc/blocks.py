@@ -1,14 +1,281 @@
-"""Block expansion: turns the spec's layer list into a flat list of raw layer mappings."""
+"""Reusable blocks and `repeat`: expands a spec's layer list into a flat list of plain layers.
+
+Syntax (see README, "Blocks and repeat")::
+
+    blocks:
+      basic:                              # a block: parameters with defaults (null = required) and layers
+        params: {filters: null, stride: 1, downsample: false}
+        layers:
+          - {type: conv, name: conv1, filters: $filters, kernel: 3, stride: $stride, padding: 1, bias: false}
+          - {type: batchnorm, name: bn1}
+          - {type: conv, name: down, filters: $filters, kernel: 1, stride: $stride, inputs: input,
+             when: $downsample}
+          - {type: add, name: add, inputs: [bn1, down]}
+    layers:
+      - {block: basic, name: layer2, repeat: 2, filters: 128, first: {stride: 2, downsample: true}}
+
+- ``$name`` is a parameter's value; ``${4 * filters}`` is safe arithmetic on parameters (see ``expr``).
+- Inside a block, ``input`` is the block's input; names are scoped: ``layer2.0.conv1``.
+- ``when: false`` skips a layer: it passes on its first input, both to a layer that names it and to
+  the next layer (so an optional shortcut collapses to the identity, and a skipped ``add`` of
+  ``[main, input]`` leaves the main path).
+- ``repeat: n`` chains n copies (``name.0`` … ``name.{n-1}``); ``first:`` overrides arguments of copy 0.
+  ``$index`` is the copy's number. Plain layers take ``repeat`` too.
+- A block's output is its last layer (or the layer its ``output:`` names); the instance name refers to it.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import SpecError
+from . import expr
+from .errors import CnnCalcError, SpecError, did_you_mean
+from .safeload import LineDict, LineList
+
+BLOCK_KEYS = ("params", "layers", "output", "description")
+INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "when")
+MAX_DEPTH = 16
+_PARAM = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+_EXPR = re.compile(r"\$\{([^{}]*)\}")
 
 
-def expand_layers(raw_layers: list[Any], blocks: Any, blocks_line: int | None) -> list[tuple[Any, str | None]]:
-    """Flat list of (raw layer mapping, default name)."""
-    if blocks is not None:
-        raise SpecError("'blocks' is not supported yet", field="blocks", line=blocks_line)
-    return [(raw, None) for raw in raw_layers]
+@dataclass
+class FlatLayer:
+    raw: dict[str, Any]
+    default_name: str
+    group: tuple[str, ...]  # names of the block instances it sits in, outermost first
+
+
+@dataclass
+class _BlockDef:
+    name: str
+    params: dict[str, Any]
+    layers: list[Any]
+    output: str | None
+    line: int | None
+
+
+def _line(raw: Any, key: str | None = None) -> int | None:
+    if isinstance(raw, LineDict):
+        return raw.line_of(key) if key is not None else raw.line
+    return getattr(raw, "line", None)
+
+
+def _parse_blocks(blocks: Any, blocks_line: int | None) -> dict[str, _BlockDef]:
+    if blocks is None:
+        return {}
+    if not isinstance(blocks, dict):
+        raise SpecError("'blocks' must be a mapping of block names to definitions", field="blocks",
+                        line=blocks_line, got=type(blocks).__name__, expected="a mapping")
+    result = {}
+    for name, body in blocks.items():
+        line = _line(blocks, name)
+        if not isinstance(name, str) or not isinstance(body, dict):
+            raise SpecError("a block is a name with a mapping of 'params' and 'layers'", field="blocks",
+                            line=line, got=name)
+        for key in body:
+            if key not in BLOCK_KEYS:
+                raise SpecError(f"unknown key in block '{name}'", field=str(key), line=_line(body, key),
+                                hint=did_you_mean(str(key), BLOCK_KEYS) or "expected params, layers, output")
+        params = body.get("params", {}) or {}
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise SpecError(f"'params' of block '{name}' must map parameter names to defaults", field="params",
+                            line=_line(body, "params"), got=params)
+        layers = body.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise SpecError(f"block '{name}' needs a non-empty 'layers' list", field="layers", line=line)
+        output = body.get("output")
+        if output is not None and not isinstance(output, str):
+            raise SpecError(f"'output' of block '{name}' must be a layer name", field="output", got=output)
+        result[name] = _BlockDef(name, dict(params), layers, output, line)
+    return result
+
+
+def substitute(value: Any, args: dict[str, Any], line: int | None) -> Any:
+    """Replace ``$name`` and ``${expression}`` in a value (recursively in lists and mappings)."""
+    if isinstance(value, str):
+        whole = _PARAM.match(value)
+        if whole:
+            if whole.group(1) not in args:
+                raise SpecError(f"unknown parameter '${whole.group(1)}'", line=line,
+                                hint=did_you_mean(whole.group(1), args) or
+                                "parameters here: " + (", ".join(sorted(args)) or "none"))
+            return args[whole.group(1)]
+        if "${" not in value:
+            return value
+        try:
+            full = _EXPR.fullmatch(value.strip())
+            if full:
+                return _number(expr.evaluate(expr.parse(full.group(1)), args))
+            return _EXPR.sub(lambda m: str(_number(expr.evaluate(expr.parse(m.group(1)), args))), value)
+        except CnnCalcError as error:
+            raise SpecError(f"in {value!r}: {error.message}", line=line, hint=error.hint) from None
+    if isinstance(value, list):
+        result = LineList(substitute(item, args, line) for item in value)
+        result.line = getattr(value, "line", line)
+        return result
+    if isinstance(value, dict):
+        copy = LineDict()
+        copy.line = _line(value)
+        copy.key_lines = dict(getattr(value, "key_lines", {}))
+        for key, item in value.items():
+            copy[key] = substitute(item, args, _line(value, key) or line)
+        return copy
+    return value
+
+
+def _number(value: Any) -> Any:
+    denominator = getattr(value, "denominator", 1)
+    if denominator != 1:
+        return float(value)
+    return int(value)
+
+
+class _Expander:
+    def __init__(self, blocks: dict[str, _BlockDef]) -> None:
+        self.blocks = blocks
+        self.out: list[FlatLayer] = []
+
+    def expand(self, items: list[Any], prefix: str, block_input: str, args: dict[str, Any] | None,
+               group: tuple[str, ...], depth: int, block_name: str | None) -> str:
+        """Expand a layer list; returns the global name of its last layer (its output)."""
+        if depth > MAX_DEPTH:
+            raise SpecError(f"blocks nested deeper than {MAX_DEPTH} (a block that uses itself?)",
+                            field="block", got=block_name)
+        aliases: dict[str, str] = {"input": block_input}
+        counters: dict[str, int] = {}
+        previous = block_input
+        in_block = args is not None
+        # plain named layers of this scope may be referenced before they appear (cycles are reported later)
+        for raw in items:
+            if (in_block and isinstance(raw, dict) and "block" not in raw and "repeat" not in raw
+                    and isinstance(raw.get("name"), str)):
+                aliases.setdefault(raw["name"], prefix + raw["name"])
+        for raw in items:
+            line = _line(raw)
+            if in_block:
+                raw = substitute(raw, args, line)  # type: ignore[arg-type]
+            if not isinstance(raw, dict):
+                self.out.append(FlatLayer(raw, "", group))  # reported by the spec builder with its index
+                continue
+            if "when" in raw:
+                when = raw["when"]
+                if not isinstance(when, bool):
+                    raise SpecError("'when' must be true or false", field="when", got=when,
+                                    expected="true or false (usually a $parameter)", line=_line(raw, "when"))
+                if not when:  # skipped: it passes its input through, for references and for the next layer
+                    passed = self._resolve(raw.get("inputs", None), aliases, previous, in_block, raw, block_name)[0]
+                    local = raw.get("name")
+                    if isinstance(local, str):
+                        aliases[local] = passed
+                    previous = passed
+                    continue
+            repeat = raw.get("repeat", 1)
+            if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 10_000:
+                raise SpecError("'repeat' must be a positive integer", field="repeat", got=repeat,
+                                expected="an integer from 1 to 10,000", line=_line(raw, "repeat"))
+            first = raw.get("first", {}) or {}
+            if not isinstance(first, dict):
+                raise SpecError("'first' must be a mapping of arguments for copy 0", field="first", got=first,
+                                line=_line(raw, "first"))
+            kind = raw.get("block") if "block" in raw else raw.get("type")
+            local = raw.get("name")
+            if local is not None and not (isinstance(local, str) and local.strip()):
+                raise SpecError("bad layer name", field="name", got=local, expected="a non-empty string",
+                                line=_line(raw, "name"))
+            if local is None:
+                counters[str(kind)] = counters.get(str(kind), 0) + 1
+                local = f"{kind}{counters[str(kind)]}"
+            inputs = self._resolve(raw.get("inputs", None), aliases, previous, in_block, raw, block_name)
+            # a repeated block forms a group of its own (layer1 holds layer1.0, layer1.1, ...)
+            outer = group + (prefix + local,) if repeat > 1 else group
+            for copy in range(repeat):
+                name = prefix + local + (f".{copy}" if repeat > 1 else "")
+                overrides = first if copy == 0 else {}
+                if "block" in raw:
+                    previous = self._instance(raw, overrides, name, inputs, copy, outer, depth, line)
+                else:
+                    layer = LineDict((k, v) for k, v in raw.items() if k not in ("repeat", "first", "when"))
+                    layer.line, layer.key_lines = line, dict(getattr(raw, "key_lines", {}))
+                    if overrides:
+                        for key, value in overrides.items():
+                            layer[key] = substitute(value, {"index": copy, **(args or {})}, line)
+                    if repeat > 1 and in_block is False and "$index" in repr(layer):
+                        layer = substitute(layer, {"index": copy}, line)
+                    layer["name"] = name
+                    layer["inputs"] = list(inputs)
+                    self.out.append(FlatLayer(layer, name, outer))
+                    previous = name
+                inputs = [previous]
+            aliases[local] = previous
+        return previous
+
+    def _resolve(self, value: Any, aliases: dict[str, str], previous: str, in_block: bool, raw: Any,
+                 block_name: str | None) -> list[str]:
+        if value is None:
+            return [previous]
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise SpecError("bad 'inputs'", field="inputs", got=value, expected="a layer name or a list of names",
+                            line=_line(raw, "inputs"))
+        resolved = []
+        for local in names:
+            if local in aliases:
+                resolved.append(aliases[local])
+            elif in_block:
+                raise SpecError(f"unknown layer in 'inputs' inside block '{block_name}'", field="inputs", got=local,
+                                expected="'input' (the block's input) or a layer of the block",
+                                hint=did_you_mean(local, aliases), line=_line(raw, "inputs"))
+            else:
+                resolved.append(local)  # top level: checked (with forward references) by the spec builder
+        return resolved
+
+    def _instance(self, raw: dict[str, Any], overrides: dict[str, Any], name: str, inputs: list[str], index: int,
+                  group: tuple[str, ...], depth: int, line: int | None) -> str:
+        block_name = raw["block"]
+        if not isinstance(block_name, str) or block_name not in self.blocks:
+            raise SpecError("unknown block", field="block", got=block_name, line=_line(raw, "block"),
+                            expected="a block defined under 'blocks'",
+                            hint=did_you_mean(str(block_name), self.blocks) or
+                            "defined blocks: " + (", ".join(sorted(self.blocks)) or "none"))
+        block = self.blocks[block_name]
+        given = {k: v for k, v in raw.items() if k not in INSTANCE_KEYS}
+        given.update(overrides)
+        for key in given:
+            if key not in block.params:
+                raise SpecError(f"unknown argument for block '{block_name}'", field=str(key),
+                                line=_line(raw, key) or line,
+                                hint=did_you_mean(str(key), block.params) or
+                                "its parameters: " + (", ".join(block.params) or "none"))
+        args = {"index": index}
+        for key, default in block.params.items():
+            if key in given:
+                args[key] = given[key]
+            elif default is None:
+                raise SpecError(f"missing argument for block '{block_name}'", field=key, line=line,
+                                hint=f"parameters of '{block_name}': " + ", ".join(block.params))
+            else:
+                args[key] = default
+        if len(inputs) != 1:
+            raise SpecError("a block instance takes one input", field="inputs", got=inputs, line=line)
+        start = len(self.out)
+        last = self.expand(block.layers, name + ".", inputs[0], args, group + (name,), depth + 1, block_name)
+        if block.output is not None:
+            full = name + "." + block.output
+            if not any(item.default_name == full for item in self.out[start:]):
+                raise SpecError(f"'output' of block '{block_name}' names no layer of it", field="output",
+                                got=block.output, line=block.line)
+            return full
+        return last
+
+
+def expand_layers(raw_layers: list[Any], blocks: Any, blocks_line: int | None) -> list[FlatLayer]:
+    """Flat list of plain layers with scoped names; a flat spec comes back unchanged but for names."""
+    expander = _Expander(_parse_blocks(blocks, blocks_line))
+    has_blocks = blocks is not None or any(isinstance(r, dict) and ("block" in r or "repeat" in r) for r in raw_layers)
+    if not has_blocks:  # the flat form of spec v1: nothing to rewrite
+        return [FlatLayer(raw, "", ()) for raw in raw_layers]
+    expander.expand(raw_layers, "", "input", None, (), 0, None)
+    return expander.out

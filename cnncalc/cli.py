@@ -53,7 +53,12 @@ def summary(
     spec: SpecArg,
     format: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.")] = SummaryFormat.table,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="Show each layer's formulas worked out.")] = False,
-    width: Annotated[int, typer.Option(help="Table width in characters.", min=60, max=400)] = 120,
+    width: Annotated[int | None, typer.Option(help="Fit the table into this many characters (default: its "
+                                                   "natural width).", min=60, max=1000)] = None,
+    depth: Annotated[int | None, typer.Option(help="Show blocks nested deeper than this as one row each "
+                                                   "(1: top-level blocks collapsed).", min=1, max=16)] = None,
+    batch: Annotated[int, typer.Option(help="Batch size for activation sizes, MACs and memory.", min=1,
+                                       max=1_000_000)] = 1,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
     from .analysis import analyse
@@ -61,7 +66,7 @@ def summary(
     from .spec import load_spec
 
     result = analyse(load_spec(spec))
-    typer.echo(render(result, format.value, explain, width), nl=False)
+    typer.echo(render(result, format.value, explain, width, depth, batch), nl=False)
 
 
 @app.command()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import safeload
-from .blocks import expand_layers
+from .blocks import FlatLayer, expand_layers
 from .errors import CnnCalcError, SpecError, did_you_mean
 from .layers import LAYER_TYPES, Layer
 from .layers.base import Shape
@@ -119,13 +119,14 @@ def _build(data: Any, source: str) -> Network:
     return Network(name, input_shape, tuple(layers), source, order, symbols)
 
 
-def _make_layers(flat: list[tuple[dict[str, Any], str | None]]) -> list[Layer]:
+def _make_layers(flat: list[FlatLayer]) -> list[Layer]:
     """Turn raw layer mappings into Layer objects: type, name, inputs and fields validated."""
     layers: list[Layer] = []
     seen: dict[str, int] = {}
     counters: dict[str, int] = {}
     previous = INPUT
-    for index, (raw, default_name) in enumerate(flat, start=1):
+    for index, item in enumerate(flat, start=1):
+        raw, default_name = item.raw, item.default_name
         line = getattr(raw, "line", None)
         key_lines = raw.key_lines if isinstance(raw, safeload.LineDict) else {}
         if not isinstance(raw, dict):
@@ -171,7 +172,9 @@ def _make_layers(flat: list[tuple[dict[str, Any], str | None]]) -> list[Layer]:
         except CnnCalcError as error:
             shown = name_value if isinstance(name_value, str) else None
             raise error.with_context(index=index, layer=shown, line=line) from None
-        layers.append(cls(type_name, name, index, inputs, options, line))
+        layer = cls(type_name, name, index, inputs, options, line)
+        layer.group = item.group
+        layers.append(layer)
         seen[name] = index
         previous = name
     known = set(seen) | {INPUT}

@@ -215,6 +215,7 @@ class Layer:
         self.inputs = inputs
         self.options = options
         self.line = line
+        self.group: tuple[str, ...] = ()  # enclosing block instances, outermost first
         # fields read as attributes (layer.kernel, layer.stride); names never clash with the above
         self.__dict__.update({key: value for key, value in options.items() if key not in self.__dict__})
 

@@ -65,6 +65,9 @@ class BatchNorm(Layer):
         "center": Field(boolean, True),
         "scale": Field(boolean, True),
         "epsilon": Field(number, 1e-3),
+        # Keras counts the moving mean and variance as non-trainable parameters; PyTorch keeps them as
+        # buffers, outside its parameter count. false gives PyTorch's count.
+        "count_stats": Field(boolean, True),
         "gamma": Field(numeric_array, None),
         "beta": Field(numeric_array, None),
         "mean": Field(numeric_array, None),
@@ -79,9 +82,11 @@ class BatchNorm(Layer):
                              expected="an integer")
         learned = int(self.center) + int(self.scale)
         trainable = channels * learned
+        stats = 2 * channels if self.count_stats else 0
         lines = [f"trainable: {channels}·{learned} (gamma, beta) = {fmt(trainable)}",
-                 f"non-trainable: 2·{channels} (moving mean, variance) = {fmt(2 * channels)}"]
-        return Inference(tuple(shape), trainable, 2 * channels, 0, lines)
+                 f"non-trainable: 2·{channels} (moving mean, variance) = {fmt(stats)}" if self.count_stats
+                 else "moving mean and variance: buffers, not counted (count_stats: false)"]
+        return Inference(tuple(shape), trainable, stats, 0, lines)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         channels = inputs[0][-1]

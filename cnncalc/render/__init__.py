@@ -9,17 +9,21 @@ from ..analysis import Summary
 FORMATS = ("table", "json", "markdown", "csv", "latex")
 
 
-def render(summary: Summary, fmt: str, explain: bool = False, width: int | None = None) -> str:
+def render(summary: Summary, fmt: str, explain: bool = False, width: int | None = None, depth: int | None = None,
+           batch: int = 1) -> str:
+    from .common import View
+
+    view = View(explain, depth, batch)
     renderers: dict[str, Callable[..., str]]
     if fmt == "json":
         from .jsonfmt import render_json
 
-        return render_json(summary, explain)
+        return render_json(summary, view)
     if fmt == "table":
         from .table import render_table
 
-        return render_table(summary, explain, width)
+        return render_table(summary, view, width)
     from .text import render_csv, render_latex, render_markdown
 
     renderers = {"markdown": render_markdown, "csv": render_csv, "latex": render_latex}
-    return renderers[fmt](summary, explain)
+    return renderers[fmt](summary, view)

@@ -6,24 +6,25 @@ import csv
 import io
 
 from ..analysis import Summary
-from .common import HEADERS, rows, totals_lines
+from .common import DEFAULT_VIEW, HEADERS, View, rows, totals_lines
 
 
-def render_markdown(summary: Summary, explain: bool = False) -> str:
+def render_markdown(summary: Summary, view: View = DEFAULT_VIEW) -> str:
     out = [f"### {summary.name}", "", "| " + " | ".join(HEADERS) + " |",
            "|" + "|".join("---:" if i in (0, 3, 4, 5) else "---" for i in range(len(HEADERS))) + "|"]
-    explained = {str(r.index): r.explain for r in summary.records} if explain else {}
-    for row in rows(summary):
+    for row, explain in rows(summary, view):
         cells = [cell.replace("|", r"\|") for cell in row]
-        if explained.get(row[0]):
-            cells[1] += "<br>" + "<br>".join(line.replace("|", r"\|") for line in explained[row[0]])
+        if explain:
+            cells[1] += "<br>" + "<br>".join(line.replace("|", r"\|") for line in explain)
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    out.extend(f"- {line}" for line in totals_lines(summary))
+    out.extend(f"- {line}" for line in totals_lines(summary, view))
     return "\n".join(out) + "\n"
 
 
-def render_csv(summary: Summary, explain: bool = False) -> str:
+def render_csv(summary: Summary, view: View = DEFAULT_VIEW) -> str:
+    """One row per layer (blocks are a grouping for the eye; a CSV keeps every layer)."""
+    explain, n = view.explain, view.batch
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     header = ["index", "name", "type", "inputs", "output_shape", "size", "params", "trainable_params",
@@ -33,8 +34,8 @@ def render_csv(summary: Summary, explain: bool = False) -> str:
     writer.writerow(header)
     for r in summary.records:
         rf = r.receptive_field
-        row = [r.index, r.name, r.type, " ".join(r.inputs), "x".join(str(d) for d in r.output_shape), r.size,
-               r.params, r.trainable, r.non_trainable, r.macs,
+        row = [r.index, r.name, r.type, " ".join(r.inputs), "x".join(str(d) for d in r.output_shape), r.size * n,
+               r.params, r.trainable, r.non_trainable, r.macs * n,
                "" if rf is None else "x".join(_num(a[0]) for a in rf),
                "" if rf is None else "x".join(_num(a[1]) for a in rf)]
         if explain:
@@ -75,14 +76,13 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def render_latex(summary: Summary, explain: bool = False) -> str:
+def render_latex(summary: Summary, view: View = DEFAULT_VIEW) -> str:
     out = [r"\begin{tabular}{r l l r r r l}", r"\hline",
            " & ".join(latex_escape(h) for h in HEADERS) + r" \\", r"\hline"]
-    explained = {str(r.index): r.explain for r in summary.records} if explain else {}
-    for row in rows(summary):
+    for row, explain in rows(summary, view):
         out.append(" & ".join(latex_escape(cell) for cell in row) + r" \\")
-        for line in explained.get(row[0], []):
+        for line in explain:
             out.append(r"\multicolumn{7}{l}{\quad\small " + latex_escape(line) + r"} \\")
     out += [r"\hline", r"\end{tabular}", ""]
-    out.extend(latex_escape(line) + r"\\" for line in totals_lines(summary))
+    out.extend(latex_escape(line) + r"\\" for line in totals_lines(summary, view))
     return "\n".join(out) + "\n"

@@ -1,0 +1,83 @@
+"""Real architectures: in-process summary of ResNet-50, linear growth to 10,000 layers, cold CLI time,
+and (where installed) torchinfo / Keras summaries of the same network in the same run.
+
+Run: python benchmarks/bench_zoo.py   (prints measured, target, ratio = measured/target)
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_summary import generated_spec  # noqa: E402
+
+from cnncalc import analyse, load_spec, loads_spec  # noqa: E402
+from cnncalc.render import render  # noqa: E402
+from cnncalc.safeload import load_file  # noqa: E402
+from cnncalc.spec import ZOO_DIR, build_network  # noqa: E402
+
+
+def best_of(func, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    resnet_data = load_file(ZOO_DIR / "resnet50.yaml")
+    rows = [
+        ("ResNet-50: validate + expand + analyse (parsed YAML)",
+         best_of(lambda: analyse(build_network(resnet_data))), 0.020),
+        ("ResNet-50: read file + all of the above", best_of(lambda: analyse(load_spec("resnet50"))), 0.020),
+        ("ResNet-50: summary rendered as JSON", best_of(lambda: render(analyse(load_spec("resnet50")), "json")), 0.020),
+    ]
+    per_layer = {}
+    for layers in (1_000, 10_000):
+        text = generated_spec(layers // 5)
+        seconds = best_of(lambda text=text: analyse(loads_spec(text)), 3)
+        per_layer[layers] = seconds / layers
+        rows.append((f"generated {layers:,} layers: parse + analyse", seconds, 1.0 * layers / 10_000))
+    cold = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cnncalc", "summary", "resnet50"], check=True, capture_output=True)
+        cold.append(time.perf_counter() - start)
+    rows.append(("cnncalc summary resnet50 (CLI, wall, median of 5)", statistics.median(cold), 0.4))
+
+    print(f"{'measurement':55} {'seconds':>9} {'target':>8} {'ratio':>7}")
+    for name, seconds, target in rows:
+        print(f"{name:55} {seconds:9.4f} {target:8.3f} {seconds / target:7.2f}")
+    print(f"per layer: {per_layer[1_000] * 1e6:.1f} µs at 1k, {per_layer[10_000] * 1e6:.1f} µs at 10k "
+          f"(ratio 10k/1k per layer: {per_layer[10_000] / per_layer[1_000]:.2f}; 1.00 = linear)")
+
+    ours = best_of(lambda: analyse(load_spec("resnet50")))
+    try:
+        import torch
+        import torchinfo
+        import torchvision
+    except ImportError:
+        print("torchinfo/torchvision not installed: the torchinfo comparison is skipped")
+    else:
+        model = torchvision.models.resnet50()
+        theirs = best_of(lambda: torchinfo.summary(model, (1, 3, 224, 224), verbose=0), 3)
+        print(f"torchinfo.summary(resnet50): {theirs:.4f} s; cnncalc is {theirs / ours:.1f}× faster")
+        del torch
+    try:
+        import keras
+    except ImportError:
+        print("Keras not installed: the Keras comparison is skipped")
+    else:
+        model = keras.applications.ResNet50(weights=None)
+        theirs = best_of(lambda: model.summary(print_fn=lambda *a, **k: None), 3)
+        print(f"Keras ResNet50.summary(): {theirs:.4f} s; cnncalc is {theirs / ours:.1f}× faster")
+
+
+if __name__ == "__main__":
+    main()
