@@ -27,6 +27,7 @@ class LayerRecord:
     macs: Any
     receptive_field: list[AxisRF] | None
     explain: list[str] = field(default_factory=list)
+    dropped: list[Any] = field(default_factory=list)  # pixels the floor leaves out, per sliding axis
 
     @property
     def params(self) -> Any:
@@ -135,7 +136,8 @@ def analyse(network: Network) -> Summary:
         rfs[layer.name] = rf
         size = arith.simplify(arith.product(info.shape))
         records[position] = LayerRecord(layer.index, layer.name, layer.type, list(layer.inputs), info.shape,
-                                        size, info.trainable, info.non_trainable, info.macs, rf, info.explain)
+                                        size, info.trainable, info.non_trainable, info.macs, rf, info.explain,
+                                        info.dropped)
     return Summary(network, [r for r in records if r is not None])
 
 

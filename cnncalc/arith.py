@@ -30,6 +30,14 @@ def floor_div(a: Dim, b: Dim) -> Dim:
     if is_int(a) and is_int(b):
         return a // b
     sp = _sympy()
+    # ⌊(⌊y⌋ + r)/b⌋ = ⌊(y + r)/b⌋ for integer r and b > 0: keeps chains of pools readable
+    # (⌊n/4⌋ − 2 rather than ⌊⌊n/2⌋/2⌋ − 2)
+    if is_int(b) and b > 0:
+        terms = sp.Add.make_args(sp.expand(a))
+        floors = [t for t in terms if isinstance(t, sp.floor)]
+        rest = sp.Add(*(t for t in terms if not isinstance(t, sp.floor)))
+        if len(floors) == 1 and rest.is_integer:
+            return sp.floor((floors[0].args[0] + rest) / b)
     return sp.floor(sp.Rational(1, 1) * a / b)
 
 
@@ -111,3 +119,10 @@ def known_positive(value: Dim) -> bool | None:
 
 def show(value: Dim) -> str:
     return str(value)
+
+
+def factor_text(value: Dim) -> str:
+    """A value as a factor in a written product: compound expressions get parentheses."""
+    if is_int(value) or getattr(value, "is_Atom", False) or getattr(value, "func", None).__name__ in ("floor", "ceiling"):
+        return str(value)
+    return f"({value})"

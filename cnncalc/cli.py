@@ -59,13 +59,20 @@ def summary(
                                                    "(1: top-level blocks collapsed).", min=1, max=16)] = None,
     batch: Annotated[int, typer.Option(help="Batch size for activation sizes, MACs and memory.", min=1,
                                        max=1_000_000)] = 1,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
+                                                    "n=64 (repeatable).")] = None,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
     from .analysis import analyse
     from .render import render
     from .spec import load_spec
 
-    result = analyse(load_spec(spec))
+    network = load_spec(spec)
+    if where:
+        from .symbolic import parse_assignments, substitute
+
+        network = substitute(network, parse_assignments(where))
+    result = analyse(network)
     typer.echo(render(result, format.value, explain, width, depth, batch), nl=False)
 
 
@@ -90,6 +97,74 @@ def zoo() -> None:
     for name in zoo_names():
         network = load_spec(name)
         typer.echo(f"{name:24} {network.name}")
+
+
+class SolveFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+@user_errors
+def solve(
+    for_: Annotated[str, typer.Option("--for", help="The unknown: n, f, p, s, d, out (or output_padding).")],
+    n: Annotated[str | None, typer.Option("--n", help="Input size: a number or a symbol name.")] = None,
+    f: Annotated[str | None, typer.Option("--f", help="Filter (kernel) size.")] = None,
+    p: Annotated[str | None, typer.Option("--p", help="Padding on each side (default 0).")] = None,
+    s: Annotated[str | None, typer.Option("--s", help="Stride (default 1).")] = None,
+    d: Annotated[str | None, typer.Option("--d", help="Dilation (default 1).")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Output size.")] = None,
+    same: Annotated[bool, typer.Option("--same", help="'same' padding: out = n (⌈n/s⌉ for stride > 1).")] = False,
+    transpose: Annotated[bool, typer.Option("--transpose", help="Transposed convolution.")] = False,
+    output_padding: Annotated[str | None, typer.Option("--output-padding", help="Transposed conv only.")] = None,
+    spec: Annotated[str | None, typer.Option("--spec", help="A symbolic spec: list the input sizes for which "
+                                             "every layer is valid.")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="With --spec: also require every division to be "
+                                        "exact (no pixels dropped by the floor).")] = False,
+    min_: Annotated[int, typer.Option("--min", help="With --spec: smallest size tried.", min=1)] = 1,
+    max_: Annotated[int, typer.Option("--max", help="With --spec: largest size tried.", min=1)] = 1024,
+    where: Annotated[list[str] | None, typer.Option("--where", help="With --spec: fix other symbols, m=32.")] = None,
+    format: Annotated[SolveFormat, typer.Option("--format", "-f")] = SolveFormat.text,
+) -> None:
+    """Solve out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1 for one unknown, showing the steps."""
+    import json
+
+    from . import symbolic
+
+    values = {"n": n, "f": f, "p": p, "s": s, "d": d, "out": out}
+    if spec is not None:
+        from .spec import load_spec
+
+        given = [f"--{k}" for k, v in values.items() if v is not None] + (["--same"] if same else [])
+        if given or transpose:
+            raise CnnCalcError("--spec takes only --for, --min, --max, --exact and --where", got=given or "--transpose",
+                               expected="no layer values (they come from the spec)")
+        result = symbolic.valid_sizes(load_spec(spec), for_, min_, max_, exact,
+                                      symbolic.parse_assignments(where or []))
+    elif transpose:
+        result = symbolic.solve_transpose(for_, {**values, "output_padding": output_padding}, same)
+    else:
+        if output_padding is not None:
+            raise CnnCalcError("--output-padding is for --transpose", got=output_padding, expected="--transpose")
+        result = symbolic.solve_conv(for_, values, same)
+    if format is SolveFormat.json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    for step in result.steps:
+        typer.echo(step)
+    if result.solutions:
+        shown = ", ".join(str(v) for v in result.as_dict()["solutions"])
+        typer.echo(f"{result.unknown} = {shown}" if len(result.solutions) == 1 else f"{result.unknown} ∈ {{{shown}}}")
+    elif result.range is not None and result.range[1] is None:
+        typer.echo(f"{result.unknown} ≥ {result.range[0]}")
+    elif result.expression:
+        typer.echo(f"{result.unknown} = {result.expression}")
+    elif result.pads is None:
+        typer.echo(f"no solution for {result.unknown}")
+    if result.pads is not None:
+        typer.echo(f"pads (before, after) = ({result.pads[0]}, {result.pads[1]})")
+    for note in result.notes:
+        typer.echo(f"note: {note}")
 
 
 class RunFormat(str, Enum):

@@ -186,6 +186,8 @@ class Inference:
     # Receptive-field step: "keep" (per-pixel op), None (no spatial axes any more: global),
     # or one (effective kernel, stride, pad_before) per spatial axis (H, W).
     rf: Any = "keep"
+    # pixels the floor drops at the bottom/right, per sliding axis (0 when the division is exact)
+    dropped: list[Any] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- the base class
@@ -304,8 +306,9 @@ def padding_pairs(pad: tuple, shape_hw: tuple[Any, Any], kernel: tuple[int, int]
 
 
 def window_output(layer: Layer, axis: str, n: Any, k: int, s: int, pads: tuple[Any, Any], d: int,
-                  ceil_mode: bool = False) -> tuple[Any, str]:
-    """Output length of a sliding window along one axis, checked, with its worked formula."""
+                  ceil_mode: bool = False) -> tuple[Any, str, Any]:
+    """Output length of a sliding window along one axis, checked, with its worked formula and the
+    number of pixels the floor leaves out (0 when the division is exact, always 0 in ceil mode)."""
     before, after = pads
     span = d * (k - 1) + 1
     if arith.is_int(n) and arith.is_int(before) and n + before + after < span:
@@ -327,7 +330,15 @@ def window_output(layer: Layer, axis: str, n: Any, k: int, s: int, pads: tuple[A
         text += " (ceil mode)"
     if arith.known_positive(out) is False:
         raise ShapeError(f"output size along {axis} is not positive", got=out, expected="at least 1")
-    return out, text
+    if ceil_mode:
+        dropped: Any = 0
+    elif arith.is_int(n) and arith.is_int(before) and arith.is_int(after):
+        dropped = (n + before + after - span) % s
+    else:
+        import sympy
+
+        dropped = sympy.Mod(n + before + after - span, s)
+    return out, text, dropped
 
 
 def wrap_layer_error(error: CnnCalcError, layer: Layer) -> CnnCalcError:

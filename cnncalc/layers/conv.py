@@ -44,18 +44,20 @@ def has_bias(layer: Layer) -> int:
 class _Windowed(Layer):
     """Shared sliding-window geometry of the convolutions (not a layer type itself)."""
 
-    def spatial(self, shape: Shape) -> tuple[Any, Any, Any, list[Any], list[str], list[tuple[Any, Any]]]:
+    def spatial(self, shape: Shape) -> tuple[Any, Any, Any, list[Any], list[str], list[tuple[Any, Any]], list[Any]]:
         height, width, channels = self.require_spatial(shape)
         pads, _ = padding_pairs(self.padding, (height, width), self.kernel, self.stride, self.dilation)
         outs, lines = [], []
+        dropped_pixels = []
         for axis, n, k, s, pad, d in zip("HW", (height, width), self.kernel, self.stride, pads, self.dilation):
-            out, text = window_output(self, axis, n, k, s, pad, d)
+            out, text, dropped = window_output(self, axis, n, k, s, pad, d)
             outs.append(out)
             lines.append(text)
+            dropped_pixels.append(dropped)
         if self.padding[0] == "same":
             lines.append("padding 'same' (TensorFlow rule): out = ⌈n/s⌉, pads (top, bottom) = "
                          f"{pads[0]}, (left, right) = {pads[1]}")
-        return height, width, channels, outs, lines, pads
+        return height, width, channels, outs, lines, pads, dropped_pixels
 
     def pads_for(self, x: Any) -> list[tuple[int, int]]:
         pads, _ = padding_pairs(self.padding, x.shape[1:3], self.kernel, self.stride, self.dilation)
@@ -82,7 +84,7 @@ class Conv(_Windowed):
                             expected=f"a divisor of filters={options['filters']}")
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        _, _, channels, (h_out, w_out), lines, pads = self.spatial(inputs[0])
+        _, _, channels, (h_out, w_out), lines, pads, dropped = self.spatial(inputs[0])
         channels = self.numeric_channels(channels)
         groups, filters = self.groups, self.filters
         if channels % groups:
@@ -96,8 +98,8 @@ class Conv(_Windowed):
         lines.append(f"params: {kh}·{kw}·{c_text}·{filters}" + (f" + {filters}" if bias else "")
                      + f" = {fmt(params)}")
         macs = arith.simplify(h_out * w_out * filters * per_group * kh * kw)
-        lines.append(f"MACs: {h_out}·{w_out}·{filters}·{per_group}·{kh}·{kw} = {fmt(macs)}")
-        return Inference((h_out, w_out, filters), params, 0, macs, lines, self.rf_step(pads))
+        lines.append(f"MACs: {arith.factor_text(h_out)}·{arith.factor_text(w_out)}·{filters}·{per_group}·{kh}·{kw} = {fmt(macs)}")
+        return Inference((h_out, w_out, filters), params, 0, macs, lines, self.rf_step(pads), dropped)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         kh, kw = self.kernel
@@ -122,7 +124,7 @@ class DepthwiseConv(_Windowed):
     fields = {**_WINDOW_FIELDS, "multiplier": Field(positive_int, 1)}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        _, _, channels, (h_out, w_out), lines, pads = self.spatial(inputs[0])
+        _, _, channels, (h_out, w_out), lines, pads, dropped = self.spatial(inputs[0])
         channels = self.numeric_channels(channels)
         kh, kw = self.kernel
         m = self.multiplier
@@ -131,8 +133,8 @@ class DepthwiseConv(_Windowed):
         lines.append(f"params: {kh}·{kw}·{channels}·{m}" + (f" + {channels}·{m}" if bias else "")
                      + f" = {fmt(params)}")
         macs = arith.simplify(h_out * w_out * channels * m * kh * kw)
-        lines.append(f"MACs: {h_out}·{w_out}·{channels}·{m}·{kh}·{kw} = {fmt(macs)}")
-        return Inference((h_out, w_out, channels * m), params, 0, macs, lines, self.rf_step(pads))
+        lines.append(f"MACs: {arith.factor_text(h_out)}·{arith.factor_text(w_out)}·{channels}·{m}·{kh}·{kw} = {fmt(macs)}")
+        return Inference((h_out, w_out, channels * m), params, 0, macs, lines, self.rf_step(pads), dropped)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         kh, kw = self.kernel
@@ -173,7 +175,7 @@ class SeparableConv(_Windowed):
     }
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        _, _, channels, (h_out, w_out), lines, pads = self.spatial(inputs[0])
+        _, _, channels, (h_out, w_out), lines, pads, dropped = self.spatial(inputs[0])
         channels = self.numeric_channels(channels)
         kh, kw = self.kernel
         m, filters = self.multiplier, self.filters
@@ -182,8 +184,8 @@ class SeparableConv(_Windowed):
         lines.append(f"params: {kh}·{kw}·{channels}·{m} + {channels}·{m}·{filters}"
                      + (f" + {filters}" if bias else "") + f" = {fmt(params)}")
         macs = arith.simplify(h_out * w_out * channels * m * (kh * kw + filters))
-        lines.append(f"MACs: {h_out}·{w_out}·{channels}·{m}·({kh}·{kw} + {filters}) = {fmt(macs)}")
-        return Inference((h_out, w_out, filters), params, 0, macs, lines, self.rf_step(pads))
+        lines.append(f"MACs: {arith.factor_text(h_out)}·{arith.factor_text(w_out)}·{channels}·{m}·({kh}·{kw} + {filters}) = {fmt(macs)}")
+        return Inference((h_out, w_out, filters), params, 0, macs, lines, self.rf_step(pads), dropped)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         kh, kw = self.kernel
@@ -255,7 +257,7 @@ class ConvTranspose(_Windowed):
                      + f" = {fmt(params)}")
         # every input pixel is scattered through the whole kernel
         macs = arith.simplify(height * width * channels * kh * kw * filters)
-        lines.append(f"MACs: {height}·{width}·{channels}·{kh}·{kw}·{filters} = {fmt(macs)} (input-side count)")
+        lines.append(f"MACs: {arith.factor_text(height)}·{arith.factor_text(width)}·{channels}·{kh}·{kw}·{filters} = {fmt(macs)} (input-side count)")
         rf = [("transpose", arith.effective_kernel(k, d), s, pad[0])
               for k, d, s, pad in zip(self.kernel, self.dilation, self.stride, pads)]
         return Inference((outs[0], outs[1], filters), params, 0, macs, lines, rf)

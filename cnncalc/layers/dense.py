@@ -40,7 +40,7 @@ class Dense(Layer):
         lines = [f"params: {features}·{units}" + (f" + {units}" if bias else "") + f" = {fmt(params)}"]
         positions = arith.product(shape[:-1])
         macs = arith.simplify(positions * features * units)
-        lines.append(f"MACs: {features}·{units}" + (f" at each of {positions} positions" if len(shape) > 1 else "")
+        lines.append(f"MACs: {features}·{units}" + (f" at each of {arith.factor_text(positions)} positions" if len(shape) > 1 else "")
                      + f" = {fmt(macs)}")
         return Inference(tuple(shape[:-1]) + (units,), params, 0, macs, lines, "keep" if len(shape) == 3 else None)
 

@@ -43,17 +43,18 @@ class Pool(Layer):
         height, width, channels = self.require_spatial(inputs[0])
         dilation = (1, 1)
         pads, _ = padding_pairs(self.padding, (height, width), self.kernel, self.stride, dilation)
-        outs, lines = [], []
+        outs, lines, dropped = [], [], []
         for axis, n, k, s, pad in zip("HW", (height, width), self.kernel, self.stride, pads):
-            out, text = window_output(self, axis, n, k, s, pad, 1, ceil_mode=self.ceil_mode)
+            out, text, lost = window_output(self, axis, n, k, s, pad, 1, ceil_mode=self.ceil_mode)
             outs.append(out)
             lines.append(text)
+            dropped.append(lost)
         if self.padding[0] == "same":
             lines.append(f"padding 'same' (TensorFlow rule): pads (top, bottom) = {pads[0]}, "
                          f"(left, right) = {pads[1]}")
         lines.append("params: 0 (pooling has no weights)")
         rf = [(k, s, pad[0]) for k, s, pad in zip(self.kernel, self.stride, pads)]
-        return Inference((outs[0], outs[1], channels), 0, 0, 0, lines, rf)
+        return Inference((outs[0], outs[1], channels), 0, 0, 0, lines, rf, dropped)
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         """Max pads with −∞; average divides by the cells inside the input only (as Keras does)."""

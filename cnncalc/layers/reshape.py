@@ -17,7 +17,7 @@ class Flatten(Layer):
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
         size = arith.simplify(arith.product(shape))
-        text = "·".join(str(d) for d in shape)
+        text = "·".join(arith.factor_text(d) for d in shape)
         return Inference((size,), explain=[f"size: {text} = {fmt(size)}"], rf=None)
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:

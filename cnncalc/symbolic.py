@@ -1,0 +1,480 @@
+"""Convolution arithmetic with sympy: `solve` for any one unknown, 'same' padding, transposed conv,
+and the input sizes for which a symbolic spec is valid.
+
+Values arrive as text and go through :mod:`cnncalc.expr` (a whitelist parser); sympy only ever sees
+objects built from it, never a string to ``sympify``.
+
+>>> solve_conv("p", {"f": "7"}, same=True).solutions
+[3]
+>>> solve_conv("n", {"f": "3", "p": "0", "s": "2", "out": "2"}).solutions
+[5, 6]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+from . import expr
+from .errors import SolveError
+
+VARIABLES = ("n", "f", "p", "s", "d", "out")
+MINIMUM = {"n": 1, "f": 1, "p": 0, "s": 1, "d": 1, "out": 1, "output_padding": 0}
+DEFAULTS = {"p": "0", "s": "1", "d": "1"}
+LIST_LIMIT = 64
+WHAT = {"n": "input size", "f": "filter size", "p": "padding", "s": "stride", "d": "dilation", "out": "output size",
+        "output_padding": "output padding"}
+
+
+@dataclass
+class Solution:
+    unknown: str
+    solutions: list[Any]
+    expression: str | None = None
+    steps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    range: tuple[int, int | None] | None = None  # closed range of integer solutions (None: unbounded)
+    pads: tuple[Any, Any] | None = None  # 'same': (before, after)
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"unknown": self.unknown, "solutions": [_json(v) for v in self.solutions],
+                                "expression": self.expression, "steps": self.steps, "notes": self.notes}
+        if self.range is not None:
+            data["range"] = list(self.range)
+        if self.pads is not None:
+            data["pads"] = [_json(v) for v in self.pads]
+        return data
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, sympy.Integer):
+        return int(value)
+    return show(value)
+
+
+def show(value: Any) -> str:
+    """Expressions as a person writes them: ``(f - 1)/2`` rather than ``f/2 - 1/2``."""
+    if isinstance(value, sympy.Basic):
+        return str(sympy.together(value)) if value.free_symbols else str(value)
+    return str(value)
+
+
+def symbol(name: str) -> sympy.Symbol:
+    if name == "p" or name == "output_padding":
+        return sympy.Symbol(name, integer=True, nonnegative=True)
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+def parse_quantity(text: str, name: str) -> Any:
+    """A value typed by the user: a number, a symbol name, or safe arithmetic of them."""
+    try:
+        tree = expr.parse(str(text))
+        names = expr.names(tree)
+        value = expr.evaluate(tree, {n: symbol(n) for n in names}, symbolic=True)
+    except SolveError:
+        raise
+    except expr.ExpressionError as error:
+        raise SolveError(f"bad value for --{name.replace('_', '-')}: {error.message}", got=text,
+                         expected="a number, a symbol name or arithmetic such as 2*k+1") from None
+    value = sympy.nsimplify(value) if isinstance(value, sympy.Float) else value
+    if not value.free_symbols:
+        if not value.is_integer:
+            raise SolveError(f"--{name.replace('_', '-')} must be an integer", got=text, expected="an integer")
+        number = int(value)
+        if number < MINIMUM.get(name, 0):
+            raise SolveError(f"--{name.replace('_', '-')} is out of range", got=number,
+                             expected=f"at least {MINIMUM.get(name, 0)} ({WHAT.get(name, name)})")
+        return number
+    return value
+
+
+def _known(values: dict[str, str], unknown: str, names: tuple[str, ...]) -> dict[str, Any]:
+    known = {}
+    for name in names:
+        if name == unknown:
+            continue
+        if values.get(name) is None:
+            if name in DEFAULTS:
+                known[name] = parse_quantity(DEFAULTS[name], name)
+                continue
+            raise SolveError(f"--{name.replace('_', '-')} is needed ({WHAT[name]})",
+                             hint=f"give a number or a symbol name, or ask --for {name}")
+        known[name] = parse_quantity(values[name], name)
+    return known
+
+
+def _span_text(f: Any, d: Any) -> str:
+    return f"{f}" if d == 1 else f"{d}·({f} − 1) + 1"
+
+
+# ---------------------------------------------------------------- convolution
+
+
+def solve_conv(unknown: str, values: dict[str, str | None], same: bool = False) -> Solution:
+    """Solve ``out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1`` (or 'same') for one unknown."""
+    if unknown not in VARIABLES:
+        raise SolveError("--for must name one of n, f, p, s, d, out", got=unknown, expected="n, f, p, s, d or out")
+    if values.get(unknown) is not None:
+        raise SolveError(f"--{unknown} is given and also asked for", field=unknown, got=values[unknown],
+                         expected="the unknown left out")
+    if same:
+        if values.get("out") is not None:
+            raise SolveError("--same and --out both fix the output", expected="one of them")
+        return _solve_same(unknown, values)
+    if unknown != "out" and values.get("out") is None:
+        raise SolveError("--out (or --same) is needed", hint="say what output size you want")
+    known = _known(values, unknown, VARIABLES)
+    if all(isinstance(v, int) for v in known.values()):
+        return _solve_numeric(unknown, known)
+    return _solve_symbolic(unknown, known)
+
+
+def _formula(d: Any) -> str:
+    if d == 1:
+        return "out = ⌊(n + 2p − f)/s⌋ + 1"
+    return "out = ⌊(n + 2p − d·(f − 1) − 1)/s⌋ + 1"
+
+
+def _substituted(known: dict[str, Any], unknown: str) -> str:
+    v = {name: (known[name] if name in known else name) for name in VARIABLES}
+    inner = f"{v['n']} + 2·{v['p']} − " + (f"{v['f']}" if v["d"] == 1 else f"{v['d']}·({v['f']} − 1) − 1")
+    return f"{v['out']} = ⌊({inner})/{v['s']}⌋ + 1"
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def _solve_numeric(unknown: str, k: dict[str, int]) -> Solution:
+    steps = [_formula(k.get("d", "d")), _substituted(k, unknown)]
+    notes: list[str] = []
+    if unknown == "out":
+        a = k["n"] + 2 * k["p"] - k["d"] * (k["f"] - 1) - 1
+        if a < 0:
+            return Solution("out", [], None, steps, [f"the filter span {k['d'] * (k['f'] - 1) + 1} is larger than "
+                                                     f"the padded input {k['n'] + 2 * k['p']}: no output"])
+        out = a // k["s"] + 1
+        steps.append(f"= ⌊{a}/{k['s']}⌋ + 1 = {out}")
+        if a % k["s"]:
+            notes.append(f"the floor drops {a % k['s']} pixel(s) at the bottom/right edge")
+        return Solution("out", [out], None, steps, notes)
+    # ⌊A/s⌋ = out − 1  ⇔  (out − 1)·s ≤ A ≤ (out − 1)·s + s − 1
+    if unknown != "s":
+        low, high = (k["out"] - 1) * k["s"], (k["out"] - 1) * k["s"] + k["s"] - 1
+        steps.append(f"⌊x⌋ = {k['out'] - 1} ⇔ {k['out'] - 1} ≤ x < {k['out']}, so {low} ≤ "
+                     + _a_text(k, unknown) + f" ≤ {high}")
+    lo: int | None
+    hi: int | None
+    if unknown == "n":
+        rest = 2 * k["p"] - k["d"] * (k["f"] - 1) - 1
+        lo, hi = low - rest, high - rest
+    elif unknown == "p":
+        rest = k["n"] - k["d"] * (k["f"] - 1) - 1
+        lo, hi = _ceil_div(low - rest, 2), (high - rest) // 2
+        steps.append(f"⇒ {low - rest} ≤ 2p ≤ {high - rest}")
+    elif unknown == "f":
+        rest = k["n"] + 2 * k["p"] - 1
+        lo_span, hi_span = rest - high, rest - low  # d·(f − 1) in this range
+        lo, hi = _ceil_div(lo_span, k["d"]) + 1, hi_span // k["d"] + 1
+        steps.append(f"⇒ {lo_span} ≤ {k['d']}·(f − 1) ≤ {hi_span}" if k["d"] != 1 else
+                     f"⇒ {lo_span} ≤ f − 1 ≤ {hi_span}")
+    elif unknown == "d":
+        rest = k["n"] + 2 * k["p"] - 1
+        lo_span, hi_span = rest - high, rest - low
+        if k["f"] == 1:
+            lo, hi = (1, None) if lo_span <= 0 <= hi_span else (1, 0)
+            notes.append("a 1×1 filter spans one pixel whatever the dilation")
+        else:
+            lo, hi = _ceil_div(lo_span, k["f"] - 1), hi_span // (k["f"] - 1)
+            steps.append(f"⇒ {lo_span} ≤ d·{k['f'] - 1} ≤ {hi_span}")
+    else:  # s
+        a = k["n"] + 2 * k["p"] - k["d"] * (k["f"] - 1) - 1
+        steps.append(f"with A = n + 2p − d·(f − 1) − 1 = {a}: (out − 1)·s ≤ A ≤ out·s − 1")
+        if a < 0:
+            lo, hi = 1, 0
+            notes.append("the filter is larger than the padded input: no stride gives an output")
+        elif k["out"] == 1:
+            lo, hi = a + 1, None
+            steps.append(f"out = 1 ⇒ s ≥ A + 1 = {a + 1}")
+        else:
+            lo, hi = _ceil_div(a + 1, k["out"]), a // (k["out"] - 1)
+            steps.append(f"⇒ {_ceil_div(a + 1, k['out'])} ≤ s ≤ {a // (k['out'] - 1)}")
+    lo = max(lo, MINIMUM[unknown])
+    return _range_result(unknown, lo, hi, steps, notes)
+
+
+def _a_text(k: dict[str, int], unknown: str) -> str:
+    v = {name: (k[name] if name in k else name) for name in VARIABLES}
+    pad = "2p" if unknown == "p" else f"2·{v['p']}"
+    span = (f"{v['f']}" if v["d"] == 1 else f"{v['d']}·({v['f']} − 1) − 1")
+    if v["d"] == 1:
+        return f"{v['n']} + {pad} − {span}"
+    return f"{v['n']} + {pad} − {span}"
+
+
+def _range_result(unknown: str, lo: int, hi: int | None, steps: list[str], notes: list[str]) -> Solution:
+    if hi is not None and hi < lo:
+        notes.append(f"no integer {WHAT[unknown]} gives this output")
+        steps.append(f"⇒ no integer {unknown}")
+        return Solution(unknown, [], None, steps, notes)
+    if hi is None:
+        steps.append(f"⇒ {unknown} ≥ {lo}")
+        notes.append(f"every {unknown} ≥ {lo} works (unbounded)")
+        return Solution(unknown, [], None, steps, notes, (lo, None))
+    values = list(range(lo, hi + 1))
+    steps.append(f"⇒ {unknown} = {lo}" if lo == hi else f"⇒ {lo} ≤ {unknown} ≤ {hi}")
+    if len(values) > 1:
+        notes.append(f"the floor makes {len(values)} values of {unknown} give the same output")
+    if len(values) > LIST_LIMIT:
+        notes.append(f"listing the first {LIST_LIMIT}; the range is complete")
+        values = values[:LIST_LIMIT]
+    return Solution(unknown, values, None, steps, notes, (lo, hi) if lo != hi else None)
+
+
+def _solve_symbolic(unknown: str, k: dict[str, Any]) -> Solution:
+    syms = {name: k.get(name, symbol(name)) for name in VARIABLES}
+    n, f, p, s, d, out = (syms[name] for name in VARIABLES)
+    steps = [_formula(d), _substituted(k, unknown)]
+    if unknown == "out":
+        value = sympy.simplify(sympy.floor((n + 2 * p - d * (f - 1) - 1) / s) + 1)
+        steps.append(f"out = {show(value)}")
+        return Solution("out", [show(value)], show(value), steps, [])
+    # without the floor: (out − 1)·s = n + 2p − d·(f − 1) − 1
+    equation = sympy.Eq((out - 1) * s, n + 2 * p - d * (f - 1) - 1)
+    steps.append(f"taking the division as exact: {show(equation.lhs)} = {show(equation.rhs)}")
+    roots = sympy.solve(equation, symbol(unknown))
+    notes = []
+    if s != 1:
+        notes.append(f"the floor also accepts values up to s − 1 more in n + 2p − d·(f − 1) − 1; this is "
+                     "the value for which the division is exact")
+    if not roots:
+        return Solution(unknown, [], None, steps, notes + ["no solution"])
+    value = sympy.simplify(roots[0])
+    steps.append(f"⇒ {unknown} = {show(value)}")
+    return Solution(unknown, [show(value)], show(value), steps, notes)
+
+
+def _solve_same(unknown: str, values: dict[str, str | None]) -> Solution:
+    """'same' padding: out = n for stride 1, out = ⌈n/s⌉ (TensorFlow) for larger strides."""
+    if unknown != "p":
+        raise SolveError("with --same, ask --for p", got=unknown, expected="p",
+                         hint="or give --out and ask for another unknown")
+    names = ("f", "s", "d")
+    known = _known(values, "p", names)
+    f, s, d = known["f"], known["s"], known["d"]
+    if s == 1:
+        steps = ["same: out = n", "n + 2p − f + 1 = n ⇒ p = (f − 1)/2" if d == 1 else
+                 "n + 2p − d·(f − 1) = n ⇒ p = d·(f − 1)/2"]
+        value = sympy.Rational(1, 2) * d * (f - 1) if not isinstance(f, int) or not isinstance(d, int) else None
+        if value is not None:
+            return Solution("p", [show(value)], show(value), steps,
+                            ["an integer only when d·(f − 1) is even (odd f for d = 1)"])
+        total = d * (f - 1)
+        expression = "(f - 1)/2" if d == 1 else "d*(f - 1)/2"
+        if total % 2 == 0:
+            steps[-1] += f" = {total // 2}"
+            return Solution("p", [total // 2], expression, steps, [], pads=(total // 2, total // 2))
+        before, after = total // 2, total - total // 2
+        steps[-1] += f" = {total}/2, not an integer"
+        steps.append(f"TensorFlow's 'same' pads {total} in total: {before} before (top/left), {after} after "
+                     "(bottom/right)")
+        return Solution("p", [], expression, steps,
+                        [f"no symmetric integer padding for an even filter (f = {f}); the asymmetric split is "
+                         f"({before}, {after})"], pads=(before, after))
+    if values.get("n") is None:
+        raise SolveError("with a stride above 1, 'same' padding depends on n: give --n",
+                         hint="TensorFlow's rule: out = ⌈n/s⌉, total pad = max((out − 1)·s + d·(f − 1) + 1 − n, 0)")
+    n = parse_quantity(values["n"], "n")
+    steps = ["same (stride > 1, TensorFlow): out = ⌈n/s⌉", "total pad = max((out − 1)·s + d·(f − 1) + 1 − n, 0)"]
+    if all(isinstance(v, int) for v in (n, f, s, d)):
+        out = -((-n) // s)
+        total = max((out - 1) * s + d * (f - 1) + 1 - n, 0)
+        before, after = total // 2, total - total // 2
+        steps += [f"out = ⌈{n}/{s}⌉ = {out}",
+                  f"total = max(({out} − 1)·{s} + {d * (f - 1)} + 1 − {n}, 0) = {total}",
+                  f"split: {before} before (top/left), {after} after (bottom/right)"]
+        if before == after:
+            return Solution("p", [before], None, steps, [], pads=(before, after))
+        return Solution("p", [], None, steps, [f"the padding is asymmetric: ({before}, {after})"],
+                        pads=(before, after))
+    out = sympy.ceiling(n / s)
+    total = sympy.Max((out - 1) * s + d * (f - 1) + 1 - n, 0)
+    steps.append(f"total = {show(total)}")
+    return Solution("p", [], show(total), steps, ["before = ⌊total/2⌋, after = total − before"])
+
+
+# ---------------------------------------------------------------- transposed convolution
+
+
+def solve_transpose(unknown: str, values: dict[str, str | None], same: bool = False) -> Solution:
+    """Solve ``out = (n − 1)·s − 2p + d·(f − 1) + output_padding + 1`` (``same``: out = n·s)."""
+    names = (*VARIABLES, "output_padding")
+    if unknown not in names:
+        raise SolveError("--for must name one of n, f, p, s, d, out, output_padding", got=unknown,
+                         expected="one of them")
+    if values.get(unknown) is not None:
+        raise SolveError(f"--{unknown} is given and also asked for", got=values[unknown], expected="the unknown left out")
+    values = {**values}
+    values.setdefault("output_padding", None)
+    if values.get("output_padding") is None and unknown != "output_padding":
+        values["output_padding"] = "0"
+    if same:
+        if values.get("out") is not None:
+            raise SolveError("--same and --out both fix the output", expected="one of them")
+        if unknown == "out":
+            raise SolveError("with --same the output is n·s; ask for another unknown")
+        n_value = parse_quantity(values["n"], "n") if values.get("n") is not None else symbol("n")
+        s_value = parse_quantity(values["s"] or "1", "s")
+        values["out"] = None
+        known_out = n_value * s_value
+    elif unknown != "out" and values.get("out") is None:
+        raise SolveError("--out (or --same) is needed", hint="say what output size you want")
+    known = _known({k: v for k, v in values.items() if k != "out"} | ({} if same else {"out": values.get("out")}),
+                   unknown, tuple(x for x in names if not (same and x == "out")))
+    if same:
+        known["out"] = known_out
+    syms = {name: known.get(name, symbol(name)) for name in names}
+    n, f, p, s, d, out, op = (syms[name] for name in names)
+    rhs = (n - 1) * s - 2 * p + d * (f - 1) + op + 1
+    steps = ["out = (n − 1)·s − 2p + d·(f − 1) + output_padding + 1"]
+    if same:
+        steps.append("same (transposed): out = n·s")
+    if unknown == "out":
+        value = sympy.simplify(rhs)
+        steps.append(f"out = {show(value)}")
+        result = int(value) if value.is_Integer else show(value)
+        if isinstance(result, int) and result < 1:
+            return Solution("out", [], None, steps, ["the output would not be positive"])
+        return Solution("out", [result], None if isinstance(result, int) else show(value), steps, [])
+    roots = sympy.solve(sympy.Eq(out, rhs), symbol(unknown))
+    steps.append(f"{show(out)} = {show(rhs)}")
+    if not roots:
+        return Solution(unknown, [], None, steps, ["no solution"])
+    value = sympy.simplify(roots[0])
+    steps.append(f"⇒ {unknown} = {show(value)}")
+    if value.free_symbols:
+        return Solution(unknown, [show(value)], show(value), steps, [])
+    if not value.is_integer or value < MINIMUM[unknown]:
+        return Solution(unknown, [], None, steps, [f"{unknown} = {show(value)} is not a valid {WHAT[unknown]}"])
+    return Solution(unknown, [int(value)], None, steps, [])
+
+
+# ---------------------------------------------------------------- symbolic specs
+
+
+def parse_assignments(items: list[str]) -> dict[str, int]:
+    """``["n=64", "m=32,k=3"]`` → ``{"n": 64, "m": 32, "k": 3}``; values are plain integers."""
+    result: dict[str, int] = {}
+    for item in items:
+        for part in item.split(","):
+            name, sep, value = part.partition("=")
+            name, value = name.strip(), value.strip()
+            if not sep or not name.isidentifier() or not value.lstrip("-").isdigit() or len(value) > 12:
+                raise SolveError("bad --where", got=part, expected="NAME=INTEGER, e.g. n=64")
+            if int(value) < 1:
+                raise SolveError("bad --where", got=part, expected="a positive size")
+            result[name] = int(value)
+    return result
+
+
+def substitute(network: Any, values: dict[str, int]) -> Any:
+    """The network with some input symbols replaced by numbers."""
+    import dataclasses
+
+    unknown = sorted(set(values) - set(network.symbols))
+    if unknown:
+        from .errors import did_you_mean
+
+        raise SolveError(f"--where names a symbol the spec does not have: '{unknown[0]}'",
+                         got=unknown[0], expected="one of: " + (", ".join(network.symbols) or "none (numeric spec)"),
+                         hint=did_you_mean(unknown[0], network.symbols))
+    mapping = {symbol_of(network, name): value for name, value in values.items()}
+    shape = []
+    for dim in network.input_shape:
+        if isinstance(dim, int):
+            shape.append(dim)
+        else:
+            new = dim.subs(mapping)
+            shape.append(int(new) if new.is_Integer else new)
+    remaining = tuple(name for name in network.symbols if name not in values)
+    return dataclasses.replace(network, input_shape=tuple(shape), symbols=remaining)
+
+
+def symbol_of(network: Any, name: str) -> sympy.Symbol:
+    for dim in network.input_shape:
+        if isinstance(dim, sympy.Basic):
+            for sym in dim.free_symbols:
+                if sym.name == name:
+                    return sym
+    raise SolveError(f"the spec has no symbol '{name}'")
+
+
+def valid_sizes(network: Any, name: str, low: int = 1, high: int = 1024, exact: bool = False,
+                where: dict[str, int] | None = None) -> Solution:
+    """The values of one input symbol, in [low, high], for which every layer is valid (and, with
+    ``exact``, no sliding window leaves pixels out through the floor)."""
+    from .analysis import analyse
+    from .errors import CnnCalcError
+
+    if name not in network.symbols:
+        raise SolveError(f"the spec has no input symbol '{name}'", got=name,
+                         expected="one of: " + (", ".join(network.symbols) or "none (the input is numeric)"))
+    others = [s for s in network.symbols if s != name and s not in (where or {})]
+    if others:
+        raise SolveError(f"fix the other input symbols with --where: {', '.join(others)}",
+                         hint=f"e.g. --where {others[0]}=32")
+    if not 1 <= low <= high or high - low > 100_000:
+        raise SolveError("bad range", got=[low, high], expected="1 ≤ --min ≤ --max, at most 100,000 values")
+    base = substitute(network, where or {})
+    found: list[int] = []
+    first_failure: dict[str, int] = {}
+    for value in range(low, high + 1):
+        candidate = substitute(base, {name: value})
+        try:
+            summary = analyse(candidate)
+        except CnnCalcError as error:
+            first_failure.setdefault(_reason(error), value)
+            continue
+        if exact:
+            lossy = [r for r in summary.records if any(d != 0 for d in r.dropped)]
+            if lossy:
+                first_failure.setdefault(f"layer {lossy[0].index} '{lossy[0].name}' drops pixels", value)
+                continue
+        found.append(value)
+    condition = "every layer is valid" + (" and every division is exact" if exact else "")
+    steps = [f"tried {name} = {low} … {high}: {condition}"]
+    notes = [f"{len(found)} of {high - low + 1} values work"]
+    if found:
+        notes.append(f"as ranges: {_ranges(found)}")
+        steps.append(f"⇒ {name} ∈ {{{_ranges(found)}}}")
+    for reason, value in list(first_failure.items())[:4]:
+        notes.append(f"e.g. {name} = {value}: {reason}")
+    shown = found if len(found) <= LIST_LIMIT * 4 else found[: LIST_LIMIT * 4]
+    return Solution(name, shown, None, steps, notes)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    return text.split(": ", 1)[-1] if "layer" not in text else text[text.find("layer"):]
+
+
+def _ranges(values: list[int]) -> str:
+    parts, start, prev = [], values[0], values[0]
+    for value in values[1:] + [None]:  # type: ignore[list-item]
+        if value is not None and value == prev + 1:
+            prev = value
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}–{prev}")
+        if value is not None:
+            start = prev = value
+    if len(parts) > 12:
+        # a periodic pattern (every 4th size, say) is clearer as a step
+        steps = {values[i + 1] - values[i] for i in range(len(values) - 1)}
+        if len(steps) == 1:
+            return f"{values[0]}, {values[1]}, … {values[-1]} (step {steps.pop()})"
+        return ", ".join(parts[:12]) + ", …"
+    return ", ".join(parts)
