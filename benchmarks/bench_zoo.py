@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_summary import generated_spec  # noqa: E402
+from bench_summary import generated_spec
 
-from cnncalc import analyse, load_spec, loads_spec  # noqa: E402
-from cnncalc.render import render  # noqa: E402
-from cnncalc.safeload import load_file  # noqa: E402
-from cnncalc.spec import ZOO_DIR, build_network  # noqa: E402
+from cnncalc import analyse, load_spec, loads_spec
+from cnncalc.render import render
+from cnncalc.safeload import load_file
+from cnncalc.spec import ZOO_DIR, build_network
 
 
 def best_of(func, repeat: int = 5) -> float:

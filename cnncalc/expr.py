@@ -20,6 +20,7 @@ from typing import Any
 from .errors import CnnCalcError
 
 MAX_LENGTH = 200
+MAX_DIGITS = 30  # numbers longer than this are refused (sizes are small)
 FUNCTIONS = ("floor", "ceil", "max", "min")
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(\*\*|//|[-+*/%^(),]))")
 
@@ -41,6 +42,8 @@ def tokenize(text: str) -> list[tuple[str, str]]:
             raise ExpressionError(f"unexpected character {text[position]!r} at position {position + 1} in {text!r}",
                                   expected="numbers, names, + - * / // % ^ ( ) and floor/ceil/max/min")
         number, name, op = match.groups()
+        if number and len(number) > MAX_DIGITS:
+            raise ExpressionError(f"number too long in {text!r}", expected=f"at most {MAX_DIGITS} digits")
         tokens.append(("num", number) if number else ("name", name) if name else ("op", op))
         position = match.end()
     return tokens
@@ -164,9 +167,10 @@ def evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool = False) -> An
     if kind == "*":
         return left * right
     if kind == "**":
-        if not symbolic and (not isinstance(right, int) or abs(right) > 64):
-            raise ExpressionError("exponent must be a small integer", got=right)
-        return left**right
+        # a small integer exponent only: 9**9**9 must not hang the program
+        if not (getattr(right, "is_Integer", False) or isinstance(right, int)) or abs(int(right)) > 64:
+            raise ExpressionError("the exponent must be an integer from -64 to 64", got=str(right))
+        return left ** int(right)
     if right == 0:
         raise ExpressionError("division by zero")
     if kind == "/":

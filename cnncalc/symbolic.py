@@ -140,7 +140,7 @@ def _formula(d: Any) -> str:
 
 
 def _substituted(known: dict[str, Any], unknown: str) -> str:
-    v = {name: (known[name] if name in known else name) for name in VARIABLES}
+    v = {name: (known.get(name, name)) for name in VARIABLES}
     inner = f"{v['n']} + 2·{v['p']} − " + (f"{v['f']}" if v["d"] == 1 else f"{v['d']}·({v['f']} − 1) − 1")
     return f"{v['out']} = ⌊({inner})/{v['s']}⌋ + 1"
 
@@ -155,8 +155,8 @@ def _solve_numeric(unknown: str, k: dict[str, int]) -> Solution:
     if unknown == "out":
         a = k["n"] + 2 * k["p"] - k["d"] * (k["f"] - 1) - 1
         if a < 0:
-            return Solution("out", [], None, steps, [f"the filter span {k['d'] * (k['f'] - 1) + 1} is larger than "
-                                                     f"the padded input {k['n'] + 2 * k['p']}: no output"])
+            return Solution("out", [], None, steps, [(f"the filter span {k['d'] * (k['f'] - 1) + 1} is larger than "
+                                                     f"the padded input {k['n'] + 2 * k['p']}: no output")])
         out = a // k["s"] + 1
         steps.append(f"= ⌊{a}/{k['s']}⌋ + 1 = {out}")
         if a % k["s"]:
@@ -208,11 +208,10 @@ def _solve_numeric(unknown: str, k: dict[str, int]) -> Solution:
 
 
 def _a_text(k: dict[str, int], unknown: str) -> str:
-    v = {name: (k[name] if name in k else name) for name in VARIABLES}
+    """``n + 2p − f`` with the known values put in (the unknown left as its letter)."""
+    v = {name: k.get(name, name) for name in VARIABLES}
     pad = "2p" if unknown == "p" else f"2·{v['p']}"
-    span = (f"{v['f']}" if v["d"] == 1 else f"{v['d']}·({v['f']} − 1) − 1")
-    if v["d"] == 1:
-        return f"{v['n']} + {pad} − {span}"
+    span = f"{v['f']}" if v["d"] == 1 else f"{v['d']}·({v['f']} − 1) − 1"
     return f"{v['n']} + {pad} − {span}"
 
 
@@ -249,7 +248,7 @@ def _solve_symbolic(unknown: str, k: dict[str, Any]) -> Solution:
     roots = sympy.solve(equation, symbol(unknown))
     notes = []
     if s != 1:
-        notes.append(f"the floor also accepts values up to s − 1 more in n + 2p − d·(f − 1) − 1; this is "
+        notes.append("the floor also accepts values up to s − 1 more in n + 2p − d·(f − 1) − 1; this is "
                      "the value for which the division is exact")
     if not roots:
         return Solution(unknown, [], None, steps, notes + ["no solution"])
@@ -283,8 +282,8 @@ def _solve_same(unknown: str, values: dict[str, str | None]) -> Solution:
         steps.append(f"TensorFlow's 'same' pads {total} in total: {before} before (top/left), {after} after "
                      "(bottom/right)")
         return Solution("p", [], expression, steps,
-                        [f"no symmetric integer padding for an even filter (f = {f}); the asymmetric split is "
-                         f"({before}, {after})"], pads=(before, after))
+                        [(f"no symmetric integer padding for an even filter (f = {f}); the asymmetric split is "
+                         f"({before}, {after})")], pads=(before, after))
     if values.get("n") is None:
         raise SolveError("with a stride above 1, 'same' padding depends on n: give --n",
                          hint="TensorFlow's rule: out = ⌈n/s⌉, total pad = max((out − 1)·s + d·(f − 1) + 1 − n, 0)")
