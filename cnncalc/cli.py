@@ -167,6 +167,63 @@ def solve(
         typer.echo(f"note: {note}")
 
 
+class GradeFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _answer_paths(items: list[str]) -> list[Any]:
+    """Files, folders (their .yaml/.yml/.json files) and globs, in a stable order, without repeats."""
+    import glob
+    from pathlib import Path
+
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
+        elif path.exists():
+            found = [path]
+        else:
+            found = sorted(Path(p) for p in glob.glob(item))
+            if not found:
+                raise CnnCalcError("no answer files match", file=item)
+        paths.extend(p for p in found if p not in paths)
+    return paths
+
+
+@app.command()
+@user_errors
+def grade(
+    problem: Annotated[str, typer.Argument(help="A problem file (problems/*.yaml).")],
+    answers: Annotated[list[str], typer.Argument(help="Answer files, folders or globs.")],
+    gradebook: Annotated[str | None, typer.Option(help="Write one CSV row per student (atomically).")] = None,
+    feedback_dir: Annotated[str | None, typer.Option(help="Write one Markdown feedback file per student.")] = None,
+    overrides: Annotated[str | None, typer.Option(help="Instructor scores that always win (YAML/JSON).")] = None,
+    format: Annotated[GradeFormat, typer.Option("--format", "-f")] = GradeFormat.text,
+) -> None:
+    """Grade student answer files against the problem's computed key."""
+    import json
+
+    from .exercises import grade_batch, load_problem
+    from .exercises.grading import apply_overrides, read_overrides
+    from .exercises.report import gradebook_csv, results_document, text_report, write_atomic, write_feedback
+
+    loaded = load_problem(problem)
+    paths = _answer_paths(answers)
+    results, warnings = grade_batch(loaded, paths)
+    if overrides:
+        apply_overrides(results, read_overrides(overrides, loaded))
+    if gradebook:
+        write_atomic(gradebook, gradebook_csv(loaded, results))
+    if feedback_dir:
+        write_feedback(loaded, results, feedback_dir)
+    if format is GradeFormat.json:
+        typer.echo(json.dumps(results_document(results, warnings), ensure_ascii=False))
+    else:
+        typer.echo(text_report(loaded, results, warnings), nl=False)
+
+
 class RunFormat(str, Enum):
     text = "text"
     json = "json"

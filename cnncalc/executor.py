@@ -31,7 +31,7 @@ MAX_INPUT_BYTES = 512 * 1024**2
 @dataclass
 class RunResult:
     summary: Summary
-    outputs: dict[str, np.ndarray]  # every layer's output, batched [N, ...]
+    outputs: dict[str, np.ndarray]  # every layer's output (and "input"), batched [N, ...]
     batched: bool  # whether the input had a batch axis
 
     @property
@@ -230,8 +230,7 @@ def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, 
                                  layer=layer.name, index=layer.index, expected=str(list(expected)),
                                  got=list(out.shape))
         values[layer.name] = np.ascontiguousarray(out, dtype=dtype)
-    del values[INPUT]
-    return RunResult(summary, values, batched)
+    return RunResult(summary, values, batched)  # values["input"] is the (batched) input itself
 
 
 # ---------------------------------------------------------------- files

@@ -1,0 +1,254 @@
+"""Answer keys, computed from a problem's data by the calculator, the executor and the solver, each
+with the worked solution a teacher would write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..analysis import Summary, analyse
+from ..errors import CnnCalcError, ExerciseError
+from ..executor import RunResult, run
+from ..spec import Network, build_network
+from .problem import Problem, Question, resolve_refs
+
+
+@dataclass
+class Expected:
+    value: Any  # int, float, list (shape), np.ndarray (matrix), str (expression), None (manual)
+    solution: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)  # what feedback needs (windows for a map, ...)
+
+
+def num(value: Any) -> str:
+    """Numbers as a teacher writes them: 12, −8, 0.25 (negatives in parentheses inside products)."""
+    value = float(value)
+    text = f"{int(value)}" if value.is_integer() else f"{value:.6g}"
+    return text.replace("-", "−")
+
+
+def _factor(value: Any) -> str:
+    text = num(value)
+    return f"({text})" if text.startswith("−") else text
+
+
+class KeyBuilder:
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.networks: dict[str, Network] = {}
+        self.summaries: dict[str, Summary] = {}
+        self.runs: dict[tuple[str, str], RunResult] = {}
+
+    def network(self, name: Any) -> Network:
+        if name not in self.networks:
+            spec = self.problem.networks.get(name)
+            if spec is None:
+                raise ExerciseError(f"unknown network '{name}'", got=name,
+                                    expected="one of " + ", ".join(self.problem.networks))
+            self.networks[name] = build_network(resolve_refs(spec, self.problem.data),
+                                                f"{self.problem.source}#networks.{name}")
+        return self.networks[name]
+
+    def summary(self, name: str) -> Summary:
+        if name not in self.summaries:
+            self.summaries[name] = analyse(self.network(name))
+        return self.summaries[name]
+
+    def run(self, name: str, data_name: str) -> RunResult:
+        key = (name, data_name)
+        if key not in self.runs:
+            if data_name not in self.problem.data:
+                raise ExerciseError(f"unknown data '{data_name}'")
+            self.runs[key] = run(self.network(name), self.problem.data[data_name])
+        return self.runs[key]
+
+    # ------------------------------------------------------------ one question
+
+    def expected(self, q: Question) -> Expected:
+        if q.kind == "manual":
+            return Expected(None, ["graded by the instructor"])
+        c = resolve_refs(q.compute or {}, self.problem.data)
+        head = next(iter(c))
+        try:
+            handler = getattr(self, "_" + head)
+            return handler(c)
+        except CnnCalcError as error:
+            raise ExerciseError(f"question '{q.id}': {error}", file=self.problem.source) from None
+
+    def _record(self, net: str, layer: str | None) -> Any:
+        summary = self.summary(net)
+        return summary.records[-1] if layer is None else summary.record(layer)
+
+    def _shape(self, c: dict[str, Any]) -> Expected:
+        record = self._record(c["shape"], c.get("layer"))
+        axes = c.get("axes")
+        shape = [int(d) for d in record.output_shape]
+        value = [shape[a] for a in axes] if axes is not None else shape
+        return Expected(value, [line for line in record.explain if line[:2] in ("H:", "W:")] +
+                        [f"shape: {value}"])
+
+    def _size(self, c: dict[str, Any]) -> Expected:
+        record = self._record(c["size"], c.get("layer"))
+        dims = "·".join(str(d) for d in record.output_shape)
+        return Expected(int(record.size), [f"size: {dims} = {int(record.size):,}"])
+
+    def _params(self, c: dict[str, Any]) -> Expected:
+        summary = self.summary(c["params"])
+        names = c.get("layers") or ([c["layer"]] if "layer" in c else [r.name for r in summary.records])
+        records = [summary.record(name) for name in names]
+        lines = [f"{r.name}: " + next((line[len("params: "):] for line in r.explain if line.startswith("params:")),
+                                      "0 (no weights)") for r in records]
+        total = int(sum(r.params for r in records))
+        if len(records) > 1:
+            lines.append(" + ".join(f"{int(r.params):,}" for r in records) + f" = {total:,}")
+        network = self.network(c["params"])
+        per_layer = [(r, _bias_count(network.layer(r.name), r)) for r in records]
+        biases = sum(count for _, count in per_layer)
+        mistakes: dict[float, str] = {}
+        if biases:
+            mistakes[float(total - biases)] = "the biases are not counted (one per filter or unit)"
+        for record, count in per_layer:
+            if count and count != biases:
+                mistakes.setdefault(float(total - count), f"the {count} biases of {record.name} are not counted")
+        if len(records) > 1:
+            for record in records:
+                if record.params:
+                    mistakes.setdefault(float(record.params), f"only {record.name} is counted")
+        mistakes.pop(float(total), None)
+        return Expected(total, lines, {"mistakes": mistakes})
+
+    def _cell(self, c: dict[str, Any]) -> Expected:
+        result = self.run(c["cell"], c["input"])
+        at = [int(i) for i in c["at"]]
+        output = result.layer_output(c["layer"])
+        value = float(output[tuple(at)])
+        lines = self._conv_working(result, c["layer"], at, value)
+        mistakes = {}
+        layer = result.summary.network.layer(c["layer"])
+        if isinstance(getattr(layer, "bias", None), list) and len(at) == 3:
+            bias = float(layer.bias[at[2]])
+            if bias:
+                mistakes[value - bias] = f"it looks like the bias ({num(bias)}) was left out"
+        if len(at) >= 2 and at[0] != at[1] and at[1] < output.shape[0] and at[0] < output.shape[1]:
+            swapped = [at[1], at[0], *at[2:]]
+            mistakes.setdefault(float(output[tuple(swapped)]),
+                                f"that is the value at row {at[1] + 1}, column {at[0] + 1}: rows and columns swapped?")
+        mistakes.pop(value, None)
+        return Expected(value, lines, {"at": at, "mistakes": mistakes})
+
+    def _conv_working(self, result: RunResult, layer_name: str, at: list[int], value: float) -> list[str]:
+        network = result.summary.network
+        layer = network.layer(layer_name)
+        if layer.type != "conv" or layer.groups != 1 or layer.dilation != (1, 1) or len(at) != 3:
+            return [f"{layer_name}[{', '.join(map(str, at))}] = {num(value)} (computed by the executor)"]
+        source = layer.inputs[0]
+        x = result.layer_output(source)
+        pads = layer.pads_for(x[None] if x.ndim == 3 else x)
+        (top, _), (left, _) = pads
+        kh, kw = layer.kernel
+        r0, c0 = at[0] * layer.stride[0] - top, at[1] * layer.stride[1] - left
+        weights = np.asarray(layer.weight, dtype=float) if layer.weight is not None else None
+        if weights is None:
+            return [f"{layer_name}[{', '.join(map(str, at))}] = {num(value)}"]
+        filt = at[2]
+        groups, sums = [], []
+        for ch in range(x.shape[2]):
+            terms, total = [], 0.0
+            for i in range(kh):
+                for j in range(kw):
+                    r, q = r0 + i, c0 + j
+                    pixel = x[r, q, ch] if 0 <= r < x.shape[0] and 0 <= q < x.shape[1] else 0.0
+                    w = weights[i, j, ch, filt]
+                    terms.append(f"{_factor(pixel)}·{_factor(w)}")
+                    total += pixel * w
+            groups.append("(" + " + ".join(terms) + ")")
+            sums.append(total)
+        lines = [f"channel {ch + 1}: window rows {r0 + 1}–{r0 + kh}, columns {c0 + 1}–{c0 + kw} · filter = "
+                 f"{num(total)}" for ch, total in enumerate(sums)]
+        bias = layer.bias if isinstance(layer.bias, list) else None
+        bias_value = float(bias[filt]) if bias else 0.0
+        tail = f" + {_factor(bias_value)}" if bias else ""
+        lines.append(" + ".join(groups) + tail + f" = {num(value)}")
+        lines.append(" + ".join(_factor(s) for s in sums) + tail + f" = {num(value)}")
+        return lines
+
+    def _map(self, c: dict[str, Any]) -> Expected:
+        result = self.run(c["map"], c["input"])
+        output = result.layer_output(c["layer"])
+        channel = int(c.get("channel", 0))
+        matrix = output[:, :, channel] if output.ndim == 3 else output
+        layer = result.summary.network.layer(c["layer"])
+        detail: dict[str, Any] = {"type": layer.type}
+        lines = [f"{c['layer']} ({layer.type}) output, channel {channel + 1}:"]
+        lines += ["  " + "  ".join(num(v) for v in row) for row in np.atleast_2d(matrix)]
+        if layer.type in ("maxpool", "avgpool", "relu"):
+            source = layer.inputs[0]
+            x = result.layer_output(source)
+            detail["input"] = x[:, :, channel] if x.ndim == 3 else x
+            if layer.type != "relu":
+                detail["kernel"], detail["stride"] = layer.kernel, layer.stride
+        return Expected(np.asarray(matrix, dtype=float), lines, detail)
+
+    def _value(self, c: dict[str, Any]) -> Expected:
+        return self._cell({**c, "cell": c["value"]})
+
+    def _solve(self, c: dict[str, Any]) -> Expected:
+        result = _solution(c["solve"], c["for"])
+        if len(result.solutions) != 1 or not isinstance(result.solutions[0], int):
+            raise ExerciseError("a 'solve' question needs exactly one integer answer", got=result.solutions)
+        mistakes = {}
+        f = c["solve"].get("f")
+        if c["solve"].get("same") and isinstance(f, int):
+            mistakes[f / 2] = "p = f/2 is off by one half: from n + 2p − f + 1 = n, p = (f − 1)/2"
+        return Expected(result.solutions[0], result.steps, {"mistakes": mistakes})
+
+    def _expression(self, c: dict[str, Any]) -> Expected:
+        result = _solution(c["expression"], c["for"])
+        if result.expression is None:
+            raise ExerciseError("an 'expression' question needs a symbolic answer", got=result.solutions)
+        return Expected(result.expression, result.steps)
+
+
+def _bias_count(layer: Any, record: Any) -> int:
+    if getattr(layer, "bias", False) is False or not record.trainable:
+        return 0
+    if layer.type in ("conv", "separable_conv", "conv_transpose", "dense"):
+        return int(record.output_shape[-1])
+    if layer.type == "depthwise_conv":
+        return int(record.output_shape[-1])
+    return 0
+
+
+def key_answers(problem: Problem, key: dict[str, Expected]) -> dict[str, Any]:
+    """The key as an answer file's ``answers`` (full marks when graded)."""
+    answers: dict[str, Any] = {}
+    for q in problem.questions:
+        value = key[q.id].value
+        if value is None:
+            continue
+        if isinstance(value, np.ndarray):
+            value = [[_plain(v) for v in row] for row in np.atleast_2d(value)]
+        elif isinstance(value, float):
+            value = _plain(value)
+        answers[q.id] = value
+    return answers
+
+
+def _plain(value: Any) -> Any:
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _solution(values: dict[str, Any], unknown: str) -> Any:
+    from ..symbolic import solve_conv
+
+    values = dict(values)
+    same = bool(values.pop("same", False))
+    return solve_conv(unknown, {k: str(v) for k, v in values.items()}, same)
+
+
+def compute_key(problem: Problem) -> dict[str, Expected]:
+    builder = KeyBuilder(problem)
+    return {q.id: builder.expected(q) for q in problem.questions}
