@@ -272,10 +272,10 @@ def grade_answers(problem: Problem, key: dict[str, Expected], student: str, answ
     results = [grade_one(q, key[q.id], answers) for q in problem.questions]
     known = {q.id for q in problem.questions}
     warnings = []
-    for qid in answers:
+    for qid, value in answers.items():
         if qid not in known:
             hint = did_you_mean(str(qid), known)
-            results.append(QuestionResult(str(qid), 0.0, 0.0, "invalid", None, answers[qid],
+            results.append(QuestionResult(str(qid), 0.0, 0.0, "invalid", None, value,
                                           "unknown question id" + (f"; {hint}" if hint else "")))
             warnings.append(f"unknown question id {qid!r}" + (f" ({hint})" if hint else ""))
     return StudentResult(student, file, results, warnings)
@@ -299,19 +299,21 @@ def grade_file(problem: Problem, key: dict[str, Expected], path: str | Path) -> 
 
 def apply_overrides(results: list[StudentResult], overrides: list[dict[str, Any]]) -> None:
     """Instructor scores always win (manual items, regrades)."""
-    by_student = {r.student: r for r in results}
     for item in overrides:
-        result = by_student.get(item["student"])
-        if result is None:
-            continue
-        for q in result.questions:
-            if q.id == item["question"]:
-                if "max" in item:
-                    q.max = float(item["max"])
-                q.score = float(item["score"])
-                q.status = "correct" if q.score >= q.max > 0 else ("partial" if q.score > 0 else "incorrect")
-                q.feedback = "instructor: " + str(item.get("comment", "score set by the instructor"))
-                break
+        for result in results:
+            if result.student == item["student"]:
+                _override(result, item)
+
+
+def _override(result: StudentResult, item: dict[str, Any]) -> None:
+    for q in result.questions:
+        if q.id == item["question"]:
+            if "max" in item:
+                q.max = float(item["max"])
+            q.score = float(item["score"])
+            q.status = "correct" if q.score >= q.max > 0 else ("partial" if q.score > 0 else "incorrect")
+            q.feedback = "instructor: " + str(item.get("comment", "score set by the instructor"))
+            return
 
 
 def read_overrides(path: str | Path, problem: Problem) -> list[dict[str, Any]]:
@@ -336,12 +338,12 @@ def read_overrides(path: str | Path, problem: Problem) -> list[dict[str, Any]]:
     return result
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")  # dots too: no "..", no hidden files
 
 
 def safe_file_stem(student: str, used: set[str]) -> str:
     """A student id as a file name: no path separators, no leading dots, unique in the batch."""
-    stem = _UNSAFE.sub("_", student).lstrip(".")[:64] or "student"
+    stem = _UNSAFE.sub("_", student).strip("_-")[:64] or "student"
     candidate, k = stem, 2
     while candidate.lower() in used:
         candidate = f"{stem}-{k}"

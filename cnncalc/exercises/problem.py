@@ -136,7 +136,7 @@ def resolve_refs(value: Any, data: dict[str, Any]) -> Any:
 
 
 def _points(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
         raise ExerciseError(f"bad points for {where}", got=value, expected="a non-negative number")
     return float(value)
 

@@ -81,8 +81,8 @@ def write_atomic(path: str | Path, text: str) -> None:
 
 
 def feedback_markdown(problem: Problem, result: StudentResult) -> str:
-    lines = [f"# {problem.title}", "", f"Student: {result.student}  ", f"Score: **{_points(result.score)} / "
-             f"{_points(result.max)}**", ""]
+    score = f"Score: **{_points(result.score)} / {_points(result.max)}**"
+    lines = [f"# {problem.title}", "", f"Student: {result.student}  ", score, ""]
     if result.error:
         lines += [f"Your answer file could not be read: {result.error}", ""]
     questions = {q.id: q for q in problem.questions}
