@@ -200,6 +200,10 @@ def grade(
     gradebook: Annotated[str | None, typer.Option(help="Write one CSV row per student (atomically).")] = None,
     feedback_dir: Annotated[str | None, typer.Option(help="Write one Markdown feedback file per student.")] = None,
     overrides: Annotated[str | None, typer.Option(help="Instructor scores that always win (YAML/JSON).")] = None,
+    secret_file: Annotated[str | None, typer.Option(help="Course secret: grade each student against their own "
+                                                    "variant (or set CNNCALC_SECRET).")] = None,
+    variants: Annotated[bool, typer.Option("--variants", help="Per-student variants with the secret from "
+                                           "CNNCALC_SECRET (implied by --secret-file).")] = False,
     format: Annotated[GradeFormat, typer.Option("--format", "-f")] = GradeFormat.text,
 ) -> None:
     """Grade student answer files against the problem's computed key."""
@@ -211,7 +215,12 @@ def grade(
 
     loaded = load_problem(problem)
     paths = _answer_paths(answers)
-    results, warnings = grade_batch(loaded, paths)
+    if secret_file or variants:
+        from .exercises.variants import grade_variants, read_secret
+
+        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file))
+    else:
+        results, warnings = grade_batch(loaded, paths)
     if overrides:
         apply_overrides(results, read_overrides(overrides, loaded))
     if gradebook:
@@ -222,6 +231,132 @@ def grade(
         typer.echo(json.dumps(results_document(results, warnings), ensure_ascii=False))
     else:
         typer.echo(text_report(loaded, results, warnings), nl=False)
+
+
+class SheetFormat(str, Enum):
+    markdown = "markdown"
+    latex = "latex"
+    html = "html"
+
+
+def _read_roster(path: str) -> list[str]:
+    import csv
+
+    from . import safeload
+
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            text = handle.read(safeload.MAX_BYTES + 1)
+    except OSError as error:
+        raise CnnCalcError(f"cannot read the roster: {error.strerror}", file=path) from None
+    except UnicodeDecodeError:
+        raise CnnCalcError("the roster is not UTF-8 text", file=path) from None
+    rows = [row for row in csv.reader(text.splitlines()) if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise CnnCalcError("the roster is empty", file=path)
+    header = [cell.strip().lower() for cell in rows[0]]
+    column = next((header.index(name) for name in ("student", "id", "student_id") if name in header), None)
+    body = rows[1:] if column is not None else rows
+    column = column or 0
+    students = [row[column].strip() for row in body if len(row) > column and row[column].strip()]
+    if len(set(students)) != len(students):
+        duplicate = next(s for s in students if students.count(s) > 1)
+        raise CnnCalcError("duplicate student id in the roster", file=path, got=duplicate)
+    return students
+
+
+@app.command()
+@user_errors
+def generate(
+    problem: Annotated[str, typer.Argument(help="A problem file with a `vary:` section.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Folder for sheets/ and keys/.")],
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible variants (no secret needed).")] = None,
+    count: Annotated[int, typer.Option(help="With --seed: how many variants.", min=1, max=100_000)] = 1,
+    roster: Annotated[str | None, typer.Option(help="CSV of student ids: one variant per student.")] = None,
+    secret_file: Annotated[str | None, typer.Option(help="Course secret (or set CNNCALC_SECRET).")] = None,
+    format: Annotated[SheetFormat, typer.Option("--format", "-f")] = SheetFormat.markdown,
+) -> None:
+    """Write one sheet per variant, and the answer keys apart from the sheets."""
+    from pathlib import Path
+
+    from . import safeload
+    from .exercises.grading import safe_file_stem
+    from .exercises.report import write_atomic
+    from .exercises.sheets import key_json, render_sheet
+    from .exercises.variants import read_secret, seed_variant, student_variant
+
+    if (seed is None) == (roster is None):
+        raise CnnCalcError("give either --seed N or --roster CSV (with --secret-file)")
+    raw = safeload.load_file(problem)
+    if not isinstance(raw, dict):
+        raise CnnCalcError("a problem file must be a mapping", file=problem)
+    folder = Path(out)
+    extension = {"markdown": "md", "latex": "tex", "html": "html"}[format.value]
+    if roster is not None:
+        secret = read_secret(secret_file)
+        labels = _read_roster(roster)
+        make = [lambda student=student: student_variant(raw, problem, secret, student) for student in labels]
+    else:
+        labels = [f"variant-{seed}-{i}" for i in range(count)]
+        make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
+    used: set[str] = set()
+    index = ["student,variant,sheet,key"]
+    for label, build in zip(labels, make):
+        variant = build()
+        stem = safe_file_stem(label, used)
+        write_atomic(folder / "sheets" / f"{stem}.{extension}", render_sheet(variant, format.value))
+        write_atomic(folder / "keys" / f"{stem}.json", key_json(variant))
+        index.append(f"{_csv_cell(label)},{variant.fingerprint},sheets/{stem}.{extension},keys/{stem}.json")
+    write_atomic(folder / "keys" / "index.csv", "\n".join(index) + "\n")
+    typer.echo(f"wrote {len(labels)} sheet(s) to {folder / 'sheets'} and their keys to {folder / 'keys'} "
+               "(keep keys/ away from students)")
+
+
+def _csv_cell(text: str) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(["'" + text if text[:1] in "=+-@" else text])
+    return buffer.getvalue().strip()
+
+
+@app.command()
+@user_errors
+def key(
+    problem: Annotated[str, typer.Argument(help="A problem file.")],
+    student: Annotated[str | None, typer.Option(help="The student whose variant to show (needs the secret).")] = None,
+    secret_file: Annotated[str | None, typer.Option(help="Course secret (or set CNNCALC_SECRET).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Or the variant made with --seed N …")] = None,
+    index: Annotated[int, typer.Option(help="… and its number (0 for the first).", min=0)] = 0,
+    format: Annotated[GradeFormat, typer.Option("--format", "-f")] = GradeFormat.text,
+) -> None:
+    """Show one variant's key and worked solutions (the file's own data when neither is given)."""
+    from . import safeload
+    from .exercises.sheets import key_document, key_json
+    from .exercises.variants import make_variant, read_secret, seed_variant, student_variant
+
+    raw = safeload.load_file(problem)
+    if not isinstance(raw, dict):
+        raise CnnCalcError("a problem file must be a mapping", file=problem)
+    if student is not None and seed is not None:
+        raise CnnCalcError("give --student or --seed, not both")
+    if student is not None:
+        variant = student_variant(raw, problem, read_secret(secret_file), student)
+    elif seed is not None:
+        variant = seed_variant(raw, problem, seed, index)
+    else:
+        variant = make_variant({k: v for k, v in raw.items() if k != "vary"}, problem, None, "original")  # type: ignore[arg-type]
+    if format is GradeFormat.json:
+        typer.echo(key_json(variant))
+        return
+    document = key_document(variant)
+    typer.echo(f"{variant.problem.title} — variant {variant.fingerprint} ({variant.label})")
+    for qid, solution in document["solutions"].items():
+        answer = document["answers"].get(qid, "(manual)")
+        typer.echo(f"\n{qid}: {answer}")
+        for line in solution:
+            typer.echo(f"    {line}")
 
 
 class RunFormat(str, Enum):

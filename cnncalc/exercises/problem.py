@@ -38,7 +38,7 @@ import numpy as np
 from .. import safeload
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
 
-TOP_KEYS = ("id", "version", "title", "source", "instructions", "data", "networks", "parts", "vary")
+TOP_KEYS = ("id", "version", "title", "source", "instructions", "data", "display", "networks", "parts", "vary")
 COMPUTE_KINDS = {"shape": "shape", "cell": "value", "map": "matrix", "params": "count", "solve": "number",
                  "expression": "expression", "size": "count", "value": "value"}
 _REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
