@@ -145,7 +145,7 @@ def test_sheet_of_the_original_reads_like_the_worksheet():
     for qid in ("a.shape", "a.col4_row4", "a.col3_row2", "a.col2_row4", "b.relu", "b.pool", "c.total_params",
                 "d.padding", "d.params"):
         assert f"[{qid}]" in sheet and f"  {qid}:" in sheet
-    assert re.search(r"^## a\) \(0\.5 p\)", sheet, re.M)
+    assert re.search(r"^## a\) \(0\.5 p\)", sheet, re.MULTILINE)
 
 
 def test_variant_sheet_matches_its_key():
