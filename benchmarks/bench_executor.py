@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from cnncalc import load_spec, loads_spec
 from cnncalc.executor import run
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import best_of
 
 
 # ---- the notebook's code, verbatim but for formatting (000_…: "Single Image Convolution", "Batch Convolution")
@@ -55,15 +59,6 @@ def notebook_filters() -> np.ndarray:
     F[:, :, 2, 0] = [[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]
     F[:, :, 2, 1] = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
     return F
-
-
-def best_of(func, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:

@@ -5,19 +5,11 @@ Run: python benchmarks/bench_solve.py
 
 from __future__ import annotations
 
-import statistics
-import subprocess
 import sys
-import time
+from pathlib import Path
 
-
-def wall(args: list[str], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(args, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import wall
 
 
 def main() -> None:

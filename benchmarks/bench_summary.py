@@ -5,10 +5,11 @@ Run: python benchmarks/bench_summary.py   (prints a table: measured, target, rat
 
 from __future__ import annotations
 
-import statistics
-import subprocess
 import sys
-import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import best_of, wall
 
 
 def generated_spec(blocks: int) -> str:
@@ -27,24 +28,6 @@ def generated_spec(blocks: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def best_of(func, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def cli_time(*args: str, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cnncalc", *args], check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     from cnncalc import analyse, loads_spec
     from cnncalc.render import render
@@ -56,21 +39,15 @@ def main() -> None:
         ("parse + validate + analyse, 2,000 layers", best_of(lambda: analyse(loads_spec(text))), 0.100),
         ("analyse only, 2,000 layers", best_of(lambda: analyse(network)), 0.100),
         ("summary to JSON, 2,000 layers", best_of(lambda: render(analyse(loads_spec(text)), "json")), 0.100),
-        ("CLI start-up: cnncalc --help", cli_time("--help"), 0.400),
-        ("CLI: cnncalc summary lenet5", cli_time("summary", "lenet5"), 0.400),
+        ("CLI start-up: cnncalc --help", wall([sys.executable, "-m", "cnncalc", "--help"]), 0.400),
+        ("CLI: cnncalc summary lenet5", wall([sys.executable, "-m", "cnncalc", "summary", "lenet5"]), 0.400),
     ]
-    python_alone = statistics.median(
-        [_timed([sys.executable, "-c", "pass"]) for _ in range(5)])
+    python_alone = wall([sys.executable, "-c", "pass"])
     print(f"{'measurement':45} {'seconds':>9} {'target':>8} {'ratio':>7}")
     for name, seconds, target in rows:
         print(f"{name:45} {seconds:9.4f} {target:8.3f} {seconds / target:7.2f}")
     print(f"{'(python -c pass, for scale)':45} {python_alone:9.4f}")
 
-
-def _timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -6,28 +6,17 @@ Run: python benchmarks/bench_zoo.py   (prints measured, target, ratio = measured
 
 from __future__ import annotations
 
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_summary import generated_spec
+from timing import best_of, wall
 
 from cnncalc import analyse, load_spec, loads_spec
 from cnncalc.render import render
 from cnncalc.safeload import load_file
 from cnncalc.spec import ZOO_DIR, build_network
-
-
-def best_of(func, repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -44,12 +33,8 @@ def main() -> None:
         seconds = best_of(lambda text=text: analyse(loads_spec(text)), 3)
         per_layer[layers] = seconds / layers
         rows.append((f"generated {layers:,} layers: parse + analyse", seconds, 1.0 * layers / 10_000))
-    cold = []
-    for _ in range(5):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cnncalc", "summary", "resnet50"], check=True, capture_output=True)
-        cold.append(time.perf_counter() - start)
-    rows.append(("cnncalc summary resnet50 (CLI, wall, median of 5)", statistics.median(cold), 0.4))
+    cold = wall([sys.executable, "-m", "cnncalc", "summary", "resnet50"])
+    rows.append(("cnncalc summary resnet50 (CLI, wall, median of 5)", cold, 0.4))
 
     print(f"{'measurement':55} {'seconds':>9} {'target':>8} {'ratio':>7}")
     for name, seconds, target in rows:
