@@ -152,3 +152,37 @@ def test_explain_contract_strings(cli):
     assert "H: ⌊(32 + 2·0 − 5)/1⌋ + 1 = 28" in out
     assert "params: 5·5·3·8 + 8 = 608" in out
     assert "params: 400·120 + 120 = 48,120" in out
+
+
+# The same worked numbers through the CLI's JSON, from spec files on disk.
+CLI_CASES = [
+    # (spec, layer index (1-based), output shape, params of that layer, total params)
+    ("input: [32, 32, 3]\nlayers: [{type: conv, filters: 16, kernel: 3}]", 1, [30, 30, 16], 448, 448),
+    ("input: [28, 28, 1]\nlayers: [{type: conv, filters: 1, kernel: 5}]", 1, [24, 24, 1], 26, 26),
+    ("input: [3072]\nlayers: [{type: dense, units: 6272}]", 1, [6272], 19_273_856, 19_273_856),
+    ("input: [512, 512, 3]\nlayers: [{type: flatten}, {type: dense, units: 1000}]", 2, [1000], 786_433_000,
+     786_433_000),
+    ("input: [64, 64, 3]\nlayers:\n  - {type: conv, filters: 8, kernel: 3}\n  - {type: conv, filters: 16, kernel: 5, "
+     "stride: 2}\n  - {type: conv, filters: 32, kernel: 7, stride: 2}\n", 3, [12, 12, 32], 25_120, 28_560),
+    ("input: [6, 6, 3]\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n  - {type: relu}\n  - {type: maxpool, "
+     "kernel: 2, stride: 1}\n  - {type: flatten}\n  - {type: dense, units: 32}\n", 1, [4, 4, 1], 28, 348),
+    ("input: [256, 256, 3]\nlayers: [{type: conv, filters: 8, kernel: 7, padding: same}]", 1, [256, 256, 8], 1184,
+     1184),
+    ("input: [5, 5, 3]\nlayers: [{type: conv, filters: 2, kernel: 3, padding: 1, stride: 2}]", 1, [3, 3, 2], 56, 56),
+]
+
+
+@pytest.mark.parametrize("text, index, shape, layer_params, total", CLI_CASES)
+def test_course_numbers_through_the_cli(tmp_path, cli_json, text, index, shape, layer_params, total):
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    data = cli_json("summary", str(path))
+    layer = data["layers"][index - 1]
+    assert layer["output_shape"] == shape and layer["params"] == layer_params
+    assert data["totals"]["params"] == total
+
+
+def test_fashion_mnist_and_chain_through_the_cli(cli_json):
+    assert cli_json("summary", "fashion-mnist")["totals"]["params"] == 69798
+    chain = cli_json("summary", "conv-chain64")
+    assert [layer["output_shape"] for layer in chain["layers"]] == [[62, 62, 8], [29, 29, 16], [12, 12, 32]]
