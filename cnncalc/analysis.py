@@ -7,6 +7,7 @@ from typing import Any
 
 from . import arith
 from .errors import CnnCalcError
+from .safeload import collector_paused
 from .layers.base import Shape, wrap_layer_error
 from .spec import INPUT, Network
 
@@ -116,6 +117,11 @@ def _sortable(value: Any) -> float:
 
 def analyse(network: Network) -> Summary:
     """Infer every layer once, in topological order; records come back in spec order."""
+    with collector_paused():
+        return _analyse(network)
+
+
+def _analyse(network: Network) -> Summary:
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     rfs: dict[str, list[AxisRF] | None] = {
         INPUT: [(1, 1, 0.0), (1, 1, 0.0)] if len(network.input_shape) == 3 else None

@@ -185,14 +185,11 @@ def largest_intermediate(summary: Summary, batch: int, itemsize: int) -> tuple[i
         layer = network.layer(record.name)
         size = int(record.size)
         kernel = getattr(layer, "kernel", None)
-        if kernel is not None and layer.type != "conv_transpose":
+        if kernel is not None and layer.type not in ("maxpool", "avgpool"):
+            # convolutions copy every window of their input (im2col) unless they go tap by tap
             in_channels = int(shapes[record.name][0][-1])
             size = max(size, int(record.output_shape[0]) * int(record.output_shape[1]) * in_channels
                        * kernel[0] * kernel[1])
-        elif layer.type == "conv_transpose":
-            in_channels = int(shapes[record.name][0][-1])
-            size = max(size, int(record.output_shape[0]) * int(record.output_shape[1]) * in_channels
-                       * layer.kernel[0] * layer.kernel[1])
         if size * batch * itemsize > worst:
             worst, where = size * batch * itemsize, record.name
     return worst, where

@@ -82,7 +82,8 @@ def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
 def build_network(data: Any, source: str = "<spec>") -> Network:
     """Validate parsed YAML data and build the network; every problem raises SpecError."""
     try:
-        return _build(data, source)
+        with safeload.collector_paused():
+            return _build(data, source)
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
 

@@ -1,34 +1,39 @@
-"""The default terminal table (rich)."""
+"""The default terminal table: plain text, aligned columns, a rule under the header.
+
+Written by hand rather than with rich: a 200-layer network renders in milliseconds, and the explanation
+lines run under their layer without widening the table.
+"""
 
 from __future__ import annotations
-
-import io
 
 from ..analysis import Summary
 from .common import DEFAULT_VIEW, HEADERS, View, rows, totals_lines
 
+RIGHT = (0, 3, 4, 5)  # columns aligned right: #, Size, Params, MACs
+NAME = 1
+
 
 def render_table(summary: Summary, view: View = DEFAULT_VIEW, width: int | None = None) -> str:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
+    body = rows(summary, view)
+    cells = [list(HEADERS)] + [list(row) for row, _ in body]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
+    natural = 1 + sum(w + 3 for w in widths)
+    if width is not None and natural > width:  # fit by shortening layer names (the widest free text)
+        widths[NAME] = max(len(HEADERS[NAME]), widths[NAME] - (natural - width))
+    offset = 2 + sum(w + 3 for w in widths[:NAME])  # where the layer column starts
 
-    table = Table(title=summary.name, box=box.SIMPLE_HEAD, title_justify="left")
-    for i, header in enumerate(HEADERS):
-        table.add_column(header, justify="right" if i in (0, 3, 4, 5) else "left", no_wrap=True)
-    for row, explain in rows(summary, view):
-        table.add_row(*row)
-        for line in explain:
-            table.add_row("", f"  [dim]{_escape(line)}[/dim]", "", "", "", "", "")
-    buffer = io.StringIO()
-    # no width given: the table's natural width, so nothing is cut (a terminal may wrap long lines)
-    console = Console(file=buffer, width=width or 1000, color_system=None, force_terminal=False,
-                      legacy_windows=False, soft_wrap=False)
-    console.print(table)
-    for line in totals_lines(summary, view):
-        console.print(line, highlight=False, markup=False)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+    def line(row: list[str]) -> str:
+        parts = []
+        for i, (cell, w) in enumerate(zip(row, widths)):
+            if len(cell) > w:
+                cell = cell[: w - 1] + "…"
+            parts.append(cell.rjust(w) if i in RIGHT else cell.ljust(w))
+        return (" " + " ".join(f" {part} " for part in parts)).rstrip()
 
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
+    out = [summary.name, "", line(list(HEADERS)), " " + "─" * (sum(w + 3 for w in widths) - 1)]
+    for row, explain in body:
+        out.append(line(list(row)))
+        out.extend(" " * (offset + 2) + text for text in explain)
+    out.append("")
+    out.extend(totals_lines(summary, view))
+    return "\n".join(out) + "\n"
