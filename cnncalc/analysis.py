@@ -7,8 +7,8 @@ from typing import Any
 
 from . import arith
 from .errors import CnnCalcError
-from .safeload import collector_paused
 from .layers.base import Shape, wrap_layer_error
+from .safeload import collector_paused
 from .spec import INPUT, Network
 
 # Receptive field along one axis: (size, jump, start) in input pixels; None once spatial layout is gone.

@@ -162,10 +162,10 @@ CLI_CASES = [
     ("input: [3072]\nlayers: [{type: dense, units: 6272}]", 1, [6272], 19_273_856, 19_273_856),
     ("input: [512, 512, 3]\nlayers: [{type: flatten}, {type: dense, units: 1000}]", 2, [1000], 786_433_000,
      786_433_000),
-    ("input: [64, 64, 3]\nlayers:\n  - {type: conv, filters: 8, kernel: 3}\n  - {type: conv, filters: 16, kernel: 5, "
-     "stride: 2}\n  - {type: conv, filters: 32, kernel: 7, stride: 2}\n", 3, [12, 12, 32], 25_120, 28_560),
-    ("input: [6, 6, 3]\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n  - {type: relu}\n  - {type: maxpool, "
-     "kernel: 2, stride: 1}\n  - {type: flatten}\n  - {type: dense, units: 32}\n", 1, [4, 4, 1], 28, 348),
+    (("input: [64, 64, 3]\nlayers:\n  - {type: conv, filters: 8, kernel: 3}\n  - {type: conv, filters: 16, kernel: 5, "
+     "stride: 2}\n  - {type: conv, filters: 32, kernel: 7, stride: 2}\n"), 3, [12, 12, 32], 25_120, 28_560),
+    (("input: [6, 6, 3]\nlayers:\n  - {type: conv, filters: 1, kernel: 3}\n  - {type: relu}\n  - {type: maxpool, "
+     "kernel: 2, stride: 1}\n  - {type: flatten}\n  - {type: dense, units: 32}\n"), 1, [4, 4, 1], 28, 348),
     ("input: [256, 256, 3]\nlayers: [{type: conv, filters: 8, kernel: 7, padding: same}]", 1, [256, 256, 8], 1184,
      1184),
     ("input: [5, 5, 3]\nlayers: [{type: conv, filters: 2, kernel: 3, padding: 1, stride: 2}]", 1, [3, 3, 2], 56, 56),
