@@ -172,26 +172,6 @@ class GradeFormat(str, Enum):
     json = "json"
 
 
-def _answer_paths(items: list[str]) -> list[Any]:
-    """Files, folders (their .yaml/.yml/.json files) and globs, in a stable order, without repeats."""
-    import glob
-    from pathlib import Path
-
-    paths: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml", ".json") and p.is_file())
-        elif path.exists():
-            found = [path]
-        else:
-            found = sorted(Path(p) for p in glob.glob(item))
-            if not found:
-                raise CnnCalcError("no answer files match", file=item)
-        paths.extend(p for p in found if p not in paths)
-    return paths
-
-
 @app.command()
 @user_errors
 def grade(
@@ -210,11 +190,12 @@ def grade(
     import json
 
     from .exercises import grade_batch, load_problem
+    from .exercises.files import answer_paths
     from .exercises.grading import apply_overrides, read_overrides
     from .exercises.report import gradebook_csv, results_document, text_report, write_atomic, write_feedback
 
     loaded = load_problem(problem)
-    paths = _answer_paths(answers)
+    paths = answer_paths(answers)
     if secret_file or variants:
         from .exercises.variants import grade_variants, read_secret
 
@@ -239,32 +220,6 @@ class SheetFormat(str, Enum):
     html = "html"
 
 
-def _read_roster(path: str) -> list[str]:
-    import csv
-
-    from . import safeload
-
-    try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            text = handle.read(safeload.MAX_BYTES + 1)
-    except OSError as error:
-        raise CnnCalcError(f"cannot read the roster: {error.strerror}", file=path) from None
-    except UnicodeDecodeError:
-        raise CnnCalcError("the roster is not UTF-8 text", file=path) from None
-    rows = [row for row in csv.reader(text.splitlines()) if row and any(cell.strip() for cell in row)]
-    if not rows:
-        raise CnnCalcError("the roster is empty", file=path)
-    header = [cell.strip().lower() for cell in rows[0]]
-    column = next((header.index(name) for name in ("student", "id", "student_id") if name in header), None)
-    body = rows[1:] if column is not None else rows
-    column = column or 0
-    students = [row[column].strip() for row in body if len(row) > column and row[column].strip()]
-    if len(set(students)) != len(students):
-        duplicate = next(s for s in students if students.count(s) > 1)
-        raise CnnCalcError("duplicate student id in the roster", file=path, got=duplicate)
-    return students
-
-
 @app.command()
 @user_errors
 def generate(
@@ -280,9 +235,8 @@ def generate(
     from pathlib import Path
 
     from . import safeload
-    from .exercises.grading import safe_file_stem
-    from .exercises.report import write_atomic
-    from .exercises.sheets import key_json, render_sheet
+    from .exercises.files import read_roster
+    from .exercises.sheets import write_variants
     from .exercises.variants import read_secret, seed_variant, student_variant
 
     if (seed is None) == (roster is None):
@@ -291,34 +245,16 @@ def generate(
     if not isinstance(raw, dict):
         raise CnnCalcError("a problem file must be a mapping", file=problem)
     folder = Path(out)
-    extension = {"markdown": "md", "latex": "tex", "html": "html"}[format.value]
     if roster is not None:
         secret = read_secret(secret_file)
-        labels = _read_roster(roster)
+        labels = read_roster(roster)
         make = [lambda student=student: student_variant(raw, problem, secret, student) for student in labels]
     else:
         labels = [f"variant-{seed}-{i}" for i in range(count)]
         make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
-    used: set[str] = set()
-    index = ["student,variant,sheet,key"]
-    for label, build in zip(labels, make):
-        variant = build()
-        stem = safe_file_stem(label, used)
-        write_atomic(folder / "sheets" / f"{stem}.{extension}", render_sheet(variant, format.value))
-        write_atomic(folder / "keys" / f"{stem}.json", key_json(variant))
-        index.append(f"{_csv_cell(label)},{variant.fingerprint},sheets/{stem}.{extension},keys/{stem}.json")
-    write_atomic(folder / "keys" / "index.csv", "\n".join(index) + "\n")
+    write_variants(folder, labels, make, format.value)
     typer.echo(f"wrote {len(labels)} sheet(s) to {folder / 'sheets'} and their keys to {folder / 'keys'} "
                "(keep keys/ away from students)")
-
-
-def _csv_cell(text: str) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(["'" + text if text[:1] in "=+-@" else text])
-    return buffer.getvalue().strip()
 
 
 @app.command()

@@ -49,6 +49,13 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def csv_line(cells: list[str]) -> str:
+    """One CSV row, each cell defused against spreadsheet formulas."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_cell(str(cell)) for cell in cells])
+    return buffer.getvalue()
+
+
 def gradebook_csv(problem: Problem, results: list[StudentResult]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,3 +188,20 @@ def key_document(variant: Variant) -> dict[str, Any]:
 
 def key_json(variant: Variant) -> str:
     return json.dumps(key_document(variant), ensure_ascii=False, indent=1)
+
+
+def write_variants(folder: Path, labels: list[str], makers: list[Callable[[], Variant]], fmt: str) -> None:
+    """Sheets in ``folder/sheets``, keys (and ``index.csv``) apart in ``folder/keys``; each file atomic."""
+    from .grading import safe_file_stem
+    from .report import csv_line, write_atomic
+
+    extension = {"markdown": "md", "latex": "tex", "html": "html"}[fmt]
+    used: set[str] = set()
+    index = [csv_line(["student", "variant", "sheet", "key"])]
+    for label, make in zip(labels, makers):
+        variant = make()
+        stem = safe_file_stem(label, used)
+        write_atomic(folder / "sheets" / f"{stem}.{extension}", render_sheet(variant, fmt))
+        write_atomic(folder / "keys" / f"{stem}.json", key_json(variant))
+        index.append(csv_line([label, variant.fingerprint, f"sheets/{stem}.{extension}", f"keys/{stem}.json"]))
+    write_atomic(folder / "keys" / "index.csv", "".join(index))
