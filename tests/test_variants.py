@@ -228,3 +228,22 @@ def test_generate_with_seed_and_formats(tmp_path, cli):
     assert (again / "sheets" / "variant-4-0.md").read_text() == first
     code, _, err = cli("generate", str(WORKSHEET), "--out", str(tmp_path / "x"))
     assert code == 2 and "--seed N or --roster" in err
+
+
+def test_rosters(tmp_path):
+    from cnncalc.exercises.files import read_roster
+
+    headed = tmp_path / "a.csv"
+    headed.write_text("name,student\nAnn,s1\nBo,s2\n\n")
+    assert read_roster(str(headed)) == ["s1", "s2"]
+    bare = tmp_path / "b.csv"
+    bare.write_text("s1\ns2\ns3\n")
+    assert read_roster(str(bare)) == ["s1", "s2", "s3"]
+    twice = tmp_path / "c.csv"
+    twice.write_text("student\ns1\ns1\n")
+    with pytest.raises(CnnCalcError, match="duplicate student id in the roster"):
+        read_roster(str(twice))
+    empty = tmp_path / "d.csv"
+    empty.write_text("\n")
+    with pytest.raises(CnnCalcError, match="empty"):
+        read_roster(str(empty))

@@ -311,7 +311,8 @@ def window_output(layer: Layer, axis: str, n: Any, k: int, s: int, pads: tuple[A
     number of pixels the floor leaves out (0 when the division is exact, always 0 in ceil mode)."""
     before, after = pads
     span = d * (k - 1) + 1
-    if arith.is_int(n) and arith.is_int(before) and n + before + after < span:
+    # (ceil mode, as PyTorch, lets a window run past the right edge: only the output size must be positive)
+    if not ceil_mode and arith.is_int(n) and arith.is_int(before) and n + before + after < span:
         what = f"kernel {k}" + (f" (span {span} with dilation {d})" if d > 1 else "")
         raise ShapeError(f"{what} is larger than the padded input along {axis}",
                          got=n + before + after, expected=f"at least {span}",
