@@ -46,14 +46,15 @@ def main() -> None:
     try:
         import torch
         import torchinfo
-        import torchvision
     except ImportError:
-        print("torchinfo/torchvision not installed: the torchinfo comparison is skipped")
+        print("torchinfo/torch not installed: the torchinfo comparison is skipped")
     else:
-        model = torchvision.models.resnet50()
+        model = torch_resnet50(torch)
         theirs = best_of(lambda: torchinfo.summary(model, (1, 3, 224, 224), verbose=0), 3)
-        print(f"torchinfo.summary(resnet50): {theirs:.4f} s; cnncalc is {theirs / ours:.1f}× faster")
-        del torch
+        stats = torchinfo.summary(model, (1, 3, 224, 224), verbose=0)
+        print(f"torchinfo.summary(resnet50): {theirs:.4f} s; cnncalc is {theirs / ours:.0f}× faster "
+              f"(torchinfo counts {stats.total_params:,} params, {stats.total_mult_adds:,} mult-adds; "
+              f"cnncalc {analyse(load_spec('resnet50')).params:,} and {analyse(load_spec('resnet50')).macs:,})")
     try:
         import keras
     except ImportError:
@@ -62,6 +63,32 @@ def main() -> None:
         model = keras.applications.ResNet50(weights=None)
         theirs = best_of(lambda: model.summary(print_fn=lambda *a, **k: None), 3)
         print(f"Keras ResNet50.summary(): {theirs:.4f} s; cnncalc is {theirs / ours:.1f}× faster")
+
+
+def torch_resnet50(torch):
+    """torchvision's resnet50 (v1.5), rebuilt here so the comparison needs only torch and torchinfo."""
+    nn = torch.nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin, width, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, width, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+                nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
+                nn.Conv2d(width, 4 * width, 1, bias=False), nn.BatchNorm2d(4 * width))
+            self.down = (nn.Sequential(nn.Conv2d(cin, 4 * width, 1, stride, bias=False), nn.BatchNorm2d(4 * width))
+                         if stride != 1 or cin != 4 * width else nn.Identity())
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + self.down(x))
+
+    layers, cin = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)], 64
+    for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for i in range(blocks):
+            layers.append(Bottleneck(cin, width, stride if i == 0 else 1))
+            cin = 4 * width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
+    return nn.Sequential(*layers).eval()
 
 
 if __name__ == "__main__":
