@@ -115,7 +115,9 @@ def test_all_right(tmp_path, worksheet):
     ("b.pool", [[35, 20, 24], [22, 22, 22], [22, 22, 22]], "partial", 0.25 * 4 / 9, "= max(20, 20, 0, 21)"),
     # a 2×2 answer for a 3×3 map: shape wrong, no credit
     ("b.pool", [[35, 21], [21, 21]], "incorrect", 0, "should be 3×3"),
-    ("a.shape", [4, 4, 1], "incorrect", 0, "expected [4, 4]"),
+    ("a.shape", [4, 4, 1], "correct", 0.125, "the full shape"),      # one channel: [4, 4, 1] is [4, 4]
+    ("a.shape", [4, 4, 3], "incorrect", 0, "expected [4, 4]"),
+    ("a.shape", [3, 3], "incorrect", 0, "expected [4, 4], got [3, 3]"),
     ("a.shape", "4x4", "invalid", 0, "list of integers"),
     ("c.total_params", True, "invalid", 0, "expected a number"),
     ("c.total_params", float("nan"), "invalid", 0, "finite"),
