@@ -36,6 +36,11 @@ def user_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class TextOrJson(str, Enum):
+    text = "text"
+    json = "json"
+
+
 class SummaryFormat(str, Enum):
     table = "table"
     json = "json"
@@ -99,11 +104,6 @@ def zoo() -> None:
         typer.echo(f"{name:24} {network.name}")
 
 
-class SolveFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
 @app.command()
 @user_errors
 def solve(
@@ -124,7 +124,7 @@ def solve(
     min_: Annotated[int, typer.Option("--min", help="With --spec: smallest size tried.", min=1)] = 1,
     max_: Annotated[int, typer.Option("--max", help="With --spec: largest size tried.", min=1)] = 1024,
     where: Annotated[list[str] | None, typer.Option("--where", help="With --spec: fix other symbols, m=32.")] = None,
-    format: Annotated[SolveFormat, typer.Option("--format", "-f")] = SolveFormat.text,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Solve out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1 for one unknown, showing the steps."""
     import json
@@ -147,7 +147,7 @@ def solve(
         if output_padding is not None:
             raise CnnCalcError("--output-padding is for --transpose", got=output_padding, expected="--transpose")
         result = symbolic.solve_conv(for_, values, same)
-    if format is SolveFormat.json:
+    if format is TextOrJson.json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return
     for step in result.steps:
@@ -167,11 +167,6 @@ def solve(
         typer.echo(f"note: {note}")
 
 
-class GradeFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
 @app.command()
 @user_errors
 def grade(
@@ -184,7 +179,7 @@ def grade(
                                                     "variant (or set CNNCALC_SECRET).")] = None,
     variants: Annotated[bool, typer.Option("--variants", help="Per-student variants with the secret from "
                                            "CNNCALC_SECRET (implied by --secret-file).")] = False,
-    format: Annotated[GradeFormat, typer.Option("--format", "-f")] = GradeFormat.text,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Grade student answer files against the problem's computed key."""
     import json
@@ -208,7 +203,7 @@ def grade(
         write_atomic(gradebook, gradebook_csv(loaded, results))
     if feedback_dir:
         write_feedback(loaded, results, feedback_dir)
-    if format is GradeFormat.json:
+    if format is TextOrJson.json:
         typer.echo(json.dumps(results_document(results, warnings), ensure_ascii=False))
     else:
         typer.echo(text_report(loaded, results, warnings), nl=False)
@@ -265,7 +260,7 @@ def key(
     secret_file: Annotated[str | None, typer.Option(help="Course secret (or set CNNCALC_SECRET).")] = None,
     seed: Annotated[int | None, typer.Option(help="Or the variant made with --seed N …")] = None,
     index: Annotated[int, typer.Option(help="… and its number (0 for the first).", min=0)] = 0,
-    format: Annotated[GradeFormat, typer.Option("--format", "-f")] = GradeFormat.text,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Show one variant's key and worked solutions (the file's own data when neither is given)."""
     from . import safeload
@@ -283,7 +278,7 @@ def key(
         variant = seed_variant(raw, problem, seed, index)
     else:
         variant = make_variant({k: v for k, v in raw.items() if k != "vary"}, problem, None, "original")  # type: ignore[arg-type]
-    if format is GradeFormat.json:
+    if format is TextOrJson.json:
         typer.echo(key_json(variant))
         return
     document = key_document(variant)
@@ -293,11 +288,6 @@ def key(
         typer.echo(f"\n{qid}: {answer}")
         for line in solution:
             typer.echo(f"    {line}")
-
-
-class RunFormat(str, Enum):
-    text = "text"
-    json = "json"
 
 
 def parse_bytes(text: str) -> int:
@@ -326,7 +316,7 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Fill missing weights with seeded random values.")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Print every layer's output shape and small arrays.")] = False,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write the final output (.npy or .json).")] = None,
-    format: Annotated[RunFormat, typer.Option("--format", "-f")] = RunFormat.text,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
     max_memory: Annotated[str, typer.Option(help="Refuse to run if one intermediate would exceed this.")] = "2GB",
     save_maps: Annotated[str | None, typer.Option(help="Write a PNG grid of one layer's feature maps "
                                                   "(needs the 'images' extra).")] = None,
@@ -351,7 +341,7 @@ def run(
         _write_output(output, final)
     if save_maps:
         _save_feature_maps(result, save_maps, maps_layer)
-    if format is RunFormat.json:
+    if format is TextOrJson.json:
         data: dict[str, Any] = {"output_shape": list(final.shape), "output": final.tolist()}
         if trace:
             data["trace"] = [{"index": r.index, "name": r.name, "type": r.type,
