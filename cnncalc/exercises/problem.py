@@ -54,6 +54,7 @@ class Question:
     compute: dict[str, Any] | None
     rtol: float | None = None
     atol: float | None = None
+    solution: list[str] | None = None  # manual items: the model answer the instructor grades against
 
 
 @dataclass
@@ -185,8 +186,14 @@ def build_problem(raw: Any, source: str, data_override: dict[str, Any] | None = 
                     raise ExerciseError(f"question '{q['id']}': unknown compute '{head}'", file=source,
                                         hint=did_you_mean(str(head), COMPUTE_KINDS))
                 kind = kind or COMPUTE_KINDS[head]
+            solution = q.get("solution")
+            if solution is not None and not (isinstance(solution, str) or
+                                             (isinstance(solution, list) and all(isinstance(x, str) for x in solution))):
+                raise ExerciseError(f"question '{q['id']}': 'solution' must be text", file=source)
+            if isinstance(solution, str):
+                solution = solution.rstrip("\n").splitlines()
             questions.append(Question(q["id"], str(part_raw["id"]), kind, float(q.get("points", share)),
-                                      str(q.get("prompt", "")), compute, q.get("rtol"), q.get("atol")))
+                                      str(q.get("prompt", "")), compute, q.get("rtol"), q.get("atol"), solution))
         parts.append(Part(str(part_raw["id"]), part_points, str(part_raw.get("prompt", "")), questions))
     return Problem(str(raw["id"]), raw.get("version", 1), str(raw.get("title", raw["id"])), data, networks, parts,
                    source, raw)
