@@ -3,7 +3,6 @@ line it shows must appear in the real output, in order (lines with … are elisi
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 
