@@ -186,3 +186,29 @@ def test_fashion_mnist_and_chain_through_the_cli(cli_json):
     assert cli_json("summary", "fashion-mnist")["totals"]["params"] == 69798
     chain = cli_json("summary", "conv-chain64")
     assert [layer["output_shape"] for layer in chain["layers"]] == [[62, 62, 8], [29, 29, 16], [12, 12, 32]]
+
+
+def test_convolution_over_volume_counts():
+    # 6×6×3 = 108 pixels in; 4 filters of 3×3×3 → 4×4×4 = 64 numbers; 128 filters → 4×4×128 = 2,048 values
+    four = summarise("input: [6, 6, 3]\nlayers: [{type: conv, filters: 4, kernel: 3}]")
+    assert four.input_size == 108 and four.records[0].size == 64
+    many = summarise("input: [6, 6, 3]\nlayers: [{type: conv, filters: 128, kernel: 3}]")
+    assert list(many.records[0].output_shape) == [4, 4, 128] and many.records[0].size == 2048
+    # one 3×3×3 filter has 27 weights
+    assert summarise("input: [6, 6, 3]\nlayers: [{type: conv, filters: 1, kernel: 3, bias: false}]").params == 27
+
+
+def test_notebook_shapes():
+    # the lesson's manual 4×4 max pooling of a 512×512 image → 128×128
+    pooled = summarise("input: [512, 512, 1]\nlayers: [{type: maxpool, kernel: 4}]")
+    assert list(pooled.records[0].output_shape) == [128, 128, 1]
+    # the notebook: 512×512×3 baboon, 3×3×3×2 filters with padding 1 → 512×512×2, mean pool 2/2 → 256×256×2
+    baboon = summarise("input: [512, 512, 3]\nlayers:\n  - {type: conv, filters: 2, kernel: 3, padding: 1}\n"
+                       "  - {type: avgpool, kernel: 2, stride: 2}\n  - {type: normalize}\n  - {type: relu}\n")
+    assert [list(r.output_shape) for r in baboon.records] == [[512, 512, 2], [256, 256, 2], [256, 256, 2],
+                                                              [256, 256, 2]]
+    # LeNet-1 on 16×16 USPS digits: C1 (5×5, p 2, 4) → M1 → C2 (5×5, p 2, 12) → M2 → 4·4·12 = 192 features,
+    # the notebook's output6.flatten().reshape(1, 192)
+    lenet1 = analyse(load_spec("lenet1"))
+    assert [list(r.output_shape) for r in lenet1.records][:5] == [[16, 16, 4], [8, 8, 4], [8, 8, 12], [4, 4, 12],
+                                                                  [192]]
