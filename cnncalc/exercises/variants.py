@@ -81,7 +81,7 @@ def student_seed(secret: bytes, problem_id: str, version: Any, student: str) -> 
     return int.from_bytes(hmac.new(secret, message, hashlib.sha256).digest(), "big")
 
 
-def fingerprint(problem_id: str, version: Any, data: dict[str, Any]) -> str:
+def data_fingerprint(problem_id: str, version: Any, data: dict[str, Any]) -> str:
     """A short code for a variant's data; students copy it into their answer file."""
     canonical = json.dumps({"id": problem_id, "version": version, "data": data}, sort_keys=True,
                            separators=(",", ":"), default=_plain)
@@ -169,7 +169,7 @@ def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator, lab
     vary = raw.get("vary")
     if not vary:
         problem = build_problem(raw, source)
-        return Variant(problem, compute_key(problem), fingerprint(problem.id, problem.version, raw.get("data")), label)
+        return Variant(problem, compute_key(problem), data_fingerprint(problem.id, problem.version, raw.get("data")), label)
     constraints = vary.get("constraints") or []
     tries = int(vary.get("tries", DEFAULT_TRIES))
     last = ""
@@ -187,7 +187,7 @@ def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator, lab
             else:
                 key = compute_key(problem)
                 full = {**(raw.get("data") or {}), **data}
-                return Variant(problem, key, fingerprint(problem.id, problem.version, full), label)
+                return Variant(problem, key, data_fingerprint(problem.id, problem.version, full), label)
         except ExerciseError as error:
             if "vary:" in error.message:
                 raise
