@@ -182,14 +182,8 @@ def largest_intermediate(summary: Summary, batch: int, itemsize: int) -> tuple[i
     worst, where = batch * int(arith.product(summary.input_shape)) * itemsize, INPUT
     shapes = _input_shapes(summary)
     for record in summary.records:
-        layer = network.layer(record.name)
-        size = int(record.size)
-        kernel = getattr(layer, "kernel", None)
-        if kernel is not None and layer.type not in ("maxpool", "avgpool"):
-            # convolutions copy every window of their input (im2col) unless they go tap by tap
-            in_channels = int(shapes[record.name][0][-1])
-            size = max(size, int(record.output_shape[0]) * int(record.output_shape[1]) * in_channels
-                       * kernel[0] * kernel[1])
+        layer = network.layers[record.index - 1]
+        size = max(int(record.size), layer.scratch_size(shapes[record.name], record.output_shape))
         if size * batch * itemsize > worst:
             worst, where = size * batch * itemsize, record.name
     return worst, where

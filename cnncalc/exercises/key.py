@@ -106,7 +106,7 @@ class KeyBuilder:
         if len(records) > 1:
             lines.append(" + ".join(f"{int(r.params):,}" for r in records) + f" = {total:,}")
         network = self.network(c["params"])
-        per_layer = [(r, _bias_count(network.layer(r.name), r)) for r in records]
+        per_layer = [(r, network.layer(r.name).bias_count(r.output_shape)) for r in records]
         biases = sum(count for _, count in per_layer)
         mistakes: dict[float, str] = {}
         if biases:
@@ -211,16 +211,6 @@ class KeyBuilder:
         if result.expression is None:
             raise ExerciseError("an 'expression' question needs a symbolic answer", got=result.solutions)
         return Expected(result.expression, result.steps)
-
-
-def _bias_count(layer: Any, record: Any) -> int:
-    if getattr(layer, "bias", False) is False or not record.trainable:
-        return 0
-    if layer.type in ("conv", "separable_conv", "conv_transpose", "dense"):
-        return int(record.output_shape[-1])
-    if layer.type == "depthwise_conv":
-        return int(record.output_shape[-1])
-    return 0
 
 
 def key_answers(problem: Problem, key: dict[str, Expected]) -> dict[str, Any]:

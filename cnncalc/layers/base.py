@@ -264,6 +264,14 @@ class Layer:
         """Arrays this layer needs at run time, by key (``weight``, ``bias``, ...)."""
         return {}
 
+    def scratch_size(self, inputs: Sequence[Shape], out_shape: Shape) -> int:
+        """Values the kernel allocates besides its output (for the executor's memory guard)."""
+        return 0
+
+    def bias_count(self, out_shape: Shape) -> int:
+        """How many of this layer's parameters are biases (feedback names a forgotten bias)."""
+        return 0
+
     # -- helpers for subclasses
 
     def require_spatial(self, shape: Shape) -> tuple[Any, Any, Any]:

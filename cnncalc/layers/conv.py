@@ -63,6 +63,14 @@ class _Windowed(Layer):
         pads, _ = padding_pairs(self.padding, x.shape[1:3], self.kernel, self.stride, self.dilation)
         return pads
 
+    def scratch_size(self, inputs: Sequence[Shape], out_shape: Shape) -> int:
+        # the im2col copy of every window (large maps go tap by tap and need less)
+        kh, kw = self.kernel
+        return int(out_shape[0]) * int(out_shape[1]) * int(inputs[0][-1]) * kh * kw
+
+    def bias_count(self, out_shape: Shape) -> int:
+        return int(out_shape[-1]) * has_bias(self)
+
     def rf_step(self, pads: list[tuple[Any, Any]]) -> list[tuple[int, int, Any]]:
         return [(arith.effective_kernel(k, d), s, pad[0])
                 for k, d, s, pad in zip(self.kernel, self.dilation, self.stride, pads)]

@@ -44,6 +44,9 @@ class Dense(Layer):
                      + f" = {fmt(macs)}")
         return Inference(tuple(shape[:-1]) + (units,), params, 0, macs, lines, "keep" if len(shape) == 3 else None)
 
+    def bias_count(self, out_shape: Shape) -> int:
+        return 0 if self.bias is False else self.units
+
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         shapes = {"weight": (inputs[0][-1], self.units)}
         if self.bias is not False:
