@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cnncalc import load_spec, loads_spec
-from cnncalc.executor import run
+from cnncalc.run.executor import run
 
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import best_of

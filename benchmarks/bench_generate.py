@@ -11,11 +11,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from cnncalc import safeload
 from cnncalc.exercises import compute_key, load_problem
 from cnncalc.exercises.report import write_atomic
 from cnncalc.exercises.sheets import key_json, render_sheet
 from cnncalc.exercises.variants import student_variant
+from cnncalc.spec import safeload
 
 ROOT = Path(__file__).parent.parent
 PROBLEM = ROOT / "problems" / "cnn-layers-worksheet.yaml"

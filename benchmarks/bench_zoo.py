@@ -15,8 +15,8 @@ from timing import best_of, wall
 
 from cnncalc import analyse, load_spec, loads_spec
 from cnncalc.render import render
-from cnncalc.safeload import load_file
-from cnncalc.spec import ZOO_DIR, build_network
+from cnncalc.spec.network import ZOO_DIR, build_network
+from cnncalc.spec.safeload import load_file
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .analysis import LayerRecord, Summary, analyse
+from .calc.analysis import LayerRecord, Summary, analyse
 from .errors import CnnCalcError, ExecutionError, ExerciseError, ShapeError, SolveError, SpecError
-from .spec import Network, build_network, load_spec, loads_spec
+from .spec.network import Network, build_network, load_spec, loads_spec
 
 __version__ = "0.1.0"
 

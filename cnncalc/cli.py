@@ -68,13 +68,13 @@ def summary(
                                                     "n=64 (repeatable).")] = None,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
-    from .analysis import analyse
+    from .calc.analysis import analyse
     from .render import render
-    from .spec import load_spec
+    from .spec.network import load_spec
 
     network = load_spec(spec)
     if where:
-        from .symbolic import parse_assignments, substitute
+        from .calc.symbolic import parse_assignments, substitute
 
         network = substitute(network, parse_assignments(where))
     result = analyse(network)
@@ -85,8 +85,8 @@ def summary(
 @user_errors
 def validate(spec: SpecArg) -> None:
     """Check a spec (fields, names, inputs, shapes) without printing the summary."""
-    from .analysis import analyse
-    from .spec import load_spec
+    from .calc.analysis import analyse
+    from .spec.network import load_spec
 
     network = load_spec(spec)
     analyse(network)
@@ -97,7 +97,7 @@ def validate(spec: SpecArg) -> None:
 @user_errors
 def zoo() -> None:
     """List the built-in network specs."""
-    from .spec import load_spec, zoo_names
+    from .spec.network import load_spec, zoo_names
 
     for name in zoo_names():
         network = load_spec(name)
@@ -129,11 +129,11 @@ def solve(
     """Solve out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1 for one unknown, showing the steps."""
     import json
 
-    from . import symbolic
+    from .calc import symbolic
 
     values = {"n": n, "f": f, "p": p, "s": s, "d": d, "out": out}
     if spec is not None:
-        from .spec import load_spec
+        from .spec.network import load_spec
 
         given = [f"--{k}" for k, v in values.items() if v is not None] + (["--same"] if same else [])
         if given or transpose:
@@ -229,10 +229,10 @@ def generate(
     """Write one sheet per variant, and the answer keys apart from the sheets."""
     from pathlib import Path
 
-    from . import safeload
     from .exercises.files import read_roster
     from .exercises.sheets import write_variants
     from .exercises.variants import read_secret, seed_variant, student_variant
+    from .spec import safeload
 
     if (seed is None) == (roster is None):
         raise CnnCalcError("give either --seed N or --roster CSV (with --secret-file)")
@@ -263,9 +263,9 @@ def key(
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Show one variant's key and worked solutions (the file's own data when neither is given)."""
-    from . import safeload
     from .exercises.sheets import key_document, key_json
     from .exercises.variants import make_variant, read_secret, seed_variant, student_variant
+    from .spec import safeload
 
     raw = safeload.load_file(problem)
     if not isinstance(raw, dict):
@@ -328,9 +328,9 @@ def run(
 
     import numpy as np
 
-    from .executor import compact, load_input_file, load_weights_file
-    from .executor import run as execute
-    from .spec import load_spec
+    from .run.executor import compact, load_input_file, load_weights_file
+    from .run.executor import run as execute
+    from .spec.network import load_spec
 
     network = load_spec(spec)
     x = load_input_file(input)
@@ -379,7 +379,7 @@ def _write_output(path: str, array: Any) -> None:
 
 def _save_feature_maps(result: Any, path: str, layer: str | None) -> None:
     from .errors import did_you_mean
-    from .images import save_maps
+    from .run.images import save_maps
 
     names = [r.name for r in result.summary.records if len(r.output_shape) == 3]
     if layer is None:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnncalc import CnnCalcError, analyse, build_network
-from cnncalc.executor import run
+from cnncalc.run.executor import run
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

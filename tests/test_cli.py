@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from cnncalc.spec import zoo_names
+from cnncalc.spec.network import zoo_names
 
 
 def test_formats(cli):

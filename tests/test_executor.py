@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnncalc import CnnCalcError, loads_spec
-from cnncalc.executor import run
+from cnncalc.run.executor import run
 
 
 def net(text: str):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnncalc import CnnCalcError, analyse, build_network
-from cnncalc.executor import run
+from cnncalc.run.executor import run
 
 signal = pytest.importorskip("scipy.signal")
 
@@ -225,7 +225,7 @@ def test_executor_shapes_equal_calculator(layers, size, head, batch):
 @given(conv_cases())
 def test_conv_tap_by_tap_path_equals_naive_loops(case):
     """The large-map path (one matmul per kernel tap) forced on small cases."""
-    from cnncalc import kernels
+    from cnncalc.maths import kernels
 
     case = {**case, "groups": 1, "flip": False, "c": max(case["c"], 3)}
     case["f"] = max(case["f"], 1)

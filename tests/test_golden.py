@@ -10,7 +10,7 @@ import pytest
 
 from cnncalc import analyse, load_spec
 from cnncalc.render import render
-from cnncalc.spec import zoo_names
+from cnncalc.spec.network import zoo_names
 
 GOLDEN = Path(__file__).parent / "golden"
 COURSE = ("lenet5", "conv-chain64", "fashion-mnist", "lenet1")

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnncalc import CnnCalcError, analyse, loads_spec
-from cnncalc.symbolic import solve_conv, solve_transpose, substitute, valid_sizes
+from cnncalc.calc.symbolic import solve_conv, solve_transpose, substitute, valid_sizes
 
 
 def out_of(n, f, p, s, d):

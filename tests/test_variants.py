@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnncalc import CnnCalcError, safeload
+from cnncalc import CnnCalcError
 from cnncalc.exercises.grading import grade_answers
 from cnncalc.exercises.key import key_answers
 from cnncalc.exercises.sheets import render_sheet
 from cnncalc.exercises.variants import make_variant, read_secret, seed_variant, student_variant
+from cnncalc.spec import safeload
 
 ROOT = Path(__file__).parent.parent
 WORKSHEET = ROOT / "problems" / "cnn-layers-worksheet.yaml"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cnncalc import CnnCalcError, analyse, load_spec, loads_spec
-from cnncalc.analysis import block_records
-from cnncalc.spec import ZOO_DIR
+from cnncalc.calc.analysis import block_records
+from cnncalc.spec.network import ZOO_DIR
 
 # (zoo name, total, trainable, non-trainable, MACs or None) — sources in each spec's comments
 PUBLISHED = [

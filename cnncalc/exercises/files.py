@@ -6,8 +6,8 @@ import csv
 import glob
 from pathlib import Path
 
-from .. import safeload
 from ..errors import CnnCalcError
+from ..spec import safeload
 
 
 def answer_paths(items: list[str]) -> list[Path]:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import safeload
 from ..errors import CnnCalcError, did_you_mean
+from ..spec import safeload
 from .key import Expected, compute_key, num
 from .problem import Problem, Question
 
@@ -249,7 +249,7 @@ def _cell_working(expected: Expected, i: int, j: int) -> str:
 def _compare_expression(expected: str, got: Any) -> tuple[float, str, str]:
     import sympy
 
-    from .. import expr
+    from ..maths import expr
 
     if isinstance(got, bool) or not isinstance(got, (str, int, float)):
         raise Invalid("expected an expression such as (f - 1)/2")

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis import Summary, analyse
+from ..calc.analysis import Summary, analyse
 from ..errors import CnnCalcError, ExerciseError
-from ..executor import RunResult, run
-from ..spec import Network, build_network
+from ..run.executor import RunResult, run
+from ..spec.network import Network, build_network
 from .problem import Problem, Question, resolve_refs
 
 
@@ -234,7 +234,7 @@ def _plain(value: Any) -> Any:
 
 
 def _solution(values: dict[str, Any], unknown: str) -> Any:
-    from ..symbolic import solve_conv
+    from ..calc.symbolic import solve_conv
 
     values = dict(values)
     same = bool(values.pop("same", False))

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import safeload
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..spec import safeload
 
 TOP_KEYS = ("id", "version", "title", "source", "instructions", "data", "display", "networks", "parts", "vary")
 COMPUTE_KINDS = {"shape": "shape", "cell": "value", "map": "matrix", "params": "count", "solve": "number",

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import expr
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..maths import expr
 from .key import Expected, KeyBuilder, compute_key
 from .problem import Problem, build_problem, resolve_refs
 

@@ -16,7 +16,7 @@ class Activation(Layer):
         return Inference(tuple(inputs[0]))
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        from .. import kernels
+        from ..maths import kernels
 
         if self.type == "normalize":
             return kernels.normalize(inputs[0])
@@ -35,7 +35,7 @@ class Softmax(Activation):
     fields = {"axis": Field(any_int, -1)}
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        from .. import kernels
+        from ..maths import kernels
 
         return kernels.softmax(inputs[0], self.axis if self.axis < 0 else self.axis + 1)  # + batch axis
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from .. import arith
 from ..errors import CnnCalcError, ShapeError, SpecError, did_you_mean
+from ..maths import arith
 
 Shape = tuple  # of dims (int or sympy expression)
 REQUIRED = object()

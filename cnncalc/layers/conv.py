@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import arith
 from ..errors import ShapeError, SpecError
+from ..maths import arith
 from .base import (
     Field,
     Inference,
@@ -117,7 +117,7 @@ class Conv(_Windowed):
         return shapes
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        from .. import kernels
+        from ..maths import kernels
 
         x = kernels.pad_spatial(inputs[0], self.pads_for(inputs[0]))
         weight = weights["weight"][::-1, ::-1] if self.flip else weights["weight"]  # flip: true convolution
@@ -153,7 +153,7 @@ class DepthwiseConv(_Windowed):
         return shapes
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        from .. import kernels
+        from ..maths import kernels
 
         y = depthwise(self, inputs[0], weights["weight"], out_shape)
         if "bias" in weights:
@@ -165,7 +165,7 @@ def depthwise(layer: _Windowed, x: Any, weight: Any, out_shape: Shape) -> Any:
     """Each input channel with its own ``multiplier`` filters; output channel ``c·m + j`` as in Keras."""
     import numpy as np
 
-    from .. import kernels
+    from ..maths import kernels
 
     win = kernels.windows(kernels.pad_spatial(x, layer.pads_for(x)), layer.kernel, layer.stride, layer.dilation,
                           out_shape[:2])
@@ -205,7 +205,7 @@ class SeparableConv(_Windowed):
         return shapes
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        from .. import kernels
+        from ..maths import kernels
 
         y = depthwise(self, inputs[0], weights["weight"], out_shape) @ weights["pointwise_weight"]
         if "bias" in weights:
@@ -279,7 +279,7 @@ class ConvTranspose(_Windowed):
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         """Zeros between input pixels, pad by span − 1 − p, then correlate with the flipped kernel."""
-        from .. import kernels
+        from ..maths import kernels
 
         x = kernels.dilate_input(inputs[0], self.stride)
         pads = []

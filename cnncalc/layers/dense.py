@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import arith
 from ..errors import ShapeError
+from ..maths import arith
 from .base import (
     Field,
     Inference,
@@ -54,7 +54,7 @@ class Dense(Layer):
         return shapes
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        from .. import kernels
+        from ..maths import kernels
 
         y = inputs[0] @ weights["weight"]
         if "bias" in weights:

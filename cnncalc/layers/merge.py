@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import arith
 from ..errors import ShapeError
+from ..maths import arith
 from .base import Field, Inference, Layer, Shape, any_int
 
 

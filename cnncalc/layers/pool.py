@@ -60,7 +60,7 @@ class Pool(Layer):
         """Max pads with −∞; average divides by the cells inside the input only (as Keras does)."""
         import numpy as np
 
-        from .. import kernels
+        from ..maths import kernels
 
         x = inputs[0]
         pads, _ = padding_pairs(self.padding, x.shape[1:3], self.kernel, self.stride, (1, 1))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import arith
 from ..errors import ShapeError, SpecError
+from ..maths import arith
 from .base import Field, FieldValueError, Inference, Layer, Shape, fmt, padding
 
 
@@ -81,6 +81,6 @@ class ZeroPad(Layer):
         return Inference((out_h, out_w, channels), explain=lines, rf=[(1, 1, top), (1, 1, left)])
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        from .. import kernels
+        from ..maths import kernels
 
         return kernels.pad_spatial(inputs[0], (self.padding[1], self.padding[2]))

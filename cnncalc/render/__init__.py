@@ -1,10 +1,10 @@
-"""Renderers for a :class:`~cnncalc.analysis.Summary`: table, json, markdown, csv, latex."""
+"""Renderers for a :class:`~cnncalc.calc.analysis.Summary`: table, json, markdown, csv, latex."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..analysis import Summary
+from ..calc.analysis import Summary
 
 FORMATS = ("table", "json", "markdown", "csv", "latex")
 

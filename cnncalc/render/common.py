@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import arith
-from ..analysis import LayerRecord, Summary, block_records
+from ..calc.analysis import LayerRecord, Summary, block_records
+from ..maths import arith
 
 HEADERS = ("#", "Layer (type)", "Output shape", "Size", "Params", "MACs", "Receptive field")
 

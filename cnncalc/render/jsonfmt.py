@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import arith
-from ..analysis import Summary, block_records
+from ..calc.analysis import Summary, block_records
+from ..maths import arith
 from .common import DEFAULT_VIEW, View, json_dim, json_float, json_rf_size, memory_estimate
 
 

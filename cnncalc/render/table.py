@@ -6,7 +6,7 @@ lines run under their layer without widening the table.
 
 from __future__ import annotations
 
-from ..analysis import Summary
+from ..calc.analysis import Summary
 from .common import DEFAULT_VIEW, HEADERS, View, rows, totals_lines
 
 RIGHT = (0, 3, 4, 5)  # columns aligned right: #, Size, Params, MACs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..analysis import Summary
+from ..calc.analysis import Summary
 from .common import DEFAULT_VIEW, HEADERS, View, rows, totals_lines
 
 

@@ -30,8 +30,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import expr
-from .errors import CnnCalcError, SpecError, did_you_mean
+from ..errors import CnnCalcError, SpecError, did_you_mean
+from ..maths import expr
 from .safeload import LineDict, LineList
 
 BLOCK_KEYS = ("params", "layers", "output", "description")

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from .errors import CnnCalcError
+from ..errors import CnnCalcError
 
 MAX_LENGTH = 200
 MAX_DIGITS = 30  # numbers longer than this are refused (sizes are small)

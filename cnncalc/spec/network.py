@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import CnnCalcError, SpecError, did_you_mean
+from ..layers import LAYER_TYPES, Layer
+from ..layers.base import Shape
 from . import safeload
 from .blocks import FlatLayer, expand_layers
-from .errors import CnnCalcError, SpecError, did_you_mean
-from .layers import LAYER_TYPES, Layer
-from .layers.base import Shape
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
 INPUT = "input"
@@ -232,7 +232,7 @@ def loads_spec(text: str, source: str = "<string>") -> Network:
     return build_network(safeload.loads(text, source), source)
 
 
-ZOO_DIR = Path(__file__).parent / "zoo"
+ZOO_DIR = Path(__file__).parent.parent / "zoo"
 
 
 def zoo_names() -> list[str]:

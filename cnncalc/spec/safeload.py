@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import CnnCalcError
+from ..errors import CnnCalcError
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64

@@ -1,7 +1,7 @@
 """Convolution arithmetic with sympy: `solve` for any one unknown, 'same' padding, transposed conv,
 and the input sizes for which a symbolic spec is valid.
 
-Values arrive as text and go through :mod:`cnncalc.expr` (a whitelist parser); sympy only ever sees
+Values arrive as text and go through :mod:`cnncalc.maths.expr` (a whitelist parser); sympy only ever sees
 objects built from it, never a string to ``sympify``.
 
 >>> solve_conv("p", {"f": "7"}, same=True).solutions
@@ -17,8 +17,8 @@ from typing import Any
 
 import sympy
 
-from . import expr
-from .errors import SolveError
+from ..errors import SolveError
+from ..maths import expr
 
 VARIABLES = ("n", "f", "p", "s", "d", "out")
 MINIMUM = {"n": 1, "f": 1, "p": 0, "s": 1, "d": 1, "out": 1, "output_padding": 0}
@@ -386,7 +386,7 @@ def substitute(network: Any, values: dict[str, int]) -> Any:
 
     unknown = sorted(set(values) - set(network.symbols))
     if unknown:
-        from .errors import did_you_mean
+        from ..errors import did_you_mean
 
         raise SolveError(f"--where names a symbol the spec does not have: '{unknown[0]}'",
                          got=unknown[0], expected="one of: " + (", ".join(network.symbols) or "none (numeric spec)"),
@@ -416,8 +416,8 @@ def valid_sizes(network: Any, name: str, low: int = 1, high: int = 1024, exact: 
                 where: dict[str, int] | None = None) -> Solution:
     """The values of one input symbol, in [low, high], for which every layer is valid (and, with
     ``exact``, no sliding window leaves pixels out through the floor)."""
+    from ..errors import CnnCalcError
     from .analysis import analyse
-    from .errors import CnnCalcError
 
     if name not in network.symbols:
         raise SolveError(f"the spec has no input symbol '{name}'", got=name,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import arith
-from .errors import CnnCalcError
-from .layers.base import Shape, wrap_layer_error
-from .safeload import collector_paused
-from .spec import INPUT, Network
+from ..errors import CnnCalcError
+from ..layers.base import Shape, wrap_layer_error
+from ..maths import arith
+from ..spec.network import INPUT, Network
+from ..spec.safeload import collector_paused
 
 # Receptive field along one axis: (size, jump, start) in input pixels; None once spatial layout is gone.
 AxisRF = tuple[Any, Any, Any]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ExecutionError
+from ..errors import ExecutionError
 
 
 def _pillow() -> Any:

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from . import arith
-from .analysis import LayerRecord, Summary, analyse
-from .errors import CnnCalcError, ExecutionError, did_you_mean
-from .layers.base import wrap_layer_error
-from .spec import INPUT, Network
+from ..calc.analysis import LayerRecord, Summary, analyse
+from ..errors import CnnCalcError, ExecutionError, did_you_mean
+from ..layers.base import wrap_layer_error
+from ..maths import arith
+from ..spec.network import INPUT, Network
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3
 MAX_INPUT_BYTES = 512 * 1024**2
@@ -240,7 +240,7 @@ def load_input_file(path: str | Path) -> np.ndarray:
         from .images import read_image
 
         return read_image(path)
-    from . import safeload
+    from ..spec import safeload
 
     data = safeload.load_file(path)
     if isinstance(data, dict) and "input" in data:

@@ -1,0 +1,2 @@
+"""Reading specs: untrusted YAML/JSON with caps (safeload), blocks and repeat (blocks), and validation into
+a :class:`~cnncalc.spec.network.Network` (network)."""
