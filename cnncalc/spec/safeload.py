@@ -205,17 +205,49 @@ def loads(text: str, source: str = "<string>") -> Any:
     return data
 
 
-def load_file(path: str | Path) -> Any:
-    path = Path(path)
+def read_limited(path: str | Path, cap: int = MAX_BYTES, what: str = "file") -> bytes:
+    """Read at most ``cap`` bytes of a regular file, refusing FIFOs, devices and folders.
+
+    The size is checked on what is read, not on ``stat()`` alone (``/dev/zero`` reports 0 bytes), and the
+    file is opened without blocking, so a FIFO with no writer cannot hang the command.
+    """
+    import os
+    import stat
+
+    name = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise CnnCalcError(f"file too large ({size} bytes, at most {MAX_BYTES})", file=str(path))
-        raw = path.read_bytes()
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
-        raise CnnCalcError(f"cannot read file: {error.strerror}", file=str(path)) from None
+        raise CnnCalcError(f"cannot read the {what}: {error.strerror}", file=name) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise CnnCalcError(f"cannot read the {what}: {kind}", file=name)
+        if info.st_size > cap:
+            raise CnnCalcError(f"{what} too large ({info.st_size:,} bytes, at most {cap:,})", file=name)
+        chunks = []
+        left = cap + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as error:
+        raise CnnCalcError(f"cannot read the {what}: {error.strerror}", file=name) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > cap:
+        raise CnnCalcError(f"{what} too large (more than {cap:,} bytes)", file=name)
+    return data
+
+
+def load_file(path: str | Path, cap: int = MAX_BYTES, what: str = "file") -> Any:
+    raw = read_limited(path, cap, what)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise CnnCalcError("not a UTF-8 text file", file=str(path)) from None
+        raise CnnCalcError(f"not a UTF-8 text {what}", file=str(path)) from None
     return loads(text, str(path))
