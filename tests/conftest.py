@@ -30,3 +30,29 @@ def cli_json(cli):
         return json.loads(out)
 
     return run
+
+
+@pytest.fixture()
+def cli_process():
+    """Run the CLI as its own process, as a user would: returns (exit_code, stdout, stderr).
+
+    For what an in-process run cannot show: a hang (killed after `timeout` seconds and reported as a
+    test failure), a crash by signal (negative exit code), output written by the interpreter itself.
+    """
+    import os
+    import subprocess
+    import sys
+
+    def run(*args: str, timeout: float = 30, stdin: str | None = None, cwd: str | None = None,
+            env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        full_env = {**os.environ, **(env or {})}
+        try:
+            done = subprocess.run([sys.executable, "-m", "cnncalc", *args], capture_output=True, text=True,
+                                  timeout=timeout, input=stdin, cwd=cwd, env=full_env)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"cnncalc {' '.join(args)[:200]} did not finish within {timeout} s")
+        assert done.returncode >= 0, f"cnncalc was killed by signal {-done.returncode}: {done.stderr[-500:]}"
+        assert "Traceback" not in done.stderr, done.stderr[-2000:]
+        return done.returncode, done.stdout, done.stderr
+
+    return run
