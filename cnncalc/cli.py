@@ -397,13 +397,34 @@ def _save_feature_maps(result: Any, path: str, layer: str | None) -> None:
 
 
 def main() -> None:
+    # Typer vendors click in recent releases and depends on it in older ones: take its classes from Typer.
+    click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    no_args = getattr(sys.modules[click_error.__module__], "NoArgsIsHelpError", ())
     try:
-        app()
+        code = app(standalone_mode=False)
+    except no_args as shown:  # `cnncalc` alone: the help, as a usage error
+        typer.echo(shown.ctx.get_help() if shown.ctx else str(shown), err=True)
+        sys.exit(2)
+    except click_error as error:  # a bad option or argument: one line, as for every other error
+        where = f" (see '{error.ctx.command_path} --help')" if getattr(error, "ctx", None) else ""
+        typer.echo(f"error: {_one_line(error.format_message())}{where}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
     except CnnCalcError as error:  # raised outside a command (should not happen, kept as a net)
         typer.echo(f"error: {error}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # `cnncalc summary resnet50 | head`: the reader left; nothing to report
+        sys.stderr.close()
+        sys.exit(0)
     except Exception as error:  # noqa: BLE001 - no traceback ever reaches the user
-        typer.echo(f"internal error: {type(error).__name__}: {error} (please report this)", err=True)
+        typer.echo(f"internal error: {type(error).__name__}: {_one_line(str(error))} (please report this)", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

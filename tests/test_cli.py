@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from cnncalc.spec.network import zoo_names
 
 
@@ -53,3 +55,21 @@ def test_python_dash_m_and_console_script():
     assert json.loads(result.stdout)["totals"]["params"] == 62958
     bad = subprocess.run([sys.executable, "-m", "cnncalc", "summary", "nope.yaml"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["summary", "lenet5", "--depth", "-1"], "Invalid value for '--depth'"),
+    (["summary", "lenet5", "--formt", "json"], "No such option: --formt"),
+    (["summary"], "Missing argument"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_usage_errors_are_one_line_with_exit_2(cli_process, args, fragment):
+    code, out, err = cli_process(*args)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and fragment in err and err.count("\n") == 1, err
+
+
+def test_a_closed_pipe_is_not_an_error():
+    reader = subprocess.run(f"{sys.executable} -m cnncalc summary densenet121 --explain | head -1",
+                            shell=True, check=False, capture_output=True, text=True, timeout=60)
+    assert reader.stdout.startswith("DenseNet") and "Error" not in reader.stderr, reader.stderr
