@@ -15,6 +15,7 @@ from .errors import CnnCalcError
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="Convolutional-network calculator: shapes, parameters, MACs and receptive fields, explained.",
 )
@@ -49,7 +50,42 @@ class SummaryFormat(str, Enum):
     latex = "latex"
 
 
-SpecArg = Annotated[str, typer.Argument(help="A spec file (YAML) or the name of a built-in spec (see `cnncalc zoo`).")]
+SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help="A spec file (YAML), the name of a built-in spec "
+                                        "(see `cnncalc zoo`), or - for standard input.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"cnncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Convolutional-network calculator: shapes, parameters, MACs and receptive fields, explained."""
+
+
+def _load(spec: str) -> Any:
+    """A spec by path or built-in name, or from standard input for `-` (read under the same size cap)."""
+    from .spec.network import load_spec, loads_spec
+
+    if spec != "-":
+        return load_spec(spec)
+    from .spec.safeload import MAX_BYTES
+
+    raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    if len(raw) > MAX_BYTES:
+        raise CnnCalcError(f"spec too large (more than {MAX_BYTES:,} bytes)", file="<stdin>")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CnnCalcError("not a UTF-8 text file", file="<stdin>") from None
+    return loads_spec(text, "<stdin>")
 
 
 @app.command()
@@ -70,9 +106,8 @@ def summary(
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
     from .calc.analysis import analyse
     from .render import render
-    from .spec.network import load_spec
 
-    network = load_spec(spec)
+    network = _load(spec)
     if where:
         from .calc.symbolic import parse_assignments, substitute
 
@@ -86,19 +121,33 @@ def summary(
 def validate(spec: SpecArg) -> None:
     """Check a spec (fields, names, inputs, shapes) without printing the summary."""
     from .calc.analysis import analyse
-    from .spec.network import load_spec
 
-    network = load_spec(spec)
+    network = _load(spec)
     analyse(network)
     typer.echo(f"ok: {network.source}: {len(network.layers)} layers, valid")
 
 
 @app.command()
 @user_errors
-def zoo() -> None:
-    """List the built-in network specs."""
+def zoo(format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
+    """List the built-in network specs (with --format json: name, title, input, parameters, MACs)."""
     from .spec.network import load_spec, zoo_names
 
+    if format is TextOrJson.json:
+        import json
+
+        from .calc.analysis import analyse
+        from .render.common import json_dim
+
+        entries = []
+        for name in zoo_names():
+            result = analyse(load_spec(name))
+            entries.append({"name": name, "title": result.name, "input": [json_dim(d) for d in result.input_shape],
+                            "layers": len(result.records), "params": result.params,
+                            "trainable_params": result.trainable, "non_trainable_params": result.non_trainable,
+                            "macs": json_dim(result.macs)})
+        typer.echo(json.dumps({"zoo": entries}, ensure_ascii=False))
+        return
     for name in zoo_names():
         network = load_spec(name)
         typer.echo(f"{name:24} {network.name}")
@@ -401,7 +450,7 @@ def main() -> None:
     click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     no_args = getattr(sys.modules[click_error.__module__], "NoArgsIsHelpError", ())
     try:
-        code = app(standalone_mode=False)
+        code = _command()(standalone_mode=False)
     except no_args as shown:  # `cnncalc` alone: the help, as a usage error
         typer.echo(shown.ctx.get_help() if shown.ctx else str(shown), err=True)
         sys.exit(2)
@@ -423,6 +472,24 @@ def main() -> None:
         typer.echo(f"internal error: {type(error).__name__}: {_one_line(str(error))} (please report this)", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _command() -> Any:
+    """The click command behind `app`, with help that names each value: `--input INPUT`, `SPEC`, not the
+    `<str>` and `{spec}` placeholders Typer writes by default."""
+    command = typer.main.get_command(app)
+    for sub in getattr(command, "commands", {}).values():
+        for param in sub.params:
+            type_name = getattr(param.type, "name", "")
+            if param.metavar is None and (type_name in ("str", "float") or type_name.startswith("int")):
+                param.metavar = "N" if type_name.startswith("int") else (param.name or "value").upper()
+        sub.collect_usage_pieces = _plain_usage(sub.collect_usage_pieces)
+    return command
+
+
+def _plain_usage(collect: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
+    return lambda ctx: [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                        for piece in collect(ctx)]
 
 
 def _one_line(text: str, limit: int = 300) -> str:

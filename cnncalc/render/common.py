@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,28 @@ def number(value: Any) -> str:
     return f"{value:,}" if arith.is_int(value) else str(value)
 
 
-def shape_text(shape: Any) -> str:
-    inner = ", ".join(str(d) for d in shape)
+def shape_text(shape: Any, value: Callable[[Any], str] = str) -> str:
+    inner = ", ".join(value(d) for d in shape)
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def _same(text: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a format writes the three kinds of content in a row: text the user chose (layer and network
+    names, which may need escaping), values (counts and dimensions, which may be symbolic expressions)
+    and the worked explanation lines."""
+
+    text: Callable[[str], str] = _same
+    value: Callable[[Any], str] = number
+    dim: Callable[[Any], str] = str
+    explain: Callable[[str], str] = _same
+
+
+PLAIN = Style()
 
 
 def json_dim(value: Any) -> Any:
@@ -49,10 +69,10 @@ def rf_text(record: LayerRecord) -> str:
     return _rf(record.receptive_field)
 
 
-def params_text(record: LayerRecord) -> str:
+def params_text(record: LayerRecord, style: Style = PLAIN) -> str:
     if record.non_trainable:
-        return f"{number(record.params)} ({number(record.non_trainable)} non-train.)"
-    return number(record.params) if record.params else "-"
+        return f"{style.value(record.params)} ({style.value(record.non_trainable)} non-train.)"
+    return style.value(record.params) if record.params else "-"
 
 
 @dataclass(frozen=True)
@@ -67,12 +87,14 @@ class View:
 DEFAULT_VIEW = View()
 
 
-def rows(summary: Summary, view: View = DEFAULT_VIEW) -> list[tuple[tuple[str, ...], list[str]]]:
+def rows(summary: Summary, view: View = DEFAULT_VIEW,
+         style: Style = PLAIN) -> list[tuple[tuple[str, ...], list[str]]]:
     """Table rows, each with the explanation lines that go under it."""
     n = view.batch
+    value, text = style.value, style.text
     table: list[tuple[tuple[str, ...], list[str]]] = [
-        (("", "input", shape_text(summary.input_shape), number(arith.simplify(summary.input_size * n)), "-", "-",
-          "1"), [])]
+        (("", "input", shape_text(summary.input_shape, style.dim), value(arith.simplify(summary.input_size * n)),
+          "-", "-", "1"), [])]
     blocks = {b.name: b for b in block_records(summary)} if view.depth is not None else {}
     shown: set[str] = set()
     for record in summary.records:
@@ -82,43 +104,46 @@ def rows(summary: Summary, view: View = DEFAULT_VIEW) -> list[tuple[tuple[str, .
             if block.name in shown:
                 continue
             shown.add(block.name)
-            index = f"{block.first_index}–{block.last_index}"
-            params = number(block.params) + (f" ({number(block.non_trainable)} non-train.)"
-                                             if block.non_trainable else "")
-            shapes = f"{shape_text(block.input_shape)} → {shape_text(block.output_shape)}"
-            table.append(((index, f"{block.name} (block)", shapes, number(arith.simplify(block.size * n)),
-                           params if block.params else "-", number(arith.simplify(block.macs * n)) if block.macs else "-",
-                           _rf(block.receptive_field)), []))
+            index = text(f"{block.first_index}–{block.last_index}")
+            params = value(block.params) + (f" ({value(block.non_trainable)} non-train.)"
+                                            if block.non_trainable else "")
+            shapes = (f"{shape_text(block.input_shape, style.dim)}{text(' → ')}"
+                      f"{shape_text(block.output_shape, style.dim)}")
+            table.append(((index, text(f"{block.name} (block)"), shapes, value(arith.simplify(block.size * n)),
+                           params if block.params else "-", value(arith.simplify(block.macs * n)) if block.macs else "-",
+                           text(_rf(block.receptive_field))), []))
             continue
         table.append(((
             str(record.index),
-            f"{record.name} ({record.type})",
-            shape_text(record.output_shape),
-            number(arith.simplify(record.size * n)),
-            params_text(record),
-            number(arith.simplify(record.macs * n)) if record.macs else "-",
-            rf_text(record),
-        ), record.explain if view.explain else []))
+            text(f"{record.name} ({record.type})"),
+            shape_text(record.output_shape, style.dim),
+            value(arith.simplify(record.size * n)),
+            params_text(record, style),
+            value(arith.simplify(record.macs * n)) if record.macs else "-",
+            text(rf_text(record)),
+        ), [style.explain(line) for line in record.explain] if view.explain else []))
     return table
 
 
-def totals_lines(summary: Summary, view: View = DEFAULT_VIEW) -> list[str]:
+def totals_lines(summary: Summary, view: View = DEFAULT_VIEW, style: Style = PLAIN) -> list[str]:
     n = view.batch
+    value, text = style.value, style.text
     macs = arith.simplify(summary.macs * n)
     flops = arith.simplify(2 * macs)
     per = f" for a batch of {n}" if n > 1 else ""
     lines = [
-        f"Total params: {number(summary.params)}",
-        f"Trainable params: {number(summary.trainable)}",
-        f"Non-trainable params: {number(summary.non_trainable)}",
-        f"MACs{per}: {number(macs)} (FLOPs ≈ 2·MACs = {number(flops)})",
+        f"Total params: {value(summary.params)}",
+        f"Trainable params: {value(summary.trainable)}",
+        f"Non-trainable params: {value(summary.non_trainable)}",
+        f"MACs{per}: {value(macs)} {text('(FLOPs ≈ 2·MACs = ')}{value(flops)})",
     ]
     memory = memory_estimate(summary, n)
     if memory is not None:
         lines += [f"Input size (MB): {memory['input_mb']:,.2f}",
                   f"Forward/backward pass size (MB): {memory['forward_backward_mb']:,.2f}",
                   f"Params size (MB): {memory['params_mb']:,.2f}",
-                  f"Estimated total size (MB): {memory['total_mb']:,.2f}  (float32; every layer's output kept for the backward pass)"]
+                  f"Estimated total size (MB): {memory['total_mb']:,.2f}  "
+                  + text("(float32; every layer's output kept for the backward pass)")]
     return lines
 
 

@@ -6,34 +6,71 @@ lines run under their layer without widening the table.
 
 from __future__ import annotations
 
+import textwrap
+
 from ..calc.analysis import Summary
 from .common import DEFAULT_VIEW, HEADERS, View, rows, totals_lines
 
 RIGHT = (0, 3, 4, 5)  # columns aligned right: #, Size, Params, MACs
 NAME = 1
+NARROWEST = 4  # no column gets narrower than this
 
 
 def render_table(summary: Summary, view: View = DEFAULT_VIEW, width: int | None = None) -> str:
+    """The table at its natural width, or, with `width`, fitted into that many characters: the widest
+    columns give way first and their cells wrap onto more lines; numbers wrap only if nothing else can."""
     body = rows(summary, view)
     cells = [list(HEADERS)] + [list(row) for row, _ in body]
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
-    natural = 1 + sum(w + 3 for w in widths)
-    if width is not None and natural > width:  # fit by shortening layer names (the widest free text)
-        widths[NAME] = max(len(HEADERS[NAME]), widths[NAME] - (natural - width))
+    if width is not None:
+        widths = _fit(widths, cells, width)
     offset = 2 + sum(w + 3 for w in widths[:NAME])  # where the layer column starts
+    total = sum(w + 3 for w in widths) + 1
 
-    def line(row: list[str]) -> str:
-        parts = []
-        for i, (cell, w) in enumerate(zip(row, widths)):
-            if len(cell) > w:
-                cell = cell[: w - 1] + "…"
-            parts.append(cell.rjust(w) if i in RIGHT else cell.ljust(w))
-        return (" " + " ".join(f" {part} " for part in parts)).rstrip()
+    def lines(row: list[str]) -> list[str]:
+        wrapped = [_wrap(cell, w) for cell, w in zip(row, widths)]
+        out = []
+        for k in range(max(len(parts) for parts in wrapped)):
+            parts = []
+            for i, (column, w) in enumerate(zip(wrapped, widths)):
+                cell = column[k] if k < len(column) else ""
+                parts.append(cell.rjust(w) if i in RIGHT else cell.ljust(w))
+            out.append((" " + " ".join(f" {part} " for part in parts)).rstrip())
+        return out
 
-    out = [summary.name, "", line(list(HEADERS)), " " + "─" * (sum(w + 3 for w in widths) - 1)]
+    out = [*_wrap(summary.name, width or len(summary.name) or 1), "", *lines(list(HEADERS)), " " + "─" * (total - 2)]
+    explain_indent = offset + 2 if width is None or width - offset - 2 >= 30 else 4
     for row, explain in body:
-        out.append(line(list(row)))
-        out.extend(" " * (offset + 2) + text for text in explain)
+        out.extend(lines(list(row)))
+        for text in explain:
+            out.extend(" " * explain_indent + part
+                       for part in _wrap(text, (width - explain_indent) if width else len(text) or 1))
     out.append("")
-    out.extend(totals_lines(summary, view))
+    for text in totals_lines(summary, view):
+        out.extend(_wrap(text, width or len(text) or 1))
     return "\n".join(out) + "\n"
+
+
+def _fit(widths: list[int], cells: list[list[str]], width: int) -> list[int]:
+    """Column widths that add up to at most `width` characters. Columns give way in three rounds, each
+    only if the one before was not enough: down to their longest word (nothing breaks inside a word), then
+    text columns down to a few characters (numbers stay whole), then every column."""
+    widths = list(widths)
+    words = [max(len(word) for row in cells for word in row[i].split() or [""]) for i in range(len(widths))]
+    rounds = ([min(words[i], widths[i]) for i in range(len(widths))],
+              [min(words[i], widths[i]) if i in RIGHT else NARROWEST for i in range(len(widths))],
+              [NARROWEST] * len(widths))
+    for floor in rounds:
+        while sum(w + 3 for w in widths) + 1 > width:
+            room = [w - f for w, f in zip(widths, floor)]
+            i = max(range(len(widths)), key=lambda k: room[k])
+            if room[i] <= 0:
+                break
+            widths[i] -= 1
+    return widths
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]

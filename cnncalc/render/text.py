@@ -4,26 +4,53 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from ..calc.analysis import Summary
-from .common import DEFAULT_VIEW, HEADERS, View, rows, totals_lines
+from ..maths import arith
+from .common import DEFAULT_VIEW, HEADERS, Style, View, number, rows, totals_lines
+
+
+def _markdown_text(text: str) -> str:
+    """Names are the user's: characters Markdown would read as markup are escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]<>|~]")
+
+
+def _markdown_explain(line: str) -> str:
+    """A worked line in Markdown: sympy's `**` and `*` as ^ and ·, the rest escaped."""
+    return _markdown_text(line.replace("**", "^").replace("*", "·"))
+
+
+def _markdown_dim(value: object) -> str:
+    return str(value) if arith.is_int(value) else f"${_sympy_latex(value)}$"
+
+
+def _markdown_value(value: object) -> str:
+    return number(value) if arith.is_int(value) else f"${_sympy_latex(value)}$"
+
+
+MARKDOWN = Style(text=_markdown_text, value=_markdown_value, dim=_markdown_dim, explain=_markdown_explain)
 
 
 def render_markdown(summary: Summary, view: View = DEFAULT_VIEW) -> str:
-    out = [f"### {summary.name}", "", "| " + " | ".join(HEADERS) + " |",
+    out = [f"### {_markdown_text(summary.name)}", "", "| " + " | ".join(_markdown_text(h) for h in HEADERS) + " |",
            "|" + "|".join("---:" if i in (0, 3, 4, 5) else "---" for i in range(len(HEADERS))) + "|"]
-    for row, explain in rows(summary, view):
-        cells = [cell.replace("|", r"\|") for cell in row]
+    for row, explain in rows(summary, view, MARKDOWN):
+        cells = list(row)
         if explain:
-            cells[1] += "<br>" + "<br>".join(line.replace("|", r"\|") for line in explain)
+            cells[1] += "<br>" + "<br>".join(explain)
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    out.extend(f"- {line}" for line in totals_lines(summary, view))
+    out.extend(f"- {line}" for line in totals_lines(summary, view, MARKDOWN))
     return "\n".join(out) + "\n"
 
 
 def render_csv(summary: Summary, view: View = DEFAULT_VIEW) -> str:
-    """One row per layer (blocks are a grouping for the eye; a CSV keeps every layer)."""
+    """One row per layer (blocks are a grouping for the eye; a CSV keeps every layer). A shape is one cell,
+    its dimensions joined by 'x', a symbolic dimension in parentheses: `28x28x8`, `(n - 2)x(n - 2)x8`."""
     explain, n = view.explain, view.batch
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -34,14 +61,18 @@ def render_csv(summary: Summary, view: View = DEFAULT_VIEW) -> str:
     writer.writerow(header)
     for r in summary.records:
         rf = r.receptive_field
-        row = [r.index, r.name, r.type, " ".join(r.inputs), "x".join(str(d) for d in r.output_shape), r.size * n,
-               r.params, r.trainable, r.non_trainable, r.macs * n,
+        row = [r.index, r.name, r.type, " ".join(r.inputs), "x".join(_csv_dim(d) for d in r.output_shape),
+               arith.simplify(r.size * n), r.params, r.trainable, r.non_trainable, arith.simplify(r.macs * n),
                "" if rf is None else "x".join(_num(a[0]) for a in rf),
                "" if rf is None else "x".join(_num(a[1]) for a in rf)]
         if explain:
             row.append("; ".join(r.explain))
         writer.writerow([_safe_cell(str(cell)) for cell in row])
     return buffer.getvalue()
+
+
+def _csv_dim(value: object) -> str:
+    return str(value) if arith.is_int(value) else f"({value})"
 
 
 def _num(value: object) -> str:
@@ -53,8 +84,10 @@ def _num(value: object) -> str:
 
 
 def _safe_cell(text: str) -> str:
-    """Spreadsheets run cells that start with = + - @; quote them (negative numbers stay numbers)."""
-    if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not _is_number(text)):
+    """Spreadsheets run cells that start with = + - @ (also after tabs, CR or spaces): quote them;
+    negative numbers stay numbers."""
+    first = text.lstrip(" \t\r\n")[:1]
+    if text[:1] in ("\t", "\r") or first in ("=", "+", "@") or (first == "-" and not _is_number(text)):
         return "'" + text
     return text
 
@@ -69,20 +102,88 @@ def _is_number(text: str) -> bool:
 
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
                   "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-                  "×": r"$\times$", "·": r"$\cdot$"}
+                  "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", '"': r"\textquotedbl{}",
+                  "×": r"$\times$", "·": r"$\cdot$", "≈": r"$\approx$", "−": r"$-$", "⌊": r"$\lfloor$",
+                  "⌋": r"$\rfloor$", "⌈": r"$\lceil$", "⌉": r"$\rceil$", "→": r"$\rightarrow$",
+                  "≤": r"$\le$", "≥": r"$\ge$", "≠": r"$\ne$", "∈": r"$\in$", "⇒": r"$\Rightarrow$",
+                  "⇔": r"$\Leftrightarrow$", "√": r"$\surd$", "…": r"\ldots{}", "–": "--", "—": "---",
+                  "\n": " ", "\r": " ", "\t": " "}
 
 
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    """Text mode LaTeX for any string: specials escaped, the formula signs as math, and characters
+    outside what pdflatex's default fonts have written as their code point (never a compile error)."""
+    return "".join(_LATEX_SPECIAL.get(ch) or (ch if ch.isascii() and ch.isprintable() or ch in _LATIN1
+                                               else f"[U+{ord(ch):04X}]") for ch in text)
+
+
+# Characters pdflatex reads with its default UTF-8 input and T1 fonts.
+_LATIN1 = {chr(c) for c in range(0xA0, 0x180)} - {"\xa0", "\xad", "×"}
+
+
+def latex_explain(line: str) -> str:
+    """A worked line as LaTeX: `floor(x)` as ⌊x⌋, `**k` as a superscript, `*` as a dot, the rest escaped."""
+    out: list[str] = []
+    closers: list[str] = []
+    i = 0
+    while i < len(line):
+        for name, opening, closing in (("floor(", r"$\lfloor$", r"$\rfloor$"), ("ceiling(", r"$\lceil$", r"$\rceil$"),
+                                        ("ceil(", r"$\lceil$", r"$\rceil$")):
+            if line.startswith(name, i) and (i == 0 or not line[i - 1].isalnum()):
+                out.append(opening)
+                closers.append(closing)
+                i += len(name)
+                break
+        else:
+            ch = line[i]
+            if ch == "(":
+                closers.append(")")
+                out.append("(")
+            elif ch == ")" and closers:
+                out.append(closers.pop())
+            elif line.startswith("**", i):
+                match = re.match(r"\*\*(\d+)", line[i:])
+                if match:
+                    out.append(f"$^{{{match.group(1)}}}$")
+                    i += len(match.group(0))
+                    continue
+                out.append(latex_escape("^"))
+                i += 1
+            elif ch == "*":
+                out.append(r"$\cdot$")
+            else:
+                out.append(latex_escape(ch))
+            i += 1
+    return "".join(out)
+
+
+def _latex_value(value: object) -> str:
+    return number(value) if arith.is_int(value) else f"${_sympy_latex(value)}$"
+
+
+def _latex_dim(value: object) -> str:
+    return str(value) if arith.is_int(value) else f"${_sympy_latex(value)}$"
+
+
+def _sympy_latex(value: object) -> str:
+    import sympy
+
+    return sympy.latex(value)
+
+
+LATEX = Style(text=latex_escape, value=_latex_value, dim=_latex_dim, explain=latex_explain)
 
 
 def render_latex(summary: Summary, view: View = DEFAULT_VIEW) -> str:
-    out = [r"\begin{tabular}{r l l r r r l}", r"\hline",
+    """The network's name and a `tabular`, to \\input into a document (symbolic sizes with several cases
+    need the amsmath package)."""
+    out = [r"\noindent\textbf{" + latex_escape(summary.name) + r"}\par\smallskip", "",
+           r"\noindent\begin{tabular}{r l l r r r l}", r"\hline",
            " & ".join(latex_escape(h) for h in HEADERS) + r" \\", r"\hline"]
-    for row, explain in rows(summary, view):
-        out.append(" & ".join(latex_escape(cell) for cell in row) + r" \\")
+    for row, explain in rows(summary, view, LATEX):
+        out.append(" & ".join(row) + r" \\")
         for line in explain:
-            out.append(r"\multicolumn{7}{l}{\quad\small " + latex_escape(line) + r"} \\")
-    out += [r"\hline", r"\end{tabular}", ""]
-    out.extend(latex_escape(line) + r"\\" for line in totals_lines(summary, view))
+            out.append(r"\multicolumn{7}{l}{\quad\small " + line + r"} \\")
+    out += [r"\hline", r"\end{tabular}", "", r"\noindent"]
+    out.extend(line + r"\\" for line in totals_lines(summary, view, LATEX))
     return "\n".join(out) + "\n"
