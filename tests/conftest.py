@@ -47,7 +47,7 @@ def cli_process():
             env: dict[str, str] | None = None) -> tuple[int, str, str]:
         full_env = {**os.environ, **(env or {})}
         try:
-            done = subprocess.run([sys.executable, "-m", "cnncalc", *args], capture_output=True, text=True,
+            done = subprocess.run([sys.executable, "-m", "cnncalc", *args], check=False, capture_output=True, text=True,
                                   timeout=timeout, input=stdin, cwd=cwd, env=full_env)
         except subprocess.TimeoutExpired:
             pytest.fail(f"cnncalc {' '.join(args)[:200]} did not finish within {timeout} s")
