@@ -27,3 +27,11 @@ def wall(command: list[str], repeat: int = 5) -> float:
         subprocess.run(command, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def report(rows: list[tuple[str, float, float, float]]) -> None:
+    """One line per measurement: seconds, target, ratio to the target, and to the baseline of the same run."""
+    print(f"{'measurement':45} {'seconds':>9} {'target':>8} {'/target':>8} {'baseline':>9} {'/baseline':>9}")
+    for name, seconds, target, baseline in rows:
+        print(f"{name:45} {seconds:9.4f} {target:8.3f} {seconds / target:8.2f} {baseline:9.4f} "
+              f"{seconds / baseline:9.2f}")

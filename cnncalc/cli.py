@@ -48,6 +48,7 @@ class SummaryFormat(str, Enum):
     markdown = "markdown"
     csv = "csv"
     latex = "latex"
+    html = "html"
 
 
 SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help="A spec file (YAML), the name of a built-in spec "
@@ -102,6 +103,8 @@ def summary(
                                        max=1_000_000)] = 1,
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=64 (repeatable).")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file instead of the "
+                                               "terminal (its extension must suit the format).")] = None,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
     from .calc.analysis import analyse
@@ -113,7 +116,16 @@ def summary(
 
         network = substitute(network, parse_assignments(where))
     result = analyse(network)
-    typer.echo(render(result, format.value, explain, width, depth, batch), nl=False)
+    text = render(result, format.value, explain, width, depth, batch)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    from .render.files import write_text
+
+    suffixes = {"table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"), "csv": (".csv",),
+                "latex": (".tex",), "html": (".html", ".htm")}[format.value]
+    write_text(output, text, suffixes)
+    typer.echo(f"wrote {output}", err=True)
 
 
 @app.command()
@@ -151,6 +163,67 @@ def zoo(format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJs
     for name in zoo_names():
         network = load_spec(name)
         typer.echo(f"{name:24} {network.name}")
+
+
+@app.command()
+@user_errors
+def draw(
+    spec: SpecArg,
+    output: Annotated[str, typer.Option("--output", "-o", help="The SVG file to write.")],
+    depth: Annotated[int | None, typer.Option(help="Draw blocks nested deeper than this as one box each.",
+                                              min=1, max=16)] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
+                                                    "n=64 (repeatable).")] = None,
+) -> None:
+    """Draw the network as the lecture does: a volume per activation, the operation under each."""
+    from .calc.analysis import analyse
+    from .render.diagram import layout, svg
+    from .render.files import write_text
+
+    network = _load(spec)
+    if where:
+        from .calc.symbolic import parse_assignments, substitute
+
+        network = substitute(network, parse_assignments(where))
+    drawn = layout(analyse(network), depth)
+    write_text(output, svg(drawn), (".svg",))
+    typer.echo(f"wrote {output}: {len(drawn.boxes)} boxes, {len(drawn.edges)} edges", err=True)
+
+
+@app.command("draw-conv")
+@user_errors
+def draw_conv(
+    output: Annotated[str, typer.Option("--output", "-o", help="The SVG file to write.")],
+    n: Annotated[int, typer.Option("--n", help="Input size.")],
+    f: Annotated[int, typer.Option("--f", help="Kernel size.")],
+    p: Annotated[int, typer.Option("--p", help="Padding on each side.")] = 0,
+    s: Annotated[int, typer.Option("--s", help="Stride.")] = 1,
+    d: Annotated[int, typer.Option("--d", help="Dilation.")] = 1,
+    transpose: Annotated[bool, typer.Option("--transpose", help="A transposed convolution.")] = False,
+    output_padding: Annotated[int, typer.Option("--output-padding", help="With --transpose.")] = 0,
+    position: Annotated[list[str] | None, typer.Option(help="Output cell(s) to show, ROW,COLUMN (repeatable; "
+                                                       "default every one, up to 16).")] = None,
+    animate: Annotated[bool, typer.Option("--animate", help="One panel stepping through every position.")] = False,
+) -> None:
+    """Draw a convolution as the conv_arithmetic figures do: padded input, kernel, output."""
+    from .render.convfig import conv_figure, svg
+    from .render.files import write_text
+
+    figure = conv_figure(n, f, p, s, d, transpose, output_padding)
+    write_text(output, svg(figure, _positions(position), animate), (".svg",))
+    typer.echo(f"wrote {output}: {figure.title}", err=True)
+
+
+def _positions(values: list[str] | None) -> list[tuple[int, int]] | None:
+    if not values:
+        return None
+    positions = []
+    for value in values:
+        parts = value.split(",")
+        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+            raise CnnCalcError("bad --position", got=value, expected="ROW,COLUMN, e.g. 0,1")
+        positions.append((int(parts[0]), int(parts[1])))
+    return positions
 
 
 @app.command()

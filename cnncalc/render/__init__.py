@@ -1,4 +1,4 @@
-"""Renderers for a :class:`~cnncalc.calc.analysis.Summary`: table, json, markdown, csv, latex."""
+"""Renderers for a :class:`~cnncalc.calc.analysis.Summary`: table, json, markdown, csv, latex, html."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..calc.analysis import Summary
 
-FORMATS = ("table", "json", "markdown", "csv", "latex")
+FORMATS = ("table", "json", "markdown", "csv", "latex", "html")
 
 
 def render(summary: Summary, fmt: str, explain: bool = False, width: int | None = None, depth: int | None = None,
@@ -19,6 +19,10 @@ def render(summary: Summary, fmt: str, explain: bool = False, width: int | None 
         from .jsonfmt import render_json
 
         return render_json(summary, view)
+    if fmt == "html":
+        from .html import render_html
+
+        return render_html(summary, view)
     if fmt == "table":
         from .table import render_table
 
