@@ -52,7 +52,7 @@ class CnnCalcError(Exception):
     def __str__(self) -> str:
         where = []
         if self.file:
-            where.append(self.file + (f":{self.line}" if self.line else ""))
+            where.append(clip(self.file, 2 * MAX_SHOWN) + (f":{self.line}" if self.line else ""))
         elif self.line:
             where.append(f"line {self.line}")
         if self.index is not None or self.layer:

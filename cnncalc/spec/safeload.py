@@ -395,5 +395,6 @@ def load_file(path: str | Path, cap: int = MAX_BYTES, what: str = "file") -> Any
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise CnnCalcError(f"not a UTF-8 text {what}", file=str(path)) from None
+        label = "" if what == "file" else f" (the {what})"
+        raise CnnCalcError(f"not a UTF-8 text file{label}", file=str(path)) from None
     return loads(text, str(path))
