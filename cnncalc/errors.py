@@ -7,8 +7,12 @@ received versus expected; the CLI prints ``str(error)`` and exits with code 2.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
 from typing import Any
+
+#: at most this many characters of a user's value appear in a message (a 100 KB name or list is cut)
+MAX_SHOWN = 200
 
 
 class CnnCalcError(Exception):
@@ -48,7 +52,7 @@ class CnnCalcError(Exception):
     def __str__(self) -> str:
         where = []
         if self.file:
-            where.append(self.file + (f":{self.line}" if self.line else ""))
+            where.append(clip(self.file, 2 * MAX_SHOWN) + (f":{self.line}" if self.line else ""))
         elif self.line:
             where.append(f"line {self.line}")
         if self.index is not None or self.layer:
@@ -56,15 +60,16 @@ class CnnCalcError(Exception):
             if self.index is not None:
                 label += f" {self.index}"
             if self.layer:
-                label += f" '{self.layer}'"
+                label += f" '{clip(self.layer, 100)}'"
             where.append(label)
         if self.field:
-            where.append(f"field '{self.field}'")
-        text = ": ".join(where + [self.message]) if where else self.message
+            where.append(f"field '{clip(self.field, 100)}'")
+        message = _cut(self.message, 4 * MAX_SHOWN)
+        text = ": ".join(where + [message]) if where else message
         if self.expected is not None:
-            text += f" (got {_show(self.got)}, expected {self.expected})"
+            text += f" (got {_show(self.got)}, expected {_cut(str(self.expected), 2 * MAX_SHOWN)})"
         if self.hint:
-            text += f"; {self.hint}"
+            text += f"; {_cut(self.hint, 4 * MAX_SHOWN)}"
         return text
 
 
@@ -88,11 +93,57 @@ class ExerciseError(CnnCalcError):
     """A problem, answer or secret file that cannot be used."""
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+class _ShortRepr(reprlib.Repr):
+    """repr() that stops early: a million-element list costs what its first few items cost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict, self.maxset = 4, 12, 12, 8, 8
+        self.maxstring, self.maxother, self.maxlong = MAX_SHOWN, MAX_SHOWN, MAX_SHOWN
+
+    # the loader's line-aware containers print like plain ones
+    def repr_LineDict(self, x: dict, level: int) -> str:
+        return self.repr_dict(x, level)
+
+    def repr_LineList(self, x: list, level: int) -> str:
+        return self.repr_list(x, level)
+
+
+_short_repr = _ShortRepr()
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def clip(value: Any, limit: int = MAX_SHOWN) -> str:
+    """A piece of user text as a message may show it: control characters escaped (a newline in a name
+    cannot forge a line of output), at most ``limit`` characters (a 100 KB value is not echoed).
+
+    >>> clip("x" * 500, 10)
+    'xxxxxxxxxx… (500 characters)'
+    """
+    text = value if isinstance(value, str) else str(value)
+    size = len(text)
+    if size > limit:
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text if size <= limit else f"{text}… ({size:,} characters)"
+
+
+def show(value: Any) -> str:
+    """A user value for a message, as Python would write it, cut to a few hundred characters."""
+    try:
+        text = _short_repr.repr(value)
+    except Exception:  # a value whose repr fails is still worth one word  # noqa: BLE001
+        text = f"<{type(value).__name__}>"
+    return _cut(text, MAX_SHOWN + 20)
+
+
+_show = show
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

@@ -17,6 +17,9 @@ from ..maths import arith
 
 Shape = tuple  # of dims (int or sympy expression)
 REQUIRED = object()
+#: largest integer a field or an input dimension takes: products of a few such sizes stay exact and
+#: printable (a 4000-digit filter count would overflow float conversions and str() of the totals)
+MAX_INT = 10**18
 
 LAYER_TYPES: dict[str, type[Layer]] = {}
 
@@ -42,11 +45,15 @@ class Field:
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+    if isinstance(value, float):
+        if not value.is_integer():  # also NaN and ±inf
+            return None
+        value = int(value)
+    if not isinstance(value, int):
+        return None
+    if abs(value) > MAX_INT:
+        raise FieldValueError(f"an integer of at most {MAX_INT:,} in size")
+    return value
 
 
 def positive_int(value: Any) -> int:
@@ -95,9 +102,15 @@ def boolean(value: Any) -> bool:
 
 
 def number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FieldValueError("a number")
-    return float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond float range
+        result = math.inf
+    if not math.isfinite(result):
+        raise FieldValueError("a finite number")
+    return result
 
 
 def probability(value: Any) -> float:
@@ -151,7 +164,10 @@ def numeric_array(value: Any) -> Any:
 
     if not isinstance(value, list):
         raise FieldValueError("nested lists of numbers")
-    check(value, 0)
+    try:
+        check(value, 0)
+    except OverflowError:  # math.isfinite of an int beyond float range
+        raise FieldValueError("nested lists of finite numbers") from None
     return value
 
 

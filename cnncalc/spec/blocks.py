@@ -30,13 +30,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import CnnCalcError, SpecError, did_you_mean
+from ..errors import CnnCalcError, SpecError, clip, did_you_mean
 from ..maths import expr
 from .safeload import LineDict, LineList
 
 BLOCK_KEYS = ("params", "layers", "output", "description")
 INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "when")
 MAX_DEPTH = 16
+MAX_REPEAT = 10_000  # copies of one `repeat`
+MAX_LAYERS = 100_000  # layers after expanding blocks and repeat (the largest built-in network has 426)
+#: values (keys, scalars, lists) handled while expanding: each copy of a layer counts its inline weights
+#: again, so a repeated layer with a million inline values stops here instead of hanging
+MAX_EXPANDED_VALUES = 4_000_000
+MAX_NAME = 200  # characters of a layer, block or network name
 _PARAM = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _EXPR = re.compile(r"\$\{([^{}]*)\}")
 
@@ -46,6 +52,60 @@ class FlatLayer:
     raw: dict[str, Any]
     default_name: str
     group: tuple[str, ...]  # names of the block instances it sits in, outermost first
+    template: Any = None  # for a layer skipped by `when`: its text before parameters were substituted
+
+
+def check_name(value: Any, what: str = "layer name", line: int | None = None) -> str:
+    """A name as written by the user: a non-empty printable string of at most MAX_NAME characters.
+
+    Names end up in tables, reports and messages; a newline or escape sequence in one could forge a
+    line of output, and a 100 KB name would flood every message that mentions it."""
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"bad {what}", field="name", got=value, expected="a non-empty string", line=line)
+    if len(value) > MAX_NAME:
+        raise SpecError(f"{what} too long ({len(value):,} characters)", field="name", got=value,
+                        expected=f"at most {MAX_NAME} characters", line=line)
+    if not value.isprintable():
+        raise SpecError(f"{what} with a control character", field="name", got=value,
+                        expected="letters, digits and punctuation (no newline, tab or escape)", line=line)
+    return value
+
+
+def has_parameter(value: Any) -> bool:
+    """Whether a (template) value mentions a block parameter anywhere."""
+    if isinstance(value, str):
+        return "$" in value
+    if isinstance(value, list):
+        return any(has_parameter(item) for item in value)
+    if isinstance(value, dict):
+        return any(has_parameter(item) for item in value.values())
+    return False
+
+
+def _size(value: Any, budget: int, known: dict[int, int]) -> int:
+    """Values in a layer's raw text (1 per scalar, key, list or mapping); stops counting past ``budget``.
+
+    Copies of a repeated layer share their lists of inline values, so a long list is counted once and
+    its size remembered (by identity: every list counted stays alive while the spec is expanded)."""
+    if isinstance(value, dict):
+        count = 1 + len(value)
+        for item in value.values():
+            if count > budget:
+                break
+            count += _size(item, budget - count, known) if isinstance(item, (dict, list)) else 1
+        return count
+    if isinstance(value, list):
+        if len(value) > 64 and id(value) in known:
+            return known[id(value)]
+        count = 1
+        for item in value:
+            if count > budget:
+                return count
+            count += _size(item, budget - count, known) if isinstance(item, (dict, list)) else 1
+        if len(value) > 64:
+            known[id(value)] = count
+        return count
+    return 1
 
 
 @dataclass
@@ -75,6 +135,7 @@ def _parse_blocks(blocks: Any, blocks_line: int | None) -> dict[str, _BlockDef]:
         if not isinstance(name, str) or not isinstance(body, dict):
             raise SpecError("a block is a name with a mapping of 'params' and 'layers'", field="blocks",
                             line=line, got=name)
+        check_name(name, "block name", line)
         for key in body:
             if key not in BLOCK_KEYS:
                 raise SpecError(f"unknown key in block '{name}'", field=str(key), line=_line(body, key),
@@ -111,7 +172,7 @@ def substitute(value: Any, args: dict[str, Any], line: int | None) -> Any:
                 return _number(expr.evaluate(expr.parse(full.group(1)), args))
             return _EXPR.sub(lambda m: str(_number(expr.evaluate(expr.parse(m.group(1)), args))), value)
         except CnnCalcError as error:
-            raise SpecError(f"in {value!r}: {error.message}", line=line, hint=error.hint) from None
+            raise SpecError(f"in {clip(repr(value))}: {error.message}", line=line, hint=error.hint) from None
     if isinstance(value, list):
         result = LineList(substitute(item, args, line) for item in value)
         result.line = getattr(value, "line", line)
@@ -137,6 +198,30 @@ class _Expander:
     def __init__(self, blocks: dict[str, _BlockDef]) -> None:
         self.blocks = blocks
         self.out: list[FlatLayer] = []
+        self.skipped: list[FlatLayer] = []
+        self.checked: set[int] = set()  # templates of skipped layers already listed for checking
+        self.count = 0  # layers made or switched off so far, against MAX_LAYERS
+        self.values = 0  # values handled so far, against MAX_EXPANDED_VALUES
+        self.sizes: dict[int, int] = {}
+
+    def _charge(self, value: Any, where: str, line: int | None) -> None:
+        self.values += _size(value, MAX_EXPANDED_VALUES - self.values, self.sizes)
+        if self.values > MAX_EXPANDED_VALUES:
+            raise SpecError(f"expanding {where}: more than {MAX_EXPANDED_VALUES:,} values after blocks and "
+                            "repeat (each copy of a layer counts its inline values again)", line=line,
+                            hint="repeat fewer copies, or give large weights in a weights file")
+
+    def _count(self, where: str, line: int | None) -> None:
+        self.count += 1
+        if self.count > MAX_LAYERS:
+            raise SpecError(f"expanding {where}: more than {MAX_LAYERS:,} layers after blocks and repeat "
+                            "(counting those switched off by 'when')", line=line,
+                            hint="repeat fewer copies (nested repeats multiply)")
+
+    def _add(self, layer: FlatLayer, where: str, line: int | None) -> None:
+        self._count(where, line)
+        self._charge(layer.raw, where, line)
+        self.out.append(layer)
 
     def expand(self, items: list[Any], prefix: str, block_input: str, args: dict[str, Any] | None,
                group: tuple[str, ...], depth: int, block_name: str | None) -> str:
@@ -153,13 +238,20 @@ class _Expander:
             if (in_block and isinstance(raw, dict) and "block" not in raw and "repeat" not in raw
                     and isinstance(raw.get("name"), str)):
                 aliases.setdefault(raw["name"], prefix + raw["name"])
+        where = f"block '{block_name}' in '{clip(prefix[:-1], 100)}'" if block_name else "the top-level layers"
         for raw in items:
             line = _line(raw)
+            template = raw
+            # charged before substituting: substitution walks the whole item, once per instance
+            self._charge(raw, where, line)
             if in_block:
                 raw = substitute(raw, args, line)  # type: ignore[arg-type]
             if not isinstance(raw, dict):
-                self.out.append(FlatLayer(raw, "", group))  # reported by the spec builder with its index
+                self._add(FlatLayer(raw, "", group), where, line)  # reported by the spec builder with its index
                 continue
+            local = raw.get("name")
+            if local is not None:
+                check_name(local, "block instance name" if "block" in raw else "layer name", _line(raw, "name"))
             if "when" in raw:
                 when = raw["when"]
                 if not isinstance(when, bool):
@@ -167,30 +259,28 @@ class _Expander:
                                     expected="true or false (usually a $parameter)", line=_line(raw, "when"))
                 if not when:  # skipped: it passes its input through, for references and for the next layer
                     passed = self._resolve(raw.get("inputs", None), aliases, previous, in_block, raw, block_name)[0]
-                    local = raw.get("name")
                     if isinstance(local, str):
                         aliases[local] = passed
                     previous = passed
+                    self._count(where, line)
+                    self._skip(raw, template, prefix, group, line)
                     continue
             repeat = raw.get("repeat", 1)
-            if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 10_000:
+            if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
                 raise SpecError("'repeat' must be a positive integer", field="repeat", got=repeat,
-                                expected="an integer from 1 to 10,000", line=_line(raw, "repeat"))
+                                expected=f"an integer from 1 to {MAX_REPEAT:,}", line=_line(raw, "repeat"))
             first = raw.get("first", {}) or {}
             if not isinstance(first, dict):
                 raise SpecError("'first' must be a mapping of arguments for copy 0", field="first", got=first,
                                 line=_line(raw, "first"))
             kind = raw.get("block") if "block" in raw else raw.get("type")
-            local = raw.get("name")
-            if local is not None and not (isinstance(local, str) and local.strip()):
-                raise SpecError("bad layer name", field="name", got=local, expected="a non-empty string",
-                                line=_line(raw, "name"))
             if local is None:
                 counters[str(kind)] = counters.get(str(kind), 0) + 1
                 local = f"{kind}{counters[str(kind)]}"
             inputs = self._resolve(raw.get("inputs", None), aliases, previous, in_block, raw, block_name)
             # a repeated block forms a group of its own (layer1 holds layer1.0, layer1.1, ...)
             outer = group + (prefix + local,) if repeat > 1 else group
+            has_index = repeat > 1 and not in_block and "$index" in repr(raw)
             for copy in range(repeat):
                 name = prefix + local + (f".{copy}" if repeat > 1 else "")
                 overrides = first if copy == 0 else {}
@@ -202,15 +292,38 @@ class _Expander:
                     if overrides:
                         for key, value in overrides.items():
                             layer[key] = substitute(value, {"index": copy, **(args or {})}, line)
-                    if repeat > 1 and in_block is False and "$index" in repr(layer):
+                    if has_index:
                         layer = substitute(layer, {"index": copy}, line)
                     layer["name"] = name
                     layer["inputs"] = list(inputs)
-                    self.out.append(FlatLayer(layer, name, outer))
+                    self._add(FlatLayer(layer, name, outer), f"layer '{clip(name, 100)}'", line)
                     previous = name
                 inputs = [previous]
             aliases[local] = previous
         return previous
+
+    def _skip(self, raw: dict[str, Any], template: Any, prefix: str, group: tuple[str, ...],
+              line: int | None) -> None:
+        """A layer or block use switched off by `when`: what can be checked without running it is."""
+        local = raw.get("name")
+        name = prefix + local if isinstance(local, str) else ""
+        if "block" in raw:
+            block_name = raw["block"]
+            if not isinstance(block_name, str) or block_name not in self.blocks:
+                raise SpecError("unknown block (in a use switched off by 'when')", field="block", got=block_name,
+                                line=_line(raw, "block"), expected="a block defined under 'blocks'",
+                                hint=did_you_mean(str(block_name), self.blocks))
+            params = self.blocks[block_name].params
+            for key in raw:
+                if key not in INSTANCE_KEYS and key not in params:
+                    raise SpecError(f"unknown argument for block '{block_name}' (in a use switched off by 'when')",
+                                    field=str(key), line=_line(raw, key) or line,
+                                    hint=did_you_mean(str(key), params) or
+                                    "its parameters: " + (", ".join(params) or "none"))
+            return
+        if id(template) not in self.checked:  # what is checked depends on the template only
+            self.checked.add(id(template))
+            self.skipped.append(FlatLayer(raw, name, group, template if isinstance(template, dict) else raw))
 
     def _resolve(self, value: Any, aliases: dict[str, str], previous: str, in_block: bool, raw: Any,
                  block_name: str | None) -> list[str]:
@@ -271,11 +384,17 @@ class _Expander:
         return last
 
 
-def expand_layers(raw_layers: list[Any], blocks: Any, blocks_line: int | None) -> list[FlatLayer]:
-    """Flat list of plain layers with scoped names; a flat spec comes back unchanged but for names."""
+def expand_layers(raw_layers: list[Any], blocks: Any, blocks_line: int | None,
+                  skipped: list[FlatLayer] | None = None) -> list[FlatLayer]:
+    """Flat list of plain layers with scoped names; a flat spec comes back unchanged but for names.
+
+    Layers switched off by `when` go to ``skipped`` (when given), so that their fields can be checked.
+    """
     expander = _Expander(_parse_blocks(blocks, blocks_line))
     has_blocks = blocks is not None or any(isinstance(r, dict) and ("block" in r or "repeat" in r) for r in raw_layers)
     if not has_blocks:  # the flat form of spec v1: nothing to rewrite
         return [FlatLayer(raw, "", ()) for raw in raw_layers]
     expander.expand(raw_layers, "", "input", None, (), 0, None)
+    if skipped is not None:
+        skipped.extend(expander.skipped)
     return expander.out

@@ -15,13 +15,12 @@ from typing import Any
 
 from ..errors import CnnCalcError, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
-from ..layers.base import Shape
+from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape
 from . import safeload
-from .blocks import FlatLayer, expand_layers
+from .blocks import MAX_LAYERS, MAX_NAME, FlatLayer, check_name, expand_layers, has_parameter
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
 INPUT = "input"
-MAX_LAYERS = 200_000
 # Names other tools use, so a newcomer's first guess gets a "did you mean".
 TYPE_ALIASES = {
     "conv2d": "conv", "convolution": "conv", "convolution2d": "conv", "linear": "dense", "fc": "dense",
@@ -66,7 +65,7 @@ def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
     dims: list[Any] = []
     symbols: list[str] = []
     for entry in value:
-        if isinstance(entry, int) and not isinstance(entry, bool) and entry > 0:
+        if isinstance(entry, int) and not isinstance(entry, bool) and 0 < entry <= MAX_INT:
             dims.append(entry)
         elif isinstance(entry, str) and _SYMBOL.match(entry) and not keyword.iskeyword(entry):
             import sympy  # only symbolic specs pay for sympy
@@ -107,15 +106,21 @@ def _build(data: Any, source: str) -> Network:
     if not isinstance(name, str):
         raise SpecError("bad network name", field="name", got=name, expected="a string",
                         line=lines.get("name"))
+    if "name" in data:
+        check_name(name, "network name", lines.get("name"))
     input_shape, symbols = _input_shape(data["input"], lines.get("input"))
     raw_layers = data["layers"]
     if not isinstance(raw_layers, list) or not raw_layers:
         raise SpecError("'layers' must be a non-empty list", field="layers", line=lines.get("layers"),
                         got=raw_layers if not isinstance(raw_layers, list) else [], expected="a list of layers")
-    flat = expand_layers(raw_layers, data.get("blocks"), lines.get("blocks"))
+    skipped: list[FlatLayer] = []
+    flat = expand_layers(raw_layers, data.get("blocks"), lines.get("blocks"), skipped)
     if len(flat) > MAX_LAYERS:
-        raise SpecError(f"too many layers ({len(flat)}, at most {MAX_LAYERS})")
+        raise SpecError(f"too many layers ({len(flat):,}, at most {MAX_LAYERS:,})", field="layers",
+                        line=lines.get("layers"))
     layers = _make_layers(flat)
+    for item in skipped:
+        _check_skipped(item)
     order = _topological_order(layers)
     return Network(name, input_shape, tuple(layers), source, order, symbols)
 
@@ -147,11 +152,12 @@ def _make_layers(flat: list[FlatLayer]) -> list[Layer]:
             counters[type_name] = counters.get(type_name, 0) + 1
             if name_value is None:
                 name = default_name or f"{type_name}{counters[type_name]}"
-            elif isinstance(name_value, str) and name_value.strip():
-                name = name_value
+            elif isinstance(name_value, str) and name_value.strip() and name_value.isprintable() and (
+                    default_name or len(name_value) <= MAX_NAME):
+                name = name_value  # (a scoped name is checked part by part, when blocks are expanded)
             else:
-                raise SpecError("bad layer name", field="name", got=name_value, expected="a non-empty string",
-                                line=key_lines.get("name"))
+                check_name(name_value, line=key_lines.get("name"))
+                name = name_value
             if name == INPUT:
                 raise SpecError("'input' is reserved for the network input", field="name", got=name,
                                 expected="another name", line=key_lines.get("name"))
@@ -171,7 +177,7 @@ def _make_layers(flat: list[FlatLayer]) -> list[Layer]:
             except CnnCalcError as error:
                 raise error.with_context(line=key_lines.get(error.field, line)) from None
         except CnnCalcError as error:
-            shown = name_value if isinstance(name_value, str) else None
+            shown = name_value if isinstance(name_value, str) and len(name_value) <= MAX_NAME else None
             raise error.with_context(index=index, layer=shown, line=line) from None
         layer = cls(type_name, name, index, inputs, options, line)
         layer.group = item.group
@@ -187,6 +193,43 @@ def _make_layers(flat: list[FlatLayer]) -> list[Layer]:
                                 hint=did_you_mean(source, known), layer=layer.name, index=layer.index,
                                 line=layer.line)
     return layers
+
+
+def _check_skipped(item: FlatLayer) -> None:
+    """A layer switched off by `when` is not built, but a typo in it is still a typo: its type, its field
+    names and the values written literally in it are checked. Values that come from block parameters
+    are not, since a parameter may hold a placeholder for exactly the case where the layer is off."""
+    raw, template = item.raw, item.template
+    key_lines = raw.key_lines if isinstance(raw, safeload.LineDict) else {}
+    line = getattr(raw, "line", None)
+    try:
+        type_name = raw.get("type")
+        if type_name is None:
+            raise SpecError("missing 'type'", field="type", hint="known types: " + ", ".join(sorted(LAYER_TYPES)))
+        if not isinstance(type_name, str) or type_name not in LAYER_TYPES:
+            if has_parameter(template.get("type")):
+                return
+            raise SpecError("unknown layer type", field="type", got=type_name, expected="a known type",
+                            hint=did_you_mean(str(type_name), LAYER_TYPES), line=key_lines.get("type"))
+        cls = LAYER_TYPES[type_name]
+        for key, value in raw.items():
+            if key in COMMON_FIELDS or key in ("when", "repeat", "first"):
+                continue
+            spec = cls.fields.get(key)
+            if spec is None:
+                hint = did_you_mean(str(key), list(cls.fields) + list(COMMON_FIELDS))
+                raise SpecError(f"unknown field for a {type_name} layer", field=str(key), line=key_lines.get(key),
+                                hint=hint or "fields of {}: {}".format(type_name, ", ".join(sorted(cls.fields))))
+            if has_parameter(template.get(key)):
+                continue
+            try:
+                spec.parse(value)
+            except FieldValueError as error:
+                raise SpecError("bad value", field=str(key), got=value, expected=error.expected,
+                                line=key_lines.get(key)) from None
+    except CnnCalcError as error:
+        error.message += " (in a layer switched off by 'when')"
+        raise error.with_context(layer=item.default_name or None, line=line) from None
 
 
 def _inputs(value: Any, line: int | None) -> list[str]:
@@ -240,15 +283,20 @@ def zoo_names() -> list[str]:
 
 
 def resolve_spec_path(spec: str) -> Path:
-    """A path to a file, or the name of a built-in spec."""
+    """A path to a file, or the name of a built-in spec.
+
+    Anything that exists under the given path is the user's file, whatever its kind: reading it
+    (``safeload.read_limited``) refuses folders, FIFOs and devices with a clear message."""
     path = Path(spec)
-    if path.is_file():
+    try:
+        exists = path.is_file() or path.exists() or path.is_symlink()
+    except (OSError, ValueError):  # a name too long for the system, or with a NUL byte
+        exists = False
+    if exists:
         return path
     zoo_path = ZOO_DIR / f"{spec}.yaml"
-    if "/" not in spec and zoo_path.is_file():
+    if "/" not in spec and spec in zoo_names():
         return zoo_path
-    if path.exists():
-        raise SpecError("not a file", file=spec)
     hint = did_you_mean(spec, zoo_names())
     raise SpecError("no such file or built-in spec", file=spec,
                     hint=hint or "`cnncalc zoo` lists the built-in specs")
@@ -258,7 +306,7 @@ def load_spec(spec: str | Path) -> Network:
     path = resolve_spec_path(str(spec))
     source = str(path) if path.parent != ZOO_DIR else f"{path.stem} (built-in)"
     try:
-        data = safeload.load_file(path)
+        data = safeload.load_file(path, what="spec")
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
     return build_network(data, source)

@@ -19,11 +19,14 @@ from typing import Any
 
 import yaml
 
-from ..errors import CnnCalcError
+from ..errors import CnnCalcError, clip
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_VALUES = 2_000_000  # values after alias expansion: stops "billion laughs" documents
+MAX_INT_DIGITS = 4000  # an integer, in any YAML form, must be below 10**4000
+MAX_NUMBER_TEXT = 14_000  # characters of one number's text (4000 decimal digits are 13,288 binary ones)
+_INT_LIMIT = 10**MAX_INT_DIGITS
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
@@ -70,100 +73,244 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         return super().resolve(kind, value, implicit)
 
 
-class _Builder:
-    """Turns composed YAML nodes into plain Python values with line numbers.
+_NOTHING = object()
+_MERGE = "tag:yaml.org,2002:merge"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 
-    Faster than PyYAML's generic constructor for the plain ints and strings specs are made of; any
-    other scalar tag goes through SafeConstructor's own method, and a tag it does not know is refused.
+
+class _Frame:
+    """An open sequence or mapping while its events arrive."""
+
+    __slots__ = ("anchor", "explicit", "height", "is_map", "key", "key_line", "merge", "merges", "start",
+                 "value")
+
+    def __init__(self, value: Any, is_map: bool, anchor: str | None, start: int) -> None:
+        self.value = value
+        self.is_map = is_map
+        self.anchor = anchor
+        self.start = start  # values counted before it opened
+        self.height = 0
+        self.key: Any = _NOTHING
+        self.key_line = 0
+        self.merge = False  # the pending key is '<<'
+        self.merges: list[LineDict] = []
+
+
+class _Builder:
+    """Builds plain Python values with line numbers straight from the parser's events.
+
+    Working on events, not on composed nodes, is what bounds nesting: libyaml's composer recurses once
+    per level in C, so a document nested 60,000 levels deep crashed the process before any check could
+    run. Here the open collections live on an explicit stack, refused past MAX_DEPTH as soon as the
+    level opens. Aliases reuse the value built for their anchor and count its size again (so "billion
+    laughs" documents hit MAX_VALUES); merge keys ('<<') follow YAML 1.1: the mapping's own keys
+    override merged ones, earlier merged mappings override later ones.
     """
 
     def __init__(self, loader: _Loader) -> None:
         self.loader = loader
-        self.done: dict[int, tuple[Any, int, int]] = {}  # id → (value, values inside, height)
-        self.active: set[int] = set()
+        self.anchors: dict[str, tuple[Any, int, int]] = {}  # anchor → (value, values inside, height)
+        self.open: set[str] = set()
         self.values = 0
-        self.height = 0  # height of the value built last
 
-    def build(self, node: yaml.Node, depth: int = 0) -> Any:
-        key = id(node)
-        if key in self.done:
-            value, size, height = self.done[key]
-            if depth + height > MAX_DEPTH:
-                raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
-            self._count(size, node)
-            self.height = height
-            return value
-        if depth > MAX_DEPTH:
-            raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", line=node.start_mark.line + 1)
-        before = self.values
-        height = 0
-        if isinstance(node, yaml.ScalarNode):
-            value = self._scalar(node)
-            self._count(1, node)
-        elif key in self.active:
-            raise CnnCalcError("recursive alias", line=node.start_mark.line + 1)
-        else:
-            self.active.add(key)
-            if isinstance(node, yaml.SequenceNode):
-                if node.tag != "tag:yaml.org,2002:seq":
-                    raise _bad_tag(node)
-                value = LineList()
-                for child in node.value:
-                    value.append(self.build(child, depth + 1))
-                    height = max(height, self.height + 1)
-                value.line = node.start_mark.line + 1
+    def build(self) -> Any:
+        get = self.loader.get_event
+        get()  # stream start
+        event = get()
+        if type(event) is yaml.StreamEndEvent:
+            return None
+        stack: list[_Frame] = []
+        resolve = self.loader.resolve
+        anchors = self.anchors
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                if len(stack) > MAX_DEPTH:
+                    raise _too_deep(event)
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = resolve(yaml.ScalarNode, event.value, event.implicit)
+                if tag == _STR:
+                    value = event.value
+                elif tag == _MERGE and stack and stack[-1].is_map and stack[-1].key is _NOTHING:
+                    stack[-1].merge = True
+                    value = "<<"
+                else:
+                    value = self._scalar(tag, event)
+                height = 0
+                self.values += 1
+                if self.values > MAX_VALUES:
+                    raise _too_many(event)
+                if event.anchor is not None:
+                    anchors[event.anchor] = (value, 1, 0)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                if len(stack) >= MAX_DEPTH + 1:
+                    raise _too_deep(event)
+                tag = event.tag
+                is_map = kind is yaml.MappingStartEvent
+                if tag is not None and tag != "!" and tag != (_MAP if is_map else _SEQ):
+                    raise _bad_tag(tag, event)
+                container: Any = LineDict() if is_map else LineList()
+                container.line = event.start_mark.line + 1
+                if event.anchor is not None:
+                    self.open.add(event.anchor)
+                stack.append(_Frame(container, is_map, event.anchor, self.values))
+                continue
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                frame = stack.pop()
+                value = frame.value
+                if frame.merges:
+                    value = _merged(value, frame.merges)
+                height = frame.height
+                self.values += 1
+                if self.values > MAX_VALUES:
+                    raise _too_many(event)
+                if frame.anchor is not None:
+                    self.open.discard(frame.anchor)
+                    anchors[frame.anchor] = (value, self.values - frame.start, height)
+            elif kind is yaml.AliasEvent:
+                name = event.anchor
+                if name in self.open:
+                    raise CnnCalcError("recursive alias", line=event.start_mark.line + 1)
+                if name not in anchors:
+                    raise CnnCalcError(f"unknown alias *{clip(name, 60)}", line=event.start_mark.line + 1)
+                value, size, height = anchors[name]
+                if len(stack) + height > MAX_DEPTH:
+                    raise _too_deep(event)
+                self.values += size
+                if self.values > MAX_VALUES:
+                    raise _too_many(event)
+            else:  # document end
+                break
+            if not stack:
+                result = value
+                continue  # the next event ends the document
+            frame = stack[-1]
+            frame.height = max(frame.height, height + 1)
+            if not frame.is_map:
+                frame.value.append(value)
+            elif frame.key is _NOTHING:
+                try:
+                    hash(value)
+                except TypeError:
+                    raise CnnCalcError("a mapping key must be a plain value",
+                                       line=event.start_mark.line + 1) from None
+                frame.key = value
+                frame.key_line = event.start_mark.line + 1
             else:
-                if node.tag != "tag:yaml.org,2002:map":
-                    raise _bad_tag(node)
-                value, height = self._mapping(node, depth)
-            self._count(1, node)
-            self.active.discard(key)
-        self.done[key] = (value, self.values - before, height)
-        self.height = height
-        return value
+                key, frame.key = frame.key, _NOTHING
+                if frame.merge:
+                    frame.merge = False
+                    _add_merge(frame, value, frame.key_line)
+                    continue
+                mapping = frame.value
+                if key in mapping:
+                    raise CnnCalcError(f"duplicate key {clip(repr(key), 80)} (first on line "
+                                       f"{mapping.key_lines[key]})", line=frame.key_line)
+                mapping[key] = value
+                mapping.key_lines[key] = frame.key_line
+        event = get()
+        if type(event) is not yaml.StreamEndEvent:
+            raise CnnCalcError("expected a single document, found another one ('---')",
+                               line=event.start_mark.line + 1)
+        return result
 
-    def _count(self, size: int, node: yaml.Node) -> None:
-        self.values += size
-        if self.values > MAX_VALUES:
-            raise CnnCalcError(f"too many values (more than {MAX_VALUES:,} after expanding aliases)",
-                               line=node.start_mark.line + 1)
-
-    def _scalar(self, node: yaml.ScalarNode) -> Any:
-        tag, text = node.tag, node.value
-        if tag == _STR:
-            return text
-        if tag == _INT and (text.isdigit() or (text[:1] == "-" and text[1:].isdigit())):
-            if len(text) > 4000:
-                raise CnnCalcError("integer too long", line=node.start_mark.line + 1)
-            return int(text)
+    def _scalar(self, tag: str, event: Any) -> Any:
+        text = event.value
+        if tag == _INT:
+            if text.isdigit() and len(text) <= 18:  # the common case, exact and fast
+                return int(text)
+            return _integer(text, event.start_mark.line + 1)
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return yaml.SafeLoader.bool_values[text.lower()]
+        if tag == _FLOAT and len(text) > MAX_NUMBER_TEXT:
+            raise CnnCalcError(f"number too long (more than {MAX_NUMBER_TEXT:,} characters)",
+                               line=event.start_mark.line + 1, got=text, expected="a shorter number")
         constructor = yaml.SafeLoader.yaml_constructors.get(tag)
         if constructor is None or tag.endswith((":seq", ":map", ":omap", ":pairs", ":set")):
-            raise _bad_tag(node)
-        return constructor(self.loader, node)
-
-    def _mapping(self, node: yaml.MappingNode, depth: int) -> tuple[LineDict, int]:
-        self.loader.flatten_mapping(node)
-        result = LineDict()
-        result.line = node.start_mark.line + 1
-        height = 0
-        for key_node, value_node in node.value:
-            key = self.build(key_node, depth + 1)
-            line = key_node.start_mark.line + 1
-            try:
-                hash(key)
-            except TypeError:
-                raise CnnCalcError("a mapping key must be a plain value", line=line) from None
-            if key in result:
-                raise CnnCalcError(f"duplicate key {key!r} (first on line {result.key_lines[key]})", line=line)
-            result[key] = self.build(value_node, depth + 1)
-            height = max(height, self.height + 1)
-            result.key_lines[key] = line
-        return result, height
+            raise _bad_tag(tag, event)
+        node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+        try:
+            return constructor(self.loader, node)
+        except (ValueError, TypeError, yaml.YAMLError, OverflowError) as error:
+            kind = tag.rsplit(":", 1)[-1]
+            raise CnnCalcError(f"bad {kind} value", line=event.start_mark.line + 1, got=text,
+                               expected=f"a YAML {kind}; {clip(str(error).splitlines()[0] if str(error) else '', 120)}"
+                               ) from None
 
 
-def _bad_tag(node: yaml.Node) -> CnnCalcError:
-    return CnnCalcError(f"tag not allowed: {node.tag}; only plain YAML values are read",
-                        line=node.start_mark.line + 1)
+def _too_deep(event: Any) -> CnnCalcError:
+    return CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", line=event.start_mark.line + 1)
+
+
+def _too_many(event: Any) -> CnnCalcError:
+    return CnnCalcError(f"too many values (more than {MAX_VALUES:,} after expanding aliases)",
+                        line=event.start_mark.line + 1)
+
+
+def _bad_tag(tag: str, event: Any) -> CnnCalcError:
+    return CnnCalcError(f"tag not allowed: {clip(tag, 80)}; only plain YAML values are read",
+                        line=event.start_mark.line + 1)
+
+
+def _add_merge(frame: _Frame, value: Any, line: int) -> None:
+    sources = value if isinstance(value, list) else [value]
+    if not sources or not all(isinstance(source, LineDict) for source in sources):
+        raise CnnCalcError("a merge key '<<' takes a mapping or a list of mappings (usually an alias)", line=line)
+    frame.merges.extend(sources)
+
+
+def _merged(own: LineDict, merges: list[LineDict]) -> LineDict:
+    result = LineDict()
+    result.line = own.line
+    for source in merges:  # the first mapping that has a key gives its value
+        for key, item in source.items():
+            if key not in own and key not in result:
+                result[key] = item
+                result.key_lines[key] = source.line_of(key)
+    result.update(own)
+    result.key_lines.update(own.key_lines)
+    return result
+
+
+def _integer(text: str, line: int) -> int:
+    """Every YAML 1.1 integer form (decimal, 0x, 0 octal, 0b, sexagesimal, underscores), capped by its
+    size before and after conversion, so no form escapes the digit cap."""
+    digits = text.replace("_", "")
+    sign = 1
+    if digits[:1] in ("-", "+"):
+        sign = -1 if digits[0] == "-" else 1
+        digits = digits[1:]
+    if len(digits) > MAX_NUMBER_TEXT:
+        raise CnnCalcError(f"integer too long (more than {MAX_INT_DIGITS:,} digits)", line=line,
+                           got=text, expected="a smaller integer")
+    try:
+        if digits.startswith(("0b", "0x")):
+            value = int(digits, 0)
+        elif digits.startswith("0") and digits != "0":
+            value = int(digits, 8)
+        elif ":" in digits:
+            value = 0
+            for part in digits.split(":"):
+                value = value * 60 + int(part)
+        else:
+            if len(digits) > MAX_INT_DIGITS:
+                raise CnnCalcError(f"integer too long (more than {MAX_INT_DIGITS:,} digits)", line=line,
+                                   got=text, expected="a smaller integer")
+            value = int(digits)
+    except ValueError:
+        raise CnnCalcError("bad integer", line=line, got=text, expected="a YAML integer") from None
+    if value >= _INT_LIMIT:
+        raise CnnCalcError(f"integer too long (more than {MAX_INT_DIGITS:,} digits)", line=line,
+                           got=text, expected="a smaller integer")
+    return sign * value
 
 
 @contextmanager
@@ -188,8 +335,7 @@ def loads(text: str, source: str = "<string>") -> Any:
         loader = _Loader(text)
         try:
             with collector_paused():
-                node = loader.get_single_node()
-                data = None if node is None else _Builder(loader).build(node)
+                data = _Builder(loader).build()
         finally:
             loader.dispose()
     except CnnCalcError as error:
@@ -249,5 +395,6 @@ def load_file(path: str | Path, cap: int = MAX_BYTES, what: str = "file") -> Any
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise CnnCalcError(f"not a UTF-8 text {what}", file=str(path)) from None
+        label = "" if what == "file" else f" (the {what})"
+        raise CnnCalcError(f"not a UTF-8 text file{label}", file=str(path)) from None
     return loads(text, str(path))
