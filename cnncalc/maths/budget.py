@@ -81,11 +81,10 @@ def time_budget(what: str, seconds: float | None = None, hint: str | None = None
     use_signal = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     started = _now()
     _state.deadline = started + limit
-    previous_handler = previous_timer = None
+    previous_handler = None
+    previous_timer: tuple[float, float] | None = None
     if use_signal:
         previous_handler = signal.signal(signal.SIGALRM, _alarm)
-        _state.armed = True
-        previous_timer = signal.setitimer(signal.ITIMER_REAL, limit)
     done = []
 
     def disarm() -> None:
@@ -101,6 +100,9 @@ def time_budget(what: str, seconds: float | None = None, hint: str | None = None
 
     try:
         try:
+            if use_signal:  # armed inside the `try`: even an alarm that fires at once is caught below
+                _state.armed = True
+                previous_timer = signal.setitimer(signal.ITIMER_REAL, limit)
             yield
         finally:
             disarm()
