@@ -243,8 +243,10 @@ def solve(
                                              "every layer is valid.")] = None,
     exact: Annotated[bool, typer.Option("--exact", help="With --spec: also require every division to be "
                                         "exact (no pixels dropped by the floor).")] = False,
-    min_: Annotated[int, typer.Option("--min", help="With --spec: smallest size tried.", min=1)] = 1,
-    max_: Annotated[int, typer.Option("--max", help="With --spec: largest size tried.", min=1)] = 1024,
+    min_: Annotated[int | None, typer.Option("--min", help="With --spec: smallest size tried (default 1).",
+                                             min=1)] = None,
+    max_: Annotated[int | None, typer.Option("--max", help="With --spec: largest size tried (default 1024).",
+                                             min=1)] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="With --spec: fix other symbols, m=32.")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
@@ -261,8 +263,13 @@ def solve(
         if given or transpose:
             raise CnnCalcError("--spec takes only --for, --min, --max, --exact and --where", got=given or "--transpose",
                                expected="no layer values (they come from the spec)")
-        result = symbolic.valid_sizes(load_spec(spec), for_, min_, max_, exact,
-                                      symbolic.parse_assignments(where or []))
+        result = symbolic.valid_sizes(load_spec(spec), for_, 1 if min_ is None else min_,
+                                      1024 if max_ is None else max_, exact, symbolic.parse_assignments(where or []))
+    elif where or exact or min_ is not None or max_ is not None:
+        used = [name for name, value in (("--where", where), ("--exact", exact), ("--min", min_), ("--max", max_))
+                if value]
+        raise CnnCalcError(f"{used[0]} needs --spec (it is about the input sizes of a symbolic spec)",
+                           got=used[0], expected="--spec SPEC, or leave it out")
     elif transpose:
         result = symbolic.solve_transpose(for_, {**values, "output_padding": output_padding}, same)
     else:

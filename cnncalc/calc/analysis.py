@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import CnnCalcError
 from ..layers.base import Shape, wrap_layer_error
-from ..maths import arith
+from ..maths import arith, budget
 from ..spec.network import INPUT, Network
 from ..spec.safeload import collector_paused
 
@@ -117,7 +117,11 @@ def _sortable(value: Any) -> float:
 
 def analyse(network: Network) -> Summary:
     """Infer every layer once, in topological order; records come back in spec order."""
-    with collector_paused():
+    if not network.symbols:
+        with collector_paused():
+            return _analyse(network)
+    with collector_paused(), budget.time_budget("the symbolic analysis",
+                                                hint="give the input symbols values with --where n=64"):
         return _analyse(network)
 
 
@@ -128,6 +132,7 @@ def _analyse(network: Network) -> Summary:
     }
     records: list[LayerRecord | None] = [None] * len(network.layers)
     for position in network.order:
+        budget.check()
         layer = network.layers[position]
         in_shapes = [shapes[source] for source in layer.inputs]
         try:

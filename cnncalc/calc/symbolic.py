@@ -19,11 +19,18 @@ import sympy
 
 from ..errors import SolveError
 from ..maths import expr
+from ..maths.budget import check as check_budget
+from ..maths.budget import time_budget
 
 VARIABLES = ("n", "f", "p", "s", "d", "out")
 MINIMUM = {"n": 1, "f": 1, "p": 0, "s": 1, "d": 1, "out": 1, "output_padding": 0}
 DEFAULTS = {"p": "0", "s": "1", "d": "1"}
 LIST_LIMIT = 64
+MAX_SIZES_TRIED = 10_000  # `solve --spec`: sizes analysed one by one (--max − --min + 1)
+# names sympy prints as its own constants: a symbol called `oo` or `E` would read as infinity or e
+RESERVED = frozenset({"zoo", "oo", "nan", "I", "E", "pi", "S", "N", "O", "Q", "EulerGamma", "GoldenRatio",
+                      "Catalan", "TribonacciConstant", "inf", "infinity", "Infinity", "NaN", "ComplexInfinity",
+                      "true", "false", "True", "False", "None", *expr.FUNCTIONS})
 WHAT = {"n": "input size", "f": "filter size", "p": "padding", "s": "stride", "d": "dilation", "out": "output size",
         "output_padding": "output padding"}
 
@@ -71,24 +78,37 @@ def symbol(name: str) -> sympy.Symbol:
 
 def parse_quantity(text: str, name: str) -> Any:
     """A value typed by the user: a number, a symbol name, or safe arithmetic of them."""
+    option = f"--{name.replace('_', '-')}"
     try:
         tree = expr.parse(str(text))
         names = expr.names(tree)
+        reserved = sorted(names & RESERVED)
+        if reserved:
+            raise SolveError(f"bad value for {option}: '{reserved[0]}' is not a symbol name here (sympy prints "
+                             "its constants and functions so)", got=text,
+                             expected="a number or another symbol name, e.g. k")
         value = expr.evaluate(tree, {n: symbol(n) for n in names}, symbolic=True)
     except SolveError:
         raise
     except expr.ExpressionError as error:
-        raise SolveError(f"bad value for --{name.replace('_', '-')}: {error.message}", got=text,
+        raise SolveError(f"bad value for {option}: {error.message}", got=text,
                          expected="a number, a symbol name or arithmetic such as 2*k+1") from None
-    value = sympy.nsimplify(value) if isinstance(value, sympy.Float) else value
+    if not isinstance(value, sympy.Basic) or not (value.is_finite or value.free_symbols):
+        raise SolveError(f"bad value for {option}: not a finite number", got=text, expected="an integer")
+    minimum = MINIMUM.get(name, 0)
     if not value.free_symbols:
         if not value.is_integer:
-            raise SolveError(f"--{name.replace('_', '-')} must be an integer", got=text, expected="an integer")
+            raise SolveError(f"{option} must be an integer", got=text, expected="an integer")
         number = int(value)
-        if number < MINIMUM.get(name, 0):
-            raise SolveError(f"--{name.replace('_', '-')} is out of range", got=number,
-                             expected=f"at least {MINIMUM.get(name, 0)} ({WHAT.get(name, name)})")
+        if number < minimum:
+            raise SolveError(f"{option} is out of range", got=number,
+                             expected=f"at least {minimum} ({WHAT.get(name, name)})")
         return number
+    # a symbolic value that can never reach the minimum (−k for a stride, say) is refused as a number would be
+    if (value.is_positive is False and minimum >= 1) or value.is_nonnegative is False or \
+            value.is_integer is False:
+        raise SolveError(f"{option} is out of range", got=text,
+                         expected=f"an integer, at least {minimum} ({WHAT.get(name, name)})")
     return value
 
 
@@ -104,6 +124,9 @@ def _known(values: dict[str, str], unknown: str, names: tuple[str, ...]) -> dict
             raise SolveError(f"--{name.replace('_', '-')} is needed ({WHAT[name]})",
                              hint=f"give a number or a symbol name, or ask --for {name}")
         known[name] = parse_quantity(values[name], name)
+        if isinstance(known[name], sympy.Basic) and symbol(unknown) in known[name].free_symbols:
+            raise SolveError(f"--{name.replace('_', '-')} uses the unknown '{unknown}'", got=values[name],
+                             expected=f"values without {unknown} (it is what --for asks)")
     return known
 
 
@@ -116,6 +139,11 @@ def _span_text(f: Any, d: Any) -> str:
 
 def solve_conv(unknown: str, values: dict[str, str | None], same: bool = False) -> Solution:
     """Solve ``out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1`` (or 'same') for one unknown."""
+    with time_budget(f"solving for {unknown}"):
+        return _solve_conv(unknown, values, same)
+
+
+def _solve_conv(unknown: str, values: dict[str, str | None], same: bool) -> Solution:
     if unknown not in VARIABLES:
         raise SolveError("--for must name one of n, f, p, s, d, out", got=unknown, expected="n, f, p, s, d or out")
     if values.get(unknown) is not None:
@@ -224,13 +252,13 @@ def _range_result(unknown: str, lo: int, hi: int | None, steps: list[str], notes
         steps.append(f"⇒ {unknown} ≥ {lo}")
         notes.append(f"every {unknown} ≥ {lo} works (unbounded)")
         return Solution(unknown, [], None, steps, notes, (lo, None))
-    values = list(range(lo, hi + 1))
+    count = hi - lo + 1
+    values = list(range(lo, min(hi, lo + LIST_LIMIT - 1) + 1))  # never the whole of a huge range
     steps.append(f"⇒ {unknown} = {lo}" if lo == hi else f"⇒ {lo} ≤ {unknown} ≤ {hi}")
-    if len(values) > 1:
-        notes.append(f"the floor makes {len(values)} values of {unknown} give the same output")
-    if len(values) > LIST_LIMIT:
+    if count > 1:
+        notes.append(f"the floor makes {count} values of {unknown} give the same output")
+    if count > LIST_LIMIT:
         notes.append(f"listing the first {LIST_LIMIT}; the range is complete")
-        values = values[:LIST_LIMIT]
     return Solution(unknown, values, None, steps, notes, (lo, hi) if lo != hi else None)
 
 
@@ -311,6 +339,11 @@ def _solve_same(unknown: str, values: dict[str, str | None]) -> Solution:
 
 def solve_transpose(unknown: str, values: dict[str, str | None], same: bool = False) -> Solution:
     """Solve ``out = (n − 1)·s − 2p + d·(f − 1) + output_padding + 1`` (``same``: out = n·s)."""
+    with time_budget(f"solving for {unknown}"):
+        return _solve_transpose(unknown, values, same)
+
+
+def _solve_transpose(unknown: str, values: dict[str, str | None], same: bool) -> Solution:
     names = (*VARIABLES, "output_padding")
     if unknown not in names:
         raise SolveError("--for must name one of n, f, p, s, d, out, output_padding", got=unknown,
@@ -365,17 +398,28 @@ def solve_transpose(unknown: str, values: dict[str, str | None], same: bool = Fa
 # ---------------------------------------------------------------- symbolic specs
 
 
+MAX_WHERE_DIGITS = 12  # a --where size has at most this many digits
+
+
 def parse_assignments(items: list[str]) -> dict[str, int]:
-    """``["n=64", "m=32,k=3"]`` → ``{"n": 64, "m": 32, "k": 3}``; values are plain integers."""
+    """``["n=64", "m=32,k=3"]`` → ``{"n": 64, "m": 32, "k": 3}``; values are plain positive integers."""
+    import re
+
     result: dict[str, int] = {}
     for item in items:
         for part in item.split(","):
             name, sep, value = part.partition("=")
             name, value = name.strip(), value.strip()
-            if not sep or not name.isidentifier() or not value.lstrip("-").isdigit() or len(value) > 12:
-                raise SolveError("bad --where", got=part, expected="NAME=INTEGER, e.g. n=64")
+            if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name) or \
+                    not re.fullmatch(r"-?[0-9]+", value):
+                raise SolveError("bad --where", got=part[:80], expected="NAME=INTEGER, e.g. n=64")
+            if len(value.lstrip("-")) > MAX_WHERE_DIGITS:
+                raise SolveError("bad --where: size too large", got=part[:80],
+                                 expected=f"at most {MAX_WHERE_DIGITS} digits")
             if int(value) < 1:
-                raise SolveError("bad --where", got=part, expected="a positive size")
+                raise SolveError("bad --where", got=part[:80], expected="a positive size")
+            if name in result and result[name] != int(value):
+                raise SolveError(f"--where gives '{name}' two values", got=part[:80], expected="one value a name")
             result[name] = int(value)
     return result
 
@@ -426,24 +470,30 @@ def valid_sizes(network: Any, name: str, low: int = 1, high: int = 1024, exact: 
     if others:
         raise SolveError(f"fix the other input symbols with --where: {', '.join(others)}",
                          hint=f"e.g. --where {others[0]}=32")
-    if not 1 <= low <= high or high - low > 100_000:
-        raise SolveError("bad range", got=[low, high], expected="1 ≤ --min ≤ --max, at most 100,000 values")
+    if name in (where or {}):
+        raise SolveError(f"--where gives '{name}' a value, but --for asks for it", got=f"{name}={where[name]}",
+                         expected="--where for the other symbols only")  # type: ignore[index]
+    if not 1 <= low <= high or high - low + 1 > MAX_SIZES_TRIED:
+        raise SolveError("bad range", got=[low, high],
+                         expected=f"1 ≤ --min ≤ --max, at most {MAX_SIZES_TRIED:,} sizes")
     base = substitute(network, where or {})
     found: list[int] = []
     first_failure: dict[str, int] = {}
-    for value in range(low, high + 1):
-        candidate = substitute(base, {name: value})
-        try:
-            summary = analyse(candidate)
-        except CnnCalcError as error:
-            first_failure.setdefault(_reason(error), value)
-            continue
-        if exact:
-            lossy = [r for r in summary.records if any(d != 0 for d in r.dropped)]
-            if lossy:
-                first_failure.setdefault(f"layer {lossy[0].index} '{lossy[0].name}' drops pixels", value)
+    with time_budget(f"trying {high - low + 1:,} sizes of {name}", hint="try fewer sizes (--min, --max)"):
+        for value in range(low, high + 1):
+            check_budget()
+            candidate = substitute(base, {name: value})
+            try:
+                summary = analyse(candidate)
+            except CnnCalcError as error:
+                first_failure.setdefault(_reason(error), value)
                 continue
-        found.append(value)
+            if exact:
+                lossy = [r for r in summary.records if any(d != 0 for d in r.dropped)]
+                if lossy:
+                    first_failure.setdefault(f"layer {lossy[0].index} '{lossy[0].name}' drops pixels", value)
+                    continue
+            found.append(value)
     condition = "every layer is valid" + (" and every division is exact" if exact else "")
     steps = [f"tried {name} = {low} … {high}: {condition}"]
     notes = [f"{len(found)} of {high - low + 1} values work"]

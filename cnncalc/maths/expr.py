@@ -1,8 +1,15 @@
-"""A small, safe arithmetic language for block arguments and `solve` values.
+"""A small, safe arithmetic language for block arguments, `solve` values and expression answers.
 
 Whitelisted tokens only (numbers, names, + - * / // % ^ **, parentheses, commas and the functions
 floor, ceil, max, min); parsed by recursive descent into a tuple tree, then evaluated with plain ints
 or with sympy. Nothing reaches Python's ``eval`` or sympy's ``sympify``/``parse_expr``.
+
+Every input is untrusted, so everything is bounded *before* the work it would cost: the text (length,
+tokens, nesting, digits of a number), every numeric value (bit length, estimated before a power is
+computed: Python's big-int arithmetic runs in C and cannot be interrupted) and, for symbolic work, the
+size of the polynomial sympy would be handed (degree, number of expanded terms, coefficient size),
+estimated from the tree alone. What passes is small enough for sympy to finish quickly; the time
+budget of :mod:`cnncalc.maths.budget` is the net behind these caps.
 
 >>> evaluate(parse("4 * filters"), {"filters": 64})
 256
@@ -12,6 +19,7 @@ or with sympy. Nothing reaches Python's ``eval`` or sympy's ``sympify``/``parse_
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -19,14 +27,24 @@ from typing import Any
 
 from ..errors import CnnCalcError
 
-MAX_LENGTH = 200
-MAX_DIGITS = 30  # numbers longer than this are refused (sizes are small)
+MAX_LENGTH = 200  # characters of one expression
+MAX_TOKENS = 100  # numbers, names and operators of one expression
+MAX_DEPTH = 20  # nested parentheses, calls, signs and exponents
+MAX_DIGITS = 30  # digits of one number literal (sizes are small)
+MAX_BITS = 256  # bit length of any value met while evaluating (numerator and denominator), about 77 digits
+MAX_EXPONENT = 64  # |k| in x**k
+MAX_DEGREE = 16  # symbolic: total degree of the polynomial an expression can expand to
+MAX_TERMS = 64  # symbolic: number of monomials it can expand to (sympy's simplify grows fast beyond)
 FUNCTIONS = ("floor", "ceil", "max", "min")
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z_][A-Za-z0-9_]*)|(\*\*|//|[-+*/%^(),]))")
 
 
 class ExpressionError(CnnCalcError):
     pass
+
+
+def _too_complex(what: str) -> ExpressionError:
+    return ExpressionError(f"expression too complex: {what}")
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
@@ -42,9 +60,11 @@ def tokenize(text: str) -> list[tuple[str, str]]:
             raise ExpressionError(f"unexpected character {text[position]!r} at position {position + 1} in {text!r}",
                                   expected="numbers, names, + - * / // % ^ ( ) and floor/ceil/max/min")
         number, name, op = match.groups()
-        if number and len(number) > MAX_DIGITS:
+        if number and len(number.replace(".", "")) > MAX_DIGITS:
             raise ExpressionError(f"number too long in {text!r}", expected=f"at most {MAX_DIGITS} digits")
         tokens.append(("num", number) if number else ("name", name) if name else ("op", op))
+        if len(tokens) > MAX_TOKENS:
+            raise _too_complex(f"more than {MAX_TOKENS} tokens (numbers, names, operators)")
         position = match.end()
     return tokens
 
@@ -54,6 +74,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -65,6 +86,17 @@ class _Parser:
             raise ExpressionError(f"in {self.text!r}: expected {value or 'a value'!r}, found {found}")
         self.i += 1
         return token
+
+    def nested(self, parse: Any) -> Any:
+        """One level deeper (parentheses, a call, a sign, an exponent): bounded, so that no input can
+        exhaust the recursion of this parser or of the evaluation after it."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _too_complex(f"nested more than {MAX_DEPTH} levels deep")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
 
     def parse(self) -> Any:
         if not self.tokens:
@@ -91,7 +123,7 @@ class _Parser:
     def unary(self) -> Any:
         if self.peek() and self.peek()[1] in ("-", "+"):  # type: ignore[index]
             op = self.take()[1]
-            operand = self.unary()
+            operand = self.nested(self.unary)
             return ("neg", operand) if op == "-" else operand
         return self.power()
 
@@ -99,7 +131,7 @@ class _Parser:
         base = self.atom()
         if self.peek() and self.peek()[1] in ("**", "^"):  # type: ignore[index]
             self.take()
-            return ("**", base, self.unary())
+            return ("**", base, self.nested(self.unary))
         return base
 
     def atom(self) -> Any:
@@ -109,17 +141,17 @@ class _Parser:
         if kind == "name":
             if value in FUNCTIONS and self.peek() == ("op", "("):
                 self.take("(")
-                args = [self.sum()]
+                args = [self.nested(self.sum)]
                 while self.peek() == ("op", ","):
                     self.take(",")
-                    args.append(self.sum())
+                    args.append(self.nested(self.sum))
                 self.take(")")
                 if value in ("floor", "ceil") and len(args) != 1:
                     raise ExpressionError(f"{value}() takes one argument")
                 return ("call", value, args)
             return ("name", value)
         if value == "(":
-            tree = self.sum()
+            tree = self.nested(self.sum)
             self.take(")")
             return tree
         raise ExpressionError(f"in {self.text!r}: unexpected {value!r}")
@@ -139,8 +171,110 @@ def names(tree: Any) -> set[str]:
     return set().union(*(names(part) for part in tree[1:]))
 
 
+# ---------------------------------------------------------------- size estimates
+
+
+def _bits(value: Any) -> int:
+    """Bit length of an exact number (the larger of numerator and denominator); 0 for anything else."""
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, int):
+        return value.bit_length()
+    if isinstance(value, Fraction):
+        return max(value.numerator.bit_length(), value.denominator.bit_length())
+    if getattr(value, "is_Rational", False):
+        return max(int(value.p).bit_length(), int(value.q).bit_length())
+    return 0
+
+
+def _check_value(value: Any) -> Any:
+    if _bits(value) > MAX_BITS:
+        raise _too_complex(f"a value larger than 2^{MAX_BITS} (about {int(MAX_BITS * 0.30103)} digits)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExpressionError("the value is not a finite number", got=str(value))
+    return value
+
+
+def _exponent(tree: Any, values: Mapping[str, Any]) -> int:
+    """The exponent of a power, which must be a constant integer in [−MAX_EXPONENT, MAX_EXPONENT]."""
+    value = evaluate(tree, values) if not (names(tree) - set(values)) else None
+    integral = isinstance(value, int) and not isinstance(value, bool)
+    if not integral and getattr(value, "is_Integer", False):
+        value, integral = int(value), True
+    if not integral or abs(value) > MAX_EXPONENT:  # type: ignore[arg-type]
+        raise ExpressionError(f"the exponent must be an integer from -{MAX_EXPONENT} to {MAX_EXPONENT}",
+                              got=str(value) if value is not None else "a symbol")
+    return value  # type: ignore[return-value]
+
+
+def _power_bits(base: Any, exponent: int) -> None:
+    """Refuse base**exponent before computing it when its bit length would pass MAX_BITS."""
+    bits = _bits(base)
+    if bits > 1 and (bits - 1) * abs(exponent) >= MAX_BITS:  # |base| ≥ 2^(bits−1)
+        raise _too_complex(f"a power larger than 2^{MAX_BITS} (about {int(MAX_BITS * 0.30103)} digits)")
+
+
+def complexity(tree: Any) -> tuple[int, int, int]:
+    """Upper bounds on (degree, monomials, coefficient bits) of the polynomial a tree expands to, with
+    every name a symbol; a quotient counts as the product of its parts (what bringing it to a common
+    denominator can cost). Computed from the tree alone, before sympy sees anything.
+
+    >>> complexity(parse("(a + b)**2"))
+    (2, 3, 4)
+    """
+    kind = tree[0]
+    if not names(tree):  # a constant: its exact size, computed under the numeric caps
+        return 0, 1, max(_bits(evaluate(tree, {})), 1)
+    if kind == "name":
+        return 1, 1, 1
+    if kind == "neg":
+        return complexity(tree[1])
+    if kind == "call":
+        parts = [complexity(arg) for arg in tree[2]]
+        return max(p[0] for p in parts), _cap(sum(p[1] for p in parts)), max(p[2] for p in parts) + len(parts)
+    if kind == "**":
+        degree, terms, bits = complexity(tree[1])
+        if names(tree[2]):
+            return degree * MAX_EXPONENT + 1, _cap(terms ** 2 + 1), MAX_BITS + 1  # refused by the caps
+        k = abs(_exponent(tree[2], {}))
+        monomials = 1 if terms == 1 else _cap(math.comb(terms + k - 1, k))
+        return degree * k, monomials, bits * max(k, 1)
+    (d1, t1, b1), (d2, t2, b2) = complexity(tree[1]), complexity(tree[2])
+    if kind in ("+", "-"):
+        return max(d1, d2), _cap(t1 + t2), max(b1, b2) + 1
+    return d1 + d2, _cap(t1 * t2), b1 + b2  # * / // %
+
+
+def _cap(count: int) -> int:
+    return min(count, 10 * MAX_TERMS)  # keeps the estimate itself cheap
+
+
+def check_symbolic(tree: Any) -> None:
+    """Refuse a tree whose expansion would be too large for sympy (degree, monomials, coefficients)."""
+    degree, terms, bits = complexity(tree)
+    if degree > MAX_DEGREE:
+        raise _too_complex(f"degree {degree} in its symbols (at most {MAX_DEGREE})")
+    if terms > MAX_TERMS:
+        raise _too_complex(f"it expands to {terms if terms < 10 * MAX_TERMS else 'over ' + str(terms)} terms "
+                           f"(at most {MAX_TERMS})")
+    if bits > MAX_BITS:
+        raise _too_complex(f"its coefficients can reach 2^{bits} (at most 2^{MAX_BITS})")
+
+
+# ---------------------------------------------------------------- evaluation
+
+
 def evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool = False) -> Any:
     """Evaluate with ints/Fractions (exact), or with sympy objects when ``symbolic``."""
+    if symbolic:
+        check_symbolic(tree)
+    try:
+        return _evaluate(tree, values, symbolic)
+    except (OverflowError, MemoryError, RecursionError):
+        raise _too_complex("a value too large to compute") from None
+
+
+def _evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool) -> Any:
     kind = tree[0]
     if kind == "num":
         number = tree[1]
@@ -153,34 +287,47 @@ def evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool = False) -> An
         if tree[1] not in values:
             raise ExpressionError(f"unknown name '{tree[1]}'", got=tree[1],
                                   expected="one of " + (", ".join(sorted(values)) or "no names here"))
-        return values[tree[1]]
+        value = values[tree[1]]
+        if isinstance(value, bool) or not (isinstance(value, (int, float, Fraction)) or hasattr(value, "free_symbols")):
+            raise ExpressionError(f"'{tree[1]}' is not a number", got=value, expected="a number")
+        return _check_value(value)
     if kind == "neg":
-        return -evaluate(tree[1], values, symbolic)
+        return -_evaluate(tree[1], values, symbolic)
     if kind == "call":
-        args = [evaluate(arg, values, symbolic) for arg in tree[2]]
-        return _call(tree[1], args, symbolic)
-    left, right = evaluate(tree[1], values, symbolic), evaluate(tree[2], values, symbolic)
-    if kind == "+":
-        return left + right
-    if kind == "-":
-        return left - right
-    if kind == "*":
-        return left * right
+        args = [_evaluate(arg, values, symbolic) for arg in tree[2]]
+        return _check_value(_call(tree[1], args, symbolic))
     if kind == "**":
-        # a small integer exponent only: 9**9**9 must not hang the program
-        if not (getattr(right, "is_Integer", False) or isinstance(right, int)) or abs(int(right)) > 64:
-            raise ExpressionError("the exponent must be an integer from -64 to 64", got=str(right))
-        return left ** int(right)
+        left = _evaluate(tree[1], values, symbolic)
+        exponent = _exponent(tree[2], values)
+        _power_bits(left, exponent)
+        if exponent < 0 and left == 0:
+            raise ExpressionError("division by zero")
+        if isinstance(left, Fraction) or (isinstance(left, int) and exponent < 0):
+            return _check_value(Fraction(left) ** exponent)
+        return _check_value(left ** exponent)
+    left, right = _evaluate(tree[1], values, symbolic), _evaluate(tree[2], values, symbolic)
+    if kind == "+":
+        return _check_value(left + right)
+    if kind == "-":
+        return _check_value(left - right)
+    if kind == "*":
+        return _check_value(left * right)
     if right == 0:
         raise ExpressionError("division by zero")
     if kind == "/":
         if symbolic:
-            return left / right
+            return _check_value(left / right)
+        if isinstance(left, float) or isinstance(right, float):
+            return _check_value(left / right)
         result = Fraction(left) / Fraction(right)
-        return int(result) if result.denominator == 1 else result
+        return _check_value(int(result) if result.denominator == 1 else result)
     if kind == "//":
-        return _call("floor", [Fraction(left) / Fraction(right) if not symbolic else left / right], symbolic)
-    return left % right
+        if symbolic:
+            return _check_value(_call("floor", [left / right], symbolic))
+        if isinstance(left, float) or isinstance(right, float):
+            return _check_value(_call("floor", [left / right], symbolic))
+        return _check_value(_call("floor", [Fraction(left) / Fraction(right)], symbolic))
+    return _check_value(left % right)
 
 
 def _call(name: str, args: list[Any], symbolic: bool) -> Any:
@@ -190,7 +337,7 @@ def _call(name: str, args: list[Any], symbolic: bool) -> Any:
         fn = {"floor": sympy.floor, "ceil": sympy.ceiling, "max": sympy.Max, "min": sympy.Min}[name]
         return fn(*args)
     if name == "floor":
-        return int(Fraction(args[0]).__floor__())
+        return math.floor(args[0])
     if name == "ceil":
-        return int(Fraction(args[0]).__ceil__())
+        return math.ceil(args[0])
     return max(args) if name == "max" else min(args)
