@@ -322,6 +322,38 @@ def _parse_seed(text: str | None) -> int | None:
     return value
 
 
+class RunProgress:
+    """A progress line on stderr once a run has lasted ``after`` seconds (short runs print nothing).
+
+    On a terminal the line is rewritten in place and erased at the end; elsewhere (a log file, a pipe) a
+    plain line is written at most once a second, so a long run leaves a readable trail.
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None, after: float = 1.0, tty: bool | None = None) -> None:
+        import time
+
+        self.clock = clock or time.monotonic
+        self.start = self.clock()
+        self.after = after
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.last: float | None = None
+        self.shown = False
+
+    def __call__(self, step: int, total: int, name: str) -> None:
+        now = self.clock()
+        if now - self.start < self.after or (not self.tty and self.last is not None and now - self.last < 1.0):
+            return
+        self.last = now
+        shown = "".join(c if c.isprintable() else "?" for c in name[:60])
+        text = f"run: layer {step}/{total} '{shown}' ({now - self.start:.0f} s)"
+        typer.echo("\r" + text + "\x1b[K" if self.tty else text, err=True, nl=not self.tty)
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown and self.tty:
+            typer.echo("\r\x1b[K", err=True, nl=False)
+
+
 class RunDtype(str, Enum):
     float64 = "float64"
     float32 = "float32"
@@ -378,6 +410,7 @@ def run(
     from .run.executor import run as execute
     from .spec.network import load_spec
 
+    progress = RunProgress()  # counts from here: loading large files is part of the wait
     budget = parse_bytes(max_memory)
     seed_value = _parse_seed(seed)
     if output:
@@ -394,7 +427,11 @@ def run(
                            expected="a layer name", hint=did_you_mean(maps_layer, [x.name for x in network.layers]))
     x = load_input_file(input, budget)
     arrays = load_weights_file(weights, budget) if weights else None
-    result = execute(network, x, arrays, seed=seed_value, max_memory=budget, dtype=dtype.value)
+    try:
+        result = execute(network, x, arrays, seed=seed_value, max_memory=budget, dtype=dtype.value,
+                         progress=progress)
+    finally:
+        progress.finish()
     final = result.output
     if save_maps:
         _save_feature_maps(result, save_maps, maps_layer)

@@ -61,20 +61,74 @@ def check_seed(seed: int | None) -> None:
         raise ExecutionError("bad --seed", got=seed, expected=f"an integer from 0 to {MAX_SEED:,} (2**63 − 1)")
 
 
-def _layer_rng(seed: int, name: str) -> np.random.Generator:
-    # per-layer stream: adding or renaming one layer leaves the others' weights unchanged
-    return np.random.default_rng([int(seed), zlib.crc32(name.encode())])
+# Seeded weights: each (layer, array, chunk) has its own stream, so renaming one layer leaves the others'
+# weights alone, and a large array is filled in parallel, chunk by chunk, with values that depend on neither
+# the thread count nor the dtype (float32 gets the float64 values rounded).
+SEED_CHUNK = 1 << 20
 
 
-def _random_array(rng: np.random.Generator, key: str, shape: tuple[int, ...]) -> np.ndarray:
+def _stream(seed: int, layer: str, key: str, chunk: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), zlib.crc32(layer.encode()), zlib.crc32(key.encode()), chunk])
+
+
+def _distribution(key: str, shape: tuple[int, ...]) -> tuple[str, float, float]:
+    """(normal or uniform, scale, shift) of a seeded array."""
     if key in ("weight", "pointwise_weight"):
-        fan_in = int(np.prod(shape[:-1])) or 1
-        return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)  # He initialisation
+        fan_in = math.prod(shape[:-1]) or 1
+        return "normal", math.sqrt(2.0 / fan_in), 0.0  # He initialisation
     if key == "var":
-        return rng.uniform(0.5, 1.5, size=shape)
+        return "uniform", 1.0, 0.5  # in [0.5, 1.5)
     if key == "gamma":
-        return 1.0 + 0.1 * rng.normal(size=shape)
-    return 0.1 * rng.normal(size=shape)  # bias, beta, mean
+        return "normal", 0.1, 1.0
+    return "normal", 0.1, 0.0  # bias, beta, mean
+
+
+def seeded_array(seed: int, layer: str, key: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """One seeded array (see :func:`seeded_weights`)."""
+    return seeded_weights(seed, [(layer, key, shape)], dtype)[(layer, key)]
+
+
+def seeded_weights(seed: int, wanted: list[tuple[str, str, tuple[int, ...]]], dtype: Any = np.float64,
+                   threads: int | None = None) -> dict[tuple[str, str], np.ndarray]:
+    """Seeded random arrays, written straight into arrays of ``dtype`` (no full-size temporaries)."""
+    import os
+
+    dtype = np.dtype(dtype)
+    arrays: dict[tuple[str, str], np.ndarray] = {}
+    tasks: list[tuple[str, str, np.ndarray, int, tuple[str, float, float]]] = []
+    for layer, key, shape in wanted:
+        array = np.empty(tuple(int(d) for d in shape), dtype=dtype)
+        arrays[(layer, key)] = array
+        flat = array.reshape(-1)
+        rule = _distribution(key, tuple(array.shape))
+        for chunk, start in enumerate(range(0, flat.size, SEED_CHUNK)):
+            tasks.append((layer, key, flat[start: start + SEED_CHUNK], chunk, rule))
+
+    def fill(task: tuple[str, str, np.ndarray, int, tuple[str, float, float]]) -> None:
+        layer, key, part, chunk, (kind, scale, shift) = task
+        target = part if part.dtype == np.float64 else np.empty(part.size)
+        rng = _stream(seed, layer, key, chunk)
+        if kind == "normal":
+            rng.standard_normal(out=target)
+        else:
+            rng.random(out=target)
+        if scale != 1.0:
+            target *= scale
+        if shift:
+            target += shift
+        if target is not part:
+            part[...] = target
+
+    threads = threads or min(8, os.cpu_count() or 1)
+    if threads > 1 and len(tasks) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:  # numpy's generators release the GIL while filling
+            list(pool.map(fill, tasks))
+    else:
+        for task in tasks:
+            fill(task)
+    return arrays
 
 
 def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed: int | None,
@@ -85,6 +139,7 @@ def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed
     shapes = _input_shapes(summary)
     expected_keys = set()
     result: dict[str, dict[str, np.ndarray]] = {}
+    to_seed: list[tuple[str, str, tuple[int, ...]]] = []
     for layer in network.layers:
         needed = layer.weight_shapes(shapes[layer.name])
         arrays: dict[str, np.ndarray] = {}
@@ -97,7 +152,8 @@ def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed
             elif isinstance(inline, list):
                 value, origin = np.asarray(inline, dtype=float), "spec"
             elif seed is not None:
-                value, origin = _random_array(_layer_rng(seed, layer.name), key, shape), "seed"
+                to_seed.append((layer.name, key, tuple(int(d) for d in shape)))  # finite by construction
+                continue
             else:
                 raise ExecutionError(f"no value for '{full_key}', expected an array of shape {list(shape)}",
                                      layer=layer.name, index=layer.index, field=key,
@@ -121,6 +177,10 @@ def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed
     if unused:
         raise ExecutionError(f"weights file has an array no layer uses: '{unused[0][:100]}'",
                              hint=did_you_mean(unused[0], expected_keys) or "keys are '<layer>.weight', '<layer>.bias', …")
+    if to_seed:
+        assert seed is not None
+        for (name, key), value in seeded_weights(seed, to_seed, dtype).items():
+            result[name][key] = value
     return result
 
 
@@ -227,7 +287,10 @@ def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, 
     ``progress(i, n, name)`` is called before layer i of n runs.
     """
     check_seed(seed)
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ExecutionError("bad dtype", got=str(dtype), expected="float32 or float64") from None
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ExecutionError("bad dtype", got=str(dtype), expected="float32 or float64")
     network, array, batched = prepare_input(network, x, dtype)
