@@ -5,7 +5,10 @@ Run: python benchmarks/bench_executor.py [--quick]
      notebook's own loop code (target: at least 100× faster);
   2. a batch of 2,000 16×16×1 images through LeNet-1 (built-in `lenet1`) (target: under 0.5 s);
   3. where PyTorch is installed, the same conv against torch.nn.functional.conv2d on one thread
-     (target: within 2×).
+     (target: within 2×);
+  4. `run vgg16 --seed 0` on a 224×224×3 image: making the 138 M seeded weights against the forward pass
+     itself, in float64 and float32 (target: seeded weights cost little more than the forward pass), and
+     against the former way of making them (normal() then astype(), each array one stream) in this same run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from cnncalc import load_spec, loads_spec
-from cnncalc.run.executor import run
+from cnncalc.calc.analysis import analyse
+from cnncalc.run.executor import _input_shapes, gather_weights, run
 
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import best_of
@@ -103,6 +107,9 @@ def main() -> None:
         rows.append(("same conv, torch.nn.functional.conv2d (1 thread)", t_torch, None))
         torch_ratio = t_ours / t_torch
 
+    vgg = seeded_vgg16(rng, 1 if quick else 3)
+    rows.extend(vgg["rows"])
+
     print(f"{'measurement':52} {'seconds':>9} {'target':>8}")
     for name, seconds, target in rows:
         print(f"{name:52} {seconds:9.4f} {'' if target is None else f'{target:8.3f}'}")
@@ -113,6 +120,43 @@ def main() -> None:
         print("PyTorch not installed: the torch comparison is skipped")
     else:
         print(f"cnncalc / torch conv2d (1 thread): {torch_ratio:.2f}× (target ≤ 2×)")
+    for dtype in ("float64", "float32"):
+        print(f"VGG16 {dtype}: seeded weights / forward pass: {vgg[dtype]:.2f}× (target: close to 1×)")
+    print(f"VGG16 float64 seeded weights, former way / now: {vgg['speedup']:.2f}×")
+
+
+def seeded_vgg16(rng: np.random.Generator, repeat: int) -> dict:
+    """Seeded weights of VGG16 (138 M values) against its forward pass, and against the former generator."""
+    import zlib
+
+    network = load_spec("vgg16")
+    image = rng.uniform(0, 255, size=(224, 224, 3))
+    summary = analyse(network)
+    shapes = _input_shapes(summary)
+
+    def former() -> None:  # one stream per layer, normal() in float64, then a converted copy and a check
+        for layer in network.layers:
+            for shape in layer.weight_shapes(shapes[layer.name]).values():
+                stream = np.random.default_rng([0, zlib.crc32(layer.name.encode())])
+                fan_in = int(np.prod(shape[:-1])) or 1
+                value = stream.normal(0.0, np.sqrt(2.0 / fan_in), size=shape).astype(np.float64)
+                assert np.all(np.isfinite(value))
+
+    result: dict = {"rows": []}
+    for dtype in ("float64", "float32"):
+        t_seed = best_of(lambda dtype=dtype: gather_weights(summary, None, 0, np.dtype(dtype)), repeat)
+        arrays = gather_weights(summary, None, 0, np.dtype(dtype))
+        weights = {f"{name}.{key}": value for name, parts in arrays.items() for key, value in parts.items()}
+        t_forward = best_of(lambda weights=weights, dtype=dtype: run(network, image, weights, dtype=dtype), repeat)
+        result["rows"] += [(f"VGG16 {dtype}: seeded weights (138 M values)", t_seed, None),
+                           (f"VGG16 {dtype}: forward pass, 224×224×3", t_forward, None)]
+        result[dtype] = t_seed / t_forward
+        if dtype == "float64":
+            t_former = best_of(former, repeat)
+            result["rows"].append(("VGG16 float64: seeded weights, former way", t_former, None))
+            result["speedup"] = t_former / t_seed
+        del arrays, weights
+    return result
 
 
 if __name__ == "__main__":

@@ -419,19 +419,93 @@ def key(
             typer.echo(f"    {line}")
 
 
+MAX_MEMORY_LIMIT = 1024**5  # 1 PiB: beyond any machine, so a typo such as 1e400 is caught
+
+
 def parse_bytes(text: str) -> int:
-    """'2GB', '512MB', '1e9' → bytes."""
-    units = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
-    cleaned = text.strip().upper().replace("IB", "B")
-    number = cleaned.rstrip("KMGTB")
-    unit = cleaned[len(number):]
-    try:
-        value = float(number) * units[unit]
-    except (ValueError, KeyError):
-        raise CnnCalcError("bad --max-memory", got=text, expected="a size such as 2GB or 512MB") from None
-    if value <= 0:
-        raise CnnCalcError("bad --max-memory", got=text, expected="a positive size")
+    """'2GB', '512MB', '1e9' → bytes (K, M, G, T, P are powers of 1024; 'KiB' and 'KB' mean the same)."""
+    import re
+
+    units = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+    match = re.fullmatch(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?)\s*([kKmMgGtTpP]?)(?:i?[bB])?\s*", text)
+    if not match:
+        raise CnnCalcError("bad --max-memory", got=text, expected="a size such as 2GB, 512MB or 1e9")
+    value = float(match.group(1)) * units[match.group(2).upper()]
+    if not value >= 1 or value > MAX_MEMORY_LIMIT:  # also false for NaN
+        raise CnnCalcError("bad --max-memory", got=text, expected="a size from 1 byte to 1 PiB")
     return int(value)
+
+
+def _parse_seed(text: str | None) -> int | None:
+    """Digits only, read as text first: a 5,000-digit seed gets one short message, not an echo."""
+    if text is None:
+        return None
+    from .run.executor import MAX_SEED, check_seed
+
+    cleaned = text.strip()
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > len(str(MAX_SEED)):
+        raise CnnCalcError("bad --seed", got=text[:40] + ("…" if len(text) > 40 else ""),
+                           expected=f"an integer from 0 to {MAX_SEED:,} (2**63 − 1)")
+    value = int(cleaned)
+    check_seed(value)
+    return value
+
+
+class RunProgress:
+    """A progress line on stderr once a run has lasted ``after`` seconds (short runs print nothing).
+
+    On a terminal the line is rewritten in place and erased at the end; elsewhere (a log file, a pipe) a
+    plain line is written at most once a second, so a long run leaves a readable trail.
+    """
+
+    def __init__(self, clock: Callable[[], float] | None = None, after: float = 1.0, tty: bool | None = None) -> None:
+        import time
+
+        self.clock = clock or time.monotonic
+        self.start = self.clock()
+        self.after = after
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.last: float | None = None
+        self.shown = False
+
+    def __call__(self, step: int, total: int, name: str) -> None:
+        now = self.clock()
+        if now - self.start < self.after or (not self.tty and self.last is not None and now - self.last < 1.0):
+            return
+        self.last = now
+        shown = "".join(c if c.isprintable() else "?" for c in name[:60])
+        text = f"run: layer {step}/{total} '{shown}' ({now - self.start:.0f} s)"
+        typer.echo("\r" + text + "\x1b[K" if self.tty else text, err=True, nl=not self.tty)
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown and self.tty:
+            typer.echo("\r\x1b[K", err=True, nl=False)
+
+
+class RunDtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+OUTPUT_SUFFIXES = (".npy", ".json")
+MAPS_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _check_output_path(path: str, suffixes: tuple[str, ...], option: str) -> None:
+    """Refuse an output path before any work: a known extension, not a folder, its folder present."""
+    import os
+
+    if not path.lower().endswith(suffixes):
+        raise CnnCalcError(f"{option} must end in " + " or ".join(suffixes), got=path,
+                           expected="a file name such as OUT" + suffixes[0])
+    if os.path.isdir(path):
+        raise CnnCalcError(f"{option} names a folder", file=path, expected="a file name such as OUT" + suffixes[0],
+                           got=path)
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise CnnCalcError(f"{option}: the folder does not exist", file=path, got=folder,
+                           expected="an existing folder")
 
 
 @app.command()
@@ -442,11 +516,15 @@ def run(
                                        "[N, H, W, C], or an image (needs the 'images' extra).")],
     weights: Annotated[str | None, typer.Option(help="Weights .npz: <layer>.weight, <layer>.bias, "
                                                 "<layer>.gamma/.beta/.mean/.var.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Fill missing weights with seeded random values.")] = None,
+    seed: Annotated[str | None, typer.Option(help="Fill missing weights with seeded random values "
+                                             "(an integer from 0 to 2**63 − 1).")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Print every layer's output shape and small arrays.")] = False,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write the final output (.npy or .json).")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
-    max_memory: Annotated[str, typer.Option(help="Refuse to run if one intermediate would exceed this.")] = "2GB",
+    max_memory: Annotated[str, typer.Option(help="Refuse to run (or read files) needing more memory than "
+                                            "this: input, weights, every layer's output.")] = "2GB",
+    dtype: Annotated[RunDtype, typer.Option("--dtype", help="Arithmetic precision: float64 (the reference) "
+                                            "or float32 (faster, half the memory).")] = RunDtype.float64,
     save_maps: Annotated[str | None, typer.Option(help="Write a PNG grid of one layer's feature maps "
                                                   "(needs the 'images' extra).")] = None,
     maps_layer: Annotated[str | None, typer.Option(help="Layer for --save-maps (default: the last with "
@@ -461,22 +539,40 @@ def run(
     from .run.executor import run as execute
     from .spec.network import load_spec
 
-    network = load_spec(spec)
-    x = load_input_file(input)
-    arrays = load_weights_file(weights) if weights else None
-    result = execute(network, x, arrays, seed=seed, max_memory=parse_bytes(max_memory))
-    final = result.output
+    progress = RunProgress()  # counts from here: loading large files is part of the wait
+    budget = parse_bytes(max_memory)
+    seed_value = _parse_seed(seed)
     if output:
-        _write_output(output, final)
+        _check_output_path(output, OUTPUT_SUFFIXES, "--output")
+    if save_maps:
+        _check_output_path(save_maps, MAPS_SUFFIXES, "--save-maps")
+    elif maps_layer is not None:
+        raise CnnCalcError("--maps-layer needs --save-maps FILE.png")
+    network = load_spec(spec)
+    if maps_layer is not None and maps_layer not in {layer.name for layer in network.layers}:
+        from .errors import did_you_mean
+
+        raise CnnCalcError("--maps-layer names no layer of the spec", got=maps_layer,
+                           expected="a layer name", hint=did_you_mean(maps_layer, [x.name for x in network.layers]))
+    x = load_input_file(input, budget)
+    arrays = load_weights_file(weights, budget) if weights else None
+    try:
+        result = execute(network, x, arrays, seed=seed_value, max_memory=budget, dtype=dtype.value,
+                         progress=progress)
+    finally:
+        progress.finish()
+    final = result.output
     if save_maps:
         _save_feature_maps(result, save_maps, maps_layer)
+    if output:
+        _write_output(output, final)
     if format is TextOrJson.json:
-        data: dict[str, Any] = {"output_shape": list(final.shape), "output": final.tolist()}
+        data: dict[str, Any] = {"output_shape": list(final.shape), "output": _json_values(final)}
         if trace:
             data["trace"] = [{"index": r.index, "name": r.name, "type": r.type,
                               "output_shape": list(result.layer_output(r.name).shape),
-                              "output": result.layer_output(r.name).tolist()} for r in result.summary.records]
-        typer.echo(json.dumps(data))
+                              "output": _json_values(result.layer_output(r.name))} for r in result.summary.records]
+        typer.echo(json.dumps(data, allow_nan=False))
         return
     if trace:
         typer.echo(f"input {list(np.shape(x))}")
@@ -489,19 +585,27 @@ def run(
         typer.echo(compact(final))
 
 
+def _json_values(array: Any) -> Any:
+    """Nested lists for JSON; NaN and infinities (overflow in a layer) become null: JSON has no such numbers."""
+    import numpy as np
+
+    if np.all(np.isfinite(array)):
+        return array.tolist()
+    return np.where(np.isfinite(array), array, None).tolist()
+
+
 def _write_output(path: str, array: Any) -> None:
     import json
 
     import numpy as np
 
     try:
-        if path.endswith(".json"):
+        if path.lower().endswith(".json"):
             with open(path, "w", encoding="utf-8") as handle:
-                json.dump(array.tolist(), handle)
-        elif path.endswith(".npy"):
-            np.save(path, array, allow_pickle=False)
+                json.dump(_json_values(array), handle, allow_nan=False)
         else:
-            raise CnnCalcError("--output must end in .npy or .json", got=path, expected="OUT.npy or OUT.json")
+            with open(path, "wb") as handle:  # a file object: numpy would append ".npy" to a name
+                np.save(handle, array, allow_pickle=False)
     except OSError as error:
         raise CnnCalcError(f"cannot write the output: {error.strerror}", file=path) from None
 
@@ -516,6 +620,9 @@ def _save_feature_maps(result: Any, path: str, layer: str | None) -> None:
             raise CnnCalcError("no layer has an [H, W, C] output to draw")
         layer = names[-1]
     elif layer not in names:
+        if not names:
+            raise CnnCalcError("--maps-layer: no layer has an [H, W, C] output to draw", got=layer,
+                               expected="a layer with an [H, W, C] output")
         raise CnnCalcError("--maps-layer must name a layer with an [H, W, C] output", got=layer,
                            expected="one of " + ", ".join(names[:8]), hint=did_you_mean(layer, names))
     maps = result.layer_output(layer)

@@ -254,7 +254,7 @@ def test_run_cli(tmp_path, cli):
     assert code == 2 and "no value for 'CONV1.weight'" in err and "--seed" in err
     code, out, err = cli("run", "lenet5", "--input", str(tmp_path / "img.npy"), "--seed", "1")
     assert code == 0 and out.startswith("output [10]")
-    code, _, err = cli("run", "lenet5", "--input", str(tmp_path / "img.npy"), "--seed", "1", "--max-memory", "1KB")
+    code, _, err = cli("run", "lenet5", "--input", str(tmp_path / "img.npy"), "--seed", "1", "--max-memory", "30KB")
     assert code == 2 and "would allocate" in err
 
 
@@ -262,7 +262,7 @@ def test_run_cli_refuses_pickles(tmp_path, cli):
     path = tmp_path / "evil.npy"
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     code, _, err = cli("run", "lenet5", "--input", str(path), "--seed", "1")
-    assert code == 2 and "cannot read the input array" in err
+    assert code == 2 and "must hold numbers" in err and "object" in err
 
 
 def test_examples_folder_reproduces_worksheet(cli):
@@ -278,3 +278,124 @@ def test_examples_folder_reproduces_worksheet(cli):
     w = np.stack(WORKSHEET_FILTERS, axis=-1)[:, :, :, None]
     np.testing.assert_array_equal(trace["conv"], single(x, "{type: conv, filters: 1, kernel: 3}", weight=w, bias=[7]))
     np.testing.assert_array_equal(trace["pool"][:, :, 0], [[35, 20, 24], [22, 22, 22], [22, 22, 22]])
+
+
+# ------------------------------------------------------------------ seeded weights, dtype, progress
+
+
+def test_seeded_weights_stream_is_pinned():
+    """The documented rule: stream [seed, crc32(layer), crc32(array), chunk], He-normal weights."""
+    import zlib
+
+    from cnncalc.run.executor import SEED_CHUNK, seeded_array
+
+    def stream(layer, key, chunk=0):
+        return np.random.default_rng([0, zlib.crc32(layer.encode()), zlib.crc32(key.encode()), chunk])
+
+    weight = seeded_array(0, "a", "weight", (2, 3))
+    np.testing.assert_array_equal(weight, stream("a", "weight").standard_normal(6).reshape(2, 3) * np.sqrt(2 / 2))
+    assert weight[0, 0] == 1.039894249187694  # a change of stream must be deliberate (and documented)
+    np.testing.assert_array_equal(seeded_array(0, "a", "bias", (3,)), 0.1 * stream("a", "bias").standard_normal(3))
+    np.testing.assert_array_equal(seeded_array(0, "a", "var", (2,)), stream("a", "var").random(2) + 0.5)
+    np.testing.assert_array_equal(seeded_array(0, "a", "gamma", (2,)),
+                                  1.0 + 0.1 * stream("a", "gamma").standard_normal(2))
+    # a large array: one stream per chunk of SEED_CHUNK values, whatever the thread count
+    big = seeded_array(0, "b", "weight", (SEED_CHUNK + 5, 1))
+    np.testing.assert_array_equal(big[SEED_CHUNK:, 0], stream("b", "weight", 1).standard_normal(5) * np.sqrt(2 / (SEED_CHUNK + 5)))
+
+
+def test_seeded_weights_do_not_depend_on_threads_and_float32_rounds_float64():
+    from cnncalc.run.executor import SEED_CHUNK, seeded_weights
+
+    wanted = [("c", "weight", (3, 3, 64, 2 * SEED_CHUNK // 576 + 1)), ("c", "bias", (7,)), ("d", "var", (5,))]
+    one = seeded_weights(5, wanted, threads=1)
+    two = seeded_weights(5, wanted, threads=3)
+    low = seeded_weights(5, wanted, np.float32, threads=2)
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key])
+        assert low[key].dtype == np.float32
+        np.testing.assert_array_equal(low[key], one[key].astype(np.float32))
+
+
+def test_seeded_weights_statistics_he_normal_and_independent_arrays():
+    from cnncalc.run.executor import seeded_array
+
+    weight = seeded_array(1, "c", "weight", (3, 3, 32, 256))
+    assert abs(weight.std() - np.sqrt(2 / (3 * 3 * 32))) < 0.01 * np.sqrt(2 / (3 * 3 * 32))
+    assert abs(weight.mean()) < 0.005
+    bias = seeded_array(1, "c", "bias", (256,))
+    # each array has its own stream: the bias is not a rescaled copy of the first weights
+    assert abs(np.corrcoef(bias, weight.reshape(-1)[:256])[0, 1]) < 0.3
+    var = seeded_array(1, "bn", "var", (10000,))
+    assert var.min() >= 0.5 and var.max() < 1.5
+
+
+def test_float32_run_matches_float64_closely(tmp_path, cli):
+    spec = net("input: [8, 8, 3]\nlayers:\n  - {type: conv, name: a, filters: 4, kernel: 3}\n  - {type: batchnorm, name: b}\n"
+               "  - {type: relu}\n  - {type: flatten}\n  - {type: dense, name: d, units: 5}\n  - {type: softmax}\n")
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3))
+    high = run(spec, x, seed=3)
+    low = run(spec, x, seed=3, dtype=np.float32)
+    assert low.output.dtype == np.float32 and high.output.dtype == np.float64
+    assert all(value.dtype == np.float32 for value in low.outputs.values())
+    np.testing.assert_allclose(low.output, high.output, rtol=1e-4, atol=1e-6)
+    assert not np.array_equal(low.output, high.output)
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    out = tmp_path / "o.npy"
+    code, _, err = cli("run", str(_write(tmp_path / "s.yaml", "input: [8, 8, 3]\nlayers: [{type: conv, name: a, filters: 4, kernel: 3}]\n")),
+                       "--input", str(path), "--seed", "3", "--dtype", "float32", "--output", str(out))
+    assert code == 0, err
+    assert np.load(out).dtype == np.float32
+    code, _, err = cli("run", str(tmp_path / "s.yaml"), "--input", str(path), "--seed", "3", "--dtype", "float16")
+    assert code == 2
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_progress_line_only_after_a_second():
+    from cnncalc.cli import RunProgress
+
+    now = [0.0]
+    shown: list[str] = []
+
+    class Clock:
+        def __call__(self):
+            return now[0]
+
+    import typer
+
+    original = typer.echo
+    try:
+        typer.echo = lambda text, err=False, nl=True: shown.append(text + ("\n" if nl else ""))
+        plain = RunProgress(clock=Clock(), tty=False)
+        for step, at in enumerate([0.2, 0.9, 1.1, 1.5, 2.2, 2.3], 1):
+            now[0] = at
+            plain(step, 6, f"layer{step}")
+        plain.finish()
+        assert shown == ["run: layer 3/6 'layer3' (1 s)\n", "run: layer 5/6 'layer5' (2 s)\n"]
+        shown.clear()
+        now[0] = 0.0
+        terminal = RunProgress(clock=Clock(), tty=True)
+        for step, at in enumerate([0.5, 1.2, 1.3], 1):
+            now[0] = at
+            terminal(step, 3, "c\nforged")
+        terminal.finish()
+        assert shown == ["\rrun: layer 2/3 'c?forged' (1 s)\x1b[K", "\rrun: layer 3/3 'c?forged' (1 s)\x1b[K", "\r\x1b[K"]
+        shown.clear()
+        quick = RunProgress(clock=Clock(), tty=True)
+        quick(1, 1, "a")
+        quick.finish()
+        assert shown == []
+    finally:
+        typer.echo = original
+
+
+def test_short_runs_print_nothing_on_stderr(tmp_path, cli):
+    x = tmp_path / "x.npy"
+    np.save(x, np.ones((32, 32, 3)))
+    code, out, err = cli("run", "lenet5", "--input", str(x), "--seed", "0")
+    assert code == 0 and out.startswith("output [10]") and err == ""

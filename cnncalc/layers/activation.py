@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import ShapeError
 from .base import Field, Inference, Layer, Shape, any_int, number, probability
 
 
@@ -33,6 +34,14 @@ class Softmax(Activation):
     type_name = "softmax"
     type_names = ("softmax",)
     fields = {"axis": Field(any_int, -1)}
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        rank = len(inputs[0])
+        if not -rank <= self.axis < rank:
+            raise ShapeError("softmax axis out of range for its input", field="axis", got=self.axis,
+                             expected=f"an axis of the {rank}-axis input {list(inputs[0])}: "
+                                      f"{-rank} to {rank - 1}")
+        return Inference(tuple(inputs[0]))
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         from ..maths import kernels

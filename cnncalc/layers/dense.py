@@ -9,6 +9,7 @@ from ..errors import ShapeError
 from ..maths import arith
 from .base import (
     Field,
+    FieldValueError,
     Inference,
     Layer,
     Shape,
@@ -20,6 +21,19 @@ from .base import (
     numeric_array,
     positive_int,
 )
+
+
+def nonneg_number(value: Any) -> float:
+    """A finite number ≥ 0 (batchnorm's epsilon: a negative one makes ``var + ε`` negative, all NaN).
+
+    0 is allowed for the textbook formula; the executor then refuses a variance of exactly 0.
+    """
+    import math
+
+    result = number(value)
+    if not (result >= 0 and math.isfinite(result)):
+        raise FieldValueError("a finite number ≥ 0 (such as 1e-3)")
+    return result
 
 
 class Dense(Layer):
@@ -67,7 +81,7 @@ class BatchNorm(Layer):
     fields = {
         "center": Field(boolean, True),
         "scale": Field(boolean, True),
-        "epsilon": Field(number, 1e-3),
+        "epsilon": Field(nonneg_number, 1e-3),
         # Keras counts the moving mean and variance as non-trainable parameters; PyTorch keeps them as
         # buffers, outside its parameter count. false gives PyTorch's count.
         "count_stats": Field(boolean, True),
@@ -104,7 +118,14 @@ class BatchNorm(Layer):
         """Inference mode: ``gamma·(x − mean)/√(var + ε) + beta`` with the moving statistics."""
         import numpy as np
 
-        y = (inputs[0] - weights["mean"]) / np.sqrt(weights["var"] + self.epsilon)
+        denominator = weights["var"] + self.epsilon
+        if np.any(denominator <= 0):
+            from ..errors import ExecutionError
+
+            channel = int(np.argmax(denominator <= 0))
+            raise ExecutionError(f"var + epsilon is 0 for channel {channel}: division by zero", field="var",
+                                 got=float(weights["var"][channel]), expected="a variance > 0 when epsilon is 0")
+        y = (inputs[0] - weights["mean"]) / np.sqrt(denominator)
         if "gamma" in weights:
             y = y * weights["gamma"]
         if "beta" in weights:

@@ -11,9 +11,10 @@ array([[ 5.,  7.],
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,11 @@ from ..errors import CnnCalcError, ExecutionError, did_you_mean
 from ..layers.base import wrap_layer_error
 from ..maths import arith
 from ..spec.network import INPUT, Network
+from .files import DEFAULT_MAX_MEMORY, human_bytes, load_input_file, load_weights_file
 
-DEFAULT_MAX_MEMORY = 2 * 1024**3
+__all__ = ["RunResult", "check_memory", "compact", "gather_weights", "load_input_file", "load_weights_file",
+           "memory_parts", "prepare_input", "run"]
+
 MAX_INPUT_BYTES = 512 * 1024**2
 
 
@@ -48,33 +52,83 @@ class RunResult:
 # ---------------------------------------------------------------- weights
 
 
-def load_weights_file(path: str | Path) -> dict[str, np.ndarray]:
-    """Arrays from an ``.npz`` file (``<layer>.weight``, ``<layer>.bias``, ...), never unpickled."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ExecutionError("weights must be an .npz archive of named arrays", file=str(path))
-            return {key: np.asarray(data[key]) for key in data.files}
-    except CnnCalcError:
-        raise
-    except (OSError, ValueError, EOFError) as error:
-        raise ExecutionError(f"cannot read weights: {error}", file=str(path)) from None
+MAX_SEED = 2**63 - 1
 
 
-def _layer_rng(seed: int, name: str) -> np.random.Generator:
-    # per-layer stream: adding or renaming one layer leaves the others' weights unchanged
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+def check_seed(seed: int | None) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or not 0 <= seed <= MAX_SEED):
+        raise ExecutionError("bad --seed", got=seed, expected=f"an integer from 0 to {MAX_SEED:,} (2**63 − 1)")
 
 
-def _random_array(rng: np.random.Generator, key: str, shape: tuple[int, ...]) -> np.ndarray:
+# Seeded weights: each (layer, array, chunk) has its own stream, so renaming one layer leaves the others'
+# weights alone, and a large array is filled in parallel, chunk by chunk, with values that depend on neither
+# the thread count nor the dtype (float32 gets the float64 values rounded).
+SEED_CHUNK = 1 << 20
+
+
+def _stream(seed: int, layer: str, key: str, chunk: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), zlib.crc32(layer.encode()), zlib.crc32(key.encode()), chunk])
+
+
+def _distribution(key: str, shape: tuple[int, ...]) -> tuple[str, float, float]:
+    """(normal or uniform, scale, shift) of a seeded array."""
     if key in ("weight", "pointwise_weight"):
-        fan_in = int(np.prod(shape[:-1])) or 1
-        return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=shape)  # He initialisation
+        fan_in = math.prod(shape[:-1]) or 1
+        return "normal", math.sqrt(2.0 / fan_in), 0.0  # He initialisation
     if key == "var":
-        return rng.uniform(0.5, 1.5, size=shape)
+        return "uniform", 1.0, 0.5  # in [0.5, 1.5)
     if key == "gamma":
-        return 1.0 + 0.1 * rng.normal(size=shape)
-    return 0.1 * rng.normal(size=shape)  # bias, beta, mean
+        return "normal", 0.1, 1.0
+    return "normal", 0.1, 0.0  # bias, beta, mean
+
+
+def seeded_array(seed: int, layer: str, key: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """One seeded array (see :func:`seeded_weights`)."""
+    return seeded_weights(seed, [(layer, key, shape)], dtype)[(layer, key)]
+
+
+def seeded_weights(seed: int, wanted: list[tuple[str, str, tuple[int, ...]]], dtype: Any = np.float64,
+                   threads: int | None = None) -> dict[tuple[str, str], np.ndarray]:
+    """Seeded random arrays, written straight into arrays of ``dtype`` (no full-size temporaries)."""
+    import os
+
+    dtype = np.dtype(dtype)
+    arrays: dict[tuple[str, str], np.ndarray] = {}
+    tasks: list[tuple[str, str, np.ndarray, int, tuple[str, float, float]]] = []
+    for layer, key, shape in wanted:
+        array = np.empty(tuple(int(d) for d in shape), dtype=dtype)
+        arrays[(layer, key)] = array
+        flat = array.reshape(-1)
+        rule = _distribution(key, tuple(array.shape))
+        for chunk, start in enumerate(range(0, flat.size, SEED_CHUNK)):
+            tasks.append((layer, key, flat[start: start + SEED_CHUNK], chunk, rule))
+
+    def fill(task: tuple[str, str, np.ndarray, int, tuple[str, float, float]]) -> None:
+        layer, key, part, chunk, (kind, scale, shift) = task
+        target = part if part.dtype == np.float64 else np.empty(part.size)
+        rng = _stream(seed, layer, key, chunk)
+        if kind == "normal":
+            rng.standard_normal(out=target)
+        else:
+            rng.random(out=target)
+        if scale != 1.0:
+            target *= scale
+        if shift:
+            target += shift
+        if target is not part:
+            part[...] = target
+
+    threads = threads or min(8, os.cpu_count() or 1)
+    if threads > 1 and len(tasks) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:  # numpy's generators release the GIL while filling
+            list(pool.map(fill, tasks))
+    else:
+        for task in tasks:
+            fill(task)
+    return arrays
 
 
 def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed: int | None,
@@ -85,6 +139,7 @@ def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed
     shapes = _input_shapes(summary)
     expected_keys = set()
     result: dict[str, dict[str, np.ndarray]] = {}
+    to_seed: list[tuple[str, str, tuple[int, ...]]] = []
     for layer in network.layers:
         needed = layer.weight_shapes(shapes[layer.name])
         arrays: dict[str, np.ndarray] = {}
@@ -93,22 +148,23 @@ def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed
             expected_keys.add(full_key)
             inline = getattr(layer, key, None)
             if full_key in weights:
-                value, origin = weights[full_key], "weights file"
+                value, origin = np.asarray(weights[full_key]), "weights file"
             elif isinstance(inline, list):
                 value, origin = np.asarray(inline, dtype=float), "spec"
             elif seed is not None:
-                value, origin = _random_array(_layer_rng(seed, layer.name), key, shape), "seed"
+                to_seed.append((layer.name, key, tuple(int(d) for d in shape)))  # finite by construction
+                continue
             else:
                 raise ExecutionError(f"no value for '{full_key}', expected an array of shape {list(shape)}",
                                      layer=layer.name, index=layer.index, field=key,
                                      hint="give --weights FILE.npz, put it inline in the spec, or pass --seed N")
-            if value.dtype.kind not in "biuf":
+            if value.dtype.kind not in "iuf":
                 raise ExecutionError(f"'{full_key}' must be numeric", layer=layer.name, index=layer.index,
-                                     field=key, got=str(value.dtype), expected="numbers")
+                                     field=key, got=str(value.dtype), expected="integers or floats")
             if tuple(value.shape) != tuple(shape):
                 raise ExecutionError(f"'{full_key}' from the {origin} has the wrong shape", layer=layer.name,
                                      index=layer.index, field=key, got=list(value.shape), expected=str(list(shape)))
-            value = value.astype(dtype)
+            value = value.astype(dtype, copy=False)
             if not np.all(np.isfinite(value)):
                 raise ExecutionError(f"'{full_key}' holds NaN or infinite values", layer=layer.name,
                                      index=layer.index, field=key)
@@ -119,8 +175,12 @@ def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed
         result[layer.name] = arrays
     unused = sorted(set(weights) - expected_keys)
     if unused:
-        raise ExecutionError(f"weights file has an array no layer uses: '{unused[0]}'",
+        raise ExecutionError(f"weights file has an array no layer uses: '{unused[0][:100]}'",
                              hint=did_you_mean(unused[0], expected_keys) or "keys are '<layer>.weight', '<layer>.bias', …")
+    if to_seed:
+        assert seed is not None
+        for (name, key), value in seeded_weights(seed, to_seed, dtype).items():
+            result[name][key] = value
     return result
 
 
@@ -138,10 +198,11 @@ def prepare_input(network: Network, x: Any, dtype: Any = np.float64) -> tuple[Ne
     """Check the input against the spec (binding symbolic sizes); returns a batched array."""
     try:
         array = np.asarray(x)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise ExecutionError("the input is not a rectangular array of numbers") from None
-    if array.dtype.kind not in "biuf":
-        raise ExecutionError("the input must hold numbers", got=str(array.dtype), expected="an integer or float array")
+    if array.dtype.kind not in "iuf":
+        raise ExecutionError("the input must hold numbers", got=str(array.dtype),
+                             expected="an integer or float array (no booleans, strings or objects)")
     if array.nbytes > MAX_INPUT_BYTES:
         raise ExecutionError(f"the input is too large ({array.nbytes:,} bytes, at most {MAX_INPUT_BYTES:,})")
     spec_shape = network.input_shape
@@ -152,6 +213,9 @@ def prepare_input(network: Network, x: Any, dtype: Any = np.float64) -> tuple[Ne
     else:
         raise ExecutionError("the input has the wrong number of axes", got=list(array.shape),
                              expected=f"{_shape_text(spec_shape)} or [N, ...] with a batch axis")
+    if array.shape[0] == 0:
+        raise ExecutionError("the input batch is empty", got=list(array.shape),
+                             expected=f"[N, ...] with N ≥ 1, or one sample {_shape_text(spec_shape)}")
     bound: dict[str, int] = {}
     for want, have in zip(spec_shape, array.shape[1:]):
         if arith.is_int(want):
@@ -162,7 +226,10 @@ def prepare_input(network: Network, x: Any, dtype: Any = np.float64) -> tuple[Ne
         if not ok:
             raise ExecutionError("the input shape does not match the spec", got=list(array.shape[1:]),
                                  expected=_shape_text(spec_shape))
-    if not np.all(np.isfinite(array)):
+    if 0 in array.shape:
+        raise ExecutionError("the input has an axis of length 0", got=list(array.shape[1:]),
+                             expected="every axis at least 1")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise ExecutionError("the input holds NaN or infinite values")
     if network.is_symbolic:
         network = dataclasses.replace(network, input_shape=tuple(int(d) for d in array.shape[1:]), symbols=())
@@ -176,38 +243,67 @@ def _shape_text(shape: tuple) -> str:
 # ---------------------------------------------------------------- memory guard
 
 
-def largest_intermediate(summary: Summary, batch: int, itemsize: int) -> tuple[int, str]:
-    """Bytes of the largest array a layer allocates: its output, or the window copy a conv makes."""
+def memory_parts(summary: Summary, batch: int, itemsize: int) -> list[tuple[int, str]]:
+    """What a run holds at its peak, in bytes, part by part: the input, every layer's output (all are
+    kept, for --trace and grading), every weight array, and the largest working copy one kernel makes."""
     network = summary.network
-    worst, where = batch * int(arith.product(summary.input_shape)) * itemsize, INPUT
+    parts = [(batch * int(arith.product(summary.input_shape)) * itemsize,
+              f"the input {_shape_text(tuple(summary.input_shape))}")]
     shapes = _input_shapes(summary)
+    scratch = (0, "")
     for record in summary.records:
         layer = network.layers[record.index - 1]
-        size = max(int(record.size), layer.scratch_size(shapes[record.name], record.output_shape))
-        if size * batch * itemsize > worst:
-            worst, where = size * batch * itemsize, record.name
-    return worst, where
+        where = f"layer {record.index} '{record.name}'"
+        parts.append((int(record.size) * batch * itemsize, f"{where} output {_shape_text(record.output_shape)}"))
+        extra = layer.scratch_size(shapes[record.name], record.output_shape) * batch * itemsize
+        if extra > scratch[0]:
+            scratch = (extra, f"{where} working copy")
+        for key, shape in layer.weight_shapes(shapes[record.name]).items():
+            parts.append((math.prod(int(d) for d in shape) * itemsize, f"{where} {key} {list(shape)}"))
+    parts.append(scratch)
+    return parts
+
+
+def check_memory(summary: Summary, batch: int, itemsize: int, max_memory: int) -> None:
+    """Refuse, before anything is allocated, a run whose arrays would exceed ``max_memory`` bytes."""
+    parts = memory_parts(summary, batch, itemsize)
+    need = sum(size for size, _ in parts)
+    if need > max_memory:
+        size, what = max(parts)
+        raise ExecutionError(f"the run would allocate about {human_bytes(need)}; the largest part is {what}: "
+                             f"{human_bytes(size)}", got=human_bytes(need),
+                             expected=f"at most --max-memory = {human_bytes(max_memory)}",
+                             hint="use a smaller input or batch, --dtype float32, or raise --max-memory")
 
 
 # ---------------------------------------------------------------- the forward pass
 
 
 def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, seed: int | None = None,
-        max_memory: int = DEFAULT_MAX_MEMORY, dtype: Any = np.float64) -> RunResult:
-    """Forward pass of the whole network; every layer's output is kept (for --trace and grading)."""
+        max_memory: int = DEFAULT_MAX_MEMORY, dtype: Any = np.float64,
+        progress: Callable[[int, int, str], None] | None = None) -> RunResult:
+    """Forward pass of the whole network; every layer's output is kept (for --trace and grading).
+
+    ``progress(i, n, name)`` is called before layer i of n runs.
+    """
+    check_seed(seed)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise ExecutionError("bad dtype", got=str(dtype), expected="float32 or float64") from None
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ExecutionError("bad dtype", got=str(dtype), expected="float32 or float64")
     network, array, batched = prepare_input(network, x, dtype)
     summary = analyse(network)
-    itemsize = np.dtype(dtype).itemsize
-    need, where = largest_intermediate(summary, array.shape[0], itemsize)
-    if need > max_memory:
-        raise ExecutionError(f"layer '{where}' would allocate about {need / 1024**2:,.0f} MiB",
-                             expected=f"at most --max-memory = {max_memory / 1024**2:,.0f} MiB",
-                             got=f"{need / 1024**2:,.0f} MiB", hint="use a smaller batch or raise --max-memory")
+    check_memory(summary, array.shape[0], dtype.itemsize, max_memory)
     arrays = gather_weights(summary, weights, seed, dtype)
     values: dict[str, np.ndarray] = {INPUT: array}
     records: dict[str, LayerRecord] = {r.name: r for r in summary.records}
-    for position in network.order:
+    total = len(network.order)
+    for step, position in enumerate(network.order, 1):
         layer = network.layers[position]
+        if progress is not None:
+            progress(step, total, layer.name)
         record = records[layer.name]
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -224,48 +320,7 @@ def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, 
     return RunResult(summary, values, batched)  # values["input"] is the (batched) input itself
 
 
-# ---------------------------------------------------------------- files
-
-
-def load_input_file(path: str | Path) -> np.ndarray:
-    """An input array from ``.npy`` (never unpickled), YAML/JSON nested lists, or an image (Pillow)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as error:
-            raise ExecutionError(f"cannot read the input array: {error}", file=str(path)) from None
-    if suffix in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"):
-        from .images import read_image
-
-        return read_image(path)
-    from ..spec import safeload
-
-    data = safeload.load_file(path)
-    if isinstance(data, dict) and "input" in data:
-        data = data["input"]
-    return _nested_numbers(data, str(path))
-
-
-def _nested_numbers(data: Any, source: str) -> np.ndarray:
-    def check(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                check(item)
-        elif isinstance(node, bool) or not isinstance(node, (int, float)):
-            raise ExecutionError("the input must be nested lists of numbers", file=source, got=node,
-                                 expected="a number")
-
-    check(data)
-    try:
-        array = np.array(data, dtype=float)
-    except ValueError:
-        raise ExecutionError("the input lists are not rectangular", file=source) from None
-    if array.ndim == 0:
-        raise ExecutionError("the input must be nested lists of numbers", file=source, got=data,
-                             expected="[H, W, C] nested lists")
-    return array
+# ---------------------------------------------------------------- printing
 
 
 def compact(array: np.ndarray, limit: int = 64) -> str:

@@ -19,18 +19,63 @@ def _pillow() -> Any:
     return Image
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """H×W×C array of 0–255 values (grey images get one channel)."""
-    image_module = _pillow()
+def read_image(path: str | Path, max_bytes: int = 2 * 1024**3) -> np.ndarray:
+    """H×W×C array of 0–255 values (grey images get one channel).
+
+    The file is read with a byte cap (``max_bytes``, the run's memory budget) and its declared size is
+    checked before any pixel is decoded: at most :data:`~cnncalc.run.files.MAX_IMAGE_PIXELS` pixels, and
+    the float array must fit in ``max_bytes``.
+    """
+    import io
+    import warnings
+
+    from ..spec.safeload import read_limited
+    from .files import MAX_IMAGE_PIXELS, human_bytes
+
+    source = str(path)
+    _pillow()
+    from PIL import Image as image_module
+    from PIL import UnidentifiedImageError
+
+    raw = read_limited(path, max_bytes, "image")
     try:
-        with image_module.open(path) as image:
-            image.load()
-            if image.mode not in ("L", "RGB"):
-                image = image.convert("RGBA" if "A" in image.getbands() else "RGB").convert("RGB")
-            array = np.asarray(image, dtype=float)
-    except (OSError, ValueError) as error:
-        raise ExecutionError(f"cannot read the image: {error}", file=str(path)) from None
+        with warnings.catch_warnings():
+            # our own pixel cap is lower than Pillow's bomb threshold; its warning would only be noise
+            warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
+            with image_module.open(io.BytesIO(raw)) as image:
+                width, height = image.size
+                pixels = width * height
+                if pixels > MAX_IMAGE_PIXELS:
+                    raise _too_many_pixels(source, width, height)
+                channels = 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+                if pixels * channels * 8 > max_bytes:
+                    raise ExecutionError(f"the image of {width}×{height} pixels needs about "
+                                         f"{human_bytes(pixels * channels * 8)} as numbers", file=source,
+                                         got=human_bytes(pixels * channels * 8),
+                                         expected=f"at most --max-memory = {human_bytes(max_bytes)}")
+                image.load()
+                if image.mode not in ("L", "RGB"):
+                    image = image.convert("RGBA" if "A" in image.getbands() else "RGB").convert("RGB")
+                array = np.asarray(image, dtype=float)
+    except ExecutionError:
+        raise
+    except UnidentifiedImageError:
+        raise ExecutionError("cannot read the image: not a picture format Pillow knows", file=source,
+                             expected="PNG, JPEG, BMP, GIF, TIFF or WebP") from None
+    except image_module.DecompressionBombError:
+        raise _too_many_pixels(source, None, None) from None
+    except Exception as error:  # noqa: BLE001 - Pillow's decoders raise many types on hostile files
+        raise ExecutionError(f"cannot read the image: {str(error)[:200]}", file=source) from None
     return array[:, :, None] if array.ndim == 2 else array
+
+
+def _too_many_pixels(source: str, width: int | None, height: int | None) -> ExecutionError:
+    from .files import MAX_IMAGE_PIXELS
+
+    got = f"{width}×{height} = {width * height:,} pixels" if width is not None and height is not None \
+        else "more than Pillow's decompression-bomb limit"
+    return ExecutionError("the image is too large", file=source, got=got,
+                          expected=f"at most {MAX_IMAGE_PIXELS:,} pixels (8192×8192)")
 
 
 def save_maps(maps: np.ndarray, path: str | Path, columns: int | None = None, gap: int = 2) -> tuple[int, int]:
@@ -53,5 +98,8 @@ def save_maps(maps: np.ndarray, path: str | Path, columns: int | None = None, ga
         r, q = divmod(c, columns)
         canvas[r * (height + gap): r * (height + gap) + height, q * (width + gap): q * (width + gap) + width] = (
             np.round(tile).astype(np.uint8))
-    image_module.fromarray(canvas, mode="L").save(path)
+    try:
+        image_module.fromarray(canvas).save(path)
+    except (OSError, ValueError, KeyError) as error:  # KeyError: Pillow knows no format for the name
+        raise ExecutionError(f"cannot write the feature maps: {str(error)[:200]}", file=str(path)) from None
     return rows, columns
