@@ -470,7 +470,7 @@ def grade_answers(problem: Problem, key: dict[str, Expected], student: str, answ
         hint = did_you_mean(name, known)
         results.append(QuestionResult(name, 0.0, 0.0, "invalid", None, answers[qid],
                                       "unknown question id" + (f"; {hint}" if hint else "")))
-        warnings.append(f"unknown question id {name!r}" + (f" ({hint})" if hint else ""))
+        warnings.append(f"unknown question id '{name}'" + (f" ({hint})" if hint else ""))
     if len(unknown) > MAX_UNKNOWN_IDS:
         warnings.append(f"… and {len(unknown) - MAX_UNKNOWN_IDS:,} more unknown question ids")
     return StudentResult(student, file, results, warnings)
@@ -551,7 +551,8 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
                                "exactly (student: \"0012345\")", file=source, line=line, got=short(student),
                                expected="a quoted id")
         if not isinstance(qid, str) or qid not in known:
-            raise CnnCalcError(f"{where}: unknown question", file=source, line=line, got=short(qid),
+            raise CnnCalcError(f"{where}: unknown question", file=source, line=line,
+                               got=clean_text(qid, 80) if isinstance(qid, str) else short(qid),
                                expected="a question id of " + problem.id, hint=did_you_mean(str(qid)[:80], known))
         question = known[qid]
         limit = question.points
