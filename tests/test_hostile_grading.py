@@ -73,10 +73,12 @@ ONE_ANSWER = [  # (answer text in YAML, status of c.total_params, message fragme
     (".nan", "invalid", "finite"),
     ("2024-01-01", "invalid", "expected a number, got date"),
     ("2024-01-01 10:00:00", "invalid", "expected a number, got datetime"),
-    ("!!binary aGVsbG8=", "invalid", "expected a number, got bytes"),
-    ("{a: [1, {b: [2, {c: 3}]}]}", "invalid", "expected a number, got LineDict"),
+    ("!!binary aGVsbG8=", "invalid", "expected a number, got binary data"),
+    ("{a: [1, {b: [2, {c: 3}]}]}", "invalid", "expected a number, got mapping"),
     ("[1, [2, [3]]]", "invalid", "expected a number"),
     ("'" + "x" * 5000 + "'", "invalid", "characters)"),
+    ("{? 0x" + "f" * 4000 + " : 1}", "invalid", "expected a number, got mapping"),
+    ("[0x" + "f" * 4000 + "]", "invalid", "expected a number, got list"),
 ]
 
 
@@ -263,6 +265,34 @@ def test_templates_escape_per_format(tmp_path, cli):
     assert "\\input{/etc/passwd}" not in texts["latex"] and "\\u005cinput{/etc/passwd}" in texts["latex"]
     assert "<script>" not in texts["html"] and "&lt;/pre&gt;&lt;script&gt;" in texts["html"]
     assert "\\*bold\\* \\[x\\](y)" in texts["markdown"]
+
+
+def test_per_student_variants_survive_bad_files(tmp_path, cli):
+    secret = write(tmp_path, "course.key", SECRET)
+    os.chmod(secret, 0o600)
+    raw = safeload.load_file(WORKSHEET)
+    from cnncalc.exercises.key import key_answers
+
+    variant = student_variant(raw, str(WORKSHEET), SECRET, "0012345")
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    write(answers, "a.yaml", "student: 0012345\nanswers: " + json.dumps(key_answers(variant.problem, variant.key)))
+    write(answers, "b.yaml", "student: s\nanswers: {c.total_params: 1" + "0" * 400 + ", d.padding: 2024-01-01}\n")
+    write(answers, "c.yaml", "student: [\n")
+    book = tmp_path / "g.csv"
+    code, out, err = cli("grade", str(WORKSHEET), str(answers), "--secret-file", str(secret), "--format", "json",
+                         "--gradebook", str(book))
+    assert code == 1, err
+    results = strict_json(out)["results"]
+    assert [r["student"] for r in results] == ["0012345", "s", "c"]
+    assert results[0]["score"] == 2 and results[0]["variant"] == variant.fingerprint
+    assert {q["id"]: q["status"] for q in results[1]["questions"]}["c.total_params"] == "invalid"
+    assert "YAML syntax error" in results[2]["error"]
+    before = book.read_bytes()
+    for name in ("a.yaml", "b.yaml"):
+        (answers / name).unlink()
+    code, _, err = cli("grade", str(WORKSHEET), str(answers), "--secret-file", str(secret), "--gradebook", str(book))
+    assert code == 2 and book.read_bytes() == before
 
 
 # ---------------------------------------------------------------- root cause 9: exit codes and the gradebook

@@ -118,9 +118,21 @@ def short(value: Any, limit: int = 80) -> str:
     """A value as it appears inside a message: repr, one line, at most ``limit`` characters."""
     try:
         text = repr(value)
-    except ValueError:  # an int too long to print
-        text = f"an integer of {value.bit_length():,} bits"
+    except ValueError:  # an int too long to print, or a list holding one
+        text = (f"an integer of {value.bit_length():,} bits" if isinstance(value, int)
+                else f"a {kind_of(value)} holding an integer too long to print")
     return clean_text(text, limit)
+
+
+def kind_of(value: Any) -> str:
+    """What a student's value is, in a user's words."""
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    return type(value).__name__
 
 
 def json_value(value: Any, depth: int = 0) -> Any:
@@ -146,7 +158,8 @@ def json_value(value: Any, depth: int = 0) -> Any:
     if depth > 32:
         return "…"
     if isinstance(value, dict):
-        return {clean_text(str(k)): json_value(v, depth + 1) for k, v in value.items()}
+        return {(clean_text(k) if isinstance(k, str) else short(k, MAX_ECHO_CHARS)): json_value(v, depth + 1)
+                for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_value(v, depth + 1) for v in value]
     if isinstance(value, (set, frozenset)):
@@ -263,7 +276,7 @@ def _number(value: Any) -> float:
         except ValueError:
             raise Invalid(f"expected a number, got {short(value)}") from None
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Invalid(f"expected a number, got {type(value).__name__} {short(value)}")
+        raise Invalid(f"expected a number, got {kind_of(value)} {short(value)}")
     try:
         number = float(value)
     except OverflowError:

@@ -153,7 +153,8 @@ _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", 
 
 
 def _tex(text: str) -> str:
-    return "".join(_TEX.get(ch, " " if ch.isspace() or not ch.isprintable() else ch) for ch in str(text))
+    # a control character or line separator from a roster or prompt must not reach LaTeX as such
+    return "".join(_TEX.get(ch, ch if ch.isprintable() or ch == "\n" else " ") for ch in str(text))
 
 
 def _latex(blocks: list[tuple[str, Any]]) -> str:
