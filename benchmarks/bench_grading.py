@@ -1,4 +1,6 @@
-"""Grading throughput: 10,000 generated answer files for the worksheet, read from disk and graded.
+"""Grading throughput: 10,000 generated answer files for the worksheet, read from disk and graded; and a
+batch of 1,000 files of which 100 are hostile (huge numbers, dates, binary, deep nesting, syntax errors,
+files near the size cap, FIFOs), which must finish in under 30 s on one process.
 
 Run: python benchmarks/bench_grading.py [--files N]   (target: 10,000 files under 10 s on 2 cores)
 The baseline in the same run is reading the same files with PyYAML alone.
@@ -38,6 +40,36 @@ def make_files(folder: Path, count: int, answers: dict) -> list[Path]:
     return paths
 
 
+HOSTILE = [
+    lambda i: f"student: h{i}\nanswers: {{c.total_params: 1{'0' * 399}, d.padding: 0x{'f' * 2000}}}\n",
+    lambda i: f"student: h{i}\nanswers: {{c.total_params: 2024-01-01, d.padding: !!binary aGVsbG8=}}\n",
+    lambda i: f"student: h{i}\nanswers: {{a.shape: {'[' * 60}{']' * 60}}}\n",
+    lambda i: "[" * 5000 + "]" * 5000,
+    lambda i: f"student: [h{i}\nanswers: {{",
+    lambda i: f"student: h{i}\nanswers: {{d.padding: '{'(a+b+c+d+e)**64'}', c.total_params: .nan}}\n",
+    lambda i: f"student: h{i}\nanswers: {{x: '{'y' * 255_000}'}}\n",
+    lambda i: f"student: h{i}\nanswers: {{x: '{'y' * 300_000}'}}\n",
+    lambda i: f"student: h{i}\nanswers: {{b.relu: {[[float(j) for j in range(2000)]] * 10}}}\n",
+    lambda i: None,  # a FIFO
+]
+
+
+def hostile_batch(folder: Path, answers: dict) -> list[Path]:
+    """900 ordinary files and 100 hostile ones, interleaved."""
+    import os
+
+    paths = make_files(folder, 900, answers)
+    for i in range(100):
+        path = folder / f"h{i:03d}.yaml"
+        text = HOSTILE[i % len(HOSTILE)](i)
+        if text is None:
+            os.mkfifo(path)
+        else:
+            path.write_bytes(text.encode())
+        paths.insert(i * 9, path)
+    return paths
+
+
 def main() -> None:
     count = int(sys.argv[sys.argv.index("--files") + 1]) if "--files" in sys.argv else 10_000
     problem = load_problem(ROOT / "problems" / "cnn-layers-worksheet.yaml")
@@ -58,6 +90,15 @@ def main() -> None:
           f"{target:8.2f} {seconds / target:7.2f}")
     print(f"{'baseline: yaml.load of the same files':45} {baseline:9.3f} {count / baseline:9.0f}")
     print(f"grading costs {seconds / baseline:.1f}× the bare YAML reading")
+    with tempfile.TemporaryDirectory() as folder:
+        paths = hostile_batch(Path(folder), key_answers(problem, key))
+        start = time.perf_counter()
+        results, _ = grade_batch(problem, paths, key)
+        seconds = time.perf_counter() - start
+    invalid = sum(r.error is not None for r in results)
+    assert len(results) == 1000 and all(r.score == 0 for r in results if r.error)
+    print(f"{'grade 1,000 files, 100 hostile (one process)':45} {seconds:9.3f} {1000 / seconds:9.0f} "
+          f"{30.0:8.2f} {seconds / 30:7.2f}   ({invalid} files invalid)")
 
 
 if __name__ == "__main__":

@@ -310,32 +310,63 @@ def grade(
                                            "CNNCALC_SECRET (implied by --secret-file).")] = False,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
-    """Grade student answer files against the problem's computed key."""
+    """Grade student answer files against the problem's computed key.
+
+    Exit code 0: every file graded. 1: some answer files invalid (listed in the report; the gradebook and
+    feedback are written for the others). 2: a usage error (bad problem, overrides, secret or output path)
+    or no file could be graded; then nothing is written and an existing gradebook stays as it was.
+    """
     import json
 
     from .exercises import grade_batch, load_problem
     from .exercises.files import answer_paths
-    from .exercises.grading import apply_overrides, read_overrides
-    from .exercises.report import gradebook_csv, results_document, text_report, write_atomic, write_feedback
+    from .exercises.grading import apply_overrides, check_overrides, read_overrides
+    from .exercises.report import (
+        check_output_file,
+        check_output_folder,
+        gradebook_csv,
+        results_document,
+        text_report,
+        write_atomic,
+        write_feedback,
+    )
 
+    if gradebook:
+        check_output_file(gradebook, "--gradebook")
+    if feedback_dir:
+        check_output_folder(feedback_dir, "--feedback-dir")
     loaded = load_problem(problem)
-    paths = answer_paths(answers)
+    instructor = read_overrides(overrides, loaded) if overrides else None
+    paths, refused = answer_paths(answers)
+    if not paths:
+        raise CnnCalcError("no answer files found", got=list(answers)[:5], expected="answer files (.yaml, .yml, .json)")
     if secret_file or variants:
         from .exercises.variants import grade_variants, read_secret
 
-        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file))
+        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file), refused)
     else:
-        results, warnings = grade_batch(loaded, paths)
-    if overrides:
-        apply_overrides(results, read_overrides(overrides, loaded))
-    if gradebook:
-        write_atomic(gradebook, gradebook_csv(loaded, results))
-    if feedback_dir:
-        write_feedback(loaded, results, feedback_dir)
+        results, warnings = grade_batch(loaded, paths, refused=refused)
+    graded = [r for r in results if r.error is None]
+    if instructor is not None and graded:
+        check_overrides(results, instructor)
+        apply_overrides(results, instructor)
     if format is TextOrJson.json:
-        typer.echo(json.dumps(results_document(results, warnings), ensure_ascii=False))
+        typer.echo(json.dumps(results_document(results, warnings), ensure_ascii=False, allow_nan=False))
     else:
         typer.echo(text_report(loaded, results, warnings), nl=False)
+    invalid = len(results) - len(graded)
+    if not graded:
+        kept = " (the gradebook was not written)" if gradebook else ""
+        typer.echo(f"error: none of the {len(results)} answer file(s) could be graded{kept}", err=True)
+        raise typer.Exit(code=2)
+    if gradebook:
+        write_atomic(gradebook, gradebook_csv(loaded, results), durable=True, through_link=True)
+    if feedback_dir:
+        write_feedback(loaded, results, feedback_dir)
+    if invalid:
+        typer.echo(f"warning: {invalid} of {len(results)} answer file(s) invalid (see the report; not in the "
+                   "gradebook)", err=True)
+        raise typer.Exit(code=1)
 
 
 class SheetFormat(str, Enum):

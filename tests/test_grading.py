@@ -231,7 +231,7 @@ def test_gradebook_is_written_whole_or_not_at_all(tmp_path, cli):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, _, err = cli("grade", str(WORKSHEET), str(answers), "--gradebook", str(blocker / "grades.csv"))
-    assert code == 2 and "cannot write" in err
+    assert code == 2 and "--gradebook cannot be written: this is a file, not a folder" in err
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

@@ -1,18 +1,25 @@
 """Grading answer files against a computed key: per-question scores, statuses and worked feedback.
 
-Untrusted input: answer files are read with the safe loader under a size cap; every value is checked
-for type before it is compared; one bad file never stops a batch.
+Untrusted input: answer files are read with the safe loader under a size cap (regular files only); the
+student id is taken as written; every value is checked for type before it is compared; every value
+echoed in a report is cut and converted to plain JSON types; one bad file never stops a batch.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import math
+import random
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from ..errors import CnnCalcError, did_you_mean
 from ..spec import safeload
@@ -21,6 +28,12 @@ from .problem import Problem, Question
 
 MAX_ANSWER_BYTES = 256 * 1024
 MAX_ANSWER_DEPTH = 8
+MAX_ID_CHARS = 200
+MAX_ECHO_CHARS = 300  # values echoed in reports and messages are cut to this many characters
+MAX_UNKNOWN_IDS = 20  # unknown question ids listed per file; the rest are counted
+MAX_EXPRESSION_DEGREE = 16
+MAX_EXPRESSION_BITS = 4096
+EXPRESSION_POINTS = 12
 DEFAULT_RTOL = 1e-6
 
 
@@ -37,7 +50,7 @@ class QuestionResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "score": round(self.score, 6), "max": round(self.max, 6), "status": self.status,
-                "expected": _plain(self.expected), "got": _plain(self.got), "feedback": self.feedback}
+                "expected": json_value(_plain(self.expected)), "got": _echo(self.got), "feedback": self.feedback}
 
 
 @dataclass
@@ -58,7 +71,7 @@ class StudentResult:
         return sum(q.max for q in self.questions)
 
     def as_dict(self) -> dict[str, Any]:
-        data = {"student": self.student, "score": round(self.score, 6), "max": round(self.max, 6),
+        data: dict[str, Any] = {"student": json_value(self.student), "score": round(self.score, 6), "max": round(self.max, 6),
                 "questions": [q.as_dict() for q in self.questions], "file": self.file}
         if self.warnings:
             data["warnings"] = self.warnings
@@ -82,33 +95,160 @@ def _plain_number(value: Any) -> Any:
     return int(value) if value.is_integer() else value
 
 
+# ---------------------------------------------------------------- echoing untrusted values
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+CONTROL_CHARS = re.compile("[\ud800-\udfff\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """Student-provided text made safe to print on one line: control characters, line separators, ANSI
+    escapes and bidi overrides become visible escapes (``\\n``, ``\\x1b``), and the text is cut."""
+    text = CONTROL_CHARS.sub(_escape_char, text)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """A value as it appears inside a message: repr, one line, at most ``limit`` characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print, or a list holding one
+        text = (f"an integer of {value.bit_length():,} bits" if isinstance(value, int)
+                else f"a {kind_of(value)} holding an integer too long to print")
+    return clean_text(text, limit)
+
+
+def kind_of(value: Any) -> str:
+    """What a student's value is, in a user's words."""
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    return type(value).__name__
+
+
+def json_value(value: Any, depth: int = 0) -> Any:
+    """Any value a safe loader can produce, as strict JSON types (no NaN, no dates, no bytes, no huge ints)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if _SURROGATE.search(value):  # a lone surrogate (from a "\\ud800" escape) cannot be printed
+            value = _SURROGATE.sub("\ufffd", value)
+        return value if len(value) <= MAX_ECHO_CHARS else clean_text(value)
+    if isinstance(value, (int, np.integer)):
+        value = int(value)
+        return value if value.bit_length() <= 63 else short(value, MAX_ECHO_CHARS)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, np.ndarray):
+        return json_value(_plain(value), depth)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return f"<binary data, {len(value):,} bytes>"
+    if depth > 32:
+        return "…"
+    if isinstance(value, dict):
+        return {(clean_text(k) if isinstance(k, str) else short(k, MAX_ECHO_CHARS)): json_value(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v, depth + 1) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((json_value(v, depth + 1) for v in value), key=repr)
+    return short(value, MAX_ECHO_CHARS)
+
+
+def _echo(value: Any) -> Any:
+    """An answer as the report shows it: JSON types, and a preview string when it is large."""
+    plain = json_value(value)
+    if isinstance(plain, (list, dict)):
+        text = json.dumps(plain, ensure_ascii=False)
+        if len(text) > MAX_ECHO_CHARS:
+            return text[:MAX_ECHO_CHARS] + f"… ({len(text):,} characters)"
+    return plain
+
+
+
+def display_path(path: str | Path) -> str:
+    """A file name as reports show it: undecodable bytes as escapes, control characters made visible."""
+    text = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return clean_text(text, 1000)
+
+
 # ---------------------------------------------------------------- reading answer files
 
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-def read_answers(path: str | Path) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+
+def read_answers(path: str | Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """(student id, answers, other top-level fields) from an answer file; raises CnnCalcError if unusable."""
-    path = Path(path)
+    name = display_path(path)
+    raw = safeload.read_limited(path, MAX_ANSWER_BYTES, "answer file")
     try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise CnnCalcError(f"cannot read: {error.strerror}", file=str(path)) from None
-    if size > MAX_ANSWER_BYTES:
-        raise CnnCalcError(f"answer file too large ({size:,} bytes, at most {MAX_ANSWER_BYTES:,})", file=str(path))
-    data = safeload.load_file(path)
-    _check_depth(data, 0, str(path))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CnnCalcError("not a UTF-8 text answer file", file=name) from None
+    data = safeload.loads(text, name)
+    _check_depth(data, 0, name)
     if not isinstance(data, dict):
-        raise CnnCalcError("an answer file is a mapping {student: ID, answers: {...}}", file=str(path))
-    student = data.get("student")
-    if isinstance(student, (int, float)) and not isinstance(student, bool):
-        student = str(student)
-    if not isinstance(student, str) or not student.strip() or len(student) > 200:
-        raise CnnCalcError("missing or bad 'student' id", file=str(path), got=student, expected="a short string")
+        raise CnnCalcError("an answer file is a mapping {student: ID, answers: {...}}", file=name,
+                           got=type(data).__name__, expected="a mapping")
+    student = _student_id(data, text, name)
     answers = data.get("answers")
     if not isinstance(answers, dict):
-        raise CnnCalcError("'answers' must map question ids to answers", file=str(path), got=type(answers).__name__,
+        raise CnnCalcError("'answers' must map question ids to answers", file=name, got=type(answers).__name__,
                            expected="a mapping")
     extra = {k: v for k, v in data.items() if k not in ("student", "answers")}
-    return student.strip(), answers, extra
+    return student, answers, extra
+
+
+def _student_id(data: dict[str, Any], text: str, source: str) -> str:
+    """The id exactly as written: ``student: 0012345`` is the text "0012345", never the number 12345."""
+    line = data.line_of("student") if isinstance(data, safeload.LineDict) else None
+    if "student" not in data:
+        raise CnnCalcError("no student: field", file=source, line=line, hint='add student: "YOUR ID"')
+    value = data["student"]
+    if isinstance(value, (list, dict)):
+        raise CnnCalcError("student: must be one id, not a list or a mapping", file=source, line=line,
+                           got=type(value).__name__, expected='one id, e.g. student: "s12345"')
+    if not isinstance(value, str):
+        written = _written_text(text, "student")
+        if written is None:
+            raise CnnCalcError("the student id must be written as text; put it in quotes", file=source, line=line,
+                               got=value, expected='student: "YOUR ID"')
+        value = written
+    student = value.strip()
+    if not student:
+        raise CnnCalcError("the student: field is empty", file=source, line=line, hint='write student: "YOUR ID"')
+    if len(student) > MAX_ID_CHARS:
+        raise CnnCalcError(f"student id too long ({len(student):,} characters, at most {MAX_ID_CHARS})",
+                           file=source, line=line)
+    if CONTROL_CHARS.search(student):
+        raise CnnCalcError("the student id contains a control character or line break", file=source, line=line,
+                           got=short(student), expected="an id as the roster has it")
+    return student
+
+
+def _written_text(text: str, key: str) -> str | None:
+    """The source text of a top-level plain scalar (an empty string for a null), or None if not found.
+    Only called for the rare id that did not load as a string, so the second composition costs nothing
+    on ordinary files; the document already passed the loader's caps."""
+    node = yaml.compose(text, Loader=_COMPOSER)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key \
+                    and isinstance(value_node, yaml.ScalarNode):
+                return "" if value_node.tag.endswith(":null") else value_node.value
+    return None
 
 
 def _check_depth(node: Any, depth: int, source: str) -> None:
@@ -130,17 +270,20 @@ class Invalid(Exception):
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, str):
-            try:
-                value = float(value.strip().replace("−", "-"))
-            except ValueError:
-                raise Invalid(f"expected a number, got {value!r}") from None
-        else:
-            raise Invalid(f"expected a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise Invalid(f"expected a finite number, got {value!r}")
-    return float(value)
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().replace("−", "-"))
+        except ValueError:
+            raise Invalid(f"expected a number, got {short(value)}") from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid(f"expected a number, got {kind_of(value)} {short(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise Invalid("number too large (more than about 1e308)") from None
+    if not math.isfinite(number):
+        raise Invalid(f"expected a finite number, got {short(value)}")
+    return number
 
 
 def _matrix(value: Any) -> np.ndarray:
@@ -175,9 +318,11 @@ def grade_one(q: Question, expected: Expected, answers: dict[str, Any]) -> Quest
         score, status, feedback = _compare(q, expected, got)
     except Invalid as error:
         return QuestionResult(q.id, 0.0, q.points, "invalid", expected.value, got, str(error), solution)
+    except (ArithmeticError, ValueError, TypeError, RecursionError) as error:
+        # an odd value (a number beyond float range, a ragged or mixed list) spoils this answer only
+        reason = f"this answer cannot be compared ({type(error).__name__}: {short(str(error), 120)})"
+        return QuestionResult(q.id, 0.0, q.points, "invalid", expected.value, got, reason, solution)
     return QuestionResult(q.id, score * q.points, q.points, status, expected.value, got, feedback, solution)
-
-
 def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str]:
     kind, value = q.kind, expected.value
     if kind == "shape":
@@ -188,7 +333,7 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         if got in expected.detail.get("accept", []):
             return 1.0, "correct", f"correct ({got} is the full shape of {value})"
         hint = " (rows and columns swapped?)" if sorted(got) == sorted(value) and got != value else ""
-        return 0.0, "incorrect", f"expected {value}, got {got}{hint}"
+        return 0.0, "incorrect", f"expected {value}, got {short(got, MAX_ECHO_CHARS)}{hint}"
     if kind in ("count", "number"):
         number = _number(got)
         if number == value:
@@ -246,24 +391,82 @@ def _cell_working(expected: Expected, i: int, j: int) -> str:
     return f" = {reduce}({', '.join(num(v) for v in window.ravel())})"
 
 
-def _compare_expression(expected: str, got: Any) -> tuple[float, str, str]:
-    import sympy
 
+
+def _compare_expression(expected: str, got: Any) -> tuple[float, str, str]:
+    """Equivalence by exact evaluation at fixed and pseudo-random positive integer points (sizes), after
+    a bound on the answer's degree and number size: no symbolic algebra on student input, so no answer
+    can make grading slow."""
     from ..maths import expr
 
     if isinstance(got, bool) or not isinstance(got, (str, int, float)):
         raise Invalid("expected an expression such as (f - 1)/2")
     text = str(got).replace("−", "-").replace("·", "*")
     try:
-        tree_got, tree_want = expr.parse(text), expr.parse(expected)
-        names = expr.names(tree_got) | expr.names(tree_want)
-        symbols = {name: sympy.Symbol(name) for name in names}
-        difference = sympy.simplify(expr.evaluate(tree_got, symbols, True) - expr.evaluate(tree_want, symbols, True))
+        tree_got = expr.parse(text)
     except CnnCalcError as error:
-        raise Invalid(f"not a readable expression: {error.message}") from None
-    if difference == 0:
-        return 1.0, "correct", "correct (equivalent to " + expected + ")"
-    return 0.0, "incorrect", f"expected {expected} (or an equivalent form), got {got}"
+        raise Invalid(f"not a readable expression: {clean_text(error.message, 120)}") from None
+    _check_complexity(tree_got)
+    tree_want = expr.parse(expected)
+    names = sorted(expr.names(tree_got) | expr.names(tree_want))
+    rng = random.Random(expected)  # the same points for every student and every run
+    points = [{name: k + i for i, name in enumerate(names)} for k in range(1, 5)]
+    points += [{name: rng.randint(1, 10**6) for name in names} for _ in range(4 * EXPRESSION_POINTS)]
+    agreed = 0
+    for point in points:
+        values = {name: Fraction(v) for name, v in point.items()}
+        try:
+            want = expr.evaluate(tree_want, values)
+        except CnnCalcError:  # the key is undefined here (a division by zero): try another point
+            continue
+        try:
+            value = expr.evaluate(tree_got, values)
+        except CnnCalcError:
+            value = None
+        if value != want:
+            return 0.0, "incorrect", f"expected {expected} (or an equivalent form), got {clean_text(text, 200)}"
+        agreed += 1
+        if agreed == EXPRESSION_POINTS:
+            break
+    return 1.0, "correct", "correct (equivalent to " + expected + ")"
+
+
+def _check_complexity(tree: Any) -> tuple[int, int]:
+    """(degree, bits) bounds of an expression tree; refuses what would be slow to evaluate."""
+    kind = tree[0]
+    if kind == "num":
+        size = (0, tree[1].numerator.bit_length() + tree[1].denominator.bit_length())
+    elif kind == "name":
+        size = (1, 20)  # a point's value is at most 10**6
+    elif kind == "neg":
+        size = _check_complexity(tree[1])
+    elif kind == "call":
+        sizes = [_check_complexity(arg) for arg in tree[2]]
+        size = (max(d for d, _ in sizes), max(b for _, b in sizes))
+    else:
+        (dl, bl), (dr, br) = _check_complexity(tree[1]), _check_complexity(tree[2])
+        if kind in ("+", "-"):
+            size = (max(dl, dr), max(bl, br) + 1)
+        elif kind == "**":
+            exponent = _constant(tree[2])
+            if exponent is None:
+                raise Invalid("an exponent must be a whole number, such as f**2")
+            size = (dl * abs(exponent), bl * abs(exponent))
+        else:
+            size = (dl + dr, bl + br)
+    if size[0] > MAX_EXPRESSION_DEGREE or size[1] > MAX_EXPRESSION_BITS:
+        raise Invalid(f"expression too complex (degree above {MAX_EXPRESSION_DEGREE} or numbers above "
+                      f"{MAX_EXPRESSION_BITS} bits)")
+    return size
+
+
+def _constant(tree: Any) -> int | None:
+    if tree[0] == "num" and tree[1].denominator == 1:
+        return int(tree[1])
+    if tree[0] == "neg":
+        inner = _constant(tree[1])
+        return None if inner is None else -inner
+    return None
 
 
 # ---------------------------------------------------------------- a whole file
@@ -274,78 +477,185 @@ def grade_answers(problem: Problem, key: dict[str, Expected], student: str, answ
     results = [grade_one(q, key[q.id], answers) for q in problem.questions]
     known = {q.id for q in problem.questions}
     warnings = []
-    for qid, value in answers.items():
-        if qid not in known:
-            hint = did_you_mean(str(qid), known)
-            results.append(QuestionResult(str(qid), 0.0, 0.0, "invalid", None, value,
-                                          "unknown question id" + (f"; {hint}" if hint else "")))
-            warnings.append(f"unknown question id {qid!r}" + (f" ({hint})" if hint else ""))
+    unknown = [qid for qid in answers if qid not in known]
+    for qid in unknown[:MAX_UNKNOWN_IDS]:
+        name = clean_text(str(qid) if isinstance(qid, str) else short(qid), 80)
+        hint = did_you_mean(name, known)
+        results.append(QuestionResult(name, 0.0, 0.0, "invalid", None, answers[qid],
+                                      "unknown question id" + (f"; {hint}" if hint else "")))
+        warnings.append(f"unknown question id '{name}'" + (f" ({hint})" if hint else ""))
+    if len(unknown) > MAX_UNKNOWN_IDS:
+        warnings.append(f"… and {len(unknown) - MAX_UNKNOWN_IDS:,} more unknown question ids")
     return StudentResult(student, file, results, warnings)
+
+
+def invalid_result(problem: Problem, key: dict[str, Expected] | None, path: str | Path, reason: str
+                   ) -> StudentResult:
+    """A file that cannot be used: every question invalid, the reason kept; named after the file."""
+    questions = [QuestionResult(q.id, 0.0, q.points, "invalid", key[q.id].value if key else None, None,
+                                "the answer file could not be read", key[q.id].solution if key else [])
+                 for q in problem.questions]
+    student = display_path(Path(path).stem)
+    return StudentResult(student, display_path(path), questions, [reason], error=reason)
+
+
+def unexpected(error: BaseException) -> str:
+    """The reason given for a file whose grading failed in a way no check foresaw."""
+    return (f"could not be graded: unexpected {type(error).__name__}: {short(str(error), 200)} "
+            "(the other files are not affected; please report this)")
+
+
+def variant_label(value: Any) -> str | None:
+    if value is None:
+        return None
+    return clean_text(value, 64) if isinstance(value, str) else short(value, 64)
 
 
 def grade_file(problem: Problem, key: dict[str, Expected], path: str | Path) -> StudentResult:
     """Grade one file; a file that cannot be used gives a result with every question invalid."""
     try:
         student, answers, extra = read_answers(path)
+        result = grade_answers(problem, key, student, answers, display_path(path))
+        result.variant = variant_label(extra.get("variant"))
     except CnnCalcError as error:
-        student = Path(path).stem
-        invalid = [QuestionResult(q.id, 0.0, q.points, "invalid", key[q.id].value, None,
-                                  "the answer file could not be read", key[q.id].solution)
-                   for q in problem.questions]
-        return StudentResult(student, str(path), invalid, [str(error)], error=str(error))
-    result = grade_answers(problem, key, student, answers, str(path))
-    if "variant" in extra:
-        result.variant = str(extra["variant"])
+        return invalid_result(problem, key, path, str(error))
+    except Exception as error:  # noqa: BLE001 - the last net: one file never stops the batch
+        return invalid_result(problem, key, path, unexpected(error))
     return result
 
 
-def apply_overrides(results: list[StudentResult], overrides: list[dict[str, Any]]) -> None:
-    """Instructor scores always win (manual items, regrades)."""
-    for item in overrides:
+# ---------------------------------------------------------------- instructor overrides
+
+MAX_OVERRIDES_BYTES = 1024 * 1024
+OVERRIDE_FIELDS = ("student", "question", "score", "max", "comment")
+
+
+@dataclass
+class Overrides:
+    """Instructor scores, checked against the problem; ``maxes`` are class-wide maxima of manual items."""
+    items: list[dict[str, Any]]
+    maxes: dict[str, float]
+    source: str
+
+
+def read_overrides(path: str | Path, problem: Problem) -> Overrides:
+    source = display_path(path)
+    data = safeload.load_file(path, MAX_OVERRIDES_BYTES, "overrides file")
+    items = data.get("overrides") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise CnnCalcError("an overrides file is {overrides: [{student, question, score}, ...]}", file=source)
+    known = {q.id: q for q in problem.questions}
+    result: list[dict[str, Any]] = []
+    maxes: dict[str, float] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for position, item in enumerate(items, start=1):
+        line = getattr(item, "line", None) or getattr(items, "line", None)
+        where = f"override {position}"
+        if not isinstance(item, dict) or not {"student", "question", "score"} <= set(item):
+            raise CnnCalcError(f"{where} needs student, question and score", file=source, line=line,
+                               got=short(item), expected="{student: ID, question: QID, score: N}")
+        for name in item:
+            if name not in OVERRIDE_FIELDS:
+                raise CnnCalcError(f"{where}: unknown field", file=source, line=line, field=clean_text(str(name), 80),
+                                   hint=did_you_mean(str(name)[:80], OVERRIDE_FIELDS))
+        student, qid = item["student"], item["question"]
+        if not isinstance(student, str) or not student.strip():
+            raise CnnCalcError(f"{where}: the student id must be text, written in quotes so that it is read "
+                               "exactly (student: \"0012345\")", file=source, line=line, got=short(student),
+                               expected="a quoted id")
+        if not isinstance(qid, str) or qid not in known:
+            raise CnnCalcError(f"{where}: unknown question", file=source, line=line,
+                               got=clean_text(qid, 80) if isinstance(qid, str) else short(qid),
+                               expected="a question id of " + problem.id, hint=did_you_mean(str(qid)[:80], known))
+        question = known[qid]
+        limit = question.points
+        if "max" in item:
+            given = _finite(item["max"], f"{where}: max", source, line)
+            if question.kind != "manual" and given != question.points:
+                raise CnnCalcError(f"{where}: max can be set for a manual question only; '{qid}' is graded "
+                                   f"automatically and is worth {question.points:g} (change its points in the "
+                                   "problem file)", file=source, line=line, got=item["max"],
+                                   expected=f"{question.points:g} or no max")
+            if qid in maxes and maxes[qid] != given:
+                raise CnnCalcError(f"{where}: max {given:g} differs from max {maxes[qid]:g} given earlier for "
+                                   f"'{qid}' (a max applies to the whole class)", file=source, line=line)
+            maxes[qid] = limit = given
+        score = _finite(item["score"], f"{where}: score", source, line)
+        if not 0 <= score <= limit:
+            raise CnnCalcError(f"{where}: score out of range", file=source, line=line, got=item["score"],
+                               expected=f"a number from 0 to {limit:g}")
+        comment = item.get("comment", "score set by the instructor")
+        if not isinstance(comment, str):
+            raise CnnCalcError(f"{where}: comment must be text", file=source, line=line, got=short(comment),
+                               expected="text")
+        pair = (student.strip(), qid)
+        if pair in seen:
+            raise CnnCalcError(f"{where} repeats override {seen[pair]} (student {pair[0]!r}, question '{qid}')",
+                               file=source, line=line)
+        seen[pair] = position
+        result.append({"student": pair[0], "question": qid, "score": score, "comment": comment,
+                       "position": position, "line": line})
+    # a max given once applies to every override of that question, whatever their order
+    for item in result:
+        limit = maxes.get(item["question"], known[item["question"]].points)
+        if item["score"] > limit:
+            raise CnnCalcError(f"override {item['position']}: score out of range", file=source, line=item["line"],
+                               got=item["score"], expected=f"a number from 0 to {limit:g}")
+    return Overrides(result, maxes, source)
+
+
+def _finite(value: Any, what: str, source: str, line: int | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+        raise CnnCalcError(f"{what} must be a number", file=source, line=line, got=short(value),
+                           expected="a finite number")
+    if value < 0:
+        raise CnnCalcError(f"{what} is negative", file=source, line=line, got=value, expected="0 or more")
+    return float(value)
+
+
+def check_overrides(results: list[StudentResult], overrides: Overrides) -> None:
+    """Every override names a student graded in this batch (a typo would silently be lost)."""
+    graded = {r.student for r in results if r.error is None}
+    for item in overrides.items:
+        if item["student"] not in graded:
+            hint = did_you_mean(item["student"], graded)
+            raise CnnCalcError(f"override {item['position']}: student {clean_text(item['student'], 80)!r} is not "
+                               "in this batch (no answer file graded under that id)", file=overrides.source,
+                               line=item["line"], hint=hint)
+
+
+def apply_overrides(results: list[StudentResult], overrides: Overrides) -> None:
+    """Instructor scores always win (manual items, regrades); a manual item's max applies to everyone."""
+    for result in results:
+        if result.error is not None:
+            continue
+        for q in result.questions:
+            if q.id in overrides.maxes:
+                q.max = overrides.maxes[q.id]
+    for item in overrides.items:
         for result in results:
-            if result.student == item["student"]:
+            if result.error is None and result.student == item["student"]:
                 _override(result, item)
 
 
 def _override(result: StudentResult, item: dict[str, Any]) -> None:
     for q in result.questions:
         if q.id == item["question"]:
-            if "max" in item:
-                q.max = float(item["max"])
             q.score = float(item["score"])
             q.status = "correct" if q.score >= q.max > 0 else ("partial" if q.score > 0 else "incorrect")
-            q.feedback = "instructor: " + str(item.get("comment", "score set by the instructor"))
+            q.feedback = "instructor: " + item["comment"]
             return
 
 
-def read_overrides(path: str | Path, problem: Problem) -> list[dict[str, Any]]:
-    data = safeload.load_file(path)
-    items = data.get("overrides") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise CnnCalcError("an overrides file is {overrides: [{student, question, score}, ...]}", file=str(path))
-    known = {q.id: q for q in problem.questions}
-    result = []
-    for position, item in enumerate(items, start=1):
-        if not isinstance(item, dict) or not {"student", "question", "score"} <= set(item):
-            raise CnnCalcError(f"override {position} needs student, question and score", file=str(path), got=item)
-        if item["question"] not in known:
-            raise CnnCalcError(f"override {position}: unknown question", file=str(path), got=item["question"],
-                               hint=did_you_mean(str(item["question"]), known))
-        score = item["score"]
-        limit = item.get("max", known[item["question"]].points)
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= limit:
-            raise CnnCalcError(f"override {position}: bad score", file=str(path), got=score,
-                               expected=f"a number from 0 to {limit}")
-        result.append({**item, "student": str(item["student"])})
-    return result
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")  # dots too: no "..", no hidden files
+_UNSAFE = re.compile(r"[^\w-]+")  # letters of any script stay; dots go too: no "..", no hidden files
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
 def safe_file_stem(student: str, used: set[str]) -> str:
-    """A student id as a file name: no path separators, no leading dots, unique in the batch."""
-    stem = _UNSAFE.sub("_", student).strip("_-")[:64] or "student"
+    """A student id as a file name: no path separators, no leading dots, unique in the batch (ignoring case)."""
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFC", student)).strip("_-")[:64] or "student"
+    if stem.lower() in _RESERVED:
+        stem = "_" + stem
     candidate, k = stem, 2
     while candidate.lower() in used:
         candidate = f"{stem}-{k}"
@@ -354,16 +664,25 @@ def safe_file_stem(student: str, used: set[str]) -> str:
     return candidate
 
 
-def grade_batch(problem: Problem, paths: list[Path], key: dict[str, Expected] | None = None
-                ) -> tuple[list[StudentResult], list[str]]:
+def grade_batch(problem: Problem, paths: list[Path], key: dict[str, Expected] | None = None,
+                refused: dict[Path, str] | None = None) -> tuple[list[StudentResult], list[str]]:
+    """Grade every file; ``refused`` files (a link leaving its folder…) are invalid with their reason."""
     key = key if key is not None else compute_key(problem)
-    results = [grade_file(problem, key, path) for path in paths]
+    refused = refused or {}
+    results = [invalid_result(problem, key, path, refused[path]) if path in refused
+               else grade_file(problem, key, path) for path in paths]
+    return results, duplicate_warnings(results)
+
+
+def duplicate_warnings(results: list[StudentResult]) -> list[str]:
     warnings = []
     seen: dict[str, str] = {}
     for result in results:
         if result.error is None and result.student in seen:
-            message = f"duplicate student id {result.student!r} in {seen[result.student]} and {result.file}"
+            message = (f"duplicate student id {clean_text(result.student, 80)!r} in {seen[result.student]} and "
+                       f"{result.file}")
             warnings.append(message)
             result.warnings.append(message)
-        seen.setdefault(result.student, result.file)
-    return results, warnings
+        if result.error is None:
+            seen.setdefault(result.student, result.file)
+    return warnings

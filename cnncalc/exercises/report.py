@@ -1,42 +1,63 @@
 """What grading produces: the JSON document, the terminal report, the gradebook CSV (atomic) and one
-Markdown feedback file per student."""
+Markdown feedback file per student.
+
+Everything a student wrote (ids, file names, answers, unknown question ids) is escaped for the format
+it lands in: control characters made visible in the text report, Markdown and HTML specials escaped in
+feedback, spreadsheet formulas defused in the CSV.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import CnnCalcError
-from .grading import StudentResult, safe_file_stem
+from .grading import StudentResult, clean_text, json_value, safe_file_stem
 from .key import num
 from .problem import Problem
 
 
 def results_document(results: list[StudentResult], warnings: list[str]) -> dict[str, Any]:
-    data: dict[str, Any] = {"results": [r.as_dict() for r in results]}
+    """The `--format json` document; every value is a plain JSON type (dump with allow_nan=False)."""
+    invalid = [r for r in results if r.error is not None]
+    data: dict[str, Any] = {"results": [r.as_dict() for r in results],
+                            "summary": {"files": len(results), "graded": len(results) - len(invalid),
+                                        "invalid": len(invalid)}}
     if warnings:
-        data["warnings"] = warnings
+        data["warnings"] = [json_value(w) for w in warnings]
     return data
 
 
 def text_report(problem: Problem, results: list[StudentResult], warnings: list[str]) -> str:
-    lines = [f"{problem.title} ({problem.id}, version {problem.version}): {len(results)} answer file(s)"]
+    invalid = sum(r.error is not None for r in results)
+    head = f"{problem.title} ({problem.id}, version {problem.version}): {len(results)} answer file(s)"
+    if invalid:
+        head += f", {invalid} invalid"
+    lines = [clean_text(head, 1000)]
     for result in results:
         lines.append("")
-        lines.append(f"{result.student}: {_points(result.score)} / {_points(result.max)}  ({result.file})")
+        state = "  INVALID" if result.error is not None else ""
+        lines.append(f"{clean_text(result.student)}: {_points(result.score)} / {_points(result.max)}  "
+                     f"({clean_text(result.file, 1000)}){state}")
+        if result.error is not None:
+            lines.append(f"  invalid: {clean_text(result.error, 1000)}")
+            continue
         for q in result.questions:
             mark = {"correct": "✓", "partial": "~", "incorrect": "✗", "missing": "·", "invalid": "!",
                     "manual": "?"}[q.status]
             first = q.feedback.splitlines()[0] if q.feedback else ""
-            lines.append(f"  {mark} {q.id:18} {_points(q.score):>6} / {_points(q.max):<6} {q.status:9} {first}")
+            lines.append(f"  {mark} {clean_text(q.id, 80):18} {_points(q.score):>6} / {_points(q.max):<6} "
+                         f"{q.status:9} {clean_text(first)}")
         for warning in result.warnings:
-            lines.append(f"  warning: {warning}")
+            lines.append(f"  warning: {clean_text(warning, 1000)}")
     for warning in warnings:
-        lines.append(f"warning: {warning}")
+        lines.append(f"warning: {clean_text(warning, 1000)}")
     return "\n".join(lines) + "\n"
 
 
@@ -44,9 +65,18 @@ def _points(value: float) -> str:
     return f"{round(value, 4):g}"
 
 
+# Spreadsheets evaluate a cell that begins with one of these (OWASP "CSV injection"); full-width forms
+# too, since some spreadsheets fold them; and after leading whitespace, which some of them skip.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
 def _cell(text: str) -> str:
-    """Spreadsheets evaluate cells that begin with = + - @ (and tab/CR): make them plain text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A CSV cell that a spreadsheet shows as text: formula starts prefixed with an apostrophe, control
+    characters made visible."""
+    text = clean_text(text, 1000)
+    if text.startswith(_FORMULA_START) or text.lstrip().startswith(_FORMULA_START):
+        return "'" + text
+    return text
 
 
 def csv_line(cells: list[str]) -> str:
@@ -57,11 +87,15 @@ def csv_line(cells: list[str]) -> str:
 
 
 def gradebook_csv(problem: Problem, results: list[StudentResult]) -> str:
+    """One row per graded file; files that could not be read are left out (the report lists them), so a
+    broken file never enters the gradebook as a zero under a name taken from its file name."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     qids = [q.id for q in problem.questions]
-    writer.writerow(["student", *qids, "total", "max", "file", "notes"])
+    writer.writerow([_cell(cell) for cell in ["student", *qids, "total", "max", "file", "notes"]])
     for result in results:
+        if result.error is not None:
+            continue
         scores = {q.id: q for q in result.questions}
         row = [result.student] + [_points(scores[qid].score) if qid in scores else "" for qid in qids]
         row += [_points(result.score), _points(result.max), result.file, "; ".join(result.warnings)]
@@ -69,16 +103,31 @@ def gradebook_csv(problem: Problem, results: list[StudentResult]) -> str:
     return buffer.getvalue()
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write whole or not at all: a temporary file in the same folder, then a rename."""
+def write_atomic(path: str | Path, text: str, durable: bool = False, through_link: bool = False) -> None:
+    """Write whole or not at all: a temporary file in the same folder, then a rename.
+
+    An existing file keeps its permission bits. With ``through_link`` a path that is a symbolic link is
+    written through (the link's target is replaced, the link stays: a gradebook linked into a course
+    folder); otherwise the link itself is replaced by the file. The temporary file is removed on any
+    failure, including an interrupt. ``durable`` also flushes the data to disk before the rename.
+    """
     path = Path(path)
+    target = Path(os.path.realpath(path)) if through_link and path.is_symlink() else path
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = stat.S_IMODE(os.lstat(target).st_mode) if not os.path.islink(target) else 0o666 & ~_umask()
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
                 stream.write(text)
-            os.replace(temporary, path)
+                if durable:
+                    stream.flush()
+                    os.fsync(stream.fileno())
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
         except BaseException:
             if os.path.exists(temporary):
                 os.unlink(temporary)
@@ -87,41 +136,76 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise CnnCalcError(f"cannot write: {error.strerror}", file=str(path)) from None
 
 
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def check_output_folder(folder: str | Path, what: str) -> None:
+    """A folder to write into must be a folder (or not exist yet): say so before any grading is done."""
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise CnnCalcError(f"{what} is not a folder", file=str(path), expected="a folder (created if missing)")
+
+
+def check_output_file(file: str | Path, what: str) -> None:
+    path = Path(file)
+    if path.is_dir():
+        raise CnnCalcError(f"{what} is a folder", file=str(path), expected="a file name, e.g. grades.csv")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise CnnCalcError(f"{what} cannot be written: this is a file, not a folder", file=str(parent))
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|!~])")
+
+
+def md(text: str, limit: int = 300) -> str:
+    """Student text as literal Markdown: specials escaped, one line, cut."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", clean_text(text, limit))
+
+
 def feedback_markdown(problem: Problem, result: StudentResult) -> str:
     score = f"Score: **{_points(result.score)} / {_points(result.max)}**"
-    lines = [f"# {problem.title}", "", f"Student: {result.student}  ", score, ""]
+    lines = [f"# {problem.title}", "", f"Student: {md(result.student)}  ", score, ""]
     if result.error:
-        lines += [f"Your answer file could not be read: {result.error}", ""]
+        lines += [f"Your answer file could not be read: {md(result.error, 1000)}", ""]
     questions = {q.id: q for q in problem.questions}
     for q in result.questions:
         prompt = questions[q.id].prompt if q.id in questions else ""
-        lines.append(f"## {q.id} — {q.status} ({_points(q.score)} / {_points(q.max)})")
+        lines.append(f"## {md(q.id, 80)} — {q.status} ({_points(q.score)} / {_points(q.max)})")
         if prompt:
             lines += ["", f"> {prompt}"]
         lines += ["", f"- your answer: `{_show(q.got)}`", f"- expected: `{_show(q.expected)}`"]
         if q.feedback and q.feedback != "correct":
-            lines += ["", *[f"{line}  " for line in q.feedback.splitlines()]]
+            lines += ["", *[f"{md(line, 1000)}  " for line in q.feedback.splitlines()]]
         if q.solution:
             lines += ["", "Worked solution:", "", "```", *q.solution, "```"]
         lines.append("")
     for warning in result.warnings:
-        lines.append(f"Note: {warning}")
+        lines.append(f"Note: {md(warning, 1000)}")
     return "\n".join(lines) + "\n"
 
 
 def _show(value: Any) -> str:
-    from .grading import _plain
+    """A value inside a Markdown code span: one line, no backticks, cut."""
+    from .grading import _echo, _plain
 
     if value is None:
         return "—"
     plain = _plain(value)
     if isinstance(plain, float):
         return num(plain)
-    return str(plain).replace("`", "'")[:500]
+    shown = _echo(plain)
+    return clean_text(shown if isinstance(shown, str) else str(shown)).replace("`", "'")
 
 
 def write_feedback(problem: Problem, results: list[StudentResult], folder: str | Path) -> list[Path]:
     folder = Path(folder)
+    check_output_folder(folder, "--feedback-dir")
     used: set[str] = set()
     written = []
     for result in results:

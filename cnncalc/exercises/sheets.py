@@ -88,7 +88,7 @@ def _markdown(blocks: list[tuple[str, Any]]) -> str:
         if kind == "title":
             out += [f"# {content}", ""]
         elif kind == "meta":
-            out += [f"*{content}*", ""]
+            out += [f"*{_md(content)}*", ""]
         elif kind == "text":
             out += [content.strip(), ""]
         elif kind == "table":
@@ -110,10 +110,41 @@ def _markdown(blocks: list[tuple[str, Any]]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _yaml_template(template: dict[str, Any]) -> str:
-    lines = [f"student: {template['student']}", f"variant: {template['variant']}", "answers:"]
-    lines += [f"  {qid}:" for qid in template["answers"]]
+def _md(text: str) -> str:
+    """Text from a roster (the student id in the meta line) as literal Markdown on one line."""
+    from .report import md
+
+    return md(text, 1000)
+
+
+def _yaml_template(template: dict[str, Any], latex: bool = False) -> str:
+    """The answer-file template. Values are written by the JSON serializer (a JSON string is a YAML
+    double-quoted scalar), so every id reads back exactly: ``"0012345"``, ``"yes"``, ``"#hash"``,
+    ``"a: b"``. Question ids stay plain where YAML reads them back as the same text."""
+    lines = [f"student: {_quoted(template['student'], latex)}", f"variant: {_quoted(template['variant'], latex)}",
+             "answers:"]
+    lines += [f"  {_key(qid, latex)}:" for qid in template["answers"]]
     return "\n".join(lines)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_NOT_SHOWN = re.compile("[^\\S ]|[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _quoted(text: str, latex: bool = False) -> str:
+    """A double-quoted scalar; invisible and line-breaking characters as escapes; in LaTeX no backslash
+    of the text survives as one (\\u005c), so nothing can end the verbatim block."""
+    quoted = json.dumps(str(text), ensure_ascii=False)
+    quoted = _NOT_SHOWN.sub(lambda m: f"\\u{ord(m.group(0)):04x}", quoted)
+    return quoted.replace("\\\\", "\\u005c") if latex else quoted
+
+
+def _key(qid: str, latex: bool) -> str:
+    import yaml
+
+    plain = _PLAIN_KEY.fullmatch(qid) and yaml.resolver.Resolver().resolve(
+        yaml.ScalarNode, qid, (True, False)) == "tag:yaml.org,2002:str"
+    return qid if plain else _quoted(qid, latex)
 
 
 _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
@@ -122,7 +153,8 @@ _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", 
 
 
 def _tex(text: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in str(text))
+    # a control character or line separator from a roster or prompt must not reach LaTeX as such
+    return "".join(_TEX.get(ch, ch if ch.isprintable() or ch == "\n" else " ") for ch in str(text))
 
 
 def _latex(blocks: list[tuple[str, Any]]) -> str:
@@ -146,7 +178,8 @@ def _latex(blocks: list[tuple[str, Any]]) -> str:
             qid, prompt = content
             out.append(r"\noindent\texttt{[" + _tex(qid) + "]} " + _tex(prompt) + r"\par")
         elif kind == "answers":
-            out += [r"\subsection*{Answer file}", r"\begin{verbatim}", _yaml_template(content), r"\end{verbatim}"]
+            out += [r"\subsection*{Answer file}", r"\begin{verbatim}", _yaml_template(content, latex=True),
+                    r"\end{verbatim}"]
     out.append(r"\end{document}")
     return "\n".join(out) + "\n"
 

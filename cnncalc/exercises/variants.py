@@ -39,6 +39,8 @@ from .key import Expected, KeyBuilder, compute_key
 from .problem import Problem, build_problem, resolve_refs
 
 SECRET_ENV = "CNNCALC_SECRET"
+MIN_SECRET_BYTES = 16
+MAX_SECRET_BYTES = 4096
 DEFAULT_TRIES = 200
 CONSTRAINTS = ("valid", "integer", "some_but_not_all", "distinct")
 
@@ -55,23 +57,45 @@ class Variant:
 
 
 def read_secret(path: str | Path | None) -> bytes:
-    """The course secret from a file only its owner can read (as ssh insists), or $CNNCALC_SECRET."""
+    """The course secret from a file only its owner can read (as ssh insists), or $CNNCALC_SECRET.
+
+    A file is read as a regular file only (a FIFO cannot hang the command), at most MAX_SECRET_BYTES;
+    its surrounding whitespace (a final newline) is dropped. Either way the secret must be UTF-8 text of
+    MIN_SECRET_BYTES to MAX_SECRET_BYTES bytes.
+    """
+    from ..spec.safeload import read_limited
+
     if path is None:
-        value = os.environ.get(SECRET_ENV)
+        value = os.environb.get(SECRET_ENV.encode()) if os.supports_bytes_environ else (
+            os.environ.get(SECRET_ENV, "").encode("utf-8", "surrogateescape"))
         if not value:
             raise ExerciseError(f"no course secret: give --secret-file or set {SECRET_ENV}")
-        return value.encode()
-    path = Path(path)
+        return _checked_secret(value, f"${SECRET_ENV}", None)
+    name = str(path)
     try:
-        info = path.stat()
-        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ExerciseError("the secret file is readable by others; run: chmod 600 " + str(path),
-                                file=str(path))
-        secret = path.read_bytes().strip()
+        info = os.stat(name)
     except OSError as error:
-        raise ExerciseError(f"cannot read the secret file: {error.strerror}", file=str(path)) from None
-    if len(secret) < 16:
-        raise ExerciseError("the secret is too short (at least 16 bytes)", file=str(path))
+        raise ExerciseError(f"cannot read the secret file: {error.strerror}", file=name) from None
+    if stat.S_ISREG(info.st_mode) and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ExerciseError("the secret file is readable by others; run: chmod 600 " + name, file=name)
+    try:
+        secret = read_limited(name, MAX_SECRET_BYTES, "secret file").strip()
+    except CnnCalcError as error:
+        raise ExerciseError(error.message, file=name) from None
+    return _checked_secret(secret, "the secret file", name)
+
+
+def _checked_secret(secret: bytes, what: str, file: str | None) -> bytes:
+    try:
+        secret.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ExerciseError(f"the secret in {what} is not UTF-8 text", file=file) from None
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ExerciseError(f"the secret in {what} is too short ({len(secret)} bytes, at least {MIN_SECRET_BYTES})",
+                            file=file)
+    if len(secret) > MAX_SECRET_BYTES:
+        raise ExerciseError(f"the secret in {what} is too long ({len(secret):,} bytes, at most {MAX_SECRET_BYTES:,})",
+                            file=file)
     return secret
 
 
@@ -228,44 +252,59 @@ def _canonical(value: Any) -> str | None:
             raise TypeError
 
         return json.dumps(normal(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError, RecursionError):  # odd student values match nothing
         return None
 
 
-def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: bytes) -> tuple[list[Any], list[str]]:
+def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: bytes,
+                   refused: dict[Path, str] | None = None) -> tuple[list[Any], list[str]]:
     """Grade each file against its student's own variant (rebuilt from the secret); report fingerprint
-    mismatches and answers that match another student's variant better than their own."""
-    from .grading import QuestionResult, StudentResult, grade_answers, read_answers
+    mismatches and answers that match another student's variant better than their own. A file that cannot
+    be read, or whose student's variant cannot be built, is invalid; the batch goes on."""
+    from .grading import (
+        StudentResult,
+        display_path,
+        duplicate_warnings,
+        grade_answers,
+        invalid_result,
+        read_answers,
+        unexpected,
+        variant_label,
+    )
 
+    base = build_problem(raw, source)
+    refused = refused or {}
     results: list[StudentResult] = []
     variants: dict[str, Variant] = {}
     answers_of: dict[int, dict[str, Any]] = {}
     warnings: list[str] = []
     for path in paths:
+        if path in refused:
+            results.append(invalid_result(base, None, path, refused[path]))
+            continue
         try:
             student, answers, extra = read_answers(path)
             variant = variants.get(student) or student_variant(raw, source, secret, student)
+            result = grade_answers(variant.problem, variant.key, student, answers, display_path(path))
+            given = variant_label(extra.get("variant"))
         except CnnCalcError as error:
-            problem = build_problem(raw, source)
-            invalid = [QuestionResult(q.id, 0.0, q.points, "invalid", None, None, "the answer file could not be read")
-                       for q in problem.questions]
-            results.append(StudentResult(Path(path).stem, str(path), invalid, [str(error)], error=str(error)))
+            results.append(invalid_result(base, None, path, str(error)))
             continue
-        if student in variants:
-            warnings.append(f"duplicate student id {student!r} ({path})")
+        except Exception as error:  # noqa: BLE001 - the last net: one file never stops the batch
+            results.append(invalid_result(base, None, path, unexpected(error)))
+            continue
         variants[student] = variant
-        result = grade_answers(variant.problem, variant.key, student, answers, str(path))
-        given = extra.get("variant")
         result.variant = variant.fingerprint
         if given is None:
             result.warnings.append(f"no variant fingerprint in the answer file (this student's is {variant.fingerprint})")
-        elif str(given) != variant.fingerprint:
+        elif given != variant.fingerprint:
             message = (f"fingerprint {given} is not this student's variant ({variant.fingerprint}); graded against "
                        "the student's own variant")
             result.warnings.append(message)
-            warnings.append(f"{student}: {message}")
+            warnings.append(f"{result.file}: {message}")
         answers_of[len(results)] = answers
         results.append(result)
+    warnings += duplicate_warnings(results)
     warnings += _copy_check(results, answers_of, variants)
     return results, warnings
 
@@ -285,7 +324,9 @@ def _copy_check(results: list[Any], answers_of: dict[int, dict[str, Any]], varia
         own = 0
         others: dict[str, int] = {}
         for qid, value in answers.items():
-            holders = index.get((str(qid), _canonical(value) or ""), set())
+            if not isinstance(qid, str):
+                continue
+            holders = index.get((qid, _canonical(value) or ""), set())
             if result.student in holders:
                 own += 1
             if len(holders) > crowd:
