@@ -160,7 +160,7 @@ class KeyBuilder:
         shape = list(output.shape)
         if len(at) != len(shape) or any(i >= n for i, n in zip(at, shape)):
             raise ExerciseError(f"'at' {at} is outside the output of layer '{c['layer']}' (shape {shape})", got=at,
-                                expected=f"{len(shape)} indices, each from 0 to the size of its axis − 1")
+                                expected=f"{len(shape)} indices, each below the size of its axis")
         value = float(output[tuple(at)])
         lines = self._conv_working(result, c["layer"], at, value)
         mistakes = {}

@@ -435,7 +435,7 @@ class Checker:
                       hint=did_you_mean(str(stray), kinds) or expected)
         if len(heads) > 1:
             self.fail(f"{where}: compute has more than one kind: " + ", ".join(map(str, heads)), line,
-                      expected="exactly one")
+                      got=list(compute), expected="exactly one of " + ", ".join(kinds))
         self.section(kinds[heads[0]], compute, where, line, refs)
         return str(heads[0])
 
@@ -604,7 +604,7 @@ def build_problem(raw: Any, source: str, data_override: dict[str, Any] | None = 
         raise ProblemFileError("a problem file must be a mapping", file=source, line=line_of(raw), got=raw,
                                expected="id, parts, and optionally data, networks, vary ...")
     check = Checker(source)
-    check.section(PROBLEM, raw, "problem", line_of(raw) or 1)
+    check.section(PROBLEM, raw, "top level", line_of(raw) or 1)
     data_raw = raw.get("data") or {}
     networks = raw.get("networks") or {}
     data: dict[str, Any] = {}
@@ -645,7 +645,8 @@ def _parts(check: Checker, parts_raw: list[Any]) -> list[Part]:
     question_lines: dict[str, int | None] = {}
     for i, part_raw in enumerate(parts_raw, 1):
         line = line_of(part_raw) or line_of(parts_raw)
-        check.section(PART, part_raw, f"part {i}", line)
+        label = part_raw.get("id") if isinstance(part_raw, dict) else None
+        check.section(PART, part_raw, f"part '{label}'" if ID.accepts(label) else f"part {i}", line)
         pid = str(part_raw["id"])
         if pid in part_lines:
             check.fail(f"duplicate part id '{pid}' (first on line {part_lines[pid]})", line)
