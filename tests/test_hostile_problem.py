@@ -82,6 +82,8 @@ CASES = [
     ("network-does-not-build", "kernel: 3, stride: 1, padding: 0, weight: $w",
      "kernel: 9, stride: 1, padding: 0, weight: $w", ["network 'part_a'", "layer 1 'conv'", "kernel"],
      r"kernel: 9"),
+    ("network-input-symbolic", "  part_a:\n    input: [6, 6, 3]", "  part_a:\n    input: [6, n, 3]",
+     ["network 'part_a': its input has symbol names (n); a key needs numbers"], r"input: \[6, n, 3\]"),
     ("shape-missing-network", "compute: {shape: part_a, layer: conv, axes: [0, 1]}",
      "compute: {shape: prt_a, layer: conv, axes: [0, 1]}",
      ["question 'a.shape'", "'shape' names no network 'prt_a'", "did you mean 'part_a'"], r"shape: prt_a"),

@@ -13,7 +13,7 @@ from ..calc.analysis import Summary, analyse
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
 from ..run.executor import RunResult, run
 from ..spec.network import Network, build_network
-from .problem import Problem, ProblemFileError, Question, check_compute, resolve_refs
+from .problem import Problem, ProblemFileError, Question, check_compute, line_of, resolve_refs
 
 
 @dataclass
@@ -49,9 +49,16 @@ class KeyBuilder:
                 raise ProblemFileError(f"unknown network '{name}'", got=name,
                                        expected="one of " + ", ".join(self.problem.networks))
             try:
-                self.networks[name] = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
+                network = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
             except CnnCalcError as error:
                 raise within(error, f"network '{name}'", self.problem.source) from None
+            if network.is_symbolic:  # a key is made of numbers
+                raise ProblemFileError(f"network '{name}': its input has symbol names ("
+                                       + ", ".join(network.symbols) + "); a key needs numbers",
+                                       got=list(spec.get("input", [])) if isinstance(spec, dict) else None,
+                                       expected="sizes as numbers or $name of a number in data",
+                                       file=self.problem.source, line=line_of(spec, "input"))
+            self.networks[name] = network
         return self.networks[name]
 
     def summary(self, name: str) -> Summary:
