@@ -125,8 +125,6 @@ def _range(v: Any) -> bool:
 TEXT = ValueType("text", lambda v: isinstance(v, str) or _number(v))
 ID = ValueType("a name or a number", lambda v: _name(v) or _integer(v))
 QUESTION_ID = ValueType("text (a question id such as a.shape)", _name)
-NAME = ValueType("a name", _name)
-NAMES = ValueType("a non-empty list of names", _list_of(_name))
 POINTS = ValueType("a non-negative number", lambda v: _number(v) and v >= 0)
 TOLERANCE = ValueType("a non-negative number", lambda v: _number(v) and v >= 0)
 NUMBER = ValueType("a number", _number)
@@ -193,33 +191,43 @@ SOLVE_VALUES = Section("solve values", tuple(
 ) + (Key("same", BOOL, default=False, doc="'same' convolution: out = n"),), "the values of a `solve` or `expression`")
 SOLVE = ValueType("a mapping of " + ", ".join(SOLVE_NAMES) + " and same", MAPPING.accepts, SOLVE_VALUES)
 
-_NETWORK = Key("", NAME, required=True, ref="network", doc="the network")
-_LAYER = Key("layer", NAME, ref="layer", doc="the layer (default: the last)")
-_INPUT = Key("input", NAME, required=True, ref="data", doc="the data fed to the network")
-_LAYER_NEEDED = Key("layer", NAME, required=True, ref="layer", doc="the layer whose output is read")
+NETWORK_NAME = ValueType("a network name (a key of `networks`)", _name)
+DATA_NAME = ValueType("a data name (a key of `data`)", _name)
+LAYER_NAME = ValueType("a layer name of that network", _name)
+LAYER_NAMES = ValueType("a non-empty list of layer names", _list_of(_name))
+_LAYER = Key("layer", LAYER_NAME, ref="layer", doc="the layer (default: the last)")
+_INPUT = Key("input", DATA_NAME, required=True, ref="data", doc="the data fed to the network")
+_LAYER_NEEDED = Key("layer", LAYER_NAME, required=True, ref="layer", doc="the layer whose output is read")
 
 
 def _network(head: str, doc: str = "the network") -> Key:
-    return Key(head, _NETWORK.type, True, ref="network", doc=doc)
+    return Key(head, NETWORK_NAME, True, ref="network", doc=doc)
 
 
 COMPUTE: dict[str, Section] = {
     "shape": Section("compute: shape", (_network("shape"), _LAYER,
-                                        Key("axes", AXES, doc="only these axes of the shape"))),
-    "size": Section("compute: size", (_network("size"), _LAYER)),
+                                        Key("axes", AXES, doc="only these axes of the shape")),
+                     "a layer's output shape, from the calculator (answer: a list)"),
+    "size": Section("compute: size", (_network("size"), _LAYER),
+                    "the number of values in a layer's output (answer: a count)"),
     "params": Section("compute: params", (_network("params"),
-                                          Key("layer", NAME, ref="layer", doc="one layer (default: all)"),
-                                          Key("layers", NAMES, ref="layer", doc="these layers"))),
+                                          Key("layer", LAYER_NAME, ref="layer", doc="one layer (default: all)"),
+                                          Key("layers", LAYER_NAMES, ref="layer", doc="these layers")),
+                      "trainable and non-trainable parameters, summed (answer: a count)"),
     "cell": Section("compute: cell", (_network("cell"), _INPUT, _LAYER_NEEDED,
-                                      Key("at", INDICES, required=True, doc="the cell, 0-based: [row, column, channel]"))),
+                                      Key("at", INDICES, required=True, doc="the cell, 0-based: [row, column, channel]")),
+                    "one value of a layer's output, from the executor, with the working (answer: a number)"),
     "value": Section("compute: value", (_network("value"), _INPUT, _LAYER_NEEDED,
-                                        Key("at", INDICES, required=True, doc="as for cell"))),
+                                        Key("at", INDICES, required=True, doc="as for cell")), "as cell"),
     "map": Section("compute: map", (_network("map"), _INPUT, _LAYER_NEEDED,
-                                    Key("channel", INDEX, default=0, doc="the channel shown (0-based)"))),
+                                    Key("channel", INDEX, default=0, doc="the channel shown (0-based)")),
+                   "one channel of a layer's output, from the executor (answer: a matrix)"),
     "solve": Section("compute: solve", (Key("solve", SOLVE, True, doc="the known values"),
-                                        Key("for", UNKNOWN, True, doc="the unknown (a single integer answer)"))),
+                                        Key("for", UNKNOWN, True, doc="the unknown")),
+                     "conv arithmetic solved for one unknown (answer: a single integer)"),
     "expression": Section("compute: expression", (Key("expression", SOLVE, True, doc="the values and symbols"),
-                                                  Key("for", UNKNOWN, True, doc="the unknown (a symbolic answer)"))),
+                                                  Key("for", UNKNOWN, True, doc="the unknown")),
+                          "conv arithmetic solved symbolically (answer: an expression)"),
 }
 
 VARY = Section("vary", (
@@ -241,7 +249,8 @@ SOME_BUT_NOT_ALL = Section("some_but_not_all", COMPUTE["map"].keys + (
     Key("equal", NUMBER, default=0, doc="the value some cells, but not all, must have"),))
 
 CONSTRAINTS: dict[str, Section] = {
-    "valid": Section("constraint: valid", (Key("valid", NAMES, True, ref="network",
+    "valid": Section("constraint: valid", (Key("valid", ValueType("a non-empty list of network names", _list_of(_name)),
+                                               True, ref="network",
                                                doc="these networks build: every shape valid"),)),
     "integer": Section("constraint: integer", (Key("integer", ValueType("{solve: {...}, for: p}", MAPPING.accepts,
                                                                         COMPUTE["solve"]), True,
