@@ -369,6 +369,9 @@ def grade(
         raise typer.Exit(code=1)
 
 
+MAX_VARIANTS = 100_000  # as cnncalc.exercises.variants.MAX_VARIANTS (not imported here: it loads numpy)
+
+
 class SheetFormat(str, Enum):
     markdown = "markdown"
     latex = "latex"
@@ -381,24 +384,28 @@ def generate(
     problem: Annotated[str, typer.Argument(help="A problem file with a `vary:` section.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Folder for sheets/ and keys/.")],
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible variants (no secret needed).")] = None,
-    count: Annotated[int, typer.Option(help="With --seed: how many variants.", min=1, max=100_000)] = 1,
+    count: Annotated[int, typer.Option(help="With --seed: how many variants.", min=1, max=MAX_VARIANTS)] = 1,
     roster: Annotated[str | None, typer.Option(help="CSV of student ids: one variant per student.")] = None,
     secret_file: Annotated[str | None, typer.Option(help="Course secret (or set CNNCALC_SECRET).")] = None,
     format: Annotated[SheetFormat, typer.Option("--format", "-f")] = SheetFormat.markdown,
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder generate did not make, and overwrite "
+                                        "files edited since it wrote them.")] = False,
 ) -> None:
     """Write one sheet per variant, and the answer keys apart from the sheets."""
     from pathlib import Path
 
     from .exercises.files import read_roster
     from .exercises.sheets import write_variants
-    from .exercises.variants import read_secret, seed_variant, student_variant
+    from .exercises.variants import check_original, read_secret, seed_variant, student_variant
     from .spec import safeload
 
     if (seed is None) == (roster is None):
         raise CnnCalcError("give either --seed N or --roster CSV (with --secret-file)")
     raw = safeload.load_file(problem)
-    if not isinstance(raw, dict):
-        raise CnnCalcError("a problem file must be a mapping", file=problem)
+    check_original(raw, problem)  # the whole file, before a folder is touched
+    if not raw.get("vary") and seed is not None and count > 1:
+        raise CnnCalcError(f"the problem has no 'vary:' section: all {count} variants would be the same",
+                           file=problem, hint="add a vary: section, or give --count 1")
     folder = Path(out)
     if roster is not None:
         secret = read_secret(secret_file)
@@ -407,9 +414,12 @@ def generate(
     else:
         labels = [f"variant-{seed}-{i}" for i in range(count)]
         make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
-    write_variants(folder, labels, make, format.value)
+    removed = write_variants(folder, labels, make, format.value, force)
     typer.echo(f"wrote {len(labels)} sheet(s) to {folder / 'sheets'} and their keys to {folder / 'keys'} "
                "(keep keys/ away from students)")
+    if removed:
+        typer.echo(f"removed {len(removed)} file(s) of an earlier run: " + ", ".join(removed[:5])
+                   + (" ..." if len(removed) > 5 else ""))
 
 
 @app.command()
@@ -419,25 +429,26 @@ def key(
     student: Annotated[str | None, typer.Option(help="The student whose variant to show (needs the secret).")] = None,
     secret_file: Annotated[str | None, typer.Option(help="Course secret (or set CNNCALC_SECRET).")] = None,
     seed: Annotated[int | None, typer.Option(help="Or the variant made with --seed N …")] = None,
-    index: Annotated[int, typer.Option(help="… and its number (0 for the first).", min=0)] = 0,
+    index: Annotated[int, typer.Option(help="… and its number (0 for the first).", min=0,
+                                       max=MAX_VARIANTS - 1)] = 0,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Show one variant's key and worked solutions (the file's own data when neither is given)."""
     from .exercises.sheets import key_document, key_json
-    from .exercises.variants import make_variant, read_secret, seed_variant, student_variant
+    from .exercises.variants import check_original, read_secret, seed_variant, student_variant
     from .spec import safeload
 
     raw = safeload.load_file(problem)
-    if not isinstance(raw, dict):
-        raise CnnCalcError("a problem file must be a mapping", file=problem)
     if student is not None and seed is not None:
         raise CnnCalcError("give --student or --seed, not both")
+    variant = check_original(raw, problem)
+    if (student is not None or seed is not None) and not raw.get("vary"):
+        raise CnnCalcError("the problem has no 'vary:' section: it has one variant, its own data", file=problem,
+                           hint="run without --student and --seed")
     if student is not None:
         variant = student_variant(raw, problem, read_secret(secret_file), student)
     elif seed is not None:
         variant = seed_variant(raw, problem, seed, index)
-    else:
-        variant = make_variant({k: v for k, v in raw.items() if k != "vary"}, problem, None, "original")  # type: ignore[arg-type]
     if format is TextOrJson.json:
         typer.echo(key_json(variant))
         return

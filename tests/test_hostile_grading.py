@@ -77,8 +77,8 @@ ONE_ANSWER = [  # (answer text in YAML, status of c.total_params, message fragme
     ("{a: [1, {b: [2, {c: 3}]}]}", "invalid", "expected a number, got mapping"),
     ("[1, [2, [3]]]", "invalid", "expected a number"),
     ("'" + "x" * 5000 + "'", "invalid", "characters)"),
-    ("{? 0x" + "f" * 4000 + " : 1}", "invalid", "expected a number, got mapping"),
-    ("[0x" + "f" * 4000 + "]", "invalid", "expected a number, got list"),
+    ("{? 0x" + "f" * 300 + " : 1}", "invalid", "expected a number, got mapping"),
+    ("[0x" + "f" * 300 + "]", "invalid", "expected a number, got list"),
 ]
 
 

@@ -3,16 +3,17 @@ with the worked solution a teacher would write."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..calc.analysis import Summary, analyse
-from ..errors import CnnCalcError, ExerciseError
+from ..errors import CnnCalcError, ExerciseError, did_you_mean
 from ..run.executor import RunResult, run
 from ..spec.network import Network, build_network
-from .problem import Problem, Question, resolve_refs
+from .problem import Problem, ProblemFileError, Question, check_compute, line_of, resolve_refs
 
 
 @dataclass
@@ -43,48 +44,84 @@ class KeyBuilder:
 
     def network(self, name: Any) -> Network:
         if name not in self.networks:
-            spec = self.problem.networks.get(name)
+            spec = self.problem.networks.get(name) if isinstance(name, str) else None
             if spec is None:
-                raise ExerciseError(f"unknown network '{name}'", got=name,
-                                    expected="one of " + ", ".join(self.problem.networks))
-            self.networks[name] = build_network(resolve_refs(spec, self.problem.data),
-                                                f"{self.problem.source}#networks.{name}")
+                raise ProblemFileError(f"unknown network '{name}'", got=name,
+                                       expected="one of " + ", ".join(self.problem.networks))
+            try:
+                network = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
+            except CnnCalcError as error:
+                raise within(error, f"network '{name}'", self.problem.source) from None
+            if network.is_symbolic:  # a key is made of numbers
+                raise ProblemFileError(f"network '{name}': its input has symbol names ("
+                                       + ", ".join(network.symbols) + "); a key needs numbers",
+                                       got=list(spec.get("input", [])) if isinstance(spec, dict) else None,
+                                       expected="sizes as numbers or $name of a number in data",
+                                       file=self.problem.source, line=line_of(spec, "input"))
+            self.networks[name] = network
         return self.networks[name]
 
     def summary(self, name: str) -> Summary:
         if name not in self.summaries:
-            self.summaries[name] = analyse(self.network(name))
+            network = self.network(name)
+            try:
+                self.summaries[name] = analyse(network)
+            except CnnCalcError as error:
+                raise within(error, f"network '{name}'", self.problem.source) from None
         return self.summaries[name]
 
     def run(self, name: str, data_name: str) -> RunResult:
         key = (name, data_name)
         if key not in self.runs:
             if data_name not in self.problem.data:
-                raise ExerciseError(f"unknown data '{data_name}'")
-            self.runs[key] = run(self.network(name), self.problem.data[data_name])
+                raise ProblemFileError(f"unknown data '{data_name}'", hint=did_you_mean(data_name, self.problem.data))
+            value = self.problem.data[data_name]
+            if not isinstance(value, np.ndarray):
+                raise ExerciseError(f"data '{data_name}' is a number; network '{name}' needs an array as input",
+                                    got=value)
+            network = self.network(name)
+            try:
+                self.runs[key] = run(network, value)
+            except CnnCalcError as error:
+                raise within(error, f"network '{name}' on data '{data_name}'", self.problem.source) from None
         return self.runs[key]
+
+    def output(self, net: str, data_name: str, layer: str) -> np.ndarray:
+        """One layer's output on some data (the layer checked first, so that a typo gets its name)."""
+        self._record(net, layer)
+        return self.run(net, data_name).layer_output(layer)
 
     # ------------------------------------------------------------ one question
 
     def expected(self, q: Question) -> Expected:
         if q.kind == "manual":
             return Expected(None, q.solution or ["graded by the instructor"])
-        c = resolve_refs(q.compute or {}, self.problem.data)
-        head = next(iter(c))
         try:
-            handler = getattr(self, "_" + head)
-            return handler(c)
+            c = resolve_refs(q.compute or {}, self.problem.data)
+            head = check_compute(self.problem, q, c)
+            return getattr(self, "_" + head)(c)
         except CnnCalcError as error:
-            raise ExerciseError(f"question '{q.id}': {error}", file=self.problem.source) from None
+            raise within(error, f"question '{q.id}'", self.problem.source, q.line) from None
 
     def _record(self, net: str, layer: str | None) -> Any:
         summary = self.summary(net)
-        return summary.records[-1] if layer is None else summary.record(layer)
+        if layer is None:
+            return summary.records[-1]
+        names = [record.name for record in summary.records]
+        if layer not in names:
+            raise ProblemFileError(f"network '{net}' has no layer '{layer}'",
+                                   hint=did_you_mean(str(layer), names) or "its layers: " + ", ".join(names))
+        return summary.record(layer)
 
     def _shape(self, c: dict[str, Any]) -> Expected:
         record = self._record(c["shape"], c.get("layer"))
-        axes = c.get("axes")
         shape = [int(d) for d in record.output_shape]
+        axes = c.get("axes")
+        if axes is not None:
+            if any(not -len(shape) <= a < len(shape) for a in axes):
+                raise ExerciseError(f"axes {list(axes)} outside the output of layer '{record.name}' (shape {shape})",
+                                    got=list(axes), expected=f"axes from {-len(shape)} to {len(shape) - 1}")
+            axes = [a % len(shape) for a in axes]
         value = [shape[a] for a in axes] if axes is not None else shape
         # asked for some axes, the full shape is right too when the others are 1 ([4, 4] or [4, 4, 1])
         accept = [shape] if axes is not None and all(shape[i] == 1 for i in range(len(shape)) if i not in axes) else []
@@ -98,8 +135,10 @@ class KeyBuilder:
 
     def _params(self, c: dict[str, Any]) -> Expected:
         summary = self.summary(c["params"])
+        if "layer" in c and "layers" in c:
+            raise ProblemFileError("give 'layer' or 'layers', not both")
         names = c.get("layers") or ([c["layer"]] if "layer" in c else [r.name for r in summary.records])
-        records = [summary.record(name) for name in names]
+        records = [self._record(c["params"], name) for name in names]
         lines = [f"{r.name}: " + next((line[len("params: "):] for line in r.explain if line.startswith("params:")),
                                       "0 (no weights)") for r in records]
         total = int(sum(r.params for r in records))
@@ -122,9 +161,13 @@ class KeyBuilder:
         return Expected(total, lines, {"mistakes": mistakes})
 
     def _cell(self, c: dict[str, Any]) -> Expected:
+        output = self.output(c["cell"], c["input"], c["layer"])
         result = self.run(c["cell"], c["input"])
         at = [int(i) for i in c["at"]]
-        output = result.layer_output(c["layer"])
+        shape = list(output.shape)
+        if len(at) != len(shape) or any(i >= n for i, n in zip(at, shape)):
+            raise ExerciseError(f"'at' {at} is outside the output of layer '{c['layer']}' (shape {shape})", got=at,
+                                expected=f"{len(shape)} indices, each below the size of its axis")
         value = float(output[tuple(at)])
         lines = self._conv_working(result, c["layer"], at, value)
         mistakes = {}
@@ -177,9 +220,13 @@ class KeyBuilder:
         return lines
 
     def _map(self, c: dict[str, Any]) -> Expected:
+        output = self.output(c["map"], c["input"], c["layer"])
         result = self.run(c["map"], c["input"])
-        output = result.layer_output(c["layer"])
         channel = int(c.get("channel", 0))
+        shape = list(output.shape)
+        if output.ndim > 3 or channel >= (shape[2] if output.ndim == 3 else 1):
+            raise ExerciseError(f"layer '{c['layer']}' has no map for channel {channel} (its output has shape {shape})",
+                                got=channel, expected="a channel of a 1-, 2- or 3-axis output")
         matrix = output[:, :, channel] if output.ndim == 3 else output
         layer = result.summary.network.layer(c["layer"])
         detail: dict[str, Any] = {"type": layer.type}
@@ -211,6 +258,16 @@ class KeyBuilder:
         if result.expression is None:
             raise ExerciseError("an 'expression' question needs a symbolic answer", got=result.solutions)
         return Expected(result.expression, result.steps)
+
+
+def within(error: CnnCalcError, where: str, source: str, line: int | None = None) -> CnnCalcError:
+    """The error as one line of the problem file: ``file:line: where: what``; its class is kept (a fault of
+    the file stays one)."""
+    inner = copy.copy(error)
+    inner.file = inner.line = None
+    text = str(inner)
+    kind = type(error) if isinstance(error, ExerciseError) else ExerciseError
+    return kind(text if text.startswith(where) else f"{where}: {text}", file=source, line=error.line or line)
 
 
 def key_answers(problem: Problem, key: dict[str, Expected]) -> dict[str, Any]:

@@ -24,24 +24,275 @@ A problem file (YAML)::
           - {id: d.padding, compute: {solve: {f: 7, same: true}, for: p}}
           - {id: e.expr, compute: {expression: {f: f, same: true}, for: p}}
           - {id: b.plot, kind: manual, points: 0}
+
+The format itself is data: the tables below (``PROBLEM``, ``PART``, ``QUESTION``, ``COMPUTE``, ``VARY``,
+``RULES``, ``CONSTRAINTS``) list every key with its type, default and meaning. One checker walks a file
+against them, so every message names file, line and key, and :func:`reference_markdown` prints the same
+tables as the format's reference.
+
+A file is checked in two steps. *Structurally*, when it is read (:func:`build_problem`): every key
+known, every value of its type, every network and data name that a question, a constraint or a `$name`
+refers to defined, question ids unique. *Semantically*, when its key is computed (``key.KeyBuilder``):
+the networks build, the layers a question names exist, and indices and axes lie inside the shapes.
 """
+
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..maths import expr
 from ..spec import safeload
 
-TOP_KEYS = ("id", "version", "title", "source", "instructions", "data", "display", "networks", "parts", "vary")
+DEFAULT_TRIES = 200
+MAX_TRIES = 1000             # draws per variant before giving up (a few ms each)
+MAX_DRAWN = 10**9            # |low| and |high| of an `integers` rule, and any derived `expr` value
+MAX_ARRAY_VALUES = 10_000    # values in one drawn array
+MAX_VARY_VALUES = 100_000    # values drawn per variant, all arrays together
+MAX_RANK = 8                 # entries of `at` and `axes`
+
+_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+SOLVE_NAMES = ("n", "f", "p", "s", "d", "out")
+
+
+class ProblemFileError(ExerciseError):
+    """A fault of the problem file itself (a key, a type, a reference): no other draw of a variant fixes it."""
+
+
+# ---------------------------------------------------------------- the format, as data
+
+
+@dataclass(frozen=True)
+class ValueType:
+    """What a value must be: the words messages and the reference use, and the test."""
+
+    expected: str
+    accepts: Callable[[Any], bool]
+    section: Section | None = None  # a mapping whose keys are checked in turn
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: ValueType
+    required: bool = False
+    default: Any = None
+    ref: str | None = None  # "network", "data" or "layer": a name that must exist
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    keys: tuple[Key, ...]
+    doc: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [key.name for key in self.keys]
+
+
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: Any) -> bool:
+    # integers stay below 10**18: every number here must also convert to a float
+    return (_integer(v) and abs(v) <= 10**18) or (isinstance(v, float) and math.isfinite(v))
+
+
+def _name(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+def _list_of(test: Callable[[Any], bool], low: int = 1, high: int = 1 << 30) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list) and low <= len(v) <= high and all(test(x) for x in v)
+
+
+def _range(v: Any) -> bool:
+    return (_list_of(_integer, 2, 2)(v) and v[0] <= v[1]
+            and all(abs(x) <= MAX_DRAWN for x in v))
+
+
+TEXT = ValueType("text", lambda v: isinstance(v, str) or _number(v))
+ID = ValueType("a name or a number", lambda v: _name(v) or _integer(v))
+QUESTION_ID = ValueType("text (a question id such as a.shape)", _name)
+POINTS = ValueType("a non-negative number", lambda v: _number(v) and v >= 0)
+TOLERANCE = ValueType("a non-negative number", lambda v: _number(v) and v >= 0)
+NUMBER = ValueType("a number", _number)
+INDEX = ValueType("a non-negative integer", lambda v: _integer(v) and v >= 0)
+INDICES = ValueType("a list of non-negative integers, one per axis of the output ([row, column, channel])",
+                    _list_of(lambda v: _integer(v) and v >= 0, 1, MAX_RANK))
+AXES = ValueType("a list of distinct axis numbers (0 rows, 1 columns, -1 channels)",
+                 lambda v: _list_of(_integer, 1, MAX_RANK)(v) and len(set(v)) == len(v))
+BOOL = ValueType("true or false", lambda v: isinstance(v, bool))
+MAPPING = ValueType("a mapping", lambda v: isinstance(v, dict))
+OPTIONAL_MAPPING = ValueType("a mapping", lambda v: v is None or isinstance(v, dict))
+PARTS = ValueType("a non-empty list of parts", _list_of(lambda v: True))
+QUESTIONS = ValueType("a non-empty list of questions", _list_of(lambda v: True))
+SOLUTION = ValueType("text, or a list of lines", lambda v: isinstance(v, str) or _list_of(lambda x: isinstance(x, str))(v))
+UNKNOWN = ValueType("one of " + ", ".join(SOLVE_NAMES), lambda v: isinstance(v, str) and v in SOLVE_NAMES)
+SOLVE_VALUE = ValueType("a number or a symbol name", lambda v: _number(v) or _name(v))
+TRIES = ValueType(f"an integer from 1 to {MAX_TRIES:,}", lambda v: _integer(v) and 1 <= v <= MAX_TRIES)
+RANGE = ValueType(f"[low, high]: two integers with low ≤ high, each within ±{MAX_DRAWN:,}", _range)
+SHAPE = ValueType("a list of 1 to 4 positive integers", _list_of(lambda v: _integer(v) and v > 0, 1, 4))
+CHOICES = ValueType("a non-empty list of values", _list_of(lambda v: True))
+EXPRESSION = ValueType('arithmetic text such as "2 * f + 1"', lambda v: isinstance(v, str))
+LIST = ValueType("a list", lambda v: v is None or isinstance(v, list))
+
+# what a question's answer is, by the kind of computation
 COMPUTE_KINDS = {"shape": "shape", "cell": "value", "map": "matrix", "params": "count", "solve": "number",
                  "expression": "expression", "size": "count", "value": "value"}
-_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+KINDS = ("manual", *sorted(set(COMPUTE_KINDS.values())))
+KIND = ValueType("one of " + ", ".join(KINDS), lambda v: isinstance(v, str) and v in KINDS)
+
+PROBLEM = Section("problem file", (
+    Key("id", ID, required=True, doc="the problem's id; part of every student's seed"),
+    Key("version", ValueType("a number or text", TEXT.accepts), default=1,
+        doc="change it to give every student a new variant"),
+    Key("title", TEXT, doc="the sheet's title (default: the id)"),
+    Key("source", TEXT, doc="where the exercise comes from"),
+    Key("instructions", TEXT, doc="text under the title; `${name}` puts a data value in"),
+    Key("data", OPTIONAL_MAPPING, default={}, doc="named numbers and arrays the sheet gives (layouts below)"),
+    Key("display", OPTIONAL_MAPPING, default={}, doc="captions of the data tables: `name: caption`, or false to hide"),
+    Key("networks", OPTIONAL_MAPPING, default={}, doc="named network specs; `$name` puts data in"),
+    Key("parts", PARTS, required=True, doc="the parts, each with its questions"),
+    Key("vary", OPTIONAL_MAPPING, doc="how variants are drawn (below)"),
+), "the top level of a problem file")
+
+PART = Section("part", (
+    Key("id", ID, required=True, doc="the part's label (a, b, ...)"),
+    Key("points", POINTS, default=1, doc="shared equally by its questions that give no points of their own"),
+    Key("prompt", TEXT, default="", doc="the part's text; `${name}` puts a data value in"),
+    Key("questions", QUESTIONS, required=True, doc="its questions"),
+), "one entry of `parts`")
+
+QUESTION = Section("question", (
+    Key("id", QUESTION_ID, required=True, doc="unique in the file; the key in answer files"),
+    Key("prompt", TEXT, default="", doc="the question's text; `${name}` puts a data value in"),
+    Key("compute", MAPPING, doc="how its answer is computed (exactly one kind, below); needed unless kind: manual"),
+    Key("kind", KIND, doc="`manual` for items the instructor grades; otherwise it follows from `compute`"),
+    Key("points", POINTS, doc="default: an equal share of what the part's other questions leave"),
+    Key("rtol", TOLERANCE, doc="relative tolerance for numbers (default 1e-6; integers are exact)"),
+    Key("atol", TOLERANCE, doc="absolute tolerance for numbers (default 0)"),
+    Key("solution", SOLUTION, doc="for manual items: the model answer the instructor grades against"),
+), "one entry of a part's `questions`")
+
+SOLVE_VALUES = Section("solve values", tuple(
+    Key(name, SOLVE_VALUE, doc="known value, or a symbol name") for name in SOLVE_NAMES
+) + (Key("same", BOOL, default=False, doc="'same' convolution: out = n"),), "the values of a `solve` or `expression`")
+SOLVE = ValueType("a mapping of " + ", ".join(SOLVE_NAMES) + " and same", MAPPING.accepts, SOLVE_VALUES)
+
+NETWORK_NAME = ValueType("a network name (a key of `networks`)", _name)
+DATA_NAME = ValueType("a data name (a key of `data`)", _name)
+LAYER_NAME = ValueType("a layer name of that network", _name)
+LAYER_NAMES = ValueType("a non-empty list of layer names", _list_of(_name))
+_LAYER = Key("layer", LAYER_NAME, ref="layer", doc="the layer (default: the last)")
+_INPUT = Key("input", DATA_NAME, required=True, ref="data", doc="the data fed to the network")
+_LAYER_NEEDED = Key("layer", LAYER_NAME, required=True, ref="layer", doc="the layer whose output is read")
+
+
+def _network(head: str, doc: str = "the network") -> Key:
+    return Key(head, NETWORK_NAME, True, ref="network", doc=doc)
+
+
+COMPUTE: dict[str, Section] = {
+    "shape": Section("compute: shape", (_network("shape"), _LAYER,
+                                        Key("axes", AXES, doc="only these axes of the shape")),
+                     "a layer's output shape, from the calculator (answer: a list)"),
+    "size": Section("compute: size", (_network("size"), _LAYER),
+                    "the number of values in a layer's output (answer: a count)"),
+    "params": Section("compute: params", (_network("params"),
+                                          Key("layer", LAYER_NAME, ref="layer", doc="one layer (default: all)"),
+                                          Key("layers", LAYER_NAMES, ref="layer", doc="these layers")),
+                      "trainable and non-trainable parameters, summed (answer: a count)"),
+    "cell": Section("compute: cell", (_network("cell"), _INPUT, _LAYER_NEEDED,
+                                      Key("at", INDICES, required=True, doc="the cell, 0-based: [row, column, channel]")),
+                    "one value of a layer's output, from the executor, with the working (answer: a number)"),
+    "value": Section("compute: value", (_network("value"), _INPUT, _LAYER_NEEDED,
+                                        Key("at", INDICES, required=True, doc="as for cell")), "as cell"),
+    "map": Section("compute: map", (_network("map"), _INPUT, _LAYER_NEEDED,
+                                    Key("channel", INDEX, default=0, doc="the channel shown (0-based)")),
+                   "one channel of a layer's output, from the executor (answer: a matrix)"),
+    "solve": Section("compute: solve", (Key("solve", SOLVE, True, doc="the known values"),
+                                        Key("for", UNKNOWN, True, doc="the unknown")),
+                     "conv arithmetic solved for one unknown (answer: a single integer)"),
+    "expression": Section("compute: expression", (Key("expression", SOLVE, True, doc="the values and symbols"),
+                                                  Key("for", UNKNOWN, True, doc="the unknown")),
+                          "conv arithmetic solved symbolically (answer: an expression)"),
+}
+
+VARY = Section("vary", (
+    Key("values", MAPPING, required=True, doc="data name → rule (below), drawn in order"),
+    Key("constraints", LIST, default=[], doc="what every variant must meet (below)"),
+    Key("tries", TRIES, default=DEFAULT_TRIES, doc="draws before giving up with the constraint that failed"),
+), "how `generate` draws variants")
+
+RULES: dict[str, Section] = {
+    "integers": Section("rule: integers", (
+        Key("integers", RANGE, True, doc="random integers from low to high"),
+        Key("shape", SHAPE, doc=f"an array of this shape (that of the data entry; at most {MAX_ARRAY_VALUES:,} values)"),
+    )),
+    "choice": Section("rule: choice", (Key("choice", CHOICES, True, doc="one of these values"),)),
+    "expr": Section("rule: expr", (Key("expr", EXPRESSION, True, doc="safe arithmetic on numbers of data"),)),
+}
+
+SOME_BUT_NOT_ALL = Section("some_but_not_all", COMPUTE["map"].keys + (
+    Key("equal", NUMBER, default=0, doc="the value some cells, but not all, must have"),))
+
+CONSTRAINTS: dict[str, Section] = {
+    "valid": Section("constraint: valid", (Key("valid", ValueType("a non-empty list of network names", _list_of(_name)),
+                                               True, ref="network",
+                                               doc="these networks build: every shape valid"),)),
+    "integer": Section("constraint: integer", (Key("integer", ValueType("{solve: {...}, for: p}", MAPPING.accepts,
+                                                                        COMPUTE["solve"]), True,
+                                                   doc="this solve has exactly one integer answer"),)),
+    "some_but_not_all": Section("constraint: some_but_not_all", (
+        Key("some_but_not_all", ValueType("{map: NET, input: DATA, layer: NAME, equal: 0}", MAPPING.accepts,
+                                          SOME_BUT_NOT_ALL), True,
+            doc="some cells of this map equal `equal`, not all"),)),
+    "distinct": Section("constraint: distinct", (
+        Key("distinct", ValueType("{map: NET, input: DATA, layer: NAME}", MAPPING.accepts, COMPUTE["map"]), True,
+            doc="the cells of this map are not all equal"),)),
+}
+
+DATA_LAYOUTS = {
+    "channels": "C matrices H×W → an [H, W, C] array",
+    "filters_per_channel": "one k×k filter per input channel → [k, k, C, 1]",
+    "matrix": "a 2-D map → [H, W, 1]",
+    "array": "nested lists as they are",
+}
+_LAYOUT_RANK = {"channels": 3, "filters_per_channel": 3, "matrix": 2}
+
+
+def reference_markdown() -> str:
+    """The problem format as Markdown tables, from the tables above (one source for checker and docs)."""
+    def table(section: Section) -> list[str]:
+        lines = [f"**{section.title}**" + (f" — {section.doc}" if section.doc else ""), "",
+                 "| key | value | required / default | meaning |", "|---|---|---|---|"]
+        for key in section.keys:
+            need = "required" if key.required else ("—" if key.default is None else f"`{key.default!r}`")
+            lines.append(f"| `{key.name}` | {key.type.expected} | {need} | {key.doc} |")
+        return lines + [""]
+
+    out: list[str] = []
+    for section in (PROBLEM, PART, QUESTION, *COMPUTE.values(), SOLVE_VALUES, VARY, *RULES.values(),
+                    *CONSTRAINTS.values()):
+        out += table(section)
+    out += ["**data layouts**", "", "| layout | meaning |", "|---|---|"]
+    out += [f"| `{name}` | {doc} |" for name, doc in DATA_LAYOUTS.items()]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- the problem as objects
 
 
 @dataclass
@@ -55,6 +306,7 @@ class Question:
     rtol: float | None = None
     atol: float | None = None
     solution: list[str] | None = None  # manual items: the model answer the instructor grades against
+    line: int | None = None  # of the question in the problem file
 
 
 @dataclass
@@ -84,122 +336,371 @@ class Problem:
         for q in self.questions:
             if q.id == qid:
                 return q
-        raise KeyError(qid)
+        raise ExerciseError(f"no question '{qid}'", file=self.source,
+                            hint=did_you_mean(qid, [q.id for q in self.questions]))
 
     @property
     def max_points(self) -> float:
         return sum(q.points for q in self.questions)
 
 
-def to_array(name: str, value: Any) -> Any:
+# ---------------------------------------------------------------- checking
+
+
+def line_of(node: Any, key: Any = None) -> int | None:
+    """The line of a parsed node, or of one of its keys (None for values built in memory)."""
+    if key is not None and isinstance(node, safeload.LineDict):
+        return node.line_of(key)
+    return getattr(node, "line", None)
+
+
+def _refs(value: Any) -> Iterator[tuple[str, Any]]:
+    """Every ``$name`` inside a value, with the node that holds it (for its line)."""
+    stack = [(value, value)]
+    while stack:
+        item, holder = stack.pop()
+        if isinstance(item, str):
+            match = _REF.match(item)
+            if match:
+                yield match.group(1), holder
+        elif isinstance(item, list):
+            stack.extend((v, item) for v in item)
+        elif isinstance(item, dict):
+            stack.extend((v, item) for v in item.values())
+
+
+class Checker:
+    """Checks parsed values against the tables above; every failure names file, line, key and value."""
+
+    def __init__(self, source: str, data: set[str] | dict[str, Any] = frozenset(),
+                 networks: set[str] | dict[str, Any] = frozenset(), error: type[ExerciseError] = ProblemFileError
+                 ) -> None:
+        self.source = source
+        self.data = set(data)
+        self.networks = set(networks)
+        self.error = error
+
+    def fail(self, message: str, line: int | None, **details: Any) -> NoReturn:
+        raise self.error(message, file=self.source, line=line, **details)
+
+    def section(self, section: Section, value: Any, where: str, line: int | None, refs: bool = False) -> None:
+        """``refs``: a value may be ``$name`` (data put in): the name must exist; its type is checked once
+        the value is put in."""
+        if not isinstance(value, dict):
+            self.fail(f"{where} must be a mapping", line, got=value, expected=f"a {section.title} with "
+                      + ", ".join(section.names))
+        line = line_of(value) or line
+        names = section.names
+        for key in value:
+            if key not in names:
+                self.fail(f"{where}: unknown key '{key}'", line_of(value, key) or line,
+                          hint=did_you_mean(str(key), names) or "expected one of " + ", ".join(names))
+        for key in section.keys:
+            if key.name in value:
+                self.value(key, value[key.name], where, line_of(value, key.name) or line, refs)
+            elif key.required:
+                self.fail(f"{where}: missing '{key.name}' ({key.doc})", line)
+
+    def value(self, key: Key, value: Any, where: str, line: int | None, refs: bool) -> None:
+        if key.type.section is not None and isinstance(value, dict):
+            self.section(key.type.section, value, f"{where}: '{key.name}'", line, refs)
+            return
+        if refs:
+            found = False
+            for name, holder in _refs(value):
+                found = True
+                if name not in self.data:
+                    self.fail(f"{where}: unknown data '${name}'", line_of(holder) or line,
+                              hint=did_you_mean(name, self.data) or self._known("data"))
+            if found:
+                return
+        if not key.type.accepts(value):
+            self.fail(f"{where}: bad value for '{key.name}'", line, got=value, expected=key.type.expected)
+        if key.ref in ("network", "data"):
+            known = self.networks if key.ref == "network" else self.data
+            for name in value if isinstance(value, list) else [value]:
+                if name not in known:
+                    self.fail(f"{where}: '{key.name}' names no {key.ref} '{name}'", line,
+                              hint=did_you_mean(name, known) or self._known(key.ref))
+
+    def _known(self, what: str) -> str:
+        names = sorted(self.networks if what == "network" else self.data)
+        return f"the {what} names are: " + ", ".join(names) if names else f"the file defines no {what}"
+
+    def compute(self, compute: Any, where: str, line: int | None, refs: bool = False,
+                kinds: dict[str, Section] = COMPUTE) -> str:
+        """Check a `compute` mapping (one kind and its keys); returns the kind."""
+        expected = "a mapping with exactly one of " + ", ".join(kinds)
+        if not isinstance(compute, dict) or not compute:
+            self.fail(f"{where}: bad value for 'compute'", line, got=compute, expected=expected)
+        line = line_of(compute) or line
+        heads = [key for key in compute if key in kinds]
+        if not heads:
+            fields = {name for section in kinds.values() for name in section.names}
+            stray = next((key for key in compute if key not in fields), None)
+            if stray is None:
+                self.fail(f"{where}: compute names no kind", line, got=list(compute), expected=expected)
+            self.fail(f"{where}: unknown compute '{stray}'", line_of(compute, stray) or line,
+                      hint=did_you_mean(str(stray), kinds) or expected)
+        if len(heads) > 1:
+            self.fail(f"{where}: compute has more than one kind: " + ", ".join(map(str, heads)), line,
+                      got=list(compute), expected="exactly one of " + ", ".join(kinds))
+        self.section(kinds[heads[0]], compute, where, line, refs)
+        return str(heads[0])
+
+
+def check_compute(problem: Problem, q: Question, compute: dict[str, Any]) -> str:
+    """Check a question's `compute` once `$name`s are put in (types may change with a variant's data)."""
+    return Checker(problem.source, problem.data, problem.networks, ExerciseError).compute(
+        compute, f"question '{q.id}'", q.line)
+
+
+def to_array(name: str, value: Any, line: int | None = None, source: str | None = None) -> Any:
     """A data entry as a NumPy array (or a plain number)."""
-    if isinstance(value, bool):
-        raise ExerciseError(f"data '{name}' must be numbers", got=value)
-    if isinstance(value, (int, float)):
+    def fail(message: str, **details: Any) -> NoReturn:
+        raise ProblemFileError(message, file=source, line=line, **details)
+
+    expected = "a number, nested lists, or {layout: lists} with layout " + ", ".join(DATA_LAYOUTS)
+    if _number(value):
         return value
+    if isinstance(value, dict) and len(value) == 1:
+        (layout, content), = value.items()
+        if layout not in DATA_LAYOUTS:
+            fail(f"data '{name}': unknown layout '{layout}'", hint=did_you_mean(str(layout), DATA_LAYOUTS)
+                 or "expected one of " + ", ".join(DATA_LAYOUTS))
+    elif isinstance(value, list):
+        layout, content = "array", value
+    else:
+        fail(f"bad data '{name}'", got=value, expected=expected)
     try:
-        if isinstance(value, dict) and len(value) == 1:
-            (layout, content), = value.items()
-            array = np.asarray(content, dtype=float)
-            if layout == "channels":  # C matrices H×W → [H, W, C]
-                return np.moveaxis(array, 0, -1)
-            if layout == "filters_per_channel":  # one filter, given per input channel → [k, k, C, 1]
-                return np.moveaxis(array, 0, -1)[..., None]
-            if layout == "matrix":
-                return array[..., None]
-            if layout == "array":
-                return array
-            raise ExerciseError(f"unknown layout for data '{name}'", got=layout,
-                                expected="channels, filters_per_channel, matrix or array")
-        if isinstance(value, list):
-            return np.asarray(value, dtype=float)
-    except (ValueError, TypeError):
-        raise ExerciseError(f"data '{name}' is not a rectangular array of numbers") from None
-    raise ExerciseError(f"bad data '{name}'", got=value, expected="a number, nested lists, or {layout: lists}")
+        array = np.asarray(content, dtype=float)
+    except (ValueError, TypeError, OverflowError):
+        fail(f"data '{name}' is not a rectangular array of numbers", got=content)
+    if isinstance(content, (bool, str)) or array.ndim == 0 or array.size == 0:
+        fail(f"data '{name}' is not a rectangular array of numbers", got=content)
+    if any(isinstance(v, bool) for v in _leaves(content)):
+        fail(f"data '{name}' holds true/false where numbers belong", got=content)
+    if not np.isfinite(array).all():
+        fail(f"data '{name}' holds a value that is not finite (nan or inf)")
+    rank = _LAYOUT_RANK.get(layout)
+    if rank is not None and array.ndim != rank:
+        fail(f"data '{name}': layout '{layout}' needs {rank}-level nested lists", got=list(array.shape),
+             expected=DATA_LAYOUTS[layout])
+    if layout == "channels":  # C matrices H×W → [H, W, C]
+        return np.moveaxis(array, 0, -1)
+    if layout == "filters_per_channel":  # one filter, given per input channel → [k, k, C, 1]
+        return np.moveaxis(array, 0, -1)[..., None]
+    if layout == "matrix":
+        return array[..., None]
+    return array
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        else:
+            yield item
 
 
 def resolve_refs(value: Any, data: dict[str, Any]) -> Any:
-    """``$name`` → the data value (arrays as nested lists, as a spec wants them)."""
+    """``$name`` → the data value (arrays as nested lists, as a spec wants them); lines are kept."""
     if isinstance(value, str):
         match = _REF.match(value)
         if match:
             name = match.group(1)
             if name not in data:
-                raise ExerciseError(f"unknown data '${name}'", hint=did_you_mean(name, data))
+                raise ProblemFileError(f"unknown data '${name}'", hint=did_you_mean(name, data))
             item = data[name]
             return item.tolist() if isinstance(item, np.ndarray) else item
         return value
     if isinstance(value, list):
-        return [resolve_refs(v, data) for v in value]
+        items = safeload.LineList(resolve_refs(v, data) for v in value)
+        items.line = getattr(value, "line", None)
+        return items
     if isinstance(value, dict):
-        return {k: resolve_refs(v, data) for k, v in value.items()}
+        mapping = safeload.LineDict((k, resolve_refs(v, data)) for k, v in value.items())
+        mapping.line = getattr(value, "line", None)
+        mapping.key_lines = dict(getattr(value, "key_lines", {}))
+        return mapping
     return value
 
 
-def _points(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-        raise ExerciseError(f"bad points for {where}", got=value, expected="a non-negative number")
-    return float(value)
+def _check_vary(check: Checker, vary: Any, data: dict[str, Any]) -> None:
+    line = line_of(vary)
+    check.section(VARY, vary, "vary", line)
+    values = vary["values"]
+    drawn = 0
+    numbers = {name for name, value in data.items() if _number(value)}
+    for name, rule in values.items():
+        where = f"vary: '{name}'"
+        rule_line = line_of(values, name) or line
+        if name not in data:
+            check.fail(f"{where} is not in data (a rule replaces a data entry)", rule_line,
+                       hint=did_you_mean(str(name), data) or check._known("data"))
+        if not isinstance(rule, dict):
+            check.fail(f"{where}: bad rule", rule_line, got=rule,
+                       expected="{integers: [low, high], shape: [...]}, {choice: [...]} or {expr: '...'}")
+        heads = [key for key in rule if key in RULES]
+        if len(heads) != 1:
+            stray = next((key for key in rule if key not in ("integers", "shape", "choice", "expr")), None)
+            check.fail(f"{where}: " + (f"unknown rule '{stray}'" if stray is not None and not heads else
+                                       "a rule needs exactly one of integers, choice, expr"),
+                       rule_line, hint=did_you_mean(str(stray), RULES) if stray is not None else None)
+        head = heads[0]
+        check.section(RULES[head], rule, where, rule_line)
+        original = data[name]
+        shape = list(original.shape) if isinstance(original, np.ndarray) else None
+        if head == "integers":
+            given = rule.get("shape")
+            if given != shape:
+                check.fail(f"{where}: the drawn values must have the shape of data '{name}'", line_of(rule) or rule_line,
+                           got=given, expected="no shape (a number)" if shape is None else f"shape: {shape}")
+            if shape:
+                size = math.prod(shape)
+                if size > MAX_ARRAY_VALUES:
+                    check.fail(f"{where}: too many values in one array ({size:,}, at most {MAX_ARRAY_VALUES:,})",
+                               rule_line)
+                drawn += size
+        elif head == "choice":
+            for option in rule["choice"]:
+                value = to_array(name, option, line_of(rule, "choice"), check.source)
+                got = list(value.shape) if isinstance(value, np.ndarray) else None
+                if got != shape:
+                    check.fail(f"{where}: a choice does not have the shape of data '{name}'",
+                               line_of(rule, "choice") or rule_line, got=option,
+                               expected="a number" if shape is None else f"an array of shape {shape}")
+        else:
+            if shape is not None:
+                check.fail(f"{where}: 'expr' gives a number, but data '{name}' is an array of shape {shape}",
+                           rule_line)
+            try:
+                tree = expr.parse(rule["expr"])
+            except CnnCalcError as error:
+                check.fail(f"{where}: {error.message}", line_of(rule, "expr") or rule_line, got=error.got,
+                           expected=error.expected)
+            for used in sorted(expr.names(tree)):
+                if used not in numbers:
+                    check.fail(f"{where}: 'expr' uses '{used}', which is not a number in data",
+                               line_of(rule, "expr") or rule_line,
+                               hint=did_you_mean(used, numbers) or "numbers in data: " + (", ".join(sorted(numbers))
+                                                                                      or "none"))
+    if drawn > MAX_VARY_VALUES:
+        check.fail(f"vary: too many values drawn per variant ({drawn:,}, at most {MAX_VARY_VALUES:,})", line)
+    constraints = vary.get("constraints") or []
+    for i, constraint in enumerate(constraints, 1):
+        where = f"vary: constraint {i}"
+        c_line = line_of(constraint) or line_of(constraints) or line
+        if not isinstance(constraint, dict) or len(constraint) != 1:
+            check.fail(f"{where} must be a one-key mapping", c_line, got=constraint,
+                       expected="one of " + ", ".join(CONSTRAINTS))
+        kind = next(iter(constraint))
+        if kind not in CONSTRAINTS:
+            check.fail(f"{where}: unknown constraint '{kind}'", c_line,
+                       hint=did_you_mean(str(kind), CONSTRAINTS) or "expected one of " + ", ".join(CONSTRAINTS))
+        check.section(CONSTRAINTS[kind], constraint, where, c_line, refs=True)
+
+
+# ---------------------------------------------------------------- building
 
 
 def build_problem(raw: Any, source: str, data_override: dict[str, Any] | None = None) -> Problem:
-    """Validate a parsed problem file. ``data_override`` replaces data entries (for variants)."""
+    """Check a parsed problem file and build it. ``data_override`` replaces data entries (a variant's
+    draw: the file itself, with its `vary:` section, is checked when it is read without one)."""
     if not isinstance(raw, dict):
-        raise ExerciseError("a problem file must be a mapping", file=source)
-    for key in raw:
-        if key not in TOP_KEYS:
-            raise ExerciseError("unknown top-level key", file=source, field=str(key),
-                                hint=did_you_mean(str(key), TOP_KEYS))
-    for key in ("id", "parts"):
-        if key not in raw:
-            raise ExerciseError(f"missing '{key}'", file=source)
-    data_raw = {**(raw.get("data") or {}), **(data_override or {})}
-    data = {name: to_array(name, value) for name, value in data_raw.items()}
+        raise ProblemFileError("a problem file must be a mapping", file=source, line=line_of(raw), got=raw,
+                               expected="id, parts, and optionally data, networks, vary ...")
+    check = Checker(source)
+    check.section(PROBLEM, raw, "top level", line_of(raw) or 1)
+    data_raw = raw.get("data") or {}
     networks = raw.get("networks") or {}
-    if not isinstance(networks, dict):
-        raise ExerciseError("'networks' must map names to specs", file=source)
-    parts, seen = [], set()
-    for part_raw in raw["parts"]:
-        if not isinstance(part_raw, dict) or "id" not in part_raw or "questions" not in part_raw:
-            raise ExerciseError("a part needs 'id' and 'questions'", file=source, got=part_raw)
-        part_points = _points(part_raw.get("points", 1), f"part {part_raw['id']}")
-        questions_raw = part_raw["questions"]
-        explicit = sum(_points(q["points"], q.get("id", "?")) for q in questions_raw
-                       if isinstance(q, dict) and "points" in q)
-        implicit = [q for q in questions_raw if isinstance(q, dict) and "points" not in q]
-        share = (part_points - explicit) / len(implicit) if implicit else 0.0
-        questions = []
-        for q in questions_raw:
-            if not isinstance(q, dict) or not isinstance(q.get("id"), str):
-                raise ExerciseError("a question needs an 'id'", file=source, got=q)
-            if q["id"] in seen:
-                raise ExerciseError("duplicate question id", file=source, got=q["id"])
-            seen.add(q["id"])
-            compute = q.get("compute")
-            kind = q.get("kind")
-            if kind != "manual":
-                if not isinstance(compute, dict) or not compute:
-                    raise ExerciseError(f"question '{q['id']}' needs 'compute' (how its answer is computed) or "
-                                        "kind: manual", file=source)
-                head = next(iter(compute))
-                if head not in COMPUTE_KINDS:
-                    raise ExerciseError(f"question '{q['id']}': unknown compute '{head}'", file=source,
-                                        hint=did_you_mean(str(head), COMPUTE_KINDS))
-                kind = kind or COMPUTE_KINDS[head]
-            solution = q.get("solution")
-            if solution is not None and not (isinstance(solution, str) or
-                                             (isinstance(solution, list) and all(isinstance(x, str) for x in solution))):
-                raise ExerciseError(f"question '{q['id']}': 'solution' must be text", file=source)
-            if isinstance(solution, str):
-                solution = solution.rstrip("\n").splitlines()
-            questions.append(Question(q["id"], str(part_raw["id"]), kind, float(q.get("points", share)),
-                                      str(q.get("prompt", "")), compute, q.get("rtol"), q.get("atol"), solution))
-        parts.append(Part(str(part_raw["id"]), part_points, str(part_raw.get("prompt", "")), questions))
+    data: dict[str, Any] = {}
+    for name, value in {**data_raw, **(data_override or {})}.items():
+        if not _name(name):
+            check.fail("a data name must be text", line_of(data_raw, name), got=name)
+        line = line_of(data_raw, name) if name not in (data_override or {}) else None
+        data[name] = to_array(name, value, line, source)
+    for name, spec in networks.items():
+        where, line = f"network '{name}'", line_of(networks, name)
+        if not _name(name):
+            check.fail("a network name must be text", line, got=name)
+        if not isinstance(spec, dict):
+            check.fail(f"{where} must be a spec", line, got=spec, expected="a mapping with input and layers")
+        for ref, holder in _refs(spec):
+            if ref not in data:
+                check.fail(f"{where}: unknown data '${ref}'", line_of(holder) or line,
+                           hint=did_you_mean(ref, data) or check._known("data"))
+    check.data, check.networks = set(data), set(networks)
+    display = raw.get("display") or {}
+    for name, caption in display.items():
+        if name not in data:
+            check.fail(f"display: '{name}' is not in data", line_of(display, name),
+                       hint=did_you_mean(str(name), data) or check._known("data"))
+        if not (isinstance(caption, str) or caption is False):
+            check.fail(f"display: bad caption for '{name}'", line_of(display, name), got=caption,
+                       expected="text, or false to hide the table")
+    parts = _parts(check, raw["parts"])
+    if raw.get("vary") and data_override is None:
+        _check_vary(check, raw["vary"], data)
     return Problem(str(raw["id"]), raw.get("version", 1), str(raw.get("title", raw["id"])), data, networks, parts,
                    source, raw)
 
 
+def _parts(check: Checker, parts_raw: list[Any]) -> list[Part]:
+    parts: list[Part] = []
+    part_lines: dict[str, int | None] = {}
+    question_lines: dict[str, int | None] = {}
+    for i, part_raw in enumerate(parts_raw, 1):
+        line = line_of(part_raw) or line_of(parts_raw)
+        label = part_raw.get("id") if isinstance(part_raw, dict) else None
+        check.section(PART, part_raw, f"part '{label}'" if ID.accepts(label) else f"part {i}", line)
+        pid = str(part_raw["id"])
+        if pid in part_lines:
+            check.fail(f"duplicate part id '{pid}' (first on line {part_lines[pid]})", line)
+        part_lines[pid] = line
+        part_points = float(part_raw.get("points", 1))
+        questions_raw = part_raw["questions"]
+        for j, q in enumerate(questions_raw, 1):
+            q_line = line_of(q) or line_of(questions_raw)
+            where = f"question '{q['id']}'" if isinstance(q, dict) and _name(q.get("id")) else \
+                f"part '{pid}', question {j}"
+            check.section(QUESTION, q, where, q_line)
+            if q["id"] in question_lines:
+                check.fail(f"duplicate question id '{q['id']}' (first on line {question_lines[q['id']]})", q_line)
+            question_lines[q["id"]] = q_line
+        explicit = sum(float(q["points"]) for q in questions_raw if "points" in q)
+        implicit = [q for q in questions_raw if "points" not in q]
+        share = (part_points - explicit) / len(implicit) if implicit else 0.0
+        if share < 0:
+            check.fail(f"part '{pid}': its questions' own points ({explicit:g}) exceed the part's ({part_points:g}), "
+                       "leaving nothing for the others", line)
+        questions = [_question(check, q, pid, share) for q in questions_raw]
+        parts.append(Part(pid, part_points, str(part_raw.get("prompt", "")), questions))
+    return parts
+
+
+def _question(check: Checker, q: dict[str, Any], part: str, share: float) -> Question:
+    where, line = f"question '{q['id']}'", line_of(q)
+    compute, kind = q.get("compute"), q.get("kind")
+    if compute is not None or kind != "manual":
+        if compute is None:
+            check.fail(f"{where} needs 'compute' (how its answer is computed) or kind: manual", line)
+        head = check.compute(compute, where, line_of(q, "compute") or line, refs=True)
+        if kind not in (None, "manual", COMPUTE_KINDS[head]):
+            check.fail(f"{where}: kind '{kind}' does not match compute '{head}'", line_of(q, "kind") or line,
+                       expected=f"{COMPUTE_KINDS[head]} (or leave kind out)", got=kind)
+        kind = kind or COMPUTE_KINDS[head]
+    solution = q.get("solution")
+    if isinstance(solution, str):
+        solution = solution.rstrip("\n").splitlines()
+    return Question(q["id"], part, kind, float(q.get("points", share)), str(q.get("prompt", "")),
+                    compute if kind != "manual" else None, q.get("rtol"), q.get("atol"), solution, line)
+
+
 def load_problem(path: str | Path) -> Problem:
+    """Read and check a problem file (structurally: its key is computed, and checked, apart)."""
     path = Path(path)
     try:
         raw = safeload.load_file(path)

@@ -58,7 +58,7 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
     titles = raw.get("display") or {}
     blocks: list[tuple[str, Any]] = [("title", problem.title),
                                      ("meta", f"Variant {variant.fingerprint}" + (
-                                         f" — {variant.label}" if not variant.label.startswith("seed-") else ""))]
+                                         f" — {variant.label}" if not variant.seeded else ""))]
     if raw.get("instructions"):
         blocks.append(("text", fill(str(raw["instructions"]), problem.data)))
     for name, value in problem.data.items():
@@ -71,7 +71,7 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
         blocks.append(("part", f"{part.id}) ({num(part.points)} p) " + fill(part.prompt, problem.data).strip()))
         for q in part.questions:
             blocks.append(("question", (q.id, fill(q.prompt, problem.data))))
-    template = {"student": variant.label if not variant.label.startswith("seed-") else "YOUR ID",
+    template = {"student": variant.label if not variant.seeded else "YOUR ID",
                 "variant": variant.fingerprint,
                 "answers": {q.id: None for q in problem.questions if q.kind != "manual"}}
     blocks.append(("answers", template))
@@ -223,18 +223,28 @@ def key_json(variant: Variant) -> str:
     return json.dumps(key_document(variant), ensure_ascii=False, indent=1)
 
 
-def write_variants(folder: Path, labels: list[str], makers: list[Callable[[], Variant]], fmt: str) -> None:
-    """Sheets in ``folder/sheets``, keys (and ``index.csv``) apart in ``folder/keys``; each file atomic."""
+def write_variants(folder: Path, labels: list[str], makers: list[Callable[[], Variant]], fmt: str,
+                   force: bool = False) -> list[str]:
+    """Sheets in ``folder/sheets``, keys (and ``index.csv``) apart in ``folder/keys``; each file atomic.
+
+    The folder is checked before anything is written (see :mod:`.generated`: a folder or a file that
+    `generate` did not write is refused unless ``force``); files of an earlier run that this one does not
+    write are removed. Returns the removed files."""
+    from .generated import OutputFolder
     from .grading import safe_file_stem
-    from .report import csv_line, write_atomic
+    from .report import csv_line
 
     extension = {"markdown": "md", "latex": "tex", "html": "html"}[fmt]
     used: set[str] = set()
+    stems = [safe_file_stem(label, used) for label in labels]
+    out = OutputFolder(folder, force)
+    out.plan([name for stem in stems for name in (f"sheets/{stem}.{extension}", f"keys/{stem}.json")]
+             + ["keys/index.csv"])
     index = [csv_line(["student", "variant", "sheet", "key"])]
-    for label, make in zip(labels, makers):
+    for label, stem, make in zip(labels, stems, makers):
         variant = make()
-        stem = safe_file_stem(label, used)
-        write_atomic(folder / "sheets" / f"{stem}.{extension}", render_sheet(variant, fmt))
-        write_atomic(folder / "keys" / f"{stem}.json", key_json(variant))
-        index.append(csv_line([label, variant.fingerprint, f"sheets/{stem}.{extension}", f"keys/{stem}.json"]))
-    write_atomic(folder / "keys" / "index.csv", "".join(index))
+        out.write(f"sheets/{stem}.{extension}", render_sheet(variant, fmt))
+        out.write(f"keys/{stem}.json", key_json(variant))
+        index.append(csv_line([variant.label, variant.fingerprint, f"sheets/{stem}.{extension}", f"keys/{stem}.json"]))
+    out.write("keys/index.csv", "".join(index))
+    return out.finish()

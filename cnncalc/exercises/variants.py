@@ -22,9 +22,11 @@ Every variant must also have a computable key for every question (the requested 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import os
 import stat
 from dataclasses import dataclass
@@ -33,16 +35,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..errors import CnnCalcError, ExerciseError
 from ..maths import expr
 from .key import Expected, KeyBuilder, compute_key
-from .problem import Problem, build_problem, resolve_refs
+from .problem import DEFAULT_TRIES, MAX_DRAWN, Problem, ProblemFileError, build_problem, line_of, resolve_refs
 
 SECRET_ENV = "CNNCALC_SECRET"
 MIN_SECRET_BYTES = 16
 MAX_SECRET_BYTES = 4096
-DEFAULT_TRIES = 200
-CONSTRAINTS = ("valid", "integer", "some_but_not_all", "distinct")
+MAX_VARIANTS = 100_000  # variants per seed (`generate --count`, `key --index`)
 
 
 @dataclass
@@ -50,7 +51,8 @@ class Variant:
     problem: Problem
     key: dict[str, Expected]
     fingerprint: str
-    label: str  # student id or "seed N/i"
+    label: str  # the student id, or "variant-SEED-INDEX"
+    seeded: bool = False  # made from --seed: no student to name on the sheet
 
 
 # ---------------------------------------------------------------- secrets and seeds
@@ -123,107 +125,145 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------- drawing
 
 
-def _draw(spec: Any, name: str, rng: np.random.Generator, drawn: dict[str, Any]) -> Any:
-    if not isinstance(spec, dict) or len(spec) not in (1, 2):
-        raise ExerciseError(f"vary: bad rule for '{name}'", got=spec,
-                            expected="{integers: [low, high], shape: [...]}, {choice: [...]} or {expr: '...'}")
-    if "integers" in spec:
-        low, high = spec["integers"]
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or low > high:
-            raise ExerciseError(f"vary: bad range for '{name}'", got=spec["integers"], expected="[low, high] integers")
-        shape = spec.get("shape")
+def _draw(rule: dict[str, Any], name: str, rng: np.random.Generator, numbers: dict[str, Any]) -> Any:
+    """One value by its rule (the rule was checked with the file: see ``problem.RULES``)."""
+    if "integers" in rule:
+        low, high = rule["integers"]
+        shape = rule.get("shape")
         if shape is None:
             return int(rng.integers(low, high + 1))
         return {"array": rng.integers(low, high + 1, size=tuple(shape)).tolist()}
-    if "choice" in spec:
-        options = spec["choice"]
-        if not isinstance(options, list) or not options:
-            raise ExerciseError(f"vary: 'choice' for '{name}' needs a non-empty list", got=options)
+    if "choice" in rule:
+        options = rule["choice"]
         return copy.deepcopy(options[int(rng.integers(len(options)))])
-    if "expr" in spec:
-        numbers = {k: v for k, v in drawn.items() if isinstance(v, (int, float))}
-        value = expr.evaluate(expr.parse(str(spec["expr"])), numbers)
-        return int(value) if getattr(value, "denominator", 1) == 1 else float(value)
-    raise ExerciseError(f"vary: unknown rule for '{name}'", got=list(spec),
-                        hint=did_you_mean(str(next(iter(spec))), ["integers", "choice", "expr"]))
+    try:
+        value = expr.evaluate(expr.parse(str(rule["expr"])), numbers)
+        value = int(value) if getattr(value, "denominator", 1) == 1 else float(value)
+    except (ArithmeticError, ValueError) as error:  # 0 ** -1, a float too large
+        raise ExerciseError(f"vary: '{name}': {rule['expr']!r} cannot be computed ({error})") from None
+    if not math.isfinite(value) or abs(value) > MAX_DRAWN:
+        raise ExerciseError(f"vary: '{name}': {rule['expr']!r} gives {value:.6g}, outside ±{MAX_DRAWN:,}")
+    return value
 
 
 def draw_data(raw: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
-    vary = raw.get("vary") or {}
-    values = vary.get("values") or {}
-    if not isinstance(values, dict):
-        raise ExerciseError("vary: 'values' must map data names to rules")
-    known = set(raw.get("data") or {})
+    """One draw of every `vary` value, in order; later rules see earlier draws."""
+    values = (raw.get("vary") or {}).get("values") or {}
+    numbers = {k: v for k, v in (raw.get("data") or {}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)}
     drawn: dict[str, Any] = {}
-    for name, spec in values.items():
-        if name not in known:
-            raise ExerciseError(f"vary: '{name}' is not in data", hint=did_you_mean(str(name), known))
-        drawn[name] = _draw(spec, name, rng, {**{k: v for k, v in (raw.get("data") or {}).items()
-                                                 if isinstance(v, (int, float))}, **drawn})
+    for name, rule in values.items():
+        drawn[name] = _draw(rule, name, rng, {**numbers, **{k: v for k, v in drawn.items()
+                                                           if isinstance(v, (int, float))}})
     return drawn
 
 
 def _check(problem: Problem, constraint: dict[str, Any]) -> str | None:
-    """None if the constraint holds, else why not."""
+    """None if the constraint holds, else why not (a fault of the file itself is raised)."""
     (name, arg), = constraint.items()
     builder = KeyBuilder(problem)
-    if name == "valid":
-        for net in arg:
-            builder.summary(net)  # raises with the reason
-        return None
-    if name == "integer":
-        from .key import _solution
-
-        spec = resolve_refs(arg, problem.data)
-        result = _solution(spec["solve"], spec["for"])
-        if len(result.solutions) == 1 and isinstance(result.solutions[0], int):
+    try:
+        if name == "valid":
+            for net in arg:
+                builder.summary(net)  # raises with the reason
             return None
-        return f"{spec['for']} is not a single integer"
-    if name in ("some_but_not_all", "distinct"):
-        matrix = builder._map(resolve_refs(arg, problem.data)).value
+        spec = resolve_refs(arg, problem.data)
+        if name == "integer":
+            from .key import _solution
+
+            result = _solution(spec["solve"], spec["for"])
+            if len(result.solutions) == 1 and isinstance(result.solutions[0], int):
+                return None
+            return f"{spec['for']} is not a single integer"
+        matrix = builder._map(spec).value
         if name == "distinct":
             return None if np.unique(matrix).size > 1 else "all values equal"
-        hits = matrix == float(arg.get("equal", 0))
-        return None if 0 < hits.sum() < hits.size else f"{int(hits.sum())} of {hits.size} cells equal {arg.get('equal', 0)}"
-    raise ExerciseError(f"vary: unknown constraint '{name}'", hint=did_you_mean(name, CONSTRAINTS))
+        equal = spec.get("equal", 0)
+        hits = matrix == float(equal)
+        return None if 0 < hits.sum() < hits.size else f"{int(hits.sum())} of {hits.size} cells equal {equal}"
+    except ProblemFileError:
+        raise
+    except CnnCalcError as error:
+        inner = copy.copy(error)
+        inner.file = inner.line = None
+        return str(inner)
 
 
-def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator, label: str) -> Variant:
-    """Draw until every constraint holds and every question's key computes (bounded tries)."""
+_CHECKED: dict[tuple[str, str], Variant] = {}
+
+
+def check_original(raw: Any, source: str) -> Variant:
+    """The file checked once: structurally, then semantically by computing the key of its own data (the
+    worked example `cnncalc key` shows). Any failure here is the file's, and no draw is tried."""
+    try:
+        digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    except (TypeError, ValueError):  # keys of mixed types: the checks below refuse them
+        digest = None
+    cached = _CHECKED.get((source, digest)) if digest else None
+    if cached is not None:
+        return cached
+    problem = build_problem(raw, source)
+    original = Variant(problem, compute_key(problem), data_fingerprint(problem.id, problem.version, raw.get("data")),
+                       "original")
+    if digest:
+        if len(_CHECKED) >= 16:
+            _CHECKED.clear()
+        _CHECKED[(source, digest)] = original
+    return original
+
+
+def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator | None, label: str,
+                 seeded: bool = False) -> Variant:
+    """Draw until every constraint holds and every question's key computes (at most `tries` draws)."""
+    original = check_original(raw, source)
     vary = raw.get("vary")
-    if not vary:
-        problem = build_problem(raw, source)
-        return Variant(problem, compute_key(problem), data_fingerprint(problem.id, problem.version, raw.get("data")), label)
+    if not vary or rng is None:
+        return dataclasses.replace(original, label=label, seeded=seeded)
     constraints = vary.get("constraints") or []
-    tries = int(vary.get("tries", DEFAULT_TRIES))
-    last = ""
-    for _ in range(max(1, tries)):
-        data = draw_data(raw, rng)
+    tries = vary.get("tries", DEFAULT_TRIES)
+    failures: dict[str, int] = {}
+    last: dict[str, tuple[str, int | None]] = {}
+    for _ in range(tries):
         try:
+            data = draw_data(raw, rng)
             problem = build_problem(raw, source, data)
+            failed = None
             for constraint in constraints:
-                if not isinstance(constraint, dict) or len(constraint) != 1:
-                    raise ExerciseError("vary: a constraint is a one-key mapping", got=constraint)
                 reason = _check(problem, constraint)
                 if reason:
-                    last = f"{next(iter(constraint))}: {reason}"
+                    failed = (next(iter(constraint)), reason, line_of(constraint))
                     break
-            else:
+            if failed is None:
                 key = compute_key(problem)
                 full = {**(raw.get("data") or {}), **data}
-                return Variant(problem, key, data_fingerprint(problem.id, problem.version, full), label)
-        except ExerciseError as error:
-            if "vary:" in error.message:
-                raise
-            last = str(error)
+                return Variant(problem, key, data_fingerprint(problem.id, problem.version, full), label, seeded)
+        except ProblemFileError:
+            raise
         except CnnCalcError as error:
-            last = str(error)
-    raise ExerciseError(f"no variant met the constraints in {tries} tries; the last failure: {last}", file=source)
+            inner = copy.copy(error)
+            inner.file = None
+            failed = ("the key", str(inner), None)
+        name, reason, line = failed
+        failures[name] = failures.get(name, 0) + 1
+        last[name] = (reason, line)
+    worst = max(failures, key=lambda name: failures[name])
+    reason, line = last[worst]
+    raise ExerciseError(f"no variant met the constraints in {tries} {'try' if tries == 1 else 'tries'}; {worst} failed in {failures[worst]} of "
+                        f"them, last: {reason}", file=source, line=line,
+                        hint="loosen the constraint or widen the ranges in vary: values")
 
 
 def seed_variant(raw: dict[str, Any], source: str, seed: int, index: int = 0) -> Variant:
+    if not _integer_seed(seed):
+        raise ExerciseError("bad seed", got=seed, expected="an integer from 0 to 2**63 − 1")
+    if not _integer_seed(index) or index >= MAX_VARIANTS:
+        raise ExerciseError("bad variant index", got=index, expected=f"an integer from 0 to {MAX_VARIANTS - 1:,}")
     rng = np.random.default_rng([seed, index])
-    return make_variant(raw, source, rng, f"seed-{seed}-{index}")
+    return make_variant(raw, source, rng, f"variant-{seed}-{index}", seeded=True)
+
+
+def _integer_seed(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def student_variant(raw: dict[str, Any], source: str, secret: bytes, student: str) -> Variant:
