@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from ..errors import CnnCalcError
@@ -80,21 +82,61 @@ class Summary:
         raise KeyError(name)
 
 
+def _divide(jump: Any, by: Any) -> Any:
+    """``jump / by`` kept exact: an int where it divides, a Fraction otherwise (0.5, 1/3 without drift)."""
+    if arith.is_int(by) and isinstance(jump, (int, Fraction)):
+        quotient = Fraction(jump) / by
+        return int(quotient) if quotient.denominator == 1 else quotient
+    return jump / by
+
+
 def _rf_step(state: list[AxisRF] | None, step: Any) -> list[AxisRF] | None:
+    """One layer's step of the receptive-field recurrence, axis by axis.
+
+    The size grows by (pixels read below − 1)·(jump below): a sliding window reads its span; a
+    transposed conv reads ⌈k_eff/s⌉ (see ``transpose_reach``), nearest upsampling 1, linear 2. Where
+    jumps fall below 1 the recurrence's size can be fractional; :func:`whole_size` rounds it up.
+    """
     if step is None or state is None:
         return None
     if step == "keep":
         return state
     result = []
     for (size, jump, start), axis_step in zip(state, step):
-        if axis_step[0] == "transpose":
-            _, span, stride, pad_before = axis_step
-            new_jump = jump / stride
-            result.append((size + (span - 1) * new_jump, new_jump, start + (pad_before - (span - 1) / 2) * new_jump))
+        kind = axis_step[0]
+        if kind == "transpose":
+            _, reach, span, stride, pad_before = axis_step
+            new_jump = _divide(jump, stride)
+            result.append((size + (reach - 1) * jump, new_jump, start + (pad_before - (span - 1) / 2) * new_jump))
+        elif kind == "upsample":  # (kind, reach, in, out, offset of output 0 in source pixels)
+            _, reach, n_in, n_out, offset = axis_step
+            result.append((size + (reach - 1) * jump, _divide(jump * n_in, n_out), start + offset * jump))
+        elif kind == "adaptive":  # (kind, longest window, in, out, first window): mean stride in/out
+            _, longest, n_in, n_out, first = axis_step
+            result.append((size + (longest - 1) * jump, _divide(jump * n_in, n_out),
+                           start + (first - 1) / 2 * jump))
         else:
             span, stride, pad_before = axis_step
             result.append((size + (span - 1) * jump, jump * stride, start + ((span - 1) / 2 - pad_before) * jump))
     return result
+
+
+def whole_size(size: Any) -> Any:
+    """A receptive-field size as a count of input pixels: rounded up, never below 1."""
+    if arith.is_int(size):
+        return max(size, 1)
+    if isinstance(size, (Fraction, float)):
+        return max(math.ceil(size), 1)
+    import sympy
+
+    return sympy.Max(sympy.ceiling(size), 1)
+
+
+def _shown(state: list[AxisRF] | None) -> list[AxisRF] | None:
+    if state is None:
+        return None
+    return [(whole_size(size), float(jump) if isinstance(jump, Fraction) else jump, start)
+            for size, jump, start in state]
 
 
 def _rf_merge(states: list[list[AxisRF] | None]) -> list[AxisRF] | None:
@@ -124,7 +166,7 @@ def analyse(network: Network) -> Summary:
 def _analyse(network: Network) -> Summary:
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     rfs: dict[str, list[AxisRF] | None] = {
-        INPUT: [(1, 1, 0.0), (1, 1, 0.0)] if len(network.input_shape) == 3 else None
+        INPUT: [(1, 1, 0.0)] * (len(network.input_shape) - 1) if len(network.input_shape) >= 2 else None
     }
     records: list[LayerRecord | None] = [None] * len(network.layers)
     for position in network.order:
@@ -136,13 +178,13 @@ def _analyse(network: Network) -> Summary:
             raise wrap_layer_error(error, layer).with_context(file=network.source) from None
         in_rf = rfs[layer.inputs[0]] if len(layer.inputs) == 1 else _rf_merge([rfs[s] for s in layer.inputs])
         rf = _rf_step(in_rf, info.rf)
-        if rf is not None and len(info.shape) != 3:
+        if rf is not None and len(rf) != len(info.shape) - 1:
             rf = None
         shapes[layer.name] = info.shape
         rfs[layer.name] = rf
         size = arith.simplify(arith.product(info.shape))
         records[position] = LayerRecord(layer.index, layer.name, layer.type, list(layer.inputs), info.shape,
-                                        size, info.trainable, info.non_trainable, info.macs, rf, info.explain,
+                                        size, info.trainable, info.non_trainable, info.macs, _shown(rf), info.explain,
                                         info.dropped)
     return Summary(network, [r for r in records if r is not None])
 

@@ -139,6 +139,6 @@ def _rf(rf: Any) -> str:
         return "global"
     sizes = [json_rf_size(axis[0]) for axis in rf]
     jumps = [json_rf_size(axis[1]) for axis in rf]
-    size = f"{sizes[0]}" if sizes[0] == sizes[1] else f"{sizes[0]}×{sizes[1]}"
-    jump = f"{jumps[0]}" if jumps[0] == jumps[1] else f"{jumps[0]}×{jumps[1]}"
+    size = f"{sizes[0]}" if len(set(map(str, sizes))) == 1 else "×".join(map(str, sizes))
+    jump = f"{jumps[0]}" if len(set(map(str, jumps))) == 1 else "×".join(map(str, jumps))
     return f"{size} (jump {jump})"

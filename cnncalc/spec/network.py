@@ -60,8 +60,8 @@ class Network:
 
 
 def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
-    expected = "[H, W, C] or [D]: positive integers or symbol names"
-    if not isinstance(value, list) or len(value) not in (1, 3):
+    expected = "[H, W, C], [D], [L, C] or [D, H, W, C]: positive integers or symbol names"
+    if not isinstance(value, list) or len(value) not in (1, 2, 3, 4):
         raise SpecError("bad input shape", field="input", line=line, got=value, expected=expected)
     dims: list[Any] = []
     symbols: list[str] = []
