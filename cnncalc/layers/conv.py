@@ -328,6 +328,14 @@ class ConvTranspose(_Windowed):
               for k, d, s, pad in zip(kernel, dilation, stride, pads)]
         return Inference((*outs, filters), params, 0, macs, lines, rf)
 
+    def scratch_size(self, inputs: Sequence[Shape], out_shape: Shape) -> int:
+        # the uncut output, and one tap's products
+        rank = len(out_shape) - 1
+        kernel, stride, dilation = self.geometry(rank)
+        full = arith.product((int(n) - 1) * s + arith.effective_kernel(k, d) + op for n, k, s, d, op in
+                             zip(inputs[0][:-1], kernel, stride, dilation, self.axes("output_padding", rank)))
+        return int(full) * self.filters + int(arith.product(int(n) for n in inputs[0][:-1])) * self.filters
+
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         kernel = self.axes("kernel", len(inputs[0]) - 1)
         shapes = {"weight": (*kernel, inputs[0][-1], self.filters // self.groups)}
@@ -336,26 +344,12 @@ class ConvTranspose(_Windowed):
         return shapes
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        """Zeros between input pixels, pad by span − 1 − p, then correlate with the flipped kernel."""
         from ..maths import kernels
 
-        x = inputs[0]
-        rank = x.ndim - 2
-        kernel, stride, dilation = self.geometry(rank)
-        x = kernels.dilate_input(x, stride)
-        pads = []
-        for k, d, (before, after), op in zip(kernel, dilation, self.transpose_pads(rank),
-                                             self.axes("output_padding", rank)):
-            span = arith.effective_kernel(k, d)
-            pads.append((span - 1 - before, span - 1 - after + op))
-        x = kernels.pad_spatial(x, pads)
-        weight = weights["weight"][(slice(None, None, -1),) * rank]
-        groups = self.groups
-        if groups > 1:  # [k..., C_in, F/g] → the grouped correlation's [k..., C_in/g, F]
-            per_in, per_out = weight.shape[-2] // groups, weight.shape[-1]
-            weight = weight.reshape(*kernel, groups, per_in, per_out)
-            weight = weight.swapaxes(-3, -2).reshape(*kernel, per_in, groups * per_out)
-        y = kernels.correlate(x, weight, (1,) * rank, dilation, out_shape[:-1], groups)
+        rank = inputs[0].ndim - 2
+        _, stride, dilation = self.geometry(rank)
+        y = kernels.conv_transpose(inputs[0], weights["weight"], stride, dilation, self.transpose_pads(rank),
+                                   self.axes("output_padding", rank), self.groups)
         if "bias" in weights:
             y = y + weights["bias"]
         return kernels.activate(self.activation, y)

@@ -62,7 +62,7 @@ def correlate(x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dilation
     if groups == 1:
         return np.tensordot(win, weight, axes=(list(range(rank + 1, 2 * rank + 2)),
                                                [rank, *range(rank)]))
-    letters = "abc"[:rank]
+    letters = "xyz"[:rank]
     taps_letters = "ijk"[:rank]
     win = win.reshape(n, *out_shape, groups, per_group, *kernel)
     w = weight.reshape(*kernel, per_group, groups, filters // groups)
@@ -70,14 +70,32 @@ def correlate(x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dilation
     return out.reshape(n, *out_shape, filters)
 
 
-def dilate_input(x: np.ndarray, stride: Sequence[int]) -> np.ndarray:
-    """Insert ``s − 1`` zeros between pixels (the transposed convolution's fractional stride)."""
-    if all(s == 1 for s in stride):
-        return x
-    spatial = tuple((n - 1) * s + 1 for n, s in zip(x.shape[1:-1], stride))
-    out = np.zeros((x.shape[0], *spatial, x.shape[-1]), dtype=x.dtype)
-    out[(slice(None), *(slice(None, None, s) for s in stride), slice(None))] = x
-    return out
+def conv_transpose(x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dilation: Sequence[int],
+                   pads: Sequence[tuple[int, int]], output_padding: Sequence[int], groups: int = 1) -> np.ndarray:
+    """Transposed convolution of ``[N, *spatial, C_in]`` with ``weight [*kernel, C_in, F/groups]``.
+
+    Tap by tap: every input pixel ``i`` adds ``x[i] @ w[t]`` at ``i·s + t·d`` (one strided slice per tap,
+    no zeros inserted between pixels); then ``pads`` are cut and ``output_padding`` zeros kept at the end.
+    """
+    rank = weight.ndim - 2
+    kernel = weight.shape[:rank]
+    c_in, per_out = weight.shape[rank:]
+    dims = x.shape[1:-1]
+    full = [(n - 1) * s + d * (k - 1) + 1 + op for n, k, s, d, op in zip(dims, kernel, stride, dilation,
+                                                                        output_padding)]
+    y = np.zeros((x.shape[0], *full, per_out * groups), dtype=np.result_type(x, weight))
+    if groups > 1:
+        xg = x.reshape(*x.shape[:-1], groups, c_in // groups)
+        wg = weight.reshape(*kernel, groups, c_in // groups, per_out)
+    for tap in np.ndindex(*kernel):
+        region = tuple(slice(t * d, t * d + (n - 1) * s + 1, s) for t, d, n, s in zip(tap, dilation, dims, stride))
+        if groups == 1:
+            y[(slice(None), *region)] += x @ weight[tap]
+        else:
+            term = np.einsum("...gc,gcf->...gf", xg, wg[tap])
+            y[(slice(None), *region)] += term.reshape(*term.shape[:-2], -1)
+    cut = tuple(slice(before, n - after) for (before, after), n in zip(pads, full))
+    return y[(slice(None), *cut)]
 
 
 # ---------------------------------------------------------------- activations
