@@ -324,7 +324,7 @@ class ConvTranspose(_Windowed):
         macs = arith.simplify(arith.product(dims) * channels * arith.product(kernel) * per_group)
         lines.append(f"MACs: {product_text(dims)}·{channels}·{product_text(kernel)}·{per_group} = {fmt(macs)} "
                      "(input-side count)")
-        rf = [("transpose", transpose_reach(k, s, d), arith.effective_kernel(k, d), s, pad[0])
+        rf = [("transpose", transpose_reach(k, s, d), arith.effective_kernel(k, d), s, pad[0], k, d)
               for k, d, s, pad in zip(kernel, dilation, stride, pads)]
         return Inference((*outs, filters), params, 0, macs, lines, rf)
 

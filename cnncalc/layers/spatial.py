@@ -88,14 +88,14 @@ class Upsample(Layer):
         for axis, n, out, scale in zip(AXIS_NAMES[len(dims)], dims, outs, scales):
             lines.append(f"{axis}: {n} → {out} (size)" if scale is None else f"{axis}: {n}·{scale} = {out}")
             if self.mode == "nearest":  # output i reads source ⌊i·in/out⌋: one pixel, output 0 on pixel 0
-                rf.append(("upsample", 1, n, out, 0.0))
+                rf.append(("upsample", 1, n, out, 0.0, "nearest"))
             else:  # two neighbours (one where the ratio is 1); output 0's half-pixel source coordinate
                 same = scale == 1 or (arith.is_int(n) and arith.is_int(out) and n == out)
                 if scale is not None:
                     offset = 0.5 / scale - 0.5
                 else:
                     offset = 0.5 * n / out - 0.5 if arith.is_int(n) else 0.0
-                rf.append(("upsample", 1 if same else 2, n, out, offset))
+                rf.append(("upsample", 1 if same else 2, n, out, offset, "linear"))
         lines.append(f"{self.mode} interpolation" + (", half-pixel centres" if self.mode == "linear" else
                                                      ": source index ⌊i·in/out⌋"))
         return Inference((*outs, channels), explain=lines, rf=rf)
