@@ -268,8 +268,11 @@ def test_pools_any_rank_with_dilation_and_count_include_pad(case, kind, include,
             o = (n + b + a - sp) // ss + 1
         out.append(o)
     # a window may run past the edge in ceil mode only (as PyTorch); never lie wholly in the padding
-    bad = any(max(pp) > sp // 2 for pp, sp in zip(pads, spans)) or min(out) < 1 or (not ceil and any(
+    bad = any(max(pp) > kk // 2 for pp, kk in zip(pads, k)) or min(out) < 1 or (not ceil and any(
         n + b + a < sp for n, (b, a), sp in zip(dims, pads, spans)))
+    # dilated taps that all land in the padding leave a window with nothing to pool: refused
+    bad = bad or any(not any(0 <= o * ss - b + t * dd < n for t in range(kk)) for n, kk, ss, dd, (b, _), m in
+                     zip(dims, k, s, d, pads, out) for o in range(max(m, 0)))
     if bad:
         with pytest.raises(CnnCalcError):
             analyse(net_of((*dims, 2), [layer]))

@@ -63,18 +63,22 @@ class _Pool(Layer):
         kernel, stride, dilation = self.geometry(rank)
         pads, _ = padding_pairs(self.padding, dims, kernel, stride, dilation)
         if self.padding[0] != "same":
-            for (before, after), k, d in zip(pads, kernel, dilation):
-                half = arith.effective_kernel(k, d) // 2
-                if max(before, after) > half:  # as PyTorch: a window never lies wholly in the padding
+            for (before, after), k in zip(pads, kernel):
+                if max(before, after) > k // 2:  # PyTorch's rule (on the kernel size, whatever the dilation)
                     raise ShapeError("pooling padding must be at most half the window", field="padding",
-                                     got=max(before, after), expected=f"at most {half} for a window of {k}"
-                                     + (f" (span {arith.effective_kernel(k, d)})" if d > 1 else ""))
+                                     got=max(before, after), expected=f"at most {k // 2} for a window of {k}")
         outs, lines, dropped = [], [], []
         for axis, n, k, s, pad, d in zip(AXIS_NAMES[rank], dims, kernel, stride, pads, dilation):
             out, text, lost = window_output(self, axis, n, k, s, pad, d, ceil_mode=self.ceil_mode)
             outs.append(out)
             lines.append(text)
             dropped.append(lost)
+        for axis, n, k, s, d, (before, _), out in zip(AXIS_NAMES[rank], dims, kernel, stride, dilation, pads, outs):
+            if d > 1 and arith.is_int(n) and arith.is_int(out) and arith.is_int(before):
+                empty = _empty_window(n, k, s, d, before, out)
+                if empty is not None:  # dilated taps can all fall in the padding: no value to pool
+                    raise ShapeError(f"window {empty} along {axis} reads only padding (dilation {d})",
+                                     field="padding", got=before, expected="a padding that leaves a pixel in every window")
         if self.padding[0] == "same":
             lines.append("padding 'same' (TensorFlow rule): pads " + same_text(pads, AXIS_NAMES[rank]))
         lines.append("params: 0 (pooling has no weights)")
@@ -95,6 +99,15 @@ class _Pool(Layer):
             extended.append((before, max(after, (out - 1) * s + arith.effective_kernel(k, d) - n - before)))
         win = kernels.windows(kernels.pad_spatial(x, extended, value), kernel, stride, dilation, out_shape)
         return win, pads, extended
+
+
+def _empty_window(n: int, k: int, s: int, d: int, before: int, out: int) -> int | None:
+    """The first output position whose dilated taps all lie outside the input, if any."""
+    import numpy as np
+
+    taps = np.arange(out)[:, None] * s - before + np.arange(k)[None, :] * d
+    empty = ~((taps >= 0) & (taps < n)).any(axis=1)
+    return int(np.argmax(empty)) if empty.any() else None
 
 
 class MaxPool(_Pool):
