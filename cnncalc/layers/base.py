@@ -207,7 +207,7 @@ def explicit_pairs(pad: tuple, rank: int, field_name: str = "padding") -> list[t
         hint = (f"before/after pairs are always nested: [[{pairs[0][0]}, {pairs[1][0]}]] pads the one axis"
                 if rank == 1 and len(pairs) == 2 and all(p[0] == p[1] for p in pairs) else None)
         raise ShapeError(f"'{field_name}' needs one entry per spatial axis ({names})", field=field_name,
-                         got=shown, expected=f"an int or {rank} per-axis entries", hint=hint)
+                         got=shown, expected=f"an int or a list of {rank}", hint=hint)
     return pairs
 
 
@@ -307,7 +307,7 @@ class Layer:
             if spec is None:
                 hint = did_you_mean(str(key), list(cls.fields) + list(COMMON_FIELDS))
                 allowed = ", ".join(sorted(cls.fields)) or "none besides type, name, inputs"
-                raise SpecError(f"unknown field for a {type_name} layer", field=str(key),
+                raise SpecError(f"unknown field for {a_layer(type_name)}", field=str(key),
                                 hint=hint or f"fields of {type_name}: {allowed}")
             try:
                 options[key] = spec.parse(value)
@@ -316,7 +316,7 @@ class Layer:
         for key, spec in cls.fields.items():
             if key not in options:
                 if spec.default is REQUIRED:
-                    raise SpecError(f"missing required field for a {type_name} layer", field=key,
+                    raise SpecError(f"missing required field for {a_layer(type_name)}", field=key,
                                     hint=f"expected {spec.doc}" if spec.doc else None)
                 options[key] = spec.default
         cls.check_fields(options)
@@ -351,7 +351,7 @@ class Layer:
 
     def require_spatial(self, shape: Shape) -> tuple[Any, Any, Any]:
         if len(shape) != 3:
-            raise ShapeError(f"a {self.type} layer needs an input of shape [H, W, C]",
+            raise ShapeError(f"{a_layer(self.type)} needs an input of shape [H, W, C]",
                              got=list(shape), expected="3 axes")
         return shape[0], shape[1], shape[2]
 
@@ -363,10 +363,10 @@ class Layer:
         want = self.rank_of_type.get(self.type)
         if want is not None and len(shape) != want + 1:
             layout = "[" + ", ".join((*AXIS_NAMES[want], "C")) + "]"
-            raise ShapeError(f"a {self.type} layer needs an input of shape {layout}", field="type",
+            raise ShapeError(f"{a_layer(self.type)} needs an input of shape {layout}", field="type",
                              got=_shape_list(shape), expected=f"{want + 1} axes")
         if not 2 <= len(shape) <= MAX_SPATIAL_RANK + 1:
-            raise ShapeError(f"a {self.type} layer needs an input of shape [H, W, C] (or [L, C], [D, H, W, C])",
+            raise ShapeError(f"{a_layer(self.type)} needs an input of shape [H, W, C] (or [L, C], [D, H, W, C])",
                              got=_shape_list(shape), expected="2 to 4 axes, channels last")
         return tuple(shape[:-1]), shape[-1]
 
@@ -379,6 +379,16 @@ class Layer:
             raise ShapeError("the channel count must be a number, not a symbol", got=str(channels),
                              expected="an integer")
         return channels
+
+
+def a_layer(type_name: str) -> str:
+    """'a conv layer', 'an avgpool layer' (by the first letter: every type name reads that way).
+
+    >>> a_layer("avgpool"), a_layer("upsample"), a_layer("maxpool")
+    ('an avgpool layer', 'an upsample layer', 'a maxpool layer')
+    """
+    vowel = type_name[:1].lower() in "aeiou" or type_name in ("lrn",)  # "an L-R-N layer"
+    return f"{'an' if vowel else 'a'} {type_name} layer"
 
 
 def _shape_list(shape: Shape) -> list[Any]:

@@ -86,7 +86,8 @@ class Upsample(Layer):
         lines, rf = [], []
         scales = self.axes("scale", len(dims)) if self.size is None else (None,) * len(dims)
         for axis, n, out, scale in zip(AXIS_NAMES[len(dims)], dims, outs, scales):
-            lines.append(f"{axis}: {n} → {out} (size)" if scale is None else f"{axis}: {n}·{scale} = {out}")
+            lines.append(f"{axis}: {n} → {out} (size)" if scale is None
+                         else f"{axis}: {arith.factor_text(n)}·{scale} = {out}")
             if self.mode == "nearest":  # output i reads source ⌊i·in/out⌋: one pixel, output 0 on pixel 0
                 rf.append(("upsample", 1, n, out, 0.0, "nearest"))
             else:  # two neighbours (one where the ratio is 1); output 0's half-pixel source coordinate
@@ -162,7 +163,7 @@ class Crop(Layer):
                 raise ShapeError(f"cropping {before} + {after} along {axis} leaves nothing of {n}",
                                  field="cropping", got=[before, after], expected=f"a total below {n}")
             outs.append(out)
-            lines.append(f"{axis}: {n} − {before} − {after} = {out}")
+            lines.append(f"{axis}: {n} − {arith.factor_text(before)} − {arith.factor_text(after)} = {out}")
         return Inference((*outs, channels), explain=lines, rf=[(1, 1, -before) for before, _ in pairs])
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
