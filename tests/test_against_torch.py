@@ -82,3 +82,139 @@ def test_pools_and_ceil_mode(n, k, s, p, ceil, seed):
                 fn()
             continue
         np.testing.assert_allclose(got, fn()[0].numpy().transpose(1, 2, 0), atol=1e-12)
+
+
+# ---------------------------------------------------------------- spec v2: any rank, new spatial layers
+
+
+def to_torch(x):
+    """Channels last without batch → torch's [1, C, *spatial]."""
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 0)[None]))
+
+
+def from_torch(t):
+    return np.moveaxis(t[0].numpy(), 0, -1)
+
+
+RANK_FN = {1: "1d", 2: "2d", 3: "3d"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(rank=st.sampled_from([1, 3]), dims=st.lists(st.integers(3, 7), min_size=3, max_size=3),
+       k=st.lists(st.integers(1, 3), min_size=3, max_size=3), s=st.lists(st.integers(1, 2), min_size=3, max_size=3),
+       p=st.lists(st.integers(0, 1), min_size=3, max_size=3), d=st.integers(1, 2), groups=st.sampled_from([1, 2]),
+       seed=st.integers(0, 99))
+def test_conv1d_conv3d(rank, dims, k, s, p, d, groups, seed):
+    dims, k, s, p = dims[:rank], k[:rank], s[:rank], p[:rank]
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(*dims, 4))
+    w = rng.normal(size=(*k, 4 // groups, 2))
+    b = rng.normal(size=2)
+    layer = {"type": f"conv{rank}d", "filters": 2, "kernel": k, "stride": s, "padding": p, "dilation": d,
+             "groups": groups}
+    fn = getattr(F, f"conv{RANK_FN[rank]}")
+    try:
+        got = ours((*dims, 4), layer, x, {"weight": w, "bias": b})
+    except CnnCalcError:
+        with pytest.raises(RuntimeError):
+            fn(torch.zeros(1, 4, *dims), torch.zeros(2, 4 // groups, *k), stride=s, padding=p, dilation=d,
+               groups=groups)
+        return
+    weight = torch.from_numpy(np.ascontiguousarray(w.transpose(rank + 1, rank, *range(rank))))
+    want = fn(to_torch(x), weight, torch.from_numpy(b), stride=s, padding=p, dilation=d, groups=groups)
+    np.testing.assert_allclose(got, from_torch(want), atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rank=st.sampled_from([1, 2, 3]), dims=st.lists(st.integers(1, 4), min_size=3, max_size=3),
+       k=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 1), op=st.integers(0, 1), d=st.integers(1, 2),
+       groups=st.sampled_from([1, 2]), seed=st.integers(0, 99))
+def test_conv_transpose_any_rank_with_groups(rank, dims, k, s, p, op, d, groups, seed):
+    dims = dims[:rank]
+    if op >= max(s, d):
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(*dims, 2))
+    w = rng.normal(size=(*(k,) * rank, 2, 4 // groups))
+    layer = {"type": f"conv_transpose{rank}d", "filters": 4, "kernel": k, "stride": s, "padding": p,
+             "output_padding": op, "dilation": d, "groups": groups, "bias": False}
+    try:
+        got = ours((*dims, 2), layer, x, {"weight": w})
+    except CnnCalcError:
+        return
+    weight = torch.from_numpy(np.ascontiguousarray(w.transpose(rank, rank + 1, *range(rank))))
+    want = getattr(F, f"conv_transpose{RANK_FN[rank]}")(to_torch(x), weight, stride=s, padding=p,
+                                                          output_padding=op, dilation=d, groups=groups)
+    np.testing.assert_allclose(got, from_torch(want), atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rank=st.sampled_from([1, 2, 3]), dims=st.lists(st.integers(1, 6), min_size=3, max_size=3),
+       scale=st.integers(1, 3), size=st.one_of(st.none(), st.lists(st.integers(1, 9), min_size=3, max_size=3)),
+       mode=st.sampled_from(["nearest", "linear"]), seed=st.integers(0, 99))
+def test_upsample_against_interpolate(rank, dims, scale, size, mode, seed):
+    dims = dims[:rank]
+    x = np.random.default_rng(seed).normal(size=(*dims, 3))
+    layer = {"type": "upsample", "mode": mode, **({"size": size[:rank]} if size else {"scale": scale})}
+    torch_mode = mode if mode == "nearest" else {1: "linear", 2: "bilinear", 3: "trilinear"}[rank]
+    kwargs = {"size": size[:rank]} if size else {"scale_factor": scale}
+    if mode == "linear":
+        kwargs["align_corners"] = False
+    want = F.interpolate(to_torch(x), mode=torch_mode, **kwargs)
+    np.testing.assert_allclose(ours((*dims, 3), layer, x), from_torch(want), atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rank=st.sampled_from([1, 2, 3]), dims=st.lists(st.integers(1, 9), min_size=3, max_size=3),
+       size=st.lists(st.integers(1, 5), min_size=3, max_size=3), seed=st.integers(0, 99))
+def test_adaptive_pools(rank, dims, size, seed):
+    dims, size = dims[:rank], size[:rank]
+    x = np.random.default_rng(seed).normal(size=(*dims, 3))
+    for kind, fn in (("adaptive_avgpool", f"adaptive_avg_pool{RANK_FN[rank]}"),
+                     ("adaptive_maxpool", f"adaptive_max_pool{RANK_FN[rank]}")):
+        want = getattr(F, fn)(to_torch(x), size)
+        np.testing.assert_allclose(ours((*dims, 3), {"type": kind, "size": size}, x), from_torch(want), atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(rank=st.sampled_from([1, 2, 3]), n=st.integers(2, 9), k=st.integers(1, 3), s=st.integers(1, 3),
+       p=st.integers(0, 2), d=st.integers(1, 3), ceil=st.booleans(), include=st.booleans(), seed=st.integers(0, 99))
+def test_pools_with_dilation_and_count_include_pad(rank, n, k, s, p, d, ceil, include, seed):
+    x = np.random.default_rng(seed).normal(size=((n,) * rank + (2,)))
+    t = to_torch(x)
+    cases = [("maxpool", {"dilation": d},
+              lambda: getattr(F, f"max_pool{RANK_FN[rank]}")(t, k, s, p, dilation=d, ceil_mode=ceil))]
+    if p <= k // 2:  # avg pooling has no dilation in torch
+        cases.append(("avgpool", {"count_include_pad": include},
+                      lambda: getattr(F, f"avg_pool{RANK_FN[rank]}")(t, k, s, p, ceil_mode=ceil,
+                                                                     count_include_pad=include)))
+    for kind, extra, fn in cases:
+        layer = {"type": f"{kind}{rank}d", "kernel": k, "stride": s, "padding": p, "ceil_mode": ceil, **extra}
+        try:
+            got = ours((n,) * rank + (2,), layer, x)
+        except CnnCalcError as error:
+            if "reads only padding" in str(error):  # torch gives -inf there
+                assert np.isinf(fn().numpy()).any()
+                continue
+            with pytest.raises(RuntimeError):
+                fn()
+            continue
+        try:
+            want = fn()
+        except RuntimeError as error:  # avg_pool3d compares the unpadded input with the kernel
+            assert kind == "avgpool" and rank == 3 and "smaller than kernel size" in str(error)
+            continue
+        np.testing.assert_allclose(got, from_torch(want), atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rank=st.sampled_from([0, 1, 2]), channels=st.integers(1, 8), size=st.integers(1, 6),
+       alpha=st.floats(1e-4, 1.0), beta=st.floats(0.5, 1.0), k=st.floats(0.5, 2.0), seed=st.integers(0, 99))
+def test_local_response_norm(rank, channels, size, alpha, beta, k, seed):
+    shape = (4,) * rank + (channels,)
+    x = np.random.default_rng(seed).normal(size=shape)
+    layer = {"type": "lrn", "size": size, "alpha": alpha, "beta": beta, "k": k}
+    t = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 0)[None])) if rank else torch.from_numpy(x[None])
+    want = F.local_response_norm(t if rank else t[..., None], size, alpha, beta, k)
+    want = from_torch(want) if rank else want[0, :, 0].numpy()
+    np.testing.assert_allclose(ours(shape, layer, x), want, rtol=1e-12)

@@ -24,7 +24,7 @@ CASES = [
     ("empty-layers", "input: [4, 4, 1]\nlayers: []\n", ["non-empty list"]),
     ("top-level-typo", "input: [4, 4, 1]\nlayer:\n  - {type: flatten}\n", ["unknown top-level key",
                                                                            "did you mean 'layers'"]),
-    ("input-two-dims", "input: [4, 4]\nlayers: [{type: flatten}]\n", ["field 'input'", "got [4, 4]"]),
+    ("input-five-dims", "input: [4, 4, 4, 4, 1]\nlayers: [{type: flatten}]\n", ["field 'input'", "got [4, 4, 4, 4, 1]"]),
     ("input-zero", "input: [0, 4, 1]\nlayers: [{type: flatten}]\n", ["field 'input'", "positive integers"]),
     ("input-bad-symbol", "input: ['n+1', 4, 1]\nlayers: [{type: flatten}]\n", ["field 'input'"]),
     ("input-python-code", "input: [\"__import__('os')\", 4, 1]\nlayers: [{type: flatten}]\n",

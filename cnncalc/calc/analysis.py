@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from ..errors import CnnCalcError
@@ -80,31 +82,84 @@ class Summary:
         raise KeyError(name)
 
 
+def _divide(jump: Any, by: Any) -> Any:
+    """``jump / by`` kept exact: an int where it divides, a Fraction otherwise (0.5, 1/3 without drift)."""
+    if arith.is_int(by) and isinstance(jump, (int, Fraction)):
+        quotient = Fraction(jump) / by
+        return int(quotient) if quotient.denominator == 1 else quotient
+    return jump / by
+
+
 def _rf_step(state: list[AxisRF] | None, step: Any) -> list[AxisRF] | None:
+    """One layer's step of the receptive-field recurrence, axis by axis.
+
+    The size grows by (pixels read below − 1)·(jump below): a sliding window reads its span; a
+    transposed conv reads ⌈k_eff/s⌉ (see ``transpose_reach``), nearest upsampling 1, linear 2. Where
+    jumps fall below 1 the recurrence's size can be fractional; :func:`whole_size` rounds it up.
+    """
     if step is None or state is None:
         return None
     if step == "keep":
         return state
     result = []
     for (size, jump, start), axis_step in zip(state, step):
-        if axis_step[0] == "transpose":
-            _, span, stride, pad_before = axis_step
-            new_jump = jump / stride
-            result.append((size + (span - 1) * new_jump, new_jump, start + (pad_before - (span - 1) / 2) * new_jump))
+        kind = axis_step[0]
+        if kind == "transpose":
+            _, reach, span, stride, pad_before = axis_step[:5]
+            new_jump = _divide(jump, stride)
+            result.append((size + (reach - 1) * jump, new_jump, start + (pad_before - (span - 1) / 2) * new_jump))
+        elif kind == "upsample":  # (kind, reach, in, out, offset of output 0 in source pixels)
+            _, reach, n_in, n_out, offset = axis_step[:5]
+            result.append((size + (reach - 1) * jump, _divide(jump * n_in, n_out), start + offset * jump))
+        elif kind == "adaptive":  # (kind, longest window, in, out, first window): mean stride in/out
+            _, longest, n_in, n_out, first = axis_step
+            result.append((size + (longest - 1) * jump, _divide(jump * n_in, n_out),
+                           start + (first - 1) / 2 * jump))
         else:
             span, stride, pad_before = axis_step
             result.append((size + (span - 1) * jump, jump * stride, start + ((span - 1) / 2 - pad_before) * jump))
     return result
 
 
+def whole_size(size: Any) -> Any:
+    """A receptive-field size as a count of input pixels: rounded up, never below 1."""
+    if arith.is_int(size):
+        return max(size, 1)
+    if isinstance(size, (Fraction, float)):
+        return max(math.ceil(size), 1)
+    import sympy
+
+    return sympy.Max(sympy.ceiling(size), 1)
+
+
+def _shown(state: list[AxisRF] | None) -> list[AxisRF] | None:
+    if state is None:
+        return None
+    return [(whole_size(size), float(jump) if isinstance(jump, Fraction) else jump, start)
+            for size, jump, start in state]
+
+
 def _rf_merge(states: list[list[AxisRF] | None]) -> list[AxisRF] | None:
-    """Through a merge, each axis takes the input path with the largest receptive field."""
-    if any(state is None for state in states):
+    """Through a merge, each axis takes the union of its input paths' fields.
+
+    Where the paths step alike (equal jumps) the union of output pixel o's fields is one interval for
+    every o: from the lowest first pixel to the highest last one (U-Net's cropped skips sit off-centre
+    of the upsampled path). Otherwise the path with the largest field.
+    """
+    if any(state is None for state in states) or len({len(state) for state in states}) > 1:  # type: ignore[arg-type]
         return None
     merged = []
     for axis in range(len(states[0])):  # type: ignore[arg-type]
         candidates = [state[axis] for state in states]  # type: ignore[index]
-        merged.append(max(candidates, key=lambda rf: (_sortable(rf[0]), _sortable(rf[1]))))
+        jumps = {rf[1] for rf in candidates}
+        numeric = all(isinstance(value, (int, float, Fraction)) for rf in candidates for value in rf)
+        if len(jumps) == 1 and numeric:
+            low = min(start - (size - 1) / 2 for size, _, start in candidates)
+            high = max(start + (size - 1) / 2 for size, _, start in candidates)
+            size = high - low + 1
+            merged.append((int(size) if float(size).is_integer() else size, candidates[0][1], (low + high) / 2))
+        else:
+            merged.append(max(candidates, key=lambda rf: (_sortable(rf[0]), _sortable(rf[1]))))
     return merged
 
 
@@ -128,8 +183,9 @@ def analyse(network: Network) -> Summary:
 def _analyse(network: Network) -> Summary:
     shapes: dict[str, Shape] = {INPUT: network.input_shape}
     rfs: dict[str, list[AxisRF] | None] = {
-        INPUT: [(1, 1, 0.0), (1, 1, 0.0)] if len(network.input_shape) == 3 else None
+        INPUT: [(1, 1, 0.0)] * (len(network.input_shape) - 1) if len(network.input_shape) >= 2 else None
     }
+    fields = _Fields(shapes, rfs)
     records: list[LayerRecord | None] = [None] * len(network.layers)
     for position in network.order:
         budget.check()
@@ -141,15 +197,143 @@ def _analyse(network: Network) -> Summary:
             raise wrap_layer_error(error, layer).with_context(file=network.source) from None
         in_rf = rfs[layer.inputs[0]] if len(layer.inputs) == 1 else _rf_merge([rfs[s] for s in layer.inputs])
         rf = _rf_step(in_rf, info.rf)
-        if rf is not None and len(info.shape) != 3:
+        if rf is not None and len(rf) != len(info.shape) - 1:
             rf = None
         shapes[layer.name] = info.shape
         rfs[layer.name] = rf
+        shown = _shown(rf)
+        exact = fields.step(layer.name, layer.inputs, info.rf, info.shape, rf)
+        if exact is not None and shown is not None:
+            shown = [(whole, jump, start) if whole is not None else (size, jump, start)
+                     for whole, (size, jump, start) in zip(exact, shown)]
         size = arith.simplify(arith.product(info.shape))
         records[position] = LayerRecord(layer.index, layer.name, layer.type, list(layer.inputs), info.shape,
-                                        size, info.trainable, info.non_trainable, info.macs, rf, info.explain,
+                                        size, info.trainable, info.non_trainable, info.macs, shown, info.explain,
                                         info.dropped)
     return Summary(network, [r for r in records if r is not None])
+
+
+_EMPTY = 2**62  # "reads no pixel" as a first index (and minus it as a last one)
+
+
+class _Fields:
+    """Exact receptive fields where the (size, jump, start) recurrence is not enough.
+
+    After a transposed convolution, an upsampling or an adaptive pool, neighbouring output pixels read
+    different numbers of pixels below, and the largest field of a chain is no longer the sum of each
+    layer's largest step. From the first such layer on, and for numeric shapes only, each layer keeps
+    per axis the first and last input pixel of every output pixel's field (``lo[o]``, ``hi[o]``), composed
+    layer by layer; the field size is ``max(hi − lo + 1)``. Sliding-window chains never need this (their
+    fields all have the recurrence's size), so their cost stays linear and small.
+    """
+
+    def __init__(self, shapes: dict[str, Shape], rfs: dict[str, list[AxisRF] | None]) -> None:
+        self.shapes = shapes
+        self.rfs = rfs
+        self.bounds: dict[str, list[tuple[Any, Any]]] = {}
+
+    def _of(self, name: str) -> list[tuple[Any, Any]] | None:
+        """Bounds of a layer's output, made from its recurrence where it never needed them."""
+        if name in self.bounds:
+            return self.bounds[name]
+        import numpy as np
+
+        rf, shape = self.rfs[name], self.shapes[name]
+        if rf is None or not all(arith.is_int(d) for d in shape[:-1]):
+            return None
+        result = []
+        for (size, jump, start), n in zip(rf, shape[:-1]):
+            if not all(isinstance(v, (int, float, Fraction)) for v in (size, jump, start)):
+                return None
+            centre = start + np.arange(n) * float(jump)
+            result.append((centre - (float(size) - 1) / 2, centre + (float(size) - 1) / 2))
+        return result
+
+    def step(self, name: str, inputs: list[str], step: Any, shape: Shape,
+             rf: list[AxisRF] | None) -> list[Any] | None:
+        """Compose this layer's bounds when it or an input needs them; return exact sizes (or None)."""
+        if rf is None or step is None:
+            return None
+        special = step != "keep" and any(isinstance(axis[0], str) for axis in step)
+        if not special and not any(source in self.bounds for source in inputs):
+            return None
+        if not all(arith.is_int(d) for d in shape[:-1]):
+            return None
+        import numpy as np
+
+        below_all = [self._of(source) for source in inputs]
+        if any(b is None or len(b) != len(rf) for b in below_all):
+            return None
+        if len(below_all) == 1:
+            below = below_all[0]
+        else:  # a merge: the hull of every input's field, axis by axis (broadcast where an axis is 1)
+            below = []
+            for axis in range(len(rf)):
+                try:
+                    lo = np.minimum.reduce(np.broadcast_arrays(*(b[axis][0] for b in below_all)))
+                    hi = np.maximum.reduce(np.broadcast_arrays(*(b[axis][1] for b in below_all)))
+                except ValueError:
+                    return None
+                below.append((lo, hi))
+        below_rf = self.rfs[inputs[0]] if len(inputs) == 1 else rf
+        result, sizes = [], []
+        for axis, (lo_b, hi_b) in enumerate(below):
+            n_out = int(shape[axis])
+            axis_step = "keep" if step == "keep" else step[axis]
+            jump_below = float(below_rf[axis][1]) if below_rf is not None else 1.0
+            lo, hi = _compose(lo_b, hi_b, jump_below, axis_step, n_out)
+            result.append((lo, hi))
+            real = lo < _EMPTY / 2
+            sizes.append(max(math.ceil((hi - lo)[real].max() - 1e-9) + 1, 1) if real.any() else None)
+        self.bounds[name] = result
+        return sizes
+
+
+def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[Any, Any]:
+    """Bounds of each output pixel's field from the bounds of the pixels below it reads."""
+    import numpy as np
+
+    n_in = len(lo_b)
+    o = np.arange(n_out)
+    if step == "keep":
+        return lo_b, hi_b
+
+    def extended(index: Any) -> tuple[Any, Any]:
+        # padding pixels continue the edge pixels' fields by the jump (as the recurrence counts them)
+        inside = np.clip(index, 0, n_in - 1)
+        shift = (index - inside) * jump
+        lo, hi = lo_b[inside] + shift, hi_b[inside] + shift
+        return lo, hi
+
+    kind = step[0]
+    if kind == "transpose":  # (kind, reach, span, stride, pad_before, k, d): o + p = i·s + t·d
+        _, _, span, stride, pad, k, d = step
+        pos = o[:, None] + pad - np.arange(k)[None, :] * d
+        index = pos // stride
+        valid = (pos % stride == 0) & (index >= 0) & (index < n_in)
+        safe = np.clip(index, 0, n_in - 1)
+        lo = np.where(valid, lo_b[safe], _EMPTY).min(axis=1)
+        hi = np.where(valid, hi_b[safe], -_EMPTY).max(axis=1)
+        return lo, hi
+    if kind == "upsample":  # (kind, reach, in, out, offset, mode)
+        mode = step[5]
+        if mode == "nearest":
+            index = o * n_in // n_out
+            return lo_b[index], hi_b[index]
+        source = np.maximum((o + 0.5) * n_in / n_out - 0.5, 0.0)
+        low = np.floor(source).astype(int)
+        high = np.where(source > low, np.minimum(low + 1, n_in - 1), low)
+        return np.minimum(lo_b[low], lo_b[high]), np.maximum(hi_b[low], hi_b[high])
+    if kind == "adaptive":  # (kind, longest, in, out, first): PyTorch's windows
+        longest = step[1]
+        first = o * n_in // n_out
+        last = -(-(o + 1) * n_in // n_out) - 1
+        index = np.minimum(first[:, None] + np.arange(longest)[None, :], last[:, None])
+        return lo_b[index].min(axis=1), hi_b[index].max(axis=1)
+    span, stride, pad = step[:3]  # a sliding window (or zero_pad / crop: span 1)
+    index = o[:, None] * stride - pad + np.arange(span)[None, :]
+    lo, hi = extended(index)
+    return lo.min(axis=1), hi.max(axis=1)
 
 
 @dataclass

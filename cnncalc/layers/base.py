@@ -92,7 +92,55 @@ def pair_of(parse_one: Callable[[Any], int], what: str) -> Callable[[Any], tuple
     return parse
 
 
-size2 = pair_of(positive_int, "a positive integer")
+class Uniform(tuple):
+    """A size given as one int: it stands for every spatial axis, whatever the input's rank.
+
+    It looks like the 2-D pair ``(k, k)`` so that code written for [H, W, C] reads it as before;
+    :func:`per_axis` widens or narrows it to the actual rank.
+    """
+
+    value: int
+
+    def __new__(cls, value: int) -> Uniform:  # noqa: PYI034
+        made = super().__new__(cls, (value, value))
+        made.value = value
+        return made
+
+
+MAX_SPATIAL_RANK = 3
+AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def sizes_of(parse_one: Callable[[Any], int], what: str) -> Callable[[Any], tuple[int, ...]]:
+    """One int for every spatial axis, or a list with one entry per axis (checked against the rank later)."""
+
+    def parse(value: Any) -> tuple[int, ...]:
+        expected = f"{what}, or a list of 1 to {MAX_SPATIAL_RANK} of them (one per spatial axis)"
+        try:
+            if isinstance(value, list):
+                if not 1 <= len(value) <= MAX_SPATIAL_RANK:
+                    raise FieldValueError("")
+                return tuple(parse_one(v) for v in value)
+            return Uniform(parse_one(value))
+        except FieldValueError:
+            raise FieldValueError(expected) from None
+
+    return parse
+
+
+size2 = sizes_of(positive_int, "a positive integer")
+sizes = size2
+
+
+def per_axis(value: tuple, rank: int, field_name: str) -> tuple:
+    """A parsed size for an input of ``rank`` spatial axes: one entry per axis."""
+    if isinstance(value, Uniform):
+        return (value.value,) * rank
+    if len(value) != rank:
+        names = ", ".join(AXIS_NAMES[rank])
+        raise ShapeError(f"'{field_name}' needs one entry per spatial axis ({names})", field=field_name,
+                         got=list(value), expected=f"one int or a list of {rank}")
+    return tuple(value)
 
 
 def boolean(value: Any) -> bool:
@@ -131,23 +179,49 @@ def choice(*options: str) -> Callable[[Any], str]:
 
 
 def padding(value: Any) -> tuple:
-    """Padding as ``("same",)``, ``("full",)`` or ``("explicit", (top, bottom), (left, right))``."""
-    expected = "an int, [ph, pw], [[top, bottom], [left, right]], 'valid', 'same' or 'full'"
+    """Padding as ``("same",)``, ``("full",)``, ``("each", p)`` (one int for every axis) or
+    ``("explicit", (before, after), ...)`` with one pair per spatial axis."""
+    expected = ("an int, a list with one int per spatial axis, [[before, after], ...] per axis, "
+                "'valid', 'same' or 'full'")
     if isinstance(value, str):
         if value == "valid":
-            return ("explicit", (0, 0), (0, 0))
+            return ("each", 0)
         if value in ("same", "full"):
             return (value,)
         hint = did_you_mean(value, ["valid", "same", "full"])
         raise FieldValueError(expected + (f"; {hint}" if hint else ""))
     try:
-        if isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) for v in value):
-            (top, bottom), (left, right) = ([nonneg_int(x) for x in pair] for pair in value)  # type: ignore[misc]
-            return ("explicit", (top, bottom), (left, right))
-        ph, pw = pair_of(nonneg_int, "a non-negative integer")(value)
-        return ("explicit", (ph, ph), (pw, pw))
-    except (FieldValueError, ValueError):
+        if isinstance(value, list):
+            if not 1 <= len(value) <= MAX_SPATIAL_RANK:
+                raise FieldValueError(expected)
+            if all(isinstance(v, list) for v in value):
+                pairs = []
+                for pair in value:
+                    if len(pair) != 2:
+                        raise FieldValueError(expected)
+                    pairs.append((nonneg_int(pair[0]), nonneg_int(pair[1])))
+                return ("explicit", *pairs)
+            if any(isinstance(v, list) for v in value):
+                raise FieldValueError(expected)
+            return ("explicit", *((p, p) for p in (nonneg_int(v) for v in value)))
+        return ("each", nonneg_int(value))
+    except FieldValueError:
         raise FieldValueError(expected) from None
+
+
+def explicit_pairs(pad: tuple, rank: int, field_name: str = "padding") -> list[tuple[Any, Any]]:
+    """The (before, after) pairs of an ``each``/``explicit`` padding for ``rank`` spatial axes."""
+    if pad[0] == "each":
+        return [(pad[1], pad[1])] * rank
+    pairs = list(pad[1:])
+    if len(pairs) != rank:
+        names = ", ".join(AXIS_NAMES[rank])
+        shown = [list(p) if p[0] != p[1] else p[0] for p in pairs]
+        hint = (f"before/after pairs are always nested: [[{pairs[0][0]}, {pairs[1][0]}]] pads the one axis"
+                if rank == 1 and len(pairs) == 2 and all(p[0] == p[1] for p in pairs) else None)
+        raise ShapeError(f"'{field_name}' needs one entry per spatial axis ({names})", field=field_name,
+                         got=shown, expected=f"an int or a list of {rank}", hint=hint)
+    return pairs
 
 
 def numeric_array(value: Any) -> Any:
@@ -200,7 +274,8 @@ class Inference:
     macs: Any = 0
     explain: list[str] = field(default_factory=list)
     # Receptive-field step: "keep" (per-pixel op), None (no spatial axes any more: global),
-    # or one (effective kernel, stride, pad_before) per spatial axis (H, W).
+    # or one step per spatial axis: (effective kernel, stride, pad_before) for a sliding window, or
+    # (kind, pixels read below, stride or scale, pad_before) for "transpose"/"upsample" (jump / stride).
     rf: Any = "keep"
     # pixels the floor drops at the bottom/right, per sliding axis (0 when the division is exact)
     dropped: list[Any] = field(default_factory=list)
@@ -248,7 +323,7 @@ class Layer:
             if spec is None:
                 hint = did_you_mean(str(key), list(cls.fields) + list(COMMON_FIELDS))
                 allowed = ", ".join(sorted(cls.fields)) or "none besides type, name, inputs"
-                raise SpecError(f"unknown field for a {type_name} layer", field=str(key),
+                raise SpecError(f"unknown field for {a_layer(type_name)}", field=str(key),
                                 hint=hint or f"fields of {type_name}: {allowed}")
             try:
                 options[key] = spec.parse(value)
@@ -257,7 +332,7 @@ class Layer:
         for key, spec in cls.fields.items():
             if key not in options:
                 if spec.default is REQUIRED:
-                    raise SpecError(f"missing required field for a {type_name} layer", field=key,
+                    raise SpecError(f"missing required field for {a_layer(type_name)}", field=key,
                                     hint=f"expected {spec.doc}" if spec.doc else None)
                 options[key] = spec.default
         cls.check_fields(options)
@@ -292,15 +367,48 @@ class Layer:
 
     def require_spatial(self, shape: Shape) -> tuple[Any, Any, Any]:
         if len(shape) != 3:
-            raise ShapeError(f"a {self.type} layer needs an input of shape [H, W, C]",
+            raise ShapeError(f"{a_layer(self.type)} needs an input of shape [H, W, C]",
                              got=list(shape), expected="3 axes")
         return shape[0], shape[1], shape[2]
+
+    #: spatial rank the type name demands (``conv1d`` → 1); None: any
+    rank_of_type: ClassVar[dict[str, int]] = {}
+
+    def spatial_input(self, shape: Shape) -> tuple[tuple[Any, ...], Any]:
+        """(spatial dims, channels) of a channels-last input with 1 to 3 spatial axes."""
+        want = self.rank_of_type.get(self.type)
+        if want is not None and len(shape) != want + 1:
+            layout = "[" + ", ".join((*AXIS_NAMES[want], "C")) + "]"
+            raise ShapeError(f"{a_layer(self.type)} needs an input of shape {layout}", field="type",
+                             got=_shape_list(shape), expected=f"{want + 1} axes")
+        if not 2 <= len(shape) <= MAX_SPATIAL_RANK + 1:
+            raise ShapeError(f"{a_layer(self.type)} needs an input of shape [H, W, C] (or [L, C], [D, H, W, C])",
+                             got=_shape_list(shape), expected="2 to 4 axes, channels last")
+        return tuple(shape[:-1]), shape[-1]
+
+    def axes(self, field_name: str, rank: int) -> tuple:
+        """A per-axis field (``kernel``, ``stride``, ...) for ``rank`` spatial axes."""
+        return per_axis(getattr(self, field_name), rank, field_name)
 
     def numeric_channels(self, channels: Any) -> int:
         if not arith.is_int(channels):
             raise ShapeError("the channel count must be a number, not a symbol", got=str(channels),
                              expected="an integer")
         return channels
+
+
+def a_layer(type_name: str) -> str:
+    """'a conv layer', 'an avgpool layer' (by the first letter: every type name reads that way).
+
+    >>> a_layer("avgpool"), a_layer("upsample"), a_layer("maxpool")
+    ('an avgpool layer', 'an upsample layer', 'a maxpool layer')
+    """
+    vowel = type_name[:1].lower() in "aeiou" or type_name in ("lrn",)  # "an L-R-N layer"
+    return f"{'an' if vowel else 'a'} {type_name} layer"
+
+
+def _shape_list(shape: Shape) -> list[Any]:
+    return [d if arith.is_int(d) else str(d) for d in shape]
 
 
 def fmt(value: Any) -> str:
@@ -310,11 +418,14 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def padding_pairs(pad: tuple, shape_hw: tuple[Any, Any], kernel: tuple[int, int], stride: tuple[int, int],
-                  dilation: tuple[int, int]) -> tuple[list[tuple[Any, Any]], list[Any] | None]:
-    """Resolve a parsed padding to per-axis (before, after); for 'same' also the outputs."""
-    if pad[0] == "explicit":
-        return [pad[1], pad[2]], None
+def padding_pairs(pad: tuple, shape_hw: tuple[Any, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                  dilation: tuple[int, ...]) -> tuple[list[tuple[Any, Any]], list[Any] | None]:
+    """Resolve a parsed padding to per-axis (before, after); for 'same' also the outputs.
+
+    ``kernel``, ``stride`` and ``dilation`` already have one entry per spatial axis of ``shape_hw``.
+    """
+    if pad[0] in ("each", "explicit"):
+        return explicit_pairs(pad, len(shape_hw)), None
     if pad[0] == "full":
         pairs = []
         for k, d in zip(kernel, dilation):
@@ -327,6 +438,13 @@ def padding_pairs(pad: tuple, shape_hw: tuple[Any, Any], kernel: tuple[int, int]
         pairs.append((before, after))
         outs.append(out)
     return pairs, outs
+
+
+def same_text(pads: list[tuple[Any, Any]], names: tuple[str, ...]) -> str:
+    """The 'same' padding's worked line: v1's (top, bottom)/(left, right) wording in 2-D."""
+    if len(pads) == 2:
+        return f"(top, bottom) = {tuple(pads[0])}, (left, right) = {tuple(pads[1])}"
+    return ", ".join(f"{axis} (before, after) = {tuple(pair)}" for axis, pair in zip(names, pads))
 
 
 def window_output(layer: Layer, axis: str, n: Any, k: int, s: int, pads: tuple[Any, Any], d: int,

@@ -2,35 +2,40 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..maths import arith
 from .base import (
+    AXIS_NAMES,
     Field,
     Inference,
     Layer,
     Shape,
+    Uniform,
     activation_name,
     bias_field,
     boolean,
+    explicit_pairs,
     fmt,
     nonneg_int,
     numeric_array,
     padding,
     padding_pairs,
-    pair_of,
     positive_int,
-    size2,
+    same_text,
+    sizes,
+    sizes_of,
     window_output,
 )
 
 _WINDOW_FIELDS = {
-    "kernel": Field(size2, doc="the kernel size, an int or [kh, kw]"),
-    "stride": Field(size2, (1, 1)),
-    "padding": Field(padding, ("explicit", (0, 0), (0, 0))),
-    "dilation": Field(size2, (1, 1)),
+    "kernel": Field(sizes, doc="the kernel size, an int or a list with one per spatial axis"),
+    "stride": Field(sizes, Uniform(1)),
+    "padding": Field(padding, ("each", 0)),
+    "dilation": Field(sizes, Uniform(1)),
     "bias": Field(bias_field, True),
     "activation": Field(activation_name, "none"),
     "weight": Field(numeric_array, None),
@@ -41,43 +46,60 @@ def has_bias(layer: Layer) -> int:
     return 0 if layer.bias is False else 1
 
 
+def _ranked(base: str) -> dict[str, int]:
+    return {f"{base}{rank}d": rank for rank in (1, 2, 3)}
+
+
+def product_text(values: Sequence[Any]) -> str:
+    return "·".join(arith.factor_text(v) for v in values)
+
+
 class _Windowed(Layer):
     """Shared sliding-window geometry of the convolutions (not a layer type itself)."""
 
-    def spatial(self, shape: Shape) -> tuple[Any, Any, Any, list[Any], list[str], list[tuple[Any, Any]], list[Any]]:
-        height, width, channels = self.require_spatial(shape)
-        pads, _ = padding_pairs(self.padding, (height, width), self.kernel, self.stride, self.dilation)
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        return self.axes("kernel", rank), self.axes("stride", rank), self.axes("dilation", rank)
+
+    def spatial(self, shape: Shape) -> tuple[tuple[Any, ...], Any, list[Any], list[str], list[tuple[Any, Any]],
+                                             list[Any]]:
+        dims, channels = self.spatial_input(shape)
+        rank = len(dims)
+        kernel, stride, dilation = self.geometry(rank)
+        pads, _ = padding_pairs(self.padding, dims, kernel, stride, dilation)
         outs, lines = [], []
         dropped_pixels = []
-        for axis, n, k, s, pad, d in zip("HW", (height, width), self.kernel, self.stride, pads, self.dilation):
+        for axis, n, k, s, pad, d in zip(AXIS_NAMES[rank], dims, kernel, stride, pads, dilation):
             out, text, dropped = window_output(self, axis, n, k, s, pad, d)
             outs.append(out)
             lines.append(text)
             dropped_pixels.append(dropped)
         if self.padding[0] == "same":
-            lines.append("padding 'same' (TensorFlow rule): out = ⌈n/s⌉, pads (top, bottom) = "
-                         f"{pads[0]}, (left, right) = {pads[1]}")
-        return height, width, channels, outs, lines, pads, dropped_pixels
+            lines.append("padding 'same' (TensorFlow rule): out = ⌈n/s⌉, pads " + same_text(pads, AXIS_NAMES[rank]))
+        return dims, channels, outs, lines, pads, dropped_pixels
 
     def pads_for(self, x: Any) -> list[tuple[int, int]]:
-        pads, _ = padding_pairs(self.padding, x.shape[1:3], self.kernel, self.stride, self.dilation)
+        rank = x.ndim - 2
+        kernel, stride, dilation = self.geometry(rank)
+        pads, _ = padding_pairs(self.padding, x.shape[1:-1], kernel, stride, dilation)
         return pads
 
     def scratch_size(self, inputs: Sequence[Shape], out_shape: Shape) -> int:
         # the im2col copy of every window (large maps go tap by tap and need less)
-        kh, kw = self.kernel
-        return int(out_shape[0]) * int(out_shape[1]) * int(inputs[0][-1]) * kh * kw
+        kernel = self.axes("kernel", len(out_shape) - 1)
+        return int(arith.product(int(d) for d in out_shape[:-1])) * int(inputs[0][-1]) * int(arith.product(kernel))
 
     def bias_count(self, out_shape: Shape) -> int:
         return int(out_shape[-1]) * has_bias(self)
 
     def rf_step(self, pads: list[tuple[Any, Any]]) -> list[tuple[int, int, Any]]:
-        return [(arith.effective_kernel(k, d), s, pad[0])
-                for k, d, s, pad in zip(self.kernel, self.dilation, self.stride, pads)]
+        kernel, stride, dilation = self.geometry(len(pads))
+        return [(arith.effective_kernel(k, d), s, pad[0]) for k, d, s, pad in zip(kernel, dilation, stride, pads)]
 
 
 class Conv(_Windowed):
     type_name = "conv"
+    type_names = ("conv", *_ranked("conv"))
+    rank_of_type = _ranked("conv")
     fields = {
         "filters": Field(positive_int, doc="the number of filters, a positive integer"),
         **_WINDOW_FIELDS,
@@ -92,26 +114,26 @@ class Conv(_Windowed):
                             expected=f"a divisor of filters={options['filters']}")
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        _, _, channels, (h_out, w_out), lines, pads, dropped = self.spatial(inputs[0])
+        _, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
         channels = self.numeric_channels(channels)
         groups, filters = self.groups, self.filters
         if channels % groups:
             raise ShapeError("input channels must be divisible by groups", field="groups", got=groups,
                              expected=f"a divisor of the {channels} input channels")
-        kh, kw = self.kernel
+        kernel = self.axes("kernel", len(outs))
         per_group = channels // groups
         bias = has_bias(self)
-        params = kh * kw * per_group * filters + filters * bias
+        params = arith.product(kernel) * per_group * filters + filters * bias
         c_text = f"({channels}/{groups})" if groups > 1 else f"{channels}"
-        lines.append(f"params: {kh}·{kw}·{c_text}·{filters}" + (f" + {filters}" if bias else "")
+        lines.append(f"params: {product_text(kernel)}·{c_text}·{filters}" + (f" + {filters}" if bias else "")
                      + f" = {fmt(params)}")
-        macs = arith.simplify(h_out * w_out * filters * per_group * kh * kw)
-        lines.append(f"MACs: {arith.factor_text(h_out)}·{arith.factor_text(w_out)}·{filters}·{per_group}·{kh}·{kw} = {fmt(macs)}")
-        return Inference((h_out, w_out, filters), params, 0, macs, lines, self.rf_step(pads), dropped)
+        macs = arith.simplify(arith.product(outs) * filters * per_group * arith.product(kernel))
+        lines.append(f"MACs: {product_text(outs)}·{filters}·{per_group}·{product_text(kernel)} = {fmt(macs)}")
+        return Inference((*outs, filters), params, 0, macs, lines, self.rf_step(pads), dropped)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
-        kh, kw = self.kernel
-        shapes = {"weight": (kh, kw, inputs[0][2] // self.groups, self.filters)}
+        kernel = self.axes("kernel", len(inputs[0]) - 1)
+        shapes = {"weight": (*kernel, inputs[0][-1] // self.groups, self.filters)}
         if has_bias(self):
             shapes["bias"] = (self.filters,)
         return shapes
@@ -120,8 +142,12 @@ class Conv(_Windowed):
         from ..maths import kernels
 
         x = kernels.pad_spatial(inputs[0], self.pads_for(inputs[0]))
-        weight = weights["weight"][::-1, ::-1] if self.flip else weights["weight"]  # flip: true convolution
-        y = kernels.correlate(x, weight, self.stride, self.dilation, out_shape[:2], self.groups)
+        rank = x.ndim - 2
+        weight = weights["weight"]
+        if self.flip:  # true convolution
+            weight = weight[(slice(None, None, -1),) * rank]
+        _, stride, dilation = self.geometry(rank)
+        y = kernels.correlate(x, weight, stride, dilation, out_shape[:-1], self.groups)
         if "bias" in weights:
             y = y + weights["bias"]
         return kernels.activate(self.activation, y)
@@ -132,22 +158,22 @@ class DepthwiseConv(_Windowed):
     fields = {**_WINDOW_FIELDS, "multiplier": Field(positive_int, 1)}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        _, _, channels, (h_out, w_out), lines, pads, dropped = self.spatial(inputs[0])
+        _, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
         channels = self.numeric_channels(channels)
-        kh, kw = self.kernel
+        kernel = self.axes("kernel", len(outs))
         m = self.multiplier
         bias = has_bias(self)
-        params = kh * kw * channels * m + channels * m * bias
-        lines.append(f"params: {kh}·{kw}·{channels}·{m}" + (f" + {channels}·{m}" if bias else "")
+        params = arith.product(kernel) * channels * m + channels * m * bias
+        lines.append(f"params: {product_text(kernel)}·{channels}·{m}" + (f" + {channels}·{m}" if bias else "")
                      + f" = {fmt(params)}")
-        macs = arith.simplify(h_out * w_out * channels * m * kh * kw)
-        lines.append(f"MACs: {arith.factor_text(h_out)}·{arith.factor_text(w_out)}·{channels}·{m}·{kh}·{kw} = {fmt(macs)}")
-        return Inference((h_out, w_out, channels * m), params, 0, macs, lines, self.rf_step(pads), dropped)
+        macs = arith.simplify(arith.product(outs) * channels * m * arith.product(kernel))
+        lines.append(f"MACs: {product_text(outs)}·{channels}·{m}·{product_text(kernel)} = {fmt(macs)}")
+        return Inference((*outs, channels * m), params, 0, macs, lines, self.rf_step(pads), dropped)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
-        kh, kw = self.kernel
-        channels = inputs[0][2]
-        shapes = {"weight": (kh, kw, channels, self.multiplier)}
+        kernel = self.axes("kernel", len(inputs[0]) - 1)
+        channels = inputs[0][-1]
+        shapes = {"weight": (*kernel, channels, self.multiplier)}
         if has_bias(self):
             shapes["bias"] = (channels * self.multiplier,)
         return shapes
@@ -163,14 +189,15 @@ class DepthwiseConv(_Windowed):
 
 def depthwise(layer: _Windowed, x: Any, weight: Any, out_shape: Shape) -> Any:
     """Each input channel with its own ``multiplier`` filters; output channel ``c·m + j`` as in Keras."""
-    import numpy as np
-
     from ..maths import kernels
 
-    win = kernels.windows(kernels.pad_spatial(x, layer.pads_for(x)), layer.kernel, layer.stride, layer.dilation,
-                          out_shape[:2])
-    y = np.einsum("nhwcij,ijcm->nhwcm", win, weight, optimize=True)
-    return y.reshape(y.shape[0], y.shape[1], y.shape[2], -1)
+    rank = x.ndim - 2
+    channels, multiplier = weight.shape[-2:]
+    # a grouped convolution with one group per channel: weight [k..., 1, C·m], filter c·m + j
+    grouped = weight.reshape(*weight.shape[:-2], 1, channels * multiplier)
+    _, stride, dilation = layer.geometry(rank)
+    return kernels.correlate(kernels.pad_spatial(x, layer.pads_for(x)), grouped, stride, dilation,
+                             out_shape[:-1], groups=channels)
 
 
 class SeparableConv(_Windowed):
@@ -183,22 +210,22 @@ class SeparableConv(_Windowed):
     }
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        _, _, channels, (h_out, w_out), lines, pads, dropped = self.spatial(inputs[0])
+        _, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
         channels = self.numeric_channels(channels)
-        kh, kw = self.kernel
+        kernel = self.axes("kernel", len(outs))
         m, filters = self.multiplier, self.filters
         bias = has_bias(self)
-        params = kh * kw * channels * m + channels * m * filters + filters * bias
-        lines.append(f"params: {kh}·{kw}·{channels}·{m} + {channels}·{m}·{filters}"
+        params = arith.product(kernel) * channels * m + channels * m * filters + filters * bias
+        lines.append(f"params: {product_text(kernel)}·{channels}·{m} + {channels}·{m}·{filters}"
                      + (f" + {filters}" if bias else "") + f" = {fmt(params)}")
-        macs = arith.simplify(h_out * w_out * channels * m * (kh * kw + filters))
-        lines.append(f"MACs: {arith.factor_text(h_out)}·{arith.factor_text(w_out)}·{channels}·{m}·({kh}·{kw} + {filters}) = {fmt(macs)}")
-        return Inference((h_out, w_out, filters), params, 0, macs, lines, self.rf_step(pads), dropped)
+        macs = arith.simplify(arith.product(outs) * channels * m * (arith.product(kernel) + filters))
+        lines.append(f"MACs: {product_text(outs)}·{channels}·{m}·({product_text(kernel)} + {filters}) = {fmt(macs)}")
+        return Inference((*outs, filters), params, 0, macs, lines, self.rf_step(pads), dropped)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
-        kh, kw = self.kernel
-        channels = inputs[0][2]
-        shapes = {"weight": (kh, kw, channels, self.multiplier),
+        kernel = self.axes("kernel", len(inputs[0]) - 1)
+        channels = inputs[0][-1]
+        shapes = {"weight": (*kernel, channels, self.multiplier),
                   "pointwise_weight": (channels * self.multiplier, self.filters)}
         if has_bias(self):
             shapes["bias"] = (self.filters,)
@@ -213,30 +240,47 @@ class SeparableConv(_Windowed):
         return kernels.activate(self.activation, y)
 
 
+def transpose_reach(k: int, s: int, d: int) -> int:
+    """Pixels of the layer below one output pixel of a transposed convolution reads, at most.
+
+    Output ``o`` takes input ``i`` through tap ``t`` when ``i·s = o + p − t·d``: the taps that land on
+    whole input pixels form a progression of step ``s/g`` (``g = gcd(s, d)``), at most ``⌈k·g/s⌉`` of
+    them, ``d/g`` input pixels apart. Without dilation this is ``⌈k/s⌉`` (= ``⌈k_eff/s⌉``).
+
+    >>> transpose_reach(2, 2, 1), transpose_reach(3, 2, 1), transpose_reach(4, 1, 1), transpose_reach(3, 2, 2)
+    (1, 2, 4, 3)
+    """
+    g = math.gcd(s, d)
+    taps = -(-k * g // s)
+    return (taps - 1) * (d // g) + 1
+
+
 class ConvTranspose(_Windowed):
     type_name = "conv_transpose"
+    type_names = ("conv_transpose", *_ranked("conv_transpose"))
+    rank_of_type = _ranked("conv_transpose")
     fields = {
         "filters": Field(positive_int, doc="the number of filters, a positive integer"),
         **_WINDOW_FIELDS,
-        "output_padding": Field(pair_of(nonneg_int, "a non-negative integer"), (0, 0)),
+        "output_padding": Field(sizes_of(nonneg_int, "a non-negative integer"), Uniform(0)),
+        "groups": Field(positive_int, 1),
     }
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
         if options["padding"][0] == "full":
             raise SpecError("'full' padding is not defined for conv_transpose", field="padding",
-                            got="full", expected="an int, a pair, 'valid' or 'same'")
-        for op, s, d in zip(options["output_padding"], options["stride"], options["dilation"]):
-            if op >= max(s, d):
-                raise SpecError("output_padding must be smaller than the stride or the dilation",
-                                field="output_padding", got=list(options["output_padding"]),
-                                expected=f"less than max(stride, dilation) = {max(s, d)}")
+                            got="full", expected="an int, a list, 'valid' or 'same'")
+        if options["filters"] % options["groups"]:
+            raise SpecError("filters must be divisible by groups", field="groups", got=options["groups"],
+                            expected=f"a divisor of filters={options['filters']}")
 
-    def transpose_pads(self) -> list[tuple[int, int]]:
-        if self.padding[0] == "explicit":
-            return [self.padding[1], self.padding[2]]
+    def transpose_pads(self, rank: int) -> list[tuple[int, int]]:
+        kernel, stride, dilation = self.geometry(rank)
+        if self.padding[0] != "same":
+            return explicit_pairs(self.padding, rank)
         pads = []  # 'same' (Keras): out = n·s, so the crop totals span − s
-        for k, d, s in zip(self.kernel, self.dilation, self.stride):
+        for k, d, s in zip(kernel, dilation, stride):
             total = arith.effective_kernel(k, d) - s
             if total < 0:
                 raise ShapeError("'same' needs a kernel span of at least the stride", field="padding",
@@ -245,49 +289,67 @@ class ConvTranspose(_Windowed):
         return pads
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        height, width, channels = self.require_spatial(inputs[0])
+        dims, channels = self.spatial_input(inputs[0])
         channels = self.numeric_channels(channels)
-        pads = self.transpose_pads()
+        rank = len(dims)
+        kernel, stride, dilation = self.geometry(rank)
+        output_padding = self.axes("output_padding", rank)
+        for op, s, d in zip(output_padding, stride, dilation):
+            if op >= max(s, d):
+                raise ShapeError("output_padding must be smaller than the stride or the dilation",
+                                 field="output_padding", got=list(output_padding),
+                                 expected=f"less than max(stride, dilation) = {max(s, d)}")
+        groups = self.groups
+        if channels % groups:
+            raise ShapeError("input channels must be divisible by groups", field="groups", got=groups,
+                             expected=f"a divisor of the {channels} input channels")
+        pads = self.transpose_pads(rank)
         outs, lines = [], []
-        for axis, n, k, s, (pb, pa), op, d in zip("HW", (height, width), self.kernel, self.stride, pads,
-                                                  self.output_padding, self.dilation):
+        for axis, n, k, s, (pb, pa), op, d in zip(AXIS_NAMES[rank], dims, kernel, stride, pads, output_padding,
+                                                  dilation):
             out = arith.simplify(arith.transpose_output(n, k, s, pb, pa, op, d))
             if arith.known_positive(out) is False:
                 raise ShapeError(f"output size along {axis} is not positive", got=out, expected="at least 1")
             kernel_text = f"{k}−1" if d == 1 else f"{d}·({k}−1)"
             lines.append(f"{axis}: ({n}−1)·{s} − {pb} − {pa} + {kernel_text} + {op} + 1 = {out}")
             outs.append(out)
-        kh, kw = self.kernel
         filters = self.filters
+        per_group = filters // groups
         bias = has_bias(self)
-        params = kh * kw * channels * filters + filters * bias
-        lines.append(f"params: {kh}·{kw}·{channels}·{filters}" + (f" + {filters}" if bias else "")
+        params = arith.product(kernel) * channels * per_group + filters * bias
+        f_text = f"({filters}/{groups})" if groups > 1 else f"{filters}"
+        lines.append(f"params: {product_text(kernel)}·{channels}·{f_text}" + (f" + {filters}" if bias else "")
                      + f" = {fmt(params)}")
         # every input pixel is scattered through the whole kernel
-        macs = arith.simplify(height * width * channels * kh * kw * filters)
-        lines.append(f"MACs: {arith.factor_text(height)}·{arith.factor_text(width)}·{channels}·{kh}·{kw}·{filters} = {fmt(macs)} (input-side count)")
-        rf = [("transpose", arith.effective_kernel(k, d), s, pad[0])
-              for k, d, s, pad in zip(self.kernel, self.dilation, self.stride, pads)]
-        return Inference((outs[0], outs[1], filters), params, 0, macs, lines, rf)
+        macs = arith.simplify(arith.product(dims) * channels * arith.product(kernel) * per_group)
+        lines.append(f"MACs: {product_text(dims)}·{channels}·{product_text(kernel)}·{per_group} = {fmt(macs)} "
+                     "(input-side count)")
+        rf = [("transpose", transpose_reach(k, s, d), arith.effective_kernel(k, d), s, pad[0], k, d)
+              for k, d, s, pad in zip(kernel, dilation, stride, pads)]
+        return Inference((*outs, filters), params, 0, macs, lines, rf)
+
+    def scratch_size(self, inputs: Sequence[Shape], out_shape: Shape) -> int:
+        # the uncut output, and one tap's products
+        rank = len(out_shape) - 1
+        kernel, stride, dilation = self.geometry(rank)
+        full = arith.product((int(n) - 1) * s + arith.effective_kernel(k, d) + op for n, k, s, d, op in
+                             zip(inputs[0][:-1], kernel, stride, dilation, self.axes("output_padding", rank)))
+        return int(full) * self.filters + int(arith.product(int(n) for n in inputs[0][:-1])) * self.filters
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
-        kh, kw = self.kernel
-        shapes = {"weight": (kh, kw, inputs[0][2], self.filters)}
+        kernel = self.axes("kernel", len(inputs[0]) - 1)
+        shapes = {"weight": (*kernel, inputs[0][-1], self.filters // self.groups)}
         if has_bias(self):
             shapes["bias"] = (self.filters,)
         return shapes
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        """Zeros between input pixels, pad by span − 1 − p, then correlate with the flipped kernel."""
         from ..maths import kernels
 
-        x = kernels.dilate_input(inputs[0], self.stride)
-        pads = []
-        for k, d, (before, after), op in zip(self.kernel, self.dilation, self.transpose_pads(), self.output_padding):
-            span = arith.effective_kernel(k, d)
-            pads.append((span - 1 - before, span - 1 - after + op))
-        x = kernels.pad_spatial(x, pads)
-        y = kernels.correlate(x, weights["weight"][::-1, ::-1], (1, 1), self.dilation, out_shape[:2])
+        rank = inputs[0].ndim - 2
+        _, stride, dilation = self.geometry(rank)
+        y = kernels.conv_transpose(inputs[0], weights["weight"], stride, dilation, self.transpose_pads(rank),
+                                   self.axes("output_padding", rank), self.groups)
         if "bias" in weights:
             y = y + weights["bias"]
         return kernels.activate(self.activation, y)

@@ -1,24 +1,44 @@
-"""Pooling family: maxpool, avgpool, global_maxpool, global_avgpool."""
+"""Pooling family: maxpool, avgpool, global and adaptive pools, for 1 to 3 spatial axes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import SpecError
-from .base import Field, Inference, Layer, Shape, boolean, padding, padding_pairs, size2, window_output
+from ..errors import ShapeError, SpecError
+from ..maths import arith
+from .base import (
+    AXIS_NAMES,
+    Field,
+    Inference,
+    Layer,
+    Shape,
+    Uniform,
+    boolean,
+    padding,
+    padding_pairs,
+    same_text,
+    sizes,
+    window_output,
+)
 
 
-def _optional_size2(value: Any) -> Any:
-    return None if value is None else size2(value)
+def _optional_sizes(value: Any) -> Any:
+    return None if value is None else sizes(value)
 
 
-class Pool(Layer):
-    type_names = ("maxpool", "avgpool")
+def _ranked(*bases: str) -> dict[str, int]:
+    return {f"{base}{rank}d": rank for base in bases for rank in (1, 2, 3)}
+
+
+class _Pool(Layer):
+    """Sliding-window pooling (not a layer type itself): max or average."""
+
     fields = {
-        "kernel": Field(size2, doc="the window size, an int or [kh, kw]"),
-        "stride": Field(_optional_size2, None),
-        "padding": Field(padding, ("explicit", (0, 0), (0, 0))),
+        "kernel": Field(sizes, doc="the window size, an int or a list with one per spatial axis"),
+        "stride": Field(_optional_sizes, None),
+        "padding": Field(padding, ("each", 0)),
+        "dilation": Field(sizes, Uniform(1)),
         "ceil_mode": Field(boolean, False),
     }
 
@@ -29,50 +49,105 @@ class Pool(Layer):
         pad = options["padding"]
         if pad[0] == "full":
             raise SpecError("'full' padding is not defined for pooling", field="padding", got="full",
-                            expected="an int, a pair, 'valid' or 'same'")
-        if pad[0] == "explicit":
-            for (before, after), k in zip(pad[1:], options["kernel"]):
-                if max(before, after) > k // 2:
-                    raise SpecError("pooling padding must be at most half the window", field="padding",
-                                    got=max(before, after), expected=f"at most {k // 2} for a window of {k}")
+                            expected="an int, a list, 'valid' or 'same'")
         if options["ceil_mode"] and pad[0] == "same":
             raise SpecError("ceil_mode cannot be combined with 'same' padding", field="ceil_mode", got=True,
                             expected="false with padding 'same'")
 
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        return self.axes("kernel", rank), self.axes("stride", rank), self.axes("dilation", rank)
+
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        height, width, channels = self.require_spatial(inputs[0])
-        dilation = (1, 1)
-        pads, _ = padding_pairs(self.padding, (height, width), self.kernel, self.stride, dilation)
+        dims, channels = self.spatial_input(inputs[0])
+        rank = len(dims)
+        kernel, stride, dilation = self.geometry(rank)
+        pads, _ = padding_pairs(self.padding, dims, kernel, stride, dilation)
+        if self.padding[0] != "same":
+            for (before, after), k in zip(pads, kernel):
+                if max(before, after) > k // 2:  # PyTorch's rule (on the kernel size, whatever the dilation)
+                    raise ShapeError("pooling padding must be at most half the window", field="padding",
+                                     got=max(before, after), expected=f"at most {k // 2} for a window of {k}")
         outs, lines, dropped = [], [], []
-        for axis, n, k, s, pad in zip("HW", (height, width), self.kernel, self.stride, pads):
-            out, text, lost = window_output(self, axis, n, k, s, pad, 1, ceil_mode=self.ceil_mode)
+        for axis, n, k, s, pad, d in zip(AXIS_NAMES[rank], dims, kernel, stride, pads, dilation):
+            out, text, lost = window_output(self, axis, n, k, s, pad, d, ceil_mode=self.ceil_mode)
             outs.append(out)
             lines.append(text)
             dropped.append(lost)
+        for axis, n, k, s, d, (before, _), out in zip(AXIS_NAMES[rank], dims, kernel, stride, dilation, pads, outs):
+            if d > 1 and arith.is_int(n) and arith.is_int(out) and arith.is_int(before):
+                empty = _empty_window(n, k, s, d, before, out)
+                if empty is not None:  # dilated taps can all fall in the padding: no value to pool
+                    raise ShapeError(f"window {empty} along {axis} reads only padding (dilation {d})",
+                                     field="padding", got=before, expected="a padding that leaves a pixel in every window")
         if self.padding[0] == "same":
-            lines.append(f"padding 'same' (TensorFlow rule): pads (top, bottom) = {pads[0]}, "
-                         f"(left, right) = {pads[1]}")
+            lines.append("padding 'same' (TensorFlow rule): pads " + same_text(pads, AXIS_NAMES[rank]))
         lines.append("params: 0 (pooling has no weights)")
-        rf = [(k, s, pad[0]) for k, s, pad in zip(self.kernel, self.stride, pads)]
-        return Inference((outs[0], outs[1], channels), 0, 0, 0, lines, rf, dropped)
+        rf = [(arith.effective_kernel(k, d), s, pad[0]) for k, d, s, pad in zip(kernel, dilation, stride, pads)]
+        return Inference((*outs, channels), 0, 0, 0, lines, rf, dropped)
+
+    def padded_windows(self, x: Any, out_shape: Shape, value: float) -> tuple[Any, list[tuple[int, int]],
+                                                                                 list[tuple[int, int]]]:
+        """Windows ``[N, *out, C, *kernel]`` over ``x`` padded with ``value``; also the spec's padding and
+        the extended padding (ceil_mode windows may run past the right padding)."""
+        from ..maths import kernels
+
+        rank = x.ndim - 2
+        kernel, stride, dilation = self.geometry(rank)
+        pads, _ = padding_pairs(self.padding, x.shape[1:-1], kernel, stride, dilation)
+        extended = []
+        for n, k, s, d, (before, after), out in zip(x.shape[1:-1], kernel, stride, dilation, pads, out_shape):
+            extended.append((before, max(after, (out - 1) * s + arith.effective_kernel(k, d) - n - before)))
+        win = kernels.windows(kernels.pad_spatial(x, extended, value), kernel, stride, dilation, out_shape)
+        return win, pads, extended
+
+
+def _empty_window(n: int, k: int, s: int, d: int, before: int, out: int) -> int | None:
+    """The first output position whose dilated taps all lie outside the input, if any."""
+    import numpy as np
+
+    taps = np.arange(out)[:, None] * s - before + np.arange(k)[None, :] * d
+    empty = ~((taps >= 0) & (taps < n)).any(axis=1)
+    return int(np.argmax(empty)) if empty.any() else None
+
+
+class MaxPool(_Pool):
+    type_names = ("maxpool", *_ranked("maxpool"))
+    rank_of_type = _ranked("maxpool")
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        """Max pads with −∞; average divides by the cells inside the input only (as Keras does)."""
+        import numpy as np
+
+        win, _, _ = self.padded_windows(inputs[0], out_shape[:-1], -np.inf)
+        rank = inputs[0].ndim - 2
+        return win.max(axis=tuple(range(-rank, 0)))
+
+
+class AvgPool(_Pool):
+    type_names = ("avgpool", *_ranked("avgpool"))
+    rank_of_type = _ranked("avgpool")
+    # false: divide by the cells inside the input (Keras, and this tool's v1); true: PyTorch's default
+    fields = {**_Pool.fields, "count_include_pad": Field(boolean, False)}
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
         from ..maths import kernels
 
         x = inputs[0]
-        pads, _ = padding_pairs(self.padding, x.shape[1:3], self.kernel, self.stride, (1, 1))
-        extended = []  # ceil_mode windows may run past the right padding: pad those cells too
-        for n, k, s, (before, after), out in zip(x.shape[1:3], self.kernel, self.stride, pads, out_shape[:2]):
-            extended.append((before, max(after, (out - 1) * s + k - n - before)))
-        args = (self.kernel, self.stride, (1, 1), out_shape[:2])
-        if self.type == "maxpool":
-            return kernels.windows(kernels.pad_spatial(x, extended, -np.inf), *args).max(axis=(4, 5))
-        sums = kernels.windows(kernels.pad_spatial(x, extended), *args).sum(axis=(4, 5))
-        inside = kernels.pad_spatial(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype), extended)
-        return sums / kernels.windows(inside, *args).sum(axis=(4, 5))
+        rank = x.ndim - 2
+        spatial_out = out_shape[:-1]
+        win, pads, extended = self.padded_windows(x, spatial_out, 0.0)
+        taps = tuple(range(-rank, 0))
+        sums = win.sum(axis=taps)
+        kernel, stride, dilation = self.geometry(rank)
+        ones = np.ones((1, *x.shape[1:-1], 1), dtype=x.dtype)
+        if self.count_include_pad:  # the padding counts, the ceil-mode overhang past it does not
+            ones = kernels.pad_spatial(ones, pads, 1.0)
+            beyond = [(0, e_after - after) for (_, after), (_, e_after) in zip(pads, extended)]
+            counted = kernels.pad_spatial(ones, beyond, 0.0)
+        else:
+            counted = kernels.pad_spatial(ones, extended, 0.0)
+        return sums / kernels.windows(counted, kernel, stride, dilation, spatial_out).sum(axis=taps)
 
 
 class GlobalPool(Layer):
@@ -80,13 +155,69 @@ class GlobalPool(Layer):
     fields = {"keepdims": Field(boolean, False)}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        height, width, channels = self.require_spatial(inputs[0])
-        shape = (1, 1, channels) if self.keepdims else (channels,)
+        dims, channels = self.spatial_input(inputs[0])
+        shape = (*(1,) * len(dims), channels) if self.keepdims else (channels,)
         reduce = "max" if self.type == "global_maxpool" else "mean"
-        return Inference(shape, explain=[f"{reduce} over all {height}·{width} positions of each channel"],
-                         rf=None)
+        positions = "·".join(str(d) for d in dims)
+        return Inference(shape, explain=[f"{reduce} over all {positions} positions of each channel"], rf=None)
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         x = inputs[0]
         reduce = x.max if self.type == "global_maxpool" else x.mean
-        return reduce(axis=(1, 2), keepdims=self.keepdims)
+        return reduce(axis=tuple(range(1, x.ndim - 1)), keepdims=self.keepdims)
+
+
+def adaptive_bounds(n: int, out: int) -> tuple[list[int], list[int]]:
+    """PyTorch's adaptive windows along one axis: ``start = ⌊i·n/out⌋``, ``end = ⌈(i+1)·n/out⌉``.
+
+    >>> adaptive_bounds(5, 3)
+    ([0, 1, 3], [2, 4, 5])
+    """
+    starts = [i * n // out for i in range(out)]
+    ends = [-(-(i + 1) * n // out) for i in range(out)]
+    return starts, ends
+
+
+class AdaptivePool(Layer):
+    type_names = ("adaptive_avgpool", "adaptive_maxpool")
+    fields = {"size": Field(sizes, doc="the output spatial size, an int or a list with one per spatial axis")}
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        dims, channels = self.spatial_input(inputs[0])
+        rank = len(dims)
+        size = self.axes("size", rank)
+        lines, rf = [], []
+        for axis, n, out in zip(AXIS_NAMES[rank], dims, size):
+            if arith.is_int(n):
+                starts, ends = adaptive_bounds(n, out)
+                longest = max(e - s for s, e in zip(starts, ends))
+                first = ends[0]
+                lines.append(f"{axis}: {out} windows over {n} (start ⌊i·{n}/{out}⌋, end ⌈(i+1)·{n}/{out}⌉), "
+                             f"longest {longest}")
+            else:  # symbolic: the window a divisible size would give
+                longest = first = arith.ceil_div(n, out)
+                lines.append(f"{axis}: {out} windows over {n} (start ⌊i·{n}/{out}⌋, end ⌈(i+1)·{n}/{out}⌉)")
+            # the jump is the mean stride n/out; the field grows by the longest window
+            rf.append(("adaptive", longest, n, out, first))
+        lines.append("params: 0 (pooling has no weights)")
+        return Inference((*size, channels), 0, 0, 0, lines, rf)
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        """Axis by axis (a box window is a product of intervals): averages as a matrix product, maxima
+        over index windows padded by repeating their last index."""
+        import numpy as np
+
+        x = inputs[0]
+        for axis, (n, out) in enumerate(zip(x.shape[1:-1], out_shape[:-1]), start=1):
+            starts, ends = (np.array(v) for v in adaptive_bounds(n, out))
+            if self.type == "adaptive_avgpool":
+                cells = np.arange(n)
+                inside = (cells >= starts[:, None]) & (cells < ends[:, None])
+                matrix = inside / (ends - starts)[:, None]
+                x = np.moveaxis(np.tensordot(x, matrix, axes=([axis], [1])), -1, axis)
+            else:
+                longest = int((ends - starts).max())
+                index = np.minimum(starts[:, None] + np.arange(longest), ends[:, None] - 1)  # [out, longest]
+                taken = np.take(x, index, axis=axis)  # [..., out, longest, ...]
+                x = taken.max(axis=axis + 1)
+        return x

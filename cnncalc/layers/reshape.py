@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..maths import arith
-from .base import Field, FieldValueError, Inference, Layer, Shape, fmt, padding
+from .base import AXIS_NAMES, Field, FieldValueError, Inference, Layer, Shape, explicit_pairs, fmt, padding
 
 
 class Flatten(Layer):
@@ -64,23 +64,24 @@ class Reshape(Layer):
 
 class ZeroPad(Layer):
     type_name = "zero_pad"
-    fields = {"padding": Field(padding, doc="an int, [ph, pw] or [[top, bottom], [left, right]]")}
+    fields = {"padding": Field(padding, doc="an int, one per spatial axis, or [[before, after], ...] per axis")}
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
-        if options["padding"][0] != "explicit":
+        if options["padding"][0] not in ("each", "explicit"):
             raise SpecError("zero_pad needs explicit amounts", field="padding", got=options["padding"][0],
-                            expected="an int, [ph, pw] or [[top, bottom], [left, right]]")
+                            expected="an int, one per spatial axis, or [[before, after], ...] per axis")
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        height, width, channels = self.require_spatial(inputs[0])
-        (top, bottom), (left, right) = self.padding[1], self.padding[2]
-        out_h = arith.simplify(height + top + bottom)
-        out_w = arith.simplify(width + left + right)
-        lines = [f"H: {height} + {top} + {bottom} = {out_h}", f"W: {width} + {left} + {right} = {out_w}"]
-        return Inference((out_h, out_w, channels), explain=lines, rf=[(1, 1, top), (1, 1, left)])
+        dims, channels = self.spatial_input(inputs[0])
+        pairs = explicit_pairs(self.padding, len(dims))
+        outs, lines = [], []
+        for axis, n, (before, after) in zip(AXIS_NAMES[len(dims)], dims, pairs):
+            outs.append(arith.simplify(n + before + after))
+            lines.append(f"{axis}: {n} + {before} + {after} = {outs[-1]}")
+        return Inference((*outs, channels), explain=lines, rf=[(1, 1, before) for before, _ in pairs])
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         from ..maths import kernels
 
-        return kernels.pad_spatial(inputs[0], (self.padding[1], self.padding[2]))
+        return kernels.pad_spatial(inputs[0], explicit_pairs(self.padding, inputs[0].ndim - 2))

@@ -1,12 +1,13 @@
 """Vectorised NumPy building blocks for the layer kernels: padding, sliding windows, activations.
 
-Arrays are batched and channels-last: ``[N, H, W, C]``. No Python loops over pixels: windows are
+Arrays are batched and channels-last: ``[N, *spatial, C]`` with 1 to 3 spatial axes. No Python loops over pixels: windows are
 strided views (``sliding_window_view``) reduced with einsum/tensordot or max/sum.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,62 +17,85 @@ TAPS_BYTES = 32 * 1024**2  # above this im2col size, convolve tap by tap
 
 
 def pad_spatial(x: np.ndarray, pads: Any, value: float = 0.0) -> np.ndarray:
-    """Pad H and W of ``[N, H, W, C]`` by ((top, bottom), (left, right)); negative amounts crop."""
-    (top, bottom), (left, right) = pads
-    if min(top, bottom, left, right) < 0:
-        h, w = x.shape[1], x.shape[2]
-        x = x[:, max(-top, 0): h - max(-bottom, 0), max(-left, 0): w - max(-right, 0), :]
-        top, bottom, left, right = (max(v, 0) for v in (top, bottom, left, right))
-    if top == bottom == left == right == 0:
+    """Pad the spatial axes of ``[N, *spatial, C]`` by one (before, after) pair per axis; negative
+    amounts crop."""
+    pads = [tuple(pair) for pair in pads]
+    if any(min(pair) < 0 for pair in pads):
+        crop = tuple(slice(max(-before, 0), n - max(-after, 0)) for (before, after), n in zip(pads, x.shape[1:-1]))
+        x = x[(slice(None), *crop, slice(None))]
+        pads = [(max(before, 0), max(after, 0)) for before, after in pads]
+    if all(before == after == 0 for before, after in pads):
         return x
-    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
 
 
-def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int],
-            out_hw: tuple[int, int]) -> np.ndarray:
-    """Strided read-only view ``[N, Ho, Wo, C, kh, kw]`` of the (already padded) input."""
-    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    view = sliding_window_view(x, (span_h, span_w), axis=(1, 2))
-    ho, wo = out_hw
-    return view[:, : (ho - 1) * sh + 1: sh, : (wo - 1) * sw + 1: sw, :, ::dh, ::dw]
+def windows(x: np.ndarray, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+            out_shape: Sequence[int]) -> np.ndarray:
+    """Strided read-only view ``[N, *out, C, *kernel]`` of the (already padded) input."""
+    rank = len(kernel)
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    view = sliding_window_view(x, spans, axis=tuple(range(1, rank + 1)))
+    outer = tuple(slice(None, (o - 1) * s + 1, s) for o, s in zip(out_shape, stride))
+    inner = tuple(slice(None, None, d) for d in dilation)
+    return view[(slice(None), *outer, slice(None), *inner)]
 
 
-def correlate(x: np.ndarray, weight: np.ndarray, stride: tuple[int, int], dilation: tuple[int, int],
-              out_hw: tuple[int, int], groups: int = 1) -> np.ndarray:
-    """Cross-correlation of padded ``[N, H, W, C]`` with ``weight [kh, kw, C/groups, F]``."""
-    kh, kw, per_group, filters = weight.shape
-    ho, wo = out_hw
-    if groups == 1 and per_group >= 3 and x.shape[0] * ho * wo * per_group * kh * kw * x.itemsize > TAPS_BYTES:
+def correlate(x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dilation: Sequence[int],
+              out_shape: Sequence[int], groups: int = 1) -> np.ndarray:
+    """Cross-correlation of padded ``[N, *spatial, C]`` with ``weight [*kernel, C/groups, F]``."""
+    rank = weight.ndim - 2
+    kernel = weight.shape[:rank]
+    per_group, filters = weight.shape[rank:]
+    n = x.shape[0]
+    taps = math.prod(kernel)
+    if groups == 1 and per_group >= 3 and n * math.prod(out_shape) * per_group * taps * x.itemsize > TAPS_BYTES:
         # Large maps: one matmul per kernel tap over a strided view, instead of copying every window
         # (im2col); same sums, far less memory traffic.
-        (sh, sw), (dh, dw) = stride, dilation
         out = None
-        for a in range(kh):
-            for e in range(kw):
-                view = x[:, a * dh: a * dh + (ho - 1) * sh + 1: sh, e * dw: e * dw + (wo - 1) * sw + 1: sw, :]
-                term = view @ weight[a, e]
-                out = term if out is None else out + term
+        for tap in np.ndindex(*kernel):
+            view = x[(slice(None), *(slice(t * d, t * d + (o - 1) * s + 1, s)
+                                     for t, d, o, s in zip(tap, dilation, out_shape, stride)), slice(None))]
+            term = view @ weight[tap]
+            out = term if out is None else out + term
         return out
-    win = windows(x, (kh, kw), stride, dilation, out_hw)  # [N, Ho, Wo, C, kh, kw]
+    win = windows(x, kernel, stride, dilation, out_shape)  # [N, *out, C, *kernel]
     if groups == 1:
-        return np.tensordot(win, weight, axes=([3, 4, 5], [2, 0, 1]))
-    n, ho, wo = win.shape[:3]
-    win = win.reshape(n, ho, wo, groups, per_group, kh, kw)
-    w = weight.reshape(kh, kw, per_group, groups, filters // groups)
-    out = np.einsum("nhwgcij,ijcgf->nhwgf", win, w, optimize=True)
-    return out.reshape(n, ho, wo, filters)
+        return np.tensordot(win, weight, axes=(list(range(rank + 1, 2 * rank + 2)),
+                                               [rank, *range(rank)]))
+    letters = "xyz"[:rank]
+    taps_letters = "ijk"[:rank]
+    win = win.reshape(n, *out_shape, groups, per_group, *kernel)
+    w = weight.reshape(*kernel, per_group, groups, filters // groups)
+    out = np.einsum(f"n{letters}gc{taps_letters},{taps_letters}cgf->n{letters}gf", win, w, optimize=True)
+    return out.reshape(n, *out_shape, filters)
 
 
-def dilate_input(x: np.ndarray, stride: tuple[int, int]) -> np.ndarray:
-    """Insert ``s − 1`` zeros between pixels (the transposed convolution's fractional stride)."""
-    sh, sw = stride
-    if sh == sw == 1:
-        return x
-    n, h, w, c = x.shape
-    out = np.zeros((n, (h - 1) * sh + 1, (w - 1) * sw + 1, c), dtype=x.dtype)
-    out[:, ::sh, ::sw, :] = x
-    return out
+def conv_transpose(x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dilation: Sequence[int],
+                   pads: Sequence[tuple[int, int]], output_padding: Sequence[int], groups: int = 1) -> np.ndarray:
+    """Transposed convolution of ``[N, *spatial, C_in]`` with ``weight [*kernel, C_in, F/groups]``.
+
+    Tap by tap: every input pixel ``i`` adds ``x[i] @ w[t]`` at ``i·s + t·d`` (one strided slice per tap,
+    no zeros inserted between pixels); then ``pads`` are cut and ``output_padding`` zeros kept at the end.
+    """
+    rank = weight.ndim - 2
+    kernel = weight.shape[:rank]
+    c_in, per_out = weight.shape[rank:]
+    dims = x.shape[1:-1]
+    full = [(n - 1) * s + d * (k - 1) + 1 + op for n, k, s, d, op in zip(dims, kernel, stride, dilation,
+                                                                        output_padding)]
+    y = np.zeros((x.shape[0], *full, per_out * groups), dtype=np.result_type(x, weight))
+    if groups > 1:
+        xg = x.reshape(*x.shape[:-1], groups, c_in // groups)
+        wg = weight.reshape(*kernel, groups, c_in // groups, per_out)
+    for tap in np.ndindex(*kernel):
+        region = tuple(slice(t * d, t * d + (n - 1) * s + 1, s) for t, d, n, s in zip(tap, dilation, dims, stride))
+        if groups == 1:
+            y[(slice(None), *region)] += x @ weight[tap]
+        else:
+            term = np.einsum("...gc,gcf->...gf", xg, wg[tap])
+            y[(slice(None), *region)] += term.reshape(*term.shape[:-2], -1)
+    cut = tuple(slice(before, n - after) for (before, after), n in zip(pads, full))
+    return y[(slice(None), *cut)]
 
 
 # ---------------------------------------------------------------- activations

@@ -163,7 +163,8 @@ def _rf(rf: Any) -> str:
     if rf is None:
         return "global"
     sizes = [json_rf_size(axis[0]) for axis in rf]
-    jumps = [json_rf_size(axis[1]) for axis in rf]
-    size = f"{sizes[0]}" if sizes[0] == sizes[1] else f"{sizes[0]}×{sizes[1]}"
-    jump = f"{jumps[0]}" if jumps[0] == jumps[1] else f"{jumps[0]}×{jumps[1]}"
+    # fractional jumps (upsampling, transposed convs) to 4 significant digits: 0.5, 0.3333
+    jumps = [f"{j:.4g}" if isinstance(j, float) else j for j in (json_rf_size(axis[1]) for axis in rf)]
+    size = f"{sizes[0]}" if len(set(map(str, sizes))) == 1 else "×".join(map(str, sizes))
+    jump = f"{jumps[0]}" if len(set(map(str, jumps))) == 1 else "×".join(map(str, jumps))
     return f"{size} (jump {jump})"

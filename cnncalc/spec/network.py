@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import CnnCalcError, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
-from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape
+from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape, a_layer
 from . import safeload
 from .blocks import MAX_LAYERS, MAX_NAME, FlatLayer, check_name, expand_layers, has_parameter
 
@@ -59,8 +59,8 @@ class Network:
 
 
 def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
-    expected = "[H, W, C] or [D]: positive integers or symbol names"
-    if not isinstance(value, list) or len(value) not in (1, 3):
+    expected = "[H, W, C], [D], [L, C] or [D, H, W, C]: positive integers or symbol names"
+    if not isinstance(value, list) or len(value) not in (1, 2, 3, 4):
         raise SpecError("bad input shape", field="input", line=line, got=value, expected=expected)
     dims: list[Any] = []
     symbols: list[str] = []
@@ -167,10 +167,10 @@ def _make_layers(flat: list[FlatLayer]) -> list[Layer]:
             inputs = _inputs(raw.get("inputs", previous), key_lines.get("inputs"))
             cls = LAYER_TYPES[type_name]
             if cls.arity == 1 and len(inputs) != 1:
-                raise SpecError(f"a {type_name} layer takes one input", field="inputs", got=inputs,
+                raise SpecError(f"{a_layer(type_name)} takes one input", field="inputs", got=inputs,
                                 expected="one layer name", line=key_lines.get("inputs"))
             if cls.arity is None and len(inputs) < 2:
-                raise SpecError(f"a {type_name} layer takes two or more inputs", field="inputs", got=inputs,
+                raise SpecError(f"{a_layer(type_name)} takes two or more inputs", field="inputs", got=inputs,
                                 expected="a list of at least two layer names", line=key_lines.get("inputs"))
             try:
                 options = cls.parse_fields(type_name, raw)
