@@ -394,9 +394,15 @@ def test_sigkill_during_a_big_grade_leaves_the_old_gradebook_whole(tmp_path):
     command = [sys.executable, "-m", "cnncalc", "grade", str(WORKSHEET), str(folder), "--gradebook", str(book)]
     # kill at several moments: while loading, while grading, around the write
     finished = 0
-    for delay in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0):
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0, None):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(delay)
+        if delay is None:  # the moment the temporary gradebook appears: in the middle of writing it
+            deadline = time.monotonic() + 60
+            while process.poll() is None and time.monotonic() < deadline \
+                    and not any(tmp_path.glob(".grades.csv.*.tmp")):
+                time.sleep(0.0005)
+        else:
+            time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         code = process.wait()
         content = book.read_text()
@@ -751,3 +757,52 @@ def test_fuzz_answer_files_and_overrides(cli, files, overrides):
         assert len(rows) == 1 + len(data["results"]) - len(invalid)
         assert sorted(p.name for p in root.iterdir()) == sorted(["answers", "g.csv"] + (["o.yaml"] if overrides
                                                                                         is not None else []))
+
+
+# ---------------------------------------------------------------- every cap: just inside and just outside
+
+
+def test_answer_file_caps(tmp_path):
+    from cnncalc.exercises.grading import MAX_ANSWER_BYTES
+
+    head = "student: s\nanswers: {x: '"
+    inside = head + "y" * (MAX_ANSWER_BYTES - len(head) - 3) + "'}\n"
+    assert len(inside) == MAX_ANSWER_BYTES
+    assert read_answers(write(tmp_path, "in.yaml", inside))[0] == "s"
+    with pytest.raises(CnnCalcError, match="answer file too large"):
+        read_answers(write(tmp_path, "out.yaml", inside + " "))
+    # depth: the file is level 0, answers 1, a value 2: six nested lists (the number at level 8) are read
+    assert read_answers(write(tmp_path, "d.yaml", "student: s\nanswers: {q: " + "[" * 6 + "1" + "]" * 6 + "}"))
+    with pytest.raises(CnnCalcError, match="nested deeper than 8"):
+        read_answers(write(tmp_path, "d.yaml", "student: s\nanswers: {q: " + "[" * 7 + "1" + "]" * 7 + "}"))
+    assert read_answers(write(tmp_path, "i.yaml", "student: " + "x" * MAX_ID_CHARS + "\nanswers: {}"))[0] == \
+        "x" * MAX_ID_CHARS
+
+
+def test_echo_and_unknown_id_caps(worksheet):
+    from cnncalc.exercises.grading import MAX_UNKNOWN_IDS, _echo, grade_answers
+
+    assert _echo("e" * MAX_ECHO_CHARS) == "e" * MAX_ECHO_CHARS
+    assert _echo("e" * (MAX_ECHO_CHARS + 1)).startswith("e" * MAX_ECHO_CHARS + "… (301 characters)")
+    problem, key = worksheet
+    for count, listed, more in ((MAX_UNKNOWN_IDS, MAX_UNKNOWN_IDS, None), (MAX_UNKNOWN_IDS + 5, MAX_UNKNOWN_IDS, 5)):
+        result = grade_answers(problem, key, "s", {f"zz{i}": 1 for i in range(count)})
+        assert sum(q.id.startswith("zz") for q in result.questions) == listed
+        assert any(f"… and {more} more unknown question ids" in w for w in result.warnings) == (more is not None)
+
+
+def test_expression_caps():
+    from cnncalc.exercises.grading import MAX_EXPRESSION_BITS, MAX_EXPRESSION_DEGREE, grade_answers
+
+    problem = load_problem(ROOT / "problems" / "padding-stride.yaml")
+    key = compute_key(problem)
+
+    def status(answer):
+        question = {q.id: q for q in grade_answers(problem, key, "s", {"same.formula": answer}).questions}
+        return question["same.formula"].status, question["same.formula"].feedback
+
+    assert MAX_EXPRESSION_DEGREE == 16 and MAX_EXPRESSION_BITS == 4096
+    assert status("(f-1)/2 + 0*f**16")[0] == "correct"
+    assert "too complex" in status("(f-1)/2 + 0*f**17")[1]
+    assert status("(f-1)/2 + 0*(2**64)**21")[0] == "correct"  # 3 bits · 64 · 21 = 4,032
+    assert "too complex" in status("(f-1)/2 + 0*(2**64)**22")[1]  # 4,224 bits
