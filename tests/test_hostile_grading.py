@@ -806,3 +806,17 @@ def test_expression_caps():
     assert "too complex" in status("(f-1)/2 + 0*f**17")[1]
     assert status("(f-1)/2 + 0*(2**64)**21")[0] == "correct"  # 3 bits · 64 · 21 = 4,032
     assert "too complex" in status("(f-1)/2 + 0*(2**64)**22")[1]  # 4,224 bits
+
+
+def test_undecodable_file_names_are_reported(tmp_path, cli):
+    good(tmp_path, "alice")
+    with open(os.path.join(os.fsencode(tmp_path), b"\xff\x1b[2J.json"), "wb") as handle:
+        handle.write(json.dumps({"student": "bob", "answers": ALL_RIGHT}).encode())
+    with open(os.path.join(os.fsencode(tmp_path), b"\xfe.yaml"), "wb") as handle:
+        handle.write(b"student: [\n")
+    code, out, err = cli("grade", str(WORKSHEET), str(tmp_path), "--format", "json")
+    assert code == 1, err
+    files = sorted(Path(r["file"]).name for r in strict_json(out)["results"])
+    assert files == ["\\xfe.yaml", "\\xff\\x1b[2J.json", "alice.json"]
+    code, out, _ = cli("grade", str(WORKSHEET), str(tmp_path))
+    assert "\x1b" not in out and "\\xff\\x1b[2J.json" in out
