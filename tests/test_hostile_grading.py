@@ -494,6 +494,10 @@ def test_feedback_dir_that_is_a_file_and_unique_names(tmp_path, cli):
     blocker = write(tmp_path, "fb", "x")
     code, _, err = cli("grade", str(WORKSHEET), str(answers), "--feedback-dir", str(blocker))
     assert code == 2 and "--feedback-dir is not a folder" in err and blocker.read_text() == "x"
+    code, _, err = cli("grade", str(WORKSHEET), str(answers), "--feedback-dir", str(blocker / "sub"),
+                       "--gradebook", str(tmp_path / "g.csv"))
+    assert code == 2 and "--feedback-dir cannot be written: this is a file, not a folder" in err
+    assert not (tmp_path / "g.csv").exists()  # checked before anything is written
     code, _, err = cli("grade", str(WORKSHEET), str(answers), "--feedback-dir", str(tmp_path / "fb2"))
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "fb2").iterdir()) == sorted(
