@@ -824,3 +824,39 @@ def test_undecodable_file_names_are_reported(tmp_path, cli):
     assert files == ["\\xfe.yaml", "\\xff\\x1b[2J.json", "alice.json"]
     code, out, _ = cli("grade", str(WORKSHEET), str(tmp_path))
     assert "\x1b" not in out and "\\xff\\x1b[2J.json" in out
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(student=st.text(min_size=1, max_size=40).filter(lambda s: s.strip() == s and s))
+@hypothesis.example(student="x\\end{verbatim}\\\\end{verbatim}")
+@hypothesis.example(student="\u3000名前\u00a0'\"")
+def test_fuzz_any_id_reads_back_from_its_template(student):
+    from cnncalc.exercises.grading import CONTROL_CHARS
+    from cnncalc.exercises.sheets import _yaml_template
+
+    hypothesis.assume(not CONTROL_CHARS.search(student))
+    for latex in (False, True):
+        text = _yaml_template({"student": student, "variant": "0123456789", "answers": {"a.shape": None}}, latex)
+        data = safeload.loads(text)
+        assert data["student"] == student and data["variant"] == "0123456789" and list(data["answers"]) == ["a.shape"]
+        assert text.count("\n") == 3 and not (latex and "\\end{verbatim}" in text)
+
+
+@hypothesis.settings(max_examples=100, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(content=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
+                                    st.lists(st.lists(st.text(max_size=8), max_size=3), max_size=6).map(
+                                        lambda rows: "\n".join(",".join(r) for r in rows).encode())))
+def test_fuzz_rosters(content):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(Path(folder), "roster.csv", content)
+        try:
+            students = read_roster(str(path))
+        except CnnCalcError as error:
+            assert str(error).startswith(str(path))
+            return
+    from cnncalc.exercises.grading import CONTROL_CHARS
+
+    assert students and len(set(students)) == len(students)
+    assert all(s == s.strip() and s and len(s) <= 200 and not CONTROL_CHARS.search(s) for s in students)
