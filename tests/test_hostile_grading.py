@@ -394,9 +394,15 @@ def test_sigkill_during_a_big_grade_leaves_the_old_gradebook_whole(tmp_path):
     command = [sys.executable, "-m", "cnncalc", "grade", str(WORKSHEET), str(folder), "--gradebook", str(book)]
     # kill at several moments: while loading, while grading, around the write
     finished = 0
-    for delay in (0.5, 1.0, 1.5, 2.0, 3.0, 4.0):
+    for delay in (0.5, 1.0, 1.5, 2.0, 3.0, None):
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(delay)
+        if delay is None:  # the moment the temporary gradebook appears: in the middle of writing it
+            deadline = time.monotonic() + 60
+            while process.poll() is None and time.monotonic() < deadline \
+                    and not any(tmp_path.glob(".grades.csv.*.tmp")):
+                time.sleep(0.0005)
+        else:
+            time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         code = process.wait()
         content = book.read_text()
@@ -488,6 +494,10 @@ def test_feedback_dir_that_is_a_file_and_unique_names(tmp_path, cli):
     blocker = write(tmp_path, "fb", "x")
     code, _, err = cli("grade", str(WORKSHEET), str(answers), "--feedback-dir", str(blocker))
     assert code == 2 and "--feedback-dir is not a folder" in err and blocker.read_text() == "x"
+    code, _, err = cli("grade", str(WORKSHEET), str(answers), "--feedback-dir", str(blocker / "sub"),
+                       "--gradebook", str(tmp_path / "g.csv"))
+    assert code == 2 and "--feedback-dir cannot be written: this is a file, not a folder" in err
+    assert not (tmp_path / "g.csv").exists()  # checked before anything is written
     code, _, err = cli("grade", str(WORKSHEET), str(answers), "--feedback-dir", str(tmp_path / "fb2"))
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "fb2").iterdir()) == sorted(
@@ -751,3 +761,102 @@ def test_fuzz_answer_files_and_overrides(cli, files, overrides):
         assert len(rows) == 1 + len(data["results"]) - len(invalid)
         assert sorted(p.name for p in root.iterdir()) == sorted(["answers", "g.csv"] + (["o.yaml"] if overrides
                                                                                         is not None else []))
+
+
+# ---------------------------------------------------------------- every cap: just inside and just outside
+
+
+def test_answer_file_caps(tmp_path):
+    from cnncalc.exercises.grading import MAX_ANSWER_BYTES
+
+    head = "student: s\nanswers: {x: '"
+    inside = head + "y" * (MAX_ANSWER_BYTES - len(head) - 3) + "'}\n"
+    assert len(inside) == MAX_ANSWER_BYTES
+    assert read_answers(write(tmp_path, "in.yaml", inside))[0] == "s"
+    with pytest.raises(CnnCalcError, match="answer file too large"):
+        read_answers(write(tmp_path, "out.yaml", inside + " "))
+    # depth: the file is level 0, answers 1, a value 2: six nested lists (the number at level 8) are read
+    assert read_answers(write(tmp_path, "d.yaml", "student: s\nanswers: {q: " + "[" * 6 + "1" + "]" * 6 + "}"))
+    with pytest.raises(CnnCalcError, match="nested deeper than 8"):
+        read_answers(write(tmp_path, "d.yaml", "student: s\nanswers: {q: " + "[" * 7 + "1" + "]" * 7 + "}"))
+    assert read_answers(write(tmp_path, "i.yaml", "student: " + "x" * MAX_ID_CHARS + "\nanswers: {}"))[0] == \
+        "x" * MAX_ID_CHARS
+
+
+def test_echo_and_unknown_id_caps(worksheet):
+    from cnncalc.exercises.grading import MAX_UNKNOWN_IDS, _echo, grade_answers
+
+    assert _echo("e" * MAX_ECHO_CHARS) == "e" * MAX_ECHO_CHARS
+    assert _echo("e" * (MAX_ECHO_CHARS + 1)).startswith("e" * MAX_ECHO_CHARS + "… (301 characters)")
+    problem, key = worksheet
+    for count, listed, more in ((MAX_UNKNOWN_IDS, MAX_UNKNOWN_IDS, None), (MAX_UNKNOWN_IDS + 5, MAX_UNKNOWN_IDS, 5)):
+        result = grade_answers(problem, key, "s", {f"zz{i}": 1 for i in range(count)})
+        assert sum(q.id.startswith("zz") for q in result.questions) == listed
+        assert any(f"… and {more} more unknown question ids" in w for w in result.warnings) == (more is not None)
+
+
+def test_expression_caps():
+    from cnncalc.exercises.grading import MAX_EXPRESSION_BITS, MAX_EXPRESSION_DEGREE, grade_answers
+
+    problem = load_problem(ROOT / "problems" / "padding-stride.yaml")
+    key = compute_key(problem)
+
+    def status(answer):
+        question = {q.id: q for q in grade_answers(problem, key, "s", {"same.formula": answer}).questions}
+        return question["same.formula"].status, question["same.formula"].feedback
+
+    assert MAX_EXPRESSION_DEGREE == 16 and MAX_EXPRESSION_BITS == 4096
+    assert status("(f-1)/2 + 0*f**16")[0] == "correct"
+    assert "too complex" in status("(f-1)/2 + 0*f**17")[1]
+    assert status("(f-1)/2 + 0*(2**64)**21")[0] == "correct"  # 3 bits · 64 · 21 = 4,032
+    assert "too complex" in status("(f-1)/2 + 0*(2**64)**22")[1]  # 4,224 bits
+
+
+def test_undecodable_file_names_are_reported(tmp_path, cli):
+    good(tmp_path, "alice")
+    with open(os.path.join(os.fsencode(tmp_path), b"\xff\x1b[2J.json"), "wb") as handle:
+        handle.write(json.dumps({"student": "bob", "answers": ALL_RIGHT}).encode())
+    with open(os.path.join(os.fsencode(tmp_path), b"\xfe.yaml"), "wb") as handle:
+        handle.write(b"student: [\n")
+    code, out, err = cli("grade", str(WORKSHEET), str(tmp_path), "--format", "json")
+    assert code == 1, err
+    files = sorted(Path(r["file"]).name for r in strict_json(out)["results"])
+    assert files == ["\\xfe.yaml", "\\xff\\x1b[2J.json", "alice.json"]
+    code, out, _ = cli("grade", str(WORKSHEET), str(tmp_path))
+    assert "\x1b" not in out and "\\xff\\x1b[2J.json" in out
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(student=st.text(min_size=1, max_size=40).filter(lambda s: s.strip() == s and s))
+@hypothesis.example(student="x\\end{verbatim}\\\\end{verbatim}")
+@hypothesis.example(student="\u3000名前\u00a0'\"")
+def test_fuzz_any_id_reads_back_from_its_template(student):
+    from cnncalc.exercises.grading import CONTROL_CHARS
+    from cnncalc.exercises.sheets import _yaml_template
+
+    hypothesis.assume(not CONTROL_CHARS.search(student))
+    for latex in (False, True):
+        text = _yaml_template({"student": student, "variant": "0123456789", "answers": {"a.shape": None}}, latex)
+        data = safeload.loads(text)
+        assert data["student"] == student and data["variant"] == "0123456789" and list(data["answers"]) == ["a.shape"]
+        assert text.count("\n") == 3 and not (latex and "\\end{verbatim}" in text)
+
+
+@hypothesis.settings(max_examples=100, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(content=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode),
+                                    st.lists(st.lists(st.text(max_size=8), max_size=3), max_size=6).map(
+                                        lambda rows: "\n".join(",".join(r) for r in rows).encode())))
+def test_fuzz_rosters(content):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(Path(folder), "roster.csv", content)
+        try:
+            students = read_roster(str(path))
+        except CnnCalcError as error:
+            assert str(error).startswith(str(path))
+            return
+    from cnncalc.exercises.grading import CONTROL_CHARS
+
+    assert students and len(set(students)) == len(students)
+    assert all(s == s.strip() and s and len(s) <= 200 and not CONTROL_CHARS.search(s) for s in students)

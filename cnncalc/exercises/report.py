@@ -147,12 +147,17 @@ def check_output_folder(folder: str | Path, what: str) -> None:
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise CnnCalcError(f"{what} is not a folder", file=str(path), expected="a folder (created if missing)")
+    _check_parents(path, what)
 
 
 def check_output_file(file: str | Path, what: str) -> None:
     path = Path(file)
     if path.is_dir():
         raise CnnCalcError(f"{what} is a folder", file=str(path), expected="a file name, e.g. grades.csv")
+    _check_parents(path, what)
+
+
+def _check_parents(path: Path, what: str) -> None:
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
