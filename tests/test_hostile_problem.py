@@ -518,3 +518,33 @@ def test_fuzz_mutated_worksheet(tmp_path, cli, edits, with_seed):
     assert time.monotonic() - started < 20
     assert files_of(tmp_path) == before
     os.remove(problem)
+
+
+def test_a_link_in_place_of_a_sheet_is_replaced_not_followed(tmp_path, cli):
+    out, target = tmp_path / "out", tmp_path / "target.txt"
+    assert generate(cli, out)[0] == 0
+    target.write_text("outside")
+    sheet = out / "sheets" / "variant-4-0.md"
+    sheet.unlink()
+    sheet.symlink_to(target)
+    code, _, err = generate(cli, out)
+    assert code == 2 and "sheets/variant-4-0.md (edited since generate wrote it)" in err
+    assert generate(cli, out, "--force")[0] == 0
+    assert target.read_text() == "outside" and not sheet.is_symlink() and "Variant" in sheet.read_text()
+
+
+def test_an_interrupted_run_can_be_run_again(tmp_path, cli):
+    """The manifest is written before the first sheet, listing what the run will write: a run cut short
+    leaves files that the next run may overwrite or remove without --force."""
+    out = tmp_path / "out"
+    assert generate(cli, out, count=3)[0] == 0
+    manifest = out / MANIFEST
+    document = json.loads(manifest.read_text())
+    document["files"] = {name: None for name in document["files"]}  # as a run cut short leaves it
+    manifest.write_text(json.dumps(document))
+    (out / "sheets" / "variant-4-0.md").write_text("half written")
+    code, _, err = generate(cli, out, count=2)
+    assert code == 0, err
+    assert "Variant" in (out / "sheets" / "variant-4-0.md").read_text()
+    assert not (out / "sheets" / "variant-4-2.md").exists()
+    assert all(json.loads(manifest.read_text())["files"].values())
