@@ -278,7 +278,7 @@ def test_expr_values_are_capped_and_fail_cleanly(tmp_path):
     with pytest.raises(CnnCalcError, match=r"no variant met the constraints in 5 tries.*gives 1\.001e\+09, outside"):
         seed_variant(raw, str(path), 1)
     raw["vary"]["values"]["d_filters"] = {"expr": "d_size ** 64 ** 64"}
-    with pytest.raises(CnnCalcError, match="exponent"):
+    with pytest.raises(CnnCalcError, match="exponent|too complex|too large"):
         seed_variant(raw, str(path), 1)
     raw["vary"]["values"]["d_filters"] = {"expr": "1 / (d_size - 1001)"}
     with pytest.raises(CnnCalcError, match="division by zero"):
@@ -548,3 +548,41 @@ def test_an_interrupted_run_can_be_run_again(tmp_path, cli):
     assert "Variant" in (out / "sheets" / "variant-4-0.md").read_text()
     assert not (out / "sheets" / "variant-4-2.md").exists()
     assert all(json.loads(manifest.read_text())["files"].values())
+
+
+def test_index_and_axes_length_cap():
+    """`at` and `axes` hold at most 8 entries: 8 pass the format (and meet the shape), 9 do not."""
+    raw = yaml.safe_load(TEXT)
+    question = raw["parts"][0]["questions"][1]
+    question["compute"]["at"] = [0] * problem_format.MAX_RANK
+    with pytest.raises(CnnCalcError, match=r"'at' \[0, 0, 0, 0, 0, 0, 0, 0\] is outside the output"):
+        seed_variant(raw, "w.yaml", 1)
+    question["compute"]["at"] = [0] * (problem_format.MAX_RANK + 1)
+    with pytest.raises(CnnCalcError, match="bad value for 'at'"):
+        seed_variant(raw, "w.yaml", 1)
+
+
+def test_integer_size_cap():
+    """Numbers in a problem file are floats too: integers up to 10**18 are read, larger ones refused."""
+    raw = yaml.safe_load(TEXT)
+    raw["parts"][1]["questions"][0]["rtol"] = 10**18
+    assert problem_format.build_problem(raw, "w.yaml").question("b.plot").rtol == 10**18
+    raw["parts"][1]["questions"][0]["rtol"] = 10**18 + 1
+    with pytest.raises(CnnCalcError, match="bad value for 'rtol'"):
+        problem_format.build_problem(raw, "w.yaml")
+
+
+def test_manifest_size_cap(tmp_path, cli):
+    from cnncalc.exercises.generated import MAX_MANIFEST_BYTES
+
+    out = tmp_path / "out"
+    assert generate(cli, out)[0] == 0
+    manifest = out / MANIFEST
+    document = json.loads(manifest.read_text())
+    text = json.dumps({**document, "note": ""})
+    manifest.write_text(json.dumps({**document, "note": "x" * (MAX_MANIFEST_BYTES - len(text))}))
+    assert manifest.stat().st_size == MAX_MANIFEST_BYTES
+    assert generate(cli, out)[0] == 0
+    manifest.write_text(json.dumps({**document, "note": "x" * (MAX_MANIFEST_BYTES + 1 - len(text))}))
+    code, _, err = generate(cli, out)
+    assert code == 2 and "is damaged" in err
