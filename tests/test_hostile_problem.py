@@ -280,6 +280,11 @@ def test_expr_values_are_capped_and_fail_cleanly(tmp_path):
     raw["vary"]["values"]["d_filters"] = {"expr": "d_size ** 64 ** 64"}
     with pytest.raises(CnnCalcError, match="exponent|too complex|too large"):
         seed_variant(raw, str(path), 1)
+    raw["vary"]["values"]["d_filters"] = {"expr": "(((d_size ** 64) ** 64) ** 64) ** 64"}  # 10**(3·64**4)
+    started = time.monotonic()
+    with pytest.raises(CnnCalcError, match="expression too complex: its values could reach 318,767,104 digits"):
+        seed_variant(raw, str(path), 1)
+    assert time.monotonic() - started < 2
     raw["vary"]["values"]["d_filters"] = {"expr": "1 / (d_size - 1001)"}
     with pytest.raises(CnnCalcError, match="division by zero"):
         seed_variant(raw, str(path), 1)
@@ -586,3 +591,24 @@ def test_manifest_size_cap(tmp_path, cli):
     manifest.write_text(json.dumps({**document, "note": "x" * (MAX_MANIFEST_BYTES + 1 - len(text))}))
     code, _, err = generate(cli, out)
     assert code == 2 and "is damaged" in err
+
+
+def test_expression_size_cap():
+    """An `expr` whose values could reach 4,000 digits is evaluated; 4,001 is refused before evaluating.
+
+    The bound: a name stands for up to 19 digits, a power multiplies them, a product or a sum adds the
+    digits of both sides plus one: a**64 → 1,216; three of them → 3,650; · a**18 → 3,993; + 100000 → 4,000."""
+    from cnncalc.maths import expr
+
+    raw = yaml.safe_load(TEXT)
+    raw["vary"]["constraints"] = []
+    raw["data"]["a"] = 1
+    for tail, ok in (("100000", True), ("1000000", False)):
+        text = f"a**64 * a**64 * a**64 * a**18 + {tail}"
+        assert problem_format.expression_digits(expr.parse(text)) == (4000 if ok else 4001)
+        raw["vary"]["values"]["d_filters"] = {"expr": text}
+        if ok:
+            assert seed_variant(raw, "w.yaml", 1).problem.data["d_filters"] == 100_001
+        else:
+            with pytest.raises(CnnCalcError, match="expression too complex: its values could reach 4,001 digits"):
+                seed_variant(raw, "w.yaml", 1)
