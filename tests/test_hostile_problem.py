@@ -300,6 +300,7 @@ def test_unsatisfiable_constraint_is_named_with_its_line(tmp_path, cli):
     assert code == 2 and re.match(rf"error: {re.escape(str(path))}:{line}: no variant met the constraints in 30 "
                                   r"tries; some_but_not_all failed in 2\d of them, last: 0 of 16 cells equal 0", err)
     assert time.monotonic() - started < 10
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------- generate: the folder it owns
