@@ -209,7 +209,7 @@ def write_variants(folder: Path, labels: list[str], makers: list[Callable[[], Va
     out.plan([name for stem in stems for name in (f"sheets/{stem}.{extension}", f"keys/{stem}.json")]
              + ["keys/index.csv"])
     index = [csv_line(["student", "variant", "sheet", "key"])]
-    for i, (label, stem, make) in enumerate(zip(labels, stems, makers)):
+    for i, (stem, make) in enumerate(zip(stems, makers)):
         variant = first if i == 0 and first is not None else make()
         out.write(f"sheets/{stem}.{extension}", render_sheet(variant, fmt))
         out.write(f"keys/{stem}.json", key_json(variant))
