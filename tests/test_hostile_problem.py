@@ -278,8 +278,13 @@ def test_expr_values_are_capped_and_fail_cleanly(tmp_path):
     with pytest.raises(CnnCalcError, match=r"no variant met the constraints in 5 tries.*gives 1\.001e\+09, outside"):
         seed_variant(raw, str(path), 1)
     raw["vary"]["values"]["d_filters"] = {"expr": "d_size ** 64 ** 64"}
-    with pytest.raises(CnnCalcError, match="exponent|expression too complex"):
+    with pytest.raises(CnnCalcError, match="exponent|too complex|too large"):
         seed_variant(raw, str(path), 1)
+    raw["vary"]["values"]["d_filters"] = {"expr": "(((d_size ** 64) ** 64) ** 64) ** 64"}  # 10**(3·64**4)
+    started = time.monotonic()
+    with pytest.raises(CnnCalcError, match="expression too complex: its values could reach 318,767,104 digits"):
+        seed_variant(raw, str(path), 1)
+    assert time.monotonic() - started < 2
     raw["vary"]["values"]["d_filters"] = {"expr": "1 / (d_size - 1001)"}
     with pytest.raises(CnnCalcError, match="division by zero"):
         seed_variant(raw, str(path), 1)
@@ -295,6 +300,7 @@ def test_unsatisfiable_constraint_is_named_with_its_line(tmp_path, cli):
     assert code == 2 and re.match(rf"error: {re.escape(str(path))}:{line}: no variant met the constraints in 30 "
                                   r"tries; some_but_not_all failed in 2\d of them, last: 0 of 16 cells equal 0", err)
     assert time.monotonic() - started < 10
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------- generate: the folder it owns
@@ -518,3 +524,92 @@ def test_fuzz_mutated_worksheet(tmp_path, cli, edits, with_seed):
     assert time.monotonic() - started < 20
     assert files_of(tmp_path) == before
     os.remove(problem)
+
+
+def test_a_link_in_place_of_a_sheet_is_replaced_not_followed(tmp_path, cli):
+    out, target = tmp_path / "out", tmp_path / "target.txt"
+    assert generate(cli, out)[0] == 0
+    target.write_text("outside")
+    sheet = out / "sheets" / "variant-4-0.md"
+    sheet.unlink()
+    sheet.symlink_to(target)
+    code, _, err = generate(cli, out)
+    assert code == 2 and "sheets/variant-4-0.md (edited since generate wrote it)" in err
+    assert generate(cli, out, "--force")[0] == 0
+    assert target.read_text() == "outside" and not sheet.is_symlink() and "Variant" in sheet.read_text()
+
+
+def test_an_interrupted_run_can_be_run_again(tmp_path, cli):
+    """The manifest is written before the first sheet, listing what the run will write: a run cut short
+    leaves files that the next run may overwrite or remove without --force."""
+    out = tmp_path / "out"
+    assert generate(cli, out, count=3)[0] == 0
+    manifest = out / MANIFEST
+    document = json.loads(manifest.read_text())
+    document["files"] = {name: None for name in document["files"]}  # as a run cut short leaves it
+    manifest.write_text(json.dumps(document))
+    (out / "sheets" / "variant-4-0.md").write_text("half written")
+    code, _, err = generate(cli, out, count=2)
+    assert code == 0, err
+    assert "Variant" in (out / "sheets" / "variant-4-0.md").read_text()
+    assert not (out / "sheets" / "variant-4-2.md").exists()
+    assert all(json.loads(manifest.read_text())["files"].values())
+
+
+def test_index_and_axes_length_cap():
+    """`at` and `axes` hold at most 8 entries: 8 pass the format (and meet the shape), 9 do not."""
+    raw = yaml.safe_load(TEXT)
+    question = raw["parts"][0]["questions"][1]
+    question["compute"]["at"] = [0] * problem_format.MAX_RANK
+    with pytest.raises(CnnCalcError, match=r"'at' \[0, 0, 0, 0, 0, 0, 0, 0\] is outside the output"):
+        seed_variant(raw, "w.yaml", 1)
+    question["compute"]["at"] = [0] * (problem_format.MAX_RANK + 1)
+    with pytest.raises(CnnCalcError, match="bad value for 'at'"):
+        seed_variant(raw, "w.yaml", 1)
+
+
+def test_integer_size_cap():
+    """Numbers in a problem file are floats too: integers up to 10**18 are read, larger ones refused."""
+    raw = yaml.safe_load(TEXT)
+    raw["parts"][1]["questions"][0]["rtol"] = 10**18
+    assert problem_format.build_problem(raw, "w.yaml").question("b.plot").rtol == 10**18
+    raw["parts"][1]["questions"][0]["rtol"] = 10**18 + 1
+    with pytest.raises(CnnCalcError, match="bad value for 'rtol'"):
+        problem_format.build_problem(raw, "w.yaml")
+
+
+def test_manifest_size_cap(tmp_path, cli):
+    from cnncalc.exercises.generated import MAX_MANIFEST_BYTES
+
+    out = tmp_path / "out"
+    assert generate(cli, out)[0] == 0
+    manifest = out / MANIFEST
+    document = json.loads(manifest.read_text())
+    text = json.dumps({**document, "note": ""})
+    manifest.write_text(json.dumps({**document, "note": "x" * (MAX_MANIFEST_BYTES - len(text))}))
+    assert manifest.stat().st_size == MAX_MANIFEST_BYTES
+    assert generate(cli, out)[0] == 0
+    manifest.write_text(json.dumps({**document, "note": "x" * (MAX_MANIFEST_BYTES + 1 - len(text))}))
+    code, _, err = generate(cli, out)
+    assert code == 2 and "is damaged" in err
+
+
+def test_expression_size_cap():
+    """An `expr` whose values could reach 4,000 digits is evaluated; 4,001 is refused before evaluating.
+
+    The bound: a name stands for up to 19 digits, a power multiplies them, a product or a sum adds the
+    digits of both sides plus one: a**64 → 1,216; three of them → 3,650; · a**18 → 3,993; + 100000 → 4,000."""
+    from cnncalc.maths import expr
+
+    raw = yaml.safe_load(TEXT)
+    raw["vary"]["constraints"] = []
+    raw["data"]["a"] = 1
+    for tail, ok in (("100000", True), ("1000000", False)):
+        text = f"a**64 * a**64 * a**64 * a**18 + {tail}"
+        assert problem_format.expression_digits(expr.parse(text)) == (4000 if ok else 4001)
+        raw["vary"]["values"]["d_filters"] = {"expr": text}
+        if ok:
+            assert seed_variant(raw, "w.yaml", 1).problem.data["d_filters"] == 100_001
+        else:
+            with pytest.raises(CnnCalcError, match="expression too complex: its values could reach 4,001 digits"):
+                seed_variant(raw, "w.yaml", 1)

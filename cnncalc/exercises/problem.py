@@ -58,6 +58,7 @@ MAX_DRAWN = 10**9            # |low| and |high| of an `integers` rule, and any d
 MAX_ARRAY_VALUES = 10_000    # values in one drawn array
 MAX_VARY_VALUES = 100_000    # values drawn per variant, all arrays together
 MAX_RANK = 8                 # entries of `at` and `axes`
+MAX_EXPR_DIGITS = 4000       # the digits an `expr` rule's values could reach, bounded before it is evaluated
 
 _REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 SOLVE_NAMES = ("n", "f", "p", "s", "d", "out")
@@ -528,6 +529,30 @@ def resolve_refs(value: Any, data: dict[str, Any]) -> Any:
     return value
 
 
+def expression_digits(tree: Any) -> int:
+    """An upper bound on the digits (of numerator and denominator) any step of an `expr` can reach, with
+    every name at most 10**18: exact arithmetic on such numbers stays quick, whatever the text.
+
+    >>> expression_digits(expr.parse("2 * f + 1"))  # (1 + 19 + 1) + 1 + 1
+    23
+    """
+    kind = tree[0]
+    if kind == "num":
+        number = tree[1]
+        return max(len(str(abs(number.numerator))), len(str(number.denominator)))
+    if kind == "name":
+        return 19
+    if kind == "neg":
+        return expression_digits(tree[1])
+    if kind == "call":
+        return max(expression_digits(arg) for arg in tree[2]) + 1
+    if kind == "**":
+        exponent = tree[2]
+        power = min(abs(exponent[1]), 64) if exponent[0] == "num" else 64
+        return max(expression_digits(tree[1]) * int(power), 1)
+    return sum(expression_digits(part) for part in tree[1:] if isinstance(part, tuple)) + 1
+
+
 def _check_vary(check: Checker, vary: Any, data: dict[str, Any]) -> None:
     line = line_of(vary)
     check.section(VARY, vary, "vary", line)
@@ -581,6 +606,10 @@ def _check_vary(check: Checker, vary: Any, data: dict[str, Any]) -> None:
             except CnnCalcError as error:
                 check.fail(f"{where}: {error.message}", line_of(rule, "expr") or rule_line, got=error.got,
                            expected=error.expected)
+            digits = expression_digits(tree)
+            if digits > MAX_EXPR_DIGITS:
+                check.fail(f"{where}: expression too complex: its values could reach {digits:,} digits "
+                           f"(at most {MAX_EXPR_DIGITS:,})", line_of(rule, "expr") or rule_line, got=rule["expr"])
             for used in sorted(expr.names(tree)):
                 if used not in numbers:
                     check.fail(f"{where}: 'expr' uses '{used}', which is not a number in data",

@@ -238,11 +238,12 @@ def write_variants(folder: Path, labels: list[str], makers: list[Callable[[], Va
     used: set[str] = set()
     stems = [safe_file_stem(label, used) for label in labels]
     out = OutputFolder(folder, force)
+    first = makers[0]() if makers else None  # a problem whose constraints never hold leaves no trace
     out.plan([name for stem in stems for name in (f"sheets/{stem}.{extension}", f"keys/{stem}.json")]
              + ["keys/index.csv"])
     index = [csv_line(["student", "variant", "sheet", "key"])]
-    for label, stem, make in zip(labels, stems, makers):
-        variant = make()
+    for i, (stem, make) in enumerate(zip(stems, makers)):
+        variant = first if i == 0 and first is not None else make()
         out.write(f"sheets/{stem}.{extension}", render_sheet(variant, fmt))
         out.write(f"keys/{stem}.json", key_json(variant))
         index.append(csv_line([variant.label, variant.fingerprint, f"sheets/{stem}.{extension}", f"keys/{stem}.json"]))
