@@ -158,3 +158,22 @@ def test_random_chains_equal_numeric_analysis(layers):
         return
     assert time.perf_counter() - start < 5
     assert_matches_numeric(text, sizes=range(1, 40))
+
+
+def test_solve_symbolic_output_is_the_summary_floor():
+    from cnncalc.calc.symbolic import solve_conv
+
+    # ⌊(n − 3)/2⌋ + 1 = ⌊(n − 1)/2⌋ = ⌊(n + 1)/2⌋ − 1, the form summaries print
+    result = solve_conv("out", {"n": "n", "f": "3", "s": "2"})
+    assert result.expression == "floor((n + 1)/2) - 1"
+
+
+@pytest.mark.parametrize("f, s", [(3, 2), (2, 3), (1, 2), (5, 2), (4, 3), (7, 4)])
+def test_solve_same_with_symbolic_n_equals_numeric_pads(f, s):
+    from cnncalc.calc.symbolic import solve_conv
+
+    result = solve_conv("p", {"n": "n", "f": str(f), "s": str(s)}, same=True)
+    before, after = result.pads
+    for n in range(1, 40):
+        numeric = solve_conv("p", {"n": str(n), "f": str(f), "s": str(s)}, same=True)
+        assert (int(numeric_value(before, n)), int(numeric_value(after, n))) == numeric.pads, n
