@@ -133,6 +133,16 @@ def test_coefficient_cap():
     assert not evaluates("(2**64*x)**4", True)  # about 2^264
 
 
+def test_ordinary_values_keep_their_exact_types():
+    from fractions import Fraction
+
+    # a quotient stays exact (callers tell 5/2 from 2 by its denominator), floats included
+    assert expr.evaluate(expr.parse("rate / 2"), {"rate": 5.0}) == Fraction(5, 2)
+    assert expr.evaluate(expr.parse("4 * filters / 2"), {"filters": 64}) == 128
+    assert expr.evaluate(expr.parse("2 ** -1"), {}) == Fraction(1, 2)
+    assert expr.evaluate(expr.parse("x * 2"), {"x": 0.25}) == 0.5
+
+
 def test_non_numbers_and_non_finite_values_are_refused():
     with pytest.raises(expr.ExpressionError, match="not a number"):
         expr.evaluate(expr.parse("act * 1000000000"), {"act": "relu"})

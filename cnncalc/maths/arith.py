@@ -294,13 +294,6 @@ def minimum(a: Dim, b: Dim) -> Dim:
     return _sympy().Min(a, b, evaluate=False)
 
 
-def remainder(a: Dim, b: int) -> Dim:
-    """``a mod b`` for a positive integer b, as ``a − b·⌊a/b⌋`` (no sympy ``Mod`` evaluation)."""
-    if is_int(a):
-        return a % b
-    return _add(a, -b * floor_div(a, b))
-
-
 def effective_kernel(k: int, d: int) -> int:
     """Span of a dilated kernel: ``d·(k−1) + 1``."""
     return d * (k - 1) + 1
