@@ -117,6 +117,10 @@ def test_canonical_floor_identities():
     assert arith.minimum(arith.ceil_div(N, 2), arith.floor_div(N, 2)) == arith.floor_div(N, 2)
     # symbols that do not cancel leave the max undecided (kept as Max, still correct)
     assert isinstance(arith.maximum(N, 5), sympy.Max)
+    # n/2 − ⌊n/2⌋ + 1/2 is 1/2 or 1: bounded, but not an integer, so not collapsed to one
+    half = N / 2 - arith.floor_div(N, 2) + sympy.Rational(1, 2)
+    assert arith.difference_range(half, 0) == (sympy.Rational(1, 2), 1)
+    assert arith.simplify(half) == half and arith.maximum(half, 0) == half
     # −⌊n/3⌋ = ⌊(−n + 2)/3⌋
     for n in range(1, 30):
         assert arith.floor_div(-arith.floor_div(N, 3) + 7, 2).xreplace({N: n}) == (-(n // 3) + 7) // 2

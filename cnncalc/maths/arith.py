@@ -226,8 +226,9 @@ def _relax(expr: Any, depth: int = 0) -> tuple[dict[Any, Fraction], Fraction, Fr
     return {t: c for t, c in result.items() if c}, low, high
 
 
-def difference_range(a: Dim, b: Dim) -> tuple[int, int] | None:
-    """The integers ``a − b`` can take, when the symbols cancel (else None).
+def difference_range(a: Dim, b: Dim) -> tuple[Any, Any] | None:
+    """Bounds on ``a − b`` when the symbols cancel (else None): integers when the difference is
+    integer-valued (integer coefficients on integer-valued terms), else exact fractions.
 
     >>> import sympy
     >>> n = sympy.Symbol("n", integer=True, positive=True)
@@ -240,7 +241,12 @@ def difference_range(a: Dim, b: Dim) -> tuple[int, int] | None:
     relaxed = _relax(difference)
     if relaxed is None or relaxed[0]:
         return None
-    return math.ceil(relaxed[1]), math.floor(relaxed[2])
+    affine = _affine(difference)
+    integral = affine is not None and affine[1].denominator == 1 and all(
+        c.denominator == 1 for c in affine[0].values())
+    if integral:
+        return math.ceil(relaxed[1]), math.floor(relaxed[2])
+    return relaxed[1], relaxed[2]
 
 
 # ---------------------------------------------------------------- the size formulas
@@ -352,7 +358,7 @@ def simplify(value: Dim) -> Dim:
         return int(value)
     if getattr(value, "is_Add", False):  # only a sum can collapse (a product of dims cannot)
         bounds = difference_range(value, 0)
-        if bounds is not None and bounds[0] == bounds[1]:
+        if bounds is not None and bounds[0] == bounds[1] and is_int(bounds[0]):
             return bounds[0]
     return value
 
