@@ -133,6 +133,16 @@ def test_coefficient_cap():
     assert not evaluates("(2**64*x)**4", True)  # about 2^264
 
 
+def test_ordinary_values_keep_their_exact_types():
+    from fractions import Fraction
+
+    # a quotient stays exact (callers tell 5/2 from 2 by its denominator), floats included
+    assert expr.evaluate(expr.parse("rate / 2"), {"rate": 5.0}) == Fraction(5, 2)
+    assert expr.evaluate(expr.parse("4 * filters / 2"), {"filters": 64}) == 128
+    assert expr.evaluate(expr.parse("2 ** -1"), {}) == Fraction(1, 2)
+    assert expr.evaluate(expr.parse("x * 2"), {"x": 0.25}) == 0.5
+
+
 def test_non_numbers_and_non_finite_values_are_refused():
     with pytest.raises(expr.ExpressionError, match="not a number"):
         expr.evaluate(expr.parse("act * 1000000000"), {"act": "relu"})
@@ -417,3 +427,24 @@ def test_fuzz_solve_options(cli, tmp_path, options, unknown, flags):
     assert code == 0 or err.startswith("error:") or "Usage" in err or "Error" in err
     assert time.perf_counter() - start < 15, args
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+WHERE = st.lists(st.sampled_from(["n", "m", "=", ",", "-", "0", "1", "64", "999999999999", "1000000000000", "²", "٣",
+                                  "e3", " ", "zoo", "_", "é", "\n", "x" * 70]), max_size=12).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(where=st.lists(WHERE, min_size=1, max_size=3))
+def test_fuzz_summary_where(tmp_path, cli, where):
+    spec = tmp_path / "sym.yaml"
+    spec.write_text("input: [n, m, 3]\nlayers:\n  - {type: conv, filters: 2, kernel: 3}\n")
+    start = time.perf_counter()
+    code, out, err = cli("summary", str(spec), *[x for value in where for x in ("--where", value)], "--format", "json")
+    assert code in (0, 2), err
+    assert time.perf_counter() - start < 10
+    if code == 0:
+        shape = json.loads(out)["layers"][0]["output_shape"]
+        assert len(shape) == 3 and shape[2] == 2
+    else:
+        assert err.startswith("error:") and "internal error" not in err

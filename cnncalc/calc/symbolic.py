@@ -18,7 +18,7 @@ from typing import Any
 import sympy
 
 from ..errors import SolveError
-from ..maths import expr
+from ..maths import arith, expr
 from ..maths.budget import check as check_budget
 from ..maths.budget import time_budget
 
@@ -267,7 +267,10 @@ def _solve_symbolic(unknown: str, k: dict[str, Any]) -> Solution:
     n, f, p, s, d, out = (syms[name] for name in VARIABLES)
     steps = [_formula(d), _substituted(k, unknown)]
     if unknown == "out":
-        value = sympy.simplify(sympy.floor((n + 2 * p - d * (f - 1) - 1) / s) + 1)
+        if isinstance(s, int):  # one canonical floor, as summaries write it (no sympy simplify needed)
+            value = arith.conv_output(n, f, s, p, p, d)
+        else:
+            value = sympy.simplify(sympy.floor((n + 2 * p - d * (f - 1) - 1) / s) + 1)
         steps.append(f"out = {show(value)}")
         return Solution("out", [show(value)], show(value), steps, [])
     # without the floor: (out − 1)·s = n + 2p − d·(f − 1) − 1
@@ -328,6 +331,13 @@ def _solve_same(unknown: str, values: dict[str, str | None]) -> Solution:
             return Solution("p", [before], None, steps, [], pads=(before, after))
         return Solution("p", [], None, steps, [f"the padding is asymmetric: ({before}, {after})"],
                         pads=(before, after))
+    if all(isinstance(v, int) for v in (f, s, d)):
+        # the floor rules of arith decide the max where they can (d·(f − 1) + 1 ≥ s: never 0)
+        out, before, after = arith.same_padding(n, f, s, d)
+        total = arith.simplify(before + after)
+        steps += [f"out = {show(out)}", f"total = {show(total)}",
+                  f"split: {show(before)} before (top/left), {show(after)} after (bottom/right)"]
+        return Solution("p", [], show(total), steps, [], pads=(before, after))
     out = sympy.ceiling(n / s)
     total = sympy.Max((out - 1) * s + d * (f - 1) + 1 - n, 0)
     steps.append(f"total = {show(total)}")

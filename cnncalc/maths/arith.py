@@ -91,8 +91,9 @@ _FLOOR_CLASS: list[Any] = []
 
 
 def _floor_class() -> Any:
-    """sympy's floor, printed once and then from a cache: summaries print each shape several times
-    (table, explain lines) and sympy's printer costs about a millisecond per floor."""
+    """sympy's floor, printed as ``floor((n + 3)/4)`` (one fraction, as the course writes it) and from a
+    cache: summaries print each shape several times and sympy's printer costs about a millisecond per floor.
+    Its argument is plain sympy (``n/4 + 3/4``), so copies and pickles rebuild it unchanged."""
     if not _FLOOR_CLASS:
         sp = _sympy()
 
@@ -100,19 +101,37 @@ def _floor_class() -> Any:
             def _sympystr(self, printer: Any) -> str:
                 text = self.__dict__.get("_text")
                 if text is None:
-                    text = self.__dict__["_text"] = f"floor({printer._print(self.args[0])})"
+                    text = self.__dict__["_text"] = _floor_text(self, printer)
                 return text
 
-        Floor.__name__ = "floor"
+        Floor.__name__ = "floor"  # printers and factor_text look the class up by this name
+        Floor.__qualname__ = "CanonicalFloor"  # pickle finds it through the module __getattr__ below
+        Floor.__module__ = __name__
         _FLOOR_CLASS.append(Floor)
     return _FLOOR_CLASS[0]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CanonicalFloor":
+        return _floor_class()
+    raise AttributeError(name)
+
+
+def _floor_text(atom: Any, printer: Any) -> str:
+    affine = _affine(atom.args[0])
+    if affine is None:
+        return f"floor({printer._print(atom.args[0])})"
+    terms, constant, divisor = _integral(*affine)
+    numerator = _sympy().Add(*(c * term for term, c in terms.items()), constant)
+    text = printer._print(numerator)
+    return f"floor(({text})/{divisor})" if numerator.is_Add else f"floor({text}/{divisor})"
 
 
 def _floor_atom(terms: dict[Any, int], remainder: int, divisor: int) -> Any:
     """``⌊(Σ cᵢ·tᵢ + r)/q⌋`` left unevaluated: sympy's floor would try to evaluate it numerically."""
     sp = _sympy()
-    numerator = sp.Add(*(c * term for term, c in terms.items()), remainder)
-    return _floor_class()(sp.Mul(sp.Rational(1, divisor), numerator, evaluate=False), evaluate=False)
+    argument = sp.Add(*(sp.Rational(c, divisor) * term for term, c in terms.items()), sp.Rational(remainder, divisor))
+    return _floor_class()(argument, evaluate=False)
 
 
 def _floor_integral(terms: dict[Any, int], constant: int, divisor: int, depth: int = 0) -> Dim:
@@ -207,8 +226,9 @@ def _relax(expr: Any, depth: int = 0) -> tuple[dict[Any, Fraction], Fraction, Fr
     return {t: c for t, c in result.items() if c}, low, high
 
 
-def difference_range(a: Dim, b: Dim) -> tuple[int, int] | None:
-    """The integers ``a − b`` can take, when the symbols cancel (else None).
+def difference_range(a: Dim, b: Dim) -> tuple[Any, Any] | None:
+    """Bounds on ``a − b`` when the symbols cancel (else None): integers when the difference is
+    integer-valued (integer coefficients on integer-valued terms), else exact fractions.
 
     >>> import sympy
     >>> n = sympy.Symbol("n", integer=True, positive=True)
@@ -221,7 +241,12 @@ def difference_range(a: Dim, b: Dim) -> tuple[int, int] | None:
     relaxed = _relax(difference)
     if relaxed is None or relaxed[0]:
         return None
-    return math.ceil(relaxed[1]), math.floor(relaxed[2])
+    affine = _affine(difference)
+    integral = affine is not None and affine[1].denominator == 1 and all(
+        c.denominator == 1 for c in affine[0].values())
+    if integral:
+        return math.ceil(relaxed[1]), math.floor(relaxed[2])
+    return relaxed[1], relaxed[2]
 
 
 # ---------------------------------------------------------------- the size formulas
@@ -273,13 +298,6 @@ def minimum(a: Dim, b: Dim) -> Dim:
     if bounds is not None and bounds[1] <= 0:
         return a
     return _sympy().Min(a, b, evaluate=False)
-
-
-def remainder(a: Dim, b: int) -> Dim:
-    """``a mod b`` for a positive integer b, as ``a − b·⌊a/b⌋`` (no sympy ``Mod`` evaluation)."""
-    if is_int(a):
-        return a % b
-    return _add(a, -b * floor_div(a, b))
 
 
 def effective_kernel(k: int, d: int) -> int:
@@ -340,7 +358,7 @@ def simplify(value: Dim) -> Dim:
         return int(value)
     if getattr(value, "is_Add", False):  # only a sum can collapse (a product of dims cannot)
         bounds = difference_range(value, 0)
-        if bounds is not None and bounds[0] == bounds[1]:
+        if bounds is not None and bounds[0] == bounds[1] and is_int(bounds[0]):
             return bounds[0]
     return value
 

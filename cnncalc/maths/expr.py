@@ -317,14 +317,10 @@ def _evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool) -> Any:
     if kind == "/":
         if symbolic:
             return _check_value(left / right)
-        if isinstance(left, float) or isinstance(right, float):
-            return _check_value(left / right)
-        result = Fraction(left) / Fraction(right)
+        result = Fraction(left) / Fraction(right)  # exact, floats included (callers test the denominator)
         return _check_value(int(result) if result.denominator == 1 else result)
     if kind == "//":
         if symbolic:
-            return _check_value(_call("floor", [left / right], symbolic))
-        if isinstance(left, float) or isinstance(right, float):
             return _check_value(_call("floor", [left / right], symbolic))
         return _check_value(_call("floor", [Fraction(left) / Fraction(right)], symbolic))
     return _check_value(left % right)
