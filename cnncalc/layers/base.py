@@ -167,7 +167,7 @@ def bias_field(value: Any) -> Any:
 
 ACTIVATIONS = (
     "none", "linear", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish",
-    "sigmoid", "tanh", "softmax",
+    "sigmoid", "tanh", "softmax", "hardswish", "hardsigmoid", "mish", "softplus",
 )
 activation_name = choice(*ACTIVATIONS)
 
