@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnncalc import analyse, loads_spec
+from cnncalc import analyse, load_spec, loads_spec
+from cnncalc.spec.network import ZOO_DIR
 
 
 def _summary(text: str):
@@ -65,3 +66,33 @@ def test_trainable_errors(cli, tmp_path, text, fragment):
     code, _out, err = cli("summary", str(path))
     assert code == 2 and fragment in err, err
     assert "spec.yaml:" in err
+
+
+# ---------------------------------------------------------------- zoo: published parameter counts
+
+# (zoo name, torchvision's parameter count, torchvision's documented GFLOPS, which count MACs)
+V2_ZOO = [
+    ("vit_b_16", 86_567_656, 17.56),
+    ("convnext_tiny", 28_589_128, 4.46),
+    ("efficientnet_b0", 5_288_548, 0.39),
+    ("mobilenet_v3_large", 5_483_032, 0.22),
+    ("shufflenet_v2_x1_0", 2_278_604, 0.14),
+]
+
+
+@pytest.mark.parametrize("name, params, gmacs", V2_ZOO, ids=[z[0] for z in V2_ZOO])
+def test_v2_zoo_published_counts(name, params, gmacs):
+    summary = analyse(load_spec(name))
+    assert (summary.params, summary.trainable, summary.non_trainable) == (params, params, 0)
+    assert round(summary.macs / 1e9, 2) == gmacs
+    assert list(summary.records[-1].output_shape) == [1000]
+
+
+def test_frozen_backbone_counts_as_non_trainable(tmp_path):
+    # fine-tuning the head only: every encoder block frozen, the count moves, the total stays
+    text = (ZOO_DIR / "vit_b_16.yaml").read_text().replace(
+        "{block: encoder, name: encoder, repeat: 12}", "{block: encoder, name: encoder, repeat: 12, trainable: false}")
+    summary = analyse(loads_spec(text))
+    per_block = 2 * 768 + (4 * 768 * 768 + 4 * 768) + 2 * 768 + (768 * 3072 + 3072) + (3072 * 768 + 768)
+    assert summary.non_trainable == 12 * per_block
+    assert summary.params == 86_567_656
