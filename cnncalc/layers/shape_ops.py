@@ -118,9 +118,10 @@ class Permute(Layer):
         if len(self.axes) != rank:
             raise ShapeError(f"axes must list each of the input's {rank} axes once", field="axes",
                              got=list(self.axes), expected=f"a permutation of {list(range(rank))}")
-        order = tuple(sample_axis(a, rank, field="axes", given=list(self.axes)) for a in self.axes)
+        order = tuple(a + rank if a < 0 else a for a in self.axes)
         if sorted(order) != list(range(rank)):
-            raise ShapeError("axes is not a permutation (an axis is repeated)", field="axes", got=list(self.axes),
+            what = "an axis is out of range" if any(not 0 <= a < rank for a in order) else "an axis is repeated"
+            raise ShapeError(f"axes is not a permutation ({what})", field="axes", got=list(self.axes),
                              expected=f"a permutation of {list(range(rank))}")
         return order
 
