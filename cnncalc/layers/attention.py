@@ -101,8 +101,6 @@ class Attention(Layer):
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
-        from ..maths import kernels
-
         query = inputs[0]
         value = inputs[1] if len(inputs) > 1 else query
         key = inputs[2] if len(inputs) > 2 else value
@@ -120,8 +118,12 @@ class Attention(Layer):
         q = project(query, "query")
         k = project(key, "key")
         v = project(value, "value")
-        q = q * (1.0 / np.sqrt(q.shape[-1]))
-        scores = kernels.softmax(q @ k.transpose(0, 1, 3, 2), -1)  # [N, heads, T_q, T_k]
+        q *= 1.0 / np.sqrt(q.shape[-1])  # q is a fresh array: scaled in place
+        scores = q @ k.transpose(0, 1, 3, 2)  # [N, heads, T_q, T_k]
+        # softmax over the keys, in place (the score matrix is the largest array here)
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
         context = scores @ v  # [N, heads, T_q, value_dim]
         w_out = weights["output.weight"]
         heads, value_dim, out_dim = w_out.shape
