@@ -236,7 +236,7 @@ class Layer:
             spec = cls.fields.get(key)
             if spec is None:
                 hint = did_you_mean(str(key), list(cls.fields) + list(COMMON_FIELDS))
-                allowed = ", ".join(sorted(cls.fields)) or "none besides type, name, inputs"
+                allowed = ", ".join(sorted(cls.fields)) or "none besides type, name, inputs, trainable"
                 raise SpecError(f"unknown field for a {type_name} layer", field=str(key),
                                 hint=hint or f"fields of {type_name}: {allowed}")
             try:

@@ -45,7 +45,8 @@ class LayerNorm(Layer):
         size = arith.product(dims)
         learned = int(self.center) + int(self.scale)
         params = learned * size
-        lines = [f"normalised over axis {', '.join(str(a) for a in axes)} ({fmt(size)} values per group)",
+        which = "axis" if len(axes) == 1 else "axes"
+        lines = [f"mean and variance over {which} {', '.join(str(a) for a in axes)}: {fmt(size)} values each",
                  (f"params: ({int(self.center)} + {int(self.scale)})·{'·'.join(str(d) for d in dims)} "
                  f"(gamma, beta) = {fmt(params)}")]
         local = axes == (len(shape) - 1,)

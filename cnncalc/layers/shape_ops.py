@@ -64,9 +64,12 @@ class Slice(Layer):
         first, end, length = self.bounds(shape[axis])
         out = list(shape)
         out[axis] = length
-        step_text = f"/{self.step}⌉" if self.step > 1 else ""
+        def term(value: Any) -> str:
+            return str(value) if arith.is_int(value) or getattr(value, "is_Symbol", False) else f"({value})"
+
+        span = f"{term(end)} − {term(first)}"
         text = (f"axis {self.axis}: [{first}:{end}" + (f":{self.step}" if self.step > 1 else "") + "] keeps "
-                + (f"⌈({end} − {first}){step_text} = " if self.step > 1 else f"{end} − {first} = ") + f"{fmt(length)}")
+                + (f"⌈({span})/{self.step}⌉" if self.step > 1 else span) + f" = {fmt(length)}")
         rf: Any = "keep"
         spatial = len(shape) - 1
         if axis < spatial:
