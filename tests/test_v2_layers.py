@@ -556,3 +556,60 @@ def test_embedding_ids_checked_at_run_time(cli, tmp_path):
     ids.write_text("[1, 3, 0]\n")
     code, _out, err = cli("run", str(spec), "--input", str(ids), "--seed", "0", "--format", "json")
     assert code == 0, err
+
+
+def test_trainable_nested_blocks():
+    text = """
+input: [6]
+blocks:
+  inner:
+    layers: [{type: dense, name: d, units: 3}]
+  outer:
+    layers:
+      - {block: inner, name: a, trainable: false}
+      - {block: inner, name: b}
+layers:
+  - {block: outer, name: o1}
+  - {block: outer, name: o2, trainable: false}
+"""
+    by_name = {r.name: (r.trainable, r.non_trainable) for r in _summary(text).records}
+    assert by_name == {"o1.a.d": (0, 21), "o1.b.d": (12, 0), "o2.a.d": (0, 12), "o2.b.d": (0, 12)}
+
+
+def test_attention_on_several_token_axes_flattens_them():
+    # Keras's default attention axes: every axis but the features; [2, 3, d] attends over 6 tokens
+    rng = np.random.default_rng(7)
+    layer = make("attention", heads=2)
+    x = rng.normal(size=(1, 2, 3, 4))
+    w = {key: rng.normal(size=shape) for key, shape in layer.weight_shapes([(2, 3, 4)]).items()}
+    info = layer.infer([(2, 3, 4)])
+    assert info.shape == (2, 3, 4) and info.macs == make("attention", heads=2).infer([(6, 4)]).macs
+    flat = forward(make("attention", heads=2), x.reshape(1, 6, 4), weights=w)
+    assert np.allclose(forward(layer, x, weights=w).reshape(1, 6, 4), flat, rtol=1e-13, atol=1e-13)
+
+
+def test_attention_key_and_value_tokens_must_agree():
+    with pytest.raises(ShapeError, match="same tokens"):
+        make("attention", 3, heads=2).infer([(5, 4), (3, 4), (2, 4)])
+
+
+@pytest.mark.parametrize("start, step", [(0, 1), (1, 2), (2, 3), (-3, 1)])
+def test_slice_receptive_field_matches_an_impulse(start, step):
+    # a 3×3 conv after a spatial slice: the calculator's field and start against the executor's response
+    spec = loads_spec(f"input: [12, 12, 1]\nlayers:\n  - {{type: slice, name: s, axis: 0, start: {start}, step: {step}}}\n"
+                      "  - {type: conv, name: c, filters: 1, kernel: 3, bias: false}\n")
+    record = analyse(spec).record("c")
+    (size_h, jump_h, centre_h), (size_w, _jump_w, _centre_w) = record.receptive_field
+    weights = {"c.weight": np.ones((3, 3, 1, 1))}
+    base = np.zeros((12, 12, 1))
+    out0 = run(spec, base, weights).output
+    rows = []
+    for i in range(12):  # which input rows reach output row 0 (impulse responses)
+        x = base.copy()
+        x[i, 5, 0] = 1.0
+        if np.any(run(spec, x, weights).output[0] != out0[0]):
+            rows.append(i)
+    # the field spans the rows that reach the output, as a 1×1 conv of stride `step` would
+    assert size_h == max(rows) - min(rows) + 1 and len(rows) == 3
+    assert jump_h == step and centre_h == pytest.approx((min(rows) + max(rows)) / 2)
+    assert size_w == 3
