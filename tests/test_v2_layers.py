@@ -613,3 +613,34 @@ def test_slice_receptive_field_matches_an_impulse(start, step):
     assert size_h == max(rows) - min(rows) + 1 and len(rows) == 3
     assert jump_h == step and centre_h == pytest.approx((min(rows) + max(rows)) / 2)
     assert size_w == 3
+
+
+def test_explain_lines_worked_numbers(cli, tmp_path):
+    path = tmp_path / "block.yaml"
+    path.write_text("""input: [1088]
+layers:
+  - {type: reshape, name: tokens, shape: [17, 64]}
+  - {type: layernorm, name: ln}
+  - {type: attention, name: attn, heads: 4}
+  - {type: add, name: res, inputs: [tokens, attn]}
+  - {type: dense, name: mlp, units: 128}
+  - {type: slice, name: cls, axis: 0, stop: 1}
+  - {type: multiply, name: gate, inputs: [mlp, cls]}
+  - {type: layer_scale, name: ls}
+  - {type: prelu, name: act, trainable: false}
+""")
+    code, out, err = cli("summary", str(path), "--explain")
+    assert code == 0, err
+    for line in [
+        "mean and variance over axis 1: 64 values each",
+        "params: (1 + 1)·64 (gamma, beta) = 128",
+        "params: 64·4·16 + 64·4·16 + 64·4·16 + 4·16·64 + (2·4·16 + 4·16 + 64) = 16,640",  # 4d² + 4d
+        "scores and weighted sum 4·17·17·(16 + 16) = 36,992",
+        "total 315,520",
+        "MACs: 64·128 at each of 17 positions = 139,264",
+        "axis 0: [0:1] keeps 1 − 0 = 1",
+        "element-wise product of 2 inputs (broadcast: [17, 128] × [1, 128] → [17, 128])",
+        "params: one factor per channel = 128",
+        "frozen (trainable: false): 128 parameters counted as non-trainable",
+    ]:
+        assert line in out, line
