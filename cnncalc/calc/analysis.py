@@ -192,7 +192,7 @@ def _analyse(network: Network) -> Summary:
         layer = network.layers[position]
         in_shapes = [shapes[source] for source in layer.inputs]
         try:
-            info = layer.infer(in_shapes)
+            info = layer.inference(in_shapes)
         except CnnCalcError as error:
             raise wrap_layer_error(error, layer).with_context(file=network.source) from None
         in_rf = rfs[layer.inputs[0]] if len(layer.inputs) == 1 else _rf_merge([rfs[s] for s in layer.inputs])

@@ -1,16 +1,18 @@
-"""Element-wise layers: activations, softmax, min-max normalise, dropout. No weights, shape kept."""
+"""Element-wise layers: activations, softmax, min-max normalise, dropout (no weights), and the learned
+element-wise ones: prelu, layer_scale. Shape kept; they act on the last axis of any rank."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ShapeError
-from .base import Field, Inference, Layer, Shape, any_int, number, probability
+from .axes import batch_axis, sample_axis
+from .base import Field, Inference, Layer, Shape, any_int, choice, fmt, number, probability
 
 
 class Activation(Layer):
-    type_names = ("relu", "relu6", "elu", "gelu", "silu", "sigmoid", "tanh", "normalize")
+    type_names = ("relu", "relu6", "elu", "gelu", "silu", "sigmoid", "tanh", "normalize",
+                  "hardswish", "hardsigmoid", "mish", "softplus")
     fields: dict[str, Field] = {}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
@@ -36,17 +38,13 @@ class Softmax(Activation):
     fields = {"axis": Field(any_int, -1)}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        rank = len(inputs[0])
-        if not -rank <= self.axis < rank:
-            raise ShapeError("softmax axis out of range for its input", field="axis", got=self.axis,
-                             expected=f"an axis of the {rank}-axis input {list(inputs[0])}: "
-                                      f"{-rank} to {rank - 1}")
-        return Inference(tuple(inputs[0]))
+        axis = sample_axis(self.axis, len(inputs[0]))
+        return Inference(tuple(inputs[0]), rf="keep" if axis == len(inputs[0]) - 1 else None)
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         from ..maths import kernels
 
-        return kernels.softmax(inputs[0], self.axis if self.axis < 0 else self.axis + 1)  # + batch axis
+        return kernels.softmax(inputs[0], batch_axis(sample_axis(self.axis, len(out_shape))))
 
 
 class Dropout(Activation):
@@ -56,3 +54,46 @@ class Dropout(Activation):
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         return inputs[0]  # inference: dropout is the identity
+
+
+class PReLU(Layer):
+    """``max(0, x) + a·min(0, x)`` with a learned slope per channel (PyTorch ``num_parameters=C``) or one."""
+
+    type_name = "prelu"
+    fields = {"alpha": Field(choice("channel", "single"), "channel")}
+
+    def _count(self, shape: Shape) -> Any:
+        return self.numeric_channels(shape[-1]) if self.alpha == "channel" else 1
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        count = self._count(inputs[0])
+        line = (f"params: one slope per channel = {fmt(count)}" if self.alpha == "channel"
+                else "params: one slope shared by every value = 1")
+        return Inference(tuple(inputs[0]), count, explain=[line])
+
+    def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
+        return {"weight": (self._count(inputs[0]),)}
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        import numpy as np
+
+        x = inputs[0]
+        return np.maximum(x, 0) + weights["weight"] * np.minimum(x, 0)
+
+
+class LayerScale(Layer):
+    """A learned factor per channel (ConvNeXt, CaiT); ``init`` is the training start value (1e-6)."""
+
+    type_name = "layer_scale"
+    fields = {"init": Field(number, 1e-6)}
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        channels = self.numeric_channels(inputs[0][-1])
+        return Inference(tuple(inputs[0]), channels, explain=[f"params: one factor per channel = {fmt(channels)}"])
+
+    def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
+        return {"weight": (inputs[0][-1],)}
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        return inputs[0] * weights["weight"]
+

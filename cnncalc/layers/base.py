@@ -257,7 +257,7 @@ def bias_field(value: Any) -> Any:
 
 ACTIVATIONS = (
     "none", "linear", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish",
-    "sigmoid", "tanh", "softmax",
+    "sigmoid", "tanh", "softmax", "hardswish", "hardsigmoid", "mish", "softplus",
 )
 activation_name = choice(*ACTIVATIONS)
 
@@ -283,7 +283,7 @@ class Inference:
 
 # ---------------------------------------------------------------- the base class
 
-COMMON_FIELDS = ("type", "name", "inputs")
+COMMON_FIELDS = ("type", "name", "inputs", "trainable")
 
 
 class Layer:
@@ -317,12 +317,17 @@ class Layer:
         """Validate the layer's own fields; unknown or bad fields raise with the field named."""
         options: dict[str, Any] = {}
         for key, value in raw.items():
+            if key == "trainable":
+                if not isinstance(value, bool):
+                    raise SpecError("bad value", field=key, got=value, expected="true or false")
+                options[key] = value
+                continue
             if key in COMMON_FIELDS:
                 continue
             spec = cls.fields.get(key)
             if spec is None:
                 hint = did_you_mean(str(key), list(cls.fields) + list(COMMON_FIELDS))
-                allowed = ", ".join(sorted(cls.fields)) or "none besides type, name, inputs"
+                allowed = ", ".join(sorted(cls.fields)) or "none besides type, name, inputs, trainable"
                 raise SpecError(f"unknown field for {a_layer(type_name)}", field=str(key),
                                 hint=hint or f"fields of {type_name}: {allowed}")
             try:
@@ -335,12 +340,24 @@ class Layer:
                     raise SpecError(f"missing required field for {a_layer(type_name)}", field=key,
                                     hint=f"expected {spec.doc}" if spec.doc else None)
                 options[key] = spec.default
+        options.setdefault("trainable", True)
         cls.check_fields(options)
         return options
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
         """Cross-field checks that need no input shape (override where needed)."""
+
+    def inference(self, inputs: Sequence[Shape]) -> Inference:
+        """:meth:`infer`, with a frozen layer's (``trainable: false``) parameters counted as non-trainable."""
+        info = self.infer(inputs)
+        if self.options.get("trainable", True) is False and not (arith.is_int(info.trainable)
+                                                                  and info.trainable == 0):
+            frozen = info.trainable
+            info.non_trainable = arith.simplify(info.non_trainable + frozen)
+            info.trainable = 0
+            info.explain.append(f"frozen (trainable: false): {fmt(frozen)} parameters counted as non-trainable")
+        return info
 
     # -- rules, overridden per type
 

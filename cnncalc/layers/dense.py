@@ -56,7 +56,7 @@ class Dense(Layer):
         macs = arith.simplify(positions * features * units)
         lines.append(f"MACs: {features}·{units}" + (f" at each of {arith.factor_text(positions)} positions" if len(shape) > 1 else "")
                      + f" = {fmt(macs)}")
-        return Inference(tuple(shape[:-1]) + (units,), params, 0, macs, lines, "keep" if len(shape) == 3 else None)
+        return Inference(tuple(shape[:-1]) + (units,), params, 0, macs, lines, "keep" if len(shape) >= 2 else None)
 
     def bias_count(self, out_shape: Shape) -> int:
         return 0 if self.bias is False else self.units

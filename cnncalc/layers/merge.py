@@ -1,4 +1,5 @@
-"""Layers with two or more inputs: add, concat."""
+"""Layers with two or more inputs: concat and the element-wise merges (add, multiply, subtract, maximum,
+minimum, average), which broadcast as NumPy does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from ..errors import ShapeError
 from ..maths import arith
+from .axes import batch_axis, sample_axis
 from .base import Field, Inference, Layer, Shape, any_int
 
 
@@ -17,26 +19,77 @@ def same_dim(a: Any, b: Any) -> bool:
     return difference == 0
 
 
-class Add(Layer):
-    type_name = "add"
+def _is_one(dim: Any) -> bool:
+    return arith.is_int(dim) and dim == 1
+
+
+def broadcast_shapes(layer: Layer, inputs: Sequence[Shape]) -> Shape:
+    """NumPy's rule: shapes aligned from the last axis; along each axis the sizes are equal or 1."""
+    rank = max(len(shape) for shape in inputs)
+    result: list[Any] = [1] * rank
+    owner = [0] * rank  # which input set each output axis, for the message
+    for position, shape in enumerate(inputs):
+        offset = rank - len(shape)
+        for i, dim in enumerate(shape):
+            axis = offset + i
+            if _is_one(dim):
+                continue
+            if _is_one(result[axis]):
+                result[axis], owner[axis] = dim, position
+            elif not same_dim(result[axis], dim):
+                def show(s: Shape) -> list[str]:
+                    return [str(d) for d in s]
+                raise ShapeError(
+                    f"inputs of {layer.type} need equal shapes or broadcasting ones: input {position + 1} ('{layer.inputs[position]}') "
+                    f"has {dim} where input {owner[axis] + 1} ('{layer.inputs[owner[axis]]}') has "
+                    f"{result[axis]} (axis {axis - rank} from the end)",
+                    field="inputs", got=show(shape),
+                    expected=f"a shape that broadcasts with {show(inputs[owner[axis]])} (each axis equal or 1, "
+                             "aligned from the last axis)")
+    return tuple(result)
+
+
+class Merge(Layer):
+    """Element-wise merge of two or more inputs, broadcasting ([H, W, C] × [1, 1, C] is squeeze-and-excitation)."""
+
+    type_names = ("add", "multiply", "subtract", "maximum", "minimum", "average")
     arity = None
     fields: dict[str, Field] = {}
+    _WORDS = {"add": "sum", "multiply": "product", "subtract": "difference", "maximum": "maximum",
+              "minimum": "minimum", "average": "mean"}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        first = inputs[0]
-        for position, shape in enumerate(inputs[1:], start=2):
-            if len(shape) != len(first) or not all(same_dim(a, b) for a, b in zip(shape, first)):
-                raise ShapeError(f"inputs of add must have equal shapes; input {position} "
-                                 f"('{self.inputs[position - 1]}') differs from input 1 ('{self.inputs[0]}')",
-                                 field="inputs", got=[str(d) for d in shape],
-                                 expected=str([str(d) for d in first]))
-        return Inference(tuple(first), explain=[f"element-wise sum of {len(inputs)} inputs"])
+        if self.type == "subtract" and len(inputs) != 2:
+            raise ShapeError("subtract takes exactly two inputs (the first minus the second)", field="inputs",
+                             got=list(self.inputs), expected="two layer names")
+        shape = broadcast_shapes(self, inputs)
+        text = f"element-wise {self._WORDS[self.type]} of {len(inputs)} inputs"
+        if any(len(s) != len(shape) or not all(same_dim(a, b) for a, b in zip(s, shape)) for s in inputs):
+            text += " (broadcast: " + " × ".join("[" + ", ".join(str(d) for d in s) + "]" for s in inputs) + \
+                    " → [" + ", ".join(str(d) for d in shape) + "])"
+        return Inference(shape, explain=[text])
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        total = inputs[0]
-        for x in inputs[1:]:
-            total = total + x
-        return total
+        import numpy as np
+
+        # inputs are batched [N, ...]: align the sample axes from the end, keeping the batch axis first
+        rank = len(out_shape)
+        xs = [x.reshape(x.shape[:1] + (1,) * (rank + 1 - x.ndim) + x.shape[1:]) for x in inputs]
+        if self.type == "subtract":
+            return xs[0] - xs[1]
+        if self.type == "maximum":
+            return np.maximum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.maximum(xs[0], xs[1])
+        if self.type == "minimum":
+            return np.minimum.reduce(np.broadcast_arrays(*xs)) if len(xs) > 2 else np.minimum(xs[0], xs[1])
+        total = xs[0]
+        for x in xs[1:]:
+            total = total * x if self.type == "multiply" else total + x
+        if self.type == "average":
+            total = total / len(xs)
+        return np.broadcast_to(total, (inputs[0].shape[0], *out_shape))
+
+
+Add = Merge  # the v1 name
 
 
 class Concat(Layer):
@@ -46,10 +99,7 @@ class Concat(Layer):
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         rank = len(inputs[0])
-        axis = self.axis + rank if self.axis < 0 else self.axis
-        if not 0 <= axis < rank:
-            raise ShapeError("concat axis out of range", field="axis", got=self.axis,
-                             expected=f"an axis in [-{rank}, {rank - 1}]")
+        axis = sample_axis(self.axis, rank)
         total: Any = 0
         for position, shape in enumerate(inputs, start=1):
             if len(shape) != rank:
@@ -71,4 +121,4 @@ class Concat(Layer):
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
-        return np.concatenate(inputs, axis=self.axis if self.axis < 0 else self.axis + 1)  # + batch axis
+        return np.concatenate(inputs, axis=batch_axis(sample_axis(self.axis, len(out_shape))))

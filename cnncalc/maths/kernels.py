@@ -121,6 +121,20 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(x.dtype))
 
 
+def hardsigmoid(x: np.ndarray) -> np.ndarray:
+    """``relu6(x + 3)/6``, as PyTorch and Keras 3 (not Keras 2's ``0.2x + 0.5``)."""
+    return np.clip(x + 3.0, 0.0, 6.0) / 6.0
+
+
+def softplus(x: np.ndarray) -> np.ndarray:
+    """``log(1 + eˣ)`` without overflow; above 20 it is ``x`` to float64 precision (PyTorch's threshold)."""
+    return np.where(x > 20.0, x, np.log1p(np.exp(np.minimum(x, 20.0))))
+
+
+def mish(x: np.ndarray) -> np.ndarray:
+    return x * np.tanh(softplus(x))
+
+
 def activate(name: str, x: np.ndarray, alpha: float | None = None) -> np.ndarray:
     if name in ("none", "linear"):
         return x
@@ -143,6 +157,14 @@ def activate(name: str, x: np.ndarray, alpha: float | None = None) -> np.ndarray
         return np.tanh(x)
     if name == "softmax":
         return softmax(x, -1)
+    if name == "hardsigmoid":
+        return hardsigmoid(x)
+    if name == "hardswish":
+        return x * hardsigmoid(x)
+    if name == "softplus":
+        return softplus(x)
+    if name == "mish":
+        return mish(x)
     raise ValueError(name)
 
 

@@ -22,6 +22,8 @@ Syntax (see README, "Blocks and repeat")::
 - ``repeat: n`` chains n copies (``name.0`` … ``name.{n-1}``); ``first:`` overrides arguments of copy 0.
   ``$index`` is the copy's number. Plain layers take ``repeat`` too.
 - A block's output is its last layer (or the layer its ``output:`` names); the instance name refers to it.
+- ``trainable: false`` on a block use (or a repeat) freezes every layer inside; ``trainable`` is reserved
+  and cannot be a block parameter.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from ..maths import expr
 from .safeload import LineDict, LineList
 
 BLOCK_KEYS = ("params", "layers", "output", "description")
-INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "when")
+INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "when", "trainable")
+# a block use or a repeat may freeze everything inside it; a block cannot take it as a parameter
+RESERVED_PARAMS = ("trainable",)
 MAX_DEPTH = 16
 MAX_REPEAT = 10_000  # copies of one `repeat`
 MAX_LAYERS = 100_000  # layers after expanding blocks and repeat (the largest built-in network has 426)
@@ -144,6 +148,12 @@ def _parse_blocks(blocks: Any, blocks_line: int | None) -> dict[str, _BlockDef]:
         if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
             raise SpecError(f"'params' of block '{name}' must map parameter names to defaults", field="params",
                             line=_line(body, "params"), got=params)
+        for reserved in RESERVED_PARAMS:
+            if reserved in params:
+                raise SpecError(f"block '{name}' declares a reserved parameter", field=reserved,
+                                line=_line(params, reserved) or _line(body, "params"), got=reserved,
+                                expected="another name ('trainable' is given on a block use and applies "
+                                         "to every layer inside)")
         layers = body.get("layers")
         if not isinstance(layers, list) or not layers:
             raise SpecError(f"block '{name}' needs a non-empty 'layers' list", field="layers", line=line)
@@ -356,6 +366,10 @@ class _Expander:
         block = self.blocks[block_name]
         given = {k: v for k, v in raw.items() if k not in INSTANCE_KEYS}
         given.update(overrides)
+        trainable = given.pop("trainable", raw.get("trainable"))
+        if trainable is not None and not isinstance(trainable, bool):
+            raise SpecError("bad value", field="trainable", got=trainable, expected="true or false",
+                            line=_line(raw, "trainable") or line)
         for key in given:
             if key not in block.params:
                 raise SpecError(f"unknown argument for block '{block_name}'", field=str(key),
@@ -375,6 +389,10 @@ class _Expander:
             raise SpecError("a block instance takes one input", field="inputs", got=inputs, line=line)
         start = len(self.out)
         last = self.expand(block.layers, name + ".", inputs[0], args, group + (name,), depth + 1, block_name)
+        if trainable is not None:  # as Keras's `block.trainable = ...`: every layer inside, nested ones too
+            for item in self.out[start:]:
+                if isinstance(item.raw, dict):
+                    item.raw["trainable"] = trainable
         if block.output is not None:
             full = name + "." + block.output
             if not any(item.default_name == full for item in self.out[start:]):

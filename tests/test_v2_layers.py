@@ -1,0 +1,646 @@
+"""Spec v2, the non-spatial families: trainable, broadcasting merges, shape ops, norms, activations,
+attention and tokens. Shapes and parameters are checked against literal rules written here, kernels
+against naive loops."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnncalc import analyse, load_spec, loads_spec
+from cnncalc.errors import ExecutionError, ShapeError
+from cnncalc.layers import LAYER_TYPES
+from cnncalc.run.executor import run
+from cnncalc.spec.network import ZOO_DIR
+
+
+def _summary(text: str):
+    return analyse(loads_spec(text))
+
+
+# ---------------------------------------------------------------- trainable
+
+FROZEN_SPEC = """
+input: [8, 8, 3]
+blocks:
+  b:
+    params: {f: 4}
+    layers:
+      - {type: conv, name: c, filters: $f, kernel: 3, padding: 1}
+      - {type: batchnorm, name: bn}
+layers:
+  - {block: b, name: s1, repeat: 2, trainable: false, first: {f: 3}}
+  - {block: b, name: s2}
+  - {type: dense, name: fc, units: 2, trainable: false}
+  - {type: dense, name: fc2, units: 2, repeat: 2, trainable: false}
+"""
+
+
+def test_trainable_false_moves_params_to_non_trainable():
+    summary = _summary(FROZEN_SPEC)
+    by_name = {r.name: r for r in summary.records}
+    # conv 3→3: 3·3·3·3 + 3 = 84; bn 3: 6 + 6 stats; conv 3→4: 3·3·3·4 + 4 = 112; bn 4: 8 + 8
+    assert (by_name["s1.0.c"].trainable, by_name["s1.0.c"].non_trainable) == (0, 84)
+    assert (by_name["s1.0.bn"].trainable, by_name["s1.0.bn"].non_trainable) == (0, 12)
+    assert (by_name["s1.1.c"].trainable, by_name["s1.1.c"].non_trainable) == (0, 112)
+    assert (by_name["s2.c"].trainable, by_name["s2.c"].non_trainable) == (148, 0)
+    assert (by_name["s2.bn"].trainable, by_name["s2.bn"].non_trainable) == (8, 8)
+    assert (by_name["fc"].trainable, by_name["fc"].non_trainable) == (0, 10)
+    assert all((by_name[f"fc2.{i}"].trainable, by_name[f"fc2.{i}"].non_trainable) == (0, 6) for i in (0, 1))
+    assert summary.params == 84 + 12 + 112 + 16 + 148 + 16 + 10 + 12
+    assert summary.trainable == 148 + 8
+
+
+def test_trainable_on_block_overrides_and_first_can_freeze_copy_zero():
+    text = FROZEN_SPEC.replace("repeat: 2, trainable: false, first: {f: 3}", "repeat: 2, first: {f: 3, trainable: false}")
+    by_name = {r.name: r for r in _summary(text).records}
+    assert by_name["s1.0.c"].trainable == 0 and by_name["s1.1.c"].trainable == 112
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("input: [4]\nlayers:\n  - {type: dense, units: 2, trainable: 0}\n", "field 'trainable'"),
+    (("input: [4]\nblocks:\n  b:\n    params: {trainable: true}\n    layers: [{type: dense, units: 2}]\n"
+      "layers:\n  - {block: b}\n"), "reserved parameter"),
+    ("input: [4]\nblocks:\n  b:\n    layers: [{type: dense, units: 2}]\nlayers:\n  - {block: b, trainable: 3}\n",
+     "field 'trainable'"),
+])
+def test_trainable_errors(cli, tmp_path, text, fragment):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    code, _out, err = cli("summary", str(path))
+    assert code == 2 and fragment in err, err
+    assert "spec.yaml:" in err
+
+
+# ---------------------------------------------------------------- zoo: published parameter counts
+
+# (zoo name, torchvision's parameter count, torchvision's documented GFLOPS, which count MACs)
+V2_ZOO = [
+    ("vit_b_16", 86_567_656, 17.56),
+    ("convnext_tiny", 28_589_128, 4.46),
+    ("efficientnet_b0", 5_288_548, 0.39),
+    ("mobilenet_v3_large", 5_483_032, 0.22),
+    ("shufflenet_v2_x1_0", 2_278_604, 0.14),
+]
+
+
+@pytest.mark.parametrize("name, params, gmacs", V2_ZOO, ids=[z[0] for z in V2_ZOO])
+def test_v2_zoo_published_counts(name, params, gmacs):
+    summary = analyse(load_spec(name))
+    assert (summary.params, summary.trainable, summary.non_trainable) == (params, params, 0)
+    assert round(summary.macs / 1e9, 2) == gmacs
+    assert list(summary.records[-1].output_shape) == [1000]
+
+
+def test_frozen_backbone_counts_as_non_trainable(tmp_path):
+    # fine-tuning the head only: every encoder block frozen, the count moves, the total stays
+    text = (ZOO_DIR / "vit_b_16.yaml").read_text().replace(
+        "{block: encoder, name: encoder, repeat: 12}", "{block: encoder, name: encoder, repeat: 12, trainable: false}")
+    summary = analyse(loads_spec(text))
+    per_block = 2 * 768 + (4 * 768 * 768 + 4 * 768) + 2 * 768 + (768 * 3072 + 3072) + (3072 * 768 + 768)
+    assert summary.non_trainable == 12 * per_block
+    assert summary.params == 86_567_656
+
+
+# ---------------------------------------------------------------- helpers: one layer, any rank
+
+def make(type_name: str, n_inputs: int = 1, **fields):
+    """A layer built directly from its class (any input rank, no network around it)."""
+    cls = LAYER_TYPES[type_name]
+    options = cls.parse_fields(type_name, dict(fields))
+    return cls(type_name, type_name + "1", 1, [f"in{i}" for i in range(n_inputs)], options)
+
+
+def forward(layer, *xs, weights=None):
+    """Runs the kernel on batched inputs; checks the calculator's shape against the kernel's."""
+    shape = layer.infer([x.shape[1:] for x in xs]).shape
+    out = layer.forward(list(xs), weights or {}, tuple(int(d) for d in shape))
+    assert out.shape == (xs[0].shape[0], *shape)
+    return out
+
+
+def positional(shape, rng=None):
+    """Values that encode their position (a wrong index is visible), plus noise when rng is given."""
+    x = np.arange(int(np.prod(shape)), dtype=float).reshape(shape)
+    return x if rng is None else x + rng.normal(size=shape)
+
+
+shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4)
+
+
+# ---------------------------------------------------------------- broadcasting merges
+
+def literal_broadcast(a, b):
+    """NumPy's rule written out: align from the end; each pair equal, or one of them 1."""
+    rank = max(len(a), len(b))
+    a, b = (1,) * (rank - len(a)) + tuple(a), (1,) * (rank - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(max(x, y))
+    return tuple(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes, st.data(), st.sampled_from(["add", "multiply", "subtract", "maximum", "minimum", "average"]))
+def test_merge_shapes_follow_the_broadcast_rule(a, data, kind):
+    # the second shape: a suffix of a's rank with some axes set to 1 or changed
+    b = [data.draw(st.sampled_from([d, 1, d + 1])) for d in a[len(a) - data.draw(st.integers(1, len(a))):]]
+    expected = literal_broadcast(a, b)
+    layer = make(kind, 2)
+    if expected is None:
+        with pytest.raises(ShapeError, match="broadcasting"):
+            layer.infer([tuple(a), tuple(b)])
+        return
+    assert tuple(layer.infer([tuple(a), tuple(b)]).shape) == expected
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(2, *a)), rng.normal(size=(2, *b))
+    out = forward(layer, x, y)
+    op = {"add": lambda p, q: p + q, "multiply": lambda p, q: p * q, "subtract": lambda p, q: p - q,
+          "maximum": max, "minimum": min, "average": lambda p, q: (p + q) / 2}[kind]
+    rank = len(expected)
+    for n in range(2):
+        for index in np.ndindex(*expected):
+            ia = tuple(0 if d == 1 else i for i, d in zip(index[rank - len(a):], a))
+            ib = tuple(0 if d == 1 else i for i, d in zip(index[rank - len(b):], b))
+            assert out[(n, *index)] == pytest.approx(op(x[(n, *ia)], y[(n, *ib)]), abs=1e-15)
+
+
+def test_squeeze_excitation_multiply_three_inputs_and_average():
+    rng = np.random.default_rng(1)
+    x, s, t = rng.normal(size=(2, 4, 4, 3)), rng.normal(size=(2, 1, 1, 3)), rng.normal(size=(2, 3))
+    out = forward(make("multiply", 3), x, s, t)
+    for c in range(3):
+        assert np.allclose(out[..., c], x[..., c] * s[:, :, :, c] * t[:, None, None, c])
+    assert np.allclose(forward(make("average", 3), x, s, t), (x + s + t[:, None, None, :]) / 3)
+    assert np.allclose(forward(make("maximum", 3), x, s, t), np.maximum(np.maximum(x, s), t[:, None, None, :]))
+
+
+def test_subtract_takes_two_inputs():
+    with pytest.raises(ShapeError, match="exactly two"):
+        make("subtract", 3).infer([(2,), (2,), (2,)])
+
+
+# ---------------------------------------------------------------- slice, channel_shuffle, permute
+
+@settings(max_examples=80, deadline=None)
+@given(shapes, st.data())
+def test_slice_matches_python_slicing(shape, data):
+    rank = len(shape)
+    axis = data.draw(st.integers(-rank, rank - 1))
+    n = shape[axis]
+    start = data.draw(st.integers(-n - 1, n))
+    stop = data.draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+    step = data.draw(st.integers(1, 3))
+    layer = make("slice", axis=axis, start=start, stop=stop, step=step)
+    # the rule: start an existing index, stop in [-n, n], the slice non-empty
+    first = start + n if start < 0 else start
+    end = n if stop is None else (stop + n if stop is not None and stop < 0 else stop)
+    valid = -n <= start < n and (stop is None or -n <= stop <= n) and end > first
+    if not valid:
+        with pytest.raises(ShapeError, match="slice"):
+            layer.infer([tuple(shape)])
+        return
+    x = positional((1, *shape))
+    nested = x[0].tolist()
+    out = forward(layer, x)
+
+    def take(node, depth):  # Python's own slicing on nested lists
+        if depth == (axis % rank):
+            return node[start:stop:step]
+        return [take(item, depth + 1) for item in node]
+
+    assert out[0].tolist() == take(nested, 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.integers(1, 4), st.integers(1, 4))
+def test_channel_shuffle_follows_pytorch_rule(shape, groups, per):
+    shape = [*shape[:-1], groups * per]
+    x = positional((2, *shape))
+    out = forward(make("channel_shuffle", groups=groups), x)
+    for j in range(groups * per):
+        # output channel j = (j mod groups)-th group, position ⌊j/groups⌋ in it
+        assert np.array_equal(out[..., j], x[..., (j % groups) * per + j // groups])
+
+
+def test_channel_shuffle_groups_must_divide():
+    with pytest.raises(ShapeError, match="divide"):
+        make("channel_shuffle", groups=3).infer([(4, 4, 8)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.randoms(use_true_random=False))
+def test_permute_moves_axes(shape, random):
+    order = list(range(len(shape)))
+    random.shuffle(order)
+    layer = make("permute", axes=order)
+    assert tuple(layer.infer([tuple(shape)]).shape) == tuple(shape[a] for a in order)
+    x = positional((1, *shape))
+    out = forward(layer, x)
+    for index in np.ndindex(*shape):
+        moved = tuple(index[a] for a in order)
+        assert out[(0, *moved)] == x[(0, *index)]
+
+
+@pytest.mark.parametrize("axes", [[0, 0, 1], [0, 1], [0, 1, 3], [2, 1, 0, 3]])
+def test_permute_not_a_permutation(axes):
+    with pytest.raises(ShapeError, match="permutation") as error:
+        make("permute", axes=axes).infer([(2, 3, 4)])
+    assert error.value.field == "axes"
+
+
+# ---------------------------------------------------------------- norms
+
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.data(), st.booleans(), st.booleans())
+def test_layernorm_params_and_shape(shape, data, center, scale):
+    rank = len(shape)
+    axes = data.draw(st.lists(st.integers(-rank, rank - 1), min_size=1, max_size=rank,
+                              unique_by=lambda a: a % rank))
+    layer = make("layernorm", axis=axes if len(axes) > 1 else axes[0], center=center, scale=scale)
+    info = layer.infer([tuple(shape)])
+    assert info.trainable == (center + scale) * int(np.prod([shape[a] for a in axes]))
+    assert tuple(info.shape) == tuple(shape) and info.macs == 0
+
+
+def test_layernorm_kernel_by_hand():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 3, 4, 5))
+    gamma, beta = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    layer = make("layernorm", axis=[0, -1], epsilon=1e-5)
+    out = forward(layer, x, weights={"gamma": gamma, "beta": beta})
+    for n in range(2):
+        for j in range(4):  # the axis not normalised
+            values = [x[n, i, j, c] for i in range(3) for c in range(5)]
+            mean = sum(values) / len(values)
+            var = sum((v - mean) ** 2 for v in values) / len(values)
+            for i in range(3):
+                for c in range(5):
+                    want = gamma[i, c] * (x[n, i, j, c] - mean) / math.sqrt(var + 1e-5) + beta[i, c]
+                    assert out[n, i, j, c] == pytest.approx(want, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shapes, st.integers(1, 4), st.integers(1, 3), st.booleans(), st.booleans())
+def test_groupnorm_params_and_kernel_by_hand(shape, groups, per, center, scale):
+    shape = [*shape[:-1], groups * per]
+    channels = groups * per
+    layer = make("groupnorm", groups=groups, center=center, scale=scale)
+    assert layer.infer([tuple(shape)]).trainable == (center + scale) * channels
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, *shape))
+    weights = {}
+    if scale:
+        weights["gamma"] = rng.normal(size=channels)
+    if center:
+        weights["beta"] = rng.normal(size=channels)
+    out = forward(layer, x, weights=weights)
+    positions = list(np.ndindex(*shape[:-1]))
+    for n in range(2):
+        for g in range(groups):
+            members = range(g * per, (g + 1) * per)  # contiguous channels
+            values = [x[(n, *p, c)] for p in positions for c in members]
+            mean = sum(values) / len(values)
+            var = sum((v - mean) ** 2 for v in values) / len(values)
+            for p in positions:
+                for c in members:
+                    want = (x[(n, *p, c)] - mean) / math.sqrt(var + 1e-5)
+                    want = want * weights.get("gamma", np.ones(channels))[c] + weights.get("beta", np.zeros(channels))[c]
+                    assert out[(n, *p, c)] == pytest.approx(want, abs=1e-10)
+
+
+def test_groupnorm_groups_must_divide():
+    with pytest.raises(ShapeError, match="divide") as error:
+        make("groupnorm", groups=3).infer([(4, 4, 8)])
+    assert error.value.field == "groups"
+
+
+# ---------------------------------------------------------------- activations, prelu, layer_scale
+
+def _literal(name, v):
+    softplus = v if v > 20 else math.log1p(math.exp(v))
+    return {"hardsigmoid": min(max(v + 3, 0), 6) / 6, "hardswish": v * min(max(v + 3, 0), 6) / 6,
+            "softplus": softplus, "mish": v * math.tanh(softplus)}[name]
+
+
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid", "mish", "softplus"])
+def test_new_activations_elementwise(name):
+    values = np.array([-1000.0, -50.0, -3.5, -3.0, -1.0, -1e-9, 0.0, 0.5, 2.9, 3.0, 7.0, 19.9, 20.5, 1000.0])
+    out = forward(make(name), values.reshape(1, 2, 7))
+    assert np.all(np.isfinite(out))
+    for v, got in zip(values, out.ravel()):
+        assert got == pytest.approx(_literal(name, v), rel=1e-14, abs=1e-300)
+    # as an activation field of a dense layer
+    net = loads_spec(f"input: [3]\nlayers:\n  - {{type: dense, units: 2, activation: {name}}}\n")
+    w, b = np.array([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.25]]), np.array([0.1, -0.2])
+    x = np.array([1.5, -2.0, 4.0])
+    got = run(net, x, {"dense1.weight": w, "dense1.bias": b}).output
+    assert got == pytest.approx([_literal(name, v) for v in x @ w + b], rel=1e-14)
+
+
+def test_softplus_is_stable():
+    x = np.array([[-800.0, 800.0]])
+    out = forward(make("softplus"), x)
+    assert out[0, 0] == pytest.approx(math.exp(-800.0), rel=1e-12, abs=0) and out[0, 1] == 800.0
+
+
+@pytest.mark.parametrize("alpha, count", [("channel", 5), ("single", 1)])
+def test_prelu_params_and_kernel(alpha, count):
+    layer = make("prelu", alpha=alpha)
+    assert layer.infer([(3, 4, 5)]).trainable == count
+    rng = np.random.default_rng(4)
+    x, a = rng.normal(size=(2, 3, 4, 5)), rng.normal(size=count)
+    out = forward(layer, x, weights={"weight": a})
+    for index in np.ndindex(*x.shape):
+        slope = a[index[-1] if count > 1 else 0]
+        assert out[index] == (x[index] if x[index] >= 0 else slope * x[index])
+
+
+def test_layer_scale():
+    layer = make("layer_scale")
+    assert layer.init == 1e-6 and layer.infer([(7, 7, 96)]).trainable == 96
+    x, w = positional((1, 2, 3)), np.array([2.0, -1.0, 0.5])
+    assert np.array_equal(forward(layer, x, weights={"weight": w}), x * w)
+
+
+# ---------------------------------------------------------------- attention
+
+def literal_attention_params(d_q, d_k, d_v, h, k, v, out, bias):
+    return d_q * h * k + d_k * h * k + d_v * h * v + h * v * out + ((2 * h * k + h * v + out) if bias else 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5), st.integers(1, 3),
+       st.booleans(), st.one_of(st.none(), st.integers(1, 4)), st.one_of(st.none(), st.integers(1, 4)),
+       st.one_of(st.none(), st.integers(1, 6)), st.sampled_from([1, 2, 3]))
+def test_attention_params_macs_shape(t_q, t_k, d_per_head, d_kv, heads, bias, key_dim, value_dim, output_dim, n_in):
+    d_q = heads * d_per_head
+    layer = make("attention", n_in, heads=heads, key_dim=key_dim, value_dim=value_dim, output_dim=output_dim,
+                 bias=bias)
+    query, value, key = (t_q, d_q), (t_k, d_kv), (t_k, d_kv + 1)
+    inputs = [query, value, key][:n_in]
+    if n_in == 1:
+        value = key = query
+    elif n_in == 2:
+        key = value
+    info = layer.infer(inputs)
+    k = key_dim or d_q // heads
+    v = value_dim or k
+    out = output_dim or d_q
+    assert info.trainable == literal_attention_params(d_q, key[1], value[1], heads, k, v, out, bias)
+    tq, tk = query[0], key[0]
+    assert info.macs == (tq * d_q * heads * k + tk * key[1] * heads * k + tk * value[1] * heads * v
+                         + tq * heads * v * out + heads * tq * tk * (k + v))
+    assert tuple(info.shape) == (t_q, out)
+
+
+def test_attention_torch_parameter_count():
+    # 4d² + 4d, as torch.nn.MultiheadAttention(d, heads)
+    for d, heads in ((768, 12), (64, 4), (10, 5)):
+        assert make("attention", heads=heads).infer([(7, d)]).trainable == 4 * d * d + 4 * d
+
+
+def test_attention_heads_must_divide():
+    with pytest.raises(ShapeError, match="divide") as error:
+        make("attention", heads=5).infer([(7, 12)])
+    assert error.value.field == "heads" and error.value.got == 5
+    assert make("attention", heads=5, key_dim=4).infer([(7, 12)]).shape == (7, 12)  # explicit key_dim
+
+
+def naive_attention(q_in, v_in, k_in, w, bias):
+    """Loops over samples, heads and tokens: the textbook formula, one score at a time."""
+    n, t_q, _ = q_in.shape
+    t_k = k_in.shape[1]
+    heads, key_dim = w["query.weight"].shape[1:]
+    value_dim, out_dim = w["output.weight"].shape[1:]
+    out = np.zeros((n, t_q, out_dim))
+    for b in range(n):
+        for i in range(t_q):
+            total = w["output.bias"].copy() if bias else np.zeros(out_dim)
+            for h in range(heads):
+                q = q_in[b, i] @ w["query.weight"][:, h, :] + (w["query.bias"][h] if bias else 0)
+                scores = []
+                for j in range(t_k):
+                    kj = k_in[b, j] @ w["key.weight"][:, h, :] + (w["key.bias"][h] if bias else 0)
+                    scores.append(sum(q[c] * kj[c] for c in range(key_dim)) / math.sqrt(key_dim))
+                top = max(scores)
+                e = [math.exp(s - top) for s in scores]
+                context = np.zeros(value_dim)
+                for j in range(t_k):
+                    vj = v_in[b, j] @ w["value.weight"][:, h, :] + (w["value.bias"][h] if bias else 0)
+                    context += e[j] / sum(e) * vj
+                total += context @ w["output.weight"][h]
+            out[b, i] = total
+    return out
+
+
+@pytest.mark.parametrize("n_in, bias", [(1, True), (2, False), (3, True)])
+def test_attention_kernel_against_loops(n_in, bias):
+    rng = np.random.default_rng(5)
+    layer = make("attention", n_in, heads=3, key_dim=4, value_dim=2, output_dim=5, bias=bias)
+    q_in = rng.normal(size=(2, 6, 7))
+    v_in = rng.normal(size=(2, 4, 3)) if n_in > 1 else q_in
+    k_in = rng.normal(size=(2, 4, 8)) if n_in > 2 else v_in
+    xs = [q_in, v_in, k_in][:n_in]
+    w = {key: rng.normal(size=shape) for key, shape in layer.weight_shapes([x.shape[1:] for x in xs]).items()}
+    assert w["query.weight"].shape == (7, 3, 4) and w["output.weight"].shape == (3, 2, 5)
+    assert ("output.bias" in w) == bias
+    got = forward(layer, *xs, weights=w)
+    assert np.allclose(got, naive_attention(q_in, v_in, k_in, w, bias), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- tokens
+
+def test_class_token_position_embedding_embedding():
+    x = positional((2, 3, 4))
+    token = np.array([9.0, 8.0, 7.0, 6.0])
+    layer = make("class_token")
+    info = layer.infer([(3, 4)])
+    assert (info.shape, info.trainable) == ((4, 4), 4)
+    out = forward(layer, x, weights={"weight": token})
+    assert np.array_equal(out[:, 0], [token, token]) and np.array_equal(out[:, 1:], x)  # prepended
+    table = positional((3, 4)) * 0.5
+    layer = make("position_embedding")
+    assert layer.infer([(3, 4)]).trainable == 12
+    assert np.array_equal(forward(layer, x, weights={"weight": table}), x + table)
+    layer = make("embedding", vocab=5, dim=3)
+    info = layer.infer([(4,)])
+    assert (info.shape, info.trainable) == ((4, 3), 15)
+    table = positional((5, 3))
+    ids = np.array([[0.0, 4.0, 2.0, 2.0]])
+    out = forward(layer, ids, weights={"weight": table})
+    assert np.array_equal(out[0], [table[0], table[4], table[2], table[2]])
+
+
+@pytest.mark.parametrize("ids, got", [([0.0, 5.0], 5), ([1.5, 0.0], 1.5), ([-1.0, 0.0], -1)])
+def test_embedding_ids_out_of_range(ids, got):
+    with pytest.raises(ExecutionError, match="integers in the vocabulary") as error:
+        make("embedding", vocab=5, dim=3).forward([np.array([ids])], {"weight": np.zeros((5, 3))}, (2, 3))
+    assert error.value.got == got and "[0, 4]" in error.value.expected
+
+
+# ---------------------------------------------------------------- axes
+
+@pytest.mark.parametrize("type_name, fields", [
+    ("slice", {"axis": 3}), ("slice", {"axis": -4}), ("softmax", {"axis": 3}), ("layernorm", {"axis": [0, 5]}),
+    ("concat", {"axis": -4}),
+])
+def test_axes_checked_against_the_rank(type_name, fields):
+    layer = make(type_name, 2 if type_name == "concat" else 1, **fields)
+    with pytest.raises(ShapeError, match="axis out of range") as error:
+        layer.infer([(2, 3, 4)] * (2 if type_name == "concat" else 1))
+    assert error.value.field == "axis" and "[-3, 2]" in error.value.expected
+
+
+def test_softmax_axis_on_tokens():
+    x = np.random.default_rng(6).normal(size=(2, 3, 4))
+    out = forward(make("softmax", axis=0), x)
+    assert np.allclose(out.sum(axis=1), 1.0)
+    assert np.allclose(out[:, :, 2], np.exp(x[:, :, 2]) / np.exp(x[:, :, 2]).sum(axis=1, keepdims=True))
+
+
+# ---------------------------------------------------------------- errors through the CLI
+
+TOKENS = "input: [96]\nlayers:\n  - {type: reshape, name: tokens, shape: [8, 12]}\n"
+
+
+@pytest.mark.parametrize("body, fragments", [
+    ("  - {type: dense, name: d, units: 5}\n  - {type: add, name: s, inputs: [tokens, d]}\n",
+     ["layer 3 's'", "field 'inputs'", "broadcasting", "has 5 where input 1 ('tokens') has 12", "got ['8', '5']",
+      "each axis equal or 1"]),
+    ("  - {type: multiply, name: m, inputs: [tokens, input]}\n", ["layer 2 'm'", "broadcasting", "expected"]),
+    ("  - {type: slice, name: sl, axis: 0, start: 8}\n",
+     ["layer 2 'sl'", "field 'start'", "out of range", "got 8", "expected an index in [-8, 7]"]),
+    ("  - {type: slice, name: sl, axis: 1, start: 4, stop: 2}\n", ["layer 2 'sl'", "field 'stop'", "empty"]),
+    ("  - {type: slice, name: sl, axis: 2}\n", ["field 'axis'", "axis out of range", "got 2", "[-2, 1]"]),
+    ("  - {type: attention, name: att, heads: 5}\n",
+     ["layer 2 'att'", "field 'heads'", "divide", "got 5", "expected a divisor of 12"]),
+    ("  - {type: permute, name: p, axes: [0, 0]}\n",
+     ["layer 2 'p'", "field 'axes'", "not a permutation", "got [0, 0]", "expected a permutation of [0, 1]"]),
+    ("  - {type: layernorm, name: ln, axis: [0, 2]}\n", ["layer 2 'ln'", "field 'axis'", "axis out of range"]),
+    ("  - {type: softmax, name: sm, axis: -3}\n", ["layer 2 'sm'", "field 'axis'", "axis out of range"]),
+    ("  - {type: concat, name: c, axis: 2, inputs: [tokens, tokens]}\n", ["layer 2 'c'", "axis out of range"]),
+    ("  - {type: subtract, name: s, inputs: [tokens, tokens, tokens]}\n", ["layer 2 's'", "exactly two"]),
+    ("  - {type: attention, name: att, heads: 2, inputs: [tokens, tokens, tokens, tokens]}\n",
+     ["layer 2 'att'", "field 'inputs'", "one to three"]),
+    ("  - {type: groupnorm, name: g, groups: 5}\n", ["layer 2 'g'", "field 'groups'", "divisor of 12"]),
+    ("  - {type: channel_shuffle, name: cs, groups: 5}\n", ["layer 2 'cs'", "field 'groups'", "divisor of 12"]),
+    ("  - {type: prelu, name: p, alpha: chanel}\n", ["field 'alpha'", "did you mean 'channel'"]),
+    ("  - {type: layernorm, name: ln, epsilon: 0}\n", ["field 'epsilon'", "a positive number"]),
+    ("  - {type: class_token, name: ct, inputs: input}\n", ["layer 2 'ct'", "[T, d]"]),
+])
+def test_v2_errors_exit_2_with_location(cli, tmp_path, body, fragments):
+    path = tmp_path / "net.yaml"
+    path.write_text(TOKENS + body)
+    code, out, err = cli("summary", str(path))
+    assert code == 2, out
+    assert "net.yaml:4" in err or "net.yaml:5" in err, err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_embedding_ids_checked_at_run_time(cli, tmp_path):
+    spec = tmp_path / "emb.yaml"
+    spec.write_text("input: [3]\nlayers:\n  - {type: embedding, name: emb, vocab: 4, dim: 2}\n")
+    ids = tmp_path / "ids.yaml"
+    ids.write_text("[1, 3, 4]\n")
+    code, _out, err = cli("run", str(spec), "--input", str(ids), "--seed", "0")
+    assert code == 2 and "layer 1 'emb'" in err and "got 4" in err and "[0, 3]" in err, err
+    ids.write_text("[1, 3, 0]\n")
+    code, _out, err = cli("run", str(spec), "--input", str(ids), "--seed", "0", "--format", "json")
+    assert code == 0, err
+
+
+def test_trainable_nested_blocks():
+    text = """
+input: [6]
+blocks:
+  inner:
+    layers: [{type: dense, name: d, units: 3}]
+  outer:
+    layers:
+      - {block: inner, name: a, trainable: false}
+      - {block: inner, name: b}
+layers:
+  - {block: outer, name: o1}
+  - {block: outer, name: o2, trainable: false}
+"""
+    by_name = {r.name: (r.trainable, r.non_trainable) for r in _summary(text).records}
+    assert by_name == {"o1.a.d": (0, 21), "o1.b.d": (12, 0), "o2.a.d": (0, 12), "o2.b.d": (0, 12)}
+
+
+def test_attention_on_several_token_axes_flattens_them():
+    # Keras's default attention axes: every axis but the features; [2, 3, d] attends over 6 tokens
+    rng = np.random.default_rng(7)
+    layer = make("attention", heads=2)
+    x = rng.normal(size=(1, 2, 3, 4))
+    w = {key: rng.normal(size=shape) for key, shape in layer.weight_shapes([(2, 3, 4)]).items()}
+    info = layer.infer([(2, 3, 4)])
+    assert info.shape == (2, 3, 4) and info.macs == make("attention", heads=2).infer([(6, 4)]).macs
+    flat = forward(make("attention", heads=2), x.reshape(1, 6, 4), weights=w)
+    assert np.allclose(forward(layer, x, weights=w).reshape(1, 6, 4), flat, rtol=1e-13, atol=1e-13)
+
+
+def test_attention_key_and_value_tokens_must_agree():
+    with pytest.raises(ShapeError, match="same tokens"):
+        make("attention", 3, heads=2).infer([(5, 4), (3, 4), (2, 4)])
+
+
+@pytest.mark.parametrize("start, step", [(0, 1), (1, 2), (2, 3), (-3, 1)])
+def test_slice_receptive_field_matches_an_impulse(start, step):
+    # a 3×3 conv after a spatial slice: the calculator's field and start against the executor's response
+    spec = loads_spec(f"input: [12, 12, 1]\nlayers:\n  - {{type: slice, name: s, axis: 0, start: {start}, step: {step}}}\n"
+                      "  - {type: conv, name: c, filters: 1, kernel: 3, bias: false}\n")
+    record = analyse(spec).record("c")
+    (size_h, jump_h, centre_h), (size_w, _jump_w, _centre_w) = record.receptive_field
+    weights = {"c.weight": np.ones((3, 3, 1, 1))}
+    base = np.zeros((12, 12, 1))
+    out0 = run(spec, base, weights).output
+    rows = []
+    for i in range(12):  # which input rows reach output row 0 (impulse responses)
+        x = base.copy()
+        x[i, 5, 0] = 1.0
+        if np.any(run(spec, x, weights).output[0] != out0[0]):
+            rows.append(i)
+    # the field spans the rows that reach the output, as a 1×1 conv of stride `step` would
+    assert size_h == max(rows) - min(rows) + 1 and len(rows) == 3
+    assert jump_h == step and centre_h == pytest.approx((min(rows) + max(rows)) / 2)
+    assert size_w == 3
+
+
+def test_explain_lines_worked_numbers(cli, tmp_path):
+    path = tmp_path / "block.yaml"
+    path.write_text("""input: [1088]
+layers:
+  - {type: reshape, name: tokens, shape: [17, 64]}
+  - {type: layernorm, name: ln}
+  - {type: attention, name: attn, heads: 4}
+  - {type: add, name: res, inputs: [tokens, attn]}
+  - {type: dense, name: mlp, units: 128}
+  - {type: slice, name: cls, axis: 0, stop: 1}
+  - {type: multiply, name: gate, inputs: [mlp, cls]}
+  - {type: layer_scale, name: ls}
+  - {type: prelu, name: act, trainable: false}
+""")
+    code, out, err = cli("summary", str(path), "--explain")
+    assert code == 0, err
+    for line in [
+        "mean and variance over axis 1: 64 values each",
+        "params: (1 + 1)·64 (gamma, beta) = 128",
+        "params: 64·4·16 + 64·4·16 + 64·4·16 + 4·16·64 + (2·4·16 + 4·16 + 64) = 16,640",  # 4d² + 4d
+        "scores and weighted sum 4·17·17·(16 + 16) = 36,992",
+        "total 315,520",
+        "MACs: 64·128 at each of 17 positions = 139,264",
+        "axis 0: [0:1] keeps 1 − 0 = 1",
+        "element-wise product of 2 inputs (broadcast: [17, 128] × [1, 128] → [17, 128])",
+        "params: one factor per channel = 128",
+        "frozen (trainable: false): 128 parameters counted as non-trainable",
+    ]:
+        assert line in out, line
