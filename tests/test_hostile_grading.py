@@ -805,11 +805,13 @@ def test_expression_caps():
         question = {q.id: q for q in grade_answers(problem, key, "s", {"same.formula": answer}).questions}
         return question["same.formula"].status, question["same.formula"].feedback
 
-    assert MAX_EXPRESSION_DEGREE == 16 and MAX_EXPRESSION_BITS == 4096
+    from cnncalc.maths import expr
+
+    assert MAX_EXPRESSION_DEGREE == 16 and MAX_EXPRESSION_BITS == expr.MAX_BITS == 256
     assert status("(f-1)/2 + 0*f**16")[0] == "correct"
     assert "too complex" in status("(f-1)/2 + 0*f**17")[1]
-    assert status("(f-1)/2 + 0*(2**64)**21")[0] == "correct"  # 3 bits · 64 · 21 = 4,032
-    assert "too complex" in status("(f-1)/2 + 0*(2**64)**22")[1]  # 4,224 bits
+    assert status("(f-1)/2 + 0*(2**8)**10")[0] == "correct"  # 3 bits · 8 · 10 = 240
+    assert "too complex" in status("(f-1)/2 + 0*(2**8)**11")[1]  # 264 bits
 
 
 def test_undecodable_file_names_are_reported(tmp_path, cli):

@@ -32,7 +32,8 @@ MAX_ID_CHARS = 200
 MAX_ECHO_CHARS = 300  # values echoed in reports and messages are cut to this many characters
 MAX_UNKNOWN_IDS = 20  # unknown question ids listed per file; the rest are counted
 MAX_EXPRESSION_DEGREE = 16
-MAX_EXPRESSION_BITS = 4096
+MAX_EXPRESSION_BITS = 256  # as the expression evaluator allows (maths.expr.MAX_BITS)
+POINT_BITS = 12  # evaluation points are at most 2**12: degree 16 stays within the bits
 EXPRESSION_POINTS = 12
 DEFAULT_RTOL = 1e-6
 
@@ -411,7 +412,7 @@ def _compare_expression(expected: str, got: Any) -> tuple[float, str, str]:
     names = sorted(expr.names(tree_got) | expr.names(tree_want))
     rng = random.Random(expected)  # the same points for every student and every run
     points = [{name: k + i for i, name in enumerate(names)} for k in range(1, 5)]
-    points += [{name: rng.randint(1, 10**6) for name in names} for _ in range(4 * EXPRESSION_POINTS)]
+    points += [{name: rng.randint(1, 2**POINT_BITS) for name in names} for _ in range(4 * EXPRESSION_POINTS)]
     agreed = 0
     for point in points:
         values = {name: Fraction(v) for name, v in point.items()}
@@ -437,7 +438,7 @@ def _check_complexity(tree: Any) -> tuple[int, int]:
     if kind == "num":
         size = (0, tree[1].numerator.bit_length() + tree[1].denominator.bit_length())
     elif kind == "name":
-        size = (1, 20)  # a point's value is at most 10**6
+        size = (1, POINT_BITS)
     elif kind == "neg":
         size = _check_complexity(tree[1])
     elif kind == "call":
