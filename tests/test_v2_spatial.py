@@ -520,6 +520,12 @@ CHAINS = [
      {"type": "conv", "filters": 2, "kernel": 3}],
     [{"type": "zero_pad", "padding": 1}, {"type": "conv", "filters": 2, "kernel": 3}, {"type": "crop", "cropping": 2},
      {"type": "avgpool", "kernel": 2}],
+    # a kernel shorter than the stride: outputs that read nothing, then windows over them
+    [{"type": "conv_transpose", "filters": 2, "kernel": 1, "stride": 3}, {"type": "conv", "filters": 2, "kernel": 2},
+     {"type": "maxpool", "kernel": 3, "stride": 2}, {"type": "upsample", "mode": "linear"},
+     {"type": "adaptive_avgpool", "size": 7}],
+    [{"type": "conv", "filters": 2, "kernel": 3, "stride": 2}, {"type": "upsample", "size": 21, "mode": "linear"},
+     {"type": "conv", "filters": 2, "kernel": 3, "padding": 2}, {"type": "adaptive_maxpool", "size": 5}],
 ]
 
 
@@ -658,9 +664,9 @@ def test_unet_crops_and_shapes():
     assert shapes["cat1"] == [392, 392, 128]
 
 
-def test_unet_receptive_field_matches_impulse_response_of_a_1d_analogue():
-    # the same chain of valid convs, pools, 2×2 up-convolutions and centre crops on one channel, 1-D;
-    # the simple (size, jump) recurrence would say 200 here; the exact fields of the transposed convs, 204
+def unet_1d_analogue():
+    """The zoo's U-Net on one channel in 1-D: its valid convs, pools (averaged: a linear net, so every
+    dependence shows), 2×2 up-convolutions and centre crops."""
     from cnncalc import load_spec
 
     layers = []
@@ -669,14 +675,30 @@ def test_unet_receptive_field_matches_impulse_response_of_a_1d_analogue():
         plain = {"type": layer.type, "name": layer.name, "inputs": layer.inputs}
         if layer.type in ("conv", "conv_transpose"):
             plain.update(filters=1, kernel=options["kernel"][0], stride=options["stride"][0])
-        elif layer.type == "maxpool":  # the same window, averaged: a linear net, so every dependence shows
+        elif layer.type == "maxpool":
             plain.update(type="avgpool", kernel=2)
         elif layer.type == "crop":
             plain.update(size=options["size"][0])
         layers.append(plain)
-    record, sizes, _ = measured_fields((572, 1), layers)
+    return layers
+
+
+def test_unet_receptive_field_matches_impulse_response_of_a_1d_analogue():
+    # the simple (size, jump) recurrence would say 200 here; the exact fields of the transposed convs, 204
+    record, sizes, _ = measured_fields((572, 1), unet_1d_analogue())
     assert record.output_shape == (388, 1)
-    assert [axis[0] for axis in record.receptive_field] == sizes
+    assert [axis[0] for axis in record.receptive_field] == sizes == [204]
+
+
+def test_exact_fields_cap_per_axis(monkeypatch):
+    from cnncalc.calc import analysis
+
+    net = net_of((572, 1), unet_1d_analogue())
+    # the layers from the first up-convolution on are at most 392 long (up1's output)
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 392)  # within the cap: exact
+    assert analyse(net).records[-1].receptive_field[0][0] == 204
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 391)  # up1 beyond it: the recurrence from there on
+    assert analyse(net).records[-1].receptive_field[0][0] == 200
 
 
 def test_torchvision_specs_use_torch_batchnorm_epsilon():

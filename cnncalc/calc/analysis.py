@@ -234,7 +234,7 @@ class _Fields:
         import numpy as np
 
         rf, shape = self.rfs[name], self.shapes[name]
-        if rf is None or not all(arith.is_int(d) for d in shape[:-1]):
+        if rf is None or not all(arith.is_int(d) and d <= EXACT_AXIS for d in shape[:-1]):
             return None
         result = []
         for (size, jump, start), n in zip(rf, shape[:-1]):
@@ -252,7 +252,7 @@ class _Fields:
         special = step != "keep" and any(isinstance(axis[0], str) for axis in step)
         if not special and not any(source in self.bounds for source in inputs):
             return None
-        if not all(arith.is_int(d) for d in shape[:-1]):
+        if not all(arith.is_int(d) and d <= EXACT_AXIS for d in shape[:-1]):
             return None
         import numpy as np
 
@@ -276,7 +276,10 @@ class _Fields:
             n_out = int(shape[axis])
             axis_step = "keep" if step == "keep" else step[axis]
             jump_below = float(below_rf[axis][1]) if below_rf is not None else 1.0
-            lo, hi = _compose(lo_b, hi_b, jump_below, axis_step, n_out)
+            composed = _compose(lo_b, hi_b, jump_below, axis_step, n_out)
+            if composed is None:
+                return None
+            lo, hi = composed
             result.append((lo, hi))
             real = lo < _EMPTY / 2
             sizes.append(max(math.ceil((hi - lo)[real].max() - 1e-9) + 1, 1) if real.any() else None)
@@ -284,7 +287,40 @@ class _Fields:
         return sizes
 
 
-def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[Any, Any]:
+#: exact fields only where every spatial axis is at most this long and a transposed conv's
+#: (outputs × taps) table at most EXACT_TAPS entries; beyond, the recurrence (memory stays small)
+EXACT_AXIS = 1 << 20
+EXACT_TAPS = 1 << 22
+
+
+def _range_hull(lo_b: Any, hi_b: Any, jump: float, first: Any, last: Any) -> tuple[Any, Any]:
+    """Hull of the fields of the pixels ``first … last`` below (inclusive), per output, in O(outputs).
+
+    Fields below are ordered (a later pixel's field never starts or ends earlier) except for pixels
+    that read nothing (after a transposed conv with a kernel shorter than its stride): the hull is the
+    first non-empty pixel's start and the last one's end. Padding pixels (indices outside the layer)
+    continue the edge pixels' fields by the jump, as the recurrence counts them.
+    """
+    import numpy as np
+
+    n = len(lo_b)
+    index = np.arange(n)
+    valid = lo_b < _EMPTY / 2
+    next_valid = np.minimum.accumulate(np.where(valid, index, n)[::-1])[::-1]
+    prev_valid = np.maximum.accumulate(np.where(valid, index, -1))
+    a, b = np.clip(first, 0, n - 1), np.clip(last, 0, n - 1)
+    j, k = next_valid[a], prev_valid[b]
+    real = (j <= b) & (k >= a) & (j < n) & (k >= 0)
+    lo = np.where(real, lo_b[np.minimum(j, n - 1)], _EMPTY).astype(float)
+    hi = np.where(real, hi_b[np.maximum(k, 0)], -_EMPTY).astype(float)
+    below = first < 0  # virtual pixels before the layer: from pixel 0's field
+    lo = np.where(below & valid[0], lo_b[0] + first * jump, lo)
+    above = last > n - 1
+    hi = np.where(above & valid[n - 1], hi_b[n - 1] + (last - (n - 1)) * jump, hi)
+    return lo, hi
+
+
+def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[Any, Any] | None:
     """Bounds of each output pixel's field from the bounds of the pixels below it reads."""
     import numpy as np
 
@@ -292,17 +328,11 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
     o = np.arange(n_out)
     if step == "keep":
         return lo_b, hi_b
-
-    def extended(index: Any) -> tuple[Any, Any]:
-        # padding pixels continue the edge pixels' fields by the jump (as the recurrence counts them)
-        inside = np.clip(index, 0, n_in - 1)
-        shift = (index - inside) * jump
-        lo, hi = lo_b[inside] + shift, hi_b[inside] + shift
-        return lo, hi
-
     kind = step[0]
     if kind == "transpose":  # (kind, reach, span, stride, pad_before, k, d): o + p = i·s + t·d
         _, _, span, stride, pad, k, d = step
+        if n_out * k > EXACT_TAPS:
+            return None
         pos = o[:, None] + pad - np.arange(k)[None, :] * d
         index = pos // stride
         valid = (pos % stride == 0) & (index >= 0) & (index < n_in)
@@ -318,17 +348,12 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
         source = np.maximum((o + 0.5) * n_in / n_out - 0.5, 0.0)
         low = np.floor(source).astype(int)
         high = np.where(source > low, np.minimum(low + 1, n_in - 1), low)
-        return np.minimum(lo_b[low], lo_b[high]), np.maximum(hi_b[low], hi_b[high])
+        return _range_hull(lo_b, hi_b, jump, low, high)
     if kind == "adaptive":  # (kind, longest, in, out, first): PyTorch's windows
-        longest = step[1]
-        first = o * n_in // n_out
-        last = -(-(o + 1) * n_in // n_out) - 1
-        index = np.minimum(first[:, None] + np.arange(longest)[None, :], last[:, None])
-        return lo_b[index].min(axis=1), hi_b[index].max(axis=1)
+        return _range_hull(lo_b, hi_b, jump, o * n_in // n_out, -(-(o + 1) * n_in // n_out) - 1)
     span, stride, pad = step[:3]  # a sliding window (or zero_pad / crop: span 1)
-    index = o[:, None] * stride - pad + np.arange(span)[None, :]
-    lo, hi = extended(index)
-    return lo.min(axis=1), hi.max(axis=1)
+    first = o * stride - pad
+    return _range_hull(lo_b, hi_b, jump, first, first + span - 1)
 
 
 @dataclass
