@@ -464,7 +464,7 @@ def measured_fields(input_shape, layers, seed=0):
         coord = positions[:, axis][:, None]
         first = np.where(moved, coord, 10**9).min(axis=0)
         last = np.where(moved, coord, -1).max(axis=0)
-        sizes.append(int((last - first + 1)[reached].max()))
+        sizes.append(int((last - first + 1)[reached].max()) if reached.any() else 0)  # 0: reads no pixel
         bounds.append((first, last, reached))
     return summary.records[-1], sizes, bounds
 
@@ -699,6 +699,18 @@ def test_exact_fields_cap_per_axis(monkeypatch):
     assert analyse(net).records[-1].receptive_field[0][0] == 204
     monkeypatch.setattr(analysis, "EXACT_AXIS", 391)  # up1 beyond it: the recurrence from there on
     assert analyse(net).records[-1].receptive_field[0][0] == 200
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 1 << 20)
+    # kept bounds: the lengths of up4 … out (the skips' crops need none) add up to 3,372
+    monkeypatch.setattr(analysis, "EXACT_TOTAL", 3372)
+    assert analyse(net).records[-1].receptive_field[0][0] == 204
+    monkeypatch.setattr(analysis, "EXACT_TOTAL", 3371)  # the last layer beyond it
+    assert analyse(net).records[-1].receptive_field[0][0] == 200
+    monkeypatch.setattr(analysis, "EXACT_TOTAL", 1 << 23)
+    # a transposed conv's (outputs × taps) table: up1 has 392 outputs and 2 taps
+    monkeypatch.setattr(analysis, "EXACT_TAPS", 784)
+    assert analyse(net).records[-1].receptive_field[0][0] == 204
+    monkeypatch.setattr(analysis, "EXACT_TAPS", 783)
+    assert analyse(net).records[-1].receptive_field[0][0] == 200
 
 
 def test_torchvision_specs_use_torch_batchnorm_epsilon():
@@ -707,3 +719,35 @@ def test_torchvision_specs_use_torch_batchnorm_epsilon():
     for name in ("resnet18", "resnet50", "mobilenetv2", "densenet121", "r3d_18", "m5"):
         eps = {layer.epsilon for layer in load_spec(name).layers if layer.type == "batchnorm"}
         assert eps == {1e-5}, name
+
+
+@st.composite
+def spatial_layer(draw):
+    """A random unpadded spatial layer (padding pixels belong to fields by convention, but no impulse
+    reaches them: the padded forms are checked on interior outputs above)."""
+    kind = draw(st.sampled_from(["conv", "conv_transpose", "maxpool", "avgpool", "upsample", "crop",
+                                 "adaptive_avgpool", "adaptive_maxpool"]))
+    k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    if kind == "conv":
+        return {"type": kind, "filters": 1, "kernel": k, "stride": s, "dilation": d}
+    if kind == "conv_transpose":
+        return {"type": kind, "filters": 1, "kernel": k, "stride": s, "dilation": d}
+    if kind in ("maxpool", "avgpool"):
+        return {"type": kind, "kernel": k, "stride": s}
+    if kind == "upsample":
+        return {"type": kind, "scale": draw(st.integers(1, 3)), "mode": draw(st.sampled_from(["nearest", "linear"]))}
+    if kind == "crop":
+        return {"type": kind, "cropping": [[draw(st.integers(0, 2)), draw(st.integers(0, 2))]]}
+    return {"type": kind, "size": draw(st.integers(2, 9))}
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=st.lists(spatial_layer(), min_size=1, max_size=4), n=st.integers(12, 30))
+def test_receptive_field_of_random_1d_chains_matches_impulse_response(layers, n):
+    try:
+        analyse(net_of((n, 1), layers))
+    except CnnCalcError:
+        return
+    record, sizes, _ = measured_fields((n, 1), layers)
+    # (a chain whose outputs read no pixel at all still shows 1: a field is never below 1)
+    assert record.receptive_field[0][0] == max(sizes[0], 1)

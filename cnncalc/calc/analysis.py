@@ -226,6 +226,7 @@ class _Fields:
         self.shapes = shapes
         self.rfs = rfs
         self.bounds: dict[str, list[tuple[Any, Any]]] = {}
+        self.stored = 0
 
     def _of(self, name: str) -> list[tuple[Any, Any]] | None:
         """Bounds of a layer's output, made from its recurrence where it never needed them."""
@@ -253,6 +254,9 @@ class _Fields:
         if not special and not any(source in self.bounds for source in inputs):
             return None
         if not all(arith.is_int(d) and d <= EXACT_AXIS for d in shape[:-1]):
+            return None
+        self.stored += sum(int(d) for d in shape[:-1])
+        if self.stored > EXACT_TOTAL:
             return None
         import numpy as np
 
@@ -290,22 +294,36 @@ class _Fields:
 #: exact fields only where every spatial axis is at most this long and a transposed conv's
 #: (outputs × taps) table at most EXACT_TAPS entries; beyond, the recurrence (memory stays small)
 EXACT_AXIS = 1 << 20
-EXACT_TAPS = 1 << 22
+EXACT_TAPS = 1 << 21
+#: and while all the layers' kept bounds hold at most this many entries (then the recurrence)
+EXACT_TOTAL = 1 << 23
 
 
 def _range_hull(lo_b: Any, hi_b: Any, jump: float, first: Any, last: Any) -> tuple[Any, Any]:
-    """Hull of the fields of the pixels ``first … last`` below (inclusive), per output, in O(outputs).
+    """Hull of the fields of the pixels ``first … last`` below (inclusive), per output.
 
-    Fields below are ordered (a later pixel's field never starts or ends earlier) except for pixels
-    that read nothing (after a transposed conv with a kernel shorter than its stride): the hull is the
-    first non-empty pixel's start and the last one's end. Padding pixels (indices outside the layer)
-    continue the edge pixels' fields by the jump, as the recurrence counts them.
+    Padding pixels (indices outside the layer) continue the edge pixels' fields by whole input pixels
+    (rounded towards the layer: where the jump is below 1 a padding pixel may sit inside the edge
+    pixel's field); pixels that read nothing (after a transposed conv whose taps miss) add nothing.
     """
     import numpy as np
 
     n = len(lo_b)
-    index = np.arange(n)
     valid = lo_b < _EMPTY / 2
+    longest = int((last - first).max()) + 1 if len(first) else 1
+    if len(first) * longest <= EXACT_TAPS:
+        index = first[:, None] + np.arange(longest)[None, :]
+        taken = index <= last[:, None]
+        safe = np.clip(index, 0, n - 1)
+        real = taken & valid[safe]
+        shift_lo = np.where(index < 0, np.ceil(index * jump), np.where(index > n - 1,
+                                                                        np.floor((index - n + 1) * jump), 0))
+        lo = np.where(real, lo_b[safe] + shift_lo, _EMPTY).min(axis=1)
+        hi = np.where(real, hi_b[safe] + shift_lo, -_EMPTY).max(axis=1)
+        return lo, hi
+    # long windows: fields below are ordered (a later pixel's never starts or ends earlier) except
+    # for empty pixels and dilated transposed convs; the first and last non-empty pixel bound the hull
+    index = np.arange(n)
     next_valid = np.minimum.accumulate(np.where(valid, index, n)[::-1])[::-1]
     prev_valid = np.maximum.accumulate(np.where(valid, index, -1))
     a, b = np.clip(first, 0, n - 1), np.clip(last, 0, n - 1)
@@ -313,10 +331,12 @@ def _range_hull(lo_b: Any, hi_b: Any, jump: float, first: Any, last: Any) -> tup
     real = (j <= b) & (k >= a) & (j < n) & (k >= 0)
     lo = np.where(real, lo_b[np.minimum(j, n - 1)], _EMPTY).astype(float)
     hi = np.where(real, hi_b[np.maximum(k, 0)], -_EMPTY).astype(float)
-    below = first < 0  # virtual pixels before the layer: from pixel 0's field
-    lo = np.where(below & valid[0], lo_b[0] + first * jump, lo)
-    above = last > n - 1
-    hi = np.where(above & valid[n - 1], hi_b[n - 1] + (last - (n - 1)) * jump, hi)
+    before = np.ceil(first * jump)
+    after = np.floor((first - (n - 1)) * jump), np.floor((last - (n - 1)) * jump)
+    lo = np.where((first < 0) & valid[0], lo_b[0] + before, lo)
+    lo = np.where((first > n - 1) & valid[n - 1], lo_b[n - 1] + after[0], lo)
+    hi = np.where((last > n - 1) & valid[n - 1], hi_b[n - 1] + after[1], hi)
+    hi = np.where((last < 0) & valid[0], hi_b[0] + np.ceil(last * jump), hi)
     return lo, hi
 
 
