@@ -218,3 +218,31 @@ def test_local_response_norm(rank, channels, size, alpha, beta, k, seed):
     want = F.local_response_norm(t if rank else t[..., None], size, alpha, beta, k)
     want = from_torch(want) if rank else want[0, :, 0].numpy()
     np.testing.assert_allclose(ours(shape, layer, x), want, rtol=1e-12)
+
+
+def test_m5_zoo_spec_against_torch_functional():
+    # the torchaudio tutorial's M5 forward pass, written with torch.nn.functional on the same weights
+    from cnncalc import load_spec
+
+    net = load_spec("m5")
+    summary = analyse(net)
+    rng = np.random.default_rng(5)
+    shapes = {"input": net.input_shape}
+    weights = {}
+    for layer, record in zip(net.layers, summary.records):
+        for key, shape in layer.weight_shapes([shapes[s] for s in layer.inputs]).items():
+            weights[f"{layer.name}.{key}"] = rng.uniform(0.5, 1.5, size=shape) if key == "var" else rng.normal(
+                size=shape) * (0.3 if key == "weight" else 1.0)
+        shapes[layer.name] = record.output_shape
+    x = rng.normal(size=(8000, 1))
+    got = run(net, x, weights).output
+    t = torch.from_numpy(x.T[None])
+    for i in (1, 2, 3, 4):
+        w = torch.from_numpy(np.ascontiguousarray(weights[f"conv{i}.weight"].transpose(2, 1, 0)))
+        t = F.conv1d(t, w, torch.from_numpy(weights[f"conv{i}.bias"]), stride=16 if i == 1 else 1)
+        t = F.batch_norm(t, *(torch.from_numpy(weights[f"bn{i}.{k}"]) for k in ("mean", "var", "gamma", "beta")),
+                         eps=1e-5)
+        t = F.max_pool1d(F.relu(t), 4)
+    t = F.avg_pool1d(t, t.shape[-1]).permute(0, 2, 1)
+    want = F.linear(t, torch.from_numpy(weights["fc1.weight"].T), torch.from_numpy(weights["fc1.bias"]))[0, 0]
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-10)

@@ -464,7 +464,7 @@ def measured_fields(input_shape, layers, seed=0):
         coord = positions[:, axis][:, None]
         first = np.where(moved, coord, 10**9).min(axis=0)
         last = np.where(moved, coord, -1).max(axis=0)
-        sizes.append(int((last - first + 1)[reached].max()))
+        sizes.append(int((last - first + 1)[reached].max()) if reached.any() else 0)  # 0: reads no pixel
         bounds.append((first, last, reached))
     return summary.records[-1], sizes, bounds
 
@@ -520,6 +520,12 @@ CHAINS = [
      {"type": "conv", "filters": 2, "kernel": 3}],
     [{"type": "zero_pad", "padding": 1}, {"type": "conv", "filters": 2, "kernel": 3}, {"type": "crop", "cropping": 2},
      {"type": "avgpool", "kernel": 2}],
+    # a kernel shorter than the stride: outputs that read nothing, then windows over them
+    [{"type": "conv_transpose", "filters": 2, "kernel": 1, "stride": 3}, {"type": "conv", "filters": 2, "kernel": 2},
+     {"type": "maxpool", "kernel": 3, "stride": 2}, {"type": "upsample", "mode": "linear"},
+     {"type": "adaptive_avgpool", "size": 7}],
+    [{"type": "conv", "filters": 2, "kernel": 3, "stride": 2}, {"type": "upsample", "size": 21, "mode": "linear"},
+     {"type": "conv", "filters": 2, "kernel": 3, "padding": 2}, {"type": "adaptive_maxpool", "size": 5}],
 ]
 
 
@@ -659,9 +665,9 @@ def test_unet_crops_and_shapes():
     assert shapes["cat1"] == [392, 392, 128]
 
 
-def test_unet_receptive_field_matches_impulse_response_of_a_1d_analogue():
-    # the same chain of valid convs, pools, 2×2 up-convolutions and centre crops on one channel, 1-D;
-    # the simple (size, jump) recurrence would say 200 here; the exact fields of the transposed convs, 204
+def unet_1d_analogue():
+    """The zoo's U-Net on one channel in 1-D: its valid convs, pools (averaged: a linear net, so every
+    dependence shows), 2×2 up-convolutions and centre crops."""
     from cnncalc import load_spec
 
     layers = []
@@ -670,14 +676,42 @@ def test_unet_receptive_field_matches_impulse_response_of_a_1d_analogue():
         plain = {"type": layer.type, "name": layer.name, "inputs": layer.inputs}
         if layer.type in ("conv", "conv_transpose"):
             plain.update(filters=1, kernel=options["kernel"][0], stride=options["stride"][0])
-        elif layer.type == "maxpool":  # the same window, averaged: a linear net, so every dependence shows
+        elif layer.type == "maxpool":
             plain.update(type="avgpool", kernel=2)
         elif layer.type == "crop":
             plain.update(size=options["size"][0])
         layers.append(plain)
-    record, sizes, _ = measured_fields((572, 1), layers)
+    return layers
+
+
+def test_unet_receptive_field_matches_impulse_response_of_a_1d_analogue():
+    # the simple (size, jump) recurrence would say 200 here; the exact fields of the transposed convs, 204
+    record, sizes, _ = measured_fields((572, 1), unet_1d_analogue())
     assert record.output_shape == (388, 1)
-    assert [axis[0] for axis in record.receptive_field] == sizes
+    assert [axis[0] for axis in record.receptive_field] == sizes == [204]
+
+
+def test_exact_fields_cap_per_axis(monkeypatch):
+    from cnncalc.calc import analysis
+
+    net = net_of((572, 1), unet_1d_analogue())
+    # the layers from the first up-convolution on are at most 392 long (up1's output)
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 392)  # within the cap: exact
+    assert analyse(net).records[-1].receptive_field[0][0] == 204
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 391)  # up1 beyond it: the recurrence from there on
+    assert analyse(net).records[-1].receptive_field[0][0] == 200
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 1 << 20)
+    # kept bounds: the lengths of up4 … out (the skips' crops need none) add up to 3,372
+    monkeypatch.setattr(analysis, "EXACT_TOTAL", 3372)
+    assert analyse(net).records[-1].receptive_field[0][0] == 204
+    monkeypatch.setattr(analysis, "EXACT_TOTAL", 3371)  # the last layer beyond it
+    assert analyse(net).records[-1].receptive_field[0][0] == 200
+    monkeypatch.setattr(analysis, "EXACT_TOTAL", 1 << 23)
+    # a transposed conv's (outputs × taps) table: up1 has 392 outputs and 2 taps
+    monkeypatch.setattr(analysis, "EXACT_TAPS", 784)
+    assert analyse(net).records[-1].receptive_field[0][0] == 204
+    monkeypatch.setattr(analysis, "EXACT_TAPS", 783)
+    assert analyse(net).records[-1].receptive_field[0][0] == 200
 
 
 def test_torchvision_specs_use_torch_batchnorm_epsilon():
@@ -686,3 +720,35 @@ def test_torchvision_specs_use_torch_batchnorm_epsilon():
     for name in ("resnet18", "resnet50", "mobilenetv2", "densenet121", "r3d_18", "m5"):
         eps = {layer.epsilon for layer in load_spec(name).layers if layer.type == "batchnorm"}
         assert eps == {1e-5}, name
+
+
+@st.composite
+def spatial_layer(draw):
+    """A random unpadded spatial layer (padding pixels belong to fields by convention, but no impulse
+    reaches them: the padded forms are checked on interior outputs above)."""
+    kind = draw(st.sampled_from(["conv", "conv_transpose", "maxpool", "avgpool", "upsample", "crop",
+                                 "adaptive_avgpool", "adaptive_maxpool"]))
+    k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    if kind == "conv":
+        return {"type": kind, "filters": 1, "kernel": k, "stride": s, "dilation": d}
+    if kind == "conv_transpose":
+        return {"type": kind, "filters": 1, "kernel": k, "stride": s, "dilation": d}
+    if kind in ("maxpool", "avgpool"):
+        return {"type": kind, "kernel": k, "stride": s}
+    if kind == "upsample":
+        return {"type": kind, "scale": draw(st.integers(1, 3)), "mode": draw(st.sampled_from(["nearest", "linear"]))}
+    if kind == "crop":
+        return {"type": kind, "cropping": [[draw(st.integers(0, 2)), draw(st.integers(0, 2))]]}
+    return {"type": kind, "size": draw(st.integers(2, 9))}
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=st.lists(spatial_layer(), min_size=1, max_size=4), n=st.integers(12, 30))
+def test_receptive_field_of_random_1d_chains_matches_impulse_response(layers, n):
+    try:
+        analyse(net_of((n, 1), layers))
+    except CnnCalcError:
+        return
+    record, sizes, _ = measured_fields((n, 1), layers)
+    # (a chain whose outputs read no pixel at all still shows 1: a field is never below 1)
+    assert record.receptive_field[0][0] == max(sizes[0], 1)

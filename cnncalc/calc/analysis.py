@@ -231,6 +231,7 @@ class _Fields:
         self.shapes = shapes
         self.rfs = rfs
         self.bounds: dict[str, list[tuple[Any, Any]]] = {}
+        self.stored = 0
 
     def _of(self, name: str) -> list[tuple[Any, Any]] | None:
         """Bounds of a layer's output, made from its recurrence where it never needed them."""
@@ -239,7 +240,7 @@ class _Fields:
         import numpy as np
 
         rf, shape = self.rfs[name], self.shapes[name]
-        if rf is None or not all(arith.is_int(d) for d in shape[:-1]):
+        if rf is None or not all(arith.is_int(d) and d <= EXACT_AXIS for d in shape[:-1]):
             return None
         result = []
         for (size, jump, start), n in zip(rf, shape[:-1]):
@@ -257,7 +258,10 @@ class _Fields:
         special = step != "keep" and any(isinstance(axis[0], str) for axis in step)
         if not special and not any(source in self.bounds for source in inputs):
             return None
-        if not all(arith.is_int(d) for d in shape[:-1]):
+        if not all(arith.is_int(d) and d <= EXACT_AXIS for d in shape[:-1]):
+            return None
+        self.stored += sum(int(d) for d in shape[:-1])
+        if self.stored > EXACT_TOTAL:
             return None
         import numpy as np
 
@@ -281,7 +285,10 @@ class _Fields:
             n_out = int(shape[axis])
             axis_step = "keep" if step == "keep" else step[axis]
             jump_below = float(below_rf[axis][1]) if below_rf is not None else 1.0
-            lo, hi = _compose(lo_b, hi_b, jump_below, axis_step, n_out)
+            composed = _compose(lo_b, hi_b, jump_below, axis_step, n_out)
+            if composed is None:
+                return None
+            lo, hi = composed
             result.append((lo, hi))
             real = lo < _EMPTY / 2
             sizes.append(max(math.ceil((hi - lo)[real].max() - 1e-9) + 1, 1) if real.any() else None)
@@ -289,7 +296,56 @@ class _Fields:
         return sizes
 
 
-def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[Any, Any]:
+#: exact fields only where every spatial axis is at most this long and a transposed conv's
+#: (outputs × taps) table at most EXACT_TAPS entries; beyond, the recurrence (memory stays small)
+EXACT_AXIS = 1 << 20
+EXACT_TAPS = 1 << 21
+#: and while all the layers' kept bounds hold at most this many entries (then the recurrence)
+EXACT_TOTAL = 1 << 23
+
+
+def _range_hull(lo_b: Any, hi_b: Any, jump: float, first: Any, last: Any) -> tuple[Any, Any]:
+    """Hull of the fields of the pixels ``first … last`` below (inclusive), per output.
+
+    Padding pixels (indices outside the layer) continue the edge pixels' fields by whole input pixels
+    (rounded towards the layer: where the jump is below 1 a padding pixel may sit inside the edge
+    pixel's field); pixels that read nothing (after a transposed conv whose taps miss) add nothing.
+    """
+    import numpy as np
+
+    n = len(lo_b)
+    valid = lo_b < _EMPTY / 2
+    longest = int((last - first).max()) + 1 if len(first) else 1
+    if len(first) * longest <= EXACT_TAPS:
+        index = first[:, None] + np.arange(longest)[None, :]
+        taken = index <= last[:, None]
+        safe = np.clip(index, 0, n - 1)
+        real = taken & valid[safe]
+        shift_lo = np.where(index < 0, np.ceil(index * jump), np.where(index > n - 1,
+                                                                        np.floor((index - n + 1) * jump), 0))
+        lo = np.where(real, lo_b[safe] + shift_lo, _EMPTY).min(axis=1)
+        hi = np.where(real, hi_b[safe] + shift_lo, -_EMPTY).max(axis=1)
+        return lo, hi
+    # long windows: fields below are ordered (a later pixel's never starts or ends earlier) except
+    # for empty pixels and dilated transposed convs; the first and last non-empty pixel bound the hull
+    index = np.arange(n)
+    next_valid = np.minimum.accumulate(np.where(valid, index, n)[::-1])[::-1]
+    prev_valid = np.maximum.accumulate(np.where(valid, index, -1))
+    a, b = np.clip(first, 0, n - 1), np.clip(last, 0, n - 1)
+    j, k = next_valid[a], prev_valid[b]
+    real = (j <= b) & (k >= a) & (j < n) & (k >= 0)
+    lo = np.where(real, lo_b[np.minimum(j, n - 1)], _EMPTY).astype(float)
+    hi = np.where(real, hi_b[np.maximum(k, 0)], -_EMPTY).astype(float)
+    before = np.ceil(first * jump)
+    after = np.floor((first - (n - 1)) * jump), np.floor((last - (n - 1)) * jump)
+    lo = np.where((first < 0) & valid[0], lo_b[0] + before, lo)
+    lo = np.where((first > n - 1) & valid[n - 1], lo_b[n - 1] + after[0], lo)
+    hi = np.where((last > n - 1) & valid[n - 1], hi_b[n - 1] + after[1], hi)
+    hi = np.where((last < 0) & valid[0], hi_b[0] + np.ceil(last * jump), hi)
+    return lo, hi
+
+
+def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[Any, Any] | None:
     """Bounds of each output pixel's field from the bounds of the pixels below it reads."""
     import numpy as np
 
@@ -297,17 +353,11 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
     o = np.arange(n_out)
     if step == "keep":
         return lo_b, hi_b
-
-    def extended(index: Any) -> tuple[Any, Any]:
-        # padding pixels continue the edge pixels' fields by the jump (as the recurrence counts them)
-        inside = np.clip(index, 0, n_in - 1)
-        shift = (index - inside) * jump
-        lo, hi = lo_b[inside] + shift, hi_b[inside] + shift
-        return lo, hi
-
     kind = step[0]
     if kind == "transpose":  # (kind, reach, span, stride, pad_before, k, d): o + p = i·s + t·d
         _, _, span, stride, pad, k, d = step
+        if n_out * k > EXACT_TAPS:
+            return None
         pos = o[:, None] + pad - np.arange(k)[None, :] * d
         index = pos // stride
         valid = (pos % stride == 0) & (index >= 0) & (index < n_in)
@@ -323,17 +373,12 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
         source = np.maximum((o + 0.5) * n_in / n_out - 0.5, 0.0)
         low = np.floor(source).astype(int)
         high = np.where(source > low, np.minimum(low + 1, n_in - 1), low)
-        return np.minimum(lo_b[low], lo_b[high]), np.maximum(hi_b[low], hi_b[high])
+        return _range_hull(lo_b, hi_b, jump, low, high)
     if kind == "adaptive":  # (kind, longest, in, out, first): PyTorch's windows
-        longest = step[1]
-        first = o * n_in // n_out
-        last = -(-(o + 1) * n_in // n_out) - 1
-        index = np.minimum(first[:, None] + np.arange(longest)[None, :], last[:, None])
-        return lo_b[index].min(axis=1), hi_b[index].max(axis=1)
+        return _range_hull(lo_b, hi_b, jump, o * n_in // n_out, -(-(o + 1) * n_in // n_out) - 1)
     span, stride, pad = step[:3]  # a sliding window (or zero_pad / crop: span 1)
-    index = o[:, None] * stride - pad + np.arange(span)[None, :]
-    lo, hi = extended(index)
-    return lo.min(axis=1), hi.max(axis=1)
+    first = o * stride - pad
+    return _range_hull(lo_b, hi_b, jump, first, first + span - 1)
 
 
 @dataclass

@@ -38,24 +38,20 @@ def nearest_index(n_in: int, n_out: int) -> Any:
     return np.arange(n_out) * n_in // n_out
 
 
-def linear_matrix(n_in: int, n_out: int) -> Any:
-    """Half-pixel linear interpolation as an ``[out, in]`` matrix (PyTorch ``align_corners=False``, Keras):
-    source ``x = (i + ½)·in/out − ½`` clamped at 0, between ``⌊x⌋`` and ``⌊x⌋ + 1`` (the last pixel repeats).
+def linear_taps(n_in: int, n_out: int) -> tuple[Any, Any, Any]:
+    """Half-pixel linear interpolation (PyTorch ``align_corners=False``, Keras): output ``i`` reads source
+    ``x = (i + ½)·in/out − ½`` clamped at 0, between ``⌊x⌋`` and ``⌊x⌋ + 1`` (the last pixel repeats).
+    Returns (low index, high index, weight of high).
 
-    >>> linear_matrix(2, 4).tolist()
-    [[1.0, 0.0], [0.75, 0.25], [0.25, 0.75], [0.0, 1.0]]
+    >>> low, high, frac = linear_taps(2, 4)
+    >>> low.tolist(), high.tolist(), frac.tolist()
+    ([0, 0, 0, 1], [1, 1, 1, 1], [0.0, 0.25, 0.75, 0.25])
     """
     import numpy as np
 
     source = np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0)
     low = np.floor(source).astype(int)
-    high = np.minimum(low + 1, n_in - 1)
-    frac = source - low
-    matrix = np.zeros((n_out, n_in))
-    rows = np.arange(n_out)
-    np.add.at(matrix, (rows, low), 1.0 - frac)
-    np.add.at(matrix, (rows, high), frac)
-    return matrix
+    return low, np.minimum(low + 1, n_in - 1), source - low
 
 
 class Upsample(Layer):
@@ -102,7 +98,7 @@ class Upsample(Layer):
         return Inference((*outs, channels), explain=lines, rf=rf)
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
-        """Axis by axis (both modes are separable): an index gather or a matrix product."""
+        """Axis by axis (both modes are separable): an index gather, or two gathers and a blend."""
         import numpy as np
 
         x = inputs[0]
@@ -110,8 +106,13 @@ class Upsample(Layer):
             if self.mode == "nearest":
                 x = np.take(x, nearest_index(n, out), axis=axis)
             else:
-                matrix = linear_matrix(n, out).astype(x.dtype, copy=False)
-                x = np.moveaxis(np.tensordot(x, matrix, axes=([axis], [1])), -1, axis)
+                low, high, frac = linear_taps(n, out)
+                frac = frac.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+                lower = np.take(x, low, axis=axis)
+                x = np.take(x, high, axis=axis)  # lower + (upper − lower)·frac, in place: no temporaries
+                x -= lower
+                x *= frac
+                x += lower
         return x
 
 
