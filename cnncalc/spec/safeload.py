@@ -67,7 +67,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
             tag = self._resolved.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
-                if len(self._resolved) < 10_000:
+                if len(self._resolved) < 10_000 and len(value) <= 64:  # (the cache outlives the document)
                     self._resolved[value] = tag
             return tag
         return super().resolve(kind, value, implicit)
@@ -281,8 +281,9 @@ def _merged(own: LineDict, merges: list[LineDict]) -> LineDict:
 
 
 def _integer(text: str, line: int) -> int:
-    """Every YAML 1.1 integer form (decimal, 0x, 0 octal, 0b, sexagesimal, underscores), capped by its
-    size before and after conversion, so no form escapes the digit cap."""
+    """Every YAML 1.1 integer form (decimal, 0x, 0b, sexagesimal, underscores), capped by its size before
+    and after conversion, so no form escapes the digit cap. Leading zeros mean decimal, as in YAML 1.2
+    and as people mean them (``064`` is 64, not octal 52)."""
     digits = text.replace("_", "")
     sign = 1
     if digits[:1] in ("-", "+"):
@@ -294,14 +295,12 @@ def _integer(text: str, line: int) -> int:
     try:
         if digits.startswith(("0b", "0x")):
             value = int(digits, 0)
-        elif digits.startswith("0") and digits != "0":
-            value = int(digits, 8)
         elif ":" in digits:
             value = 0
             for part in digits.split(":"):
                 value = value * 60 + int(part)
         else:
-            if len(digits) > MAX_INT_DIGITS:
+            if len(digits.lstrip("0")) > MAX_INT_DIGITS:
                 raise CnnCalcError(f"integer too long (more than {MAX_INT_DIGITS:,} digits)", line=line,
                                    got=text, expected="a smaller integer")
             value = int(digits)
