@@ -435,3 +435,15 @@ def test_spec_device_and_folder(tmp_path, cli):
 def test_spec_path_too_long_for_the_system(cli):
     code, _, err = cli("summary", "x" * 5000)
     assert code == 2 and "no such file" in err and len(err) < 1000
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("!!bool maybe", "bad bool value"), ('!!int "12abc"', "bad integer"), ("!!int ''", "bad integer"),
+    ("!!float nope", "bad float value"), ("!!binary 'a'", "bad binary value"),
+    ("!!timestamp nope", "bad timestamp value"), ("!!set {a}", "tag not allowed"), ("!foo x", "tag not allowed"),
+    ("!!python/object:os.system x", "tag not allowed"), ("*nowhere", "unknown alias"),
+    ("&a [*a]", "recursive alias"), ("a\n---\nb", "single document"),
+])
+def test_explicit_tags_and_aliases_are_clean_errors(text, fragment):
+    with pytest.raises(CnnCalcError, match=fragment):
+        safeload.loads(text)

@@ -229,7 +229,11 @@ class _Builder:
         if tag == _NULL:
             return None
         if tag == _BOOL:
-            return yaml.SafeLoader.bool_values[text.lower()]
+            value = yaml.SafeLoader.bool_values.get(text.lower())
+            if value is None:  # only an explicit !!bool tag gets here with another word
+                raise CnnCalcError("bad bool value", line=event.start_mark.line + 1, got=text,
+                                   expected="true or false")
+            return value
         if tag == _FLOAT and len(text) > MAX_NUMBER_TEXT:
             raise CnnCalcError(f"number too long (more than {MAX_NUMBER_TEXT:,} characters)",
                                line=event.start_mark.line + 1, got=text, expected="a shorter number")
@@ -239,7 +243,7 @@ class _Builder:
         node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
         try:
             return constructor(self.loader, node)
-        except (ValueError, TypeError, yaml.YAMLError, OverflowError) as error:
+        except Exception as error:  # noqa: BLE001 - the constructors fail in many ways on odd text
             kind = tag.rsplit(":", 1)[-1]
             raise CnnCalcError(f"bad {kind} value", line=event.start_mark.line + 1, got=text,
                                expected=f"a YAML {kind}; {clip(str(error).splitlines()[0] if str(error) else '', 120)}"
