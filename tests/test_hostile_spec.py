@@ -339,6 +339,7 @@ def test_merge_keys_follow_yaml_1_1_precedence():
         safeload.loads("a: &a {x: 1}\nm: {<<: *a, k: 1, k: 2}\n")
     with pytest.raises(CnnCalcError, match="merge key"):
         safeload.loads("m: {<<: 3}\n")
+    assert safeload.loads("a: =\nb: [<<, x]\n") == {"a": "=", "b": ["<<", "x"]}  # only a key '<<' merges
 
 
 SKIPPING = ("input: [8, 8, 3]\nblocks:\n  b:\n    params: {use: false, f: 0}\n    layers:\n"

@@ -75,6 +75,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
 _NOTHING = object()
 _MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
@@ -228,6 +229,8 @@ class _Builder:
             return _integer(text, event.start_mark.line + 1)
         if tag == _NULL:
             return None
+        if tag in (_MERGE, _VALUE):  # '<<' not as a key, and '=': YAML 1.1 gives them no value but text
+            return text
         if tag == _BOOL:
             value = yaml.SafeLoader.bool_values.get(text.lower())
             if value is None:  # only an explicit !!bool tag gets here with another word
