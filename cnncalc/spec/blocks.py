@@ -261,16 +261,25 @@ class _Expander:
         for raw in items:
             line = _line(raw)
             template = raw
-            # charged before substituting: substitution walks the whole item, once per instance
-            self._charge(raw, where, line)
             if in_block:
+                # charged before substituting: substitution walks the whole item, once per instance (the
+                # top-level items are walked once, and the reader already capped their values)
+                known = self.sizes.get(id(raw))
+                if known is None:
+                    before = self.values
+                    self._charge(raw, where, line)
+                    self.sizes[id(raw)] = (self.values - before, raw)
+                else:
+                    self.values += known[0]
+                    if self.values > MAX_EXPANDED_VALUES:
+                        self._charge(None, where, line)
                 raw = substitute(raw, args, line)  # type: ignore[arg-type]
             if not isinstance(raw, dict):
                 self._add(FlatLayer(raw, "", group), where, line)  # reported by the spec builder with its index
                 continue
             local = raw.get("name")
-            if local is not None and not (isinstance(local, str) and len(local) <= MAX_NAME and local.isprintable()
-                                          and local.strip()):
+            if local is not None and not (local.__class__ is str and local and len(local) <= MAX_NAME
+                                          and local.isprintable() and not local.isspace()):
                 check_name(local, "block instance name" if "block" in raw else "layer name", _line(raw, "name"))
             if "when" in raw:
                 when = raw["when"]
