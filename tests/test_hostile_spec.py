@@ -285,13 +285,13 @@ def test_repeat_cap_boundary():
 
 
 def test_repeated_inline_weights_stop_at_the_values_cap():
-    # the raw item counts once (n + 9 values) and each copy again (n + 13): 3 copies of 999,000 fit
-    inside = [0.5] * 999_000
+    # each copy counts n + 13 values: n weights and their list, 5 keys, 5 values, 1 input name, itself
+    inside = [0.5] * 1_333_000
     flat = expand_layers([{"type": "dense", "units": 1, "weights": inside, "repeat": 3}], None, None)
     assert len(flat) == 3 and all(item.raw["weights"] is inside for item in flat)
     start = time.perf_counter()
     with pytest.raises(CnnCalcError, match=f"more than {MAX_EXPANDED_VALUES:,} values") as info:
-        expand_layers([{"type": "dense", "units": 1, "weights": [0.5] * 1_000_000, "repeat": 3}], None, None)
+        expand_layers([{"type": "dense", "units": 1, "weights": [0.5] * 1_333_334, "repeat": 3}], None, None)
     assert "layer 'dense1.2'" in str(info.value)
     # a million values repeated 10,000 times: refused after a few copies, not after 10^10 steps
     with pytest.raises(CnnCalcError, match="values"):
