@@ -86,30 +86,35 @@ def has_parameter(value: Any) -> bool:
     return False
 
 
-def _size(value: Any, budget: int, known: dict[int, int]) -> int:
+def _size(value: Any, budget: int, known: dict[int, tuple[int, Any]]) -> int:
     """Values in a layer's raw text (1 per scalar, key, list or mapping); stops counting past ``budget``.
 
-    Copies of a repeated layer share their lists of inline values, so a long list is counted once and
-    its size remembered (by identity: every list counted stays alive while the spec is expanded)."""
+    A block's layers are counted once per instance and copies of a repeated layer share their lists of
+    inline values, so the size of each long mapping or list is remembered by identity (with a reference
+    to it, so that the identity cannot be reused while expanding)."""
     if isinstance(value, dict):
         count = 1 + len(value)
-        for item in value.values():
-            if count > budget:
-                break
-            count += _size(item, budget - count, known) if isinstance(item, (dict, list)) else 1
-        return count
-    if isinstance(value, list):
-        if len(value) > 64 and id(value) in known:
-            return known[id(value)]
+        items: Any = value.values()
+    elif isinstance(value, list):
         count = 1
-        for item in value:
+        items = value
+    else:
+        return 1
+    long = len(value) > 16
+    if long:
+        memo = known.get(id(value))
+        if memo is not None:
+            return memo[0]
+    for item in items:
+        if isinstance(item, (dict, list)):
+            count += _size(item, budget - count, known)
             if count > budget:
-                return count
-            count += _size(item, budget - count, known) if isinstance(item, (dict, list)) else 1
-        if len(value) > 64:
-            known[id(value)] = count
-        return count
-    return 1
+                return count  # partial: not remembered
+        else:
+            count += 1
+    if long:
+        known[id(value)] = (count, value)
+    return count
 
 
 @dataclass
@@ -170,7 +175,7 @@ def substitute(value: Any, args: dict[str, Any], line: int | None) -> Any:
         whole = _PARAM.match(value)
         if whole:
             if whole.group(1) not in args:
-                raise SpecError(f"unknown parameter '${whole.group(1)}'", line=line,
+                raise SpecError(f"unknown parameter '${clip(whole.group(1), 100)}'", line=line,
                                 hint=did_you_mean(whole.group(1), args) or
                                 "parameters here: " + (", ".join(sorted(args)) or "none"))
             return args[whole.group(1)]
@@ -212,7 +217,7 @@ class _Expander:
         self.checked: set[int] = set()  # templates of skipped layers already listed for checking
         self.count = 0  # layers made or switched off so far, against MAX_LAYERS
         self.values = 0  # values handled so far, against MAX_EXPANDED_VALUES
-        self.sizes: dict[int, int] = {}
+        self.sizes: dict[int, tuple[int, Any]] = {}
 
     def _charge(self, value: Any, where: str, line: int | None) -> None:
         self.values += _size(value, MAX_EXPANDED_VALUES - self.values, self.sizes)
@@ -228,9 +233,23 @@ class _Expander:
                             "(counting those switched off by 'when')", line=line,
                             hint="repeat fewer copies (nested repeats multiply)")
 
-    def _add(self, layer: FlatLayer, where: str, line: int | None) -> None:
-        self._count(where, line)
-        self._charge(layer.raw, where, line)
+    def _add(self, layer: FlatLayer, where: str | None, line: int | None) -> None:
+        """``where`` None: the layer itself is named in a message."""
+        self.count += 1
+        if self.count > MAX_LAYERS:
+            self._count(where or f"layer '{clip(layer.default_name, 100)}'", line)
+        raw = layer.raw
+        if isinstance(raw, dict):  # the common case, without a call per layer: a mapping of scalars
+            size = 1 + 2 * len(raw)
+            for key, value in raw.items():
+                if isinstance(value, (dict, list)):
+                    # 'inputs' holds names only (checked when resolved)
+                    size += len(value) if key == "inputs" else _size(value, MAX_EXPANDED_VALUES, self.sizes)
+            self.values += size
+            if self.values > MAX_EXPANDED_VALUES:
+                self._charge(None, where or f"layer '{clip(layer.default_name, 100)}'", line)
+        else:
+            self._charge(raw, where or "the top-level layers", line)
         self.out.append(layer)
 
     def expand(self, items: list[Any], prefix: str, block_input: str, args: dict[str, Any] | None,
@@ -252,15 +271,25 @@ class _Expander:
         for raw in items:
             line = _line(raw)
             template = raw
-            # charged before substituting: substitution walks the whole item, once per instance
-            self._charge(raw, where, line)
             if in_block:
+                # charged before substituting: substitution walks the whole item, once per instance (the
+                # top-level items are walked once, and the reader already capped their values)
+                known = self.sizes.get(id(raw))
+                if known is None:
+                    before = self.values
+                    self._charge(raw, where, line)
+                    self.sizes[id(raw)] = (self.values - before, raw)
+                else:
+                    self.values += known[0]
+                    if self.values > MAX_EXPANDED_VALUES:
+                        self._charge(None, where, line)
                 raw = substitute(raw, args, line)  # type: ignore[arg-type]
             if not isinstance(raw, dict):
                 self._add(FlatLayer(raw, "", group), where, line)  # reported by the spec builder with its index
                 continue
             local = raw.get("name")
-            if local is not None:
+            if local is not None and not (local.__class__ is str and local and len(local) <= MAX_NAME
+                                          and local.isprintable() and not local.isspace()):
                 check_name(local, "block instance name" if "block" in raw else "layer name", _line(raw, "name"))
             if "when" in raw:
                 when = raw["when"]
@@ -306,7 +335,7 @@ class _Expander:
                         layer = substitute(layer, {"index": copy}, line)
                     layer["name"] = name
                     layer["inputs"] = list(inputs)
-                    self._add(FlatLayer(layer, name, outer), f"layer '{clip(name, 100)}'", line)
+                    self._add(FlatLayer(layer, name, outer), None, line)
                     previous = name
                 inputs = [previous]
             aliases[local] = previous

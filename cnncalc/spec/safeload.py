@@ -67,7 +67,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
             tag = self._resolved.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)
-                if len(self._resolved) < 10_000:
+                if len(self._resolved) < 10_000 and len(value) <= 64:  # (the cache outlives the document)
                     self._resolved[value] = tag
             return tag
         return super().resolve(kind, value, implicit)
@@ -75,6 +75,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
 _NOTHING = object()
 _MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
@@ -228,8 +229,14 @@ class _Builder:
             return _integer(text, event.start_mark.line + 1)
         if tag == _NULL:
             return None
+        if tag in (_MERGE, _VALUE):  # '<<' not as a key, and '=': YAML 1.1 gives them no value but text
+            return text
         if tag == _BOOL:
-            return yaml.SafeLoader.bool_values[text.lower()]
+            value = yaml.SafeLoader.bool_values.get(text.lower())
+            if value is None:  # only an explicit !!bool tag gets here with another word
+                raise CnnCalcError("bad bool value", line=event.start_mark.line + 1, got=text,
+                                   expected="true or false")
+            return value
         if tag == _FLOAT and len(text) > MAX_NUMBER_TEXT:
             raise CnnCalcError(f"number too long (more than {MAX_NUMBER_TEXT:,} characters)",
                                line=event.start_mark.line + 1, got=text, expected="a shorter number")
@@ -239,7 +246,7 @@ class _Builder:
         node = yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
         try:
             return constructor(self.loader, node)
-        except (ValueError, TypeError, yaml.YAMLError, OverflowError) as error:
+        except Exception as error:  # noqa: BLE001 - the constructors fail in many ways on odd text
             kind = tag.rsplit(":", 1)[-1]
             raise CnnCalcError(f"bad {kind} value", line=event.start_mark.line + 1, got=text,
                                expected=f"a YAML {kind}; {clip(str(error).splitlines()[0] if str(error) else '', 120)}"
@@ -281,8 +288,9 @@ def _merged(own: LineDict, merges: list[LineDict]) -> LineDict:
 
 
 def _integer(text: str, line: int) -> int:
-    """Every YAML 1.1 integer form (decimal, 0x, 0 octal, 0b, sexagesimal, underscores), capped by its
-    size before and after conversion, so no form escapes the digit cap."""
+    """Every YAML 1.1 integer form (decimal, 0x, 0b, sexagesimal, underscores), capped by its size before
+    and after conversion, so no form escapes the digit cap. Leading zeros mean decimal, as in YAML 1.2
+    and as people mean them (``064`` is 64, not octal 52)."""
     digits = text.replace("_", "")
     sign = 1
     if digits[:1] in ("-", "+"):
@@ -294,14 +302,12 @@ def _integer(text: str, line: int) -> int:
     try:
         if digits.startswith(("0b", "0x")):
             value = int(digits, 0)
-        elif digits.startswith("0") and digits != "0":
-            value = int(digits, 8)
         elif ":" in digits:
             value = 0
             for part in digits.split(":"):
                 value = value * 60 + int(part)
         else:
-            if len(digits) > MAX_INT_DIGITS:
+            if len(digits.lstrip("0")) > MAX_INT_DIGITS:
                 raise CnnCalcError(f"integer too long (more than {MAX_INT_DIGITS:,} digits)", line=line,
                                    got=text, expected="a smaller integer")
             value = int(digits)
