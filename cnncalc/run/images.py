@@ -47,7 +47,7 @@ def read_image(path: str | Path, max_bytes: int = 2 * 1024**3) -> np.ndarray:
                 pixels = width * height
                 if pixels > MAX_IMAGE_PIXELS:
                     raise _too_many_pixels(source, width, height)
-                channels = 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+                channels = 1 if image.mode == "L" else 3  # every other mode becomes RGB below
                 if pixels * channels * 8 > max_bytes:
                     raise ExecutionError(f"the image of {width}×{height} pixels needs about "
                                          f"{human_bytes(pixels * channels * 8)} as numbers", file=source,
