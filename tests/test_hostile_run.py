@@ -244,26 +244,39 @@ def test_declared_array_cap_counts_float64_bytes(tmp_path):
         files.load_input_file(path, 799)
 
 
-def test_weights_file_caps_just_inside_and_just_outside(tmp_path):
+def test_weights_file_byte_cap_is_max_memory(tmp_path):
     path = tmp_path / "w.npz"
-    np.savez(path, **{"d.weight": np.ones((3, 2)), "d.bias": np.zeros(2)})
+    np.savez(path, **{"d.weight": np.ones((3, 2)), "d.bias": np.zeros(2)})  # stored: the file is the largest
     size = path.stat().st_size
-    declared = sum(info.file_size for info in zipfile.ZipFile(path).infolist())
-    arrays_bytes = (6 + 2) * 8
-    budget = max(size, declared)
-    loaded = files.load_weights_file(path, budget)
-    np.testing.assert_array_equal(loaded["d.weight"], np.ones((3, 2)))
-    with pytest.raises(CnnCalcError, match="too large|declares"):
-        files.load_weights_file(path, budget - 1)
-    assert arrays_bytes < declared  # members hold headers too: the declared size is the binding cap here
-    stored = tmp_path / "stored.npz"
+    assert size > sum(info.file_size for info in zipfile.ZipFile(path).infolist())
+    np.testing.assert_array_equal(files.load_weights_file(path, size)["d.weight"], np.ones((3, 2)))
+    with pytest.raises(CnnCalcError, match=f"weights file too large \\({size:,} bytes, at most {size - 1:,}\\)"):
+        files.load_weights_file(path, size - 1)
+
+
+def test_weights_declared_size_cap_is_max_memory(tmp_path):
     member = io.BytesIO()
-    np.save(member, np.ones(10))
-    stored.write_bytes(npz_bytes({"d.bias.npy": member.getvalue()}))
-    member_size = len(member.getvalue())
-    with pytest.raises(CnnCalcError, match="declares"):
-        files.load_weights_file(stored, member_size - 1)
-    assert files.load_weights_file(stored, max(member_size, stored.stat().st_size))["d.bias"].shape == (10,)
+    np.save(member, np.zeros(1000))  # 8,128 bytes, deflated to a few dozen
+    path = tmp_path / "w.npz"
+    path.write_bytes(npz_bytes({"d.bias.npy": member.getvalue()}))
+    declared = len(member.getvalue())
+    assert path.stat().st_size < declared == 8128
+    assert files.load_weights_file(path, declared)["d.bias"].shape == (1000,)
+    with pytest.raises(CnnCalcError, match="declares 7.9 KiB of arrays"):
+        files.load_weights_file(path, declared - 1)
+
+
+def test_image_byte_cap_is_max_memory(tmp_path):
+    image_module = pytest.importorskip("PIL.Image")
+    path = tmp_path / "noise.png"
+    image_module.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8)).save(path)
+    size = path.stat().st_size
+    assert size < 16 * 16 * 8  # the float array, not the file, is usually the binding cap
+    noisy = tmp_path / "padded.png"
+    noisy.write_bytes(path.read_bytes() + b"\0" * (3000 - size))  # bytes after IEND are ignored by readers
+    assert files.load_input_file(noisy, 3000).shape == (16, 16, 1)
+    with pytest.raises(CnnCalcError, match="image too large \\(3,000 bytes, at most 2,999\\)"):
+        files.load_input_file(noisy, 2999)
 
 
 def test_npz_member_count_cap(tmp_path):
