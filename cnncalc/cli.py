@@ -424,7 +424,7 @@ def run(
         from .errors import did_you_mean
 
         raise CnnCalcError("--maps-layer names no layer of the spec", got=maps_layer,
-                           expected="a layer name", hint=did_you_mean(maps_layer, [x.name for x in network.layers]))
+                           expected="a layer name", hint=did_you_mean(maps_layer, [layer.name for layer in network.layers]))
     x = load_input_file(input, budget)
     arrays = load_weights_file(weights, budget) if weights else None
     try:

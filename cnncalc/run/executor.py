@@ -26,8 +26,9 @@ from ..maths import arith
 from ..spec.network import INPUT, Network
 from .files import DEFAULT_MAX_MEMORY, human_bytes, load_input_file, load_weights_file
 
-__all__ = ["RunResult", "check_memory", "compact", "gather_weights", "load_input_file", "load_weights_file",
-           "memory_parts", "prepare_input", "run"]
+__all__ = ["MAX_SEED", "SEED_CHUNK", "RunResult", "check_memory", "check_seed", "compact", "gather_weights",
+           "load_input_file", "load_weights_file", "memory_parts", "prepare_input", "run", "seeded_array",
+           "seeded_weights"]
 
 MAX_INPUT_BYTES = 512 * 1024**2
 
