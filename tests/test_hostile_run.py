@@ -182,6 +182,28 @@ def test_npz_member_twice(tmp_path, cli, small):
     refused(cli("run", spec, "--input", x, "--weights", str(path), "--seed", "0"), "'d.bias.npy' twice")
 
 
+@pytest.mark.parametrize("arrays, fragment", [
+    ({"d.weight": np.full((3, 2), np.nan)}, "'d.weight' holds NaN or infinite values"),
+    ({"d.bias": np.array([np.inf, 0.0])}, "'d.bias' holds NaN or infinite values"),
+    ({"d.weight": np.ones((2, 3))}, "'d.weight' from the weights file has the wrong shape"),
+    ({"d.weight": np.ones((3, 2), dtype=bool)}, "must hold numbers"),
+    ({"d.wieght": np.ones((3, 2))}, "no layer uses: 'd.wieght'; did you mean 'd.weight'?"),
+])
+def test_bad_weight_values(tmp_path, cli, small, arrays, fragment):
+    spec, x = small
+    path = tmp_path / "w.npz"
+    np.savez(path, **arrays)
+    refused(cli("run", spec, "--input", x, "--weights", str(path), "--seed", "0"), fragment)
+
+
+def test_negative_variance_in_the_weights_file(tmp_path, cli):
+    spec = write(tmp_path / "bn.yaml", "input: [2]\nlayers: [{type: batchnorm, name: bn}]\n")
+    path = tmp_path / "w.npz"
+    np.savez(path, **{"bn.var": np.array([1.0, -1.0])})
+    refused(cli("run", spec, "--input", write(tmp_path / "x.yaml", "[1, 2]\n"), "--weights", str(path), "--seed", "0"),
+            "'bn.var' has a negative variance")
+
+
 def test_npz_member_with_object_dtype_is_never_unpickled(tmp_path, cli, small):
     spec, x = small
     path = tmp_path / "pickle.npz"
@@ -649,7 +671,7 @@ options = st.fixed_dictionaries({
     "--output": st.one_of(st.none(), st.sampled_from(["out.npy", "out.json", "out.csv", "out", "sub/out.npy",
                                                       "folder", "OUT.NPY"])),
     "--save-maps": st.one_of(st.none(), st.sampled_from(["maps.png", "maps.jpg", "maps.txt", "folder"])),
-    "--dtype": st.sampled_from(["float64", "float32"]),
+    "--dtype": st.sampled_from(["float64", "float32", "float16", "", "FLOAT32"]),
     "--format": st.sampled_from(["text", "json"]),
 })
 valid_options = st.fixed_dictionaries({
