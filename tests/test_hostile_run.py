@@ -584,6 +584,20 @@ def test_npy_version_3_and_big_endian(tmp_path, cli, small):
     assert '"output": [4.0, 5.0]' in out
 
 
+def test_float32_overflow_of_inputs_and_weights(tmp_path, cli, small):
+    spec, _ = small
+    x = tmp_path / "x.npy"
+    np.save(x, np.array([1e300, 0.0, 1.0]))
+    refused(cli("run", spec, "--input", str(x), "--seed", "0", "--dtype", "float32"),
+            "the input holds values too large for float32", "--dtype float64")
+    assert cli("run", spec, "--input", str(x), "--seed", "0")[0] == 0
+    np.save(x, np.ones(3))
+    weights = tmp_path / "w.npz"
+    np.savez(weights, **{"d.weight": np.full((3, 2), 1e39), "d.bias": np.zeros(2)})
+    refused(cli("run", spec, "--input", str(x), "--weights", str(weights), "--dtype", "float32"),
+            "'d.weight' holds values too large for float32")
+
+
 def test_fortran_order_npy_is_read_in_its_order(tmp_path):
     array = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     path = tmp_path / "f.npy"
