@@ -558,16 +558,16 @@ def run(
                                        "[N, H, W, C], or an image (needs the 'images' extra).")],
     weights: Annotated[str | None, typer.Option(help="Weights .npz: <layer>.weight, <layer>.bias, "
                                                 "<layer>.gamma/.beta/.mean/.var.")] = None,
-    seed: Annotated[str | None, typer.Option(help="Fill missing weights with seeded random values "
+    seed: Annotated[str | None, typer.Option(metavar="N", help="Fill missing weights with seeded random values "
                                              "(an integer from 0 to 2**63 − 1).")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Print every layer's output shape and small arrays.")] = False,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write the final output (.npy or .json).")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
-    max_memory: Annotated[str, typer.Option(help="Refuse to run (or read files) needing more memory than "
-                                            "this: input, weights, every layer's output.")] = "2GB",
+    max_memory: Annotated[str, typer.Option(metavar="SIZE", help="Refuse to run (or read files) needing more "
+                                            "memory than this: input, weights, every layer's output.")] = "2GB",
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="Arithmetic precision: float64 (the reference) "
                                             "or float32 (faster, half the memory).")] = RunDtype.float64,
-    save_maps: Annotated[str | None, typer.Option(help="Write a PNG grid of one layer's feature maps "
+    save_maps: Annotated[str | None, typer.Option(help="Write a grid of one layer's feature maps, .png or .jpg "
                                                   "(needs the 'images' extra).")] = None,
     maps_layer: Annotated[str | None, typer.Option(help="Layer for --save-maps (default: the last with "
                                                    "[H, W, C] output).")] = None,
@@ -595,7 +595,7 @@ def run(
         from .errors import did_you_mean
 
         raise CnnCalcError("--maps-layer names no layer of the spec", got=maps_layer,
-                           expected="a layer name", hint=did_you_mean(maps_layer, [x.name for x in network.layers]))
+                           expected="a layer name", hint=did_you_mean(maps_layer, [layer.name for layer in network.layers]))
     x = load_input_file(input, budget)
     arrays = load_weights_file(weights, budget) if weights else None
     try:

@@ -6,7 +6,7 @@ Caps owned here (each pinned by a test just inside and one just outside):
 - every file `run` reads (input .npy or image, weights .npz) is at most --max-memory bytes;
 - an array a file declares, converted to float64, fits in --max-memory;
 - an .npz declares at most --max-memory bytes of members, each inflates to no more than it declares,
-  at most MAX_NPZ_MEMBERS members;
+  at most MAX_NPZ_MEMBERS (4,096) members;
 - an image has at most MAX_IMAGE_PIXELS (8192×8192) pixels, and its float array fits in --max-memory;
 - the run's arrays (input, weights, every layer's output, the largest working copy) fit in --max-memory;
 - --max-memory is from 1 byte to 1 PiB; --seed from 0 to 2**63 − 1.
@@ -182,6 +182,28 @@ def test_npz_member_twice(tmp_path, cli, small):
     refused(cli("run", spec, "--input", x, "--weights", str(path), "--seed", "0"), "'d.bias.npy' twice")
 
 
+@pytest.mark.parametrize("arrays, fragment", [
+    ({"d.weight": np.full((3, 2), np.nan)}, "'d.weight' holds NaN or infinite values"),
+    ({"d.bias": np.array([np.inf, 0.0])}, "'d.bias' holds NaN or infinite values"),
+    ({"d.weight": np.ones((2, 3))}, "'d.weight' from the weights file has the wrong shape"),
+    ({"d.weight": np.ones((3, 2), dtype=bool)}, "must hold numbers"),
+    ({"d.wieght": np.ones((3, 2))}, "no layer uses: 'd.wieght'; did you mean 'd.weight'?"),
+])
+def test_bad_weight_values(tmp_path, cli, small, arrays, fragment):
+    spec, x = small
+    path = tmp_path / "w.npz"
+    np.savez(path, **arrays)
+    refused(cli("run", spec, "--input", x, "--weights", str(path), "--seed", "0"), fragment)
+
+
+def test_negative_variance_in_the_weights_file(tmp_path, cli):
+    spec = write(tmp_path / "bn.yaml", "input: [2]\nlayers: [{type: batchnorm, name: bn}]\n")
+    path = tmp_path / "w.npz"
+    np.savez(path, **{"bn.var": np.array([1.0, -1.0])})
+    refused(cli("run", spec, "--input", write(tmp_path / "x.yaml", "[1, 2]\n"), "--weights", str(path), "--seed", "0"),
+            "'bn.var' has a negative variance")
+
+
 def test_npz_member_with_object_dtype_is_never_unpickled(tmp_path, cli, small):
     spec, x = small
     path = tmp_path / "pickle.npz"
@@ -195,7 +217,8 @@ def test_png_of_20000_by_20000_pixels(tmp_path, cli, small):
     path = tmp_path / "huge.png"
     path.write_bytes(png_header_only(20000, 20000))
     assert path.stat().st_size < 100
-    refused(cli("run", spec, "--input", str(path)), "image is too large", "at most 67,108,864 pixels")
+    refused(cli("run", spec, "--input", str(path)), "image is too large", "got '400,000,000 pixels'",
+            "at most 67,108,864 pixels")
 
 
 def test_image_pixel_cap_just_inside_and_just_outside(tmp_path):
@@ -244,44 +267,54 @@ def test_declared_array_cap_counts_float64_bytes(tmp_path):
         files.load_input_file(path, 799)
 
 
-def test_weights_file_caps_just_inside_and_just_outside(tmp_path):
+def test_weights_file_byte_cap_is_max_memory(tmp_path):
     path = tmp_path / "w.npz"
-    np.savez(path, **{"d.weight": np.ones((3, 2)), "d.bias": np.zeros(2)})
+    np.savez(path, **{"d.weight": np.ones((3, 2)), "d.bias": np.zeros(2)})  # stored: the file is the largest
     size = path.stat().st_size
-    declared = sum(info.file_size for info in zipfile.ZipFile(path).infolist())
-    arrays_bytes = (6 + 2) * 8
-    budget = max(size, declared)
-    loaded = files.load_weights_file(path, budget)
-    np.testing.assert_array_equal(loaded["d.weight"], np.ones((3, 2)))
-    with pytest.raises(CnnCalcError, match="too large|declares"):
-        files.load_weights_file(path, budget - 1)
-    assert arrays_bytes < declared  # members hold headers too: the declared size is the binding cap here
-    stored = tmp_path / "stored.npz"
+    assert size > sum(info.file_size for info in zipfile.ZipFile(path).infolist())
+    np.testing.assert_array_equal(files.load_weights_file(path, size)["d.weight"], np.ones((3, 2)))
+    with pytest.raises(CnnCalcError, match=f"weights file too large \\({size:,} bytes, at most {size - 1:,}\\)"):
+        files.load_weights_file(path, size - 1)
+
+
+def test_weights_declared_size_cap_is_max_memory(tmp_path):
     member = io.BytesIO()
-    np.save(member, np.ones(10))
-    stored.write_bytes(npz_bytes({"d.bias.npy": member.getvalue()}))
-    member_size = len(member.getvalue())
-    with pytest.raises(CnnCalcError, match="declares"):
-        files.load_weights_file(stored, member_size - 1)
-    assert files.load_weights_file(stored, max(member_size, stored.stat().st_size))["d.bias"].shape == (10,)
+    np.save(member, np.zeros(1000))  # 8,128 bytes, deflated to a few dozen
+    path = tmp_path / "w.npz"
+    path.write_bytes(npz_bytes({"d.bias.npy": member.getvalue()}))
+    declared = len(member.getvalue())
+    assert path.stat().st_size < declared == 8128
+    assert files.load_weights_file(path, declared)["d.bias"].shape == (1000,)
+    with pytest.raises(CnnCalcError, match="declares 7.9 KiB of arrays"):
+        files.load_weights_file(path, declared - 1)
+
+
+def test_image_byte_cap_is_max_memory(tmp_path):
+    image_module = pytest.importorskip("PIL.Image")
+    path = tmp_path / "noise.png"
+    image_module.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16), dtype=np.uint8)).save(path)
+    size = path.stat().st_size
+    assert size < 16 * 16 * 8  # the float array, not the file, is usually the binding cap
+    noisy = tmp_path / "padded.png"
+    noisy.write_bytes(path.read_bytes() + b"\0" * (3000 - size))  # bytes after IEND are ignored by readers
+    assert files.load_input_file(noisy, 3000).shape == (16, 16, 1)
+    with pytest.raises(CnnCalcError, match="image too large \\(3,000 bytes, at most 2,999\\)"):
+        files.load_input_file(noisy, 2999)
 
 
 def test_npz_member_count_cap(tmp_path):
-    assert files.MAX_NPZ_MEMBERS == 10_000
+    assert files.MAX_NPZ_MEMBERS == 4096
     empty = io.BytesIO()
     np.save(empty, np.zeros(0))
-    for count, ok in ((files.MAX_NPZ_MEMBERS, True), (files.MAX_NPZ_MEMBERS + 1, False)):
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-            for i in range(count):
-                archive.writestr(f"l{i}.bias.npy", empty.getvalue())
-        path = tmp_path / f"many{count}.npz"
-        path.write_bytes(buffer.getvalue())
-        if ok:
-            assert len(files.load_weights_file(path)) == count
-        else:
-            with pytest.raises(CnnCalcError, match="10,001 members"):
-                files.load_weights_file(path)
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for i in range(files.MAX_NPZ_MEMBERS):
+            archive.writestr(f"l{i}.bias.npy", empty.getvalue())
+    assert len(files.load_weights_file(path)) == files.MAX_NPZ_MEMBERS
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as archive:
+        archive.writestr("one.more.npy", empty.getvalue())
+    with pytest.raises(CnnCalcError, match="4,097 members"):
+        files.load_weights_file(path)
 
 
 def test_run_memory_guard_just_inside_and_just_outside():
@@ -552,6 +585,20 @@ def test_npy_version_3_and_big_endian(tmp_path, cli, small):
     assert '"output": [4.0, 5.0]' in out
 
 
+def test_float32_overflow_of_inputs_and_weights(tmp_path, cli, small):
+    spec, _ = small
+    x = tmp_path / "x.npy"
+    np.save(x, np.array([1e300, 0.0, 1.0]))
+    refused(cli("run", spec, "--input", str(x), "--seed", "0", "--dtype", "float32"),
+            "the input holds values too large for float32", "--dtype float64")
+    assert cli("run", spec, "--input", str(x), "--seed", "0")[0] == 0
+    np.save(x, np.ones(3))
+    weights = tmp_path / "w.npz"
+    np.savez(weights, **{"d.weight": np.full((3, 2), 1e39), "d.bias": np.zeros(2)})
+    refused(cli("run", spec, "--input", str(x), "--weights", str(weights), "--dtype", "float32"),
+            "'d.weight' holds values too large for float32")
+
+
 def test_fortran_order_npy_is_read_in_its_order(tmp_path):
     array = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     path = tmp_path / "f.npy"
@@ -638,14 +685,30 @@ options = st.fixed_dictionaries({
     "--seed": st.one_of(st.sampled_from(["0", "7", None]), st.integers(-5, 2**64).map(str), st.text(max_size=6)),
     "--output": st.one_of(st.none(), st.sampled_from(["out.npy", "out.json", "out.csv", "out", "sub/out.npy",
                                                       "folder", "OUT.NPY"])),
+    "--save-maps": st.one_of(st.none(), st.sampled_from(["maps.png", "maps.jpg", "maps.txt", "folder"])),
+    "--dtype": st.sampled_from(["float64", "float32", "float16", "", "FLOAT32"]),
+    "--format": st.sampled_from(["text", "json"]),
+})
+valid_options = st.fixed_dictionaries({
+    "--max-memory": st.sampled_from(["2GB", "64MB", "1e9"]),
+    "--seed": st.one_of(st.none(), st.integers(0, 2**63 - 1).map(str)),
+    "--output": st.sampled_from([None, "out.npy", "out.json", "OUT.NPY"]),
+    "--save-maps": st.sampled_from([None, "maps.png", "maps.jpg"]),
     "--dtype": st.sampled_from(["float64", "float32"]),
     "--format": st.sampled_from(["text", "json"]),
 })
 RUNNER = CliRunner()
 
 
-@settings(max_examples=int(os.environ.get("CNNCALC_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(spec=st.sampled_from(sorted(SPECS)), given_input=st.none() | inputs, given_weights=st.just(b"good") | weights, given_options=options,
+def half_good(good: st.SearchStrategy, hostile: st.SearchStrategy) -> st.SearchStrategy:
+    """Half the cases good, so the paths after a successful run (writing outputs) are fuzzed too."""
+    return st.booleans().flatmap(lambda is_good: good if is_good else hostile)
+
+
+@settings(max_examples=int(os.environ.get("CNNCALC_FUZZ_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(spec=st.sampled_from(sorted(SPECS)), given_input=half_good(st.none(), inputs),
+       given_weights=half_good(st.just(b"good"), weights), given_options=half_good(valid_options, options),
        trace=st.booleans())
 def test_fuzz_run_ends_in_0_or_2_and_writes_only_its_output(spec, given_input, given_weights, given_options, trace):
     import tempfile
@@ -664,7 +727,7 @@ def test_fuzz_run_ends_in_0_or_2_and_writes_only_its_output(spec, given_input, g
             args += ["--weights", str(root / "w.npz")]
         for option, value in given_options.items():
             if value is not None:
-                args += [option, str(root / value) if option == "--output" else value]
+                args += [option, str(root / value) if option in ("--output", "--save-maps") else value]
         if trace:
             args.append("--trace")
         before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
@@ -678,8 +741,8 @@ def test_fuzz_run_ends_in_0_or_2_and_writes_only_its_output(spec, given_input, g
         assert elapsed < 10, f"{elapsed:.1f} s"
         if result.exit_code == 2:
             assert result.stderr.startswith("error: ") or "Usage:" in result.stderr, result.stderr
-        output = given_options["--output"]
-        allowed = {root / output} if output and result.exit_code == 0 else set()
+        written = [given_options["--output"], given_options["--save-maps"]]
+        allowed = {root / name for name in written if name} if result.exit_code == 0 else set()
         after = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
         changed = {p for p in after if before.get(p) != after[p]}
         assert changed <= allowed, (changed, result.stderr)

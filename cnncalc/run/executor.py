@@ -26,8 +26,9 @@ from ..maths import arith
 from ..spec.network import INPUT, Network
 from .files import DEFAULT_MAX_MEMORY, human_bytes, load_input_file, load_weights_file
 
-__all__ = ["RunResult", "check_memory", "compact", "gather_weights", "load_input_file", "load_weights_file",
-           "memory_parts", "prepare_input", "run"]
+__all__ = ["MAX_SEED", "SEED_CHUNK", "RunResult", "check_memory", "check_seed", "compact", "gather_weights",
+           "load_input_file", "load_weights_file", "memory_parts", "prepare_input", "run", "seeded_array",
+           "seeded_weights"]
 
 MAX_INPUT_BYTES = 512 * 1024**2
 
@@ -164,10 +165,15 @@ def gather_weights(summary: Summary, weights: dict[str, np.ndarray] | None, seed
             if tuple(value.shape) != tuple(shape):
                 raise ExecutionError(f"'{full_key}' from the {origin} has the wrong shape", layer=layer.name,
                                      index=layer.index, field=key, got=list(value.shape), expected=str(list(shape)))
-            value = value.astype(dtype, copy=False)
-            if not np.all(np.isfinite(value)):
-                raise ExecutionError(f"'{full_key}' holds NaN or infinite values", layer=layer.name,
-                                     index=layer.index, field=key)
+            with np.errstate(over="ignore"):
+                converted = value.astype(dtype, copy=False)
+            if not np.all(np.isfinite(converted)):
+                overflow = value.dtype.kind in "iu" or bool(np.all(np.isfinite(value)))
+                raise ExecutionError(f"'{full_key}' holds " + (f"values too large for {np.dtype(dtype).name}"
+                                                              if overflow else "NaN or infinite values"),
+                                     layer=layer.name, index=layer.index, field=key,
+                                     hint="use --dtype float64" if overflow else None)
+            value = converted
             if key == "var" and np.any(value < 0):
                 raise ExecutionError(f"'{full_key}' has a negative variance", layer=layer.name, index=layer.index,
                                      field=key)
@@ -233,7 +239,13 @@ def prepare_input(network: Network, x: Any, dtype: Any = np.float64) -> tuple[Ne
         raise ExecutionError("the input holds NaN or infinite values")
     if network.is_symbolic:
         network = dataclasses.replace(network, input_shape=tuple(int(d) for d in array.shape[1:]), symbols=())
-    return network, array.astype(dtype, copy=False), batched
+    with np.errstate(over="ignore"):
+        converted = array.astype(dtype, copy=False)
+    if converted is not array and not np.all(np.isfinite(converted)):
+        raise ExecutionError(f"the input holds values too large for {np.dtype(dtype).name}",
+                             got=f"up to {float(np.max(np.abs(array))):.3g}",
+                             expected=f"magnitudes below {float(np.finfo(dtype).max):.3g}", hint="use --dtype float64")
+    return network, converted, batched
 
 
 def _shape_text(shape: tuple) -> str:

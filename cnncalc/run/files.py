@@ -27,7 +27,7 @@ from ..spec import safeload
 
 DEFAULT_MAX_MEMORY = 2 * 1024**3
 MAX_IMAGE_PIXELS = 8192 * 8192  # a 67-megapixel photo; far beyond any network input, far below a bomb
-MAX_NPZ_MEMBERS = 10_000  # weights of a network of 5,000 layers, each weight and bias
+MAX_NPZ_MEMBERS = 4096  # DenseNet-201 or ResNet-152 need under 1,000 arrays
 MAX_NPY_HEADER = 10_000  # numpy's own default limit for an .npy header
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 FLOAT_BYTES = 8  # arrays become float64 (the reference dtype) unless the run asks for less

@@ -47,7 +47,7 @@ def read_image(path: str | Path, max_bytes: int = 2 * 1024**3) -> np.ndarray:
                 pixels = width * height
                 if pixels > MAX_IMAGE_PIXELS:
                     raise _too_many_pixels(source, width, height)
-                channels = 1 if image.mode in ("1", "L", "I", "I;16", "F") else 3
+                channels = 1 if image.mode == "L" else 3  # every other mode becomes RGB below
                 if pixels * channels * 8 > max_bytes:
                     raise ExecutionError(f"the image of {width}×{height} pixels needs about "
                                          f"{human_bytes(pixels * channels * 8)} as numbers", file=source,
@@ -62,18 +62,24 @@ def read_image(path: str | Path, max_bytes: int = 2 * 1024**3) -> np.ndarray:
     except UnidentifiedImageError:
         raise ExecutionError("cannot read the image: not a picture format Pillow knows", file=source,
                              expected="PNG, JPEG, BMP, GIF, TIFF or WebP") from None
-    except image_module.DecompressionBombError:
-        raise _too_many_pixels(source, None, None) from None
+    except image_module.DecompressionBombError as error:
+        # Pillow refuses before we see the size (its limit is above ours); its message holds the pixel count
+        import re
+
+        count = re.search(r"\((\d+) pixels\)", str(error))
+        raise _too_many_pixels(source, None, None, int(count.group(1)) if count else None) from None
     except Exception as error:  # noqa: BLE001 - Pillow's decoders raise many types on hostile files
         raise ExecutionError(f"cannot read the image: {str(error)[:200]}", file=source) from None
     return array[:, :, None] if array.ndim == 2 else array
 
 
-def _too_many_pixels(source: str, width: int | None, height: int | None) -> ExecutionError:
+def _too_many_pixels(source: str, width: int | None, height: int | None, count: int | None = None) -> ExecutionError:
     from .files import MAX_IMAGE_PIXELS
 
-    got = f"{width}×{height} = {width * height:,} pixels" if width is not None and height is not None \
-        else "more than Pillow's decompression-bomb limit"
+    if width is not None and height is not None:
+        got = f"{width}×{height} = {width * height:,} pixels"
+    else:
+        got = f"{count:,} pixels" if count is not None else "more than Pillow's decompression-bomb limit"
     return ExecutionError("the image is too large", file=source, got=got,
                           expected=f"at most {MAX_IMAGE_PIXELS:,} pixels (8192×8192)")
 
