@@ -1,0 +1,203 @@
+"""The calculator's rules (analysis): receptive fields through chains of convolutions and pools (a literal
+recurrence and impulse responses of the executor), through merges, and totals per layer and per block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnncalc import analyse, loads_spec
+from cnncalc.calc.analysis import block_records
+from cnncalc.run.executor import run
+
+
+def literal_rf(layers: list[tuple[int, int, int, int]]) -> tuple[float, float, float]:
+    """(size, jump, start) along one axis through (kernel, stride, pad_before, dilation) layers, as the
+    textbook recurrence: r += (k_eff − 1)·j; start += ((k_eff − 1)/2 − p)·j; j *= s."""
+    size, jump, start = 1, 1, 0.0
+    for k, s, p, d in layers:
+        k_eff = d * (k - 1) + 1
+        size += (k_eff - 1) * jump
+        start += ((k_eff - 1) / 2 - p) * jump
+        jump *= s
+    return size, jump, start
+
+
+def layer_yaml(kind: str, k: tuple[int, int], s: tuple[int, int], p: tuple[int, int], d: tuple[int, int]) -> str:
+    if kind == "conv":
+        return (f"{{type: conv, filters: 2, kernel: {list(k)}, stride: {list(s)}, padding: {list(p)}, "
+                f"dilation: {list(d)}}}")
+    return f"{{type: {kind}, kernel: {list(k)}, stride: {list(s)}, padding: {list(p)}}}"
+
+
+CHAINS = [
+    # (type, kernel (h, w), stride, padding, dilation) per layer: every axis different
+    [("conv", (3, 5), (1, 2), (1, 2), (1, 1)), ("maxpool", (2, 3), (2, 3), (0, 1), (1, 1)),
+     ("conv", (3, 1), (2, 1), (0, 0), (2, 1))],
+    [("conv", (7, 7), (2, 2), (3, 3), (1, 1)), ("maxpool", (3, 3), (2, 2), (1, 1), (1, 1)),
+     ("conv", (3, 3), (1, 1), (1, 1), (1, 1)), ("conv", (3, 3), (2, 2), (1, 1), (1, 1))],
+    [("avgpool", (2, 4), (2, 4), (0, 0), (1, 1)), ("conv", (2, 3), (3, 2), (1, 0), (3, 2)),
+     ("avgpool", (3, 2), (1, 2), (1, 0), (1, 1))],
+]
+
+
+@pytest.mark.parametrize("chain", CHAINS, ids=["asymmetric", "resnet-stem", "dilated"])
+def test_receptive_field_of_conv_and_pool_chains(chain):
+    spec = "input: [64, 64, 3]\nlayers:\n" + "".join(f"  - {layer_yaml(*layer)}\n" for layer in chain)
+    records = analyse(loads_spec(spec)).records
+    for depth, record in enumerate(records, start=1):
+        for axis in (0, 1):
+            want = literal_rf([(layer[1][axis], layer[2][axis], layer[3][axis], layer[4][axis])
+                               for layer in chain[:depth]])
+            got = tuple(float(v) for v in record.receptive_field[axis])
+            assert got == pytest.approx(want), (
+                f"layer {depth} ({record.type}) axis {'HW'[axis]}: receptive field (size, jump, start) {got}, "
+                f"the recurrence gives {want}")
+
+
+def impulse_span(spec: str, shape: tuple[int, int, int]) -> tuple[int, int]:
+    """The largest number of input rows / columns one output pixel depends on, from the executor."""
+    net = loads_spec(spec)
+    base = run(net, np.zeros(shape), seed=0).output  # weights only matter through which inputs reach an output
+    touched: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            x = np.zeros(shape)
+            x[i, j, :] = 1.0
+            changed = np.any(run(net, x, seed=0).output != base, axis=-1)
+            for r, q in zip(*np.nonzero(changed)):
+                touched.setdefault((int(r), int(q)), []).append((i, j))
+    rows = max(max(i for i, _ in v) - min(i for i, _ in v) + 1 for v in touched.values())
+    cols = max(max(j for _, j in v) - min(j for _, j in v) + 1 for v in touched.values())
+    return rows, cols
+
+
+@pytest.mark.parametrize("layers", [
+    ("[{type: conv, filters: 1, kernel: [3, 2], stride: [1, 2], weight: ONES32, bias: [0]}, "
+    "{type: maxpool, kernel: [2, 3], stride: [2, 1]}]"),
+    ("[{type: conv, filters: 1, kernel: [2, 3], dilation: [2, 1], weight: ONES23, bias: [0]}, "
+    "{type: avgpool, kernel: 2, stride: [1, 2]}]"),
+])
+def test_receptive_field_size_matches_impulse_responses(layers):
+    layers = layers.replace("ONES32", str(np.ones((3, 2, 1, 1)).tolist())).replace(
+        "ONES23", str(np.ones((2, 3, 1, 1)).tolist()))
+    spec = f"input: [11, 12, 1]\nlayers: {layers}"
+    size = analyse(loads_spec(spec)).records[-1].receptive_field
+    assert impulse_span(spec, (11, 12, 1)) == (int(size[0][0]), int(size[1][0])), (
+        f"the calculator's receptive field {size} disagrees with the executor's impulse responses")
+
+
+def test_merges_take_the_largest_receptive_field():
+    spec = """
+input: [32, 32, 3]
+layers:
+  - {type: conv, name: small, filters: 4, kernel: 1}
+  - {type: conv, name: big, filters: 4, kernel: [5, 3], stride: [2, 1], padding: [2, 1], inputs: input}
+  - {type: conv, name: big2, filters: 4, kernel: 3, stride: [1, 2], padding: 1}
+  - {type: conv, name: small2, filters: 4, kernel: 1, stride: [2, 2], inputs: small}
+  - {type: add, name: sum, inputs: [small2, big2]}
+  - {type: concat, name: cat, inputs: [big2, small2]}
+"""
+    summary = analyse(loads_spec(spec))
+    big2 = summary.record("big2").receptive_field
+    assert [float(v) for v in big2[0]] == [9, 2, 0] and [float(v) for v in big2[1]] == [5, 2, 0]
+    assert summary.record("sum").receptive_field == big2, "an add takes the larger field of its inputs per axis"
+    assert summary.record("cat").receptive_field == big2, "so does a concat, whatever the order of its inputs"
+
+
+def test_flatten_and_dense_have_no_receptive_field():
+    summary = analyse(loads_spec("input: [8, 8, 1]\nlayers: [{type: conv, filters: 2, kernel: 3}, {type: flatten}, "
+                                 "{type: dense, units: 3}]"))
+    assert summary.records[0].receptive_field is not None
+    assert summary.records[1].receptive_field is None and summary.records[2].receptive_field is None
+
+
+# ---------------------------------------------------------------- transposed convolution (DESIGN.md rule)
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+TRANSPOSED = [
+    # (kernel, stride, dilation): the rule "a transposed conv reads ⌈k_eff/s⌉ pixels of the layer below"
+    (3, 1, 1), (3, 2, 1), (5, 2, 1), (2, 2, 2), (7, 3, 1),
+    pytest.param(3, 3, 1, marks=pytest.mark.xfail(strict=True, reason=(
+        "bug: the transposed-conv receptive field adds (k_eff − 1)/s·jump (4.33 for k=3, s=3 after a 3×3/2 conv) "
+        "instead of (⌈k_eff/s⌉ − 1)·jump (3), as DESIGN.md's spec v2 rule says"))),
+    pytest.param(4, 2, 1, marks=pytest.mark.xfail(strict=True, reason=(
+        "bug: k=4, s=2 after a 3×3/2 conv gives size 6 ((k_eff − 1)/s·jump added) where DESIGN.md's rule "
+        "(⌈k_eff/s⌉ = 2 pixels of the layer below) gives 5"))),
+    pytest.param(2, 2, 1, marks=pytest.mark.xfail(strict=True, reason=(
+        "bug: a 2×2 stride-2 transposed conv reads one pixel of the layer below per output pixel (size 3 after a "
+        "3×3/2 conv); today's rule gives 4"))),
+]
+
+
+@pytest.mark.parametrize(("k", "s", "d"), TRANSPOSED)
+def test_transposed_conv_receptive_field_follows_the_design_rule(k, s, d):
+    spec = (f"input: [9, 9, 1]\nlayers: [{{type: conv, filters: 1, kernel: 3, stride: 2}}, "
+            f"{{type: conv_transpose, filters: 1, kernel: {k}, stride: {s}, dilation: {d}}}]")
+    below_size, below_jump = 3, 2  # the 3×3 stride-2 conv
+    k_eff = d * (k - 1) + 1
+    record = analyse(loads_spec(spec)).records[-1]
+    size, jump, _ = record.receptive_field[0]
+    assert float(jump) == pytest.approx(below_jump / s), "a transposed conv divides the jump by its stride"
+    want = below_size + (ceil_div(k_eff, s) - 1) * below_jump
+    assert float(size) == pytest.approx(want), (
+        f"conv_transpose k={k} s={s} d={d} after a 3×3/2 conv: size {float(size)}, DESIGN.md's rule gives {want}")
+
+
+# ---------------------------------------------------------------- totals
+
+
+def test_records_and_totals():
+    spec = """
+input: [10, 12, 3]
+layers:
+  - {type: conv, name: c, filters: 4, kernel: [3, 5], stride: [1, 2], groups: 1}
+  - {type: batchnorm, name: bn}
+  - {type: depthwise_conv, name: dw, kernel: 3, multiplier: 2, padding: 1, bias: false}
+  - {type: flatten, name: f}
+  - {type: dense, name: d, units: 7}
+"""
+    summary = analyse(loads_spec(spec))
+    c, bn, dw, f, d = summary.records
+    assert c.output_shape == (8, 4, 4) and c.size == 128
+    assert (c.trainable, c.non_trainable, c.macs) == (3 * 5 * 3 * 4 + 4, 0, 8 * 4 * 4 * 3 * 3 * 5)
+    assert (bn.trainable, bn.non_trainable, bn.macs) == (8, 8, 0)
+    assert dw.output_shape == (8, 4, 8) and (dw.params, dw.macs) == (3 * 3 * 4 * 2, 8 * 4 * 8 * 9)
+    assert f.output_shape == (256,) and d.params == 256 * 7 + 7 and d.macs == 256 * 7
+    assert summary.trainable == c.params + 8 + dw.params + d.params and summary.non_trainable == 8
+    assert summary.params == summary.trainable + summary.non_trainable
+    assert summary.macs == c.macs + dw.macs + d.macs and summary.input_size == 360
+    assert [r.name for r in summary.outputs] == ["d"]
+    assert [r.index for r in summary.records] == [1, 2, 3, 4, 5]
+    with pytest.raises(KeyError):
+        summary.record("nope")
+
+
+def test_block_records_sum_their_layers():
+    spec = """
+input: [16, 16, 3]
+blocks:
+  pair:
+    params: {filters: null}
+    layers:
+      - {type: conv, name: a, filters: $filters, kernel: 3, padding: 1}
+      - {type: conv, name: b, filters: $filters, kernel: 3, stride: 2, padding: 1}
+layers:
+  - {block: pair, name: p, repeat: 2, filters: 4}
+  - {type: flatten}
+"""
+    summary = analyse(loads_spec(spec))
+    blocks = {b.name: b for b in block_records(summary)}
+    assert list(blocks) == ["p", "p.0", "p.1"], "outer instance first, then each copy"
+    first, second, outer = blocks["p.0"], blocks["p.1"], blocks["p"]
+    assert (first.depth, second.depth, outer.depth) == (2, 2, 1)
+    assert first.input_shape == (16, 16, 3) and first.output_shape == (8, 8, 4)
+    assert second.input_shape == (8, 8, 4) and second.output_shape == (4, 4, 4)
+    assert first.params == (27 * 4 + 4) + (36 * 4 + 4) and second.params == 2 * (36 * 4 + 4)
+    assert outer.params == first.params + second.params and outer.macs == first.macs + second.macs
+    assert (first.first_index, first.last_index, second.first_index, second.last_index) == (1, 2, 3, 4)
+    assert outer.receptive_field == summary.record("p.1.b").receptive_field

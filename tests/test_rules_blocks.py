@@ -1,0 +1,205 @@
+"""Blocks and repeat (README, "Blocks and repeat"): names, `first:`, `$index`, `when:`, `output:`,
+arguments, expressions and their errors, each checked on the expanded network."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnncalc import CnnCalcError, analyse, loads_spec
+
+
+def layers_of(spec: str) -> dict[str, object]:
+    network = loads_spec(spec)
+    return {layer.name: layer for layer in network.layers}
+
+
+def shapes_of(spec: str) -> dict[str, tuple]:
+    return {r.name: tuple(int(d) for d in r.output_shape) for r in analyse(loads_spec(spec)).records}
+
+
+# ---------------------------------------------------------------- repeat, first, $index
+
+
+def test_first_overrides_copy_zero_of_a_repeated_plain_layer():
+    spec = """
+input: [16, 16, 3]
+layers:
+  - {type: conv, name: c, repeat: 3, filters: 4, kernel: 3, padding: 1, first: {stride: 2, filters: 8}}
+"""
+    shapes = shapes_of(spec)
+    assert shapes == {"c.0": (8, 8, 8), "c.1": (8, 8, 4), "c.2": (8, 8, 4)}, (
+        f"first: {{stride: 2, filters: 8}} applies to copy 0 only of a repeated plain layer; got {shapes}")
+
+
+def test_index_counts_the_copies_of_a_repeated_block():
+    spec = """
+input: [8, 8, 1]
+blocks:
+  grow:
+    params: {base: 2}
+    layers:
+      - {type: conv, name: c, filters: "${base + 3 * index}", kernel: 1}
+layers:
+  - {block: grow, name: g, repeat: 3}
+"""
+    shapes = shapes_of(spec)
+    assert [shapes[f"g.{i}.c"][-1] for i in range(3)] == [2, 5, 8], (
+        f"$index is the copy's number (0, 1, 2) inside a repeated block; filters = 2 + 3·index, got {shapes}")
+
+
+def test_index_in_a_repeated_plain_layer():
+    spec = """
+input: [8, 8, 1]
+layers:
+  - {type: zero_pad, name: z, repeat: 3, padding: $index}
+"""
+    shapes = shapes_of(spec)
+    assert shapes == {"z.0": (8, 8, 1), "z.1": (10, 10, 1), "z.2": (14, 14, 1)}, (
+        f"$index counts plain-layer copies too: padding 0, 1, 2 → 8, 10, 14; got {shapes}")
+
+
+def test_first_in_a_block_sees_index_zero_and_its_arguments():
+    spec = """
+input: [8, 8, 1]
+blocks:
+  unit:
+    params: {filters: null, stride: 1}
+    layers:
+      - {type: conv, name: c, filters: $filters, kernel: 1, stride: $stride}
+layers:
+  - {block: unit, name: u, repeat: 3, filters: 2, first: {filters: 6, stride: 2}}
+"""
+    shapes = shapes_of(spec)
+    assert shapes == {"u.0.c": (4, 4, 6), "u.1.c": (4, 4, 2), "u.2.c": (4, 4, 2)}, shapes
+
+
+def test_repeat_chains_the_copies_and_names_them():
+    spec = """
+input: [8, 8, 1]
+layers:
+  - {type: conv, name: c, repeat: 2, filters: 2, kernel: 3}
+  - {type: relu, name: r}
+"""
+    network = loads_spec(spec)
+    layers = {layer.name: layer for layer in network.layers}
+    assert list(layers) == ["c.0", "c.1", "r"]
+    assert layers["c.0"].inputs == ["input"] and layers["c.1"].inputs == ["c.0"] and layers["r"].inputs == ["c.1"]
+    assert shapes_of(spec)["r"] == (4, 4, 2)
+
+
+def test_a_repeat_of_one_keeps_the_plain_name():
+    assert list(layers_of("input: [4, 4, 1]\nlayers: [{type: relu, name: r, repeat: 1}]")) == ["r"]
+
+
+@pytest.mark.parametrize(("repeat", "ok"), [(1, True), (10_000, True), (0, False), (10_001, False), (True, False),
+                                            (2.0, False)])
+def test_repeat_range(repeat, ok):
+    spec = f"input: [4]\nlayers: [{{type: relu, name: r, repeat: {str(repeat).lower()}}}]"
+    if ok:
+        assert len(loads_spec(spec).layers) == repeat
+    else:
+        with pytest.raises(CnnCalcError, match="'repeat' must be a positive integer"):
+            loads_spec(spec)
+
+
+# ---------------------------------------------------------------- scoping, output, when
+
+
+RESNET_LIKE = """
+input: [16, 16, 4]
+blocks:
+  basic:
+    params: {filters: null, stride: 1, downsample: false}
+    layers:
+      - {type: conv, name: conv1, filters: $filters, kernel: 3, stride: $stride, padding: 1, bias: false}
+      - {type: relu, name: relu1}
+      - {type: conv, name: down, filters: $filters, kernel: 1, stride: $stride, inputs: input, when: $downsample}
+      - {type: add, name: add, inputs: [relu1, down]}
+layers:
+  - {block: basic, name: l1, filters: 4}
+  - {block: basic, name: l2, repeat: 2, filters: 8, first: {stride: 2, downsample: true}}
+  - {type: relu, name: out, inputs: l2}
+"""
+
+
+def test_when_false_passes_the_input_on_and_names_are_scoped():
+    layers = layers_of(RESNET_LIKE)
+    assert "l1.down" not in layers and "l2.1.down" not in layers and "l2.0.down" in layers
+    assert layers["l1.add"].inputs == ["l1.relu1", "input"], "a skipped shortcut is the block's input"
+    assert layers["l2.0.down"].inputs == ["l1.add"], "'input' inside a block is the block's input"
+    assert layers["l2.0.add"].inputs == ["l2.0.relu1", "l2.0.down"]
+    assert layers["l2.1.add"].inputs == ["l2.1.relu1", "l2.0.add"]
+    assert layers["out"].inputs == ["l2.1.add"], "an instance name refers to its last layer"
+    assert shapes_of(RESNET_LIKE)["out"] == (8, 8, 8)
+
+
+def test_block_output_names_the_instance_output():
+    spec = """
+input: [8, 8, 2]
+blocks:
+  two:
+    params: {}
+    output: first
+    layers:
+      - {type: conv, name: first, filters: 3, kernel: 1}
+      - {type: conv, name: second, filters: 5, kernel: 1}
+layers:
+  - {block: two, name: t}
+  - {type: relu, name: r, inputs: t}
+"""
+    assert layers_of(spec)["r"].inputs == ["t.first"]
+    bad = spec.replace("output: first", "output: third")
+    with pytest.raises(CnnCalcError, match="names no layer"):
+        loads_spec(bad)
+
+
+def test_expressions_and_text_substitution():
+    spec = """
+input: [8, 8, 2]
+blocks:
+  b:
+    params: {w: 4}
+    layers:
+      - {type: conv, name: "c${w // 2}", filters: "${w * 2 + 1}", kernel: 1}
+      - {type: avgpool, name: p, kernel: "${w / 2}"}
+layers:
+  - {block: b, name: x, w: 6}
+"""
+    shapes = shapes_of(spec)
+    assert shapes == {"x.c3": (8, 8, 13), "x.p": (2, 2, 13)}, shapes
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("layers: [{block: nope, name: a}]", "unknown block"),
+    ("blocks: {b: {params: {f: null}, layers: [{type: relu}]}}\nlayers: [{block: b}]", "missing argument"),
+    ("blocks: {b: {params: {f: 1}, layers: [{type: relu}]}}\nlayers: [{block: b, g: 2}]", "unknown argument"),
+    ("blocks: {b: {params: {}, layers: [{type: conv, filters: $f, kernel: 1}]}}\nlayers: [{block: b}]",
+     "unknown parameter '$f'"),
+    ("blocks: {b: {params: {}, layers: []}}\nlayers: [{block: b}]", "non-empty 'layers'"),
+    ("blocks: {b: {params: {}, layers: [{type: relu}], extra: 1}}\nlayers: [{block: b}]", "unknown key in block"),
+    ("blocks: [1]\nlayers: [{type: relu}]", "'blocks' must be a mapping"),
+    ("blocks: {b: {params: {}, layers: [{block: b}]}}\nlayers: [{block: b}]", "nested deeper than 16"),
+    ("blocks: {b: {params: {}, layers: [{type: relu, when: 1}]}}\nlayers: [{block: b}]", "'when' must be true or false"),
+    ("layers: [{type: relu, repeat: 2, first: [1]}]", "'first' must be a mapping"),
+    ("blocks: {b: {params: {}, layers: [{type: relu, inputs: zz}]}}\nlayers: [{block: b}]", "unknown layer in 'inputs'"),
+    ("blocks: {b: {params: {f: 1}, layers: [{type: conv, filters: '${f +}', kernel: 1}]}}\nlayers: [{block: b}]",
+     "in '${f +}'"),
+])
+def test_block_errors(body, message):
+    with pytest.raises(CnnCalcError) as caught:
+        loads_spec("input: [4, 4, 1]\n" + body)
+    assert message in str(caught.value), f"expected {message!r} in: {caught.value}"
+
+
+def test_nesting_depth_boundary():
+    def nested(levels: int) -> str:
+        blocks = "".join(f"  b{i}: {{params: {{}}, layers: [{{block: b{i + 1}}}]}}\n" for i in range(levels - 1))
+        blocks += f"  b{levels - 1}: {{params: {{}}, layers: [{{type: relu}}]}}\n"
+        return f"input: [4]\nblocks:\n{blocks}layers: [{{block: b0}}]\n"
+
+    assert len(loads_spec(nested(16)).layers) == 1, "16 nested blocks are allowed"
+    with pytest.raises(CnnCalcError, match="deeper than 16"):
+        loads_spec(nested(17))

@@ -1,0 +1,195 @@
+"""Executor rules against literal implementations written out in the test: asymmetric inputs (non-square
+strides, several filters, positive axes, non-zero epsilon), so a swapped index or a misplaced term shows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnncalc import CnnCalcError, loads_spec
+from cnncalc.calc.analysis import analyse
+from cnncalc.run.executor import largest_intermediate, run
+
+
+def position_input(h: int, w: int, c: int) -> np.ndarray:
+    """Values that encode their position (100·i + 10·j + k), so a wrong index is visible at a glance."""
+    i, j, k = np.meshgrid(np.arange(h), np.arange(w), np.arange(c), indexing="ij")
+    return (100 * i + 10 * j + k).astype(float)
+
+
+def literal_conv(x, w, b, stride, pads):
+    (sh, sw), ((pt, pb), (pl, pr)) = stride, pads
+    xp = np.zeros((x.shape[0] + pt + pb, x.shape[1] + pl + pr, x.shape[2]))
+    xp[pt:pt + x.shape[0], pl:pl + x.shape[1]] = x
+    kh, kw, cin, f = w.shape
+    ho, wo = (xp.shape[0] - kh) // sh + 1, (xp.shape[1] - kw) // sw + 1
+    out = np.zeros((ho, wo, f))
+    for r in range(ho):
+        for q in range(wo):
+            for o in range(f):
+                total = b[o]
+                for i in range(kh):
+                    for j in range(kw):
+                        for ch in range(cin):
+                            total += xp[r * sh + i, q * sw + j, ch] * w[i, j, ch, o]
+                out[r, q, o] = total
+    return out
+
+
+# ---------------------------------------------------------------- softmax
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -2, -3])
+def test_softmax_axis_counts_the_samples_axes(axis):
+    x = position_input(2, 3, 4) / 50.0
+    net = loads_spec(f"input: [2, 3, 4]\nlayers: [{{type: softmax, axis: {axis}}}]")
+    out = run(net, x).output
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    np.testing.assert_allclose(out, e / e.sum(axis=axis, keepdims=True), rtol=1e-12,
+                               err_msg=f"softmax axis {axis} normalises the sample's axis {axis} (no batch axis)")
+    np.testing.assert_allclose(out.sum(axis=axis), 1.0, rtol=1e-12)
+
+
+def test_softmax_on_a_batch_uses_the_same_axis():
+    x = np.stack([position_input(2, 3, 2), -position_input(2, 3, 2)]) / 40.0
+    out = run(loads_spec("input: [2, 3, 2]\nlayers: [{type: softmax, axis: 0}]"), x).output
+    assert out.shape == (2, 2, 3, 2)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-12, err_msg="axis 0 of each sample = axis 1 of the batch")
+
+
+def test_dense_softmax_activation():
+    x = np.array([1.0, 2.0, 0.5])
+    net = loads_spec("input: [3]\nlayers: [{type: dense, units: 2, activation: softmax, "
+                     "weight: [[1, 0], [0, 1], [1, 1]], bias: [0, 1]}]")
+    z = np.array([1.5, 3.5])
+    np.testing.assert_allclose(run(net, x).output, np.exp(z) / np.exp(z).sum(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- batchnorm
+
+
+def test_batchnorm_epsilon_is_added_to_the_variance_under_the_root():
+    x = position_input(2, 2, 3) / 10.0
+    gamma, beta, mean, var = [2.0, 0.5, -1.0], [0.1, -0.2, 0.3], [1.0, 2.0, 3.0], [0.25, 4.0, 0.01]
+    eps = 0.5
+    spec = (f"input: [2, 2, 3]\nlayers: [{{type: batchnorm, epsilon: {eps}, gamma: {gamma}, beta: {beta}, "
+            f"mean: {mean}, var: {var}}}]")
+    out = run(loads_spec(spec), x).output
+    for c in range(3):
+        expected = gamma[c] * (x[..., c] - mean[c]) / np.sqrt(var[c] + eps) + beta[c]
+        np.testing.assert_allclose(out[..., c], expected, rtol=1e-12,
+                                   err_msg=f"channel {c}: gamma·(x − mean)/√(var + ε) + beta with ε = {eps}")
+
+
+def test_batchnorm_default_epsilon_is_keras():
+    x = np.ones((1, 1, 1))
+    out = run(loads_spec("input: [1, 1, 1]\nlayers: [{type: batchnorm, gamma: [1], beta: [0], mean: [0], var: [0]}]"),
+              x).output
+    assert out[0, 0, 0] == pytest.approx(1 / np.sqrt(1e-3), rel=1e-12), "default ε is Keras's 1e-3"
+
+
+def test_batchnorm_without_scale_or_center():
+    x = position_input(1, 2, 2)
+    spec = "input: [1, 2, 2]\nlayers: [{type: batchnorm, scale: false, center: false, epsilon: 0, mean: [1, 2], var: [4, 16]}]"
+    out = run(loads_spec(spec), x).output
+    np.testing.assert_allclose(out[..., 0], (x[..., 0] - 1) / 2)
+    np.testing.assert_allclose(out[..., 1], (x[..., 1] - 2) / 4)
+
+
+# ---------------------------------------------------------------- convolution and pooling
+
+
+@pytest.mark.parametrize(("stride", "padding", "pads"), [
+    ([1, 2], 0, ((0, 0), (0, 0))),
+    ([2, 1], 1, ((1, 1), (1, 1))),
+    ([2, 3], [[0, 1], [2, 0]], ((0, 1), (2, 0))),
+])
+def test_conv_non_square_strides_several_filters(stride, padding, pads):
+    rng = np.random.default_rng(3)
+    x = position_input(7, 8, 2) / 100.0
+    w = rng.integers(-3, 4, size=(3, 2, 2, 3)).astype(float)
+    b = [1.0, -2.0, 0.5]
+    spec = (f"input: [7, 8, 2]\nlayers: [{{type: conv, name: c, filters: 3, kernel: [3, 2], stride: {stride}, "
+            f"padding: {padding}, weight: {w.tolist()}, bias: {b}}}]")
+    out = run(loads_spec(spec), x).output
+    expected = literal_conv(x, w, b, stride, pads)
+    assert out.shape == expected.shape, f"stride {stride}: shape {out.shape} vs the literal loop's {expected.shape}"
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_same_padding_puts_the_odd_pixel_at_the_bottom_right():
+    x = position_input(5, 6, 1)
+    w = np.zeros((2, 2, 1, 1))
+    w[0, 0, 0, 0] = 1.0  # picks the window's top-left pixel
+    spec = f"input: [5, 6, 1]\nlayers: [{{type: conv, filters: 1, kernel: 2, stride: 2, padding: same, weight: {w.tolist()}, bias: [0]}}]"
+    out = run(loads_spec(spec), x).output[..., 0]
+    # out = ⌈5/2⌉ × ⌈6/2⌉ = 3 × 3; total pad rows (3−1)·2 + 2 − 5 = 1 → all at the bottom; columns 0
+    np.testing.assert_array_equal(out, x[0::2, 0::2, 0])
+
+
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+def test_pool_non_square(kind):
+    x = position_input(5, 7, 2) * np.where(position_input(5, 7, 2) % 3 == 0, -1, 1)
+    out = run(loads_spec(f"input: [5, 7, 2]\nlayers: [{{type: {kind}, kernel: [2, 3], stride: [1, 2]}}]"), x).output
+    reduce = np.max if kind == "maxpool" else np.mean
+    expected = np.array([[[reduce(x[r:r + 2, q * 2:q * 2 + 3, c]) for c in range(2)] for q in range(3)] for r in range(4)])
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- memory guard and weights
+
+
+def test_memory_guard_boundary():
+    net = loads_spec("input: [8, 8, 1]\nlayers: [{type: conv, filters: 4, kernel: 3, padding: 1}]")
+    need, _where = largest_intermediate(analyse(net), 1, 8)
+    x = np.ones((8, 8, 1))
+    assert run(net, x, seed=0, max_memory=need).output.shape == (8, 8, 4), "exactly the limit is allowed"
+    with pytest.raises(CnnCalcError, match="would allocate"):
+        run(net, x, seed=0, max_memory=need - 1)
+
+
+def test_seeded_weights_are_per_layer_and_reproducible():
+    one = loads_spec("input: [4, 4, 1]\nlayers: [{type: conv, name: a, filters: 2, kernel: 3}]")
+    two = loads_spec("input: [4, 4, 1]\nlayers: [{type: relu, name: r}, {type: conv, name: a, filters: 2, kernel: 3, "
+                     "inputs: input}]")
+    x = position_input(4, 4, 1) / 10
+    first = run(one, x, seed=5).layer_output("a")
+    np.testing.assert_array_equal(first, run(one, x, seed=5).layer_output("a"))
+    np.testing.assert_array_equal(first, run(two, x, seed=5).layer_output("a"),
+                                  err_msg="adding a layer leaves another layer's seeded weights unchanged")
+    assert not np.array_equal(first, run(one, x, seed=6).layer_output("a"))
+
+
+def test_weights_that_do_not_fit_are_refused():
+    net = loads_spec("input: [2, 2, 1]\nlayers: [{type: conv, name: c, filters: 1, kernel: 1}]")
+    x = np.ones((2, 2, 1))
+    with pytest.raises(CnnCalcError, match="wrong shape"):
+        run(net, x, {"c.weight": np.ones((1, 1, 1, 2)), "c.bias": np.ones(1)})
+    with pytest.raises(CnnCalcError, match="no layer uses"):
+        run(net, x, {"c.weight": np.ones((1, 1, 1, 1)), "c.bias": np.ones(1), "c.wieght": np.ones(1)})
+    with pytest.raises(CnnCalcError, match="NaN"):
+        run(net, x, {"c.weight": np.full((1, 1, 1, 1), np.nan), "c.bias": np.ones(1)})
+    with pytest.raises(CnnCalcError, match="no value for 'c.weight'"):
+        run(net, x)
+    out = run(net, x, {"c.weight": np.full((1, 1, 1, 1), 3.0), "c.bias": np.array([0.5])}).output
+    np.testing.assert_array_equal(out, np.full((2, 2, 1), 3.5))
+
+
+def test_negative_variance_is_refused():
+    net = loads_spec("input: [1, 1, 1]\nlayers: [{type: batchnorm, gamma: [1], beta: [0], mean: [0], var: [-0.5]}]")
+    with pytest.raises(CnnCalcError, match="negative variance"):
+        run(net, np.ones((1, 1, 1)))
+    assert run(loads_spec("input: [1, 1, 1]\nlayers: [{type: batchnorm, epsilon: 1, gamma: [1], beta: [0], mean: [0], "
+                          "var: [0]}]"), np.ones((1, 1, 1))).output[0, 0, 0] == 1.0, "a variance of 0 is allowed"
+
+
+def test_input_checks():
+    net = loads_spec("input: [2, 3, 1]\nlayers: [{type: relu}]")
+    with pytest.raises(CnnCalcError, match="does not match"):
+        run(net, np.ones((3, 2, 1)))
+    with pytest.raises(CnnCalcError, match="number of axes"):
+        run(net, np.ones((2, 3)))
+    with pytest.raises(CnnCalcError, match="NaN"):
+        run(net, np.full((2, 3, 1), np.inf))
+    batch = run(net, -position_input(2, 3, 1)[None].repeat(2, axis=0))
+    assert batch.batched and batch.output.shape == (2, 2, 3, 1)
