@@ -49,6 +49,15 @@ DEFAULT_TARGETS = ["cnncalc/exercises/", "cnncalc/maths/arith.py", "cnncalc/calc
                    "cnncalc/spec/blocks.py", "cnncalc/spec/safeload.py", "cnncalc/run/executor.py",
                    "cnncalc/maths/kernels.py", "cnncalc/layers/"]
 COPIED = ["cnncalc", "tests", "problems", "examples", "README.md", "pyproject.toml"]
+# Tests of a second or more each (fuzzing, hundreds of variants, subprocesses): a surviving mutant runs every
+# test that reaches its function, so these would set the pace; the fast rule tests cover the same rules.
+SLOW_TESTS = ["tests/test_variants.py::test_students_get_different_variants_and_the_secret_is_needed",
+              "tests/test_variants.py::test_200_variants_round_trip",
+              "tests/test_shapes.py::test_summary_does_not_import_sympy_for_numeric_spec",
+              "tests/test_malformed.py::test_random_structured_specs_never_crash",
+              "tests/test_malformed.py::test_any_text_is_a_spec_or_a_clean_error",
+              "tests/test_cli.py::test_python_dash_m_and_console_script",
+              "tests/test_zoo.py::test_every_zoo_spec_summarises"]
 # mutmut's exit codes (mutmut/stats.py): what each means for the kill rate
 KILLED = {1, 3, 36, 24, -24, 152, 255, -11, -9}  # a failing test, a crash or a timeout all catch the bug
 SURVIVED = {0}
@@ -89,7 +98,8 @@ def module_files(targets: list[str]) -> list[str]:
     return files
 
 
-def prepare(work: Path, files: list[str], tests: list[str], resume: bool, tests_rev: str | None) -> None:
+def prepare(work: Path, files: list[str], tests: list[str], resume: bool, tests_rev: str | None,
+            deselect: list[str]) -> None:
     if work.exists() and not resume:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -114,6 +124,7 @@ def prepare(work: Path, files: list[str], tests: list[str], resume: bool, tests_
     config += [f"    {f}" for f in files]
     config += ["also_copy ="] + [f"    {name}" for name in COPIED if name not in ("cnncalc", "tests")]
     config += ["pytest_add_cli_args_test_selection ="] + [f"    {t}" for t in tests]
+    config += [f"    --deselect\n    {test}" for test in deselect]
     config += ["pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -q"]
     (work / "setup.cfg").write_text("\n".join(config) + "\n")
 
@@ -184,8 +195,7 @@ def _change(mutated: list[str], spans: dict[str, list[int]], local: str, mangled
     """The first line that differs between the original function and this mutant (stripped)."""
     def body(name: str) -> list[str]:
         start, end = spans[name]
-        lines = mutated[start - 1:end]
-        return [lines[0].replace(name, "FUNCTION")] + lines[1:] if lines else lines
+        return [line.replace(name, "FUNCTION") for line in mutated[start - 1:end]]
 
     original, changed = body(mangled + "__mutmut_orig"), body(local)
     matcher = difflib.SequenceMatcher(a=original, b=changed, autojunk=False)
@@ -259,6 +269,7 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=2, help="parallel mutant workers (2, for two cores)")
     parser.add_argument("--tests", nargs="*", default=["tests/"],
                         help="test files whose coverage selects the tests per mutant (default: tests/)")
+    parser.add_argument("--all-tests", action="store_true", help="keep the slowest tests too (SLOW_TESTS)")
     parser.add_argument("--tests-rev", help="use the tests/ folder of this git revision (for a 'before' figure)")
     parser.add_argument("--resume", action="store_true", help="keep the previous run's results; run the rest")
     parser.add_argument("--report-only", action="store_true", help="print the last run's results, run nothing")
@@ -274,7 +285,7 @@ def main() -> None:
     finished = True
     if not args.report_only:
         mutmut = find_mutmut(args.mutmut)
-        prepare(work, files, args.tests, args.resume, args.tests_rev)
+        prepare(work, files, args.tests, args.resume, args.tests_rev, [] if args.all_tests else SLOW_TESTS)
         print(f"mutating {len(files)} file(s) for at most {args.max_minutes:g} min with {args.children} worker(s); "
               f"log: {work}.log", flush=True)
         finished = run_mutmut(mutmut, work, args.children, args.max_minutes, Path(f"{work}.log"))

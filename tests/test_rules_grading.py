@@ -393,3 +393,105 @@ def test_rows_and_columns_swapped_hint():
     assert swapped != key["f1"].value
     result = grade_answers(problem, key, "s", {"f1": swapped})
     assert "that is the value at row 3, column 2: rows and columns swapped?" in result.questions[1].feedback
+
+
+# ---------------------------------------------------------------- expressions and solve questions
+
+
+EXPRESSION = {"id": "e", "parts": [{"id": "p", "points": 1, "questions": [
+    {"id": "pad", "compute": {"expression": {"f": "f", "same": True}, "for": "p"}},
+    {"id": "num", "compute": {"solve": {"f": 5, "same": True}, "for": "p"}}]}]}
+
+
+@pytest.mark.parametrize(("answer", "status"), [
+    ("(f - 1)/2", "correct"), ("f/2 - 1/2", "correct"), ("(f − 1)/2", "correct"), ("0.5·f - 0.5", "correct"),
+    ("(f + 1)/2", "incorrect"), ("(g - 1)/2", "incorrect"), ("f/2", "incorrect"),
+])
+def test_expression_answers_are_compared_by_equivalence(answer, status):
+    problem = build_problem(EXPRESSION, "e.yaml")
+    key = compute_key(problem)
+    assert key["pad"].value == "(f - 1)/2" and key["pad"].solution, "the key is the solver's expression with steps"
+    q = grade_answers(problem, key, "s", {"pad": answer}).questions[0]
+    assert (q.status, q.score) == (status, 0.5 if status == "correct" else 0.0), f"{answer!r}: {q.status}"
+    if status == "correct":
+        assert q.feedback == "correct (equivalent to (f - 1)/2)"
+    else:
+        assert q.feedback == f"expected (f - 1)/2 (or an equivalent form), got {answer}"
+
+
+@pytest.mark.parametrize("answer", [True, [1], {"f": 1}, None, "f +", "__import__('os')"])
+def test_unreadable_expressions_are_invalid(answer):
+    problem = build_problem(EXPRESSION, "e.yaml")
+    q = grade_answers(problem, compute_key(problem), "s", {"pad": answer}).questions[0]
+    assert (q.status, q.score) == ("invalid", 0.0), f"{answer!r} is not an expression: {q.status}"
+    assert q.feedback.startswith(("expected an expression such as (f - 1)/2", "not a readable expression: "))
+
+
+def test_solve_questions_and_the_half_pixel_hint():
+    problem = build_problem(EXPRESSION, "e.yaml")
+    key = compute_key(problem)
+    assert key["num"].value == 2
+    q = grade_answers(problem, key, "s", {"num": 2.5}).questions[1]
+    assert q.status == "incorrect" and q.feedback == (
+        "2.5 is not a whole number; expected 2 — p = f/2 is off by one half: from n + 2p − f + 1 = n, p = (f − 1)/2")
+    q = grade_answers(problem, key, "s", {"num": 3}).questions[1]
+    assert q.feedback == "expected 2, got 3"
+    assert grade_answers(problem, key, "s", {"num": "2"}).questions[1].status == "correct", "numbers as text are read"
+
+
+def test_missing_manual_and_unknown_answers():
+    problem = load_problem(WORKSHEET)
+    key = compute_key(problem)
+    result = grade_answers(problem, key, "s", {"b.plot": "drawn", "a.shap": [4, 4]})
+    by_id = {q.id: q for q in result.questions}
+    assert (by_id["b.plot"].status, by_id["b.plot"].feedback, by_id["b.plot"].got) == (
+        "manual", "graded by the instructor", "drawn")
+    assert by_id["b.plot"].solution[0].startswith("ReLU: y = max(0, x)"), "a manual item carries its model answer"
+    assert (by_id["a.shape"].status, by_id["a.shape"].feedback, by_id["a.shape"].max) == ("missing", "no answer given",
+                                                                                         0.125)
+    assert by_id["a.shap"].status == "invalid" and "did you mean 'a.shape'" in by_id["a.shap"].feedback
+    assert by_id["a.shap"].max == 0 and result.max == 2, "an unknown id adds nothing to the maximum"
+    assert result.warnings == ["unknown question id 'a.shap' (did you mean 'a.shape'?)"]
+
+
+def test_shape_answers():
+    problem = load_problem(WORKSHEET)
+    key = compute_key(problem)
+
+    def graded(answer):
+        return grade_answers(problem, key, "s", {"a.shape": answer}).questions[0]
+
+    assert graded([4, 4, 1]).status == "correct" and graded([4, 4, 1]).feedback == (
+        "correct ([4, 4, 1] is the full shape of [4, 4])")
+    assert graded([4, 3]).feedback == "expected [4, 4], got [4, 3]"
+    assert graded([4, 4, 2]).status == "incorrect"
+    assert graded([True, 4]).status == "invalid" and graded("4x4").status == "invalid"
+
+
+def test_shape_hint_for_swapped_axes():
+    raw = {"id": "s", "networks": {"n": {"input": [6, 8, 1], "layers": [{"type": "conv", "name": "c", "filters": 1,
+                                                                          "kernel": 3}]}},
+           "parts": [{"id": "p", "questions": [{"id": "q", "compute": {"shape": "n", "layer": "c", "axes": [0, 1]}}]}]}
+    problem = build_problem(raw, "s.yaml")
+    q = grade_answers(problem, compute_key(problem), "s", {"q": [6, 4]}).questions[0]
+    assert q.feedback == "expected [4, 6], got [6, 4] (rows and columns swapped?)"
+
+
+def test_overrides_file_forms_and_default_comment(worksheet, tmp_path):
+    problem, key = worksheet
+    path = tmp_path / "o.yaml"
+    path.write_text("- {student: 7, question: b.plot, score: 0}\n")  # a bare list; a numeric student id
+    items = read_overrides(path, problem)
+    assert items == [{"student": "7", "question": "b.plot", "score": 0}]
+    result = grade_answers(problem, key, "7", {})
+    apply_overrides([result], items)
+    plot = next(q for q in result.questions if q.id == "b.plot")
+    assert plot.feedback == "instructor: score set by the instructor"
+    for text, message in (("overrides: 3\n", "an overrides file is {overrides: [{student, question, score}, ...]}"),
+                          ("overrides: [{student: a, score: 1}]\n", "override 1 needs student, question and score"),
+                          ("overrides: [{student: a, question: b.plot, score: 0}, 5]\n",
+                           "override 2 needs student, question and score")):
+        path.write_text(text)
+        with pytest.raises(CnnCalcError) as caught:
+            read_overrides(path, problem)
+        assert message in str(caught.value), str(caught.value)

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cnncalc import CnnCalcError
@@ -194,3 +195,54 @@ def test_results_document(worksheet):
     assert relu["expected"][1] == [1, 0, 21, 0] and isinstance(relu["expected"][1][0], int), "whole cells as ints"
     assert json.loads(json.dumps(doc)) == doc
     assert "warnings" not in results_document([], [])
+
+
+def test_feedback_file_for_each_kind_of_answer(worksheet):
+    problem, key = worksheet
+    relu = key["b.relu"].value.astype(int).tolist()
+    relu[1][1] = 5
+    result = grade_answers(problem, key, "ann", {"a.shape": [4, 4], "b.relu": relu, "a.col3_row2": "x`y" * 300,
+                                                 "d.padding": 2.5}, "ann.yaml")
+    result.warnings.append("a note")
+    text = feedback_markdown(problem, result)
+    shape = text.split("## a.shape — correct (0.125 / 0.125)\n", 1)[1].split("## ", 1)[0]
+    assert shape.startswith("\n> Determine the shape (dimension) of the feature map after convolution, as [rows, "
+                            "columns].\n\n- your answer: `[4, 4]`\n- expected: `[4, 4]`\n\nWorked solution:\n\n```\n"
+                            "H: ⌊(6 + 2·0 − 3)/1⌋ + 1 = 4\n"), shape
+    assert "correct  " not in shape, "the feedback 'correct' is not repeated"
+    relu_part = text.split("## b.relu — partial (0.2344 / 0.25)\n", 1)[1].split("## ", 1)[0]
+    assert "- your answer: `[[35, 20, 20, 3], [1, 5, 21, 0]," in relu_part
+    assert "15 of 16 cells correct; wrong:  \nrow 2, column 2: expected 0, got 5 = max(0, −1)  \n" in relu_part
+    long = text.split("## a.col3_row2 — invalid", 1)[1].split("## ", 1)[0]
+    answer = long.split("- your answer: `", 1)[1].split("`\n", 1)[0]
+    assert len(answer) == 500 and "`" not in answer, "a long answer is cut at 500 characters, backticks removed"
+    assert "- your answer: `2.5`\n- expected: `3`" in text
+    assert "## b.plot — manual (0 / 0)\n" in text and "- your answer: `—`" in text
+    assert text.endswith("Note: a note\n")
+
+
+def test_feedback_for_an_unreadable_file(worksheet, tmp_path):
+    from cnncalc.exercises.grading import grade_file
+
+    problem, key = worksheet
+    bad = tmp_path / "zed.yaml"
+    bad.write_text("student: [\n")
+    result = grade_file(problem, key, bad)
+    assert result.student == "zed" and result.error and all(q.status == "invalid" for q in result.questions)
+    text = feedback_markdown(problem, result)
+    assert f"Your answer file could not be read: {result.error}\n" in text
+    assert "Score: **0 / 2**" in text
+
+
+def test_text_report_marks_every_status(worksheet):
+    problem, key = worksheet
+    result = grade_answers(problem, key, "s", {"a.shape": [4, 4], "a.col4_row4": 2, "a.col3_row2": True,
+                                               "b.relu": (key["b.relu"].value + np.eye(4)).tolist()}, "s.yaml")
+    lines = text_report(problem, [result], []).splitlines()
+    marks = {line.split()[1]: line.split()[0] for line in lines[3:] if line.startswith("  ")}
+    assert marks == {"a.shape": "✓", "a.col4_row4": "✗", "a.col3_row2": "!", "a.col2_row4": "·", "b.plot": "?",
+                     "b.relu": "~", "b.pool": "·", "c.total_params": "·", "d.padding": "·", "d.params": "·"}
+    assert lines[1] == "" and lines[2] == "s: 0.3125 / 2  (s.yaml)"
+    assert any(line == "  ✗ a.col4_row4             0 / 0.125  incorrect expected 9, got 2 — it looks like the bias (7) was left out"
+               for line in lines), lines
+    assert text_report(problem, [result], []).endswith("\n") and "warning" not in text_report(problem, [result], [])
