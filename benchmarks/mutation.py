@@ -33,6 +33,7 @@ import ast
 import difflib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -129,12 +130,26 @@ def prepare(work: Path, files: list[str], tests: list[str], resume: bool, tests_
     (work / "setup.cfg").write_text("\n".join(config) + "\n")
 
 
-def run_mutmut(mutmut: str, work: Path, children: int, minutes: float, log: Path) -> bool:
+def sample_names(work: Path, files: list[str], per_file: int, seed: int, resume: bool) -> list[str]:
+    """A reproducible random sample of each file's mutants (an unbiased estimate in bounded time)."""
+    names: list[str] = []
+    for file in files:
+        meta = work / "mutants" / (file + ".meta")
+        if not meta.exists():
+            continue
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        chosen = random.Random(f"{seed}:{file}").sample(sorted(codes), min(per_file, len(codes)))
+        names += [name for name in chosen if not (resume and codes[name] is not None)]
+    return names
+
+
+def run_mutmut(mutmut: str, work: Path, children: int, minutes: float, log: Path,
+               names: list[str] | None = None) -> bool:
     """Run mutmut in the scratch copy for at most `minutes`; True if it finished."""
     env = {**os.environ, "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
-    with open(log, "w") as out:
-        process = subprocess.Popen([mutmut, "run", "--max-children", str(children)], cwd=work, stdout=out,
-                                   stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    with open(log, "a") as out:
+        process = subprocess.Popen([mutmut, "run", "--max-children", str(children), *(names or [])], cwd=work,
+                                   stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         try:
             process.wait(timeout=minutes * 60)
             return True
@@ -271,6 +286,9 @@ def main() -> None:
                         help="test files whose coverage selects the tests per mutant (default: tests/)")
     parser.add_argument("--all-tests", action="store_true", help="keep the slowest tests too (SLOW_TESTS)")
     parser.add_argument("--tests-rev", help="use the tests/ folder of this git revision (for a 'before' figure)")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="run a reproducible random sample of N mutants per file (an estimate in bounded time)")
+    parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sample (0)")
     parser.add_argument("--resume", action="store_true", help="keep the previous run's results; run the rest")
     parser.add_argument("--report-only", action="store_true", help="print the last run's results, run nothing")
     parser.add_argument("--show-killed", action="store_true", help="list killed mutants too")
@@ -288,8 +306,21 @@ def main() -> None:
         prepare(work, files, args.tests, args.resume, args.tests_rev, [] if args.all_tests else SLOW_TESTS)
         print(f"mutating {len(files)} file(s) for at most {args.max_minutes:g} min with {args.children} worker(s); "
               f"log: {work}.log", flush=True)
-        finished = run_mutmut(mutmut, work, args.children, args.max_minutes, Path(f"{work}.log"))
+        log = Path(f"{work}.log")
+        log.write_text("")
+        deadline = time.monotonic() + args.max_minutes * 60
+        if args.sample:
+            # a first pass that matches no mutant: mutmut generates the mutants and collects test coverage
+            run_mutmut(mutmut, work, args.children, args.max_minutes, log, ["no-such-mutant-*"])
+            names = sample_names(work, files, args.sample, args.sample_seed, args.resume)
+            minutes = max(0.5, (deadline - time.monotonic()) / 60)
+            finished = run_mutmut(mutmut, work, args.children, minutes, log, names) if names else True
+        else:
+            finished = run_mutmut(mutmut, work, args.children, args.max_minutes, log)
     mutants = read_mutants(work, files)
+    if args.sample:
+        chosen = set(sample_names(work, files, args.sample, args.sample_seed, False))
+        mutants = [m for m in mutants if m.key in chosen]
     print(report(mutants, files, args.show_killed))
     if args.json:
         args.json.write_text(json.dumps([m.__dict__ for m in mutants], indent=1, ensure_ascii=False))

@@ -201,3 +201,57 @@ layers:
     assert outer.params == first.params + second.params and outer.macs == first.macs + second.macs
     assert (first.first_index, first.last_index, second.first_index, second.last_index) == (1, 2, 3, 4)
     assert outer.receptive_field == summary.record("p.1.b").receptive_field
+
+
+# ---------------------------------------------------------------- the size formulas (maths/arith)
+
+
+def test_arith_integer_formulas_against_literal_ones():
+    from cnncalc.maths import arith
+
+    for n in range(1, 30):
+        for k in range(1, 6):
+            for s in range(1, 4):
+                for d in (1, 2):
+                    span = d * (k - 1) + 1
+                    for pb, pa in ((0, 0), (1, 0), (0, 2), (2, 1)):
+                        if n + pb + pa >= span:
+                            assert arith.conv_output(n, k, s, pb, pa, d) == (n + pb + pa - span) // s + 1
+                    out, before, after = arith.same_padding(n, k, s, d)
+                    total = max((-(-n // s) - 1) * s + span - n, 0)
+                    assert (out, before, after) == (-(-n // s), total // 2, total - total // 2), (n, k, s, d)
+                    assert arith.transpose_output(n, k, s, 1, 0, 1, d) == (n - 1) * s - 1 + d * (k - 1) + 2
+                    if n + 1 >= span:  # ceil mode with one pixel of padding on each side
+                        out = -(-(n + 2 - span) // s) + 1
+                        if (out - 1) * s >= n + 1:
+                            out -= 1
+                        assert arith.pool_output_ceil(n, k, s, 1, 1, d) == out, (n, k, s, d)
+        assert arith.floor_div(n, 4) == n // 4 and arith.ceil_div(n, 4) == -(-n // 4)
+        assert arith.floor_div(-n, 4) == -n // 4 and arith.ceil_div(-n, 4) == -(n // 4)
+    assert arith.effective_kernel(3, 2) == 5 and arith.effective_kernel(1, 7) == 1
+    assert arith.maximum(3, 5) == 5 and arith.maximum(5, 3) == 5
+    assert arith.product([2, 3, 4]) == 24 and arith.product([]) == 1
+    assert arith.is_int(3) and not arith.is_int(True) and not arith.is_int(3.0)
+    assert arith.known_positive(1) is True and arith.known_positive(0) is False
+
+
+def test_arith_symbolic_formulas():
+    import sympy
+
+    from cnncalc.maths import arith
+
+    n = sympy.Symbol("n", positive=True, integer=True)
+    assert arith.conv_output(n, 5, 2, 0, 0) == sympy.floor((n - 5) / 2) + 1
+    assert arith.floor_div(arith.floor_div(n, 2) - 2, 2) == sympy.floor((n - 4) / 4), "⌊(⌊n/2⌋ − 2)/2⌋ = ⌊(n − 4)/4⌋"
+    assert arith.ceil_div(n, 3) == sympy.ceiling(n / 3)
+    assert arith.same_padding(n, 3, 1) == (n, 1, 1), "stride 1: total pad d·(k − 1), no Max()"
+    out, before, after = arith.same_padding(n, 3, 2)
+    assert out == sympy.ceiling(n / 2) and before + after == sympy.Max((out - 1) * 2 + 3 - n, 0)
+    assert arith.maximum(n, 3) == sympy.Max(n, 3)
+    assert arith.simplify(sympy.Integer(7)) == 7 and type(arith.simplify(sympy.Integer(7))) is int
+    assert arith.simplify(2 * n - n) == n and arith.known_positive(n) is True
+    assert arith.show(n + 1) == "n + 1" and arith.show(4) == "4"
+    assert arith.factor_text(n + 1) == "(n + 1)" and arith.factor_text(n) == "n" and arith.factor_text(3) == "3"
+    assert arith.factor_text(sympy.floor(n / 2)) == "floor(n/2)"
+    piece = arith.pool_output_ceil(n, 2, 2, 0, 0)
+    assert [piece.subs(n, v) for v in (4, 5, 6)] == [2, 3, 3], "ceil mode on ⌈(n − 2)/2⌉ + 1"

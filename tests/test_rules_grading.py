@@ -495,3 +495,22 @@ def test_overrides_file_forms_and_default_comment(worksheet, tmp_path):
         with pytest.raises(CnnCalcError) as caught:
             read_overrides(path, problem)
         assert message in str(caught.value), str(caught.value)
+
+
+def test_size_and_value_questions_name_their_layer():
+    raw = {"id": "sv", "data": {"x": {"matrix": [[1.5, -2.0], [3.0, 4.0]]}},
+           "networks": {"n": {"input": [2, 2, 1], "layers": [
+               {"type": "conv", "name": "c", "filters": 3, "kernel": 1, "weight": [[[[1.0, 2.0, 3.0]]]],
+                "bias": [0.0, 0.5, 0.0]},
+               {"type": "maxpool", "name": "p", "kernel": 2}]}},
+           "parts": [{"id": "p", "questions": [
+               {"id": "size_c", "compute": {"size": "n", "layer": "c"}},
+               {"id": "size_last", "compute": {"size": "n"}},
+               {"id": "val", "compute": {"value": "n", "input": "x", "layer": "c", "at": [1, 0, 1]}}]}]}
+    problem = build_problem(raw, "sv.yaml")
+    key = compute_key(problem)
+    assert key["size_c"].value == 12 and key["size_c"].solution == ["size: 2·2·3 = 12"]
+    assert key["size_last"].value == 3, "without 'layer', the last layer's size"
+    assert key["val"].value == 6.5 and problem.question("val").kind == "value", "value: a cell, 3·2 + 0.5"
+    with pytest.raises(KeyError, match="nope"):
+        problem.question("nope")
