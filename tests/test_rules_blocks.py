@@ -203,3 +203,112 @@ def test_nesting_depth_boundary():
     assert len(loads_spec(nested(16)).layers) == 1, "16 nested blocks are allowed"
     with pytest.raises(CnnCalcError, match="deeper than 16"):
         loads_spec(nested(17))
+
+
+# ---------------------------------------------------------------- reading specs safely (spec/safeload): every cap at its edge
+
+
+def test_size_cap_of_spec_text():
+    from cnncalc.spec import safeload
+
+    assert safeload.MAX_BYTES == 8 * 1024 * 1024
+    text = "a: 1\n#" + "x" * (safeload.MAX_BYTES - 7) + "\n"
+    assert len(text) == safeload.MAX_BYTES and safeload.loads(text) == {"a": 1}, "exactly 8 MiB is read"
+    with pytest.raises(CnnCalcError, match="file too large"):
+        safeload.loads(text + " ")
+
+
+def test_read_limited_cap_boundary(tmp_path):
+    from cnncalc.spec import safeload
+
+    path = tmp_path / "f.yaml"
+    path.write_bytes(b"x" * 100)
+    assert safeload.read_limited(path, 100) == b"x" * 100, "a file of exactly the cap is read"
+    with pytest.raises(CnnCalcError, match="too large"):
+        safeload.read_limited(path, 99)
+    with pytest.raises(CnnCalcError, match="a folder"):
+        safeload.read_limited(tmp_path, 100)
+    with pytest.raises(CnnCalcError, match="cannot read the answers"):
+        safeload.read_limited(tmp_path / "missing", 100, "answers")
+    path.write_bytes(b"\xff\xfe")
+    with pytest.raises(CnnCalcError, match="not a UTF-8 text spec"):
+        safeload.load_file(path, what="spec")
+
+
+def test_depth_cap_boundary():
+    from cnncalc.spec import safeload
+
+    assert safeload.MAX_DEPTH == 64
+    inside = "[" * 64 + "1" + "]" * 64
+    value = safeload.loads(inside)
+    for _ in range(64):
+        value = value[0]
+    assert value == 1, "a value 64 levels deep is read"
+    with pytest.raises(CnnCalcError, match="nesting deeper than 64 levels"):
+        safeload.loads("[" * 65 + "1" + "]" * 65)
+    # through an alias: the anchored list is 60 deep, used 4 and 5 levels further down
+    anchored = "a: &x " + "[" * 60 + "1" + "]" * 60 + "\n"
+    assert safeload.loads(anchored + "b: [[[*x]]]\n")["b"][0][0][0] == safeload.loads(anchored)["a"]
+    with pytest.raises(CnnCalcError, match="nesting deeper than 64 levels"):
+        safeload.loads(anchored + "b: [[[[*x]]]]\n")
+
+
+def test_values_cap_boundary_after_alias_expansion():
+    from cnncalc.spec import safeload
+
+    assert safeload.MAX_VALUES == 2_000_000
+    # x: 999 numbers + the list = 1,000 values; each alias counts 1,000 more; keys a, b, the outer list and
+    # the mapping count 4: 1,000 + 1,998·1,000 + extra + 4 = 2,000,000 with 996 extra numbers
+    base = "a: &x [" + ", ".join(["1"] * 999) + "]\n"
+
+    def doc(extra: int) -> str:
+        return base + "b: [" + ", ".join(["*x"] * 1998 + ["2"] * extra) + "]\n"
+
+    assert len(safeload.loads(doc(996))["b"]) == 1998 + 996, "exactly 2,000,000 values are read"
+    with pytest.raises(CnnCalcError, match="too many values"):
+        safeload.loads(doc(997))
+
+
+def test_integer_length_cap():
+    from cnncalc.spec import safeload
+
+    assert safeload.loads("n: " + "9" * 4000)["n"] == int("9" * 4000)
+    with pytest.raises(CnnCalcError, match="integer too long"):
+        safeload.loads("n: " + "9" * 4001)
+    assert safeload.loads("n: -" + "9" * 3999)["n"] == -int("9" * 3999), "the cap counts the sign: 4,000 characters"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("!!python/object:os.system {}", "tag not allowed"), ("a: !!set {1: null}", "tag not allowed"),
+    ("a: 1\na: 2\n", "duplicate key 'a' (first on line 1)"), ("? [1, 2]\n: 3\n", "a mapping key must be a plain value"),
+    ("a: &x [*x]\n", "recursive alias"), ("a: [1,\n", "YAML syntax error"), ("a: !!binary x\n", "YAML syntax error"),
+])
+def test_unsafe_or_broken_yaml_is_refused(text, message):
+    from cnncalc.spec import safeload
+
+    with pytest.raises(CnnCalcError) as caught:
+        safeload.loads(text, "s.yaml")
+    assert message in str(caught.value) and "s.yaml" in str(caught.value), str(caught.value)
+
+
+def test_line_numbers_are_kept():
+    from cnncalc.spec import safeload
+
+    data = safeload.loads("name: x\nlayers:\n  - {type: conv}\n  - type: relu\n    name: r\n")
+    assert data.line == 1 and data.line_of("layers") == 2 and data.line_of("missing") == 1
+    assert data["layers"].line == 3 and data["layers"][0].line == 3 and data["layers"][1].line == 4
+    assert data["layers"][1].line_of("name") == 5
+    assert safeload.loads("") is None and safeload.loads("[1.5, yes, null]") == [1.5, True, None]
+
+
+def test_expression_caps_in_block_arguments():
+    from cnncalc.maths import expr
+
+    assert expr.MAX_LENGTH == 200 and expr.MAX_DIGITS == 30
+    text = "1" + " + 1" * 49 + " " * 3  # 200 characters
+    assert len(text) == 200 and expr.evaluate(expr.parse(text), {}) == 50
+    with pytest.raises(CnnCalcError, match="expression too long"):
+        expr.parse(text + " ")
+    assert expr.evaluate(expr.parse("9" * 30 + " - " + "9" * 30), {}) == 0
+    with pytest.raises(CnnCalcError, match="number too long"):
+        expr.parse("9" * 31)
