@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnncalc import analyse, loads_spec
+from cnncalc import CnnCalcError, analyse, loads_spec
 from cnncalc.calc.analysis import block_records
 from cnncalc.run.executor import run
 
@@ -255,3 +255,118 @@ def test_arith_symbolic_formulas():
     assert arith.factor_text(sympy.floor(n / 2)) == "floor(n/2)"
     piece = arith.pool_output_ceil(n, 2, 2, 0, 0)
     assert [piece.subs(n, v) for v in (4, 5, 6)] == [2, 3, 3], "ceil mode on ⌈(n − 2)/2⌉ + 1"
+
+
+# ---------------------------------------------------------------- each layer rule on asymmetric inputs
+
+
+def _value(text: str) -> float | None:
+    """A worked line's side as a number: digits, + − · / ⌊⌋ ⌈⌉ and parentheses; None for prose."""
+    import ast
+    import math
+    import re
+
+    text = (text.replace("·", "*").replace("−", "-").replace("⌊", "floor(").replace("⌋", ")")
+            .replace("⌈", "ceil(").replace("⌉", ")"))
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text).strip()
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+
+    def walk(node: ast.AST) -> float:
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -walk(node.operand)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+            a, b = walk(node.left), walk(node.right)
+            return a + b if isinstance(node.op, ast.Add) else a - b if isinstance(node.op, ast.Sub) else (
+                a * b if isinstance(node.op, ast.Mult) else a / b)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("floor", "ceil"):
+            return float(getattr(math, node.func.id)(walk(node.args[0])))
+        raise ValueError
+
+    try:
+        return walk(tree)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+ASYMMETRIC = """
+input: [13, 17, 6]
+layers:
+  - {type: conv, name: c, filters: 4, kernel: [3, 5], stride: [2, 3], padding: [[1, 0], [2, 1]], dilation: [1, 2], groups: 2}
+  - {type: depthwise_conv, name: dw, kernel: [2, 3], stride: [1, 2], multiplier: 3, padding: same}
+  - {type: separable_conv, name: sep, filters: 5, kernel: [3, 1], multiplier: 2, bias: false}
+  - {type: conv_transpose, name: up, filters: 2, kernel: [3, 4], stride: [2, 3], padding: [1, 0], output_padding: [1, 2]}
+  - {type: maxpool, name: mp, kernel: [3, 2], stride: [2, 1], padding: [1, 0]}
+  - {type: avgpool, name: ap, kernel: 2, stride: [1, 2], ceil_mode: true}
+  - {type: zero_pad, name: zp, padding: [[1, 2], [0, 3]]}
+  - {type: batchnorm, name: bn, center: false, count_stats: false}
+  - {type: global_avgpool, name: gap, keepdims: true}
+  - {type: flatten, name: f}
+  - {type: dense, name: d, units: 3, bias: false}
+"""
+
+
+def test_layer_rules_on_asymmetric_inputs():
+    records = {r.name: r for r in analyse(loads_spec(ASYMMETRIC)).records}
+    # conv: H ⌊(13 + 1 − 3)/2⌋ + 1 = 6, W ⌊(17 + 3 − 9)/3⌋ + 1 = 4 (dilated span 2·4 + 1)
+    c = records["c"]
+    assert c.output_shape == (6, 4, 4) and c.params == 3 * 5 * 3 * 4 + 4 and c.macs == 6 * 4 * 4 * 3 * 3 * 5
+    # depthwise 'same': ⌈6/1⌉ = 6, ⌈4/2⌉ = 2; 4·3 channels
+    dw = records["dw"]
+    assert dw.output_shape == (6, 2, 12) and dw.params == 2 * 3 * 4 * 3 + 12 and dw.macs == 6 * 2 * 4 * 3 * 2 * 3
+    sep = records["sep"]
+    assert sep.output_shape == (4, 2, 5) and sep.params == 3 * 12 * 2 + 24 * 5
+    assert sep.macs == 4 * 2 * 12 * 2 * (3 + 5)
+    # transpose: (4 − 1)·2 − 2 + 3 + 1 = 8; (2 − 1)·3 − 0 + 4 + 2 = 9
+    up = records["up"]
+    assert up.output_shape == (8, 9, 2) and up.params == 3 * 4 * 5 * 2 + 2 and up.macs == 4 * 2 * 5 * 3 * 4 * 2
+    assert records["mp"].output_shape == (4, 8, 2), "⌊(8 + 2 − 3)/2⌋ + 1 = 4, ⌊(9 − 2)/1⌋ + 1 = 8"
+    assert records["ap"].output_shape == (3, 4, 2), "ceil mode: ⌈(4 − 2)/1⌉ + 1 = 3, ⌈(8 − 2)/2⌉ + 1 = 4"
+    assert records["zp"].output_shape == (6, 7, 2)
+    assert (records["bn"].trainable, records["bn"].non_trainable) == (2, 0), "scale only, statistics not counted"
+    assert records["gap"].output_shape == (1, 1, 2) and records["f"].output_shape == (2,)
+    assert records["d"].params == 6 and records["d"].macs == 6
+    for record in records.values():
+        assert record.params == record.trainable + record.non_trainable
+
+
+def test_every_worked_line_of_the_calculator_adds_up():
+    from cnncalc.spec.network import load_spec
+
+    checked = 0
+    for spec in [loads_spec(ASYMMETRIC), load_spec("lenet5"), load_spec("alexnet"), load_spec("resnet18")]:
+        for record in analyse(spec).records:
+            for line in record.explain:
+                if " = " not in line:
+                    continue
+                left, right = line.rsplit(" = ", 1)
+                total, result = _value(left.split(": ", 1)[-1]), _value(right)
+                if total is None or result is None:
+                    continue
+                assert total == pytest.approx(result), f"{spec.name} {record.name}: {line!r} does not add up"
+                checked += 1
+    assert checked > 100, f"only {checked} worked lines were checked"
+
+
+@pytest.mark.parametrize(("layer", "message"), [
+    ("{type: conv, filters: 3, kernel: 3, groups: 2}", "filters must be divisible by groups"),
+    ("{type: conv, filters: 4, kernel: 3, groups: 4}", "input channels must be divisible by groups"),
+    ("{type: conv, filters: 4, kernel: 9}", "larger than the padded input"),
+    ("{type: conv, filters: 0, kernel: 3}", "filters"),
+    ("{type: conv_transpose, filters: 1, kernel: 3, padding: full}", "'full' padding is not defined for conv_transpose"),
+    ("{type: conv_transpose, filters: 1, kernel: 3, stride: 2, output_padding: 2}", "output_padding must be smaller"),
+    ("{type: dropout, rate: 1.0}", "a number in [0, 1)"),
+])
+def test_layer_field_errors(layer, message):
+    with pytest.raises(CnnCalcError) as caught:
+        analyse(loads_spec(f"input: [6, 7, 3]\nlayers: [{layer}]"))
+    assert message in str(caught.value), str(caught.value)
+
+
+def test_dropout_rate_edges():
+    assert analyse(loads_spec("input: [4]\nlayers: [{type: dropout, rate: 0}]")).records[0].output_shape == (4,)
+    assert analyse(loads_spec("input: [4]\nlayers: [{type: dropout, rate: 0.999}]")).records[0].params == 0

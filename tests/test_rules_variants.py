@@ -351,3 +351,77 @@ def test_copy_check_ignores_a_value_held_by_more_than_the_crowd_limit():
     keys = _class_keys(shared=3)
     flags = _copy_flags(keys, {"q1": 999, "q2": keys["s1"]["q2"], "q3": keys["s0"]["q3"], "q4": -1})
     assert flags == [], f"a value 3 variants of 8 share says nothing (limit 2); got {flags}"
+
+
+# ---------------------------------------------------------------- more of the documented rules
+
+
+def test_labels_and_reproducibility_of_seeded_and_student_variants():
+    raw = sizes_problem(WIDE)
+    seeded = seed_variant(raw, "s.yaml", 3, 2)
+    assert seeded.label == "seed-3-2" and seed_variant(raw, "s.yaml", 3, 2).fingerprint == seeded.fingerprint
+    assert seed_variant(raw, "s.yaml", 3).fingerprint == seed_variant(raw, "s.yaml", 3, 0).fingerprint, "index 0"
+    student = student_variant(raw, "s.yaml", SECRET, "ann")
+    assert student.label == "ann"
+    drawn = np.random.default_rng(student_seed(SECRET, "sizes", 1, "ann"))
+    assert [student.key[q].value for q in ("q1", "q2", "q3")] == [int(drawn.integers(10, 10**9 + 1)) for _ in range(3)], (
+        "a student's variant draws its values in order from the generator seeded with the HMAC seed")
+    assert student.fingerprint == data_fingerprint("sizes", 1, {f"n{i}": student.key[f"q{i}"].value for i in (1, 2, 3)})
+
+
+def test_expr_draws_keep_fractions():
+    raw = {"data": {"f": 0, "h": 0, "q": 0}, "vary": {"values": {
+        "f": {"choice": [3]}, "h": {"expr": "f / 2"}, "q": {"expr": "f // 2"}}}}
+    drawn = draw_data(raw, np.random.default_rng(0))
+    assert drawn == {"f": 3, "h": 1.5, "q": 1} and isinstance(drawn["q"], int) and isinstance(drawn["h"], float)
+
+
+def test_expr_draws_see_fixed_data_numbers():
+    raw = {"data": {"k": 4, "g": 0}, "vary": {"values": {"g": {"expr": "k * 2"}}}}
+    assert draw_data(raw, np.random.default_rng(0)) == {"g": 8}
+
+
+def test_bad_vary_sections():
+    with pytest.raises(CnnCalcError, match="'values' must map data names to rules"):
+        draw_data({"data": {}, "vary": {"values": [1]}}, np.random.default_rng(0))
+    raw = map_problem([[[1, 2], [3, 4]]], SOME_ZERO)
+    raw["vary"]["constraints"] = [{"valid": ["net"], "distinct": {}}]
+    with pytest.raises(CnnCalcError, match="a constraint is a one-key mapping"):
+        make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")
+
+
+def test_tries_are_counted_and_the_last_failure_named():
+    raw = map_problem([[[1, 2], [3, 4]]], SOME_ZERO, tries=7)
+    with pytest.raises(CnnCalcError) as caught:
+        make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")
+    assert "no variant met the constraints in 7 tries; the last failure: some_but_not_all: 0 of 4 cells equal 0" in (
+        str(caught.value)), str(caught.value)
+    raw["vary"]["tries"] = 0
+    with pytest.raises(CnnCalcError, match="in 0 tries"):
+        make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")  # still one try, then the clear error
+
+
+def test_canonical_answers_for_copy_detection():
+    from cnncalc.exercises.variants import _canonical
+
+    assert _canonical(3) == _canonical(3.0000000001) == "3.0"
+    assert _canonical([[1, 2]]) == _canonical(np.array([[1.0, 2.0]])) == "[[1.0, 2.0]]"
+    assert _canonical("(f - 1)/2") == _canonical("(f-1)/2") == '"(f-1)/2"'
+    assert _canonical(True) is None and _canonical(None) is None and _canonical({"a": 1}) is None
+    assert _canonical(3.25) != _canonical(3.2500011)
+
+
+def test_unreadable_and_duplicate_answer_files_in_a_variant_batch(tmp_path):
+    raw = sizes_problem(WIDE)
+    a = student_variant(raw, "s.yaml", SECRET, "ann")
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("student: [\n")
+    first = answer_file(tmp_path, "ann", key_answers(a.problem, a.key), a.fingerprint)
+    second = tmp_path / "ann-again.json"
+    second.write_text(first.read_text())
+    results, warnings = grade_variants(raw, "s.yaml", [bad, first, second], SECRET)
+    assert results[0].student == "broken" and results[0].error and [q.status for q in results[0].questions] == [
+        "invalid"] * 3
+    assert results[1].score == 3 and results[2].score == 3
+    assert any("duplicate student id 'ann'" in w for w in warnings), warnings
+    assert not any("possible copy" in w for w in warnings), "a student matching their own key is no copy"
