@@ -63,6 +63,7 @@ SLOW_TESTS = ["tests/test_variants.py::test_students_get_different_variants_and_
 KILLED = {1, 3, 36, 24, -24, 152, 255, -11, -9}  # a failing test, a crash or a timeout all catch the bug
 SURVIVED = {0}
 NO_TESTS = {33, 5}
+RERUN = {None, 0, 33, 5}  # not run, survived, untested: worth another run once tests were added
 
 
 @dataclass
@@ -139,7 +140,18 @@ def sample_names(work: Path, files: list[str], per_file: int, seed: int, resume:
             continue
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         chosen = random.Random(f"{seed}:{file}").sample(sorted(codes), min(per_file, len(codes)))
-        names += [name for name in chosen if not (resume and codes[name] is not None)]
+        names += [name for name in chosen if not (resume and codes[name] not in RERUN)]
+    return names
+
+
+def rerun_names(work: Path, files: list[str]) -> list[str]:
+    """On --resume: the mutants not run yet, and those that survived (new tests may kill them now)."""
+    names: list[str] = []
+    for file in files:
+        meta = work / "mutants" / (file + ".meta")
+        if meta.exists():
+            codes = json.loads(meta.read_text())["exit_code_by_key"]
+            names += sorted(name for name, code in codes.items() if code in RERUN)
     return names
 
 
@@ -289,7 +301,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, metavar="N",
                         help="run a reproducible random sample of N mutants per file (an estimate in bounded time)")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sample (0)")
-    parser.add_argument("--resume", action="store_true", help="keep the previous run's results; run the rest")
+    parser.add_argument("--resume", action="store_true", help="keep the previous run's kills; run the survivors (with the tests as they are now) and the rest")
     parser.add_argument("--report-only", action="store_true", help="print the last run's results, run nothing")
     parser.add_argument("--show-killed", action="store_true", help="list killed mutants too")
     parser.add_argument("--json", type=Path, help="also write every mutant's result to this JSON file")
@@ -310,11 +322,15 @@ def main() -> None:
         log.write_text("")
         deadline = time.monotonic() + args.max_minutes * 60
         if args.sample:
-            # a first pass that matches no mutant: mutmut generates the mutants and collects test coverage
-            run_mutmut(mutmut, work, args.children, args.max_minutes, log, ["no-such-mutant-*"])
+            if not (args.resume and (work / "mutants").exists()):
+                # a first pass that matches no mutant: mutmut generates the mutants and collects coverage
+                run_mutmut(mutmut, work, args.children, args.max_minutes, log, ["no-such-mutant-*"])
             names = sample_names(work, files, args.sample, args.sample_seed, args.resume)
             minutes = max(0.5, (deadline - time.monotonic()) / 60)
             finished = run_mutmut(mutmut, work, args.children, minutes, log, names) if names else True
+        elif args.resume and (work / "mutants").exists():
+            names = rerun_names(work, files)
+            finished = run_mutmut(mutmut, work, args.children, args.max_minutes, log, names) if names else True
         else:
             finished = run_mutmut(mutmut, work, args.children, args.max_minutes, log)
     mutants = read_mutants(work, files)
