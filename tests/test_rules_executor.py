@@ -311,3 +311,81 @@ def test_sigmoid_at_zero_and_both_tails():
     x = np.array([[[-800.0], [-1.0], [0.0], [1.0], [800.0]]])
     out = run(loads_spec("input: [1, 5, 1]\nlayers: [{type: sigmoid}]"), x).output[0, :, 0]
     np.testing.assert_allclose(out, [0.0, 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-1)), 1.0], rtol=1e-12, atol=1e-300)
+
+
+# ---------------------------------------------------------------- activations, each against its formula
+
+
+X_ACT = np.array([-30.0, -6.5, -1.0, -0.25, 0.0, 0.25, 1.0, 5.5, 6.0, 7.25, 30.0])
+
+
+@pytest.mark.parametrize(("layer", "formula"), [
+    ("relu", lambda x: np.maximum(x, 0)),
+    ("relu6", lambda x: np.minimum(np.maximum(x, 0), 6)),
+    ("leaky_relu", lambda x: np.where(x >= 0, x, 0.01 * x)),
+    ("{type: leaky_relu, alpha: 0.3}", lambda x: np.where(x >= 0, x, 0.3 * x)),
+    ("elu", lambda x: np.where(x > 0, x, np.exp(x) - 1)),
+    ("gelu", lambda x: np.array([0.5 * v * (1 + __import__("math").erf(v / np.sqrt(2))) for v in x])),
+    ("silu", lambda x: x / (1 + np.exp(-x))),
+    ("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
+    ("tanh", np.tanh),
+    ("dropout", lambda x: x),
+    ("{type: dropout, rate: 0.9}", lambda x: x),
+])
+def test_activation_formulas(layer, formula):
+    spec = layer if layer.startswith("{") else f"{{type: {layer}}}"
+    out = run(loads_spec(f"input: [{X_ACT.size}]\nlayers: [{spec}]"), X_ACT).output
+    np.testing.assert_allclose(out, formula(X_ACT), rtol=1e-12, atol=1e-15, err_msg=f"{layer} against its formula")
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "linear"])
+def test_activation_field_of_conv_and_dense(name):
+    x = position_input(3, 3, 2) / 40 - 0.5
+    w = np.arange(2 * 3, dtype=float).reshape(1, 1, 2, 3) / 5 - 0.4
+    plain = run(loads_spec(f"input: [3, 3, 2]\nlayers: [{{type: conv, filters: 3, kernel: 1, weight: {w.tolist()}, "
+                           "bias: [0.1, -0.2, 0.3]}]"), x).output
+    fused = run(loads_spec(f"input: [3, 3, 2]\nlayers: [{{type: conv, filters: 3, kernel: 1, weight: {w.tolist()}, "
+                           f"bias: [0.1, -0.2, 0.3], activation: {name}}}]"), x).output
+    separate = run(loads_spec(f"input: [3, 3, 3]\nlayers: [{{type: {'relu' if name == 'linear' else name}}}]"),
+                   plain).output if name != "linear" else plain
+    np.testing.assert_allclose(fused, separate, rtol=1e-12, err_msg=f"activation: {name} = the {name} layer after")
+
+
+def test_normalize_is_min_max_per_channel():
+    x = np.stack([position_input(2, 3, 1)[..., 0], np.full((2, 3), 7.0), -position_input(2, 3, 1)[..., 0]], axis=-1)
+    out = run(loads_spec("input: [2, 3, 3]\nlayers: [{type: normalize}]"), x).output
+    ch0 = x[..., 0]
+    np.testing.assert_allclose(out[..., 0], (ch0 - ch0.min()) / (ch0.max() - ch0.min()))
+    np.testing.assert_array_equal(out[..., 1], np.zeros((2, 3)), err_msg="a flat channel gives 0")
+    np.testing.assert_allclose(out[..., 2], 1 - out[..., 0])
+
+
+def test_dense_acts_on_the_last_axis():
+    x = position_input(2, 3, 2) / 10
+    w = np.array([[1.0, -1.0, 0.5], [2.0, 0.0, -0.5]])
+    out = run(loads_spec(f"input: [2, 3, 2]\nlayers: [{{type: dense, units: 3, weight: {w.tolist()}, bias: [1, 2, 3]}}]"),
+              x).output
+    np.testing.assert_allclose(out, x @ w + np.array([1, 2, 3]), rtol=1e-12)
+
+
+def test_pool_padding_and_ceil_mode_values():
+    x = position_input(4, 5, 1) - 50
+    out = run(loads_spec("input: [4, 5, 1]\nlayers: [{type: maxpool, kernel: 2, stride: 2, ceil_mode: true}]"), x).output
+    # windows: rows {0,1},{2,3}; columns {0,1},{2,3},{4}: the last is cut at the border
+    expected = [[max(x[r, c, 0] for r in rows for c in cols) for cols in ([0, 1], [2, 3], [4])]
+                for rows in ([0, 1], [2, 3])]
+    np.testing.assert_array_equal(out[..., 0], expected)
+    avg = run(loads_spec("input: [4, 5, 1]\nlayers: [{type: avgpool, kernel: 3, stride: 2, padding: 1}]"), x).output
+    # padded cells are left out of the average (only real pixels count)
+    r0 = np.mean([x[r, c, 0] for r in (0, 1) for c in (0, 1)])
+    assert avg[0, 0, 0] == pytest.approx(r0)
+    neg = run(loads_spec("input: [4, 5, 1]\nlayers: [{type: maxpool, kernel: 3, stride: 2, padding: 1}]"), x).output
+    assert neg[0, 0, 0] == x[1, 1, 0], "max pooling pads with −∞, never 0"
+
+
+def test_global_pools():
+    x = position_input(2, 3, 2) - 100
+    gmax = run(loads_spec("input: [2, 3, 2]\nlayers: [{type: global_maxpool}]"), x).output
+    np.testing.assert_array_equal(gmax, x.max(axis=(0, 1)))
+    gavg = run(loads_spec("input: [2, 3, 2]\nlayers: [{type: global_avgpool, keepdims: true}]"), x).output
+    np.testing.assert_allclose(gavg, x.mean(axis=(0, 1), keepdims=True))
