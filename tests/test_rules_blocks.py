@@ -312,3 +312,75 @@ def test_expression_caps_in_block_arguments():
     assert expr.evaluate(expr.parse("9" * 30 + " - " + "9" * 30), {}) == 0
     with pytest.raises(CnnCalcError, match="number too long"):
         expr.parse("9" * 31)
+
+
+def test_default_names_count_per_type_inside_a_block():
+    spec = """
+input: [8, 8, 1]
+blocks:
+  b:
+    params: {}
+    layers:
+      - {type: conv, filters: 2, kernel: 1}
+      - {type: relu}
+      - {type: conv, filters: 3, kernel: 1}
+layers:
+  - {block: b, name: x}
+  - {block: b}
+"""
+    assert list(layers_of(spec)) == ["x.conv1", "x.relu1", "x.conv2", "b1.conv1", "b1.relu1", "b1.conv2"]
+
+
+def test_text_with_several_expressions_and_arguments_of_any_type():
+    spec = """
+input: [8, 8, 2]
+blocks:
+  b:
+    params: {k: 1, act: relu, pads: [0, 1]}
+    layers:
+      - {type: conv, name: "c${k}x${k + 1}", filters: 2, kernel: [$k, "${k + 1}"], padding: $pads, activation: $act}
+layers:
+  - {block: b, name: u, k: 2, act: tanh, pads: [1, 0]}
+"""
+    layer = layers_of(spec)["u.c2x3"]
+    assert layer.kernel == (2, 3) and layer.activation == "tanh"
+    assert shapes_of(spec)["u.c2x3"] == (9, 6, 2), "H: 8 + 2 − 2 + 1 = 9, W: 8 − 3 + 1 = 6"
+
+
+def test_a_skipped_layer_named_by_others_passes_its_input():
+    spec = """
+input: [8, 8, 2]
+blocks:
+  b:
+    params: {use: false}
+    layers:
+      - {type: conv, name: a, filters: 2, kernel: 1}
+      - {type: conv, name: opt, filters: 2, kernel: 1, when: $use}
+      - {type: add, name: s, inputs: [a, opt]}
+layers:
+  - {block: b, name: skip}
+  - {block: b, name: keep, use: true}
+"""
+    layers = layers_of(spec)
+    assert layers["skip.s"].inputs == ["skip.a", "skip.a"], "a skipped layer stands for its input (here: a)"
+    assert layers["keep.s"].inputs == ["keep.a", "keep.opt"]
+
+
+@pytest.mark.parametrize(("blocks", "message"), [
+    ("{b: {params: [1], layers: [{type: relu}]}}", "'params' of block 'b' must map parameter names to defaults"),
+    ("{b: {params: {}, layers: [{type: relu}], output: [1]}}", "'output' of block 'b' must be a layer name"),
+    ("{b: 3}", "a block is a name with a mapping of 'params' and 'layers'"),
+])
+def test_block_definition_errors(blocks, message):
+    with pytest.raises(CnnCalcError) as caught:
+        loads_spec(f"input: [4]\nblocks: {blocks}\nlayers: [{{block: b}}]")
+    assert message in str(caught.value), str(caught.value)
+
+
+def test_block_instance_takes_one_input_and_names_must_be_text():
+    base = "input: [4, 4, 1]\nblocks: {b: {params: {}, layers: [{type: relu}]}}\nlayers:\n  - {type: relu, name: r}\n"
+    with pytest.raises(CnnCalcError, match="a block instance takes one input"):
+        loads_spec(base + "  - {block: b, inputs: [r, input]}\n")
+    with pytest.raises(CnnCalcError, match="bad layer name"):
+        loads_spec(base + "  - {block: b, name: ''}\n")
+    assert layers_of(base + "  - {block: b, name: x, inputs: input}\n")["x.relu1"].inputs == ["input"]
