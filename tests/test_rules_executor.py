@@ -389,3 +389,17 @@ def test_global_pools():
     np.testing.assert_array_equal(gmax, x.max(axis=(0, 1)))
     gavg = run(loads_spec("input: [2, 3, 2]\nlayers: [{type: global_avgpool, keepdims: true}]"), x).output
     np.testing.assert_allclose(gavg, x.mean(axis=(0, 1), keepdims=True))
+
+
+def test_softmax_is_stable_per_slice():
+    x = np.array([[[0.0, 1.0], [-1000.0, -999.0]]])
+    out = run(loads_spec("input: [1, 2, 2]\nlayers: [{type: softmax}]"), x).output
+    want = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
+    np.testing.assert_allclose(out[0], [want, want], rtol=1e-12,
+                               err_msg="each slice is shifted by its own maximum (a slice far below another is fine)")
+
+
+def test_compact_prints_tiny_values_as_zero():
+    from cnncalc.run.executor import compact
+
+    assert compact(np.array([[1e-9, 1.5]])) == "[[0.  1.5]]", "no scientific notation for tiny values"

@@ -425,3 +425,18 @@ def test_unreadable_and_duplicate_answer_files_in_a_variant_batch(tmp_path):
     assert results[1].score == 3 and results[2].score == 3
     assert any("duplicate student id 'ann'" in w for w in warnings), warnings
     assert not any("possible copy" in w for w in warnings), "a student matching their own key is no copy"
+
+
+def test_copy_check_crowd_limit_grows_with_the_class():
+    # 12 students: at most 12 // 4 = 3 holders of a value count; 16 students: 4
+    keys = {f"s{i}": {f"q{j}": 100 * i + j for j in range(1, 5)} for i in range(16)}
+    for i in range(1, 4):
+        keys[f"s{i}"]["q1"] = 999
+    twelve = {s: k for s, k in keys.items() if int(s[1:]) < 12}
+    answers = {"q1": 999, "q2": keys["s1"]["q2"], "q3": keys["s0"]["q3"], "q4": -1}
+    assert _copy_flags(twelve, answers) == [
+        "possible copy: s0's answers match s1's variant on 2 questions, their own on 1"], "3 holders of 12 count"
+    keys["s4"]["q1"] = 999
+    assert _copy_flags(keys, answers) != [], "4 holders of 16 still count"
+    twelve["s4"]["q1"] = 999
+    assert _copy_flags(twelve, answers) == [], "4 holders of 12 say nothing"
