@@ -370,3 +370,42 @@ def test_layer_field_errors(layer, message):
 def test_dropout_rate_edges():
     assert analyse(loads_spec("input: [4]\nlayers: [{type: dropout, rate: 0}]")).records[0].output_shape == (4,)
     assert analyse(loads_spec("input: [4]\nlayers: [{type: dropout, rate: 0.999}]")).records[0].params == 0
+
+
+# ---------------------------------------------------------------- error lines, whole: file, line, layer, field, got, expected
+
+
+@pytest.mark.parametrize(("layers", "message"), [
+    ("[{type: conv_transpose, name: t, filters: 1, kernel: 1, padding: 2}]",
+     "n.yaml:2: layer 1 't': output size along H is not positive (got 0, expected at least 1)"),
+    (("[{type: relu, name: a}, {type: conv, name: b, filters: 3, kernel: 1, inputs: input}, {type: add, name: s, "
+     "inputs: [a, b]}]"),
+     ("n.yaml:2: layer 3 's': field 'inputs': inputs of add must have equal shapes; input 2 ('b') differs from input 1 "
+     "('a') (got ['4', '4', '3'], expected ['4', '4', '2'])")),
+    ("[{type: relu, name: a}, {type: flatten, name: b, inputs: input}, {type: concat, name: s, inputs: [a, b]}]",
+     ("n.yaml:2: layer 3 's': field 'inputs': inputs of concat must have the same rank; input 2 ('b') has 1 axes "
+     "(got ['32'], expected 3 axes)")),
+    (("[{type: relu, name: a}, {type: maxpool, kernel: 2, name: b, inputs: input}, {type: concat, name: s, "
+     "inputs: [a, b]}]"),
+     ("n.yaml:2: layer 3 's': field 'inputs': inputs of concat must agree on every axis but -1; input 2 ('b') differs "
+     "on axis 0 (got ['2', '2', '2'], expected ['4', '4', '2'])")),
+    ("[{type: relu, name: a}, {type: relu, name: b, inputs: input}, {type: concat, name: s, axis: 3, inputs: [a, b]}]",
+     "n.yaml:2: layer 3 's': field 'axis': concat axis out of range (got 3, expected an axis in [-3, 2])"),
+    ("[{type: reshape, name: r, shape: [5, -1]}]",
+     ("n.yaml:2: layer 1 'r': field 'shape': cannot reshape 32 values into [5, -1] (got [5, -1], expected a shape "
+     "whose known part divides 32)")),
+    ("[{type: reshape, name: r, shape: [5, 6]}]",
+     ("n.yaml:2: layer 1 'r': field 'shape': cannot reshape 32 values into [5, 6] (got [5, 6], expected a shape of 32 "
+     "values)")),
+])
+def test_error_lines_name_everything_a_user_needs(layers, message):
+    with pytest.raises(CnnCalcError) as caught:
+        analyse(loads_spec(f"input: [4, 4, 2]\nlayers: {layers}", "n.yaml"))
+    assert str(caught.value) == message
+
+
+def test_concat_on_another_axis():
+    summary = analyse(loads_spec("input: [4, 4, 2]\nlayers: [{type: relu, name: a}, {type: maxpool, name: b, kernel: "
+                                 "[1, 2], inputs: input}, {type: concat, name: s, axis: 1, inputs: [a, b]}]"))
+    s = summary.record("s")
+    assert s.output_shape == (4, 6, 2) and s.explain == ["axis 1: 4 + 2 = 6"]

@@ -514,3 +514,53 @@ def test_size_and_value_questions_name_their_layer():
     assert key["val"].value == 6.5 and problem.question("val").kind == "value", "value: a cell, 3·2 + 0.5"
     with pytest.raises(KeyError, match="nope"):
         problem.question("nope")
+
+
+def test_error_lines_of_exercise_files(worksheet, tmp_path):
+    from cnncalc.exercises.variants import draw_data, read_secret
+
+    problem, _ = worksheet
+    path = tmp_path / "o.yaml"
+    path.write_text("overrides: [{student: a, question: b.plots, score: 0}]\n")
+    with pytest.raises(CnnCalcError) as caught:
+        read_overrides(path, problem)
+    assert str(caught.value) == f"{path}: override 1: unknown question; did you mean 'b.plot'?"
+    with pytest.raises(CnnCalcError) as caught:
+        draw_data({"data": {"a": 0}, "vary": {"values": {"a": {"integers": [5, 4]}}}}, np.random.default_rng(0))
+    assert str(caught.value) == "vary: bad range for 'a' (got [5, 4], expected [low, high] integers)"
+    secret = tmp_path / "k"
+    secret.write_bytes(b"short")
+    secret.chmod(0o600)
+    with pytest.raises(CnnCalcError) as caught:
+        read_secret(secret)
+    assert str(caught.value) == f"{secret}: the secret is too short (at least 16 bytes)"
+
+
+def test_params_questions_worked_lines_and_mistakes(worksheet):
+    _problem, key = worksheet
+    assert key["d.params"].solution == ["conv: 7·7·3·8 + 8 = 1,184"], "one layer: no sum line"
+    assert key["d.params"].detail["mistakes"] == {1176.0: "the biases are not counted (one per filter or unit)"}
+    raw = {"id": "nb", "networks": {"n": {"input": [4], "layers": [
+        {"type": "dense", "name": "a", "units": 3, "bias": False}, {"type": "dense", "name": "b", "units": 2}]}},
+        "parts": [{"id": "p", "questions": [{"id": "q", "compute": {"params": "n"}}]}]}
+    nb = build_problem(raw, "nb.yaml")
+    nb_key = compute_key(nb)
+    assert nb_key["q"].value == 12 + 8
+    assert nb_key["q"].solution[-1] == "12 + 8 = 20"
+    assert nb_key["q"].detail["mistakes"] == {18.0: "the biases are not counted (one per filter or unit)",
+                                              12.0: "only a is counted", 8.0: "only b is counted"}, (
+        "a layer without bias has no 'biases not counted' mistake of its own")
+
+
+def test_map_questions_on_another_channel():
+    raw = {"id": "mc", "data": {"x": {"matrix": [[1.0, -2.0], [3.0, -4.0]]}},
+           "networks": {"n": {"input": [2, 2, 1], "layers": [
+               {"type": "conv", "name": "c", "filters": 2, "kernel": 1, "weight": [[[[1.0, -1.0]]]], "bias": [0, 0]},
+               {"type": "relu", "name": "r"}]}},
+           "parts": [{"id": "p", "questions": [{"id": "q", "compute": {"map": "n", "input": "x", "layer": "r",
+                                                                          "channel": 1}}]}]}
+    problem = build_problem(raw, "mc.yaml")
+    expected = compute_key(problem)["q"]
+    np.testing.assert_array_equal(expected.value, [[0, 2], [0, 4]])
+    assert expected.solution[0] == "r (relu) output, channel 2:"
+    assert expected.solution[1:] == ["  0  2", "  0  4"]
