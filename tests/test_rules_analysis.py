@@ -409,3 +409,34 @@ def test_concat_on_another_axis():
                                  "[1, 2], inputs: input}, {type: concat, name: s, axis: 1, inputs: [a, b]}]"))
     s = summary.record("s")
     assert s.output_shape == (4, 6, 2) and s.explain == ["axis 1: 4 + 2 = 6"]
+
+
+def test_layer_explain_lines_for_global_pools_and_batchnorm():
+    def explain(layer: str) -> list[str]:
+        return analyse(loads_spec(f"input: [2, 3, 4]\nlayers: [{layer}]")).records[0].explain
+
+    assert explain("{type: global_maxpool}") == ["max over all 2·3 positions of each channel"]
+    assert explain("{type: global_avgpool}") == ["mean over all 2·3 positions of each channel"]
+    assert explain("{type: batchnorm}") == ["trainable: 4·2 (gamma, beta) = 8",
+                                            "non-trainable: 2·4 (moving mean, variance) = 8"]
+    assert explain("{type: batchnorm, count_stats: false, center: false}") == [
+        "trainable: 4·1 (gamma, beta) = 4", "moving mean and variance: buffers, not counted (count_stats: false)"]
+    with pytest.raises(CnnCalcError) as caught:
+        analyse(loads_spec("input: [n, n, c]\nlayers: [{type: batchnorm, name: bn}]", "s.yaml"))
+    assert str(caught.value) == ("s.yaml:2: layer 1 'bn': the feature count must be a number, not a symbol "
+                                 "(got 'c', expected an integer)")
+
+
+def test_merge_prefers_the_larger_jump_when_sizes_tie():
+    from cnncalc.calc.analysis import _rf_merge
+
+    small_jump, big_jump = [(3, 1, 1.0), (3, 1, 1.0)], [(3, 3, 1.0), (3, 3, 1.0)]
+    assert _rf_merge([small_jump, big_jump]) == big_jump and _rf_merge([big_jump, small_jump]) == big_jump, (
+        "equal sizes: the path with the larger jump wins")
+
+
+def test_errors_inside_blocks_name_the_line_of_the_bad_value():
+    spec = 'input: [4]\nblocks: {b: {params: {w: 1}, layers: [{type: dense,\n   units: "${w +}"}]}}\nlayers: [{block: b}]'
+    with pytest.raises(CnnCalcError) as caught:
+        loads_spec(spec, "s.yaml")
+    assert str(caught.value).startswith("s.yaml:3: in '${w +}'"), str(caught.value)
