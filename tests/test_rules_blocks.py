@@ -384,3 +384,32 @@ def test_block_instance_takes_one_input_and_names_must_be_text():
     with pytest.raises(CnnCalcError, match="bad layer name"):
         loads_spec(base + "  - {block: b, name: ''}\n")
     assert layers_of(base + "  - {block: b, name: x, inputs: input}\n")["x.relu1"].inputs == ["input"]
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("input: [4]\nlayers:\n  - {type: relu, name: r,\n     repeat: 0}",
+     "s.yaml:4: field 'repeat': 'repeat' must be a positive integer (got 0, expected an integer from 1 to 10,000)"),
+    ("input: [4]\nlayers: [{type: relu, name: r, inputs: [1]}]",
+     "s.yaml:2: layer 1 'r': field 'inputs': bad 'inputs' (got [1], expected a layer name or a list of names)"),
+    ("input: [4]\nblocks: {b: {params: {}, layers: [{type: relu, inputs: zz}]}}\nlayers: [{block: b}]",
+     ("s.yaml:2: field 'inputs': unknown layer in 'inputs' inside block 'b' (got 'zz', expected 'input' (the "
+     "block's input) or a layer of the block)")),
+    ("input: [4]\nblocks: {b: {params: {f: 1}, layers: [{type: relu}]}}\nlayers:\n  - {block: b,\n     g: 2}",
+     "s.yaml:5: field 'g': unknown argument for block 'b'; its parameters: f"),
+    ("input: [4, 4, 1]\nlayers: [{type: conv, name: c, filters: 1, kernel: 1, bias: 3}]",
+     "s.yaml:2: layer 1 'c': field 'bias': bad value (got 3, expected true, false, or a list of bias values)"),
+    ("input: [4, 4, 1]\nlayers: [{type: maxpool, name: p, kernel: 2, ceil_mode: 2}]",
+     "s.yaml:2: layer 1 'p': field 'ceil_mode': bad value (got 2, expected true or false)"),
+])
+def test_spec_error_lines(spec, message):
+    with pytest.raises(CnnCalcError) as caught:
+        analyse(loads_spec(spec, "s.yaml"))
+    assert str(caught.value) == message
+
+
+def test_errors_in_a_block_instance_name_its_line():
+    spec = ("input: [4]\nblocks:\n  b:\n    params: {f: null}\n    layers: [{type: relu}]\nlayers:\n"
+            "  - {type: relu}\n  - {block: b,\n     name: x}\n")
+    with pytest.raises(CnnCalcError) as caught:
+        loads_spec(spec, "s.yaml")
+    assert str(caught.value).startswith("s.yaml:8: field 'f': missing argument for block 'b'"), str(caught.value)

@@ -403,3 +403,67 @@ def test_compact_prints_tiny_values_as_zero():
     from cnncalc.run.executor import compact
 
     assert compact(np.array([[1e-9, 1.5]])) == "[[0.  1.5]]", "no scientific notation for tiny values"
+
+
+def literal_conv_transpose(x, w, stride, pad, output_padding):
+    """Scatter every input pixel through the kernel, then cut `pad` before and after (+ output_padding)."""
+    (sh, sw), (ph, pw), (oh, ow) = stride, pad, output_padding
+    kh, kw, cin, f = w.shape
+    full = np.zeros(((x.shape[0] - 1) * sh + kh + oh, (x.shape[1] - 1) * sw + kw + ow, f))
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            for c in range(cin):
+                full[i * sh:i * sh + kh, j * sw:j * sw + kw] += x[i, j, c] * w[:, :, c, :]
+    return full[ph:full.shape[0] - ph, pw:full.shape[1] - pw]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "output_padding"), [
+    ([2, 3], [2, 3], [2, 1], [1, 2]),   # padding beyond k − 1: the scatter is cropped
+    ([3, 2], [1, 2], [0, 1], [0, 1]),
+])
+def test_conv_transpose_against_a_literal_scatter(kernel, stride, padding, output_padding):
+    rng = np.random.default_rng(7)
+    x = position_input(4, 3, 2) / 100
+    w = rng.integers(-2, 3, size=(*kernel, 2, 3)).astype(float)
+    spec = (f"input: [4, 3, 2]\nlayers: [{{type: conv_transpose, filters: 3, kernel: {kernel}, stride: {stride}, "
+            f"padding: {padding}, output_padding: {output_padding}, weight: {w.tolist()}, bias: [0, 0, 0]}}]")
+    out = run(loads_spec(spec), x).output
+    expected = literal_conv_transpose(x, w, stride, padding, output_padding)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+
+
+def test_input_size_cap_boundary(monkeypatch):
+    from cnncalc.run import executor
+
+    assert executor.MAX_INPUT_BYTES == 512 * 1024**2
+    monkeypatch.setattr(executor, "MAX_INPUT_BYTES", 4 * 4 * 8)
+    net = loads_spec("input: [4, 4, 1]\nlayers: [{type: relu}]")
+    assert run(net, np.ones((4, 4, 1))).output.shape == (4, 4, 1), "exactly the cap is accepted"
+    with pytest.raises(CnnCalcError, match=r"the input is too large \(256 bytes, at most 128\)"):
+        run(net, np.ones((2, 4, 4, 1)))
+
+
+def test_run_error_lines():
+    net = loads_spec("input: [512, 512, 1]\nlayers: [{type: conv, filters: 8, kernel: 3, padding: 1}]")
+    with pytest.raises(CnnCalcError) as caught:
+        run(net, np.ones((512, 512, 1)), seed=0, max_memory=10 * 1024**2)
+    assert str(caught.value) == ("layer 'conv1' would allocate about 18 MiB (got '18 MiB', expected at most "
+                                 "--max-memory = 10 MiB); use a smaller batch or raise --max-memory")
+    with pytest.raises(CnnCalcError) as caught:
+        run(loads_spec("input: [1, 1, 1]\nlayers: [{type: relu}]"), np.array([[["a"]]]))
+    assert str(caught.value) == "the input must hold numbers (got '<U1', expected an integer or float array)"
+    with pytest.raises(CnnCalcError) as caught:
+        run(loads_spec("input: [1, 1, 1]\nlayers: [{type: conv, name: c, filters: 1, kernel: 1}]"), np.ones((1, 1, 1)),
+            {"c.weight": np.ones((2, 1, 1, 1)), "c.bias": np.ones(1)})
+    assert str(caught.value) == ("layer 1 'c': field 'weight': 'c.weight' from the weights file has the wrong shape "
+                                 "(got [2, 1, 1, 1], expected [1, 1, 1, 1])")
+
+
+def test_overflow_gives_inf_without_warnings():
+    import warnings
+
+    net = loads_spec("input: [1]\nlayers: [{type: dense, units: 1, weight: [[1.0e+308]], bias: [0]}]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run(net, np.array([1.0e10])).output[0] == np.inf, "an overflow is inf, quietly, as in float arithmetic"
