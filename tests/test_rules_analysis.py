@@ -440,3 +440,41 @@ def test_errors_inside_blocks_name_the_line_of_the_bad_value():
     with pytest.raises(CnnCalcError) as caught:
         loads_spec(spec, "s.yaml")
     assert str(caught.value).startswith("s.yaml:3: in '${w +}'"), str(caught.value)
+
+
+@pytest.mark.parametrize(("layer", "message"), [
+    ("{type: maxpool, name: p, kernel: 2, padding: full}",
+     ("s.yaml:2: layer 1 'p': field 'padding': 'full' padding is not defined for pooling (got 'full', expected an "
+     "int, a pair, 'valid' or 'same')")),
+    ("{type: maxpool, name: p, kernel: [2, 5], padding: [1, 3]}",
+     ("s.yaml:2: layer 1 'p': field 'padding': pooling padding must be at most half the window (got 3, expected at "
+     "most 2 for a window of 5)")),
+    ("{type: maxpool, name: p, kernel: 2, padding: same, ceil_mode: true}",
+     ("s.yaml:2: layer 1 'p': field 'ceil_mode': ceil_mode cannot be combined with 'same' padding (got True, "
+     "expected false with padding 'same')")),
+])
+def test_pool_field_error_lines(layer, message):
+    with pytest.raises(CnnCalcError) as caught:
+        analyse(loads_spec(f"input: [4, 4, 1]\nlayers: [{layer}]", "s.yaml"))
+    assert str(caught.value) == message
+
+
+def test_pool_padding_at_half_the_window_and_same_explain():
+    ok = analyse(loads_spec("input: [4, 4, 1]\nlayers: [{type: maxpool, kernel: [2, 5], padding: [1, 2]}]")).records[0]
+    assert ok.output_shape == (3, 1, 1), "padding k // 2 is allowed: ⌊(4 + 2 − 2)/2⌋ + 1 = 3, ⌊(4 + 4 − 5)/5⌋ + 1 = 1"
+    same = analyse(loads_spec("input: [5, 7, 1]\nlayers: [{type: maxpool, kernel: [2, 3], stride: 2, padding: same}]"))
+    assert same.records[0].explain == [
+        "H: ⌊(5 + 0 + 1 − 2)/2⌋ + 1 = 3", "W: ⌊(7 + 2·1 − 3)/2⌋ + 1 = 4",
+        "padding 'same' (TensorFlow rule): pads (top, bottom) = (0, 1), (left, right) = (1, 1)",
+        "params: 0 (pooling has no weights)"]
+    assert analyse(loads_spec("input: [6, 6, 1]\nlayers: [{type: avgpool, kernel: 3}]")).records[0].output_shape == (
+        2, 2, 1), "stride defaults to the kernel"
+
+
+def test_add_of_symbolic_shapes():
+    summary = analyse(loads_spec("input: [n, n, 2]\nlayers: [{type: relu, name: a}, {type: zero_pad, name: z, padding: 0, "
+                                 "inputs: input}, {type: add, name: s, inputs: [a, z]}]"))
+    assert [str(d) for d in summary.record("s").output_shape] == ["n", "n", "2"], "n − n simplifies to 0: equal dims"
+    with pytest.raises(CnnCalcError, match="inputs of add must have equal shapes"):
+        analyse(loads_spec("input: [n, n, 2]\nlayers: [{type: relu, name: a}, {type: zero_pad, name: z, padding: 1, "
+                           "inputs: input}, {type: add, name: s, inputs: [a, z]}]"))

@@ -413,3 +413,30 @@ def test_errors_in_a_block_instance_name_its_line():
     with pytest.raises(CnnCalcError) as caught:
         loads_spec(spec, "s.yaml")
     assert str(caught.value).startswith("s.yaml:8: field 'f': missing argument for block 'b'"), str(caught.value)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    import os
+    import threading
+
+    from cnncalc.spec import safeload
+
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    outcome: list[str] = []
+
+    def read() -> None:
+        try:
+            safeload.read_limited(fifo, 100, "spec")
+        except CnnCalcError as error:
+            outcome.append(str(error))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # unblock the reader so the test run can go on
+        with open(fifo, "wb"):
+            pass
+        reader.join(5)
+        pytest.fail("reading a FIFO with no writer blocked")
+    assert outcome == [f"{fifo}: cannot read the spec: not a regular file"]
