@@ -332,3 +332,17 @@ def test_sheet_meta_line_and_hidden_tables():
     assert "## a) (1 p) n is 3" in markdown and "- **[a.q]** ReLU of x?" in markdown
     assert "student: ann\nvariant: " + student.fingerprint + "\nanswers:\n  a.q:" in markdown
     assert "**Input**" in markdown and "| 1 | 2 |" in markdown
+
+
+@pytest.mark.xfail(strict=True, reason="bug: read_roster reads at most safeload.MAX_BYTES + 1 characters and uses them "
+                   "without a size check, so a roster over the cap is silently cut (its last students get no variant) "
+                   "instead of refused")
+def test_a_roster_over_the_size_cap_is_refused(tmp_path, monkeypatch):
+    from cnncalc.exercises.files import read_roster
+    from cnncalc.spec import safeload
+
+    monkeypatch.setattr(safeload, "MAX_BYTES", 20)
+    path = tmp_path / "r.csv"
+    path.write_text("student\ns01\ns02\ns03\ns04\ns05\ns06\n")  # 32 bytes
+    with pytest.raises(CnnCalcError, match="too large"):
+        read_roster(str(path))
