@@ -20,7 +20,7 @@ def sample_axis(axis: int, rank: int, field: str = "axis", given: Any = None) ->
     if not -rank <= axis < rank:
         raise ShapeError(f"axis out of range: axis {axis} does not exist in an input of {rank} axes", field=field,
                          got=axis if given is None else given,
-                         expected=f"an axis in [-{rank}, {rank - 1}] (the sample's axes, 0-based, no batch axis)")
+                         expected=f"an axis from {-rank} to {rank - 1} (the sample's axes, 0-based, no batch axis)")
     return axis + rank if axis < 0 else axis
 
 
