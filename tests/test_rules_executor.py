@@ -8,7 +8,7 @@ import pytest
 
 from cnncalc import CnnCalcError, loads_spec
 from cnncalc.calc.analysis import analyse
-from cnncalc.run.executor import largest_intermediate, run
+from cnncalc.run.executor import memory_parts, run
 
 
 def position_input(h: int, w: int, c: int) -> np.ndarray:
@@ -141,7 +141,10 @@ def test_pool_non_square(kind):
 
 def test_memory_guard_boundary():
     net = loads_spec("input: [8, 8, 1]\nlayers: [{type: conv, filters: 4, kernel: 3, padding: 1}]")
-    need, _where = largest_intermediate(analyse(net), 1, 8)
+    need = sum(size for size, _ in memory_parts(analyse(net), 1, 8))
+    # input 64 + output 256 + weights 36 + bias 4 values, and the 3·3 window copy of the padded input
+    assert need == (64 + 256 + 36 + 4) * 8 + max(size for size, what in memory_parts(analyse(net), 1, 8)
+                                                if "working copy" in what)
     x = np.ones((8, 8, 1))
     assert run(net, x, seed=0, max_memory=need).output.shape == (8, 8, 4), "exactly the limit is allowed"
     with pytest.raises(CnnCalcError, match="would allocate"):
@@ -207,9 +210,9 @@ def test_weights_file_is_an_npz_read_without_pickle(tmp_path):
     assert sorted(arrays) == ["c.bias", "c.weight"] and arrays["c.weight"][0, 0, 0, 0] == 2.0
     pickled = tmp_path / "p.npz"
     np.savez(pickled, obj=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(CnnCalcError, match="cannot read weights"):
+    with pytest.raises(CnnCalcError, match="the weights array 'obj' must hold numbers"):
         load_weights_file(pickled)["obj"]
-    with pytest.raises(CnnCalcError, match="cannot read weights"):
+    with pytest.raises(CnnCalcError, match="cannot read the weights"):
         load_weights_file(tmp_path / "missing.npz")
 
 
@@ -233,7 +236,7 @@ def test_input_files(tmp_path):
     np.testing.assert_array_equal(load_input_file(npy), np.arange(6.0).reshape(1, 2, 3))
     pickled = tmp_path / "o.npy"
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(CnnCalcError, match="cannot read the input array"):
+    with pytest.raises(CnnCalcError, match="the input array must hold numbers"):
         load_input_file(pickled)
     yaml = tmp_path / "x.yaml"
     yaml.write_text("input: [[[1], [2]], [[3], [4.5]]]\n")
@@ -448,11 +451,13 @@ def test_run_error_lines():
     net = loads_spec("input: [512, 512, 1]\nlayers: [{type: conv, filters: 8, kernel: 3, padding: 1}]")
     with pytest.raises(CnnCalcError) as caught:
         run(net, np.ones((512, 512, 1)), seed=0, max_memory=10 * 1024**2)
-    assert str(caught.value) == ("layer 'conv1' would allocate about 18 MiB (got '18 MiB', expected at most "
-                                 "--max-memory = 10 MiB); use a smaller batch or raise --max-memory")
+    assert str(caught.value) == ("the run would allocate about 36.0 MiB; the largest part is layer 1 'conv1' "
+                                 "working copy: 18.0 MiB (got '36.0 MiB', expected at most --max-memory = "
+                                 "10.0 MiB); use a smaller input or batch, --dtype float32, or raise --max-memory")
     with pytest.raises(CnnCalcError) as caught:
         run(loads_spec("input: [1, 1, 1]\nlayers: [{type: relu}]"), np.array([[["a"]]]))
-    assert str(caught.value) == "the input must hold numbers (got '<U1', expected an integer or float array)"
+    assert str(caught.value) == ("the input must hold numbers (got '<U1', expected an integer or float array (no booleans, "
+                                 "strings or objects))")
     with pytest.raises(CnnCalcError) as caught:
         run(loads_spec("input: [1, 1, 1]\nlayers: [{type: conv, name: c, filters: 1, kernel: 1}]"), np.ones((1, 1, 1)),
             {"c.weight": np.ones((2, 1, 1, 1)), "c.bias": np.ones(1)})
