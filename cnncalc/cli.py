@@ -249,6 +249,8 @@ def solve(
                                              min=1)] = None,
     where: Annotated[list[str] | None, typer.Option("--where", help="With --spec: fix other symbols, m=32.")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    draw: Annotated[str | None, typer.Option("--draw", help="Also draw the case solved, as `draw-conv` does "
+                                             "(an SVG file).")] = None,
 ) -> None:
     """Solve out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1 for one unknown, showing the steps."""
     import json
@@ -276,6 +278,15 @@ def solve(
         if output_padding is not None:
             raise CnnCalcError("--output-padding is for --transpose", got=output_padding, expected="--transpose")
         result = symbolic.solve_conv(for_, values, same)
+    if draw is not None:
+        if spec is not None:
+            raise CnnCalcError("--draw draws one convolution, not a spec", got="--spec", expected="no --spec")
+        from .render.convfig import figure_for_solution, svg
+        from .render.files import write_text
+
+        figure = figure_for_solution(values, result, transpose, output_padding)
+        write_text(draw, svg(figure), (".svg",))
+        typer.echo(f"wrote {draw}: {figure.title}", err=True)
     if format is TextOrJson.json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
         return

@@ -296,3 +296,18 @@ def test_readme_figures_are_up_to_date(tmp_path, cli):
         committed = ROOT / "docs" / "images" / name
         assert fresh.read_text() == committed.read_text(), f"{name} is out of date: run python docs/images/make.py"
         assert f"docs/images/{name}" in (ROOT / "README.md").read_text()
+
+
+def test_solve_draws_the_case_it_solved(cli, tmp_path):
+    drawn = tmp_path / "s.svg"
+    code, out, err = cli("solve", "--n", "5", "--f", "3", "--p", "1", "--out", "3", "--for", "s", "--draw", str(drawn))
+    assert code == 0 and "s = 2" in out and "s = 2, d = 1 → output 3×3" in err
+    assert drawn.read_text() == conv_svg(conv_figure(5, 3, 1, 2))
+    code, out, err = cli("solve", "--n", "7", "--f", "4", "--same", "--for", "p", "--draw", str(drawn))
+    assert code == 0 and "p = (1, 2)" in err and "output 7×7" in err  # TensorFlow's uneven split, drawn
+    figure = conv_figure(7, 4, 1, 1, padding_after=2)
+    assert figure.grid_size == 10 and figure.output_size == 7
+    assert [figure.kinds[(0, c)] for c in range(10)] == ["pad"] * 10
+    assert [figure.kinds[(1, c)] for c in range(10)] == ["pad"] + ["input"] * 7 + ["pad"] * 2
+    code, _, err = cli("solve", "--n", "n", "--f", "3", "--for", "out", "--draw", str(tmp_path / "x.svg"))
+    assert code == 2 and "--draw needs numbers" in err

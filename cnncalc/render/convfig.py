@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
 from ..errors import CnnCalcError
 from ..maths import arith
@@ -51,14 +52,18 @@ class ConvFigure:
     def title(self) -> str:
         what = "transposed convolution" if self.transpose else "convolution"
         extra = f", output_padding = {self.output_padding}" if self.output_padding else ""
-        return (f"{what}: n = {self.n}, k = {self.kernel}, p = {self.padding}, s = {self.stride}, "
+        after = self.grid_size - self.n - self.padding
+        pad = f"{self.padding}" if self.transpose or after == self.padding else f"({self.padding}, {after})"
+        return (f"{what}: n = {self.n}, k = {self.kernel}, p = {pad}, s = {self.stride}, "
                 f"d = {self.dilation}{extra} → output {self.output_size}×{self.output_size}")
 
 
 def conv_figure(n: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1, transpose: bool = False,
-                output_padding: int = 0) -> ConvFigure:
+                output_padding: int = 0, padding_after: int | None = None) -> ConvFigure:
+    """The figure's data; `padding_after` differs from `padding` for TensorFlow's uneven 'same' split."""
+    after = padding if padding_after is None else padding_after
     for name, value, least in (("n", n, 1), ("f", kernel, 1), ("p", padding, 0), ("s", stride, 1), ("d", dilation, 1),
-                               ("output-padding", output_padding, 0)):
+                               ("output-padding", output_padding, 0), ("p (after)", after, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise CnnCalcError(f"--{name} must be an integer of at least {least}", got=value,
                                expected=f"an integer ≥ {least}")
@@ -73,14 +78,17 @@ def conv_figure(n: int, kernel: int, padding: int = 0, stride: int = 1, dilation
                                got=padding, expected=f"p ≤ d·(k − 1) = {span - 1}")
         stretched = (n - 1) * stride + 1
         grid = stretched + 2 * edge + output_padding
+        if after != padding:
+            raise CnnCalcError("a transposed convolution is drawn with the same padding on both sides",
+                               got=(padding, after), expected="p before = p after")
         output = arith.transpose_output(n, kernel, stride, padding, padding, output_padding, dilation)
     else:
         edge = padding
-        grid = n + 2 * padding
+        grid = n + padding + after
         if span > grid:
             raise CnnCalcError("the kernel is larger than the padded input", got=span,
                                expected=f"d·(k − 1) + 1 ≤ n + 2p = {grid}")
-        output = arith.conv_output(n, kernel, stride, padding, padding, dilation)
+        output = arith.conv_output(n, kernel, stride, padding, after, dilation)
     if grid > MAX_SIDE or output > MAX_SIDE:
         raise CnnCalcError("the figure would be too large to read", got=max(grid, output),
                            expected=f"at most {MAX_SIDE} cells a side")
@@ -183,3 +191,31 @@ def _steps(moves: list[tuple[int, int]]) -> str:
     values = ";".join(f"{x} {y}" for x, y in moves)
     return (f'<animateTransform attributeName="transform" type="translate" values="{values}" calcMode="discrete" '
             f'dur="{0.6 * len(moves):g}s" repeatCount="indefinite"/>')
+
+
+def figure_for_solution(values: dict[str, str | None], solution: Any, transpose: bool = False,
+                        output_padding: str | None = None) -> ConvFigure:
+    """The figure of the case `cnncalc solve` answered: the given numbers, the unknown's value (the smallest,
+    where the floor allows several), and 'same' padding's (before, after) split."""
+    known: dict[str, int] = {}
+    for name, text in values.items():
+        if text is None:
+            continue
+        try:
+            known[name] = int(str(text).strip())
+        except ValueError:
+            raise CnnCalcError("--draw needs numbers for every value", got=f"--{name} {text}",
+                               expected="whole numbers (a symbolic case has no single figure)") from None
+    if solution.solutions and all(arith.is_int(v) or getattr(v, "is_Integer", False) for v in solution.solutions):
+        known[solution.unknown] = int(min(solution.solutions))
+    pads = solution.pads
+    if pads is not None and all(arith.is_int(v) or getattr(v, "is_Integer", False) for v in pads):
+        known["p"], after = int(pads[0]), int(pads[1])
+    else:
+        after = None
+    missing = [name for name in ("n", "f") if name not in known]
+    if missing:
+        raise CnnCalcError("--draw needs the input size and the kernel size as numbers", got=", ".join(missing),
+                           expected="--n and --f given, or solved to one number")
+    return conv_figure(known["n"], known["f"], known.get("p", 0), known.get("s", 1), known.get("d", 1), transpose,
+                       int(output_padding or 0), after)
