@@ -50,6 +50,13 @@ def test_readme_session(session, cli, monkeypatch):
     code, out, err = cli(*args)
     assert code == 0, err
     produced = [line.rstrip() for line in out.splitlines()]
+    shown_lines = [line.rstrip() for line in session[1:]]
+    if not any("…" in line or "..." in line for line in shown_lines):  # nothing elided: every line, exactly
+        while shown_lines and not shown_lines[-1]:
+            shown_lines.pop()
+        while produced and not produced[-1]:
+            produced.pop()
+        assert produced == shown_lines, "the README must show exactly what the command prints"
     position = 0
     for shown in session[1:]:
         if "…" in shown or "..." in shown or not shown.strip():
