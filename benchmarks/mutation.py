@@ -215,7 +215,7 @@ def read_mutants(work: Path, files: list[str]) -> list[Mutant]:
 
 
 def _readable(mangled: str) -> str:
-    return mangled[2:] if mangled.startswith("x_") else mangled[1:].replace("ǁ", ".")
+    return mangled[2:] if mangled.startswith("x_") else mangled[2:].replace("ǁ", ".")  # xǁClassǁmethod
 
 
 def _change(mutated: list[str], spans: dict[str, list[int]], local: str, mangled: str) -> tuple[str, str, int]:

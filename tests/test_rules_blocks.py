@@ -440,3 +440,48 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
         reader.join(5)
         pytest.fail("reading a FIFO with no writer blocked")
     assert outcome == [f"{fifo}: cannot read the spec: not a regular file"]
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("input: [4, 4, 3]\nlayers: [{type: conv, name: c, filters: 3, kernel: 1, groups: 2}]",
+     ("s.yaml:2: layer 1 'c': field 'groups': filters must be divisible by groups (got 2, expected a divisor of "
+     "filters=3)")),
+    ("input: [4]\nlayers: [{type: conv, name: c, filters: 3, kernel: 1}]",
+     "s.yaml:2: layer 1 'c': a conv layer needs an input of shape [H, W, C] (got [4], expected 3 axes)"),
+    ("input: [4]\nblocks: [1]\nlayers: [{type: relu}]",
+     ("s.yaml:2: field 'blocks': 'blocks' must be a mapping of block names to definitions (got 'LineList', expected "
+     "a mapping)")),
+    ("input: [4]\nblocks:\n  b:\n    params: {}\n    layers: [{type: relu}]\n    extra: 1\nlayers: [{block: b}]",
+     "s.yaml:6: field 'extra': unknown key in block 'b'; expected params, layers, output"),
+    ("input: [4]\nblocks:\n  b:\n    params: [1]\n    layers: [{type: relu}]\nlayers: [{block: b}]",
+     "s.yaml:4: field 'params': 'params' of block 'b' must map parameter names to defaults"),
+    ("input: [4]\nlayers: [{type: relu, name: r, repeat: 2, inputs: 5}]",
+     "s.yaml:2: field 'inputs': bad 'inputs' (got 5, expected a layer name or a list of names)"),
+])
+def test_more_spec_error_lines(spec, message):
+    with pytest.raises(CnnCalcError) as caught:
+        analyse(loads_spec(spec, "s.yaml"))
+    assert str(caught.value) == message
+
+
+def test_reader_error_lines(tmp_path):
+    from cnncalc.run.executor import load_weights_file
+    from cnncalc.spec import safeload
+
+    with pytest.raises(CnnCalcError) as caught:
+        safeload.loads("a: &x [*x]", "s.yaml")
+    assert str(caught.value) == "s.yaml:1: recursive alias"
+    missing = tmp_path / "x.yaml"
+    with pytest.raises(CnnCalcError) as caught:
+        safeload.read_limited(missing, 10, "spec")
+    assert str(caught.value) == f"{missing}: cannot read the spec: No such file or directory"
+    with pytest.raises(CnnCalcError) as caught:
+        load_weights_file(tmp_path / "w.npz")
+    assert str(caught.value).startswith(f"{tmp_path / 'w.npz'}: cannot read weights: ")
+
+
+def test_pool_stride_null_means_the_kernel_and_transpose_macs_line():
+    pool = analyse(loads_spec("input: [4, 4, 1]\nlayers: [{type: maxpool, kernel: 2, stride: null}]")).records[0]
+    assert pool.output_shape == (2, 2, 1)
+    up = analyse(loads_spec("input: [3, 3, 1]\nlayers: [{type: conv_transpose, filters: 1, kernel: 2, stride: 2}]"))
+    assert up.records[0].explain[-1] == "MACs: 3·3·1·2·2·1 = 36 (input-side count)"

@@ -423,6 +423,7 @@ def literal_conv_transpose(x, w, stride, pad, output_padding):
 @pytest.mark.parametrize(("kernel", "stride", "padding", "output_padding"), [
     ([2, 3], [2, 3], [2, 1], [1, 2]),   # padding beyond k − 1: the scatter is cropped
     ([3, 2], [1, 2], [0, 1], [0, 1]),
+    ([3, 2], [2, 2], [1, 2], [0, 0]),   # both sides of W cropped
 ])
 def test_conv_transpose_against_a_literal_scatter(kernel, stride, padding, output_padding):
     rng = np.random.default_rng(7)
