@@ -311,3 +311,41 @@ def test_solve_draws_the_case_it_solved(cli, tmp_path):
     assert [figure.kinds[(1, c)] for c in range(10)] == ["pad"] + ["input"] * 7 + ["pad"] * 2
     code, _, err = cli("solve", "--n", "n", "--f", "3", "--for", "out", "--draw", str(tmp_path / "x.svg"))
     assert code == 2 and "--draw needs numbers" in err
+
+
+def _has_tikz() -> bool:
+    if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
+        return False
+    found = subprocess.run(["kpsewhich", "tikz.sty"], capture_output=True, text=True, check=False)
+    return bool(found.stdout.strip())
+
+
+@pytest.mark.skipif(not _has_tikz(), reason="pdflatex with TikZ is not installed")
+def test_tikz_pictures_compile(tmp_path):
+    from cnncalc.render.convfig import tikz as conv_tikz
+    from cnncalc.render.diagram import tikz
+
+    body = "\n\n".join([tikz(layout(analyse(load_spec("lenet5")))),
+                        tikz(layout(analyse(load_spec(str(DATA / "unet-small.yaml"))))),
+                        conv_tikz(conv_figure(5, 3, 1, 2)),
+                        conv_tikz(conv_figure(3, 3, 0, 2, transpose=True), [(0, 0), (2, 3)])])
+    document = ("\\documentclass{article}\\usepackage[utf8]{inputenc}\\usepackage{tikz}\\begin{document}\n"
+                + body + "\n\\end{document}\n")
+    (tmp_path / "doc.tex").write_text(document, encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_tikz_follows_the_layout():
+    from cnncalc.render.convfig import tikz as conv_tikz
+    from cnncalc.render.diagram import tikz
+
+    drawn = layout(analyse(load_spec("lenet5")))
+    text = tikz(drawn)
+    assert text.count(r"\node[") == len(drawn.boxes) and text.count(r"\draw[->") == len(drawn.edges)
+    assert r"\textbf{conv 5$\times$5, 8}\\28$\times$28$\times$8" in text
+    figure = conv_figure(5, 3, 1, 2)
+    picture = conv_tikz(figure, [(1, 2)])
+    assert picture.count("blue!60!black") == 9 and picture.count("teal!80!black") == 1
+    assert picture.count("densely dashed") == 7 * 7 - 5 * 5

@@ -219,3 +219,30 @@ def figure_for_solution(values: dict[str, str | None], solution: Any, transpose:
                            expected="--n and --f given, or solved to one number")
     return conv_figure(known["n"], known["f"], known.get("p", 0), known.get("s", 1), known.get("d", 1), transpose,
                        int(output_padding or 0), after)
+
+
+def tikz(figure: ConvFigure, positions: list[tuple[int, int]] | None = None) -> str:
+    """The figure's panels as a TikZ picture (needs `\\usepackage{tikz}`), for LaTeX sheets: one row of
+    panels, at most four (the first positions, or those given)."""
+    every = sorted(figure.reads)
+    shown = (positions or every)[:4]
+    size = 0.32  # cm per cell
+    out = [r"\begin{tikzpicture}[x=" + f"{size}cm" + ", y=-" + f"{size}cm" + r", font=\sffamily\scriptsize]"]
+    offset = 0.0
+    for i, j in shown:
+        for (r, c), kind in sorted(figure.kinds.items()):
+            fill = {"input": "blue!25", "pad": "white", "zero": "gray!10"}[kind]
+            dash = ", densely dashed" if kind == "pad" else ""
+            out.append(rf"\filldraw[fill={fill}, draw=black!50{dash}] ({offset + c:g},{r:g}) rectangle ++(1,1);")
+        for r, c in figure.reads[(i, j)]:
+            out.append(rf"\fill[blue!60!black, opacity=0.75] ({offset + c + 0.12:g},{r + 0.12:g}) rectangle ++(0.76,0.76);")
+        base = offset + figure.grid_size + 1.5
+        for a in range(figure.output_size):
+            for b in range(figure.output_size):
+                fill = "teal!80!black" if (a, b) == (i, j) else "teal!15"
+                out.append(rf"\filldraw[fill={fill}, draw=black!50] ({base + b:g},{a:g}) rectangle ++(1,1);")
+        out.append(rf"\node[anchor=north west] at ({offset:g},{max(figure.grid_size, figure.output_size) + 0.3:g}) "
+                   rf"{{output ({i}, {j})}};")
+        offset = base + figure.output_size + 2
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out) + "\n"

@@ -363,3 +363,35 @@ def overlaps(drawn: Layout) -> list[tuple[str, str]]:
             if l1 < r2 and l2 < r1 and t1 < b2 and t2 < b1:
                 found.append((a, c))
     return found
+
+
+# --- TikZ ------------------------------------------------------------------------------------------------
+
+_TIKZ_COLOURS = {kind: tuple(f"{kind}{part}" for part in ("front", "top", "side")) for kind in _STYLE}
+
+
+def tikz(drawn: Layout, width: str = r"\linewidth") -> str:
+    """The layout as a TikZ picture scaled to `width` (needs `\\usepackage{tikz}`), for LaTeX sheets."""
+    from .text import latex_escape
+
+    out = [r"\resizebox{" + width + r"}{!}{%", r"\begin{tikzpicture}[x=1pt, y=-1pt, font=\sffamily\scriptsize]"]
+    for kind, colours in _STYLE.items():
+        for name, colour in zip(_TIKZ_COLOURS[kind], colours):
+            out.append(r"\definecolor{" + name + "}{HTML}{" + colour[1:].upper() + "}")
+    for edge in drawn.edges:
+        path = " -- ".join(f"({x:g},{y:g})" for x, y in edge.points)
+        style = "->, densely dashed" if edge.skip else "->"
+        out.append(rf"\draw[{style}, gray!70!black] {path};")
+    for box in drawn.boxes:
+        front, top, side = _TIKZ_COLOURS[box.kind]
+        x, y, w, h, d = box.x, box.y, box.w, box.h, box.depth * 0.5
+        if d:
+            out.append(rf"\filldraw[fill={top}, draw=black!60] ({x:g},{y:g}) -- ++({d:g},{-d:g}) -- ++({w:g},0) "
+                       rf"-- ++({-d:g},{d:g}) -- cycle;")
+            out.append(rf"\filldraw[fill={side}, draw=black!60] ({x + w:g},{y:g}) -- ++({d:g},{-d:g}) -- "
+                       rf"++(0,{h:g}) -- ++({-d:g},{d:g}) -- cycle;")
+        out.append(rf"\filldraw[fill={front}, draw=black!60] ({x:g},{y:g}) rectangle ++({w:g},{h:g});")
+        out.append(rf"\node[anchor=north, align=center] at ({box.text_x:g},{box.text_y:g}) "
+                   "{\\textbf{" + latex_escape(box.caption) + r"}\\" + latex_escape(box.label) + "};")
+    out += [r"\end{tikzpicture}}"]
+    return "\n".join(out) + "\n"
