@@ -472,6 +472,54 @@ def key(
             typer.echo(f"    {line}")
 
 
+@app.command()
+@user_errors
+def check(
+    problem: Annotated[str, typer.Argument(help="A problem file (problems/*.yaml).")],
+    strict: Annotated[bool, typer.Option("--strict", help="Exit with code 2 when there are warnings.")] = False,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+) -> None:
+    """Check a problem file: its structure, its key (printed with the worked solutions), a first variant
+    when it has `vary:`, and what a student needs that the sheet does not show (warnings).
+
+    Exit code 0: the file is usable (warnings are printed). 2: an error in the file, or warnings with
+    --strict.
+    """
+    import json
+
+    from .exercises.check import sheet_warnings
+    from .exercises.sheets import key_document
+    from .exercises.variants import check_original, seed_variant
+    from .spec import safeload
+
+    raw = safeload.load_file(problem)
+    variant = check_original(raw, problem)
+    if raw.get("vary"):
+        seed_variant(raw, problem, 0, 0)  # the constraints can be met
+    warnings = sheet_warnings(variant.problem)
+    document = key_document(variant)
+    loaded = variant.problem
+    if format is TextOrJson.json:
+        typer.echo(json.dumps({"problem": loaded.id, "version": loaded.version, "title": loaded.title,
+                               "questions": len(loaded.questions), "points": loaded.max_points,
+                               "varies": bool(raw.get("vary")), "answers": document["answers"],
+                               "solutions": document["solutions"], "warnings": warnings}, ensure_ascii=False))
+    else:
+        typer.echo(f"{loaded.title} ({loaded.id}, version {loaded.version}): {len(loaded.questions)} questions, "
+                   f"{loaded.max_points:g} points" + (", varies" if raw.get("vary") else ""))
+        for qid, solution in document["solutions"].items():
+            answer = document["answers"].get(qid, "(manual)")
+            typer.echo(f"\n{qid}: {json.dumps(answer, ensure_ascii=False)}")
+            for line in solution:
+                typer.echo(f"    {line}")
+        typer.echo("")
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        typer.echo(f"ok, {len(warnings)} warning(s)" if warnings else "ok, no warnings")
+    if warnings and strict:
+        raise typer.Exit(code=2)
+
+
 MAX_MEMORY_LIMIT = 1024**5  # 1 PiB: beyond any machine, so a typo such as 1e400 is caught
 
 

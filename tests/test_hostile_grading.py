@@ -191,7 +191,7 @@ def test_the_student_id_is_read_as_written(tmp_path, line, student):
 
 
 @pytest.mark.parametrize("text, fragment", [
-    ("answers: {}\n", "no student: field"),
+    ("answers: {}\n", "no 'student:' field"),
     ("student: [a, b]\nanswers: {}\n", "not a list or a mapping"),
     ("student: {a: b}\nanswers: {}\n", "not a list or a mapping"),
     ("student:\nanswers: {}\n", "student: field is empty"),

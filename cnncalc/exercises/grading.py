@@ -23,7 +23,7 @@ import yaml
 
 from ..errors import CnnCalcError, did_you_mean
 from ..spec import safeload
-from .key import Expected, compute_key, num
+from .key import Expected, compute_key, num, ranges
 from .problem import Problem, Question
 
 MAX_ANSWER_BYTES = 256 * 1024
@@ -216,7 +216,8 @@ def _student_id(data: dict[str, Any], text: str, source: str) -> str:
     """The id exactly as written: ``student: 0012345`` is the text "0012345", never the number 12345."""
     line = data.line_of("student") if isinstance(data, safeload.LineDict) else None
     if "student" not in data:
-        raise CnnCalcError("no student: field", file=source, line=line, hint='add student: "YOUR ID"')
+        raise CnnCalcError("no 'student:' field: an answer file must say whose answers it holds", file=source,
+                           line=line, hint='add a line student: "YOUR ID" at the top of the file')
     value = data["student"]
     if isinstance(value, (list, dict)):
         raise CnnCalcError("student: must be one id, not a list or a mapping", file=source, line=line,
@@ -298,12 +299,73 @@ def _matrix(value: Any) -> np.ndarray:
 
 
 def close(got: float, expected: float, q: Question) -> bool:
-    exact_ints = float(expected).is_integer() and q.rtol is None and q.atol is None
-    if exact_ints:
+    if _exact(expected, q):
         return got == expected
+    return abs(got - expected) <= _tolerance(expected, q)
+
+
+def _exact(expected: float, q: Question) -> bool:
+    """Integer keys without a tolerance of their own are compared exactly (a count is never 22.4)."""
+    return float(expected).is_integer() and q.rtol is None and q.atol is None
+
+
+def _tolerance(expected: float, q: Question) -> float:
     rtol = DEFAULT_RTOL if q.rtol is None else q.rtol
     atol = 0.0 if q.atol is None else q.atol
-    return abs(got - expected) <= atol + rtol * abs(expected)
+    return atol + rtol * abs(expected)
+
+
+def shown(got: float, expected: float) -> tuple[str, str]:
+    """Both numbers with the digits that tell them apart: 22.0000001 never reads as "22" next to 22.
+
+    >>> shown(22.0000001, 22)
+    ('22.0000001', '22')
+    >>> shown(9.5, 9)
+    ('9.5', '9')
+    """
+    for digits in (6, 9, 12, 15, 17):
+        a, b = _digits(got, digits), _digits(expected, digits)
+        if a != b or float(got) == float(expected):
+            return a, b
+    return repr(float(got)).replace("-", "−"), repr(float(expected)).replace("-", "−")
+
+
+def _digits(value: float, digits: int) -> str:
+    value = float(value)
+    text = f"{int(value)}" if value.is_integer() and abs(value) < 1e16 else f"{value:.{digits}g}"
+    return text.replace("-", "−")
+
+
+def _why_not_close(number: float, expected: float, q: Question) -> str:
+    """The rule that refused a near miss (an exact integer, or the tolerance), said once it matters."""
+    if _exact(expected, q):
+        return " (an integer answer must be exact)" if 0 < abs(number - expected) < 0.5 else ""
+    tolerance = _tolerance(expected, q)
+    if abs(number - expected) <= 1000 * tolerance:
+        return f" (accepted within ±{tolerance:.2g})"
+    return ""
+
+
+def _integral(value: Any) -> int | None:
+    """An int, or a float with an integral value (4.0), as an int; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _shape_hint(got: list[int], value: list[int]) -> str:
+    """The usual wrong turns with a shape: channels first (PyTorch's order), rows and columns swapped."""
+    if len(got) != len(value) or sorted(got) != sorted(value) or got == value:
+        return ""
+    if len(value) >= 3 and got == [value[-1], *value[:-1]]:
+        return " (channels first? the course writes [rows, columns, channels])"
+    if len(value) >= 2 and got == [value[1], value[0], *value[2:]]:
+        return " (rows and columns swapped?)"
+    return " (the right numbers in the wrong order?)"
 
 
 def grade_one(q: Question, expected: Expected, answers: dict[str, Any]) -> QuestionResult:
@@ -324,44 +386,55 @@ def grade_one(q: Question, expected: Expected, answers: dict[str, Any]) -> Quest
         reason = f"this answer cannot be compared ({type(error).__name__}: {short(str(error), 120)})"
         return QuestionResult(q.id, 0.0, q.points, "invalid", expected.value, got, reason, solution)
     return QuestionResult(q.id, score * q.points, q.points, status, expected.value, got, feedback, solution)
+
+
 def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str]:
     kind, value = q.kind, expected.value
-    if kind == "shape":
-        if not isinstance(got, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in got):
-            raise Invalid(f"expected a shape as a list of integers, e.g. {value}")
-        if got == value:
+    if kind in ("shape", "pair"):
+        integers = [_integral(v) for v in got] if isinstance(got, list) else None
+        if integers is None or any(v is None for v in integers):
+            raise Invalid(f"expected a list of integers, e.g. {value}")
+        if integers == value:
             return 1.0, "correct", "correct"
-        if got in expected.detail.get("accept", []):
-            return 1.0, "correct", f"correct ({got} is the full shape of {value})"
-        hint = " (rows and columns swapped?)" if sorted(got) == sorted(value) and got != value else ""
-        return 0.0, "incorrect", f"expected {value}, got {short(got, MAX_ECHO_CHARS)}{hint}"
+        if integers in expected.detail.get("accept", []):
+            return 1.0, "correct", f"correct ({integers} is the full shape of {value})"
+        hint = _mistake(expected, integers) or (_shape_hint(integers, value) if kind == "shape" else "")
+        return 0.0, "incorrect", f"expected {value}, got {short(integers, MAX_ECHO_CHARS)}{hint}"
+    if kind == "sizes":
+        return _compare_sizes(expected, got)
     if kind in ("count", "number"):
         number = _number(got)
         if number == value:
             return 1.0, "correct", "correct"
         hint = _mistake(expected, number)
+        text, want = shown(number, value)
         if not number.is_integer():
-            return 0.0, "incorrect", f"{num(number)} is not a whole number; expected {value}{hint}"
-        return 0.0, "incorrect", f"expected {value:,}, got {num(number)}{hint}"
+            return 0.0, "incorrect", f"{text} is not a whole number; expected {want}{hint}"
+        return 0.0, "incorrect", f"expected {value:,}, got {int(number):,}{hint}"
     if kind == "value":
         number = _number(got)
         if close(number, float(value), q):
             return 1.0, "correct", "correct"
-        return 0.0, "incorrect", f"expected {num(value)}, got {num(number)}{_mistake(expected, number)}"
+        text, want = shown(number, value)
+        return 0.0, "incorrect", (f"expected {want}, got {text}{_why_not_close(number, float(value), q)}"
+                                  f"{_mistake(expected, number)}")
     if kind == "matrix":
         matrix = _matrix(got)
         want = np.atleast_2d(value)
         if matrix.shape != want.shape:
+            hint = " (rows and columns swapped?)" if matrix.shape == want.shape[::-1] else ""
             return 0.0, "incorrect", (f"the matrix should be {want.shape[0]}×{want.shape[1]}, got "
-                                      f"{matrix.shape[0]}×{matrix.shape[1]}")
+                                      f"{matrix.shape[0]}×{matrix.shape[1]}{hint}")
         good = np.vectorize(lambda a, b: close(a, b, q))(matrix, want)
         right = int(good.sum())
         if right == good.size:
             return 1.0, "correct", "correct"
+        whole = _matrix_mistake(expected, matrix, q)
         wrong = [(int(i), int(j)) for i, j in zip(*np.nonzero(~good))]
-        lines = [f"{right} of {good.size} cells correct; wrong:"]
+        lines = [f"{right} of {good.size} cells correct{whole}; wrong:"]
         for i, j in wrong[:12]:
-            lines.append(f"row {i + 1}, column {j + 1}: expected {num(want[i, j])}, got {num(matrix[i, j])}"
+            text, cell = shown(matrix[i, j], want[i, j])
+            lines.append(f"row {i + 1}, column {j + 1}: expected {cell}, got {text}"
                          + _cell_working(expected, i, j))
         if len(wrong) > 12:
             lines.append(f"… and {len(wrong) - 12} more")
@@ -371,10 +444,50 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
     raise Invalid(f"unknown question kind {kind!r}")
 
 
-def _mistake(expected: Expected, number: float) -> str:
+def _matrix_mistake(expected: Expected, matrix: np.ndarray, q: Question) -> str:
+    """A whole wrong map that a known wrong turn makes (the kernel not flipped, max for average…)."""
+    for wrong, hint in expected.detail.get("matrix_mistakes", []):
+        wrong = np.atleast_2d(wrong)
+        if wrong.shape == matrix.shape and all(close(a, b, q) for a, b in zip(matrix.ravel(), wrong.ravel())):
+            return f" — {hint}"
+    return ""
+
+
+def _compare_sizes(expected: Expected, got: Any) -> tuple[float, str, str]:
+    """A set of sizes: a list of whole numbers, or {min: a, max: b} for every size from a to b."""
+    if isinstance(got, dict):
+        if set(got) != {"min", "max"}:
+            raise Invalid("expected a list of sizes, or {min: a, max: b} for a range")
+        low, high = _integral(got["min"]), _integral(got["max"])
+        if low is None or high is None or high < low or high - low > 10**6:
+            raise Invalid("expected whole numbers in {min: a, max: b}, with a ≤ b")
+        given = set(range(low, high + 1))
+    elif isinstance(got, list):
+        values = [_integral(v) for v in got]
+        if any(v is None for v in values):
+            raise Invalid("expected a list of whole numbers, e.g. [12, 16, 20]")
+        given = set(values)  # type: ignore[arg-type]
+    else:
+        raise Invalid("expected a list of sizes, or {min: a, max: b} for a range")
+    want = set(expected.value)
+    if given == want:
+        return 1.0, "correct", "correct"
+    answer = tuple(sorted(given))
+    hint = _mistake(expected, answer)
+    missing, extra = sorted(want - given), sorted(given - want)
+    parts = [f"expected {expected.detail.get('text', sorted(want))}"]
+    if missing:
+        parts.append("missing " + ranges(missing))
+    if extra:
+        parts.append("not valid: " + ranges(extra))
+    return 0.0, "incorrect", "; ".join(parts) + hint
+
+
+def _mistake(expected: Expected, answer: Any) -> str:
     """A known wrong turn that produces exactly this answer (the bias left out, rows and columns swapped…)."""
+    given = tuple(answer) if isinstance(answer, (list, tuple)) else float(answer)
     for wrong, hint in expected.detail.get("mistakes", {}).items():
-        if float(wrong) == number:
+        if (tuple(wrong) if isinstance(wrong, (list, tuple)) else float(wrong)) == given:
             return f" — {hint}"
     return ""
 
@@ -390,8 +503,6 @@ def _cell_working(expected: Expected, i: int, j: int) -> str:
     window = source[i * sh: i * sh + kh, j * sw: j * sw + kw]
     reduce = "max" if detail["type"] == "maxpool" else "mean"
     return f" = {reduce}({', '.join(num(v) for v in window.ravel())})"
-
-
 
 
 def _compare_expression(expected: str, got: Any) -> tuple[float, str, str]:
@@ -493,8 +604,9 @@ def grade_answers(problem: Problem, key: dict[str, Expected], student: str, answ
 def invalid_result(problem: Problem, key: dict[str, Expected] | None, path: str | Path, reason: str
                    ) -> StudentResult:
     """A file that cannot be used: every question invalid, the reason kept; named after the file."""
+    why = "not graded: " + clean_text(reason, 200)
     questions = [QuestionResult(q.id, 0.0, q.points, "invalid", key[q.id].value if key else None, None,
-                                "the answer file could not be read", key[q.id].solution if key else [])
+                                why, key[q.id].solution if key else [])
                  for q in problem.questions]
     student = display_path(Path(path).stem)
     return StudentResult(student, display_path(path), questions, [reason], error=reason)

@@ -58,6 +58,7 @@ MAX_DRAWN = 10**9            # |low| and |high| of an `integers` rule, and any d
 MAX_ARRAY_VALUES = 10_000    # values in one drawn array
 MAX_VARY_VALUES = 100_000    # values drawn per variant, all arrays together
 MAX_RANK = 8                 # entries of `at` and `axes`
+MAX_SIZES = 1024             # sizes a `sizes` question tries (max − min + 1)
 MAX_EXPR_DIGITS = 4000       # the digits an `expr` rule's values could reach, bounded before it is evaluated
 
 _REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -151,7 +152,8 @@ LIST = ValueType("a list", lambda v: v is None or isinstance(v, list))
 
 # what a question's answer is, by the kind of computation
 COMPUTE_KINDS = {"shape": "shape", "cell": "value", "map": "matrix", "params": "count", "solve": "number",
-                 "expression": "expression", "size": "count", "value": "value"}
+                 "expression": "expression", "size": "count", "value": "value", "macs": "count",
+                 "receptive_field": "count", "pads": "pair", "transpose": "number", "sizes": "sizes"}
 KINDS = ("manual", *sorted(set(COMPUTE_KINDS.values())))
 KIND = ValueType("one of " + ", ".join(KINDS), lambda v: isinstance(v, str) and v in KINDS)
 
@@ -192,6 +194,19 @@ SOLVE_VALUES = Section("solve values", tuple(
 ) + (Key("same", BOOL, default=False, doc="'same' convolution: out = n"),), "the values of a `solve` or `expression`")
 SOLVE = ValueType("a mapping of " + ", ".join(SOLVE_NAMES) + " and same", MAPPING.accepts, SOLVE_VALUES)
 
+TRANSPOSE_NAMES = (*SOLVE_NAMES, "output_padding")
+TRANSPOSE_VALUES = Section("transpose values", tuple(
+    Key(name, SOLVE_VALUE, doc=f"known value{' (default 0)' if name in ('p', 'output_padding') else ''}"
+        f"{' (default 1)' if name in ('s', 'd') else ''}") for name in TRANSPOSE_NAMES
+) + (Key("same", BOOL, default=False, doc="'same' transposed convolution: out = n·s"),),
+    "the values of a `transpose` question")
+TRANSPOSE = ValueType("a mapping of " + ", ".join(TRANSPOSE_NAMES) + " and same", MAPPING.accepts, TRANSPOSE_VALUES)
+TRANSPOSE_UNKNOWN = ValueType("one of " + ", ".join(TRANSPOSE_NAMES),
+                              lambda v: isinstance(v, str) and v in TRANSPOSE_NAMES)
+SIZE_BOUND = ValueType(f"a positive integer (at most {MAX_SIZES:,} sizes are tried)",
+                       lambda v: _integer(v) and 1 <= v <= 10**6)
+SYMBOL = ValueType("a symbol name of the network's input", _name)
+
 NETWORK_NAME = ValueType("a network name (a key of `networks`)", _name)
 DATA_NAME = ValueType("a data name (a key of `data`)", _name)
 LAYER_NAME = ValueType("a layer name of that network", _name)
@@ -226,6 +241,29 @@ COMPUTE: dict[str, Section] = {
     "solve": Section("compute: solve", (Key("solve", SOLVE, True, doc="the known values"),
                                         Key("for", UNKNOWN, True, doc="the unknown")),
                      "conv arithmetic solved for one unknown (answer: a single integer)"),
+    "macs": Section("compute: macs", (_network("macs"),
+                                      Key("layer", LAYER_NAME, ref="layer", doc="one layer (default: all)"),
+                                      Key("layers", LAYER_NAMES, ref="layer", doc="these layers")),
+                    "multiply-accumulates, summed (answer: a count; FLOPs ≈ 2·MACs is diagnosed)"),
+    "receptive_field": Section("compute: receptive_field", (
+        _network("receptive_field"), _LAYER,
+        Key("axis", INDEX, default=0, doc="the spatial axis (0 rows, 1 columns)")),
+        "the receptive field of one output pixel of a layer, in input pixels, along one axis (answer: a count)"),
+    "pads": Section("compute: pads", (Key("pads", SOLVE, True, doc="f (and s, d, n for a stride above 1), same: true"),),
+                    "'same' padding as a [before, after] pair: TensorFlow's split, the odd pixel after "
+                    "(answer: a list of two integers)"),
+    "transpose": Section("compute: transpose", (Key("transpose", TRANSPOSE, True, doc="the known values"),
+                                                Key("for", TRANSPOSE_UNKNOWN, default="out", doc="the unknown")),
+                         "transposed-convolution arithmetic, out = (n − 1)·s − 2p + d·(f − 1) + output_padding + 1 "
+                         "(answer: a single integer)"),
+    "sizes": Section("compute: sizes", (
+        _network("sizes", "a network whose input has a symbol, e.g. input: [n, n, 3]"),
+        Key("for", SYMBOL, doc="the symbol (default: the input's only one)"),
+        Key("min", SIZE_BOUND, default=1, doc="the smallest size tried"),
+        Key("max", SIZE_BOUND, default=64, doc="the largest size tried"),
+        Key("exact", BOOL, default=False, doc="also ask that no layer drops pixels (every division exact)")),
+        "the input sizes, from min to max, for which every layer is valid (answer: a list of sizes, or "
+        "{min: a, max: b} for a range)"),
     "expression": Section("compute: expression", (Key("expression", SOLVE, True, doc="the values and symbols"),
                                                   Key("for", UNKNOWN, True, doc="the unknown")),
                           "conv arithmetic solved symbolically (answer: an expression)"),
@@ -268,29 +306,103 @@ CONSTRAINTS: dict[str, Section] = {
 DATA_LAYOUTS = {
     "channels": "C matrices H×W → an [H, W, C] array",
     "filters_per_channel": "one k×k filter per input channel → [k, k, C, 1]",
+    "filters": "F filters, each C matrices k×k (one per input channel) → [k, k, C, F]; the sheet titles its "
+               "tables \"filter f, channel c\"",
     "matrix": "a 2-D map → [H, W, 1]",
     "array": "nested lists as they are",
 }
-_LAYOUT_RANK = {"channels": 3, "filters_per_channel": 3, "matrix": 2}
+_LAYOUT_RANK = {"channels": 3, "filters_per_channel": 3, "matrix": 2, "filters": 4}
+
+
+# one example per key, as YAML (by section title and key, or by key alone where the key means one thing)
+EXAMPLES: dict[tuple[str, str] | str, str] = {
+    ("problem file", "id"): "cnn-layers-worksheet", "version": "1", "title": '"Convolution over volume"',
+    "source": '"lecture, slide Convolution over volume"', "instructions": '"Use p = 0 and s = 1. The bias is b = ${b}."',
+    "data": "{x: {channels: [[[1, 2], [3, 4]], [[0, 1], [1, 0]]]}, b: 7}", "display": '{x: "Input channel {c}", w: false}',
+    "networks": "{net: {input: [6, 6, 3], layers: [{type: conv, name: conv, filters: 1, kernel: 3, weight: $w}]}}",
+    "parts": "[{id: a, points: 0.5, questions: [...]}]", "vary": "{values: {b: {integers: [1, 9]}}}",
+    ("part", "id"): "a", ("part", "points"): "0.5", ("part", "prompt"): '"The bias is b = ${b}; stride s = 1."',
+    "questions": "[{id: a.shape, compute: {shape: net, layer: conv}}]",
+    ("question", "id"): "a.shape", ("question", "prompt"): '"Shape of the feature map, as [rows, columns]."',
+    "compute": "{shape: net, layer: conv, axes: [0, 1]}", "kind": "manual", ("question", "points"): "0.25",
+    "rtol": "1.0e-3", "atol": "0.01", "solution": '"y = max(0, x)"',
+    "shape": "net", "size": "net", "params": "net", "cell": "net", "value": "net", "map": "net", "macs": "net",
+    "receptive_field": "net", "sizes": "net", "layer": "conv", "layers": "[conv1, fc]", "axes": "[0, 1]",
+    "input": "x", "at": "[3, 3, 0]", "channel": "1", "axis": "0",
+    "solve": "{f: 7, same: true}", ("compute: solve", "for"): "p", "expression": "{f: f, same: true}",
+    ("compute: expression", "for"): "p", "pads": "{f: 4, same: true}",
+    "transpose": "{n: 7, f: 3, s: 2, p: 1, output_padding: 1}", ("compute: transpose", "for"): "out",
+    ("compute: sizes", "for"): "n", "min": "1", "max": "64", "exact": "true",
+    "n": "224", "f": "$d_filter", "p": "0", "s": "2", "d": "2", "out": "112", "output_padding": "1", "same": "true",
+    "values": "{x: {integers: [0, 7], shape: [6, 6, 3]}}",
+    "constraints": "[{valid: [net]}]", "tries": "500", "integers": "[0, 7]", ("rule: integers", "shape"): "[6, 6, 3]",
+    "choice": "[3, 5, 7]", "expr": '"2 * f + 1"', "valid": "[part_a, part_b]",
+    "integer": "{solve: {f: $d_filter, same: true}, for: p}",
+    "some_but_not_all": "{map: net, input: fm, layer: relu, equal: 0}",
+    "distinct": "{map: pool2, input: x, layer: max}",
+}
+
+
+def example_of(section: Section, key: Key) -> str:
+    return EXAMPLES.get((section.title, key.name)) or EXAMPLES.get(key.name, "")
+
+
+def reference_sections() -> tuple[Section, ...]:
+    return (PROBLEM, PART, QUESTION, *COMPUTE.values(), SOLVE_VALUES, TRANSPOSE_VALUES, VARY, *RULES.values(),
+            *CONSTRAINTS.values())
 
 
 def reference_markdown() -> str:
     """The problem format as Markdown tables, from the tables above (one source for checker and docs)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
     def table(section: Section) -> list[str]:
-        lines = [f"**{section.title}**" + (f" — {section.doc}" if section.doc else ""), "",
-                 "| key | value | required / default | meaning |", "|---|---|---|---|"]
+        lines = [f"### {section.title}", ""] + ([section.doc[0].upper() + section.doc[1:] + ".", ""]
+                                                 if section.doc else [])
+        lines += ["| key | value | required / default | example | meaning |", "|---|---|---|---|---|"]
         for key in section.keys:
-            need = "required" if key.required else ("—" if key.default is None else f"`{key.default!r}`")
-            lines.append(f"| `{key.name}` | {key.type.expected} | {need} | {key.doc} |")
+            need = "required" if key.required else ("—" if key.default is None else f"`{_yaml(key.default)}`")
+            lines.append(f"| `{key.name}` | {cell(key.type.expected)} | {need} | `{cell(example_of(section, key))}` | "
+                         f"{cell(key.doc)} |")
         return lines + [""]
 
     out: list[str] = []
-    for section in (PROBLEM, PART, QUESTION, *COMPUTE.values(), SOLVE_VALUES, VARY, *RULES.values(),
-                    *CONSTRAINTS.values()):
+    for section in reference_sections():
         out += table(section)
-    out += ["**data layouts**", "", "| layout | meaning |", "|---|---|"]
-    out += [f"| `{name}` | {doc} |" for name, doc in DATA_LAYOUTS.items()]
+    out += ["### data layouts", "", "| layout | meaning |", "|---|---|"]
+    out += [f"| `{name}` | {cell(doc)} |" for name, doc in DATA_LAYOUTS.items()]
+    out += ["", "### answers, by kind of question", "", "| kind | the student answers | compared |", "|---|---|---|"]
+    out += [f"| `{kind}` | {cell(answer)} | {cell(rule)} |" for kind, (answer, rule) in ANSWER_KINDS.items()]
     return "\n".join(out) + "\n"
+
+
+def _yaml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value == {}:
+        return "{}"
+    if value == []:
+        return "[]"
+    return str(value)
+
+
+ANSWER_KINDS = {
+    "shape": ("a list of integers: `[4, 4]` (`4.0` is accepted as 4)",
+              "exactly; diagnoses channels first (`[2, 6, 6]` for `[6, 6, 2]`) and rows and columns swapped"),
+    "count": ("a whole number: `348`", "exactly; diagnoses the biases left out, FLOPs for MACs, the channels left out"),
+    "value": ("a number: `-8`, `4.75`",
+              ("an integer key exactly (`22.0000001` is not 22); otherwise within atol + rtol·|key| (rtol 1e-6 by "
+               "default); feedback shows the digits that tell the two apart")),
+    "matrix": ("nested lists, one per row: `[[1, 2], [3, 4]]`",
+               "cell by cell, partial credit; diagnoses max for average pooling and a flipped kernel"),
+    "number": ("a whole number: `3`", "exactly"),
+    "pair": ("`[before, after]`: `[1, 2]`", "exactly; diagnoses before and after swapped, f/2 on both sides"),
+    "sizes": ("a list `[12, 16, 20]` or a range `{min: 12, max: 40}`",
+              "as sets; lists what is missing and what is not valid"),
+    "expression": ('text: `"(f - 1)/2"`', "equivalent at many integer points (no symbolic algebra on answers)"),
+    "manual": ("anything (or nothing)", "graded by the instructor (`grade --overrides`)"),
+}
 
 
 # ---------------------------------------------------------------- the problem as objects
@@ -491,6 +603,8 @@ def to_array(name: str, value: Any, line: int | None = None, source: str | None 
         return np.moveaxis(array, 0, -1)
     if layout == "filters_per_channel":  # one filter, given per input channel → [k, k, C, 1]
         return np.moveaxis(array, 0, -1)[..., None]
+    if layout == "filters":  # [F][C][k][k] → [k, k, C, F]
+        return np.transpose(array, (2, 3, 1, 0))
     if layout == "matrix":
         return array[..., None]
     return array
