@@ -94,7 +94,7 @@ def _wrong_cells(q: QuestionResult, question: Question | None) -> tuple[list[str
     """Each wrong cell of a same-shape matrix answer, or None when the answer is not such a matrix."""
     from .grading import close
 
-    if question is None or q.status not in ("partial", "incorrect") or q.expected is None:
+    if question is None or question.kind != "matrix" or q.status not in ("partial", "incorrect") or q.expected is None:
         return None
     want = np.atleast_2d(np.asarray(q.expected, dtype=float)) if isinstance(q.expected, (list, np.ndarray)) else None
     got = q.got

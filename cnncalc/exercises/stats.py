@@ -139,7 +139,7 @@ def stats_text(data: dict[str, Any]) -> str:
     for k, b in enumerate(data["histogram"]):
         bracket = "]" if k == len(data["histogram"]) - 1 else ")"
         bar = "█" * round(40 * b["count"] / peak)
-        lines.append(f"  [{num(b['from']):>6}, {num(b['to']):>6}{bracket} {b['count']:>6} {bar}")
+        lines.append(f"  [{num(b['from']):>6}, {num(b['to']):>6}{bracket} {b['count']:>6} {bar}".rstrip())
     lines.append("")
     lines.append(f"{'question':18} {'mean':>8} {'max':>6} {'correct':>8} {'partial':>8} {'wrong':>7} "
                  f"{'missing':>8} {'discr.':>7}")
