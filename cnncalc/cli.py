@@ -307,6 +307,12 @@ def solve(
         typer.echo(f"note: {note}")
 
 
+class GradebookFormat(str, Enum):
+    csv = "csv"
+    canvas = "canvas"
+    moodle = "moodle"
+
+
 @app.command()
 @user_errors
 def grade(
@@ -319,6 +325,18 @@ def grade(
                                                     "variant (or set CNNCALC_SECRET).")] = None,
     variants: Annotated[bool, typer.Option("--variants", help="Per-student variants with the secret from "
                                            "CNNCALC_SECRET (implied by --secret-file).")] = False,
+    gradebook_format: Annotated[GradebookFormat, typer.Option(
+        help="Layout of --gradebook: csv (per question), canvas or moodle (their import layouts).")
+    ] = GradebookFormat.csv,
+    lms_id_column: Annotated[str | None, typer.Option(
+        help="The LMS column that holds the student id: canvas sis-user-id (default), sis-login-id or id; "
+             "moodle id-number (default), email, username or user-id.")] = None,
+    assignment: Annotated[str | None, typer.Option(
+        help="The LMS assignment column (Canvas: \"Name (id)\" to match an existing assignment; default: the "
+             "problem's title).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One line per student.")] = False,
+    stats: Annotated[bool, typer.Option("--stats", help="The class view: score histogram and per question "
+                                        "mean, share correct and the most common wrong answers.")] = False,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Grade student answer files against the problem's computed key.
@@ -330,18 +348,34 @@ def grade(
     import json
 
     from .exercises import grade_batch, load_problem
+    from .exercises.copies import copy_check_results
     from .exercises.files import answer_paths
     from .exercises.grading import apply_overrides, check_overrides, read_overrides
     from .exercises.report import (
+        LMS_ID_COLUMNS,
         check_output_file,
         check_output_folder,
         gradebook_csv,
+        lms_gradebook,
+        quiet_report,
         results_document,
         text_report,
         write_atomic,
         write_feedback,
     )
+    from .exercises.stats import class_stats, stats_text
 
+    if gradebook_format is not GradebookFormat.csv:
+        if not gradebook:
+            raise CnnCalcError(f"--gradebook-format {gradebook_format.value} needs --gradebook FILE")
+        columns = LMS_ID_COLUMNS[gradebook_format.value]
+        if lms_id_column is not None and lms_id_column not in columns:
+            raise CnnCalcError(f"--lms-id-column: {gradebook_format.value} has no such identifier column",
+                               got=lms_id_column, expected=", ".join(columns))
+    elif lms_id_column is not None or assignment is not None:
+        raise CnnCalcError("--lms-id-column and --assignment go with --gradebook-format canvas or moodle")
+    if quiet and format is TextOrJson.json:
+        raise CnnCalcError("--quiet is for the text report; --format json is already one document")
     if gradebook:
         check_output_file(gradebook, "--gradebook")
     if feedback_dir:
@@ -351,27 +385,44 @@ def grade(
     paths, refused = answer_paths(answers)
     if not paths:
         raise CnnCalcError("no answer files found", got=list(answers)[:5], expected="answer files (.yaml, .yml, .json)")
+    copies: list[Any] = []
     if secret_file or variants:
         from .exercises.variants import grade_variants, read_secret
 
-        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file), refused)
+        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file), refused,
+                                           copies)
     else:
         results, warnings = grade_batch(loaded, paths, refused=refused)
+        copies, flags = copy_check_results(loaded, results)
+        warnings += flags
     graded = [r for r in results if r.error is None]
     if instructor is not None and graded:
         check_overrides(results, instructor)
         apply_overrides(results, instructor)
+    class_view = class_stats(loaded, results) if stats else None
     if format is TextOrJson.json:
-        typer.echo(json.dumps(results_document(results, warnings), ensure_ascii=False, allow_nan=False))
+        document = results_document(results, warnings)
+        document["copies"] = [pair.as_dict() for pair in copies]
+        if class_view is not None:
+            document["stats"] = class_view
+        typer.echo(json.dumps(document, ensure_ascii=False, allow_nan=False))
     else:
-        typer.echo(text_report(loaded, results, warnings), nl=False)
+        if quiet:
+            typer.echo(quiet_report(results, warnings), nl=False)
+        else:
+            typer.echo(text_report(loaded, results, warnings), nl=False)
+        if class_view is not None:
+            typer.echo("")
+            typer.echo(stats_text(class_view), nl=False)
     invalid = len(results) - len(graded)
     if not graded:
         kept = " (the gradebook was not written)" if gradebook else ""
         typer.echo(f"error: none of the {len(results)} answer file(s) could be graded{kept}", err=True)
         raise typer.Exit(code=2)
     if gradebook:
-        write_atomic(gradebook, gradebook_csv(loaded, results), durable=True, through_link=True)
+        text = (gradebook_csv(loaded, results) if gradebook_format is GradebookFormat.csv else
+                lms_gradebook(loaded, results, gradebook_format.value, lms_id_column, assignment))
+        write_atomic(gradebook, text, durable=True, through_link=True)
     if feedback_dir:
         write_feedback(loaded, results, feedback_dir)
     if invalid:

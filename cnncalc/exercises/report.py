@@ -17,10 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import CnnCalcError
-from .grading import StudentResult, clean_text, json_value, safe_file_stem
+from .grading import QuestionResult, StudentResult, clean_text, json_value, safe_file_stem
 from .key import num
-from .problem import Problem
+from .problem import Problem, Question
 
 
 def results_document(results: list[StudentResult], warnings: list[str]) -> dict[str, Any]:
@@ -48,12 +50,14 @@ def text_report(problem: Problem, results: list[StudentResult], warnings: list[s
         if result.error is not None:
             lines.append(f"  invalid: {clean_text(result.error, 1000)}")
             continue
+        questions = {q.id: q for q in problem.questions}
         for q in result.questions:
             mark = {"correct": "✓", "partial": "~", "incorrect": "✗", "missing": "·", "invalid": "!",
                     "manual": "?"}[q.status]
-            first = q.feedback.splitlines()[0] if q.feedback else ""
+            shown = _compact_feedback(q, questions.get(q.id))
             lines.append(f"  {mark} {clean_text(q.id, 80):18} {_points(q.score):>6} / {_points(q.max):<6} "
-                         f"{q.status:9} {clean_text(first)}")
+                         f"{q.status:9} {clean_text(shown[0])}")
+            lines += [f"{'':40}{clean_text(line)}" for line in shown[1:]]
         for warning in result.warnings:
             lines.append(f"  warning: {clean_text(warning, 1000)}")
     for warning in warnings:
@@ -63,6 +67,81 @@ def text_report(problem: Problem, results: list[StudentResult], warnings: list[s
 
 def _points(value: float) -> str:
     return f"{round(value, 4):g}"
+
+
+WRAP = 100  # characters per line of a compact cell list
+
+
+def _compact_feedback(q: QuestionResult, question: Question | None) -> list[str]:
+    """The feedback as the report's lines: for a matrix with wrong cells, every wrong cell as
+    ``(row,col) expected→got`` (1-based), wrapped; otherwise the feedback's own lines."""
+    lines = q.feedback.splitlines() if q.feedback else [""]
+    cells = _wrong_cells(q, question)
+    if cells is None:
+        return lines[:1] + [line for line in lines[1:] if line.strip()]
+    wrong, total = cells
+    head = f"{total - len(wrong)} of {total} cells correct; wrong (row,col expected→got):"
+    out = [head]
+    for item in wrong:
+        if len(out[-1]) + len(item) + 1 > WRAP:
+            out.append(item)
+        else:
+            out[-1] += " " + item
+    return out
+
+
+def _wrong_cells(q: QuestionResult, question: Question | None) -> tuple[list[str], int] | None:
+    """Each wrong cell of a same-shape matrix answer, or None when the answer is not such a matrix."""
+    from .grading import close
+
+    if question is None or question.kind != "matrix" or q.status not in ("partial", "incorrect") or q.expected is None:
+        return None
+    want = np.atleast_2d(np.asarray(q.expected, dtype=float)) if isinstance(q.expected, (list, np.ndarray)) else None
+    got = q.got
+    if want is None or want.ndim != 2 or not isinstance(got, list) or not got:
+        return None
+    rows = got if isinstance(got[0], list) else [got]
+    try:
+        matrix = np.array([[float(v) for v in row] for row in rows], dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if matrix.shape != want.shape or not np.isfinite(matrix).all():
+        return None
+    wrong = [f"({i + 1},{j + 1}) {num(want[i, j])}→{num(matrix[i, j])}"
+             for i in range(want.shape[0]) for j in range(want.shape[1])
+             if not close(float(matrix[i, j]), float(want[i, j]), question)]
+    return wrong, int(want.size)
+
+
+def quiet_report(results: list[StudentResult], warnings: list[str]) -> str:
+    """One line per student: id, score, counts by status, and flags (invalid, copy, fingerprint)."""
+    lines = []
+    for result in results:
+        if result.error is not None:
+            lines.append(f"{clean_text(result.student)}: INVALID  {clean_text(result.error, 200)}")
+            continue
+        counts: dict[str, int] = {}
+        for q in result.questions:
+            counts[q.status] = counts.get(q.status, 0) + 1
+        shown = " ".join(f"{status} {counts[status]}" for status in
+                         ("correct", "partial", "incorrect", "missing", "invalid", "manual") if counts.get(status))
+        flags = []
+        if any(w.startswith("possible copy") for w in result.warnings):
+            flags.append("COPY?")
+        if any("fingerprint" in w and not w.startswith("possible copy") for w in result.warnings):
+            flags.append("FINGERPRINT")
+        if any(w.startswith("duplicate student id") for w in result.warnings):
+            flags.append("DUPLICATE")
+        lines.append(f"{clean_text(result.student)}: {_points(result.score)} / {_points(result.max)}  {shown}"
+                     + (f"  [{' '.join(flags)}]" if flags else ""))
+    graded = [r for r in results if r.error is None]
+    copies = sum(w.startswith("possible copy") for w in warnings)
+    tail = f"# {len(results)} file(s), {len(results) - len(graded)} invalid"
+    if graded:
+        tail += f", mean {_points(sum(r.score for r in graded) / len(graded))} / {_points(max(r.max for r in graded))}"
+    if copies:
+        tail += f", {copies} possible cop{'y' if copies == 1 else 'ies'} (details in the full report)"
+    return "\n".join(lines + [tail]) + "\n"
 
 
 # Spreadsheets evaluate a cell that begins with one of these (OWASP "CSV injection"); full-width forms
@@ -101,6 +180,51 @@ def gradebook_csv(problem: Problem, results: list[StudentResult]) -> str:
         row += [_points(result.score), _points(result.max), result.file, "; ".join(result.warnings)]
         writer.writerow([_cell(str(cell)) for cell in row])
     return buffer.getvalue()
+
+
+# Learning-management systems' documented import layouts. Canvas (Grades → Import): the columns of its
+# own export, "Student", "ID", "SIS User ID", "SIS Login ID", "Section", then one column per assignment
+# named "Name (id)" to match an existing assignment (a name without "(id)" creates a new assignment); the
+# row after the header, "Points Possible", gives each assignment's maximum. Canvas finds each student by
+# ID, SIS User ID or SIS Login ID. Moodle (Grades → Import → CSV file): any header; at import the
+# instructor maps one column to the user ("Map from"/"Map to": ID number, email address, username or user
+# id) and a grade column to a grade item.
+LMS_ID_COLUMNS = {
+    "canvas": {"sis-user-id": "SIS User ID", "sis-login-id": "SIS Login ID", "id": "ID"},
+    "moodle": {"id-number": "ID number", "email": "Email address", "username": "Username", "user-id": "User ID"},
+}
+LMS_DEFAULT_ID = {"canvas": "sis-user-id", "moodle": "id-number"}
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+def lms_gradebook(problem: Problem, results: list[StudentResult], lms: str, id_column: str | None = None,
+                  assignment: str | None = None) -> str:
+    """The class's totals as ``lms`` (canvas, moodle) imports them; the student id goes to the column
+    ``id_column`` names (see LMS_ID_COLUMNS). Files that could not be read are left out, as in
+    :func:`gradebook_csv`."""
+    columns = LMS_ID_COLUMNS[lms]
+    id_column = id_column or LMS_DEFAULT_ID[lms]
+    if id_column not in columns:
+        raise CnnCalcError(f"--lms-id-column: {lms} has no such identifier column", got=id_column,
+                           expected=", ".join(columns))
+    name = assignment if assignment is not None else problem.title
+    name = clean_text(name, 200).strip()
+    if not name:
+        raise CnnCalcError("--assignment is empty", expected="the assignment's name, e.g. \"Worksheet 3 (1234)\"")
+    graded = [r for r in results if r.error is None]
+    full = max((r.max for r in graded), default=sum(q.points for q in problem.questions))
+    header = columns[id_column]
+    if lms == "canvas":
+        lines = [csv_line([*CANVAS_COLUMNS, name]),
+                 csv_line(["    Points Possible", "", "", "", "", _points(full)])]
+        for result in graded:
+            row = ["", "", "", "", "", _points(result.score)]
+            row[CANVAS_COLUMNS.index(header)] = result.student
+            lines.append(csv_line(row))
+        return "".join(lines)
+    lines = [csv_line([header, name])]
+    lines += [csv_line([result.student, _points(result.score)]) for result in graded]
+    return "".join(lines)
 
 
 def write_atomic(path: str | Path, text: str, durable: bool = False, through_link: bool = False) -> None:

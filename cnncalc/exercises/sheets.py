@@ -79,7 +79,23 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
 
 
 def render_sheet(variant: Variant, fmt: str = "markdown") -> str:
-    return {"markdown": _markdown, "latex": _latex, "html": _html}[fmt](sheet_blocks(variant))
+    if fmt == "html":
+        return _html(sheet_blocks(variant), answer_fields(variant))
+    return {"markdown": _markdown, "latex": _latex}[fmt](sheet_blocks(variant))
+
+
+def answer_fields(variant: Variant) -> dict[str, dict[str, Any]]:
+    """What the HTML answer form asks for each question: its kind, and a matrix's grid size (rows,
+    columns), taken from the variant's key."""
+    fields: dict[str, dict[str, Any]] = {}
+    for q in variant.problem.questions:
+        field: dict[str, Any] = {"kind": q.kind}
+        if q.kind == "matrix":
+            value = variant.key[q.id].value
+            rows, cols = np.atleast_2d(np.asarray(value)).shape[:2]
+            field.update(rows=int(rows), cols=int(cols))
+        fields[q.id] = field
+    return fields
 
 
 def _markdown(blocks: list[tuple[str, Any]]) -> str:
@@ -184,14 +200,170 @@ def _latex(blocks: list[tuple[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _html(blocks: list[tuple[str, Any]]) -> str:
+# The answer form works offline in one file: no server, no network (the policy below forbids every
+# fetch); the browser builds the answer file and saves it through a Blob link.
+CONTENT_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+
+_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
+          "table{border-collapse:collapse;margin:.5em 0}td{border:1px solid #999;padding:2px 8px;text-align:right}"
+          ".answer{margin:.3em 0 1em 2em}.answer input{font:inherit}.grid input{width:4.5em;text-align:right}"
+          ".grid td{border:none;padding:1px}.bad{outline:2px solid #c00;background:#fee}"
+          ".msg{color:#c00;margin-left:.5em}#form-errors{color:#c00}#form-notes{color:#555}"
+          "#answer-form{border-top:2px solid #333;margin-top:2em;padding-top:.5em}"
+          "pre{background:#f4f4f4;padding:.5em;overflow-x:auto}")
+
+_HINTS = {"shape": "a list of whole numbers, e.g. 4, 4", "count": "a whole number", "number": "a number",
+          "value": "a number", "expression": "an expression, e.g. (f - 1)/2"}
+
+
+def _answer_input(qid: str, field: dict[str, Any]) -> str:
     esc = html.escape
-    out = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"><title>sheet</title>',
-           ("<style>table{border-collapse:collapse;margin:.5em 0}td{border:1px solid #999;padding:2px 8px;"
-           "text-align:right}</style></head><body>")]
+    kind = field["kind"]
+    if kind == "manual":
+        return '<div class="answer manual"><em>Graded by the instructor (not part of the answer file).</em></div>'
+    label = f'answer to {esc(qid)}'
+    attrs = f'class="answer" data-qid="{esc(qid)}" data-kind="{esc(kind)}"'
+    if kind == "matrix":
+        rows, cols = field["rows"], field["cols"]
+        cells = "".join("<tr>" + "".join(
+            f'<td><input type="text" inputmode="decimal" data-row="{i}" data-col="{j}" '
+            f'aria-label="{label}, row {i + 1}, column {j + 1}"></td>' for j in range(cols)) + "</tr>"
+            for i in range(rows))
+        return (f'<div {attrs} data-rows="{rows}" data-cols="{cols}"><span>{rows}×{cols} grid:</span>'
+                f'<table class="grid">{cells}</table><span class="msg" role="alert"></span></div>')
+    hint = _HINTS.get(kind, "your answer")
+    mode = ' inputmode="decimal"' if kind in ("count", "number", "value") else ""
+    return (f'<div {attrs}><input type="text"{mode} size="30" placeholder="{esc(hint)}" aria-label="{label}">'
+            f'<span class="msg" role="alert"></span></div>')
+
+
+def _form(template: dict[str, Any]) -> str:
+    esc = html.escape
+    seeded = template["student"] == "YOUR ID"
+    student = "" if seeded else esc(template["student"])
+    return (
+        '<section id="answer-form"><h2>Hand in</h2>'
+        '<p>Fill in your answers above, check your id, then save the answer file and hand it in. '
+        'Nothing leaves this page: the file is made by your browser.</p>'
+        f'<p><label>Student id: <input type="text" id="student" value="{student}" size="30"></label> '
+        f'<label>Variant: <input type="text" id="variant" value="{esc(template["variant"])}" readonly size="12">'
+        '</label></p>'
+        '<p>File format: <label><input type="radio" name="format" value="yaml" checked> YAML</label> '
+        '<label><input type="radio" name="format" value="json"> JSON</label></p>'
+        '<p><button type="button" id="save">Check and save the answer file</button></p>'
+        '<ul id="form-errors" role="alert"></ul><p id="form-notes"></p><pre id="preview" hidden></pre></section>')
+
+
+_SCRIPT = r"""
+(function () {
+  "use strict";
+  var NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+  function number(text) {
+    var t = text.trim().replace(/\u2212/g, "-");
+    if (!NUMBER.test(t)) { return null; }
+    var v = Number(t);
+    return isFinite(v) ? v : null;
+  }
+  function mark(input, bad) {
+    input.classList.toggle("bad", bad);
+    if (bad) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+  }
+  function read(block) {
+    var kind = block.dataset.kind, inputs = block.querySelectorAll("input"), i;
+    for (i = 0; i < inputs.length; i++) { mark(inputs[i], false); }
+    if (kind === "matrix") {
+      var rows = +block.dataset.rows, cols = +block.dataset.cols, grid = [], empty = 0, bad = [];
+      for (var r = 0; r < rows; r++) { grid.push(new Array(cols)); }
+      for (i = 0; i < inputs.length; i++) {
+        var cell = inputs[i], text = cell.value.trim();
+        if (text === "") { empty++; mark(cell, true); continue; }
+        var v = number(text);
+        if (v === null) { bad.push("row " + (+cell.dataset.row + 1) + ", column " + (+cell.dataset.col + 1)); mark(cell, true); }
+        grid[+cell.dataset.row][+cell.dataset.col] = v;
+      }
+      if (empty === inputs.length) {
+        for (i = 0; i < inputs.length; i++) { mark(inputs[i], false); }
+        return {missing: true};
+      }
+      if (bad.length) { return {error: "not a number in " + bad.join("; ")}; }
+      if (empty) { return {error: "fill every cell of the " + rows + "×" + cols + " grid (" + empty + " empty)"}; }
+      return {value: grid};
+    }
+    var input = inputs[0], raw = input.value.trim();
+    if (raw === "") { return {missing: true}; }
+    var result;
+    if (kind === "shape") {
+      var parts = raw.replace(/^[\[(]|[\])]$/g, "").split(/[\s,;×xX]+/).filter(function (p) { return p !== ""; });
+      var ok = parts.length > 0 && parts.every(function (p) { return /^\d+$/.test(p); });
+      result = ok ? {value: parts.map(Number)} : {error: "a shape is a list of whole numbers, e.g. 4, 4"};
+    } else if (kind === "expression") {
+      result = {value: raw};
+    } else {
+      var v2 = number(raw);
+      result = v2 === null ? {error: "a number is expected, e.g. 12 or -0.5 (got “" + raw.slice(0, 40) + "”)"} : {value: v2};
+    }
+    if (result.error) { mark(input, true); }
+    return result;
+  }
+  function yaml(doc) {
+    var lines = ["student: " + JSON.stringify(doc.student), "variant: " + JSON.stringify(doc.variant)];
+    var ids = Object.keys(doc.answers);
+    if (!ids.length) { lines.push("answers: {}"); }
+    else {
+      lines.push("answers:");
+      ids.forEach(function (id) { lines.push("  " + JSON.stringify(id) + ": " + JSON.stringify(doc.answers[id])); });
+    }
+    return lines.join("\n") + "\n";
+  }
+  function save() {
+    var errors = [], missing = [], answers = {};
+    var blocks = document.querySelectorAll(".answer[data-qid]");
+    for (var i = 0; i < blocks.length; i++) {
+      var block = blocks[i], id = block.dataset.qid, got = read(block), msg = block.querySelector(".msg");
+      msg.textContent = got.error || "";
+      if (got.error) { errors.push(id + ": " + got.error); }
+      else if (got.missing) { missing.push(id); }
+      else { answers[id] = got.value; }
+    }
+    var studentInput = document.getElementById("student"), student = studentInput.value.trim();
+    mark(studentInput, student === "");
+    if (student === "") { errors.unshift("student id: write your student id"); }
+    var list = document.getElementById("form-errors");
+    list.textContent = "";
+    errors.forEach(function (e) { var li = document.createElement("li"); li.textContent = e; list.appendChild(li); });
+    document.getElementById("form-notes").textContent = missing.length ? "Not answered: " + missing.join(", ") : "";
+    var preview = document.getElementById("preview");
+    if (errors.length) { preview.hidden = true; return; }
+    var doc = {student: student, variant: document.getElementById("variant").value, answers: answers};
+    var json = document.querySelector("input[name=format]:checked").value === "json";
+    var text = json ? JSON.stringify(doc, null, 1) + "\n" : yaml(doc);
+    preview.textContent = text;
+    preview.hidden = false;
+    var blob = new Blob([text], {type: json ? "application/json" : "application/yaml"});
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = (student.replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+|_+$/g, "") || "answers") + (json ? ".json" : ".yaml");
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+  }
+  document.getElementById("save").addEventListener("click", save);
+})();
+"""
+
+
+def _html(blocks: list[tuple[str, Any]], fields: dict[str, dict[str, Any]] | None = None) -> str:
+    esc = html.escape
+    fields = fields or {}
+    head = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(CONTENT_POLICY)}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">', "<title>sheet</title>",
+            f'<style id="sheet-style">{_STYLE}</style></head><body>']
+    out: list[str] = []
+    template = None
     for kind, content in blocks:
         if kind == "title":
-            out[1] = f'<html><head><meta charset="utf-8"><title>{esc(content)}</title>'
+            head[4] = f"<title>{esc(content)}</title>"
             out.append(f"<h1>{esc(content)}</h1>")
         elif kind == "meta":
             out.append(f"<p><em>{esc(content)}</em></p>")
@@ -206,10 +378,20 @@ def _html(blocks: list[tuple[str, Any]]) -> str:
         elif kind == "question":
             qid, prompt = content
             out.append(f"<p><code>[{esc(qid)}]</code> {esc(prompt)}</p>")
+            if qid in fields:
+                out.append(_answer_input(qid, fields[qid]))
         elif kind == "answers":
-            out.append(f"<h2>Answer file</h2><pre>{esc(_yaml_template(content))}</pre>")
+            template = content
+    if template is not None:
+        if fields:
+            out.append(_form(template))
+        out.append("<details><summary>Or write the answer file by hand (YAML)</summary>"
+                   f"<pre>{esc(_yaml_template(template))}</pre></details>" if fields else
+                   f"<h2>Answer file</h2><pre>{esc(_yaml_template(template))}</pre>")
+    if fields:
+        out.append(f'<script id="answer-form-code">{_SCRIPT}</script>')
     out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    return "\n".join(head + out) + "\n"
 
 
 def key_document(variant: Variant) -> dict[str, Any]:

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import CnnCalcError, ExerciseError
 from ..maths import expr
+from .copies import copy_check
 from .key import Expected, KeyBuilder, compute_key
 from .problem import DEFAULT_TRIES, MAX_DRAWN, Problem, ProblemFileError, build_problem, line_of, resolve_refs
 
@@ -275,31 +276,11 @@ def student_variant(raw: dict[str, Any], source: str, secret: bytes, student: st
 # ---------------------------------------------------------------- grading per-student variants
 
 
-def _canonical(value: Any) -> str | None:
-    """Answers and keys in one comparable form (numbers as floats, matrices as nested lists)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    try:
-        def normal(v: Any) -> Any:
-            if isinstance(v, list):
-                return [normal(x) for x in v]
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return round(float(v), 6)
-            if isinstance(v, str):
-                return v.replace(" ", "")
-            raise TypeError
-
-        return json.dumps(normal(value))
-    except (TypeError, ValueError, ArithmeticError, RecursionError):  # odd student values match nothing
-        return None
-
-
 def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: bytes,
-                   refused: dict[Path, str] | None = None) -> tuple[list[Any], list[str]]:
+                   refused: dict[Path, str] | None = None, copies: list[Any] | None = None
+                   ) -> tuple[list[Any], list[str]]:
     """Grade each file against its student's own variant (rebuilt from the secret); report fingerprint
-    mismatches and answers that match another student's variant better than their own. A file that cannot
+    mismatches and possible copies (see :mod:`.copies`; the flagged pairs are added to ``copies``). A file that cannot
     be read, or whose student's variant cannot be built, is invalid; the batch goes on."""
     from .grading import (
         StudentResult,
@@ -317,6 +298,9 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
     results: list[StudentResult] = []
     variants: dict[str, Variant] = {}
     answers_of: dict[int, dict[str, Any]] = {}
+    keys_of: dict[int, dict[str, Any]] = {}
+    given_of: dict[int, str | None] = {}
+    own_of: dict[int, str | None] = {}
     warnings: list[str] = []
     for path in paths:
         if path in refused:
@@ -342,43 +326,15 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
                        "the student's own variant")
             result.warnings.append(message)
             warnings.append(f"{result.file}: {message}")
-        answers_of[len(results)] = answers
+        position = len(results)
+        answers_of[position] = answers
+        keys_of[position] = {qid: expected.value for qid, expected in variant.key.items()}
+        given_of[position], own_of[position] = given, variant.fingerprint
         results.append(result)
     warnings += duplicate_warnings(results)
-    warnings += _copy_check(results, answers_of, variants)
+    qids = [q.id for q in base.questions if q.kind != "manual"]
+    pairs, flags = copy_check(results, qids, answers_of, keys_of, given_of, own_of)
+    warnings += flags
+    if copies is not None:
+        copies += pairs
     return results, warnings
-
-
-def _copy_check(results: list[Any], answers_of: dict[int, dict[str, Any]], variants: dict[str, Variant]) -> list[str]:
-    """Flag answers that agree with another student's key on more questions than with their own."""
-    index: dict[tuple[str, str], set[str]] = {}
-    for student, variant in variants.items():
-        for qid, expected in variant.key.items():
-            canonical = _canonical(expected.value)
-            if canonical is not None:
-                index.setdefault((qid, canonical), set()).add(student)
-    crowd = max(2, len(variants) // 4)  # values many variants share (a fixed shape, say) say nothing
-    flags = []
-    for position, answers in answers_of.items():
-        result = results[position]
-        own = 0
-        others: dict[str, int] = {}
-        for qid, value in answers.items():
-            if not isinstance(qid, str):
-                continue
-            holders = index.get((qid, _canonical(value) or ""), set())
-            if result.student in holders:
-                own += 1
-            if len(holders) > crowd:
-                continue
-            for other in holders:
-                if other != result.student:
-                    others[other] = others.get(other, 0) + 1
-        if others:
-            best, count = max(others.items(), key=lambda item: (item[1], item[0]))
-            if count > own:
-                message = (f"possible copy: {result.student}'s answers match {best}'s variant on {count} questions, "
-                           f"their own on {own}")
-                result.warnings.append(message)
-                flags.append(message)
-    return flags
