@@ -1,0 +1,845 @@
+"""Keras models read as data: ``model.to_json()`` files (also gzipped) and ``.keras`` archives.
+
+Nothing here imports Keras or calls code by name: the model's config is plain JSON (``class_name``,
+``config``, ``inbound_nodes``), and each known ``class_name`` has one rule that turns its config into
+spec v2 layers. An unknown class, a ``Lambda`` (arbitrary code) or a custom object is refused with the
+layer's name. Keras 2 (``tf.keras``) and Keras 3 serialisations are both read; nested models are
+flattened with scoped names (``outer/inner``).
+
+Layers without a spec equivalent of their own:
+
+- ``Rescaling`` (``x·scale + offset``, no parameters) becomes a ``batchnorm`` with no learned or counted
+  arrays (``center``/``scale``/``count_stats`` false, ``epsilon`` 0) whose inline ``mean``/``var`` give the
+  same affine map: ``mean = −offset/scale``, ``var = 1/scale²``.
+- ``Normalization`` (``(x − mean)/√var``, non-trainable mean and variance) becomes a ``batchnorm`` with
+  ``center``/``scale`` false and ``epsilon`` 0: its ``2·C`` non-trainable parameters are the mean and
+  variance, as Keras counts them. Keras also keeps a sample count (one non-trainable scalar, unused by
+  the forward pass) that no spec layer holds; the spec's ``description`` says so, and
+  :func:`uncounted_params` gives the number.
+- ``Identity`` becomes ``dropout`` with ``rate: 0``.
+
+>>> spec, weights = import_keras_text('{"class_name": "Sequential", "config": {"name": "tiny", "layers": ['
+...     '{"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 3]}},'
+...     '{"class_name": "Conv2D", "config": {"name": "c", "filters": 4, "kernel_size": [3, 3]}}]}}')
+>>> spec["input"], spec["layers"][0]["type"], spec["layers"][0]["filters"], weights
+([8, 8, 3], 'conv', 4, {})
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zipfile
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import CnnCalcError, SpecError
+from ..spec.safeload import read_limited
+
+__all__ = ["KERAS_CLASSES", "import_keras", "import_keras_text", "uncounted_params"]
+
+#: bytes of a Keras JSON file, and of a config once decompressed (ResNet-152's JSON is about 1 MB)
+MAX_JSON_BYTES = 64 * 1024**2
+#: bytes of a ``.keras`` archive read from disk (VGG19 with its weights is about 550 MB)
+MAX_ARCHIVE_BYTES = 1024**3
+#: members of a ``.keras`` archive (a real one has three)
+MAX_ARCHIVE_MEMBERS = 1000
+#: layers of one model after flattening nested models (the spec's own cap is 100,000)
+MAX_KERAS_LAYERS = 100_000
+#: models nested inside models
+MAX_NESTING = 32
+
+_COUNT_NOTE = "also keeps a sample count"
+
+
+class KerasImportError(SpecError):
+    """A Keras file that cannot be read or has no spec equivalent."""
+
+
+# ---------------------------------------------------------------- reading the file
+
+
+def import_keras(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A spec v2 mapping (as :func:`cnncalc.build_network` accepts) and the model's weights.
+
+    ``path`` is a ``model.to_json()`` file (``.json``, or gzipped ``.json.gz``) or a ``.keras`` archive.
+    The weights are empty: a JSON file holds none, and an archive's ``model.weights.h5`` is not read.
+    """
+    data = read_limited(path, MAX_ARCHIVE_BYTES, "Keras model")
+    try:
+        if data[:4] == b"PK\x03\x04":
+            text = _archive_config(data)
+        else:
+            if len(data) > MAX_JSON_BYTES and data[:2] != b"\x1f\x8b":
+                raise KerasImportError(f"Keras JSON too large ({len(data):,} bytes, at most {MAX_JSON_BYTES:,})")
+            if data[:2] == b"\x1f\x8b":
+                data = _gunzip(data)
+            text = _decode(data)
+        return import_keras_text(text, str(path))
+    except CnnCalcError as error:
+        raise error.with_context(file=str(path)) from None
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise KerasImportError("the Keras model is not UTF-8 text", got=f"byte {error.start}",
+                               expected="a model.to_json() file or a .keras archive") from None
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Decompress at most MAX_JSON_BYTES + 1 bytes: a gzip bomb stops there."""
+    try:
+        stream = gzip.GzipFile(fileobj=io.BytesIO(data))
+        out = stream.read(MAX_JSON_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise KerasImportError(f"bad gzip data: {error}") from None
+    if len(out) > MAX_JSON_BYTES:
+        raise KerasImportError(f"gzipped Keras JSON too large once decompressed (more than {MAX_JSON_BYTES:,} bytes)")
+    return out
+
+
+def _archive_config(data: bytes) -> str:
+    """``config.json`` of a ``.keras`` zip, read with a cap on what it decompresses to."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+        if len(members) > MAX_ARCHIVE_MEMBERS:
+            raise KerasImportError(f"the .keras archive has too many members ({len(members):,}, "
+                                   f"at most {MAX_ARCHIVE_MEMBERS:,})")
+        names = [m.filename for m in members]
+        if "config.json" not in names:
+            raise KerasImportError("the .keras archive has no config.json", got=names[:5],
+                                   expected="an archive written by model.save('model.keras')")
+        # the declared size may lie: read in chunks and stop past the cap whatever the header says
+        with archive.open("config.json") as member:
+            out = member.read(MAX_JSON_BYTES + 1)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
+            NotImplementedError, RuntimeError) as error:
+        raise KerasImportError(f"bad .keras archive: {error}") from None
+    if len(out) > MAX_JSON_BYTES:
+        raise KerasImportError(f"config.json of the .keras archive too large once decompressed "
+                               f"(more than {MAX_JSON_BYTES:,} bytes)")
+    return _decode(out)
+
+
+def import_keras_text(text: str, source: str = "<keras>") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """:func:`import_keras` on the text of a Keras JSON config."""
+    try:
+        model = json.loads(text)
+    except RecursionError:
+        raise KerasImportError("the Keras JSON is nested too deeply") from None
+    except ValueError as error:
+        raise KerasImportError(f"the Keras JSON cannot be parsed: {error}") from None
+    if not isinstance(model, dict):
+        raise KerasImportError("the Keras JSON must be a model object", got=type(model).__name__,
+                               expected="a mapping with 'class_name' and 'config'")
+    importer = _Importer(model, source)
+    spec = importer.run()
+    return spec, {}
+
+
+def uncounted_params(spec: dict[str, Any]) -> int:
+    """Parameters Keras counts that the imported spec does not (``Normalization``'s sample count)."""
+    description = spec.get("description", "") if isinstance(spec, dict) else ""
+    return description.count(_COUNT_NOTE) if isinstance(description, str) else 0
+
+
+# ---------------------------------------------------------------- the graph
+
+
+def _get(mapping: Any, key: str, kind: type | tuple[type, ...], what: str, default: Any = ...) -> Any:
+    if not isinstance(mapping, dict):
+        raise KerasImportError(f"{what} must be a mapping", got=type(mapping).__name__, expected="a JSON object")
+    if key not in mapping:
+        if default is ...:
+            raise KerasImportError(f"{what} has no '{key}'", field=key)
+        return default
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in (
+            kind if isinstance(kind, tuple) else (kind,)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise KerasImportError(f"{what}: bad '{key}'", field=key, got=value, expected=names)
+    return value
+
+
+_MODEL_CLASSES = ("Functional", "Model", "Sequential")
+
+
+class _Importer:
+    def __init__(self, model: dict[str, Any], source: str) -> None:
+        self.model = model
+        self.source = source
+        self.layers: list[dict[str, Any]] = []
+        self.input_shape: list[Any] | None = None
+        self.names: set[str] = set()
+        self.uncounted = 0
+        self.notes: list[str] = []
+        self.keras2 = str(model.get("keras_version", "3")).startswith("2")
+
+    def run(self) -> dict[str, Any]:
+        class_name = _get(self.model, "class_name", str, "the Keras model")
+        if class_name not in _MODEL_CLASSES:
+            raise KerasImportError("not a Keras model", field="class_name", got=class_name,
+                                   expected="Functional, Model or Sequential (a model.to_json() file)")
+        config = _get(self.model, "config", dict, "the Keras model")
+        name = config.get("name")
+        outputs = self.model_layers(class_name, config, "", None, True, 0)
+        if not self.layers:
+            raise KerasImportError("the Keras model has no layers besides its input")
+        if self.layers[-1]["name"] not in outputs:  # the spec's output is its last layer
+            raise KerasImportError("the model's output is not its last layer", got=outputs,
+                                   expected=f"'{self.layers[-1]['name']}'")
+        assert self.input_shape is not None
+        spec: dict[str, Any] = {"input": self.input_shape, "layers": self.layers}
+        if isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 200:
+            spec = {"name": name, **spec}
+        if self.notes:
+            spec["description"] = "Imported from Keras. " + " ".join(self.notes)
+        self.check(spec)
+        return spec
+
+    def check(self, spec: dict[str, Any]) -> None:
+        """Validate the spec now, so that a bad model fails at import with the Keras layer named."""
+        from ..spec.network import build_network
+
+        build_network(spec, self.source)
+
+    # -- models
+
+    def model_layers(self, class_name: str, config: dict[str, Any], scope: str, inbound: list[str] | None,
+                     trainable: bool, depth: int) -> list[str]:
+        """Add a (possibly nested) model's layers; returns the spec names of its outputs."""
+        if depth > MAX_NESTING:
+            raise KerasImportError(f"models nested more than {MAX_NESTING} deep")
+        raw_layers = _get(config, "layers", list, f"model '{scope or 'top'}'")
+        trainable = trainable and config.get("trainable", True) is not False
+        if class_name == "Sequential":
+            return self.sequential(raw_layers, config, scope, inbound, trainable, depth)
+        return self.functional(raw_layers, config, scope, inbound, trainable, depth)
+
+    def sequential(self, raw_layers: list[Any], config: dict[str, Any], scope: str, inbound: list[str] | None,
+                   trainable: bool, depth: int) -> list[str]:
+        previous: list[str] | None = inbound
+        for position, raw in enumerate(raw_layers):
+            class_name = _get(raw, "class_name", str, f"layer {position + 1}")
+            layer_config = _get(raw, "config", dict, f"layer {position + 1}")
+            if class_name == "InputLayer":
+                if previous is None:
+                    previous = self.network_input(layer_config)
+                continue
+            if previous is None:  # Keras 2: the first layer carries the input shape
+                shape = layer_config.get("batch_input_shape") or config.get("build_input_shape")
+                if shape is None:
+                    raise KerasImportError("the Sequential model declares no input shape",
+                                           hint="build the model (model.build or an Input) before to_json()")
+                previous = self.network_input({"batch_shape": shape})
+            name = self.scoped(scope, raw, layer_config, position)
+            previous = self.add(class_name, layer_config, name, previous, trainable, depth, raw)
+        if previous is None:
+            raise KerasImportError("the Sequential model has no layers")
+        return previous
+
+    def functional(self, raw_layers: list[Any], config: dict[str, Any], scope: str, inbound: list[str] | None,
+                   trainable: bool, depth: int) -> list[str]:
+        if len(raw_layers) > MAX_KERAS_LAYERS:
+            raise KerasImportError(f"too many layers ({len(raw_layers):,}, at most {MAX_KERAS_LAYERS:,})")
+        by_name: dict[str, dict[str, Any]] = {}
+        for position, raw in enumerate(raw_layers):
+            layer_name = _get(raw, "name", str, f"layer {position + 1}", None) or _get(
+                _get(raw, "config", dict, f"layer {position + 1}"), "name", str, f"layer {position + 1}")
+            if layer_name in by_name:
+                raise KerasImportError("duplicate layer name in the Keras model", layer=layer_name)
+            by_name[layer_name] = raw
+        # where each tensor of this scope comes from, as spec names (a nested model's inputs are the outer
+        # tensors it was called on)
+        aliases: dict[str, str] = {}
+        input_refs = _refs(_get(config, "input_layers", list, "the functional model"))
+        if inbound is None:
+            if len(input_refs) != 1:
+                raise KerasImportError("the model has several inputs; a spec has one", got=len(input_refs),
+                                       expected="1 input")
+            raw = by_name.get(input_refs[0][0])
+            if raw is None:
+                raise KerasImportError("unknown input layer", got=input_refs[0][0], expected="a layer of the model")
+            aliases[input_refs[0][0]] = self.network_input(_get(raw, "config", dict, "the input layer"))[0]
+        else:
+            if len(input_refs) != len(inbound):
+                raise KerasImportError(f"nested model '{scope}' called on {len(inbound)} tensors but has "
+                                       f"{len(input_refs)} inputs")
+            for ref, source in zip(input_refs, inbound):
+                aliases[ref[0]] = source
+
+        def resolve(ref: tuple[str, int, int]) -> str:
+            layer_name, _node, tensor = ref
+            if layer_name in aliases:
+                return aliases[layer_name]
+            raw = by_name.get(layer_name)
+            if raw is None:
+                raise KerasImportError("inbound node names an unknown layer", got=layer_name,
+                                       expected="a layer of the same model")
+            if raw.get("class_name") in _MODEL_CLASSES:
+                return self.nested_output(raw, _join(scope, layer_name), tensor, 0)
+            return _join(scope, layer_name)
+
+        for position, raw in enumerate(raw_layers):
+            class_name = _get(raw, "class_name", str, f"layer {position + 1}")
+            layer_config = _get(raw, "config", dict, f"layer {position + 1}")
+            if class_name == "InputLayer":
+                continue
+            layer_name = _get(raw, "name", str, f"layer {position + 1}", None) or layer_config.get("name")
+            nodes = _inbound_nodes(raw, layer_name)
+            if len(nodes) == 0:
+                continue  # a layer never called (Keras keeps it in the config): nothing to compute
+            if len(nodes) > 1:
+                raise KerasImportError("a layer called more than once (shared weights) has no spec equivalent",
+                                       layer=_join(scope, layer_name), got=f"{len(nodes)} calls", expected="1")
+            sources = [resolve(ref) for ref in nodes[0]]
+            self.add(class_name, layer_config, _join(scope, layer_name), sources, trainable, depth, raw)
+        return [resolve(r) for r in _output_refs(config)]
+
+    def nested_output(self, raw: dict[str, Any], scope: str, tensor: int, depth: int) -> str:
+        """The spec name of output ``tensor`` of a nested model (without adding anything)."""
+        if depth > MAX_NESTING:
+            raise KerasImportError(f"models nested more than {MAX_NESTING} deep")
+        config = _get(raw, "config", dict, f"nested model '{scope}'")
+        if raw.get("class_name") == "Sequential":
+            layers = [r for r in _get(config, "layers", list, "the model") if isinstance(r, dict)
+                      and r.get("class_name") != "InputLayer"]
+            if not layers:
+                raise KerasImportError("empty nested Sequential model", layer=scope)
+            last = layers[-1]
+            last_name = last.get("name") or _get(last, "config", dict, "layer").get("name")
+            if last.get("class_name") in _MODEL_CLASSES:
+                return self.nested_output(last, _join(scope, str(last_name)), 0, depth + 1)
+            return _join(scope, str(last_name))
+        refs = _output_refs(config)
+        if not 0 <= tensor < len(refs):
+            raise KerasImportError("reference to a missing output of a nested model", layer=scope, got=tensor,
+                                   expected=f"0 to {len(refs) - 1}")
+        layer_name, _node, inner = refs[tensor]
+        for candidate in _get(config, "layers", list, "the model"):
+            if (isinstance(candidate, dict) and candidate.get("class_name") in _MODEL_CLASSES
+                    and _layer_name(candidate) == layer_name):
+                return self.nested_output(candidate, _join(scope, layer_name), inner, depth + 1)
+        return _join(scope, layer_name)
+
+    def network_input(self, config: dict[str, Any]) -> list[str]:
+        if self.input_shape is not None:
+            raise KerasImportError("the model has several inputs; a spec has one")
+        shape = config.get("batch_shape", config.get("batch_input_shape"))
+        if not isinstance(shape, list) or not 2 <= len(shape) <= 5:
+            raise KerasImportError("bad input shape", field="batch_shape", got=shape,
+                                   expected="[null, H, W, C] (or [null, D], [null, L, C], [null, D, H, W, C])")
+        dims: list[Any] = []
+        symbols = ["n", "m", "k", "q"]
+        for position, dim in enumerate(shape[1:]):
+            if dim is None:
+                dims.append(symbols[position])
+            else:
+                dims.append(dim)  # checked by build_network (positive, at most 10**18)
+        self.input_shape = dims
+        return ["input"]
+
+    def scoped(self, scope: str, raw: dict[str, Any], config: dict[str, Any], position: int) -> str:
+        name = raw.get("name") or config.get("name") or f"layer{position + 1}"
+        return _join(scope, str(name))
+
+    # -- one layer
+
+    def add(self, class_name: str, config: dict[str, Any], name: str, sources: list[str], trainable: bool,
+            depth: int, raw: dict[str, Any]) -> list[str]:
+        """Add the spec layers for one Keras layer; returns [its output's spec name]."""
+        if len(self.layers) > MAX_KERAS_LAYERS:
+            raise KerasImportError(f"too many layers (more than {MAX_KERAS_LAYERS:,})")
+        trainable = trainable and config.get("trainable", True) is not False
+        if class_name in _MODEL_CLASSES:
+            return [*self.model_layers(class_name, config, name, sources, trainable, depth + 1)][-1:]
+        if config.get("data_format", "channels_last") != "channels_last":
+            raise KerasImportError("channels_first layers are not supported (the spec is channels-last)",
+                                   layer=name, field="data_format", got=config.get("data_format"),
+                                   expected="channels_last")
+        rule = KERAS_CLASSES.get(class_name)
+        if rule is None:
+            if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+                raise KerasImportError(f"a {class_name} layer runs arbitrary Python code, which cnncalc does not "
+                                       "read", layer=name, field="class_name", got=class_name,
+                                       expected="a built-in Keras layer",
+                                       hint="replace it by built-in layers before saving the model")
+            from ..errors import did_you_mean
+
+            hint = did_you_mean(class_name, KERAS_CLASSES)
+            raise KerasImportError("unknown Keras layer class", layer=name, field="class_name", got=class_name,
+                                   expected="a built-in layer of keras.layers",
+                                   hint=hint or "supported: " + ", ".join(sorted(KERAS_CLASSES)))
+        try:
+            made = rule(_Call(self, config, name, sources))
+        except CnnCalcError as error:
+            raise error.with_context(layer=name) from None
+        for layer in made:
+            if not trainable:
+                layer["trainable"] = False
+            if layer["name"] in self.names:
+                raise KerasImportError("two layers get the same spec name", layer=layer["name"])
+            self.names.add(layer["name"])
+            self.layers.append(layer)
+        return [made[-1]["name"]]
+
+
+def _layer_name(raw: dict[str, Any]) -> Any:
+    config = raw.get("config")
+    return raw.get("name") or (config.get("name") if isinstance(config, dict) else None)
+
+
+def _join(scope: str, name: str) -> str:
+    return f"{scope}/{name}" if scope else name
+
+
+def _ref(value: Any) -> tuple[str, int, int]:
+    if isinstance(value, list) and len(value) >= 3 and isinstance(value[0], str):
+        node, tensor = value[1], value[2]
+        if isinstance(node, int) and isinstance(tensor, int) and not isinstance(node, bool):
+            return (value[0], node, tensor)
+    raise KerasImportError("bad tensor reference", got=value, expected="[layer name, node index, tensor index]")
+
+
+def _output_refs(config: dict[str, Any]) -> list[tuple[str, int, int]]:
+    return _refs(_get(config, "output_layers", list, "the functional model"))
+
+
+def _refs(value: list[Any]) -> list[tuple[str, int, int]]:
+    """A list of tensor references; Keras 3 writes a single one flat (``["name", 0, 0]``)."""
+    if value and isinstance(value[0], str):
+        return [_ref(value)]
+    return [_ref(r) for r in value]
+
+
+def _inbound_nodes(raw: dict[str, Any], layer_name: str) -> list[list[tuple[str, int, int]]]:
+    """Each call of the layer as its input tensors (Keras 2 lists and Keras 3 ``args``/``kwargs``)."""
+    nodes = raw.get("inbound_nodes", [])
+    if not isinstance(nodes, list):
+        raise KerasImportError("bad inbound_nodes", layer=layer_name, got=nodes, expected="a list")
+    calls = []
+    for node in nodes:
+        refs: list[tuple[str, int, int]] = []
+        if isinstance(node, dict):  # Keras 3
+            _tensors(node.get("args", []), refs, 0)
+            kwargs = node.get("kwargs", {})
+            if isinstance(kwargs, dict):
+                for key in ("query", "value", "key"):
+                    if key in kwargs:
+                        _tensors(kwargs[key], refs, 0)
+        elif isinstance(node, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
+            for entry in node:
+                refs.append(_ref(entry))
+        else:
+            raise KerasImportError("bad inbound node", layer=layer_name, got=node, expected="a list or a mapping")
+        if not refs:
+            raise KerasImportError("a layer call with no input tensor", layer=layer_name)
+        calls.append(refs)
+    return calls
+
+
+def _tensors(value: Any, out: list[tuple[str, int, int]], depth: int) -> None:
+    if depth > 8:
+        raise KerasImportError("inbound node arguments nested too deeply")
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            history = value.get("config", {}).get("keras_history") if isinstance(value.get("config"), dict) else None
+            out.append(_ref(history))
+    elif isinstance(value, list):
+        for item in value:
+            _tensors(item, out, depth + 1)
+
+
+# ---------------------------------------------------------------- one rule per Keras class
+
+
+class _Call:
+    """What a rule sees: the layer's config, its spec name and its input names."""
+
+    def __init__(self, importer: _Importer, config: dict[str, Any], name: str, sources: list[str]) -> None:
+        self.importer = importer
+        self.config = config
+        self.name = name
+        self.sources = sources
+
+    def layer(self, type_name: str, suffix: str = "", **fields: Any) -> dict[str, Any]:
+        made: dict[str, Any] = {"type": type_name, "name": self.name + suffix,
+                                "inputs": self.sources if len(self.sources) > 1 else self.sources[0]}
+        made.update({k: v for k, v in fields.items() if v is not None})
+        return made
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.config.get(key, default)
+
+    def sizes(self, key: str, default: Any = None) -> Any:
+        value = self.config.get(key, default)
+        if isinstance(value, list) and value and all(v == value[0] for v in value) and len(value) > 1:
+            return value[0]
+        return value
+
+    def padding(self) -> Any:
+        value = self.config.get("padding", "valid")
+        if value not in ("valid", "same"):
+            raise KerasImportError("padding has no spec equivalent", field="padding", got=value,
+                                   expected="valid or same")
+        return value
+
+
+# Keras activation names → spec (inline on a conv/dense where the spec's rule is the same).
+_ACTIVATIONS = {
+    "linear": "none", "relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid", "tanh": "tanh",
+    "softmax": "softmax", "swish": "silu", "silu": "silu", "gelu": "gelu", "elu": "elu", "mish": "mish",
+    "softplus": "softplus", "hard_swish": "hardswish", "hard_silu": "hardswish", "hard_sigmoid": "hardsigmoid",
+}
+
+
+def _activation(call: _Call, value: Any) -> str:
+    if isinstance(value, dict):  # Keras 2/3 may serialise an activation as {"class_name": ..., "config": ...}
+        value = value.get("config", {}).get("name") if isinstance(value.get("config"), dict) else None
+        value = value or "unknown"
+    if value == "hard_sigmoid" and call.importer.keras2:
+        raise KerasImportError("Keras 2's hard_sigmoid (0.2x + 0.5) has no spec equivalent", field="activation",
+                               got=value, expected="Keras 3's hard_sigmoid, relu6(x + 3)/6")
+    if value == "leaky_relu":
+        return "leaky_relu"
+    if value not in _ACTIVATIONS:
+        raise KerasImportError("unknown activation", field="activation", got=value,
+                               expected="one of " + ", ".join(sorted(_ACTIVATIONS)))
+    return _ACTIVATIONS[value]
+
+
+def _with_activation(call: _Call, made: dict[str, Any]) -> list[dict[str, Any]]:
+    name = _activation(call, call.get("activation", "linear"))
+    if name == "leaky_relu":  # Keras's default slope is 0.2, the spec's 0.01: a layer of its own
+        return [made, {"type": "leaky_relu", "name": f"{call.name}/leaky_relu", "inputs": call.name, "alpha": 0.2}]
+    if name != "none":
+        made["activation"] = name
+    return [made]
+
+
+def _conv(call: _Call) -> list[dict[str, Any]]:
+    return _with_activation(call, call.layer(
+        "conv", filters=call.get("filters"), kernel=call.sizes("kernel_size"), stride=call.sizes("strides", 1),
+        padding=call.padding(), dilation=call.sizes("dilation_rate", 1), groups=call.get("groups", 1),
+        bias=call.get("use_bias", True)))
+
+
+def _depthwise(call: _Call) -> list[dict[str, Any]]:
+    return _with_activation(call, call.layer(
+        "depthwise_conv", kernel=call.sizes("kernel_size"), multiplier=call.get("depth_multiplier", 1),
+        stride=call.sizes("strides", 1), padding=call.padding(), dilation=call.sizes("dilation_rate", 1),
+        bias=call.get("use_bias", True)))
+
+
+def _separable(call: _Call) -> list[dict[str, Any]]:
+    return _with_activation(call, call.layer(
+        "separable_conv", filters=call.get("filters"), kernel=call.sizes("kernel_size"),
+        multiplier=call.get("depth_multiplier", 1), stride=call.sizes("strides", 1), padding=call.padding(),
+        dilation=call.sizes("dilation_rate", 1), bias=call.get("use_bias", True)))
+
+
+def _transpose(call: _Call) -> list[dict[str, Any]]:
+    return _with_activation(call, call.layer(
+        "conv_transpose", filters=call.get("filters"), kernel=call.sizes("kernel_size"),
+        stride=call.sizes("strides", 1), padding=call.padding(), dilation=call.sizes("dilation_rate", 1),
+        output_padding=call.sizes("output_padding") or None, bias=call.get("use_bias", True)))
+
+
+def _dense(call: _Call) -> list[dict[str, Any]]:
+    return _with_activation(call, call.layer("dense", units=call.get("units"), bias=call.get("use_bias", True)))
+
+
+def _last_axis(call: _Call, value: Any) -> None:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if value != -1 and not (isinstance(value, int) and value > 0):
+        raise KerasImportError("only the last (channel) axis is supported", field="axis", got=value,
+                               expected="-1 (channels last)")
+
+
+def _batchnorm(call: _Call) -> list[dict[str, Any]]:
+    _last_axis(call, call.get("axis", -1))
+    return [call.layer("batchnorm", center=call.get("center", True), scale=call.get("scale", True),
+                       epsilon=call.get("epsilon", 1e-3))]
+
+
+def _axis_no_batch(value: Any) -> Any:
+    """A Keras axis (counting the batch axis) as a spec axis (not counting it)."""
+    if isinstance(value, list):
+        return [_axis_no_batch(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value == 0:
+            raise KerasImportError("an operation along the batch axis has no spec equivalent", field="axis",
+                                   got=value, expected="a non-batch axis")
+        return value - 1 if value > 0 else value
+    raise KerasImportError("bad axis", field="axis", got=value, expected="an integer")
+
+
+def _layernorm(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("layernorm", axis=_axis_no_batch(call.get("axis", -1)), center=call.get("center", True),
+                       scale=call.get("scale", True), epsilon=call.get("epsilon", 1e-3))]
+
+
+def _groupnorm(call: _Call) -> list[dict[str, Any]]:
+    _last_axis(call, call.get("axis", -1))
+    return [call.layer("groupnorm", groups=call.get("groups", 32), center=call.get("center", True),
+                       scale=call.get("scale", True), epsilon=call.get("epsilon", 1e-3))]
+
+
+def _activation_layer(call: _Call) -> list[dict[str, Any]]:
+    name = _activation(call, call.get("activation"))
+    if name == "none":
+        return [call.layer("dropout", rate=0.0)]
+    if name == "leaky_relu":
+        return [call.layer("leaky_relu", alpha=0.2)]
+    return [call.layer(name)]
+
+
+def _relu(call: _Call) -> list[dict[str, Any]]:
+    max_value = call.get("max_value")
+    slope = call.get("negative_slope", 0.0) or 0.0
+    threshold = call.get("threshold", 0.0) or 0.0
+    if threshold != 0:
+        raise KerasImportError("ReLU with a threshold has no spec equivalent", field="threshold", got=threshold,
+                               expected="0")
+    if max_value is None and slope == 0:
+        return [call.layer("relu")]
+    if max_value == 6 and slope == 0:
+        return [call.layer("relu6")]
+    if max_value is None:
+        return [call.layer("leaky_relu", alpha=slope)]
+    raise KerasImportError("ReLU with this max_value has no spec equivalent", field="max_value", got=max_value,
+                           expected="none or 6")
+
+
+def _leaky_relu(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("leaky_relu", alpha=call.get("negative_slope", call.get("alpha", 0.3)))]
+
+
+def _softmax(call: _Call) -> list[dict[str, Any]]:
+    axis = call.get("axis", -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    return [call.layer("softmax", axis=_axis_no_batch(axis))]
+
+
+def _elu(call: _Call) -> list[dict[str, Any]]:
+    if call.get("alpha", 1.0) != 1.0:
+        raise KerasImportError("ELU with alpha other than 1 has no spec equivalent", field="alpha",
+                               got=call.get("alpha"), expected="1.0")
+    return [call.layer("elu")]
+
+
+def _prelu(call: _Call) -> list[dict[str, Any]]:
+    shared = call.get("shared_axes")
+    if not isinstance(shared, list) or not shared:
+        raise KerasImportError("PReLU without shared_axes learns one slope per activation, which the spec's prelu "
+                               "does not", field="shared_axes", got=shared,
+                               expected="the spatial axes, e.g. [1, 2] (one slope per channel)")
+    return [call.layer("prelu", alpha="channel")]
+
+
+def _pool(type_name: str) -> Callable[[_Call], list[dict[str, Any]]]:
+    def rule(call: _Call) -> list[dict[str, Any]]:
+        kernel = call.sizes("pool_size", 2)
+        stride = call.sizes("strides") or kernel
+        return [call.layer(type_name, kernel=kernel, stride=stride, padding=call.padding())]
+
+    return rule
+
+
+def _global(type_name: str) -> Callable[[_Call], list[dict[str, Any]]]:
+    def rule(call: _Call) -> list[dict[str, Any]]:
+        return [call.layer(type_name, keepdims=bool(call.get("keepdims", False)))]
+
+    return rule
+
+
+def _pairs(value: Any, field: str) -> Any:
+    """Keras padding/cropping: an int, one int per axis, or a (before, after) pair per axis."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, list) and value:
+        if all(isinstance(v, list) for v in value):
+            return [list(v) for v in value]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return [[v, v] for v in value]
+    raise KerasImportError(f"bad {field}", field=field, got=value, expected="an int, one per axis, or pairs")
+
+
+def _pairs_1d(call: _Call, value: Any, field: str) -> Any:
+    # ZeroPadding1D/Cropping1D write one (before, after) pair, not one int per axis
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return [list(value)]
+    return _pairs(value, field)
+
+
+def _zero_pad(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("zero_pad", padding=_pairs(call.get("padding", 1), "padding"))]
+
+
+def _zero_pad_1d(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("zero_pad", padding=_pairs_1d(call, call.get("padding", 1), "padding"))]
+
+
+def _crop(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("crop", cropping=_pairs(call.get("cropping", 0), "cropping"))]
+
+
+def _crop_1d(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("crop", cropping=_pairs_1d(call, call.get("cropping", [1, 1]), "cropping"))]
+
+
+def _upsample(call: _Call) -> list[dict[str, Any]]:
+    interpolation = call.get("interpolation", "nearest")
+    modes = {"nearest": "nearest", "bilinear": "linear", "linear": "linear", "trilinear": "linear"}
+    if interpolation not in modes:
+        raise KerasImportError("interpolation has no spec equivalent", field="interpolation", got=interpolation,
+                               expected="nearest or bilinear")
+    return [call.layer("upsample", scale=call.sizes("size", 2), mode=modes[interpolation])]
+
+
+def _merge(type_name: str) -> Callable[[_Call], list[dict[str, Any]]]:
+    def rule(call: _Call) -> list[dict[str, Any]]:
+        if len(call.sources) < 2:
+            raise KerasImportError(f"a {type_name} needs two or more inputs", got=len(call.sources), expected="2+")
+        return [call.layer(type_name)]
+
+    return rule
+
+
+def _concat(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("concat", axis=_axis_no_batch(call.get("axis", -1)))]
+
+
+def _flatten(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("flatten")]
+
+
+def _reshape(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("reshape", shape=call.get("target_shape"))]
+
+
+def _permute(call: _Call) -> list[dict[str, Any]]:
+    dims = call.get("dims")
+    if not isinstance(dims, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+        raise KerasImportError("bad dims", field="dims", got=dims, expected="a permutation of 1..rank")
+    return [call.layer("permute", axes=[d - 1 for d in dims])]
+
+
+def _dropout(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("dropout", rate=call.get("rate", 0.0))]
+
+
+def _identity(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("dropout", rate=0.0)]
+
+
+def _rescaling(call: _Call) -> list[dict[str, Any]]:
+    scale, offset = call.get("scale", 1.0), call.get("offset", 0.0)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, offset)):
+        raise KerasImportError("only a scalar Rescaling is supported", field="scale", got=scale,
+                               expected="one number (per-channel lists are not read)")
+    if scale == 0:
+        raise KerasImportError("Rescaling by 0 has no spec equivalent", field="scale", got=scale, expected="≠ 0")
+    channels = _channels(call)
+    # batchnorm computes (x − mean)/√var: mean = −offset/scale and var = 1/scale² give x·scale + offset
+    return [call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
+                       mean=[-offset / scale] * channels, var=[1.0 / scale**2] * channels)]
+
+
+def _normalization(call: _Call) -> list[dict[str, Any]]:
+    _last_axis(call, call.get("axis", -1))
+    if call.get("invert", False):
+        raise KerasImportError("an inverted Normalization has no spec equivalent", field="invert", got=True,
+                               expected="false")
+    mean, variance = call.get("mean"), call.get("variance")
+    if mean is not None or variance is not None:  # constants given in the config: no weights, nothing counted
+        channels = _channels(call)
+        mean_list = [float(mean)] * channels if isinstance(mean, (int, float)) else mean
+        var_list = [float(variance)] * channels if isinstance(variance, (int, float)) else variance
+        return [call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
+                           mean=mean_list, var=var_list)]
+    call.importer.uncounted += 1
+    call.importer.notes.append(
+        f"Keras's Normalization '{call.name}' {_COUNT_NOTE} (1 non-trainable scalar, not used by the forward "
+        "pass) that this spec does not count.")
+    return [call.layer("batchnorm", center=False, scale=False, epsilon=0.0)]
+
+
+def _channels(call: _Call) -> int:
+    """The channel count of the layer's input: the spec so far is analysed up to its source."""
+    from ..calc.analysis import analyse
+    from ..spec.network import build_network
+
+    importer = call.importer
+    assert importer.input_shape is not None
+    if call.sources == ["input"]:
+        shape = importer.input_shape
+    else:
+        partial = {"input": importer.input_shape, "layers": importer.layers}
+        records = {r.name: r for r in analyse(build_network(partial, importer.source)).records}
+        shape = list(records[call.sources[0]].output_shape)
+    channels = shape[-1]
+    if not isinstance(channels, int) or not 0 < channels <= 1_000_000:
+        raise KerasImportError("the channel count before this layer is not a number", got=channels,
+                               expected="an integer of at most 1,000,000")
+    return channels
+
+
+def _embedding(call: _Call) -> list[dict[str, Any]]:
+    return [call.layer("embedding", vocab=call.get("input_dim"), dim=call.get("output_dim"))]
+
+
+def _attention(call: _Call) -> list[dict[str, Any]]:
+    output_shape = call.get("output_shape")
+    if isinstance(output_shape, list):
+        if len(output_shape) != 1:
+            raise KerasImportError("only a one-axis output_shape is supported", field="output_shape",
+                                   got=output_shape, expected="[d] or null")
+        output_shape = output_shape[0]
+    if call.get("attention_axes") not in (None, [1], -2):
+        raise KerasImportError("attention_axes other than the token axis are not supported",
+                               field="attention_axes", got=call.get("attention_axes"), expected="null")
+    return [call.layer("attention", heads=call.get("num_heads"), key_dim=call.get("key_dim"),
+                       value_dim=call.get("value_dim"), output_dim=output_shape, bias=call.get("use_bias", True))]
+
+
+def _ranked(base: str, rule: Callable[[_Call], list[dict[str, Any]]], ranks: str = "123"
+            ) -> dict[str, Callable[[_Call], list[dict[str, Any]]]]:
+    return {f"{base}{r}D": rule for r in ranks}
+
+
+#: Keras class name → rule. A class not listed here is refused with its name.
+KERAS_CLASSES: dict[str, Callable[[_Call], list[dict[str, Any]]]] = {
+    **_ranked("Conv", _conv), **_ranked("Convolution", _conv),
+    **_ranked("DepthwiseConv", _depthwise, "12"),
+    **_ranked("SeparableConv", _separable, "12"), **_ranked("SeparableConvolution", _separable, "12"),
+    **{f"Conv{r}DTranspose": _transpose for r in "123"}, **{f"Convolution{r}DTranspose": _transpose for r in "23"},
+    "Dense": _dense,
+    "BatchNormalization": _batchnorm, "LayerNormalization": _layernorm, "GroupNormalization": _groupnorm,
+    "Activation": _activation_layer, "ReLU": _relu, "LeakyReLU": _leaky_relu, "Softmax": _softmax,
+    "ELU": _elu, "PReLU": _prelu,
+    **_ranked("MaxPooling", _pool("maxpool")), **_ranked("AveragePooling", _pool("avgpool")),
+    **_ranked("MaxPool", _pool("maxpool")), **_ranked("AvgPool", _pool("avgpool")),
+    **_ranked("GlobalAveragePooling", _global("global_avgpool")),
+    **_ranked("GlobalMaxPooling", _global("global_maxpool")),
+    **_ranked("GlobalAvgPool", _global("global_avgpool")), **_ranked("GlobalMaxPool", _global("global_maxpool")),
+    "ZeroPadding1D": _zero_pad_1d, "ZeroPadding2D": _zero_pad, "ZeroPadding3D": _zero_pad,
+    "Cropping1D": _crop_1d, "Cropping2D": _crop, "Cropping3D": _crop,
+    **_ranked("UpSampling", _upsample),
+    "Add": _merge("add"), "Multiply": _merge("multiply"), "Subtract": _merge("subtract"),
+    "Maximum": _merge("maximum"), "Minimum": _merge("minimum"), "Average": _merge("average"),
+    "Concatenate": _concat, "Flatten": _flatten, "Reshape": _reshape, "Permute": _permute,
+    "Dropout": _dropout, **_ranked("SpatialDropout", _dropout), "GaussianDropout": _dropout,
+    "AlphaDropout": _dropout, "GaussianNoise": _identity, "ActivityRegularization": _identity,
+    "Identity": _identity, "Rescaling": _rescaling, "Normalization": _normalization,
+    "Embedding": _embedding, "MultiHeadAttention": _attention,
+}
