@@ -216,16 +216,26 @@ def test_weights_file_is_an_npz_read_without_pickle(tmp_path):
         load_weights_file(tmp_path / "missing.npz")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: load_weights_file uses np.load(...) as a context manager; a .npy "
-                   "file gives a bare array, so `cnncalc run --weights x.npy` ends in 'internal error: TypeError' "
-                   "instead of 'weights must be an .npz archive of named arrays' (exit 2)")
 def test_a_single_array_file_is_not_a_weights_file(tmp_path):
     from cnncalc.run.executor import load_weights_file
 
     single = tmp_path / "one.npy"
     np.save(single, np.ones(3))
-    with pytest.raises(CnnCalcError, match="weights must be an .npz archive of named arrays"):
+    with pytest.raises(CnnCalcError) as caught:
         load_weights_file(single)
+    assert str(caught.value) == (f"{single}: the weights file is not an .npz archive (got 'a single .npy array', "
+                                 "expected a zip of .npy arrays, as numpy.savez writes)")
+
+
+def test_run_with_a_single_array_as_weights_exits_2(cli, tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: [3]\nlayers: [{type: dense, name: d, units: 2}]\n")
+    single = tmp_path / "one.npy"
+    np.save(single, np.ones(3))
+    data = tmp_path / "x.json"
+    data.write_text("[1, 2, 3]")
+    code, _, err = cli("run", str(spec), "--input", str(data), "--weights", str(single))
+    assert code == 2 and "the weights file is not an .npz archive" in err and "internal error" not in err, err
 
 
 def test_input_files(tmp_path):

@@ -167,12 +167,21 @@ def test_override_with_its_own_maximum(worksheet, tmp_path):
     assert (q.score, q.max, q.status, q.feedback) == (1.0, 1.0, "correct", "instructor: nice plot")
 
 
-@pytest.mark.parametrize("score", [0.25000001, 0.3, 1, -0.01, True, "0.1"])
-def test_override_outside_zero_to_the_maximum_is_refused(worksheet, tmp_path, score):
+@pytest.mark.parametrize(("score", "message"), [
+    (0.25000001, "score out of range (got 0.25000001, expected a number from 0 to 0.25)"),
+    (0.3, "score out of range (got 0.3, expected a number from 0 to 0.25)"),
+    (1, "score out of range (got 1, expected a number from 0 to 0.25)"),
+    (-0.01, "score is negative (got -0.01, expected 0 or more)"),
+    (True, "score must be a number (got 'True', expected a finite number)"),
+    ("0.1", "score must be a number (got \"'0.1'\", expected a finite number)"),
+])
+def test_override_outside_zero_to_the_maximum_is_refused(worksheet, tmp_path, score, message):
     problem, _ = worksheet
+    path = overrides_file(tmp_path, [{"student": "ann", "question": "d.params", "score": score}])
     with pytest.raises(CnnCalcError) as caught:
-        read_overrides(overrides_file(tmp_path, [{"student": "ann", "question": "d.params", "score": score}]), problem)
-    assert "bad score" in str(caught.value), f"override score {score!r} for a 0.25-point question must be refused"
+        read_overrides(path, problem)
+    assert str(caught.value) == f"{path}:1: override 1: {message}", (
+        f"override score {score!r} for a 0.25-point question must be refused")
 
 
 def test_override_at_the_boundaries_is_accepted(worksheet, tmp_path):
@@ -180,7 +189,7 @@ def test_override_at_the_boundaries_is_accepted(worksheet, tmp_path):
     for score in (0, 0.25):
         items = read_overrides(overrides_file(tmp_path, [{"student": "ann", "question": "d.params", "score": score}]),
                                problem)
-        assert items[0]["score"] == score, f"override {score} (inside [0, 0.25]) must be accepted"
+        assert items.items[0]["score"] == score, f"override {score} (inside [0, 0.25]) must be accepted"
 
 
 def test_override_of_an_unknown_question_is_refused(worksheet, tmp_path):
@@ -210,7 +219,8 @@ def test_overrides_through_the_cli(cli, tmp_path):
     assert plot["status"] == "incorrect" and plot["feedback"].startswith("instructor:")
     bad = overrides_file(tmp_path, [{"student": "ann", "question": "b.plot", "score": 0.5}])
     code, _, err = cli("grade", str(WORKSHEET), str(answers), "--overrides", str(bad))
-    assert code == 2 and "bad score" in err, "an override above the question's maximum (0) is refused, exit 2"
+    assert code == 2 and "override 1: score out of range (got 0.5, expected a number from 0 to 0)" in err, (
+        "an override above the question's maximum (0) is refused, exit 2")
 
 
 # ---------------------------------------------------------------- scores users see
@@ -480,9 +490,13 @@ def test_shape_hint_for_swapped_axes():
 def test_overrides_file_forms_and_default_comment(worksheet, tmp_path):
     problem, key = worksheet
     path = tmp_path / "o.yaml"
-    path.write_text("- {student: 7, question: b.plot, score: 0}\n")  # a bare list; a numeric student id
+    path.write_text("- {student: 7, question: b.plot, score: 0}\n")  # a numeric student id: leading zeros lost
+    with pytest.raises(CnnCalcError, match=r"override 1: the student id must be text, written in quotes"):
+        read_overrides(path, problem)
+    path.write_text('- {student: "7", question: b.plot, score: 0}\n')  # a bare list
     items = read_overrides(path, problem)
-    assert items == [{"student": "7", "question": "b.plot", "score": 0}]
+    assert [{k: item[k] for k in ("student", "question", "score")} for item in items.items] == [
+        {"student": "7", "question": "b.plot", "score": 0}]
     result = grade_answers(problem, key, "7", {})
     apply_overrides([result], items)
     plot = next(q for q in result.questions if q.id == "b.plot")
@@ -512,28 +526,31 @@ def test_size_and_value_questions_name_their_layer():
     assert key["size_c"].value == 12 and key["size_c"].solution == ["size: 2·2·3 = 12"]
     assert key["size_last"].value == 3, "without 'layer', the last layer's size"
     assert key["val"].value == 6.5 and problem.question("val").kind == "value", "value: a cell, 3·2 + 0.5"
-    with pytest.raises(KeyError, match="nope"):
+    with pytest.raises(CnnCalcError, match="sv.yaml: no question 'nope'"):
         problem.question("nope")
 
 
 def test_error_lines_of_exercise_files(worksheet, tmp_path):
-    from cnncalc.exercises.variants import draw_data, read_secret
+    from cnncalc.exercises.variants import read_secret
 
     problem, _ = worksheet
     path = tmp_path / "o.yaml"
     path.write_text("overrides: [{student: a, question: b.plots, score: 0}]\n")
     with pytest.raises(CnnCalcError) as caught:
         read_overrides(path, problem)
-    assert str(caught.value) == f"{path}: override 1: unknown question; did you mean 'b.plot'?"
+    assert str(caught.value) == (f"{path}:1: override 1: unknown question (got 'b.plots', expected a question id of "
+                                 "cnn-layers-worksheet); did you mean 'b.plot'?")
+    raw = {**_BASE, "data": {"a": 0}, "vary": {"values": {"a": {"integers": [5, 4]}}}}
     with pytest.raises(CnnCalcError) as caught:
-        draw_data({"data": {"a": 0}, "vary": {"values": {"a": {"integers": [5, 4]}}}}, np.random.default_rng(0))
-    assert str(caught.value) == "vary: bad range for 'a' (got [5, 4], expected [low, high] integers)"
+        build_problem(raw, "v.yaml")
+    assert str(caught.value) == ("v.yaml: vary: 'a': bad value for 'integers' (got [5, 4], expected [low, high]: two "
+                                 "integers with low ≤ high, each within ±1,000,000,000)")
     secret = tmp_path / "k"
     secret.write_bytes(b"short")
     secret.chmod(0o600)
     with pytest.raises(CnnCalcError) as caught:
         read_secret(secret)
-    assert str(caught.value) == f"{secret}: the secret is too short (at least 16 bytes)"
+    assert str(caught.value) == f"{secret}: the secret in the secret file is too short (5 bytes, at least 16)"
 
 
 def test_params_questions_worked_lines_and_mistakes(worksheet):
@@ -576,24 +593,29 @@ def _with_question(**question) -> dict:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({**_BASE, "titel": 1}, "p.yaml: field 'titel': unknown top-level key; did you mean 'title'?"),
+    ({**_BASE, "titel": 1}, "p.yaml:1: top level: unknown key 'titel'; did you mean 'title'?"),
     ({**_BASE, "data": {"d": {"rows": [1]}}},
-     "unknown layout for data 'd' (got 'rows', expected channels, filters_per_channel, matrix or array)"),
-    ({**_BASE, "data": {"d": [[1], [2, 3]]}}, "data 'd' is not a rectangular array of numbers"),
-    ({**_BASE, "data": {"d": True}}, "data 'd' must be numbers"),
-    ({**_BASE, "parts": [{"id": "p", "questions": [{"kind": "manual"}]}]}, "p.yaml: a question needs an 'id'"),
-    (_with_question(kind="manual", solution=5), "p.yaml: question 'q': 'solution' must be text"),
+     "p.yaml: data 'd': unknown layout 'rows'; expected one of channels, filters_per_channel, matrix, array"),
+    ({**_BASE, "data": {"d": [[1], [2, 3]]}}, "p.yaml: data 'd' is not a rectangular array of numbers"),
+    ({**_BASE, "data": {"d": True}}, ("p.yaml: bad data 'd' (got True, expected a number, nested lists, or "
+                                      "{layout: lists} with layout channels, filters_per_channel, matrix, array)")),
+    ({**_BASE, "parts": [{"id": "p", "questions": [{"kind": "manual"}]}]},
+     "p.yaml: part 'p', question 1: missing 'id' (unique in the file; the key in answer files)"),
+    (_with_question(kind="manual", solution=5),
+     "p.yaml: question 'q': bad value for 'solution' (got 5, expected text, or a list of lines)"),
     ({**_BASE, "parts": [{"id": "p", "points": -1, "questions": [{"id": "q", "kind": "manual"}]}]},
-     "bad points for part p (got -1, expected a non-negative number)"),
-    (_with_question(kind="manual", points=True), "bad points for q (got True, expected a non-negative number)"),
-    ({**_BASE, "parts": [{"id": "p", "questions": [{"points": "x", "kind": "manual"}]}]},
-     "bad points for ? (got 'x', expected a non-negative number)"),
+     "p.yaml: part 'p': bad value for 'points' (got -1, expected a non-negative number)"),
+    (_with_question(kind="manual", points=True),
+     "p.yaml: question 'q': bad value for 'points' (got True, expected a non-negative number)"),
+    (_with_question(kind="manual", points="x"),
+     "p.yaml: question 'q': bad value for 'points' (got 'x', expected a non-negative number)"),
     (_with_question(compute={"sizes": "n"}), "p.yaml: question 'q': unknown compute 'sizes'; did you mean 'size'?"),
     (_with_question(), "p.yaml: question 'q' needs 'compute' (how its answer is computed) or kind: manual"),
-    ({**_BASE, "parts": [{"questions": []}]}, "p.yaml: a part needs 'id' and 'questions'"),
-    ({"id": "x"}, "p.yaml: missing 'parts'"),
-    ({**_BASE, "networks": [1]}, "p.yaml: 'networks' must map names to specs"),
-    ([1], "p.yaml: a problem file must be a mapping"),
+    ({**_BASE, "parts": [{"questions": []}]}, "p.yaml: part 1: missing 'id' (the part's label (a, b, ...))"),
+    ({"id": "x"}, "p.yaml:1: top level: missing 'parts' (the parts, each with its questions)"),
+    ({**_BASE, "networks": [1]}, "p.yaml:1: top level: bad value for 'networks' (got [1], expected a mapping)"),
+    ([1], ("p.yaml: a problem file must be a mapping (got [1], expected id, parts, and optionally data, networks, "
+           "vary ...)")),
 ])
 def test_problem_file_error_lines(raw, message):
     with pytest.raises(CnnCalcError) as caught:
@@ -601,13 +623,17 @@ def test_problem_file_error_lines(raw, message):
     assert str(caught.value) == message
 
 
-@pytest.mark.xfail(strict=True, reason="bug: CnnCalcError prints 'got' only together with 'expected', so "
-                   "'duplicate question id' (and 'override N: unknown question') never show the offending value")
 def test_duplicate_question_id_names_the_id():
     raw = {**_BASE, "parts": [{"id": "p", "questions": [{"id": "q7", "kind": "manual"}, {"id": "q7", "kind": "manual"}]}]}
     with pytest.raises(CnnCalcError) as caught:
         build_problem(raw, "p.yaml")
-    assert "q7" in str(caught.value)
+    assert str(caught.value) == "p.yaml: duplicate question id 'q7'", "no line to name: no '(first on line None)'"
+    path = Path("p.yaml")
+    text = "id: x\nparts:\n  - id: p\n    questions:\n      - {id: q7, kind: manual}\n      - {id: q7, kind: manual}\n"
+    from cnncalc.spec import safeload
+    with pytest.raises(CnnCalcError) as caught:
+        build_problem(safeload.loads(text, str(path)), str(path))
+    assert str(caught.value) == "p.yaml:6: duplicate question id 'q7' (first on line 5)"
 
 
 def test_problem_defaults():

@@ -125,16 +125,48 @@ def test_choice_draws_every_option_and_expr_uses_earlier_draws():
     assert seen == {3, 5, 7}
 
 
-@pytest.mark.parametrize("rule", [{"integers": [5, 4]}, {"integers": [1.5, 4]}, {"choice": []}, {"pick": [1]},
-                                  {"integers": [1, 2], "shape": [2], "extra": 1}])
-def test_bad_vary_rules_are_refused(rule):
-    with pytest.raises(CnnCalcError, match="vary"):
-        draw_data({"data": {"a": 0}, "vary": {"values": {"a": rule}}}, np.random.default_rng(0))
+def vary_problem(values, **vary) -> dict:
+    """A problem whose file is checked (rules, names, constraints, tries) when it is built."""
+    return {"id": "v", "data": {"a": 0, "n1": 5},
+            "networks": {"net": {"input": ["$n1", 1, 1], "layers": [{"type": "relu", "name": "r"}]}},
+            "parts": [{"id": "p", "questions": [{"id": "q", "compute": {"size": "net"}}]}],
+            "vary": {"values": values, **vary}}
+
+
+BAD_INTEGERS = ("bad value for 'integers' (got {}, expected [low, high]: two integers with low ≤ high, each within "
+                "±1,000,000,000)")
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ({"integers": [5, 4]}, BAD_INTEGERS.format("[5, 4]")),
+    ({"integers": [1.5, 4]}, BAD_INTEGERS.format("[1.5, 4]")),
+    ({"integers": [0, 10**9 + 1]}, BAD_INTEGERS.format("[0, 1000000001]")),
+    ({"choice": []}, "bad value for 'choice' (got [], expected a non-empty list of values)"),
+    ({"pick": [1]}, "unknown rule 'pick'"),
+    ({"integers": [1, 2], "shape": [2], "extra": 1}, "unknown key 'extra'; expected one of integers, shape"),
+])
+def test_bad_vary_rules_are_refused(rule, message):
+    from cnncalc.exercises.problem import build_problem
+
+    with pytest.raises(CnnCalcError) as caught:
+        build_problem(vary_problem({"a": rule}), "v.yaml")
+    assert str(caught.value) == "v.yaml: vary: 'a': " + message
+
+
+def test_vary_ranges_at_the_cap_are_accepted():
+    from cnncalc.exercises.problem import build_problem
+
+    build_problem(vary_problem({"a": {"integers": [-10**9, 10**9]}}), "v.yaml")
+    build_problem(vary_problem({"a": {"integers": [4, 4]}}), "v.yaml")  # low = high: one value
 
 
 def test_vary_of_unknown_data_is_refused():
-    with pytest.raises(CnnCalcError, match="not in data"):
-        draw_data({"data": {"a": 0}, "vary": {"values": {"b": {"integers": [1, 2]}}}}, np.random.default_rng(0))
+    from cnncalc.exercises.problem import build_problem
+
+    with pytest.raises(CnnCalcError) as caught:
+        build_problem(vary_problem({"b": {"integers": [1, 2]}}), "v.yaml")
+    assert str(caught.value) == ("v.yaml: vary: 'b' is not in data (a rule replaces a data entry); the data names "
+                                 "are: a, n1")
 
 
 # ---------------------------------------------------------------- constraints
@@ -301,7 +333,7 @@ def test_a_secret_file_only_its_owner_can_read_is_accepted(tmp_path, mode):
 
 def test_secret_length_boundary(tmp_path):
     assert read_secret(secret_file(tmp_path, b"k" * 16, 0o600)) == b"k" * 16, "16 bytes is long enough"
-    with pytest.raises(CnnCalcError, match="at least 16 bytes"):
+    with pytest.raises(CnnCalcError, match=r"the secret in the secret file is too short \(15 bytes, at least 16\)"):
         read_secret(secret_file(tmp_path, b"k" * 15, 0o600))
 
 
@@ -359,7 +391,7 @@ def test_copy_check_ignores_a_value_held_by_more_than_the_crowd_limit():
 def test_labels_and_reproducibility_of_seeded_and_student_variants():
     raw = sizes_problem(WIDE)
     seeded = seed_variant(raw, "s.yaml", 3, 2)
-    assert seeded.label == "seed-3-2" and seed_variant(raw, "s.yaml", 3, 2).fingerprint == seeded.fingerprint
+    assert seeded.label == "variant-3-2" and seed_variant(raw, "s.yaml", 3, 2).fingerprint == seeded.fingerprint
     assert seed_variant(raw, "s.yaml", 3).fingerprint == seed_variant(raw, "s.yaml", 3, 0).fingerprint, "index 0"
     student = student_variant(raw, "s.yaml", SECRET, "ann")
     assert student.label == "ann"
@@ -382,11 +414,14 @@ def test_expr_draws_see_fixed_data_numbers():
 
 
 def test_bad_vary_sections():
-    with pytest.raises(CnnCalcError, match="'values' must map data names to rules"):
-        draw_data({"data": {}, "vary": {"values": [1]}}, np.random.default_rng(0))
+    from cnncalc.exercises.problem import build_problem
+
+    with pytest.raises(CnnCalcError) as caught:
+        build_problem(vary_problem([1]), "v.yaml")
+    assert str(caught.value) == "v.yaml: vary: bad value for 'values' (got [1], expected a mapping)"
     raw = map_problem([[[1, 2], [3, 4]]], SOME_ZERO)
     raw["vary"]["constraints"] = [{"valid": ["net"], "distinct": {}}]
-    with pytest.raises(CnnCalcError, match="a constraint is a one-key mapping"):
+    with pytest.raises(CnnCalcError, match="vary: constraint 1 must be a one-key mapping"):
         make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")
 
 
@@ -394,11 +429,17 @@ def test_tries_are_counted_and_the_last_failure_named():
     raw = map_problem([[[1, 2], [3, 4]]], SOME_ZERO, tries=7)
     with pytest.raises(CnnCalcError) as caught:
         make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")
-    assert "no variant met the constraints in 7 tries; the last failure: some_but_not_all: 0 of 4 cells equal 0" in (
-        str(caught.value)), str(caught.value)
-    raw["vary"]["tries"] = 0
-    with pytest.raises(CnnCalcError, match="in 0 tries"):
-        make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")  # still one try, then the clear error
+    assert str(caught.value) == (
+        "maps.yaml: no variant met the constraints in 7 tries; some_but_not_all failed in 7 of them, last: 0 of 4 "
+        "cells equal 0; loosen the constraint or widen the ranges in vary: values"), str(caught.value)
+    raw["vary"]["tries"] = 1
+    with pytest.raises(CnnCalcError, match="in 1 try; some_but_not_all failed in 1 of them"):
+        make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")
+    for tries in (0, 1001):
+        raw["vary"]["tries"] = tries
+        with pytest.raises(CnnCalcError) as caught:
+            make_variant(raw, "maps.yaml", np.random.default_rng(0), "x")
+        assert f"vary: bad value for 'tries' (got {tries}, expected an integer from 1 to 1,000)" in str(caught.value)
 
 
 def test_canonical_answers_for_copy_detection():

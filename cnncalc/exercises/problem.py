@@ -811,7 +811,8 @@ def _parts(check: Checker, parts_raw: list[Any]) -> list[Part]:
                 f"part '{pid}', question {j}"
             check.section(QUESTION, q, where, q_line)
             if q["id"] in question_lines:
-                check.fail(f"duplicate question id '{q['id']}' (first on line {question_lines[q['id']]})", q_line)
+                first = question_lines[q["id"]]
+                check.fail(f"duplicate question id '{q['id']}'" + (f" (first on line {first})" if first else ""), q_line)
             question_lines[q["id"]] = q_line
         explicit = sum(float(q["points"]) for q in questions_raw if "points" in q)
         implicit = [q for q in questions_raw if "points" not in q]

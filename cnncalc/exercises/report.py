@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CnnCalcError
-from .grading import QuestionResult, StudentResult, clean_text, json_value, safe_file_stem
+from .grading import MAX_ECHO_CHARS, QuestionResult, StudentResult, clean_text, json_value, safe_file_stem
 from .key import num
 from .problem import Problem, Question
 
@@ -329,7 +329,8 @@ def _show(value: Any) -> str:
     if isinstance(plain, float):
         return num(plain)
     shown = _echo(plain)
-    return clean_text(shown if isinstance(shown, str) else str(shown)).replace("`", "'")
+    # _echo has already cut a long answer, naming its full length: a second cut would name the preview's
+    return clean_text(shown if isinstance(shown, str) else str(shown), 2 * MAX_ECHO_CHARS).replace("`", "'")
 
 
 def write_feedback(problem: Problem, results: list[StudentResult], folder: str | Path) -> list[Path]:
