@@ -349,3 +349,35 @@ def test_tikz_follows_the_layout():
     picture = conv_tikz(figure, [(1, 2)])
     assert picture.count("blue!60!black") == 9 and picture.count("teal!80!black") == 1
     assert picture.count("densely dashed") == 7 * 7 - 5 * 5
+
+
+def test_sheets_draw_the_networks_without_giving_answers_away(cli, tmp_path):
+    code, _, err = cli("generate", str(ROOT / "problems" / "cnn-layers-worksheet.yaml"), "--seed", "3",
+                       "--out", str(tmp_path / "html"), "--format", "html")
+    assert code == 0, err
+    sheet = next((tmp_path / "html" / "sheets").glob("*.html")).read_text()
+    diagrams = re.findall(r'<div class="figure">(<svg.*?</svg>)', sheet, re.DOTALL)
+    assert len(diagrams) >= 4  # one per network, and part a's convolution
+    first = ET.fromstring(diagrams[0])
+    labels = [t.text for t in first.iter("{http://www.w3.org/2000/svg}text")]
+    assert "6×6×3" in labels and "?×?×?" in labels and "4×4×1" not in labels  # a.shape stays to be worked out
+    assert "conv 3×3, 1" in labels
+    conv = ET.fromstring(diagrams[1])
+    assert conv.find(".//{http://www.w3.org/2000/svg}rect[@class='out']") is None  # no output grid
+    assert "→ output" not in diagrams[1]
+
+
+@pytest.mark.skipif(not _has_tikz(), reason="pdflatex with TikZ is not installed")
+def test_latex_sheet_with_figures_compiles(cli, tmp_path):
+    code, _, err = cli("generate", str(ROOT / "problems" / "cnn-layers-worksheet.yaml"), "--seed", "3",
+                       "--out", str(tmp_path / "tex"), "--format", "latex")
+    assert code == 0, err
+    sheet = next((tmp_path / "tex" / "sheets").glob("*.tex"))
+    assert r"\usepackage{tikz}" in sheet.read_text() and r"\begin{tikzpicture}" in sheet.read_text()
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", sheet.name], cwd=sheet.parent,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-r", "30", "-png", "-f", "2", "-l", "2", sheet.with_suffix(".pdf").name, "page"],
+                       cwd=sheet.parent, check=True, timeout=60)
+        assert ink(next(sheet.parent.glob("page*.png"))) > 0.01

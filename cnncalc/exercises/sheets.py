@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CnnCalcError
 from .key import key_answers, num
 from .variants import Variant
 
@@ -67,6 +68,7 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
             continue
         for caption, table in _tables(title or name, value):
             blocks.append(("table", (caption, table)))
+    blocks.extend(("figure", figure) for figure in network_figures(problem))
     for part in problem.parts:
         blocks.append(("part", f"{part.id}) ({num(part.points)} p) " + fill(part.prompt, problem.data).strip()))
         for q in part.questions:
@@ -76,6 +78,26 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
                 "answers": {q.id: None for q in problem.questions if q.kind != "manual"}}
     blocks.append(("answers", template))
     return blocks
+
+
+def network_figures(problem: Any) -> list[tuple[str, Any, Any]]:
+    """(name, diagram layout, conv figure or None) for each network of the exercise that builds: what the
+    HTML and LaTeX sheets draw. Shapes past the input are hidden (they are what students work out), and a
+    one-convolution network's figure shows the padded input and the kernel, not the output."""
+    from ..calc.analysis import analyse
+    from ..render.convfig import figure_for_network
+    from ..render.diagram import layout
+    from ..spec.network import build_network
+    from .problem import resolve_refs
+
+    figures = []
+    for name, spec in problem.networks.items():
+        try:
+            summary = analyse(build_network(resolve_refs(spec, problem.data), problem.source))
+        except CnnCalcError:
+            continue  # the key reports a network that does not build
+        figures.append((name, layout(summary, hide_shapes=True), figure_for_network(summary)))
+    return figures
 
 
 def render_sheet(variant: Variant, fmt: str = "markdown") -> str:
@@ -174,8 +196,18 @@ def _tex(text: str) -> str:
 
 
 def _latex(blocks: list[tuple[str, Any]]) -> str:
-    out = [r"\documentclass{article}", r"\usepackage[utf8]{inputenc}", r"\begin{document}"]
+    from ..render import convfig, diagram
+
+    figures = any(kind == "figure" for kind, _ in blocks)
+    out = [r"\documentclass{article}", r"\usepackage[utf8]{inputenc}"] + ([r"\usepackage{tikz}"] if figures else []) \
+        + [r"\begin{document}"]
     for kind, content in blocks:
+        if kind == "figure":
+            name, drawn, figure = content
+            out += [r"\par\medskip\textbf{Network " + _tex(name) + r"}\par\smallskip", diagram.tikz(drawn)]
+            if figure is not None:
+                out += [r"\par\smallskip", convfig.tikz(figure, show_output=False)]
+            continue
         if kind == "title":
             out.append(r"\section*{" + _tex(content) + "}")
         elif kind == "meta":
@@ -210,7 +242,8 @@ _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 
           ".grid td{border:none;padding:1px}.bad{outline:2px solid #c00;background:#fee}"
           ".msg{color:#c00;margin-left:.5em}#form-errors{color:#c00}#form-notes{color:#555}"
           "#answer-form{border-top:2px solid #333;margin-top:2em;padding-top:.5em}"
-          "pre{background:#f4f4f4;padding:.5em;overflow-x:auto}")
+          "pre{background:#f4f4f4;padding:.5em;overflow-x:auto}.figure{overflow-x:auto;margin:.5em 0}"
+          ".figure svg{max-width:100%;height:auto}")
 
 _HINTS = {"shape": "a list of whole numbers, e.g. 4, 4", "count": "a whole number", "number": "a number",
           "value": "a number", "expression": "an expression, e.g. (f - 1)/2"}
@@ -362,6 +395,14 @@ def _html(blocks: list[tuple[str, Any]], fields: dict[str, dict[str, Any]] | Non
     out: list[str] = []
     template = None
     for kind, content in blocks:
+        if kind == "figure":
+            from ..render import convfig, diagram
+
+            name, drawn, figure = content
+            out.append(f'<p><strong>Network {esc(name)}</strong></p><div class="figure">{diagram.svg(drawn)}</div>')
+            if figure is not None:
+                out.append(f'<div class="figure">{convfig.svg(figure, show_output=False)}</div>')
+            continue
         if kind == "title":
             head[4] = f"<title>{esc(content)}</title>"
             out.append(f"<h1>{esc(content)}</h1>")

@@ -121,10 +121,15 @@ def _kind(index: int, edge: int, n: int, stride: int, transpose: bool) -> str:
 _FILL = {"input": "#a9c8ea", "pad": "#ffffff", "zero": "#f3f3f3"}
 
 
-def svg(figure: ConvFigure, positions: list[tuple[int, int]] | None = None, animate: bool = False) -> str:
+def svg(figure: ConvFigure, positions: list[tuple[int, int]] | None = None, animate: bool = False,
+        show_output: bool = True) -> str:
     """Panels side by side (every position, or those given); with `animate`, one panel stepping through
-    every position (SMIL: no script, plays in any browser)."""
+    every position (SMIL: no script, plays in any browser). Without `show_output` (exercise sheets) one
+    panel shows the padded input and the kernel at its first position only — the output's size would
+    give an answer away."""
     every = sorted(figure.reads)
+    if not show_output:
+        positions, animate = every[:1], False
     if positions is None:
         positions = every if len(every) <= 16 else every[:1]
     for position in positions:
@@ -133,16 +138,17 @@ def svg(figure: ConvFigure, positions: list[tuple[int, int]] | None = None, anim
                                expected=f"row,column with each in 0…{figure.output_size - 1}")
     shown = positions[:1] if animate else positions
     grid_px = figure.grid_size * CELL
-    out_px = figure.output_size * CELL
+    out_px = figure.output_size * CELL if show_output else 0
     panel_w = grid_px + 40 + out_px + 30
     panel_h = max(grid_px, out_px) + 40
     columns = min(len(shown), 4)
     rows = (len(shown) + columns - 1) // columns
     width, height = columns * panel_w + 20, rows * panel_h + 70
+    title = figure.title if show_output else figure.title.split(" →")[0]
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'),
-           f"<title>{escape(figure.title)}</title>", f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="10" y="20" font-size="13" font-weight="bold">{escape(figure.title)}</text>',
+           f"<title>{escape(title)}</title>", f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="10" y="20" font-size="13" font-weight="bold">{escape(title)}</text>',
            '<text x="10" y="38" fill="#444">blue: input · white, dashed: padding'
            + (" · grey: inserted zeros" if figure.transpose else "") + " · dark: the kernel's cells · "
            "right: the output, its cell marked</text>"]
@@ -155,6 +161,11 @@ def svg(figure: ConvFigure, positions: list[tuple[int, int]] | None = None, anim
             out.append(f'<rect class="cell {kind}" x="{c * CELL}" y="{r * CELL}" width="{CELL}" height="{CELL}" '
                        f'fill="{_FILL[kind]}" stroke="#678"{dash}/>')
         out.append(_kernel(figure, position, every if animate else None))
+        if not show_output:
+            out.append(f'<text x="0" y="{grid_px + 16}" fill="#333">the kernel at its first position; it moves '
+                       f'{figure.step} cell(s) at a time</text>')
+            out.append("</g>")
+            continue
         base = grid_px + 40
         out.append(f'<text x="{grid_px + 8}" y="{max(grid_px, out_px) / 2 + 4:g}">→</text>')
         for i in range(figure.output_size):
@@ -221,11 +232,12 @@ def figure_for_solution(values: dict[str, str | None], solution: Any, transpose:
                        int(output_padding or 0), after)
 
 
-def tikz(figure: ConvFigure, positions: list[tuple[int, int]] | None = None) -> str:
+def tikz(figure: ConvFigure, positions: list[tuple[int, int]] | None = None, show_output: bool = True) -> str:
     """The figure's panels as a TikZ picture (needs `\\usepackage{tikz}`), for LaTeX sheets: one row of
-    panels, at most four (the first positions, or those given)."""
+    panels, at most four (the first positions, or those given); without `show_output`, the padded input
+    and the kernel at its first position only."""
     every = sorted(figure.reads)
-    shown = (positions or every)[:4]
+    shown = (positions or every)[:4] if show_output else every[:1]
     size = 0.32  # cm per cell
     out = [r"\begin{tikzpicture}[x=" + f"{size}cm" + ", y=-" + f"{size}cm" + r", font=\sffamily\scriptsize]"]
     offset = 0.0
@@ -236,6 +248,10 @@ def tikz(figure: ConvFigure, positions: list[tuple[int, int]] | None = None) -> 
             out.append(rf"\filldraw[fill={fill}, draw=black!50{dash}] ({offset + c:g},{r:g}) rectangle ++(1,1);")
         for r, c in figure.reads[(i, j)]:
             out.append(rf"\fill[blue!60!black, opacity=0.75] ({offset + c + 0.12:g},{r + 0.12:g}) rectangle ++(0.76,0.76);")
+        if not show_output:
+            out.append(rf"\node[anchor=north west] at ({offset:g},{figure.grid_size + 0.3:g}) "
+                       rf"{{the kernel at its first position; it moves {figure.step} cell(s) at a time}};")
+            break
         base = offset + figure.grid_size + 1.5
         for a in range(figure.output_size):
             for b in range(figure.output_size):
@@ -246,3 +262,35 @@ def tikz(figure: ConvFigure, positions: list[tuple[int, int]] | None = None) -> 
         offset = base + figure.output_size + 2
     out.append(r"\end{tikzpicture}")
     return "\n".join(out) + "\n"
+
+
+def figure_for_network(summary: Any) -> ConvFigure | None:
+    """The arithmetic figure of a network that is about one convolution (one conv layer on a square 2-D
+    input, square kernel, stride and dilation, the same padding on every side); None otherwise."""
+    network = summary.network
+    convs = [layer for layer in network.layers if layer.type in ("conv", "conv2d", "depthwise_conv",
+                                                                  "conv_transpose", "conv_transpose2d")]
+    if len(convs) != 1 or len(network.input_shape) != 3:
+        return None
+    layer = convs[0]
+    record = summary.record(layer.name)
+    in_shape = summary.input_shape if layer.inputs == ["input"] else summary.record(layer.inputs[0]).output_shape
+    options = layer.options
+
+    def square(value: Any) -> int | None:
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        return values[0] if len(set(values)) == 1 and isinstance(values[0], int) else None
+
+    n = square(tuple(in_shape[:2]))
+    kernel, stride = square(options.get("kernel")), square(options.get("stride", 1))
+    dilation = square(options.get("dilation", 1))
+    padding = options.get("padding", ("each", 0))
+    pad = square(padding[1]) if isinstance(padding, tuple) and padding[:1] == ("each",) else None
+    if None in (n, kernel, stride, dilation, pad) or not isinstance(record.output_shape[0], int):
+        return None
+    transpose = layer.type.startswith("conv_transpose")
+    out_pad = square(options.get("output_padding", 0)) if transpose else 0
+    try:
+        return conv_figure(n, kernel, pad, stride, dilation, transpose, out_pad or 0)
+    except CnnCalcError:
+        return None

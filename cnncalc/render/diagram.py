@@ -96,9 +96,15 @@ class _Node:
     inputs: list[str]
 
 
-def layout(summary: Summary, depth: int | None = None) -> Layout:
-    """Boxes, label blocks and edges for the network; with `depth`, blocks nested deeper are one box."""
+def layout(summary: Summary, depth: int | None = None, hide_shapes: bool = False) -> Layout:
+    """Boxes, label blocks and edges for the network; with `depth`, blocks nested deeper are one box.
+
+    `hide_shapes` is for exercise sheets: every activation but the input is drawn at one size and labelled
+    `?`, so the picture shows the operations without giving the answers away."""
     nodes = _nodes(summary, depth)
+    if hide_shapes:
+        nodes = [n if n.name == "input" else _Node(n.name, n.kind, ("?",) * len(n.shape), n.caption, n.inputs)
+                 for n in nodes]
     scale = _scale(nodes)
     columns = _columns(nodes)
     boxes = {n.name: _box(n, scale, columns[n.name]) for n in nodes}
@@ -243,11 +249,29 @@ def caption(summary: Summary, record: LayerRecord) -> str:
     if stride is not None and _times(stride) not in ("1", "1×1", "1×1×1"):
         parts.append("/" + (_times(stride) if not isinstance(stride, (list, tuple)) or len(set(map(str, stride))) > 1
                             else str(stride[0])))
+    padding = _padding_text(options.get("padding"))
+    if padding and kernel is not None:
+        parts.append(f"pad {padding}")
     text = " ".join(parts)
     for count in ("filters", "units"):
         if options.get(count) is not None:
             text += f", {options[count]}"
     return text
+
+
+def _padding_text(padding: Any) -> str:
+    """`1`, `same`, `full`, `(1, 2)×(0, 1)`; empty for no padding. Reads the parsed forms of layers/base."""
+    if padding is None or padding == 0:
+        return ""
+    if isinstance(padding, tuple) and padding:
+        kind, *rest = padding
+        if kind == "each":
+            values = rest[0] if isinstance(rest[0], (list, tuple)) else [rest[0]]
+            return "" if all(v == 0 for v in values) else _times(rest[0])
+        if kind == "explicit":
+            return "" if all(a == 0 and b == 0 for a, b in rest) else "×".join(f"({a}, {b})" for a, b in rest)
+        return str(kind) if kind != "valid" else ""
+    return str(padding) if padding != "valid" else ""
 
 
 def _times(value: Any) -> str:
@@ -265,8 +289,8 @@ def _number(value: Any, fallback: float) -> float:
         return float(value)
     try:
         return float(value)
-    except TypeError:
-        return fallback  # a symbolic size is drawn at a nominal size; its label says what it is
+    except (TypeError, ValueError):
+        return fallback  # a symbolic or hidden size is drawn at a nominal size; its label says what it is
 
 
 @dataclass
@@ -370,11 +394,14 @@ def overlaps(drawn: Layout) -> list[tuple[str, str]]:
 _TIKZ_COLOURS = {kind: tuple(f"{kind}{part}" for part in ("front", "top", "side")) for kind in _STYLE}
 
 
-def tikz(drawn: Layout, width: str = r"\linewidth") -> str:
-    """The layout as a TikZ picture scaled to `width` (needs `\\usepackage{tikz}`), for LaTeX sheets."""
+def tikz(drawn: Layout, width: str = r"\linewidth", scale: float = 0.55) -> str:
+    """The layout as a TikZ picture (needs `\\usepackage{tikz}`), for LaTeX sheets: `scale` pt per pixel,
+    shrunk to `width` when it would be wider than about a page's text."""
     from .text import latex_escape
 
-    out = [r"\resizebox{" + width + r"}{!}{%", r"\begin{tikzpicture}[x=1pt, y=-1pt, font=\sffamily\scriptsize]"]
+    fits = drawn.width * scale <= 400
+    out = ([] if fits else [r"\resizebox{" + width + r"}{!}{%"]) + [
+        rf"\begin{{tikzpicture}}[x={scale:g}pt, y=-{scale:g}pt, font=\sffamily\scriptsize]"]
     for kind, colours in _STYLE.items():
         for name, colour in zip(_TIKZ_COLOURS[kind], colours):
             out.append(r"\definecolor{" + name + "}{HTML}{" + colour[1:].upper() + "}")
@@ -393,5 +420,5 @@ def tikz(drawn: Layout, width: str = r"\linewidth") -> str:
         out.append(rf"\filldraw[fill={front}, draw=black!60] ({x:g},{y:g}) rectangle ++({w:g},{h:g});")
         out.append(rf"\node[anchor=north, align=center] at ({box.text_x:g},{box.text_y:g}) "
                    "{\\textbf{" + latex_escape(box.caption) + r"}\\" + latex_escape(box.label) + "};")
-    out += [r"\end{tikzpicture}}"]
+    out += [r"\end{tikzpicture}" + ("" if fits else "}")]
     return "\n".join(out) + "\n"
