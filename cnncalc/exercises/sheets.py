@@ -399,9 +399,9 @@ def _html(blocks: list[tuple[str, Any]], fields: dict[str, dict[str, Any]] | Non
             from ..render import convfig, diagram
 
             name, drawn, figure = content
-            out.append(f'<p><strong>Network {esc(name)}</strong></p><div class="figure">{diagram.svg(drawn)}</div>')
+            out.append(f'<p><strong>Network {esc(name)}</strong></p><div class="figure">{_inline(diagram.svg(drawn))}</div>')
             if figure is not None:
-                out.append(f'<div class="figure">{convfig.svg(figure, show_output=False)}</div>')
+                out.append(f'<div class="figure">{_inline(convfig.svg(figure, show_output=False))}</div>')
             continue
         if kind == "title":
             head[4] = f"<title>{esc(content)}</title>"
@@ -433,6 +433,11 @@ def _html(blocks: list[tuple[str, Any]], fields: dict[str, dict[str, Any]] | Non
         out.append(f'<script id="answer-form-code">{_SCRIPT}</script>')
     out.append("</body></html>")
     return "\n".join(head + out) + "\n"
+
+
+def _inline(svg: str) -> str:
+    """An SVG document as inline SVG in HTML, which needs no namespace (and so names no address)."""
+    return svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
 
 
 def key_document(variant: Variant) -> dict[str, Any]:
