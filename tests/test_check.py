@@ -156,3 +156,18 @@ def test_every_key_of_the_format_has_a_type_a_default_and_an_example_on_the_page
         assert f"| `{layout}` |" in page
     for kind in KINDS:
         assert f"| `{kind}` |" in page
+
+
+@pytest.mark.parametrize("content", ["id: [unclosed\n", "- a list\n", "id: x\nparts: []\n", "!!python/object:os.system x\n"])
+def test_bad_files_end_in_one_line_and_exit_2(cli, tmp_path, content):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    code, out, err = cli("check", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_missing_file_and_a_folder_are_refused(cli, tmp_path):
+    for target in (tmp_path / "nope.yaml", tmp_path):
+        code, _, err = cli("check", str(target))
+        assert code == 2 and err.startswith("error: ")
