@@ -2,7 +2,11 @@
 batch of 1,000 files of which 100 are hostile (huge numbers, dates, binary, deep nesting, syntax errors,
 files near the size cap, FIFOs), which must finish in under 30 s on one process.
 
-Run: python benchmarks/bench_grading.py [--files N]   (target: 10,000 files under 10 s on 2 cores)
+Also: the same 10,000 files graded with the class statistics (`grade --stats`: histogram, item analysis)
+and the copy check of the single-key batch, target 10 s; and the copy check over 1,000 students with
+per-student variants (every pair compared), target 10 s.
+
+Run: python benchmarks/bench_grading.py [--files N] [--students N]   (targets on 2 cores)
 The baseline in the same run is reading the same files with PyYAML alone.
 """
 
@@ -18,7 +22,10 @@ from pathlib import Path
 import yaml
 
 from cnncalc.exercises import compute_key, grade_batch, load_problem
+from cnncalc.exercises.copies import copy_check, copy_check_results
 from cnncalc.exercises.key import key_answers
+from cnncalc.exercises.stats import class_stats, stats_text
+from cnncalc.spec import safeload
 
 ROOT = Path(__file__).parent.parent
 
@@ -83,6 +90,12 @@ def main() -> None:
         start = time.perf_counter()
         results, _ = grade_batch(problem, paths, key)
         seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        with_stats, _ = grade_batch(problem, paths, key)
+        middle = time.perf_counter()
+        copy_check_results(problem, with_stats)
+        stats_text(class_stats(problem, with_stats))
+        stats_seconds, extra = time.perf_counter() - start, time.perf_counter() - middle
     assert len(results) == count and all(r.error is None for r in results)
     print(f"{'measurement':45} {'seconds':>9} {'files/s':>9} {'target':>8} {'ratio':>7}")
     target = 10.0 * count / 10_000
@@ -90,6 +103,9 @@ def main() -> None:
           f"{target:8.2f} {seconds / target:7.2f}")
     print(f"{'baseline: yaml.load of the same files':45} {baseline:9.3f} {count / baseline:9.0f}")
     print(f"grading costs {seconds / baseline:.1f}× the bare YAML reading")
+    print(f"{f'grade {count:,} files, --stats and the copy check':45} {stats_seconds:9.3f} "
+          f"{count / stats_seconds:9.0f} {target:8.2f} {stats_seconds / target:7.2f}   (of which {extra:.2f} s "
+          "for the statistics and the copy check)")
     with tempfile.TemporaryDirectory() as folder:
         paths = hostile_batch(Path(folder), key_answers(problem, key))
         start, cpu = time.perf_counter(), time.process_time()
@@ -99,6 +115,40 @@ def main() -> None:
     assert len(results) == 1000 and all(r.score == 0 for r in results if r.error)
     print(f"{'grade 1,000 files, 100 hostile (one process)':45} {seconds:9.3f} {1000 / seconds:9.0f} "
           f"{30.0:8.2f} {seconds / 30:7.2f}   ({invalid} files invalid, {cpu:.2f} s CPU)")
+    copies_benchmark(int(sys.argv[sys.argv.index("--students") + 1]) if "--students" in sys.argv else 1000)
+
+
+def copies_benchmark(students: int) -> None:
+    """Every pair of a class with per-student variants: honest students with slips, ten whole copies."""
+    from cnncalc.exercises.grading import grade_answers
+    from cnncalc.exercises.variants import student_variant
+
+    raw = safeload.load_file(ROOT / "problems" / "cnn-layers-worksheet.yaml")
+    secret = b"a course secret of more than sixteen bytes"
+    rng = random.Random(1)
+    variants = [student_variant(raw, "worksheet", secret, f"s{i:04d}") for i in range(students)]
+    results, answers_of, keys_of = [], {}, {}
+    for i, variant in enumerate(variants):
+        answers = key_answers(variant.problem, variant.key)
+        for qid in rng.sample(sorted(answers), rng.randint(0, 3)):
+            if isinstance(answers[qid], int):
+                answers[qid] += rng.choice([-2, -1, 1, 2])
+        if i >= students - 10:  # ten whole copies of the first ten students
+            answers = dict(answers_of[i - (students - 10)])
+        results.append(grade_answers(variant.problem, variant.key, variant.label, answers))
+        answers_of[i] = answers
+        keys_of[i] = {qid: expected.value for qid, expected in variant.key.items()}
+    qids = [q.id for q in variants[0].problem.questions if q.kind != "manual"]
+    start = time.perf_counter()
+    pairs, _ = copy_check(results, qids, answers_of, keys_of)
+    seconds = time.perf_counter() - start
+    found = {frozenset((p.student, p.other)) for p in pairs}
+    expected = {frozenset((f"s{i:04d}", f"s{students - 10 + i:04d}")) for i in range(10)}
+    assert found == expected, (len(found), len(found & expected))
+    target = 10.0
+    label = f"copy check, {students:,} students ({students * (students - 1) // 2:,} pairs)"
+    print(f"{label:45} {seconds:9.3f} {students / seconds:9.0f} {target:8.2f} {seconds / target:7.2f}   "
+          f"({len(pairs)} pairs flagged, all ten copies)")
 
 
 if __name__ == "__main__":

@@ -209,3 +209,25 @@ def test_copy_detection_of_1000_students_is_fast():
     pairs = find_copies([f"s{i}" for i in range(n)], [f"q{q}" for q in range(nq)], answers, keys)
     assert time.perf_counter() - start < 10
     assert [{p.student, p.other} for p in pairs] == [{"s0", "s1"}]
+
+
+def test_large_classes_judge_only_pairs_sharing_a_rare_value_and_find_the_same_copies(monkeypatch):
+    from cnncalc.exercises import copies
+
+    rng = np.random.default_rng(5)
+    n, nq = 300, 8
+    keys = rng.integers(0, 40, size=(n, nq)).tolist()
+    keys = [[row[0] % 3, *row[1:]] for row in keys]  # question 0 has three keys: common values
+    answers = [[v if rng.random() < 0.8 else int(rng.integers(0, 60)) for v in row] for row in keys]
+    for copier, source in ((10, 20), (30, 40), (50, 60)):
+        answers[copier] = list(answers[source])
+    answers[70] = [*keys[80][:6], *keys[70][6:]]  # six of eight from 80's key
+    names = [f"s{i}" for i in range(n)]
+    qids = [f"q{q}" for q in range(nq)]
+    dense = copies.find_copies(names, qids, answers, keys)
+    monkeypatch.setattr(copies, "DENSE_LIMIT", 50)
+    monkeypatch.setattr(copies, "RARE_SHARE", 64)
+    sparse = copies.find_copies(names, qids, answers, keys)
+    assert [p.as_dict() for p in sparse] == [p.as_dict() for p in dense]
+    assert {frozenset((p.student, p.other)) for p in dense} >= {
+        frozenset(("s10", "s20")), frozenset(("s30", "s40")), frozenset(("s50", "s60")), frozenset(("s70", "s80"))}

@@ -114,51 +114,23 @@ def find_copies(students: list[str], qids: list[str], answers: list[list[Any]], 
     n, nq = len(students), len(qids)
     if n < 2:
         return []
-    evidence = np.zeros((n, n))
-    counted = np.zeros((n, n), dtype=np.int32)  # comparable questions per pair
-    took = np.zeros((n, n), dtype=np.int32)  # [i, j]: questions where i gave j's key, not their own
-    wrong_shared = np.zeros((n, n), dtype=np.int32)
-    differ_answered = np.zeros((n, n), dtype=np.int32)  # [i, j]: keys differ and i answered
-    from_other = np.zeros((n, n), dtype=np.int32)  # [i, j]: … and i's answer is j's key or answer, not i's
-    differ_total = np.zeros((n, n), dtype=np.int32)  # questions whose keys differ
-    hit_masks: list[np.ndarray] = []
+    codes_a = np.full((n, nq), -1, dtype=np.int64)
+    codes_k = np.full((n, nq), -2, dtype=np.int64)
+    bits = np.zeros((n, nq))
+    bits_same_key = np.zeros((n, nq))
     for q in range(nq):
         a, k = _codes([canonical(row[q]) for row in answers], [canonical(row[q]) for row in keys])
-        present = a >= 0
-        if present.sum() < 2:
-            hit_masks.append(np.zeros((n, n), dtype=bool))
-            continue
+        codes_a[:, q], codes_k[:, q] = a, k
         _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
-        bits = np.log2(n / counts[inverse])  # rarity of each student's answer to q in the class
+        bits[:, q] = np.log2(n / counts[inverse])  # rarity of each student's answer to q in the class
         # … and among the students who had the same key: a wrong turn common for that key weighs little
         _, key_inverse, key_counts = np.unique(k, return_inverse=True, return_counts=True)
         _, pair_inverse, pair_counts = np.unique(k * (int(a.max()) + 2) + a, return_inverse=True,
                                                  return_counts=True)
-        bits_same_key = np.log2(key_counts[key_inverse] / pair_counts[pair_inverse])
-        bits[~present] = 0.0
-        both = present[:, None] & present[None, :]
-        np.fill_diagonal(both, False)
-        keys_differ = k[:, None] != k[None, :]
-        i_answered = keys_differ & present[:, None]
-        same = (a[:, None] == a[None, :]) & both
-        wrong = present & (a != k)
-        i_took = i_answered & (a[:, None] == k[None, :])  # i gave j's key (so not their own)
-        from_j = i_answered & wrong[:, None] & (same | i_took)
-        shared_wrong = same & ~keys_differ & wrong[:, None] & wrong[None, :]
-        hit = from_j | from_j.T | shared_wrong
-        weight = np.maximum(np.where(from_j, bits[:, None], 0.0), np.where(from_j.T, bits[None, :], 0.0))
-        evidence += np.where(shared_wrong, bits_same_key[:, None], weight)
-        counted += (i_answered | i_answered.T | shared_wrong)
-        took += i_took
-        wrong_shared += shared_wrong
-        differ_answered += i_answered
-        differ_total += keys_differ
-        from_other += from_j
-        hit_masks.append(hit)
-    limit = threshold_bits(n)
-    whole = (from_other == differ_answered) & (from_other >= np.minimum(WHOLE_MIN, differ_total)) & (from_other > 0)
-    flagged = (evidence >= limit) | whole | whole.T
-    finger = np.zeros((n, n), dtype=bool)
+        bits_same_key[:, q] = np.log2(key_counts[key_inverse] / pair_counts[pair_inverse])
+    present = codes_a >= 0
+    wrong = present & (codes_a != codes_k)
+    finger: dict[tuple[int, int], bool] = {}
     if given is not None and own is not None:
         owner: dict[str, list[int]] = {}
         for j, fingerprint in enumerate(own):
@@ -167,21 +139,110 @@ def find_copies(students: list[str], qids: list[str], answers: list[list[Any]], 
         for i, fingerprint in enumerate(given):
             for j in owner.get(fingerprint or "", []):
                 if j != i and own[i] != fingerprint:
-                    finger[i, j] = True
-        flagged |= finger | finger.T
+                    finger[(i, j)] = True
+    first, second = _candidates(codes_a, codes_k, wrong, finger)
+    return _judge(students, qids, first, second, codes_a, codes_k, present, wrong, bits, bits_same_key, finger)
+
+
+DENSE_LIMIT = 1000  # up to this many students every pair is judged; above, the pairs that share a rare value
+RARE_SHARE = 16  # … where rare means held by at most max(64, n / RARE_SHARE) students (≥ 4 bits each)
+
+
+def _candidates(codes_a: np.ndarray, codes_k: np.ndarray, wrong: np.ndarray,
+                finger: dict[tuple[int, int], bool]) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (i < j) to judge. Evidence needs a wrong answer of one that equals the other's answer or
+    key; in a large class only pairs sharing such a value that is rare can reach the threshold (or be a
+    whole copy of distinctive answers), so only they are judged."""
+    n = codes_a.shape[0]
+    if n <= DENSE_LIMIT:
+        first, second = np.triu_indices(n, 1)
+        return first, second
+    limit = max(64, n // RARE_SHARE)
+    found: list[np.ndarray] = [np.array([i * n + j if i < j else j * n + i for i, j in finger], dtype=np.int64)]
+    for q in range(codes_a.shape[1]):
+        holders: dict[int, list[int]] = {}
+        for i in np.nonzero(wrong[:, q])[0]:
+            holders.setdefault(int(codes_a[i, q]), []).append(int(i))
+        if not holders:
+            continue
+        combined = np.concatenate([codes_a[:, q], codes_k[:, q]])  # answers, then keys
+        order = np.argsort(combined, kind="stable")
+        values, starts, counts = np.unique(combined[order], return_index=True, return_counts=True)
+        lookup = {int(v): k for k, v in enumerate(values)}
+        for value, wrong_holders in holders.items():
+            k = lookup[value]
+            everyone = np.unique(order[starts[k]:starts[k] + counts[k]] % n)  # its answer or key is the value
+            if everyone.size > limit:
+                continue
+            left = np.repeat(np.array(wrong_holders), everyone.size)
+            right = np.tile(everyone, len(wrong_holders))
+            keep = left != right
+            low, high = np.minimum(left[keep], right[keep]), np.maximum(left[keep], right[keep])
+            found.append(low.astype(np.int64) * n + high)
+    pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    return pairs // n, pairs % n
+
+
+def _judge(students: list[str], qids: list[str], first: np.ndarray, second: np.ndarray, codes_a: np.ndarray,
+           codes_k: np.ndarray, present: np.ndarray, wrong: np.ndarray, bits: np.ndarray,
+           bits_same_key: np.ndarray, finger: dict[tuple[int, int], bool]) -> list[CopyPair]:
+    """The evidence of each candidate pair (i = first, j = second), all pairs at once per question."""
+    n, nq = codes_a.shape
+    size = first.size
+    evidence = np.zeros(size)
+    counted = np.zeros(size, dtype=np.int32)  # comparable questions
+    took = np.zeros((2, size), dtype=np.int32)  # i gave j's key (not their own); j gave i's
+    from_other = np.zeros((2, size), dtype=np.int32)  # … or j's / i's answer, wrong for them
+    differ_answered = np.zeros((2, size), dtype=np.int32)  # keys differ and i / j answered
+    differ_total = np.zeros(size, dtype=np.int32)
+    wrong_shared = np.zeros(size, dtype=np.int32)
+    hits = np.zeros((size, nq), dtype=bool)
+    for q in range(nq):
+        ai, aj, ki, kj = codes_a[first, q], codes_a[second, q], codes_k[first, q], codes_k[second, q]
+        pi, pj, wi, wj = present[first, q], present[second, q], wrong[first, q], wrong[second, q]
+        keys_differ = ki != kj
+        same = (ai == aj) & pi & pj
+        i_took, j_took = keys_differ & pi & (ai == kj), keys_differ & pj & (aj == ki)
+        from_j = keys_differ & wi & (same | i_took)  # i holds j's key or answer, not their own
+        from_i = keys_differ & wj & (same | j_took)
+        shared = same & ~keys_differ & wi & wj
+        hit = from_j | from_i | shared
+        weight = np.maximum(np.where(from_j, bits[first, q], 0.0), np.where(from_i, bits[second, q], 0.0))
+        evidence += np.where(shared, bits_same_key[first, q], weight)
+        counted += (keys_differ & (pi | pj)) | shared
+        took[0] += i_took
+        took[1] += j_took
+        from_other[0] += from_j
+        from_other[1] += from_i
+        differ_answered[0] += keys_differ & pi
+        differ_answered[1] += keys_differ & pj
+        differ_total += keys_differ
+        wrong_shared += shared
+        hits[:, q] = hit
+    limit = threshold_bits(n)
+    whole = (from_other == differ_answered) & (from_other >= np.minimum(WHOLE_MIN, differ_total)) & (from_other > 0)
+    fingered = np.zeros((2, size), dtype=bool)
+    if finger:
+        index = {int(i) * n + int(j): p for p, (i, j) in enumerate(zip(first, second))}
+        for i, j in finger:
+            if i < j:
+                fingered[0, index[i * n + j]] = True
+            else:
+                fingered[1, index[j * n + i]] = True
+    flagged = (evidence >= limit) | whole[0] | whole[1] | fingered[0] | fingered[1]
     pairs = []
-    for i, j in zip(*np.nonzero(np.triu(flagged, 1))):
-        i, j = int(i), int(j)
+    for p in np.nonzero(flagged)[0]:
+        i, j, side = int(first[p]), int(second[p]), 0
         # name first the one who holds the other's variant (or fingerprint)
-        if finger[j, i] and not finger[i, j] or (not finger[i, j] and took[j, i] > took[i, j]) or (
-                not finger[i, j] and took[j, i] == took[i, j] and whole[j, i] and not whole[i, j]):
-            i, j = j, i
-        questions = [qids[q] for q in range(nq) if hit_masks[q][i, j]]
-        similarity = len(questions) / counted[i, j] if counted[i, j] else (1.0 if questions else 0.0)
-        pairs.append(CopyPair(students[i], students[j], float(evidence[i, j]), float(similarity), questions,
-                              int(took[i, j]), int(wrong_shared[i, j]), bool(whole[i, j] or whole[j, i]),
-                              bool(finger[i, j]), (i, j)))
-    pairs.sort(key=lambda p: (not p.whole and not p.fingerprint, -p.bits, p.student, p.other))
+        if (fingered[1, p] and not fingered[0, p]) or (not fingered[0, p] and (
+                took[1, p] > took[0, p] or (took[1, p] == took[0, p] and whole[1, p] and not whole[0, p]))):
+            i, j, side = j, i, 1
+        questions = [qids[q] for q in range(nq) if hits[p, q]]
+        similarity = len(questions) / counted[p] if counted[p] else (1.0 if questions else 0.0)
+        pairs.append(CopyPair(students[i], students[j], float(evidence[p]), float(similarity), questions,
+                              int(took[side, p]), int(wrong_shared[p]), bool(whole[0, p] or whole[1, p]),
+                              bool(fingered[side, p]), (i, j)))
+    pairs.sort(key=lambda pair: (not pair.whole and not pair.fingerprint, -pair.bits, pair.student, pair.other))
     return pairs
 
 
