@@ -76,6 +76,9 @@ def _load(spec: str) -> Any:
     from .spec.network import load_spec, loads_spec
 
     if spec != "-":
+        kind = _model_kind(spec)
+        if kind is not None:
+            return _import_model(spec, kind, lenient=False)[0]
         return load_spec(spec)
     from .spec.safeload import MAX_BYTES
 
@@ -87,6 +90,155 @@ def _load(spec: str) -> Any:
     except UnicodeDecodeError:
         raise CnnCalcError("not a UTF-8 text file", file="<stdin>") from None
     return loads_spec(text, "<stdin>")
+
+
+def _model_kind(path: str) -> str | None:
+    """'onnx' or 'keras' for a model file (by extension; a .json only with a Keras model config in it)."""
+    lower = path.lower()
+    if lower.endswith(".onnx"):
+        return "onnx"
+    if lower.endswith(".keras"):
+        return "keras"
+    if lower.endswith(".json"):
+        from pathlib import Path
+
+        try:
+            with Path(path).open("rb") as handle:
+                head = handle.read(4096) if Path(path).is_file() else b""
+        except OSError:
+            return None
+        if b'"class_name"' in head:
+            return "keras"
+    return None
+
+
+def _import_model(path: str, kind: str, lenient: bool) -> tuple[Any, dict[str, Any], list[str], dict[str, Any]]:
+    """(network, weights, flagged layer names, spec mapping) of a model file."""
+    from .interop import interop_module
+    from .spec.network import build_network
+
+    if kind == "onnx":
+        onnx_import = interop_module("onnx_import", "ONNX import")
+        imported = onnx_import.import_onnx(path, lenient=lenient)
+        spec, weights, flagged = imported.spec, imported.weights, imported.flagged
+    else:
+        keras_import = interop_module("keras_import", "Keras import")
+        spec, weights = keras_import.import_keras(path)
+        flagged = []
+    return build_network(spec, path), weights, flagged, spec
+
+
+MODEL_SUFFIXES = {"onnx": ".onnx", "pytorch": ".py", "keras": ".py"}
+
+
+class RunDtype(str, Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+class ExportTarget(str, Enum):
+    onnx = "onnx"
+    pytorch = "pytorch"
+    keras = "keras"
+
+
+@app.command("import")
+@user_errors
+def import_(
+    model: Annotated[str, typer.Argument(help="An ONNX model (.onnx), or a Keras model (.keras archive or "
+                                         "model.to_json() file).")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="Write the spec here (.yaml, .yml); "
+                                               "default: standard output.")] = None,
+    weights_out: Annotated[str | None, typer.Option("--weights-out", help="Write the model's weights as a "
+                                                    "cnncalc .npz (for `cnncalc run --weights`).")] = None,
+    lenient: Annotated[bool, typer.Option("--lenient", help="Pass unsupported operators through as flagged "
+                                          "layers instead of stopping.")] = False,
+) -> None:
+    """Turn an ONNX or Keras model into a spec v2 YAML file (and its weights into an .npz)."""
+    from .calc.analysis import analyse
+    from .interop import dump_spec
+    from .render.files import write_text
+
+    kind = _model_kind(model) or ("keras" if model.lower().endswith(".json") else None)
+    if kind is None:
+        raise CnnCalcError("unknown model type", file=model, got=model.rsplit(".", 1)[-1] if "." in model else "",
+                           expected=".onnx, .keras or a Keras .json")
+    if weights_out is not None and not weights_out.lower().endswith(".npz"):
+        raise CnnCalcError("unknown file type for --weights-out", file=weights_out, expected=".npz")
+    network, weights, flagged, spec = _import_model(model, kind, lenient)
+    result = analyse(network)
+    text = dump_spec(spec, f"imported from {model}")
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        write_text(output, text, (".yaml", ".yml"))
+    if weights_out is not None:
+        from .interop import write_npz
+
+        write_npz(weights_out, weights)
+    for name in flagged:
+        typer.echo(f"warning: layer '{name}' passes an unsupported operator through (--lenient): its output "
+                   "shape and values are not the model's", err=True)
+    typer.echo(f"imported {model}: {len(network.layers)} layers, {result.params:,} parameters"
+               + (f", wrote {output}" if output else "") + (f", weights in {weights_out}" if weights_out else ""),
+               err=True)
+
+
+@app.command()
+@user_errors
+def export(
+    spec: SpecArg,
+    to: Annotated[ExportTarget, typer.Option("--to", help="onnx (a model file), pytorch or keras (Python source).")],
+    output: Annotated[str | None, typer.Option("--output", "-o", help="The file to write (.onnx for onnx; .py "
+                                               "for code, default standard output).")] = None,
+    weights: Annotated[str | None, typer.Option(help="Weights .npz in cnncalc's layout (default: inline in the "
+                                                "spec, else seeded).")] = None,
+    seed: Annotated[str | None, typer.Option(help="Seed for weights neither in --weights nor the spec (as "
+                                             "`cnncalc run --seed`; default 0).")] = None,
+    dtype: Annotated[RunDtype, typer.Option("--dtype", help="ONNX tensor type.")] = None,  # type: ignore[assignment]
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
+                                                    "n=224 (repeatable).")] = None,
+) -> None:
+    """Write a spec as an ONNX model, or as PyTorch or Keras source code."""
+    import numpy as np
+
+    from .interop import interop_module
+
+    network = _load(spec)
+    if where:
+        from .calc.symbolic import parse_assignments, substitute
+
+        network = substitute(network, parse_assignments(where))
+    arrays = None
+    if weights:
+        from .run.executor import load_weights_file
+
+        arrays = load_weights_file(weights)
+    seed_value = _parse_seed(seed)
+    if to is ExportTarget.onnx:
+        if output is None or not output.lower().endswith(".onnx"):
+            raise CnnCalcError("--to onnx writes a binary model: give -o FILE.onnx", got=output,
+                               expected="a path ending in .onnx")
+        onnx_export = interop_module("onnx_export", "ONNX export")
+        chosen = np.float64 if dtype is not None and dtype.value == "float64" else np.float32
+        model = onnx_export.export_onnx(network, arrays, 0 if seed_value is None else seed_value, chosen)
+        size = onnx_export.save_onnx(model, output)
+        typer.echo(f"wrote {output}: {len(model.graph.node)} ONNX nodes, {size:,} bytes (opset "
+                   f"{onnx_export.OPSET}; input and outputs channels-last)", err=True)
+        return
+    if dtype is not None:
+        raise CnnCalcError("--dtype is for --to onnx", got=dtype.value, expected="no --dtype")
+    if to is ExportTarget.pytorch:
+        source = interop_module("pytorch_export", "PyTorch export").export_pytorch(network, arrays)
+    else:
+        source = interop_module("keras_export", "Keras export").export_keras(network, arrays)
+    if output is None:
+        typer.echo(source, nl=False)
+        return
+    from .render.files import write_text
+
+    write_text(output, source, (".py",))
+    typer.echo(f"wrote {output}", err=True)
 
 
 @app.command()
@@ -633,11 +785,6 @@ class RunProgress:
     def finish(self) -> None:
         if self.shown and self.tty:
             typer.echo("\r\x1b[K", err=True, nl=False)
-
-
-class RunDtype(str, Enum):
-    float64 = "float64"
-    float32 = "float32"
 
 
 OUTPUT_SUFFIXES = (".npy", ".json")

@@ -1,4 +1,64 @@
 """Bringing models in and taking specs out: ONNX import and export (``onnx`` extra), Keras import, PyTorch
-and Keras code export. Each module is imported lazily by the CLI; none is needed for the rest of cnncalc."""
+and Keras code export. Each module is imported lazily; none is needed for the rest of cnncalc."""
 
 from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from ..errors import CnnCalcError
+
+
+def interop_module(name: str, what: str) -> Any:
+    """``cnncalc.interop.<name>``, or a clear error when this installation does not have it."""
+    full = f"{__name__}.{name}"
+    if importlib.util.find_spec(full) is None:
+        raise CnnCalcError(f"{what} is not available in this version of cnncalc")
+    return importlib.import_module(full)
+
+
+def dump_spec(spec: dict[str, Any], comment: str = "") -> str:
+    """A spec mapping as YAML: one flow mapping per layer, as the built-in specs are written.
+
+    >>> print(dump_spec({"name": "t", "input": [8, 8, 3], "layers": [{"type": "conv", "filters": 4, "kernel": 3}]}))
+    name: t
+    input: [8, 8, 3]
+    layers:
+      - {type: conv, filters: 4, kernel: 3}
+    <BLANKLINE>
+    """
+    import yaml
+
+    def flow(value: Any) -> str:
+        # inside a list, so that a lone scalar gets no document-end marker
+        return yaml.safe_dump([value], default_flow_style=True, width=10**9, sort_keys=False).strip()[1:-1]
+
+    lines = [f"# {comment}"] if comment and comment.isprintable() else []
+    for key, value in spec.items():
+        if key != "layers":
+            lines.append(f"{key}: {flow(value)}")
+    lines.append("layers:")
+    lines.extend(f"  - {flow(layer)}" for layer in spec["layers"])
+    return "\n".join(lines) + "\n"
+
+
+def write_npz(path: str, weights: dict[str, Any]) -> None:
+    """Weights as an uncompressed ``.npz`` (``<layer>.<part>`` keys), written whole or not at all."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".cnncalc-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, **{key: np.asarray(value) for key, value in weights.items()})
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise CnnCalcError(f"cannot write the weights: {error.strerror}", file=path) from None

@@ -1,0 +1,1258 @@
+"""An ONNX model as a spec v2 mapping and cnncalc's weights, read as data.
+
+The file is read under a size cap, parsed (protobuf's own recursion limit bounds nesting), refused if it
+references external data or declares a tensor larger than :data:`MAX_TENSOR_ELEMENTS` (counted from its
+dims before any array is made), and checked with ``onnx.checker`` (which refuses cycles). Then one walk in
+node order, one handler per operator type.
+
+Layout: ONNX's spatial tensors are channels-first. Each ONNX value is held as a cnncalc layer output and a
+permutation ``perm`` (sample axes, no batch): ONNX axis ``j`` is cnncalc axis ``perm[j]``. A ``Conv`` wants
+its input channels-first relative to the cnncalc tensor, ``Flatten``/``Reshape``/``MatMul`` want the ONNX
+order itself; a ``permute`` layer is added only where a value is not already held as needed, and an ONNX
+``Transpose`` only changes ``perm`` (so the NCHW↔NHWC pair around a channels-last model costs nothing).
+Constant subgraphs (``Shape → Gather → Concat → Reshape`` as ``torch.onnx`` writes them) are folded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CnnCalcError, SpecError
+
+MAX_ONNX_BYTES = 1024**3  # VGG-16 in float32 is 553 MB
+MAX_TENSOR_ELEMENTS = 2**28  # one initializer: 1 GiB of float32 (VGG-16's largest has 102,760,448)
+MAX_NODES = 100_000
+BATCH = -(2**40)
+DEFAULTS = {"stride": 1, "dilation": 1, "padding": 0, "bias": True, "multiplier": 1, "output_padding": 0,
+            "count_include_pad": False}  # the batch size inside a folded shape computation
+
+
+@dataclass
+class Tensor:
+    layer: str  # cnncalc layer name (or "input")
+    perm: tuple[int, ...]  # ONNX sample axis j is cnncalc axis perm[j]
+    origin: str | None = None  # the Transpose node that made this view (names a permute made from it)
+
+
+@dataclass
+class Imported:
+    spec: dict[str, Any]
+    weights: dict[str, np.ndarray]
+    flagged: list[str] = field(default_factory=list)  # pass-through layers made by --lenient
+
+
+def _cf(rank: int) -> tuple[int, ...]:
+    """Channels first: ONNX [C, H, W] of a cnncalc [H, W, C]."""
+    return (rank - 1, *range(rank - 1)) if rank >= 2 else tuple(range(rank))
+
+
+def _identity(rank: int) -> tuple[int, ...]:
+    return tuple(range(rank))
+
+
+def _sanitise(name: str) -> str:
+    name = name.strip().strip("/").replace("/", ".")
+    name = "".join(ch if ch.isprintable() and not ch.isspace() else "_" for ch in name)
+    return name[:150]
+
+
+def f32(value: Any) -> float:
+    """A float32 attribute as the decimal it was written as (1e-05, not 9.999999747378752e-06)."""
+    return float(str(np.float32(value)))  # numpy prints the shortest decimal that reads back as this float32
+
+
+def _symbol(name: str, position: int) -> str:
+    text = re.sub(r"[^A-Za-z0-9_]", "_", name)[:31]
+    if not text or not (text[0].isalpha() or text[0] == "_"):
+        text = f"d{position}"
+    import keyword
+
+    return f"{text}_" if keyword.iskeyword(text) else text
+
+
+class _Importer:
+    def __init__(self, onnx: Any, model: Any, source: str, lenient: bool, max_elements: int) -> None:
+        self.onnx = onnx
+        self.model = model
+        self.graph = model.graph
+        self.source = source
+        self.lenient = lenient
+        self.max_elements = max_elements
+        self.values: dict[str, Tensor | np.ndarray] = {}
+        self.layers: list[dict[str, Any]] = []
+        self.shapes: dict[str, tuple] = {}
+        self.weights: dict[str, np.ndarray] = {}
+        self.names: set[str] = {"input"}
+        self.permuted: dict[tuple[str, tuple[int, ...]], str] = {}
+        self.consumers: dict[str, list[int]] = {}
+        self.done: set[int] = set()
+        self.flagged: list[str] = []
+        self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
+        self.node: Any = None
+        self.counter = 0
+        self.fusing = False
+
+    # ------------------------------------------------------------ errors and names
+
+    def fail(self, message: str, **kw: Any) -> CnnCalcError:
+        node = self.node
+        if node is not None:
+            where = f"node '{node.name or '?'}' ({node.op_type}, inputs {list(node.input)})"
+            message = f"{where}: {message}"
+        return CnnCalcError(message, file=self.source, **kw)
+
+    def fresh(self, base: str) -> str:
+        base = _sanitise(base) or "layer"
+        if base == "input":
+            base = "input_"
+        name, k = base, 1
+        while name in self.names:
+            k += 1
+            name = f"{base}_{k}"
+        self.names.add(name)
+        return name
+
+    def node_name(self, node: Any, suffix: str = "") -> str:
+        if node.name:
+            return node.name + suffix
+        self.counter += 1
+        return f"{node.op_type.lower()}{self.counter}{suffix}"
+
+    # ------------------------------------------------------------ values
+
+    def const(self, name: str, what: str = "input") -> np.ndarray:
+        value = self.values.get(name)
+        if not isinstance(value, np.ndarray):
+            raise self.fail(f"{what} '{name}' must be a constant (an initializer or a folded constant)")
+        return value
+
+    def tensor(self, name: str) -> Tensor:
+        value = self.values.get(name)
+        if not isinstance(value, Tensor):
+            raise self.fail(f"input '{name}' must be a tensor computed from the network input, not a constant")
+        return value
+
+    def rank(self, t: Tensor) -> int:
+        return len(t.perm)
+
+    def cshape(self, t: Tensor) -> tuple:
+        return self.shapes[t.layer]
+
+    def onnx_shape(self, t: Tensor) -> list[Any]:
+        shape = self.cshape(t)
+        return [shape[p] for p in t.perm]
+
+    def as_perm(self, t: Tensor, want: tuple[int, ...]) -> str:
+        """A layer holding ``t`` so that ONNX axis j is its axis ``want[j]`` (a permute layer if needed)."""
+        if t.perm == want:
+            return t.layer
+        key = (t.layer, want)
+        if key not in self.permuted:
+            axes = [0] * len(want)
+            for j, w in enumerate(want):
+                axes[w] = t.perm[j]
+            self.permuted[key] = self.emit("permute", t.origin or f"{t.layer}.permute", [t.layer], axes=axes)
+        return self.permuted[key]
+
+    def cf_input(self, name: str) -> str:
+        t = self.tensor(name)
+        return self.as_perm(t, _cf(self.rank(t)))
+
+    def same_input(self, name: str) -> str:
+        t = self.tensor(name)
+        return self.as_perm(t, _identity(self.rank(t)))
+
+    def emit(self, type_name: str, base: str, inputs: list[str], **fields: Any) -> str:
+        """Add a layer, working out its output shape (a bad layer is reported on its node)."""
+        from ..layers import LAYER_TYPES
+
+        name = self.fresh(base)
+        raw = {"type": type_name, "name": name, **fields}
+        cls = LAYER_TYPES[type_name]
+        try:
+            options = cls.parse_fields(type_name, raw)
+            layer = cls(type_name, name, len(self.layers) + 1, inputs, options)
+            info = layer.inference([self.shapes[s] for s in inputs])
+        except CnnCalcError as error:
+            detail = error.message + (f" (got {error.got}, expected {error.expected})" if error.expected else "")
+            raise self.fail(f"maps to {type_name} layer '{name}', which is invalid: {detail}") from None
+        self.shapes[name] = tuple(info.shape)
+        entry: dict[str, Any] = {"type": type_name, "name": name}
+        previous = self.layers[-1]["name"] if self.layers else "input"
+        if inputs != [previous]:
+            entry["inputs"] = inputs[0] if len(inputs) == 1 else list(inputs)
+        entry.update((key, value) for key, value in fields.items() if not self.is_default(type_name, key, value, fields))
+        self.layers.append(entry)
+        return name
+
+    @staticmethod
+    def is_default(type_name: str, key: str, value: Any, fields: dict[str, Any]) -> bool:
+        """Fields left out of the spec because they say what the default says (readable specs)."""
+        if type_name in ("maxpool", "avgpool") and key == "stride":
+            return value == fields.get("kernel")
+        if key == "count_stats":
+            return value is True
+        return DEFAULTS.get(key, object()) == value and value is not False
+
+    def rename(self, old: str, base: str) -> str:
+        """Give the newest layer ``old`` a better name (only before anything refers to it)."""
+        entry = self.layers[-1]
+        if entry["name"] != old:
+            return old
+        new = self.fresh(base)
+        self.names.discard(old)
+        entry["name"] = new
+        self.shapes[new] = self.shapes.pop(old)
+        for key in [k for k in self.weights if k.startswith(f"{old}.")]:
+            self.weights[new + key[len(old):]] = self.weights.pop(key)
+        for name, value in self.values.items():
+            if isinstance(value, Tensor) and value.layer == old:
+                self.values[name] = Tensor(new, value.perm, value.origin)
+        return new
+
+    def out(self, index: int, layer: str, perm: tuple[int, ...]) -> None:
+        self.values[self.node.output[index]] = Tensor(layer, perm)
+
+    # ------------------------------------------------------------ reading
+
+    def attrs(self, node: Any) -> dict[str, Any]:
+        from onnx import helper
+
+        result = {}
+        for attribute in node.attribute:
+            if attribute.type in (attribute.GRAPH, attribute.GRAPHS):
+                raise self.fail("subgraphs are not supported")
+            if attribute.type == attribute.TENSOR:
+                self.check_tensor(attribute.t, f"attribute '{attribute.name}'")
+            result[attribute.name] = helper.get_attribute_value(attribute)
+        return result
+
+    def check_tensor(self, tensor: Any, what: str) -> None:
+        if tensor.data_location == tensor.EXTERNAL or tensor.external_data:
+            raise CnnCalcError(f"{what} '{tensor.name}' references external data, which is not read",
+                               file=self.source, hint="save the model with its weights inside (onnx.save with "
+                               "save_as_external_data=False)")
+        count = 1
+        for d in tensor.dims:
+            if d < 0:
+                raise CnnCalcError(f"{what} '{tensor.name}' declares a negative dimension", file=self.source)
+            count *= d
+        if count > self.max_elements:
+            raise CnnCalcError(f"{what} '{tensor.name}' declares {count:,} elements (at most "
+                               f"{self.max_elements:,})", file=self.source)
+
+    def array(self, tensor: Any, what: str) -> np.ndarray:
+        from onnx import numpy_helper
+
+        self.check_tensor(tensor, what)
+        try:
+            value = numpy_helper.to_array(tensor)
+        except Exception as error:  # noqa: BLE001 - malformed tensor payloads raise assorted errors
+            raise CnnCalcError(f"{what} '{tensor.name}' is unreadable: {str(error)[:200]}", file=self.source) from None
+        return np.array(value)
+
+    # ------------------------------------------------------------ the walk
+
+    def run(self) -> Imported:
+        graph = self.graph
+        if len(graph.node) > MAX_NODES:
+            raise CnnCalcError(f"too many nodes ({len(graph.node):,}, at most {MAX_NODES:,})", file=self.source)
+        for tensor in graph.initializer:
+            self.check_tensor(tensor, "initializer")
+        for tensor in graph.initializer:
+            self.values[tensor.name] = self.array(tensor, "initializer")
+        inputs = [v for v in graph.input if v.name not in self.values]
+        if len(inputs) != 1:
+            raise CnnCalcError(f"the model has {len(inputs)} inputs", file=self.source, got=[v.name for v in inputs][:5],
+                               expected="exactly one input (cnncalc networks have one)")
+        input_shape = self.read_input(inputs[0])
+        for position, node in enumerate(graph.node):
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(position)
+        for position, node in enumerate(graph.node):
+            if position in self.done:
+                continue
+            self.node = node
+            self.done.add(position)
+            self.handle(position, node)
+        self.node = None
+        for output in graph.output:
+            if not isinstance(self.values.get(output.name), Tensor):
+                raise CnnCalcError(f"output '{output.name}' is a constant or is never computed", file=self.source)
+        if not self.layers:
+            raise CnnCalcError("the model has no layers cnncalc can show (only constants or identities)",
+                               file=self.source)
+        name = " ".join(self.graph.name.split())[:150] if self.graph.name.isprintable() else ""
+        name = name or Path(self.source).stem
+        spec = {"name": name or "model", "input": input_shape, "layers": self.layers}
+        return Imported(spec, self.weights, self.flagged)
+
+    def read_input(self, value: Any) -> list[Any]:
+        kind = value.type.WhichOneof("value")
+        if kind != "tensor_type" or not value.type.tensor_type.HasField("shape"):
+            raise CnnCalcError(f"input '{value.name}' has no tensor shape", file=self.source)
+        dims = value.type.tensor_type.shape.dim
+        if not 2 <= len(dims) <= 5:
+            raise CnnCalcError(f"input '{value.name}' has {len(dims)} axes", file=self.source,
+                               expected="2 to 5 (batch, then [D], [C, L], [C, H, W] or [C, D, H, W])")
+        onnx_dims: list[Any] = []
+        for position, dim in enumerate(dims[1:], start=1):
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                onnx_dims.append(int(dim.dim_value))
+            else:
+                onnx_dims.append(_symbol(dim.dim_param, position))
+        rank = len(onnx_dims)
+        perm = _cf(rank) if self.channels_first(value.name, rank) else _identity(rank)
+        cnncalc_dims: list[Any] = [None] * rank
+        for j, p in enumerate(perm):
+            cnncalc_dims[p] = onnx_dims[j]
+        self.values[value.name] = Tensor("input", perm)
+        self.shapes["input"] = tuple(self.dim_value(d) for d in cnncalc_dims)
+        return cnncalc_dims
+
+    def dim_value(self, dim: Any) -> Any:
+        if isinstance(dim, int):
+            return dim
+        import sympy
+
+        return sympy.Symbol(dim, integer=True, positive=True)
+
+    def channels_first(self, name: str, rank: int) -> bool:
+        """Whether the input is laid out [N, C, ...]: it feeds a spatial operator, or it is an image or a
+        volume that is not transposed first (a model that transposes its input is channels-last)."""
+        if rank < 2:
+            return False
+        spatial = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+                   "BatchNormalization", "Pad", "Resize", "Upsample", "LRN", "InstanceNormalization"}
+        users = [node.op_type for node in self.graph.node if name in node.input]
+        if any(op in spatial for op in users):
+            return True
+        return rank >= 3 and "Transpose" not in users
+
+    def single_consumer(self, output: str) -> tuple[int, Any] | None:
+        users = self.consumers.get(output, [])
+        if len(users) != 1 or any(o.name == output for o in self.graph.output):
+            return None
+        return users[0], self.graph.node[users[0]]
+
+    # ------------------------------------------------------------ dispatch
+
+    def handle(self, position: int, node: Any) -> None:
+        if node.domain not in ("", "ai.onnx"):
+            self.unknown(node)
+            return
+        inputs = [n for n in node.input if n]
+        if node.op_type in FOLDABLE and inputs and all(isinstance(self.values.get(n), np.ndarray) for n in inputs):
+            self.fold(node)
+            return
+        if node.op_type == "Shape":
+            self.shape_of(node)
+            return
+        if node.op_type == "Constant":
+            self.fold(node)
+            return
+        activation = self.match_activation(position, node)
+        if activation is not None:
+            kind, alpha, nodes = activation
+            self.done.update(nodes)
+            last = self.graph.node[nodes[-1]]
+            t = self.tensor(node.input[0])
+            fields = {"alpha": alpha} if alpha is not None else {}
+            layer = self.emit(kind, self.node_name(last), [t.layer], **fields)
+            self.values[last.output[0]] = Tensor(layer, t.perm)
+            return
+        handler = HANDLERS.get(node.op_type)
+        if handler is None:
+            self.unknown(node)
+            return
+        handler(self, position, node, self.attrs(node))
+
+    def unknown(self, node: Any) -> None:
+        if not self.lenient:
+            raise self.fail("operator has no cnncalc equivalent", hint="--lenient passes it through as a "
+                            "flagged layer that keeps its input's shape")
+        tensors = [n for n in node.input if isinstance(self.values.get(n), Tensor)]
+        if not tensors:
+            raise self.fail("operator has no cnncalc equivalent, and no tensor input to pass through")
+        t = self.tensor(tensors[0])
+        label = f"UNSUPPORTED-{node.op_type}-{self.node_name(node)}"
+        layer = self.emit("dropout", label, [t.layer], rate=0.0)
+        self.flagged.append(layer)
+        for output in node.output:
+            if output:
+                self.values[output] = Tensor(layer, t.perm)
+
+    # ------------------------------------------------------------ constants
+
+    def fold(self, node: Any) -> None:
+        attrs = self.attrs(node)
+        args = [self.values[n] if n else None for n in node.input]
+        try:
+            results = FOLDABLE[node.op_type](args, attrs)
+        except CnnCalcError:
+            raise
+        except Exception as error:  # noqa: BLE001 - numpy's errors on bad constants vary
+            raise self.fail(f"cannot fold constant: {str(error)[:200]}") from None
+        for name, value in zip(node.output, results):
+            if name:
+                value = np.asarray(value)
+                if value.size > self.max_elements:
+                    raise self.fail(f"a folded constant has {value.size:,} elements (at most {self.max_elements:,})")
+                self.values[name] = value
+
+    def shape_of(self, node: Any) -> None:
+        t = self.tensor(node.input[0])
+        dims = self.onnx_shape(t)
+        if not all(isinstance(d, int) for d in dims):
+            raise self.fail("a shape computation over a symbolic size cannot be folded",
+                            hint="export the model with fixed spatial sizes")
+        shape = np.array([BATCH, *dims], dtype=np.int64)
+        attrs = self.attrs(node)
+        start, end = attrs.get("start", 0), attrs.get("end", None)
+        self.values[node.output[0]] = shape[start:end]
+
+    # ------------------------------------------------------------ activations
+
+    def match_activation(self, position: int, node: Any) -> tuple[str, float | None, list[int]] | None:
+        op = node.op_type
+        simple = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish", "Mish": "mish",
+                  "Softplus": "softplus"}
+        if op == "Sigmoid":  # x · sigmoid(x) is silu
+            nxt = self.single_consumer(node.output[0])
+            if nxt and nxt[1].op_type == "Mul" and set(nxt[1].input) == {node.input[0], node.output[0]}:
+                return "silu", None, [position, nxt[0]]
+        if op == "Div" or op == "Mul":
+            gelu = self.match_gelu(position, node)
+            if gelu:
+                return "gelu", None, gelu
+        if op in simple:
+            return simple[op], None, [position]
+        if op == "Softmax" and self.fusing:
+            return "softmax", None, [position]
+        attrs = self.attrs(node) if op in ("LeakyRelu", "Elu", "HardSigmoid", "Gelu", "Clip") else {}
+        if op == "LeakyRelu":
+            return "leaky_relu", f32(attrs.get("alpha", 0.01)), [position]
+        if op == "Elu" and math.isclose(attrs.get("alpha", 1.0), 1.0):
+            return "elu", None, [position]
+        if op == "HardSigmoid" and math.isclose(attrs.get("alpha", 0.2), 1 / 6, rel_tol=1e-5) and \
+                math.isclose(attrs.get("beta", 0.5), 0.5):
+            return "hardsigmoid", None, [position]
+        if op == "Gelu" and attrs.get("approximate", b"none") in (b"none", "none"):
+            return "gelu", None, [position]
+        if op == "Clip":
+            low, high = self.clip_bounds(node, attrs)
+            if low == 0 and high == 6:
+                return "relu6", None, [position]
+            if low == 0 and high is None:
+                return "relu", None, [position]
+        return None
+
+    def clip_bounds(self, node: Any, attrs: dict[str, Any]) -> tuple[float | None, float | None]:
+        def bound(index: int, key: str) -> float | None:
+            if len(node.input) > index and node.input[index]:
+                value = self.values.get(node.input[index])
+                return float(value.reshape(-1)[0]) if isinstance(value, np.ndarray) and value.size == 1 else math.nan
+            return attrs.get(key)
+
+        return bound(1, "min"), bound(2, "max")
+
+    def scalar(self, name: str) -> float | None:
+        value = self.values.get(name)
+        if isinstance(value, np.ndarray) and value.size == 1:
+            return float(value.reshape(-1)[0])
+        return None
+
+    def match_gelu(self, position: int, node: Any) -> list[int] | None:
+        """x·0.5·(1 + erf(x/√2)), as torch.onnx writes the exact gelu before opset 20."""
+        if len(node.input) != 2 or not isinstance(self.values.get(node.input[0]), Tensor):
+            return None
+        c = self.scalar(node.input[1])
+        if c is None or not (node.op_type == "Div" and math.isclose(c, math.sqrt(2), rel_tol=1e-4)
+                             or node.op_type == "Mul" and math.isclose(c, 1 / math.sqrt(2), rel_tol=1e-4)):
+            return None
+        x = node.input[0]
+        chain = [position]
+        step = self.single_consumer(node.output[0])
+        if not step or step[1].op_type != "Erf":
+            return None
+        chain.append(step[0])
+        step = self.single_consumer(step[1].output[0])
+        if not step or step[1].op_type != "Add" or not any(self.scalar(i) == 1.0 for i in step[1].input):
+            return None
+        chain.append(step[0])
+        step = self.single_consumer(step[1].output[0])
+        if not step or step[1].op_type != "Mul" or x not in step[1].input:
+            return None
+        chain.append(step[0])
+        step = self.single_consumer(step[1].output[0])
+        if not step or step[1].op_type != "Mul" or not any(self.scalar(i) == 0.5 for i in step[1].input):
+            return None
+        chain.append(step[0])
+        return chain
+
+    def fuse_activation(self, node: Any, layer_name: str) -> tuple[str, list[int]] | None:
+        """The activation cnncalc's exporter wrote as ``<layer>/<kind>`` right after the layer's node."""
+        users = self.consumers.get(node.output[0], [])
+        if not users or any(o.name == node.output[0] for o in self.graph.output):
+            return None
+        self.fusing = True
+        try:
+            match = self.match_activation(min(users), self.graph.node[min(users)])
+        finally:
+            self.fusing = False
+        if match is None or match[1] is not None or not set(users) <= set(match[2]):
+            return None
+        kind, _, nodes = match
+        last = self.graph.node[nodes[-1]]
+        if last.op_type == "Softmax" and kind == "softmax" and \
+                int(self.attrs(last).get("axis", -1)) not in (-1, len(self.tensor(node.output[0]).perm)):
+            return None
+        if last.name != f"{node.name}/{kind}":
+            return None
+        return kind, nodes
+
+    def finish(self, node: Any, layer: str, perm: tuple[int, ...], fusable: bool = False) -> None:
+        """Map the node's output to ``layer``; fold a following ``<node>/<activation>`` into it."""
+        self.values[node.output[0]] = Tensor(layer, perm)
+        if not fusable or not node.name:
+            return
+        fused = self.fuse_activation(node, layer)
+        if fused is None:
+            return
+        kind, nodes = fused
+        self.done.update(nodes)
+        next(entry for entry in self.layers if entry["name"] == layer)["activation"] = kind
+        self.values[self.graph.node[nodes[-1]].output[0]] = Tensor(layer, perm)
+
+
+# ---------------------------------------------------------------- constant folding
+
+
+def _fold_gather(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
+    return [np.take(args[0], args[1].astype(np.int64), axis=attrs.get("axis", 0))]
+
+
+def _fold_unsqueeze(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
+    axes = args[1] if len(args) > 1 and args[1] is not None else attrs["axes"]
+    value = args[0]
+    rank = value.ndim + len(axes)
+    for axis in sorted(int(a) % rank for a in np.asarray(axes).reshape(-1)):
+        value = np.expand_dims(value, axis)
+    return [value]
+
+
+def _fold_squeeze(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
+    axes = args[1] if len(args) > 1 and args[1] is not None else attrs.get("axes")
+    if axes is None:
+        return [np.squeeze(args[0])]
+    return [np.squeeze(args[0], axis=tuple(int(a) for a in np.asarray(axes).reshape(-1)))]
+
+
+def _fold_slice(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
+    data, starts, ends = args[0], args[1], args[2]
+    axes = args[3] if len(args) > 3 and args[3] is not None else range(len(starts))
+    steps = args[4] if len(args) > 4 and args[4] is not None else [1] * len(starts)
+    index = [slice(None)] * data.ndim
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        index[int(a)] = slice(int(s), int(min(max(e, -(2**62)), 2**62)), int(st))
+    return [data[tuple(index)]]
+
+
+def _fold_reshape(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
+    target = [int(d) if d != 0 else args[0].shape[i] for i, d in enumerate(args[1])]
+    return [args[0].reshape(target)]
+
+
+FOLDABLE: dict[str, Any] = {
+    "Constant": lambda args, attrs: [np.asarray(next(iter(attrs.values())))],
+    "Identity": lambda args, attrs: [args[0]],
+    "Cast": lambda args, attrs: [args[0]],
+    "Gather": _fold_gather,
+    "Unsqueeze": _fold_unsqueeze,
+    "Squeeze": _fold_squeeze,
+    "Concat": lambda args, attrs: [np.concatenate([np.atleast_1d(a) for a in args], axis=attrs.get("axis", 0))],
+    "Slice": _fold_slice,
+    "Reshape": _fold_reshape,
+    "Add": lambda args, attrs: [args[0] + args[1]],
+    "Sub": lambda args, attrs: [args[0] - args[1]],
+    "Mul": lambda args, attrs: [args[0] * args[1]],
+    "Div": lambda args, attrs: [args[0] // args[1] if args[0].dtype.kind in "iu" else args[0] / args[1]],
+    "Sqrt": lambda args, attrs: [np.sqrt(args[0])],
+    "Transpose": lambda args, attrs: [np.transpose(args[0], attrs.get("perm"))],
+    "ReduceProd": lambda args, attrs: [np.prod(args[0], keepdims=bool(attrs.get("keepdims", 1)))],
+    "ConstantOfShape": lambda args, attrs: [np.full([int(d) for d in args[0]], attrs["value"].reshape(-1)[0]
+                                                    if "value" in attrs else 0.0)],
+    "Equal": lambda args, attrs: [args[0] == args[1]],
+    "Where": lambda args, attrs: [np.where(args[0], args[1], args[2])],
+    "Expand": lambda args, attrs: [args[0] * np.ones([int(d) for d in args[1]], dtype=args[0].dtype)],
+}
+
+
+# ---------------------------------------------------------------- operator handlers
+
+
+def _pads(attrs: dict[str, Any], rank: int, im: _Importer) -> Any:
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto == "VALID":
+        return 0
+    if auto == "SAME_UPPER":
+        return "same"
+    if auto not in ("NOTSET", ""):
+        raise im.fail(f"auto_pad {auto} is not supported", expected="NOTSET, VALID or SAME_UPPER")
+    pads = [int(p) for p in attrs.get("pads", [0] * (2 * rank))]
+    pairs = [[pads[i], pads[i + rank]] for i in range(rank)]
+    if all(b == a for b, a in pairs):
+        firsts = [b for b, _ in pairs]
+        return firsts[0] if len(set(firsts)) == 1 else firsts
+    return pairs
+
+
+def _sizes(values: Any) -> Any:
+    values = [int(v) for v in values]
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    x = im.cf_input(node.input[0])
+    weight = im.const(node.input[1], "weight")
+    if weight.ndim < 3:
+        raise im.fail("conv weight must have a kernel", got=list(weight.shape))
+    rank = weight.ndim - 2
+    channels = im.shapes[x][-1]
+    groups = int(attrs.get("group", 1))
+    fields: dict[str, Any] = {"kernel": _sizes(weight.shape[2:]), "stride": _sizes(attrs.get("strides", [1] * rank)),
+                              "padding": _pads(attrs, rank, im),
+                              "dilation": _sizes(attrs.get("dilations", [1] * rank))}
+    bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
+    filters = weight.shape[0]
+    moved = weight.transpose(*range(2, 2 + rank), 1, 0)  # [k..., C/g, F]
+    if groups > 1 and groups == channels and filters % channels == 0 and bias is None and \
+            _separable(im, node, x, weight, fields, channels):
+        return
+    if groups > 1 and groups == channels and filters % channels == 0:
+        m = filters // channels
+        fields["multiplier"] = m
+        layer = im.emit("depthwise_conv", im.node_name(node), [x], **fields, bias=bias is not None)
+        im.weights[f"{layer}.weight"] = moved.reshape(*moved.shape[:rank], channels, m)
+    else:
+        if groups > 1:
+            fields["groups"] = groups
+        layer = im.emit("conv", im.node_name(node), [x], filters=int(filters), **fields, bias=bias is not None)
+        im.weights[f"{layer}.weight"] = moved
+    if bias is not None:
+        im.weights[f"{layer}.bias"] = bias
+    im.finish(node, layer, _cf(rank + 1), fusable=True)
+
+
+def _separable(im: _Importer, node: Any, x: str, weight: np.ndarray, fields: dict[str, Any], channels: int) -> bool:
+    """cnncalc's exporter writes separable_conv as ``<layer>/depthwise`` then a 1×1 ``<layer>``."""
+    if not node.name.endswith("/depthwise"):
+        return False
+    nxt = im.single_consumer(node.output[0])
+    if not nxt or nxt[1].op_type != "Conv" or nxt[1].name != node.name[: -len("/depthwise")]:
+        return False
+    point = im.values.get(nxt[1].input[1])
+    attrs = im.attrs(nxt[1])
+    if not isinstance(point, np.ndarray) or point.ndim != weight.ndim or any(k != 1 for k in point.shape[2:]) \
+            or attrs.get("group", 1) != 1 or any(s != 1 for s in attrs.get("strides", [])) \
+            or any(p for p in attrs.get("pads", [])):
+        return False
+    rank = weight.ndim - 2
+    bias = im.values.get(nxt[1].input[2]) if len(nxt[1].input) > 2 and nxt[1].input[2] else None
+    if bias is not None and not isinstance(bias, np.ndarray):
+        return False
+    m = weight.shape[0] // channels
+    im.done.add(nxt[0])
+    im.node = nxt[1]
+    layer = im.emit("separable_conv", im.node_name(nxt[1]), [x], filters=int(point.shape[0]), **fields,
+                    multiplier=m, bias=bias is not None)
+    moved = weight.transpose(*range(2, 2 + rank), 1, 0)
+    im.weights[f"{layer}.weight"] = moved.reshape(*moved.shape[:rank], channels, m)
+    im.weights[f"{layer}.pointwise_weight"] = point.reshape(point.shape[0], point.shape[1]).T.copy()
+    if bias is not None:
+        im.weights[f"{layer}.bias"] = bias
+    im.finish(nxt[1], layer, _cf(rank + 1), fusable=True)
+    return True
+
+
+def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    x = im.cf_input(node.input[0])
+    weight = im.const(node.input[1], "weight")  # [C_in, F/g, k...]
+    rank = weight.ndim - 2
+    groups = int(attrs.get("group", 1))
+    if "output_shape" in attrs:
+        raise im.fail("ConvTranspose with output_shape is not supported", hint="use pads and output_padding")
+    padding = _pads(attrs, rank, im)
+    if padding == "same":
+        raise im.fail("ConvTranspose with auto_pad is not supported", expected="explicit pads")
+    fields: dict[str, Any] = {"filters": int(weight.shape[1] * groups), "kernel": _sizes(weight.shape[2:]),
+                              "stride": _sizes(attrs.get("strides", [1] * rank)), "padding": padding,
+                              "dilation": _sizes(attrs.get("dilations", [1] * rank)),
+                              "output_padding": _sizes(attrs.get("output_padding", [0] * rank))}
+    if groups > 1:
+        fields["groups"] = groups
+    bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
+    layer = im.emit("conv_transpose", im.node_name(node), [x], **fields, bias=bias is not None)
+    im.weights[f"{layer}.weight"] = weight.transpose(*range(2, 2 + rank), 0, 1)
+    if bias is not None:
+        im.weights[f"{layer}.bias"] = bias
+    im.finish(node, layer, _cf(rank + 1), fusable=True)
+
+
+def _pool(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if len(node.output) > 1 and node.output[1]:
+        raise im.fail("MaxPool's indices output is not supported")
+    x = im.cf_input(node.input[0])
+    kernel = attrs.get("kernel_shape")
+    if not kernel:
+        raise im.fail("pooling without kernel_shape")
+    rank = len(kernel)
+    fields: dict[str, Any] = {"kernel": _sizes(kernel), "stride": _sizes(attrs.get("strides", [1] * rank)),
+                              "padding": _pads(attrs, rank, im)}
+    if attrs.get("ceil_mode", 0):
+        fields["ceil_mode"] = True
+    if any(d != 1 for d in attrs.get("dilations", [1] * rank)):
+        fields["dilation"] = _sizes(attrs["dilations"])
+    if node.op_type == "AveragePool":
+        fields["count_include_pad"] = bool(attrs.get("count_include_pad", 0))
+        kind = "avgpool"
+    else:
+        kind = "maxpool"
+    im.finish(node, im.emit(kind, im.node_name(node), [x], **fields), _cf(rank + 1))
+
+
+def _global_pool(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    x = im.cf_input(node.input[0])
+    kind = "global_avgpool" if node.op_type == "GlobalAveragePool" else "global_maxpool"
+    rank = len(im.shapes[x])
+    nxt = im.single_consumer(node.output[0])
+    if nxt and nxt[1].op_type == "Flatten" and im.attrs(nxt[1]).get("axis", 1) == 1:
+        im.done.add(nxt[0])
+        # cnncalc's exporter writes a global pool without keepdims as <layer>/pool, then Flatten <layer>
+        base = nxt[1].name if node.name and node.name == f"{nxt[1].name}/pool" else im.node_name(node)
+        layer = im.emit(kind, base, [x])
+        im.values[nxt[1].output[0]] = Tensor(layer, (0,))
+        return
+    layer = im.emit(kind, im.node_name(node), [x], keepdims=True)
+    im.finish(node, layer, _cf(rank))
+
+
+def _batchnorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if len([o for o in node.output if o]) > 1:
+        raise im.fail("BatchNormalization in training mode is not supported")
+    x = im.cf_input(node.input[0])
+    gamma, beta, mean, var = (im.const(n, what) for n, what in zip(node.input[1:5], ("scale", "bias", "mean", "var")))
+    # PyTorch (where most ONNX files come from) keeps the moving statistics out of its parameter count;
+    # cnncalc's exporter says in the node's doc_string which count the spec used
+    counts = "count_stats: true" in node.doc_string
+    layer = im.emit("batchnorm", im.node_name(node), [x], epsilon=f32(attrs.get("epsilon", 1e-5)),
+                    count_stats=counts)
+    for key, value in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
+        im.weights[f"{layer}.{key}"] = value
+    im.finish(node, layer, _cf(len(im.shapes[x])))
+
+
+def _dense_weight(im: _Importer, node: Any, x: str, weight: np.ndarray, bias: np.ndarray | None) -> None:
+    if weight.ndim != 2 or weight.shape[0] != im.shapes[x][-1]:
+        raise im.fail("dense weight does not fit the input", got=list(weight.shape),
+                      expected=f"[{im.shapes[x][-1]}, units]")
+    layer = im.emit("dense", im.node_name(node), [x], units=int(weight.shape[1]), bias=bias is not None)
+    im.weights[f"{layer}.weight"] = weight
+    if bias is not None:
+        im.weights[f"{layer}.bias"] = np.broadcast_to(bias, (weight.shape[1],)).copy()
+    else:
+        im.pending_bias[layer] = node.output[0]
+    im.finish(node, layer, _identity(len(im.shapes[layer])), fusable=True)
+
+
+def _gemm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if attrs.get("transA", 0):
+        raise im.fail("Gemm with transA is not supported")
+    x = im.same_input(node.input[0])
+    weight = im.const(node.input[1], "weight") * float(attrs.get("alpha", 1.0))
+    if attrs.get("transB", 0):
+        weight = weight.T
+    bias = None
+    if len(node.input) > 2 and node.input[2]:
+        bias = im.const(node.input[2], "bias") * float(attrs.get("beta", 1.0))
+        if bias.size not in (1, weight.shape[-1]):
+            raise im.fail("Gemm bias must be one value per unit", got=list(bias.shape))
+        bias = bias.reshape(-1)
+    _dense_weight(im, node, x, weight, bias)
+
+
+def _matmul(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if isinstance(im.values.get(node.input[0]), np.ndarray):
+        raise im.fail("MatMul with a constant on the left is not supported")
+    if not isinstance(im.values.get(node.input[1]), np.ndarray):
+        raise im.fail("MatMul of two computed tensors (attention) is not supported")
+    _dense_weight(im, node, im.same_input(node.input[0]), im.const(node.input[1], "weight"), None)
+
+
+MERGES = {"Add": "add", "Sum": "add", "Mul": "multiply", "Sub": "subtract", "Max": "maximum", "Min": "minimum",
+          "Mean": "average"}
+
+
+def _merge(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    names = [n for n in node.input if n]
+    constants = [n for n in names if isinstance(im.values.get(n), np.ndarray)]
+    if constants:
+        _with_constant(im, node, names, constants)
+        return
+    tensors = [im.tensor(n) for n in names]
+    ranks = {im.rank(t) for t in tensors}
+    if len(ranks) == 1:
+        perm = tensors[0].perm
+        layers = [im.as_perm(t, perm) for t in tensors]
+    else:
+        perm = _identity(max(ranks))
+        layers = [im.as_perm(t, _identity(im.rank(t))) for t in tensors]
+    if len(layers) == 1:
+        im.values[node.output[0]] = Tensor(layers[0], tensors[0].perm)
+        return
+    im.finish(node, im.emit(MERGES[node.op_type], im.node_name(node), layers), perm)
+
+
+def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[str]) -> None:
+    tensors = [n for n in names if n not in constants]
+    if len(tensors) != 1 or len(names) != 2 or node.op_type not in ("Add", "Mul"):
+        raise im.fail(f"{node.op_type} with a constant operand is not supported here")
+    t = im.tensor(tensors[0])
+    value = im.const(constants[0])
+    shape = im.cshape(t)
+    rank = im.rank(t)
+    channels = shape[-1] if shape else None
+    if node.op_type == "Add" and t.layer in im.pending_bias and im.pending_bias[t.layer] == tensors[0] \
+            and value.size == channels and im.single_consumer(tensors[0]) is not None:
+        entry = next(e for e in im.layers if e["name"] == t.layer)
+        entry["bias"] = True
+        im.weights[f"{t.layer}.bias"] = value.reshape(-1)
+        del im.pending_bias[t.layer]
+        layer = t.layer
+        if node.name and f"{node.name}/matmul" == _producer_name(im, tensors[0]):
+            layer = im.rename(t.layer, node.name)  # cnncalc's exporter: <layer>/matmul, then the Add <layer>
+        im.finish(node, layer, t.perm, fusable=True)
+        return
+    onnx_shape = im.onnx_shape(t)
+    squeezed = value.reshape(value.shape[1:]) if value.ndim == rank + 1 and value.shape[0] == 1 else value
+    if node.op_type == "Mul" and channels is not None and value.size == channels:
+        # one factor per channel, along the axis that is cnncalc's channels
+        channel_axis = t.perm.index(rank - 1)
+        expected = [channels if j == channel_axis else 1 for j in range(rank)]
+        if value.size == 1 or list(squeezed.shape)[-rank:] == expected[-squeezed.ndim:] or value.ndim == 1 \
+                and channel_axis == rank - 1:
+            layer = im.emit("layer_scale", im.node_name(node), [t.layer])
+            im.weights[f"{layer}.weight"] = value.reshape(-1)
+            im.finish(node, layer, t.perm)
+            return
+    if node.op_type == "Add" and list(squeezed.shape) == [int(d) if isinstance(d, int) else -1 for d in onnx_shape]:
+        layer = im.emit("position_embedding", im.node_name(node), [t.layer])
+        im.weights[f"{layer}.weight"] = np.transpose(squeezed, np.argsort(t.perm))
+        im.finish(node, layer, t.perm)
+        return
+    raise im.fail(f"{node.op_type} with a constant of shape {list(value.shape)} has no cnncalc layer",
+                  expected="a dense bias, one factor per channel (layer_scale) or a full-shape table "
+                  "(position_embedding)")
+
+
+def _producer_name(im: _Importer, output: str) -> str | None:
+    for node in im.graph.node:
+        if output in node.output:
+            return node.name
+    return None
+
+
+def _elementwise(kind: str) -> Any:
+    def handle(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+        t = im.tensor(node.input[0])
+        fields: dict[str, Any] = {}
+        if kind == "dropout":
+            ratio = attrs.get("ratio", 0.5)
+            if len(node.input) > 1 and node.input[1]:
+                ratio = float(im.const(node.input[1], "ratio").reshape(-1)[0])
+            fields["rate"] = f32(ratio)
+        layer = im.emit(kind, im.node_name(node), [t.layer], **fields)
+        im.values[node.output[0]] = Tensor(layer, t.perm)
+
+    return handle
+
+
+def _alias(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    im.values[node.output[0]] = im.tensor(node.input[0])
+
+
+def _softmax(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    axis = int(attrs.get("axis", -1)) % (rank + 1)
+    if axis == 0:
+        raise im.fail("softmax over the batch axis is not supported")
+    cn_axis = t.perm[axis - 1]
+    layer = im.emit("softmax", im.node_name(node), [t.layer], axis=-1 if cn_axis == rank - 1 else cn_axis)
+    im.finish(node, layer, t.perm)
+
+
+def _prelu(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    slope = im.const(node.input[1], "slope")
+    layer = im.emit("prelu", im.node_name(node), [t.layer], alpha="single" if slope.size == 1 else "channel")
+    im.weights[f"{layer}.weight"] = slope.reshape(-1)
+    im.finish(node, layer, t.perm)
+
+
+def _lrn(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    x = im.cf_input(node.input[0])
+    layer = im.emit("lrn", im.node_name(node), [x], size=int(attrs["size"]), alpha=f32(attrs.get("alpha", 1e-4)),
+                    beta=f32(attrs.get("beta", 0.75)), k=f32(attrs.get("bias", 1.0)))
+    im.finish(node, layer, _cf(len(im.shapes[x])))
+
+
+def _flatten(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if int(attrs.get("axis", 1)) != 1:
+        raise im.fail("Flatten with an axis other than 1 is not supported")
+    x = im.same_input(node.input[0])
+    im.finish(node, im.emit("flatten", im.node_name(node), [x]), (0,))
+
+
+def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if _channel_shuffle(im, position, node):
+        return
+    t = im.tensor(node.input[0])
+    target = [int(d) for d in im.const(node.input[1], "shape").reshape(-1)]
+    if not target or not (target[0] in (BATCH, 0) or target[0] == -1 and -1 not in target[1:]):
+        raise im.fail("Reshape must keep the batch axis first", got=target[:6],
+                      expected="[N or 0 or -1, ...] with the batch size first")
+    dims = im.onnx_shape(t)
+    sample = [dims[i] if d == 0 and i < len(dims) else d for i, d in enumerate(target[1:])]
+    if any(not isinstance(d, int) or (d < 1 and d != -1) for d in sample):
+        raise im.fail("Reshape target must be numbers", got=target[:6])
+    x = im.same_input(node.input[0])
+    if len(sample) == 1:
+        layer = im.emit("flatten", im.node_name(node), [x])
+    else:
+        layer = im.emit("reshape", im.node_name(node), [x], shape=sample)
+    im.finish(node, layer, _identity(len(im.shapes[layer])))
+
+
+def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
+    """Reshape [N, g, C/g, ...] → Transpose(0, 2, 1, ...) → Reshape [N, C, ...] on a channels-first value."""
+    t = im.values.get(node.input[0])
+    target = im.values.get(node.input[1])
+    if not isinstance(t, Tensor) or not isinstance(target, np.ndarray) or t.perm != _cf(im.rank(t)):
+        return False
+    dims = im.onnx_shape(t)
+    target = [int(d) for d in target.reshape(-1)]
+    if len(target) != len(dims) + 2 or not all(isinstance(d, int) for d in dims):
+        return False
+    channels = dims[0]
+    groups = target[1]
+    if groups < 1 or target[2] * groups != channels or target[3:] != dims[1:]:
+        return False
+    swap = im.single_consumer(node.output[0])
+    if not swap or swap[1].op_type != "Transpose":
+        return False
+    perm = list(im.attrs(swap[1]).get("perm", []))
+    if perm != [0, 2, 1, *range(3, len(target))]:
+        return False
+    merge = im.single_consumer(swap[1].output[0])
+    if not merge or merge[1].op_type != "Reshape" or not isinstance(im.values.get(merge[1].input[1]), np.ndarray):
+        return False
+    back = [int(d) for d in im.values[merge[1].input[1]].reshape(-1)]
+    if back[1:] != dims:
+        return False
+    im.done.update((swap[0], merge[0]))
+    layer = im.emit("channel_shuffle", im.node_name(merge[1]), [t.layer], groups=groups)
+    im.values[merge[1].output[0]] = Tensor(layer, t.perm)
+    return True
+
+
+def _transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    perm = list(attrs.get("perm", range(rank, -1, -1)))
+    if not perm or perm[0] != 0:
+        raise im.fail("Transpose must keep the batch axis first", got=perm)
+    im.values[node.output[0]] = Tensor(t.layer, tuple(t.perm[p - 1] for p in perm[1:]), im.node_name(node))
+
+
+def _concat(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    tensors = [im.tensor(n) for n in node.input if n]
+    rank = im.rank(tensors[0])
+    axis = int(attrs.get("axis", 1)) % (rank + 1)
+    if axis == 0:
+        raise im.fail("Concat along the batch axis is not supported")
+    perm = tensors[0].perm
+    layers = [im.as_perm(t, perm) for t in tensors]
+    cn_axis = perm[axis - 1]
+    if len(layers) == 1:
+        im.values[node.output[0]] = Tensor(layers[0], perm)
+        return
+    layer = im.emit("concat", im.node_name(node), layers, axis=-1 if cn_axis == rank - 1 else cn_axis)
+    im.finish(node, layer, perm)
+
+
+def _slice_layer(im: _Importer, base: str, t: Tensor, onnx_axis: int, start: int, stop: int | None,
+                 step: int) -> str:
+    rank = im.rank(t)
+    if onnx_axis == 0:
+        raise im.fail("Slice along the batch axis is not supported")
+    if step < 1:
+        raise im.fail("Slice with a negative step is not supported", got=step)
+    cn_axis = t.perm[onnx_axis - 1]
+    fields: dict[str, Any] = {"axis": -1 if cn_axis == rank - 1 else cn_axis, "start": start}
+    if stop is not None:
+        fields["stop"] = stop
+    if step != 1:
+        fields["step"] = step
+    return im.emit("slice", base, [t.layer], **fields)
+
+
+def _slice(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    starts = [int(v) for v in im.const(node.input[1], "starts").reshape(-1)]
+    ends = [int(v) for v in im.const(node.input[2], "ends").reshape(-1)]
+    axes = ([int(v) for v in im.const(node.input[3], "axes").reshape(-1)] if len(node.input) > 3 and node.input[3]
+            else list(range(len(starts))))
+    steps = ([int(v) for v in im.const(node.input[4], "steps").reshape(-1)] if len(node.input) > 4 and node.input[4]
+             else [1] * len(starts))
+    if _crop(im, node, t, starts, ends, axes, steps):
+        return
+    current = t
+    for k, (s, e, a, st) in enumerate(zip(starts, ends, axes, steps)):
+        a %= rank + 1
+        if a == 0:
+            if s == 0 and e >= 2**31:
+                continue
+            raise im.fail("Slice along the batch axis is not supported")
+        stop = None if e >= 2**31 else e
+        base = im.node_name(node) if k == len(starts) - 1 else im.node_name(node, f".{k}")
+        layer = _slice_layer(im, base, current, a, s, stop, st)
+        current = Tensor(layer, current.perm)
+    im.values[node.output[0]] = current
+
+
+def _crop(im: _Importer, node: Any, t: Tensor, starts: list[int], ends: list[int], axes: list[int],
+          steps: list[int]) -> bool:
+    """A Slice of spatial axes only, step 1, on a channels-first value: a crop."""
+    rank = im.rank(t)
+    dims = im.onnx_shape(t)
+    full = rank + 1
+    axes = [a % full for a in axes]
+    if rank < 2 or t.perm != _cf(rank) or any(a < 2 for a in axes) or any(st != 1 for st in steps) \
+            or not all(isinstance(d, int) for d in dims):
+        return False
+    cropping = [[0, 0] for _ in range(rank - 1)]
+    for s, e, a in zip(starts, ends, axes):
+        n = dims[a - 1]
+        begin = min(max(s + n if s < 0 else s, 0), n)
+        end = min(max(e + n if e < 0 else e, 0), n)
+        if end <= begin:
+            return False
+        cropping[a - 2] = [begin, n - end]
+    layer = im.emit("crop", im.node_name(node), [t.layer], cropping=cropping)
+    im.finish(node, layer, t.perm)
+    return True
+
+
+def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    axis = int(attrs.get("axis", 0)) % (rank + 1)
+    if len(node.input) > 1 and node.input[1]:
+        parts = [int(v) for v in im.const(node.input[1], "split").reshape(-1)]
+    elif "split" in attrs:
+        parts = [int(v) for v in attrs["split"]]
+    else:
+        total = im.onnx_shape(t)[axis - 1] if axis else None
+        if not isinstance(total, int):
+            raise im.fail("Split of a symbolic axis needs explicit sizes")
+        count = len(node.output)
+        size = -(-total // count)
+        parts = [min(size, total - size * k) for k in range(count)]
+    start = 0
+    for k, (output, size) in enumerate(zip(node.output, parts)):
+        if output:
+            layer = _slice_layer(im, im.node_name(node, f".{k}"), t, axis, start, start + size, 1)
+            im.values[output] = Tensor(layer, t.perm)
+        start += size
+
+
+def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    mode = attrs.get("mode", b"constant")
+    if mode not in (b"constant", "constant"):
+        raise im.fail(f"Pad mode {mode!r} is not supported", expected="constant (zeros)")
+    pads = ([int(v) for v in im.const(node.input[1], "pads").reshape(-1)] if len(node.input) > 1 and node.input[1]
+            else [int(v) for v in attrs.get("pads", [])])
+    if len(node.input) > 2 and node.input[2] and float(im.const(node.input[2]).reshape(-1)[0]) != 0.0:
+        raise im.fail("Pad with a value other than 0 is not supported")
+    if len(node.input) > 3 and node.input[3]:
+        raise im.fail("Pad with axes is not supported")
+    t = im.tensor(node.input[0])
+    full = im.rank(t) + 1
+    if len(pads) != 2 * full or pads[0] or pads[1] or pads[full] or pads[full + 1] or min(pads) < 0:
+        raise im.fail("Pad must pad only the spatial axes, by non-negative amounts", got=pads)
+    x = im.cf_input(node.input[0])
+    pairs = [[pads[i], pads[i + full]] for i in range(2, full)]
+    layer = im.emit("zero_pad", im.node_name(node), [x], padding=pairs)
+    im.finish(node, layer, _cf(full - 1))
+
+
+def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    mode = attrs.get("mode", b"nearest")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    transform = attrs.get("coordinate_transformation_mode", b"half_pixel")
+    transform = transform.decode() if isinstance(transform, bytes) else transform
+    nearest_mode = attrs.get("nearest_mode", b"round_prefer_floor")
+    nearest_mode = nearest_mode.decode() if isinstance(nearest_mode, bytes) else nearest_mode
+    if mode == "nearest" and (node.op_type == "Upsample" or transform == "asymmetric" and nearest_mode == "floor"):
+        kind = "nearest"
+    elif mode in ("linear", "bilinear") and transform in ("half_pixel", "pytorch_half_pixel"):
+        kind = "linear"
+    else:
+        raise im.fail(f"Resize mode {mode} with {transform} coordinates is not supported",
+                      expected="nearest (asymmetric, floor) or linear (half_pixel)")
+    if "axes" in attrs and list(attrs["axes"]) != list(range(1, rank + 1)) and \
+            list(attrs["axes"]) != list(range(2, rank + 1)):
+        raise im.fail("Resize over other axes than channels and spatial ones is not supported")
+    dims = im.onnx_shape(t)
+    sizes = scales = None
+    inputs = list(node.input)
+    if node.op_type == "Upsample":
+        scales = im.const(inputs[1], "scales") if len(inputs) > 1 else np.array(attrs["scales"])
+    else:
+        if len(inputs) > 3 and inputs[3]:
+            sizes = im.const(inputs[3], "sizes").reshape(-1)
+        elif len(inputs) > 2 and inputs[2]:
+            scales = im.const(inputs[2], "scales").reshape(-1)
+    fields: dict[str, Any] = {"mode": kind}
+    if sizes is not None:
+        sizes = [int(v) for v in sizes][-rank:]
+        if sizes[0] != dims[0]:
+            raise im.fail("Resize may not change the channel count")
+        fields["size"] = _sizes(sizes[1:])
+    elif scales is not None:
+        scales = [float(v) for v in scales.reshape(-1)][-rank:]
+        if scales[0] != 1 or any(s != int(s) or s < 1 for s in scales[1:]):
+            raise im.fail("Resize scales must be whole numbers (and 1 on the channels)", got=scales)
+        fields["scale"] = _sizes(scales[1:])
+    else:
+        raise im.fail("Resize needs scales or sizes")
+    x = im.cf_input(node.input[0])
+    im.finish(node, im.emit("upsample", im.node_name(node), [x], **fields), _cf(rank))
+
+
+def _layernorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    axis = int(attrs.get("axis", -1)) % (rank + 1)
+    if axis == 0:
+        raise im.fail("LayerNormalization over the batch axis is not supported")
+    x = im.same_input(node.input[0])
+    axes = list(range(axis - 1, rank))
+    fields: dict[str, Any] = {"axis": -1 if axes == [rank - 1] else axes, "epsilon": f32(attrs.get("epsilon", 1e-5))}
+    has_beta = len(node.input) > 2 and bool(node.input[2])
+    if not has_beta:
+        fields["center"] = False
+    layer = im.emit("layernorm", im.node_name(node), [x], **fields)
+    dims = tuple(int(d) for d in im.shapes[x][axis - 1:])
+    im.weights[f"{layer}.gamma"] = np.broadcast_to(im.const(node.input[1], "scale"), dims).copy()
+    if has_beta:
+        im.weights[f"{layer}.beta"] = np.broadcast_to(im.const(node.input[2], "bias"), dims).copy()
+    im.finish(node, layer, _identity(rank))
+
+
+HANDLERS: dict[str, Any] = {
+    "Conv": _conv, "ConvTranspose": _conv_transpose, "MaxPool": _pool, "AveragePool": _pool,
+    "GlobalAveragePool": _global_pool, "GlobalMaxPool": _global_pool, "BatchNormalization": _batchnorm,
+    "Gemm": _gemm, "MatMul": _matmul, **{op: _merge for op in MERGES},
+    "Dropout": _elementwise("dropout"), "Identity": _alias, "Cast": _alias, "Softmax": _softmax,
+    "PRelu": _prelu, "LRN": _lrn, "Flatten": _flatten, "Reshape": _reshape, "Transpose": _transpose,
+    "Concat": _concat, "Slice": _slice, "Split": _split, "Pad": _pad, "Resize": _resize, "Upsample": _resize,
+    "LayerNormalization": _layernorm,
+}
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def parse_model(raw: bytes, source: str) -> Any:
+    from .onnx_export import require_onnx
+
+    onnx = require_onnx()
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(raw)
+    except Exception as error:  # noqa: BLE001 - DecodeError, or RecursionError past protobuf's depth limit
+        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise CnnCalcError(f"not a readable ONNX model (truncated, corrupt or nested too deeply): {detail}",
+                           file=source) from None
+    if not model.HasField("graph") or not model.graph.node:
+        raise CnnCalcError("not an ONNX model: no graph with nodes", file=source)
+    return model
+
+
+def check_model(onnx: Any, model: Any, source: str, max_elements: int) -> None:
+    """Refuse external data and huge declared tensors (from their dims), then run onnx.checker."""
+    probe = _Importer(onnx, model, source, False, max_elements)
+    stack = [model.graph]
+    graphs = 0
+    while stack:
+        graph = stack.pop()
+        graphs += 1
+        if graphs > 1000:
+            raise CnnCalcError("too many nested graphs (at most 1,000)", file=source)
+        for tensor in graph.initializer:
+            probe.check_tensor(tensor, "initializer")
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.HasField("t"):
+                    probe.check_tensor(attribute.t, "constant")
+                stack.extend(attribute.graphs)
+                if attribute.HasField("g"):
+                    stack.append(attribute.g)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as error:  # noqa: BLE001 - ValidationError, or a C++ error for odd files
+        first = str(error).strip().splitlines()
+        raise CnnCalcError(f"the model fails onnx.checker: {(first[0] if first else type(error).__name__)[:300]}",
+                           file=source) from None
+
+
+def import_model(model: Any, source: str = "<model>", lenient: bool = False,
+                 max_elements: int = MAX_TENSOR_ELEMENTS) -> Imported:
+    """A parsed ``ModelProto`` as a spec mapping, weights and the flagged layers."""
+    from .onnx_export import require_onnx
+
+    onnx = require_onnx()
+    check_model(onnx, model, source, max_elements)
+    return _Importer(onnx, model, source, lenient, max_elements).run()
+
+
+def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYTES,
+                max_elements: int = MAX_TENSOR_ELEMENTS) -> Imported:
+    """Read an ``.onnx`` file (at most ``cap`` bytes) as a spec mapping and weights."""
+    from ..spec.safeload import read_limited
+
+    source = str(path)
+    raw = read_limited(path, cap, "model")
+    return import_model(parse_model(raw, source), source, lenient, max_elements)
+
+
+def network_of(imported: Imported, source: str) -> Any:
+    """The validated :class:`Network` of an import."""
+    from ..spec.network import build_network
+
+    try:
+        return build_network(imported.spec, source)
+    except SpecError as error:
+        raise error.with_context(file=source) from None
