@@ -77,7 +77,9 @@ def _symbol(name: str, position: int) -> str:
 
 
 class _Importer:
-    def __init__(self, onnx: Any, model: Any, source: str, lenient: bool, max_elements: int) -> None:
+    def __init__(self, onnx: Any, model: Any, source: str, lenient: bool, max_elements: int,
+                 with_weights: bool = True) -> None:
+        self.with_weights = with_weights
         self.onnx = onnx
         self.model = model
         self.graph = model.graph
@@ -247,6 +249,17 @@ class _Importer:
             raise CnnCalcError(f"{what} '{tensor.name}' declares {count:,} elements (at most "
                                f"{self.max_elements:,})", file=self.source)
 
+    def placeholder(self, tensor: Any) -> np.ndarray:
+        """A weight's shape without its values (a zero-stride view): summaries need no weights."""
+        from onnx import helper
+
+        try:
+            dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
+        except Exception:  # noqa: BLE001 - an unknown type code
+            raise CnnCalcError(f"initializer '{tensor.name}' has an unknown data type {tensor.data_type}",
+                               file=self.source) from None
+        return np.broadcast_to(np.zeros((), dtype=dtype), tuple(tensor.dims))
+
     def array(self, tensor: Any, what: str) -> np.ndarray:
         from onnx import numpy_helper
 
@@ -266,7 +279,8 @@ class _Importer:
         for tensor in graph.initializer:
             self.check_tensor(tensor, "initializer")
         for tensor in graph.initializer:
-            self.values[tensor.name] = self.array(tensor, "initializer")
+            self.values[tensor.name] = self.array(tensor, "initializer") if self.with_weights or \
+                math.prod(tensor.dims) <= 4096 else self.placeholder(tensor)
         inputs = [v for v in graph.input if v.name not in self.values]
         if len(inputs) != 1:
             raise CnnCalcError(f"the model has {len(inputs)} inputs", file=self.source, got=[v.name for v in inputs][:5],
@@ -1220,32 +1234,49 @@ def check_model(onnx: Any, model: Any, source: str, max_elements: int) -> None:
                 stack.extend(attribute.graphs)
                 if attribute.HasField("g"):
                     stack.append(attribute.g)
+    # the checker reads structure, operators and order; the weights (checked above, and when read) are left
+    # out of its copy, which keeps it fast on a 100 MB model
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(_without_weights(onnx, model))
     except Exception as error:  # noqa: BLE001 - ValidationError, or a C++ error for odd files
         first = str(error).strip().splitlines()
         raise CnnCalcError(f"the model fails onnx.checker: {(first[0] if first else type(error).__name__)[:300]}",
                            file=source) from None
 
 
+def _without_weights(onnx: Any, model: Any) -> Any:
+    """The model with each initializer's data left out (name, type and an empty shape kept)."""
+    light = onnx.ModelProto(ir_version=model.ir_version, producer_name=model.producer_name)
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    graph, source = light.graph, model.graph
+    graph.name = source.name
+    for part in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(graph, part).extend(getattr(source, part))
+    for tensor in source.initializer:
+        graph.initializer.add(name=tensor.name, data_type=tensor.data_type, dims=[0])
+    return light
+
+
 def import_model(model: Any, source: str = "<model>", lenient: bool = False,
-                 max_elements: int = MAX_TENSOR_ELEMENTS) -> Imported:
+                 max_elements: int = MAX_TENSOR_ELEMENTS, weights: bool = True) -> Imported:
     """A parsed ``ModelProto`` as a spec mapping, weights and the flagged layers."""
     from .onnx_export import require_onnx
 
     onnx = require_onnx()
     check_model(onnx, model, source, max_elements)
-    return _Importer(onnx, model, source, lenient, max_elements).run()
+    return _Importer(onnx, model, source, lenient, max_elements, weights).run()
 
 
 def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYTES,
-                max_elements: int = MAX_TENSOR_ELEMENTS) -> Imported:
-    """Read an ``.onnx`` file (at most ``cap`` bytes) as a spec mapping and weights."""
+                max_elements: int = MAX_TENSOR_ELEMENTS, weights: bool = True) -> Imported:
+    """Read an ``.onnx`` file (at most ``cap`` bytes) as a spec mapping and weights (with ``weights=False``,
+    large weights are placeholders of the right shape: enough for a summary, and much faster)."""
     from ..spec.safeload import read_limited
 
     source = str(path)
     raw = read_limited(path, cap, "model")
-    return import_model(parse_model(raw, source), source, lenient, max_elements)
+    return import_model(parse_model(raw, source), source, lenient, max_elements, weights)
 
 
 def network_of(imported: Imported, source: str) -> Any:
