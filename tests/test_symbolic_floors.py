@@ -51,14 +51,14 @@ def assert_matches_numeric(text: str, sizes=SIZES) -> int:
             got = tuple(int(numeric_value(d, n)) for d in sym.output_shape)
             assert got == tuple(num.output_shape), (n, sym.name, sym.output_shape)
             if num.receptive_field is not None:
-                # After a transposed conv, an upsampling or an adaptive pool a numeric analysis knows each
-                # output pixel's exact field (at small sizes the edge pixels read fewer pixels); a symbolic
-                # one keeps the general recurrence, which is the same or larger.
+                # After a transposed conv, an upsampling or an adaptive pool a numeric analysis composes each
+                # output pixel's exact field; a symbolic one keeps the (size, jump) recurrence, which can be
+                # larger (edge pixels read fewer) or smaller (neighbours read different amounts). Shapes and
+                # MACs are still compared; fields only up to the first such layer.
                 exact = any(r.type.startswith(("conv_transpose", "upsample", "adaptive"))
                             for r in symbolic.records[:sym.index])
                 for (s_size, s_jump, s_start), (size, jump, start) in zip(sym.receptive_field, num.receptive_field):
                     if exact:
-                        assert size <= numeric_value(s_size, n), (n, sym.name)
                         continue
                     assert (numeric_value(s_size, n), numeric_value(s_jump, n)) == (size, jump), (n, sym.name)
                     assert float(numeric_value(s_start, n)) == pytest.approx(float(start)), (n, sym.name)
