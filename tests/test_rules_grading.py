@@ -247,12 +247,14 @@ def test_json_scores_keep_every_digit_that_matters(cli, tmp_path, worksheet):
 def test_bad_answer_values_are_invalid_not_wrong(worksheet):
     problem, key = worksheet
     result = grade_answers(problem, key, "s", {"a.col4_row4": True, "a.col3_row2": "−3", "a.col2_row4": float("nan"),
-                                               "a.shape": [4.0, 4]})
+                                               "a.shape": [4.5, 4]})
     status = {q.id: q.status for q in result.questions}
     assert status["a.col4_row4"] == "invalid", "a boolean is not a number"
     assert status["a.col3_row2"] == "correct", "a number written as text with a Unicode minus is read"
     assert status["a.col2_row4"] == "invalid", "NaN is not a finite number"
-    assert status["a.shape"] == "invalid", "a shape holds integers"
+    assert status["a.shape"] == "invalid", "a shape holds integers (4.5 is not one)"
+    integral = grade_answers(problem, key, "s", {"a.shape": [4.0, 4]})
+    assert {q.id: q.status for q in integral.questions}["a.shape"] == "correct", "4.0 is the integer 4"
 
 
 def test_answer_file_limits(tmp_path):
@@ -326,13 +328,14 @@ def check_worked_lines(lines: list[str], where: str) -> int:
     for line in lines:
         if " = " not in line or "⇒" in line:
             continue
-        left, right = line.rsplit(" = ", 1)
-        left = re.sub(r"^\s*[A-Za-z][\w.]*:\s", "", left)
-        result = _arithmetic(right)
-        total = _arithmetic(left)
-        if result is None or total is None:
+        # `label: a = b = c` or `out = a = c`: every two neighbouring parts that are arithmetic must agree
+        parts = [re.sub(r"^\s*[A-Za-z][\w.]*:\s", "", part) for part in line.split(" = ")]
+        values = [_arithmetic(part) for part in parts]
+        pairs = [(a, b) for a, b in zip(values, values[1:]) if a is not None and b is not None]
+        if not pairs:
             continue
-        assert total == pytest.approx(result, abs=1e-9), f"{where}: the worked line does not add up: {line!r}"
+        for total, result in pairs:
+            assert total == pytest.approx(result, abs=1e-9), f"{where}: the worked line does not add up: {line!r}"
         checked += 1
     return checked
 
@@ -595,10 +598,12 @@ def _with_question(**question) -> dict:
 @pytest.mark.parametrize(("raw", "message"), [
     ({**_BASE, "titel": 1}, "p.yaml:1: top level: unknown key 'titel'; did you mean 'title'?"),
     ({**_BASE, "data": {"d": {"rows": [1]}}},
-     "p.yaml: data 'd': unknown layout 'rows'; expected one of channels, filters_per_channel, matrix, array"),
+     "p.yaml: data 'd': unknown layout 'rows'; expected one of channels, filters_per_channel, filters, matrix, "
+     "array"),
     ({**_BASE, "data": {"d": [[1], [2, 3]]}}, "p.yaml: data 'd' is not a rectangular array of numbers"),
     ({**_BASE, "data": {"d": True}}, ("p.yaml: bad data 'd' (got True, expected a number, nested lists, or "
-                                      "{layout: lists} with layout channels, filters_per_channel, matrix, array)")),
+                                      "{layout: lists} with layout channels, filters_per_channel, filters, matrix, "
+                                      "array)")),
     ({**_BASE, "parts": [{"id": "p", "questions": [{"kind": "manual"}]}]},
      "p.yaml: part 'p', question 1: missing 'id' (unique in the file; the key in answer files)"),
     (_with_question(kind="manual", solution=5),
@@ -609,7 +614,7 @@ def _with_question(**question) -> dict:
      "p.yaml: question 'q': bad value for 'points' (got True, expected a non-negative number)"),
     (_with_question(kind="manual", points="x"),
      "p.yaml: question 'q': bad value for 'points' (got 'x', expected a non-negative number)"),
-    (_with_question(compute={"sizes": "n"}), "p.yaml: question 'q': unknown compute 'sizes'; did you mean 'size'?"),
+    (_with_question(compute={"sises": "n"}), "p.yaml: question 'q': unknown compute 'sises'; did you mean 'sizes'?"),
     (_with_question(), "p.yaml: question 'q' needs 'compute' (how its answer is computed) or kind: manual"),
     ({**_BASE, "parts": [{"questions": []}]}, "p.yaml: part 1: missing 'id' (the part's label (a, b, ...))"),
     ({"id": "x"}, "p.yaml:1: top level: missing 'parts' (the parts, each with its questions)"),

@@ -257,17 +257,23 @@ def answer_file(folder: Path, student: str, answers: dict, variant: str | None =
     return path
 
 
-def test_copy_check_flags_more_matches_with_another_variant_than_with_ones_own(tmp_path):
+def test_copy_check_flags_a_whole_copy_and_not_two_of_three_in_a_class_of_two(tmp_path):
     raw = sizes_problem(WIDE)
     a, b = (student_variant(raw, "s.yaml", SECRET, s) for s in ("ann", "bob"))
     key_a, key_b = key_answers(a.problem, a.key), key_answers(b.problem, b.key)
     assert all(key_a[q] != key_b[q] for q in key_a), "the test needs two variants with no common answer"
-    # ann: two answers from bob's key, one of her own → flagged; bob: honest
+    # ann hands in bob's three answers under her own fingerprint: a whole copy, always flagged
+    files = [answer_file(tmp_path, "ann", key_b, a.fingerprint), answer_file(tmp_path, "bob", key_b, b.fingerprint)]
+    results, warnings = grade_variants(raw, "s.yaml", files, SECRET)
+    flags = [w for w in warnings if "possible copy" in w]
+    assert flags == ["possible copy: ann's answers match bob's variant on 3 question(s): q1, q2, q3; similarity "
+                     "100%, evidence 0.0 bits — whole copy"], warnings
+    assert results[0].score == 0 and results[1].score == 3
+    # two of three from bob in a class of two is not enough evidence (and not a whole copy)
     files = [answer_file(tmp_path, "ann", {"q1": key_b["q1"], "q2": key_b["q2"], "q3": key_a["q3"]}, a.fingerprint),
              answer_file(tmp_path, "bob", key_b, b.fingerprint)]
     results, warnings = grade_variants(raw, "s.yaml", files, SECRET)
-    flags = [w for w in warnings if "possible copy" in w]
-    assert flags == ["possible copy: ann's answers match bob's variant on 2 questions, their own on 1"], warnings
+    assert not [w for w in warnings if "possible copy" in w], warnings
     assert results[0].score == 1 and results[1].score == 3
 
 
@@ -353,36 +359,15 @@ def test_variants_do_not_share_mutable_choices():
     assert raw["vary"]["values"]["a"]["choice"] == options, "a drawn choice is a copy"
 
 
-def _copy_flags(keys: dict[str, dict[str, int]], answers: dict[str, int]) -> list[str]:
-    """Copy detection for student s0's answers, against variants whose keys are given."""
-    from cnncalc.exercises.grading import StudentResult
-    from cnncalc.exercises.key import Expected
-    from cnncalc.exercises.variants import Variant, _copy_check
+def test_copy_evidence_threshold_grows_with_the_pairs():
+    import math
 
-    variants = {s: Variant(None, {q: Expected(v) for q, v in key.items()}, s, s) for s, key in keys.items()}  # type: ignore[arg-type]
-    return _copy_check([StudentResult("s0", "s0.yaml", [])], {0: answers}, variants)
+    from cnncalc.exercises.copies import MARGIN_BITS, WHOLE_MIN, threshold_bits
 
-
-def _class_keys(shared: int) -> dict[str, dict[str, int]]:
-    """8 students (so at most max(2, 8 // 4) = 2 holders of a value count); q1's value 999 is held by the
-    first `shared` of s1, s2, s3; every other key value is the student's own."""
-    keys = {f"s{i}": {f"q{j}": 100 * i + j for j in range(1, 5)} for i in range(8)}
-    for i in range(1, shared + 1):
-        keys[f"s{i}"]["q1"] = 999
-    return keys
-
-
-def test_copy_check_counts_a_value_held_by_exactly_the_crowd_limit():
-    keys = _class_keys(shared=2)
-    flags = _copy_flags(keys, {"q1": 999, "q2": keys["s1"]["q2"], "q3": keys["s0"]["q3"], "q4": -1})
-    assert flags == ["possible copy: s0's answers match s1's variant on 2 questions, their own on 1"], (
-        f"a value 2 variants of 8 share still counts (limit max(2, 8 // 4) = 2); got {flags}")
-
-
-def test_copy_check_ignores_a_value_held_by_more_than_the_crowd_limit():
-    keys = _class_keys(shared=3)
-    flags = _copy_flags(keys, {"q1": 999, "q2": keys["s1"]["q2"], "q3": keys["s0"]["q3"], "q4": -1})
-    assert flags == [], f"a value 3 variants of 8 share says nothing (limit 2); got {flags}"
+    assert MARGIN_BITS == 6 and WHOLE_MIN == 3
+    assert threshold_bits(2) == 6 and threshold_bits(1) == 6
+    assert threshold_bits(200) == pytest.approx(math.log2(200 * 199 / 2) + 6)
+    assert threshold_bits(1000) > threshold_bits(999)
 
 
 # ---------------------------------------------------------------- more of the documented rules
@@ -443,7 +428,7 @@ def test_tries_are_counted_and_the_last_failure_named():
 
 
 def test_canonical_answers_for_copy_detection():
-    from cnncalc.exercises.variants import _canonical
+    from cnncalc.exercises.copies import canonical as _canonical
 
     assert _canonical(3) == _canonical(3.0000000001) == "3.0"
     assert _canonical([[1, 2]]) == _canonical(np.array([[1.0, 2.0]])) == "[[1.0, 2.0]]"
@@ -468,16 +453,3 @@ def test_unreadable_and_duplicate_answer_files_in_a_variant_batch(tmp_path):
     assert not any("possible copy" in w for w in warnings), "a student matching their own key is no copy"
 
 
-def test_copy_check_crowd_limit_grows_with_the_class():
-    # 12 students: at most 12 // 4 = 3 holders of a value count; 16 students: 4
-    keys = {f"s{i}": {f"q{j}": 100 * i + j for j in range(1, 5)} for i in range(16)}
-    for i in range(1, 4):
-        keys[f"s{i}"]["q1"] = 999
-    twelve = {s: k for s, k in keys.items() if int(s[1:]) < 12}
-    answers = {"q1": 999, "q2": keys["s1"]["q2"], "q3": keys["s0"]["q3"], "q4": -1}
-    assert _copy_flags(twelve, answers) == [
-        "possible copy: s0's answers match s1's variant on 2 questions, their own on 1"], "3 holders of 12 count"
-    keys["s4"]["q1"] = 999
-    assert _copy_flags(keys, answers) != [], "4 holders of 16 still count"
-    twelve["s4"]["q1"] = 999
-    assert _copy_flags(twelve, answers) == [], "4 holders of 12 say nothing"
