@@ -596,7 +596,7 @@ def _with_question(**question) -> dict:
     ({**_BASE, "titel": 1}, "p.yaml:1: top level: unknown key 'titel'; did you mean 'title'?"),
     ({**_BASE, "data": {"d": {"rows": [1]}}},
      "p.yaml: data 'd': unknown layout 'rows'; expected one of channels, filters_per_channel, matrix, array"),
-    ({**_BASE, "data": {"d": [[1], [2, 3]]}}, "p.yaml: data 'd' is not a rectangular array of numbers"),
+    ({**_BASE, "data": {"d": [[1], [2, 3]]}}, "p.yaml: data 'd' is not a rectangular array of numbers (got [[1], [2, 3]])"),
     ({**_BASE, "data": {"d": True}}, ("p.yaml: bad data 'd' (got True, expected a number, nested lists, or "
                                       "{layout: lists} with layout channels, filters_per_channel, matrix, array)")),
     ({**_BASE, "parts": [{"id": "p", "questions": [{"kind": "manual"}]}]},
