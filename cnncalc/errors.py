@@ -13,6 +13,8 @@ from typing import Any
 
 #: at most this many characters of a user's value appear in a message (a 100 KB name or list is cut)
 MAX_SHOWN = 200
+#: the default of `got`: no value to show (None is a value a file can hold)
+NOT_GIVEN: Any = object()
 
 
 class CnnCalcError(Exception):
@@ -27,7 +29,7 @@ class CnnCalcError(Exception):
         layer: str | None = None,
         index: int | None = None,
         field: str | None = None,
-        got: Any = None,
+        got: Any = NOT_GIVEN,
         expected: str | None = None,
         hint: str | None = None,
     ) -> None:
@@ -38,7 +40,9 @@ class CnnCalcError(Exception):
         self.layer = layer
         self.index = index
         self.field = field
-        self.got = got
+        # `got` may be None itself (a `null` in the file): a sentinel tells "not given" apart
+        self.got_given = got is not NOT_GIVEN
+        self.got = got if self.got_given else None
         self.expected = expected
         self.hint = hint
 
@@ -66,8 +70,10 @@ class CnnCalcError(Exception):
             where.append(f"field '{clip(self.field, 100)}'")
         message = _cut(self.message, 4 * MAX_SHOWN)
         text = ": ".join(where + [message]) if where else message
-        if self.expected is not None:
-            text += f" (got {_show(self.got)}, expected {_cut(str(self.expected), 2 * MAX_SHOWN)})"
+        details = ([f"got {_show(self.got)}"] if self.got_given else []) + (
+            [f"expected {_cut(str(self.expected), 2 * MAX_SHOWN)}"] if self.expected is not None else [])
+        if details:
+            text += f" ({', '.join(details)})"
         if self.hint:
             text += f"; {_cut(self.hint, 4 * MAX_SHOWN)}"
         return text

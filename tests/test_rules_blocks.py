@@ -455,7 +455,7 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
     ("input: [4]\nblocks:\n  b:\n    params: {}\n    layers: [{type: relu}]\n    extra: 1\nlayers: [{block: b}]",
      "s.yaml:6: field 'extra': unknown key in block 'b'; expected params, layers, output"),
     ("input: [4]\nblocks:\n  b:\n    params: [1]\n    layers: [{type: relu}]\nlayers: [{block: b}]",
-     "s.yaml:4: field 'params': 'params' of block 'b' must map parameter names to defaults"),
+     "s.yaml:4: field 'params': 'params' of block 'b' must map parameter names to defaults (got [1])"),
     ("input: [4]\nlayers: [{type: relu, name: r, repeat: 2, inputs: 5}]",
      "s.yaml:2: field 'inputs': bad 'inputs' (got 5, expected a layer name or a list of names)"),
 ])
@@ -486,3 +486,11 @@ def test_pool_stride_null_means_the_kernel_and_transpose_macs_line():
     assert pool.output_shape == (2, 2, 1)
     up = analyse(loads_spec("input: [3, 3, 1]\nlayers: [{type: conv_transpose, filters: 1, kernel: 2, stride: 2}]"))
     assert up.records[0].explain[-1] == "MACs: 3·3·1·2·2·1 = 36 (input-side count)"
+
+
+def test_error_lines_show_got_and_expected_each_when_given():
+    assert str(CnnCalcError("bad", got=5)) == "bad (got 5)", "a value without an expectation is still shown"
+    assert str(CnnCalcError("bad", expected="an int")) == "bad (expected an int)", "no 'got None' when nothing was got"
+    assert str(CnnCalcError("bad", got=None, expected="an int")) == "bad (got None, expected an int)", "a null value"
+    assert str(CnnCalcError("bad", got="x", expected="y", hint="h")) == "bad (got 'x', expected y); h"
+    assert str(CnnCalcError("bad")) == "bad"

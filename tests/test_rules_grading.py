@@ -3,6 +3,7 @@ users see in JSON. Every test names the rule it guards, so a failure says what b
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -331,7 +332,7 @@ def check_worked_lines(lines: list[str], where: str) -> int:
         # `label: a = b = c` or `out = a = c`: every two neighbouring parts that are arithmetic must agree
         parts = [re.sub(r"^\s*[A-Za-z][\w.]*:\s", "", part) for part in line.split(" = ")]
         values = [_arithmetic(part) for part in parts]
-        pairs = [(a, b) for a, b in zip(values, values[1:]) if a is not None and b is not None]
+        pairs = [(a, b) for a, b in itertools.pairwise(values) if a is not None and b is not None]
         if not pairs:
             continue
         for total, result in pairs:
@@ -598,9 +599,10 @@ def _with_question(**question) -> dict:
 @pytest.mark.parametrize(("raw", "message"), [
     ({**_BASE, "titel": 1}, "p.yaml:1: top level: unknown key 'titel'; did you mean 'title'?"),
     ({**_BASE, "data": {"d": {"rows": [1]}}},
-     "p.yaml: data 'd': unknown layout 'rows'; expected one of channels, filters_per_channel, filters, matrix, "
-     "array"),
-    ({**_BASE, "data": {"d": [[1], [2, 3]]}}, "p.yaml: data 'd' is not a rectangular array of numbers"),
+     ("p.yaml: data 'd': unknown layout 'rows'; expected one of channels, filters_per_channel, filters, matrix, "
+     "array")),
+    ({**_BASE, "data": {"d": [[1], [2, 3]]}},
+     "p.yaml: data 'd' is not a rectangular array of numbers (got [[1], [2, 3]])"),
     ({**_BASE, "data": {"d": True}}, ("p.yaml: bad data 'd' (got True, expected a number, nested lists, or "
                                       "{layout: lists} with layout channels, filters_per_channel, filters, matrix, "
                                       "array)")),

@@ -266,8 +266,8 @@ def test_copy_check_flags_a_whole_copy_and_not_two_of_three_in_a_class_of_two(tm
     files = [answer_file(tmp_path, "ann", key_b, a.fingerprint), answer_file(tmp_path, "bob", key_b, b.fingerprint)]
     results, warnings = grade_variants(raw, "s.yaml", files, SECRET)
     flags = [w for w in warnings if "possible copy" in w]
-    assert flags == ["possible copy: ann's answers match bob's variant on 3 question(s): q1, q2, q3; similarity "
-                     "100%, evidence 0.0 bits — whole copy"], warnings
+    assert flags == [("possible copy: ann's answers match bob's variant on 3 question(s): q1, q2, q3; similarity "
+                     "100%, evidence 0.0 bits — whole copy")], warnings
     assert results[0].score == 0 and results[1].score == 3
     # two of three from bob in a class of two is not enough evidence (and not a whole copy)
     files = [answer_file(tmp_path, "ann", {"q1": key_b["q1"], "q2": key_b["q2"], "q3": key_a["q3"]}, a.fingerprint),

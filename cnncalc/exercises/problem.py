@@ -48,7 +48,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..errors import NOT_GIVEN, CnnCalcError, ExerciseError, did_you_mean
 from ..maths import expr
 from ..spec import safeload
 
@@ -718,8 +718,8 @@ def _check_vary(check: Checker, vary: Any, data: dict[str, Any]) -> None:
             try:
                 tree = expr.parse(rule["expr"])
             except CnnCalcError as error:
-                check.fail(f"{where}: {error.message}", line_of(rule, "expr") or rule_line, got=error.got,
-                           expected=error.expected)
+                check.fail(f"{where}: {error.message}", line_of(rule, "expr") or rule_line,
+                           got=error.got if error.got_given else NOT_GIVEN, expected=error.expected)
             digits = expression_digits(tree)
             if digits > MAX_EXPR_DIGITS:
                 check.fail(f"{where}: expression too complex: its values could reach {digits:,} digits "
