@@ -313,3 +313,17 @@ def test_keras_zip_bomb(tmp_path: Path) -> None:
 def test_not_a_regular_file(tmp_path: Path) -> None:
     with pytest.raises(CnnCalcError, match="folder"):
         import_keras(str(tmp_path))
+
+
+def test_a_saved_keras_archive_matches_keras_own_figures() -> None:
+    """tiny.keras was saved by Keras 3 (make.py): a nested Sequential among other layers."""
+    spec, weights = import_keras(str(DATA / "tiny.keras"))
+    assert weights == {}
+    summary = summary_of(spec)
+    figures = json.loads((DATA / "tiny.json").read_text())
+    assert summary.params == figures["params"] == 368
+    for name, want in figures["layers"].items():
+        records = [r for r in summary.records if r.name == name or r.name.startswith(f"{name}/")]
+        assert sum(r.params for r in records) == want["params"], name
+        assert list(records[-1].output_shape) == want["shape"], name
+    assert [r.name for r in summary.records][1:3] == ["inner/ic", "inner/ibn"]

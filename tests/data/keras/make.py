@@ -7,6 +7,8 @@ Run once, with Keras 3 installed in a separate environment (no weights are downl
 
 Each ``<name>.json.gz`` is ``model.to_json()`` of ``keras.applications.<Name>(weights=None)``, gzipped;
 ``counts.json`` holds each model's ``count_params()`` as Keras reports it, next to the published figure.
+``tiny.keras`` is a small saved model (a nested Sequential, separable, transposed and depthwise convolutions)
+and ``tiny.json`` Keras's own figures for it: each top-level layer's parameters and output shape.
 """
 
 from __future__ import annotations
@@ -47,5 +49,28 @@ def main() -> None:
     print("keras", keras.__version__, "backend", keras.backend.backend())
 
 
+def tiny() -> None:
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+    from keras import layers
+
+    inner = keras.Sequential([keras.Input((8, 8, 4)), layers.Conv2D(4, 3, padding="same", name="ic"),
+                              layers.BatchNormalization(name="ibn")], name="inner")
+    x = keras.Input((16, 16, 3), name="img")
+    y = layers.SeparableConv2D(4, 3, strides=2, padding="same", name="sep")(x)
+    y = inner(y)
+    y = layers.Conv2DTranspose(3, 3, strides=2, padding="same", name="tr")(y)
+    y = layers.DepthwiseConv2D(3, name="dw")(y)
+    y = layers.GlobalAveragePooling2D(name="gap")(y)
+    y = layers.Dense(5, activation="softmax", name="fc")(y)
+    model = keras.Model(x, y, name="tiny")
+    model.save(HERE / "tiny.keras")
+    figures = {"params": model.count_params(),
+               "layers": {layer.name: {"params": layer.count_params(), "shape": list(layer.output.shape[1:])}
+                          for layer in model.layers[1:]}}
+    (HERE / "tiny.json").write_text(json.dumps(figures, indent=1) + "\n")
+
+
 if __name__ == "__main__":
     main()
+    tiny()
