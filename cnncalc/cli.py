@@ -71,8 +71,18 @@ def _options(
     """Convolutional-network calculator: shapes, parameters, MACs and receptive fields, explained."""
 
 
-def _load(spec: str) -> Any:
-    """A spec by path or built-in name, or from standard input for `-` (read under the same size cap)."""
+def _load(spec: str, where: list[str] | None = None) -> Any:
+    """A spec by path or built-in name, a model file, or standard input for `-` (read under the same size
+    cap); with `where` (`n=64`), symbolic input sizes get those values."""
+    network = _read_spec(spec)
+    if where:
+        from .calc.symbolic import parse_assignments, substitute
+
+        network = substitute(network, parse_assignments(where))
+    return network
+
+
+def _read_spec(spec: str) -> Any:
     from .spec.network import load_spec, loads_spec
 
     if spec != "-":
@@ -205,11 +215,7 @@ def export(
 
     from .interop import interop_module
 
-    network = _load(spec)
-    if where:
-        from .calc.symbolic import parse_assignments, substitute
-
-        network = substitute(network, parse_assignments(where))
+    network = _load(spec, where)
     arrays = None
     if weights:
         from .run.executor import load_weights_file
@@ -263,11 +269,7 @@ def summary(
     from .calc.analysis import analyse
     from .render import render
 
-    network = _load(spec)
-    if where:
-        from .calc.symbolic import parse_assignments, substitute
-
-        network = substitute(network, parse_assignments(where))
+    network = _load(spec, where)
     result = analyse(network)
     text = render(result, format.value, explain, width, depth, batch)
     if output is None:
@@ -333,11 +335,7 @@ def draw(
     from .render.diagram import layout, svg
     from .render.files import write_text
 
-    network = _load(spec)
-    if where:
-        from .calc.symbolic import parse_assignments, substitute
-
-        network = substitute(network, parse_assignments(where))
+    network = _load(spec, where)
     drawn = layout(analyse(network), depth)
     write_text(output, svg(drawn), (".svg",))
     typer.echo(f"wrote {output}: {len(drawn.boxes)} boxes, {len(drawn.edges)} edges", err=True)
