@@ -30,7 +30,9 @@ SMALL = {"alexnet": (64, 64, 3), "vgg16": (32, 32, 3), "resnet50": (64, 64, 3), 
          "efficientnet_b0": (64, 64, 3), "mobilenet_v3_large": (64, 64, 3), "mobilenetv2": (64, 64, 3),
          "mobilenetv2-keras": (64, 64, 3), "shufflenet_v2_x1_0": (64, 64, 3), "convnext_tiny": (64, 64, 3),
          "r3d_18": (4, 32, 32, 3)}
-NOT_EXPORTED = {"vit_b_16"}  # class_token and attention have no ONNX export (named in the error)
+# float32 through twelve transformer blocks with seeded weights loses ~6e-4 of the output's scale in any
+# implementation (cnncalc's own float32 run as much as onnxruntime): checked against that bound instead
+FLOAT32_BOUND = {"vit_b_16"}
 NOT_RUN = {"unet"}  # its crops fix the input at 572 × 572: exported and imported, run on MINI_UNET instead
 
 
@@ -49,7 +51,8 @@ def _records(network):
             for r in analyse(network).records]
 
 
-def _round_trip(network, run_it=True, dtype=np.float32, tolerance=1e-4, batch=2):
+def _round_trip(network, run_it=True, dtype=np.float32, tolerance=1e-4, batch=2, rerun=True,
+                float32_bound=False):
     weights = _flat_weights(network, seed=3)
     model = export_onnx(network, weights, dtype=dtype)
     onnx.checker.check_model(model, full_check=True)
@@ -59,32 +62,50 @@ def _round_trip(network, run_it=True, dtype=np.float32, tolerance=1e-4, batch=2)
         got = _session(model).run(None, {"input": x.astype(dtype)})[0]
         assert got.shape == expected.shape
         scale = np.abs(expected).max()
-        assert np.abs(got - expected).max() <= tolerance * scale, np.abs(got - expected).max() / scale
+        error = np.abs(got - expected).max() / scale
+        if float32_bound:  # as close to the exact (float64) result as cnncalc's own float32 run, give or take 2×
+            own = np.abs(run(network, x, weights, dtype=np.float32).output - expected).max() / scale
+            assert error <= max(2 * own, tolerance), (error, own)
+        else:
+            assert error <= tolerance, error
     imported = import_model(model, network.name)
     back = network_of(imported, network.name)
     assert _records(back) == _records(network)
     assert [layer.type for layer in back.layers] == [_base_type(layer.type) for layer in network.layers]
-    if run_it:  # the imported spec and weights reproduce the model
+    if run_it and rerun:  # the imported spec and weights reproduce the model
         x = np.random.default_rng(2).standard_normal((1, *network.input_shape))
         again = run(back, x, imported.weights).output
         assert np.allclose(again, run(network, x, weights).output, rtol=1e-5, atol=1e-5 * np.abs(again).max())
+    elif run_it:  # the imported weights are the exported ones, array for array
+        exported = _flat_weights(network, seed=3)
+        assert sorted(imported.weights) == sorted(exported)
+        assert all(np.allclose(imported.weights[k], exported[k], rtol=1e-6, atol=1e-7) for k in exported)
     return model
 
 
-@pytest.mark.parametrize("name", [n for n in zoo_names() if n not in NOT_EXPORTED])
+@pytest.mark.parametrize("name", zoo_names())
 def test_zoo_round_trip(name):
     network = load_spec(name)
     if name in SMALL:
         network = dataclasses.replace(network, input_shape=SMALL[name])
-    _round_trip(network, run_it=name not in NOT_RUN, batch=1 if name in SMALL else 2)
+    _round_trip(network, run_it=name not in NOT_RUN, batch=1 if name in SMALL or name in FLOAT32_BOUND else 2,
+                rerun=name not in FLOAT32_BOUND, float32_bound=name in FLOAT32_BOUND)
 
 
-def test_vit_names_the_layers_it_cannot_export(cli, tmp_path):
-    code, _, err = cli("export", "vit_b_16", "--to", "onnx", "-o", str(tmp_path / "v.onnx"))
-    assert code == 2
-    assert "class_token" in err and "attention" in err and "more" in err
-    assert not (tmp_path / "v.onnx").exists()
-    assert any("class_token" in p for p in unexportable(load_spec("vit_b_16")))
+def test_every_layer_type_has_an_onnx_export():
+    from cnncalc.interop.onnx_export import EXPORTERS
+    from cnncalc.layers import LAYER_TYPES
+
+    assert sorted(t for t in LAYER_TYPES if _base_type(t) not in EXPORTERS) == []
+    assert unexportable(load_spec("vit_b_16")) == []
+
+
+def test_a_layer_with_no_onnx_form_is_named(cli, tmp_path):
+    spec = tmp_path / "ln.yaml"
+    spec.write_text("input: [4, 5, 6]\nlayers: [{type: layernorm, name: across, axis: 0}]\n")
+    code, _, err = cli("export", str(spec), "--to", "onnx", "-o", str(tmp_path / "ln.onnx"))
+    assert code == 2 and "across" in err and "trailing axes" in err, err
+    assert not (tmp_path / "ln.onnx").exists()
 
 
 MINI_UNET = """
@@ -149,6 +170,90 @@ layers:
 def test_every_exported_kind_round_trips():
     network = loads_spec(ALL_KINDS)
     _round_trip(network)
+
+
+FUNCTION_KINDS = """
+input: [6, 7, 8]
+layers:
+  - {type: groupnorm, name: gn, groups: 4, epsilon: 0.01}
+  - {type: groupnorm, name: gn2, groups: 2, center: false}
+  - {type: groupnorm, name: gn3, groups: 8, scale: false}
+  - {type: normalize, name: nz}
+  - {type: adaptive_avgpool, name: aa, size: [4, 3]}
+  - {type: adaptive_maxpool, name: am, size: [3, 2]}
+  - {type: reshape, name: tok, shape: [6, 8]}
+  - {type: class_token, name: ct}
+  - {type: position_embedding, name: pe}
+  - {type: normalize, name: nz2}
+  - {type: attention, name: at, heads: 2}
+  - {type: dense, name: mem, inputs: pe, units: 5}
+  - {type: attention, name: cross, inputs: [at, mem], heads: 4, key_dim: 3, value_dim: 5, output_dim: 6, bias: false}
+  - {type: dense, name: keys, inputs: pe, units: 6}
+  - {type: attention, name: qvk, inputs: [cross, mem, keys], heads: 3}
+  - {type: flatten, name: fl}
+  - {type: normalize, name: nz3}
+"""
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float32, 1e-4), (np.float64, 1e-9)])
+def test_function_layers_round_trip(dtype, tolerance):
+    """groupnorm, normalize, adaptive pools, class_token and attention (self, cross, three inputs) are
+    cnncalc-domain functions; onnxruntime runs them in float64 too."""
+    model = _round_trip(loads_spec(FUNCTION_KINDS), dtype=dtype, tolerance=tolerance)
+    functions = {node.op_type for node in model.graph.node if node.domain == "cnncalc"}
+    assert functions == {"GroupNorm", "Normalize", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ClassToken",
+                         "Attention"}
+    assert sorted(f.name for f in model.functions) == sorted(functions)
+
+
+@pytest.mark.parametrize("rank", [1, 3])
+def test_adaptive_pools_in_1d_and_3d(rank):
+    shape = {1: "[11, 3]", 3: "[5, 7, 6, 2]"}[rank]
+    size = {1: 4, 3: [2, 3, 4]}[rank]
+    _round_trip(loads_spec(f"""
+input: {shape}
+layers:
+  - {{type: adaptive_maxpool, name: am, size: {size}}}
+  - {{type: adaptive_avgpool, name: aa, size: {size}}}
+  - {{type: normalize, name: nz}}
+"""), dtype=np.float64, tolerance=1e-9)
+
+
+def test_embedding_round_trip():
+    network = loads_spec("""
+input: [9]
+layers:
+  - {type: embedding, name: words, vocab: 20, dim: 6}
+  - {type: position_embedding, name: pos}
+  - {type: attention, name: att, heads: 2}
+  - {type: normalize, name: nz}
+""")
+    weights = _flat_weights(network, seed=3)
+    model = export_onnx(network, weights, dtype=np.float64)
+    ids = np.random.default_rng(0).integers(0, 20, size=(3, 9)).astype(np.float64)
+    expected = run(network, ids, weights).output
+    got = _session(model).run(None, {"input": ids})[0]
+    assert np.abs(got - expected).max() <= 1e-9 * np.abs(expected).max()
+    back = network_of(import_model(model, "e"), "e")
+    assert _records(back) == _records(network)
+    assert [layer.type for layer in back.layers] == ["embedding", "position_embedding", "attention", "normalize"]
+
+
+def test_attention_over_a_grid_runs_and_comes_back_with_reshapes():
+    network = loads_spec("""
+input: [3, 4, 8]
+layers:
+  - {type: attention, name: att, heads: 2}
+""")
+    weights = _flat_weights(network, seed=3)
+    model = export_onnx(network, weights, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 8))
+    expected = run(network, x, weights).output
+    assert np.abs(_session(model).run(None, {"input": x})[0] - expected).max() <= 1e-9 * np.abs(expected).max()
+    back = network_of(import_model(model, "g"), "g")
+    assert [layer.type for layer in back.layers] == ["reshape", "attention", "reshape"]
+    assert analyse(back).outputs[0].output_shape == (3, 4, 8)
+    assert analyse(back).params == analyse(network).params and analyse(back).macs == analyse(network).macs
 
 
 def test_mini_unet_round_trip():
@@ -400,3 +505,64 @@ def test_external_data_is_refused(cli, tmp_path):
     code, _, err = cli("import", _save(model, tmp_path / "ext.onnx"))
     assert code == 2
     assert "external data" in err
+
+
+def _exported(spec: str):
+    network = loads_spec(spec)
+    return export_onnx(network, _flat_weights(network, seed=3), dtype=np.float64)
+
+
+def _replace_initializer(model, name, array):
+    for k, tensor in enumerate(model.graph.initializer):
+        if tensor.name == name:
+            model.graph.initializer[k].CopyFrom(numpy_helper.from_array(array, name))
+            return model
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("spec, initializer, array, message", [
+    ("input: [5, 8]\nlayers: [{type: attention, name: att, heads: 2}]", "att.key.weight", np.zeros((8, 2, 3)),
+     "key.weight has shape [8, 2, 3]"),
+    ("input: [5, 8]\nlayers: [{type: attention, name: att, heads: 2}]", "att.output.weight", np.zeros((8, 8)),
+     "attention weights are [d, heads, dim]"),
+    ("input: [5, 8]\nlayers: [{type: class_token, name: ct}]", "ct.weight", np.zeros(7), "token has shape [7]"),
+    ("input: [4, 4, 6]\nlayers: [{type: groupnorm, name: gn, groups: 3}]", "gn.beta", np.zeros(5),
+     "beta has shape [5]"),
+    ("input: [7, 3]\nlayers: [{type: adaptive_avgpool, name: ap, size: 3}]", "ap/matrix0", np.ones((7, 3)),
+     "not adaptive pooling's windows for 7 → 3"),
+    ("input: [7, 3]\nlayers: [{type: adaptive_maxpool, name: mp, size: 3}]", "mp/windows0",
+     np.zeros((3, 3), dtype=np.int64), "not adaptive pooling's windows for 7 → 3"),
+    ("input: [7, 3]\nlayers: [{type: normalize, name: nz}]", "nz/flat_shape", np.array([0, 2, -1], dtype=np.int64),
+     "flat_shape must be [0, C, -1]"),
+])
+def test_cnncalc_function_nodes_with_the_wrong_weights_are_refused(cli, tmp_path, spec, initializer, array, message):
+    model = _replace_initializer(_exported(spec), initializer, array)
+    code, _, err = cli("summary", _save(model, tmp_path / "bad.onnx"))
+    assert code == 2 and message in err, err
+    assert "node '" in err and err.count("\n") == 1
+
+
+def test_cnncalc_function_node_attributes_are_checked(cli, tmp_path):
+    model = _exported("input: [4, 4, 6]\nlayers: [{type: groupnorm, name: gn, groups: 3}]")
+    node = next(n for n in model.graph.node if n.op_type == "GroupNorm")
+    for attribute in node.attribute:
+        if attribute.name == "groups":
+            attribute.i = 4  # 4 does not divide 6
+    code, _, err = cli("summary", _save(model, tmp_path / "g.onnx"))
+    assert code == 2 and "groups must divide the 6 channels" in err, err
+    model = _exported("input: [5, 8]\nlayers: [{type: attention, name: att, heads: 2}]")
+    node = next(n for n in model.graph.node if n.op_type == "Attention")
+    for attribute in node.attribute:
+        if attribute.name == "heads":
+            attribute.i = 3
+    code, _, err = cli("summary", _save(model, tmp_path / "a.onnx"))
+    assert code == 2 and "heads=3 but the query weight has 2 heads" in err, err
+
+
+def test_an_unknown_cnncalc_function_is_an_unknown_operator(cli, tmp_path):
+    model = _exported("input: [4, 4, 6]\nlayers: [{type: groupnorm, name: gn, groups: 3}]")
+    node = next(n for n in model.graph.node if n.op_type == "GroupNorm")
+    node.op_type = "Wobble"
+    model.functions[0].name = "Wobble"
+    code, _, err = cli("summary", _save(model, tmp_path / "w.onnx"))
+    assert code == 2 and "Wobble" in err and "no cnncalc equivalent" in err, err

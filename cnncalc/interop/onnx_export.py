@@ -9,6 +9,12 @@ seeds them), converted to ONNX's layouts (conv ``[F, C/g, k...]``, transposed co
 
 A fused activation (``conv`` with ``activation: relu``) becomes a node named ``<layer>/<activation>``
 right after the layer's node; :mod:`.onnx_import` folds such a node back into its layer.
+
+Layers with no single ONNX operator (``attention``, ``class_token``, ``groupnorm``, ``normalize``, the
+adaptive pools) become one node each of a model-local function in the ``cnncalc`` domain
+(:data:`FUNCTION_DOMAIN`): its body is made of standard operators, so every runtime that inlines
+functions (onnxruntime does) runs it, and the graph keeps one node per layer, which the importer maps back.
+The node's attributes carry the layer's fields; its inputs are the value and the weights.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from ..errors import CnnCalcError
 from ..spec.network import INPUT, Network
 
 OPSET = 18
+FUNCTION_DOMAIN = "cnncalc"
 CL, CF = "cl", "cf"  # channels last (cnncalc), channels first (ONNX's spatial operators)
 INT64_MAX = 2**63 - 1
 
@@ -69,6 +76,7 @@ class _Graph:
         self.initializers: list[Any] = []
         self.names: set[str] = set()
         self.node_names: set[str] = set()
+        self.functions: dict[str, Any] = {}  # model-local functions used, by name
 
     def fresh(self, base: str) -> str:
         name, k = base, 1
@@ -101,6 +109,14 @@ class _Graph:
                                                 **attrs))
         return out
 
+    def custom(self, op: str, inputs: list[str], name: str, **attrs: Any) -> str:
+        """A node calling the model-local function ``op`` of the ``cnncalc`` domain (defined on first use)."""
+        if op not in self.functions:
+            self.functions[op] = FUNCTIONS[op](self.helper)
+        out = self.node(op, inputs, name, **attrs)
+        self.nodes[-1].domain = FUNCTION_DOMAIN
+        return out
+
     def layout(self, value: _Value, want: str) -> _Value:
         if value.rank < 2 or value.layout == want:
             return value
@@ -111,6 +127,164 @@ class _Graph:
             value.other = _Value(name, want, value.shape)
             value.other.other = value
         return value.other
+
+
+# ---------------------------------------------------------------- model-local functions
+
+
+class _Body:
+    """Nodes of a function body, each output named after its step."""
+
+    def __init__(self, helper: Any) -> None:
+        self.helper = helper
+        self.nodes: list[Any] = []
+
+    def __call__(self, op: str, inputs: list[str], output: str, refs: dict[str, tuple[str, int]] | None = None,
+                 **attrs: Any) -> str:
+        node = self.helper.make_node(op, inputs, [output], **attrs)
+        for key, (parent, kind) in (refs or {}).items():  # an attribute taking the calling node's attribute
+            from onnx import AttributeProto
+
+            node.attribute.append(AttributeProto(name=key, type=kind, ref_attr_name=parent))
+        self.nodes.append(node)
+        return output
+
+    def ints(self, output: str, values: list[int]) -> str:
+        return self("Constant", [], output, value_ints=values)
+
+    def function(self, name: str, inputs: list[str], outputs: list[str], attributes: list[str],
+                 doc: str) -> Any:
+        return self.helper.make_function(FUNCTION_DOMAIN, name, inputs, outputs, self.nodes,
+                                         [self.helper.make_opsetid("", OPSET)], attributes=attributes, doc_string=doc)
+
+
+def _attention_function(helper: Any) -> Any:
+    b = _Body(helper)
+    for part, dim in (("q", "k"), ("k", "k"), ("v", "v")):  # [N, T, d]·[d, h, dim] + [h, dim] → [N, T, h, dim]
+        b("Einsum", [f"{part}_in", f"w{part}"], f"{part}_raw", equation=f"ntd,dh{dim}->nth{dim}")
+        b("Add", [f"{part}_raw", f"b{part}"], part)
+    b("Shape", ["wq"], "key_dim", start=2, end=3)
+    b("CastLike", ["key_dim", "q"], "key_dim_f")
+    b("Sqrt", ["key_dim_f"], "root")
+    b("Div", ["q", "root"], "q_scaled")
+    b("Einsum", ["q_scaled", "k"], "scores", equation="nqhk,nthk->nhqt")
+    b("Softmax", ["scores"], "weights", axis=-1)
+    b("Einsum", ["weights", "v"], "context", equation="nhqt,nthv->nqhv")
+    b("Einsum", ["context", "wo"], "y_raw", equation="nqhv,hvo->nqo")
+    b("Add", ["y_raw", "bo"], "y")
+    return b.function("Attention", ["q_in", "v_in", "k_in", "wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo"], ["y"],
+                      ["heads", "bias"], "cnncalc attention: Keras MultiHeadAttention, weights [d, heads, dim]; "
+                      "scores (Q/sqrt(key_dim))·Kᵀ, softmax over the keys. bias=0: the biases are zeros")
+
+
+def _class_token_function(helper: Any) -> Any:
+    b = _Body(helper)
+    b("Shape", ["x"], "batch", start=0, end=1)
+    b.ints("one", [1])
+    b("Shape", ["token"], "features")
+    b("Concat", ["batch", "one", "features"], "target", axis=0)
+    b("Expand", ["token", "target"], "tokens")
+    b("Concat", ["tokens", "x"], "y", axis=1)
+    return b.function("ClassToken", ["x", "token"], ["y"], [], "cnncalc class_token: [N, T, d] → [N, T+1, d], "
+                      "the learned token first")
+
+
+def _group_norm_function(helper: Any) -> Any:
+    from onnx import AttributeProto
+
+    b = _Body(helper)
+    b("Shape", ["x"], "shape")
+    b("Shape", ["x"], "channels", start=-1)
+    b("Constant", [], "groups_scalar", refs={"value_int": ("groups", AttributeProto.INT)})
+    b.ints("vector", [1])
+    b("Reshape", ["groups_scalar", "vector"], "groups")
+    b("Div", ["channels", "groups"], "per_group")
+    b.ints("keep", [0, -1])
+    b("Concat", ["keep", "groups", "per_group"], "grouped_shape", axis=0)
+    b("Reshape", ["x", "grouped_shape"], "grouped")  # [N, positions, G, C/G]
+    b.ints("axes", [1, 3])
+    b("ReduceMean", ["grouped", "axes"], "mean", keepdims=1)
+    b("Sub", ["grouped", "mean"], "centred")
+    b("Mul", ["centred", "centred"], "squares")
+    b("ReduceMean", ["squares", "axes"], "var", keepdims=1)
+    b("Constant", [], "epsilon", refs={"value_float": ("epsilon", AttributeProto.FLOAT)})
+    b("CastLike", ["epsilon", "x"], "epsilon_like")
+    b("Add", ["var", "epsilon_like"], "var_eps")
+    b("Sqrt", ["var_eps"], "std")
+    b("Div", ["centred", "std"], "normalised")
+    b("Reshape", ["normalised", "shape"], "back")
+    b("Mul", ["back", "gamma"], "scaled")
+    b("Add", ["scaled", "beta"], "y")
+    return b.function("GroupNorm", ["x", "gamma", "beta"], ["y"], ["groups", "epsilon", "center", "scale"],
+                      "cnncalc groupnorm, channels last: groups of contiguous channels, each normalised over its "
+                      "channels and every position; center=0 / scale=0: beta / gamma are zeros / ones")
+
+
+def _normalize_function(helper: Any) -> Any:
+    b = _Body(helper)
+    b("Shape", ["x"], "shape")
+    b("Reshape", ["x", "flat_shape"], "flat")  # [N, C, positions]
+    b.ints("axis", [2])
+    b("ReduceMin", ["flat", "axis"], "low", keepdims=1)
+    b("ReduceMax", ["flat", "axis"], "high", keepdims=1)
+    b("Sub", ["high", "low"], "span")
+    b("Constant", [], "zero_f", value_float=0.0)
+    b("CastLike", ["zero_f", "x"], "zero")
+    b("Constant", [], "one_f", value_float=1.0)
+    b("CastLike", ["one_f", "x"], "one")
+    b("Greater", ["span", "zero"], "spread")
+    b("Where", ["spread", "span", "one"], "divisor")
+    b("Sub", ["flat", "low"], "shifted")
+    b("Div", ["shifted", "divisor"], "scaled")
+    b("Where", ["spread", "scaled", "zero"], "y_flat")
+    b("Reshape", ["y_flat", "shape"], "y")
+    return b.function("Normalize", ["x", "flat_shape"], ["y"], [], "cnncalc normalize: min-max per sample and "
+                      "channel over the positions (flat_shape [0, C, -1], channels first); a flat channel gives 0")
+
+
+_LETTERS = "xyz"  # spatial axes (n and c are batch and channels)
+
+
+def _adaptive_avg_function(rank: int) -> Callable[[Any], Any]:
+    def build(helper: Any) -> Any:
+        b = _Body(helper)
+        axes = list(_LETTERS[:rank])
+        current = "x"
+        for k in range(rank):  # [N, C, a, b, c] · [n_k, out_k] on axis k: an Einsum per axis
+            after = axes.copy()
+            after[k] = after[k].upper()
+            output = "y" if k == rank - 1 else f"step{k}"
+            b("Einsum", [current, f"m{k}"], output,
+              equation=f"nc{''.join(axes)},{axes[k]}{after[k]}->nc{''.join(after)}")
+            current, axes = output, after
+        return b.function(f"AdaptiveAvgPool{rank}d", ["x", *(f"m{k}" for k in range(rank))], ["y"], [],
+                          "cnncalc adaptive_avgpool, channels first: per axis, a product with the matrix [n, out] "
+                          "that averages each window")
+    return build
+
+
+def _adaptive_max_function(rank: int) -> Callable[[Any], Any]:
+    def build(helper: Any) -> Any:
+        b = _Body(helper)
+        current = "x"
+        for k in range(rank):  # gather [out, longest] windows on axis 2+k, then the largest of each
+            b("Gather", [current, f"i{k}"], f"windows{k}", axis=2 + k)
+            b.ints(f"axis{k}", [3 + k])
+            output = "y" if k == rank - 1 else f"step{k}"
+            b("ReduceMax", [f"windows{k}", f"axis{k}"], output, keepdims=0)
+            current = output
+        return b.function(f"AdaptiveMaxPool{rank}d", ["x", *(f"i{k}" for k in range(rank))], ["y"], [],
+                          "cnncalc adaptive_maxpool, channels first: per axis, the windows' indices [out, longest] "
+                          "(a short window repeats its last index), and the largest value of each")
+    return build
+
+
+FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "Attention": _attention_function, "ClassToken": _class_token_function, "GroupNorm": _group_norm_function,
+    "Normalize": _normalize_function,
+    **{f"AdaptiveAvgPool{r}d": _adaptive_avg_function(r) for r in (1, 2, 3)},
+    **{f"AdaptiveMaxPool{r}d": _adaptive_max_function(r) for r in (1, 2, 3)},
+}
 
 
 # ---------------------------------------------------------------- activations
@@ -166,14 +340,7 @@ class _Context:
 
 Exporter = Callable[[_Context, Any, list[_Value], tuple], _Value]
 EXPORTERS: dict[str, Exporter] = {}
-NOT_EXPORTED: dict[str, str] = {
-    "normalize": "min-max normalisation per channel has no single ONNX operator and no import back",
-    "groupnorm": "ONNX GroupNormalization changed meaning between opsets 18 and 21",
-    "attention": "multi-head attention would be a dozen MatMul/Reshape nodes with no import back",
-    "class_token": "no ONNX operator prepends a learned token without a batch-size subgraph",
-    "embedding": "the input would have to be integer ids (cnncalc's inputs are floats)",
-    "adaptive_maxpool": "no ONNX operator for uneven adaptive windows",
-}
+NOT_EXPORTED: dict[str, str] = {}  # every layer type has an export
 
 
 def exporter(*types: str) -> Callable[[Exporter], Exporter]:
@@ -297,34 +464,29 @@ def _global_pool(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple
     return _Value(g.node("Flatten", [pooled], layer.name, axis=1), CL, out_shape)
 
 
-@exporter("adaptive_avgpool")
-def _adaptive_avg(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
-    """Axis by axis, a matrix product with the window-averaging matrix (as the executor does)."""
+@exporter("adaptive_avgpool", "adaptive_maxpool")
+def _adaptive(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+    """Per axis, the averaging matrix ``[n, out]`` or the windows' indices ``[out, longest]`` (as the executor
+    computes them), given to the ``AdaptiveAvgPool<r>d`` / ``AdaptiveMaxPool<r>d`` function."""
     from ..layers.pool import adaptive_bounds
 
     g = c.g
     x = g.layout(inputs[0], CF)
     rank = x.rank - 1
-    current = x.name
+    extra = []
     for axis in range(rank):
         n, out = int(x.shape[axis]), int(out_shape[axis])
         starts, ends = (np.array(v) for v in adaptive_bounds(n, out))
-        cells = np.arange(n)
-        matrix = ((cells[:, None] >= starts) & (cells[:, None] < ends)) / (ends - starts)  # [n, out]
-        onnx_axis_ = axis + 2
-        last = rank + 1
-        perm = list(range(rank + 2))
-        perm[onnx_axis_], perm[last] = perm[last], perm[onnx_axis_]
-        final = axis == rank - 1 and onnx_axis_ == last
-        moved = current if onnx_axis_ == last else g.node("Transpose", [current], f"{layer.name}/move{axis}",
-                                                          perm=perm)
-        product = g.node("MatMul", [moved, g.const(f"{layer.name}/matrix{axis}", matrix)],
-                         layer.name if final else f"{layer.name}/matmul{axis}")
-        current = product if onnx_axis_ == last else g.node("Transpose", [product], f"{layer.name}/back{axis}",
-                                                            perm=perm)
-    if current != layer.name:
-        current = g.node("Identity", [current], layer.name)
-    return _Value(current, CF, out_shape)
+        if layer.type == "adaptive_avgpool":
+            cells = np.arange(n)
+            matrix = ((cells[:, None] >= starts) & (cells[:, None] < ends)) / (ends - starts)  # [n, out]
+            extra.append(g.const(f"{layer.name}/matrix{axis}", matrix))
+        else:
+            longest = int((ends - starts).max())
+            index = np.minimum(starts[:, None] + np.arange(longest), ends[:, None] - 1)  # [out, longest]
+            extra.append(g.ints(f"{layer.name}/windows{axis}", index))
+    kind = "AdaptiveAvgPool" if layer.type == "adaptive_avgpool" else "AdaptiveMaxPool"
+    return _Value(g.custom(f"{kind}{rank}d", [x.name, *extra], layer.name), CF, out_shape)
 
 
 @exporter("zero_pad")
@@ -488,6 +650,79 @@ def _position_embedding(c: _Context, layer: Any, inputs: list[_Value], out_shape
     return _Value(g.node("Add", [x.name, table], layer.name), CL, out_shape)
 
 
+@exporter("attention")
+def _attention(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+    """Tokens flattened to ``[N, T, d]`` (as the layer does), the ``Attention`` function, then the query's
+    token axes back."""
+    g = c.g
+    w = c.weights[layer.name]
+    roles = [g.layout(v, CL) for v in inputs]
+    flat = []
+    for k, value in enumerate(roles):
+        if value.rank == 2:
+            flat.append(value.name)
+        else:
+            target = g.ints(f"{layer.name}/tokens{k}", [0, -1, int(value.shape[-1])])
+            flat.append(g.node("Reshape", [value.name, target], f"{layer.name}/flatten{k}"))
+    query = flat[0]
+    value = flat[1] if len(flat) > 1 else query
+    key = flat[2] if len(flat) > 2 else value
+    weights = [g.const(f"{layer.name}.{part}.weight", w[f"{part}.weight"]) for part in ("query", "key", "value",
+                                                                                         "output")]
+    zeros = {"query": w["query.weight"].shape[1:], "key": w["key.weight"].shape[1:],
+             "value": w["value.weight"].shape[1:], "output": w["output.weight"].shape[-1:]}
+    biases = [g.const(f"{layer.name}.{part}.bias", w.get(f"{part}.bias", np.zeros(zeros[part])))
+              for part in ("query", "key", "value", "output")]
+    final = layer.name if roles[0].rank == 2 else f"{layer.name}/attention"
+    out = g.custom("Attention", [query, value, key, *weights, *biases], final, heads=int(layer.heads),
+                   bias=int(bool(layer.bias)))
+    if roles[0].rank != 2:
+        out = g.node("Reshape", [out, g.ints(f"{layer.name}/shape", [0, *(int(d) for d in out_shape)])], layer.name)
+    return _Value(out, CL, out_shape)
+
+
+@exporter("class_token")
+def _class_token(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+    g = c.g
+    x = g.layout(inputs[0], CL)
+    token = g.const(f"{layer.name}.weight", c.weights[layer.name]["weight"])
+    return _Value(g.custom("ClassToken", [x.name, token], layer.name), CL, out_shape)
+
+
+@exporter("embedding")
+def _embedding(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+    """The ids (floats, as every cnncalc input) cast to integers, then rows of the table."""
+    g = c.g
+    x = g.layout(inputs[0], CL)
+    from onnx import TensorProto
+
+    ids = g.node("Cast", [x.name], f"{layer.name}/ids", to=TensorProto.INT64)
+    table = g.const(f"{layer.name}.weight", c.weights[layer.name]["weight"])
+    return _Value(g.node("Gather", [table, ids], layer.name, axis=0), CL, out_shape)
+
+
+@exporter("groupnorm")
+def _groupnorm(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+    g = c.g
+    x = g.layout(inputs[0], CL)
+    w = c.weights[layer.name]
+    channels = int(x.shape[-1])
+    gamma = g.const(f"{layer.name}.gamma", w.get("gamma", np.ones(channels)))
+    beta = g.const(f"{layer.name}.beta", w.get("beta", np.zeros(channels)))
+    out = g.custom("GroupNorm", [x.name, gamma, beta], layer.name, groups=int(layer.groups),
+                   epsilon=float(layer.epsilon), center=int(bool(layer.center)), scale=int(bool(layer.scale)))
+    return _Value(out, CL, out_shape)
+
+
+@exporter("normalize")
+def _normalize(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+    g = c.g
+    x = g.layout(inputs[0], CF)
+    flat = [0, int(x.shape[-1]), -1] if x.rank >= 2 else [0, 1, -1]  # one sample axis: min-max over it
+    return _Value(g.custom("Normalize", [x.name, g.ints(f"{layer.name}/flat_shape", flat)], layer.name), x.layout,
+                  out_shape)
+
+
 @exporter("lrn")
 def _lrn(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
     g = c.g
@@ -627,7 +862,11 @@ def export_onnx(network: Network, weights: dict[str, np.ndarray] | None = None, 
     graph = helper.make_graph(g.nodes, _graph_name(network.name),
                               [helper.make_tensor_value_info(INPUT, element, ["N", *input_shape])], outputs,
                               initializer=g.initializers)
-    model = helper.make_model(graph, producer_name="cnncalc", opset_imports=[helper.make_opsetid("", OPSET)])
+    opsets = [helper.make_opsetid("", OPSET)]
+    if g.functions:
+        opsets.append(helper.make_opsetid(FUNCTION_DOMAIN, 1))
+    model = helper.make_model(graph, producer_name="cnncalc", opset_imports=opsets,
+                              functions=[g.functions[name] for name in sorted(g.functions)])
     model.ir_version = min(model.ir_version, 8)  # readable by onnxruntime releases back to 1.14
     try:
         onnx.checker.check_model(model, full_check=True)
