@@ -107,15 +107,14 @@ def _model_kind(path: str) -> str | None:
     lower = path.lower()
     if lower.endswith(".onnx"):
         return "onnx"
-    if lower.endswith(".keras"):
+    if lower.endswith((".keras", ".json.gz")):
         return "keras"
     if lower.endswith(".json"):
-        from pathlib import Path
+        from .spec.safeload import read_limited
 
-        try:
-            with Path(path).open("rb") as handle:
-                head = handle.read(4096) if Path(path).is_file() else b""
-        except OSError:
+        try:  # the head only, read as every untrusted file is (a FIFO or a folder is not waited on)
+            head = read_limited(path, 4096, "spec", head=True)
+        except CnnCalcError:
             return None
         if b'"class_name"' in head:
             return "keras"

@@ -16,7 +16,7 @@ import pytest
 
 from cnncalc import CnnCalcError, analyse, build_network, load_spec
 from cnncalc.interop import keras_import
-from cnncalc.interop.keras_import import import_keras, import_keras_text, uncounted_params
+from cnncalc.interop.keras_import import import_keras, import_keras_text
 from cnncalc.run.executor import run
 
 DATA = Path(__file__).parent / "data" / "keras"
@@ -42,9 +42,12 @@ def test_applications_give_the_published_parameter_counts(stem: str, total: int,
     spec, weights = import_keras(str(DATA / f"{stem}.json.gz"))
     assert weights == {}
     summary = summary_of(spec)
-    # EfficientNetB0's Normalization keeps a sample count no spec layer holds: the spec says so
-    assert summary.params + uncounted_params(spec) == total
-    assert uncounted_params(spec) == (1 if stem == "efficientnetb0" else 0)
+    assert summary.params == total
+    # EfficientNetB0's Normalization: mean and variance of 3 channels and Keras's sample count
+    counted = [layer for layer in spec["layers"] if layer.get("count_samples")]
+    assert len(counted) == (1 if stem == "efficientnetb0" else 0)
+    if counted:
+        assert summary.record(counted[0]["name"]).non_trainable == 2 * 3 + 1
     assert summary.trainable == trainable
     recorded = json.loads((DATA / "counts.json").read_text())[stem]
     assert (recorded["params"], recorded["trainable"]) == (total, trainable)
@@ -76,7 +79,7 @@ def test_efficientnet_rescaling_and_normalization_compute_what_keras_does() -> N
     spec, _ = import_keras(str(DATA / "efficientnetb0.json.gz"))
     layers = {layer["name"]: layer for layer in spec["layers"]}
     assert layers["rescaling"]["type"] == "batchnorm"
-    assert "sample count" in spec["description"]
+    assert layers["normalization"]["count_samples"] is True and "description" not in spec
     # the rescaling layer alone: x / 255
     head = {"input": [2, 2, 3], "layers": [dict(layers["rescaling"], inputs="input")]}
     x = np.arange(12.0).reshape(2, 2, 3) * 10
@@ -327,3 +330,32 @@ def test_a_saved_keras_archive_matches_keras_own_figures() -> None:
         assert sum(r.params for r in records) == want["params"], name
         assert list(records[-1].output_shape) == want["shape"], name
     assert [r.name for r in summary.records][1:3] == ["inner/ic", "inner/ibn"]
+
+
+def test_count_samples_adds_one_non_trainable_parameter_and_changes_nothing_else() -> None:
+    base = {"input": [4, 4, 3], "layers": [{"type": "batchnorm", "name": "bn", "center": False, "scale": False}]}
+    counted = {"input": [4, 4, 3], "layers": [dict(base["layers"][0], count_samples=True)]}
+    plain, more = analyse(build_network(base)), analyse(build_network(counted))
+    assert (plain.non_trainable, more.non_trainable, more.trainable) == (6, 7, 0)
+    assert "+ 1 (sample count) = 7" in " ".join(more.records[0].explain)
+    pytorch_like = {"input": [4, 4, 3], "layers": [dict(counted["layers"][0], count_stats=False)]}
+    assert analyse(build_network(pytorch_like)).non_trainable == 1
+    x = np.random.default_rng(0).standard_normal((2, 4, 4, 3))
+    w = {"bn.mean": np.array([0.5, -1.0, 2.0]), "bn.var": np.array([1.0, 4.0, 0.25])}
+    assert np.array_equal(run(build_network(base), x, w).output, run(build_network(counted), x, w).output)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("name", ["model.json", "model.json.gz", "model.keras", "model.onnx"])
+def test_a_fifo_named_like_a_model_is_refused_at_once(cli_process, tmp_path, name) -> None:
+    import os
+
+    os.mkfifo(tmp_path / name)
+    code, _, err = cli_process("summary", str(tmp_path / name), timeout=20)
+    assert code == 2 and "not a regular file" in err, err
+
+
+def test_summary_reads_a_gzipped_keras_json(cli) -> None:
+    code, out, err = cli("summary", str(DATA / "efficientnetb0.json.gz"), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["totals"]["params"] == 5_330_571

@@ -12,10 +12,8 @@ Layers without a spec equivalent of their own:
   arrays (``center``/``scale``/``count_stats`` false, ``epsilon`` 0) whose inline ``mean``/``var`` give the
   same affine map: ``mean = −offset/scale``, ``var = 1/scale²``.
 - ``Normalization`` (``(x − mean)/√var``, non-trainable mean and variance) becomes a ``batchnorm`` with
-  ``center``/``scale`` false and ``epsilon`` 0: its ``2·C`` non-trainable parameters are the mean and
-  variance, as Keras counts them. Keras also keeps a sample count (one non-trainable scalar, unused by
-  the forward pass) that no spec layer holds; the spec's ``description`` says so, and
-  :func:`uncounted_params` gives the number.
+  ``center``/``scale`` false, ``epsilon`` 0 and ``count_samples`` true: its ``2·C + 1`` non-trainable
+  parameters are the mean, the variance and the sample count Keras keeps (unused by the forward pass).
 - ``Identity`` becomes ``dropout`` with ``rate: 0``.
 
 >>> spec, weights = import_keras_text('{"class_name": "Sequential", "config": {"name": "tiny", "layers": ['
@@ -40,7 +38,7 @@ import numpy as np
 from ..errors import CnnCalcError, SpecError
 from ..spec.safeload import read_limited
 
-__all__ = ["KERAS_CLASSES", "import_keras", "import_keras_text", "uncounted_params"]
+__all__ = ["KERAS_CLASSES", "import_keras", "import_keras_text"]
 
 #: bytes of a Keras JSON file, and of a config once decompressed (ResNet-152's JSON is about 1 MB)
 MAX_JSON_BYTES = 64 * 1024**2
@@ -52,8 +50,6 @@ MAX_ARCHIVE_MEMBERS = 1000
 MAX_KERAS_LAYERS = 100_000
 #: models nested inside models
 MAX_NESTING = 32
-
-_COUNT_NOTE = "also keeps a sample count"
 
 
 class KerasImportError(SpecError):
@@ -144,12 +140,6 @@ def import_keras_text(text: str, source: str = "<keras>") -> tuple[dict[str, Any
     return spec, {}
 
 
-def uncounted_params(spec: dict[str, Any]) -> int:
-    """Parameters Keras counts that the imported spec does not (``Normalization``'s sample count)."""
-    description = spec.get("description", "") if isinstance(spec, dict) else ""
-    return description.count(_COUNT_NOTE) if isinstance(description, str) else 0
-
-
 # ---------------------------------------------------------------- the graph
 
 
@@ -178,8 +168,6 @@ class _Importer:
         self.layers: list[dict[str, Any]] = []
         self.input_shape: list[Any] | None = None
         self.names: set[str] = set()
-        self.uncounted = 0
-        self.notes: list[str] = []
         self.keras2 = str(model.get("keras_version", "3")).startswith("2")
 
     def run(self) -> dict[str, Any]:
@@ -199,8 +187,6 @@ class _Importer:
         spec: dict[str, Any] = {"input": self.input_shape, "layers": self.layers}
         if isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 200:
             spec = {"name": name, **spec}
-        if self.notes:
-            spec["description"] = "Imported from Keras. " + " ".join(self.notes)
         self.check(spec)
         return spec
 
@@ -767,11 +753,7 @@ def _normalization(call: _Call) -> list[dict[str, Any]]:
         var_list = [float(variance)] * channels if isinstance(variance, (int, float)) else variance
         return [call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
                            mean=mean_list, var=var_list)]
-    call.importer.uncounted += 1
-    call.importer.notes.append(
-        f"Keras's Normalization '{call.name}' {_COUNT_NOTE} (1 non-trainable scalar, not used by the forward "
-        "pass) that this spec does not count.")
-    return [call.layer("batchnorm", center=False, scale=False, epsilon=0.0)]
+    return [call.layer("batchnorm", center=False, scale=False, epsilon=0.0, count_samples=True)]
 
 
 def _channels(call: _Call) -> int:

@@ -85,6 +85,9 @@ class BatchNorm(Layer):
         # Keras counts the moving mean and variance as non-trainable parameters; PyTorch keeps them as
         # buffers, outside its parameter count. false gives PyTorch's count.
         "count_stats": Field(boolean, True),
+        # Keras's Normalization layer also stores the number of samples its statistics came from: one
+        # non-trainable scalar that the forward pass never reads. true counts it (Keras's count).
+        "count_samples": Field(boolean, False),
         "gamma": Field(numeric_array, None),
         "beta": Field(numeric_array, None),
         "mean": Field(numeric_array, None),
@@ -99,10 +102,12 @@ class BatchNorm(Layer):
                              expected="an integer")
         learned = int(self.center) + int(self.scale)
         trainable = channels * learned
-        stats = 2 * channels if self.count_stats else 0
+        stats = (2 * channels if self.count_stats else 0) + int(self.count_samples)
+        sample = " + 1 (sample count)" if self.count_samples else ""
         lines = [f"trainable: {channels}·{learned} (gamma, beta) = {fmt(trainable)}",
-                 f"non-trainable: 2·{channels} (moving mean, variance) = {fmt(stats)}" if self.count_stats
-                 else "moving mean and variance: buffers, not counted (count_stats: false)"]
+                 f"non-trainable: 2·{channels} (moving mean, variance){sample} = {fmt(stats)}" if self.count_stats
+                 else f"moving mean and variance: buffers, not counted (count_stats: false){sample}"
+                 + (f"; non-trainable {fmt(stats)}" if self.count_samples else "")]
         return Inference(tuple(shape), trainable, stats, 0, lines)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:

@@ -357,11 +357,12 @@ def loads(text: str, source: str = "<string>") -> Any:
     return data
 
 
-def read_limited(path: str | Path, cap: int = MAX_BYTES, what: str = "file") -> bytes:
+def read_limited(path: str | Path, cap: int = MAX_BYTES, what: str = "file", head: bool = False) -> bytes:
     """Read at most ``cap`` bytes of a regular file, refusing FIFOs, devices and folders.
 
     The size is checked on what is read, not on ``stat()`` alone (``/dev/zero`` reports 0 bytes), and the
-    file is opened without blocking, so a FIFO with no writer cannot hang the command.
+    file is opened without blocking, so a FIFO with no writer cannot hang the command. ``head=True``
+    reads the first ``cap`` bytes of a larger file instead of refusing it.
     """
     import os
     import stat
@@ -376,10 +377,10 @@ def read_limited(path: str | Path, cap: int = MAX_BYTES, what: str = "file") -> 
         if not stat.S_ISREG(info.st_mode):
             kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise CnnCalcError(f"cannot read the {what}: {kind}", file=name)
-        if info.st_size > cap:
+        if info.st_size > cap and not head:
             raise CnnCalcError(f"{what} too large ({info.st_size:,} bytes, at most {cap:,})", file=name)
         chunks = []
-        left = cap + 1
+        left = cap if head else cap + 1
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 20))
             if not chunk:
