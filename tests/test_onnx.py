@@ -566,3 +566,75 @@ def test_an_unknown_cnncalc_function_is_an_unknown_operator(cli, tmp_path):
     model.functions[0].name = "Wobble"
     code, _, err = cli("summary", _save(model, tmp_path / "w.onnx"))
     assert code == 2 and "Wobble" in err and "no cnncalc equivalent" in err, err
+
+
+# ---------------------------------------------------------------- summaries read the graph, not the weights
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vit_b_16", "shufflenet_v2_x1_0"])
+def test_a_summary_import_skips_the_weights_and_gives_the_same_spec(tmp_path, name):
+    from cnncalc.interop.onnx_import import read_light
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(export_onnx(load_spec(name), seed=0).SerializeToString())
+    light = read_light(path)
+    assert len(light) < path.stat().st_size / 20  # the weights stay on disk
+    full, summary_only = import_onnx(path), import_onnx(path, weights=False)
+    assert summary_only.spec == full.spec
+    assert _records(network_of(summary_only, "m")) == _records(load_spec(name))
+
+
+def test_summary_import_reads_small_constants_and_drops_large_payloads_only(tmp_path):
+    from cnncalc.interop.onnx_import import read_light
+
+    model = onnx.ModelProto()
+    model.ParseFromString(read_light(_save(export_onnx(load_spec("lenet5"), seed=0), tmp_path / "l.onnx")))
+    kept = {t.name: (tuple(t.dims), len(t.raw_data)) for t in model.graph.initializer}
+    # FC3.weight has 400·120 elements, FC4.weight 120·84 = 10,080: left on disk; CONV2.weight 3,200: read
+    assert kept["FC3.weight"][1] == kept["FC4.weight"][1] == 0
+    assert kept["CONV2.weight"][1] == 3200 * 4 and kept["FC4.bias"] == ((84,), 84 * 4)
+    model = onnx.ModelProto()
+    model.ParseFromString(read_light(_save(export_onnx(load_spec("vgg16"), seed=0), tmp_path / "v.onnx")))
+    dims = {t.name: (tuple(t.dims), len(t.raw_data)) for t in model.graph.initializer}
+    assert dims["fc1.weight"] == ((25088, 4096), 0) and dims["block1.conv.0.bias"][1] == 64 * 4
+    assert all(size == (0 if np.prod(shape) > 4096 else 4 * np.prod(shape)) for shape, size in dims.values())
+
+
+def test_summary_import_field_cap_just_inside_and_outside(tmp_path, monkeypatch):
+    from cnncalc.interop import onnx_import
+
+    path = _save(export_onnx(load_spec("lenet5"), seed=0), tmp_path / "l.onnx")
+    walked = []
+    original = onnx_import._Wire.fields
+
+    def counting(self, start, end):
+        yield from original(self, start, end)
+        walked.append(self.walked)
+
+    monkeypatch.setattr(onnx_import._Wire, "fields", counting)
+    onnx_import.read_light(path)
+    total = max(walked)
+    monkeypatch.setattr(onnx_import, "MAX_WIRE_FIELDS", total)
+    onnx_import.read_light(path)
+    monkeypatch.setattr(onnx_import, "MAX_WIRE_FIELDS", total - 1)
+    with pytest.raises(CnnCalcError, match="too many protobuf fields"):
+        onnx_import.read_light(path)
+
+
+def test_summary_of_a_cut_or_corrupted_model_is_one_clean_error(cli, tmp_path):
+    data = export_onnx(load_spec("lenet5"), seed=0).SerializeToString()
+    rng = np.random.default_rng(0)
+    cuts = sorted({1, 2, 3, len(data) - 1, *rng.integers(4, len(data) - 1, size=25).tolist()})
+    for cut in cuts:
+        path = tmp_path / f"cut{cut}.onnx"
+        path.write_bytes(data[:cut])
+        code, _, err = cli("summary", str(path))
+        assert code == 2 and err.startswith("error:") and err.count("\n") == 1, (cut, err)
+    for k in range(25):  # a few bytes flipped: read, or refused in one line
+        corrupt = bytearray(data)
+        for position in rng.integers(0, len(data), size=3):
+            corrupt[position] ^= int(rng.integers(1, 256))
+        path = tmp_path / f"flip{k}.onnx"
+        path.write_bytes(bytes(corrupt))
+        code, _, err = cli("summary", str(path))
+        assert code in (0, 2) and "internal error" not in err and "Traceback" not in err, err

@@ -29,6 +29,8 @@ from .onnx_export import FUNCTION_DOMAIN
 MAX_ONNX_BYTES = 1024**3  # VGG-16 in float32 is 553 MB
 MAX_TENSOR_ELEMENTS = 2**28  # one initializer: 1 GiB of float32 (VGG-16's largest has 102,760,448)
 MAX_NODES = 100_000
+#: without weights (a summary), initializers up to this many elements are still read: shapes, pads, scales
+SMALL_TENSOR = 4096
 BATCH = -(2**40)
 DEFAULTS = {"stride": 1, "dilation": 1, "padding": 0, "bias": True, "multiplier": 1, "output_padding": 0,
             "count_include_pad": False}  # the batch size inside a folded shape computation
@@ -281,7 +283,7 @@ class _Importer:
             self.check_tensor(tensor, "initializer")
         for tensor in graph.initializer:
             self.values[tensor.name] = self.array(tensor, "initializer") if self.with_weights or \
-                math.prod(tensor.dims) <= 4096 else self.placeholder(tensor)
+                math.prod(tensor.dims) <= SMALL_TENSOR else self.placeholder(tensor)
         inputs = [v for v in graph.input if v.name not in self.values]
         if len(inputs) != 1:
             raise CnnCalcError(f"the model has {len(inputs)} inputs", file=self.source, got=[v.name for v in inputs][:5],
@@ -1357,6 +1359,182 @@ HANDLERS: dict[str, Any] = {
 # ---------------------------------------------------------------- entry points
 
 
+# ---------------------------------------------------------------- reading without the weights
+
+#: tensor payload fields (float_data, int32_data, string_data, int64_data, raw_data, double_data, uint64_data)
+_PAYLOADS = {4, 5, 6, 7, 9, 10, 11}
+
+
+#: protobuf fields walked by :func:`read_light` (ResNet-50 has about 1,300; a model at the node cap, a few
+#: hundred thousand)
+MAX_WIRE_FIELDS = 1_000_000
+
+
+class _Wire:
+    """Protobuf's wire format read from a file with ``pread``: tags and lengths through a 64 KiB window,
+    payloads only when asked for."""
+
+    WINDOW = 65_536
+
+    def __init__(self, fd: int, size: int, source: str) -> None:
+        import os
+
+        self.fd, self.size, self.source, self.pread = fd, size, source, os.pread
+        self.window_start, self.window = 0, b""
+        self.walked = 0
+
+    def bad(self, what: str) -> CnnCalcError:
+        return CnnCalcError(f"not a readable ONNX model (truncated, corrupt or nested too deeply): {what}",
+                            file=self.source)
+
+    def copy(self, start: int, end: int) -> bytes:
+        data = self.pread(self.fd, end - start, start)
+        if len(data) != end - start:
+            raise self.bad("the file ends inside a field")
+        return data
+
+    def varint(self, offset: int, end: int) -> tuple[int, int]:
+        local = offset - self.window_start
+        if local < 0 or local + 10 > len(self.window) and self.window_start + len(self.window) < self.size:
+            self.window_start, self.window = offset, self.pread(self.fd, self.WINDOW, offset)
+            local = 0
+        value = 0
+        for k in range(min(10, end - offset)):
+            if local + k >= len(self.window):
+                break
+            byte = self.window[local + k]
+            value |= (byte & 0x7F) << (7 * k)
+            if byte < 0x80:
+                return value, offset + k + 1
+        raise self.bad("a malformed varint")
+
+    def fields(self, start: int, end: int) -> Any:
+        """(field number, wire type, field start, payload start, payload end) of each field in [start, end)."""
+        offset = start
+        while offset < end:
+            self.walked += 1
+            if self.walked > MAX_WIRE_FIELDS:
+                raise CnnCalcError(f"too many protobuf fields (more than {MAX_WIRE_FIELDS:,})", file=self.source)
+            tag, after = self.varint(offset, end)
+            number, kind = tag >> 3, tag & 7
+            if number == 0:
+                raise self.bad("field number 0")
+            if kind == 0:
+                _, stop = self.varint(after, end)
+                body = after
+            elif kind == 1:
+                body, stop = after, after + 8
+            elif kind == 5:
+                body, stop = after, after + 4
+            elif kind == 2:
+                length, body = self.varint(after, end)
+                stop = body + length
+            else:
+                raise self.bad(f"wire type {kind}")
+            if stop > end:
+                raise self.bad("a field runs past its message")
+            yield number, kind, offset, body, stop
+            offset = stop
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+class _Ranges:
+    """Byte ranges of the file to keep, merged when adjacent (one ``pread`` for a run of nodes)."""
+
+    def __init__(self, wire: _Wire) -> None:
+        self.wire, self.parts, self.start, self.end = wire, [], -1, -1
+
+    def keep(self, start: int, end: int) -> None:
+        if start == self.end:
+            self.end = end
+            return
+        self.flush()
+        self.start, self.end = start, end
+
+    def add(self, data: bytes) -> None:
+        self.flush()
+        self.parts.append(data)
+
+    def flush(self) -> None:
+        if self.end > self.start >= 0:
+            self.parts.append(self.wire.copy(self.start, self.end))
+        self.start = self.end = -1
+
+    def bytes(self) -> bytes:
+        self.flush()
+        return b"".join(self.parts)
+
+
+def _light_tensor(wire: _Wire, body: int, stop: int) -> bytes:
+    """An initializer (graph field 5) without its values when it has more than :data:`SMALL_TENSOR`
+    elements (counted from its dims, as the importer counts them: it reads only those tensors' shapes)."""
+    fields = list(wire.fields(body, stop))
+    count = 1
+    for number, kind, _, field_body, end in fields:
+        if number == 1 and kind == 0:
+            count *= wire.varint(field_body, end)[0]
+        elif number == 1 and kind == 2:  # packed dims
+            offset = field_body
+            while offset < end:
+                value, offset = wire.varint(offset, end)
+                count *= value
+    ranges = _Ranges(wire)
+    for number, _, start, _, end in fields:
+        if not (number in _PAYLOADS and count > SMALL_TENSOR):
+            ranges.keep(start, end)
+    content = ranges.bytes()
+    return b"\x2a" + _varint_bytes(len(content)) + content
+
+
+def read_light(path: str | Path, cap: int = MAX_ONNX_BYTES) -> bytes:
+    """The model's bytes without large tensor payloads (the initializers' values), read through ``pread``
+    instead of the whole file: a summary needs every node and every shape, not the weights. Same refusals
+    as :func:`~cnncalc.spec.safeload.read_limited` (regular files only, never waiting on a FIFO, at most
+    ``cap`` bytes)."""
+    import os
+    import stat
+
+    source = str(path)
+    try:
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise CnnCalcError(f"cannot read the model: {error.strerror}", file=source) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise CnnCalcError(f"cannot read the model: {kind}", file=source)
+        if info.st_size > cap:
+            raise CnnCalcError(f"model too large ({info.st_size:,} bytes, at most {cap:,})", file=source)
+        wire = _Wire(fd, info.st_size, source)
+        model = _Ranges(wire)
+        for number, kind, start, body, stop in wire.fields(0, info.st_size):
+            if number != 7 or kind != 2:  # everything but the graph, as it is
+                model.keep(start, stop)
+                continue
+            graph = _Ranges(wire)
+            for g_number, g_kind, g_start, g_body, g_stop in wire.fields(body, stop):
+                if g_number == 5 and g_kind == 2:  # an initializer: its header, and its payload when small
+                    graph.add(_light_tensor(wire, g_body, g_stop))
+                else:
+                    graph.keep(g_start, g_stop)
+            content = graph.bytes()
+            model.add(b"\x3a" + _varint_bytes(len(content)) + content)
+        return model.bytes()
+    except OSError as error:
+        raise CnnCalcError(f"cannot read the model: {error.strerror}", file=source) from None
+    finally:
+        os.close(fd)
+
+
 def parse_model(raw: bytes, source: str) -> Any:
     from .onnx_export import require_onnx
 
@@ -1433,7 +1611,7 @@ def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYT
     from ..spec.safeload import read_limited
 
     source = str(path)
-    raw = read_limited(path, cap, "model")
+    raw = read_limited(path, cap, "model") if weights else read_light(path, cap)
     return import_model(parse_model(raw, source), source, lenient, max_elements, weights)
 
 
