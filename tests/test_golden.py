@@ -21,9 +21,21 @@ CASES += [(name, fmt, False, 1 if fmt == "table" else None) for name in zoo_name
           for fmt in ("table", "json")]
 
 
+# every layer type with asymmetric settings: worked lines, receptive fields and totals as users read them
+LAYER_SPECS = Path(__file__).parent / "data" / "layers"
+CASES += [(f"layers-{stem}", fmt, fmt == "table", None) for stem in ("image", "tokens", "volume")
+          for fmt in ("table", "json")]
+
+
+def _spec(name):
+    if name.startswith("layers-"):
+        return load_spec(str(LAYER_SPECS / f"{name.removeprefix('layers-')}.yaml"))
+    return load_spec(name)
+
+
 @pytest.mark.parametrize("name, fmt, explain, depth", CASES)
 def test_golden_output(name, fmt, explain, depth):
-    text = render(analyse(load_spec(name)), fmt, explain, depth=depth)
+    text = render(analyse(_spec(name)), fmt, explain, depth=depth)
     ext = {"table": "txt", "markdown": "md", "csv": "csv", "latex": "tex", "json": "json"}[fmt]
     path = GOLDEN / f"{name}{'.explain' if explain else ''}{'.depth1' if depth else ''}.{ext}"
     if os.environ.get("CNNCALC_REGEN") or not path.exists():
@@ -36,3 +48,27 @@ def test_golden_output(name, fmt, explain, depth):
 def test_every_zoo_spec_has_a_golden_table():
     for name in zoo_names():
         assert (GOLDEN / f"{name}.txt").exists() or (GOLDEN / f"{name}.depth1.txt").exists()
+
+
+def test_the_layer_specs_use_every_layer_type():
+    from cnncalc.layers import LAYER_TYPES
+
+    used = {layer.type for stem in ("image", "tokens", "volume")
+            for layer in load_spec(str(LAYER_SPECS / f"{stem}.yaml")).layers}
+    assert sorted(set(LAYER_TYPES) - used) == []
+
+
+@pytest.mark.parametrize("stem", ["image", "tokens", "volume"])
+def test_the_layer_specs_run_with_the_shapes_the_summary_prints(stem):
+    import numpy as np
+
+    from cnncalc.run.executor import run
+
+    network = load_spec(str(LAYER_SPECS / f"{stem}.yaml"))
+    rng = np.random.default_rng(0)
+    shape = (2, *network.input_shape)
+    x = rng.integers(0, 50, size=shape).astype(float) if stem == "tokens" else rng.standard_normal(shape)
+    result = run(network, x, seed=1)
+    for record in result.summary.records:
+        assert result.outputs[record.name].shape == (2, *record.output_shape), record.name
+        assert np.all(np.isfinite(result.outputs[record.name])), record.name
