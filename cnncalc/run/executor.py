@@ -322,7 +322,7 @@ def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, 
                 out = layer.forward([values[s] for s in layer.inputs], arrays[layer.name],
                                     tuple(int(d) for d in record.output_shape))
         except CnnCalcError as error:
-            raise wrap_layer_error(error, layer) from None
+            raise wrap_layer_error(error, layer).with_context(file=network.source) from None
         expected = (array.shape[0], *(int(d) for d in record.output_shape))
         if out.shape != expected:  # the calculator and the kernel must agree; this is a bug if not
             raise ExecutionError(f"internal shape mismatch: kernel gave {list(out.shape)}",
