@@ -302,3 +302,18 @@ def test_a_missing_student_field_says_so(cli, tmp_path):
     assert 'add a line student: "YOUR ID"' in result["error"]
     assert all(q["feedback"].startswith("not graded: ") and "no 'student:' field" in q["feedback"]
                for q in result["questions"])
+
+
+def test_sizes_found_only_past_the_first_block_of_256(cli, monkeypatch):
+    from cnncalc.exercises import key
+
+    monkeypatch.setattr(key, "_SIZES", {})  # searched now, not remembered from an earlier test
+    problem = ROOT / "tests" / "data" / "late-sizes.yaml"
+    code, out, err = cli("key", str(problem), "--format", "json")
+    assert code == 0, err
+    # kernel 300, stride 100, exact: n − 300 divisible by 100; nothing in the first block 1 … 256
+    assert json.loads(out)["answers"]["s"] == [300, 400, 500, 600]
+    monkeypatch.setattr(key, "_SIZES", {})
+    code, out, err = cli("key", str(problem))
+    assert code == 0, err
+    assert "tried n = 1 … 600: every layer is valid and every division is exact" in out
