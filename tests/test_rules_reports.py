@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -359,3 +360,38 @@ def test_a_roster_over_the_size_cap_is_refused(tmp_path, monkeypatch):
     path.write_text("student\ns01\ns02\ns03\ns04\ns05\ns06\ns07\n")  # 36 bytes
     with pytest.raises(CnnCalcError, match="too large"):
         files.read_roster(str(path))
+
+
+# ---------------------------------------------------------------- compact cell lists and the quiet report
+
+
+def test_wrong_cells_fill_each_line_to_at_most_100_characters():
+    from types import SimpleNamespace
+
+    from cnncalc.exercises.grading import QuestionResult
+    from cnncalc.exercises.report import WRAP, _compact_feedback
+
+    assert WRAP == 100
+    question = SimpleNamespace(kind="matrix", rtol=0, atol=0, decimals=None, id="m")
+    for width in range(1, 40):  # cell values of every length: some line ends at exactly 100 characters
+        want = [[float(10 ** (k % 7) + k) for k in range(width)] for _ in range(3)]
+        got = [[v + 1 for v in row] for row in want]
+        q = QuestionResult("m", 0, 1, "incorrect", want, got, "wrong")
+        lines = _compact_feedback(q, question)
+        assert lines[0].startswith(f"0 of {3 * width} cells correct; wrong (row,col expected→got):")
+        assert sum(line.count("→") for line in lines) == 3 * width + 1  # every cell, and the head's
+        for a, b in itertools.pairwise(lines):
+            assert len(a) <= WRAP, a
+            first = b.split(" (")[0]
+            assert len(a) + 1 + len(first) > WRAP, (a, first)  # the next cell would not have fitted
+
+
+def test_the_quiet_report_counts_copies_in_singular_and_plural(worksheet):
+    from cnncalc.exercises.report import quiet_report
+
+    results = results_for(worksheet)
+    one = quiet_report(results, ["possible copy: ann and bob share 5 wrong answers"])
+    two = quiet_report(results, ["possible copy: ann and bob", "possible copy: bob and carl"])
+    assert one.rstrip().endswith(", 1 possible copy (details in the full report)"), one
+    assert two.rstrip().endswith(", 2 possible copies (details in the full report)"), two
+    assert "possible cop" not in quiet_report(results, [])
