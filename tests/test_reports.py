@@ -119,6 +119,12 @@ def test_stats_json_is_the_class_view(tmp_path, cli):
     rest = [t - s for t, s in zip(totals, scores)]
     assert questions["a.shape"]["discrimination"] == pytest.approx(_pearson(scores, rest), abs=1e-4)
     assert questions["a.col3_row2"]["discrimination"] is None  # everyone right: it separates nobody
+    assert [q["kind"] for q in stats["questions"]][:2] == ["shape", "value"]
+    plot = questions["b.plot"]  # the manual question: every file 'manual', none of the graded statuses
+    assert plot["kind"] == "manual" and plot["manual"] == 1 and plot["correct"] == plot["missing"] == 0
+    assert "common_wrong" not in plot
+    assert sorted(shape) == sorted(["id", "kind", "max", "mean", "mean_share", "correct", "partial", "incorrect",
+                                    "missing", "invalid", "manual", "discrimination", "common_wrong"])
 
 
 def test_stats_text(tmp_path, cli):
@@ -222,3 +228,23 @@ def test_gradebook_option_errors(tmp_path, cli, args, fragment):
     code, _, err = cli("grade", str(WORKSHEET), str(answers), *args)
     assert code == 2 and fragment in err, err
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_a_sheet_fills_data_into_question_prompts_and_ends_with_one_newline(tmp_path, cli):
+    problem = tmp_path / "p.yaml"
+    problem.write_text("""id: filled
+data: {k: 3, n: 9}
+networks:
+  net: {input: [$n, $n, 1], layers: [{type: conv, name: c, filters: 1, kernel: $k}]}
+parts:
+  - id: a
+    prompt: A ${k} × ${k} filter on a ${n} × ${n} input, no padding, stride 1.
+    questions:
+      - {id: a.shape, prompt: "Shape after the ${k} × ${k} filter?", compute: {shape: net, layer: c}}
+""")
+    code, _, err = cli("generate", str(problem), "--seed", "1", "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    sheet = next((tmp_path / "out" / "sheets").iterdir()).read_text()
+    assert "- **[a.shape]** Shape after the 3 × 3 filter?" in sheet
+    assert "a) (1 p) A 3 × 3 filter on a 9 × 9 input" in sheet
+    assert sheet.endswith("```\n") and not sheet.endswith("\n\n")

@@ -248,3 +248,21 @@ def test_rosters(tmp_path):
     empty.write_text("\n")
     with pytest.raises(CnnCalcError, match="empty"):
         read_roster(str(empty))
+
+
+def test_variant_grading_keeps_a_refused_file_as_invalid_with_its_reason(tmp_path, cli):
+    secret = tmp_path / "course.key"
+    secret.write_bytes(SECRET)
+    os.chmod(secret, 0o600)
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    write_answers(answers, "alice", {"d.padding": 3})
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text(json.dumps({"student": "mallory", "answers": {}}))
+    (answers / "mallory.json").symlink_to(outside)
+    code, text, err = cli("grade", str(WORKSHEET), str(answers), "--secret-file", str(secret), "--format", "json")
+    assert code == 1, err  # one file could not be used
+    results = {r["student"]: r for r in json.loads(text)["results"]}
+    assert results["mallory"]["score"] == 0 and "leads outside its folder" in results["mallory"]["error"]
+    assert all(q["status"] == "invalid" for q in results["mallory"]["questions"])
+    assert "error" not in results["alice"] and not any(q["status"] == "invalid" for q in results["alice"]["questions"])
