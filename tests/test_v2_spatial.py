@@ -752,3 +752,26 @@ def test_receptive_field_of_random_1d_chains_matches_impulse_response(layers, n)
     record, sizes, _ = measured_fields((n, 1), layers)
     # (a chain whose outputs read no pixel at all still shows 1: a field is never below 1)
     assert record.receptive_field[0][0] == max(sizes[0], 1)
+
+
+def test_exact_fields_cap_applies_to_every_axis(monkeypatch):
+    """The U-Net analogue along the last spatial axis of an image one row high: the per-axis cap is checked on
+    that axis too, not only the first."""
+    from cnncalc.calc import analysis
+
+    layers = []
+    for layer in unet_1d_analogue():
+        wide = dict(layer)
+        for key in ("kernel", "stride"):
+            if key in wide:
+                wide[key] = [1, wide[key]]
+        if "size" in wide:
+            wide["size"] = [1, wide["size"]]
+        if wide["type"] == "avgpool":
+            wide["kernel"] = [1, 2]
+        layers.append(wide)
+    net = net_of((1, 572, 1), layers)
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 392)
+    assert [axis[0] for axis in analyse(net).records[-1].receptive_field] == [1, 204]
+    monkeypatch.setattr(analysis, "EXACT_AXIS", 391)  # the wide axis beyond it: the recurrence there
+    assert [axis[0] for axis in analyse(net).records[-1].receptive_field] == [1, 200]
