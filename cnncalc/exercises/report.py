@@ -145,8 +145,9 @@ def quiet_report(results: list[StudentResult], warnings: list[str]) -> str:
 
 
 # Spreadsheets evaluate a cell that begins with one of these (OWASP "CSV injection"); full-width forms
-# too, since some spreadsheets fold them; and after leading whitespace, which some of them skip.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+# too, since some spreadsheets fold them; and after leading whitespace, which some of them skip. (OWASP's
+# tab and carriage return never start a cell here: clean_text writes control characters as visible text.)
+_FORMULA_START = ("=", "+", "-", "@", "＝", "＋", "－", "＠")
 
 
 def _cell(text: str) -> str:
