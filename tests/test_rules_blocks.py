@@ -494,3 +494,56 @@ def test_error_lines_show_got_and_expected_each_when_given():
     assert str(CnnCalcError("bad", got=None, expected="an int")) == "bad (got None, expected an int)", "a null value"
     assert str(CnnCalcError("bad", got="x", expected="y", hint="h")) == "bad (got 'x', expected y); h"
     assert str(CnnCalcError("bad")) == "bad"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("input: [4]\nblocks: {b: {params: {f: 1}, layers: [{type: relu}]}}\nlayers:\n  - {block: b, when: false,\n"
+     "     g: 2}", "s.yaml:5: field 'g': unknown argument for block 'b' (in a use switched off by 'when'); its "
+     "parameters: f"),
+    ("input: [4]\nblocks: {b: {params: {}, layers: [{type: relu}]}}\nlayers:\n  - {block: b,\n     trainable: 2}",
+     "s.yaml:5: field 'trainable': bad value (got 2, expected true or false)"),
+    ("input: [4]\nlayers:\n  - {type: relu}\n  - {type: subtract, name: d, inputs: [input, relu1, relu1]}",
+     "s.yaml:4: layer 2 'd': field 'inputs': subtract takes exactly two inputs (the first minus the second) "
+     "(got ['input', 'relu1', 'relu1'], expected two layer names)"),
+])
+def test_block_use_error_lines(spec, message):
+    with pytest.raises(CnnCalcError) as caught:
+        analyse(loads_spec(spec, "s.yaml"))
+    assert str(caught.value) == message
+
+
+def test_the_layer_cap_names_the_block_it_was_expanding(monkeypatch):
+    from cnncalc.spec import blocks
+
+    monkeypatch.setattr(blocks, "MAX_LAYERS", 5)
+    spec = ("input: [4]\nblocks:\n  b:\n    params: {}\n    layers:\n" + "      - {type: relu, when: false}\n" * 6
+            + "layers:\n  - {block: b, name: outer}\n")
+    with pytest.raises(CnnCalcError) as caught:
+        loads_spec(spec, "s.yaml")
+    assert str(caught.value).startswith("s.yaml:11: expanding block 'b' in 'outer': more than 5 layers"), str(
+        caught.value)
+
+
+def test_index_in_a_plain_layer_repeated_twice():
+    spec = "input: [8, 8, 1]\nlayers:\n  - {type: zero_pad, name: z, repeat: 2, padding: $index}\n"
+    assert shapes_of(spec) == {"z.0": (8, 8, 1), "z.1": (10, 10, 1)}
+
+
+def test_a_layer_of_a_block_may_name_a_later_layer_of_the_block():
+    spec = """
+input: [6, 6, 2]
+blocks:
+  b:
+    params: {}
+    layers:
+      - {type: add, name: total, inputs: [left, right]}
+      - {type: conv, name: left, inputs: input, filters: 2, kernel: 1}
+      - {type: conv, name: right, inputs: input, filters: 2, kernel: 3, padding: 1}
+    output: total
+layers:
+  - {block: b, name: x}
+"""
+    network = loads_spec(spec)
+    inputs = {layer.name: layer.inputs for layer in network.layers}
+    assert inputs["x.total"] == ("x.left", "x.right") or list(inputs["x.total"]) == ["x.left", "x.right"]
+    assert shapes_of(spec)["x.total"] == (6, 6, 2)
