@@ -497,14 +497,14 @@ def test_error_lines_show_got_and_expected_each_when_given():
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("input: [4]\nblocks: {b: {params: {f: 1}, layers: [{type: relu}]}}\nlayers:\n  - {block: b, when: false,\n"
-     "     g: 2}", "s.yaml:5: field 'g': unknown argument for block 'b' (in a use switched off by 'when'); its "
-     "parameters: f"),
+    (("input: [4]\nblocks: {b: {params: {f: 1}, layers: [{type: relu}]}}\nlayers:\n  - {block: b, when: false,\n"
+     "     g: 2}"), ("s.yaml:5: field 'g': unknown argument for block 'b' (in a use switched off by 'when'); its "
+     "parameters: f")),
     ("input: [4]\nblocks: {b: {params: {}, layers: [{type: relu}]}}\nlayers:\n  - {block: b,\n     trainable: 2}",
      "s.yaml:5: field 'trainable': bad value (got 2, expected true or false)"),
     ("input: [4]\nlayers:\n  - {type: relu}\n  - {type: subtract, name: d, inputs: [input, relu1, relu1]}",
-     "s.yaml:4: layer 2 'd': field 'inputs': subtract takes exactly two inputs (the first minus the second) "
-     "(got ['input', 'relu1', 'relu1'], expected two layer names)"),
+     ("s.yaml:4: layer 2 'd': field 'inputs': subtract takes exactly two inputs (the first minus the second) "
+     "(got ['input', 'relu1', 'relu1'], expected two layer names)")),
 ])
 def test_block_use_error_lines(spec, message):
     with pytest.raises(CnnCalcError) as caught:
