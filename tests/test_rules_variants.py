@@ -59,6 +59,15 @@ def test_seed_depends_on_every_input():
     assert student_seed(SECRET + b"!", "sizes", 1, "alice") != base, "another secret must change the seed"
 
 
+def test_a_problem_without_a_version_is_version_1():
+    unversioned = sizes_problem(WIDE)
+    del unversioned["version"]
+    one = student_variant(sizes_problem(WIDE, version=1), "s.yaml", SECRET, "alice")
+    same = student_variant(unversioned, "s.yaml", SECRET, "alice")
+    assert (same.fingerprint, same.key["q1"].value) == (one.fingerprint, one.key["q1"].value), (
+        "no version means version 1: the same variant, seed and fingerprint")
+
+
 def test_a_new_version_gives_new_variants_and_fingerprints():
     one = student_variant(sizes_problem(WIDE, version=1), "s.yaml", SECRET, "alice")
     two = student_variant(sizes_problem(WIDE, version=2), "s.yaml", SECRET, "alice")
