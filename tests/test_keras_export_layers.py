@@ -246,3 +246,44 @@ def test_vit_b_16_runs_like_cnncalc(tmp_path: Path) -> None:
             assert _relative(np.asarray(out), reference.outputs[layer.name]) <= tolerance, layer.name
     finally:
         keras.config.set_floatx("float32")
+
+
+SYMBOLIC = """
+name: any size
+input: [h, w, 3]
+layers:
+  - {type: conv, name: c, filters: 4, kernel: 3}
+  - {type: normalize, name: nm}
+  - {type: lrn, name: lrn, size: 2, alpha: 0.5}
+  - {type: adaptive_maxpool, name: am, size: [3, 2]}
+  - {type: adaptive_avgpool, name: aa, size: [3, 2], inputs: lrn}
+  - {type: subtract, name: out, inputs: [am, aa]}
+"""
+
+
+def test_symbolic_sizes_give_one_model_for_every_size(tmp_path: Path) -> None:
+    source = export_keras(loads_spec(SYMBOLIC))
+    assert 'x = keras.Input(shape=(None, None, 3,), name="input")' in source
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    keras.config.set_floatx("float64")
+    try:
+        module = types.ModuleType("exported_keras")
+        exec(compile(source, "<exported_keras>", "exec"), module.__dict__)  # noqa: S102
+        model = module.build_model()
+        for h, w in ((10, 7), (13, 5)):  # 8×5 and 11×3 after the convolution: no axis divides evenly
+            network = loads_spec(SYMBOLIC.replace("[h, w, 3]", f"[{h}, {w}, 3]"))
+            arrays = gather_weights(analyse(network), None, 7, np.float64)
+            flat = {f"{layer}.{key}": value for layer, parts in arrays.items() for key, value in parts.items()}
+            np.savez(tmp_path / "w.npz", **flat)
+            module.load_cnncalc_weights(model, str(tmp_path / "w.npz"))
+            x = np.random.default_rng(h).standard_normal((2, h, w, 3))
+            got = np.asarray(model(x, training=False))
+            want = run(network, x, flat).output
+            assert want.shape == (2, 3, 2, 4)
+            assert _relative(got, want) <= 1e-12
+    finally:
+        keras.config.set_floatx("float32")

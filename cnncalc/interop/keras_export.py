@@ -3,7 +3,9 @@
 Keras is channels-last like cnncalc, so shapes, flatten order and most weight layouts carry over as
 they are (a transposed convolution's kernel swaps its last two axes; a pointwise kernel gains its 1×1
 axes). Padding Keras layers cannot take (explicit amounts) becomes a ``ZeroPadding`` or ``Cropping``
-layer next to the ``valid`` one.
+layer next to the ``valid`` one. The layer types Keras has no class for (min-max ``normalize``, ``lrn``, the
+adaptive pools, ``class_token``, ``position_embedding``) become small ``keras.ops`` layers written into the
+source when the network uses them.
 
 >>> from cnncalc import loads_spec
 >>> source = export_keras(loads_spec("input: [8, 8, 3]\\nlayers: [{type: conv, filters: 4, kernel: 3}]"))
@@ -63,7 +65,6 @@ class LayerScale(layers.Layer):
 # network uses it. Their weights have cnncalc's shapes, so the loader copies them as they are.
 CUSTOM_LAYERS = {
     "Normalize": '''
-
 class Normalize(layers.Layer):
     """Min-max normalisation per sample and channel (over the spatial axes, or over the features of a
     vector); a flat channel gives 0."""
@@ -77,7 +78,6 @@ class Normalize(layers.Layer):
         return keras.ops.where(flat, keras.ops.zeros_like(x), (x - low) / keras.ops.where(flat, 1.0, span))
 ''',
     "LocalResponseNorm": '''
-
 class LocalResponseNorm(layers.Layer):
     """Local response normalisation across channels, as PyTorch's: b_c = a_c / (k + alpha/n * sum a^2)^beta
     over the n channels c - n//2 ... c + (n-1)//2 (zeros past the ends)."""
@@ -98,7 +98,6 @@ class LocalResponseNorm(layers.Layer):
         return x / (self.k + self.alpha / n * sums) ** self.beta
 ''',
     "AdaptivePooling": '''
-
 def adaptive_bounds(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's adaptive windows along one axis: start = floor(i*n/out), end = ceil((i+1)*n/out)."""
     starts = np.array([i * n // out for i in range(out)])
@@ -137,7 +136,6 @@ class AdaptivePooling(layers.Layer):
         return x
 ''',
     "ClassToken": '''
-
 class ClassToken(layers.Layer):
     """A learned token put before the others: [T, d] -> [T + 1, d] (ViT's [class] token)."""
 
@@ -153,13 +151,12 @@ class ClassToken(layers.Layer):
         return keras.ops.concatenate([token, x], axis=1)
 ''',
     "PositionEmbedding": '''
-
 class PositionEmbedding(layers.Layer):
     """Adds a learned table shaped as one sample ([T, d]: T*d weights)."""
 
     def build(self, input_shape):
-        self.weight = self.add_weight(shape=tuple(input_shape[1:]), initializer=keras.initializers.RandomNormal(
-            stddev=0.02), name="weight")
+        table = tuple(input_shape[1:])
+        self.weight = self.add_weight(shape=table, initializer="random_normal", name="weight")
 
     def call(self, x):
         return x + self.weight
