@@ -119,12 +119,13 @@ def test_unsupported_layers_are_named_with_the_reason() -> None:
     message = str(caught.value)
     assert "cannot export to PyTorch" in message and "'class_token' (class_token)" in message
     assert "(attention)" in message and "not exported yet" in message
-    spec = "input: [8, 8, 3]\nlayers:\n  - {type: adaptive_avgpool, name: pool, size: 3}\n  - {type: normalize, name: mm}\n"
+    spec = ("input: [8, 8, 3]\nlayers:\n  - {type: conv, name: cd, filters: 2, kernel: 3, stride: 2, dilation: 2}\n"
+            "  - {type: maxpool, name: pool, kernel: 2, ceil_mode: true}\n")
     with pytest.raises(CnnCalcError) as caught:
         export_keras(loads_spec(spec))
     message = str(caught.value)
-    assert "2 layer(s)" in message and "'pool' (adaptive_avgpool): Keras has no adaptive pooling layer" in message
-    assert "'mm' (normalize)" in message
+    assert "2 layer(s)" in message and "'pool' (maxpool): Keras pooling has no ceil_mode" in message
+    assert "'cd' (conv): Keras convolutions take a stride or a dilation, not both" in message
 
 
 def test_weights_are_checked_at_export() -> None:

@@ -3,7 +3,9 @@
 Keras is channels-last like cnncalc, so shapes, flatten order and most weight layouts carry over as
 they are (a transposed convolution's kernel swaps its last two axes; a pointwise kernel gains its 1×1
 axes). Padding Keras layers cannot take (explicit amounts) becomes a ``ZeroPadding`` or ``Cropping``
-layer next to the ``valid`` one.
+layer next to the ``valid`` one. The layer types Keras has no class for (min-max ``normalize``, ``lrn``, the
+adaptive pools, ``class_token``, ``position_embedding``) become small ``keras.ops`` layers written into the
+source when the network uses them.
 
 >>> from cnncalc import loads_spec
 >>> source = export_keras(loads_spec("input: [8, 8, 3]\\nlayers: [{type: conv, filters: 4, kernel: 3}]"))
@@ -59,6 +61,108 @@ class LayerScale(layers.Layer):
         return x * self.weight
 '''
 
+# Layers Keras does not have, written with keras.ops (any Keras 3 backend); each is emitted only when the
+# network uses it. Their weights have cnncalc's shapes, so the loader copies them as they are.
+CUSTOM_LAYERS = {
+    "Normalize": '''
+class Normalize(layers.Layer):
+    """Min-max normalisation per sample and channel (over the spatial axes, or over the features of a
+    vector); a flat channel gives 0."""
+
+    def call(self, x):
+        axes = tuple(range(1, len(x.shape) - 1)) or (1,)
+        low = keras.ops.min(x, axis=axes, keepdims=True)
+        high = keras.ops.max(x, axis=axes, keepdims=True)
+        span = high - low
+        flat = span <= 0
+        return keras.ops.where(flat, keras.ops.zeros_like(x), (x - low) / keras.ops.where(flat, 1.0, span))
+''',
+    "LocalResponseNorm": '''
+class LocalResponseNorm(layers.Layer):
+    """Local response normalisation across channels, as PyTorch's: b_c = a_c / (k + alpha/n * sum a^2)^beta
+    over the n channels c - n//2 ... c + (n-1)//2 (zeros past the ends)."""
+
+    def __init__(self, size: int, alpha: float, beta: float, k: float, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k}
+
+    def call(self, x):
+        n, channels = self.size, x.shape[-1]
+        squares = keras.ops.pad(x * x, [[0, 0]] * (len(x.shape) - 1) + [[n // 2, (n - 1) // 2]])
+        sums = squares[..., 0:channels]
+        for i in range(1, n):
+            sums = sums + squares[..., i:i + channels]
+        return x / (self.k + self.alpha / n * sums) ** self.beta
+''',
+    "AdaptivePooling": '''
+def adaptive_bounds(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's adaptive windows along one axis: start = floor(i*n/out), end = ceil((i+1)*n/out)."""
+    starts = np.array([i * n // out for i in range(out)])
+    ends = np.array([-(-(i + 1) * n // out) for i in range(out)])
+    return starts, ends
+
+
+class AdaptivePooling(layers.Layer):
+    """Average or maximum over windows that cut each spatial axis into ``size`` parts (uneven when the
+    size does not divide the input), one axis at a time: averages as a product with a [out, n] matrix,
+    maxima over index windows (a short window repeats its last index)."""
+
+    def __init__(self, mode: str, size: tuple[int, ...], **kwargs):
+        super().__init__(**kwargs)
+        self.mode, self.size = mode, tuple(size)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "size": self.size}
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.size, input_shape[-1])
+
+    def call(self, x):
+        for axis, out in enumerate(self.size, start=1):
+            n = x.shape[axis]
+            starts, ends = adaptive_bounds(n, out)
+            if self.mode == "average":
+                cells = np.arange(n)
+                inside = (cells >= starts[:, None]) & (cells < ends[:, None])
+                matrix = keras.ops.convert_to_tensor(inside / (ends - starts)[:, None], dtype=x.dtype)
+                x = keras.ops.moveaxis(keras.ops.tensordot(x, matrix, axes=([axis], [1])), -1, axis)
+            else:
+                longest = int((ends - starts).max())
+                index = np.minimum(starts[:, None] + np.arange(longest), ends[:, None] - 1)  # [out, longest]
+                x = keras.ops.max(keras.ops.take(x, index, axis=axis), axis=axis + 1)
+        return x
+''',
+    "ClassToken": '''
+class ClassToken(layers.Layer):
+    """A learned token put before the others: [T, d] -> [T + 1, d] (ViT's [class] token)."""
+
+    def build(self, input_shape):
+        self.weight = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="weight")
+
+    def compute_output_shape(self, input_shape):
+        tokens = None if input_shape[1] is None else input_shape[1] + 1
+        return (input_shape[0], tokens, input_shape[2])
+
+    def call(self, x):
+        token = keras.ops.zeros_like(x[:, :1]) + self.weight
+        return keras.ops.concatenate([token, x], axis=1)
+''',
+    "PositionEmbedding": '''
+class PositionEmbedding(layers.Layer):
+    """Adds a learned table shaped as one sample ([T, d]: T*d weights)."""
+
+    def build(self, input_shape):
+        table = tuple(input_shape[1:])
+        self.weight = self.add_weight(shape=table, initializer="random_normal", name="weight")
+
+    def call(self, x):
+        return x + self.weight
+''',
+}
+
 LOADER = '''
 
 def _convert(value: np.ndarray, rule: str) -> np.ndarray:
@@ -113,10 +217,17 @@ class _Writer:
         self.shapes: dict[str, tuple] = {INPUT: tuple(network.input_shape)}
         for record in self.summary.records:
             self.shapes[record.name] = tuple(record.output_shape)
-        self.taken: set[str] = {"x", "model", "inputs"}
+        # (the module's own names too, so that no layer's variable hides them inside build_model)
+        self.taken: set[str] = {"x", "model", "inputs", "keras", "layers", "LayerScale", *CUSTOM_LAYERS}
         self.var: dict[str, str] = {INPUT: "x"}
         self.lines: list[str] = []
         self.weights: list[tuple[str, list[tuple[str, str]]]] = []
+        self.custom: set[str] = set()  # the CUSTOM_LAYERS the network uses
+
+    def custom_layer(self, cls: str, args: str, attr: str, x: str) -> str:
+        self.custom.add(cls)
+        args = f"{args}, " if args else ""
+        return f'{cls}({args}name="{attr}")({x})'
 
     def extra(self, attr: str, suffix: str, text: str, x: str) -> str:
         """A helper layer before the main one (padding, reshapes): returns its variable."""
@@ -417,6 +528,26 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
     return _call("Activation", f'"{_KERAS_ACTIVATIONS[layer.type]}"', attr, x)
 
 
+def _normalize(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    return w.custom_layer("Normalize", "", attr, x)
+
+
+def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    args = f"{layer.size}, alpha={layer.alpha!r}, beta={layer.beta!r}, k={layer.k!r}"
+    return w.custom_layer("LocalResponseNorm", args, attr, x)
+
+
+def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    size = tuple(layer.axes("size", len(shape) - 1))
+    mode = "average" if layer.type == "adaptive_avgpool" else "max"
+    return w.custom_layer("AdaptivePooling", f'"{mode}", {size}', attr, x)
+
+
+def _token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
+    return w.custom_layer("ClassToken" if layer.type == "class_token" else "PositionEmbedding", "", attr, x)
+
+
 def _embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
     return _call("Embedding", f"{layer.vocab}, {layer.dim}", attr, x)
@@ -465,19 +596,14 @@ RULES: dict[str, _Rule] = {
     "maxpool": _pool, "avgpool": _pool, "global_maxpool": _global, "global_avgpool": _global,
     "zero_pad": _zero_pad, "crop": _crop, "upsample": _upsample, "flatten": _flatten, "reshape": _reshape,
     "permute": _permute, "slice": _slice, "channel_shuffle": _shuffle, "prelu": _prelu,
-    "layer_scale": _layer_scale, "dropout": _dropout, "embedding": _embedding,
+    "layer_scale": _layer_scale, "dropout": _dropout, "embedding": _embedding, "normalize": _normalize,
+    "lrn": _lrn, "adaptive_avgpool": _adaptive, "adaptive_maxpool": _adaptive, "class_token": _token,
+    "position_embedding": _token,
     **{name: _activation for name in ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
                                       "softmax", "hardswish", "hardsigmoid", "mish", "softplus")},
 }
 MERGES = {**{name: _merge for name in _MERGES}, "concat": _concat, "attention": _attention}
-UNSUPPORTED = {
-    "normalize": "min-max normalisation is a course exercise with no Keras layer",
-    "lrn": "Keras 3 has no local response normalisation layer",
-    "adaptive_avgpool": "Keras has no adaptive pooling layer",
-    "adaptive_maxpool": "Keras has no adaptive pooling layer",
-    "class_token": "token layers are not exported yet",
-    "position_embedding": "token layers are not exported yet",
-}
+UNSUPPORTED: dict[str, str] = {}  # (layer type: why it has no export; every type has one today)
 
 
 def export_keras(network: Network, weights: dict[str, Any] | None = None) -> str:
@@ -520,8 +646,9 @@ def _source(writer: _Writer) -> str:
     network = writer.network
     shape = ", ".join(str(d) if arith.is_int(d) else "None" for d in network.input_shape)
     dtype = ', dtype="int32"' if network.layers[network.order[0]].type == "embedding" else ""
-    lines = [HEADER.format(title=_safe(network.name), source=_safe(network.source)), "",
-             "def build_model() -> keras.Model:",
+    lines = [HEADER.format(title=_safe(network.name), source=_safe(network.source))]
+    lines += [CUSTOM_LAYERS[cls] for cls in CUSTOM_LAYERS if cls in writer.custom]
+    lines += ["", "def build_model() -> keras.Model:",
              f'    """{_safe(network.name)}: input [N, {shape}] (channels last)."""',
              f'    x = keras.Input(shape=({shape},){dtype}, name="input")']
     lines += [f"    {line}" for line in writer.lines]
