@@ -749,3 +749,16 @@ def test_fuzz_run_ends_in_0_or_2_and_writes_only_its_output(spec, given_input, g
         if os.environ.get("CNNCALC_FUZZ_LOG"):
             with open(os.environ["CNNCALC_FUZZ_LOG"], "a") as log:
                 log.write(f"{result.exit_code} {result.stderr[:150]!r}\n")
+
+
+def test_the_memory_guard_counts_attention_scores(cli, tmp_path):
+    """Self-attention over 1,000 tokens with 8 heads holds two 8 × 1,000 × 1,000 score matrices (float64):
+    2·8·10⁶ + 8·(1,000·1 + 1,000·(1 + 1)) = 16,024,000 values, 122.3 MiB, besides the small input."""
+    spec = tmp_path / "att.yaml"
+    spec.write_text("input: [1000, 8]\nlayers:\n  - {type: attention, name: att, heads: 8}\n")
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((1000, 8)))
+    code, _, err = cli("run", str(spec), "--input", str(x), "--seed", "0", "--max-memory", "122MB")
+    assert code == 2 and "layer 1 'att' working copy: 122.3 MiB" in err, err
+    code, _, err = cli("run", str(spec), "--input", str(x), "--seed", "0", "--max-memory", "123MiB")
+    assert code == 0, err
