@@ -291,6 +291,11 @@ def test_roster_line_endings(tmp_path):
     path = tmp_path / "r.csv"
     path.write_bytes(b"student\r\ns1\r\ns2\r\n")
     assert read_roster(str(path)) == ["s1", "s2"], "Windows line endings"
+    path.write_bytes(b'student,name\r\n"al\r\nice",A\r\n')  # a line break inside quotes is kept as written
+    with pytest.raises(CnnCalcError) as caught:
+        read_roster(str(path))
+    assert str(caught.value) == (f"{path}:2: student id with a control character or line break in the roster "
+                                 "(got 'al\\r\\nice', expected an id on one line)")
 
 
 def test_answer_paths(tmp_path):
