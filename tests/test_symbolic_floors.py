@@ -129,6 +129,15 @@ def test_canonical_floor_identities():
     half = N / 2 - arith.floor_div(N, 2) + sympy.Rational(1, 2)
     assert arith.difference_range(half, 0) == (sympy.Rational(1, 2), 1)
     assert arith.simplify(half) == half and arith.maximum(half, 0) == half
+    # a floor subtracted inside a floor folds too: ⌊(n − ⌊n/2⌋)/2⌋ = ⌊⌈n/2⌉/2⌋ = ⌊(n + 1)/4⌋
+    assert arith.floor_div(N - arith.floor_div(N, 2), 2) == arith.floor_div(N + 1, 4)
+    assert str(arith.floor_div(3 - arith.floor_div(N, 2), 2)) == "floor((3 - n)/4) + 1"
+    # bounds through a floor that cannot fold (coefficient 2) and enters with a minus sign: exact, and tight
+    unfolded = arith.floor_div(2 * arith.floor_div(N, 3) + 1, 5)
+    assert str(unfolded) == "floor((2*floor(n/3) + 1)/5)"
+    values = [sympy.Rational(2 * n, 15) - (2 * (n // 3) + 1) // 5 for n in range(1, 300)]
+    assert arith.difference_range(2 * N / 15 - unfolded, 0) == (min(values), max(values)) == (
+        sympy.Rational(-1, 5), sympy.Rational(13, 15))
     # −⌊n/3⌋ = ⌊(−n + 2)/3⌋
     for n in range(1, 30):
         assert arith.floor_div(-arith.floor_div(N, 3) + 7, 2).xreplace({N: n}) == (-(n // 3) + 7) // 2
