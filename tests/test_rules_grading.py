@@ -652,3 +652,13 @@ def test_problem_defaults():
     assert (q.part, q.points, q.prompt, q.solution, q.rtol, q.atol) == ("1", 1.0, "", None, None, None)
     with_text = build_problem(_with_question(kind="manual", solution="line 1\nline 2\n"), "p.yaml")
     assert with_text.questions[0].solution == ["line 1", "line 2"]
+
+
+def test_an_override_score_beyond_a_floats_range_is_refused(worksheet, tmp_path):
+    problem, _ = worksheet
+    path = overrides_file(tmp_path, [{"student": "ann", "question": "d.params", "score": 10**400}])
+    with pytest.raises(CnnCalcError) as caught:
+        read_overrides(path, problem)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:1: override 1: score must be a number (got '1000") and message.endswith(
+        "(401 characters)', expected a finite number)"), message

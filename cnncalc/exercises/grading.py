@@ -717,8 +717,16 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
     return Overrides(result, maxes, source)
 
 
+def _float_finite(value: float) -> bool:
+    """A finite float, or an integer within a float's range (10^309 is no score)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _finite(value: Any, what: str, source: str, line: int | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _float_finite(value):
         raise CnnCalcError(f"{what} must be a number", file=source, line=line, got=short(value),
                            expected="a finite number")
     if value < 0:
