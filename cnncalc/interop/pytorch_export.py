@@ -123,6 +123,58 @@ if __name__ == "__main__":
 '''
 
 
+HELPERS = {
+    "min_max": '''
+
+def min_max(x: torch.Tensor) -> torch.Tensor:
+    """cnncalc's normalize: (x - min) / (max - min) per sample and channel, over the positions; a flat
+    channel gives 0."""
+    dims = tuple(range(2, x.dim())) or (1,)
+    low = x.amin(dim=dims, keepdim=True)
+    span = x.amax(dim=dims, keepdim=True) - low
+    spread = span > 0
+    return torch.where(spread, (x - low) / torch.where(spread, span, torch.ones_like(span)), torch.zeros_like(x))
+''',
+    "Attention": '''
+
+class Attention(nn.Module):
+    """Multi-head attention as Keras's MultiHeadAttention (and cnncalc): weights [d, heads, dim], output
+    weight [heads, value_dim, out]; scores (Q / sqrt(key_dim)) K^T, softmax over the keys. Takes and
+    returns channels-last tokens [N, *tokens, d]."""
+
+    def __init__(self, d_q: int, d_k: int, d_v: int, heads: int, key_dim: int, value_dim: int, out: int,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.query_weight = nn.Parameter(torch.zeros(d_q, heads, key_dim))
+        self.key_weight = nn.Parameter(torch.zeros(d_k, heads, key_dim))
+        self.value_weight = nn.Parameter(torch.zeros(d_v, heads, value_dim))
+        self.output_weight = nn.Parameter(torch.zeros(heads, value_dim, out))
+        if bias:
+            self.query_bias = nn.Parameter(torch.zeros(heads, key_dim))
+            self.key_bias = nn.Parameter(torch.zeros(heads, key_dim))
+            self.value_bias = nn.Parameter(torch.zeros(heads, value_dim))
+            self.output_bias = nn.Parameter(torch.zeros(out))
+        self.bias = bias
+
+    def _project(self, x: torch.Tensor, part: str) -> torch.Tensor:
+        y = torch.einsum("ntd,dhk->nthk", x, getattr(self, f"{part}_weight"))
+        return y + getattr(self, f"{part}_bias") if self.bias else y
+
+    def forward(self, query: torch.Tensor, value: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        n, tokens = query.shape[0], query.shape[1:-1]
+        q = self._project(query.reshape(n, -1, query.shape[-1]), "query")
+        k = self._project(key.reshape(n, -1, key.shape[-1]), "key")
+        v = self._project(value.reshape(n, -1, value.shape[-1]), "value")
+        scores = torch.einsum("nqhk,nthk->nhqt", q / q.shape[-1] ** 0.5, k)
+        context = torch.einsum("nhqt,nthv->nqhv", torch.softmax(scores, dim=-1), v)
+        y = torch.einsum("nqhv,hvo->nqo", context, self.output_weight)
+        if self.bias:
+            y = y + self.output_bias
+        return y.reshape(n, *tokens, y.shape[-1])
+''',
+}
+
+
 class _Unsupported(Exception):
     pass
 
@@ -178,6 +230,10 @@ class _Writer:
         self.init: list[str] = []
         self.forward: list[str] = []
         self.weights: list[tuple[str, str, str]] = []
+        self.helpers: dict[str, str] = {}  # source of the helper functions and modules this network uses
+
+    def helper(self, name: str) -> None:
+        self.helpers.setdefault(name, HELPERS[name])
 
     def add_module(self, attr: str, text: str) -> None:
         self.init.append(f"self.{attr} = {text}")
@@ -492,6 +548,56 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
     return _TORCH_ACTIVATIONS[layer.type].format(x)
 
 
+def _normalize(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    w.helper("min_max")
+    return f"min_max({x})"
+
+
+def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    # torch's LocalResponseNorm is cnncalc's: alpha divided by the size, the window c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋
+    w.add_module(attr, f"nn.LocalResponseNorm({layer.size}, alpha={layer.alpha!r}, beta={layer.beta!r}, "
+                       f"k={layer.k!r})")
+    if len(shape) == 1:  # torch's needs a position axis
+        return f"self.{attr}({x}.unsqueeze(-1)).squeeze(-1)"
+    return f"self.{attr}({x})"
+
+
+def _class_token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    d = _int(shape[-1], "the feature count")
+    w.add_module(attr, f"nn.Parameter(torch.zeros({d}))")
+    w.weight(layer, "weight", attr)
+    return f"torch.cat([self.{attr}.view(1, -1, 1).expand({x}.shape[0], -1, 1), {x}], dim=2)  # the token first"
+
+
+def _position_embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    table = ", ".join(str(_int(d, "a size")) for d in shape)
+    w.add_module(attr, f"nn.Parameter(torch.zeros({table}))  # cnncalc's layout (channels last)")
+    w.weight(layer, "weight", attr)
+    return f"{x} + channels_first(self.{attr}.unsqueeze(0))"
+
+
+def _embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+    w.add_module(attr, f"nn.Embedding({layer.vocab}, {layer.dim})")
+    w.weight(layer, "weight", f"{attr}.weight")
+    return f"channels_first(self.{attr}({x}.long()))  # the input holds integer ids"
+
+
+def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
+    dims = layer.dims(shapes)
+    sizes = [_int(dims[k], "an attention size") for k in ("d_q", "d_k", "d_v", "h", "k", "v", "out")]
+    bias = "" if layer.bias else ", bias=False"
+    w.helper("Attention")
+    w.add_module(attr, f"Attention({', '.join(str(v) for v in sizes)}{bias})")
+    for part in ("query", "key", "value", "output"):
+        w.weight(layer, f"{part}.weight", f"{attr}.{part}_weight")
+        if layer.bias:
+            w.weight(layer, f"{part}.bias", f"{attr}.{part}_bias")
+    query = f"channels_last({xs[0]})"
+    value = f"channels_last({xs[1]})" if len(xs) > 1 else query
+    key = f"channels_last({xs[2]})" if len(xs) > 2 else value
+    return f"channels_first(self.{attr}({query}, {value}, {key}))"
+
+
 _OPERATORS = {"add": " + ", "multiply": " * ", "subtract": " - "}
 
 
@@ -521,20 +627,15 @@ RULES: dict[str, _Rule] = {
     "adaptive_avgpool": _adaptive, "adaptive_maxpool": _adaptive, "zero_pad": _zero_pad, "crop": _crop,
     "upsample": _upsample, "flatten": _flatten, "reshape": _reshape, "permute": _permute, "slice": _slice,
     "channel_shuffle": _shuffle, "prelu": _prelu, "layer_scale": _layer_scale, "dropout": _dropout,
+    "normalize": _normalize, "lrn": _lrn, "class_token": _class_token, "position_embedding": _position_embedding,
+    "embedding": _embedding,
     **{name: _activation for name in ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
                                       "softmax", "hardswish", "hardsigmoid", "mish", "softplus")},
 }
 MERGES = {"add": _merge, "multiply": _merge, "subtract": _merge, "maximum": _merge, "minimum": _merge,
           "average": _merge, "concat": _concat}
-#: why the rest are not exported
-UNSUPPORTED = {
-    "normalize": "min-max normalisation is a course exercise with no torch.nn layer",
-    "lrn": "cnncalc's local response normalisation is not exported yet",
-    "attention": "multi-head attention is not exported yet (its weights are laid out as Keras's)",
-    "class_token": "token layers are not exported yet",
-    "position_embedding": "token layers are not exported yet",
-    "embedding": "embeddings take integer ids, which the exported modules do not take yet",
-}
+#: why a layer type is not exported (every type is, today; settings a type cannot take are named)
+UNSUPPORTED: dict[str, str] = {}
 
 
 def _base_type(type_name: str) -> str:
@@ -559,7 +660,9 @@ def export_pytorch(network: Network, weights: dict[str, Any] | None = None) -> s
         shapes = [writer.shapes[s] for s in layer.inputs]
         base = _base_type(layer.type)
         try:
-            if base in MERGES:
+            if base == "attention":
+                expression = _attention(writer, layer, xs, attr, shapes)
+            elif base in MERGES:
                 expression = MERGES[base](writer, layer, xs, shapes)
             elif base in RULES:
                 expression = RULES[base](writer, layer, xs[0], attr, shapes[0])
@@ -598,8 +701,9 @@ def _source(writer: _Writer) -> str:
     cls = _class_name(network.name)
     shape = list(network.input_shape)
     first = [shape[-1], *shape[:-1]] if len(shape) > 1 else shape
-    lines = [HEADER.format(title=_safe(network.name), source=_safe(network.source)), "",
-             f"class {cls}(nn.Module):",
+    lines = [HEADER.format(title=_safe(network.name), source=_safe(network.source))]
+    lines += [writer.helpers[name].rstrip("\n") for name in sorted(writer.helpers)]
+    lines += ["", "", f"class {cls}(nn.Module):",
              (f'    """{_safe(network.name)}: input [N, {", ".join(str(d) for d in first)}] '
              f'(cnncalc\'s [{", ".join(str(d) for d in shape)}] channels-first)."""'),
              "", "    def __init__(self) -> None:", "        super().__init__()"]
