@@ -133,7 +133,7 @@ def _import_model(path: str, kind: str, lenient: bool, weights: bool = True) -> 
         spec, weights, flagged = imported.spec, imported.weights, imported.flagged
     else:
         keras_import = interop_module("keras_import", "Keras import")
-        spec, weights = keras_import.import_keras(path)
+        spec, weights = keras_import.import_keras(path, weights=weights)
         flagged = []
     return build_network(spec, path), weights, flagged, spec
 
@@ -175,7 +175,7 @@ def import_(
                            expected=".onnx, .keras or a Keras .json")
     if weights_out is not None and not weights_out.lower().endswith(".npz"):
         raise CnnCalcError("unknown file type for --weights-out", file=weights_out, expected=".npz")
-    network, weights, flagged, spec = _import_model(model, kind, lenient)
+    network, weights, flagged, spec = _import_model(model, kind, lenient, weights=weights_out is not None)
     result = analyse(network)
     text = dump_spec(spec, f"imported from {model}")
     if output is None:

@@ -50,6 +50,10 @@ MAX_ARCHIVE_MEMBERS = 1000
 MAX_KERAS_LAYERS = 100_000
 #: models nested inside models
 MAX_NESTING = 32
+#: bytes of ``model.weights.h5`` once decompressed from the archive
+MAX_H5_BYTES = 2 * 1024**3
+#: bytes of all the arrays of ``model.weights.h5`` together, as their shapes and types declare them
+MAX_WEIGHTS_BYTES = 2 * 1024**3
 
 
 class KerasImportError(SpecError):
@@ -59,16 +63,20 @@ class KerasImportError(SpecError):
 # ---------------------------------------------------------------- reading the file
 
 
-def import_keras(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def import_keras(path: str, weights: bool = False) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """A spec v2 mapping (as :func:`cnncalc.build_network` accepts) and the model's weights.
 
     ``path`` is a ``model.to_json()`` file (``.json``, or gzipped ``.json.gz``) or a ``.keras`` archive.
-    The weights are empty: a JSON file holds none, and an archive's ``model.weights.h5`` is not read.
+    The weights are empty unless ``weights`` is true and ``path`` is a ``.keras`` archive: then its
+    ``model.weights.h5`` is read (with h5py) into cnncalc's ``<layer>.<part>`` layout.
     """
     data = read_limited(path, MAX_ARCHIVE_BYTES, "Keras model")
     try:
         if data[:4] == b"PK\x03\x04":
             text = _archive_config(data)
+            if weights:
+                spec, importer = _import_text(text, str(path))
+                return spec, _archive_weights(data, importer)
         else:
             if len(data) > MAX_JSON_BYTES and data[:2] != b"\x1f\x8b":
                 raise KerasImportError(f"Keras JSON too large ({len(data):,} bytes, at most {MAX_JSON_BYTES:,})")
@@ -126,6 +134,10 @@ def _archive_config(data: bytes) -> str:
 
 def import_keras_text(text: str, source: str = "<keras>") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """:func:`import_keras` on the text of a Keras JSON config."""
+    return _import_text(text, source)[0], {}
+
+
+def _import_text(text: str, source: str) -> tuple[dict[str, Any], _Importer]:
     try:
         model = json.loads(text)
     except RecursionError:
@@ -136,8 +148,7 @@ def import_keras_text(text: str, source: str = "<keras>") -> tuple[dict[str, Any
         raise KerasImportError("the Keras JSON must be a model object", got=type(model).__name__,
                                expected="a mapping with 'class_name' and 'config'")
     importer = _Importer(model, source)
-    spec = importer.run()
-    return spec, {}
+    return importer.run(), importer
 
 
 # ---------------------------------------------------------------- the graph
@@ -169,6 +180,8 @@ class _Importer:
         self.input_shape: list[Any] | None = None
         self.names: set[str] = set()
         self.keras2 = str(model.get("keras_version", "3")).startswith("2")
+        #: scoped Keras layer name → (class name, config, spec layers made): where its variables go
+        self.made: dict[str, tuple[str, dict[str, Any], list[dict[str, Any]]]] = {}
 
     def run(self) -> dict[str, Any]:
         class_name = _get(self.model, "class_name", str, "the Keras model")
@@ -374,6 +387,7 @@ class _Importer:
                 raise KerasImportError("two layers get the same spec name", layer=layer["name"])
             self.names.add(layer["name"])
             self.layers.append(layer)
+        self.made[name] = (class_name, config, made)
         return [made[-1]["name"]]
 
 
@@ -825,3 +839,214 @@ KERAS_CLASSES: dict[str, Callable[[_Call], list[dict[str, Any]]]] = {
     "Identity": _identity, "Rescaling": _rescaling, "Normalization": _normalization,
     "Embedding": _embedding, "MultiHeadAttention": _attention,
 }
+
+
+# ---------------------------------------------------------------- weights
+
+
+def _archive_weights(data: bytes, importer: _Importer) -> dict[str, np.ndarray]:
+    """The variables of ``model.weights.h5`` under the spec names of the layers they belong to."""
+    try:
+        import h5py
+    except ImportError:
+        raise KerasImportError("reading the weights of a .keras archive needs h5py",
+                               hint="pip install 'cnncalc[keras]' (or pip install h5py)") from None
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        if "model.weights.h5" not in archive.namelist():
+            raise KerasImportError("the .keras archive has no model.weights.h5",
+                                   expected="an archive written by model.save('model.keras')")
+        with archive.open("model.weights.h5") as member:
+            raw = member.read(MAX_H5_BYTES + 1)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
+            NotImplementedError, RuntimeError) as error:
+        raise KerasImportError(f"bad .keras archive: {error}") from None
+    if len(raw) > MAX_H5_BYTES:
+        raise KerasImportError(f"model.weights.h5 of the .keras archive too large once decompressed "
+                               f"(more than {MAX_H5_BYTES:,} bytes)")
+    reader = _H5Reader(h5py)
+    try:
+        with h5py.File(io.BytesIO(raw), "r") as h5:
+            found: dict[str, list[np.ndarray]] = {}
+            reader.layers(h5, "", found, 0)
+    except CnnCalcError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError) as error:
+        # what h5py raises on a cut or corrupted file
+        where = f" (at {reader.where})" if reader.where else ""
+        detail = " ".join(str(error).split())[:300]  # one line, whatever the HDF5 library wrote
+        raise KerasImportError(f"bad model.weights.h5{where}: {detail}") from None
+    out: dict[str, np.ndarray] = {}
+    for name, (class_name, config, made) in importer.made.items():
+        arrays = found.pop(name, [])
+        try:
+            out.update(_layer_weights(class_name, config, made, arrays))
+        except CnnCalcError as error:
+            raise error.with_context(layer=name) from None
+    if found:
+        name = next(iter(found))
+        raise KerasImportError("model.weights.h5 holds variables of a layer the config does not have",
+                               layer=name, expected=", ".join(sorted(importer.made))[:200])
+    return out
+
+
+class _H5Reader:
+    """Walks ``layers/<group>/vars`` (a group's ``vars`` names its layer), nested models below."""
+
+    def __init__(self, h5py: Any) -> None:
+        self.h5py = h5py
+        self.total = 0
+        self.where = ""
+
+    def child(self, group: Any, key: str) -> Any:
+        link = group.get(key, getlink=True)
+        if not isinstance(link, self.h5py.HardLink):  # soft and external links would read elsewhere
+            raise KerasImportError(f"model.weights.h5 has a link at '{group.name}/{key}'",
+                                   expected="plain groups and datasets as Keras writes them")
+        return group[key]
+
+    def layers(self, group: Any, scope: str, found: dict[str, list[np.ndarray]], depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise KerasImportError(f"model.weights.h5 nested more than {MAX_NESTING} deep")
+        if "layers" not in group:
+            return
+        layers = self.child(group, "layers")
+        if len(layers) > MAX_KERAS_LAYERS:
+            raise KerasImportError(f"model.weights.h5 has too many layers ({len(layers):,})")
+        for key in layers:
+            node = self.child(layers, key)
+            if not isinstance(node, self.h5py.Group):
+                raise KerasImportError(f"model.weights.h5: '{node.name}' is not a group")
+            name = self.name(node, key)
+            scoped = _join(scope, name)
+            if "layers" in node:  # a nested model
+                self.layers(node, scoped, found, depth + 1)
+                continue
+            arrays: list[np.ndarray] = []
+            self.variables(node, arrays, depth)
+            if arrays:
+                found[scoped] = arrays
+
+    def name(self, node: Any, key: str) -> str:
+        if "vars" not in node:
+            return key
+        name = self.child(node, "vars").attrs.get("name", key)
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", "replace")
+        return str(name)
+
+    def variables(self, node: Any, out: list[np.ndarray], depth: int) -> None:
+        """The layer's own ``vars/0..n``, then its sublayers' (MultiHeadAttention's EinsumDense) by group name."""
+        if depth > MAX_NESTING:
+            raise KerasImportError(f"model.weights.h5 nested more than {MAX_NESTING} deep")
+        if "vars" in node:
+            group = self.child(node, "vars")
+            keys = sorted(group, key=lambda k: int(k) if k.isdigit() else -1)
+            for key in keys:
+                if not key.isdigit():
+                    raise KerasImportError(f"model.weights.h5: unexpected variable '{group.name}/{key}'")
+                out.append(self.array(self.child(group, key)))
+        for key in node:
+            if key != "vars":
+                sub = self.child(node, key)
+                if isinstance(sub, self.h5py.Group):
+                    mark = len(out)
+                    self.variables(sub, out, depth + 1)
+                    for i in range(mark, len(out)):  # remember which sublayer each variable came from
+                        out[i] = _Tagged.tag(out[i], key)
+
+    def array(self, dataset: Any) -> np.ndarray:
+        self.where = dataset.name
+        if not isinstance(dataset, self.h5py.Dataset):
+            raise KerasImportError(f"model.weights.h5: '{dataset.name}' is not an array")
+        if dataset.dtype.kind not in "fiub" or dataset.dtype.itemsize > 16:
+            raise KerasImportError(f"model.weights.h5: '{dataset.name}' is not numeric", got=str(dataset.dtype))
+        if dataset.is_virtual or dataset.id.get_create_plist().get_external_count():
+            raise KerasImportError(f"model.weights.h5: '{dataset.name}' reads data outside the file")
+        size = int(np.prod(dataset.shape, dtype=object)) * dataset.dtype.itemsize
+        self.total += size
+        if self.total > MAX_WEIGHTS_BYTES:
+            raise KerasImportError(f"model.weights.h5 declares more than {MAX_WEIGHTS_BYTES:,} bytes of arrays",
+                                   got=f"'{dataset.name}' of shape {tuple(dataset.shape)}")
+        return np.asarray(dataset[()], dtype=np.float64)
+
+
+class _Tagged(np.ndarray):
+    """An array that remembers the sublayer group it was read from."""
+
+    group = ""
+
+    @staticmethod
+    def tag(array: np.ndarray, group: str) -> np.ndarray:
+        if isinstance(array, _Tagged) and array.group:
+            return array
+        out = array.view(_Tagged)
+        out.group = group
+        return out
+
+
+def _expect(arrays: list[np.ndarray], names: list[str], layer: str) -> list[np.ndarray]:
+    if len(arrays) != len(names):
+        raise KerasImportError(f"{layer}: the layer has {len(arrays)} variables in model.weights.h5",
+                               expected=f"{len(names)} ({', '.join(names) or 'none'})")
+    return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+
+def _layer_weights(class_name: str, config: dict[str, Any], made: list[dict[str, Any]],
+                   arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """Keras variables of one layer → ``<spec layer>.<part>``; a variable the rule does not know is an error."""
+    target = made[0]
+    name, kind = target["name"], target["type"]
+    bias = ["bias"] if target.get("bias", True) else []
+    center = ["beta"] if config.get("center", True) else []
+    scale = ["gamma"] if config.get("scale", True) else []
+    if kind == "embedding":
+        return {f"{name}.weight": _expect(arrays, ["embeddings"], class_name)[0]}
+    if kind == "prelu":
+        return {f"{name}.weight": _expect(arrays, ["alpha"], class_name)[0].reshape(-1)}
+    if kind in ("conv", "depthwise_conv", "dense"):
+        got = _expect(arrays, ["kernel"] + bias, class_name)
+        out = {f"{name}.weight": got[0]}
+        if bias:
+            out[f"{name}.bias"] = got[1]
+        return out
+    if kind == "separable_conv":
+        got = _expect(arrays, ["depthwise_kernel", "pointwise_kernel"] + bias, class_name)
+        out = {f"{name}.weight": got[0], f"{name}.pointwise_weight": got[1].reshape(got[1].shape[-2:])}
+        if bias:
+            out[f"{name}.bias"] = got[2]
+        return out
+    if kind == "conv_transpose":
+        # Keras keeps [k..., filters, C_in]; the spec [k..., C_in, filters]
+        got = _expect(arrays, ["kernel"] + bias, class_name)
+        out = {f"{name}.weight": np.swapaxes(got[0], -1, -2)}
+        if bias:
+            out[f"{name}.bias"] = got[1]
+        return out
+    if kind == "batchnorm":
+        if class_name == "Rescaling" or (class_name == "Normalization" and "mean" in target):
+            return dict(zip([], _expect(arrays, [], class_name)))
+        if class_name == "Normalization":
+            mean, var, _count = _expect(arrays, ["mean", "variance", "count"], class_name)
+            return {f"{name}.mean": mean.reshape(-1), f"{name}.var": var.reshape(-1)}
+        parts = scale + center + ["moving_mean", "moving_variance"]
+        keys = {"gamma": "gamma", "beta": "beta", "moving_mean": "mean", "moving_variance": "var"}
+        return {f"{name}.{keys[p]}": a for p, a in zip(parts, _expect(arrays, parts, class_name))}
+    if kind in ("layernorm", "groupnorm"):
+        parts = scale + center
+        return {f"{name}.{p}": a for p, a in zip(parts, _expect(arrays, parts, class_name))}
+    if kind == "attention":
+        groups = {"query_dense": "query", "key_dense": "key", "value_dense": "value", "output_dense": "output"}
+        out = {}
+        for array in arrays:
+            group = getattr(array, "group", "")
+            if group not in groups:
+                raise KerasImportError(f"{class_name}: unknown variable group '{group or 'vars'}' in "
+                                       "model.weights.h5", expected=", ".join(groups))
+            part = "weight" if array.ndim == 3 else "bias"
+            key = f"{name}.{groups[group]}.{part}"
+            if key in out:
+                raise KerasImportError(f"{class_name}: more variables than kernel and bias in '{group}'")
+            out[key] = np.asarray(array, dtype=np.float64)
+        return out
+    return dict(zip([], _expect(arrays, [], class_name)))
