@@ -28,10 +28,16 @@ def user_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .maths.budget import BudgetExceeded
+
         try:
             return command(*args, **kwargs)
         except CnnCalcError as error:
             typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=2) from None
+        except BudgetExceeded:  # the budget's own conversion is the rule; this line is the safety net
+            typer.echo("error: expression too complex: the symbolic work took longer than the time budget",
+                       err=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -450,3 +450,31 @@ def test_fuzz_summary_where(tmp_path, cli, where):
         assert len(shape) == 3 and shape[2] == 2
     else:
         assert err.startswith("error:") and "internal error" not in err
+
+
+def test_the_deadline_and_the_alarm_raise_once_between_them(monkeypatch):
+    """Both fire near the same moment: a second BudgetExceeded raised while the first is being turned into
+    the error line would escape it (a traceback instead of exit 2)."""
+    import signal as signals
+
+    monkeypatch.setattr(budget._state, "armed", True, raising=False)
+    monkeypatch.setattr(budget._state, "deadline", 0.0, raising=False)
+    monkeypatch.setattr(budget, "_now", lambda: 1.0)
+    with pytest.raises(budget.BudgetExceeded):
+        budget.check()
+    budget._alarm(signals.SIGALRM, None)  # no second raise
+    monkeypatch.setattr(budget._state, "armed", True)
+    with pytest.raises(budget.BudgetExceeded):
+        budget._alarm(signals.SIGALRM, None)
+    budget._alarm(signals.SIGALRM, None)  # once
+
+
+def test_a_stray_budget_signal_is_one_error_line(cli, monkeypatch):
+    from cnncalc import cli as cli_module
+
+    def spent(*args, **kwargs):
+        raise budget.BudgetExceeded
+
+    monkeypatch.setattr(cli_module, "_load", spent)
+    code, _, err = cli("summary", "lenet5")
+    assert code == 2 and err == "error: expression too complex: the symbolic work took longer than the time budget\n"

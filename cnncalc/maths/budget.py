@@ -61,11 +61,15 @@ def check() -> None:
     """Cooperative check for loops: raise if the running budget is spent (a no-op outside a budget)."""
     deadline = getattr(_state, "deadline", None)
     if deadline is not None and _now() > deadline:
+        # one BudgetExceeded per budget: the alarm, due now too, must not raise a second one while the
+        # first is being turned into an error (it would escape the conversion)
+        _state.armed = False
         raise BudgetExceeded
 
 
 def _alarm(signum: int, frame: object) -> None:
     if getattr(_state, "armed", False):
+        _state.armed = False  # once: see check()
         raise BudgetExceeded
 
 
