@@ -775,3 +775,12 @@ def test_exact_fields_cap_applies_to_every_axis(monkeypatch):
     assert [axis[0] for axis in analyse(net).records[-1].receptive_field] == [1, 204]
     monkeypatch.setattr(analysis, "EXACT_AXIS", 391)  # the wide axis beyond it: the recurrence there
     assert [axis[0] for axis in analyse(net).records[-1].receptive_field] == [1, 200]
+
+
+def test_a_dilated_window_after_a_transposed_conv_reads_its_taps_only():
+    """Found by the random-chain test: output pixels 3 … 9 of the transposed conv read inputs 0 … 3, but a
+    kernel of 4 with dilation 2 reads only 3, 5, 7, 9 (inputs 1 and 3): its field is 3 pixels, not 4."""
+    layers = [{"type": "conv_transpose", "name": "t", "filters": 1, "kernel": 3, "stride": 3, "dilation": 2},
+              {"type": "conv", "name": "c", "filters": 1, "kernel": 4, "dilation": 2}]
+    record, sizes, _ = measured_fields((12, 1), layers)
+    assert [axis[0] for axis in record.receptive_field] == sizes == [3]

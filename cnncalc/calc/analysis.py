@@ -116,7 +116,7 @@ def _rf_step(state: list[AxisRF] | None, step: Any) -> list[AxisRF] | None:
             result.append((size + (longest - 1) * jump, _divide(jump * n_in, n_out),
                            start + (first - 1) / 2 * jump))
         else:
-            span, stride, pad_before = axis_step
+            span, stride, pad_before = axis_step[:3]
             result.append((size + (span - 1) * jump, jump * stride, start + ((span - 1) / 2 - pad_before) * jump))
     return result
 
@@ -376,9 +376,19 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
         return _range_hull(lo_b, hi_b, jump, low, high)
     if kind == "adaptive":  # (kind, longest, in, out, first): PyTorch's windows
         return _range_hull(lo_b, hi_b, jump, o * n_in // n_out, -(-(o + 1) * n_in // n_out) - 1)
-    span, stride, pad = step[:3]  # a sliding window (or zero_pad / crop: span 1)
+    span, stride, pad = step[:3]  # a sliding window (or zero_pad / crop: span 1); dilation 4th, if any
     first = o * stride - pad
-    return _range_hull(lo_b, hi_b, jump, first, first + span - 1)
+    dilation = int(step[3]) if len(step) > 3 else 1
+    if dilation == 1:
+        return _range_hull(lo_b, hi_b, jump, first, first + span - 1)
+    # a dilated window reads its taps only: the pixels between them (which, after a transposed conv, can
+    # read other pixels below) are not part of the field
+    lo = hi = None
+    for tap in range(0, span, dilation):
+        tap_lo, tap_hi = _range_hull(lo_b, hi_b, jump, first + tap, first + tap)
+        lo = tap_lo if lo is None else np.minimum(lo, tap_lo)
+        hi = tap_hi if hi is None else np.maximum(hi, tap_hi)
+    return lo, hi
 
 
 @dataclass

@@ -93,7 +93,7 @@ class _Windowed(Layer):
 
     def rf_step(self, pads: list[tuple[Any, Any]]) -> list[tuple[int, int, Any]]:
         kernel, stride, dilation = self.geometry(len(pads))
-        return [(arith.effective_kernel(k, d), s, pad[0]) for k, d, s, pad in zip(kernel, dilation, stride, pads)]
+        return [(arith.effective_kernel(k, d), s, pad[0], d) for k, d, s, pad in zip(kernel, dilation, stride, pads)]
 
 
 class Conv(_Windowed):

@@ -82,7 +82,7 @@ class _Pool(Layer):
         if self.padding[0] == "same":
             lines.append("padding 'same' (TensorFlow rule): pads " + same_text(pads, AXIS_NAMES[rank]))
         lines.append("params: 0 (pooling has no weights)")
-        rf = [(arith.effective_kernel(k, d), s, pad[0]) for k, d, s, pad in zip(kernel, dilation, stride, pads)]
+        rf = [(arith.effective_kernel(k, d), s, pad[0], d) for k, d, s, pad in zip(kernel, dilation, stride, pads)]
         return Inference((*outs, channels), 0, 0, 0, lines, rf, dropped)
 
     def padded_windows(self, x: Any, out_shape: Shape, value: float) -> tuple[Any, list[tuple[int, int]],
