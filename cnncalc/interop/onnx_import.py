@@ -1500,23 +1500,15 @@ def read_light(path: str | Path, cap: int = MAX_ONNX_BYTES) -> bytes:
     as :func:`~cnncalc.spec.safeload.read_limited` (regular files only, never waiting on a FIFO, at most
     ``cap`` bytes)."""
     import os
-    import stat
+
+    from ..spec.safeload import open_regular
 
     source = str(path)
+    fd, size = open_regular(path, cap, "model")
     try:
-        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as error:
-        raise CnnCalcError(f"cannot read the model: {error.strerror}", file=source) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise CnnCalcError(f"cannot read the model: {kind}", file=source)
-        if info.st_size > cap:
-            raise CnnCalcError(f"model too large ({info.st_size:,} bytes, at most {cap:,})", file=source)
-        wire = _Wire(fd, info.st_size, source)
+        wire = _Wire(fd, size, source)
         model = _Ranges(wire)
-        for number, kind, start, body, stop in wire.fields(0, info.st_size):
+        for number, kind, start, body, stop in wire.fields(0, size):
             if number != 7 or kind != 2:  # everything but the graph, as it is
                 model.keep(start, stop)
                 continue

@@ -357,13 +357,9 @@ def loads(text: str, source: str = "<string>") -> Any:
     return data
 
 
-def read_limited(path: str | Path, cap: int = MAX_BYTES, what: str = "file", head: bool = False) -> bytes:
-    """Read at most ``cap`` bytes of a regular file, refusing FIFOs, devices and folders.
-
-    The size is checked on what is read, not on ``stat()`` alone (``/dev/zero`` reports 0 bytes), and the
-    file is opened without blocking, so a FIFO with no writer cannot hang the command. ``head=True``
-    reads the first ``cap`` bytes of a larger file instead of refusing it.
-    """
+def open_regular(path: str | Path, cap: int | None, what: str) -> tuple[int, int]:
+    """(file descriptor, size) of a regular file of at most ``cap`` bytes (None: any size), opened without
+    blocking (a FIFO with no writer cannot hang the command); the caller closes it."""
     import os
     import stat
 
@@ -377,8 +373,26 @@ def read_limited(path: str | Path, cap: int = MAX_BYTES, what: str = "file", hea
         if not stat.S_ISREG(info.st_mode):
             kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
             raise CnnCalcError(f"cannot read the {what}: {kind}", file=name)
-        if info.st_size > cap and not head:
+        if cap is not None and info.st_size > cap:
             raise CnnCalcError(f"{what} too large ({info.st_size:,} bytes, at most {cap:,})", file=name)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, info.st_size
+
+
+def read_limited(path: str | Path, cap: int = MAX_BYTES, what: str = "file", head: bool = False) -> bytes:
+    """Read at most ``cap`` bytes of a regular file, refusing FIFOs, devices and folders.
+
+    The size is checked on what is read, not on ``stat()`` alone (``/dev/zero`` reports 0 bytes), and the
+    file is opened without blocking, so a FIFO with no writer cannot hang the command. ``head=True``
+    reads the first ``cap`` bytes of a larger file instead of refusing it.
+    """
+    import os
+
+    name = str(path)
+    fd, _ = open_regular(path, None if head else cap, what)
+    try:
         chunks = []
         left = cap if head else cap + 1
         while left > 0:
