@@ -29,6 +29,20 @@ def wall(command: list[str], repeat: int = 5) -> float:
     return statistics.median(times)
 
 
+def cpu(command: list[str], repeat: int = 5) -> float:
+    """Least CPU time (user + system) of a whole command, in seconds: steadier than wall time on a machine
+    other work shares."""
+    import resource
+
+    best = float("inf")
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(command, check=True, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return best
+
+
 def report(rows: list[tuple[str, float, float, float]]) -> None:
     """One line per measurement: seconds, target, ratio to the target, and to the baseline of the same run."""
     print(f"{'measurement':45} {'seconds':>9} {'target':>8} {'/target':>8} {'baseline':>9} {'/baseline':>9}")
