@@ -28,6 +28,7 @@ from ..errors import CnnCalcError
 
 SECONDS = 10.0  # default budget for one command's symbolic work
 MAX_SECONDS = 3600.0
+REPEAT = 0.1  # seconds between alarms once the budget is spent, until the work stops
 ENVIRONMENT = "CNNCALC_SYMBOLIC_SECONDS"
 
 
@@ -61,15 +62,11 @@ def check() -> None:
     """Cooperative check for loops: raise if the running budget is spent (a no-op outside a budget)."""
     deadline = getattr(_state, "deadline", None)
     if deadline is not None and _now() > deadline:
-        # one BudgetExceeded per budget: the alarm, due now too, must not raise a second one while the
-        # first is being turned into an error (it would escape the conversion)
-        _state.armed = False
         raise BudgetExceeded
 
 
 def _alarm(signum: int, frame: object) -> None:
     if getattr(_state, "armed", False):
-        _state.armed = False  # once: see check()
         raise BudgetExceeded
 
 
@@ -106,7 +103,9 @@ def time_budget(what: str, seconds: float | None = None, hint: str | None = None
         try:
             if use_signal:  # armed inside the `try`: even an alarm that fires at once is caught below
                 _state.armed = True
-                previous_timer = signal.setitimer(signal.ITIMER_REAL, limit)
+                # and again every REPEAT seconds: library code that swallows one exception (a bare
+                # `except:`) must not turn the budget off
+                previous_timer = signal.setitimer(signal.ITIMER_REAL, limit, REPEAT)
             yield
         finally:
             disarm()
