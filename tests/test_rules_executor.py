@@ -483,3 +483,16 @@ def test_overflow_gives_inf_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert run(net, np.array([1.0e10])).output[0] == np.inf, "an overflow is inf, quietly, as in float arithmetic"
+
+
+def test_progress_names_each_layer_in_order_and_a_bad_dtype_is_named():
+    from cnncalc.run.executor import run as run_network
+
+    network = loads_spec("input: [4, 4, 1]\nlayers:\n  - {type: conv, name: c, filters: 2, kernel: 3}\n"
+                         "  - {type: relu, name: r}\n  - {type: flatten, name: f}\n")
+    seen = []
+    run_network(network, np.zeros((4, 4, 1)), seed=0, progress=lambda step, total, name: seen.append((step, total, name)))
+    assert seen == [(1, 3, "c"), (2, 3, "r"), (3, 3, "f")]
+    with pytest.raises(CnnCalcError) as caught:
+        run_network(network, np.zeros((4, 4, 1)), seed=0, dtype=np.int64)
+    assert str(caught.value) == "bad dtype (got 'int64', expected float32 or float64)"
