@@ -382,12 +382,6 @@ class Layer:
 
     # -- helpers for subclasses
 
-    def require_spatial(self, shape: Shape) -> tuple[Any, Any, Any]:
-        if len(shape) != 3:
-            raise ShapeError(f"{a_layer(self.type)} needs an input of shape [H, W, C]",
-                             got=list(shape), expected="3 axes")
-        return shape[0], shape[1], shape[2]
-
     #: spatial rank the type name demands (``conv1d`` → 1); None: any
     rank_of_type: ClassVar[dict[str, int]] = {}
 
