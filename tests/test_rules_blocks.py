@@ -547,3 +547,24 @@ layers:
     inputs = {layer.name: layer.inputs for layer in network.layers}
     assert inputs["x.total"] == ("x.left", "x.right") or list(inputs["x.total"]) == ["x.left", "x.right"]
     assert shapes_of(spec)["x.total"] == (6, 6, 2)
+
+
+def test_each_alias_of_a_scalar_counts_one_value(monkeypatch):
+    from cnncalc.spec import safeload
+
+    # the mapping, 'a', 1, 'b', the list and n aliases: 5 + n values
+    monkeypatch.setattr(safeload, "MAX_VALUES", 20)
+    safeload.loads("a: &x 1\nb: [" + ", ".join(["*x"] * 15) + "]\n")
+    with pytest.raises(CnnCalcError, match="too many values"):
+        safeload.loads("a: &x 1\nb: [" + ", ".join(["*x"] * 16) + "]\n")
+
+
+def test_reading_the_head_of_a_file_reads_exactly_that_much(tmp_path):
+    from cnncalc.spec import safeload
+
+    path = tmp_path / "long.json"
+    path.write_bytes(b"0123456789")
+    assert safeload.read_limited(path, 4, "spec", head=True) == b"0123"
+    assert safeload.read_limited(path, 10, "spec") == b"0123456789"
+    with pytest.raises(CnnCalcError, match="too large"):
+        safeload.read_limited(path, 9, "spec")
