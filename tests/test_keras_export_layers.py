@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_code_export import literal_weights, weight_keys  # the same checks as the other exports
 
 from cnncalc import analyse, load_spec, loads_spec
 from cnncalc.interop import keras_export
@@ -57,20 +58,6 @@ layers:
 
 NEW_TYPES = ("normalize", "lrn", "adaptive_avgpool", "adaptive_maxpool", "class_token", "position_embedding")
 CLASSES = {"Normalize", "LocalResponseNorm", "AdaptivePooling", "ClassToken", "PositionEmbedding"}
-
-
-def weight_keys(network: Any) -> set[str]:
-    summary = analyse(network)
-    shapes = {"input": summary.input_shape, **{r.name: r.output_shape for r in summary.records}}
-    return {f"{layer.name}.{key}" for layer in network.layers
-            for key in layer.weight_shapes([shapes[s] for s in layer.inputs])}
-
-
-def literal_weights(tree: ast.Module) -> Any:
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "WEIGHTS":
-            return ast.literal_eval(node.value)
-    raise AssertionError("no WEIGHTS table")
 
 
 def classes_of(tree: ast.Module) -> dict[str, ast.ClassDef]:
