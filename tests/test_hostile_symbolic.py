@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 import time
+import types
 
 import pytest
 import sympy
@@ -207,6 +210,48 @@ def test_nested_budgets_leave_the_outer_in_charge():
     with budget.time_budget("outer", seconds=5), budget.time_budget("inner", seconds=0.01):
         time.sleep(0.05)  # the inner budget does not fire
     assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+STORM = """
+import signal
+from cnncalc.maths import budget
+from cnncalc.errors import CnnCalcError
+budget.REPEAT = 1e-5  # an alarm every 10 microseconds: one lands anywhere, also in the budget's own code
+for _ in range(300):
+    try:
+        with budget.time_budget("spinning", seconds=1e-6):
+            while True:
+                pass
+    except CnnCalcError:
+        pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0), "the timer outlived its budget"
+    assert not budget._state.armed
+print("ok")
+"""
+
+
+def test_no_alarm_escapes_or_outlives_the_budget():
+    """An alarm that lands in the budget's entry or exit must neither escape as a bare BudgetExceeded nor
+    leave the repeating timer running after the `with` (it then fired into whatever ran next). A storm of
+    alarms finds every such spot; in a child process with a timeout, since a leak would stall it."""
+    result = subprocess.run([sys.executable, "-c", STORM], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_an_alarm_in_the_budgets_own_code_asks_for_the_next_soon(monkeypatch):
+    monkeypatch.setattr(budget, "SOON", 30.0)  # long enough that the test reads the timer undisturbed
+    names = set()
+    with budget.time_budget("x", seconds=60):
+        for code in budget._OWN_CODE:
+            names.add(code.co_name)
+            signal.setitimer(signal.ITIMER_REAL, 60, budget.REPEAT)
+            budget._alarm(signal.SIGALRM, types.SimpleNamespace(f_code=code))  # no exception here
+            assert 29 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30, code.co_name
+        with pytest.raises(budget.BudgetExceeded):
+            budget._alarm(signal.SIGALRM, sys._getframe())
+    assert names == {"_alarm", "__enter__", "__exit__", "_now"}
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    budget._alarm(signal.SIGALRM, sys._getframe())  # after the budget: nothing
 
 
 @pytest.mark.parametrize("value, ok", [("3600", True), ("0.5", True), ("3601", False), ("0", False), ("-1", False),
@@ -457,16 +502,19 @@ def test_an_alarm_swallowed_by_the_work_comes_again():
     every 0.1 s until the work stops, so the budget still ends it."""
     swallowed = []
     start = time.perf_counter()
+
+    def stubborn() -> None:
+        try:
+            while time.perf_counter() - start < 20:
+                sum(range(1000))
+        except BaseException:  # noqa: BLE001 - the point of the test
+            swallowed.append(time.perf_counter() - start)
+
     with pytest.raises(CnnCalcError, match="expression too complex: the stubborn work took longer"), \
             budget.time_budget("the stubborn work", seconds=0.2):
+        stubborn()
         while time.perf_counter() - start < 20:
-            try:
-                sum(range(1000))
-            except BaseException:  # the point of the test
-                if not swallowed:
-                    swallowed.append(time.perf_counter() - start)
-                    continue
-                raise
+            sum(range(1000))
     assert swallowed and time.perf_counter() - start < 10
 
 

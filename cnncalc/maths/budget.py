@@ -21,14 +21,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 from ..errors import CnnCalcError
 
 SECONDS = 10.0  # default budget for one command's symbolic work
 MAX_SECONDS = 3600.0
 REPEAT = 0.1  # seconds between alarms once the budget is spent, until the work stops
+SOON = 0.001  # seconds to the next alarm when one lands in the budget's own entry or exit
 ENVIRONMENT = "CNNCALC_SYMBOLIC_SECONDS"
 
 
@@ -66,51 +66,62 @@ def check() -> None:
 
 
 def _alarm(signum: int, frame: object) -> None:
-    if getattr(_state, "armed", False):
-        raise BudgetExceeded
-
-
-@contextmanager
-def time_budget(what: str, seconds: float | None = None, hint: str | None = None) -> Iterator[None]:
-    """Run the body under the budget; nested budgets leave the outer one in charge."""
-    if getattr(_state, "deadline", None) is not None:
-        yield
+    # Never inside the budget's own entry and exit: an exception there would escape the `with` before its
+    # clean-up is in place (or cut the clean-up short), leaving the repeating timer running after the work.
+    # The next alarm, SOON after, finds the work itself.
+    if not getattr(_state, "armed", False):
         return
-    limit = budget_seconds() if seconds is None else seconds
-    import sympy  # noqa: F401 - imported before arming: an import cut halfway would leave sympy half-made
+    if getattr(frame, "f_code", None) not in _OWN_CODE:
+        raise BudgetExceeded
+    signal.setitimer(signal.ITIMER_REAL, SOON, REPEAT)
 
-    use_signal = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    started = _now()
-    _state.deadline = started + limit
-    previous_handler = None
-    previous_timer: tuple[float, float] | None = None
-    if use_signal:
-        previous_handler = signal.signal(signal.SIGALRM, _alarm)
-    done = []
 
-    def disarm() -> None:
+class time_budget:  # used as a function: `with time_budget(...):`
+    """Run the body under the budget; nested budgets leave the outer one in charge."""
+
+    def __init__(self, what: str, seconds: float | None = None, hint: str | None = None) -> None:
+        self.what, self.seconds, self.hint = what, seconds, hint
+        self.limit = 0.0
+        self.outer = False
+        self.use_signal = False
+        self.started = 0.0
+        self.previous_handler: Any = None
+        self.previous_timer: tuple[float, float] = (0.0, 0.0)
+
+    def __enter__(self) -> None:
+        if getattr(_state, "deadline", None) is not None:
+            self.outer = True
+            return
+        self.limit = budget_seconds() if self.seconds is None else self.seconds
+        import sympy  # noqa: F401 - imported before arming: an import cut halfway would leave sympy half-made
+
+        self.use_signal = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        self.started = _now()
+        _state.deadline = self.started + self.limit
+        if self.use_signal:
+            self.previous_handler = signal.signal(signal.SIGALRM, _alarm)
+            _state.armed = True
+            # and again every REPEAT seconds: library code that swallows one exception (a bare `except:`)
+            # must not turn the budget off. Set last: from here on, only the work can be interrupted.
+            self.previous_timer = signal.setitimer(signal.ITIMER_REAL, self.limit, REPEAT)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
+        if self.outer:
+            return
         _state.armed = False
         _state.deadline = None
-        if use_signal and not done:
-            done.append(True)
+        if self.use_signal:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous_handler if previous_handler is not None else signal.SIG_DFL)
-            if previous_timer and previous_timer[0] > 0:  # someone else's timer: give back what is left
-                left = max(previous_timer[0] - (_now() - started), 0.001)
-                signal.setitimer(signal.ITIMER_REAL, left, previous_timer[1])
+            previous = self.previous_handler
+            signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)
+            if self.previous_timer[0] > 0:  # someone else's timer: give back what is left
+                left = max(self.previous_timer[0] - (_now() - self.started), 0.001)
+                signal.setitimer(signal.ITIMER_REAL, left, self.previous_timer[1])
+        if kind is not None and issubclass(kind, BudgetExceeded):
+            raise CnnCalcError(f"expression too complex: {self.what} took longer than the time budget of "
+                               f"{self.limit:g} s",
+                               hint=(self.hint or "give numbers for some symbols, or simplify the expression")
+                               + f"; {ENVIRONMENT} sets the budget") from None
 
-    try:
-        try:
-            if use_signal:  # armed inside the `try`: even an alarm that fires at once is caught below
-                _state.armed = True
-                # and again every REPEAT seconds: library code that swallows one exception (a bare
-                # `except:`) must not turn the budget off
-                previous_timer = signal.setitimer(signal.ITIMER_REAL, limit, REPEAT)
-            yield
-        finally:
-            disarm()
-    except BudgetExceeded:
-        disarm()  # the alarm may have cut the first clean-up short
-        raise CnnCalcError(f"expression too complex: {what} took longer than the time budget of {limit:g} s",
-                           hint=(hint or "give numbers for some symbols, or simplify the expression")
-                           + f"; {ENVIRONMENT} sets the budget") from None
+
+_OWN_CODE = frozenset({_alarm.__code__, time_budget.__enter__.__code__, time_budget.__exit__.__code__, _now.__code__})
