@@ -94,7 +94,7 @@ def _read_spec(spec: str) -> Any:
     if spec != "-":
         kind = _model_kind(spec)
         if kind is not None:
-            return _import_model(spec, kind, lenient=False, weights=False)[0]
+            return _import_model(spec, kind, lenient=False, weights=False, check=False)[0]
         return load_spec(spec)
     from .spec.safeload import MAX_BYTES
 
@@ -127,15 +127,16 @@ def _model_kind(path: str) -> str | None:
     return None
 
 
-def _import_model(path: str, kind: str, lenient: bool, weights: bool = True) -> tuple[Any, dict[str, Any], list[str],
-                                                                                   dict[str, Any]]:
-    """(network, weights, flagged layer names, spec mapping) of a model file."""
+def _import_model(path: str, kind: str, lenient: bool, weights: bool = True,
+                  check: bool = True) -> tuple[Any, dict[str, Any], list[str], dict[str, Any]]:
+    """(network, weights, flagged layer names, spec mapping) of a model file (``check``: run onnx.checker
+    on an ONNX model; a summary does without)."""
     from .interop import interop_module
     from .spec.network import build_network
 
     if kind == "onnx":
         onnx_import = interop_module("onnx_import", "ONNX import")
-        imported = onnx_import.import_onnx(path, lenient=lenient, weights=weights)
+        imported = onnx_import.import_onnx(path, lenient=lenient, weights=weights, check=check)
         spec, weights, flagged = imported.spec, imported.weights, imported.flagged
     else:
         keras_import = interop_module("keras_import", "Keras import")

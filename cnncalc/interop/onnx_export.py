@@ -27,9 +27,9 @@ import numpy as np
 
 from ..errors import CnnCalcError
 from ..spec.network import INPUT, Network
+from .onnx_proto import FUNCTION_DOMAIN
 
 OPSET = 18
-FUNCTION_DOMAIN = "cnncalc"
 CL, CF = "cl", "cf"  # channels last (cnncalc), channels first (ONNX's spatial operators)
 INT64_MAX = 2**63 - 1
 

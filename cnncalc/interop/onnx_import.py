@@ -17,14 +17,40 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnCalcError, SpecError
-from .onnx_export import FUNCTION_DOMAIN
+from .onnx_proto import (
+    DTYPES,
+    EXTERNAL,
+    FUNCTION_DOMAIN,
+    GRAPH,
+    GRAPHS,
+    SPARSE_TENSOR,
+    SPARSE_TENSORS,
+    TENSOR,
+    TENSORS,
+    Model,
+    TensorData,
+    decode_model,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    class _Numpy:
+        """numpy, imported on first use: a summary of a plain CNN reads no constant's values and never needs it
+        (importing numpy costs a third of a whole YAML summary)."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            return getattr(numpy, name)
+
+    np = _Numpy()
 
 MAX_ONNX_BYTES = 1024**3  # VGG-16 in float32 is 553 MB
 MAX_TENSOR_ELEMENTS = 2**28  # one initializer: 1 GiB of float32 (VGG-16's largest has 102,760,448)
@@ -66,8 +92,60 @@ def _sanitise(name: str) -> str:
 
 
 def f32(value: Any) -> float:
-    """A float32 attribute as the decimal it was written as (1e-05, not 9.999999747378752e-06)."""
-    return float(str(np.float32(value)))  # numpy prints the shortest decimal that reads back as this float32
+    """A float32 attribute as the decimal it was written as (1e-05, not 9.999999747378752e-06): the shortest
+    decimal that reads back as the same float32.
+
+    >>> f32(9.999999747378752e-06), f32(0.10000000149011612), f32(1.0), f32(float("inf"))
+    (1e-05, 0.1, 1.0, inf)
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return value
+    single = struct.unpack("<f", struct.pack("<f", value))[0]
+    for digits in range(1, 10):
+        text = float(f"{single:.{digits}g}")
+        if struct.unpack("<f", struct.pack("<f", text))[0] == single:
+            return text
+    return single
+
+
+def _is_const(value: Any) -> bool:
+    """A constant (an array, or an initializer not read yet), not a value computed from the input."""
+    return value is not None and not isinstance(value, Tensor)
+
+
+class Lazy:
+    """An initializer of a summary import: its shape now, its values (numpy) only when a handler needs them,
+    and never for a large one (its bytes were left on disk)."""
+
+    __slots__ = ("readable", "shape", "tensor")
+
+    def __init__(self, tensor: TensorData, readable: bool) -> None:
+        self.tensor, self.shape, self.readable = tensor, tuple(tensor.dims), readable
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def check_tensor(tensor: Any, what: str, source: str, max_elements: int) -> None:
+    """Refuse external data and more than ``max_elements`` declared elements (a TensorProto or TensorData)."""
+    if tensor.data_location == EXTERNAL or tensor.external_data:
+        raise CnnCalcError(f"{what} '{tensor.name}' references external data, which is not read",
+                           file=source, hint="save the model with its weights inside (onnx.save with "
+                           "save_as_external_data=False)")
+    count = 1
+    for d in tensor.dims:
+        if d < 0:
+            raise CnnCalcError(f"{what} '{tensor.name}' declares a negative dimension", file=source)
+        count *= d
+    if count > max_elements:
+        raise CnnCalcError(f"{what} '{tensor.name}' declares {count:,} elements (at most "
+                           f"{max_elements:,})", file=source)
 
 
 def _symbol(name: str, position: int) -> str:
@@ -80,16 +158,14 @@ def _symbol(name: str, position: int) -> str:
 
 
 class _Importer:
-    def __init__(self, onnx: Any, model: Any, source: str, lenient: bool, max_elements: int,
-                 with_weights: bool = True) -> None:
+    def __init__(self, model: Model, source: str, lenient: bool, max_elements: int, with_weights: bool = True) -> None:
         self.with_weights = with_weights
-        self.onnx = onnx
         self.model = model
         self.graph = model.graph
         self.source = source
         self.lenient = lenient
         self.max_elements = max_elements
-        self.values: dict[str, Tensor | np.ndarray] = {}
+        self.values: dict[str, Tensor | np.ndarray | Lazy] = {}
         self.layers: list[dict[str, Any]] = []
         self.shapes: dict[str, tuple] = {}
         self.weights: dict[str, np.ndarray] = {}
@@ -102,6 +178,7 @@ class _Importer:
         self.node: Any = None
         self.counter = 0
         self.fusing = False
+        self.batch = BATCH  # the input's batch size when the model fixes it
 
     # ------------------------------------------------------------ errors and names
 
@@ -131,11 +208,27 @@ class _Importer:
 
     # ------------------------------------------------------------ values
 
-    def const(self, name: str, what: str = "input") -> np.ndarray:
+    def const(self, name: str, what: str = "input") -> np.ndarray | Lazy:
+        """A constant, for its shape (a summary's initializers are :class:`Lazy`)."""
         value = self.values.get(name)
-        if not isinstance(value, np.ndarray):
+        if not _is_const(value):
             raise self.fail(f"{what} '{name}' must be a constant (an initializer or a folded constant)")
+        return value  # type: ignore[return-value]
+
+    def value(self, name: str, what: str = "input") -> np.ndarray:
+        """A constant's values (an initializer is read here, once)."""
+        value = self.const(name, what)
+        if isinstance(value, Lazy):
+            if not value.readable:
+                raise self.fail(f"{what} '{name}' has {value.size:,} values, which a summary does not read",
+                                hint="cnncalc import reads every value")
+            value = self.values[name] = self.array(value.tensor, what)
         return value
+
+    def keep(self, key: str, make: Any) -> None:
+        """Store weight ``key`` as ``make()`` (a summary keeps no weights, and computes none)."""
+        if self.with_weights:
+            self.weights[key] = make()
 
     def tensor(self, name: str) -> Tensor:
         value = self.values.get(name)
@@ -227,51 +320,43 @@ class _Importer:
     # ------------------------------------------------------------ reading
 
     def attrs(self, node: Any) -> dict[str, Any]:
-        from onnx import helper
-
-        result = {}
+        """Attribute values as ``onnx.helper.get_attribute_value`` gives them, a tensor as a numpy array."""
+        result: dict[str, Any] = {}
         for attribute in node.attribute:
-            if attribute.type in (attribute.GRAPH, attribute.GRAPHS):
+            if attribute.ref_attr_name:
+                raise self.fail(f"attribute '{attribute.name}' refers to a function's attribute outside a function")
+            if attribute.type in (GRAPH, GRAPHS):
                 raise self.fail("subgraphs are not supported")
-            if attribute.type == attribute.TENSOR:
-                self.check_tensor(attribute.t, f"attribute '{attribute.name}'")
-            result[attribute.name] = helper.get_attribute_value(attribute)
+            if attribute.type in (SPARSE_TENSOR, SPARSE_TENSORS):
+                raise self.fail("sparse tensors are not supported")
+            if attribute.type == TENSOR:
+                result[attribute.name] = self.array(attribute.t, f"attribute '{attribute.name}'")
+            elif attribute.type == TENSORS:
+                result[attribute.name] = [self.array(t, f"attribute '{attribute.name}'") for t in attribute.tensors]
+            else:
+                result[attribute.name] = attribute.value()
         return result
 
     def check_tensor(self, tensor: Any, what: str) -> None:
-        if tensor.data_location == tensor.EXTERNAL or tensor.external_data:
-            raise CnnCalcError(f"{what} '{tensor.name}' references external data, which is not read",
-                               file=self.source, hint="save the model with its weights inside (onnx.save with "
-                               "save_as_external_data=False)")
-        count = 1
-        for d in tensor.dims:
-            if d < 0:
-                raise CnnCalcError(f"{what} '{tensor.name}' declares a negative dimension", file=self.source)
-            count *= d
-        if count > self.max_elements:
-            raise CnnCalcError(f"{what} '{tensor.name}' declares {count:,} elements (at most "
-                               f"{self.max_elements:,})", file=self.source)
+        check_tensor(tensor, what, self.source, self.max_elements)
 
-    def placeholder(self, tensor: Any) -> np.ndarray:
-        """A weight's shape without its values (a zero-stride view): summaries need no weights."""
-        from onnx import helper
+    def initializer(self, tensor: TensorData) -> np.ndarray | Lazy:
+        """An initializer's values (an import), or its shape with its values read on demand (a summary)."""
+        if tensor.data_type not in DTYPES:
+            raise CnnCalcError(f"initializer '{tensor.name}' has an unknown or unsupported data type "
+                               f"{tensor.data_type}", file=self.source)
+        if self.with_weights:
+            return self.array(tensor, "initializer")
+        return Lazy(tensor, readable=tensor.count <= SMALL_TENSOR)
 
-        try:
-            dtype = helper.tensor_dtype_to_np_dtype(tensor.data_type)
-        except Exception:  # noqa: BLE001 - an unknown type code
-            raise CnnCalcError(f"initializer '{tensor.name}' has an unknown data type {tensor.data_type}",
-                               file=self.source) from None
-        return np.broadcast_to(np.zeros((), dtype=dtype), tuple(tensor.dims))
-
-    def array(self, tensor: Any, what: str) -> np.ndarray:
-        from onnx import numpy_helper
-
+    def array(self, tensor: TensorData | None, what: str) -> np.ndarray:
+        if tensor is None:
+            raise self.fail(f"{what} has no tensor")
         self.check_tensor(tensor, what)
         try:
-            value = numpy_helper.to_array(tensor)
-        except Exception as error:  # noqa: BLE001 - malformed tensor payloads raise assorted errors
+            return tensor.to_numpy()
+        except (ValueError, TypeError) as error:
             raise CnnCalcError(f"{what} '{tensor.name}' is unreadable: {str(error)[:200]}", file=self.source) from None
-        return np.array(value)
 
     # ------------------------------------------------------------ the walk
 
@@ -281,9 +366,10 @@ class _Importer:
             raise CnnCalcError(f"too many nodes ({len(graph.node):,}, at most {MAX_NODES:,})", file=self.source)
         for tensor in graph.initializer:
             self.check_tensor(tensor, "initializer")
+        if graph.sparse_initializer:
+            raise CnnCalcError("sparse initializers are not supported", file=self.source)
         for tensor in graph.initializer:
-            self.values[tensor.name] = self.array(tensor, "initializer") if self.with_weights or \
-                math.prod(tensor.dims) <= SMALL_TENSOR else self.placeholder(tensor)
+            self.values[tensor.name] = self.initializer(tensor)
         inputs = [v for v in graph.input if v.name not in self.values]
         if len(inputs) != 1:
             raise CnnCalcError(f"the model has {len(inputs)} inputs", file=self.source, got=[v.name for v in inputs][:5],
@@ -311,19 +397,18 @@ class _Importer:
         return Imported(spec, self.weights, self.flagged)
 
     def read_input(self, value: Any) -> list[Any]:
-        kind = value.type.WhichOneof("value")
-        if kind != "tensor_type" or not value.type.tensor_type.HasField("shape"):
+        if not value.tensor or not value.has_shape:
             raise CnnCalcError(f"input '{value.name}' has no tensor shape", file=self.source)
-        dims = value.type.tensor_type.shape.dim
+        dims = value.dims
         if not 2 <= len(dims) <= 5:
             raise CnnCalcError(f"input '{value.name}' has {len(dims)} axes", file=self.source,
                                expected="2 to 5 (batch, then [D], [C, L], [C, H, W] or [C, D, H, W])")
         onnx_dims: list[Any] = []
-        for position, dim in enumerate(dims[1:], start=1):
-            if dim.HasField("dim_value") and dim.dim_value > 0:
-                onnx_dims.append(int(dim.dim_value))
+        for position, (dim_value, dim_param) in enumerate(dims[1:], start=1):
+            if dim_value is not None and dim_value > 0:
+                onnx_dims.append(int(dim_value))
             else:
-                onnx_dims.append(_symbol(dim.dim_param, position))
+                onnx_dims.append(_symbol(dim_param, position))
         rank = len(onnx_dims)
         perm = _cf(rank) if self.channels_first(value.name, rank) else _identity(rank)
         cnncalc_dims: list[Any] = [None] * rank
@@ -331,6 +416,8 @@ class _Importer:
             cnncalc_dims[p] = onnx_dims[j]
         self.values[value.name] = Tensor("input", perm)
         self.shapes["input"] = tuple(self.dim_value(d) for d in cnncalc_dims)
+        if dims[0][0] is not None and dims[0][0] > 0:
+            self.batch = dims[0][0]  # a fixed batch size: a Reshape may name it
         return cnncalc_dims
 
     def dim_value(self, dim: Any) -> Any:
@@ -371,7 +458,7 @@ class _Importer:
             self.unknown(node)
             return
         inputs = [n for n in node.input if n]
-        if node.op_type in FOLDABLE and inputs and all(isinstance(self.values.get(n), np.ndarray) for n in inputs):
+        if node.op_type in FOLDABLE and inputs and all(_is_const(self.values.get(n)) for n in inputs):
             self.fold(node)
             return
         if node.op_type == "Shape":
@@ -415,7 +502,7 @@ class _Importer:
 
     def fold(self, node: Any) -> None:
         attrs = self.attrs(node)
-        args = [self.values[n] if n else None for n in node.input]
+        args = [self.value(n) if n else None for n in node.input]
         try:
             results = FOLDABLE[node.op_type](args, attrs)
         except CnnCalcError:
@@ -479,16 +566,16 @@ class _Importer:
     def clip_bounds(self, node: Any, attrs: dict[str, Any]) -> tuple[float | None, float | None]:
         def bound(index: int, key: str) -> float | None:
             if len(node.input) > index and node.input[index]:
-                value = self.values.get(node.input[index])
-                return float(value.reshape(-1)[0]) if isinstance(value, np.ndarray) and value.size == 1 else math.nan
+                scalar = self.scalar(node.input[index])
+                return math.nan if scalar is None else scalar
             return attrs.get(key)
 
         return bound(1, "min"), bound(2, "max")
 
     def scalar(self, name: str) -> float | None:
         value = self.values.get(name)
-        if isinstance(value, np.ndarray) and value.size == 1:
-            return float(value.reshape(-1)[0])
+        if _is_const(value) and value.size == 1 and getattr(value, "readable", True):
+            return float(self.value(name).reshape(-1)[0])
         return None
 
     def match_gelu(self, position: int, node: Any) -> list[int] | None:
@@ -557,6 +644,20 @@ class _Importer:
 # ---------------------------------------------------------------- constant folding
 
 
+def _constant(attrs: dict[str, Any]) -> Any:
+    """A Constant node's one attribute: value (a tensor), value_float(s) or value_int(s)."""
+    if len(attrs) != 1:
+        raise CnnCalcError(f"a Constant node has one attribute, not {len(attrs)}")
+    (key, value), = attrs.items()
+    if key == "value":
+        return value
+    if key in ("value_float", "value_floats"):
+        return np.array(value, dtype=np.float32)
+    if key in ("value_int", "value_ints"):
+        return np.array(value, dtype=np.int64)
+    raise CnnCalcError(f"a Constant with {key} is not supported", expected="value, value_float(s) or value_int(s)")
+
+
 def _fold_gather(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [np.take(args[0], args[1].astype(np.int64), axis=attrs.get("axis", 0))]
 
@@ -593,7 +694,7 @@ def _fold_reshape(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
 
 
 FOLDABLE: dict[str, Any] = {
-    "Constant": lambda args, attrs: [np.asarray(next(iter(attrs.values())))],
+    "Constant": lambda args, attrs: [_constant(attrs)],
     "Identity": lambda args, attrs: [args[0]],
     "Cast": lambda args, attrs: [args[0]],
     "Gather": _fold_gather,
@@ -655,7 +756,6 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
                               "dilation": _sizes(attrs.get("dilations", [1] * rank))}
     bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
     filters = weight.shape[0]
-    moved = weight.transpose(*range(2, 2 + rank), 1, 0)  # [k..., C/g, F]
     if groups > 1 and groups == channels and filters % channels == 0 and bias is None and \
             _separable(im, node, x, weight, fields, channels):
         return
@@ -663,18 +763,23 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
         m = filters // channels
         fields["multiplier"] = m
         layer = im.emit("depthwise_conv", im.node_name(node), [x], **fields, bias=bias is not None)
-        im.weights[f"{layer}.weight"] = moved.reshape(*moved.shape[:rank], channels, m)
+        im.keep(f"{layer}.weight", lambda: _moved(weight, rank).reshape(*weight.shape[2:], channels, m))
     else:
         if groups > 1:
             fields["groups"] = groups
         layer = im.emit("conv", im.node_name(node), [x], filters=int(filters), **fields, bias=bias is not None)
-        im.weights[f"{layer}.weight"] = moved
+        im.keep(f"{layer}.weight", lambda: _moved(weight, rank))
     if bias is not None:
-        im.weights[f"{layer}.bias"] = bias
+        im.keep(f"{layer}.bias", lambda: bias)
     im.finish(node, layer, _cf(rank + 1), fusable=True)
 
 
-def _separable(im: _Importer, node: Any, x: str, weight: np.ndarray, fields: dict[str, Any], channels: int) -> bool:
+def _moved(weight: np.ndarray, rank: int) -> np.ndarray:
+    """A Conv weight [F, C/g, k...] as cnncalc's [k..., C/g, F]."""
+    return weight.transpose(*range(2, 2 + rank), 1, 0)
+
+
+def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, Any], channels: int) -> bool:
     """cnncalc's exporter writes separable_conv as ``<layer>/depthwise`` then a 1×1 ``<layer>``."""
     if not node.name.endswith("/depthwise"):
         return False
@@ -683,24 +788,23 @@ def _separable(im: _Importer, node: Any, x: str, weight: np.ndarray, fields: dic
         return False
     point = im.values.get(nxt[1].input[1])
     attrs = im.attrs(nxt[1])
-    if not isinstance(point, np.ndarray) or point.ndim != weight.ndim or any(k != 1 for k in point.shape[2:]) \
+    if not _is_const(point) or point.ndim != weight.ndim or any(k != 1 for k in point.shape[2:]) \
             or attrs.get("group", 1) != 1 or any(s != 1 for s in attrs.get("strides", [])) \
             or any(p for p in attrs.get("pads", [])):
         return False
     rank = weight.ndim - 2
     bias = im.values.get(nxt[1].input[2]) if len(nxt[1].input) > 2 and nxt[1].input[2] else None
-    if bias is not None and not isinstance(bias, np.ndarray):
+    if bias is not None and not _is_const(bias):
         return False
     m = weight.shape[0] // channels
     im.done.add(nxt[0])
     im.node = nxt[1]
     layer = im.emit("separable_conv", im.node_name(nxt[1]), [x], filters=int(point.shape[0]), **fields,
                     multiplier=m, bias=bias is not None)
-    moved = weight.transpose(*range(2, 2 + rank), 1, 0)
-    im.weights[f"{layer}.weight"] = moved.reshape(*moved.shape[:rank], channels, m)
-    im.weights[f"{layer}.pointwise_weight"] = point.reshape(point.shape[0], point.shape[1]).T.copy()
+    im.keep(f"{layer}.weight", lambda: _moved(weight, rank).reshape(*weight.shape[2:], channels, m))
+    im.keep(f"{layer}.pointwise_weight", lambda: point.reshape(point.shape[0], point.shape[1]).T.copy())
     if bias is not None:
-        im.weights[f"{layer}.bias"] = bias
+        im.keep(f"{layer}.bias", lambda: bias)
     im.finish(nxt[1], layer, _cf(rank + 1), fusable=True)
     return True
 
@@ -723,9 +827,9 @@ def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, An
         fields["groups"] = groups
     bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
     layer = im.emit("conv_transpose", im.node_name(node), [x], **fields, bias=bias is not None)
-    im.weights[f"{layer}.weight"] = weight.transpose(*range(2, 2 + rank), 0, 1)
+    im.keep(f"{layer}.weight", lambda: weight.transpose(*range(2, 2 + rank), 0, 1))
     if bias is not None:
-        im.weights[f"{layer}.bias"] = bias
+        im.keep(f"{layer}.bias", lambda: bias)
     im.finish(node, layer, _cf(rank + 1), fusable=True)
 
 
@@ -778,18 +882,18 @@ def _batchnorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
     layer = im.emit("batchnorm", im.node_name(node), [x], epsilon=f32(attrs.get("epsilon", 1e-5)),
                     count_stats=counts)
     for key, value in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
-        im.weights[f"{layer}.{key}"] = value
+        im.keep(f"{layer}.{key}", lambda value=value: value)
     im.finish(node, layer, _cf(len(im.shapes[x])))
 
 
-def _dense_weight(im: _Importer, node: Any, x: str, weight: np.ndarray, bias: np.ndarray | None) -> None:
-    if weight.ndim != 2 or weight.shape[0] != im.shapes[x][-1]:
-        raise im.fail("dense weight does not fit the input", got=list(weight.shape),
-                      expected=f"[{im.shapes[x][-1]}, units]")
-    layer = im.emit("dense", im.node_name(node), [x], units=int(weight.shape[1]), bias=bias is not None)
-    im.weights[f"{layer}.weight"] = weight
+def _dense_weight(im: _Importer, node: Any, x: str, shape: tuple[int, ...], weight: Any, bias: Any) -> None:
+    """A dense layer of weight ``shape`` ([inputs, units]); ``weight()`` and ``bias()`` make the arrays."""
+    if len(shape) != 2 or shape[0] != im.shapes[x][-1]:
+        raise im.fail("dense weight does not fit the input", got=list(shape), expected=f"[{im.shapes[x][-1]}, units]")
+    layer = im.emit("dense", im.node_name(node), [x], units=int(shape[1]), bias=bias is not None)
+    im.keep(f"{layer}.weight", weight)
     if bias is not None:
-        im.weights[f"{layer}.bias"] = np.broadcast_to(bias, (weight.shape[1],)).copy()
+        im.keep(f"{layer}.bias", lambda: np.broadcast_to(bias(), (shape[1],)).copy())
     else:
         im.pending_bias[layer] = node.output[0]
     im.finish(node, layer, _identity(len(im.shapes[layer])), fusable=True)
@@ -799,24 +903,32 @@ def _gemm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
     if attrs.get("transA", 0):
         raise im.fail("Gemm with transA is not supported")
     x = im.same_input(node.input[0])
-    weight = im.const(node.input[1], "weight") * float(attrs.get("alpha", 1.0))
-    if attrs.get("transB", 0):
-        weight = weight.T
+    stored = im.const(node.input[1], "weight")
+    alpha, beta, flip = float(attrs.get("alpha", 1.0)), float(attrs.get("beta", 1.0)), bool(attrs.get("transB", 0))
+    shape = tuple(reversed(stored.shape)) if flip else tuple(stored.shape)
     bias = None
     if len(node.input) > 2 and node.input[2]:
-        bias = im.const(node.input[2], "bias") * float(attrs.get("beta", 1.0))
-        if bias.size not in (1, weight.shape[-1]):
-            raise im.fail("Gemm bias must be one value per unit", got=list(bias.shape))
-        bias = bias.reshape(-1)
-    _dense_weight(im, node, x, weight, bias)
+        stored_bias = im.const(node.input[2], "bias")
+        if stored_bias.size not in (1, shape[-1] if shape else 0):
+            raise im.fail("Gemm bias must be one value per unit", got=list(stored_bias.shape))
+
+        def bias() -> np.ndarray:
+            return (stored_bias * beta).reshape(-1)
+
+    def weight() -> np.ndarray:
+        scaled = stored * alpha
+        return scaled.T if flip else scaled
+
+    _dense_weight(im, node, x, shape, weight, bias)
 
 
 def _matmul(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    if isinstance(im.values.get(node.input[0]), np.ndarray):
+    if _is_const(im.values.get(node.input[0])):
         raise im.fail("MatMul with a constant on the left is not supported")
-    if not isinstance(im.values.get(node.input[1]), np.ndarray):
+    if not _is_const(im.values.get(node.input[1])):
         raise im.fail("MatMul of two computed tensors (attention) is not supported")
-    _dense_weight(im, node, im.same_input(node.input[0]), im.const(node.input[1], "weight"), None)
+    weight = im.const(node.input[1], "weight")
+    _dense_weight(im, node, im.same_input(node.input[0]), tuple(weight.shape), lambda: weight, None)
 
 
 MERGES = {"Add": "add", "Sum": "add", "Mul": "multiply", "Sub": "subtract", "Max": "maximum", "Min": "minimum",
@@ -825,7 +937,7 @@ MERGES = {"Add": "add", "Sum": "add", "Mul": "multiply", "Sub": "subtract", "Max
 
 def _merge(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     names = [n for n in node.input if n]
-    constants = [n for n in names if isinstance(im.values.get(n), np.ndarray)]
+    constants = [n for n in names if _is_const(im.values.get(n))]
     if constants:
         _with_constant(im, node, names, constants)
         return
@@ -856,7 +968,7 @@ def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[s
             and value.size == channels and im.single_consumer(tensors[0]) is not None:
         entry = next(e for e in im.layers if e["name"] == t.layer)
         entry["bias"] = True
-        im.weights[f"{t.layer}.bias"] = value.reshape(-1)
+        im.keep(f"{t.layer}.bias", lambda: value.reshape(-1))
         del im.pending_bias[t.layer]
         layer = t.layer
         if node.name and f"{node.name}/matmul" == _producer_name(im, tensors[0]):
@@ -864,20 +976,20 @@ def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[s
         im.finish(node, layer, t.perm, fusable=True)
         return
     onnx_shape = im.onnx_shape(t)
-    squeezed = value.reshape(value.shape[1:]) if value.ndim == rank + 1 and value.shape[0] == 1 else value
+    squeezed = tuple(value.shape[1:] if value.ndim == rank + 1 and value.shape[0] == 1 else value.shape)
     if node.op_type == "Mul" and channels is not None and value.size == channels:
         # one factor per channel, along the axis that is cnncalc's channels
         channel_axis = t.perm.index(rank - 1)
         expected = [channels if j == channel_axis else 1 for j in range(rank)]
-        if value.size == 1 or list(squeezed.shape)[-rank:] == expected[-squeezed.ndim:] or value.ndim == 1 \
+        if value.size == 1 or list(squeezed)[-rank:] == expected[-len(squeezed):] or value.ndim == 1 \
                 and channel_axis == rank - 1:
             layer = im.emit("layer_scale", im.node_name(node), [t.layer])
-            im.weights[f"{layer}.weight"] = value.reshape(-1)
+            im.keep(f"{layer}.weight", lambda: value.reshape(-1))
             im.finish(node, layer, t.perm)
             return
-    if node.op_type == "Add" and list(squeezed.shape) == [int(d) if isinstance(d, int) else -1 for d in onnx_shape]:
+    if node.op_type == "Add" and list(squeezed) == [int(d) if isinstance(d, int) else -1 for d in onnx_shape]:
         layer = im.emit("position_embedding", im.node_name(node), [t.layer])
-        im.weights[f"{layer}.weight"] = np.transpose(squeezed, np.argsort(t.perm))
+        im.keep(f"{layer}.weight", lambda: np.transpose(value.reshape(squeezed), np.argsort(t.perm)))
         im.finish(node, layer, t.perm)
         return
     raise im.fail(f"{node.op_type} with a constant of shape {list(value.shape)} has no cnncalc layer",
@@ -899,7 +1011,7 @@ def _elementwise(kind: str) -> Any:
         if kind == "dropout":
             ratio = attrs.get("ratio", 0.5)
             if len(node.input) > 1 and node.input[1]:
-                ratio = float(im.const(node.input[1], "ratio").reshape(-1)[0])
+                ratio = float(im.value(node.input[1], "ratio").reshape(-1)[0])
             fields["rate"] = f32(ratio)
         layer = im.emit(kind, im.node_name(node), [t.layer], **fields)
         im.values[node.output[0]] = Tensor(layer, t.perm)
@@ -926,7 +1038,7 @@ def _prelu(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> No
     t = im.tensor(node.input[0])
     slope = im.const(node.input[1], "slope")
     layer = im.emit("prelu", im.node_name(node), [t.layer], alpha="single" if slope.size == 1 else "channel")
-    im.weights[f"{layer}.weight"] = slope.reshape(-1)
+    im.keep(f"{layer}.weight", lambda: slope.reshape(-1))
     im.finish(node, layer, t.perm)
 
 
@@ -948,10 +1060,11 @@ def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
     if _channel_shuffle(im, position, node):
         return
     t = im.tensor(node.input[0])
-    target = [int(d) for d in im.const(node.input[1], "shape").reshape(-1)]
-    if not target or not (target[0] in (BATCH, 0) or target[0] == -1 and -1 not in target[1:]):
+    target = [int(d) for d in im.value(node.input[1], "shape").reshape(-1)]
+    if not target or not (target[0] in (BATCH, 0, im.batch) or target[0] == -1 and -1 not in target[1:]):
         raise im.fail("Reshape must keep the batch axis first", got=target[:6],
-                      expected="[N or 0 or -1, ...] with the batch size first")
+                      expected="[N or 0 or -1, ...] with the batch size first"
+                      + (f" (the input's batch size is {im.batch})" if im.batch > 0 else ""))
     dims = im.onnx_shape(t)
     sample = [dims[i] if d == 0 and i < len(dims) else d for i, d in enumerate(target[1:])]
     if any(not isinstance(d, int) or (d < 1 and d != -1) for d in sample):
@@ -968,10 +1081,11 @@ def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
     """Reshape [N, g, C/g, ...] → Transpose(0, 2, 1, ...) → Reshape [N, C, ...] on a channels-first value."""
     t = im.values.get(node.input[0])
     target = im.values.get(node.input[1])
-    if not isinstance(t, Tensor) or not isinstance(target, np.ndarray) or t.perm != _cf(im.rank(t)):
+    if not isinstance(t, Tensor) or not _is_const(target) or t.perm != _cf(im.rank(t)) \
+            or not getattr(target, "readable", True):
         return False
     dims = im.onnx_shape(t)
-    target = [int(d) for d in target.reshape(-1)]
+    target = [int(d) for d in im.value(node.input[1]).reshape(-1)]
     if len(target) != len(dims) + 2 or not all(isinstance(d, int) for d in dims):
         return False
     channels = dims[0]
@@ -985,9 +1099,10 @@ def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
     if perm != [0, 2, 1, *range(3, len(target))]:
         return False
     merge = im.single_consumer(swap[1].output[0])
-    if not merge or merge[1].op_type != "Reshape" or not isinstance(im.values.get(merge[1].input[1]), np.ndarray):
+    if not merge or merge[1].op_type != "Reshape" or not _is_const(im.values.get(merge[1].input[1])) \
+            or not getattr(im.values[merge[1].input[1]], "readable", True):
         return False
-    back = [int(d) for d in im.values[merge[1].input[1]].reshape(-1)]
+    back = [int(d) for d in im.value(merge[1].input[1]).reshape(-1)]
     if back[1:] != dims:
         return False
     im.done.update((swap[0], merge[0]))
@@ -1040,11 +1155,11 @@ def _slice_layer(im: _Importer, base: str, t: Tensor, onnx_axis: int, start: int
 def _slice(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
-    starts = [int(v) for v in im.const(node.input[1], "starts").reshape(-1)]
-    ends = [int(v) for v in im.const(node.input[2], "ends").reshape(-1)]
-    axes = ([int(v) for v in im.const(node.input[3], "axes").reshape(-1)] if len(node.input) > 3 and node.input[3]
+    starts = [int(v) for v in im.value(node.input[1], "starts").reshape(-1)]
+    ends = [int(v) for v in im.value(node.input[2], "ends").reshape(-1)]
+    axes = ([int(v) for v in im.value(node.input[3], "axes").reshape(-1)] if len(node.input) > 3 and node.input[3]
             else list(range(len(starts))))
-    steps = ([int(v) for v in im.const(node.input[4], "steps").reshape(-1)] if len(node.input) > 4 and node.input[4]
+    steps = ([int(v) for v in im.value(node.input[4], "steps").reshape(-1)] if len(node.input) > 4 and node.input[4]
              else [1] * len(starts))
     if _crop(im, node, t, starts, ends, axes, steps):
         return
@@ -1090,7 +1205,7 @@ def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> No
     rank = im.rank(t)
     axis = int(attrs.get("axis", 0)) % (rank + 1)
     if len(node.input) > 1 and node.input[1]:
-        parts = [int(v) for v in im.const(node.input[1], "split").reshape(-1)]
+        parts = [int(v) for v in im.value(node.input[1], "split").reshape(-1)]
     elif "split" in attrs:
         parts = [int(v) for v in attrs["split"]]
     else:
@@ -1112,9 +1227,9 @@ def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     mode = attrs.get("mode", b"constant")
     if mode not in (b"constant", "constant"):
         raise im.fail(f"Pad mode {mode!r} is not supported", expected="constant (zeros)")
-    pads = ([int(v) for v in im.const(node.input[1], "pads").reshape(-1)] if len(node.input) > 1 and node.input[1]
+    pads = ([int(v) for v in im.value(node.input[1], "pads").reshape(-1)] if len(node.input) > 1 and node.input[1]
             else [int(v) for v in attrs.get("pads", [])])
-    if len(node.input) > 2 and node.input[2] and float(im.const(node.input[2]).reshape(-1)[0]) != 0.0:
+    if len(node.input) > 2 and node.input[2] and float(im.value(node.input[2]).reshape(-1)[0]) != 0.0:
         raise im.fail("Pad with a value other than 0 is not supported")
     if len(node.input) > 3 and node.input[3]:
         raise im.fail("Pad with axes is not supported")
@@ -1151,12 +1266,12 @@ def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
     sizes = scales = None
     inputs = list(node.input)
     if node.op_type == "Upsample":
-        scales = im.const(inputs[1], "scales") if len(inputs) > 1 else np.array(attrs["scales"])
+        scales = im.value(inputs[1], "scales") if len(inputs) > 1 else np.array(attrs["scales"])
     else:
         if len(inputs) > 3 and inputs[3]:
-            sizes = im.const(inputs[3], "sizes").reshape(-1)
+            sizes = im.value(inputs[3], "sizes").reshape(-1)
         elif len(inputs) > 2 and inputs[2]:
-            scales = im.const(inputs[2], "scales").reshape(-1)
+            scales = im.value(inputs[2], "scales").reshape(-1)
     fields: dict[str, Any] = {"mode": kind}
     if sizes is not None:
         sizes = [int(v) for v in sizes][-rank:]
@@ -1188,20 +1303,22 @@ def _layernorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
         fields["center"] = False
     layer = im.emit("layernorm", im.node_name(node), [x], **fields)
     dims = tuple(int(d) for d in im.shapes[x][axis - 1:])
-    im.weights[f"{layer}.gamma"] = np.broadcast_to(im.const(node.input[1], "scale"), dims).copy()
-    if has_beta:
-        im.weights[f"{layer}.beta"] = np.broadcast_to(im.const(node.input[2], "bias"), dims).copy()
+    for index, key, what in [(1, "gamma", "scale")] + ([(2, "beta", "bias")] if has_beta else []):
+        value = im.const(node.input[index], what)
+        if not _broadcasts(tuple(value.shape), dims):
+            raise im.fail(f"{what} has shape {list(value.shape)}", expected=f"{list(dims)} or a shape that broadcasts to it")
+        im.keep(f"{layer}.{key}", lambda value=value: np.broadcast_to(value, dims).copy())
     im.finish(node, layer, _identity(rank))
 
 
 def _gather(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     """Rows of a constant table picked by computed ids: an embedding."""
     table = im.values.get(node.input[0])
-    if not isinstance(table, np.ndarray) or table.ndim != 2 or int(attrs.get("axis", 0)) != 0:
+    if not _is_const(table) or table.ndim != 2 or int(attrs.get("axis", 0)) != 0:
         raise im.fail("Gather is supported as an embedding: a constant [vocab, dim] table, axis 0, computed ids")
     x = im.same_input(node.input[1])
     layer = im.emit("embedding", im.node_name(node), [x], vocab=int(table.shape[0]), dim=int(table.shape[1]))
-    im.weights[f"{layer}.weight"] = table
+    im.keep(f"{layer}.weight", lambda: table)
     im.finish(node, layer, _identity(len(im.shapes[layer])))
 
 
@@ -1214,7 +1331,12 @@ def _arguments(im: _Importer, node: Any, names: tuple[str, ...]) -> list[str]:
     return list(node.input)
 
 
-def _weight(im: _Importer, name: str, what: str, shape: tuple[int, ...]) -> np.ndarray:
+def _broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether numpy broadcasts ``shape`` to ``target`` (exactly, without changing ``target``)."""
+    return len(shape) <= len(target) and all(s in (1, t) for s, t in zip(reversed(shape), reversed(target)))
+
+
+def _weight(im: _Importer, name: str, what: str, shape: tuple[int, ...]) -> Any:
     value = im.const(name, what)
     if tuple(value.shape) != tuple(shape):
         raise im.fail(f"{what} has shape {list(value.shape)}", expected=list(shape))
@@ -1263,7 +1385,7 @@ def _fn_attention(im: _Importer, position: int, node: Any, attrs: dict[str, Any]
     for n, p in zip(rest, (*(f"{p}.weight" for p in parts), *(f"{p}.bias" for p in parts))):
         value = _weight(im, n, p, expected[p])
         if bias or p.endswith(".weight"):
-            im.weights[f"{layer}.{p}"] = value
+            im.keep(f"{layer}.{p}", lambda value=value: value)
     im.finish(node, layer, (0, 1))
 
 
@@ -1273,7 +1395,8 @@ def _fn_class_token(im: _Importer, position: int, node: Any, attrs: dict[str, An
         raise im.fail("ClassToken takes [N, T, d] tokens")
     x = im.same_input(x_in)
     layer = im.emit("class_token", im.node_name(node), [x])
-    im.weights[f"{layer}.weight"] = _weight(im, token, "token", (im.shapes[x][-1],))
+    value = _weight(im, token, "token", (im.shapes[x][-1],))
+    im.keep(f"{layer}.weight", lambda: value)
     im.finish(node, layer, (0, 1))
 
 
@@ -1291,7 +1414,7 @@ def _fn_group_norm(im: _Importer, position: int, node: Any, attrs: dict[str, Any
     for key, name, on in (("gamma", gamma, scale), ("beta", beta, center)):
         value = _weight(im, name, key, channels)
         if on:
-            im.weights[f"{layer}.{key}"] = value
+            im.keep(f"{layer}.{key}", lambda value=value: value)
     im.finish(node, layer, _identity(len(im.shapes[x])))
 
 
@@ -1301,7 +1424,7 @@ def _fn_normalize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]
     rank = im.rank(t)
     x = im.cf_input(x_in) if rank >= 2 else im.same_input(x_in)
     channels = im.shapes[x][-1] if rank >= 2 else 1
-    if [int(v) for v in np.asarray(im.const(flat, "flat_shape")).reshape(-1)] != [0, channels, -1]:
+    if [int(v) for v in im.value(flat, "flat_shape").reshape(-1)] != [0, channels, -1]:
         raise im.fail("Normalize's flat_shape must be [0, C, -1] (channels first), or [0, 1, -1] for one axis",
                       expected=[0, str(channels), -1])
     layer = im.emit("normalize", im.node_name(node), [x])
@@ -1329,7 +1452,8 @@ def _fn_adaptive(kind: str, rank: int) -> Any:
                 want = ((cells[:, None] >= starts) & (cells[:, None] < ends)) / (ends - starts)
             else:
                 want = np.minimum(starts[:, None] + np.arange(int((ends - starts).max())), ends[:, None] - 1)
-            if value.shape != want.shape or value.strides != (0, 0) and not np.allclose(value, want, atol=1e-6):
+            if tuple(value.shape) != want.shape or getattr(value, "readable", True) \
+                    and not np.allclose(im.value(name), want, atol=1e-6):
                 raise im.fail(f"axis {axis}'s table is not adaptive pooling's windows for {n} → {out}")
             size.append(out)
         layer = im.emit(f"adaptive_{kind}pool", im.node_name(node), [x], size=size[0] if len(set(size)) == 1 else size)
@@ -1545,7 +1669,6 @@ def parse_model(raw: bytes, source: str) -> Any:
 
 def check_model(onnx: Any, model: Any, source: str, max_elements: int) -> None:
     """Refuse external data and huge declared tensors (from their dims), then run onnx.checker."""
-    probe = _Importer(onnx, model, source, False, max_elements)
     stack = [model.graph]
     graphs = 0
     while stack:
@@ -1554,11 +1677,11 @@ def check_model(onnx: Any, model: Any, source: str, max_elements: int) -> None:
         if graphs > 1000:
             raise CnnCalcError("too many nested graphs (at most 1,000)", file=source)
         for tensor in graph.initializer:
-            probe.check_tensor(tensor, "initializer")
+            check_tensor(tensor, "initializer", source, max_elements)
         for node in graph.node:
             for attribute in node.attribute:
                 if attribute.HasField("t"):
-                    probe.check_tensor(attribute.t, "constant")
+                    check_tensor(attribute.t, "constant", source, max_elements)
                 stack.extend(attribute.graphs)
                 if attribute.HasField("g"):
                     stack.append(attribute.g)
@@ -1588,23 +1711,31 @@ def _without_weights(onnx: Any, model: Any) -> Any:
 
 def import_model(model: Any, source: str = "<model>", lenient: bool = False,
                  max_elements: int = MAX_TENSOR_ELEMENTS, weights: bool = True) -> Imported:
-    """A parsed ``ModelProto`` as a spec mapping, weights and the flagged layers."""
+    """An ``onnx.ModelProto`` as a spec mapping, weights and the flagged layers (checked with onnx.checker)."""
     from .onnx_export import require_onnx
 
-    onnx = require_onnx()
-    check_model(onnx, model, source, max_elements)
-    return _Importer(onnx, model, source, lenient, max_elements, weights).run()
+    check_model(require_onnx(), model, source, max_elements)
+    return _Importer(decode_model(model.SerializeToString(), source), source, lenient, max_elements, weights).run()
 
 
 def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYTES,
-                max_elements: int = MAX_TENSOR_ELEMENTS, weights: bool = True) -> Imported:
-    """Read an ``.onnx`` file (at most ``cap`` bytes) as a spec mapping and weights (with ``weights=False``,
-    large weights are placeholders of the right shape: enough for a summary, and much faster)."""
+                max_elements: int = MAX_TENSOR_ELEMENTS, weights: bool = True, check: bool = True) -> Imported:
+    """Read an ``.onnx`` file (at most ``cap`` bytes) as a spec mapping and weights.
+
+    With ``weights=False`` the file is read without its large tensors (:func:`read_light`): enough for the
+    spec, and much faster. With ``check=False`` (a summary) ``onnx.checker`` is not run, so neither the
+    ``onnx`` package nor numpy is imported: the nodes are still read in order (a value used before it is
+    made is an error) and every layer is checked by cnncalc's own rules.
+    """
     from ..spec.safeload import read_limited
 
     source = str(path)
     raw = read_limited(path, cap, "model") if weights else read_light(path, cap)
-    return import_model(parse_model(raw, source), source, lenient, max_elements, weights)
+    if check:
+        from .onnx_export import require_onnx
+
+        check_model(require_onnx(), parse_model(raw, source), source, max_elements)
+    return _Importer(decode_model(raw, source), source, lenient, max_elements, weights).run()
 
 
 def network_of(imported: Imported, source: str) -> Any:

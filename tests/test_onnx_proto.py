@@ -1,0 +1,289 @@
+"""The pure-Python ONNX reader (cnncalc.interop.onnx_proto) against protobuf and onnx's own helpers: every
+zoo network's nodes, attributes, initializers and inputs as onnx reads them; tensors of every stored type
+in raw and typed fields; bad bytes as one error line; summaries without the onnx package or numpy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cnncalc import CnnCalcError
+from cnncalc.interop import onnx_proto
+from cnncalc.interop.onnx_proto import decode_model
+from cnncalc.spec.network import load_spec, zoo_names
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper
+
+from cnncalc.interop.onnx_export import export_onnx
+
+
+def _same_attribute(ours: onnx_proto.Attribute, theirs: onnx.AttributeProto) -> None:
+    assert ours.name == theirs.name and ours.type == theirs.type
+    want = helper.get_attribute_value(theirs)
+    got = ours.value()
+    if theirs.type == theirs.TENSOR:
+        np.testing.assert_array_equal(got.to_numpy(), numpy_helper.to_array(want))
+    elif theirs.type == theirs.FLOATS:
+        assert got == pytest.approx(want, rel=0, abs=0)
+    else:
+        assert got == want, ours.name
+
+
+def _same_model(data: bytes) -> int:
+    """Decode ``data`` both ways and compare every field the importer reads; the number of fields compared."""
+    theirs = onnx.ModelProto()
+    theirs.ParseFromString(data)
+    ours = decode_model(data, "m.onnx")
+    compared = 0
+    assert (ours.ir_version, ours.producer_name) == (theirs.ir_version, theirs.producer_name)
+    assert ours.opset_import == [(o.domain, o.version) for o in theirs.opset_import]
+    assert ours.functions == [(f.domain, f.name) for f in theirs.functions]
+    assert ours.graph.name == theirs.graph.name
+    assert len(ours.graph.node) == len(theirs.graph.node)
+    for a, b in zip(ours.graph.node, theirs.graph.node):
+        assert (a.name, a.op_type, a.domain, a.input, a.output, a.doc_string) == \
+            (b.name, b.op_type, b.domain, list(b.input), list(b.output), b.doc_string)
+        assert len(a.attribute) == len(b.attribute)
+        for x, y in zip(a.attribute, b.attribute):
+            _same_attribute(x, y)
+            compared += 1
+    assert [t.name for t in ours.graph.initializer] == [t.name for t in theirs.graph.initializer]
+    for a, b in zip(ours.graph.initializer, theirs.graph.initializer):
+        assert (a.dims, a.data_type) == (list(b.dims), b.data_type)
+        got, want = a.to_numpy(), numpy_helper.to_array(b)
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
+        compared += 1
+    for ours_list, theirs_list in ((ours.graph.input, theirs.graph.input), (ours.graph.output, theirs.graph.output)):
+        for a, b in zip(ours_list, theirs_list, strict=True):
+            dims = [(d.dim_value if d.HasField("dim_value") else None, d.dim_param)
+                    for d in b.type.tensor_type.shape.dim]
+            assert (a.name, a.tensor, a.has_shape, a.dims) == \
+                (b.name, b.type.HasField("tensor_type"), b.type.tensor_type.HasField("shape"), dims)
+    return compared
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_every_zoo_network_decodes_as_onnx_reads_it(name):
+    data = export_onnx(load_spec(name), seed=0).SerializeToString()
+    assert _same_model(data) > 0
+
+
+CASES = [  # (data type, values): each written in raw_data and in its typed field
+    (TensorProto.FLOAT, np.array([[1.5, -2.25e-30], [3.4e38, 0.0]], dtype=np.float32)),
+    (TensorProto.DOUBLE, np.array([1e-300, -2.5, np.pi], dtype=np.float64)),
+    (TensorProto.INT64, np.array([-(2**63), -1, 0, 2**63 - 1], dtype=np.int64)),
+    (TensorProto.INT32, np.array([-(2**31), -7, 2**31 - 1], dtype=np.int32)),
+    (TensorProto.INT16, np.array([-(2**15), 5, 2**15 - 1], dtype=np.int16)),
+    (TensorProto.INT8, np.array([-128, -1, 127], dtype=np.int8)),
+    (TensorProto.UINT8, np.array([0, 200, 255], dtype=np.uint8)),
+    (TensorProto.UINT16, np.array([0, 40000, 65535], dtype=np.uint16)),
+    (TensorProto.UINT32, np.array([0, 2**32 - 1], dtype=np.uint32)),
+    (TensorProto.UINT64, np.array([0, 2**64 - 1, 2**63], dtype=np.uint64)),
+    (TensorProto.BOOL, np.array([True, False, True])),
+    (TensorProto.FLOAT16, np.array([1.0, -0.5, 65504.0, 6e-8], dtype=np.float16)),
+]
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw_data", "typed"])
+@pytest.mark.parametrize("data_type, values", CASES, ids=[helper.tensor_dtype_to_string(c[0]) for c in CASES])
+def test_tensors_of_every_stored_type(data_type, values, raw):
+    if raw:
+        tensor = helper.make_tensor("t", data_type, values.shape, values.tobytes(), raw=True)
+    else:
+        tensor = numpy_helper.from_array(values, "t")
+        # from_array writes raw_data; move the values to the typed field as older exporters do
+        typed = helper.make_tensor("t", data_type, values.shape, values.reshape(-1).tolist())  # float16: as bits
+        tensor = typed if not typed.raw_data else tensor
+        assert not tensor.raw_data
+    ours = onnx_proto._Reader(tensor.SerializeToString(), "t").tensor(0, tensor.ByteSize())
+    got = ours.to_numpy()
+    assert got.dtype == values.dtype and got.shape == values.shape
+    np.testing.assert_array_equal(got, values)
+    np.testing.assert_array_equal(got, numpy_helper.to_array(tensor))
+
+
+def test_bfloat16_reads_as_float32():
+    values = np.array([1.0, -2.5, 3.140625, 2.0**120], dtype=np.float32)
+    bits = (values.view(np.uint32) >> 16).astype(np.uint16)
+    for tensor in (helper.make_tensor("b", TensorProto.BFLOAT16, [4], bits.tobytes(), raw=True),
+                   helper.make_tensor("b", TensorProto.BFLOAT16, [4], values.tolist())):  # converted to bits
+        got = onnx_proto._Reader(tensor.SerializeToString(), "b").tensor(0, tensor.ByteSize()).to_numpy()
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, values)  # each value is exact in bfloat16
+
+
+def _tensor(name: str, data_type: int, dims: list[int], **fields: object) -> TensorProto:
+    tensor = TensorProto(name=name, data_type=data_type, dims=dims)
+    for key, value in fields.items():
+        if key == "raw_data":
+            tensor.raw_data = value
+        else:
+            getattr(tensor, key).extend(value)
+    return tensor
+
+
+@pytest.mark.parametrize("tensor, message", [
+    (_tensor("short", TensorProto.FLOAT, [3], raw_data=bytes(8)), "raw_data has 8 bytes for 3 values of 4"),
+    (_tensor("few", TensorProto.INT64, [3], int64_data=[1, 2]), "int64_data holds 2 values for 3"),
+    (_tensor("fewf", TensorProto.FLOAT, [3], float_data=[1.0]), "float_data holds 1 values for 3"),
+    (_tensor("big", TensorProto.INT8, [1], int32_data=[300]), "outside int8"),
+    (_tensor("s", TensorProto.STRING, [1], string_data=[b"x"]), "string"),
+    (_tensor("c", TensorProto.COMPLEX64, [1], float_data=[1.0, 2.0]), "data type 14 is not supported"),
+], ids=["raw", "int64", "float", "int8", "string", "complex"])
+def test_unreadable_tensors_say_why(tensor, message):
+    ours = onnx_proto._Reader(tensor.SerializeToString(), "t").tensor(0, tensor.ByteSize())
+    with pytest.raises(ValueError, match=message):
+        ours.to_numpy()
+
+
+def test_attributes_of_every_kind():
+    node = helper.make_node("Foo", ["a", ""], ["b"], name="n", domain="d", doc_string="doc",
+                            f=0.1, i=-5, s=b"text", ints=[-1, 0, 2**40], floats=[1.5, -0.1], strings=[b"p", b"q"],
+                            t=numpy_helper.from_array(np.arange(6, dtype=np.int64).reshape(2, 3)),
+                            big=2**63 - 1)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", 3, None])],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, producer_name="me")
+    assert _same_model(model.SerializeToString()) == 8
+    decoded = decode_model(model.SerializeToString(), "m")
+    assert decoded.graph.input[0].dims == [(None, "n"), (3, ""), (None, "")]
+    assert decoded.graph.output[0].has_shape is False
+    assert {a.name: a.value() for a in decoded.graph.node[0].attribute if a.name != "t"}["f"] == \
+        pytest.approx(0.1, rel=1e-7)
+
+
+def test_varints_past_64_bits_and_fields_past_their_message_are_refused():
+    with pytest.raises(CnnCalcError, match="malformed varint"):
+        decode_model(b"\x08" + b"\xff" * 10 + b"\x01", "m")
+    with pytest.raises(CnnCalcError, match="runs past its message"):
+        decode_model(b"\x3a\x05\x0a\x01", "m")
+    with pytest.raises(CnnCalcError, match="wire type 3"):
+        decode_model(b"\x0b", "m")
+    with pytest.raises(CnnCalcError, match="field number 0"):
+        decode_model(b"\x00\x00", "m")
+    with pytest.raises(CnnCalcError, match="not UTF-8"):
+        decode_model(b"\x12\x01\xff", "m")
+    with pytest.raises(CnnCalcError, match="no graph with nodes"):
+        decode_model(b"\x08\x08", "m")
+
+
+def test_field_cap_just_inside_and_outside(monkeypatch):
+    data = export_onnx(load_spec("lenet5"), seed=0).SerializeToString()
+    reader = onnx_proto._Reader(data, "l.onnx")
+    reader.model()
+    monkeypatch.setattr(onnx_proto, "MAX_FIELDS", reader.walked)
+    decode_model(data, "l.onnx")
+    monkeypatch.setattr(onnx_proto, "MAX_FIELDS", reader.walked - 1)
+    with pytest.raises(CnnCalcError, match="too many protobuf fields"):
+        decode_model(data, "l.onnx")
+
+
+LENET = export_onnx(load_spec("lenet5"), seed=0).SerializeToString()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_damage_is_one_error_or_a_model(data):
+    raw = bytearray(LENET)
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(raw)))
+    try:
+        model = decode_model(bytes(raw[:cut]), "m.onnx")
+    except CnnCalcError as error:
+        assert "m.onnx" in str(error)
+    else:
+        assert model.graph.node
+
+
+def _run(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_a_summary_of_an_onnx_model_needs_neither_onnx_nor_numpy(tmp_path):
+    path = tmp_path / "resnet18.onnx"
+    path.write_bytes(export_onnx(load_spec("resnet18"), seed=0).SerializeToString())
+    out = _run(f"""
+import sys
+sys.modules["onnx"] = None  # as if the onnx extra were not installed
+from typer.testing import CliRunner
+from cnncalc.cli import app
+result = CliRunner().invoke(app, ["summary", {str(path)!r}, "--format", "json"])
+assert result.exit_code == 0, result.output
+import json
+print(json.loads(result.output)["totals"]["params"], "numpy" in sys.modules, "google.protobuf" in sys.modules)
+""")
+    assert out.split() == ["11689512", "False", "False"]  # torchvision's resnet18
+
+
+def test_import_still_runs_onnx_checker(cli, tmp_path):
+    model = export_onnx(load_spec("lenet5"), seed=0)
+    model.graph.node[1].input[0] = model.graph.node[3].output[0]  # a cycle-free forward reference
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, _, err = cli("import", str(path))
+    assert code == 2 and "onnx.checker" in err, err
+    code, _, err = cli("summary", str(path))  # without the checker: the node order catches it
+    assert code == 2 and "must be a tensor computed from the network input" in err, err
+
+
+# ---------------------------------------------------------------- Constant nodes (read as arrays)
+
+
+def _reshaped_by_constant(**constant: object) -> onnx.ModelProto:
+    nodes = [helper.make_node("Constant", [], ["s"], name="c", **constant),
+             helper.make_node("Reshape", ["x", "s"], ["y"], name="r"),
+             helper.make_node("Relu", ["y"], ["z"], name="relu")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 48])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    return model
+
+
+@pytest.mark.parametrize("constant", [
+    {"value": numpy_helper.from_array(np.array([1, -1], dtype=np.int64))},
+    {"value_ints": [1, 48]},
+], ids=["value", "value_ints"])
+@pytest.mark.parametrize("command", ["summary", "import"])
+def test_a_constant_node_feeds_a_reshape(cli, tmp_path, constant, command):
+    path = tmp_path / "c.onnx"
+    path.write_bytes(_reshaped_by_constant(**constant).SerializeToString())
+    code, out, err = cli(command, str(path), *(["--format", "json"] if command == "summary" else []))
+    assert code == 0, err
+    if command == "summary":
+        import json
+
+        layers = json.loads(out)["layers"]
+        assert [(layer["type"], layer["output_shape"]) for layer in layers] == [("permute", [3, 4, 4]), ("flatten", [48]), ("relu", [48])]
+    else:
+        assert "type: flatten" in out and "type: relu" in out
+
+
+def test_constant_of_shape_folds_its_value_tensor(cli, tmp_path):
+    nodes = [helper.make_node("Constant", [], ["shape"], value_ints=[2]),
+             helper.make_node("ConstantOfShape", ["shape"], ["s"],
+                              value=numpy_helper.from_array(np.array([-1], dtype=np.int64))),
+             helper.make_node("Mul", ["s", "minus"], ["target"]),  # [1, 1]
+             helper.make_node("Concat", ["target", "rest"], ["full"], axis=0),
+             helper.make_node("Reshape", ["x", "full"], ["y"], name="r")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 4])],
+                              [numpy_helper.from_array(np.array([-1, -1], dtype=np.int64), "minus"),
+                               numpy_helper.from_array(np.array([6, 4], dtype=np.int64), "rest")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = tmp_path / "cos.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, out, err = cli("import", str(path))
+    assert code == 0, err
+    assert "shape: [1, 6, 4]" in out, out
