@@ -23,6 +23,16 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def one_line(text: str) -> str:
+    """An error as one line: control characters a file put in a name (a newline, a terminal escape) shown
+    as escapes, never acted on.
+
+    >>> one_line("node 'a\\nb\\x1b[31m': bad")
+    "node 'a\\\\nb\\\\x1b[31m': bad"
+    """
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text.strip())
+
+
 def user_errors(command: F) -> F:
     """Turn a CnnCalcError into one line on stderr and exit code 2."""
 
@@ -33,7 +43,7 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except CnnCalcError as error:
-            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {one_line(str(error))}", err=True)
             raise typer.Exit(code=2) from None
         except BudgetExceeded:  # the budget's own conversion is the rule; this line is the safety net
             typer.echo("error: expression too complex: the symbolic work took longer than the time budget",

@@ -287,3 +287,93 @@ def test_constant_of_shape_folds_its_value_tensor(cli, tmp_path):
     code, out, err = cli("import", str(path))
     assert code == 0, err
     assert "shape: [1, 6, 4]" in out, out
+
+
+# ---------------------------------------------------------------- what onnx.checker would have refused
+
+
+def _summary_of(cli, tmp_path, model: onnx.ModelProto) -> tuple[int, str]:
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, _, err = cli("summary", str(path))
+    return code, err
+
+
+def _lenet_with(change) -> onnx.ModelProto:
+    model = export_onnx(load_spec("lenet5"), seed=0)
+    change(next(n for n in model.graph.node if n.op_type == "Conv"))
+    return model
+
+
+def test_an_attribute_of_the_wrong_type_is_named(cli, tmp_path):
+    def kernel_as_int(node):
+        attribute = next(a for a in node.attribute if a.name == "kernel_shape")
+        attribute.ClearField("ints")
+        attribute.type, attribute.i = onnx.AttributeProto.INT, 5
+
+    code, err = _summary_of(cli, tmp_path, _lenet_with(kernel_as_int))
+    assert code == 2 and "attribute 'kernel_shape' must be INTS (got 'INT')" in err, err
+    assert err.count("\n") == 1 and "node 'CONV1'" in err
+
+
+def test_a_node_missing_an_input_is_named(cli, tmp_path):
+    def no_weight(node):
+        del node.input[1:]
+
+    code, err = _summary_of(cli, tmp_path, _lenet_with(no_weight))
+    assert code == 2 and "Conv takes at least 2 inputs" in err, err
+
+
+def test_a_node_malformed_in_another_way_is_still_one_line(cli, tmp_path):
+    def one_pad(node):
+        pads = next(a for a in node.attribute if a.name == "pads")
+        del pads.ints[1:]  # four values for a 2-D kernel, one given
+
+    code, err = _summary_of(cli, tmp_path, _lenet_with(one_pad))
+    assert code == 2 and "malformed node (IndexError" in err and "node 'CONV1'" in err, err
+    assert err.count("\n") == 1
+
+
+def _light(name: str, tmp_path_factory) -> bytes:
+    from cnncalc.interop.onnx_import import read_light
+
+    path = tmp_path_factory.mktemp("light") / f"{name}.onnx"
+    path.write_bytes(export_onnx(load_spec(name), seed=0).SerializeToString())
+    return read_light(path)
+
+
+@pytest.fixture(scope="module")
+def light_models(tmp_path_factory):
+    return [_light(name, tmp_path_factory) for name in ("lenet5", "shufflenet_v2_x1_0", "vit_b_16")]
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_damaged_model_summarises_or_fails_with_one_error(light_models, data):
+    """Without onnx.checker, the importer itself must turn every damaged graph into one error line: bytes
+    changed anywhere in the graph (weights left out, so the changes land in nodes and attributes)."""
+    from cnncalc.calc.analysis import analyse
+    from cnncalc.interop.onnx_import import _Importer, network_of
+
+    raw = bytearray(light_models[data.draw(st.integers(0, len(light_models) - 1))])
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        imported = _Importer(decode_model(bytes(raw), "m.onnx"), "m.onnx", False, 2**28, False).run()
+        analyse(network_of(imported, "m.onnx"))
+    except CnnCalcError as error:
+        message = str(error).strip()
+        assert message and "\n" not in message, message
+
+
+def test_control_characters_in_a_name_stay_escaped_in_the_error(cli, tmp_path):
+    """A node named with a newline and a terminal escape: the error is still one line, and the escape is
+    shown, never sent to the terminal."""
+    def renamed(node):
+        node.name = "CONV\n1\x1b[31m"
+        del node.input[1:]
+
+    code, err = _summary_of(cli, tmp_path, _lenet_with(renamed))
+    assert code == 2 and err.count("\n") == 1 and "\x1b" not in err
+    assert "node 'CONV\\n1\\x1b[31m' (Conv" in err, err

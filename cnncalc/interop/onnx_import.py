@@ -383,7 +383,7 @@ class _Importer:
                 continue
             self.node = node
             self.done.add(position)
-            self.handle(position, node)
+            self.checked(position, node)
         self.node = None
         for output in graph.output:
             if not isinstance(self.values.get(output.name), Tensor):
@@ -449,6 +449,25 @@ class _Importer:
         return users[0], self.graph.node[users[0]]
 
     # ------------------------------------------------------------ dispatch
+
+    def checked(self, position: int, node: Any) -> None:
+        """Handle one node, after the checks ``onnx.checker`` would make of what the handlers read (a summary
+        does without the checker); a node malformed in a way no check names is still one error line."""
+        if node.domain in ("", "ai.onnx"):
+            needed = MIN_INPUTS.get(node.op_type, 1 if node.op_type != "Constant" else 0)
+            if len(node.input) < needed or any(not node.input[k] for k in range(needed)):
+                raise self.fail(f"{node.op_type} takes at least {needed} input{'s' if needed != 1 else ''}")
+            if not node.output or not node.output[0]:
+                raise self.fail(f"{node.op_type} has no output")
+            for attribute in node.attribute:
+                want = ATTRIBUTE_TYPES.get(attribute.name)
+                if want is not None and attribute.type != want:
+                    raise self.fail(f"attribute '{attribute.name}' must be {TYPE_NAMES[want]}",
+                                    got=TYPE_NAMES.get(attribute.type, f"type {attribute.type}"))
+        try:
+            self.handle(position, node)
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError, OverflowError) as error:
+            raise self.fail(f"malformed node ({type(error).__name__}: {str(error)[:150]})") from None
 
     def handle(self, position: int, node: Any) -> None:
         if node.domain == FUNCTION_DOMAIN and node.op_type in FUNCTION_HANDLERS:
@@ -639,6 +658,25 @@ class _Importer:
         self.done.update(nodes)
         next(entry for entry in self.layers if entry["name"] == layer)["activation"] = kind
         self.values[self.graph.node[nodes[-1]].output[0]] = Tensor(layer, perm)
+
+
+# ---------------------------------------------------------------- what onnx.checker would check
+
+#: inputs a node of the standard domain must have (the handlers read them by position)
+MIN_INPUTS = {"Conv": 2, "ConvTranspose": 2, "BatchNormalization": 5, "Gemm": 2, "MatMul": 2, "Reshape": 2,
+              "Slice": 3, "PRelu": 2, "Gather": 2, "LayerNormalization": 2, "Expand": 2, "Where": 3, "Equal": 2,
+              "Sub": 2, "Div": 2, "Pad": 1, "ConstantOfShape": 1, "Constant": 0}
+TYPE_NAMES = {1: "FLOAT", 2: "INT", 3: "STRING", 4: "TENSOR", 6: "FLOATS", 7: "INTS", 8: "STRINGS"}
+#: the type of every attribute a handler reads, as the ONNX operators define them
+ATTRIBUTE_TYPES = {
+    **dict.fromkeys(("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape", "perm",
+                     "axes", "split"), 7),
+    **dict.fromkeys(("group", "axis", "ceil_mode", "count_include_pad", "transA", "transB", "keepdims", "size",
+                     "start", "end", "to", "value_int"), 2),
+    **dict.fromkeys(("alpha", "beta", "epsilon", "bias", "ratio", "min", "max", "value_float"), 1),
+    **dict.fromkeys(("auto_pad", "mode", "coordinate_transformation_mode", "nearest_mode", "approximate"), 3),
+    "value": 4, "value_ints": 7, "value_floats": 6, "scales": 6,
+}
 
 
 # ---------------------------------------------------------------- constant folding

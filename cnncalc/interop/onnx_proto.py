@@ -85,7 +85,10 @@ class TensorData:
                 raise ValueError(f"raw_data has {len(self.raw_data)} bytes for {count} values of {dtype.itemsize}")
             values = np.frombuffer(self.raw_data, dtype=dtype).copy()
         else:
-            values = _payload(np, self.payloads.get(payload, []), payload, count, dtype)
+            try:
+                values = _payload(np, self.payloads.get(payload, []), payload, count, dtype)
+            except ProtoError as error:
+                raise ValueError(f"{payload}: {error.message}") from None
         if bfloat:
             values = (values.astype("<u4") << 16).view("<f4")
         return values.astype(values.dtype.newbyteorder("="), copy=False).reshape(self.dims)
@@ -341,7 +344,8 @@ class _Reader:
             elif number == 2 and kind == 5:
                 a.f = struct.unpack_from("<f", self.data, value[0])[0]
             elif number == 3:
-                a.i = _signed64(self.ints(kind, value)[-1]) if kind in (0, 2) else 0
+                numbers = self.ints(kind, value)
+                a.i = _signed64(numbers[-1]) if numbers else 0  # the last one counts, as in protobuf
             elif number == 4:
                 a.s = self.blob(value)
             elif number == 5:
