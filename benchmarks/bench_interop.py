@@ -3,10 +3,9 @@ against `summary resnet50` from YAML (target: at most 1.5 times as long, both as
 
 Run: python benchmarks/bench_interop.py   (needs the 'onnx' extra; prints measured, target, ratio)
 
-Wall and CPU time both: on a shared machine the wall ratio swings (1.06-1.62 in one hour of runs here), the
-CPU ratio does not (about 2.4). The YAML summary imports neither numpy nor onnx; `import onnx` alone (which
-brings numpy) costs more than half the YAML command, so the 1.5 target is out of reach while the ONNX
-path needs the onnx package; reading the model itself takes about 20 ms (weights left on disk).
+Wall and CPU time both: on a shared machine the wall ratio swings, the CPU ratio much less. The ONNX
+summary reads the model with cnncalc's own protobuf reader (cnncalc.interop.onnx_proto), leaves the large
+tensors on disk and imports neither onnx nor numpy; the last row shows what `import onnx` alone would cost.
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ def main() -> None:
         numpy_onnx = cpu([sys.executable, "-c", "import onnx"])  # numpy comes with it
         rows.append(("cnncalc summary resnet50 (YAML, CPU, least of 5)", yaml_cpu, yaml_cpu))
         rows.append(("cnncalc summary resnet50.onnx (CPU, least of 5)", onnx_cpu, 1.5 * yaml_cpu))
-        rows.append(("python -c 'import onnx' (CPU; the YAML path needs neither)", numpy_onnx, 0.5 * yaml_cpu))
+        rows.append(("python -c 'import onnx' (CPU; neither summary imports it)", numpy_onnx, 0.5 * yaml_cpu))
     print(f"{'measurement':55} {'seconds':>9} {'target':>8} {'ratio':>7}")
     for name, seconds, target in rows:
         print(f"{name:55} {seconds:9.4f} {target:8.3f} {seconds / target:7.2f}")
