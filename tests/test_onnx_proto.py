@@ -4,6 +4,7 @@ in raw and typed fields; bad bytes as one error line; summaries without the onnx
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 
@@ -177,7 +178,9 @@ def test_varints_past_64_bits_and_fields_past_their_message_are_refused():
 def test_field_cap_just_inside_and_outside(monkeypatch):
     data = export_onnx(load_spec("lenet5"), seed=0).SerializeToString()
     reader = onnx_proto._Reader(data, "l.onnx")
-    reader.model()
+    model = reader.model()
+    # every node, attribute, value and initializer field is one, and each holds more inside
+    assert reader.walked > 3 * (len(model.graph.node) + len(model.graph.initializer))
     monkeypatch.setattr(onnx_proto, "MAX_FIELDS", reader.walked)
     decode_model(data, "l.onnx")
     monkeypatch.setattr(onnx_proto, "MAX_FIELDS", reader.walked - 1)
@@ -377,3 +380,71 @@ def test_control_characters_in_a_name_stay_escaped_in_the_error(cli, tmp_path):
     code, err = _summary_of(cli, tmp_path, _lenet_with(renamed))
     assert code == 2 and err.count("\n") == 1 and "\x1b" not in err
     assert "node 'CONV\\n1\\x1b[31m' (Conv" in err, err
+
+
+# ---------------------------------------------------------------- both encodings of repeated numbers
+
+
+def _varint(value: int) -> bytes:
+    value &= 2**64 - 1
+    out = b""
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out += bytes([byte | (0x80 if value else 0)])
+        if not value:
+            return out
+
+
+def _key(number: int, kind: int) -> bytes:
+    return _varint(number << 3 | kind)
+
+
+def _packed(number: int, payload: bytes) -> bytes:
+    return _key(number, 2) + _varint(len(payload)) + payload
+
+
+def _both_ways(data: bytes, message: type) -> tuple[object, object]:
+    theirs = message()
+    theirs.ParseFromString(data)
+    return onnx_proto._Reader(data, "t"), theirs
+
+
+def test_packed_and_unpacked_repeated_numbers_read_alike():
+    """protobuf accepts repeated numbers packed (one length-delimited field) or one field per value, and
+    onnx writes some each way (dims one by one, int64_data packed): every field is read either way, as
+    protobuf itself reads it."""
+    values = [-3, 0, 7]
+    dims_packed = _packed(1, _varint(3))
+    int64_unpacked = b"".join(_key(7, 0) + _varint(v) for v in values)
+    data = dims_packed + _key(2, 0) + _varint(TensorProto.INT64) + int64_unpacked
+    reader, theirs = _both_ways(data, TensorProto)
+    ours = reader.tensor(0, len(data))
+    assert ours.dims == list(theirs.dims) == [3]
+    np.testing.assert_array_equal(ours.to_numpy(), numpy_helper.to_array(theirs))
+    np.testing.assert_array_equal(ours.to_numpy(), values)
+    floats = [1.5, -2.0]
+    data = _key(1, 0) + _varint(2) + _key(2, 0) + _varint(TensorProto.FLOAT) \
+        + b"".join(_key(4, 5) + struct.pack("<f", v) for v in floats)  # float_data one by one
+    reader, theirs = _both_ways(data, TensorProto)
+    np.testing.assert_array_equal(reader.tensor(0, len(data)).to_numpy(), numpy_helper.to_array(theirs))
+    np.testing.assert_array_equal(reader.tensor(0, len(data)).to_numpy(), floats)
+    # an attribute's ints packed, its floats packed, its int given twice (the last one counts)
+    data = _packed(1, b"k") + _key(20, 0) + _varint(7) + _packed(8, b"".join(_varint(v) for v in values)) \
+        + _packed(7, struct.pack("<2f", *floats)) + _key(3, 0) + _varint(4) + _key(3, 0) + _varint(-9)
+    reader, theirs = _both_ways(data, onnx.AttributeProto)
+    ours = reader.attribute(0, len(data))
+    assert ours.ints == list(theirs.ints) == values
+    assert ours.floats == list(theirs.floats) == floats
+    assert ours.i == theirs.i == -9
+
+
+def test_a_tensor_without_its_values_is_unreadable_and_an_empty_one_is_empty():
+    for data_type, field in ((TensorProto.FLOAT, "float_data"), (TensorProto.INT64, "int64_data"),
+                             (TensorProto.INT8, "int32_data")):
+        tensor = _tensor("t", data_type, [2])
+        ours = onnx_proto._Reader(tensor.SerializeToString(), "t").tensor(0, tensor.ByteSize())
+        with pytest.raises(ValueError, match=f"{field} holds 0 values for 2"):
+            ours.to_numpy()
+        empty = _tensor("e", data_type, [0, 3])
+        got = onnx_proto._Reader(empty.SerializeToString(), "t").tensor(0, empty.ByteSize()).to_numpy()
+        assert got.shape == (0, 3) and got.dtype == numpy_helper.to_array(empty).dtype
