@@ -448,3 +448,80 @@ def test_a_tensor_without_its_values_is_unreadable_and_an_empty_one_is_empty():
         empty = _tensor("e", data_type, [0, 3])
         got = onnx_proto._Reader(empty.SerializeToString(), "t").tensor(0, empty.ByteSize()).to_numpy()
         assert got.shape == (0, 3) and got.dtype == numpy_helper.to_array(empty).dtype
+
+
+# ---------------------------------------------------------------- attribute defaults, as ONNX defines them
+
+
+def _model(nodes: list, inputs: list, outputs: list, initializers: tuple = ()) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    onnx.checker.check_model(model)
+    return model
+
+
+def _layers(cli, tmp_path, model: onnx.ModelProto) -> list[dict]:
+    import yaml
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, out, err = cli("import", str(path))
+    assert code == 0, err
+    return yaml.safe_load(out)["layers"]
+
+
+def _x(shape: list[int]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+
+
+def _y(shape: list | None = None) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+
+
+def _i64(name: str, values: list[int]) -> TensorProto:
+    return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+
+def test_a_shape_computation_with_end_and_a_slice_without_steps_folds(cli, tmp_path):
+    """Shape(end=1) → [N]; a Slice of a constant with axes but no steps → [3, 16]; the Reshape target
+    [N, 3, 16] is their Concat."""
+    nodes = [helper.make_node("Shape", ["x"], ["batch"], end=1),
+             helper.make_node("Slice", ["table", "one", "three", "axis0"], ["rest"]),
+             helper.make_node("Concat", ["batch", "rest"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["y"], name="r")]
+    model = _model(nodes, [_x([1, 3, 4, 4])], [_y([1, 3, 16])],
+                   [_i64("table", [0, 3, 16, 99]), _i64("one", [1]), _i64("three", [3]), _i64("axis0", [0])])
+    assert _layers(cli, tmp_path, model) == [{"type": "permute", "name": "input.permute", "axes": [2, 0, 1]},
+                                             {"type": "reshape", "name": "r", "shape": [3, 16]}]
+
+
+def test_conv_transpose_and_lrn_take_onnx_defaults(cli, tmp_path):
+    weight = numpy_helper.from_array(np.ones((3, 2, 2, 2), dtype=np.float32), "w")
+    nodes = [helper.make_node("ConvTranspose", ["x", "w"], ["t"], name="up"),  # no strides: 1
+             helper.make_node("LRN", ["t"], ["y"], name="lrn", size=3)]  # alpha, beta, bias left out
+    layers = _layers(cli, tmp_path, _model(nodes, [_x([1, 3, 4, 4])], [_y([1, 2, 5, 5])], [weight]))
+    assert layers == [{"type": "conv_transpose", "name": "up", "filters": 2, "kernel": 2, "bias": False},
+                      {"type": "lrn", "name": "lrn", "size": 3, "alpha": 0.0001, "beta": 0.75, "k": 1.0}]
+
+
+def test_pads_of_the_wrong_length_are_named(cli, tmp_path):
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["y"], name="p")]
+    model = _model(nodes, [_x([1, 3, 4, 4])], [_y([1, 3, 4, 4])], [_i64("pads", [0, 0, 1, 1])])
+    path = tmp_path / "p.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, _, err = cli("summary", str(path))
+    assert code == 2 and "Pad must pad only the spatial axes, by non-negative amounts (got [0, 0, 1, 1])" in err, err
+
+
+@pytest.mark.parametrize("kind, table", [("avg", "matrix"), ("max", "windows")])
+def test_an_adaptive_pool_table_that_is_not_a_constant_is_named(cli, tmp_path, kind, table):
+    network_spec = f"input: [6, 6, 2]\nlayers: [{{type: adaptive_{kind}pool, name: a, size: 2}}]"
+    from cnncalc.spec.network import loads_spec
+
+    model = export_onnx(loads_spec(network_spec), seed=0)
+    node = next(n for n in model.graph.node if n.op_type.startswith("Adaptive"))
+    node.input[1] = node.input[0]  # the table replaced by the (computed) input
+    path = tmp_path / "a.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, _, err = cli("summary", str(path))
+    assert code == 2 and f"axis 0's {table} '{node.input[0]}' must be a constant" in err, err
