@@ -142,14 +142,18 @@ def test_vit_b_16_source_structure() -> None:
     assert sorted(key for _, parts in table for key, _ in parts) == sorted(weight_keys(network))
 
 
-def test_layer_names_never_hide_the_module_names() -> None:
-    spec = """input: [6, 3]
+# layers named like the generated file's modules and helper classes
+MODULE_NAMES = """input: [6, 3]
 layers:
   - {type: normalize, name: Normalize}
   - {type: class_token, name: ClassToken}
   - {type: dense, name: layers, units: 2}
   - {type: relu, name: keras}
 """
+
+
+def test_layer_names_never_hide_the_module_names() -> None:
+    spec = MODULE_NAMES
     lines = build_lines(export_keras(loads_spec(spec)))
     targets = [line.split(" = ")[0] for line in lines if " = " in line]
     assert not {"Normalize", "ClassToken", "layers", "keras"} & set(targets)
@@ -198,13 +202,7 @@ def test_custom_layers_run_like_cnncalc(tmp_path: Path) -> None:
 
 
 def test_layer_names_like_module_names_run(tmp_path: Path) -> None:
-    spec = """input: [6, 3]
-layers:
-  - {type: normalize, name: Normalize}
-  - {type: class_token, name: ClassToken}
-  - {type: dense, name: layers, units: 2}
-  - {type: relu, name: keras}
-"""
+    spec = MODULE_NAMES
     network = loads_spec(spec)
     got, reference, _ = _run_exported(network, np.random.default_rng(2).standard_normal((3, 6, 3)), tmp_path)
     assert _relative(got, reference.output) <= 1e-12

@@ -108,8 +108,9 @@ def _gunzip(data: bytes) -> bytes:
     return out
 
 
-def _archive_config(data: bytes) -> str:
-    """``config.json`` of a ``.keras`` zip, read with a cap on what it decompresses to."""
+def _archive_member(data: bytes, name: str, cap: int) -> bytes:
+    """Member ``name`` of a ``.keras`` zip, decompressed to at most ``cap`` bytes (the declared size may
+    lie: the read stops past the cap whatever the header says)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -117,19 +118,22 @@ def _archive_config(data: bytes) -> str:
             raise KerasImportError(f"the .keras archive has too many members ({len(members):,}, "
                                    f"at most {MAX_ARCHIVE_MEMBERS:,})")
         names = [m.filename for m in members]
-        if "config.json" not in names:
-            raise KerasImportError("the .keras archive has no config.json", got=names[:5],
+        if name not in names:
+            raise KerasImportError(f"the .keras archive has no {name}", got=names[:5],
                                    expected="an archive written by model.save('model.keras')")
-        # the declared size may lie: read in chunks and stop past the cap whatever the header says
-        with archive.open("config.json") as member:
-            out = member.read(MAX_JSON_BYTES + 1)
+        with archive.open(name) as member:
+            out = member.read(cap + 1)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
             NotImplementedError, RuntimeError) as error:
         raise KerasImportError(f"bad .keras archive: {error}") from None
-    if len(out) > MAX_JSON_BYTES:
-        raise KerasImportError(f"config.json of the .keras archive too large once decompressed "
-                               f"(more than {MAX_JSON_BYTES:,} bytes)")
-    return _decode(out)
+    if len(out) > cap:
+        raise KerasImportError(f"{name} of the .keras archive too large once decompressed (more than {cap:,} bytes)")
+    return out
+
+
+def _archive_config(data: bytes) -> str:
+    """``config.json`` of a ``.keras`` zip, read with a cap on what it decompresses to."""
+    return _decode(_archive_member(data, "config.json", MAX_JSON_BYTES))
 
 
 def import_keras_text(text: str, source: str = "<keras>") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -851,19 +855,7 @@ def _archive_weights(data: bytes, importer: _Importer) -> dict[str, np.ndarray]:
     except ImportError:
         raise KerasImportError("reading the weights of a .keras archive needs h5py",
                                hint="pip install 'cnncalc[keras]' (or pip install h5py)") from None
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        if "model.weights.h5" not in archive.namelist():
-            raise KerasImportError("the .keras archive has no model.weights.h5",
-                                   expected="an archive written by model.save('model.keras')")
-        with archive.open("model.weights.h5") as member:
-            raw = member.read(MAX_H5_BYTES + 1)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
-            NotImplementedError, RuntimeError) as error:
-        raise KerasImportError(f"bad .keras archive: {error}") from None
-    if len(raw) > MAX_H5_BYTES:
-        raise KerasImportError(f"model.weights.h5 of the .keras archive too large once decompressed "
-                               f"(more than {MAX_H5_BYTES:,} bytes)")
+    raw = _archive_member(data, "model.weights.h5", MAX_H5_BYTES)
     reader = _H5Reader(h5py)
     try:
         with h5py.File(io.BytesIO(raw), "r") as h5:
