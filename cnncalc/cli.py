@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from . import errors
 from .errors import CnnCalcError
 
 app = typer.Typer(
@@ -30,7 +31,7 @@ def one_line(text: str) -> str:
     >>> one_line("node 'a\\nb\\x1b[31m': bad")
     "node 'a\\\\nb\\\\x1b[31m': bad"
     """
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text.strip())
+    return errors.one_line(text.strip())
 
 
 def user_errors(command: F) -> F:

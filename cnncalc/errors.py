@@ -76,7 +76,19 @@ class CnnCalcError(Exception):
             text += f" ({', '.join(details)})"
         if self.hint:
             text += f"; {_cut(self.hint, 4 * MAX_SHOWN)}"
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """Text as one line: control characters (a newline or a terminal escape a file put in a name) shown as
+    escapes, never acted on. Every error prints through this, whoever built its message.
+
+    >>> one_line("node 'a\\nb\\x1b[31m': bad")
+    "node 'a\\\\nb\\\\x1b[31m': bad"
+    """
+    if text.isprintable():
         return text
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
 class SpecError(CnnCalcError):

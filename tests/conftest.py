@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
+
+# CI runs every property test on the same examples each time (a red CI is then a real failure, and a green
+# one cannot hide a seed that fails), and prints how to reproduce a failure. Locally, random examples keep
+# finding new cases: `--hypothesis-seed=N` replays one run, `HYPOTHESIS_PROFILE=ci` runs as CI does.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" else ""):
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 
 @pytest.fixture()

@@ -245,13 +245,60 @@ def test_an_alarm_in_the_budgets_own_code_asks_for_the_next_soon(monkeypatch):
         for code in budget._OWN_CODE:
             names.add(code.co_name)
             signal.setitimer(signal.ITIMER_REAL, 60, budget.REPEAT)
-            budget._alarm(signal.SIGALRM, types.SimpleNamespace(f_code=code))  # no exception here
+            budget._alarm(signal.SIGALRM, types.SimpleNamespace(f_code=code, f_back=None))  # no exception here
             assert 29 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30, code.co_name
         with pytest.raises(budget.BudgetExceeded):
             budget._alarm(signal.SIGALRM, sys._getframe())
-    assert names == {"_alarm", "__enter__", "__exit__", "_now"}
+    assert names == {"_alarm", "_inside_the_work", "__enter__", "__exit__", "_now"}
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     budget._alarm(signal.SIGALRM, sys._getframe())  # after the budget: nothing
+
+
+def _frame(code_name: str, filename: str, back):
+    code = compile("pass", filename, "exec").replace(co_name=code_name)
+    return types.SimpleNamespace(f_code=code, f_back=back)
+
+
+def test_an_alarm_raises_only_inside_the_work_and_never_in_an_import(monkeypatch):
+    """The alarm raises in the work (the frame that opened the budget is on the stack) and nowhere else:
+    not in an import under way inside the work (a module cut halfway stays half-made), not in code that
+    runs outside the work while the budget is open (a collector callback, a signal handler of someone
+    else's), where it asks for the next alarm SOON instead."""
+    monkeypatch.setattr(budget, "SOON", 30.0)
+    with budget.time_budget("x", seconds=60):
+        owner = sys._getframe()
+        work = _frame("simplify", "/sympy/simplify.py", _frame("solve", "/sympy/solve.py", owner))
+        with pytest.raises(budget.BudgetExceeded):
+            budget._alarm(signal.SIGALRM, work)
+        importing = _frame("exec_module", "<frozen importlib._bootstrap_external>", work)
+        for frame in (importing, _frame("<module>", "/sympy/late.py", importing),
+                      _frame("callback", "/elsewhere.py", None)):
+            signal.setitimer(signal.ITIMER_REAL, 60, budget.REPEAT)
+            budget._alarm(signal.SIGALRM, frame)  # no exception
+            assert 29 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_budget_stops_work_that_imports_but_never_inside_a_module_body(tmp_path, monkeypatch):
+    """Work that imports a slow module again and again: the budget stops it, and never between the module's
+    first and last line (every import that started also finished)."""
+    log = types.ModuleType("budget_import_log")
+    log.events = []
+    monkeypatch.setitem(sys.modules, "budget_import_log", log)
+    module = tmp_path / "slow_module_for_the_budget.py"
+    module.write_text("import time\nimport budget_import_log as log\nlog.events.append('start')\n"
+                      "_end = time.perf_counter() + 0.02\nwhile time.perf_counter() < _end:\n    pass\n"
+                      "log.events.append('end')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for _ in range(3):
+        log.events.clear()
+        with pytest.raises(CnnCalcError, match="expression too complex"), \
+                budget.time_budget("importing", seconds=0.05):
+            while True:
+                sys.modules.pop("slow_module_for_the_budget", None)
+                import slow_module_for_the_budget  # noqa: F401
+        assert log.events and log.events.count("start") == log.events.count("end"), log.events
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 @pytest.mark.parametrize("value, ok", [("3600", True), ("0.5", True), ("3601", False), ("0", False), ("-1", False),

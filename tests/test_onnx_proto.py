@@ -175,6 +175,29 @@ def test_varints_past_64_bits_and_fields_past_their_message_are_refused():
         decode_model(b"\x08\x08", "m")
 
 
+def _message(number: int, body: bytes) -> bytes:
+    assert len(body) < 128
+    return bytes([number << 3 | 2, len(body)]) + body
+
+
+def test_a_float_list_written_as_a_varint_is_a_wire_error():
+    """Found by the fuzz test (seed 19): an attribute's `floats` (field 7) as a varint was a TypeError."""
+    attribute = _message(1, b"alpha") + b"\x38\x01"  # floats, wire type 0
+    node = _message(4, b"Elu") + _message(5, attribute)
+    with pytest.raises(CnnCalcError, match="a float field of the wrong wire type"):
+        decode_model(_message(7, _message(1, node)), "m")
+    for kind_byte in (b"\x3d\x00\x00\x80\x3f", b"\x3a\x04\x00\x00\x80\x3f"):  # fixed32 and packed
+        node = _message(4, b"Elu") + _message(5, _message(1, b"alpha") + kind_byte)
+        attribute = decode_model(_message(7, _message(1, node)), "m").graph.node[0].attribute[0]
+        assert list(attribute.floats) == [1.0]
+
+
+def test_a_name_with_a_line_break_stays_one_line_in_every_error():
+    """Found by the fuzz test (seed 18): a node input named with a line break made a two-line error."""
+    error = CnnCalcError("bias '\nONV1.bias' must be a constant", file="m.onnx", layer="a\x1b[31m")
+    assert "\n" not in str(error) and "\x1b" not in str(error) and "\\nONV1" in str(error)
+
+
 def test_field_cap_just_inside_and_outside(monkeypatch):
     data = export_onnx(load_spec("lenet5"), seed=0).SerializeToString()
     reader = onnx_proto._Reader(data, "l.onnx")

@@ -361,8 +361,10 @@ class _Reader:
         return a
 
     def floats(self, kind: int, value: Any) -> list[float]:
+        if kind not in (2, 5):  # a varint's value is a number, not a span
+            raise ProtoError("a float field of the wrong wire type")
         start, stop = value
-        if kind not in (2, 5) or (stop - start) % 4:
+        if (stop - start) % 4:
             raise ProtoError("a float field of the wrong wire type")
         return list(struct.unpack_from(f"<{(stop - start) // 4}f", self.data, start))
 

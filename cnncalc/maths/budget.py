@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -71,9 +72,23 @@ def _alarm(signum: int, frame: object) -> None:
     # The next alarm, SOON after, finds the work itself.
     if not getattr(_state, "armed", False):
         return
-    if getattr(frame, "f_code", None) not in _OWN_CODE:
+    if _inside_the_work(frame, getattr(_state, "owner", None)):
         raise BudgetExceeded
     signal.setitimer(signal.ITIMER_REAL, SOON, REPEAT)
+
+
+def _inside_the_work(frame: Any, owner: Any) -> bool:
+    """Whether an alarm may raise in `frame`: it runs the budgeted work (the frame that opened the budget
+    is on its stack), not the budget's own code, and no import is under way in it (a module cut halfway
+    stays half-made in sys.modules for the rest of the process). Anywhere else, the next alarm decides."""
+    while frame is not None:
+        code = frame.f_code
+        if code in _OWN_CODE or code.co_filename.startswith("<frozen importlib"):
+            return False
+        if frame is owner:
+            return True
+        frame = frame.f_back
+    return owner is None
 
 
 class time_budget:  # used as a function: `with time_budget(...):`
@@ -96,6 +111,7 @@ class time_budget:  # used as a function: `with time_budget(...):`
         import sympy  # noqa: F401 - imported before arming: an import cut halfway would leave sympy half-made
 
         self.use_signal = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        _state.owner = sys._getframe(1)  # the frame whose `with` body is the work
         self.started = _now()
         _state.deadline = self.started + self.limit
         if self.use_signal:
@@ -110,6 +126,7 @@ class time_budget:  # used as a function: `with time_budget(...):`
             return
         _state.armed = False
         _state.deadline = None
+        _state.owner = None
         if self.use_signal:
             signal.setitimer(signal.ITIMER_REAL, 0)
             previous = self.previous_handler
@@ -124,4 +141,4 @@ class time_budget:  # used as a function: `with time_budget(...):`
                                + f"; {ENVIRONMENT} sets the budget") from None
 
 
-_OWN_CODE = frozenset({_alarm.__code__, time_budget.__enter__.__code__, time_budget.__exit__.__code__, _now.__code__})
+_OWN_CODE = frozenset({_alarm.__code__, _inside_the_work.__code__, time_budget.__enter__.__code__, time_budget.__exit__.__code__, _now.__code__})

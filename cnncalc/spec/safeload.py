@@ -350,6 +350,10 @@ def loads(text: str, source: str = "<string>") -> Any:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if "nesting" in problem:
+            # libyaml (PyYAML >= 6.0.4) has a nesting limit of its own, far above ours; its scanner reads
+            # ahead through flow collections, so it can trip before the builder sees level MAX_DEPTH + 1
+            raise CnnCalcError(f"nesting deeper than {MAX_DEPTH} levels", file=source, line=line) from None
         raise CnnCalcError(f"YAML syntax error: {problem}", file=source, line=line) from None
     except (RecursionError, ValueError) as error:
         what = f"nesting deeper than {MAX_DEPTH} levels" if isinstance(error, RecursionError) else f"bad value: {error}"
