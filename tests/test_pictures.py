@@ -288,14 +288,17 @@ def test_html_report_in_a_browser(cli, tmp_path):
 
 
 def test_readme_figures_are_up_to_date(tmp_path, cli):
-    """The README shows docs/images/*.svg; regenerate them with `python docs/images/make.py`."""
+    """README.md and docs/cli.md show docs/images/*.svg; regenerate them with `python docs/images/make.py`."""
+    shown = {(page.parent / target).resolve()  # each image link, resolved from the page that shows it
+             for page in (ROOT / "README.md", ROOT / "docs" / "cli.md")
+             for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", page.read_text(encoding="utf-8"))}
     for name, args in (("lenet5.svg", ["draw", "lenet5"]),
                        ("conv-n5-f3-p1-s2.svg", ["draw-conv", "--n", "5", "--f", "3", "--p", "1", "--s", "2"])):
         fresh = tmp_path / name
         assert cli(*args, "-o", str(fresh))[0] == 0
         committed = ROOT / "docs" / "images" / name
         assert fresh.read_text() == committed.read_text(), f"{name} is out of date: run python docs/images/make.py"
-        assert f"docs/images/{name}" in (ROOT / "README.md").read_text()
+        assert committed.resolve() in shown, f"neither README.md nor docs/cli.md shows docs/images/{name}"
 
 
 def test_solve_draws_the_case_it_solved(cli, tmp_path):
