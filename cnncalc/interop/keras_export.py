@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +25,7 @@ from ..errors import CnnCalcError
 from ..layers.base import Layer, explicit_pairs
 from ..maths import arith
 from ..spec.network import INPUT, Network
-from .pytorch_export import _base_type, _class_name, _identifier, _safe
+from .identifiers import HeldOut, base_type, class_name, comment_text, docstring_text, identifier, vocabulary
 
 __all__ = ["export_keras"]
 
@@ -211,14 +212,12 @@ def _pairs_text(pairs: list[tuple[int, int]]) -> str:
 
 
 class _Writer:
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, summary: Any, name: Callable[[str], str]) -> None:
         self.network = network
-        self.summary = analyse(network)
         self.shapes: dict[str, tuple] = {INPUT: tuple(network.input_shape)}
-        for record in self.summary.records:
+        for record in summary.records:
             self.shapes[record.name] = tuple(record.output_shape)
-        # (the module's own names too, so that no layer's variable hides them inside build_model)
-        self.taken: set[str] = {"x", "model", "inputs", "keras", "layers", "LayerScale", *CUSTOM_LAYERS}
+        self.identifier = name  # every variable and Keras layer name comes from here
         self.var: dict[str, str] = {INPUT: "x"}
         self.lines: list[str] = []
         self.weights: list[tuple[str, list[tuple[str, str]]]] = []
@@ -231,7 +230,7 @@ class _Writer:
 
     def extra(self, attr: str, suffix: str, text: str, x: str) -> str:
         """A helper layer before the main one (padding, reshapes): returns its variable."""
-        name = _identifier(f"{attr}_{suffix}", self.taken)
+        name = self.identifier(f"{attr}_{suffix}")
         self.lines.append(f'{name} = {text[:-1]}, name="{name}")({x})' if text.endswith(")") else text)
         return name
 
@@ -278,10 +277,12 @@ def _activation_arg(layer: Layer) -> tuple[str, bool]:
 
 
 def _finish(w: _Writer, layer: Layer, attr: str, line: str, leaky: bool) -> str:
+    """The layer's line, or its line before a LeakyReLU layer (Keras's activation= takes no slope)."""
     if not leaky:
         return line
-    w.lines.append(f"{attr}_conv = {line}")
-    return _call("LeakyReLU", "negative_slope=0.01", attr, f"{attr}_conv")
+    before = w.identifier(f"{attr}_linear")
+    w.lines.append(f"{before} = {line}")
+    return _call("LeakyReLU", "negative_slope=0.01", w.identifier(f"{attr}_leaky_relu"), before)
 
 
 def _bias(layer: Layer) -> str:
@@ -360,10 +361,10 @@ def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
         return _finish(w, layer, attr, line, leaky)
     if activation or leaky:
         raise _Unsupported("an activation inside a cropped transposed convolution is not exported")
-    full = _identifier(f"{attr}_full", w.taken)
+    full = w.identifier(f"{attr}_full")
     w.lines.append(f'{full} = layers.Conv{rank}DTranspose({layer.filters}, {window}{_bias(layer)}, '
                    f'name="{attr}")({x})')
-    return _call(f"Cropping{rank}D", _pairs_text(pairs), _identifier(f"{attr}_crop", w.taken), full)
+    return _call(f"Cropping{rank}D", _pairs_text(pairs), w.identifier(f"{attr}_crop"), full)
 
 
 def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
@@ -426,7 +427,7 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     elif any(b or a for b, a in explicit_pairs(layer.padding, rank)):
         pairs = explicit_pairs(layer.padding, rank)
         if is_max:  # padded with -inf, so that the padding never wins (keras.ops on the symbolic tensor)
-            padded = _identifier(f"{attr}_pad", w.taken)
+            padded = w.identifier(f"{attr}_pad")
             widths = [[0, 0], *([b, a] for b, a in pairs), [0, 0]]
             w.lines.append(f'{padded} = keras.ops.pad({x}, {widths}, constant_values=float("-inf"))')
             x = padded
@@ -609,19 +610,30 @@ UNSUPPORTED: dict[str, str] = {}  # (layer type: why it has no export; every typ
 def export_keras(network: Network, weights: dict[str, Any] | None = None) -> str:
     """The Python source of a Keras functional model computing ``network`` (``build_model()``), with
     ``load_cnncalc_weights(model, path)``. ``weights``, when given, are checked against the network.
-    Layers with no export raise one CnnCalcError naming each of them and why."""
-    writer = _Writer(network)
+    Layers with no export raise one CnnCalcError naming each of them and why. Variables and Keras layer
+    names come from ``identifiers.identifier``: distinct as Python reads them, clear of every name the
+    code uses itself, each layer's own name kept in a comment."""
+    summary = analyse(network)
     if weights is not None:
         from ..run.executor import gather_weights
 
-        gather_weights(writer.summary, weights, seed=0, dtype="float64")
+        gather_weights(summary, weights, seed=0, dtype="float64")
+    # the names the code uses itself, read from the code written once with the layers' names held out
+    held_out = HeldOut()
+    used, scope = vocabulary(_write(network, summary, held_out), held_out)
+    taken = dict.fromkeys(used | scope, 2)
+    return _write(network, summary, functools.partial(identifier, taken=taken, scope=scope))
+
+
+def _write(network: Network, summary: Any, name: Callable[[str], str]) -> str:
+    writer = _Writer(network, summary, name)
     problems: list[str] = []
     for position in network.order:
         layer = network.layers[position]
-        attr = _identifier(layer.name, writer.taken)
+        attr = writer.identifier(layer.name)
         xs = [writer.var[s] for s in layer.inputs]
         shapes = [writer.shapes[s] for s in layer.inputs]
-        base = _base_type(layer.type)
+        base = base_type(layer.type)
         try:
             if base in MERGES:
                 expression = MERGES[base](writer, layer, xs, attr, shapes)
@@ -634,8 +646,11 @@ def export_keras(network: Network, weights: dict[str, Any] | None = None) -> str
             writer.var[layer.name] = attr  # (so that the layers after it are still checked)
             continue
         writer.var[layer.name] = attr
-        comment = f"  # {_safe(layer.name)}" if layer.name != attr and "  # " not in expression else ""
-        writer.lines.append(f"{attr} = {expression}{comment}")
+        expression, _, note = expression.partition("  # ")
+        notes = [note] if note else []
+        if layer.name != attr:
+            notes.append(comment_text(layer.name))
+        writer.lines.append(f"{attr} = {expression}" + (f"  # {'; '.join(notes)}" if notes else ""))
     if problems:
         raise CnnCalcError(f"cannot export to Keras: {len(problems)} layer(s) have no equivalent: "
                            + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
@@ -646,13 +661,13 @@ def _source(writer: _Writer) -> str:
     network = writer.network
     shape = ", ".join(str(d) if arith.is_int(d) else "None" for d in network.input_shape)
     dtype = ', dtype="int32"' if network.layers[network.order[0]].type == "embedding" else ""
-    lines = [HEADER.format(title=_safe(network.name), source=_safe(network.source))]
+    lines = [HEADER.format(title=docstring_text(network.name), source=docstring_text(network.source))]
     lines += [CUSTOM_LAYERS[cls] for cls in CUSTOM_LAYERS if cls in writer.custom]
     lines += ["", "def build_model() -> keras.Model:",
-             f'    """{_safe(network.name)}: input [N, {shape}] (channels last)."""',
+             f'    """{docstring_text(network.name)}: input [N, {shape}] (channels last)."""',
              f'    x = keras.Input(shape=({shape},){dtype}, name="input")']
     lines += [f"    {line}" for line in writer.lines]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", network.name)[:100] or _class_name(network.name)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", network.name)[:100] or class_name(network.name)
     lines.append(f'    return keras.Model(x, {writer.var[network.layers[-1].name]}, name="{name}")')
     lines += ["", "", "# (Keras layer, [(cnncalc key, layout rule), ...] in the order of layer.get_weights())",
               "WEIGHTS = ["]

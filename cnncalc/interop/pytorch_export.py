@@ -19,8 +19,7 @@ True
 
 from __future__ import annotations
 
-import keyword
-import re
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from ..errors import CnnCalcError
 from ..layers.base import Layer, explicit_pairs
 from ..maths import arith
 from ..spec.network import INPUT, Network
+from .identifiers import HeldOut, base_type, class_name, comment_text, docstring_text, identifier, vocabulary
 
 __all__ = ["export_pytorch"]
 
@@ -175,21 +175,24 @@ class Attention(nn.Module):
 }
 
 
+# What nn.Module has itself (torch 2.x): a submodule stored under one of these names is hidden by it
+# (``self.train(x)`` would call Module.train), so no layer is given one
+MODULE_ATTRIBUTES = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init", "children", "compile",
+    "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr", "float", "forward", "get_buffer",
+    "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict", "modules", "mtia",
+    "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter",
+    "register_state_dict_post_hook", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "training", "type", "xpu",
+    "zero_grad",
+})
+
+
 class _Unsupported(Exception):
     pass
-
-
-def _identifier(name: str, taken: set[str]) -> str:
-    """A Python identifier for a layer name (``conv2_block1/1_conv`` → ``conv2_block1_1_conv``)."""
-    base = re.sub(r"\W", "_", name).strip("_") or "layer"
-    if base[0].isdigit() or keyword.iskeyword(base) or base in ("x", "self", "input", "F", "nn", "torch", "np"):
-        base = f"layer_{base}"
-    candidate, k = base, 1
-    while candidate in taken:
-        k += 1
-        candidate = f"{base}_{k}"
-    taken.add(candidate)
-    return candidate
 
 
 def _torch_dim(axis: int, rank: int) -> int:
@@ -219,13 +222,13 @@ def _int(value: Any, what: str) -> int:
 
 
 class _Writer:
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, summary: Any, name: Callable[[str], str]) -> None:
         self.network = network
-        self.summary = analyse(network)
         self.shapes: dict[str, tuple] = {INPUT: tuple(network.input_shape)}
-        for record in self.summary.records:
+        for record in summary.records:
             self.shapes[record.name] = tuple(record.output_shape)
-        self.taken: set[str] = set()
+        self.identifier = name  # every name the code gets from a layer's or the network's comes from here
+        self.cls = name(class_name(network.name))
         self.var: dict[str, str] = {INPUT: "x"}
         self.init: list[str] = []
         self.forward: list[str] = []
@@ -327,14 +330,15 @@ def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     channels = _int(shape[-1], "the channel count")
     padded, padding = _padded_input(layer, x, rank)
     middle = channels * layer.multiplier
-    w.add_module(f"{attr}_depthwise", f"nn.Conv{rank}d({channels}, {middle}, {_window_args(layer, rank)}{padding}, "
-                                      f"groups={channels}, bias=False)")
-    w.add_module(f"{attr}_pointwise", f"nn.Conv{rank}d({middle}, {layer.filters}, kernel_size=1{_bias_flag(layer)})")
-    w.weight(layer, "weight", f"{attr}_depthwise.weight", "depthwise")
-    w.weight(layer, "pointwise_weight", f"{attr}_pointwise.weight", "dense")
+    depthwise, pointwise = w.identifier(f"{attr}_depthwise"), w.identifier(f"{attr}_pointwise")
+    w.add_module(depthwise, f"nn.Conv{rank}d({channels}, {middle}, {_window_args(layer, rank)}{padding}, "
+                            f"groups={channels}, bias=False)")
+    w.add_module(pointwise, f"nn.Conv{rank}d({middle}, {layer.filters}, kernel_size=1{_bias_flag(layer)})")
+    w.weight(layer, "weight", f"{depthwise}.weight", "depthwise")
+    w.weight(layer, "pointwise_weight", f"{pointwise}.weight", "dense")
     if layer.bias is not False:
-        w.weight(layer, "bias", f"{attr}_pointwise.bias")
-    return _activated(layer, f"self.{attr}_pointwise(self.{attr}_depthwise({padded}))")
+        w.weight(layer, "bias", f"{pointwise}.bias")
+    return _activated(layer, f"self.{pointwise}(self.{depthwise}({padded}))")
 
 
 def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
@@ -638,8 +642,7 @@ MERGES = {"add": _merge, "multiply": _merge, "subtract": _merge, "maximum": _mer
 UNSUPPORTED: dict[str, str] = {}
 
 
-def _base_type(type_name: str) -> str:
-    return re.sub(r"[123]d$", "", type_name)
+_base_type = base_type  # (the name this module's tests know it by)
 
 
 def export_pytorch(network: Network, weights: dict[str, Any] | None = None) -> str:
@@ -647,18 +650,30 @@ def export_pytorch(network: Network, weights: dict[str, Any] | None = None) -> s
 
     ``weights`` (cnncalc's ``.npz`` arrays by key), when given, are checked against the network (keys
     and shapes) so that the loader will accept them. Layers with no export raise one CnnCalcError
-    naming each of them and why.
+    naming each of them and why. Names come from ``identifiers.identifier``: distinct as Python reads
+    them, clear of every name the code uses itself, each layer's own name kept in a comment.
     """
-    writer = _Writer(network)
+    summary = analyse(network)
     if weights is not None:
-        _check_weights(writer, weights)
+        from ..run.executor import gather_weights
+
+        gather_weights(summary, weights, seed=0, dtype="float64")
+    # the names the code uses itself, read from the code written once with the layers' names held out
+    held_out = HeldOut()
+    used, scope = vocabulary(_write(network, summary, held_out), held_out)
+    taken = dict.fromkeys(used | scope | MODULE_ATTRIBUTES, 2)
+    return _write(network, summary, functools.partial(identifier, taken=taken, scope=scope))
+
+
+def _write(network: Network, summary: Any, name: Callable[[str], str]) -> str:
+    writer = _Writer(network, summary, name)
     problems: list[str] = []
     for position in network.order:
         layer = network.layers[position]
-        attr = _identifier(layer.name, writer.taken)
+        attr = writer.identifier(layer.name)
         xs = [writer.var[s] for s in layer.inputs]
         shapes = [writer.shapes[s] for s in layer.inputs]
-        base = _base_type(layer.type)
+        base = base_type(layer.type)
         try:
             if base == "attention":
                 expression = _attention(writer, layer, xs, attr, shapes)
@@ -673,38 +688,26 @@ def export_pytorch(network: Network, weights: dict[str, Any] | None = None) -> s
             writer.var[layer.name] = attr  # (so that the layers after it are still checked)
             continue
         writer.var[layer.name] = attr
-        comment = f"  # {layer.name}" if layer.name != attr else ""
-        if "  # " in expression:
-            expression, _, extra = expression.partition("  # ")
-            comment = f"  # {extra}" + (f"; {layer.name}" if comment else "")
-        writer.forward.append(f"{attr} = {expression}{comment}")
+        expression, _, note = expression.partition("  # ")
+        notes = [note] if note else []
+        if layer.name != attr:
+            notes.append(comment_text(layer.name))
+        writer.forward.append(f"{attr} = {expression}" + (f"  # {'; '.join(notes)}" if notes else ""))
     if problems:
         raise CnnCalcError(f"cannot export to PyTorch: {len(problems)} layer(s) have no equivalent: "
                            + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
     return _source(writer)
 
 
-def _check_weights(writer: _Writer, weights: dict[str, Any]) -> None:
-    from ..run.executor import gather_weights
-
-    gather_weights(writer.summary, weights, seed=0, dtype="float64")
-
-
-def _class_name(name: str) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", name)
-    text = "".join(w[:1].upper() + w[1:] for w in words) or "Net"
-    return text if text[0].isalpha() else f"Net{text}"
-
-
 def _source(writer: _Writer) -> str:
     network = writer.network
-    cls = _class_name(network.name)
+    cls = writer.cls
     shape = list(network.input_shape)
     first = [shape[-1], *shape[:-1]] if len(shape) > 1 else shape
-    lines = [HEADER.format(title=_safe(network.name), source=_safe(network.source))]
+    lines = [HEADER.format(title=docstring_text(network.name), source=docstring_text(network.source))]
     lines += [writer.helpers[name].rstrip("\n") for name in sorted(writer.helpers)]
     lines += ["", "", f"class {cls}(nn.Module):",
-             (f'    """{_safe(network.name)}: input [N, {", ".join(str(d) for d in first)}] '
+             (f'    """{docstring_text(network.name)}: input [N, {", ".join(str(d) for d in first)}] '
              f'(cnncalc\'s [{", ".join(str(d) for d in shape)}] channels-first)."""'),
              "", "    def __init__(self) -> None:", "        super().__init__()"]
     lines += [f"        {line}" for line in writer.init]
@@ -717,7 +720,3 @@ def _source(writer: _Writer) -> str:
     lines.append("]")
     return "\n".join(lines) + LOADER.format(cls=cls)
 
-
-def _safe(text: str) -> str:
-    """A name inside a docstring: no quotes or backslashes that could end it."""
-    return re.sub(r'["\\\x00-\x1f]', "_", text)[:200]
