@@ -77,3 +77,51 @@ def _symbolic_budget_for_a_loaded_machine(monkeypatch):
 
     if budget.ENVIRONMENT not in os.environ:
         monkeypatch.setenv(budget.ENVIRONMENT, "60")
+
+
+# ---------------------------------------------------------------- the framework tier
+
+#: set by .ci/run's framework tier: the tests that compare cnncalc with PyTorch, torchvision and Keras must
+#: run there, so a missing framework (or a Keras without its backend) fails the tier instead of skipping
+FRAMEWORK_TIER = os.environ.get("CNNCALC_FRAMEWORK_TIER") == "1"
+FRAMEWORKS = ("torch", "torchvision", "keras", "jax", "onnxruntime")
+
+
+def pytest_sessionstart(session):
+    if not FRAMEWORK_TIER:
+        return
+    import importlib
+
+    missing = []
+    for name in FRAMEWORKS:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001 - any failure to import is a missing framework here
+            missing.append(f"{name} ({type(error).__name__}: {str(error)[:120]})")
+    if missing:
+        pytest.exit(f"framework tier: cannot import {', '.join(missing)}", returncode=3)
+
+
+def _skipped_for_a_framework(report) -> str | None:
+    if not (FRAMEWORK_TIER and report.skipped):
+        return None
+    reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason if any(name in reason for name in (*FRAMEWORKS, "tensorflow")) else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    reason = _skipped_for_a_framework(report)
+    if reason:
+        report.outcome, report.longrepr = "failed", f"the framework tier must run this test, but it skipped: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    reason = _skipped_for_a_framework(report)
+    if reason:
+        report.outcome, report.longrepr = "failed", f"the framework tier must run this module, but it skipped: {reason}"

@@ -59,7 +59,7 @@ def test_python_dash_m_and_console_script():
 
 @pytest.mark.parametrize("args, fragment", [
     (["summary", "lenet5", "--depth", "-1"], "Invalid value for '--depth'"),
-    (["summary", "lenet5", "--formt", "json"], "No such option: --formt"),
+    (["summary", "lenet5", "--formt", "json"], "--formt"),  # the wording is click's
     (["summary"], "Missing argument"),
     (["nosuch"], "No such command 'nosuch'"),
 ])
