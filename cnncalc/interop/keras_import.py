@@ -28,6 +28,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
+import struct
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -44,16 +46,29 @@ __all__ = ["KERAS_CLASSES", "import_keras", "import_keras_text"]
 MAX_JSON_BYTES = 64 * 1024**2
 #: bytes of a ``.keras`` archive read from disk (VGG19 with its weights is about 550 MB)
 MAX_ARCHIVE_BYTES = 1024**3
-#: members of a ``.keras`` archive (a real one has three)
+#: members of a ``.keras`` archive (a real one has three), as its end-of-central-directory record declares
 MAX_ARCHIVE_MEMBERS = 1000
+#: bytes of a ``.keras`` archive's central directory: zipfile parses all of it, whatever the member count says
+MAX_CENTRAL_DIRECTORY_BYTES = 1024**2
 #: layers of one model after flattening nested models (the spec's own cap is 100,000)
 MAX_KERAS_LAYERS = 100_000
 #: models nested inside models
 MAX_NESTING = 32
 #: bytes of ``model.weights.h5`` once decompressed from the archive
 MAX_H5_BYTES = 2 * 1024**3
-#: bytes of all the arrays of ``model.weights.h5`` together, as their shapes and types declare them
+#: bytes of all the arrays of ``model.weights.h5`` together as stored, as their shapes and types declare them
 MAX_WEIGHTS_BYTES = 2 * 1024**3
+#: numbers in all the arrays of ``model.weights.h5`` together: each becomes a float64, so this caps what
+#: reading them holds in memory (2 GiB), whatever the stored type (a uint8 array grows eightfold)
+MAX_WEIGHTS_ELEMENTS = 2**28
+#: groups and arrays of ``model.weights.h5`` entered (each once), for each layer of the config (Keras writes
+#: at most 18: MultiHeadAttention's group and vars and its four sublayers' with a kernel and a bias each)...
+H5_OBJECTS_PER_LAYER = 32
+#: ...and in all: h5py takes 0.1–0.25 ms to enter one, so this many take 10–25 s
+MAX_H5_OBJECTS = 100_000
+#: links from the root of ``model.weights.h5`` to an array: two for each nested model (``layers/<name>``),
+#: a few more for a layer's sublayers and ``vars/<i>``
+MAX_H5_DEPTH = 2 * MAX_NESTING + 8
 
 
 class KerasImportError(SpecError):
@@ -111,6 +126,7 @@ def _gunzip(data: bytes) -> bytes:
 def _archive_member(data: bytes, name: str, cap: int) -> bytes:
     """Member ``name`` of a ``.keras`` zip, decompressed to at most ``cap`` bytes (the declared size may
     lie: the read stops past the cap whatever the header says)."""
+    _check_directory(data)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -129,6 +145,47 @@ def _archive_member(data: bytes, name: str, cap: int) -> bytes:
     if len(out) > cap:
         raise KerasImportError(f"{name} of the .keras archive too large once decompressed (more than {cap:,} bytes)")
     return out
+
+
+_END_RECORD = struct.Struct("<4s4H2LH")  # signature, disk, disk of directory, entries here, entries, size, offset, comment
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")  # signature, disk of the zip64 record, its offset, disks
+_ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")  # ..., entries here, entries, size, offset
+
+
+def _check_directory(data: bytes) -> None:
+    """Refuse an archive whose end-of-central-directory record declares too many members or too large a
+    directory, before zipfile builds an object for each of them (10 M members took 81 s and 4.4 GB).
+
+    The record is found as zipfile finds it. A zip64 record replaces its figures; Python versions look for
+    that record in two places (before its locator, or where the locator says), so the figures of each record
+    found count, and those of the plain record too unless a zip64 record stands in both places.
+    """
+    end = len(data) - _END_RECORD.size
+    if end < 0:
+        return  # zipfile refuses it itself
+    if not (data[end:end + 4] == b"PK\x05\x06" and data[-2:] == b"\x00\x00"):
+        end = data.rfind(b"PK\x05\x06", max(len(data) - (1 << 16) - _END_RECORD.size, 0))
+        if end < 0 or len(data) - end < _END_RECORD.size:
+            return
+    fields = _END_RECORD.unpack_from(data, end)
+    figures: list[tuple[int, int, int]] = []  # (entries here, entries, directory bytes)
+    places: set[int] = set()
+    locator = end - _ZIP64_LOCATOR.size
+    if locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":
+        places = {locator - _ZIP64_END_RECORD.size, _ZIP64_LOCATOR.unpack_from(data, locator)[2]}
+        for start in places:
+            if 0 <= start <= len(data) - _ZIP64_END_RECORD.size and data[start:start + 4] == b"PK\x06\x06":
+                figures.append(_ZIP64_END_RECORD.unpack_from(data, start)[6:9])
+    if not places or len(figures) < len(places):
+        figures.append(fields[3:6])
+    members = max(max(here, total) for here, total, _ in figures)
+    size = max(size for _, _, size in figures)
+    if members > MAX_ARCHIVE_MEMBERS:
+        raise KerasImportError(f"the .keras archive has too many members ({members:,}, "
+                               f"at most {MAX_ARCHIVE_MEMBERS:,})")
+    if size > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise KerasImportError(f"the .keras archive's central directory is too large ({size:,} bytes, "
+                               f"at most {MAX_CENTRAL_DIRECTORY_BYTES:,})")
 
 
 def _archive_config(data: bytes) -> str:
@@ -186,6 +243,14 @@ class _Importer:
         self.keras2 = str(model.get("keras_version", "3")).startswith("2")
         #: scoped Keras layer name → (class name, config, spec layers made): where its variables go
         self.made: dict[str, tuple[str, dict[str, Any], list[dict[str, Any]]]] = {}
+        #: a nested model's output, by (id of its config, tensor): outer layers may read it many times
+        self.outputs: dict[tuple[int, int], str] = {}
+        #: a nested functional model's output references and the models among its layers, by id of its config
+        self.indexes: dict[int, tuple[list[tuple[str, int, int]], dict[str, dict[str, Any]]]] = {}
+        #: (spec layer, its source, field → a constant repeated per channel): filled in by `per_channel`
+        self.per_channel_constants: list[tuple[dict[str, Any], str, dict[str, float]]] = []
+        #: entries of the layer lists of the model and its nested models, input layers included
+        self.keras_layers = 0
 
     def run(self) -> dict[str, Any]:
         class_name = _get(self.model, "class_name", str, "the Keras model")
@@ -204,8 +269,35 @@ class _Importer:
         spec: dict[str, Any] = {"input": self.input_shape, "layers": self.layers}
         if isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 200:
             spec = {"name": name, **spec}
+        self.per_channel(spec)
         self.check(spec)
         return spec
+
+    def per_channel(self, spec: dict[str, Any]) -> None:
+        """Repeat each per-channel constant (Rescaling, a scalar Normalization) over its input's channels,
+        all from one analysis of the model: one analysis per such layer took 26 s for 1,000 of them."""
+        if not self.per_channel_constants:
+            return
+        from ..calc.analysis import analyse
+        from ..spec.blocks import MAX_EXPANDED_VALUES
+        from ..spec.network import build_network
+
+        records = {r.name: r for r in analyse(build_network(spec, self.source)).records}
+        assert self.input_shape is not None
+        values = 0
+        for layer, source, constants in self.per_channel_constants:
+            record = records.get(source)
+            channels = self.input_shape[-1] if source == "input" or record is None else record.output_shape[-1]
+            if not isinstance(channels, int) or not 0 < channels <= 1_000_000:
+                raise KerasImportError("the channel count before this layer is not a number", layer=layer["name"],
+                                       got=str(channels), expected="an integer of at most 1,000,000")
+            # the spec stops at this many values too, but only once the lists are built
+            values += channels * len(constants)
+            if values > MAX_EXPANDED_VALUES:
+                raise KerasImportError(f"per-channel constants of Rescaling and Normalization layers: more than "
+                                       f"{MAX_EXPANDED_VALUES:,} values", layer=layer["name"])
+            for field, value in constants.items():
+                layer[field] = [value] * channels
 
     def check(self, spec: dict[str, Any]) -> None:
         """Validate the spec now, so that a bad model fails at import with the Keras layer named."""
@@ -221,6 +313,7 @@ class _Importer:
         if depth > MAX_NESTING:
             raise KerasImportError(f"models nested more than {MAX_NESTING} deep")
         raw_layers = _get(config, "layers", list, f"model '{scope or 'top'}'")
+        self.keras_layers += len(raw_layers)
         trainable = trainable and config.get("trainable", True) is not False
         if class_name == "Sequential":
             return self.sequential(raw_layers, config, scope, inbound, trainable, depth)
@@ -307,29 +400,44 @@ class _Importer:
         return [resolve(r) for r in _output_refs(config)]
 
     def nested_output(self, raw: dict[str, Any], scope: str, tensor: int, depth: int) -> str:
-        """The spec name of output ``tensor`` of a nested model (without adding anything)."""
+        """The spec name of output ``tensor`` of a nested model (without adding anything).
+
+        Found once per model and tensor: 40,000 outer layers reading a nested model of 40,000 layers looked
+        through its layers 40,000 times.
+        """
         if depth > MAX_NESTING:
             raise KerasImportError(f"models nested more than {MAX_NESTING} deep")
+        key = (id(raw), 0 if raw.get("class_name") == "Sequential" else tensor)
+        if key not in self.outputs:
+            self.outputs[key] = self.find_output(raw, scope, tensor, depth)
+        return self.outputs[key]
+
+    def find_output(self, raw: dict[str, Any], scope: str, tensor: int, depth: int) -> str:
         config = _get(raw, "config", dict, f"nested model '{scope}'")
         if raw.get("class_name") == "Sequential":
-            layers = [r for r in _get(config, "layers", list, "the model") if isinstance(r, dict)
-                      and r.get("class_name") != "InputLayer"]
-            if not layers:
+            last = next((r for r in reversed(_get(config, "layers", list, "the model"))
+                         if isinstance(r, dict) and r.get("class_name") != "InputLayer"), None)
+            if last is None:
                 raise KerasImportError("empty nested Sequential model", layer=scope)
-            last = layers[-1]
             last_name = last.get("name") or _get(last, "config", dict, "layer").get("name")
             if last.get("class_name") in _MODEL_CLASSES:
                 return self.nested_output(last, _join(scope, str(last_name)), 0, depth + 1)
             return _join(scope, str(last_name))
-        refs = _output_refs(config)
+        if id(raw) not in self.indexes:
+            models: dict[str, dict[str, Any]] = {}
+            for candidate in _get(config, "layers", list, "the model"):
+                # read before the model's own layers are checked (a model never called is not): any name
+                name = _layer_name(candidate) if isinstance(candidate, dict) else None
+                if isinstance(name, str) and candidate.get("class_name") in _MODEL_CLASSES:
+                    models.setdefault(name, candidate)
+            self.indexes[id(raw)] = (_output_refs(config), models)
+        refs, models = self.indexes[id(raw)]
         if not 0 <= tensor < len(refs):
             raise KerasImportError("reference to a missing output of a nested model", layer=scope, got=tensor,
                                    expected=f"0 to {len(refs) - 1}")
         layer_name, _node, inner = refs[tensor]
-        for candidate in _get(config, "layers", list, "the model"):
-            if (isinstance(candidate, dict) and candidate.get("class_name") in _MODEL_CLASSES
-                    and _layer_name(candidate) == layer_name):
-                return self.nested_output(candidate, _join(scope, layer_name), inner, depth + 1)
+        if layer_name in models:
+            return self.nested_output(models[layer_name], _join(scope, layer_name), inner, depth + 1)
         return _join(scope, layer_name)
 
     def network_input(self, config: dict[str, Any]) -> list[str]:
@@ -362,7 +470,11 @@ class _Importer:
             raise KerasImportError(f"too many layers (more than {MAX_KERAS_LAYERS:,})")
         trainable = trainable and config.get("trainable", True) is not False
         if class_name in _MODEL_CLASSES:
-            return [*self.model_layers(class_name, config, name, sources, trainable, depth + 1)][-1:]
+            outputs = self.model_layers(class_name, config, name, sources, trainable, depth + 1)
+            if not outputs:  # the next layer of a Sequential would have no input
+                raise KerasImportError("the nested model has no output", layer=name, field="output_layers",
+                                       got=[], expected="one output")
+            return outputs[-1:]
         if config.get("data_format", "channels_last") != "channels_last":
             raise KerasImportError("channels_first layers are not supported (the spec is channels-last)",
                                    layer=name, field="data_format", got=config.get("data_format"),
@@ -513,7 +625,7 @@ def _activation(call: _Call, value: Any) -> str:
                                got=value, expected="Keras 3's hard_sigmoid, relu6(x + 3)/6")
     if value == "leaky_relu":
         return "leaky_relu"
-    if value not in _ACTIVATIONS:
+    if not isinstance(value, str) or value not in _ACTIVATIONS:  # a list or a mapping is no key
         raise KerasImportError("unknown activation", field="activation", got=value,
                                expected="one of " + ", ".join(sorted(_ACTIVATIONS)))
     return _ACTIVATIONS[value]
@@ -704,7 +816,7 @@ def _crop_1d(call: _Call) -> list[dict[str, Any]]:
 def _upsample(call: _Call) -> list[dict[str, Any]]:
     interpolation = call.get("interpolation", "nearest")
     modes = {"nearest": "nearest", "bilinear": "linear", "linear": "linear", "trilinear": "linear"}
-    if interpolation not in modes:
+    if not isinstance(interpolation, str) or interpolation not in modes:
         raise KerasImportError("interpolation has no spec equivalent", field="interpolation", got=interpolation,
                                expected="nearest or bilinear")
     return [call.layer("upsample", scale=call.sizes("size", 2), mode=modes[interpolation])]
@@ -753,10 +865,17 @@ def _rescaling(call: _Call) -> list[dict[str, Any]]:
                                expected="one number (per-channel lists are not read)")
     if scale == 0:
         raise KerasImportError("Rescaling by 0 has no spec equivalent", field="scale", got=scale, expected="≠ 0")
-    channels = _channels(call)
+    scale_float, offset_float = _finite(scale, "scale"), _finite(offset, "offset")
     # batchnorm computes (x − mean)/√var: mean = −offset/scale and var = 1/scale² give x·scale + offset
-    return [call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
-                       mean=[-offset / scale] * channels, var=[1.0 / scale**2] * channels)]
+    try:
+        mean, var = -offset_float / scale_float, 1.0 / scale_float**2
+    except (OverflowError, ZeroDivisionError):  # scale² beyond the float64 range either way
+        mean, var = math.inf, 0.0
+    if not (math.isfinite(mean) and 0 < var < math.inf):
+        raise KerasImportError("this Rescaling has no float64 batchnorm equivalent", field="scale", got=scale,
+                               expected="offset/scale and 1/scale² within the float64 range")
+    return [_per_channel(call, call.layer("batchnorm", center=False, scale=False, count_stats=False,
+                                          epsilon=0.0), mean=mean, var=var)]
 
 
 def _normalization(call: _Call) -> list[dict[str, Any]]:
@@ -766,32 +885,35 @@ def _normalization(call: _Call) -> list[dict[str, Any]]:
                                expected="false")
     mean, variance = call.get("mean"), call.get("variance")
     if mean is not None or variance is not None:  # constants given in the config: no weights, nothing counted
-        channels = _channels(call)
-        mean_list = [float(mean)] * channels if isinstance(mean, (int, float)) else mean
-        var_list = [float(variance)] * channels if isinstance(variance, (int, float)) else variance
-        return [call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
-                           mean=mean_list, var=var_list)]
+        layer = call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
+                           mean=None if _scalar(mean) else mean, var=None if _scalar(variance) else variance)
+        scalars = {field: _finite(value, field) for field, value in (("mean", mean), ("var", variance))
+                   if _scalar(value)}
+        return [_per_channel(call, layer, **scalars)]
     return [call.layer("batchnorm", center=False, scale=False, epsilon=0.0, count_samples=True)]
 
 
-def _channels(call: _Call) -> int:
-    """The channel count of the layer's input: the spec so far is analysed up to its source."""
-    from ..calc.analysis import analyse
-    from ..spec.network import build_network
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-    importer = call.importer
-    assert importer.input_shape is not None
-    if call.sources == ["input"]:
-        shape = importer.input_shape
-    else:
-        partial = {"input": importer.input_shape, "layers": importer.layers}
-        records = {r.name: r for r in analyse(build_network(partial, importer.source)).records}
-        shape = list(records[call.sources[0]].output_shape)
-    channels = shape[-1]
-    if not isinstance(channels, int) or not 0 < channels <= 1_000_000:
-        raise KerasImportError("the channel count before this layer is not a number", got=channels,
-                               expected="an integer of at most 1,000,000")
-    return channels
+
+def _finite(value: Any, field: str) -> float:
+    """A config number as a float64 (an integer of 400 digits does not convert)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise KerasImportError(f"'{field}' is not a finite float64", field=field, got=value,
+                               expected="a number within ±1.8e308")
+    return number
+
+
+def _per_channel(call: _Call, layer: dict[str, Any], **constants: float) -> dict[str, Any]:
+    """``layer`` whose ``constants`` become one value per channel of its input, once the whole model is read."""
+    if constants:
+        call.importer.per_channel_constants.append((layer, call.sources[0], constants))
+    return layer
 
 
 def _embedding(call: _Call) -> list[dict[str, Any]]:
@@ -856,7 +978,7 @@ def _archive_weights(data: bytes, importer: _Importer) -> dict[str, np.ndarray]:
         raise KerasImportError("reading the weights of a .keras archive needs h5py",
                                hint="pip install 'cnncalc[keras]' (or pip install h5py)") from None
     raw = _archive_member(data, "model.weights.h5", MAX_H5_BYTES)
-    reader = _H5Reader(h5py)
+    reader = _H5Reader(h5py, min(MAX_H5_OBJECTS, H5_OBJECTS_PER_LAYER * (importer.keras_layers + 1)))
     try:
         with h5py.File(io.BytesIO(raw), "r") as h5:
             found: dict[str, list[np.ndarray]] = {}
@@ -883,83 +1005,123 @@ def _archive_weights(data: bytes, importer: _Importer) -> dict[str, np.ndarray]:
 
 
 class _H5Reader:
-    """Walks ``layers/<group>/vars`` (a group's ``vars`` names its layer), nested models below."""
+    """Walks ``layers/<group>/vars`` (a group's ``vars`` names its layer), nested models below.
 
-    def __init__(self, h5py: Any) -> None:
+    Keras writes a tree. Hard links can make a few groups look like a tree of 2^depth paths (20 levels of
+    groups each linking twice to the next hung the import), so each group and array is entered once, known
+    by its address in the file, and a second way to the same object is refused.
+    """
+
+    def __init__(self, h5py: Any, limit: int) -> None:
         self.h5py = h5py
+        self.limit = limit  # groups and arrays entered
         self.total = 0
+        self.elements = 0
         self.where = ""
+        self.seen: set[int] = set()
 
-    def child(self, group: Any, key: str) -> Any:
+    def child(self, group: Any, key: str, depth: int) -> Any:
+        """``group[key]``, ``depth`` links below the root."""
         link = group.get(key, getlink=True)
         if not isinstance(link, self.h5py.HardLink):  # soft and external links would read elsewhere
             raise KerasImportError(f"model.weights.h5 has a link at '{group.name}/{key}'",
                                    expected="plain groups and datasets as Keras writes them")
-        return group[key]
+        if depth > MAX_H5_DEPTH:
+            raise KerasImportError(f"model.weights.h5 nested more than {MAX_H5_DEPTH} groups deep")
+        node = group[key]
+        self.enter(node, f"{group.name.rstrip('/')}/{key}")
+        return node
+
+    def enter(self, node: Any, path: str) -> None:
+        address = self.h5py.h5o.get_info(node.id).addr
+        if address in self.seen:
+            raise KerasImportError(f"model.weights.h5 reaches one object twice (again at '{path}')",
+                                   expected="a tree of groups and datasets as Keras writes it")
+        self.seen.add(address)
+        if len(self.seen) > self.limit:
+            raise self.too_many()
+
+    def keys(self, group: Any, entered: int = 0) -> list[str]:
+        """The names in ``group``, each to be entered but ``entered`` of them: counted before they are listed,
+        as a group may hold millions of links that cost a few bytes each."""
+        if len(group) - entered > self.limit - len(self.seen):
+            raise self.too_many(got=f"{len(group):,} in '{group.name}'")
+        return list(group)
+
+    def too_many(self, **got: Any) -> KerasImportError:
+        return KerasImportError(f"model.weights.h5 has more than {self.limit:,} groups and arrays", **got,
+                                expected=f"at most {H5_OBJECTS_PER_LAYER} for each layer of the config and "
+                                         f"{MAX_H5_OBJECTS:,} in all")
 
     def layers(self, group: Any, scope: str, found: dict[str, list[np.ndarray]], depth: int) -> None:
-        if depth > MAX_NESTING:
-            raise KerasImportError(f"model.weights.h5 nested more than {MAX_NESTING} deep")
+        """The layers below ``group``, itself ``depth`` links below the root."""
+        if depth == 0:
+            self.enter(group, "/")
         if "layers" not in group:
             return
-        layers = self.child(group, "layers")
+        layers = self.child(group, "layers", depth + 1)
         if len(layers) > MAX_KERAS_LAYERS:
             raise KerasImportError(f"model.weights.h5 has too many layers ({len(layers):,})")
-        for key in layers:
-            node = self.child(layers, key)
+        for key in self.keys(layers):
+            node = self.child(layers, key, depth + 2)
             if not isinstance(node, self.h5py.Group):
                 raise KerasImportError(f"model.weights.h5: '{node.name}' is not a group")
-            name = self.name(node, key)
-            scoped = _join(scope, name)
+            own = self.child(node, "vars", depth + 3) if "vars" in node else None
+            scoped = _join(scope, self.name(own, key))
             if "layers" in node:  # a nested model
-                self.layers(node, scoped, found, depth + 1)
+                self.layers(node, scoped, found, depth + 2)
                 continue
             arrays: list[np.ndarray] = []
-            self.variables(node, arrays, depth)
+            self.variables(node, own, arrays, depth + 2)
             if arrays:
                 found[scoped] = arrays
 
-    def name(self, node: Any, key: str) -> str:
-        if "vars" not in node:
+    @staticmethod
+    def name(own: Any, key: str) -> str:
+        if own is None:
             return key
-        name = self.child(node, "vars").attrs.get("name", key)
+        name = own.attrs.get("name", key)
         if isinstance(name, bytes):
             name = name.decode("utf-8", "replace")
         return str(name)
 
-    def variables(self, node: Any, out: list[np.ndarray], depth: int) -> None:
-        """The layer's own ``vars/0..n``, then its sublayers' (MultiHeadAttention's EinsumDense) by group name."""
-        if depth > MAX_NESTING:
-            raise KerasImportError(f"model.weights.h5 nested more than {MAX_NESTING} deep")
-        if "vars" in node:
-            group = self.child(node, "vars")
-            keys = sorted(group, key=lambda k: int(k) if k.isdigit() else -1)
+    def variables(self, node: Any, own: Any, out: list[np.ndarray], depth: int) -> None:
+        """The layer's own ``vars/0..n`` (``own``), then its sublayers' (MultiHeadAttention's EinsumDense) by
+        group name; ``node`` is ``depth`` links below the root."""
+        if own is not None:
+            keys = sorted(self.keys(own), key=lambda k: int(k) if k.isdigit() else -1)
             for key in keys:
                 if not key.isdigit():
-                    raise KerasImportError(f"model.weights.h5: unexpected variable '{group.name}/{key}'")
-                out.append(self.array(self.child(group, key)))
-        for key in node:
+                    raise KerasImportError(f"model.weights.h5: unexpected variable '{own.name}/{key}'")
+                out.append(self.array(self.child(own, key, depth + 2)))
+        for key in self.keys(node, entered=own is not None):
             if key != "vars":
-                sub = self.child(node, key)
+                sub = self.child(node, key, depth + 1)
                 if isinstance(sub, self.h5py.Group):
                     mark = len(out)
-                    self.variables(sub, out, depth + 1)
+                    sub_own = self.child(sub, "vars", depth + 2) if "vars" in sub else None
+                    self.variables(sub, sub_own, out, depth + 1)
                     for i in range(mark, len(out)):  # remember which sublayer each variable came from
                         out[i] = _Tagged.tag(out[i], key)
 
     def array(self, dataset: Any) -> np.ndarray:
         self.where = dataset.name
-        if not isinstance(dataset, self.h5py.Dataset):
+        if not isinstance(dataset, self.h5py.Dataset) or dataset.shape is None:
             raise KerasImportError(f"model.weights.h5: '{dataset.name}' is not an array")
         if dataset.dtype.kind not in "fiub" or dataset.dtype.itemsize > 16:
             raise KerasImportError(f"model.weights.h5: '{dataset.name}' is not numeric", got=str(dataset.dtype))
         if dataset.is_virtual or dataset.id.get_create_plist().get_external_count():
             raise KerasImportError(f"model.weights.h5: '{dataset.name}' reads data outside the file")
-        size = int(np.prod(dataset.shape, dtype=object)) * dataset.dtype.itemsize
-        self.total += size
+        elements = int(np.prod(dataset.shape, dtype=object))  # Python ints: a declared shape may overflow int64
+        self.total += elements * dataset.dtype.itemsize
+        self.elements += elements
         if self.total > MAX_WEIGHTS_BYTES:
             raise KerasImportError(f"model.weights.h5 declares more than {MAX_WEIGHTS_BYTES:,} bytes of arrays",
                                    got=f"'{dataset.name}' of shape {tuple(dataset.shape)}")
+        if self.elements > MAX_WEIGHTS_ELEMENTS:
+            raise KerasImportError(f"model.weights.h5 declares more than {MAX_WEIGHTS_ELEMENTS:,} numbers "
+                                   f"({MAX_WEIGHTS_ELEMENTS * 8:,} bytes once read as float64)",
+                                   got=f"'{dataset.name}' of shape {tuple(dataset.shape)}, {dataset.dtype}")
         return np.asarray(dataset[()], dtype=np.float64)
 
 
