@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -35,20 +35,26 @@ def one_line(text: str) -> str:
 
 
 def user_errors(command: F) -> F:
-    """Turn a CnnCalcError into one line on stderr and exit code 2."""
+    """Turn a CnnCalcError into one line on stderr and exit code 2; give the command one symbolic time budget."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .maths.budget import BudgetExceeded
+        from .maths.budget import BudgetExceeded, shared_budget
 
         try:
-            return command(*args, **kwargs)
+            with shared_budget():  # one symbolic time budget per command, shared by all its questions
+                return command(*args, **kwargs)
         except CnnCalcError as error:
             typer.echo(f"error: {one_line(str(error))}", err=True)
             raise typer.Exit(code=2) from None
         except BudgetExceeded:  # the budget's own conversion is the rule; this line is the safety net
             typer.echo("error: expression too complex: the symbolic work took longer than the time budget",
                        err=True)
+            raise typer.Exit(code=2) from None
+        except OSError as error:  # caught here: click would turn a closed pipe into a silent exit code 1
+            if not _printing(error):
+                raise
+            _output_lost(error)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -138,6 +144,21 @@ def _model_kind(path: str) -> str | None:
     return None
 
 
+def _inputs(*paths: str | None) -> list[str | None]:
+    """The files a command reads, for the outputs to be checked against (`-` is standard input: a file
+    redirected into it counts too)."""
+    return ["/dev/stdin" if path == "-" else path for path in paths]
+
+
+def _check_outputs(outputs: list[str | None], inputs: list[str | None]) -> None:
+    """Refuse a bad output path (a device, a FIFO, a folder, a link loop, one of the inputs) before any work."""
+    from .outputs import check_output
+
+    for output in outputs:
+        if output is not None:
+            check_output(output, inputs)
+
+
 def _import_model(path: str, kind: str, lenient: bool, weights: bool = True,
                   check: bool = True) -> tuple[Any, dict[str, Any], list[str], dict[str, Any]]:
     """(network, weights, flagged layer names, spec mapping) of a model file (``check``: run onnx.checker
@@ -193,17 +214,18 @@ def import_(
                            expected=".onnx, .keras or a Keras .json")
     if weights_out is not None and not weights_out.lower().endswith(".npz"):
         raise CnnCalcError("unknown file type for --weights-out", file=weights_out, expected=".npz")
+    _check_outputs([output, weights_out], [model])
     network, weights, flagged, spec = _import_model(model, kind, lenient, weights=weights_out is not None)
     result = analyse(network)
     text = dump_spec(spec, f"imported from {model}")
     if output is None:
         typer.echo(text, nl=False)
     else:
-        write_text(output, text, (".yaml", ".yml"))
+        write_text(output, text, (".yaml", ".yml"), inputs=[model])
     if weights_out is not None:
         from .interop import write_npz
 
-        write_npz(weights_out, weights)
+        write_npz(weights_out, weights, inputs=[model, output])
     for name in flagged:
         typer.echo(f"warning: layer '{name}' passes an unsupported operator through (--lenient): its output "
                    "shape and values are not the model's", err=True)
@@ -232,6 +254,7 @@ def export(
 
     from .interop import interop_module
 
+    _check_outputs([output], _inputs(spec, weights))
     network = _load(spec, where)
     arrays = None
     if weights:
@@ -246,7 +269,7 @@ def export(
         onnx_export = interop_module("onnx_export", "ONNX export")
         chosen = np.float64 if dtype is not None and dtype.value == "float64" else np.float32
         model = onnx_export.export_onnx(network, arrays, 0 if seed_value is None else seed_value, chosen)
-        size = onnx_export.save_onnx(model, output)
+        size = onnx_export.save_onnx(model, output, inputs=tuple(_inputs(spec, weights)))
         typer.echo(f"wrote {output}: {len(model.graph.node)} ONNX nodes, {size:,} bytes (opset "
                    f"{onnx_export.OPSET}; input and outputs channels-last)", err=True)
         return
@@ -261,7 +284,7 @@ def export(
         return
     from .render.files import write_text
 
-    write_text(output, source, (".py",))
+    write_text(output, source, (".py",), inputs=_inputs(spec, weights))
     typer.echo(f"wrote {output}", err=True)
 
 
@@ -296,7 +319,7 @@ def summary(
 
     suffixes = {"table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"), "csv": (".csv",),
                 "latex": (".tex",), "html": (".html", ".htm")}[format.value]
-    write_text(output, text, suffixes)
+    write_text(output, text, suffixes, inputs=_inputs(spec))
     typer.echo(f"wrote {output}", err=True)
 
 
@@ -354,7 +377,7 @@ def draw(
 
     network = _load(spec, where)
     drawn = layout(analyse(network), depth)
-    write_text(output, svg(drawn), (".svg",))
+    write_text(output, svg(drawn), (".svg",), inputs=_inputs(spec))
     typer.echo(f"wrote {output}: {len(drawn.boxes)} boxes, {len(drawn.edges)} edges", err=True)
 
 
@@ -553,6 +576,11 @@ def grade(
     paths, refused = answer_paths(answers)
     if not paths:
         raise CnnCalcError("no answer files found", got=list(answers)[:5], expected="answer files (.yaml, .yml, .json)")
+    inputs = [problem, *paths, overrides, secret_file]  # a gradebook never replaces one of them
+    if gradebook:
+        from .outputs import check_output
+
+        check_output(gradebook, inputs, create_folders=True)
     copies: list[Any] = []
     if secret_file or variants:
         from .exercises.variants import grade_variants, read_secret
@@ -590,7 +618,7 @@ def grade(
     if gradebook:
         text = (gradebook_csv(loaded, results) if gradebook_format is GradebookFormat.csv else
                 lms_gradebook(loaded, results, gradebook_format.value, lms_id_column, assignment))
-        write_atomic(gradebook, text, durable=True, through_link=True)
+        write_atomic(gradebook, text, durable=True, through_link=True, inputs=inputs)
     if feedback_dir:
         write_feedback(loaded, results, feedback_dir)
     if invalid:
@@ -639,12 +667,15 @@ def generate(
     folder = Path(out)
     if roster is not None:
         secret = read_secret(secret_file)
-        labels = read_roster(roster)
+        roster_warnings: list[str] = []
+        labels = read_roster(roster, roster_warnings)
+        for warning in roster_warnings:
+            typer.echo(f"warning: {warning}", err=True)
         make = [lambda student=student: student_variant(raw, problem, secret, student) for student in labels]
     else:
         labels = [f"variant-{seed}-{i}" for i in range(count)]
         make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
-    removed = write_variants(folder, labels, make, format.value, force)
+    removed = write_variants(folder, labels, make, format.value, force, inputs=[problem, roster, secret_file])
     typer.echo(f"wrote {len(labels)} sheet(s) to {folder / 'sheets'} and their keys to {folder / 'keys'} "
                "(keep keys/ away from students)")
     if removed:
@@ -807,9 +838,12 @@ OUTPUT_SUFFIXES = (".npy", ".json")
 MAPS_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
-def _check_output_path(path: str, suffixes: tuple[str, ...], option: str) -> None:
-    """Refuse an output path before any work: a known extension, not a folder, its folder present."""
+def _check_output_path(path: str, suffixes: tuple[str, ...], option: str, inputs: list[str | None]) -> None:
+    """Refuse an output path before any work: a known extension, not a folder, its folder present, and
+    what every output must be (see cnncalc.outputs)."""
     import os
+
+    from .outputs import check_output
 
     if not path.lower().endswith(suffixes):
         raise CnnCalcError(f"{option} must end in " + " or ".join(suffixes), got=path,
@@ -821,6 +855,7 @@ def _check_output_path(path: str, suffixes: tuple[str, ...], option: str) -> Non
     if not os.path.isdir(folder):
         raise CnnCalcError(f"{option}: the folder does not exist", file=path, got=folder,
                            expected="an existing folder")
+    check_output(path, inputs)
 
 
 @app.command()
@@ -857,10 +892,11 @@ def run(
     progress = RunProgress()  # counts from here: loading large files is part of the wait
     budget = parse_bytes(max_memory)
     seed_value = _parse_seed(seed)
+    inputs = [spec, input, weights]
     if output:
-        _check_output_path(output, OUTPUT_SUFFIXES, "--output")
+        _check_output_path(output, OUTPUT_SUFFIXES, "--output", inputs)
     if save_maps:
-        _check_output_path(save_maps, MAPS_SUFFIXES, "--save-maps")
+        _check_output_path(save_maps, MAPS_SUFFIXES, "--save-maps", [*inputs, output])
     elif maps_layer is not None:
         raise CnnCalcError("--maps-layer needs --save-maps FILE.png")
     network = load_spec(spec)
@@ -878,9 +914,9 @@ def run(
         progress.finish()
     final = result.output
     if save_maps:
-        _save_feature_maps(result, save_maps, maps_layer)
+        _save_feature_maps(result, save_maps, maps_layer, [*inputs, output])
     if output:
-        _write_output(output, final)
+        _write_output(output, final, inputs)
     if format is TextOrJson.json:
         data: dict[str, Any] = {"output_shape": list(final.shape), "output": _json_values(final)}
         if trace:
@@ -909,23 +945,20 @@ def _json_values(array: Any) -> Any:
     return np.where(np.isfinite(array), array, None).tolist()
 
 
-def _write_output(path: str, array: Any) -> None:
+def _write_output(path: str, array: Any, inputs: list[str | None]) -> None:
     import json
 
     import numpy as np
 
-    try:
-        if path.lower().endswith(".json"):
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump(_json_values(array), handle, allow_nan=False)
-        else:
-            with open(path, "wb") as handle:  # a file object: numpy would append ".npy" to a name
-                np.save(handle, array, allow_pickle=False)
-    except OSError as error:
-        raise CnnCalcError(f"cannot write the output: {error.strerror}", file=path) from None
+    from .outputs import write_output
+
+    if path.lower().endswith(".json"):
+        write_output(path, json.dumps(_json_values(array), allow_nan=False), inputs=inputs)
+    else:  # a file object: numpy would append ".npy" to a name
+        write_output(path, lambda handle: np.save(handle, array, allow_pickle=False), inputs=inputs)
 
 
-def _save_feature_maps(result: Any, path: str, layer: str | None) -> None:
+def _save_feature_maps(result: Any, path: str, layer: str | None, inputs: list[str | None]) -> None:
     from .errors import did_you_mean
     from .run.images import save_maps
 
@@ -943,7 +976,7 @@ def _save_feature_maps(result: Any, path: str, layer: str | None) -> None:
     maps = result.layer_output(layer)
     if maps.ndim == 4:
         maps = maps[0]
-    rows, columns = save_maps(maps, path)
+    rows, columns = save_maps(maps, path, inputs=inputs)
     typer.echo(f"saved {maps.shape[2]} maps of '{layer}' as a {rows}×{columns} grid: {path}", err=True)
 
 
@@ -951,8 +984,10 @@ def main() -> None:
     # Typer vendors click in recent releases and depends on it in older ones: take its classes from Typer.
     click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     no_args = getattr(sys.modules[click_error.__module__], "NoArgsIsHelpError", ())
+    _printable_streams()
     try:
         code = _command()(standalone_mode=False)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not in the interpreter's last flush
     except no_args as shown:  # `cnncalc` alone: the help, as a usage error
         typer.echo(shown.ctx.get_help() if shown.ctx else str(shown), err=True)
         sys.exit(2)
@@ -967,13 +1002,68 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BrokenPipeError:  # `cnncalc summary resnet50 | head`: the reader left; nothing to report
-        sys.stderr.close()
-        sys.exit(0)
+    except OSError as error:
+        if not _printing(error):
+            _internal_error(error)
+        _output_lost(error)
+        sys.exit(2)
     except Exception as error:  # noqa: BLE001 - no traceback ever reaches the user
-        typer.echo(f"internal error: {type(error).__name__}: {_one_line(str(error))} (please report this)", err=True)
-        sys.exit(1)
+        _internal_error(error)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _internal_error(error: Exception) -> NoReturn:
+    typer.echo(f"internal error: {type(error).__name__}: {_one_line(str(error))} (please report this)", err=True)
+    sys.exit(1)
+
+
+def _printable_streams() -> None:
+    """Text a stream cannot encode (a file name with a byte that is not UTF-8, kept by Python as a lone
+    surrogate) is printed escaped, never an error in the middle of a report. Under `python -u` standard
+    output is a raw file whose short writes (a pipe closed by its reader) the text layer silently drops:
+    a buffered layer in between writes everything or raises."""
+    import io
+
+    stdout = sys.stdout
+    if isinstance(stdout, io.TextIOWrapper) and isinstance(stdout.buffer, io.RawIOBase):
+        # the old wrapper stays referenced by sys.__stdout__, so it never closes the file under us
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(stdout.buffer), encoding=stdout.encoding,
+                                      errors=stdout.errors, line_buffering=True)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _printing(error: OSError) -> bool:
+    """Whether ``error`` came from printing (click's echo, or main's last flush of standard output)."""
+    trace = error.__traceback__
+    while trace is not None:
+        frame = trace.tb_frame
+        if (frame.f_code.co_name == "echo" and "click" in frame.f_globals.get("__name__", "")) or (
+                frame.f_code is main.__code__ and trace.tb_next is None):
+            return True
+        trace = trace.tb_next
+    return False
+
+
+def _output_lost(error: OSError) -> None:
+    """Standard output (or error) failed: a closed pipe (`| head`) ends quietly, a full disk or an I/O
+    error in one line; the caller exits with 2, the command did not finish. What is still buffered goes to
+    /dev/null, so the interpreter's last flush cannot fail again."""
+    import errno
+    import os
+
+    try:
+        sink = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(sink, sys.stdout.fileno())
+        os.close(sink)
+    except (OSError, ValueError, AttributeError):
+        pass
+    if error.errno != errno.EPIPE:
+        try:
+            typer.echo(f"error: cannot write to standard output: {error.strerror or error}", err=True)
+        except OSError:
+            pass
 
 
 def _command() -> Any:

@@ -5,6 +5,7 @@ moving a cap by a factor of ten fails a test."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -574,3 +575,148 @@ def test_a_stray_budget_signal_is_one_error_line(cli, monkeypatch):
     monkeypatch.setattr(cli_module, "_load", spent)
     code, _, err = cli("summary", "lenet5")
     assert code == 2 and err == "error: expression too complex: the symbolic work took longer than the time budget\n"
+
+
+# ---------------------------------------------------------------- one budget per command
+
+
+def _spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_shared_budget_gives_the_second_work_what_the_first_left():
+    start = time.perf_counter()
+    with budget.shared_budget():
+        with budget.time_budget("the first work", seconds=0.4):
+            _spin(0.25)
+        with pytest.raises(CnnCalcError) as caught, budget.time_budget("the second work", seconds=0.4):
+            _spin(30)
+    elapsed = time.perf_counter() - start
+    assert 0.35 < elapsed < 5, "the second work got the 0.15 s left, not a fresh 0.4 s, nor no end"
+    message = str(caught.value)
+    assert message.startswith("expression too complex: the second work took longer than the time budget of 0.4 s")
+    assert "s of it spent by the work before" in message
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and budget._state.spent is None
+
+
+def test_a_spent_shared_budget_refuses_the_next_work_at_once():
+    with budget.shared_budget():
+        with pytest.raises(CnnCalcError), budget.time_budget("the first work", seconds=0.1):
+            _spin(30)
+        ran = []
+        start = time.perf_counter()
+        with pytest.raises(CnnCalcError, match="expression too complex: the next work took longer"), \
+                budget.time_budget("the next work", seconds=0.1):
+            ran.append(True)
+        assert not ran and time.perf_counter() - start < 0.05
+
+
+def test_only_the_time_inside_a_budget_counts():
+    """Reading files, running the executor, writing reports: between two budgets, never counted and
+    never interrupted."""
+    with budget.shared_budget():
+        for _ in range(3):
+            with budget.time_budget("a short work", seconds=0.3):
+                _spin(0.05)
+            time.sleep(0.2)  # 0.6 s outside in all: more than the budget
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_without_a_shared_budget_each_work_has_its_own():
+    for _ in range(3):
+        with budget.time_budget("one work", seconds=0.2):
+            _spin(0.1)
+
+
+def test_nested_shared_budgets_leave_the_outer_in_charge():
+    with budget.shared_budget():
+        with budget.time_budget("the first work", seconds=0.3):
+            _spin(0.2)
+        # a key computed inside a command opens a shared budget of its own: no fresh allowance
+        with budget.shared_budget(), pytest.raises(CnnCalcError, match="spent by the work before"), \
+                budget.time_budget("the second work", seconds=0.3):
+            _spin(30)
+
+
+def sizes_problem(path, relus: int, questions: int, high: int) -> str:
+    """A problem whose `sizes` questions each analyse a conv and a long ReLU chain at every size of n; the
+    questions differ in their ranges, so no search is remembered for the next."""
+    layers = [{"type": "conv", "name": "c1", "filters": 2, "kernel": 3}]
+    layers += [{"type": "relu", "name": f"r{i}"} for i in range(relus)]
+    asked = [{"id": f"q{i}", "prompt": "For which n is every layer valid (kernel 3)?",
+              "compute": {"sizes": "chain", "for": "n", "min": 1 + i, "max": high}} for i in range(questions)]
+    problem = {"id": "long-chain", "version": 1, "title": "A long chain",
+               "networks": {"chain": {"input": ["n", "n", 1], "layers": layers}},
+               "parts": [{"id": "p", "points": 1, "prompt": "A 3 × 3 kernel, no padding, stride 1.",
+                          "questions": asked}]}
+    path.write_text(json.dumps(problem))
+    return str(path)
+
+
+def test_sizes_questions_over_a_long_chain_share_one_budget(tmp_path, cli, monkeypatch):
+    """Six `sizes` questions over a long ReLU chain, each of which alone takes well under the budget (the
+    budget is 2.5 times one search, measured here): together they pass it, and the command ends with
+    "expression too complex" after about the budget (before: each search had a budget of its own, so the
+    command ran six times as long and gave exit 0)."""
+    from cnncalc.calc.symbolic import search_sizes
+    from cnncalc.exercises import key
+    from cnncalc.spec.network import build_network
+
+    problem = sizes_problem(tmp_path / "chain.json", relus=300, questions=6, high=400)
+    network = build_network(json.loads((tmp_path / "chain.json").read_text())["networks"]["chain"])
+    one_search = []
+    for _ in range(2):
+        start = time.perf_counter()
+        assert search_sizes(network, "n", 1, 400).valid == list(range(3, 401))
+        one_search.append(time.perf_counter() - start)
+    seconds = 2.5 * min(one_search)
+    monkeypatch.setenv(budget.ENVIRONMENT, f"{seconds:.3f}")
+    answers = tmp_path / "ada.yaml"
+    answers.write_text("student: ada\nanswers: {q0: [3]}\n")
+    for command in (["check", problem], ["key", problem], ["grade", problem, str(answers)],
+                    ["generate", problem, "--seed", "0", "-o", str(tmp_path / "out")]):
+        monkeypatch.setattr(key, "_SIZES", {})  # as in a process of its own: no search remembered
+        start = time.perf_counter()
+        code, _, err = cli(*command)
+        elapsed = time.perf_counter() - start
+        assert code == 2, (command, err)
+        assert re.search(r"question 'q[1-5]': expression too complex: trying [\d,]+ sizes of n took longer than "
+                         r"the time budget of [\d.]+ s \([\d.]+ s of it spent by the work before\)", err), err
+        assert "the question's min and max" in err and err.count("\n") == 1
+        assert elapsed < 3 * seconds + 2, (command, elapsed, seconds)
+
+
+def test_sizes_question_over_a_long_chain_within_the_budget(tmp_path, cli_json):
+    problem = sizes_problem(tmp_path / "chain.json", relus=500, questions=2, high=120)
+    key = cli_json("key", problem)
+    assert key["answers"] == {"q0": list(range(3, 121)), "q1": list(range(3, 121))}
+
+
+def test_the_size_search_agrees_with_the_full_analysis():
+    """The search walks the shapes alone; for every size, valid and exact must be what the full analysis
+    says (a skip connection, a strided conv, a ceil-mode pool, a transposed conv, an upsampling)."""
+    from cnncalc import loads_spec
+    from cnncalc.calc.analysis import analyse
+    from cnncalc.calc.symbolic import search_sizes, substitute
+
+    network = loads_spec("input: [n, n, 2]\nlayers:\n"
+                         "  - {type: conv, name: a, filters: 2, kernel: 3, stride: 2}\n"
+                         "  - {type: conv, name: b, filters: 2, kernel: 3, padding: 1}\n"
+                         "  - {type: add, name: s, inputs: [a, b]}\n"
+                         "  - {type: maxpool, name: m, kernel: 3, stride: 2, ceil_mode: true}\n"
+                         "  - {type: conv_transpose, name: t, filters: 2, kernel: 3, stride: 2}\n"
+                         "  - {type: conv, name: c, filters: 2, kernel: 5, stride: 3}\n")
+    search = search_sizes(network, "n", 1, 80)
+    valid, exact = [], []
+    for n in range(1, 81):
+        try:
+            summary = analyse(substitute(network, {"n": n}))
+        except CnnCalcError:
+            continue
+        valid.append(n)
+        if all(d == 0 for record in summary.records for d in record.dropped):
+            exact.append(n)
+    assert search.valid == valid and search.exact == exact
+    assert valid and exact and exact != valid  # the case is not trivial

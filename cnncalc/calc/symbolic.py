@@ -17,7 +17,7 @@ from typing import Any
 
 import sympy
 
-from ..errors import SolveError
+from ..errors import CnnCalcError, SolveError
 from ..maths import arith, expr
 from ..maths.budget import check as check_budget
 from ..maths.budget import time_budget
@@ -95,24 +95,43 @@ def parse_quantity(text: str, name: str) -> Any:
                          expected="a number, a symbol name or arithmetic such as 2*k+1") from None
     if not isinstance(value, sympy.Basic) or not (value.is_finite or value.free_symbols):
         raise SolveError(f"bad value for {option}: not a finite number", got=text, expected="an integer")
+    return _in_range(value, name, text)
+
+
+def _in_range(value: Any, name: str, text: str, how: str = "") -> Any:
+    """A value checked against its quantity's minimum; a number comes back as an int. A symbolic value
+    that expands to a constant (``(k+1)**2 - k**2 - 2*k - 1`` is 0) is that constant: a stride that is 0
+    whatever k is refused as 0 is, never divided by. `how` says where the value came from."""
+    option = f"--{name.replace('_', '-')}"
     minimum = MINIMUM.get(name, 0)
+    if value.free_symbols:
+        expanded = sympy.expand(value)  # small: expr's caps bound the degree and the terms
+        if not expanded.free_symbols:
+            how = how or f"'{text}' is {expanded} whatever " + ", ".join(sorted(map(str, value.free_symbols)))
+            value = expanded
+    where = f": {how}" if how else ""
     if not value.free_symbols:
+        if not value.is_finite:
+            raise SolveError(f"bad value for {option}: not a finite number{where}", got=text, expected="an integer")
         if not value.is_integer:
-            raise SolveError(f"{option} must be an integer", got=text, expected="an integer")
+            raise SolveError(f"{option} must be an integer{where}", got=text, expected="an integer")
         number = int(value)
         if number < minimum:
-            raise SolveError(f"{option} is out of range", got=number,
+            raise SolveError(f"{option} is out of range{where}", got=number,
                              expected=f"at least {minimum} ({WHAT.get(name, name)})")
         return number
     # a symbolic value that can never reach the minimum (−k for a stride, say) is refused as a number would be
     if (value.is_positive is False and minimum >= 1) or value.is_nonnegative is False or \
             value.is_integer is False:
-        raise SolveError(f"{option} is out of range", got=text,
+        raise SolveError(f"{option} is out of range{where}", got=text,
                          expected=f"an integer, at least {minimum} ({WHAT.get(name, name)})")
     return value
 
 
-def _known(values: dict[str, str], unknown: str, names: tuple[str, ...]) -> dict[str, Any]:
+def _known(values: dict[str, str | None], unknown: str, names: tuple[str, ...],
+           optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The given values (and defaults) parsed, each with the others put in: in ``--s 'f-2' --f 3`` the f of
+    the stride is the filter size, so s is 1 (a name of the formula means that quantity throughout)."""
     known = {}
     for name in names:
         if name == unknown:
@@ -121,13 +140,48 @@ def _known(values: dict[str, str], unknown: str, names: tuple[str, ...]) -> dict
             if name in DEFAULTS:
                 known[name] = parse_quantity(DEFAULTS[name], name)
                 continue
+            if name in optional:
+                continue
             raise SolveError(f"--{name.replace('_', '-')} is needed ({WHAT[name]})",
                              hint=f"give a number or a symbol name, or ask --for {name}")
         known[name] = parse_quantity(values[name], name)
-        if isinstance(known[name], sympy.Basic) and symbol(unknown) in known[name].free_symbols:
-            raise SolveError(f"--{name.replace('_', '-')} uses the unknown '{unknown}'", got=values[name],
+    known = _put_in(known, {name: str(values.get(name) or DEFAULTS.get(name)) for name in known})
+    for name, value in known.items():
+        if isinstance(value, sympy.Basic) and symbol(unknown) in value.free_symbols:
+            raise SolveError(f"--{name.replace('_', '-')} uses the unknown '{unknown}'", got=values.get(name),
                              expected=f"values without {unknown} (it is what --for asks)")
     return known
+
+
+def _put_in(known: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+    """Each value with the other given values substituted for their names, those resolved first (a chain
+    s → p → f); a value's own name stays its symbol (``--n 2*n``: the input is twice a free n). A value that
+    becomes a number is checked again: ``--s 'f-3' --f 3`` is a stride of 0, refused with what made it so."""
+    given = [name for name, value in known.items() if value != symbol(name)]
+    resolved: dict[str, Any] = {}
+
+    def resolve(name: str, path: tuple[str, ...]) -> Any:
+        if name in resolved:
+            return resolved[name]
+        if name in path:
+            circle = path[path.index(name):]
+            raise SolveError("values name each other in a circle: " + " → ".join(
+                f"--{step.replace('_', '-')} '{texts[step]}'" for step in (*circle, name)),
+                expected="a number or a symbol for one of them")
+        value = known[name]
+        if isinstance(value, sympy.Basic):
+            uses = sorted(other for other in given if other != name and symbol(other) in value.free_symbols)
+            if uses:
+                value = value.subs({symbol(other): resolve(other, (*path, name)) for other in uses},
+                                   simultaneous=True)
+                how = f"'{texts[name]}' with " + ", ".join(f"{other} = {show(resolved[other])}" for other in uses)
+                value = _in_range(value, name, texts[name], f"{how} is {show(value)}")
+        resolved[name] = value
+        return value
+
+    for name in known:
+        resolve(name, ())
+    return resolved
 
 
 def _span_text(f: Any, d: Any) -> str:
@@ -167,10 +221,17 @@ def _formula(d: Any) -> str:
     return "out = ⌊(n + 2p − d·(f − 1) − 1)/s⌋ + 1"
 
 
+def _term(value: Any) -> str:
+    """A value as one term of a formula: ``(k + 1)``, not ``k + 1``, after a division or a product."""
+    if isinstance(value, sympy.Basic) and not value.is_Atom:
+        return f"({show(value)})"
+    return str(value)
+
+
 def _substituted(known: dict[str, Any], unknown: str) -> str:
-    v = {name: (known.get(name, name)) for name in VARIABLES}
-    inner = f"{v['n']} + 2·{v['p']} − " + (f"{v['f']}" if v["d"] == 1 else f"{v['d']}·({v['f']} − 1) − 1")
-    return f"{v['out']} = ⌊({inner})/{v['s']}⌋ + 1"
+    v = {name: _term(known.get(name, name)) for name in VARIABLES}
+    inner = f"{v['n']} + 2·{v['p']} − " + (f"{v['f']}" if known.get("d", "d") == 1 else f"{v['d']}·({v['f']} − 1) − 1")
+    return f"{show(known.get('out', 'out'))} = ⌊({inner})/{v['s']}⌋ + 1"
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -270,22 +331,46 @@ def _solve_symbolic(unknown: str, k: dict[str, Any]) -> Solution:
         if isinstance(s, int):  # one canonical floor, as summaries write it (no sympy simplify needed)
             value = arith.conv_output(n, f, s, p, p, d)
         else:
-            value = sympy.simplify(sympy.floor((n + 2 * p - d * (f - 1) - 1) / s) + 1)
+            value = _finite(sympy.simplify(sympy.floor((n + 2 * p - d * (f - 1) - 1) / s) + 1), k)
         steps.append(f"out = {show(value)}")
         return Solution("out", [show(value)], show(value), steps, [])
     # without the floor: (out − 1)·s = n + 2p − d·(f − 1) − 1
-    equation = sympy.Eq((out - 1) * s, n + 2 * p - d * (f - 1) - 1)
+    # unevaluated: sympy would turn an equation it can decide (n - 2 = n + 2p - 3, p an integer) into False
+    equation = sympy.Eq((out - 1) * s, n + 2 * p - d * (f - 1) - 1, evaluate=False)
     steps.append(f"taking the division as exact: {show(equation.lhs)} = {show(equation.rhs)}")
     roots = sympy.solve(equation, symbol(unknown))
     notes = []
     if s != 1:
         notes.append("the floor also accepts values up to s − 1 more in n + 2p − d·(f − 1) − 1; this is "
                      "the value for which the division is exact")
+    if not roots and _holds_always(equation):
+        return _every(unknown, steps, notes)
     if not roots:
         return Solution(unknown, [], None, steps, notes + ["no solution"])
-    value = sympy.simplify(roots[0])
+    value = _finite(sympy.simplify(roots[0]), k)
     steps.append(f"⇒ {unknown} = {show(value)}")
     return Solution(unknown, [show(value)], show(value), steps, notes)
+
+
+def _holds_always(equation: Any) -> bool:
+    """Whether an equation sympy found no root for holds for every value (``2n = 2n``) rather than none."""
+    return sympy.expand(equation.lhs - equation.rhs) == 0
+
+
+def _every(unknown: str, steps: list[str], notes: list[str]) -> Solution:
+    low = MINIMUM[unknown]
+    steps.append(f"the equation holds whatever {unknown} is")
+    return Solution(unknown, [], None, steps, [*notes, f"every {unknown} ≥ {low} works (unbounded)"], (low, None))
+
+
+def _finite(value: Any, known: dict[str, Any]) -> Any:
+    """The net behind the zero-divisor checks of the values: an answer sympy found infinite or undefined
+    (``zoo``, ``nan``) is an error naming the values, never an answer."""
+    if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        given = ", ".join(f"{name} = {show(v)}" for name, v in known.items())
+        raise SolveError(f"no finite answer: a divisor is zero for the values given ({given})", got=show(value),
+                         expected="values for which s, and every divisor inside a value, is not 0")
+    return value
 
 
 def _solve_same(unknown: str, values: dict[str, str | None]) -> Solution:
@@ -293,8 +378,7 @@ def _solve_same(unknown: str, values: dict[str, str | None]) -> Solution:
     if unknown != "p":
         raise SolveError("with --same, ask --for p", got=unknown, expected="p",
                          hint="or give --out and ask for another unknown")
-    names = ("f", "s", "d")
-    known = _known(values, "p", names)
+    known = _known(values, "p", ("f", "s", "d", "n"), optional=("n",))
     f, s, d = known["f"], known["s"], known["d"]
     if s == 1:
         steps = ["same: out = n", "n + 2p − f + 1 = n ⇒ p = (f − 1)/2" if d == 1 else
@@ -318,7 +402,7 @@ def _solve_same(unknown: str, values: dict[str, str | None]) -> Solution:
     if values.get("n") is None:
         raise SolveError("with a stride above 1, 'same' padding depends on n: give --n",
                          hint="TensorFlow's rule: out = ⌈n/s⌉, total pad = max((out − 1)·s + d·(f − 1) + 1 − n, 0)")
-    n = parse_quantity(values["n"], "n")
+    n = known["n"]
     steps = ["same (stride > 1, TensorFlow): out = ⌈n/s⌉", "total pad = max((out − 1)·s + d·(f − 1) + 1 − n, 0)"]
     if all(isinstance(v, int) for v in (n, f, s, d)):
         out = -((-n) // s)
@@ -369,16 +453,13 @@ def _solve_transpose(unknown: str, values: dict[str, str | None], same: bool) ->
             raise SolveError("--same and --out both fix the output", expected="one of them")
         if unknown == "out":
             raise SolveError("with --same the output is n·s; ask for another unknown")
-        n_value = parse_quantity(values["n"], "n") if values.get("n") is not None else symbol("n")
-        s_value = parse_quantity(values["s"] or "1", "s")
         values["out"] = None
-        known_out = n_value * s_value
     elif unknown != "out" and values.get("out") is None:
         raise SolveError("--out (or --same) is needed", hint="say what output size you want")
     known = _known({k: v for k, v in values.items() if k != "out"} | ({} if same else {"out": values.get("out")}),
                    unknown, tuple(x for x in names if not (same and x == "out")))
-    if same:
-        known["out"] = known_out
+    if same:  # s is the unknown's own symbol when --for s
+        known["out"] = known.get("n", symbol("n")) * known.get("s", symbol("s"))
     syms = {name: known.get(name, symbol(name)) for name in names}
     n, f, p, s, d, out, op = (syms[name] for name in names)
     rhs = (n - 1) * s - 2 * p + d * (f - 1) + op + 1
@@ -392,8 +473,10 @@ def _solve_transpose(unknown: str, values: dict[str, str | None], same: bool) ->
         if isinstance(result, int) and result < 1:
             return Solution("out", [], None, steps, ["the output would not be positive"])
         return Solution("out", [result], None if isinstance(result, int) else show(value), steps, [])
-    roots = sympy.solve(sympy.Eq(out, rhs), symbol(unknown))
+    roots = sympy.solve(sympy.Eq(out, rhs, evaluate=False), symbol(unknown))
     steps.append(f"{show(out)} = {show(rhs)}")
+    if not roots and _holds_always(sympy.Eq(out, rhs, evaluate=False)):
+        return _every(unknown, steps, [])
     if not roots:
         return Solution(unknown, [], None, steps, ["no solution"])
     value = sympy.simplify(roots[0])
@@ -466,13 +549,43 @@ def symbol_of(network: Any, name: str) -> sympy.Symbol:
     raise SolveError(f"the spec has no symbol '{name}'")
 
 
+@dataclass
+class SizeSearch:
+    """Every size of one input symbol in [low, high], analysed once: which are valid, which also exact."""
+
+    name: str
+    low: int
+    high: int
+    valid: list[int] = field(default_factory=list)  # every layer valid
+    exact: list[int] = field(default_factory=list)  # valid, and no sliding window drops pixels
+    invalid: dict[str, int] = field(default_factory=dict)  # reason → the first size that fails for it
+    lossy: dict[str, int] = field(default_factory=dict)  # reason → the first valid size that drops pixels
+
+    def solution(self, exact: bool = False) -> Solution:
+        found = self.exact if exact else self.valid
+        failures = dict(sorted({**self.invalid, **(self.lossy if exact else {})}.items(), key=lambda kv: kv[1]))
+        condition = "every layer is valid" + (" and every division is exact" if exact else "")
+        steps = [f"tried {self.name} = {self.low} … {self.high}: {condition}"]
+        notes = [f"{len(found)} of {self.high - self.low + 1} values work"]
+        if found:
+            notes.append(f"as ranges: {_ranges(found)}")
+            steps.append(f"⇒ {self.name} ∈ {{{_ranges(found)}}}")
+        for reason, value in list(failures.items())[:4]:
+            notes.append(f"e.g. {self.name} = {value}: {reason}")
+        return Solution(self.name, found[: LIST_LIMIT * 4], None, steps, notes)  # a copy: a search is remembered
+
+
 def valid_sizes(network: Any, name: str, low: int = 1, high: int = 1024, exact: bool = False,
                 where: dict[str, int] | None = None) -> Solution:
     """The values of one input symbol, in [low, high], for which every layer is valid (and, with
     ``exact``, no sliding window leaves pixels out through the floor)."""
-    from ..errors import CnnCalcError
-    from .analysis import analyse
+    return search_sizes(network, name, low, high, where).solution(exact)
 
+
+def search_sizes(network: Any, name: str, low: int = 1, high: int = 1024, where: dict[str, int] | None = None,
+                 hint: str = "try fewer sizes (--min, --max)") -> SizeSearch:
+    """Analyse the network once for each size of `name` in [low, high]; one pass answers both questions
+    (valid, exact), under the time budget."""
     if name not in network.symbols:
         raise SolveError(f"the spec has no input symbol '{name}'", got=name,
                          expected="one of: " + (", ".join(network.symbols) or "none (the input is numeric)"))
@@ -487,33 +600,42 @@ def valid_sizes(network: Any, name: str, low: int = 1, high: int = 1024, exact: 
         raise SolveError("bad range", got=[low, high],
                          expected=f"1 ≤ --min ≤ --max, at most {MAX_SIZES_TRIED:,} sizes")
     base = substitute(network, where or {})
-    found: list[int] = []
-    first_failure: dict[str, int] = {}
-    with time_budget(f"trying {high - low + 1:,} sizes of {name}", hint="try fewer sizes (--min, --max)"):
+    search = SizeSearch(name, low, high)
+    with time_budget(f"trying {high - low + 1:,} sizes of {name}", hint=hint):
         for value in range(low, high + 1):
             check_budget()
-            candidate = substitute(base, {name: value})
             try:
-                summary = analyse(candidate)
+                lossy = _first_lossy_layer(substitute(base, {name: value}))
             except CnnCalcError as error:
-                first_failure.setdefault(_reason(error), value)
+                search.invalid.setdefault(_reason(error), value)
                 continue
-            if exact:
-                lossy = [r for r in summary.records if any(d != 0 for d in r.dropped)]
-                if lossy:
-                    first_failure.setdefault(f"layer {lossy[0].index} '{lossy[0].name}' drops pixels", value)
-                    continue
-            found.append(value)
-    condition = "every layer is valid" + (" and every division is exact" if exact else "")
-    steps = [f"tried {name} = {low} … {high}: {condition}"]
-    notes = [f"{len(found)} of {high - low + 1} values work"]
-    if found:
-        notes.append(f"as ranges: {_ranges(found)}")
-        steps.append(f"⇒ {name} ∈ {{{_ranges(found)}}}")
-    for reason, value in list(first_failure.items())[:4]:
-        notes.append(f"e.g. {name} = {value}: {reason}")
-    shown = found if len(found) <= LIST_LIMIT * 4 else found[: LIST_LIMIT * 4]
-    return Solution(name, shown, None, steps, notes)
+            search.valid.append(value)
+            if lossy is None:
+                search.exact.append(value)
+            else:
+                search.lossy.setdefault(f"layer {lossy.index} '{lossy.name}' drops pixels", value)
+    return search
+
+
+def _first_lossy_layer(network: Any) -> Any:
+    """The shapes alone, layer by layer (each layer's own rule decides whether its input is valid, raising
+    as the analysis does): the first layer whose window drops pixels, or None. The full analysis (receptive
+    fields, MACs, explanations) costs several times more, and a size search runs once per size."""
+    from ..layers.base import wrap_layer_error
+    from ..spec.network import INPUT
+
+    shapes = {INPUT: network.input_shape}
+    lossy = None
+    for position in network.order:  # the budget is checked per size, by the caller
+        layer = network.layers[position]
+        try:
+            info = layer.inference([shapes[source] for source in layer.inputs])
+        except CnnCalcError as error:
+            raise wrap_layer_error(error, layer).with_context(file=network.source) from None
+        shapes[layer.name] = info.shape
+        if lossy is None and info.dropped and any(d != 0 for d in info.dropped):
+            lossy = layer
+    return lossy
 
 
 def _reason(error: Exception) -> str:

@@ -16,11 +16,18 @@ answer of one that differs from the other's variant is the other's key or answer
 WHOLE_MIN questions) or when one student's file carries another student's variant fingerprint.
 
 Vectorised: answers and keys are canonicalised per question into integer codes (one ``np.unique``
-per question), then each question adds one n×n comparison; 1,000 students take well under a second.
+per question); up to DENSE_LIMIT students every pair is judged, each question adding one comparison of
+all pairs at once. Above, the same verdicts come from judging only the pairs that can be flagged
+(:func:`_candidates`): pairs sharing a rare value, pairs that share all their values on a block of
+questions when only common values could add up to the threshold (a pigeonhole bound), and pairs that
+may be whole copies, looked up by each wrong answer together with a few other conditions. For a fixed
+number of distinct wrong answers per question this is linear in the number of students (20,000 in a
+few seconds, ``benchmarks/bench_copies.py``), and candidates are judged in chunks, so memory stays flat.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -72,6 +79,12 @@ def canonical(value: Any) -> str | None:
     expressions without spaces); None for what cannot match anything."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, (int, float)):  # the common case, without json: the same text json.dumps gives
+        try:
+            number = round(float(value), 6)
+        except (ArithmeticError, ValueError):
+            return None
+        return float.__repr__(number or 0.0) if math.isfinite(number) else json.dumps(number)
     if isinstance(value, np.ndarray):
         value = value.tolist()
 
@@ -106,6 +119,42 @@ def _codes(answers: list[str | None], keys: list[str | None]) -> tuple[np.ndarra
     return a, k
 
 
+@dataclass
+class _Class:
+    """A class's answers and keys as integer codes (``a``, ``k``: students × questions), with the counts
+    behind each piece of evidence's weight."""
+    a: np.ndarray  # answer codes, -1 when missing
+    k: np.ndarray  # key codes, -2 when none; answers and keys of one question share one table
+    present: np.ndarray
+    wrong: np.ndarray
+    bits: np.ndarray  # log2(n / c): c students gave this student's answer
+    bits_same_key: np.ndarray  # log2(m / c): c of the m students with this student's key gave this answer
+    key_count: np.ndarray  # m
+    pair_count: np.ndarray  # c (same key, same answer)
+
+    @classmethod
+    def of(cls, answers: list[list[Any]], keys: list[list[Any]], nq: int) -> _Class:
+        n = len(answers)
+        codes_a = np.full((n, nq), -1, dtype=np.int64)
+        codes_k = np.full((n, nq), -2, dtype=np.int64)
+        bits = np.zeros((n, nq))
+        key_count = np.zeros((n, nq), dtype=np.int64)
+        pair_count = np.zeros((n, nq), dtype=np.int64)
+        for q in range(nq):
+            a, k = _codes([canonical(row[q]) for row in answers], [canonical(row[q]) for row in keys])
+            codes_a[:, q], codes_k[:, q] = a, k
+            _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+            bits[:, q] = np.log2(n / counts[inverse])  # rarity of each student's answer to q in the class
+            # … and among the students who had the same key: a wrong turn common for that key weighs little
+            _, key_inverse, key_counts = np.unique(k, return_inverse=True, return_counts=True)
+            _, pair_inverse, pair_counts = np.unique(k * (int(a.max()) + 2) + a, return_inverse=True,
+                                                     return_counts=True)
+            key_count[:, q], pair_count[:, q] = key_counts[key_inverse], pair_counts[pair_inverse]
+        present = codes_a >= 0
+        return cls(codes_a, codes_k, present, present & (codes_a != codes_k), bits, np.log2(key_count / pair_count),
+                   key_count, pair_count)
+
+
 def find_copies(students: list[str], qids: list[str], answers: list[list[Any]], keys: list[list[Any]],
                 given: list[str | None] | None = None, own: list[str | None] | None = None) -> list[CopyPair]:
     """Flagged pairs, strongest first. ``answers[i][q]`` and ``keys[i][q]`` are student i's answer and own
@@ -114,22 +163,7 @@ def find_copies(students: list[str], qids: list[str], answers: list[list[Any]], 
     n, nq = len(students), len(qids)
     if n < 2:
         return []
-    codes_a = np.full((n, nq), -1, dtype=np.int64)
-    codes_k = np.full((n, nq), -2, dtype=np.int64)
-    bits = np.zeros((n, nq))
-    bits_same_key = np.zeros((n, nq))
-    for q in range(nq):
-        a, k = _codes([canonical(row[q]) for row in answers], [canonical(row[q]) for row in keys])
-        codes_a[:, q], codes_k[:, q] = a, k
-        _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
-        bits[:, q] = np.log2(n / counts[inverse])  # rarity of each student's answer to q in the class
-        # … and among the students who had the same key: a wrong turn common for that key weighs little
-        _, key_inverse, key_counts = np.unique(k, return_inverse=True, return_counts=True)
-        _, pair_inverse, pair_counts = np.unique(k * (int(a.max()) + 2) + a, return_inverse=True,
-                                                 return_counts=True)
-        bits_same_key[:, q] = np.log2(key_counts[key_inverse] / pair_counts[pair_inverse])
-    present = codes_a >= 0
-    wrong = present & (codes_a != codes_k)
+    table = _Class.of(answers, keys, nq)
     finger: dict[tuple[int, int], bool] = {}
     if given is not None and own is not None:
         owner: dict[str, list[int]] = {}
@@ -140,54 +174,336 @@ def find_copies(students: list[str], qids: list[str], answers: list[list[Any]], 
             for j in owner.get(fingerprint or "", []):
                 if j != i and own[i] != fingerprint:
                     finger[(i, j)] = True
-    first, second = _candidates(codes_a, codes_k, wrong, finger)
-    return _judge(students, qids, first, second, codes_a, codes_k, present, wrong, bits, bits_same_key, finger)
-
-
-DENSE_LIMIT = 1000  # up to this many students every pair is judged; above, the pairs that share a rare value
-RARE_SHARE = 16  # … where rare means held by at most max(64, n / RARE_SHARE) students (≥ 4 bits each)
-
-
-def _candidates(codes_a: np.ndarray, codes_k: np.ndarray, wrong: np.ndarray,
-                finger: dict[tuple[int, int], bool]) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs (i < j) to judge. Evidence needs a wrong answer of one that equals the other's answer or
-    key; in a large class only pairs sharing such a value that is rare can reach the threshold (or be a
-    whole copy of distinctive answers), so only they are judged."""
-    n = codes_a.shape[0]
     if n <= DENSE_LIMIT:
         first, second = np.triu_indices(n, 1)
-        return first, second
-    limit = max(64, n // RARE_SHARE)
-    found: list[np.ndarray] = [np.array([i * n + j if i < j else j * n + i for i, j in finger], dtype=np.int64)]
-    for q in range(codes_a.shape[1]):
-        holders: dict[int, list[int]] = {}
-        for i in np.nonzero(wrong[:, q])[0]:
-            holders.setdefault(int(codes_a[i, q]), []).append(int(i))
-        if not holders:
-            continue
-        combined = np.concatenate([codes_a[:, q], codes_k[:, q]])  # answers, then keys
-        order = np.argsort(combined, kind="stable")
-        values, starts, counts = np.unique(combined[order], return_index=True, return_counts=True)
-        lookup = {int(v): k for k, v in enumerate(values)}
-        for value, wrong_holders in holders.items():
-            k = lookup[value]
-            everyone = np.unique(order[starts[k]:starts[k] + counts[k]] % n)  # its answer or key is the value
-            if everyone.size > limit:
-                continue
-            left = np.repeat(np.array(wrong_holders), everyone.size)
-            right = np.tile(everyone, len(wrong_holders))
-            keep = left != right
-            low, high = np.minimum(left[keep], right[keep]), np.maximum(left[keep], right[keep])
-            found.append(low.astype(np.int64) * n + high)
-    pairs = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    else:
+        first, second = _candidates(table, finger, threshold_bits(n))
+    pairs: list[CopyPair] = []
+    for start in range(0, first.size, CHUNK_PAIRS):  # bounded memory, whatever the number of candidates
+        pairs += _judge(students, qids, first[start:start + CHUNK_PAIRS], second[start:start + CHUNK_PAIRS],
+                        table, finger)
+    pairs.sort(key=lambda pair: (not pair.whole and not pair.fingerprint, -pair.bits, pair.student, pair.other))
+    return pairs
+
+
+# ---------------------------------------------------------------- which pairs can be flagged
+
+DENSE_LIMIT = 1000  # up to this many students every pair is judged (the quickest way at that size)
+RARE_SHARE = 256  # above, a value is *rare* when at most max(RARE_MIN, n / RARE_SHARE) students gave it …
+RARE_MIN = 64  # … (8 bits or more of evidence): the pairs holding it are judged one by one
+ANCHORS = 3  # conditions looked up with each wrong answer when searching for whole copies
+MAX_BLOCK = 6  # questions per block of the pigeonhole search for pairs built of common values
+CHUNK_PAIRS = 1 << 19  # candidate pairs judged at once
+_TOLERANCE = 1e-7  # bits: bounds are compared with this margin, so float rounding never drops a pair
+
+
+def _candidates(table: _Class, finger: dict[tuple[int, int], bool], limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair (i < j) that can be flagged, without looking at every pair: a superset of the flagged
+    pairs, so the verdicts are those of judging every pair.
+
+    - Evidence through a rare value: the pairs of each student who gave it as a wrong answer with each
+      student who holds it (as answer or key) — at most RARE_MIN-ish students per value, so linear.
+    - Evidence through common values only: each such value weighs under log2(n / rare) bits, so a
+      pair reaches the threshold only by sharing values on many questions; by the pigeonhole principle
+      it then shares all its values on one block of questions (:func:`_common_value_pairs`), which is
+      found by grouping students by their values on that block.
+    - Whole copies: :func:`_whole_copy_pairs`; fingerprints: as given.
+    """
+    n = table.a.shape[0]
+    rare = max(RARE_MIN, n // RARE_SHARE)
+    found = [np.array([min(i, j) * n + max(i, j) for i, j in finger], dtype=np.int64)]
+    found += _rare_value_pairs(table, rare)
+    found += _common_value_pairs(table, rare, limit)
+    found += _whole_copy_pairs(table)
+    pairs = np.unique(np.concatenate(found))
     return pairs // n, pairs % n
 
 
-def _judge(students: list[str], qids: list[str], first: np.ndarray, second: np.ndarray, codes_a: np.ndarray,
-           codes_k: np.ndarray, present: np.ndarray, wrong: np.ndarray, bits: np.ndarray,
-           bits_same_key: np.ndarray, finger: dict[tuple[int, int], bool]) -> list[CopyPair]:
+def _pair_codes(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    keep = left != right
+    left, right = left[keep], right[keep]
+    return np.minimum(left, right) * n + np.maximum(left, right)
+
+
+def _expand(left: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pool: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (left[e], pool[starts[e] + t]) for every e and t < lengths[e]."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    return np.repeat(left, lengths), pool[offsets]
+
+
+def _labels(columns: list[np.ndarray]) -> np.ndarray:
+    """One integer per row, equal exactly when the rows' tuples are equal (values from -2 up)."""
+    label = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        shifted = column.astype(np.int64) + 2
+        base = int(shifted.max()) + 1 if shifted.size else 1
+        if (int(label.max()) + 1 if label.size else 1) * base >= 2**62:
+            label = np.unique(label, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        label = label * base + shifted
+    return label
+
+
+def _rare_value_pairs(table: _Class, rare: int) -> list[np.ndarray]:
+    """Pairs whose evidence on some question comes through a rare value: a wrong answer that at most
+    ``rare`` students gave, with each student holding that value; a wrong answer shared under one key
+    by at most rare·m/n of the m students with that key, within that group."""
+    n, nq = table.a.shape
+    found = []
+    for q in range(nq):
+        a, k, wrong = table.a[:, q], table.k[:, q], table.wrong[:, q]
+        size = int(max(a.max(), k.max(), 0)) + 1
+        counts = np.bincount(a[a >= 0], minlength=size)
+        rare_wrong = np.zeros(size, dtype=bool)
+        rare_wrong[a[wrong]] = True
+        rare_wrong &= counts <= rare
+        givers = np.nonzero(wrong & rare_wrong[np.maximum(a, 0)])[0]
+        if givers.size:
+            by_answer = np.nonzero((a >= 0) & rare_wrong[np.maximum(a, 0)])[0]
+            by_key = np.nonzero((k >= 0) & rare_wrong[np.maximum(k, 0)] & (k != a))[0]
+            holders = np.concatenate([by_answer, by_key])
+            values = np.concatenate([a[by_answer], k[by_key]])
+            order = np.argsort(values, kind="stable")
+            holders, values = holders[order], values[order]
+            starts = np.searchsorted(values, a[givers], "left")
+            ends = np.searchsorted(values, a[givers], "right")
+            left, right = _expand(givers, starts, ends - starts, holders)
+            found.append(_pair_codes(left, right, n))
+        group = wrong & (table.pair_count[:, q] >= 2) & (
+            table.pair_count[:, q] * n <= table.key_count[:, q] * rare)
+        members = np.nonzero(group)[0]
+        if members.size:
+            label = _labels([k[members], a[members]])
+            order = np.argsort(label, kind="stable")
+            members, label = members[order], label[order]
+            ends = np.searchsorted(label, label, "right")
+            left, right = _expand(members, np.arange(members.size) + 1, ends - np.arange(members.size) - 1, members)
+            found.append(_pair_codes(left, right, n))
+    return found
+
+
+def _common_value_pairs(table: _Class, rare: int, limit: float) -> list[np.ndarray]:
+    """Pairs whose evidence comes through common values only (none of them rare) and may reach ``limit``.
+
+    Student i's *light weight* on question q, ``w[i, q]``, is the most that question can add to any such
+    pair of theirs (the weight of the heaviest common value i holds there). A pair with evidence E on
+    the questions M it shares has E ≤ Σ_{q∈M} w[i, q], so the questions it does not share weigh at most
+    ``slack_i = Σ_q w[i, q] − limit`` for i; a student whose light weights sum below the limit is in no
+    such pair. Cut the questions into blocks: when the sum over blocks of each block's lightest
+    question exceeds slack_i, the unshared questions cannot touch every block, so the pair shares a
+    whole block — and is found by grouping the students by their values on that block. Each student
+    is searched with the coarsest cut (fewest blocks: most selective) that works for them.
+    """
+    n, nq = table.a.shape
+    weight = np.zeros((n, nq))
+    by_answer = np.full((n, nq), -1, dtype=np.int64)  # the common values each student holds
+    by_key = np.full((n, nq), -1, dtype=np.int64)
+    for q in range(nq):
+        a, k, wrong = table.a[:, q], table.k[:, q], table.wrong[:, q]
+        size = int(max(a.max(), k.max(), 0)) + 1
+        counts = np.bincount(a[a >= 0], minlength=size)
+        common = np.zeros(size, dtype=bool)
+        common[a[wrong]] = True  # only a value somebody gave as a wrong answer is ever evidence
+        common &= counts > rare
+        value_bits = np.log2(n / np.maximum(counts, 1))
+        answer_ok = (a >= 0) & common[np.maximum(a, 0)]
+        key_ok = (k >= 0) & common[np.maximum(k, 0)] & (k != a)
+        shared_ok = wrong & (table.pair_count[:, q] >= 2) & (
+            table.pair_count[:, q] * n > table.key_count[:, q] * rare)
+        weight[:, q] = np.maximum.reduce([np.where(answer_ok, value_bits[np.maximum(a, 0)], 0.0),
+                                          np.where(key_ok, value_bits[np.maximum(k, 0)], 0.0),
+                                          np.where(shared_ok, table.bits_same_key[:, q], 0.0)])
+        by_answer[:, q] = np.where(answer_ok | shared_ok, a, -1)
+        by_key[:, q] = np.where(key_ok, k, -1)
+    active = np.nonzero(weight.sum(axis=1) >= limit - _TOLERANCE)[0]
+    if active.size < 2:
+        return []
+    order = np.argsort(-weight[active].mean(axis=0), kind="stable")  # heavy questions spread over blocks
+    light = weight[active][:, order]
+    slack = light.sum(axis=1) - limit + _TOLERANCE
+    level = np.zeros(active.size, dtype=np.int64)  # number of blocks of each student's cut
+    for blocks in range(-(-nq // MAX_BLOCK), nq + 1):
+        floor = sum(light[:, b::blocks].min(axis=1) for b in range(blocks))
+        level[(level == 0) & (floor > slack)] = blocks
+        if level.all():
+            break
+    found = []
+    for blocks in np.unique(level):
+        searched = level == blocks
+        for b in range(int(blocks)):
+            questions = order[b::int(blocks)]
+            found.append(_block_pairs(by_answer[np.ix_(active, questions)], by_key[np.ix_(active, questions)],
+                                      active, searched, n))
+    return found
+
+
+def _block_pairs(by_answer: np.ndarray, by_key: np.ndarray, students: np.ndarray, searched: np.ndarray,
+                 n: int) -> np.ndarray:
+    """Pairs of students (at least one of them ``searched``) holding the same value on every question of
+    a block: each student stands for every choice of one held value per question."""
+    width = by_answer.shape[1]
+    rows, who = [], []
+    for choice in range(2**width):
+        picks = [(by_key if choice >> c & 1 else by_answer)[:, c] for c in range(width)]
+        ok = np.all(np.stack(picks, axis=1) >= 0, axis=1)
+        if ok.any():
+            rows.append(np.stack([p[ok] for p in picks], axis=1))
+            who.append(np.nonzero(ok)[0])
+    if not rows:
+        return np.zeros(0, dtype=np.int64)
+    values, index = np.concatenate(rows), np.concatenate(who)
+    label = _labels(list(values.T))
+    order = np.argsort(label, kind="stable")
+    label, index = label[order], index[order]
+    starts, ends = np.searchsorted(label, label, "left"), np.searchsorted(label, label, "right")
+    mine = searched[index] & (ends - starts > 1)
+    left, right = _expand(index[mine], starts[mine], (ends - starts)[mine], index)
+    return _pair_codes(students[left], students[right], n)
+
+
+def _whole_copy_pairs(table: _Class) -> list[np.ndarray]:
+    """Every pair that may be a whole copy (i's answers, wherever the variants differ, taken from j).
+
+    Then i is wrong on some question q where j's key differs and i's answer is j's key or answer; on
+    each question i answered correctly j has i's key; on each question i got wrong j has i's key or
+    holds i's answer; and when i got fewer than WHOLE_MIN questions wrong, j has i's key on every
+    question i did not get wrong. So for each wrong answer of i, the partners are looked up by that
+    answer together with ANCHORS more such conditions (on the class's most selective questions), which
+    keeps common wrong answers from pairing everyone with everyone.
+    """
+    nq = table.a.shape[1]
+    a, k, wrong, present = table.a, table.k, table.wrong, table.present
+    wrong_count = wrong.sum(axis=1)
+    available = present | (wrong_count < WHOLE_MIN)[:, None]
+    # per question and value (codes shifted by 2): how many students have it as key, as answer
+    holders: _Holders = []
+    guess = np.zeros(nq)  # how many partners one condition leaves, on average: selective questions first
+    for q in range(nq):
+        size = int(max(a[:, q].max(), k[:, q].max())) + 3
+        keys = np.bincount(k[:, q] + 2, minlength=size)
+        answers = np.bincount(a[:, q] + 2, minlength=size)
+        mistaken = np.bincount(a[wrong[:, q], q] + 2, minlength=size)
+        holders.append((keys, answers, mistaken))
+        guess[q] = np.mean(keys[k[:, q] + 2] + np.where(wrong[:, q], keys[a[:, q] + 2] + answers[a[:, q] + 2], 0))
+    ranking = np.argsort(guess, kind="stable")
+    found = []
+    for q in range(nq):
+        keys, answers, _ = holders[q]
+        by_key = keys[a[:, q] + 2] > 0  # somebody's key at q is this student's wrong answer
+        by_answer = answers[a[:, q] + 2] > table.pair_count[:, q]  # … or somebody gave it under another key
+        takers = np.nonzero(wrong[:, q] & (by_key | by_answer))[0]
+        if takers.size == 0:
+            continue
+        ranked = available[np.ix_(takers, ranking)] & (ranking != q)
+        anchors = np.full((takers.size, ANCHORS), -1, dtype=np.int64)
+        for slot in range(ANCHORS):
+            has = ranked.any(axis=1)
+            first = ranked.argmax(axis=1)
+            anchors[has, slot] = ranking[first[has]]
+            ranked[np.nonzero(has)[0], first[has]] = False
+        anchor_set = _labels(list(anchors.T))
+        for code in np.unique(anchor_set):
+            mine = anchor_set == code
+            chosen = takers[mine]
+            found.append(_taken_with_anchors(table, holders, q, [int(x) for x in anchors[mine][0]], chosen,
+                                             by_key[chosen], by_answer[chosen]))
+    return found
+
+
+_Conditions = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (form, value, applies) per student
+
+
+_Holders = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # per question and value: as key, answer, wrong answer
+
+
+def _partner_forms(table: _Class, holders: _Holders, q: int, students: np.ndarray) -> _Conditions:
+    """What a partner holds at an anchor question: its key (form 0) and its answer (form 1), each only
+    when some taker may ask for it (a key another student shares or gave as a wrong answer; an answer
+    another student gave)."""
+    count = students.size
+    if q < 0:  # no anchor: a condition everyone meets
+        return [(np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64), np.ones(count, dtype=bool))]
+    keys, answers, mistaken = holders[q]
+    a, k = table.a[students, q], table.k[students, q]
+    return [(np.zeros(count, dtype=np.int64), k, (keys[k + 2] > 1) | (mistaken[k + 2] > 0)),
+            (np.ones(count, dtype=np.int64), a, (a >= 0) & (answers[a + 2] > 1))]
+
+
+def _taker_forms(table: _Class, holders: _Holders, q: int,
+                 students: np.ndarray) -> _Conditions:
+    """What a taker accepts from a partner at an anchor question: the taker's key as the partner's key,
+    and when the taker is wrong there, the taker's answer as the partner's key or answer; a condition
+    nobody else meets is left out."""
+    count = students.size
+    if q < 0:
+        return [(np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64), np.ones(count, dtype=bool))]
+    keys, answers, _ = holders[q]
+    a, k, wrong = table.a[students, q], table.k[students, q], table.wrong[students, q]
+    zeros = np.zeros(count, dtype=np.int64)
+    return [(zeros, k, keys[k + 2] > 1), (zeros, a, wrong & (keys[a + 2] > 0)),
+            (np.ones(count, dtype=np.int64), a, wrong & (answers[a + 2] > 1))]
+
+
+def _taken_with_anchors(table: _Class, holders: _Holders, q: int, anchors: list[int],
+                        takers: np.ndarray, by_key: np.ndarray, by_answer: np.ndarray) -> np.ndarray:
+    """Pairs (taker, partner): the taker's wrong answer to q is the partner's key (``by_key``), or the
+    partner's answer under another key (``by_answer``); and every anchor condition holds."""
+
+    n = table.a.shape[0]
+    everyone = np.arange(n)
+    key_q = table.k[:, q]
+    span = int(key_q.max()) + 3  # key codes from -2
+    # entries: each partner under each form of the anchors, once by key at q (form 0) and once by
+    # answer at q (form 1, ordered by key at q so that the taker's own key can be skipped)
+    entries, entry_who, secondary = [], [], []
+    mistaken = holders[q][2]
+    for held in itertools.product(*(_partner_forms(table, holders, anchor, everyone) for anchor in anchors)):
+        # a key at q somebody gave as a wrong answer; an answer somebody else gave wrongly
+        for form, value, useful in ((0, key_q, mistaken[key_q + 2] > 0), (1, table.a[:, q], mistaken[table.a[:, q] + 2] > 0)):
+            ok = np.logical_and.reduce([value >= 0, useful, *(applies for _, _, applies in held)])
+            columns = [np.full(n, form), value, *(column for f, v, _ in held for column in (f, v))]
+            entries.append(np.stack(columns, axis=1)[ok])
+            entry_who.append(everyone[ok])
+            secondary.append((key_q + 2)[ok] if form else np.zeros(int(ok.sum()), dtype=np.int64))
+    queries, query_who = [], []
+    answer = table.a[takers, q]
+    for accepted in itertools.product(*(_taker_forms(table, holders, anchor, takers) for anchor in anchors)):
+        for form, possible in ((0, by_key), (1, by_answer)):
+            ok = np.logical_and.reduce([possible, *(applies for _, _, applies in accepted)])
+            columns = [np.full(takers.size, form), answer, *(column for f, v, _ in accepted for column in (f, v))]
+            queries.append(np.stack(columns, axis=1)[ok])
+            query_who.append(takers[ok])
+    rows = np.concatenate(entries + queries)
+    split = sum(len(e) for e in entries)
+    if split == rows.shape[0]:
+        return np.zeros(0, dtype=np.int64)
+    label = _labels(list(rows.T))
+    composite = label[:split] * span + np.concatenate(secondary)
+    order = np.argsort(composite, kind="stable")
+    composite, partner = composite[order], np.concatenate(entry_who)[order]
+    asked = np.concatenate(query_who)
+    base = label[split:] * span
+    answered = rows[split:, 0] == 1
+    own = table.k[asked, q] + 2
+    low = np.searchsorted(composite, base, "left")
+    high = np.searchsorted(composite, base + span, "left")
+    # by answer: skip the partners with the taker's own key at q (the variants must differ there)
+    cut_low = np.where(answered, np.searchsorted(composite, base + own, "left"), high)
+    cut_high = np.where(answered, np.searchsorted(composite, base + own + 1, "left"), high)
+    left1, right1 = _expand(asked, low, cut_low - low, partner)
+    left2, right2 = _expand(asked, cut_high, high - cut_high, partner)
+    return _pair_codes(np.concatenate([left1, left2]), np.concatenate([right1, right2]), n)
+
+
+def _judge(students: list[str], qids: list[str], first: np.ndarray, second: np.ndarray, table: _Class,
+           finger: dict[tuple[int, int], bool]) -> list[CopyPair]:
     """The evidence of each candidate pair (i = first, j = second), all pairs at once per question."""
-    n, nq = codes_a.shape
+    n, nq = table.a.shape
+    codes_a, codes_k, present, wrong = table.a, table.k, table.present, table.wrong
+    bits, bits_same_key = table.bits, table.bits_same_key
     size = first.size
     evidence = np.zeros(size)
     counted = np.zeros(size, dtype=np.int32)  # comparable questions
@@ -222,13 +538,13 @@ def _judge(students: list[str], qids: list[str], first: np.ndarray, second: np.n
     limit = threshold_bits(n)
     whole = (from_other == differ_answered) & (from_other >= np.minimum(WHOLE_MIN, differ_total)) & (from_other > 0)
     fingered = np.zeros((2, size), dtype=bool)
-    if finger:
-        index = {int(i) * n + int(j): p for p, (i, j) in enumerate(zip(first, second))}
+    if finger and size:
+        codes = first.astype(np.int64) * n + second  # ascending: the candidates come sorted
         for i, j in finger:
-            if i < j:
-                fingered[0, index[i * n + j]] = True
-            else:
-                fingered[1, index[j * n + i]] = True
+            code = min(i, j) * n + max(i, j)
+            at = int(np.searchsorted(codes, code))
+            if at < size and codes[at] == code:
+                fingered[0 if i < j else 1, at] = True
     flagged = (evidence >= limit) | whole[0] | whole[1] | fingered[0] | fingered[1]
     pairs = []
     for p in np.nonzero(flagged)[0]:
@@ -242,7 +558,6 @@ def _judge(students: list[str], qids: list[str], first: np.ndarray, second: np.n
         pairs.append(CopyPair(students[i], students[j], float(evidence[p]), float(similarity), questions,
                               int(took[side, p]), int(wrong_shared[p]), bool(whole[0, p] or whole[1, p]),
                               bool(fingered[side, p]), (i, j)))
-    pairs.sort(key=lambda pair: (not pair.whole and not pair.fingerprint, -pair.bits, pair.student, pair.other))
     return pairs
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import CnnCalcError
 from ..spec import safeload
-from .grading import CONTROL_CHARS
+from .grading import CONTROL_CHARS, lookalike_warnings, normalise_id, visible_id
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_ROSTER_BYTES = 8 * 1024 * 1024
@@ -79,11 +79,15 @@ def _leaves(link: Path, folder: Path) -> str | None:
             "on the command line are followed")
 
 
-def read_roster(path: str) -> list[str]:
+def read_roster(path: str, warnings: list[str] | None = None) -> list[str]:
     """Student ids from a CSV: the `student` (or `id`, `student_id`) column, or the first column without
-    such a header. Refused with the line named: over MAX_ROSTER_BYTES, not UTF-8, an unterminated quote,
-    a header without students, an empty id, an id with a control character or line break, an id longer
-    than MAX_ROSTER_ID_CHARS, a repeated id."""
+    such a header, each normalised (:func:`.grading.normalise_id`: the same id an answer file gives).
+    Refused with the line named: over MAX_ROSTER_BYTES, not UTF-8, an unterminated quote, a header
+    without students, an empty id, an id with a control character, line break or other invisible
+    character, an id longer than MAX_ROSTER_ID_CHARS, a repeated id (also one written differently that
+    normalises to an id already listed: both lines are named). Ids that differ but look alike (Latin and
+    Cyrillic letters, full-width forms, case) are kept, and a warning naming both lines is added to
+    ``warnings``."""
     raw = safeload.read_limited(path, MAX_ROSTER_BYTES, "roster")
     try:
         text = raw.decode("utf-8-sig")
@@ -111,6 +115,7 @@ def read_roster(path: str) -> list[str]:
     column = column or 0
     students: list[str] = []
     first_line: dict[str, int] = {}
+    written: dict[str, str] = {}
     for line, row in body:
         student = row[column].strip() if len(row) > column else ""
         if not student:
@@ -121,10 +126,26 @@ def read_roster(path: str) -> list[str]:
         if CONTROL_CHARS.search(student):
             raise CnnCalcError("student id with a control character or line break in the roster", file=path,
                                line=line, got=student[:80], expected="an id on one line")
+        as_written = student
+        try:
+            student = normalise_id(student)
+        except CnnCalcError as error:
+            raise error.with_context(file=path, line=line) from None
+        if not student:
+            raise CnnCalcError("empty student id in the roster (once invisible characters are removed)",
+                               file=path, line=line)
         if student in first_line:
-            raise CnnCalcError(f"duplicate student id in the roster (first on line {first_line[student]})",
+            how = "" if as_written == written[student] else (
+                f"; written '{visible_id(written[student])}' there and '{visible_id(as_written)}' here, the same "
+                "id once invisible characters are removed and accents composed")
+            raise CnnCalcError(f"duplicate student id in the roster (first on line {first_line[student]}{how})",
                                file=path, line=line, got=student[:80], expected="each id once")
         first_line[student] = line
+        written[student] = as_written
         students.append(student)
+    if warnings is not None:
+        warnings += [message for message, _ in
+                     lookalike_warnings([(s, f"{path} line {first_line[s]}") for s in students],
+                                        "each gets a sheet and a variant of their own")]
     return students
 

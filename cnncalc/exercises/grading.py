@@ -62,6 +62,7 @@ class StudentResult:
     warnings: list[str] = field(default_factory=list)
     variant: str | None = None
     error: str | None = None  # the whole file could not be used
+    written: str | None = None  # the id as the file wrote it, when normalise_id changed it
 
     @property
     def score(self) -> float:
@@ -80,6 +81,8 @@ class StudentResult:
             data["variant"] = self.variant
         if self.error:
             data["error"] = self.error
+        if self.written is not None:
+            data["student_as_written"] = json_value(self.written)
         return data
 
 
@@ -185,13 +188,136 @@ def display_path(path: str | Path) -> str:
     return clean_text(text, 1000)
 
 
+# ---------------------------------------------------------------- student ids
+
+#: removed from every id: a byte-order mark and the zero-width characters (ZWSP, ZWNJ, ZWJ, WORD JOINER,
+#: SOFT HYPHEN) — editors, spreadsheets and web forms slip them in, and they cannot be seen
+ID_STRIPPED = "\ufeff\u200b\u200c\u200d\u2060\u00ad"
+_STRIP = dict.fromkeys(map(ord, ID_STRIPPED))
+# invisible characters outside the control and format categories: the combining grapheme joiner, Hangul
+# and Khmer fillers, Mongolian variation selectors, the blank Braille pattern (variation selectors below)
+_INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0")
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})  # Zs: any space but U+0020
+
+
+def _invisible(char: str) -> bool:
+    code = ord(char)
+    return char != " " and (unicodedata.category(char) in _REFUSED_CATEGORIES or char in _INVISIBLE
+                            or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF)
+
+
+def char_name(char: str) -> str:
+    """``U+00A0 NO-BREAK SPACE``: a character as a message names it."""
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}"
+
+
+def normalise_id(text: str) -> str:
+    """The one spelling of a student id, used for roster ids, answer-file ids and override ids alike (and
+    so for variant seeds, duplicates and feedback file names):
+
+    1. a byte-order mark and the zero-width characters of ID_STRIPPED are removed;
+    2. the text is put in Unicode NFC, so an accent typed as a separate mark is one character;
+    3. white space around it is dropped;
+    4. any other control, format or invisible character (a no-break space, a bidi control, a variation
+       selector, a filler) is refused with a CnnCalcError naming it.
+
+    Two ids that print alike but are different text after this (Latin ``ada`` and Cyrillic ``аda``, ``ada``
+    and full-width ``ａｄａ``) stay different students; :func:`id_skeleton` finds them for a warning.
+
+    >>> normalise_id("\\ufeffada") == normalise_id("a\\u200bda\\u00ad") == "ada"
+    True
+    >>> normalise_id("Jose\\u0301") == "Jos\\u00e9"
+    True
+    >>> normalise_id(" ada lovelace ")
+    'ada lovelace'
+    """
+    student = unicodedata.normalize("NFC", text.translate(_STRIP)).strip()
+    hidden = [char for char in student if _invisible(char)]
+    if hidden:
+        raise CnnCalcError(f"the student id '{visible_id(student)}' contains an invisible or format character, "
+                           f"{char_name(hidden[0])}", expected="letters, digits, punctuation and plain spaces",
+                           hint="type the id again without it")
+    return student
+
+
+def visible_id(student: str, limit: int = 80) -> str:
+    """An id as messages show it: every character that cannot be seen (and every control character)
+    written as an escape, so that two ids that print alike are told apart."""
+    shown = "".join(f"\\u{ord(c):04x}" if c in ID_STRIPPED or _invisible(c) else c for c in student)
+    return clean_text(shown, limit)
+
+
+# Letters of Cyrillic and Greek that look like Latin ones (lower case, as id_skeleton folds case first),
+# after Unicode's confusables list (UTS #39); enough to catch an id typed on another keyboard layout.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "ë", "һ": "h", "і": "i", "ї": "ï", "ј": "j", "к": "k", "м": "m", "н": "h",
+    "о": "o", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l",
+    "ү": "y", "α": "a", "β": "b", "ε": "e", "ζ": "z", "η": "h", "ι": "i", "κ": "k", "μ": "m", "ν": "n", "ο": "o",
+    "ρ": "p", "τ": "t", "υ": "y", "χ": "x", "ı": "i",
+})
+
+
+def id_skeleton(student: str) -> str:
+    """What an id looks like: NFKC (full-width and other compatibility forms become plain), case folded,
+    Cyrillic and Greek look-alikes of Latin letters made Latin. Different ids with one skeleton print
+    (nearly) alike.
+
+    >>> id_skeleton("\\u0430da") == id_skeleton("\\uff21\\uff24\\uff21") == id_skeleton("Ada") == "ada"
+    True
+    """
+    return unicodedata.normalize("NFKC", student).casefold().translate(_LOOKALIKES)
+
+
+def lookalike_warnings(named: list[tuple[str, str]], outcome: str = "each is graded under its own id"
+                       ) -> list[tuple[str, list[int]]]:
+    """For each set of different ids that look alike (one :func:`id_skeleton`), a warning naming each
+    with where it came from, and the positions in ``named`` (pairs of id and source) it concerns."""
+    groups: dict[str, dict[str, list[int]]] = {}
+    for position, (student, _) in enumerate(named):
+        groups.setdefault(id_skeleton(student), {}).setdefault(student, []).append(position)
+    warnings = []
+    for spellings in groups.values():
+        if len(spellings) < 2:
+            continue
+        shown = [(f"'{visible_id(student)}'{_foreign(student)} ({', '.join(named[p][1] for p in places[:3])}"
+                  + (", …)" if len(places) > 3 else ")")) for student, places in spellings.items()]
+        message = (f"student ids that look alike: {_listed(shown, 'ids')} — different students, or one id typed in "
+                   f"two ways? ({outcome})")
+        warnings.append((message, [p for places in spellings.values() for p in places]))
+    return warnings
+
+
+def _foreign(student: str) -> str:
+    """The letters of an id that are not plain ASCII, named: how two look-alikes differ."""
+    letters = sorted({c for c in student if ord(c) > 0x7F}, key=student.index)
+    if not letters:
+        return ""
+    return " with " + ", ".join(char_name(c) for c in letters[:3]) + (" …" if len(letters) > 3 else "")
+
+
+def _listed(items: list[str], what: str, most: int = 5) -> str:
+    """``a, b and c``; past ``most`` items, the rest counted (a message goes to every student it names:
+    a class that left the template's id unchanged must not get a message of the whole class each)."""
+    if len(items) > most:
+        items = [*items[:most - 1], f"{len(items) - most + 1:,} more {what}"]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 # ---------------------------------------------------------------- reading answer files
 
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_answers(path: str | Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(student id, answers, other top-level fields) from an answer file; raises CnnCalcError if unusable."""
+    """(student id, answers, other top-level fields) from an answer file; raises CnnCalcError if unusable.
+    The id is normalised (:func:`normalise_id`)."""
+    student, _, answers, extra = read_answer_file(path)
+    return student, answers, extra
+
+
+def read_answer_file(path: str | Path) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """(student id, the id as written, answers, other top-level fields): :func:`read_answers` with the
+    written spelling of the id kept, for the reports."""
     name = display_path(path)
     raw = safeload.read_limited(path, MAX_ANSWER_BYTES, "answer file")
     try:
@@ -203,17 +329,18 @@ def read_answers(path: str | Path) -> tuple[str, dict[str, Any], dict[str, Any]]
     if not isinstance(data, dict):
         raise CnnCalcError("an answer file is a mapping {student: ID, answers: {...}}", file=name,
                            got=type(data).__name__, expected="a mapping")
-    student = _student_id(data, text, name)
+    student, written = _student_id(data, text, name)
     answers = data.get("answers")
     if not isinstance(answers, dict):
         raise CnnCalcError("'answers' must map question ids to answers", file=name, got=type(answers).__name__,
                            expected="a mapping")
     extra = {k: v for k, v in data.items() if k not in ("student", "answers")}
-    return student, answers, extra
+    return student, written, answers, extra
 
 
-def _student_id(data: dict[str, Any], text: str, source: str) -> str:
-    """The id exactly as written: ``student: 0012345`` is the text "0012345", never the number 12345."""
+def _student_id(data: dict[str, Any], text: str, source: str) -> tuple[str, str]:
+    """The id as text, normalised (:func:`normalise_id`), and as written: ``student: 0012345`` is the
+    text "0012345", never the number 12345."""
     line = data.line_of("student") if isinstance(data, safeload.LineDict) else None
     if "student" not in data:
         raise CnnCalcError("no 'student:' field: an answer file must say whose answers it holds", file=source,
@@ -228,16 +355,19 @@ def _student_id(data: dict[str, Any], text: str, source: str) -> str:
             raise CnnCalcError("the student id must be written as text; put it in quotes", file=source, line=line,
                                got=value, expected='student: "YOUR ID"')
         value = written
-    student = value.strip()
+    if CONTROL_CHARS.search(value.strip()):
+        raise CnnCalcError("the student id contains a control character or line break", file=source, line=line,
+                           got=short(value.strip()), expected="an id as the roster has it")
+    try:
+        student = normalise_id(value)
+    except CnnCalcError as error:
+        raise error.with_context(file=source, line=line) from None
     if not student:
         raise CnnCalcError("the student: field is empty", file=source, line=line, hint='write student: "YOUR ID"')
     if len(student) > MAX_ID_CHARS:
         raise CnnCalcError(f"student id too long ({len(student):,} characters, at most {MAX_ID_CHARS})",
                            file=source, line=line)
-    if CONTROL_CHARS.search(student):
-        raise CnnCalcError("the student id contains a control character or line break", file=source, line=line,
-                           got=short(student), expected="an id as the roster has it")
-    return student
+    return student, value.strip()
 
 
 def _written_text(text: str, key: str) -> str | None:
@@ -627,9 +757,10 @@ def variant_label(value: Any) -> str | None:
 def grade_file(problem: Problem, key: dict[str, Expected], path: str | Path) -> StudentResult:
     """Grade one file; a file that cannot be used gives a result with every question invalid."""
     try:
-        student, answers, extra = read_answers(path)
+        student, written, answers, extra = read_answer_file(path)
         result = grade_answers(problem, key, student, answers, display_path(path))
         result.variant = variant_label(extra.get("variant"))
+        result.written = written if written != student else None
     except CnnCalcError as error:
         return invalid_result(problem, key, path, str(error))
     except Exception as error:  # noqa: BLE001 - the last net: one file never stops the batch
@@ -701,7 +832,12 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
         if not isinstance(comment, str):
             raise CnnCalcError(f"{where}: comment must be text", file=source, line=line, got=short(comment),
                                expected="text")
-        pair = (student.strip(), qid)
+        try:
+            student = normalise_id(student)
+        except CnnCalcError as error:
+            raise CnnCalcError(f"{where}: {error.message}", file=source, line=line, expected=error.expected,
+                               hint=error.hint) from None
+        pair = (student, qid)
         if pair in seen:
             raise CnnCalcError(f"{where} repeats override {seen[pair]} (student {pair[0]!r}, question '{qid}')",
                                file=source, line=line)
@@ -772,11 +908,53 @@ _UNSAFE = re.compile(r"[^\w-]+")  # letters of any script stay; dots go too: no 
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
+def file_stem(student: str) -> str:
+    """A student id as a file name, before it is made unique: letters of any script, digits, ``_`` and
+    ``-`` kept (after :func:`normalise_id`'s NFC and removals); anything else — separators, dots — ``_``;
+    at most 64 characters; never empty or a reserved Windows device name."""
+    stem = _UNSAFE.sub("_", unicodedata.normalize("NFC", student.translate(_STRIP))).strip("_-")[:64] or "student"
+    return "_" + stem if stem.lower() in _RESERVED else stem
+
+
+def distinct_file_stems(students: list[str], first: list[bool] | None = None) -> list[str]:
+    """One file name per entry, none shared (ignoring case, as some file systems do): each id takes its
+    :func:`file_stem` unless an entry ranked before it took that stem — the entries marked ``first``
+    (graded students) go before the others (unreadable files), and then an id that is its own file name
+    before one that had characters replaced (``a_b`` before ``a/b``), in order; an entry that finds its
+    stem taken (the same id twice, ``ada`` after ``Ada``, ``a/b``) gets ``STEM-2``, ``STEM-3`` …,
+    skipping every stem another entry's id gives — so no file ever takes the name that belongs to
+    another id.
+
+    >>> distinct_file_stems(["ada", "ada-2", "ada", "a/b", "a_b"])
+    ['ada', 'ada-2', 'ada-3', 'a_b-2', 'a_b']
+    """
+    stems = [file_stem(student) for student in students]
+    natural = {stem.casefold() for stem in stems}
+    ranked = sorted(range(len(students)), key=lambda p: (not (first[p] if first is not None else True),
+                                                         stems[p] != students[p]))
+    taken: set[str] = set()
+    chosen = [""] * len(students)
+    clashes: list[int] = []
+    for position in ranked:
+        if stems[position].casefold() in taken:
+            clashes.append(position)
+        else:
+            taken.add(stems[position].casefold())
+            chosen[position] = stems[position]
+    blocked = taken | natural
+    for position in clashes:
+        k = 2
+        while f"{stems[position]}-{k}".casefold() in blocked:
+            k += 1
+        chosen[position] = f"{stems[position]}-{k}"
+        blocked.add(chosen[position].casefold())
+    return chosen
+
+
 def safe_file_stem(student: str, used: set[str]) -> str:
-    """A student id as a file name: no path separators, no leading dots, unique in the batch (ignoring case)."""
-    stem = _UNSAFE.sub("_", unicodedata.normalize("NFC", student)).strip("_-")[:64] or "student"
-    if stem.lower() in _RESERVED:
-        stem = "_" + stem
+    """A student id as a file name: no path separators, no leading dots, unique in the batch (ignoring case);
+    for names given one at a time (see :func:`distinct_file_stems` for a whole batch)."""
+    stem = file_stem(student)
     candidate, k = stem, 2
     while candidate.lower() in used:
         candidate = f"{stem}-{k}"
@@ -792,18 +970,39 @@ def grade_batch(problem: Problem, paths: list[Path], key: dict[str, Expected] | 
     refused = refused or {}
     results = [invalid_result(problem, key, path, refused[path]) if path in refused
                else grade_file(problem, key, path) for path in paths]
-    return results, duplicate_warnings(results)
+    return results, identity_warnings(results)
 
 
 def duplicate_warnings(results: list[StudentResult]) -> list[str]:
-    warnings = []
-    seen: dict[str, str] = {}
+    """One warning for each id that more than one graded file gives (after :func:`normalise_id`, so a
+    byte-order mark or an accent typed apart makes no second student), naming every file and how each
+    wrote the id when that differs; the warning goes to each of those students, so every row, feedback
+    file and report line of theirs carries it."""
+    files: dict[str, list[StudentResult]] = {}
     for result in results:
-        if result.error is None and result.student in seen:
-            message = (f"duplicate student id {clean_text(result.student, 80)!r} in {seen[result.student]} and "
-                       f"{result.file}")
-            warnings.append(message)
-            result.warnings.append(message)
         if result.error is None:
-            seen.setdefault(result.student, result.file)
+            files.setdefault(result.student, []).append(result)
+    warnings = []
+    for student, claims in files.items():
+        if len(claims) < 2:
+            continue
+        message = f"duplicate student id {clean_text(student, 80)!r} in {_listed([r.file for r in claims], 'files')}"
+        spellings = [f"'{visible_id(r.written)}' in {Path(r.file).name}" for r in claims if r.written is not None]
+        if spellings:
+            message += f" (written {_listed(spellings, 'files')})"
+        warnings.append(message)
+        for result in claims:
+            result.warnings.append(message)
+    return warnings
+
+
+def identity_warnings(results: list[StudentResult]) -> list[str]:
+    """Duplicate ids and ids that look alike among the graded files; each warning also goes to the
+    students it names."""
+    warnings = duplicate_warnings(results)
+    graded = [r for r in results if r.error is None]
+    for message, positions in lookalike_warnings([(r.student, r.file) for r in graded]):
+        warnings.append(message)
+        for position in positions:
+            graded[position].warnings.append(message)
     return warnings

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..calc.analysis import Summary, analyse, whole_size
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..maths.budget import shared_budget
 from ..run.executor import RunResult, run
 from ..spec.network import Network, build_network
 from .problem import MAX_SIZES, Problem, ProblemFileError, Question, check_compute, line_of, resolve_refs
@@ -389,7 +390,7 @@ class KeyBuilder:
         values = dict(c["transpose"])
         same = bool(values.pop("same", False))
         unknown = c.get("for", "out")
-        result = solve_transpose(unknown, {k: str(v) for k, v in values.items()}, same)
+        result = _solved(solve_transpose, unknown, {k: str(v) for k, v in values.items()}, same)
         if len(result.solutions) != 1 or not isinstance(result.solutions[0], int):
             raise ExerciseError("a 'transpose' question needs exactly one integer answer", got=result.solutions)
         answer = int(result.solutions[0])
@@ -412,7 +413,7 @@ class KeyBuilder:
         return Expected(answer, result.steps, {"mistakes": mistakes})
 
     def _sizes(self, c: dict[str, Any]) -> Expected:
-        from ..calc.symbolic import valid_sizes
+        from ..calc.symbolic import search_sizes
 
         net = c["sizes"]
         spec = self.problem.networks.get(net)
@@ -428,34 +429,24 @@ class KeyBuilder:
         if not low <= high or high - low + 1 > MAX_SIZES:
             raise ProblemFileError(f"a 'sizes' question tries min … max: at most {MAX_SIZES:,} sizes, min ≤ max",
                                    got=[low, high], expected=f"max − min + 1 ≤ {MAX_SIZES:,}")
-        def sizes_for(exact: bool) -> Any:
-            # a network that does not vary between variants is searched once per process
-            memo = (json.dumps(resolve_refs(spec, self.problem.data), sort_keys=True, default=str), name, low, high,
-                    exact)
-            if memo not in _SIZES:
-                if len(_SIZES) >= 64:
-                    _SIZES.clear()
-                # the solver lists at most 256 sizes per call: ask in blocks that size, keep the first working
-                parts = [valid_sizes(network, name, start, min(start + 255, high), exact)
-                         for start in range(low, high + 1, 256)]
-                first = next((part for part in parts if part.solutions), parts[0])
-                first.solutions = [v for part in parts for v in part.solutions]
-                first.steps = [f"tried {name} = {low} … {high}: every layer is valid"
-                               + (" and every division is exact" if exact else "")]
-                if first.solutions:
-                    first.steps.append(f"⇒ {name} ∈ {{{ranges([int(v) for v in first.solutions])}}}")
-                first.notes = [note for note in first.notes if note.startswith("e.g.")]
-                _SIZES[memo] = first
-            return _SIZES[memo]
-
-        result = sizes_for(exact)
-        found = [int(v) for v in result.solutions]
+        # one pass over the sizes answers both readings (valid, exact): the other one names a mistake; a
+        # network that does not vary between variants is searched once per process
+        memo = (json.dumps(resolve_refs(spec, self.problem.data), sort_keys=True, default=str), name, low, high)
+        if memo not in _SIZES:
+            if len(_SIZES) >= 64:
+                _SIZES.clear()
+            _SIZES[memo] = search_sizes(network, name, low, high,
+                                        hint="try fewer sizes (the question's min and max) or a smaller network")
+        search = _SIZES[memo]
+        result = search.solution(exact)
+        result.notes = [note for note in result.notes if note.startswith("e.g.")]
+        found = [int(v) for v in (search.exact if exact else search.valid)]
         if not found:
             raise ExerciseError(f"network '{net}' is valid for no {name} from {low} to {high}", got=result.notes)
+        result.steps[-1] = f"⇒ {name} ∈ {{{ranges(found)}}}"
         text = f"{name} ∈ {{{ranges(found)}}}"
-        other = sizes_for(not exact)
         mistakes: dict[Any, str] = {}
-        alternative = tuple(int(v) for v in other.solutions)
+        alternative = tuple(search.valid if exact else search.exact)
         if alternative and list(alternative) != found:
             mistakes[alternative] = ("those are the sizes where every division is exact; the question asks where "
                                      "every layer is valid (the floor may drop pixels)" if not exact else
@@ -546,9 +537,27 @@ def _solution(values: dict[str, Any], unknown: str) -> Any:
 
     values = dict(values)
     same = bool(values.pop("same", False))
-    return solve_conv(unknown, {k: str(v) for k, v in values.items()}, same)
+    return _solved(solve_conv, unknown, {k: str(v) for k, v in values.items()}, same)
+
+
+_SOLVED: dict[tuple[Any, ...], Any] = {}
+
+
+def _solved(solver: Any, unknown: str, values: dict[str, str], same: bool) -> Any:
+    """A solver's answer, remembered: the variants of a class repeat the same values often, and every call
+    spends from the command's one time budget (sympy takes milliseconds per equation). A copy each time,
+    since the key adds its own steps."""
+    memo = (solver.__name__, unknown, tuple(sorted(values.items())), same)
+    if memo not in _SOLVED:
+        if len(_SOLVED) >= 4096:
+            _SOLVED.clear()
+        _SOLVED[memo] = solver(unknown, values, same)
+    return copy.deepcopy(_SOLVED[memo])
 
 
 def compute_key(problem: Problem) -> dict[str, Expected]:
+    """Every question's expected answer; the questions share one symbolic time budget (the command's, when
+    a command has opened one: see :class:`cnncalc.maths.budget.shared_budget`)."""
     builder = KeyBuilder(problem)
-    return {q.id: builder.expected(q) for q in problem.questions}
+    with shared_budget():
+        return {q.id: builder.expected(q) for q in problem.questions}

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import stat
-import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import CnnCalcError
-from .grading import MAX_ECHO_CHARS, QuestionResult, StudentResult, clean_text, json_value, safe_file_stem
+from ..outputs import write_output
+from .grading import MAX_ECHO_CHARS, QuestionResult, StudentResult, clean_text, distinct_file_stems, json_value
 from .key import num
 from .problem import Problem, Question
 
@@ -228,43 +227,17 @@ def lms_gradebook(problem: Problem, results: list[StudentResult], lms: str, id_c
     return "".join(lines)
 
 
-def write_atomic(path: str | Path, text: str, durable: bool = False, through_link: bool = False) -> None:
-    """Write whole or not at all: a temporary file in the same folder, then a rename.
-
-    An existing file keeps its permission bits. With ``through_link`` a path that is a symbolic link is
-    written through (the link's target is replaced, the link stays: a gradebook linked into a course
-    folder); otherwise the link itself is replaced by the file. The temporary file is removed on any
-    failure, including an interrupt. ``durable`` also flushes the data to disk before the rename.
+def write_atomic(path: str | Path, text: str, durable: bool = False, through_link: bool = False,
+                 inputs: Iterable[str | Path | None] = ()) -> None:
+    """Write by the rules of :func:`cnncalc.outputs.write_output`: whole or not at all (a temporary file in
+    the same folder, then a rename), an existing file's permission bits kept, missing folders made, never
+    over a device, a FIFO or one of ``inputs`` (the files the command read: a gradebook never replaces an
+    answer file). With ``through_link`` a path that is a symbolic link is written through (the link's target
+    is replaced, the link stays: a gradebook linked into a course folder); otherwise the link itself is
+    replaced, so a link planted in a feedback folder leads nowhere. ``durable`` also flushes the data to
+    disk before the rename.
     """
-    path = Path(path)
-    target = Path(os.path.realpath(path)) if through_link and path.is_symlink() else path
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            mode = stat.S_IMODE(os.lstat(target).st_mode) if not os.path.islink(target) else 0o666 & ~_umask()
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                stream.write(text)
-                if durable:
-                    stream.flush()
-                    os.fsync(stream.fileno())
-            os.chmod(temporary, mode)
-            os.replace(temporary, target)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-    except OSError as error:
-        raise CnnCalcError(f"cannot write: {error.strerror}", file=str(path)) from None
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
+    write_output(path, text, inputs=inputs, durable=durable, follow_links=through_link, create_folders=True)
 
 
 def check_output_folder(folder: str | Path, what: str) -> None:
@@ -335,12 +308,15 @@ def _show(value: Any) -> str:
 
 
 def write_feedback(problem: Problem, results: list[StudentResult], folder: str | Path) -> list[Path]:
+    """One ``STEM.md`` per result, named by :func:`distinct_file_stems`: from the (normalised) student id,
+    never shared, and never the name another id in the batch gives — graded students are named before
+    files that could not be read (those are named after the file), so no file takes a student's name."""
     folder = Path(folder)
     check_output_folder(folder, "--feedback-dir")
-    used: set[str] = set()
+    stems = distinct_file_stems([r.student for r in results], [r.error is None for r in results])
     written = []
-    for result in results:
-        path = folder / f"{safe_file_stem(result.student, used)}.md"
+    for result, stem in zip(results, stems):
+        path = folder / f"{stem}.md"
         write_atomic(path, feedback_markdown(problem, result))
         written.append(path)
     return written

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -452,12 +452,14 @@ def key_json(variant: Variant) -> str:
 
 
 def write_variants(folder: Path, labels: list[str], makers: list[Callable[[], Variant]], fmt: str,
-                   force: bool = False) -> list[str]:
+                   force: bool = False, inputs: Iterable[str | Path | None] = ()) -> list[str]:
     """Sheets in ``folder/sheets``, keys (and ``index.csv``) apart in ``folder/keys``; each file atomic.
 
     The folder is checked before anything is written (see :mod:`.generated`: a folder or a file that
-    `generate` did not write is refused unless ``force``); files of an earlier run that this one does not
-    write are removed. Returns the removed files."""
+    `generate` did not write is refused unless ``force``, and so is a folder another run is writing into);
+    files of an earlier run that this one does not write are removed; a run that fails removes what it
+    created. ``inputs`` (the problem, roster and secret files) are never overwritten. Returns the removed
+    files."""
     from .generated import OutputFolder
     from .grading import safe_file_stem
     from .report import csv_line
@@ -465,15 +467,20 @@ def write_variants(folder: Path, labels: list[str], makers: list[Callable[[], Va
     extension = {"markdown": "md", "latex": "tex", "html": "html"}[fmt]
     used: set[str] = set()
     stems = [safe_file_stem(label, used) for label in labels]
-    out = OutputFolder(folder, force)
     first = makers[0]() if makers else None  # a problem whose constraints never hold leaves no trace
+    out = OutputFolder(folder, force, inputs)
     out.plan([name for stem in stems for name in (f"sheets/{stem}.{extension}", f"keys/{stem}.json")]
              + ["keys/index.csv"])
-    index = [csv_line(["student", "variant", "sheet", "key"])]
-    for i, (stem, make) in enumerate(zip(stems, makers)):
-        variant = first if i == 0 and first is not None else make()
-        out.write(f"sheets/{stem}.{extension}", render_sheet(variant, fmt))
-        out.write(f"keys/{stem}.json", key_json(variant))
-        index.append(csv_line([variant.label, variant.fingerprint, f"sheets/{stem}.{extension}", f"keys/{stem}.json"]))
-    out.write("keys/index.csv", "".join(index))
+    try:
+        index = [csv_line(["student", "variant", "sheet", "key"])]
+        for i, (stem, make) in enumerate(zip(stems, makers)):
+            variant = first if i == 0 and first is not None else make()
+            out.write(f"sheets/{stem}.{extension}", render_sheet(variant, fmt))
+            out.write(f"keys/{stem}.json", key_json(variant))
+            index.append(csv_line([variant.label, variant.fingerprint, f"sheets/{stem}.{extension}",
+                                   f"keys/{stem}.json"]))
+        out.write("keys/index.csv", "".join(index))
+    except BaseException:
+        out.abort()
+        raise
     return out.finish()

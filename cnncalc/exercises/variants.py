@@ -268,6 +268,12 @@ def _integer_seed(value: Any) -> bool:
 
 
 def student_variant(raw: dict[str, Any], source: str, secret: bytes, student: str) -> Variant:
+    """The student's own variant, seeded by :func:`student_seed` with the id normalised
+    (:func:`.grading.normalise_id`): an id typed with a decomposed accent or a stray byte-order mark
+    gets the same variant as the roster's id."""
+    from .grading import normalise_id
+
+    student = normalise_id(student)
     problem_id, version = str(raw.get("id")), raw.get("version", 1)
     rng = np.random.default_rng(student_seed(secret, problem_id, version, student))
     return make_variant(raw, source, rng, student)
@@ -285,10 +291,10 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
     from .grading import (
         StudentResult,
         display_path,
-        duplicate_warnings,
         grade_answers,
+        identity_warnings,
         invalid_result,
-        read_answers,
+        read_answer_file,
         unexpected,
         variant_label,
     )
@@ -307,9 +313,10 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
             results.append(invalid_result(base, None, path, refused[path]))
             continue
         try:
-            student, answers, extra = read_answers(path)
+            student, written, answers, extra = read_answer_file(path)
             variant = variants.get(student) or student_variant(raw, source, secret, student)
             result = grade_answers(variant.problem, variant.key, student, answers, display_path(path))
+            result.written = written if written != student else None
             given = variant_label(extra.get("variant"))
         except CnnCalcError as error:
             results.append(invalid_result(base, None, path, str(error)))
@@ -331,7 +338,7 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
         keys_of[position] = {qid: expected.value for qid, expected in variant.key.items()}
         given_of[position], own_of[position] = given, variant.fingerprint
         results.append(result)
-    warnings += duplicate_warnings(results)
+    warnings += identity_warnings(results)
     qids = [q.id for q in base.questions if q.kind != "manual"]
     pairs, flags = copy_check(results, qids, answers_of, keys_of, given_of, own_of)
     warnings += flags

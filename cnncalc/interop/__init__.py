@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import CnnCalcError
@@ -43,22 +44,12 @@ def dump_spec(spec: dict[str, Any], comment: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_npz(path: str, weights: dict[str, Any]) -> None:
-    """Weights as an uncompressed ``.npz`` (``<layer>.<part>`` keys), written whole or not at all."""
-    import os
-    import tempfile
-
+def write_npz(path: str, weights: dict[str, Any], inputs: Iterable[str | None] = ()) -> None:
+    """Weights as an uncompressed ``.npz`` (``<layer>.<part>`` keys), written by the rules of
+    :func:`cnncalc.outputs.write_output`: whole or not at all, through a link, never over an input."""
     import numpy as np
 
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(dir=folder, prefix=".cnncalc-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **{key: np.asarray(value) for key, value in weights.items()})
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as error:
-        raise CnnCalcError(f"cannot write the weights: {error.strerror}", file=path) from None
+    from ..outputs import write_output
+
+    write_output(path, lambda handle: np.savez(handle, **{key: np.asarray(value) for key, value in weights.items()}),
+                 inputs=inputs)

@@ -879,18 +879,8 @@ def _graph_name(name: str) -> str:
     return name if name.isprintable() else "cnncalc"
 
 
-def save_onnx(model: Any, path: str) -> int:
-    """Write atomically; returns the number of bytes."""
-    import os
-    import tempfile
+def save_onnx(model: Any, path: str, inputs: tuple[str | None, ...] = ()) -> int:
+    """Write by the rules of :func:`cnncalc.outputs.write_output`; returns the number of bytes."""
+    from ..outputs import write_output
 
-    data = model.SerializeToString()
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=".cnncalc-", suffix=".onnx")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except OSError as error:
-        raise CnnCalcError(f"cannot write the model: {error.strerror}", file=path) from None
-    return len(data)
+    return write_output(path, model.SerializeToString(), inputs=inputs)

@@ -1,5 +1,11 @@
-"""A time budget for symbolic work (`solve`, `solve --spec`, summaries of symbolic specs, expression
-answers): past it, the work stops with "expression too complex" (exit 2) instead of running on.
+"""A time budget for symbolic work (`solve`, `solve --spec`, summaries of symbolic specs, the keys of
+`check`, `grade`, `generate` and `key`): past it, the work stops with "expression too complex" (exit 2)
+instead of running on.
+
+One budget per command, not per solver call: a command opens a :class:`shared_budget`, and every
+:class:`time_budget` inside it spends from the same allowance, so six `sizes` questions of a problem share
+10 s rather than getting 10 s each. Only the time inside a ``time_budget`` counts: reading files, running
+the executor and writing reports are bounded by their own limits, and an alarm never lands in them.
 
 Why this mechanism. sympy is pure Python, so a SIGALRM timer (``signal.setitimer``) interrupts it between
 two bytecodes wherever it is — deep inside ``solve`` or ``simplify`` — with no checks sprinkled through
@@ -91,8 +97,42 @@ def _inside_the_work(frame: Any, owner: Any) -> bool:
     return owner is None
 
 
+class shared_budget:  # used as a function: `with shared_budget():`
+    """One allowance for every time budget opened in the body (a command's, a key's); nested shared budgets
+    leave the outer one in charge. It arms nothing itself: the time budgets inside do, each for what is left.
+
+    >>> with shared_budget():
+    ...     with time_budget("a first sum"):
+    ...         _ = sum(range(10))
+    ...     with time_budget("a second sum"):
+    ...         sum(range(5))
+    10
+    """
+
+    def __init__(self) -> None:
+        self.outer = False
+
+    def __enter__(self) -> None:
+        if getattr(_state, "spent", None) is not None:
+            self.outer = True
+            return
+        _state.spent = 0.0
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
+        if not self.outer:
+            _state.spent = None
+
+
+def _too_complex(what: str, limit: float, hint: str | None, spent: float) -> CnnCalcError:
+    shared = f" ({spent:.1f} s of it spent by the work before)" if spent > 0 else ""
+    return CnnCalcError(f"expression too complex: {what} took longer than the time budget of {limit:g} s{shared}",
+                        hint=(hint or "give numbers for some symbols, or simplify the expression")
+                        + f"; {ENVIRONMENT} sets the budget")
+
+
 class time_budget:  # used as a function: `with time_budget(...):`
-    """Run the body under the budget; nested budgets leave the outer one in charge."""
+    """Run the body under the budget; nested budgets leave the outer one in charge. Inside a
+    :class:`shared_budget`, the body gets what the earlier budgets of that allowance left."""
 
     def __init__(self, what: str, seconds: float | None = None, hint: str | None = None) -> None:
         self.what, self.seconds, self.hint = what, seconds, hint
@@ -102,24 +142,29 @@ class time_budget:  # used as a function: `with time_budget(...):`
         self.started = 0.0
         self.previous_handler: Any = None
         self.previous_timer: tuple[float, float] = (0.0, 0.0)
+        self.spent_before = 0.0
 
     def __enter__(self) -> None:
         if getattr(_state, "deadline", None) is not None:
             self.outer = True
             return
         self.limit = budget_seconds() if self.seconds is None else self.seconds
+        self.spent_before = getattr(_state, "spent", None) or 0.0
+        left = self.limit - self.spent_before
+        if left <= 0:  # an earlier part of the command spent it all
+            raise _too_complex(self.what, self.limit, self.hint, self.spent_before)
         import sympy  # noqa: F401 - imported before arming: an import cut halfway would leave sympy half-made
 
         self.use_signal = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
         _state.owner = sys._getframe(1)  # the frame whose `with` body is the work
         self.started = _now()
-        _state.deadline = self.started + self.limit
+        _state.deadline = self.started + left
         if self.use_signal:
             self.previous_handler = signal.signal(signal.SIGALRM, _alarm)
             _state.armed = True
             # and again every REPEAT seconds: library code that swallows one exception (a bare `except:`)
             # must not turn the budget off. Set last: from here on, only the work can be interrupted.
-            self.previous_timer = signal.setitimer(signal.ITIMER_REAL, self.limit, REPEAT)
+            self.previous_timer = signal.setitimer(signal.ITIMER_REAL, left, REPEAT)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: object) -> None:
         if self.outer:
@@ -127,6 +172,8 @@ class time_budget:  # used as a function: `with time_budget(...):`
         _state.armed = False
         _state.deadline = None
         _state.owner = None
+        if getattr(_state, "spent", None) is not None:
+            _state.spent = self.spent_before + (_now() - self.started)
         if self.use_signal:
             signal.setitimer(signal.ITIMER_REAL, 0)
             previous = self.previous_handler
@@ -135,10 +182,9 @@ class time_budget:  # used as a function: `with time_budget(...):`
                 left = max(self.previous_timer[0] - (_now() - self.started), 0.001)
                 signal.setitimer(signal.ITIMER_REAL, left, self.previous_timer[1])
         if kind is not None and issubclass(kind, BudgetExceeded):
-            raise CnnCalcError(f"expression too complex: {self.what} took longer than the time budget of "
-                               f"{self.limit:g} s",
-                               hint=(self.hint or "give numbers for some symbols, or simplify the expression")
-                               + f"; {ENVIRONMENT} sets the budget") from None
+            raise _too_complex(self.what, self.limit, self.hint, self.spent_before) from None
 
 
-_OWN_CODE = frozenset({_alarm.__code__, _inside_the_work.__code__, time_budget.__enter__.__code__, time_budget.__exit__.__code__, _now.__code__})
+_OWN_CODE = frozenset({_alarm.__code__, _inside_the_work.__code__, time_budget.__enter__.__code__,
+                       time_budget.__exit__.__code__, shared_budget.__enter__.__code__,
+                       shared_budget.__exit__.__code__, _now.__code__})

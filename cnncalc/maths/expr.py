@@ -300,7 +300,7 @@ def _evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool) -> Any:
         left = _evaluate(tree[1], values, symbolic)
         exponent = _exponent(tree[2], values)
         _power_bits(left, exponent)
-        if exponent < 0 and left == 0:
+        if exponent < 0 and _is_zero(left):
             raise ExpressionError("division by zero")
         if isinstance(left, Fraction) or (isinstance(left, int) and exponent < 0):
             return _check_value(Fraction(left) ** exponent)
@@ -312,7 +312,7 @@ def _evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool) -> Any:
         return _check_value(left - right)
     if kind == "*":
         return _check_value(left * right)
-    if right == 0:
+    if _is_zero(right):
         raise ExpressionError("division by zero")
     if kind == "/":
         if symbolic:
@@ -324,6 +324,16 @@ def _evaluate(tree: Any, values: Mapping[str, Any], symbolic: bool) -> Any:
             return _check_value(_call("floor", [left / right], symbolic))
         return _check_value(_call("floor", [Fraction(left) / Fraction(right)], symbolic))
     return _check_value(left % right)
+
+
+def _is_zero(value: Any) -> bool:
+    """Zero, also a symbolic value that is zero once expanded (``(k+1)**2 - k**2 - 2*k - 1``), which sympy
+    does not simplify on its own and would divide by, giving ``zoo``. The caps keep the expansion small."""
+    if getattr(value, "free_symbols", None):
+        import sympy
+
+        return bool(sympy.expand(value) == 0)
+    return bool(value == 0)
 
 
 def _call(name: str, args: list[Any], symbolic: bool) -> Any:

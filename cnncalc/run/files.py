@@ -195,6 +195,9 @@ def _magic_text(raw: bytes) -> str:
 
 def load_input_file(path: str | Path, max_bytes: int = DEFAULT_MAX_MEMORY) -> np.ndarray:
     """An input array from ``.npy`` (never unpickled), YAML/JSON nested lists, or an image (Pillow)."""
+    if not str(path):  # Path("") is ".", the current folder
+        raise ExecutionError("the input file name is empty", got="",
+                             expected="a .npy, YAML or JSON file, or an image")
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":

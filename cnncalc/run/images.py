@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ExecutionError
+from ..outputs import write_output
 
 
 def _pillow() -> Any:
@@ -19,8 +21,15 @@ def _pillow() -> Any:
     return Image
 
 
+# Pillow modes of one grey channel: 8-bit (and bilevel, and grey with alpha, the alpha dropped as RGBA's is)
+# read as 0–255; 16- and 32-bit integer and 32-bit float grey keep the values the file holds
+_GREY_8 = ("L", "1", "LA", "La")
+_GREY_WIDE = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+
+
 def read_image(path: str | Path, max_bytes: int = 2 * 1024**3) -> np.ndarray:
-    """H×W×C array of 0–255 values (grey images get one channel).
+    """H×W×C array: colour images as RGB with values 0–255; grey images as one channel, 0–255 for 8-bit
+    grey and the stored values for 16-bit (0–65535), 32-bit integer and float grey.
 
     The file is read with a byte cap (``max_bytes``, the run's memory budget) and its declared size is
     checked before any pixel is decoded: at most :data:`~cnncalc.run.files.MAX_IMAGE_PIXELS` pixels, and
@@ -47,16 +56,18 @@ def read_image(path: str | Path, max_bytes: int = 2 * 1024**3) -> np.ndarray:
                 pixels = width * height
                 if pixels > MAX_IMAGE_PIXELS:
                     raise _too_many_pixels(source, width, height)
-                channels = 1 if image.mode == "L" else 3  # every other mode becomes RGB below
+                channels = 1 if image.mode in _GREY_8 + _GREY_WIDE else 3  # every other mode becomes RGB
                 if pixels * channels * 8 > max_bytes:
                     raise ExecutionError(f"the image of {width}×{height} pixels needs about "
                                          f"{human_bytes(pixels * channels * 8)} as numbers", file=source,
                                          got=human_bytes(pixels * channels * 8),
                                          expected=f"at most --max-memory = {human_bytes(max_bytes)}")
                 image.load()
-                if image.mode not in ("L", "RGB"):
+                if image.mode in _GREY_8 and image.mode != "L":
+                    image = image.convert("L")
+                elif image.mode not in ("L", "RGB", *_GREY_WIDE):
                     image = image.convert("RGBA" if "A" in image.getbands() else "RGB").convert("RGB")
-                array = np.asarray(image, dtype=float)
+                array = np.asarray(image).astype(float)  # exact: every stored value fits a float64
     except ExecutionError:
         raise
     except UnidentifiedImageError:
@@ -84,8 +95,10 @@ def _too_many_pixels(source: str, width: int | None, height: int | None, count: 
                           expected=f"at most {MAX_IMAGE_PIXELS:,} pixels (8192×8192)")
 
 
-def save_maps(maps: np.ndarray, path: str | Path, columns: int | None = None, gap: int = 2) -> tuple[int, int]:
-    """Write the channels of an ``[H, W, C]`` map as a grid of grey tiles, each scaled to 0–255.
+def save_maps(maps: np.ndarray, path: str | Path, columns: int | None = None, gap: int = 2,
+              inputs: Iterable[str | Path | None] = ()) -> tuple[int, int]:
+    """Write the channels of an ``[H, W, C]`` map as a grid of grey tiles, each scaled to 0–255, by the
+    rules of :func:`cnncalc.outputs.write_output` (whole or not at all, never over one of ``inputs``).
 
     Returns (rows, columns) of the grid.
     """
@@ -104,8 +117,13 @@ def save_maps(maps: np.ndarray, path: str | Path, columns: int | None = None, ga
         r, q = divmod(c, columns)
         canvas[r * (height + gap): r * (height + gap) + height, q * (width + gap): q * (width + gap) + width] = (
             np.round(tile).astype(np.uint8))
+    kind = image_module.registered_extensions().get(Path(path).suffix.lower())
+    if kind is None:
+        raise ExecutionError("cannot write the feature maps: unknown image type", file=str(path),
+                             got=Path(path).suffix or "(none)", expected=".png or .jpg")
+    image = image_module.fromarray(canvas)
     try:
-        image_module.fromarray(canvas).save(path)
-    except (OSError, ValueError, KeyError) as error:  # KeyError: Pillow knows no format for the name
+        write_output(path, lambda handle: image.save(handle, format=kind), inputs=inputs)
+    except (ValueError, KeyError) as error:
         raise ExecutionError(f"cannot write the feature maps: {str(error)[:200]}", file=str(path)) from None
     return rows, columns

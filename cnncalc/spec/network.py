@@ -115,6 +115,9 @@ def _build(data: Any, source: str) -> Network:
                         got=raw_layers if not isinstance(raw_layers, list) else [], expected="a list of layers")
     skipped: list[FlatLayer] = []
     flat = expand_layers(raw_layers, data.get("blocks"), lines.get("blocks"), skipped)
+    if not flat:  # a network is at least one layer, as `layers: []` is refused
+        raise SpecError("no layer is left: every layer (or block use) is switched off by 'when'", field="layers",
+                        line=lines.get("layers"), expected="at least one layer that runs")
     if len(flat) > MAX_LAYERS:
         raise SpecError(f"too many layers ({len(flat):,}, at most {MAX_LAYERS:,})", field="layers",
                         line=lines.get("layers"))
@@ -287,6 +290,9 @@ def resolve_spec_path(spec: str) -> Path:
 
     Anything that exists under the given path is the user's file, whatever its kind: reading it
     (``safeload.read_limited``) refuses folders, FIFOs and devices with a clear message."""
+    if not spec:  # Path("") is ".", the current folder
+        raise SpecError("the spec name is empty", got="",
+                        expected="a spec file, the name of a built-in spec (`cnncalc zoo`) or - for standard input")
     path = Path(spec)
     try:
         exists = path.is_file() or path.exists() or path.is_symlink()
