@@ -538,92 +538,32 @@ def grade(
     """
     import json
 
-    from .exercises import grade_batch, load_problem
-    from .exercises.copies import copy_check_results
-    from .exercises.files import answer_paths
-    from .exercises.grading import apply_overrides, check_overrides, read_overrides
-    from .exercises.report import (
-        LMS_ID_COLUMNS,
-        check_output_file,
-        check_output_folder,
-        gradebook_csv,
-        lms_gradebook,
-        quiet_report,
-        results_document,
-        text_report,
-        write_atomic,
-        write_feedback,
-    )
-    from .exercises.stats import class_stats, stats_text
+    from .exercises.service import NothingGraded
+    from .exercises.service import grade as grade_files
 
-    if gradebook_format is not GradebookFormat.csv:
-        if not gradebook:
-            raise CnnCalcError(f"--gradebook-format {gradebook_format.value} needs --gradebook FILE")
-        columns = LMS_ID_COLUMNS[gradebook_format.value]
-        if lms_id_column is not None and lms_id_column not in columns:
-            raise CnnCalcError(f"--lms-id-column: {gradebook_format.value} has no such identifier column",
-                               got=lms_id_column, expected=", ".join(columns))
-    elif lms_id_column is not None or assignment is not None:
-        raise CnnCalcError("--lms-id-column and --assignment go with --gradebook-format canvas or moodle")
     if quiet and format is TextOrJson.json:
         raise CnnCalcError("--quiet is for the text report; --format json is already one document")
-    if gradebook:
-        check_output_file(gradebook, "--gradebook")
-    if feedback_dir:
-        check_output_folder(feedback_dir, "--feedback-dir")
-    loaded = load_problem(problem)
-    instructor = read_overrides(overrides, loaded) if overrides else None
-    paths, refused = answer_paths(answers)
-    if not paths:
-        raise CnnCalcError("no answer files found", got=list(answers)[:5], expected="answer files (.yaml, .yml, .json)")
-    inputs = [problem, *paths, overrides, secret_file]  # a gradebook never replaces one of them
-    if gradebook:
-        from .outputs import check_output
-
-        check_output(gradebook, inputs, create_folders=True)
-    copies: list[Any] = []
-    if secret_file or variants:
-        from .exercises.variants import grade_variants, read_secret
-
-        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file), refused,
-                                           copies)
-    else:
-        results, warnings = grade_batch(loaded, paths, refused=refused)
-        copies, flags = copy_check_results(loaded, results)
-        warnings += flags
-    graded = [r for r in results if r.error is None]
-    if instructor is not None and graded:
-        check_overrides(results, instructor)
-        apply_overrides(results, instructor)
-    class_view = class_stats(loaded, results) if stats else None
-    if format is TextOrJson.json:
-        document = results_document(results, warnings)
-        document["copies"] = [pair.as_dict() for pair in copies]
-        if class_view is not None:
-            document["stats"] = class_view
-        typer.echo(json.dumps(document, ensure_ascii=False, allow_nan=False))
-    else:
-        if quiet:
-            typer.echo(quiet_report(results, warnings), nl=False)
+    def print_report(run: Any) -> None:
+        if format is TextOrJson.json:
+            typer.echo(json.dumps(run.document(), ensure_ascii=False, allow_nan=False))
         else:
-            typer.echo(text_report(loaded, results, warnings), nl=False)
-        if class_view is not None:
-            typer.echo("")
-            typer.echo(stats_text(class_view), nl=False)
-    invalid = len(results) - len(graded)
-    if not graded:
-        kept = " (the gradebook was not written)" if gradebook else ""
-        typer.echo(f"error: none of the {len(results)} answer file(s) could be graded{kept}", err=True)
+            typer.echo(run.text(quiet), nl=False)
+
+    try:
+        run = grade_files(problem, answers, gradebook=gradebook, gradebook_format=gradebook_format.value,
+                          lms_id_column=lms_id_column, assignment=assignment, feedback_dir=feedback_dir,
+                          overrides=overrides, secret_file=secret_file, variants=variants, stats=stats,
+                          report=print_report)
+    except NothingGraded as error:
+        run, failure = error.run, error
+    else:
+        failure = None
+    if failure is not None:
+        typer.echo(f"error: {failure}", err=True)
         raise typer.Exit(code=2)
-    if gradebook:
-        text = (gradebook_csv(loaded, results) if gradebook_format is GradebookFormat.csv else
-                lms_gradebook(loaded, results, gradebook_format.value, lms_id_column, assignment))
-        write_atomic(gradebook, text, durable=True, through_link=True, inputs=inputs)
-    if feedback_dir:
-        write_feedback(loaded, results, feedback_dir)
-    if invalid:
-        typer.echo(f"warning: {invalid} of {len(results)} answer file(s) invalid (see the report; not in the "
-                   "gradebook)", err=True)
+    if run.invalid:
+        typer.echo(f"warning: {run.invalid} of {len(run.results)} answer file(s) invalid (see the report; not in "
+                   "the gradebook)", err=True)
         raise typer.Exit(code=1)
 
 
@@ -650,37 +590,13 @@ def generate(
                                         "files edited since it wrote them.")] = False,
 ) -> None:
     """Write one sheet per variant, and the answer keys apart from the sheets."""
-    from pathlib import Path
+    from .exercises.service import generate as generate_sheets
 
-    from .exercises.files import read_roster
-    from .exercises.sheets import write_variants
-    from .exercises.variants import check_original, read_secret, seed_variant, student_variant
-    from .spec import safeload
-
-    if (seed is None) == (roster is None):
-        raise CnnCalcError("give either --seed N or --roster CSV (with --secret-file)")
-    raw = safeload.load_file(problem)
-    check_original(raw, problem)  # the whole file, before a folder is touched
-    if not raw.get("vary") and seed is not None and count > 1:
-        raise CnnCalcError(f"the problem has no 'vary:' section: all {count} variants would be the same",
-                           file=problem, hint="add a vary: section, or give --count 1")
-    folder = Path(out)
-    if roster is not None:
-        secret = read_secret(secret_file)
-        roster_warnings: list[str] = []
-        labels = read_roster(roster, roster_warnings)
-        for warning in roster_warnings:
-            typer.echo(f"warning: {warning}", err=True)
-        make = [lambda student=student: student_variant(raw, problem, secret, student) for student in labels]
-    else:
-        labels = [f"variant-{seed}-{i}" for i in range(count)]
-        make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
-    removed = write_variants(folder, labels, make, format.value, force, inputs=[problem, roster, secret_file])
-    typer.echo(f"wrote {len(labels)} sheet(s) to {folder / 'sheets'} and their keys to {folder / 'keys'} "
-               "(keep keys/ away from students)")
-    if removed:
-        typer.echo(f"removed {len(removed)} file(s) of an earlier run: " + ", ".join(removed[:5])
-                   + (" ..." if len(removed) > 5 else ""))
+    run = generate_sheets(problem, out, seed=seed, count=count, roster=roster, secret_file=secret_file,
+                          format=format.value, force=force)
+    for warning in run.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(run.text(), nl=False)
 
 
 @app.command()

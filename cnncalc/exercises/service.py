@@ -1,0 +1,210 @@
+"""One library function per exercise command: `grade` and `generate` take what the command line takes,
+do the whole job (read, check, grade or generate, write the outputs) and return a result object that the
+CLI only prints. Library users get exactly what the command does:
+
+>>> from cnncalc.exercises.service import GRADEBOOK_FORMATS
+>>> GRADEBOOK_FORMATS
+('csv', 'canvas', 'moodle')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import CnnCalcError
+
+GRADEBOOK_FORMATS = ("csv", "canvas", "moodle")
+
+
+@dataclass
+class GradeRun:
+    """What one `grade` run found: every file's result, the warnings, the copy flags and (with `stats`)
+    the class view. ``exit_code`` is the command's: 0 all graded, 1 some files invalid."""
+
+    problem: Any
+    results: list[Any]
+    warnings: list[str]
+    copies: list[Any] = field(default_factory=list)
+    stats: dict[str, Any] | None = None
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def graded(self) -> list[Any]:
+        return [result for result in self.results if result.error is None]
+
+    @property
+    def invalid(self) -> int:
+        return len(self.results) - len(self.graded)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.invalid else 0
+
+    def document(self) -> dict[str, Any]:
+        """The `--format json` document."""
+        from .report import results_document
+
+        document = results_document(self.results, self.warnings)
+        document["copies"] = [pair.as_dict() for pair in self.copies]
+        if self.stats is not None:
+            document["stats"] = self.stats
+        return document
+
+    def text(self, quiet: bool = False) -> str:
+        """The text report (one line per student with `quiet`), then the class view when asked for."""
+        from .report import quiet_report, text_report
+
+        text = quiet_report(self.results, self.warnings) if quiet else text_report(self.problem, self.results,
+                                                                                     self.warnings)
+        if self.stats is not None:
+            from .stats import stats_text
+
+            text += "\n" + stats_text(self.stats)
+        return text
+
+
+class NothingGraded(CnnCalcError):
+    """No answer file could be graded: nothing was written. Carries the run, so its report can be shown."""
+
+    def __init__(self, run: GradeRun, gradebook: str | None) -> None:
+        kept = " (the gradebook was not written)" if gradebook else ""
+        super().__init__(f"none of the {len(run.results)} answer file(s) could be graded{kept}")
+        self.run = run
+
+
+def check_gradebook_options(gradebook: str | None, gradebook_format: str, lms_id_column: str | None,
+                            assignment: str | None) -> None:
+    from .report import LMS_ID_COLUMNS
+
+    if gradebook_format not in GRADEBOOK_FORMATS:
+        raise CnnCalcError("unknown gradebook format", got=gradebook_format, expected=", ".join(GRADEBOOK_FORMATS))
+    if gradebook_format != "csv":
+        if not gradebook:
+            raise CnnCalcError(f"--gradebook-format {gradebook_format} needs --gradebook FILE")
+        columns = LMS_ID_COLUMNS[gradebook_format]
+        if lms_id_column is not None and lms_id_column not in columns:
+            raise CnnCalcError(f"--lms-id-column: {gradebook_format} has no such identifier column",
+                               got=lms_id_column, expected=", ".join(columns))
+    elif lms_id_column is not None or assignment is not None:
+        raise CnnCalcError("--lms-id-column and --assignment go with --gradebook-format canvas or moodle")
+
+
+def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None, gradebook_format: str = "csv",
+          lms_id_column: str | None = None, assignment: str | None = None, feedback_dir: str | None = None,
+          overrides: str | None = None, secret_file: str | None = None, variants: bool = False,
+          stats: bool = False, report: Callable[[GradeRun], None] | None = None) -> GradeRun:
+    """Grade answer files (files, folders or globs) against the problem's computed key, as `cnncalc grade`.
+
+    ``report`` is called with the run once every file is graded and before anything is written: the
+    command prints its report there, so a report that cannot be delivered (a full disk) writes nothing.
+    Writes the gradebook and the feedback files when at least one file was graded; raises
+    :class:`NothingGraded` (nothing written, an existing gradebook untouched) when none was, and
+    CnnCalcError for a usage error before anything is graded.
+    """
+    from . import grade_batch, load_problem
+    from .copies import copy_check_results
+    from .files import answer_paths
+    from .grading import apply_overrides, check_overrides, read_overrides
+    from .report import (
+        check_output_file,
+        check_output_folder,
+        gradebook_csv,
+        lms_gradebook,
+        write_atomic,
+        write_feedback,
+    )
+
+    check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
+    if gradebook:
+        check_output_file(gradebook, "--gradebook")
+    if feedback_dir:
+        check_output_folder(feedback_dir, "--feedback-dir")
+    loaded = load_problem(problem)
+    instructor = read_overrides(overrides, loaded) if overrides else None
+    paths, refused = answer_paths(answers)
+    if not paths:
+        raise CnnCalcError("no answer files found", got=list(answers)[:5], expected="answer files (.yaml, .yml, .json)")
+    inputs = [problem, *paths, overrides, secret_file]  # a gradebook never replaces one of them
+    if gradebook:
+        from ..outputs import check_output
+
+        check_output(gradebook, inputs, create_folders=True)
+    copies: list[Any] = []
+    if secret_file or variants:
+        from .variants import grade_variants, read_secret
+
+        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file), refused,
+                                           copies)
+    else:
+        results, warnings = grade_batch(loaded, paths, refused=refused)
+        copies, flags = copy_check_results(loaded, results)
+        warnings += flags
+    run = GradeRun(loaded, results, warnings, copies)
+    if instructor is not None and run.graded:
+        check_overrides(results, instructor)
+        apply_overrides(results, instructor)
+    if stats:
+        from .stats import class_stats
+
+        run.stats = class_stats(loaded, results)
+    if report is not None:
+        report(run)
+    if not run.graded:
+        raise NothingGraded(run, gradebook)
+    if gradebook:
+        text = (gradebook_csv(loaded, results) if gradebook_format == "csv" else
+                lms_gradebook(loaded, results, gradebook_format, lms_id_column, assignment))
+        write_atomic(gradebook, text, durable=True, through_link=True, inputs=inputs)
+        run.written.append(gradebook)
+    if feedback_dir:
+        run.written += [str(path) for path in write_feedback(loaded, results, feedback_dir)]
+    return run
+
+
+@dataclass
+class GenerateRun:
+    """What one `generate` run wrote."""
+
+    folder: Path
+    labels: list[str]
+    removed: list[str]
+    warnings: list[str]
+
+    def text(self) -> str:
+        text = (f"wrote {len(self.labels)} sheet(s) to {self.folder / 'sheets'} and their keys to "
+                f"{self.folder / 'keys'} (keep keys/ away from students)\n")
+        if self.removed:
+            text += (f"removed {len(self.removed)} file(s) of an earlier run: " + ", ".join(self.removed[:5])
+                     + (" ..." if len(self.removed) > 5 else "") + "\n")
+        return text
+
+
+def generate(problem: str, out: str, *, seed: int | None = None, count: int = 1, roster: str | None = None,
+             secret_file: str | None = None, format: str = "markdown", force: bool = False) -> GenerateRun:
+    """One sheet per variant in ``out/sheets`` and the keys apart in ``out/keys``, as `cnncalc generate`."""
+    from ..spec import safeload
+    from .files import read_roster
+    from .sheets import write_variants
+    from .variants import check_original, read_secret, seed_variant, student_variant
+
+    if (seed is None) == (roster is None):
+        raise CnnCalcError("give either --seed N or --roster CSV (with --secret-file)")
+    raw = safeload.load_file(problem)
+    check_original(raw, problem)  # the whole file, before a folder is touched
+    if not raw.get("vary") and seed is not None and count > 1:
+        raise CnnCalcError(f"the problem has no 'vary:' section: all {count} variants would be the same",
+                           file=problem, hint="add a vary: section, or give --count 1")
+    folder = Path(out)
+    warnings: list[str] = []
+    if roster is not None:
+        secret = read_secret(secret_file)
+        labels = read_roster(roster, warnings)
+        make = [lambda student=student: student_variant(raw, problem, secret, student) for student in labels]
+    else:
+        labels = [f"variant-{seed}-{i}" for i in range(count)]
+        make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
+    removed = write_variants(folder, labels, make, format, force, inputs=[problem, roster, secret_file])
+    return GenerateRun(folder, labels, removed, warnings)
