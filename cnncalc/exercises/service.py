@@ -140,6 +140,7 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
                                            copies)
     else:
         results, warnings = grade_batch(loaded, paths, refused=refused)
+        _refuse_variants_without_a_secret(loaded, results)
         copies, flags = copy_check_results(loaded, results)
         warnings += flags
     run = GradeRun(loaded, results, warnings, copies)
@@ -162,6 +163,25 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
     if feedback_dir:
         run.written += [str(path) for path in write_feedback(loaded, results, feedback_dir)]
     return run
+
+
+def _refuse_variants_without_a_secret(problem: Any, results: list[Any]) -> None:
+    """Answers made on per-student variants graded against the problem's own data would all be marked
+    against the wrong key (a class mean of 2.5 instead of 7.5, and exit 0): every answer file carries its
+    sheet's fingerprint, so a fingerprint that is not the original data's means the secret was forgotten."""
+    from .variants import data_fingerprint
+
+    original = data_fingerprint(problem.id, problem.version, problem.raw.get("data"))
+    foreign = [r for r in results if r.error is None and r.variant is not None and r.variant != original]
+    if foreign:
+        from .grading import display_path
+
+        shown = ", ".join(f"{display_path(r.file)} ({r.variant})" for r in foreign[:3])
+        raise CnnCalcError(
+            f"{len(foreign)} of {len(results)} answer file(s) carry the fingerprint of a generated variant, not "
+            f"of the problem's own data ({original}): {shown}",
+            hint="grade against each student's variant with the course secret: --secret-file FILE (or "
+                 "CNNCALC_SECRET with --variants); nothing was graded or written")
 
 
 @dataclass

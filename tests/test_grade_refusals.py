@@ -1,0 +1,53 @@
+"""Grading that would put a wrong grade under a student's name is refused, not done quietly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "readme example secret, not a real course's"
+PROBLEM = str(ROOT / "problems/filter-bank.yaml")
+
+
+def test_variant_answers_without_the_secret_are_refused_and_nothing_is_written(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    book = tmp_path / "grades.csv"
+    book.write_text("student,total\nearlier,3\n")
+    code, out, err = cli("grade", PROBLEM, str(ROOT / "examples/answers"), "--gradebook", str(book))
+    assert code == 2 and out == ""
+    assert "2 of 2 answer file(s) carry the fingerprint of a generated variant" in err
+    assert "ada.json (0c98206537)" in err and "--secret-file" in err and err.count("\n") == 1
+    assert book.read_text() == "student,total\nearlier,3\n"
+
+
+def test_with_the_secret_the_same_files_get_their_grades(cli, monkeypatch):
+    monkeypatch.setenv("CNNCALC_SECRET", SECRET)
+    code, out, _ = cli("grade", PROBLEM, str(ROOT / "examples/answers"), "--variants", "--format", "json")
+    assert code == 0
+    scores = {r["student"]: r["score"] for r in json.loads(out)["results"]}
+    assert scores == {"ada": 3, "bo": 2.6}
+
+
+def test_answers_on_the_problems_own_data_still_grade_without_a_secret(cli, tmp_path, monkeypatch):
+    """A file carrying the original data's fingerprint (a sheet made without variants) is fine; so is one
+    with no fingerprint at all."""
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    code, out, _ = cli("key", PROBLEM, "--format", "json")
+    key = json.loads(out)
+    answers, own = key["answers"], key["variant"]
+    assert own == "3035e64328"
+    (tmp_path / "a.json").write_text(json.dumps({"student": "a", "variant": own, "answers": answers}))
+    (tmp_path / "b.json").write_text(json.dumps({"student": "b", "answers": answers}))
+    code, out, err = cli("grade", PROBLEM, str(tmp_path), "--format", "json")
+    assert code == 0, err
+    assert {r["student"]: r["score"] for r in json.loads(out)["results"]} == {"a": 3, "b": 3}
+
+
+def test_one_foreign_fingerprint_among_many_is_enough(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    shutil.copy(ROOT / "examples/answers/bo.json", tmp_path / "bo.json")
+    (tmp_path / "c.json").write_text(json.dumps({"student": "c", "answers": {}}))
+    code, _, err = cli("grade", PROBLEM, str(tmp_path))
+    assert code == 2 and "1 of 2 answer file(s)" in err and "bo.json (d076aee54e)" in err
