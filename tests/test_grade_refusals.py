@@ -51,3 +51,17 @@ def test_one_foreign_fingerprint_among_many_is_enough(cli, tmp_path, monkeypatch
     (tmp_path / "c.json").write_text(json.dumps({"student": "c", "answers": {}}))
     code, _, err = cli("grade", PROBLEM, str(tmp_path))
     assert code == 2 and "1 of 2 answer file(s)" in err and "bo.json (d076aee54e)" in err
+
+
+def test_a_file_in_the_folder_that_is_not_an_answer_file_is_listed_not_skipped(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    (tmp_path / "a.json").write_text(json.dumps({"student": "a", "answers": {"conv.params": 56}}))
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "notes").mkdir()  # a folder inside is not a file of the submission
+    book = tmp_path / "out" / "grades.csv"
+    code, out, err = cli("grade", PROBLEM, str(tmp_path), "--gradebook", str(book), "--quiet")
+    assert code == 1, err
+    assert "scan.pdf" in out and "not an answer file (answer files end in .yaml, .yml, .json)" in out
+    assert "1 of 2 answer file(s) invalid" in err
+    rows = book.read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("a,")  # the pdf is in no row

@@ -199,16 +199,18 @@ def test_cli_json_gradebook_feedback_and_overrides(tmp_path, cli):
     answers_file(folder, "bob", "=HYPERLINK(\"x\")", {**ALL_RIGHT, "a.col4_row4": 2})
     answers_file(folder, "eve", "../../etc/passwd", {})
     answers_file(folder, "alice2", "alice", ALL_RIGHT)
-    (folder / "notes.txt").write_text("ignored: not an answer file")
+    (folder / "notes.txt").write_text("listed as invalid: not an answer file")
     overrides = tmp_path / "overrides.yaml"
     overrides.write_text("overrides:\n  - {student: alice, question: b.plot, score: 0.1, max: 0.1, comment: nice plot}\n")
     book = tmp_path / "out" / "grades.csv"
     code, out, err = cli("grade", str(WORKSHEET), str(folder), "--gradebook", str(book), "--feedback-dir",
                          str(tmp_path / "fb"), "--overrides", str(overrides), "--format", "json")
-    assert code == 0, err
+    assert code == 1, err  # notes.txt is listed as invalid, never skipped silently
     data = json.loads(out)
-    students = [r["student"] for r in data["results"]]
+    students = [r["student"] for r in data["results"] if r.get("error") is None]
     assert students == ["alice", "alice", "=HYPERLINK(\"x\")", "../../etc/passwd"]
+    assert [r["error"] for r in data["results"] if r.get("error")] == [
+        "not an answer file (answer files end in .yaml, .yml, .json)"]
     first = data["results"][0]
     assert first["score"] == pytest.approx(2.1) and first["max"] == pytest.approx(2.1)
     question = first["questions"][0]

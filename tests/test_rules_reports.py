@@ -306,8 +306,9 @@ def test_answer_paths(tmp_path):
     for name in ("b.yaml", "a.JSON", "c.yml", "notes.txt"):
         (folder / name).write_text("{}")
     found, refused = answer_paths([str(folder), str(folder / "c.yml"), str(folder / "*.yaml")])
-    assert refused == {}
-    assert [p.name for p in found] == ["a.JSON", "b.yaml", "c.yml"], "a folder's answer files, sorted, no repeats"
+    assert refused == {folder / "notes.txt": "not an answer file (answer files end in .yaml, .yml, .json)"}
+    assert [p.name for p in found] == ["a.JSON", "b.yaml", "c.yml", "notes.txt"], \
+        "a folder's files, sorted, no repeats; one that is not an answer file is listed to be reported"
     with pytest.raises(CnnCalcError) as caught:
         answer_paths([str(tmp_path / "nothing-*.yaml")])
     assert "no answer files match" in str(caught.value) and "nothing-*.yaml" in str(caught.value)

@@ -13,6 +13,9 @@ from ..spec import safeload
 from .grading import CONTROL_CHARS, lookalike_warnings, normalise_id, visible_id
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".json")
+#: the reason given for a file of a submissions folder that is not an answer file (reported by its whole
+#: name, with no feedback file: it belongs to no student)
+NOT_AN_ANSWER_FILE = f"not an answer file (answer files end in {', '.join(ANSWER_SUFFIXES)})"
 MAX_ROSTER_BYTES = 8 * 1024 * 1024
 MAX_ROSTER_ID_CHARS = 200
 
@@ -32,7 +35,12 @@ def answer_paths(items: list[str]) -> tuple[list[Path], dict[Path, str]]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in _entries(path) if p.suffix.lower() in ANSWER_SUFFIXES and not _is_folder(p))
+            # every file of the folder is accounted for: one that is not an answer file (scan.pdf) is listed
+            # with its reason, never skipped silently
+            found = sorted(p for p in _entries(path) if not _is_folder(p))
+            for entry in found:
+                if entry.suffix.lower() not in ANSWER_SUFFIXES:
+                    refused[entry] = NOT_AN_ANSWER_FILE
             base: Path | None = path
         elif path.exists() or path.is_symlink():
             found, base = [path], None

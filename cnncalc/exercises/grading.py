@@ -738,7 +738,9 @@ def invalid_result(problem: Problem, key: dict[str, Expected] | None, path: str 
     questions = [QuestionResult(q.id, 0.0, q.points, "invalid", key[q.id].value if key else None, None,
                                 why, key[q.id].solution if key else [])
                  for q in problem.questions]
-    student = display_path(Path(path).stem)
+    from .files import NOT_AN_ANSWER_FILE
+
+    student = display_path(Path(path).name if reason == NOT_AN_ANSWER_FILE else Path(path).stem)
     return StudentResult(student, display_path(path), questions, [reason], error=reason)
 
 

@@ -311,8 +311,11 @@ def write_feedback(problem: Problem, results: list[StudentResult], folder: str |
     """One ``STEM.md`` per result, named by :func:`distinct_file_stems`: from the (normalised) student id,
     never shared, and never the name another id in the batch gives — graded students are named before
     files that could not be read (those are named after the file), so no file takes a student's name."""
+    from .files import NOT_AN_ANSWER_FILE
+
     folder = Path(folder)
     check_output_folder(folder, "--feedback-dir")
+    results = [r for r in results if r.error != NOT_AN_ANSWER_FILE]  # scan.pdf belongs to no student
     stems = distinct_file_stems([r.student for r in results], [r.error is None for r in results])
     written = []
     for result, stem in zip(results, stems):

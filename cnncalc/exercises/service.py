@@ -9,6 +9,7 @@ CLI only prints. Library users get exactly what the command does:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ from typing import Any
 from ..errors import CnnCalcError
 
 GRADEBOOK_FORMATS = ("csv", "canvas", "moodle")
+#: what generate writes into a sheet's answer template (variants.data_fingerprint); other values in an
+#: answer file's `variant:` are not a generated sheet's and are left as they are
+FINGERPRINT = re.compile(r"[0-9a-f]{10}")
 
 
 @dataclass
@@ -172,7 +176,8 @@ def _refuse_variants_without_a_secret(problem: Any, results: list[Any]) -> None:
     from .variants import data_fingerprint
 
     original = data_fingerprint(problem.id, problem.version, problem.raw.get("data"))
-    foreign = [r for r in results if r.error is None and r.variant is not None and r.variant != original]
+    foreign = [r for r in results if r.error is None and r.variant is not None and r.variant != original
+               and FINGERPRINT.fullmatch(r.variant)]
     if foreign:
         from .grading import display_path
 
