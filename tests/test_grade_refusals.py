@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "readme example secret, not a real course's"
 PROBLEM = str(ROOT / "problems/filter-bank.yaml")
@@ -65,3 +67,26 @@ def test_a_file_in_the_folder_that_is_not_an_answer_file_is_listed_not_skipped(c
     assert "1 of 2 answer file(s) invalid" in err
     rows = book.read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("a,")  # the pdf is in no row
+
+
+def test_an_override_typed_as_the_report_prints_it_is_accepted(cli, tmp_path, monkeypatch):
+    """The report prints 4 decimals: 2/3 of a 0.4-point question prints as 0.2667, and that is accepted as
+    2/3 of the points; a fraction may be typed as text."""
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    (tmp_path / "a.json").write_text(json.dumps({"student": "a", "answers": {"conv.params": 56}}))
+    from cnncalc.exercises.problem import load_problem
+
+    points = {q.id: q.points for q in load_problem(PROBLEM).questions}
+    third = points["conv.macs"] / 3
+    for typed, expected in ((f"{2 * third:.4f}", 2 * third), ('"1/3"', 1 / 3), (f"{points['conv.macs']:.4f}", None)):
+        overrides = tmp_path / "o.yaml"
+        overrides.write_text(f"overrides:\n  - {{student: a, question: conv.macs, score: {typed}}}\n")
+        code, out, err = cli("grade", PROBLEM, str(tmp_path / "a.json"), "--overrides", str(overrides),
+                             "--format", "json")
+        assert code == 0, err
+        score = next(q["score"] for q in json.loads(out)["results"][0]["questions"] if q["id"] == "conv.macs")
+        want = expected if expected is not None else points["conv.macs"]
+        assert score == pytest.approx(want, abs=1e-6), (typed, score, want)
+    overrides.write_text("overrides:\n  - {student: a, question: conv.macs, score: \"2/0\"}\n")
+    code, _, err = cli("grade", PROBLEM, str(tmp_path / "a.json"), "--overrides", str(overrides))
+    assert code == 2 and "a number or a fraction such as 2/3" in err

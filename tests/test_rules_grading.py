@@ -169,12 +169,16 @@ def test_override_with_its_own_maximum(worksheet, tmp_path):
 
 
 @pytest.mark.parametrize(("score", "message"), [
-    (0.25000001, "score out of range (got 0.25000001, expected a number from 0 to 0.25)"),
+    (0.2502, "score out of range (got 0.2502, expected a number from 0 to 0.25)"),  # past the 1e-4 of a rounded figure
     (0.3, "score out of range (got 0.3, expected a number from 0 to 0.25)"),
     (1, "score out of range (got 1, expected a number from 0 to 0.25)"),
     (-0.01, "score is negative (got -0.01, expected 0 or more)"),
     (True, "score must be a number (got 'True', expected a finite number)"),
-    ("0.1", "score must be a number (got \"'0.1'\", expected a finite number)"),
+    ("0.1x", "score must be a number or a fraction such as 2/3 (got \"'0.1x'\", expected a number from 0 to the "
+             "question's points, or N/D)"),
+    ("1/0", "score must be a number or a fraction such as 2/3 (got \"'1/0'\", expected a number from 0 to the "
+            "question's points, or N/D)"),
+    ("2/7", "score out of range (got '2/7', expected a number from 0 to 0.25)"),
 ])
 def test_override_outside_zero_to_the_maximum_is_refused(worksheet, tmp_path, score, message):
     problem, _ = worksheet
@@ -183,6 +187,16 @@ def test_override_outside_zero_to_the_maximum_is_refused(worksheet, tmp_path, sc
         read_overrides(path, problem)
     assert str(caught.value) == f"{path}:1: override 1: {message}", (
         f"override score {score!r} for a 0.25-point question must be refused")
+
+
+@pytest.mark.parametrize("typed, score", [(0.25000001, 0.25), (0.2501, 0.25), (0.0833, 0.25 / 3), ("1/12", 1 / 12),
+                                          ("0.1", 0.1), (0.1, 0.1), (0.0835, 0.0835)])
+def test_an_override_as_the_report_prints_it_is_the_score_it_stands_for(worksheet, tmp_path, typed, score):
+    """Within 1e-4 of the points or of a simple fraction of them (k/q, q ≤ 12) is that value; text may be
+    a number or a fraction."""
+    problem, _ = worksheet
+    path = overrides_file(tmp_path, [{"student": "ann", "question": "d.params", "score": typed}])
+    assert read_overrides(path, problem).items[0]["score"] == score
 
 
 def test_override_at_the_boundaries_is_accepted(worksheet, tmp_path):

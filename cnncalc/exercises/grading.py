@@ -826,7 +826,7 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
                 raise CnnCalcError(f"{where}: max {given:g} differs from max {maxes[qid]:g} given earlier for "
                                    f"'{qid}' (a max applies to the whole class)", file=source, line=line)
             maxes[qid] = limit = given
-        score = _finite(item["score"], f"{where}: score", source, line)
+        score = override_score(item["score"], limit, f"{where}: score", source, line)
         if not 0 <= score <= limit:
             raise CnnCalcError(f"{where}: score out of range", file=source, line=line, got=item["score"],
                                expected=f"a number from 0 to {limit:g}")
@@ -853,6 +853,37 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
             raise CnnCalcError(f"override {item['position']}: score out of range", file=source, line=item["line"],
                                got=item["score"], expected=f"a number from 0 to {limit:g}")
     return Overrides(result, maxes, source)
+
+
+#: a score typed as the report prints it (4 decimals: 0.6667 for 2/3) is taken as the value it rounds
+SCORE_TOLERANCE = 1e-4
+_FRACTION = re.compile(r"\s*(\d{1,12}(?:\.\d{1,12})?)\s*(?:/\s*(\d{1,12}(?:\.\d{1,12})?)\s*)?")
+
+
+def override_score(value: Any, limit: float, what: str, source: str | None = None, line: int | None = None
+                   ) -> float:
+    """An instructor's score: a number, or a fraction written as text (``"2/3"``). A number within
+    SCORE_TOLERANCE of the question's points or of a simple fraction of them (k/q of the points, q up to
+    12) is that value, so the figure the report prints is accepted as the score it stands for.
+
+    >>> override_score(0.6667, 1.0, "score"), override_score("2/3", 2.0, "score")
+    (0.6666666666666666, 0.6666666666666666)
+    >>> override_score(0.25, 0.5, "score"), override_score(0.5001, 0.5, "score")
+    (0.25, 0.5)
+    """
+    if isinstance(value, str):
+        match = _FRACTION.fullmatch(value)
+        if not match or (match.group(2) is not None and float(match.group(2)) == 0):
+            raise CnnCalcError(f"{what} must be a number or a fraction such as 2/3", file=source, line=line,
+                               got=short(value), expected="a number from 0 to the question's points, or N/D")
+        return float(Fraction(match.group(1)) / Fraction(match.group(2) or 1))
+    score = _finite(value, what, source or "", line)
+    if limit > 0 and score > 0:
+        nearest = min((limit * k / q for q in range(1, 13) for k in range(0, q + 1)),
+                      key=lambda exact: abs(exact - score))
+        if abs(nearest - score) <= SCORE_TOLERANCE:
+            return nearest
+    return score
 
 
 def _float_finite(value: float) -> bool:
