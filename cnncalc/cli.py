@@ -528,6 +528,8 @@ def grade(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One line per student.")] = False,
     stats: Annotated[bool, typer.Option("--stats", help="The class view: score histogram and per question "
                                         "mean, share correct and the most common wrong answers.")] = False,
+    latest: Annotated[bool, typer.Option("--latest", help="Several files of one student: grade the one submitted "
+                                         "last (by modification time), not none of them.")] = False,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Grade student answer files against the problem's computed key.
@@ -553,7 +555,7 @@ def grade(
         run = grade_files(problem, answers, gradebook=gradebook, gradebook_format=gradebook_format.value,
                           lms_id_column=lms_id_column, assignment=assignment, feedback_dir=feedback_dir,
                           overrides=overrides, secret_file=secret_file, variants=variants, stats=stats,
-                          report=print_report)
+                          latest=latest, report=print_report)
     except NothingGraded as error:
         run, failure = error.run, error
     else:

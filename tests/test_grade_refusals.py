@@ -90,3 +90,35 @@ def test_an_override_typed_as_the_report_prints_it_is_accepted(cli, tmp_path, mo
     overrides.write_text("overrides:\n  - {student: a, question: conv.macs, score: \"2/0\"}\n")
     code, _, err = cli("grade", PROBLEM, str(tmp_path / "a.json"), "--overrides", str(overrides))
     assert code == 2 and "a number or a fraction such as 2/3" in err
+
+
+@pytest.mark.parametrize("layout", ["csv", "canvas", "moodle"])
+def test_two_files_of_one_student_are_never_two_gradebook_rows(cli, tmp_path, monkeypatch, layout):
+    """The reported case: `s2401,0.75` and `s2401,10` in CSV, Canvas and Moodle alike."""
+    import os
+
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    right = {"conv.params": 56, "conv.macs": 864}
+    (tmp_path / "early.json").write_text(json.dumps({"student": "s2401", "answers": {"conv.params": 1}}))
+    (tmp_path / "late.json").write_text(json.dumps({"student": "s2401", "answers": right}))
+    (tmp_path / "other.json").write_text(json.dumps({"student": "s2402", "answers": right}))
+    os.utime(tmp_path / "early.json", ns=(10**18, 10**18))  # submitted last, though its name sorts first...
+    os.utime(tmp_path / "late.json", ns=(10**17, 10**17))   # ...and this one first
+    book = tmp_path / "out" / "book.csv"
+    base = ["grade", PROBLEM, str(tmp_path), "--gradebook", str(book), "--gradebook-format", layout, "--quiet"]
+    code, out, err = cli(*base)
+    assert code == 1 and "1 of 3 answer file(s) invalid" not in err and "2 of 3 answer file(s) invalid" in err
+    assert out.count("s2401: INVALID  2 files for student 's2401' (--latest grades the last): ") == 2
+    ids = [line.split(",") for line in book.read_text().splitlines()]
+    assert sum("s2401" in row for row in ids) == 0 and sum("s2402" in row for row in ids) == 1
+    code, out, err = cli(*base, "--latest")
+    assert code == 0, err
+    assert "s2401: 0 / 3  incorrect 1 missing 5\n" in out  # early.json's grade, no longer flagged DUPLICATE
+    rows = [row for row in (line.split(",") for line in book.read_text().splitlines()) if "s2401" in row]
+    assert len(rows) == 1  # one row: the file submitted last
+    code, out, _ = cli("grade", PROBLEM, str(tmp_path), "--latest", "--format", "json")
+    data = json.loads(out)
+    graded = {Path(r["file"]).name: r["score"] for r in data["results"]}
+    assert graded == {"early.json": 0, "other.json": 0.8}
+    assert any(w.startswith("s2401: graded ") and "early.json (submitted last, --latest), not " in w
+               and w.endswith("late.json") for w in data["warnings"])

@@ -203,24 +203,29 @@ def test_cli_json_gradebook_feedback_and_overrides(tmp_path, cli):
     overrides = tmp_path / "overrides.yaml"
     overrides.write_text("overrides:\n  - {student: alice, question: b.plot, score: 0.1, max: 0.1, comment: nice plot}\n")
     book = tmp_path / "out" / "grades.csv"
-    code, out, err = cli("grade", str(WORKSHEET), str(folder), "--gradebook", str(book), "--feedback-dir",
-                         str(tmp_path / "fb"), "--overrides", str(overrides), "--format", "json")
+    arguments = ["grade", str(WORKSHEET), str(folder), "--gradebook", str(book), "--feedback-dir",
+                 str(tmp_path / "fb"), "--overrides", str(overrides), "--format", "json"]
+    code, out, err = cli(*arguments)
+    # two files of alice: both listed as invalid (never two gradebook rows), so her override has no one to go to
+    assert code == 2 and "student 'alice' is not in this batch" in err and not book.exists()
+    code, out, err = cli(*arguments, "--latest")
     assert code == 1, err  # notes.txt is listed as invalid, never skipped silently
     data = json.loads(out)
     students = [r["student"] for r in data["results"] if r.get("error") is None]
-    assert students == ["alice", "alice", "=HYPERLINK(\"x\")", "../../etc/passwd"]
+    assert students == ["alice", "=HYPERLINK(\"x\")", "../../etc/passwd"]
+    assert data["results"][0]["file"].endswith(("alice.yaml", "alice2.yaml"))
     assert [r["error"] for r in data["results"] if r.get("error")] == [
         "not an answer file (answer files end in .yaml, .yml, .json)"]
     first = data["results"][0]
     assert first["score"] == pytest.approx(2.1) and first["max"] == pytest.approx(2.1)
     question = first["questions"][0]
     assert set(question) >= {"id", "score", "max", "status", "expected", "got", "feedback"}
-    assert any("duplicate student id 'alice'" in w for w in data["warnings"])
+    assert any(w.startswith("alice: graded ") and "(submitted last, --latest), not " in w for w in data["warnings"])
     rows = list(csv.reader(io.StringIO(book.read_text())))
     assert rows[0][:2] == ["student", "a.shape"] and rows[0][-4:] == ["total", "max", "file", "notes"]
-    assert rows[3][0] == "'=HYPERLINK(\"x\")"  # formula injection defused
+    assert [row[0] for row in rows[1:]] == ["alice", "'=HYPERLINK(\"x\")", "../../etc/passwd"]  # a formula defused
     files = sorted(p.name for p in (tmp_path / "fb").iterdir())
-    assert files == ["HYPERLINK_x.md", "alice-2.md", "alice.md", "etc_passwd.md"]
+    assert files == ["HYPERLINK_x.md", "alice.md", "etc_passwd.md"]
     assert not (tmp_path / "etc").exists()
     bob = (tmp_path / "fb" / "HYPERLINK_x.md").read_text()
     assert "bias (7) was left out" in bob and "12 + (−8) + (−2) + 7 = 9" in bob

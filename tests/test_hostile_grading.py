@@ -479,7 +479,8 @@ def test_a_link_leaving_the_submissions_folder_is_refused(tmp_path, cli):
     assert code == 1, err
     results = {Path(r["file"]).name: r for r in strict_json(out)["results"]}
     assert results["mallory.json"]["score"] == 0 and "leads outside its folder" in results["mallory.json"]["error"]
-    assert results["inside.json"]["score"] == results["bob.json"]["score"] == 2
+    assert results["bob.json"]["score"] == 2 and "inside.json" not in results  # a link inside: one submission
+    assert any("inside.json is a link to " in w and "bob.json: graded once" in w for w in strict_json(out)["warnings"])
     code, out, _ = cli("grade", str(WORKSHEET), str(folder / "mallory.json"), "--format", "json")
     assert code == 0 and strict_json(out)["results"][0]["score"] == 2  # named on the command line: followed
     code, out, _ = cli("grade", str(WORKSHEET), str(folder / "*.json"), "--format", "json")

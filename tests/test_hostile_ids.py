@@ -92,32 +92,23 @@ def notes(rows: list[list[str]]) -> dict[str, list[str]]:
 
 
 def test_a_byte_order_mark_impostor_is_a_duplicate_flagged_with_both_files(course):
-    """The reported case: `\\ufeffada` took ada.md with 3/3 and the real ada's 0/3 went to ada-2.md, unflagged."""
+    """The reported case: `\ufeffada` took ada.md with 3/3 and the real ada's 0/3 went to ada-2.md, unflagged.
+    Now both files are one student's: neither is graded (no gradebook row, no feedback under ada's name)
+    until the instructor chooses, and both are named."""
     course.answer("ada.json", "ada", right=False)
     course.answer("impostor.json", "\ufeffada", of="ada")
-    code, data, rows, files, _ = course.grade()
-    assert code == 0
+    code, data, rows, files, err = course.grade()
+    assert code == 2 and "none of the 2 answer file(s) could be graded" in err and rows == []
     results = by_file(data)
     assert results["ada.json"]["student"] == results["impostor.json"]["student"] == "ada"
-    assert results["ada.json"]["score"] == 0 and results["impostor.json"]["score"] == 3
     assert results["impostor.json"]["student_as_written"] == "\ufeffada"
     assert "student_as_written" not in results["ada.json"]
-    duplicate = [w for w in data["warnings"] if w.startswith("duplicate student id 'ada'")]
-    assert len(duplicate) == 1 and "ada.json" in duplicate[0] and "impostor.json" in duplicate[0]
-    for name in ("ada.json", "impostor.json"):  # both students carry it, in the report…
-        mine = [w for w in results[name]["warnings"] if w.startswith("duplicate student id 'ada'")]
-        assert len(mine) == 1 and "ada.json and " in mine[0] and mine[0].endswith(
-            "impostor.json (written '\\ufeffada' in impostor.json)")
-    book = notes(rows)  # … in both gradebook rows …
-    assert book["ada.json"][:2] == ["ada", "0"] and book["impostor.json"][:2] == ["ada", "3"]
-    assert all("duplicate student id 'ada'" in book[name][2] and "impostor.json" in book[name][2]
-               for name in ("ada.json", "impostor.json"))
-    assert sorted(files) == ["ada-2.md", "ada.md"]  # … and in both feedback files, neither overwritten
-    assert "Score: **0 / 3**" in files["ada.md"] and "Score: **3 / 3**" in files["ada-2.md"]
-    assert all("Note: duplicate student id 'ada'" in text and "impostor.json" in text for text in files.values())
+    reason = (f"2 files for student 'ada' (--latest grades the last): {course.folder / 'ada.json'}, "
+              f"{course.folder / 'impostor.json'}")
+    assert results["ada.json"]["error"] == results["impostor.json"]["error"] == reason
+    assert "ada.md" not in files
     quiet = course.quiet().splitlines()
-    assert sorted(quiet[:2]) == ["ada: 0 / 3  incorrect 4 invalid 2  [DUPLICATE]",
-                                 "ada: 3 / 3  correct 6  [DUPLICATE]"], quiet
+    assert [line[:60] for line in quiet[:2]] == [f"ada: INVALID  {reason}"[:60]] * 2, quiet
 
 
 @pytest.mark.parametrize("written", ["a\u200bda", "ad\u200ca", "a\u200dda", "ada\u2060", "a\u00adda", "\ufeffa\u200bda\u00ad"],
@@ -125,17 +116,20 @@ def test_a_byte_order_mark_impostor_is_a_duplicate_flagged_with_both_files(cours
 def test_zero_width_characters_make_no_second_student(course, written):
     course.answer("ada.json", "ada", right=False)
     course.answer("twin.json", written, of="ada")
-    code, data, rows, files, _ = course.grade()
+    os.utime(course.folder / "ada.json", ns=(1, 1))  # the twin is the one submitted last
+    code, data, rows, files, _ = course.grade("--latest")
     assert code == 0
     results = by_file(data)
+    assert list(results) == ["twin.json"]
     assert results["twin.json"]["student"] == "ada" and results["twin.json"]["score"] == 3
     # graded against ada's own variant: the fingerprint matched, so the id was normalised before the seed
     assert not any("not this student's variant" in w for w in results["twin.json"]["warnings"])
     assert any(w.startswith("duplicate student id 'ada'") and "twin.json" in w and "ada.json" in w
                for w in data["warnings"])
-    assert [row[0] for row in rows[1:]] == ["ada", "ada"]
-    assert all("duplicate student id 'ada'" in note for _, _, note in notes(rows).values())
-    assert sorted(files) == ["ada-2.md", "ada.md"]
+    assert any(w.startswith("ada: graded ") and w.endswith("twin.json (submitted last, --latest), not "
+                                                          + str(course.folder / "ada.json")) for w in data["warnings"])
+    assert [row[0] for row in rows[1:]] == ["ada"]
+    assert sorted(files) == ["ada.md"]
 
 
 def test_alone_a_zero_width_id_is_the_roster_student(course):
@@ -297,19 +291,20 @@ def test_roster_ids_are_normalised_and_lookalikes_warned(tmp_path, cli):
 
 
 def test_feedback_files_never_take_another_students_name(course):
-    """A duplicate's suffix never lands on a name another id gives (a student whose id is `ada-2`), and a
-    file that cannot be read (named after its file) never takes a graded student's name."""
+    """A file that cannot be read (named after its file) never takes a graded student's name, nor does a
+    duplicate's suffix land on a name another id gives (a student whose id is `ada-2`)."""
     course.answer("a1.json", "ada")
     course.answer("a2.json", "ada", right=False)
     course.answer("b.json", "ada-2")
+    os.utime(course.folder / "a2.json", ns=(1, 1))  # a1 is the one submitted last
     (course.folder / "ada.json").write_text("{not json", encoding="utf-8")
-    code, _, rows, files, _ = course.grade()
+    code, _, rows, files, _ = course.grade("--latest")
     assert code == 1
-    assert sorted(files) == ["ada-2.md", "ada-3.md", "ada-4.md", "ada.md"]
+    assert sorted(files) == ["ada-2.md", "ada-3.md", "ada.md"]
     assert "Student: ada-2" in files["ada-2.md"] and "Score: **3 / 3**" in files["ada-2.md"]
-    assert "Score: **3 / 3**" in files["ada.md"] and "Score: **0 / 3**" in files["ada-3.md"]
-    assert "could not be read" in files["ada-4.md"]
-    assert [row[0] for row in rows[1:]] == ["ada", "ada", "ada-2"]
+    assert "Score: **3 / 3**" in files["ada.md"]
+    assert "could not be read" in files["ada-3.md"]
+    assert [row[0] for row in rows[1:]] == ["ada", "ada-2"]
 
 
 def test_distinct_file_stems():

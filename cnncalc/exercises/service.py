@@ -99,9 +99,12 @@ def check_gradebook_options(gradebook: str | None, gradebook_format: str, lms_id
 def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None, gradebook_format: str = "csv",
           lms_id_column: str | None = None, assignment: str | None = None, feedback_dir: str | None = None,
           overrides: str | None = None, secret_file: str | None = None, variants: bool = False,
-          stats: bool = False, report: Callable[[GradeRun], None] | None = None) -> GradeRun:
+          stats: bool = False, latest: bool = False, report: Callable[[GradeRun], None] | None = None
+          ) -> GradeRun:
     """Grade answer files (files, folders or globs) against the problem's computed key, as `cnncalc grade`.
 
+    Two files of one student are both invalid (named, with exit 1), unless ``latest`` takes the one
+    submitted last (by modification time, then name) and leaves the other out with a warning.
     ``report`` is called with the run once every file is graded and before anything is written: the
     command prints its report there, so a report that cannot be delivered (a full disk) writes nothing.
     Writes the gradebook and the feedback files when at least one file was graded; raises
@@ -147,6 +150,8 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
         _refuse_variants_without_a_secret(loaded, results)
         copies, flags = copy_check_results(loaded, results)
         warnings += flags
+    results, resolved = _one_file_per_student(results, paths, latest)
+    warnings += resolved
     run = GradeRun(loaded, results, warnings, copies)
     if instructor is not None and run.graded:
         check_overrides(results, instructor)
@@ -167,6 +172,58 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
     if feedback_dir:
         run.written += [str(path) for path in write_feedback(loaded, results, feedback_dir)]
     return run
+
+
+def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool) -> tuple[list[Any], list[str]]:
+    """A student's grade comes from one file: several files of one id are never two gradebook rows."""
+    import os
+
+    from .grading import display_path
+
+    stamps: dict[int, tuple[int, str]] = {}
+    for position, (result, path) in enumerate(zip(results, paths)):
+        try:
+            stamps[position] = (os.stat(path).st_mtime_ns, str(path))
+        except OSError:
+            stamps[position] = (0, str(path))
+    groups: dict[str, list[int]] = {}
+    for position, result in enumerate(results):
+        if result.error is None:
+            groups.setdefault(result.student, []).append(position)
+    dropped: set[int] = set()
+    warnings = []
+    for student, positions in groups.items():
+        if len(positions) < 2:
+            continue
+        real = {position: os.path.realpath(paths[position]) for position in positions if position < len(paths)}
+        once: dict[str, int] = {}
+        for position in sorted(positions, key=lambda position: (Path(paths[position]).is_symlink(), position)):
+            if real.get(position) in once:  # a link to another file of the batch: one submission, graded once
+                dropped.add(position)
+                warnings.append(f"{display_path(results[position].file)} is a link to "
+                                f"{display_path(results[once[real[position]]].file)}: graded once")
+            else:
+                once[real.get(position, str(position))] = position
+        positions = [position for position in positions if position not in dropped]
+        if len(positions) < 2:
+            continue
+        ordered = sorted(positions, key=lambda position: stamps.get(position, (0, "")))
+        names = ", ".join(display_path(results[p].file) for p in ordered)
+        if latest:
+            kept = ordered[-1]
+            dropped.update(ordered[:-1])
+            chosen = (f"{display_path(student)}: graded {display_path(results[kept].file)} (submitted last, "
+                      f"--latest), not {', '.join(display_path(results[p].file) for p in ordered[:-1])}")
+            warnings.append(chosen)
+            # the duplicate is settled: the row keeps the choice, not a DUPLICATE flag
+            results[kept].warnings = [w for w in results[kept].warnings if not w.startswith("duplicate student id ")]
+            results[kept].warnings.append(chosen)
+            continue
+        reason = f"{len(positions)} files for student {display_path(student)!r} (--latest grades the last): {names}"
+        for position in positions:
+            results[position].error = reason
+            results[position].warnings.append(reason)
+    return [r for position, r in enumerate(results) if position not in dropped], warnings
 
 
 def _refuse_variants_without_a_secret(problem: Any, results: list[Any]) -> None:
