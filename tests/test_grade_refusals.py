@@ -122,3 +122,20 @@ def test_two_files_of_one_student_are_never_two_gradebook_rows(cli, tmp_path, mo
     assert graded == {"early.json": 0, "other.json": 0.8}
     assert any(w.startswith("s2401: graded ") and "early.json (submitted last, --latest), not " in w
                and w.endswith("late.json") for w in data["warnings"])
+
+
+def test_a_moodle_email_column_needs_ids_that_are_emails(cli, tmp_path, monkeypatch):
+    """`--lms-id-column email` used to rename the header and write the student ids under it: Moodle matched
+    no one. Ids that are emails are written; others are one clear error, nothing written."""
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    book = tmp_path / "out" / "moodle.csv"
+    (tmp_path / "a.json").write_text(json.dumps({"student": "s2401", "answers": {"conv.params": 56}}))
+    base = ["grade", PROBLEM, str(tmp_path / "a.json"), "--gradebook", str(book), "--gradebook-format", "moodle",
+            "--lms-id-column", "email"]
+    code, _, err = cli(*base)
+    assert code == 2 and "the student ids are not email addresses" in err and "s2401" in err and not book.exists()
+    (tmp_path / "a.json").write_text(json.dumps({"student": "ada@example.org", "answers": {"conv.params": 56}}))
+    code, _, err = cli(*base)
+    assert code == 0, err
+    header, row = book.read_text().splitlines()
+    assert header.startswith("Email address,") and row.startswith("ada@example.org,")

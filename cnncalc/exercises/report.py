@@ -194,6 +194,7 @@ LMS_ID_COLUMNS = {
     "moodle": {"id-number": "ID number", "email": "Email address", "username": "Username", "user-id": "User ID"},
 }
 LMS_DEFAULT_ID = {"canvas": "sis-user-id", "moodle": "id-number"}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
@@ -207,6 +208,13 @@ def lms_gradebook(problem: Problem, results: list[StudentResult], lms: str, id_c
     if id_column not in columns:
         raise CnnCalcError(f"--lms-id-column: {lms} has no such identifier column", got=id_column,
                            expected=", ".join(columns))
+    if id_column == "email":  # the column holds the answer files' ids: they must be the emails Moodle matches
+        not_emails = [r.student for r in results if r.error is None and not _EMAIL.fullmatch(r.student)]
+        if not_emails:
+            raise CnnCalcError("--lms-id-column email: the student ids are not email addresses, so Moodle would "
+                               "match no one", got=clean_text(not_emails[0], 80),
+                               expected="ids such as ada@example.org",
+                               hint="use the column that holds these ids (id-number or username)")
     name = assignment if assignment is not None else problem.title
     name = clean_text(name, 200).strip()
     if not name:
