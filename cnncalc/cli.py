@@ -530,6 +530,11 @@ def grade(
                                         "mean, share correct and the most common wrong answers.")] = False,
     latest: Annotated[bool, typer.Option("--latest", help="Several files of one student: grade the one submitted "
                                          "last (by modification time), not none of them.")] = False,
+    course: Annotated[str | None, typer.Option(help="Record the grades in this course's gradebook, with its "
+                                               "roster and secret (default: the course folder you are in).")] = None,
+    allow_unlisted: Annotated[bool, typer.Option("--allow-unlisted", help="With a course: record students who "
+                                                 "are not on its roster (as unlisted) instead of refusing them.")
+                              ] = False,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Grade student answer files against the problem's computed key.
@@ -551,11 +556,19 @@ def grade(
         else:
             typer.echo(run.text(quiet), nl=False)
 
+    options = dict(gradebook=gradebook, gradebook_format=gradebook_format.value, lms_id_column=lms_id_column,
+                   assignment=assignment, feedback_dir=feedback_dir, overrides=overrides, secret_file=secret_file,
+                   variants=variants, stats=stats, latest=latest, report=print_report)
+    folder = course if course is not None else _course_here()
+    if allow_unlisted and folder is None:
+        raise CnnCalcError("--allow-unlisted goes with a course (--course DIR): without one there is no roster")
     try:
-        run = grade_files(problem, answers, gradebook=gradebook, gradebook_format=gradebook_format.value,
-                          lms_id_column=lms_id_column, assignment=assignment, feedback_dir=feedback_dir,
-                          overrides=overrides, secret_file=secret_file, variants=variants, stats=stats,
-                          latest=latest, report=print_report)
+        if folder is not None:
+            from .course.grading import grade_in_course
+
+            run = grade_in_course(folder, problem, answers, allow_unlisted=allow_unlisted, **options)
+        else:
+            run = grade_files(problem, answers, **options)
     except NothingGraded as error:
         run, failure = error.run, error
     else:
@@ -566,7 +579,19 @@ def grade(
     if run.invalid:
         typer.echo(f"warning: {run.invalid} of {len(run.results)} answer file(s) invalid (see the report; not in "
                    "the gradebook)", err=True)
-        raise typer.Exit(code=1)
+    if run.exit_code:
+        raise typer.Exit(code=run.exit_code)
+
+
+def _course_here() -> str | None:
+    """The course folder the current folder is in (a course.yaml with its gradebook), or None."""
+    from pathlib import Path
+
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "course.yaml").is_file() and (folder / "gradebook.sqlite").exists():
+            return str(folder)
+    return None
 
 
 MAX_VARIANTS = 100_000  # as cnncalc.exercises.variants.MAX_VARIANTS (not imported here: it loads numpy)
@@ -590,12 +615,21 @@ def generate(
     format: Annotated[SheetFormat, typer.Option("--format", "-f")] = SheetFormat.markdown,
     force: Annotated[bool, typer.Option("--force", help="Write into a folder generate did not make, and overwrite "
                                         "files edited since it wrote them.")] = False,
+    course: Annotated[str | None, typer.Option(help="One sheet per student of this course's roster, with its "
+                                               "secret.")] = None,
 ) -> None:
     """Write one sheet per variant, and the answer keys apart from the sheets."""
-    from .exercises.service import generate as generate_sheets
+    if course is not None:
+        if roster is not None or seed is not None:
+            raise CnnCalcError("--course gives the roster and the secret: leave out --roster and --seed")
+        from .course.generating import generate_for_course
 
-    run = generate_sheets(problem, out, seed=seed, count=count, roster=roster, secret_file=secret_file,
-                          format=format.value, force=force)
+        run = generate_for_course(course, problem, out, secret_file=secret_file, format=format.value, force=force)
+    else:
+        from .exercises.service import generate as generate_sheets
+
+        run = generate_sheets(problem, out, seed=seed, count=count, roster=roster, secret_file=secret_file,
+                              format=format.value, force=force)
     for warning in run.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(run.text(), nl=False)
@@ -689,6 +723,198 @@ def check(
 
 
 MAX_MEMORY_LIMIT = 1024**5  # 1 PiB: beyond any machine, so a typo such as 1e400 is caught
+
+
+course_app = typer.Typer(help="A course: roster, secret and a SQLite gradebook that remembers every grade.",
+                          no_args_is_help=True)
+gradebook_app = typer.Typer(help="The course gradebook: the class table, who is missing, a student's history, "
+                            "copy flags, overrides, LMS exports and backups.", no_args_is_help=True)
+app.add_typer(course_app, name="course")
+app.add_typer(gradebook_app, name="gradebook")
+CourseOption = Annotated[str | None, typer.Option("--course", help="The course folder (default: the course folder "
+                                                   "you are in).")]
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    canvas = "canvas"
+    moodle = "moodle"
+
+
+def _echo_result(result: Any, format: TextOrJson) -> None:
+    import json
+
+    if format is TextOrJson.json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, allow_nan=False))
+    else:
+        typer.echo(result.text(), nl=False)
+
+
+@course_app.command("init")
+@user_errors
+def course_init(
+    folder: Annotated[str, typer.Argument(help="The new course folder.")],
+    roster: Annotated[str, typer.Option(help="Roster CSV: id (required), name, email, section.")],
+    secret_file: Annotated[str | None, typer.Option(help="The course secret (an owner-only file; its path is "
+                                                    "kept, never the secret).")] = None,
+) -> None:
+    """Make a course folder: course.yaml and gradebook.sqlite (owner-only)."""
+    from .course import init_course
+
+    made = init_course(folder, roster, secret_file)
+    for warning in made.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"made course {made.folder} ({made.students} students): {made.course_file.name}, "
+               f"{made.gradebook.name}")
+
+
+@gradebook_app.command("show")
+@user_errors
+def gradebook_show(course: CourseOption = None,
+                   format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
+    """The class table: students × assignments, current grades (overrides applied), totals."""
+    from .course import open_course, show
+
+    with open_course(course) as opened:
+        _echo_result(show(opened), format)
+
+
+@gradebook_app.command("missing")
+@user_errors
+def gradebook_missing(course: CourseOption = None,
+                      assignment: Annotated[str | None, typer.Option(help="One assignment (problem or "
+                                                                     "problem@version).")] = None,
+                      format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
+    """Roster students without a submission, per assignment."""
+    from .course import missing, open_course
+
+    with open_course(course) as opened:
+        _echo_result(missing(opened, assignment), format)
+
+
+@gradebook_app.command("history")
+@user_errors
+def gradebook_history(student: Annotated[str, typer.Argument(help="A student id.")], course: CourseOption = None,
+                      format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
+    """One student's submissions, grades, overrides and copy flags over time."""
+    from .course import history, open_course
+
+    with open_course(course) as opened:
+        _echo_result(history(opened, student), format)
+
+
+@gradebook_app.command("flags")
+@user_errors
+def gradebook_flags(course: CourseOption = None,
+                    dismiss: Annotated[int | None, typer.Option(help="Dismiss this flag (needs --reason).")] = None,
+                    confirm: Annotated[int | None, typer.Option(help="Confirm this flag.")] = None,
+                    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+                    status: Annotated[str | None, typer.Option(help="Only flags that are open, dismissed or "
+                                                               "confirmed.")] = None,
+                    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
+    """Copy flags, and the instructor's decision on one."""
+    from .course import flags, open_course
+
+    with open_course(course) as opened:
+        _echo_result(flags(opened, dismiss=dismiss, confirm=confirm, reason=reason, status=status), format)
+
+
+@gradebook_app.command("override")
+@user_errors
+def gradebook_override(
+    student: Annotated[str, typer.Argument(help="A student id.")],
+    question: Annotated[str, typer.Argument(help="A question id.")],
+    score: Annotated[str | None, typer.Argument(help="A number, a fraction (2/3) or the figure the report "
+                                                "prints (0.6667).")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept with the author and the time).")] = "",
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the override in force.")] = False,
+    assignment: Annotated[str | None, typer.Option(help="problem or problem@version, where the question id is "
+                                                   "in several.")] = None,
+    max: Annotated[float | None, typer.Option("--max", help="A manual question's points.")] = None,
+    course: CourseOption = None,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+) -> None:
+    """Set a student's score for a question; it survives every regrade (--clear removes it)."""
+    from .course import open_course, override
+
+    if (score is None) != clear:
+        raise CnnCalcError("give a SCORE, or --clear to remove the override in force")
+    if not clear and not reason.strip():
+        raise CnnCalcError("an override needs --reason TEXT (it is kept with who set it and when)")
+    with open_course(course) as opened:
+        result = override(opened, student, question, score, reason, clear, assignment=assignment, max=max)
+    _print_override(result, format)
+
+
+@gradebook_app.command("override-group")
+@user_errors
+def gradebook_override_group(
+    question: Annotated[str, typer.Argument(help="A question id.")],
+    answer: Annotated[str, typer.Argument(help="The answer, as in an answer file (YAML: 12, [14, 14, 32]).")],
+    score: Annotated[str, typer.Argument(help="The score for every student who gave that answer.")],
+    reason: Annotated[str, typer.Option(help="Why.")] = "",
+    assignment: Annotated[str | None, typer.Option(help="problem or problem@version.")] = None,
+    course: CourseOption = None,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+) -> None:
+    """Score an answer group: every student whose answer to QUESTION is ANSWER, now and in later runs."""
+    from .course import open_course, override
+    from .spec import safeload
+
+    if not reason.strip():
+        raise CnnCalcError("an override needs --reason TEXT (it is kept with who set it and when)")
+    value = safeload.loads(answer, "ANSWER")
+    with open_course(course) as opened:
+        result = override(opened, None, question, score, reason, assignment=assignment, answer=value)
+    _print_override(result, format)
+
+
+def _print_override(result: Any, format: TextOrJson) -> None:
+    import json
+
+    if format is TextOrJson.json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, allow_nan=False))
+        return
+    who = result.student if result.student is not None else f"answer {result.answer}"
+    if result.score is None:
+        typer.echo(f"cleared {result.cleared} override(s) of {result.question} for {who} ({result.assignment})")
+    else:
+        was = f" (was {result.previous:g})" if result.previous is not None else ""
+        typer.echo(f"{result.question} for {who}: {result.score:g} of {result.points:g}{was} ({result.assignment})")
+
+
+@gradebook_app.command("export")
+@user_errors
+def gradebook_export(
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="csv, or Canvas's or Moodle's import "
+                                                 "layout.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The file to write (whole or not at all).")],
+    missing_as_zero: Annotated[bool, typer.Option("--missing-as-zero", help="0 for no submission (default: an "
+                                                  "empty cell).")] = False,
+    lms_id_column: Annotated[str | None, typer.Option(help="The LMS column that identifies students.")] = None,
+    assignment: Annotated[list[str] | None, typer.Option(help="Only these assignments.")] = None,
+    course: CourseOption = None,
+) -> None:
+    """The class's current grades, from the database, with the roster's names, sections and emails."""
+    from .course import export, open_course
+    from .outputs import write_output
+
+    with open_course(course) as opened:
+        text = export(opened, format.value, missing_as_zero, id_column=lms_id_column, only=assignment)
+        inputs = [str(opened.gradebook), str(opened.folder / "course.yaml")]
+    write_output(output, text, inputs=inputs)
+    typer.echo(f"wrote {output}")
+
+
+@gradebook_app.command("backup")
+@user_errors
+def gradebook_backup(target: Annotated[str, typer.Argument(help="The backup file.")], course: CourseOption = None,
+                     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
+    """A consistent copy of the gradebook (SQLite's online backup; grading may go on meanwhile)."""
+    from .course import backup, open_course
+
+    with open_course(course) as opened:
+        _echo_result(backup(opened, target), format)
 
 
 def parse_bytes(text: str) -> int:

@@ -51,8 +51,13 @@ def _files(session) -> tuple[list[str], list[str]]:
     """(files the command reads, files it writes): what follows -o, --out, --gradebook, ... is written."""
     args = _arguments(session)
     read, written = [], []
+    if args[:2] == ["course", "init"] and len(args) > 2:
+        written.append(args[2])
     for previous, arg in zip([None, *args], args):
         if previous in OUTPUTS:
+            written.append(arg)
+        elif previous == "--course":  # a course is read and changed: a later session needs this one first
+            read.append(arg)
             written.append(arg)
         elif "/" in arg or arg.endswith(FILE_ENDINGS):
             read.append(arg)

@@ -107,7 +107,7 @@ def record_grades(course: Course, problem: Problem, results: Sequence[StudentRes
             continue
         warnings = json.dumps([clean_text(w, 1000) for w in result.warnings], ensure_ascii=False)
         entries.append(_Entry(result, path, student, sha, submitted, _stored_path(path.name),
-                              _question_rows(result, forms), warnings, _stored_path(path.absolute()), shown))
+                              _question_rows(result, forms), warnings, _stored_path(Path(os.path.abspath(path))), shown))
     entries = _one_per_student(entries, latest, outcome)
     from .. import __version__
 

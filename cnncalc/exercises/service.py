@@ -34,6 +34,8 @@ class GradeRun:
     copies: list[Any] = field(default_factory=list)
     stats: dict[str, Any] | None = None
     written: list[str] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)  # the answer file of each result, as found on disk
+    recorded: Any = None  # what a course's gradebook recorded of the run (cnncalc.course.RecordResult)
 
     @property
     def graded(self) -> list[Any]:
@@ -45,7 +47,8 @@ class GradeRun:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.invalid else 0
+        refused = self.recorded is not None and bool(self.recorded.refused)
+        return 1 if self.invalid or refused else 0
 
     def document(self) -> dict[str, Any]:
         """The `--format json` document."""
@@ -53,6 +56,8 @@ class GradeRun:
 
         document = results_document(self.results, self.warnings)
         document["copies"] = [pair.as_dict() for pair in self.copies]
+        if self.recorded is not None:
+            document["recorded"] = self.recorded.as_dict()
         if self.stats is not None:
             document["stats"] = self.stats
         return document
@@ -67,7 +72,17 @@ class GradeRun:
             from .stats import stats_text
 
             text += "\n" + stats_text(self.stats)
+        if self.recorded is not None:
+            recorded = self.recorded
+            text += (f"# course gradebook: recorded {len(recorded.recorded)} file(s) for {recorded.assignment} "
+                     f"(run {recorded.run_id})\n")
+            text += "".join(f"  not recorded: {file}: {reason.removeprefix('not recorded: ')}\n"
+                            for file, reason in recorded.refused if not self._invalid_file(file))
         return text
+
+    def _invalid_file(self, shown: str) -> bool:
+        """Whether a refused file is one the report already lists as invalid."""
+        return any(r.error is not None and (r.file == shown or shown.endswith(r.file)) for r in self.results)
 
 
 class NothingGraded(CnnCalcError):
@@ -150,9 +165,9 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
         _refuse_variants_without_a_secret(loaded, results)
         copies, flags = copy_check_results(loaded, results)
         warnings += flags
-    results, resolved = _one_file_per_student(results, paths, latest)
+    results, kept_paths, resolved = _one_file_per_student(results, paths, latest)
     warnings += resolved
-    run = GradeRun(loaded, results, warnings, copies)
+    run = GradeRun(loaded, results, warnings, copies, paths=kept_paths)
     if instructor is not None and run.graded:
         check_overrides(results, instructor)
         apply_overrides(results, instructor)
@@ -174,7 +189,8 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
     return run
 
 
-def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool) -> tuple[list[Any], list[str]]:
+def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool
+                          ) -> tuple[list[Any], list[Path], list[str]]:
     """A student's grade comes from one file: several files of one id are never two gradebook rows."""
     import os
 
@@ -223,7 +239,8 @@ def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool) -
         for position in positions:
             results[position].error = reason
             results[position].warnings.append(reason)
-    return [r for position, r in enumerate(results) if position not in dropped], warnings
+    kept = [position for position in range(len(results)) if position not in dropped]
+    return [results[p] for p in kept], [paths[p] for p in kept if p < len(paths)], warnings
 
 
 def _refuse_variants_without_a_secret(problem: Any, results: list[Any]) -> None:
@@ -265,14 +282,16 @@ class GenerateRun:
 
 
 def generate(problem: str, out: str, *, seed: int | None = None, count: int = 1, roster: str | None = None,
-             secret_file: str | None = None, format: str = "markdown", force: bool = False) -> GenerateRun:
-    """One sheet per variant in ``out/sheets`` and the keys apart in ``out/keys``, as `cnncalc generate`."""
+             secret_file: str | None = None, format: str = "markdown", force: bool = False,
+             students: Sequence[str] | None = None, secret: bytes | None = None) -> GenerateRun:
+    """One sheet per variant in ``out/sheets`` and the keys apart in ``out/keys``, as `cnncalc generate`;
+    ``students`` and ``secret`` stand for a roster file and a secret file already read (a course's)."""
     from ..spec import safeload
     from .files import read_roster
     from .sheets import write_variants
     from .variants import check_original, read_secret, seed_variant, student_variant
 
-    if (seed is None) == (roster is None):
+    if (seed is None) == (roster is None and students is None):
         raise CnnCalcError("give either --seed N or --roster CSV (with --secret-file)")
     raw = safeload.load_file(problem)
     check_original(raw, problem)  # the whole file, before a folder is touched
@@ -281,9 +300,9 @@ def generate(problem: str, out: str, *, seed: int | None = None, count: int = 1,
                            file=problem, hint="add a vary: section, or give --count 1")
     folder = Path(out)
     warnings: list[str] = []
-    if roster is not None:
-        secret = read_secret(secret_file)
-        labels = read_roster(roster, warnings)
+    if roster is not None or students is not None:
+        secret = secret if secret is not None else read_secret(secret_file)
+        labels = list(students) if students is not None else read_roster(str(roster), warnings)
         make = [lambda student=student: student_variant(raw, problem, secret, student) for student in labels]
     else:
         labels = [f"variant-{seed}-{i}" for i in range(count)]
