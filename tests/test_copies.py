@@ -113,7 +113,10 @@ def simulated_class(tmp_path_factory):
     done = runner.invoke(app, ["grade", str(WORKSHEET), str(answers_dir), "--secret-file", str(secret),
                                "--format", "json"])
     seconds = time.perf_counter() - start
-    assert done.exit_code == 0, done.output
+    assert done.exit_code == 1, done.output  # the three files that carry their source's fingerprint: not graded
+    invalid = {r["student"]: r["error"] for r in json.loads(done.stdout)["results"] if r.get("error")}
+    assert set(invalid) == {copiers[2], copiers[3], copiers[6]}
+    assert all(f"it is {sources[s]}'s" in reason for s, reason in invalid.items())
     return {"data": json.loads(done.stdout), "sources": sources, "common": common, "seconds": seconds,
             "answers": answers_dir, "secret": secret, "runner": runner, "app": app}
 
@@ -154,12 +157,13 @@ def test_the_quiet_report_marks_the_copiers(simulated_class):
     runner, app = simulated_class["runner"], simulated_class["app"]
     done = runner.invoke(app, ["grade", str(WORKSHEET), str(simulated_class["answers"]), "--secret-file",
                                str(simulated_class["secret"]), "--quiet"])
-    assert done.exit_code == 0
+    assert done.exit_code == 1
     lines = done.stdout.splitlines()
-    assert len(lines) == 201 and lines[-1].startswith("# 200 file(s), 0 invalid")
+    assert len(lines) == 201 and lines[-1].startswith("# 200 file(s), 3 invalid")
     marked = {line.split(":")[0] for line in lines if "COPY?" in line}
+    invalid = {line.split(":")[0] for line in lines if ": INVALID  fingerprint " in line}
     sources = simulated_class["sources"]
-    assert marked == set(sources) | set(sources.values())
+    assert len(invalid) == 3 and marked | invalid == set(sources) | set(sources.values())
 
 
 def _literal_pair_evidence(a, k, i, j):

@@ -122,14 +122,19 @@ def test_no_grade_without_the_right_key(course, tmp_path, cli):
     """In a course the secret comes from the course; outside it, variant answers without the secret are
     refused; a student not on the roster is refused unless --allow-unlisted."""
     course.answer("ada")
-    course.answer("zed", of="bo")
+    (course.answers / "zed.json").write_text(json.dumps({"student": "zed", "answers": {"conv.params": 56}}))
     code, out, err = course.grade(str(course.answers), "--quiet")
     assert code == 1
     assert "ada: 3 / 3" in out and "not recorded: " in out and "student 'zed' is not on the course roster" in out
     code, out, err = course.grade(str(course.answers), "--quiet", "--allow-unlisted")
     assert code == 0 and "recorded 2 file(s)" in out, err
     code, _, err = cli("grade", PROBLEM, str(course.answers))
-    assert code == 2 and "carry the fingerprint of a generated variant" in err
+    assert code == 2 and "1 of 2 answer file(s) carry the fingerprint of a generated variant" in err
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("another secret of more than sixteen bytes")
+    os.chmod(wrong, 0o600)
+    code, out, err = cli("grade", PROBLEM, str(course.answers / "ada.json"), "--secret-file", str(wrong))
+    assert code == 2 and "is not this student's variant under this secret" in out and "none of the 1" in err
     code, _, err = cli("grade", PROBLEM, str(course.answers), "--allow-unlisted")
     assert code == 2 and "--allow-unlisted goes with a course" in err
 

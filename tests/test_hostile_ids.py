@@ -189,12 +189,13 @@ def test_lookalike_ids_are_warned_about_naming_both(course):
     for name, (student, _) in LOOKALIKES.items():
         course.answer(name, student, of="ada")
     code, data, rows, files, _ = course.grade()
-    assert code == 0
+    assert code == 1
     results = by_file(data)
     assert {results[name]["student"] for name in LOOKALIKES} == {s for s, _ in LOOKALIKES.values()}
     assert results["ada.json"]["score"] == 3
-    for name in LOOKALIKES:  # each is a different id: graded against a variant of its own
-        assert any("not this student's variant" in w for w in results[name]["warnings"])
+    for name in LOOKALIKES:  # each is a different id, whose own variant is not ada's sheet: not graded
+        assert "is not this student's variant under this secret" in results[name]["error"]
+        assert "it is ada's" in results[name]["error"]
     assert sum(w.startswith("student ids that look alike: 'ada' (") for w in data["warnings"]) == 1
     warned = [w for w in results["ada.json"]["warnings"] if w.startswith("student ids that look alike")]
     assert len(warned) == 1 and warned[0].startswith("student ids that look alike: 'ada' (") and "ada.json)" in warned[0]

@@ -313,16 +313,22 @@ def test_copy_check_ignores_values_many_variants_share(tmp_path):
         "answers that a crowd of variants share must not count as copying: " + "; ".join(warnings))
 
 
-def test_fingerprint_mismatch_is_reported_and_the_own_variant_graded(tmp_path):
+def test_a_fingerprint_of_another_variant_is_not_graded(tmp_path):
+    """No grade from a key the file was not made for: the file is listed with whose variant it answers (the
+    wrong secret makes every file so, and then nothing is graded)."""
     raw = sizes_problem(WIDE)
     a, b = (student_variant(raw, "s.yaml", SECRET, s) for s in ("ann", "bob"))
     files = [answer_file(tmp_path, "ann", key_answers(a.problem, a.key), b.fingerprint),
-             answer_file(tmp_path, "bob", key_answers(b.problem, b.key))]
-    results, warnings = grade_variants(raw, "s.yaml", files, SECRET)
-    assert results[0].score == 3, "ann is graded against her own variant"
+             answer_file(tmp_path, "bob", key_answers(b.problem, b.key)),
+             answer_file(tmp_path, "cy", {}, "0123456789")]
+    results, _ = grade_variants(raw, "s.yaml", files, SECRET)
     assert results[0].variant == a.fingerprint
-    assert any(f"fingerprint {b.fingerprint} is not this student's variant ({a.fingerprint})" in w for w in warnings)
-    assert any("no variant fingerprint" in w for w in results[1].warnings)
+    assert results[0].error == (f"fingerprint {b.fingerprint} is not this student's variant under this secret "
+                                f"({a.fingerprint}; it is bob's): not graded — check the secret, or the sheet the "
+                                "student answered")
+    assert results[1].error is None and any("no variant fingerprint" in w for w in results[1].warnings)
+    assert results[2].error.startswith("fingerprint 0123456789 is not this student's variant") and \
+        "no student of this batch has it" in results[2].error
 
 
 # ---------------------------------------------------------------- the secret

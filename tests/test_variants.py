@@ -205,11 +205,13 @@ def test_generate_key_and_grade_with_the_secret(tmp_path, cli):
     write_answers(answers, "bob", keys["bob"]["answers"], keys["alice"]["variant"])       # wrong fingerprint
     write_answers(answers, "carol", keys["alice"]["answers"], keys["carol"]["variant"])   # copied alice's
     code, text, err = cli("grade", str(WORKSHEET), str(answers), "--secret-file", str(secret), "--format", "json")
-    assert code == 0, err
+    assert code == 1, err  # bob's file is not graded: it answers alice's sheet
     data = json.loads(text)
     results = {r["student"]: r for r in data["results"]}
     assert results["alice"]["score"] == results["alice"]["max"] == 2
-    assert results["bob"]["score"] == 2 and any("is not this student's variant" in w for w in results["bob"]["warnings"])
+    assert results["bob"]["error"] == (f"fingerprint {keys['alice']['variant']} is not this student's variant under "
+                                       f"this secret ({keys['bob']['variant']}; it is alice's): not graded — check the "
+                                       "secret, or the sheet the student answered")
     assert results["carol"]["score"] < 1
     assert any("possible copy: carol's answers match alice's variant" in w for w in data["warnings"])
     assert not any("possible copy: alice" in w for w in data["warnings"])

@@ -308,6 +308,7 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
     given_of: dict[int, str | None] = {}
     own_of: dict[int, str | None] = {}
     warnings: list[str] = []
+    mismatched: list[tuple[int, str]] = []
     for path in paths:
         if path in refused:
             results.append(invalid_result(base, None, path, refused[path]))
@@ -329,10 +330,9 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
         if given is None:
             result.warnings.append(f"no variant fingerprint in the answer file (this student's is {variant.fingerprint})")
         elif given != variant.fingerprint:
-            message = (f"fingerprint {given} is not this student's variant ({variant.fingerprint}); graded against "
-                       "the student's own variant")
-            result.warnings.append(message)
-            warnings.append(f"{result.file}: {message}")
+            # no grade from a key the file was not made for: another student's sheet, a mistyped fingerprint,
+            # or (when every file says so) the wrong secret
+            mismatched.append((len(results), given))
         position = len(results)
         answers_of[position] = answers
         keys_of[position] = {qid: expected.value for qid, expected in variant.key.items()}
@@ -342,6 +342,14 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
     qids = [q.id for q in base.questions if q.kind != "manual"]
     pairs, flags = copy_check(results, qids, answers_of, keys_of, given_of, own_of)
     warnings += flags
+    owners = {v.fingerprint: s for s, v in variants.items()}
+    for position, given in mismatched:
+        result = results[position]
+        whose = f"it is {owners[given]}'s" if given in owners else "no student of this batch has it"
+        reason = (f"fingerprint {given} is not this student's variant under this secret ({result.variant}; "
+                  f"{whose}): not graded — check the secret, or the sheet the student answered")
+        result.error = reason
+        result.warnings.append(reason)
     if copies is not None:
         copies += pairs
     return results, warnings
