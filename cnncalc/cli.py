@@ -556,9 +556,10 @@ def grade(
         else:
             typer.echo(run.text(quiet), nl=False)
 
-    options = dict(gradebook=gradebook, gradebook_format=gradebook_format.value, lms_id_column=lms_id_column,
-                   assignment=assignment, feedback_dir=feedback_dir, overrides=overrides, secret_file=secret_file,
-                   variants=variants, stats=stats, latest=latest, report=print_report)
+    options: dict[str, Any] = {
+        "gradebook": gradebook, "gradebook_format": gradebook_format.value, "lms_id_column": lms_id_column,
+        "assignment": assignment, "feedback_dir": feedback_dir, "overrides": overrides, "secret_file": secret_file,
+        "variants": variants, "stats": stats, "latest": latest, "report": print_report}
     folder = course if course is not None else _course_here()
     if allow_unlisted and folder is None:
         raise CnnCalcError("--allow-unlisted goes with a course (--course DIR): without one there is no roster")

@@ -112,7 +112,7 @@ def test_a_regrade_of_one_file_changes_that_student_only_and_overrides_survive(c
     after = course.current()
     assert after["bo"] == before["bo"] == 3 and after["cy"] == before["cy"] == 0
     assert after["ada"] < before["ada"]
-    code, out, _ = course.book("history", "ada", "--format", "json")
+    _, out, _ = course.book("history", "ada", "--format", "json")
     history = json.loads(out)
     assert len(history["submissions"]) == 2 and points  # both kept, the later one current
     assert [o["score"] for o in history["overrides"]] == [0.1]
@@ -153,7 +153,7 @@ def test_the_same_file_by_another_path_is_one_submission(course, cli, monkeypatc
     assert course.grade(str(course.answers / "ada.json"))[0] == 0
     monkeypatch.chdir(course.answers)
     assert course.grade(f"../{course.answers.name}/ada.json")[0] == 0
-    code, out, _ = course.book("history", "ada", "--format", "json")
+    _, out, _ = course.book("history", "ada", "--format", "json")
     assert len(json.loads(out)["submissions"]) == 1
 
 
@@ -167,7 +167,7 @@ def test_the_same_file_by_another_path_is_one_submission(course, cli, monkeypatc
 def test_gradebook_refusals_are_one_line(course, args, message):
     course.answer("ada")
     assert course.grade(str(course.answers))[0] == 0
-    code, out, err = course.book(*args)
+    code, _, err = course.book(*args)
     assert code == 2 and message in err and err.count("\n") == 1, err
 
 
@@ -202,7 +202,7 @@ def test_two_grade_runs_on_one_course_both_land(course):
     first = _grade_process(course, *[str(p) for p in sorted(course.answers.glob("ada*.json"))], "--latest")
     second = _grade_process(course, *[str(p) for p in sorted(course.answers.glob("bo*.json"))], "--latest")
     for process in (first, second):
-        out, err = process.communicate(timeout=120)
+        _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
     with sqlite3.connect(course.path / "gradebook.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -174,10 +174,10 @@ def test_override_with_its_own_maximum(worksheet, tmp_path):
     (1, "score out of range (got 1, expected a number from 0 to 0.25)"),
     (-0.01, "score is negative (got -0.01, expected 0 or more)"),
     (True, "score must be a number (got 'True', expected a finite number)"),
-    ("0.1x", "score must be a number or a fraction such as 2/3 (got \"'0.1x'\", expected a number from 0 to the "
-             "question's points, or N/D)"),
-    ("1/0", "score must be a number or a fraction such as 2/3 (got \"'1/0'\", expected a number from 0 to the "
-            "question's points, or N/D)"),
+    ("0.1x", ("score must be a number or a fraction such as 2/3 (got \"'0.1x'\", expected a number from 0 to the "
+              "question's points, or N/D)")),
+    ("1/0", ("score must be a number or a fraction such as 2/3 (got \"'1/0'\", expected a number from 0 to the "
+             "question's points, or N/D)")),
     ("2/7", "score out of range (got '2/7', expected a number from 0 to 0.25)"),
 ])
 def test_override_outside_zero_to_the_maximum_is_refused(worksheet, tmp_path, score, message):

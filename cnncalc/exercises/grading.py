@@ -879,7 +879,7 @@ def override_score(value: Any, limit: float, what: str, source: str | None = Non
         return float(Fraction(match.group(1)) / Fraction(match.group(2) or 1))
     score = _finite(value, what, source or "", line)
     if limit > 0 and score > 0:
-        nearest = min((limit * k / q for q in range(1, 13) for k in range(0, q + 1)),
+        nearest = min((limit * k / q for q in range(1, 13) for k in range(q + 1)),
                       key=lambda exact: abs(exact - score))
         if abs(nearest - score) <= SCORE_TOLERANCE:
             return nearest

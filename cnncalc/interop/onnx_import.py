@@ -1,9 +1,11 @@
 """An ONNX model as a spec v2 mapping and cnncalc's weights, read as data.
 
-The file is read under a size cap, parsed (protobuf's own recursion limit bounds nesting), refused if it
-references external data or declares a tensor larger than :data:`MAX_TENSOR_ELEMENTS` (counted from its
-dims before any array is made), and checked with ``onnx.checker`` (which refuses cycles). Then one walk in
-node order, one handler per operator type.
+The file is read under a size cap and decoded by :mod:`.onnx_proto`, which counts dims, attribute values
+and declared elements before it decodes any (its caps); refused if it references external data, declares a
+tensor larger than :data:`MAX_TENSOR_ELEMENTS` or has more than :data:`MAX_NODES` nodes; then checked with
+``onnx.checker`` (protobuf's own recursion limit bounds nesting; a cycle is named). Then one walk in node
+order, one handler per operator type, each pass over the graph linear in its nodes (indexes, not scans).
+Initializers are read when a node first uses them.
 
 Layout: ONNX's spatial tensors are channels-first. Each ONNX value is held as a cnncalc layer output and a
 permutation ``perm`` (sample axes, no batch): ONNX axis ``j`` is cnncalc axis ``perm[j]``. A ``Conv`` wants
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnCalcError, SpecError
+from . import onnx_proto as proto  # its caps are read when used (tests lower them)
 from .onnx_proto import (
     DTYPES,
     EXTERNAL,
@@ -36,6 +39,8 @@ from .onnx_proto import (
     Model,
     TensorData,
     decode_model,
+    describe_count,
+    element_count,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +62,13 @@ MAX_TENSOR_ELEMENTS = 2**28  # one initializer: 1 GiB of float32 (VGG-16's large
 MAX_NODES = 100_000
 #: without weights (a summary), initializers up to this many elements are still read: shapes, pads, scales
 SMALL_TENSOR = 4096
+#: bytes of the parts cnncalc's reader skips (subgraphs, function bodies, value_info, doc strings) that
+#: onnx.checker's protobuf parse would still build: protobuf holds a 1-byte packed number in 8 bytes, so
+#: 1 GB of them took 8 GB before the checker said a word (cnncalc's own functions take a few KB)
+MAX_UNREAD_BYTES = 64 * 2**20
+#: values of a constant read as a list (a Reshape's shape, a Slice's starts, pads, sizes): two per dim a
+#: tensor may have, and never the 2^28 Python ints a hostile ``starts`` would make
+SHAPE_VALUES = 128
 BATCH = -(2**40)
 DEFAULTS = {"stride": 1, "dilation": 1, "padding": 0, "bias": True, "multiplier": 1, "output_padding": 0,
             "count_include_pad": False}  # the batch size inside a folded shape computation
@@ -132,20 +144,67 @@ class Lazy:
         return math.prod(self.shape)
 
 
+class _Values(dict):  # type: ignore[type-arg]
+    """ONNX value name → value, remembering which names each layer holds: a rename re-points those names
+    without a scan of every value (a scan per dense layer made a chain of them quadratic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holders: dict[str, list[str]] = {}
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, value)
+        if isinstance(value, Tensor):
+            self.holders.setdefault(value.layer, []).append(name)
+
+
 def check_tensor(tensor: Any, what: str, source: str, max_elements: int) -> None:
     """Refuse external data and more than ``max_elements`` declared elements (a TensorProto or TensorData)."""
     if tensor.data_location == EXTERNAL or tensor.external_data:
         raise CnnCalcError(f"{what} '{tensor.name}' references external data, which is not read",
                            file=source, hint="save the model with its weights inside (onnx.save with "
                            "save_as_external_data=False)")
-    count = 1
-    for d in tensor.dims:
-        if d < 0:
-            raise CnnCalcError(f"{what} '{tensor.name}' declares a negative dimension", file=source)
-        count *= d
-    if count > max_elements:
-        raise CnnCalcError(f"{what} '{tensor.name}' declares {count:,} elements (at most "
+    if any(d < 0 for d in tensor.dims):
+        raise CnnCalcError(f"{what} '{tensor.name}' declares a negative dimension", file=source)
+    count = element_count(tensor.dims)
+    if count is None or count > max_elements:
+        raise CnnCalcError(f"{what} '{tensor.name}' declares {describe_count(count)} elements (at most "
                            f"{max_elements:,})", file=source)
+
+
+def _cycle(nodes: list[Any], producers: dict[str, int], consumers: dict[str, list[int]]) -> list[int]:
+    """The positions of the nodes on one cycle, in the order data flows, from the earliest node; [] if there
+    is none. Kahn's algorithm, then a walk back along unfinished inputs: linear in nodes and edges.
+
+    >>> from types import SimpleNamespace as N
+    >>> nodes = [N(input=["x", "b"], output=["a"]), N(input=["a"], output=["b"]), N(input=["a"], output=["y"])]
+    >>> _cycle(nodes, {"a": 0, "b": 1, "y": 2}, {"x": [0], "b": [0], "a": [1, 2]})
+    [0, 1]
+    """
+    waiting = [sum(1 for name in node.input if name in producers) for node in nodes]
+    ready = [k for k, count in enumerate(waiting) if count == 0]
+    while ready:
+        k = ready.pop()
+        for name in dict.fromkeys(nodes[k].output):
+            if producers.get(name) == k:
+                for user in consumers.get(name, []):
+                    waiting[user] -= 1
+                    if waiting[user] == 0:
+                        ready.append(user)
+    stuck = next((k for k, count in enumerate(waiting) if count), None)
+    if stuck is None:
+        return []
+    # a node left waiting waits on a producer left waiting, so walking back from one comes round
+    seen: dict[int, int] = {}
+    walk: list[int] = []
+    k = stuck
+    while k not in seen:
+        seen[k] = len(walk)
+        walk.append(k)
+        k = next(producers[name] for name in nodes[k].input if name in producers and waiting[producers[name]])
+    cycle = walk[seen[k]:][::-1]
+    first = cycle.index(min(cycle))
+    return cycle[first:] + cycle[:first]
 
 
 def _symbol(name: str, position: int) -> str:
@@ -165,17 +224,24 @@ class _Importer:
         self.source = source
         self.lenient = lenient
         self.max_elements = max_elements
-        self.values: dict[str, Tensor | np.ndarray | Lazy] = {}
+        self.values: _Values = _Values()  # name → Tensor | np.ndarray | Lazy
         self.layers: list[dict[str, Any]] = []
+        self.entries: dict[str, dict[str, Any]] = {}  # layer name → its entry in ``layers``
         self.shapes: dict[str, tuple] = {}
         self.weights: dict[str, np.ndarray] = {}
+        self.newest_weights: list[str] = []  # keys kept since the newest layer was made (what a rename moves)
         self.names: set[str] = {"input"}
+        self.suffixes: dict[str, int] = {}  # base name → the last suffix ``fresh`` gave it
         self.permuted: dict[tuple[str, tuple[int, ...]], str] = {}
         self.consumers: dict[str, list[int]] = {}
+        self.producers: dict[str, int] = {}  # value name → the first node that outputs it
+        self.outputs = {o.name for o in self.graph.output}
+        self.indexed = False
         self.done: set[int] = set()
         self.flagged: list[str] = []
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
         self.node: Any = None
+        self.position = 0  # the node being handled
         self.counter = 0
         self.fusing = False
         self.batch = BATCH  # the input's batch size when the model fixes it
@@ -190,13 +256,18 @@ class _Importer:
         return CnnCalcError(message, file=self.source, **kw)
 
     def fresh(self, base: str) -> str:
+        """``base``, or ``base_2``, ``base_3``... if taken. Each base resumes from the last suffix it got:
+        searching from 2 each time made 30,000 nodes of one name take a minute."""
         base = _sanitise(base) or "layer"
         if base == "input":
             base = "input_"
-        name, k = base, 1
-        while name in self.names:
-            k += 1
-            name = f"{base}_{k}"
+        name = base
+        if name in self.names:
+            k = self.suffixes.get(base, 1)
+            while name in self.names:
+                k += 1
+                name = f"{base}_{k}"
+            self.suffixes[base] = k
         self.names.add(name)
         return name
 
@@ -209,10 +280,13 @@ class _Importer:
     # ------------------------------------------------------------ values
 
     def const(self, name: str, what: str = "input") -> np.ndarray | Lazy:
-        """A constant, for its shape (a summary's initializers are :class:`Lazy`)."""
+        """A constant: an import's initializer is read here, when a node first uses it (one no node uses costs
+        nothing); a summary's stays :class:`Lazy`, for its shape."""
         value = self.values.get(name)
         if not _is_const(value):
             raise self.fail(f"{what} '{name}' must be a constant (an initializer or a folded constant)")
+        if self.with_weights and isinstance(value, Lazy):
+            value = self.values[name] = self.array(value.tensor, "initializer")
         return value  # type: ignore[return-value]
 
     def value(self, name: str, what: str = "input") -> np.ndarray:
@@ -225,16 +299,38 @@ class _Importer:
             value = self.values[name] = self.array(value.tensor, what)
         return value
 
+    def numbers(self, name: str, what: str, most: int | None = None) -> list[Any]:
+        """A small constant's values as Python numbers (a shape, pads, axes, sizes), refused past ``most``
+        (default :data:`SHAPE_VALUES`) before a value is read."""
+        most = SHAPE_VALUES if most is None else most
+        value = self.values.get(name)
+        if _is_const(value) and value.size > most:
+            raise self.fail(f"{what} '{name}' has {value.size:,} values", expected=f"at most {most:,}")
+        return self.value(name, what).reshape(-1).tolist()
+
     def keep(self, key: str, make: Any) -> None:
         """Store weight ``key`` as ``make()`` (a summary keeps no weights, and computes none)."""
         if self.with_weights:
             self.weights[key] = make()
+            self.newest_weights.append(key)
 
     def tensor(self, name: str) -> Tensor:
         value = self.values.get(name)
-        if not isinstance(value, Tensor):
+        if isinstance(value, Tensor):
+            return value
+        if value is not None:
             raise self.fail(f"input '{name}' must be a tensor computed from the network input, not a constant")
-        return value
+        producer = self.producers.get(name)
+        if producer is None:
+            raise self.fail(f"input '{name}' is never computed: no node, initializer or graph input has that name")
+        node = self.graph.node[producer]
+        if producer < self.position:
+            raise self.fail(f"input '{name}' is an output of node '{node.name or '?'}' ({node.op_type}) that cnncalc "
+                            "does not map")
+        # the graph has no cycle (checked first): the node computing it merely comes later in the file
+        raise self.fail(f"input '{name}' must be a tensor computed from the network input before this node, but "
+                        f"node '{node.name or '?'}' ({node.op_type}) computes it later",
+                        expected="nodes in topological order (each after the nodes computing its inputs)")
 
     def rank(self, t: Tensor) -> int:
         return len(t.perm)
@@ -282,6 +378,8 @@ class _Importer:
             raise self.fail(f"maps to {type_name} layer '{name}', which is invalid: {detail}") from None
         self.shapes[name] = tuple(info.shape)
         entry: dict[str, Any] = {"type": type_name, "name": name}
+        self.entries[name] = entry
+        self.newest_weights = []
         previous = self.layers[-1]["name"] if self.layers else "input"
         if inputs != [previous]:
             entry["inputs"] = inputs[0] if len(inputs) == 1 else list(inputs)
@@ -306,10 +404,17 @@ class _Importer:
         new = self.fresh(base)
         self.names.discard(old)
         entry["name"] = new
+        self.entries[new] = self.entries.pop(old)
         self.shapes[new] = self.shapes.pop(old)
-        for key in [k for k in self.weights if k.startswith(f"{old}.")]:
-            self.weights[new + key[len(old):]] = self.weights.pop(key)
-        for name, value in self.values.items():
+        moved = []
+        for key in self.newest_weights:  # the newest layer's weights were all kept since it was made
+            if key.startswith(f"{old}.") and key in self.weights:
+                self.weights[new + key[len(old):]] = self.weights.pop(key)
+                key = new + key[len(old):]
+            moved.append(key)
+        self.newest_weights = moved
+        for name in self.values.holders.pop(old, []):
+            value = self.values.get(name)
             if isinstance(value, Tensor) and value.layer == old:
                 self.values[name] = Tensor(new, value.perm, value.origin)
         return new
@@ -340,14 +445,13 @@ class _Importer:
     def check_tensor(self, tensor: Any, what: str) -> None:
         check_tensor(tensor, what, self.source, self.max_elements)
 
-    def initializer(self, tensor: TensorData) -> np.ndarray | Lazy:
-        """An initializer's values (an import), or its shape with its values read on demand (a summary)."""
+    def initializer(self, tensor: TensorData) -> Lazy:
+        """An initializer's shape; its values are read when a node first needs them (a summary reads none
+        over :data:`SMALL_TENSOR` elements: their bytes were left on disk)."""
         if tensor.data_type not in DTYPES:
             raise CnnCalcError(f"initializer '{tensor.name}' has an unknown or unsupported data type "
                                f"{tensor.data_type}", file=self.source)
-        if self.with_weights:
-            return self.array(tensor, "initializer")
-        return Lazy(tensor, readable=tensor.count <= SMALL_TENSOR)
+        return Lazy(tensor, readable=self.with_weights or tensor.count <= SMALL_TENSOR)
 
     def array(self, tensor: TensorData | None, what: str) -> np.ndarray:
         if tensor is None:
@@ -360,12 +464,42 @@ class _Importer:
 
     # ------------------------------------------------------------ the walk
 
-    def run(self) -> Imported:
+    def check_sizes(self) -> None:
+        """The node count and each initializer's declared size: before onnx.checker, which would read them all."""
         graph = self.graph
         if len(graph.node) > MAX_NODES:
             raise CnnCalcError(f"too many nodes ({len(graph.node):,}, at most {MAX_NODES:,})", file=self.source)
         for tensor in graph.initializer:
             self.check_tensor(tensor, "initializer")
+
+    def cycle(self) -> str | None:
+        """A cycle of nodes, described (None if there is none); indexes the nodes' inputs and outputs once."""
+        graph = self.graph
+        if not self.indexed:
+            self.indexed = True
+            for position, node in enumerate(graph.node):
+                for name in node.input:
+                    self.consumers.setdefault(name, []).append(position)
+                for name in node.output:
+                    if name:
+                        self.producers.setdefault(name, position)
+        cycle = _cycle(graph.node, self.producers, self.consumers)
+        if not cycle:
+            return None
+        first = graph.node[cycle[0]]
+        back = next(name for name in first.input if self.producers.get(name) == cycle[-1])
+        shown = [f"'{graph.node[k].name or '?'}' ({graph.node[k].op_type})" for k in cycle[:8]]
+        path = " → ".join(shown + (["…"] if len(cycle) > 8 else []) + [shown[0]])
+        return (f"node {shown[0]}: input '{back}' must be a tensor computed from the network input, but it comes "
+                f"round a cycle: {path} (each node computes an input of the next, so the nodes cannot be "
+                "topologically sorted)")
+
+    def run(self) -> Imported:
+        graph = self.graph
+        self.check_sizes()
+        cycle = self.cycle()
+        if cycle:
+            raise CnnCalcError(cycle, file=self.source)
         if graph.sparse_initializer:
             raise CnnCalcError("sparse initializers are not supported", file=self.source)
         for tensor in graph.initializer:
@@ -376,12 +510,9 @@ class _Importer:
                                expected="exactly one input (cnncalc networks have one)")
         input_shape = self.read_input(inputs[0])
         for position, node in enumerate(graph.node):
-            for name in node.input:
-                self.consumers.setdefault(name, []).append(position)
-        for position, node in enumerate(graph.node):
             if position in self.done:
                 continue
-            self.node = node
+            self.node, self.position = node, position
             self.done.add(position)
             self.checked(position, node)
         self.node = None
@@ -434,17 +565,18 @@ class _Importer:
             return False
         spatial = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
                    "BatchNormalization", "Pad", "Resize", "Upsample", "LRN", "InstanceNormalization"}
-        users = [node.op_type for node in self.graph.node if name in node.input and node.domain != FUNCTION_DOMAIN]
+        readers = [self.graph.node[k] for k in sorted(set(self.consumers.get(name, [])))]
+        users = [node.op_type for node in readers if node.domain != FUNCTION_DOMAIN]
         if any(op in spatial for op in users):
             return True
-        functions = [node.op_type for node in self.graph.node if name in node.input and node.domain == FUNCTION_DOMAIN]
+        functions = [node.op_type for node in readers if node.domain == FUNCTION_DOMAIN]
         if functions:  # cnncalc's functions: pools and normalize take channels first, the others channels last
             return any(op.startswith("Adaptive") or op == "Normalize" for op in functions)
         return rank >= 3 and "Transpose" not in users
 
     def single_consumer(self, output: str) -> tuple[int, Any] | None:
         users = self.consumers.get(output, [])
-        if len(users) != 1 or any(o.name == output for o in self.graph.output):
+        if len(users) != 1 or output in self.outputs:
             return None
         return users[0], self.graph.node[users[0]]
 
@@ -522,6 +654,12 @@ class _Importer:
     def fold(self, node: Any) -> None:
         attrs = self.attrs(node)
         args = [self.value(n) if n else None for n in node.input]
+        dims = _folded_dims(node.op_type, args, attrs)
+        if dims is not None:  # numpy would allocate first, and a machine could swap before it refuses
+            count = element_count(dims)
+            if count is None or count > self.max_elements:
+                raise self.fail(f"a folded constant would have {describe_count(count)} elements (at most "
+                                f"{self.max_elements:,})", got=dims[:8])
         try:
             results = FOLDABLE[node.op_type](args, attrs)
         except CnnCalcError:
@@ -628,7 +766,7 @@ class _Importer:
     def fuse_activation(self, node: Any, layer_name: str) -> tuple[str, list[int]] | None:
         """The activation cnncalc's exporter wrote as ``<layer>/<kind>`` right after the layer's node."""
         users = self.consumers.get(node.output[0], [])
-        if not users or any(o.name == node.output[0] for o in self.graph.output):
+        if not users or node.output[0] in self.outputs:
             return None
         self.fusing = True
         try:
@@ -656,7 +794,7 @@ class _Importer:
             return
         kind, nodes = fused
         self.done.update(nodes)
-        next(entry for entry in self.layers if entry["name"] == layer)["activation"] = kind
+        self.entries[layer]["activation"] = kind
         self.values[self.graph.node[nodes[-1]].output[0]] = Tensor(layer, perm)
 
 
@@ -731,6 +869,30 @@ def _fold_reshape(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
     return [args[0].reshape(target)]
 
 
+def _folded_dims(op: str, args: list[Any], attrs: dict[str, Any]) -> list[int] | None:
+    """The shape a fold that can grow its inputs will make (broadcasting, ConstantOfShape, Expand, Gather),
+    worked out without numpy allocating it; None for the other folds, and for arguments the fold itself
+    will refuse."""
+    try:
+        if op in ("ConstantOfShape", "Expand"):
+            target = args[0] if op == "ConstantOfShape" else args[1]
+            if target.size > proto.MAX_DIMS:
+                return [2**62] * 3  # no shape has that many dims: refused as too large
+            dims = [int(d) for d in target.reshape(-1)]
+            if op == "Expand":
+                dims = list(np.broadcast_shapes(args[0].shape, tuple(dims)))
+        elif op in ("Add", "Sub", "Mul", "Div", "Equal", "Where"):
+            dims = list(np.broadcast_shapes(*(a.shape for a in args if a is not None)))
+        elif op == "Gather":
+            data, axis = args[0], int(attrs.get("axis", 0)) % max(args[0].ndim, 1)
+            dims = [*data.shape[:axis], *args[1].shape, *data.shape[axis + 1:]]
+        else:
+            return None
+    except (ValueError, TypeError, IndexError, OverflowError, AttributeError):
+        return None
+    return None if any(d < 0 for d in dims) else dims
+
+
 FOLDABLE: dict[str, Any] = {
     "Constant": lambda args, attrs: [_constant(attrs)],
     "Identity": lambda args, attrs: [args[0]],
@@ -781,6 +943,36 @@ def _sizes(values: Any) -> Any:
     return values[0] if len(set(values)) == 1 else values
 
 
+def _axis(im: _Importer, attrs: dict[str, Any], key: str, default: int, rank: int) -> int:
+    """Attribute ``key``, an axis of a rank-``rank`` ONNX tensor (batch included), from 0: ONNX allows -rank
+    to rank - 1, and taking any other number modulo the rank would import a model that is not the file's."""
+    axis = int(attrs.get(key, default))
+    if not -rank <= axis < rank:
+        raise im.fail(f"attribute '{key}' is not an axis of the rank-{rank} input", got=axis,
+                      expected=f"{-rank} to {rank - 1}")
+    return axis % rank
+
+
+def _groups(im: _Importer, attrs: dict[str, Any], channels: Any, filters: int) -> int:
+    """Attribute 'group', checked against the channels and filters it splits (group=0 imported as an
+    ungrouped conv)."""
+    groups = int(attrs.get("group", 1))
+    known = isinstance(channels, int)
+    if groups < 1 or known and (channels % groups or filters % groups):
+        raise im.fail("attribute 'group' must divide the input channels and the filters", got=groups,
+                      expected=f"a positive divisor of both {channels} and {filters}" if known
+                      else "a positive integer")
+    return groups
+
+
+def _weight_channels(im: _Importer, weight: Any, axis: int, channels: Any) -> None:
+    """The weight's input channels (axis 1 of a Conv's, per group; axis 0 of a ConvTranspose's) against the
+    input's: a mismatch imported a layer whose weights cannot run."""
+    if isinstance(channels, int) and int(weight.shape[axis]) != channels:
+        raise im.fail(f"the weight {list(weight.shape)} does not fit the input's channels: axis {axis} holds "
+                      f"{int(weight.shape[axis])}", got=int(weight.shape[axis]), expected=channels)
+
+
 def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x = im.cf_input(node.input[0])
     weight = im.const(node.input[1], "weight")
@@ -788,7 +980,8 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
         raise im.fail("conv weight must have a kernel", got=list(weight.shape))
     rank = weight.ndim - 2
     channels = im.shapes[x][-1]
-    groups = int(attrs.get("group", 1))
+    groups = _groups(im, attrs, channels, int(weight.shape[0]))
+    _weight_channels(im, weight, 1, channels // groups if isinstance(channels, int) else channels)
     fields: dict[str, Any] = {"kernel": _sizes(weight.shape[2:]), "stride": _sizes(attrs.get("strides", [1] * rank)),
                               "padding": _pads(attrs, rank, im),
                               "dilation": _sizes(attrs.get("dilations", [1] * rank))}
@@ -834,6 +1027,8 @@ def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, 
     bias = im.values.get(nxt[1].input[2]) if len(nxt[1].input) > 2 and nxt[1].input[2] else None
     if bias is not None and not _is_const(bias):
         return False
+    point = im.const(nxt[1].input[1], "weight")  # an import reads the values now
+    bias = None if bias is None else im.const(nxt[1].input[2], "bias")
     m = weight.shape[0] // channels
     im.done.add(nxt[0])
     im.node = nxt[1]
@@ -850,8 +1045,12 @@ def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, 
 def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x = im.cf_input(node.input[0])
     weight = im.const(node.input[1], "weight")  # [C_in, F/g, k...]
+    if weight.ndim < 3:
+        raise im.fail("conv weight must have a kernel", got=list(weight.shape))
     rank = weight.ndim - 2
-    groups = int(attrs.get("group", 1))
+    channels = im.shapes[x][-1]
+    groups = _groups(im, attrs, channels, int(weight.shape[1]) * max(int(attrs.get("group", 1)), 1))
+    _weight_channels(im, weight, 0, channels)
     if "output_shape" in attrs:
         raise im.fail("ConvTranspose with output_shape is not supported", hint="use pads and output_padding")
     padding = _pads(attrs, rank, im)
@@ -1004,8 +1203,7 @@ def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[s
     channels = shape[-1] if shape else None
     if node.op_type == "Add" and t.layer in im.pending_bias and im.pending_bias[t.layer] == tensors[0] \
             and value.size == channels and im.single_consumer(tensors[0]) is not None:
-        entry = next(e for e in im.layers if e["name"] == t.layer)
-        entry["bias"] = True
+        im.entries[t.layer]["bias"] = True
         im.keep(f"{t.layer}.bias", lambda: value.reshape(-1))
         del im.pending_bias[t.layer]
         layer = t.layer
@@ -1036,10 +1234,8 @@ def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[s
 
 
 def _producer_name(im: _Importer, output: str) -> str | None:
-    for node in im.graph.node:
-        if output in node.output:
-            return node.name
-    return None
+    producer = im.producers.get(output)
+    return None if producer is None else im.graph.node[producer].name
 
 
 def _elementwise(kind: str) -> Any:
@@ -1064,7 +1260,7 @@ def _alias(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> No
 def _softmax(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
-    axis = int(attrs.get("axis", -1)) % (rank + 1)
+    axis = _axis(im, attrs, "axis", -1, rank + 1)
     if axis == 0:
         raise im.fail("softmax over the batch axis is not supported")
     cn_axis = t.perm[axis - 1]
@@ -1098,7 +1294,7 @@ def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
     if _channel_shuffle(im, position, node):
         return
     t = im.tensor(node.input[0])
-    target = [int(d) for d in im.value(node.input[1], "shape").reshape(-1)]
+    target = [int(d) for d in im.numbers(node.input[1], "shape")]
     if not target or not (target[0] in (BATCH, 0, im.batch) or target[0] == -1 and -1 not in target[1:]):
         raise im.fail("Reshape must keep the batch axis first", got=target[:6],
                       expected="[N or 0 or -1, ...] with the batch size first"
@@ -1123,7 +1319,7 @@ def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
             or not getattr(target, "readable", True):
         return False
     dims = im.onnx_shape(t)
-    target = [int(d) for d in im.value(node.input[1]).reshape(-1)]
+    target = [int(d) for d in im.numbers(node.input[1], "shape")]
     if len(target) != len(dims) + 2 or not all(isinstance(d, int) for d in dims):
         return False
     channels = dims[0]
@@ -1140,7 +1336,7 @@ def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
     if not merge or merge[1].op_type != "Reshape" or not _is_const(im.values.get(merge[1].input[1])) \
             or not getattr(im.values[merge[1].input[1]], "readable", True):
         return False
-    back = [int(d) for d in im.value(merge[1].input[1]).reshape(-1)]
+    back = [int(d) for d in im.numbers(merge[1].input[1], "shape")]
     if back[1:] != dims:
         return False
     im.done.update((swap[0], merge[0]))
@@ -1153,7 +1349,10 @@ def _transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
     t = im.tensor(node.input[0])
     rank = im.rank(t)
     perm = list(attrs.get("perm", range(rank, -1, -1)))
-    if not perm or perm[0] != 0:
+    if sorted(perm) != list(range(rank + 1)):
+        raise im.fail(f"attribute 'perm' is not a permutation of the rank-{rank + 1} input's axes", got=perm,
+                      expected=f"each of 0 to {rank} once")
+    if perm[0] != 0:
         raise im.fail("Transpose must keep the batch axis first", got=perm)
     im.values[node.output[0]] = Tensor(t.layer, tuple(t.perm[p - 1] for p in perm[1:]), im.node_name(node))
 
@@ -1161,7 +1360,7 @@ def _transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
 def _concat(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     tensors = [im.tensor(n) for n in node.input if n]
     rank = im.rank(tensors[0])
-    axis = int(attrs.get("axis", 1)) % (rank + 1)
+    axis = _axis(im, attrs, "axis", 1, rank + 1)
     if axis == 0:
         raise im.fail("Concat along the batch axis is not supported")
     perm = tensors[0].perm
@@ -1193,12 +1392,19 @@ def _slice_layer(im: _Importer, base: str, t: Tensor, onnx_axis: int, start: int
 def _slice(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
-    starts = [int(v) for v in im.value(node.input[1], "starts").reshape(-1)]
-    ends = [int(v) for v in im.value(node.input[2], "ends").reshape(-1)]
-    axes = ([int(v) for v in im.value(node.input[3], "axes").reshape(-1)] if len(node.input) > 3 and node.input[3]
+    starts = [int(v) for v in im.numbers(node.input[1], "starts")]
+    ends = [int(v) for v in im.numbers(node.input[2], "ends")]
+    axes = ([int(v) for v in im.numbers(node.input[3], "axes")] if len(node.input) > 3 and node.input[3]
             else list(range(len(starts))))
-    steps = ([int(v) for v in im.value(node.input[4], "steps").reshape(-1)] if len(node.input) > 4 and node.input[4]
+    steps = ([int(v) for v in im.numbers(node.input[4], "steps")] if len(node.input) > 4 and node.input[4]
              else [1] * len(starts))
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise im.fail("Slice's starts, ends, axes and steps must have one value per axis sliced",
+                      got=[len(starts), len(ends), len(axes), len(steps)], expected="four equal lengths")
+    full = rank + 1
+    if any(not -full <= a < full for a in axes):
+        raise im.fail(f"input 'axes' holds a number that is not an axis of the rank-{full} input", got=axes,
+                      expected=f"{-full} to {full - 1}")
     if _crop(im, node, t, starts, ends, axes, steps):
         return
     current = t
@@ -1241,9 +1447,9 @@ def _crop(im: _Importer, node: Any, t: Tensor, starts: list[int], ends: list[int
 def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
-    axis = int(attrs.get("axis", 0)) % (rank + 1)
+    axis = _axis(im, attrs, "axis", 0, rank + 1)
     if len(node.input) > 1 and node.input[1]:
-        parts = [int(v) for v in im.value(node.input[1], "split").reshape(-1)]
+        parts = [int(v) for v in im.numbers(node.input[1], "split", len(node.output))]
     elif "split" in attrs:
         parts = [int(v) for v in attrs["split"]]
     else:
@@ -1265,7 +1471,7 @@ def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     mode = attrs.get("mode", b"constant")
     if mode not in (b"constant", "constant"):
         raise im.fail(f"Pad mode {mode!r} is not supported", expected="constant (zeros)")
-    pads = ([int(v) for v in im.value(node.input[1], "pads").reshape(-1)] if len(node.input) > 1 and node.input[1]
+    pads = ([int(v) for v in im.numbers(node.input[1], "pads")] if len(node.input) > 1 and node.input[1]
             else [int(v) for v in attrs.get("pads", [])])
     if len(node.input) > 2 and node.input[2] and float(im.value(node.input[2]).reshape(-1)[0]) != 0.0:
         raise im.fail("Pad with a value other than 0 is not supported")
@@ -1304,12 +1510,12 @@ def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
     sizes = scales = None
     inputs = list(node.input)
     if node.op_type == "Upsample":
-        scales = im.value(inputs[1], "scales") if len(inputs) > 1 else np.array(attrs["scales"])
+        scales = im.numbers(inputs[1], "scales") if len(inputs) > 1 else list(attrs["scales"])
     else:
         if len(inputs) > 3 and inputs[3]:
-            sizes = im.value(inputs[3], "sizes").reshape(-1)
+            sizes = im.numbers(inputs[3], "sizes")
         elif len(inputs) > 2 and inputs[2]:
-            scales = im.value(inputs[2], "scales").reshape(-1)
+            scales = im.numbers(inputs[2], "scales")
     fields: dict[str, Any] = {"mode": kind}
     if sizes is not None:
         sizes = [int(v) for v in sizes][-rank:]
@@ -1317,7 +1523,7 @@ def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
             raise im.fail("Resize may not change the channel count")
         fields["size"] = _sizes(sizes[1:])
     elif scales is not None:
-        scales = [float(v) for v in scales.reshape(-1)][-rank:]
+        scales = [float(v) for v in scales][-rank:]
         if scales[0] != 1 or any(s != int(s) or s < 1 for s in scales[1:]):
             raise im.fail("Resize scales must be whole numbers (and 1 on the channels)", got=scales)
         fields["scale"] = _sizes(scales[1:])
@@ -1330,7 +1536,7 @@ def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
 def _layernorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
-    axis = int(attrs.get("axis", -1)) % (rank + 1)
+    axis = _axis(im, attrs, "axis", -1, rank + 1)
     if axis == 0:
         raise im.fail("LayerNormalization over the batch axis is not supported")
     x = im.same_input(node.input[0])
@@ -1355,6 +1561,7 @@ def _gather(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
     if not _is_const(table) or table.ndim != 2 or int(attrs.get("axis", 0)) != 0:
         raise im.fail("Gather is supported as an embedding: a constant [vocab, dim] table, axis 0, computed ids")
     x = im.same_input(node.input[1])
+    table = im.const(node.input[0], "table")  # an import reads the values now
     layer = im.emit("embedding", im.node_name(node), [x], vocab=int(table.shape[0]), dim=int(table.shape[1]))
     im.keep(f"{layer}.weight", lambda: table)
     im.finish(node, layer, _identity(len(im.shapes[layer])))
@@ -1462,7 +1669,7 @@ def _fn_normalize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]
     rank = im.rank(t)
     x = im.cf_input(x_in) if rank >= 2 else im.same_input(x_in)
     channels = im.shapes[x][-1] if rank >= 2 else 1
-    if [int(v) for v in im.value(flat, "flat_shape").reshape(-1)] != [0, channels, -1]:
+    if [int(v) for v in im.numbers(flat, "flat_shape")] != [0, channels, -1]:
         raise im.fail("Normalize's flat_shape must be [0, C, -1] (channels first), or [0, 1, -1] for one axis",
                       expected=[0, str(channels), -1])
     layer = im.emit("normalize", im.node_name(node), [x])
@@ -1637,23 +1844,58 @@ class _Ranges:
 
 def _light_tensor(wire: _Wire, body: int, stop: int) -> bytes:
     """An initializer (graph field 5) without its values when it has more than :data:`SMALL_TENSOR`
-    elements (counted from its dims, as the importer counts them: it reads only those tensors' shapes)."""
+    elements (counted from its dims, as the importer counts them: it reads only those tensors' shapes).
+    More than :data:`~.onnx_proto.MAX_DIMS` dims are refused as they are met: 200,000 dims of 2^62
+    multiplied here hung the summary."""
     fields = list(wire.fields(body, stop))
-    count = 1
+    name = next((wire.copy(b, min(e, b + 200)).decode("utf-8", "replace") for n, k, _, b, e in fields
+                 if n == 8 and k == 2), "")
+    dims: list[int] = []
     for number, kind, _, field_body, end in fields:
-        if number == 1 and kind == 0:
-            count *= wire.varint(field_body, end)[0]
-        elif number == 1 and kind == 2:  # packed dims
-            offset = field_body
-            while offset < end:
-                value, offset = wire.varint(offset, end)
-                count *= value
+        if number != 1:
+            continue
+        fewest = 1 if kind == 0 else -(-(end - field_body) // 10)
+        if len(dims) + fewest > proto.MAX_DIMS:  # a packed field's length alone tells: it is never read
+            raise CnnCalcError(f"initializer '{name}' has at least {len(dims) + fewest:,} dims (at most "
+                               f"{proto.MAX_DIMS})", file=wire.source)
+        offset = field_body
+        while offset < end:
+            value, offset = wire.varint(offset, end)
+            dims.append(value)
+        if len(dims) > proto.MAX_DIMS:
+            raise CnnCalcError(f"initializer '{name}' has {len(dims):,} dims (at most {proto.MAX_DIMS})",
+                               file=wire.source)
+    count = element_count(d if d < 2**63 else 0 for d in dims)  # a negative dim is the decoder's to refuse
     ranges = _Ranges(wire)
     for number, _, start, _, end in fields:
-        if not (number in _PAYLOADS and count > SMALL_TENSOR):
+        if not (number in _PAYLOADS and (count is None or count > SMALL_TENSOR)):
             ranges.keep(start, end)
     content = ranges.bytes()
     return b"\x2a" + _varint_bytes(len(content)) + content
+
+
+def _check_light_node(wire: _Wire, body: int, stop: int) -> None:
+    """Refuse a node with an attribute that holds more numbers than the decoder takes, as far as a packed
+    field's length tells, before its bytes are read: a 1 GB ``strides`` was read whole, then decoded one
+    number at a time. (The decoder counts exactly; this bounds what is read for it.)"""
+    name = op_type = "?"
+    for number, kind, _, field_body, end in wire.fields(body, stop):
+        if number in (3, 4) and kind == 2:
+            text = wire.copy(field_body, min(end, field_body + 200)).decode("utf-8", "replace")
+            name, op_type = (text, op_type) if number == 3 else (name, text)
+        if number != 5 or kind != 2:
+            continue
+        attribute = "?"
+        for a_number, a_kind, _, a_body, a_end in wire.fields(field_body, end):
+            if a_number == 1 and a_kind == 2:
+                attribute = wire.copy(a_body, min(a_end, a_body + 200)).decode("utf-8", "replace")
+            if a_kind != 2 or a_number not in (7, 8):  # packed floats, packed ints
+                continue
+            fewest = (a_end - a_body) // 4 if a_number == 7 else -(-(a_end - a_body) // 10)
+            if fewest > proto.MAX_ATTRIBUTE_VALUES:
+                raise CnnCalcError(f"node '{name}' ({op_type}): attribute '{attribute}' has at least {fewest:,} "
+                                   f"values (at most {proto.MAX_ATTRIBUTE_VALUES:,} in one attribute)",
+                                   file=wire.source)
 
 
 def read_light(path: str | Path, cap: int = MAX_ONNX_BYTES) -> bytes:
@@ -1678,8 +1920,10 @@ def read_light(path: str | Path, cap: int = MAX_ONNX_BYTES) -> bytes:
             for g_number, g_kind, g_start, g_body, g_stop in wire.fields(body, stop):
                 if g_number == 5 and g_kind == 2:  # an initializer: its header, and its payload when small
                     graph.add(_light_tensor(wire, g_body, g_stop))
-                else:
-                    graph.keep(g_start, g_stop)
+                    continue
+                if g_number == 1 and g_kind == 2 and g_stop - g_body > 4 * proto.MAX_ATTRIBUTE_VALUES:
+                    _check_light_node(wire, g_body, g_stop)  # only a node this long can hold so many values
+                graph.keep(g_start, g_stop)
             content = graph.bytes()
             model.add(b"\x3a" + _varint_bytes(len(content)) + content)
         return model.bytes()
@@ -1687,6 +1931,32 @@ def read_light(path: str | Path, cap: int = MAX_ONNX_BYTES) -> bytes:
         raise CnnCalcError(f"cannot read the model: {error.strerror}", file=source) from None
     finally:
         os.close(fd)
+
+
+def read_whole(path: str | Path, cap: int = MAX_ONNX_BYTES) -> memoryview:
+    """The model's bytes in one buffer of the file's size, with :func:`read_light`'s refusals: reading in
+    chunks and joining them held a 1 GB file twice."""
+    import os
+
+    from ..spec.safeload import open_regular
+
+    source = str(path)
+    fd, size = open_regular(path, cap, "model")
+    try:
+        buffer = memoryview(bytearray(size + 1))  # one byte more: a file that grew since fstat shows it
+        filled = 0
+        while filled < len(buffer):
+            count = os.readv(fd, [buffer[filled:]])
+            if not count:
+                break
+            filled += count
+    except OSError as error:
+        raise CnnCalcError(f"cannot read the model: {error.strerror}", file=source) from None
+    finally:
+        os.close(fd)
+    if filled != size:
+        raise CnnCalcError(f"the model changed while it was read ({size:,} bytes, then {filled:,})", file=source)
+    return buffer[:filled]
 
 
 def parse_model(raw: bytes, source: str) -> Any:
@@ -1752,8 +2022,10 @@ def import_model(model: Any, source: str = "<model>", lenient: bool = False,
     """An ``onnx.ModelProto`` as a spec mapping, weights and the flagged layers (checked with onnx.checker)."""
     from .onnx_export import require_onnx
 
-    check_model(require_onnx(), model, source, max_elements)
-    return _Importer(decode_model(model.SerializeToString(), source), source, lenient, max_elements, weights).run()
+    importer = _Importer(decode_model(model.SerializeToString(), source), source, lenient, max_elements, weights)
+    importer.check_sizes()
+    _checked(importer, lambda: check_model(require_onnx(), model, source, max_elements))
+    return importer.run()
 
 
 def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYTES,
@@ -1765,17 +2037,37 @@ def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYT
     ``onnx`` package nor numpy is imported: the nodes are still read in order (a value used before it is
     made is an error) and every layer is checked by cnncalc's own rules.
     """
-    from ..spec.safeload import read_limited
-
     source = str(path)
-    raw = read_limited(path, cap, "model") if weights else read_light(path, cap)
+    raw = read_whole(path, cap) if weights else read_light(path, cap)
+    # cnncalc's own reader first: it counts before it decodes, where protobuf would build whatever the file
+    # declares
+    importer = _Importer(decode_model(raw, source), source, lenient, max_elements, weights)
+    importer.check_sizes()
     if check:
         from .onnx_export import require_onnx
 
         # the checker leaves the weights out anyway: parse the file without them (half the memory for VGG)
         light = read_light(path, cap) if weights else raw
-        check_model(require_onnx(), parse_model(light, source), source, max_elements)
-    return _Importer(decode_model(raw, source), source, lenient, max_elements, weights).run()
+        _checked(importer, lambda: check_model(require_onnx(), parse_model(light, source), source, max_elements))
+    return importer.run()
+
+
+def _checked(importer: _Importer, check: Any) -> None:
+    """Run ``check`` (onnx.checker) unless the model holds more than :data:`MAX_UNREAD_BYTES` the checker
+    alone would read; when it fails on a graph with a cycle, name the cycle too (the checker says only that
+    one node's input is not computed before it)."""
+    unread = importer.model.unread
+    if unread > MAX_UNREAD_BYTES:
+        raise CnnCalcError(f"the model holds {unread:,} bytes cnncalc does not read (subgraphs, function bodies, "
+                           f"value_info, doc strings), more than onnx.checker is given (at most "
+                           f"{MAX_UNREAD_BYTES:,})", file=importer.source)
+    try:
+        check()
+    except CnnCalcError as error:
+        cycle = importer.cycle()
+        if cycle is None:
+            raise
+        raise CnnCalcError(f"{error.message}; {cycle}", file=importer.source) from None
 
 
 def network_of(imported: Imported, source: str) -> Any:
