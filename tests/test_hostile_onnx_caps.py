@@ -689,7 +689,7 @@ def graphs(draw) -> onnx.ModelProto:
     for k in range(draw(st.integers(1, 6))):
         source = draw(st.sampled_from(sorted(shapes)))
         r, c, n = shapes[source]
-        c, n = c or 1, n or 1  # a size this builder lost track of: guessed
+        c, n = max(1, int(c or 1)), max(1, int(n or 1))  # a size lost track of (or a float: Flatten of rank 1): guessed
         wild = draw(st.integers(0, 3)) == 0
         op = draw(st.sampled_from(OPERATORS))
         spatial = r - 2
