@@ -200,13 +200,18 @@ FILL = """
 
 
 def _wait_for_file(folder: Path, timeout: float = 20) -> Path:
+    """The downloaded file once the browser has finished writing it: it can appear under its own name
+    before its bytes do, so wait until it has some and its size holds still."""
     deadline = time.monotonic() + timeout
+    last = -1
     while time.monotonic() < deadline:
         done = [p for p in folder.iterdir() if not p.name.endswith((".crdownload", ".tmp"))]
-        if done:
+        size = done[0].stat().st_size if done else -1
+        if size > 0 and size == last:
             return done[0]
+        last = size
         time.sleep(0.1)
-    raise AssertionError("no file was saved")
+    raise AssertionError("no file was saved" if last < 0 else f"the saved file stayed at {last} bytes")
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])

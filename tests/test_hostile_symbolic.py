@@ -657,7 +657,7 @@ def sizes_problem(path, relus: int, questions: int, high: int) -> str:
 
 def test_sizes_questions_over_a_long_chain_share_one_budget(tmp_path, cli, monkeypatch):
     """Six `sizes` questions over a long ReLU chain, each of which alone takes well under the budget (the
-    budget is 2.5 times one search, measured here): together they pass it, and the command ends with
+    budget is 3 times one search, measured here): together they pass it, and the command ends with
     "expression too complex" after about the budget (before: each search had a budget of its own, so the
     command ran six times as long and gave exit 0)."""
     from cnncalc.calc.symbolic import search_sizes
@@ -671,7 +671,7 @@ def test_sizes_questions_over_a_long_chain_share_one_budget(tmp_path, cli, monke
         start = time.perf_counter()
         assert search_sizes(network, "n", 1, 400).valid == list(range(3, 401))
         one_search.append(time.perf_counter() - start)
-    seconds = 2.5 * min(one_search)
+    seconds = 3 * min(one_search)
     monkeypatch.setenv(budget.ENVIRONMENT, f"{seconds:.3f}")
     answers = tmp_path / "ada.yaml"
     answers.write_text("student: ada\nanswers: {q0: [3]}\n")
@@ -682,8 +682,11 @@ def test_sizes_questions_over_a_long_chain_share_one_budget(tmp_path, cli, monke
         code, _, err = cli(*command)
         elapsed = time.perf_counter() - start
         assert code == 2, (command, err)
-        assert re.search(r"question 'q[1-5]': expression too complex: trying [\d,]+ sizes of n took longer than "
-                         r"the time budget of [\d.]+ s \([\d.]+ s of it spent by the work before\)", err), err
+        # which question runs out depends on the machine's load (on a busy one, even the first can): what
+        # cannot happen with one budget per command is six searches in six budgets and exit 0
+        found = re.search(r"question 'q([0-5])': expression too complex: trying [\d,]+ sizes of n took longer than "
+                          r"the time budget of [\d.]+ s( \([\d.]+ s of it spent by the work before\))?", err)
+        assert found and (found.group(1) == "0" or found.group(2)), err
         assert "the question's min and max" in err and err.count("\n") == 1
         assert elapsed < 3 * seconds + 2, (command, elapsed, seconds)
 
