@@ -25,9 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
@@ -54,16 +52,6 @@ def chain(nodes: int) -> bytes:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
-def least_cpu(func: Callable[[], Any], repeat: int = 3) -> float:
-    """Least CPU time of several in-process runs, in seconds (what other work on the machine changes least)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        func()
-        best = min(best, time.process_time() - start)
-    return best
-
-
 def chain_rows(folder: Path) -> list[tuple[str, float, float, float, float]]:
     """(what, wall seconds, CPU seconds, CPU µs per node, its ratio to the smallest chain's)."""
     from cnncalc.interop.onnx_import import import_onnx
@@ -79,7 +67,7 @@ def chain_rows(folder: Path) -> list[tuple[str, float, float, float, float]]:
             def run(path: Path = path, options: dict = options) -> None:
                 import_onnx(path, **options)
 
-            wall, cpu = best_of(run, repeat=3), least_cpu(run)
+            wall, cpu = best_of(run, repeat=3), best_of(run, repeat=3, clock=time.process_time)
             per_node.setdefault(label, cpu / nodes)
             rows.append((f"{label}, {nodes:,}-node chain", wall, cpu, cpu / nodes * 1e6, cpu / nodes / per_node[label]))
     return rows
