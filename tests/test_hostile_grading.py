@@ -680,7 +680,7 @@ def test_a_manual_max_applies_to_the_whole_class(tmp_path, cli_json):
 
 
 def test_overrides_size_cap(tmp_path, cli):
-    from cnncalc.exercises.grading import MAX_OVERRIDES_BYTES
+    from cnncalc.exercises.overrides import MAX_OVERRIDES_BYTES
 
     good(tmp_path, "alice")
     head = "overrides:\n  - {student: alice, question: b.plot, score: 0}\n"

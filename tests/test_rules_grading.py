@@ -12,7 +12,8 @@ import pytest
 
 from cnncalc import CnnCalcError
 from cnncalc.exercises import compute_key, load_problem
-from cnncalc.exercises.grading import apply_overrides, grade_answers, read_answers, read_overrides
+from cnncalc.exercises.grading import grade_answers, read_answers
+from cnncalc.exercises.overrides import apply_overrides, read_overrides
 from cnncalc.exercises.problem import build_problem
 
 ROOT = Path(__file__).parent.parent

@@ -245,10 +245,10 @@ def find_assignment(course: Course, name: str) -> tuple[int, str]:
 
 
 def record_override_file(course: Course, problem: Problem, path: str | Path) -> list[OverrideResult]:
-    """The entries of an ``--overrides FILE`` (:func:`cnncalc.exercises.grading.read_overrides`) stored as
+    """The entries of an ``--overrides FILE`` (:func:`cnncalc.exercises.overrides.read_overrides`) stored as
     overrides of ``problem``'s assignment, in one transaction; an entry identical to the override in force
     (same score, max and reason) is not stored again, so passing the file on every run adds nothing."""
-    from ..exercises.grading import read_overrides
+    from ..exercises.overrides import read_overrides
 
     entries = read_overrides(path, problem)
     source = f"file {display_path(path)}"

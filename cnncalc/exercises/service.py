@@ -129,7 +129,7 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
     from . import grade_batch, load_problem
     from .copies import copy_check_results
     from .files import answer_paths
-    from .grading import apply_overrides, check_overrides, read_overrides
+    from .overrides import apply_overrides, check_overrides, read_overrides
     from .report import (
         check_output_file,
         check_output_folder,
