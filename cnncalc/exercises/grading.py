@@ -10,11 +10,9 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import random
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,15 @@ import yaml
 
 from ..errors import CnnCalcError, did_you_mean
 from ..spec import safeload
+from .answers import (  # noqa: F401 - the expression caps are part of this module's interface
+    MAX_EXPRESSION_BITS,
+    MAX_EXPRESSION_DEGREE,
+    Invalid,
+)
+from .answers import compare_expression as _compare_expression
+from .answers import integral as _integral
+from .answers import matrix as _matrix
+from .answers import number as _number
 from .key import Expected, compute_key, num, ranges
 from .problem import Problem, Question
 
@@ -31,10 +38,6 @@ MAX_ANSWER_DEPTH = 8
 MAX_ID_CHARS = 200
 MAX_ECHO_CHARS = 300  # values echoed in reports and messages are cut to this many characters
 MAX_UNKNOWN_IDS = 20  # unknown question ids listed per file; the rest are counted
-MAX_EXPRESSION_DEGREE = 16
-MAX_EXPRESSION_BITS = 256  # as the expression evaluator allows (maths.expr.MAX_BITS)
-POINT_BITS = 12  # evaluation points are at most 2**12: degree 16 stays within the bits
-EXPRESSION_POINTS = 12
 DEFAULT_RTOL = 1e-6
 
 
@@ -397,37 +400,6 @@ def _check_depth(node: Any, depth: int, source: str) -> None:
 # ---------------------------------------------------------------- comparing one answer
 
 
-class Invalid(Exception):
-    pass
-
-
-def _number(value: Any) -> float:
-    if isinstance(value, str):
-        try:
-            value = float(value.strip().replace("−", "-"))
-        except ValueError:
-            raise Invalid(f"expected a number, got {short(value)}") from None
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise Invalid(f"expected a number, got {kind_of(value)} {short(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise Invalid("number too large (more than about 1e308)") from None
-    if not math.isfinite(number):
-        raise Invalid(f"expected a finite number, got {short(value)}")
-    return number
-
-
-def _matrix(value: Any) -> np.ndarray:
-    if not isinstance(value, list) or not value:
-        raise Invalid("expected a matrix as nested lists, e.g. [[1, 2], [3, 4]]")
-    rows = value if isinstance(value[0], list) else [value]
-    width = len(rows[0])
-    if not all(isinstance(r, list) and len(r) == width for r in rows):
-        raise Invalid("the rows of the matrix have different lengths")
-    return np.array([[_number(v) for v in row] for row in rows])
-
-
 def close(got: float, expected: float, q: Question) -> bool:
     if _exact(expected, q):
         return got == expected
@@ -474,17 +446,6 @@ def _why_not_close(number: float, expected: float, q: Question) -> str:
     if abs(number - expected) <= 1000 * tolerance:
         return f" (accepted within ±{tolerance:.2g})"
     return ""
-
-
-def _integral(value: Any) -> int | None:
-    """An int, or a float with an integral value (4.0), as an int; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
 
 
 def _shape_hint(got: list[int], value: list[int]) -> str:
@@ -633,82 +594,6 @@ def _cell_working(expected: Expected, i: int, j: int) -> str:
     window = source[i * sh: i * sh + kh, j * sw: j * sw + kw]
     reduce = "max" if detail["type"] == "maxpool" else "mean"
     return f" = {reduce}({', '.join(num(v) for v in window.ravel())})"
-
-
-def _compare_expression(expected: str, got: Any) -> tuple[float, str, str]:
-    """Equivalence by exact evaluation at fixed and pseudo-random positive integer points (sizes), after
-    a bound on the answer's degree and number size: no symbolic algebra on student input, so no answer
-    can make grading slow."""
-    from ..maths import expr
-
-    if isinstance(got, bool) or not isinstance(got, (str, int, float)):
-        raise Invalid("expected an expression such as (f - 1)/2")
-    text = str(got).replace("−", "-").replace("·", "*")
-    try:
-        tree_got = expr.parse(text)
-    except CnnCalcError as error:
-        raise Invalid(f"not a readable expression: {clean_text(error.message, 120)}") from None
-    _check_complexity(tree_got)
-    tree_want = expr.parse(expected)
-    names = sorted(expr.names(tree_got) | expr.names(tree_want))
-    rng = random.Random(expected)  # the same points for every student and every run
-    points = [{name: k + i for i, name in enumerate(names)} for k in range(1, 5)]
-    points += [{name: rng.randint(1, 2**POINT_BITS) for name in names} for _ in range(4 * EXPRESSION_POINTS)]
-    agreed = 0
-    for point in points:
-        values = {name: Fraction(v) for name, v in point.items()}
-        try:
-            want = expr.evaluate(tree_want, values)
-        except CnnCalcError:  # the key is undefined here (a division by zero): try another point
-            continue
-        try:
-            value = expr.evaluate(tree_got, values)
-        except CnnCalcError:
-            value = None
-        if value != want:
-            return 0.0, "incorrect", f"expected {expected} (or an equivalent form), got {clean_text(text, 200)}"
-        agreed += 1
-        if agreed == EXPRESSION_POINTS:
-            break
-    return 1.0, "correct", "correct (equivalent to " + expected + ")"
-
-
-def _check_complexity(tree: Any) -> tuple[int, int]:
-    """(degree, bits) bounds of an expression tree; refuses what would be slow to evaluate."""
-    kind = tree[0]
-    if kind == "num":
-        size = (0, tree[1].numerator.bit_length() + tree[1].denominator.bit_length())
-    elif kind == "name":
-        size = (1, POINT_BITS)
-    elif kind == "neg":
-        size = _check_complexity(tree[1])
-    elif kind == "call":
-        sizes = [_check_complexity(arg) for arg in tree[2]]
-        size = (max(d for d, _ in sizes), max(b for _, b in sizes))
-    else:
-        (dl, bl), (dr, br) = _check_complexity(tree[1]), _check_complexity(tree[2])
-        if kind in ("+", "-"):
-            size = (max(dl, dr), max(bl, br) + 1)
-        elif kind == "**":
-            exponent = _constant(tree[2])
-            if exponent is None:
-                raise Invalid("an exponent must be a whole number, such as f**2")
-            size = (dl * abs(exponent), bl * abs(exponent))
-        else:
-            size = (dl + dr, bl + br)
-    if size[0] > MAX_EXPRESSION_DEGREE or size[1] > MAX_EXPRESSION_BITS:
-        raise Invalid(f"expression too complex (degree above {MAX_EXPRESSION_DEGREE} or numbers above "
-                      f"{MAX_EXPRESSION_BITS} bits)")
-    return size
-
-
-def _constant(tree: Any) -> int | None:
-    if tree[0] == "num" and tree[1].denominator == 1:
-        return int(tree[1])
-    if tree[0] == "neg":
-        inner = _constant(tree[1])
-        return None if inner is None else -inner
-    return None
 
 
 # ---------------------------------------------------------------- a whole file
