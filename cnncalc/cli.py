@@ -97,51 +97,14 @@ def _options(
 def _load(spec: str, where: list[str] | None = None) -> Any:
     """A spec by path or built-in name, a model file, or standard input for `-` (read under the same size
     cap); with `where` (`n=64`), symbolic input sizes get those values."""
+    from .interop.service import _read_spec
+
     network = _read_spec(spec)
     if where:
         from .calc.symbolic import parse_assignments, substitute
 
         network = substitute(network, parse_assignments(where))
     return network
-
-
-def _read_spec(spec: str) -> Any:
-    from .spec.network import load_spec, loads_spec
-
-    if spec != "-":
-        kind = _model_kind(spec)
-        if kind is not None:
-            return _import_model(spec, kind, lenient=False, weights=False, check=False)[0]
-        return load_spec(spec)
-    from .spec.safeload import MAX_BYTES
-
-    raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-    if len(raw) > MAX_BYTES:
-        raise CnnCalcError(f"spec too large (more than {MAX_BYTES:,} bytes)", file="<stdin>")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CnnCalcError("not a UTF-8 text file", file="<stdin>") from None
-    return loads_spec(text, "<stdin>")
-
-
-def _model_kind(path: str) -> str | None:
-    """'onnx' or 'keras' for a model file (by extension; a .json only with a Keras model config in it)."""
-    lower = path.lower()
-    if lower.endswith(".onnx"):
-        return "onnx"
-    if lower.endswith((".keras", ".json.gz")):
-        return "keras"
-    if lower.endswith(".json"):
-        from .spec.safeload import read_limited
-
-        try:  # the head only, read as every untrusted file is (a FIFO or a folder is not waited on)
-            head = read_limited(path, 4096, "spec", head=True)
-        except CnnCalcError:
-            return None
-        if b'"class_name"' in head:
-            return "keras"
-    return None
 
 
 def _inputs(*paths: str | None) -> list[str | None]:
@@ -157,24 +120,6 @@ def _check_outputs(outputs: list[str | None], inputs: list[str | None]) -> None:
     for output in outputs:
         if output is not None:
             check_output(output, inputs)
-
-
-def _import_model(path: str, kind: str, lenient: bool, weights: bool = True,
-                  check: bool = True) -> tuple[Any, dict[str, Any], list[str], dict[str, Any]]:
-    """(network, weights, flagged layer names, spec mapping) of a model file (``check``: run onnx.checker
-    on an ONNX model; a summary does without)."""
-    from .interop import interop_module
-    from .spec.network import build_network
-
-    if kind == "onnx":
-        onnx_import = interop_module("onnx_import", "ONNX import")
-        imported = onnx_import.import_onnx(path, lenient=lenient, weights=weights, check=check)
-        spec, weights, flagged = imported.spec, imported.weights, imported.flagged
-    else:
-        keras_import = interop_module("keras_import", "Keras import")
-        spec, weights = keras_import.import_keras(path, weights=weights)
-        flagged = []
-    return build_network(spec, path), weights, flagged, spec
 
 
 MODEL_SUFFIXES = {"onnx": ".onnx", "pytorch": ".py", "keras": ".py"}
@@ -206,6 +151,7 @@ def import_(
     """Turn an ONNX or Keras model into a spec v2 YAML file (and its weights into an .npz)."""
     from .calc.analysis import analyse
     from .interop import dump_spec
+    from .interop.service import _import_model, _model_kind
     from .render.files import write_text
 
     kind = _model_kind(model) or ("keras" if model.lower().endswith(".json") else None)
@@ -399,22 +345,11 @@ def draw_conv(
     """Draw a convolution as the conv_arithmetic figures do: padded input, kernel, output."""
     from .render.convfig import conv_figure, svg
     from .render.files import write_text
+    from .render.service import _positions
 
     figure = conv_figure(n, f, p, s, d, transpose, output_padding)
     write_text(output, svg(figure, _positions(position), animate), (".svg",))
     typer.echo(f"wrote {output}: {figure.title}", err=True)
-
-
-def _positions(values: list[str] | None) -> list[tuple[int, int]] | None:
-    if not values:
-        return None
-    positions = []
-    for value in values:
-        parts = value.split(",")
-        if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
-            raise CnnCalcError("bad --position", got=value, expected="ROW,COLUMN, e.g. 0,1")
-        positions.append((int(parts[0]), int(parts[1])))
-    return positions
 
 
 @app.command()
@@ -979,30 +914,6 @@ class RunProgress:
             typer.echo("\r\x1b[K", err=True, nl=False)
 
 
-OUTPUT_SUFFIXES = (".npy", ".json")
-MAPS_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def _check_output_path(path: str, suffixes: tuple[str, ...], option: str, inputs: list[str | None]) -> None:
-    """Refuse an output path before any work: a known extension, not a folder, its folder present, and
-    what every output must be (see cnncalc.outputs)."""
-    import os
-
-    from .outputs import check_output
-
-    if not path.lower().endswith(suffixes):
-        raise CnnCalcError(f"{option} must end in " + " or ".join(suffixes), got=path,
-                           expected="a file name such as OUT" + suffixes[0])
-    if os.path.isdir(path):
-        raise CnnCalcError(f"{option} names a folder", file=path, expected="a file name such as OUT" + suffixes[0],
-                           got=path)
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        raise CnnCalcError(f"{option}: the folder does not exist", file=path, got=folder,
-                           expected="an existing folder")
-    check_output(path, inputs)
-
-
 @app.command()
 @user_errors
 def run(
@@ -1032,6 +943,7 @@ def run(
 
     from .run.executor import compact, load_input_file, load_weights_file
     from .run.executor import run as execute
+    from .run.service import MAPS_SUFFIXES, OUTPUT_SUFFIXES, _check_output_path, _json_values, _write_output
     from .spec.network import load_spec
 
     progress = RunProgress()  # counts from here: loading large files is part of the wait
@@ -1079,28 +991,6 @@ def run(
     else:
         typer.echo(f"output {list(final.shape)}")
         typer.echo(compact(final))
-
-
-def _json_values(array: Any) -> Any:
-    """Nested lists for JSON; NaN and infinities (overflow in a layer) become null: JSON has no such numbers."""
-    import numpy as np
-
-    if np.all(np.isfinite(array)):
-        return array.tolist()
-    return np.where(np.isfinite(array), array, None).tolist()
-
-
-def _write_output(path: str, array: Any, inputs: list[str | None]) -> None:
-    import json
-
-    import numpy as np
-
-    from .outputs import write_output
-
-    if path.lower().endswith(".json"):
-        write_output(path, json.dumps(_json_values(array), allow_nan=False), inputs=inputs)
-    else:  # a file object: numpy would append ".npy" to a name
-        write_output(path, lambda handle: np.save(handle, array, allow_pickle=False), inputs=inputs)
 
 
 def _save_feature_maps(result: Any, path: str, layer: str | None, inputs: list[str | None]) -> None:
