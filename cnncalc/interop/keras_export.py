@@ -25,6 +25,7 @@ from ..errors import CnnCalcError
 from ..layers.base import Layer, explicit_pairs
 from ..maths import arith
 from ..spec.network import INPUT, Network
+from .codegen import Unsupported, size_text, whole
 from .identifiers import HeldOut, base_type, class_name, comment_text, docstring_text, identifier, vocabulary
 
 __all__ = ["export_keras"]
@@ -189,22 +190,6 @@ if __name__ == "__main__":
 '''
 
 
-class _Unsupported(Exception):
-    pass
-
-
-def _int(value: Any, what: str) -> int:
-    if not arith.is_int(value):
-        raise _Unsupported(f"{what} must be a number, not a symbol ({value})")
-    return int(value)
-
-
-def _size(values: tuple[int, ...]) -> str:
-    if len(set(values)) == 1:
-        return str(values[0])
-    return "(" + ", ".join(str(v) for v in values) + ")"
-
-
 def _pairs_text(pairs: list[tuple[int, int]]) -> str:
     if len(pairs) == 1:
         return f"({pairs[0][0]}, {pairs[0][1]})"
@@ -242,11 +227,11 @@ def _call(kind: str, args: str, attr: str, x: str) -> str:
 
 def _window(layer: Layer, rank: int) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     kernel, stride, dilation = layer.geometry(rank)
-    text = _size(kernel)
+    text = size_text(kernel)
     if any(s != 1 for s in stride):
-        text += f", strides={_size(stride)}"
+        text += f", strides={size_text(stride)}"
     if any(d != 1 for d in dilation):
-        text += f", dilation_rate={_size(dilation)}"
+        text += f", dilation_rate={size_text(dilation)}"
     return text, kernel, stride, dilation
 
 
@@ -294,7 +279,7 @@ def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     x, padding = _padding(w, layer, x, attr, rank)
     window, _k, stride, dilation = _window(layer, rank)
     if any(s > 1 for s in stride) and any(d > 1 for d in dilation):
-        raise _Unsupported("Keras convolutions take a stride or a dilation, not both")
+        raise Unsupported("Keras convolutions take a stride or a dilation, not both")
     groups = f", groups={layer.groups}" if layer.groups != 1 else ""
     activation, leaky = _activation_arg(layer)
     parts = [(f"{layer.name}.weight", "flipped" if layer.flip else "copy")]
@@ -308,7 +293,7 @@ def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if rank == 3:
-        raise _Unsupported("Keras has no 3-D depthwise convolution")
+        raise Unsupported("Keras has no 3-D depthwise convolution")
     x, padding = _padding(w, layer, x, attr, rank)
     window, *_ = _window(layer, rank)
     multiplier = f", depth_multiplier={layer.multiplier}" if layer.multiplier != 1 else ""
@@ -324,7 +309,7 @@ def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if rank == 3:
-        raise _Unsupported("Keras has no 3-D separable convolution")
+        raise Unsupported("Keras has no 3-D separable convolution")
     x, padding = _padding(w, layer, x, attr, rank)
     window, *_ = _window(layer, rank)
     multiplier = f", depth_multiplier={layer.multiplier}" if layer.multiplier != 1 else ""
@@ -341,7 +326,7 @@ def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if layer.groups != 1:
-        raise _Unsupported("Keras's transposed convolutions have no groups")
+        raise Unsupported("Keras's transposed convolutions have no groups")
     window, *_ = _window(layer, rank)
     output_padding = tuple(layer.axes("output_padding", rank))
     activation, leaky = _activation_arg(layer)
@@ -350,17 +335,17 @@ def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
         parts.append((f"{layer.name}.bias", "copy"))
     w.weights.append((attr, parts))
     if layer.padding[0] == "same":
-        extra = ', padding="same"' + (f", output_padding={_size(output_padding)}" if any(output_padding) else "")
+        extra = ', padding="same"' + (f", output_padding={size_text(output_padding)}" if any(output_padding) else "")
         line = _call(f"Conv{rank}DTranspose", f"{layer.filters}, {window}{extra}{_bias(layer)}{activation}", attr, x)
         return _finish(w, layer, attr, line, leaky)
     pairs = layer.transpose_pads(rank)
     if any(output_padding):
-        raise _Unsupported("explicit padding with output_padding has no Keras equivalent")
+        raise Unsupported("explicit padding with output_padding has no Keras equivalent")
     if not any(b or a for b, a in pairs):
         line = _call(f"Conv{rank}DTranspose", f"{layer.filters}, {window}{_bias(layer)}{activation}", attr, x)
         return _finish(w, layer, attr, line, leaky)
     if activation or leaky:
-        raise _Unsupported("an activation inside a cropped transposed convolution is not exported")
+        raise Unsupported("an activation inside a cropped transposed convolution is not exported")
     full = w.identifier(f"{attr}_full")
     w.lines.append(f'{full} = layers.Conv{rank}DTranspose({layer.filters}, {window}{_bias(layer)}, '
                    f'name="{attr}")({x})')
@@ -414,15 +399,15 @@ def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if layer.ceil_mode:
-        raise _Unsupported("Keras pooling has no ceil_mode")
+        raise Unsupported("Keras pooling has no ceil_mode")
     kernel, stride, dilation = layer.geometry(rank)
     if any(d != 1 for d in dilation):
-        raise _Unsupported("Keras pooling has no dilation")
+        raise Unsupported("Keras pooling has no dilation")
     is_max = layer.type.startswith("maxpool")
-    args = _size(kernel) + (f", strides={_size(stride)}" if tuple(stride) != tuple(kernel) else "")
+    args = size_text(kernel) + (f", strides={size_text(stride)}" if tuple(stride) != tuple(kernel) else "")
     if layer.padding[0] == "same":
         if not is_max and layer.count_include_pad:
-            raise _Unsupported("Keras's 'same' average pooling leaves the padding out of the average")
+            raise Unsupported("Keras's 'same' average pooling leaves the padding out of the average")
         args += ', padding="same"'
     elif any(b or a for b, a in explicit_pairs(layer.padding, rank)):
         pairs = explicit_pairs(layer.padding, rank)
@@ -432,7 +417,7 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
             w.lines.append(f'{padded} = keras.ops.pad({x}, {widths}, constant_values=float("-inf"))')
             x = padded
         elif not layer.count_include_pad:
-            raise _Unsupported("Keras average pooling takes 'valid' or 'same' padding only")
+            raise Unsupported("Keras average pooling takes 'valid' or 'same' padding only")
         else:
             x, _ = _padding(w, layer, x, attr, rank)
     return _call(f"{'Max' if is_max else 'Average'}Pooling{rank}D", args, attr, x)
@@ -451,7 +436,7 @@ def _zero_pad(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 def _crop(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
-    pairs = [(_int(b, "a crop"), _int(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
+    pairs = [(whole(b, "a crop"), whole(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
     return _call(f"Cropping{rank}D", _pairs_text(pairs), attr, x)
 
 
@@ -460,15 +445,15 @@ def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     out = w.shapes[layer.name]
     scale = []
     for n, m in zip(shape[:-1], out[:-1]):
-        n, m = _int(n, "an upsampled size"), _int(m, "an upsampled size")
+        n, m = whole(n, "an upsampled size"), whole(m, "an upsampled size")
         if m % n:
-            raise _Unsupported("Keras's UpSampling takes whole scale factors")
+            raise Unsupported("Keras's UpSampling takes whole scale factors")
         scale.append(m // n)
     if layer.mode == "linear":
         if rank != 2:
-            raise _Unsupported("Keras interpolates linearly in 2-D only")
-        return _call("UpSampling2D", f'{_size(tuple(scale))}, interpolation="bilinear"', attr, x)
-    return _call(f"UpSampling{rank}D", _size(tuple(scale)), attr, x)
+            raise Unsupported("Keras interpolates linearly in 2-D only")
+        return _call("UpSampling2D", f'{size_text(tuple(scale))}, interpolation="bilinear"', attr, x)
+    return _call(f"UpSampling{rank}D", size_text(tuple(scale)), attr, x)
 
 
 def _flatten(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
@@ -491,7 +476,7 @@ def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    dims = [_int(d, "a size") for d in shape]
+    dims = [whole(d, "a size") for d in shape]
     groups = layer.groups
     split = (*dims[:-1], groups, dims[-1] // groups)
     grouped = w.extra(attr, "groups", f"layers.Reshape({split})", x)
@@ -525,7 +510,7 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
     if layer.type == "relu6":
         return _call("ReLU", "max_value=6.0", attr, x)
     if layer.type not in _KERAS_ACTIVATIONS:
-        raise _Unsupported(f"{layer.type} has no Keras activation")
+        raise Unsupported(f"{layer.type} has no Keras activation")
     return _call("Activation", f'"{_KERAS_ACTIVATIONS[layer.type]}"', attr, x)
 
 
@@ -570,7 +555,7 @@ def _concat(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tup
 
 def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     query = shapes[0]
-    d = _int(query[-1], "the feature count")
+    d = whole(query[-1], "the feature count")
     key_dim = layer.key_dim or d // layer.heads
     args = f"num_heads={layer.heads}, key_dim={key_dim}"
     if layer.value_dim is not None:
@@ -640,8 +625,8 @@ def _write(network: Network, summary: Any, name: Callable[[str], str]) -> str:
             elif base in RULES:
                 expression = RULES[base](writer, layer, xs[0], attr, shapes[0])
             else:
-                raise _Unsupported(UNSUPPORTED.get(base, f"no Keras rule for {base}"))
-        except _Unsupported as why:
+                raise Unsupported(UNSUPPORTED.get(base, f"no Keras rule for {base}"))
+        except Unsupported as why:
             problems.append(f"layer {layer.index} '{layer.name}' ({layer.type}): {why}")
             writer.var[layer.name] = attr  # (so that the layers after it are still checked)
             continue

@@ -26,8 +26,8 @@ from typing import Any
 from ..calc.analysis import analyse
 from ..errors import CnnCalcError
 from ..layers.base import Layer, explicit_pairs
-from ..maths import arith
 from ..spec.network import INPUT, Network
+from .codegen import Unsupported, size_text, whole
 from .identifiers import HeldOut, base_type, class_name, comment_text, docstring_text, identifier, vocabulary
 
 __all__ = ["export_pytorch"]
@@ -191,20 +191,10 @@ MODULE_ATTRIBUTES = frozenset({
 })
 
 
-class _Unsupported(Exception):
-    pass
-
-
 def _torch_dim(axis: int, rank: int) -> int:
     """A spec axis (sample axes, channels last) as the dim of a channels-first tensor with a batch axis."""
     axis = axis % rank
     return 1 if axis == rank - 1 else axis + 2
-
-
-def _tuple(values: tuple[int, ...]) -> str:
-    if len(set(values)) == 1:
-        return str(values[0])
-    return "(" + ", ".join(str(v) for v in values) + ")"
 
 
 def _fpad(pairs: list[tuple[int, int]]) -> str:
@@ -213,12 +203,6 @@ def _fpad(pairs: list[tuple[int, int]]) -> str:
     for before, after in reversed(pairs):
         flat += [int(before), int(after)]
     return "[" + ", ".join(str(v) for v in flat) + "]"
-
-
-def _int(value: Any, what: str) -> int:
-    if not arith.is_int(value):
-        raise _Unsupported(f"{what} must be a number, not a symbol ({value})")
-    return int(value)
 
 
 class _Writer:
@@ -269,17 +253,17 @@ def _padded_input(layer: Layer, x: str, rank: int, fill: str = "") -> tuple[str,
     assert pairs is not None
     if kind == "symmetric":
         p = tuple(b for b, _ in pairs)
-        return x, "" if not any(p) else f", padding={_tuple(p)}"
+        return x, "" if not any(p) else f", padding={size_text(p)}"
     return f"F.pad({x}, {_fpad(pairs)}{value})", ""
 
 
 def _window_args(layer: Layer, rank: int) -> str:
     kernel, stride, dilation = layer.geometry(rank)
-    text = f"kernel_size={_tuple(kernel)}"
+    text = f"kernel_size={size_text(kernel)}"
     if any(s != 1 for s in stride):
-        text += f", stride={_tuple(stride)}"
+        text += f", stride={size_text(stride)}"
     if any(d != 1 for d in dilation):
-        text += f", dilation={_tuple(dilation)}"
+        text += f", dilation={size_text(dilation)}"
     return text
 
 
@@ -301,7 +285,7 @@ def _activated(layer: Layer, expression: str) -> str:
 
 def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
-    channels = _int(shape[-1], "the channel count")
+    channels = whole(shape[-1], "the channel count")
     padded, padding = _padded_input(layer, x, rank)
     groups = f", groups={layer.groups}" if layer.groups != 1 else ""
     w.add_module(attr, f"nn.Conv{rank}d({channels}, {layer.filters}, {_window_args(layer, rank)}{padding}"
@@ -314,7 +298,7 @@ def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
-    channels = _int(shape[-1], "the channel count")
+    channels = whole(shape[-1], "the channel count")
     padded, padding = _padded_input(layer, x, rank)
     out = channels * layer.multiplier
     w.add_module(attr, f"nn.Conv{rank}d({channels}, {out}, {_window_args(layer, rank)}{padding}, "
@@ -327,7 +311,7 @@ def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
-    channels = _int(shape[-1], "the channel count")
+    channels = whole(shape[-1], "the channel count")
     padded, padding = _padded_input(layer, x, rank)
     middle = channels * layer.multiplier
     depthwise, pointwise = w.identifier(f"{attr}_depthwise"), w.identifier(f"{attr}_pointwise")
@@ -343,19 +327,19 @@ def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
-    channels = _int(shape[-1], "the channel count")
+    channels = whole(shape[-1], "the channel count")
     pairs = layer.transpose_pads(rank)
     output_padding = tuple(layer.axes("output_padding", rank))
     groups = f", groups={layer.groups}" if layer.groups != 1 else ""
     args = f"{_window_args(layer, rank)}{groups}{_bias_flag(layer)}"
     if all(b == a for b, a in pairs):
         p = tuple(b for b, _ in pairs)
-        args += f", padding={_tuple(p)}" if any(p) else ""
-        args += f", output_padding={_tuple(output_padding)}" if any(output_padding) else ""
+        args += f", padding={size_text(p)}" if any(p) else ""
+        args += f", output_padding={size_text(output_padding)}" if any(output_padding) else ""
         expression = f"self.{attr}({x})"
     else:
         if any(output_padding):
-            raise _Unsupported("uneven padding together with output_padding has no PyTorch equivalent")
+            raise Unsupported("uneven padding together with output_padding has no PyTorch equivalent")
         # uneven crop ('same' with an odd total): F.pad with negative amounts cuts the full output
         expression = f"F.pad(self.{attr}({x}), {_fpad([(-b, -a) for b, a in pairs])})"
     w.add_module(attr, f"nn.ConvTranspose{rank}d({channels}, {layer.filters}, {args})")
@@ -366,7 +350,7 @@ def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    features = _int(shape[-1], "the feature count")
+    features = whole(shape[-1], "the feature count")
     w.add_module(attr, f"nn.Linear({features}, {layer.units}{_bias_flag(layer)})")
     w.weight(layer, "weight", f"{attr}.weight", "dense")
     if layer.bias is not False:
@@ -377,11 +361,11 @@ def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    channels = _int(shape[-1], "the channel count")
+    channels = whole(shape[-1], "the channel count")
     kind = {1: 1, 2: 1, 3: 2, 4: 3}[len(shape)]
     affine = layer.center or layer.scale
     if affine and not (layer.center and layer.scale):
-        raise _Unsupported("PyTorch's batch norm learns both gamma and beta or neither")
+        raise Unsupported("PyTorch's batch norm learns both gamma and beta or neither")
     w.add_module(attr, f"nn.BatchNorm{kind}d({channels}, eps={layer.epsilon!r}"
                        f"{'' if affine else ', affine=False'})")
     w.weight(layer, "mean", f"{attr}.running_mean")
@@ -395,10 +379,10 @@ def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape)
     if [a % rank for a in layer.axis] != [rank - 1]:
-        raise _Unsupported("only a layernorm over the last axis is exported")
+        raise Unsupported("only a layernorm over the last axis is exported")
     if layer.center != layer.scale:
-        raise _Unsupported("PyTorch's LayerNorm learns both gamma and beta or neither")
-    features = _int(shape[-1], "the feature count")
+        raise Unsupported("PyTorch's LayerNorm learns both gamma and beta or neither")
+    features = whole(shape[-1], "the feature count")
     affine = "" if layer.center else ", elementwise_affine=False"
     w.add_module(attr, f"nn.LayerNorm({features}, eps={layer.epsilon!r}{affine})")
     if layer.center:
@@ -409,8 +393,8 @@ def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     if layer.center != layer.scale:
-        raise _Unsupported("PyTorch's GroupNorm learns both gamma and beta or neither")
-    channels = _int(shape[-1], "the channel count")
+        raise Unsupported("PyTorch's GroupNorm learns both gamma and beta or neither")
+    channels = whole(shape[-1], "the channel count")
     affine = "" if layer.center else ", affine=False"
     w.add_module(attr, f"nn.GroupNorm({layer.groups}, {channels}, eps={layer.epsilon!r}{affine})")
     if layer.center:
@@ -427,15 +411,15 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     ceil = ", ceil_mode=True" if layer.ceil_mode else ""
     fits = kind == "symmetric" and pairs is not None and all(b <= k // 2 for (b, _), k in zip(pairs, kernel))
     if not fits and layer.ceil_mode:
-        raise _Unsupported("ceil_mode with padding PyTorch's pooling cannot take has no equivalent")
+        raise Unsupported("ceil_mode with padding PyTorch's pooling cannot take has no equivalent")
     if not is_max and any(d != 1 for d in dilation):
-        raise _Unsupported("PyTorch's average pooling has no dilation")
+        raise Unsupported("PyTorch's average pooling has no dilation")
     kernel, stride, dilation = layer.geometry(rank)
-    args = f"kernel_size={_tuple(kernel)}"
+    args = f"kernel_size={size_text(kernel)}"
     if tuple(stride) != tuple(kernel):  # (PyTorch's pools default to stride = kernel)
-        args += f", stride={_tuple(stride)}"
+        args += f", stride={size_text(stride)}"
     if any(d != 1 for d in dilation):
-        args += f", dilation={_tuple(dilation)}"
+        args += f", dilation={size_text(dilation)}"
     if is_max:
         padded, padding = _padded_input(layer, x, rank, fill="float('-inf')") if not fits else (
             x, _padded_input(layer, x, rank)[1])
@@ -470,7 +454,7 @@ def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     size = tuple(layer.axes("size", rank))
     kind = "Avg" if layer.type == "adaptive_avgpool" else "Max"
-    w.add_module(attr, f"nn.Adaptive{kind}Pool{rank}d({_tuple(size)})")
+    w.add_module(attr, f"nn.Adaptive{kind}Pool{rank}d({size_text(size)})")
     return f"self.{attr}({x})"
 
 
@@ -479,14 +463,14 @@ def _zero_pad(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 def _crop(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    pairs = [(_int(b, "a crop"), _int(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
+    pairs = [(whole(b, "a crop"), whole(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
     slices = ", ".join(f"{b}:{-a if a else ''}" for b, a in pairs)
     return f"{x}[:, :, {slices}]"
 
 
 def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     out = w.shapes[layer.name]
-    size = tuple(_int(d, "an upsampled size") for d in out[:-1])
+    size = tuple(whole(d, "an upsampled size") for d in out[:-1])
     rank = len(size)
     if layer.mode == "nearest":
         return f"F.interpolate({x}, size={size}, mode='nearest')"
@@ -523,14 +507,14 @@ def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    count = 1 if layer.alpha == "single" else _int(shape[-1], "the channel count")
+    count = 1 if layer.alpha == "single" else whole(shape[-1], "the channel count")
     w.add_module(attr, f"nn.PReLU({count})")
     w.weight(layer, "weight", f"{attr}.weight")
     return f"self.{attr}({x})"
 
 
 def _layer_scale(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    channels = _int(shape[-1], "the channel count")
+    channels = whole(shape[-1], "the channel count")
     w.add_module(attr, f"nn.Parameter(torch.full(({channels},), {layer.init!r}))")
     w.weight(layer, "weight", attr)
     view = ", ".join(["-1"] + ["1"] * (len(shape) - 1))
@@ -548,7 +532,7 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
     if layer.type == "softmax":
         return f"torch.softmax({x}, dim={_torch_dim(layer.axis, len(shape))})"
     if layer.type not in _TORCH_ACTIVATIONS:
-        raise _Unsupported(f"{layer.type} has no PyTorch function")
+        raise Unsupported(f"{layer.type} has no PyTorch function")
     return _TORCH_ACTIVATIONS[layer.type].format(x)
 
 
@@ -567,14 +551,14 @@ def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 def _class_token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    d = _int(shape[-1], "the feature count")
+    d = whole(shape[-1], "the feature count")
     w.add_module(attr, f"nn.Parameter(torch.zeros({d}))")
     w.weight(layer, "weight", attr)
     return f"torch.cat([self.{attr}.view(1, -1, 1).expand({x}.shape[0], -1, 1), {x}], dim=2)  # the token first"
 
 
 def _position_embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    table = ", ".join(str(_int(d, "a size")) for d in shape)
+    table = ", ".join(str(whole(d, "a size")) for d in shape)
     w.add_module(attr, f"nn.Parameter(torch.zeros({table}))  # cnncalc's layout (channels last)")
     w.weight(layer, "weight", attr)
     return f"{x} + channels_first(self.{attr}.unsqueeze(0))"
@@ -588,7 +572,7 @@ def _embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     dims = layer.dims(shapes)
-    sizes = [_int(dims[k], "an attention size") for k in ("d_q", "d_k", "d_v", "h", "k", "v", "out")]
+    sizes = [whole(dims[k], "an attention size") for k in ("d_q", "d_k", "d_v", "h", "k", "v", "out")]
     bias = "" if layer.bias else ", bias=False"
     w.helper("Attention")
     w.add_module(attr, f"Attention({', '.join(str(v) for v in sizes)}{bias})")
@@ -607,7 +591,7 @@ _OPERATORS = {"add": " + ", "multiply": " * ", "subtract": " - "}
 
 def _merge(w: _Writer, layer: Layer, xs: list[str], shapes: list[tuple]) -> str:
     if len({len(s) for s in shapes}) != 1:
-        raise _Unsupported("inputs of different ranks broadcast differently channels-first")
+        raise Unsupported("inputs of different ranks broadcast differently channels-first")
     if layer.type in _OPERATORS:
         return _OPERATORS[layer.type].join(xs)
     if layer.type == "average":
@@ -682,8 +666,8 @@ def _write(network: Network, summary: Any, name: Callable[[str], str]) -> str:
             elif base in RULES:
                 expression = RULES[base](writer, layer, xs[0], attr, shapes[0])
             else:
-                raise _Unsupported(UNSUPPORTED.get(base, f"no PyTorch rule for {base}"))
-        except _Unsupported as why:
+                raise Unsupported(UNSUPPORTED.get(base, f"no PyTorch rule for {base}"))
+        except Unsupported as why:
             problems.append(f"layer {layer.index} '{layer.name}' ({layer.type}): {why}")
             writer.var[layer.name] = attr  # (so that the layers after it are still checked)
             continue
