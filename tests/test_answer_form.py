@@ -58,9 +58,10 @@ def test_the_html_sheet_is_one_offline_file_with_a_form(tmp_path, cli):
     assert blocks == {"a.shape": "shape", "a.col4_row4": "value", "a.col3_row2": "value", "a.col2_row4": "value",
                       "b.relu": "matrix", "b.pool": "matrix", "c.total_params": "count", "d.padding": "number",
                       "d.params": "count"}
+    # a map is typed as rows of text: no grid of the key's size gives the size away (a.shape asks it)
     relu = key["answers"]["b.relu"]
-    assert f'data-qid="b.relu" data-kind="matrix" data-rows="{len(relu)}" data-cols="{len(relu[0])}"' in page
-    assert page.count('data-row="') == len(relu) * len(relu[0]) + len(key["answers"]["b.pool"]) ** 2
+    assert page.count("<textarea") == 2 and "data-rows" not in page and "grid" not in page
+    assert f"{len(relu)}×{len(relu[0])}" not in page.split("<h2>a)", 1)[1]
     # the student id and fingerprint filled in; the key is not in the page
     assert 'id="student" value="alice"' in page and f'id="variant" value="{key["variant"]}" readonly' in page
     assert "solutions" not in page and str(key["answers"]["d.params"]) not in page
@@ -188,9 +189,7 @@ FILL = """
     var value = answers[block.dataset.qid];
     if (value === undefined) { return; }
     if (block.dataset.kind === 'matrix') {
-      block.querySelectorAll('input').forEach(function (cell) {
-        cell.value = String(value[+cell.dataset.row][+cell.dataset.col]);
-      });
+      block.querySelector('textarea').value = value.map(function (row) { return row.join(' '); }).join('\\n');
     } else {
       block.querySelector('input').value = Array.isArray(value) ? value.join(', ') : String(value);
     }
@@ -244,6 +243,8 @@ def test_the_form_refuses_what_is_not_an_answer_and_says_why(tmp_path, cli, brow
     downloads.mkdir()
     session = _open(browser, out / "sheets" / "alice.html", downloads)
     answers = dict(key["answers"])
+    from cnncalc.exercises.answers import example
+
     answers["a.col4_row4"] = "twelve"
     answers["a.shape"] = "4, four"
     relu = [list(row) for row in answers["b.relu"]]
@@ -255,13 +256,14 @@ def test_the_form_refuses_what_is_not_an_answer_and_says_why(tmp_path, cli, brow
     errors = _evaluate(browser, session, "Array.from(document.querySelectorAll('#form-errors li'))"
                                          ".map(function (li) { return li.textContent; })")
     assert errors[0] == "student id: write your student id"
-    assert "a.col4_row4: a number is expected, e.g. 12 or -0.5 (got “twelve”)" in errors
-    assert "a.shape: a shape is a list of whole numbers, e.g. 4, 4" in errors
-    rows, cols = len(relu), len(relu[0])
-    assert f"b.relu: fill every cell of the {rows}×{cols} grid (1 empty)" in errors
+    number = example("value", key["answers"]["a.col4_row4"])
+    assert f"a.col4_row4: a number is expected, e.g. {number} (got “twelve”)" in errors
+    assert f"a.shape: a shape is whole numbers, e.g. {example('shape', key['answers']['a.shape'])}" in errors
+    cols = len(relu[0])
+    assert f"b.relu: the rows have different lengths (row 1: {cols} numbers, row 2: {cols - 1})" in errors
     assert len(errors) == 4
     marked = _evaluate(browser, session, "document.querySelectorAll('[aria-invalid=true]').length")
-    assert marked == 4  # the id, the number, the shape and the empty cell
+    assert marked == 4  # the id, the number, the shape and the map
     time.sleep(0.5)
     assert list(downloads.iterdir()) == []  # nothing saved
     # fixed: saved, and an unanswered question is named but does not stop the file

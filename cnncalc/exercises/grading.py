@@ -24,12 +24,15 @@ from ..spec import safeload
 from .answers import (  # noqa: F401 - the expression caps are part of this module's interface
     MAX_EXPRESSION_BITS,
     MAX_EXPRESSION_DEGREE,
+    WHOLE_KINDS,
     Invalid,
 )
 from .answers import compare_expression as _compare_expression
-from .answers import integral as _integral
+from .answers import integers as _integers
+from .answers import integral as _integral  # noqa: F401 - kept for callers of the old name
 from .answers import matrix as _matrix
 from .answers import number as _number
+from .answers import sizes as _sizes
 from .key import Expected, compute_key, num, ranges
 from .problem import Problem, Question
 
@@ -482,9 +485,7 @@ def grade_one(q: Question, expected: Expected, answers: dict[str, Any]) -> Quest
 def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str]:
     kind, value = q.kind, expected.value
     if kind in ("shape", "pair"):
-        integers = [_integral(v) for v in got] if isinstance(got, list) else None
-        if integers is None or any(v is None for v in integers):
-            raise Invalid(f"expected a list of integers, e.g. {value}")
+        integers = _integers(got, value, kind)
         if integers == value:
             return 1.0, "correct", "correct"
         if integers in expected.detail.get("accept", []):
@@ -493,8 +494,8 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         return 0.0, "incorrect", f"expected {value}, got {short(integers, MAX_ECHO_CHARS)}{hint}"
     if kind == "sizes":
         return _compare_sizes(expected, got)
-    if kind in ("count", "number"):
-        number = _number(got)
+    if kind in WHOLE_KINDS:
+        number = _number(got, whole=True)
         if number == value:
             return 1.0, "correct", "correct"
         hint = _mistake(expected, number)
@@ -510,8 +511,10 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         return 0.0, "incorrect", (f"expected {want}, got {text}{_why_not_close(number, float(value), q)}"
                                   f"{_mistake(expected, number)}")
     if kind == "matrix":
-        matrix = _matrix(got)
+        matrix = _matrix(got, value)
         want = np.atleast_2d(value)
+        if np.ndim(value) == 1 and matrix.shape[1] == 1:  # a vector (a flattened map) written as a column
+            matrix = matrix.T
         if matrix.shape != want.shape:
             hint = " (rows and columns swapped?)" if matrix.shape == want.shape[::-1] else ""
             return 0.0, "incorrect", (f"the matrix should be {want.shape[0]}×{want.shape[1]}, got "
@@ -545,21 +548,8 @@ def _matrix_mistake(expected: Expected, matrix: np.ndarray, q: Question) -> str:
 
 
 def _compare_sizes(expected: Expected, got: Any) -> tuple[float, str, str]:
-    """A set of sizes: a list of whole numbers, or {min: a, max: b} for every size from a to b."""
-    if isinstance(got, dict):
-        if set(got) != {"min", "max"}:
-            raise Invalid("expected a list of sizes, or {min: a, max: b} for a range")
-        low, high = _integral(got["min"]), _integral(got["max"])
-        if low is None or high is None or high < low or high - low > 10**6:
-            raise Invalid("expected whole numbers in {min: a, max: b}, with a ≤ b")
-        given = set(range(low, high + 1))
-    elif isinstance(got, list):
-        values = [_integral(v) for v in got]
-        if any(v is None for v in values):
-            raise Invalid("expected a list of whole numbers, e.g. [12, 16, 20]")
-        given = set(values)  # type: ignore[arg-type]
-    else:
-        raise Invalid("expected a list of sizes, or {min: a, max: b} for a range")
+    """A set of sizes, in any form :func:`.answers.sizes` reads (a list, a range, text)."""
+    given = set(_sizes(got, expected.value))
     want = set(expected.value)
     if given == want:
         return 1.0, "correct", "correct"

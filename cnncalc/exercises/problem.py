@@ -388,19 +388,26 @@ def _yaml(value: Any) -> str:
 
 
 ANSWER_KINDS = {
-    "shape": ("a list of integers: `[4, 4]` (`4.0` is accepted as 4)",
+    "shape": (("whole numbers as a list `[22, 22, 6]` (`4.0` is 4) or as text: `22x22x6`, `22×22×6`, "
+               "`(22, 22, 6)`, `[22, 22, 6]`, `22, 22, 6`"),
               "exactly; diagnoses channels first (`[2, 6, 6]` for `[6, 6, 2]`) and rows and columns swapped"),
-    "count": ("a whole number: `348`", "exactly; diagnoses the biases left out, FLOPs for MACs, the channels left out"),
-    "value": ("a number: `-8`, `4.75`",
+    "count": ("a whole number: `348`, or text: `1,234`, `1 234`, `1_234`, `2468/2`",
+              "exactly; diagnoses the biases left out, FLOPs for MACs, the channels left out"),
+    "value": ("a number: `-8`, `4.75`, or text: `4,75`, `19/4`, `1,234.5` (`1,234` alone could be 1.234: refused)",
               ("an integer key exactly (`22.0000001` is not 22); otherwise within atol + rtol·|key| (rtol 1e-6 by "
                "default); feedback shows the digits that tell the two apart")),
-    "matrix": ("nested lists, one per row: `[[1, 2], [3, 4]]`",
+    "matrix": (("nested lists, one per row: `[[1, 2], [3, 4]]`; or text, one row per line or between `;`: "
+                "`1 2; 3 4`, `1, 2; 3, 4` (a vector's key takes a row or a column)"),
                "cell by cell, partial credit; diagnoses max for average pooling and a flipped kernel"),
-    "number": ("a whole number: `3`", "exactly"),
-    "pair": ("`[before, after]`: `[1, 2]`", "exactly; diagnoses before and after swapped, f/2 on both sides"),
-    "sizes": ("a list `[12, 16, 20]` or a range `{min: 12, max: 40}`",
+    "number": ("a whole number: `16`, or text as for `count`: `1,024`, `32/2`", "exactly"),
+    "pair": ("`[before, after]`: `[1, 2]`, `1, 2`, `(1, 2)`, `{before: 1, after: 2}`; one number `1` is `[1, 1]`",
+             "exactly; diagnoses before and after swapped, f/2 on both sides"),
+    "sizes": (("a list `[12, 16, 20]`, a range `{min: 12, max: 40}`, or text: `12, 16, 20`, `12–40`, "
+               "`12-14, 20`, `12..40`, `n ∈ {12–14, 20}`"),
               "as sets; lists what is missing and what is not valid"),
-    "expression": ('text: `"(f - 1)/2"`', "equivalent at many integer points (no symbolic algebra on answers)"),
+    "expression": ('text: `"(f - 1)/2"`; `2p` is `2*p`, `p = …` is `…`, `−`, `×`, `·`, `÷`, `⌊…⌋`, `²` are read',
+                   ("equal at many integer points where the key is a whole number (the sizes it stands for are): "
+                    "`(f - 1)//2` and `f//2` are `(f - 1)/2` for odd f; no symbolic algebra on answers")),
     "manual": ("anything (or nothing)", "graded by the instructor (`grade --overrides`)"),
 }
 

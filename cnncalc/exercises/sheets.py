@@ -70,7 +70,7 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
             blocks.append(("table", (caption, table)))
     blocks.extend(("figure", figure) for figure in network_figures(problem))
     for part in problem.parts:
-        blocks.append(("part", f"{part.id}) ({num(part.points)} p) " + fill(part.prompt, problem.data).strip()))
+        blocks.append(("part", (part_label(part.id, part.points), fill(part.prompt, problem.data).strip())))
         for q in part.questions:
             blocks.append(("question", (q.id, fill(q.prompt, problem.data))))
     template = {"student": variant.label if not variant.seeded else "YOUR ID",
@@ -78,6 +78,13 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
                 "answers": {q.id: None for q in problem.questions if q.kind != "manual"}}
     blocks.append(("answers", template))
     return blocks
+
+
+def part_label(pid: str, points: float) -> str:
+    """A part's heading before its prompt: ``a) (0.5 p)`` for a letter or number as the course numbers
+    its parts, ``shapes (4 p)`` for a word (``shapes)`` would read as a stray parenthesis)."""
+    mark = f"{pid})" if re.fullmatch(r"[A-Za-z0-9]{1,2}", pid) else pid
+    return f"{mark} ({num(points)} p)"
 
 
 def network_figures(problem: Any) -> list[tuple[str, Any, Any]]:
@@ -107,17 +114,34 @@ def render_sheet(variant: Variant, fmt: str = "markdown") -> str:
 
 
 def answer_fields(variant: Variant) -> dict[str, dict[str, Any]]:
-    """What the HTML answer form asks for each question: its kind, and a matrix's grid size (rows,
-    columns), taken from the variant's key."""
+    """What the HTML answer form asks for each question: its kind, a placeholder and an example for its
+    messages. Both come from :func:`.answers.example`, which never shows the variant's key; nothing
+    else of the key reaches the page (no grid of the map's size: that size is often asked too)."""
+    from .answers import example
+
     fields: dict[str, dict[str, Any]] = {}
     for q in variant.problem.questions:
-        field: dict[str, Any] = {"kind": q.kind}
-        if q.kind == "matrix":
-            value = variant.key[q.id].value
-            rows, cols = np.atleast_2d(np.asarray(value)).shape[:2]
-            field.update(rows=int(rows), cols=int(cols))
-        fields[q.id] = field
+        key = variant.key[q.id].value
+        shown = example(q.kind, key) if q.kind != "manual" else ""
+        fields[q.id] = {"kind": q.kind, "example": shown, "placeholder": _placeholder(q.kind, key)}
     return fields
+
+
+def _placeholder(kind: str, key: Any) -> str:
+    from .answers import neutral, size_text
+
+    value = neutral(kind, key)
+    if kind == "shape":
+        return "whole numbers, e.g. " + "×".join(map(str, value))
+    if kind == "pair":
+        return f"before, after — e.g. {value[0]}, {value[1]}"
+    if kind == "sizes":
+        return "sizes, e.g. " + size_text(value)
+    if kind == "expression":
+        return "an expression, e.g. " + value
+    if kind == "matrix":
+        return "one row per line, numbers between spaces or commas"
+    return {"count": "a whole number", "number": "a whole number", "value": "a number"}.get(kind, "your answer")
 
 
 def _markdown(blocks: list[tuple[str, Any]]) -> str:
@@ -138,7 +162,7 @@ def _markdown(blocks: list[tuple[str, Any]]) -> str:
         elif kind == "part":
             if out and out[-1] != "":
                 out.append("")
-            out += [f"## {content}", ""]
+            out += [f"## {' '.join(t for t in content if t)}", ""]
         elif kind == "question":
             qid, prompt = content
             out += [f"- **[{qid}]** {prompt}"]
@@ -221,7 +245,8 @@ def _latex(blocks: list[tuple[str, Any]]) -> str:
             out += [" & ".join(_tex(num(v)) for v in row) + r" \\ \hline" for row in table]
             out.append(r"\end{tabular}")
         elif kind == "part":
-            out.append(r"\subsection*{" + _tex(content) + "}")
+            label, prompt = content
+            out.append(r"\subsection*{" + _tex(label) + "}" + (_tex(prompt) + r"\par" if prompt else ""))
         elif kind == "question":
             qid, prompt = content
             out.append(r"\noindent\texttt{[" + _tex(qid) + "]} " + _tex(prompt) + r"\par")
@@ -238,15 +263,12 @@ CONTENT_POLICY = "default-src 'none'; script-src 'unsafe-inline'; style-src 'uns
 
 _STYLE = ("body{font-family:sans-serif;max-width:60em;margin:1em auto;padding:0 1em}"
           "table{border-collapse:collapse;margin:.5em 0}td{border:1px solid #999;padding:2px 8px;text-align:right}"
-          ".answer{margin:.3em 0 1em 2em}.answer input{font:inherit}.grid input{width:4.5em;text-align:right}"
-          ".grid td{border:none;padding:1px}.bad{outline:2px solid #c00;background:#fee}"
+          ".answer{margin:.3em 0 1em 2em}.answer input,.answer textarea{font:inherit;max-width:100%}"
+          ".answer textarea{font-family:monospace;vertical-align:top}.bad{outline:2px solid #c00;background:#fee}"
           ".msg{color:#c00;margin-left:.5em}#form-errors{color:#c00}#form-notes{color:#555}"
           "#answer-form{border-top:2px solid #333;margin-top:2em;padding-top:.5em}"
           "pre{background:#f4f4f4;padding:.5em;overflow-x:auto}.figure{overflow-x:auto;margin:.5em 0}"
           ".figure svg{max-width:100%;height:auto}")
-
-_HINTS = {"shape": "a list of whole numbers, e.g. 4, 4", "count": "a whole number", "number": "a number",
-          "value": "a number", "expression": "an expression, e.g. (f - 1)/2"}
 
 
 def _answer_input(qid: str, field: dict[str, Any]) -> str:
@@ -254,20 +276,18 @@ def _answer_input(qid: str, field: dict[str, Any]) -> str:
     kind = field["kind"]
     if kind == "manual":
         return '<div class="answer manual"><em>Graded by the instructor (not part of the answer file).</em></div>'
-    label = f'answer to {esc(qid)}'
-    attrs = f'class="answer" data-qid="{esc(qid)}" data-kind="{esc(kind)}"'
+    attrs = (f'class="answer" data-qid="{esc(qid)}" data-kind="{esc(kind)}" '
+             f'data-example="{esc(field.get("example", ""))}"')
+    placeholder = esc(field.get("placeholder", "your answer"))
     if kind == "matrix":
-        rows, cols = field["rows"], field["cols"]
-        cells = "".join("<tr>" + "".join(
-            f'<td><input type="text" inputmode="decimal" data-row="{i}" data-col="{j}" '
-            f'aria-label="{label}, row {i + 1}, column {j + 1}"></td>' for j in range(cols)) + "</tr>"
-            for i in range(rows))
-        return (f'<div {attrs} data-rows="{rows}" data-cols="{cols}"><span>{rows}×{cols} grid:</span>'
-                f'<table class="grid">{cells}</table><span class="msg" role="alert"></span></div>')
-    hint = _HINTS.get(kind, "your answer")
-    mode = ' inputmode="decimal"' if kind in ("count", "number", "value") else ""
-    return (f'<div {attrs}><input type="text"{mode} size="30" placeholder="{esc(hint)}" aria-label="{label}">'
-            f'<span class="msg" role="alert"></span></div>')
+        box = (f'<textarea rows="4" cols="40" spellcheck="false" placeholder="{placeholder}" '
+               f'aria-label="answer to {esc(qid)}: a map, one row per line"></textarea>')
+    else:
+        mode = ' inputmode="decimal"' if kind in ("count", "number") else ""
+        width = max(30, len(field.get("placeholder", "")) + 4)
+        box = (f'<input type="text"{mode} size="{width}" spellcheck="false" placeholder="{placeholder}" '
+               f'aria-label="answer to {esc(qid)}">')
+    return f'<div {attrs}>{box}<span class="msg" role="alert"></span></div>'
 
 
 def _form(template: dict[str, Any]) -> str:
@@ -287,55 +307,153 @@ def _form(template: dict[str, Any]) -> str:
         '<ul id="form-errors" role="alert"></ul><p id="form-notes"></p><pre id="preview" hidden></pre></section>')
 
 
+# The form reads each kind as cnncalc.exercises.answers does (the same forms, the same refusals: the test
+# of every shipped problem holds the two to one table) and saves the value the grader compares, so a
+# saved file reads the same as a hand-written one; an expression is saved as typed, for the grader to read.
 _SCRIPT = r"""
 (function () {
   "use strict";
-  var NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-  function number(text) {
-    var t = text.trim().replace(/\u2212/g, "-");
-    if (!NUMBER.test(t)) { return null; }
-    var v = Number(t);
-    return isFinite(v) ? v : null;
+  var MINUS = /[\u2212\u2013\u2010\u2011\u2014]/g;
+  var PLAIN = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+  var GROUPED = /^[+-]?\d{1,3}([, _'\u2019])\d{3}(\1\d{3})*(\.\d+)?$/;
+  var DECIMAL_COMMA = /^[+-]?\d+,\d+$/;
+  var FRACTION = /^([+-]?\d{1,30})\s*\/\s*(\d{1,30})$/;
+  var WHOLE = /^[+-]?\d{1,30}(\.0*)?$/;
+  var LIST_SEPARATOR = /\s*[,;\u00d7xX]\s*|\s+/;
+  var RANGE_SEPARATOR = /(?<=\d)\s*(?:\.\.\.?|[-\u2013\u2014]|to)\s*(?=\d)/g;
+  var MIN_MAX = /^\{?\s*min\s*[:=]?\s*(\d{1,30})\s*[,;]?\s*max\s*[:=]?\s*(\d{1,30})\s*\}?$/i;
+  var NAMED = /^[A-Za-z_]\w*\s*(?:\u2208|=|:|\bin\b)\s*(?=\S)/;
+  var SIZE_ITEM = /^(\d{1,30})(?:\u2025(\d{1,30}))?$/;
+  var ENCLOSING = {"[": "]", "(": ")", "{": "}"};
+  var MAX_ITEMS = 10000;
+  function nfkc(text) { return text.normalize("NFKC"); }
+  function quoted(text) { return "\u201c" + text.slice(0, 40) + "\u201d"; }
+  function unwrapped(t) { return t.length >= 2 && ENCLOSING[t[0]] === t[t.length - 1] ? t.slice(1, -1).trim() : t; }
+  function finite(v, raw) {
+    return isFinite(v) ? {value: v} : {error: "a finite number is expected (got " + quoted(raw) + ")"};
+  }
+  function number(raw, whole, example) {
+    var t = nfkc(raw).replace(MINUS, "-").trim(), m;
+    if (PLAIN.test(t)) { return finite(Number(t), raw); }
+    if ((m = GROUPED.exec(t))) {
+      if (m[1] === "," && t.split(",").length === 2 && t.indexOf(".") < 0 && !whole) {
+        return {error: quoted(raw) + " could be " + t.replace(",", "") + " or " + t.replace(",", ".") +
+                ": write it without the comma"};
+      }
+      return finite(Number(t.split(m[1]).join("")), raw);
+    }
+    if (DECIMAL_COMMA.test(t)) { return finite(Number(t.replace(",", ".")), raw); }
+    if ((m = FRACTION.exec(t))) {
+      if (Number(m[2]) === 0) { return {error: quoted(raw) + " divides by zero"}; }
+      return finite(Number(m[1]) / Number(m[2]), raw);
+    }
+    return {error: (whole ? "a whole number" : "a number") + " is expected, e.g. " + example + " (got " + quoted(raw) + ")"};
+  }
+  function whole(item) {
+    var t = nfkc(item).replace(MINUS, "-").trim();
+    return WHOLE.test(t) ? parseInt(t.split(".")[0], 10) : null;
+  }
+  function integers(raw, kind, example) {
+    var t = unwrapped(nfkc(raw).trim());
+    var items = t ? t.split(LIST_SEPARATOR).filter(function (p) { return p !== ""; }) : [];
+    var values = items.length > MAX_ITEMS ? [] : items.map(whole);
+    if (!values.length || values.some(function (v) { return v === null; })) {
+      return {error: (kind === "pair" ? "a padding is [before, after] as whole numbers" : "a shape is whole numbers") +
+              ", e.g. " + example};
+    }
+    if (kind === "pair" && values.length === 1) { values.push(values[0]); }  // padding p: p before and after
+    return {value: values};
+  }
+  function sizeRuns(raw) {
+    var t = nfkc(raw).trim(), m = MIN_MAX.exec(t), runs = [];
+    if (m) { return [[+m[1], +m[2]]]; }
+    var named = NAMED.exec(t);
+    if (named) { t = t.slice(named[0].length); }
+    var items = unwrapped(t).replace(RANGE_SEPARATOR, "\u2025").split(/[\s,;]+/);
+    for (var i = 0; i < items.length; i++) {
+      if (items[i] === "") { continue; }
+      m = SIZE_ITEM.exec(items[i]);
+      if (!m) { return null; }
+      runs.push([+m[1], +(m[2] || m[1])]);
+    }
+    return runs;
+  }
+  function sizes(raw, example) {
+    var runs = sizeRuns(raw), total = 0, seen = {}, list = [], i, n;
+    if (!runs || !runs.length || runs.length > MAX_ITEMS) { return {error: "sizes are whole numbers, e.g. " + example}; }
+    for (i = 0; i < runs.length; i++) {
+      if (runs[i][1] < runs[i][0]) { return {error: "a range goes from the smaller size to the larger"}; }
+      total += runs[i][1] - runs[i][0] + 1;
+    }
+    if (runs.length === 1 && runs[0][1] > runs[0][0]) { return {value: {min: runs[0][0], max: runs[0][1]}}; }
+    if (total > MAX_ITEMS) { return {error: "too many sizes to list: give them as one range"}; }
+    for (i = 0; i < runs.length; i++) {
+      for (n = runs[i][0]; n <= runs[i][1]; n++) { if (!seen[n]) { seen[n] = true; list.push(n); } }
+    }
+    return {value: list.sort(function (a, b) { return a - b; })};
+  }
+  function matrix(raw, example) {
+    var t = nfkc(raw).trim(), lines, rows = [], i;
+    var inner = t[0] === "[" && t[t.length - 1] === "]" ? t.slice(1, -1).trim() : null;
+    if (inner !== null && inner[0] === "[" && inner[inner.length - 1] === "]") {
+      lines = inner.slice(1, -1).split(/\]\s*[,;]?\s*\[/);
+    } else if (inner !== null && inner.indexOf("[") < 0 && inner.indexOf("]") < 0) {
+      lines = [inner];
+    } else {
+      lines = t.split(/\s*[;\n]\s*/);
+    }
+    lines = lines.filter(function (l) { return l.trim() !== ""; })
+                 .map(function (l) { return unwrapped(l.trim().replace(/,+$/, "").trim()); });
+    if (!lines.length || lines.length > MAX_ITEMS) { return {error: "a map is expected: one row per line, e.g. " + example}; }
+    for (i = 0; i < lines.length; i++) {
+      var cells = /\s/.test(lines[i])
+        ? lines[i].split(/\s+/).filter(function (c) { return c !== "" && c !== ","; }).map(function (c) { return c.replace(/,+$/, ""); })
+        : lines[i].split(",");
+      if (cells.some(function (c) { return c === ""; })) { return {error: "row " + (i + 1) + " has an empty cell"}; }
+      var row = [];
+      for (var j = 0; j < cells.length; j++) {
+        var v = number(cells[j], false, "");
+        if (v.error) { return {error: "row " + (i + 1) + ", column " + (j + 1) + ": " + quoted(cells[j]) + " is not a number"}; }
+        row.push(v.value);
+      }
+      rows.push(row);
+    }
+    for (i = 1; i < rows.length; i++) {
+      if (rows[i].length !== rows[0].length) {
+        return {error: "the rows have different lengths (row 1: " + rows[0].length + " numbers, row " + (i + 1) + ": " +
+                rows[i].length + ")"};
+      }
+    }
+    return {value: rows};
+  }
+  function expression(raw) {
+    var depth = 0, i, c;
+    if (raw.length > 200) { return {error: "an expression of at most 200 characters is expected"}; }
+    for (i = 0; i < raw.length; i++) {
+      c = raw[i];
+      if ("(\u230a\u2308".indexOf(c) >= 0) { depth++; }
+      if (")\u230b\u2309".indexOf(c) >= 0 && --depth < 0) { break; }
+    }
+    if (depth !== 0) { return {error: "the parentheses do not match"}; }
+    return {value: raw};
+  }
+  function parse(kind, raw, example) {
+    if (kind === "matrix") { return matrix(raw, example); }
+    if (kind === "shape" || kind === "pair") { return integers(raw, kind, example); }
+    if (kind === "sizes") { return sizes(raw, example); }
+    if (kind === "expression") { return expression(raw); }
+    return number(raw, kind === "count" || kind === "number", example);
   }
   function mark(input, bad) {
     input.classList.toggle("bad", bad);
     if (bad) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
   }
   function read(block) {
-    var kind = block.dataset.kind, inputs = block.querySelectorAll("input"), i;
-    for (i = 0; i < inputs.length; i++) { mark(inputs[i], false); }
-    if (kind === "matrix") {
-      var rows = +block.dataset.rows, cols = +block.dataset.cols, grid = [], empty = 0, bad = [];
-      for (var r = 0; r < rows; r++) { grid.push(new Array(cols)); }
-      for (i = 0; i < inputs.length; i++) {
-        var cell = inputs[i], text = cell.value.trim();
-        if (text === "") { empty++; mark(cell, true); continue; }
-        var v = number(text);
-        if (v === null) { bad.push("row " + (+cell.dataset.row + 1) + ", column " + (+cell.dataset.col + 1)); mark(cell, true); }
-        grid[+cell.dataset.row][+cell.dataset.col] = v;
-      }
-      if (empty === inputs.length) {
-        for (i = 0; i < inputs.length; i++) { mark(inputs[i], false); }
-        return {missing: true};
-      }
-      if (bad.length) { return {error: "not a number in " + bad.join("; ")}; }
-      if (empty) { return {error: "fill every cell of the " + rows + "×" + cols + " grid (" + empty + " empty)"}; }
-      return {value: grid};
-    }
-    var input = inputs[0], raw = input.value.trim();
+    var box = block.querySelector("input, textarea"), raw = box.value.trim();
+    mark(box, false);
     if (raw === "") { return {missing: true}; }
-    var result;
-    if (kind === "shape") {
-      var parts = raw.replace(/^[\[(]|[\])]$/g, "").split(/[\s,;×xX]+/).filter(function (p) { return p !== ""; });
-      var ok = parts.length > 0 && parts.every(function (p) { return /^\d+$/.test(p); });
-      result = ok ? {value: parts.map(Number)} : {error: "a shape is a list of whole numbers, e.g. 4, 4"};
-    } else if (kind === "expression") {
-      result = {value: raw};
-    } else {
-      var v2 = number(raw);
-      result = v2 === null ? {error: "a number is expected, e.g. 12 or -0.5 (got “" + raw.slice(0, 40) + "”)"} : {value: v2};
-    }
-    if (result.error) { mark(input, true); }
+    var result = parse(block.dataset.kind, raw, block.dataset.example);
+    if (result.error) { mark(box, true); }
     return result;
   }
   function yaml(doc) {
@@ -380,6 +498,9 @@ _SCRIPT = r"""
     link.click();
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
   }
+  // the reader, for a page that checks a text before it is typed in (and for the tests that hold it to
+  // the grader's)
+  window.cnncalcForm = {parse: parse};
   document.getElementById("save").addEventListener("click", save);
 })();
 """
@@ -399,9 +520,10 @@ def _html(blocks: list[tuple[str, Any]], fields: dict[str, dict[str, Any]] | Non
             from ..render import convfig, diagram
 
             name, drawn, figure = content
-            out.append(f'<p><strong>Network {esc(name)}</strong></p><div class="figure">{_inline(diagram.svg(drawn))}</div>')
+            out.append(f'<p><strong>Network {esc(name)}</strong></p><div class="figure">'
+                       f'{_inline(_fit_text(diagram.svg(drawn)))}</div>')
             if figure is not None:
-                out.append(f'<div class="figure">{_inline(convfig.svg(figure, show_output=False))}</div>')
+                out.append(f'<div class="figure">{_inline(_fit_text(convfig.svg(figure, show_output=False)))}</div>')
             continue
         if kind == "title":
             head[4] = f"<title>{esc(content)}</title>"
@@ -415,7 +537,8 @@ def _html(blocks: list[tuple[str, Any]], fields: dict[str, dict[str, Any]] | Non
             rows = "".join("<tr>" + "".join(f"<td>{esc(num(v))}</td>" for v in row) + "</tr>" for row in table)
             out.append(f"<p><strong>{esc(caption)}</strong></p><table>{rows}</table>")
         elif kind == "part":
-            out.append(f"<h2>{esc(content)}</h2>")
+            label, prompt = content
+            out.append(f"<h2>{esc(label)}</h2>" + (f'<p class="prompt">{esc(prompt)}</p>' if prompt else ""))
         elif kind == "question":
             qid, prompt = content
             out.append(f"<p><code>[{esc(qid)}]</code> {esc(prompt)}</p>")
@@ -433,6 +556,44 @@ def _html(blocks: list[tuple[str, Any]], fields: dict[str, dict[str, Any]] | Non
         out.append(f'<script id="answer-form-code">{_SCRIPT}</script>')
     out.append("</body></html>")
     return "\n".join(head + out) + "\n"
+
+
+# How wide a character of a figure's text is drawn, in em, with a margin: DejaVu Sans (the figures' first
+# font, and the widest of the usual sans fonts) averages about 0.6 em a character, bold about 0.66.
+_CHAR_EM = {False: 0.64, True: 0.7}
+_TRANSLATE = re.compile(r"translate\(\s*([-\d.]+)[\s,]+([-\d.]+)\s*\)")
+
+
+def _fit_text(svg: str) -> str:
+    """The SVG widened to hold its longest line of text, which a figure sized by its drawing alone cuts
+    at its right edge (a caption longer than the kernel grid beneath it)."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(svg)
+    width = float(root.get("width", "0"))
+    right = width
+
+    def walk(node: Any, dx: float, size: float, bold: bool) -> None:
+        nonlocal right
+        move = _TRANSLATE.search(node.get("transform", ""))
+        dx += float(move.group(1)) if move else 0.0
+        size = float(node.get("font-size", size))
+        bold = node.get("font-weight", "bold" if bold else "normal") == "bold"
+        if node.tag.rsplit("}", 1)[-1] == "text":
+            extent = len("".join(node.itertext())) * size * _CHAR_EM[bold]
+            start = dx + float(node.get("x", "0"))
+            anchor = node.get("text-anchor", "start")
+            right = max(right, start + (extent / 2 if anchor == "middle" else 0 if anchor == "end" else extent) + 6)
+        for child in node:
+            walk(child, dx, size, bold)
+
+    walk(root, 0.0, float(root.get("font-size", "16")), False)
+    if right <= width:
+        return svg
+    old, new = f"{root.get('width')}", f"{right:.0f}"
+    head, rest = svg.split(">", 1)
+    head = head.replace(f'width="{old}"', f'width="{new}"', 1).replace(f'viewBox="0 0 {old} ', f'viewBox="0 0 {new} ', 1)
+    return head + ">" + rest.replace(f'<rect width="{old}"', f'<rect width="{new}"', 1)
 
 
 def _inline(svg: str) -> str:
