@@ -28,8 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnncalc import CnnCalcError
-from cnncalc.interop import onnx_import, onnx_proto
-from cnncalc.interop.onnx_import import _Importer, import_model, import_onnx, network_of, read_light
+from cnncalc.interop.onnx import importer as onnx_import
+from cnncalc.interop.onnx import proto as onnx_proto
+from cnncalc.interop.onnx.importer import _Importer
+from cnncalc.interop.onnx_import import import_model, import_onnx, network_of, read_light
 from cnncalc.interop.onnx_proto import decode_model
 
 onnx = pytest.importorskip("onnx")

@@ -601,7 +601,7 @@ def test_summary_import_reads_small_constants_and_drops_large_payloads_only(tmp_
 
 
 def test_summary_import_field_cap_just_inside_and_outside(tmp_path, monkeypatch):
-    from cnncalc.interop import onnx_import
+    from cnncalc.interop.onnx import files as onnx_import
 
     path = _save(export_onnx(load_spec("lenet5"), seed=0), tmp_path / "l.onnx")
     walked = []

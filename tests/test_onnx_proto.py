@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnncalc import CnnCalcError
-from cnncalc.interop import onnx_proto
+from cnncalc.interop.onnx import proto as onnx_proto
 from cnncalc.interop.onnx_proto import decode_model
 from cnncalc.spec.network import load_spec, zoo_names
 
@@ -380,7 +380,8 @@ def test_a_damaged_model_summarises_or_fails_with_one_error(light_models, data):
     """Without onnx.checker, the importer itself must turn every damaged graph into one error line: bytes
     changed anywhere in the graph (weights left out, so the changes land in nodes and attributes)."""
     from cnncalc.calc.analysis import analyse
-    from cnncalc.interop.onnx_import import _Importer, network_of
+    from cnncalc.interop.onnx.importer import _Importer
+    from cnncalc.interop.onnx_import import network_of
 
     raw = bytearray(light_models[data.draw(st.integers(0, len(light_models) - 1))])
     for _ in range(data.draw(st.integers(1, 3))):

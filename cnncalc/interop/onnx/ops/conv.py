@@ -1,0 +1,129 @@
+"""Convolutions: Conv (a depthwise or separable conv where its groups say so) and ConvTranspose."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..graph import _cf
+from ..values import _is_const, np
+from .common import _pads, _sizes
+
+if TYPE_CHECKING:
+    from ..importer import _Importer
+
+
+def _groups(im: _Importer, attrs: dict[str, Any], channels: Any, filters: int) -> int:
+    """Attribute 'group', checked against the channels and filters it splits (group=0 imported as an
+    ungrouped conv)."""
+    groups = int(attrs.get("group", 1))
+    known = isinstance(channels, int)
+    if groups < 1 or known and (channels % groups or filters % groups):
+        raise im.fail("attribute 'group' must divide the input channels and the filters", got=groups,
+                      expected=f"a positive divisor of both {channels} and {filters}" if known
+                      else "a positive integer")
+    return groups
+
+
+def _weight_channels(im: _Importer, weight: Any, axis: int, channels: Any) -> None:
+    """The weight's input channels (axis 1 of a Conv's, per group; axis 0 of a ConvTranspose's) against the
+    input's: a mismatch imported a layer whose weights cannot run."""
+    if isinstance(channels, int) and int(weight.shape[axis]) != channels:
+        raise im.fail(f"the weight {list(weight.shape)} does not fit the input's channels: axis {axis} holds "
+                      f"{int(weight.shape[axis])}", got=int(weight.shape[axis]), expected=channels)
+
+
+def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    x = im.cf_input(node.input[0])
+    weight = im.const(node.input[1], "weight")
+    if weight.ndim < 3:
+        raise im.fail("conv weight must have a kernel", got=list(weight.shape))
+    rank = weight.ndim - 2
+    channels = im.shapes[x][-1]
+    groups = _groups(im, attrs, channels, int(weight.shape[0]))
+    _weight_channels(im, weight, 1, channels // groups if isinstance(channels, int) else channels)
+    fields: dict[str, Any] = {"kernel": _sizes(weight.shape[2:]), "stride": _sizes(attrs.get("strides", [1] * rank)),
+                              "padding": _pads(attrs, rank, im),
+                              "dilation": _sizes(attrs.get("dilations", [1] * rank))}
+    bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
+    filters = weight.shape[0]
+    if groups > 1 and groups == channels and filters % channels == 0 and bias is None and \
+            _separable(im, node, x, weight, fields, channels):
+        return
+    if groups > 1 and groups == channels and filters % channels == 0:
+        m = filters // channels
+        fields["multiplier"] = m
+        layer = im.emit("depthwise_conv", im.node_name(node), [x], **fields, bias=bias is not None)
+        im.keep(f"{layer}.weight", lambda: _moved(weight, rank).reshape(*weight.shape[2:], channels, m))
+    else:
+        if groups > 1:
+            fields["groups"] = groups
+        layer = im.emit("conv", im.node_name(node), [x], filters=int(filters), **fields, bias=bias is not None)
+        im.keep(f"{layer}.weight", lambda: _moved(weight, rank))
+    if bias is not None:
+        im.keep(f"{layer}.bias", lambda: bias)
+    im.finish(node, layer, _cf(rank + 1), fusable=True)
+
+
+def _moved(weight: np.ndarray, rank: int) -> np.ndarray:
+    """A Conv weight [F, C/g, k...] as cnncalc's [k..., C/g, F]."""
+    return weight.transpose(*range(2, 2 + rank), 1, 0)
+
+
+def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, Any], channels: int) -> bool:
+    """cnncalc's exporter writes separable_conv as ``<layer>/depthwise`` then a 1×1 ``<layer>``."""
+    if not node.name.endswith("/depthwise"):
+        return False
+    nxt = im.single_consumer(node.output[0])
+    if not nxt or nxt[1].op_type != "Conv" or nxt[1].name != node.name[: -len("/depthwise")]:
+        return False
+    point = im.values.get(nxt[1].input[1])
+    attrs = im.attrs(nxt[1])
+    if not _is_const(point) or point.ndim != weight.ndim or any(k != 1 for k in point.shape[2:]) \
+            or attrs.get("group", 1) != 1 or any(s != 1 for s in attrs.get("strides", [])) \
+            or any(p for p in attrs.get("pads", [])):
+        return False
+    rank = weight.ndim - 2
+    bias = im.values.get(nxt[1].input[2]) if len(nxt[1].input) > 2 and nxt[1].input[2] else None
+    if bias is not None and not _is_const(bias):
+        return False
+    point = im.const(nxt[1].input[1], "weight")  # an import reads the values now
+    bias = None if bias is None else im.const(nxt[1].input[2], "bias")
+    m = weight.shape[0] // channels
+    im.done.add(nxt[0])
+    im.node = nxt[1]
+    layer = im.emit("separable_conv", im.node_name(nxt[1]), [x], filters=int(point.shape[0]), **fields,
+                    multiplier=m, bias=bias is not None)
+    im.keep(f"{layer}.weight", lambda: _moved(weight, rank).reshape(*weight.shape[2:], channels, m))
+    im.keep(f"{layer}.pointwise_weight", lambda: point.reshape(point.shape[0], point.shape[1]).T.copy())
+    if bias is not None:
+        im.keep(f"{layer}.bias", lambda: bias)
+    im.finish(nxt[1], layer, _cf(rank + 1), fusable=True)
+    return True
+
+
+def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    x = im.cf_input(node.input[0])
+    weight = im.const(node.input[1], "weight")  # [C_in, F/g, k...]
+    if weight.ndim < 3:
+        raise im.fail("conv weight must have a kernel", got=list(weight.shape))
+    rank = weight.ndim - 2
+    channels = im.shapes[x][-1]
+    groups = _groups(im, attrs, channels, int(weight.shape[1]) * max(int(attrs.get("group", 1)), 1))
+    _weight_channels(im, weight, 0, channels)
+    if "output_shape" in attrs:
+        raise im.fail("ConvTranspose with output_shape is not supported", hint="use pads and output_padding")
+    padding = _pads(attrs, rank, im)
+    if padding == "same":
+        raise im.fail("ConvTranspose with auto_pad is not supported", expected="explicit pads")
+    fields: dict[str, Any] = {"filters": int(weight.shape[1] * groups), "kernel": _sizes(weight.shape[2:]),
+                              "stride": _sizes(attrs.get("strides", [1] * rank)), "padding": padding,
+                              "dilation": _sizes(attrs.get("dilations", [1] * rank)),
+                              "output_padding": _sizes(attrs.get("output_padding", [0] * rank))}
+    if groups > 1:
+        fields["groups"] = groups
+    bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
+    layer = im.emit("conv_transpose", im.node_name(node), [x], **fields, bias=bias is not None)
+    im.keep(f"{layer}.weight", lambda: weight.transpose(*range(2, 2 + rank), 0, 1))
+    if bias is not None:
+        im.keep(f"{layer}.bias", lambda: bias)
+    im.finish(node, layer, _cf(rank + 1), fusable=True)

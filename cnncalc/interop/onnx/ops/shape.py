@@ -1,0 +1,275 @@
+"""Operators that move values around: Flatten, Reshape (a channel shuffle when it is one), Transpose, Concat,
+Slice (a crop when it is one), Split, Pad, Resize/Upsample, and Gather (an embedding)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..graph import BATCH, _cf, _identity
+from ..values import Tensor, _is_const
+from .common import _axis, _sizes
+
+if TYPE_CHECKING:
+    from ..importer import _Importer
+
+
+def _flatten(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if int(attrs.get("axis", 1)) != 1:
+        raise im.fail("Flatten with an axis other than 1 is not supported")
+    x = im.same_input(node.input[0])
+    im.finish(node, im.emit("flatten", im.node_name(node), [x]), (0,))
+
+
+def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if _channel_shuffle(im, position, node):
+        return
+    t = im.tensor(node.input[0])
+    target = [int(d) for d in im.numbers(node.input[1], "shape")]
+    if not target or not (target[0] in (BATCH, 0, im.batch) or target[0] == -1 and -1 not in target[1:]):
+        raise im.fail("Reshape must keep the batch axis first", got=target[:6],
+                      expected="[N or 0 or -1, ...] with the batch size first"
+                      + (f" (the input's batch size is {im.batch})" if im.batch > 0 else ""))
+    dims = im.onnx_shape(t)
+    sample = [dims[i] if d == 0 and i < len(dims) else d for i, d in enumerate(target[1:])]
+    if any(not isinstance(d, int) or (d < 1 and d != -1) for d in sample):
+        raise im.fail("Reshape target must be numbers", got=target[:6])
+    x = im.same_input(node.input[0])
+    if len(sample) == 1:
+        layer = im.emit("flatten", im.node_name(node), [x])
+    else:
+        layer = im.emit("reshape", im.node_name(node), [x], shape=sample)
+    im.finish(node, layer, _identity(len(im.shapes[layer])))
+
+
+def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
+    """Reshape [N, g, C/g, ...] → Transpose(0, 2, 1, ...) → Reshape [N, C, ...] on a channels-first value."""
+    t = im.values.get(node.input[0])
+    target = im.values.get(node.input[1])
+    if not isinstance(t, Tensor) or not _is_const(target) or t.perm != _cf(im.rank(t)) \
+            or not getattr(target, "readable", True):
+        return False
+    dims = im.onnx_shape(t)
+    target = [int(d) for d in im.numbers(node.input[1], "shape")]
+    if len(target) != len(dims) + 2 or not all(isinstance(d, int) for d in dims):
+        return False
+    channels = dims[0]
+    groups = target[1]
+    if groups < 1 or target[2] * groups != channels or target[3:] != dims[1:]:
+        return False
+    swap = im.single_consumer(node.output[0])
+    if not swap or swap[1].op_type != "Transpose":
+        return False
+    perm = list(im.attrs(swap[1]).get("perm", []))
+    if perm != [0, 2, 1, *range(3, len(target))]:
+        return False
+    merge = im.single_consumer(swap[1].output[0])
+    if not merge or merge[1].op_type != "Reshape" or not _is_const(im.values.get(merge[1].input[1])) \
+            or not getattr(im.values[merge[1].input[1]], "readable", True):
+        return False
+    back = [int(d) for d in im.numbers(merge[1].input[1], "shape")]
+    if back[1:] != dims:
+        return False
+    im.done.update((swap[0], merge[0]))
+    layer = im.emit("channel_shuffle", im.node_name(merge[1]), [t.layer], groups=groups)
+    im.values[merge[1].output[0]] = Tensor(layer, t.perm)
+    return True
+
+
+def _transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    perm = list(attrs.get("perm", range(rank, -1, -1)))
+    if sorted(perm) != list(range(rank + 1)):
+        raise im.fail(f"attribute 'perm' is not a permutation of the rank-{rank + 1} input's axes", got=perm,
+                      expected=f"each of 0 to {rank} once")
+    if perm[0] != 0:
+        raise im.fail("Transpose must keep the batch axis first", got=perm)
+    im.values[node.output[0]] = Tensor(t.layer, tuple(t.perm[p - 1] for p in perm[1:]), im.node_name(node))
+
+
+def _concat(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    tensors = [im.tensor(n) for n in node.input if n]
+    rank = im.rank(tensors[0])
+    axis = _axis(im, attrs, "axis", 1, rank + 1)
+    if axis == 0:
+        raise im.fail("Concat along the batch axis is not supported")
+    perm = tensors[0].perm
+    layers = [im.as_perm(t, perm) for t in tensors]
+    cn_axis = perm[axis - 1]
+    if len(layers) == 1:
+        im.values[node.output[0]] = Tensor(layers[0], perm)
+        return
+    layer = im.emit("concat", im.node_name(node), layers, axis=-1 if cn_axis == rank - 1 else cn_axis)
+    im.finish(node, layer, perm)
+
+
+def _slice_layer(im: _Importer, base: str, t: Tensor, onnx_axis: int, start: int, stop: int | None,
+                 step: int) -> str:
+    rank = im.rank(t)
+    if onnx_axis == 0:
+        raise im.fail("Slice along the batch axis is not supported")
+    if step < 1:
+        raise im.fail("Slice with a negative step is not supported", got=step)
+    cn_axis = t.perm[onnx_axis - 1]
+    fields: dict[str, Any] = {"axis": -1 if cn_axis == rank - 1 else cn_axis, "start": start}
+    if stop is not None:
+        fields["stop"] = stop
+    if step != 1:
+        fields["step"] = step
+    return im.emit("slice", base, [t.layer], **fields)
+
+
+def _slice(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    starts = [int(v) for v in im.numbers(node.input[1], "starts")]
+    ends = [int(v) for v in im.numbers(node.input[2], "ends")]
+    axes = ([int(v) for v in im.numbers(node.input[3], "axes")] if len(node.input) > 3 and node.input[3]
+            else list(range(len(starts))))
+    steps = ([int(v) for v in im.numbers(node.input[4], "steps")] if len(node.input) > 4 and node.input[4]
+             else [1] * len(starts))
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise im.fail("Slice's starts, ends, axes and steps must have one value per axis sliced",
+                      got=[len(starts), len(ends), len(axes), len(steps)], expected="four equal lengths")
+    full = rank + 1
+    if any(not -full <= a < full for a in axes):
+        raise im.fail(f"input 'axes' holds a number that is not an axis of the rank-{full} input", got=axes,
+                      expected=f"{-full} to {full - 1}")
+    if _crop(im, node, t, starts, ends, axes, steps):
+        return
+    current = t
+    for k, (s, e, a, st) in enumerate(zip(starts, ends, axes, steps)):
+        a %= rank + 1
+        if a == 0:
+            if s == 0 and e >= 2**31:
+                continue
+            raise im.fail("Slice along the batch axis is not supported")
+        stop = None if e >= 2**31 else e
+        base = im.node_name(node) if k == len(starts) - 1 else im.node_name(node, f".{k}")
+        layer = _slice_layer(im, base, current, a, s, stop, st)
+        current = Tensor(layer, current.perm)
+    im.values[node.output[0]] = current
+
+
+def _crop(im: _Importer, node: Any, t: Tensor, starts: list[int], ends: list[int], axes: list[int],
+          steps: list[int]) -> bool:
+    """A Slice of spatial axes only, step 1, on a channels-first value: a crop."""
+    rank = im.rank(t)
+    dims = im.onnx_shape(t)
+    full = rank + 1
+    axes = [a % full for a in axes]
+    if rank < 2 or t.perm != _cf(rank) or any(a < 2 for a in axes) or any(st != 1 for st in steps) \
+            or not all(isinstance(d, int) for d in dims):
+        return False
+    cropping = [[0, 0] for _ in range(rank - 1)]
+    for s, e, a in zip(starts, ends, axes):
+        n = dims[a - 1]
+        begin = min(max(s + n if s < 0 else s, 0), n)
+        end = min(max(e + n if e < 0 else e, 0), n)
+        if end <= begin:
+            return False
+        cropping[a - 2] = [begin, n - end]
+    layer = im.emit("crop", im.node_name(node), [t.layer], cropping=cropping)
+    im.finish(node, layer, t.perm)
+    return True
+
+
+def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    axis = _axis(im, attrs, "axis", 0, rank + 1)
+    if len(node.input) > 1 and node.input[1]:
+        parts = [int(v) for v in im.numbers(node.input[1], "split", len(node.output))]
+    elif "split" in attrs:
+        parts = [int(v) for v in attrs["split"]]
+    else:
+        total = im.onnx_shape(t)[axis - 1] if axis else None
+        if not isinstance(total, int):
+            raise im.fail("Split of a symbolic axis needs explicit sizes")
+        count = len(node.output)
+        size = -(-total // count)
+        parts = [min(size, total - size * k) for k in range(count)]
+    start = 0
+    for k, (output, size) in enumerate(zip(node.output, parts)):
+        if output:
+            layer = _slice_layer(im, im.node_name(node, f".{k}"), t, axis, start, start + size, 1)
+            im.values[output] = Tensor(layer, t.perm)
+        start += size
+
+
+def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    mode = attrs.get("mode", b"constant")
+    if mode not in (b"constant", "constant"):
+        raise im.fail(f"Pad mode {mode!r} is not supported", expected="constant (zeros)")
+    pads = ([int(v) for v in im.numbers(node.input[1], "pads")] if len(node.input) > 1 and node.input[1]
+            else [int(v) for v in attrs.get("pads", [])])
+    if len(node.input) > 2 and node.input[2] and float(im.value(node.input[2]).reshape(-1)[0]) != 0.0:
+        raise im.fail("Pad with a value other than 0 is not supported")
+    if len(node.input) > 3 and node.input[3]:
+        raise im.fail("Pad with axes is not supported")
+    t = im.tensor(node.input[0])
+    full = im.rank(t) + 1
+    if len(pads) != 2 * full or pads[0] or pads[1] or pads[full] or pads[full + 1] or min(pads) < 0:
+        raise im.fail("Pad must pad only the spatial axes, by non-negative amounts", got=pads)
+    x = im.cf_input(node.input[0])
+    pairs = [[pads[i], pads[i + full]] for i in range(2, full)]
+    layer = im.emit("zero_pad", im.node_name(node), [x], padding=pairs)
+    im.finish(node, layer, _cf(full - 1))
+
+
+def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    rank = im.rank(t)
+    mode = attrs.get("mode", b"nearest")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    transform = attrs.get("coordinate_transformation_mode", b"half_pixel")
+    transform = transform.decode() if isinstance(transform, bytes) else transform
+    nearest_mode = attrs.get("nearest_mode", b"round_prefer_floor")
+    nearest_mode = nearest_mode.decode() if isinstance(nearest_mode, bytes) else nearest_mode
+    if mode == "nearest" and (node.op_type == "Upsample" or transform == "asymmetric" and nearest_mode == "floor"):
+        kind = "nearest"
+    elif mode in ("linear", "bilinear") and transform in ("half_pixel", "pytorch_half_pixel"):
+        kind = "linear"
+    else:
+        raise im.fail(f"Resize mode {mode} with {transform} coordinates is not supported",
+                      expected="nearest (asymmetric, floor) or linear (half_pixel)")
+    if "axes" in attrs and list(attrs["axes"]) != list(range(1, rank + 1)) and \
+            list(attrs["axes"]) != list(range(2, rank + 1)):
+        raise im.fail("Resize over other axes than channels and spatial ones is not supported")
+    dims = im.onnx_shape(t)
+    sizes = scales = None
+    inputs = list(node.input)
+    if node.op_type == "Upsample":
+        scales = im.numbers(inputs[1], "scales") if len(inputs) > 1 else list(attrs["scales"])
+    else:
+        if len(inputs) > 3 and inputs[3]:
+            sizes = im.numbers(inputs[3], "sizes")
+        elif len(inputs) > 2 and inputs[2]:
+            scales = im.numbers(inputs[2], "scales")
+    fields: dict[str, Any] = {"mode": kind}
+    if sizes is not None:
+        sizes = [int(v) for v in sizes][-rank:]
+        if sizes[0] != dims[0]:
+            raise im.fail("Resize may not change the channel count")
+        fields["size"] = _sizes(sizes[1:])
+    elif scales is not None:
+        scales = [float(v) for v in scales][-rank:]
+        if scales[0] != 1 or any(s != int(s) or s < 1 for s in scales[1:]):
+            raise im.fail("Resize scales must be whole numbers (and 1 on the channels)", got=scales)
+        fields["scale"] = _sizes(scales[1:])
+    else:
+        raise im.fail("Resize needs scales or sizes")
+    x = im.cf_input(node.input[0])
+    im.finish(node, im.emit("upsample", im.node_name(node), [x], **fields), _cf(rank))
+
+
+def _gather(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    """Rows of a constant table picked by computed ids: an embedding."""
+    table = im.values.get(node.input[0])
+    if not _is_const(table) or table.ndim != 2 or int(attrs.get("axis", 0)) != 0:
+        raise im.fail("Gather is supported as an embedding: a constant [vocab, dim] table, axis 0, computed ids")
+    x = im.same_input(node.input[1])
+    table = im.const(node.input[0], "table")  # an import reads the values now
+    layer = im.emit("embedding", im.node_name(node), [x], vocab=int(table.shape[0]), dim=int(table.shape[1]))
+    im.keep(f"{layer}.weight", lambda: table)
+    im.finish(node, layer, _identity(len(im.shapes[layer])))
