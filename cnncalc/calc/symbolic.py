@@ -21,6 +21,7 @@ from ..errors import CnnCalcError, SolveError
 from ..maths import arith, expr
 from ..maths.budget import check as check_budget
 from ..maths.budget import time_budget
+from ..maths.ranges import ranges
 
 VARIABLES = ("n", "f", "p", "s", "d", "out")
 MINIMUM = {"n": 1, "f": 1, "p": 0, "s": 1, "d": 1, "out": 1, "output_padding": 0}
@@ -568,8 +569,8 @@ class SizeSearch:
         steps = [f"tried {self.name} = {self.low} … {self.high}: {condition}"]
         notes = [f"{len(found)} of {self.high - self.low + 1} values work"]
         if found:
-            notes.append(f"as ranges: {_ranges(found)}")
-            steps.append(f"⇒ {self.name} ∈ {{{_ranges(found)}}}")
+            notes.append(f"as ranges: {ranges(found, most=12)}")
+            steps.append(f"⇒ {self.name} ∈ {{{ranges(found, most=12)}}}")
         for reason, value in list(failures.items())[:4]:
             notes.append(f"e.g. {self.name} = {value}: {reason}")
         return Solution(self.name, found[: LIST_LIMIT * 4], None, steps, notes)  # a copy: a search is remembered
@@ -641,21 +642,3 @@ def _first_lossy_layer(network: Any) -> Any:
 def _reason(error: Exception) -> str:
     text = str(error)
     return text.split(": ", 1)[-1] if "layer" not in text else text[text.find("layer"):]
-
-
-def _ranges(values: list[int]) -> str:
-    parts, start, prev = [], values[0], values[0]
-    for value in values[1:] + [None]:  # type: ignore[list-item]
-        if value is not None and value == prev + 1:
-            prev = value
-            continue
-        parts.append(f"{start}" if start == prev else f"{start}–{prev}")
-        if value is not None:
-            start = prev = value
-    if len(parts) > 12:
-        # a periodic pattern (every 4th size, say) is clearer as a step
-        steps = {values[i + 1] - values[i] for i in range(len(values) - 1)}
-        if len(steps) == 1:
-            return f"{values[0]}, {values[1]}, … {values[-1]} (step {steps.pop()})"
-        return ", ".join(parts[:12]) + ", …"
-    return ", ".join(parts)
