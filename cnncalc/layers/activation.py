@@ -4,16 +4,16 @@ element-wise ones: prelu, layer_scale. Shape kept; they act on the last axis of 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from .axes import batch_axis, sample_axis
 from .base import Field, Inference, Layer, Shape, any_int, choice, fmt, number, probability
 
 
 class Activation(Layer):
-    type_names = ("relu", "relu6", "elu", "gelu", "silu", "sigmoid", "tanh", "normalize",
-                  "hardswish", "hardsigmoid", "mish", "softplus")
-    fields: dict[str, Field] = {}
+    type_names: ClassVar[tuple[str, ...]] = ("relu", "relu6", "elu", "gelu", "silu", "sigmoid", "tanh",
+                                             "normalize", "hardswish", "hardsigmoid", "mish", "softplus")
+    fields = {}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         return Inference(tuple(inputs[0]))
@@ -30,12 +30,14 @@ class LeakyReLU(Activation):
     type_name = "leaky_relu"
     type_names = ("leaky_relu",)
     fields = {"alpha": Field(number, 0.01)}
+    alpha: float
 
 
 class Softmax(Activation):
     type_name = "softmax"
     type_names = ("softmax",)
     fields = {"axis": Field(any_int, -1)}
+    axis: int
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         axis = sample_axis(self.axis, len(inputs[0]))
@@ -51,6 +53,7 @@ class Dropout(Activation):
     type_name = "dropout"
     type_names = ("dropout",)
     fields = {"rate": Field(probability, 0.5)}
+    rate: float
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         return inputs[0]  # inference: dropout is the identity
@@ -61,6 +64,7 @@ class PReLU(Layer):
 
     type_name = "prelu"
     fields = {"alpha": Field(choice("channel", "single"), "channel")}
+    alpha: str
 
     def _count(self, shape: Shape) -> Any:
         return self.numeric_channels(shape[-1]) if self.alpha == "channel" else 1
@@ -86,6 +90,7 @@ class LayerScale(Layer):
 
     type_name = "layer_scale"
     fields = {"init": Field(number, 1e-6)}
+    init: float
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         channels = self.numeric_channels(inputs[0][-1])

@@ -27,6 +27,11 @@ class Attention(Layer):
         "output_dim": Field(_optional_positive, None),
         "bias": Field(boolean, True),
     }
+    heads: int
+    key_dim: int | None
+    value_dim: int | None
+    output_dim: int | None
+    bias: bool
 
     def dims(self, inputs: Sequence[Shape]) -> dict[str, Any]:
         """Token counts and feature sizes of query, key, value and output, checked."""
@@ -86,7 +91,7 @@ class Attention(Layer):
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         g = self.dims(inputs)
-        shapes = {"query.weight": (g["d_q"], g["h"], g["k"]), "key.weight": (g["d_k"], g["h"], g["k"]),
+        shapes: dict[str, tuple[int, ...]] = {"query.weight": (g["d_q"], g["h"], g["k"]), "key.weight": (g["d_k"], g["h"], g["k"]),
                   "value.weight": (g["d_v"], g["h"], g["v"]), "output.weight": (g["h"], g["v"], g["out"])}
         if self.bias:
             shapes.update({"query.bias": (g["h"], g["k"]), "key.bias": (g["h"], g["k"]),

@@ -7,15 +7,22 @@ A layer type is one subclass of :class:`Layer` that declares its ``fields`` and 
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
 from ..errors import CnnCalcError, ShapeError, SpecError, did_you_mean
 from ..maths import arith
 
-Shape = tuple  # of dims (int or sympy expression)
+Shape: TypeAlias = tuple[Any, ...]  # of dims (int or sympy expression)
+#: a size field parsed: one entry per spatial axis, or a :class:`Uniform` for all of them
+Sizes: TypeAlias = tuple[int, ...]
+#: a padding field parsed (see :func:`padding`): a kind, then its amounts
+Padding: TypeAlias = tuple[Any, ...]
+#: inline weights as written in the spec: nested lists of numbers
+InlineArray: TypeAlias = list[Any]
 REQUIRED = object()
 #: largest integer a field or an input dimension takes: products of a few such sizes stay exact and
 #: printable (a 4000-digit filter count would overflow float conversions and str() of the totals)
@@ -92,7 +99,7 @@ def pair_of(parse_one: Callable[[Any], int], what: str) -> Callable[[Any], tuple
     return parse
 
 
-class Uniform(tuple):
+class Uniform(tuple[int, ...]):
     """A size given as one int: it stands for every spatial axis, whatever the input's rank.
 
     It looks like the 2-D pair ``(k, k)`` so that code written for [H, W, C] reads it as before;
@@ -132,7 +139,7 @@ size2 = sizes_of(positive_int, "a positive integer")
 sizes = size2
 
 
-def per_axis(value: tuple, rank: int, field_name: str) -> tuple:
+def per_axis(value: Sizes, rank: int, field_name: str) -> tuple[int, ...]:
     """A parsed size for an input of ``rank`` spatial axes: one entry per axis."""
     if isinstance(value, Uniform):
         return (value.value,) * rank
@@ -170,7 +177,7 @@ def probability(value: Any) -> float:
 
 def choice(*options: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             hint = did_you_mean(str(value), options) if isinstance(value, str) else None
             raise FieldValueError("one of " + ", ".join(options) + (f"; {hint}" if hint else ""))
         return value
@@ -178,7 +185,7 @@ def choice(*options: str) -> Callable[[Any], str]:
     return parse
 
 
-def padding(value: Any) -> tuple:
+def padding(value: Any) -> Padding:
     """Padding as ``("same",)``, ``("full",)``, ``("each", p)`` (one int for every axis) or
     ``("explicit", (before, after), ...)`` with one pair per spatial axis."""
     expected = ("an int, a list with one int per spatial axis, [[before, after], ...] per axis, "
@@ -209,7 +216,7 @@ def padding(value: Any) -> tuple:
         raise FieldValueError(expected) from None
 
 
-def explicit_pairs(pad: tuple, rank: int, field_name: str = "padding") -> list[tuple[Any, Any]]:
+def explicit_pairs(pad: Padding, rank: int, field_name: str = "padding") -> list[tuple[Any, Any]]:
     """The (before, after) pairs of an ``each``/``explicit`` padding for ``rank`` spatial axes."""
     if pad[0] == "each":
         return [(pad[1], pad[1])] * rank
@@ -224,7 +231,7 @@ def explicit_pairs(pad: tuple, rank: int, field_name: str = "padding") -> list[t
     return pairs
 
 
-def numeric_array(value: Any) -> Any:
+def numeric_array(value: Any) -> InlineArray:
     """Inline weights: nested lists of numbers (checked for shape later, at run time)."""
 
     def check(node: Any, depth: int) -> None:
@@ -245,7 +252,7 @@ def numeric_array(value: Any) -> Any:
     return value
 
 
-def bias_field(value: Any) -> Any:
+def bias_field(value: Any) -> bool | InlineArray:
     """``bias`` is a flag (true/false) or, for inline weights, a list of numbers (implies true)."""
     if isinstance(value, bool):
         return value
@@ -287,15 +294,27 @@ COMMON_FIELDS = ("type", "name", "inputs", "trainable")
 
 
 class Layer:
-    """One layer of a network spec: validated fields plus the rules of its type."""
+    """One layer of a network spec: validated fields plus the rules of its type.
+
+    A layer type lists its fields in ``fields`` (parser, default, description) and declares each one with
+    its type in the class body, as a dataclass does (``kernel: Sizes``): the parsed values are the
+    instance's attributes (``layer.kernel``), and the declarations tell type checkers so. Both are checked
+    against each other when the class is made.
+    """
 
     type_name: ClassVar[str] = ""
+    #: the type names a class registers, when it is more than ``type_name`` (read from the class itself,
+    #: never inherited)
+    type_names: ClassVar[tuple[str, ...]] = ()
     fields: ClassVar[dict[str, Field]] = {}
     #: number of inputs: 1, or None for "two or more" (merge layers)
     arity: ClassVar[int | None] = 1
+    #: a field of every type, set like the others: ``trainable: false`` freezes the layer's parameters
+    trainable: bool
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _check_declared(cls)
         names = cls.__dict__.get("type_names") or ((cls.type_name,) if cls.type_name else ())
         for name in names:
             LAYER_TYPES[name] = cls
@@ -397,7 +416,7 @@ class Layer:
                              got=_shape_list(shape), expected="2 to 4 axes, channels last")
         return tuple(shape[:-1]), shape[-1]
 
-    def axes(self, field_name: str, rank: int) -> tuple:
+    def axes(self, field_name: str, rank: int) -> tuple[int, ...]:
         """A per-axis field (``kernel``, ``stride``, ...) for ``rank`` spatial axes."""
         return per_axis(getattr(self, field_name), rank, field_name)
 
@@ -406,6 +425,25 @@ class Layer:
             raise ShapeError("the channel count must be a number, not a symbol", got=str(channels),
                              expected="an integer")
         return channels
+
+
+def _check_declared(cls: type[Layer]) -> None:
+    """Each field in ``cls.fields`` is declared with its type in the class or a base (``kernel: Sizes``),
+    and each attribute the class itself declares is one of its fields, so the table and the declarations
+    cannot drift apart. (``Layer``'s own attributes and class variables are not fields.)"""
+    common = set(inspect.get_annotations(Layer))
+
+    def declared(klass: type) -> set[str]:
+        return {name for name, hint in inspect.get_annotations(klass).items()
+                if name not in common and not str(hint).startswith("ClassVar")}
+
+    everywhere = set().union(*(declared(klass) for klass in cls.__mro__ if klass is not Layer))
+    missing = [name for name in cls.fields if name not in everywhere]
+    extra = sorted(declared(cls) - set(cls.fields))
+    problems = ([f"fields without a declared type: {', '.join(missing)}"] if missing else []) + (
+        [f"declared but not in fields: {', '.join(extra)}"] if extra else [])
+    if problems:
+        raise TypeError(f"layer class {cls.__name__}: " + "; ".join(problems))
 
 
 def a_layer(type_name: str) -> str:
@@ -429,7 +467,7 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def padding_pairs(pad: tuple, shape_hw: tuple[Any, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+def padding_pairs(pad: Padding, shape_hw: tuple[Any, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
                   dilation: tuple[int, ...]) -> tuple[list[tuple[Any, Any]], list[Any] | None]:
     """Resolve a parsed padding to per-axis (before, after); for 'same' also the outputs.
 

@@ -12,8 +12,11 @@ from .base import (
     AXIS_NAMES,
     Field,
     Inference,
+    InlineArray,
     Layer,
+    Padding,
     Shape,
+    Sizes,
     Uniform,
     activation_name,
     bias_field,
@@ -31,18 +34,8 @@ from .base import (
     window_output,
 )
 
-_WINDOW_FIELDS = {
-    "kernel": Field(sizes, doc="the kernel size, an int or a list with one per spatial axis"),
-    "stride": Field(sizes, Uniform(1)),
-    "padding": Field(padding, ("each", 0)),
-    "dilation": Field(sizes, Uniform(1)),
-    "bias": Field(bias_field, True),
-    "activation": Field(activation_name, "none"),
-    "weight": Field(numeric_array, None),
-}
 
-
-def has_bias(layer: Layer) -> int:
+def has_bias(layer: _Windowed) -> int:
     return 0 if layer.bias is False else 1
 
 
@@ -55,7 +48,24 @@ def product_text(values: Sequence[Any]) -> str:
 
 
 class _Windowed(Layer):
-    """Shared sliding-window geometry of the convolutions (not a layer type itself)."""
+    """Shared fields and sliding-window geometry of the convolutions (not a layer type itself)."""
+
+    fields = {
+        "kernel": Field(sizes, doc="the kernel size, an int or a list with one per spatial axis"),
+        "stride": Field(sizes, Uniform(1)),
+        "padding": Field(padding, ("each", 0)),
+        "dilation": Field(sizes, Uniform(1)),
+        "bias": Field(bias_field, True),
+        "activation": Field(activation_name, "none"),
+        "weight": Field(numeric_array, None),
+    }
+    kernel: Sizes
+    stride: Sizes
+    padding: Padding
+    dilation: Sizes
+    bias: bool | InlineArray
+    activation: str
+    weight: InlineArray | None
 
     def geometry(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         return self.axes("kernel", rank), self.axes("stride", rank), self.axes("dilation", rank)
@@ -91,7 +101,7 @@ class _Windowed(Layer):
     def bias_count(self, out_shape: Shape) -> int:
         return int(out_shape[-1]) * has_bias(self)
 
-    def rf_step(self, pads: list[tuple[Any, Any]]) -> list[tuple[int, int, Any]]:
+    def rf_step(self, pads: list[tuple[Any, Any]]) -> list[tuple[int, int, Any, int]]:
         kernel, stride, dilation = self.geometry(len(pads))
         return [(arith.effective_kernel(k, d), s, pad[0], d) for k, d, s, pad in zip(kernel, dilation, stride, pads)]
 
@@ -102,10 +112,13 @@ class Conv(_Windowed):
     rank_of_type = _ranked("conv")
     fields = {
         "filters": Field(positive_int, doc="the number of filters, a positive integer"),
-        **_WINDOW_FIELDS,
+        **_Windowed.fields,
         "groups": Field(positive_int, 1),
         "flip": Field(boolean, False),
     }
+    filters: int
+    groups: int
+    flip: bool
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
@@ -155,7 +168,8 @@ class Conv(_Windowed):
 
 class DepthwiseConv(_Windowed):
     type_name = "depthwise_conv"
-    fields = {**_WINDOW_FIELDS, "multiplier": Field(positive_int, 1)}
+    fields = {**_Windowed.fields, "multiplier": Field(positive_int, 1)}
+    multiplier: int
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         _, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
@@ -204,10 +218,13 @@ class SeparableConv(_Windowed):
     type_name = "separable_conv"
     fields = {
         "filters": Field(positive_int, doc="the number of filters, a positive integer"),
-        **_WINDOW_FIELDS,
+        **_Windowed.fields,
         "multiplier": Field(positive_int, 1),
         "pointwise_weight": Field(numeric_array, None),
     }
+    filters: int
+    multiplier: int
+    pointwise_weight: InlineArray | None
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         _, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
@@ -261,10 +278,13 @@ class ConvTranspose(_Windowed):
     rank_of_type = _ranked("conv_transpose")
     fields = {
         "filters": Field(positive_int, doc="the number of filters, a positive integer"),
-        **_WINDOW_FIELDS,
+        **_Windowed.fields,
         "output_padding": Field(sizes_of(nonneg_int, "a non-negative integer"), Uniform(0)),
         "groups": Field(positive_int, 1),
     }
+    filters: int
+    output_padding: Sizes
+    groups: int
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from .base import (
     Field,
     FieldValueError,
     Inference,
+    InlineArray,
     Layer,
     Shape,
     activation_name,
@@ -44,6 +45,10 @@ class Dense(Layer):
         "activation": Field(activation_name, "none"),
         "weight": Field(numeric_array, None),
     }
+    units: int
+    bias: bool | InlineArray
+    activation: str
+    weight: InlineArray | None
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
@@ -62,7 +67,7 @@ class Dense(Layer):
         return 0 if self.bias is False else self.units
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
-        shapes = {"weight": (inputs[0][-1], self.units)}
+        shapes: dict[str, tuple[int, ...]] = {"weight": (inputs[0][-1], self.units)}
         if self.bias is not False:
             shapes["bias"] = (self.units,)
         return shapes
@@ -93,6 +98,15 @@ class BatchNorm(Layer):
         "mean": Field(numeric_array, None),
         "var": Field(numeric_array, None),
     }
+    center: bool
+    scale: bool
+    epsilon: float
+    count_stats: bool
+    count_samples: bool
+    gamma: InlineArray | None
+    beta: InlineArray | None
+    mean: InlineArray | None
+    var: InlineArray | None
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]

@@ -16,7 +16,7 @@ def same_dim(a: Any, b: Any) -> bool:
     if arith.is_int(a) and arith.is_int(b):
         return a == b
     difference = arith.simplify(a - b)
-    return difference == 0
+    return bool(difference == 0)
 
 
 def _is_one(dim: Any) -> bool:
@@ -54,7 +54,7 @@ class Merge(Layer):
 
     type_names = ("add", "multiply", "subtract", "maximum", "minimum", "average")
     arity = None
-    fields: dict[str, Field] = {}
+    fields = {}
     _WORDS = {"add": "sum", "multiply": "product", "subtract": "difference", "maximum": "maximum",
               "minimum": "minimum", "average": "mean"}
 
@@ -96,6 +96,7 @@ class Concat(Layer):
     type_name = "concat"
     arity = None
     fields = {"axis": Field(any_int, -1)}
+    axis: int
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         rank = len(inputs[0])
@@ -113,10 +114,10 @@ class Concat(Layer):
                                      field="inputs", got=[str(d) for d in shape],
                                      expected=str([str(d) for d in inputs[0]]))
             total = total + shape[axis]
-        shape = list(inputs[0])
-        shape[axis] = arith.simplify(total)
+        out = list(inputs[0])
+        out[axis] = arith.simplify(total)
         parts = " + ".join(str(s[axis]) for s in inputs)
-        return Inference(tuple(shape), explain=[f"axis {self.axis}: {parts} = {shape[axis]}"])
+        return Inference(tuple(out), explain=[f"axis {self.axis}: {parts} = {out[axis]}"])
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np

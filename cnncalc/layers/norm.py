@@ -30,6 +30,10 @@ class LayerNorm(Layer):
         "scale": Field(boolean, True),
         "epsilon": Field(positive_number, 1e-5),
     }
+    axis: tuple[int, ...]
+    center: bool
+    scale: bool
+    epsilon: float
 
     def normalised_axes(self, shape: Shape) -> tuple[int, ...]:
         axes = tuple(sorted(sample_axis(a, len(shape)) for a in self.axis))
@@ -55,7 +59,7 @@ class LayerNorm(Layer):
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         shape = inputs[0]
         dims = tuple(shape[a] for a in self.normalised_axes(shape))
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         if self.scale:
             shapes["gamma"] = dims
         if self.center:
@@ -92,6 +96,10 @@ class GroupNorm(Layer):
         "scale": Field(boolean, True),
         "epsilon": Field(positive_number, 1e-5),
     }
+    groups: int
+    center: bool
+    scale: bool
+    epsilon: float
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
@@ -108,7 +116,7 @@ class GroupNorm(Layer):
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         channels = inputs[0][-1]
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         if self.scale:
             shapes["gamma"] = (channels,)
         if self.center:

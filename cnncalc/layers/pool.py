@@ -12,7 +12,9 @@ from .base import (
     Field,
     Inference,
     Layer,
+    Padding,
     Shape,
+    Sizes,
     Uniform,
     boolean,
     padding,
@@ -41,6 +43,11 @@ class _Pool(Layer):
         "dilation": Field(sizes, Uniform(1)),
         "ceil_mode": Field(boolean, False),
     }
+    kernel: Sizes
+    stride: Sizes  # the kernel when not given (check_fields)
+    padding: Padding
+    dilation: Sizes
+    ceil_mode: bool
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
@@ -127,6 +134,7 @@ class AvgPool(_Pool):
     rank_of_type = _ranked("avgpool")
     # false: divide by the cells inside the input (Keras, and this tool's v1); true: PyTorch's default
     fields = {**_Pool.fields, "count_include_pad": Field(boolean, False)}
+    count_include_pad: bool
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
@@ -153,6 +161,7 @@ class AvgPool(_Pool):
 class GlobalPool(Layer):
     type_names = ("global_maxpool", "global_avgpool")
     fields = {"keepdims": Field(boolean, False)}
+    keepdims: bool
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         dims, channels = self.spatial_input(inputs[0])
@@ -181,6 +190,7 @@ def adaptive_bounds(n: int, out: int) -> tuple[list[int], list[int]]:
 class AdaptivePool(Layer):
     type_names = ("adaptive_avgpool", "adaptive_maxpool")
     fields = {"size": Field(sizes, doc="the output spatial size, an int or a list with one per spatial axis")}
+    size: Sizes
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         dims, channels = self.spatial_input(inputs[0])

@@ -7,12 +7,12 @@ from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..maths import arith
-from .base import AXIS_NAMES, Field, FieldValueError, Inference, Layer, Shape, explicit_pairs, fmt, padding
+from .base import AXIS_NAMES, Field, FieldValueError, Inference, Layer, Padding, Shape, explicit_pairs, fmt, padding
 
 
 class Flatten(Layer):
     type_name = "flatten"
-    fields: dict[str, Field] = {}
+    fields = {}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
@@ -40,6 +40,7 @@ def _target_shape(value: Any) -> tuple[int, ...]:
 class Reshape(Layer):
     type_name = "reshape"
     fields = {"shape": Field(_target_shape, doc="the target shape, e.g. [7, 7, 64]")}
+    shape: tuple[int, ...]
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         size = arith.product(inputs[0])
@@ -65,6 +66,7 @@ class Reshape(Layer):
 class ZeroPad(Layer):
     type_name = "zero_pad"
     fields = {"padding": Field(padding, doc="an int, one per spatial axis, or [[before, after], ...] per axis")}
+    padding: Padding
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:

@@ -34,6 +34,10 @@ class Slice(Layer):
         "stop": Field(optional_int, None),
         "step": Field(positive_int, 1),
     }
+    axis: int
+    start: int
+    stop: int | None
+    step: int
 
     def bounds(self, n: Any) -> tuple[Any, Any, Any]:
         """(first index, end index, length) along an axis of size ``n``; out of range raises."""
@@ -93,6 +97,7 @@ class ChannelShuffle(Layer):
 
     type_name = "channel_shuffle"
     fields = {"groups": Field(positive_int, doc="the number of groups, a divisor of the channel count")}
+    groups: int
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         channels = self.numeric_channels(inputs[0][-1])
@@ -116,6 +121,9 @@ class Permute(Layer):
 
     type_name = "permute"
     fields = {"axes": Field(axes_list, doc="a permutation of the sample's axes, e.g. [1, 0]")}
+    # the spec's name: on a permute layer this field hides the Layer.axes method, which reads sized fields
+    # (kernel, stride) that permute does not have
+    axes: tuple[int, ...]  # type: ignore[assignment]
 
     def order(self, rank: int) -> tuple[int, ...]:
         if len(self.axes) != rank:

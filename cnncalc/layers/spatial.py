@@ -13,7 +13,9 @@ from .base import (
     FieldValueError,
     Inference,
     Layer,
+    Padding,
     Shape,
+    Sizes,
     choice,
     explicit_pairs,
     number,
@@ -61,6 +63,9 @@ class Upsample(Layer):
         "size": Field(_optional_sizes, None),
         "mode": Field(choice("nearest", "linear"), "nearest"),
     }
+    scale: Sizes | None  # 2 when neither is given (check_fields)
+    size: Sizes | None
+    mode: str
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
@@ -116,7 +121,7 @@ class Upsample(Layer):
         return x
 
 
-def _cropping(value: Any) -> tuple:
+def _cropping(value: Any) -> Padding:
     try:
         parsed = padding(value)
     except FieldValueError:
@@ -132,6 +137,8 @@ class Crop(Layer):
         "cropping": Field(_cropping, None),
         "size": Field(_optional_sizes, None),
     }
+    cropping: Padding | None
+    size: Sizes | None
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
@@ -186,6 +193,10 @@ class LocalResponseNorm(Layer):
         "beta": Field(number, 0.75),
         "k": Field(number, 1.0),
     }
+    size: int
+    alpha: float
+    beta: float
+    k: float
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         n = self.size

@@ -15,7 +15,7 @@ class ClassToken(Layer):
     """``[T, d] → [T+1, d]``: a learned token at index 0 (ViT's [class] token)."""
 
     type_name = "class_token"
-    fields: dict[str, Field] = {}
+    fields = {}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
@@ -42,7 +42,7 @@ class PositionEmbedding(Layer):
     """Adds a learned table shaped as the input (``[T, d]``: ``T·d`` parameters)."""
 
     type_name = "position_embedding"
-    fields: dict[str, Field] = {}
+    fields = {}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
@@ -67,6 +67,8 @@ class Embedding(Layer):
         "vocab": Field(positive_int, doc="the vocabulary size, a positive integer"),
         "dim": Field(positive_int, doc="the vector size, a positive integer"),
     }
+    vocab: int
+    dim: int
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         params = self.vocab * self.dim
