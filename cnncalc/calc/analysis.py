@@ -265,8 +265,9 @@ class _Fields:
             return None
         import numpy as np
 
-        below_all = [self._of(source) for source in inputs]
-        if any(b is None or len(b) != len(rf) for b in below_all):
+        found = [self._of(source) for source in inputs]
+        below_all = [b for b in found if b is not None and len(b) == len(rf)]
+        if len(below_all) != len(found):
             return None
         if len(below_all) == 1:
             below = below_all[0]

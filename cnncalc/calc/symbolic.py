@@ -137,7 +137,8 @@ def _known(values: dict[str, str | None], unknown: str, names: tuple[str, ...],
     for name in names:
         if name == unknown:
             continue
-        if values.get(name) is None:
+        given = values.get(name)
+        if given is None:
             if name in DEFAULTS:
                 known[name] = parse_quantity(DEFAULTS[name], name)
                 continue
@@ -145,7 +146,7 @@ def _known(values: dict[str, str | None], unknown: str, names: tuple[str, ...],
                 continue
             raise SolveError(f"--{name.replace('_', '-')} is needed ({WHAT[name]})",
                              hint=f"give a number or a symbol name, or ask --for {name}")
-        known[name] = parse_quantity(values[name], name)
+        known[name] = parse_quantity(given, name)
     known = _put_in(known, {name: str(values.get(name) or DEFAULTS.get(name)) for name in known})
     for name, value in known.items():
         if isinstance(value, sympy.Basic) and symbol(unknown) in value.free_symbols:
@@ -355,7 +356,7 @@ def _solve_symbolic(unknown: str, k: dict[str, Any]) -> Solution:
 
 def _holds_always(equation: Any) -> bool:
     """Whether an equation sympy found no root for holds for every value (``2n = 2n``) rather than none."""
-    return sympy.expand(equation.lhs - equation.rhs) == 0
+    return bool(sympy.expand(equation.lhs - equation.rhs) == 0)
 
 
 def _every(unknown: str, steps: list[str], notes: list[str]) -> Solution:
@@ -594,9 +595,9 @@ def search_sizes(network: Any, name: str, low: int = 1, high: int = 1024, where:
     if others:
         raise SolveError(f"fix the other input symbols with --where: {', '.join(others)}",
                          hint=f"e.g. --where {others[0]}=32")
-    if name in (where or {}):
+    if where and name in where:
         raise SolveError(f"--where gives '{name}' a value, but --for asks for it", got=f"{name}={where[name]}",
-                         expected="--where for the other symbols only")  # type: ignore[index]
+                         expected="--where for the other symbols only")
     if not 1 <= low <= high or high - low + 1 > MAX_SIZES_TRIED:
         raise SolveError("bad range", got=[low, high],
                          expected=f"1 ≤ --min ≤ --max, at most {MAX_SIZES_TRIED:,} sizes")

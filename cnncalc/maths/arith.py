@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeGuard
 
 Dim = Any  # int, or a sympy expression
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int  # bool excluded on purpose
 
 
-def _sympy():
+def _sympy() -> Any:  # the sympy module (untyped)
     import sympy
 
     return sympy
@@ -95,9 +95,9 @@ def _floor_class() -> Any:
     cache: summaries print each shape several times and sympy's printer costs about a millisecond per floor.
     Its argument is plain sympy (``n/4 + 3/4``), so copies and pickles rebuild it unchanged."""
     if not _FLOOR_CLASS:
-        sp = _sympy()
+        import sympy
 
-        class Floor(sp.floor):  # type: ignore[misc, valid-type]
+        class Floor(sympy.floor):  # type: ignore[misc]  # sympy is untyped: a subclass of Any
             def _sympystr(self, printer: Any) -> str:
                 text = self.__dict__.get("_text")
                 if text is None:
@@ -376,6 +376,7 @@ def show(value: Dim) -> str:
 
 def factor_text(value: Dim) -> str:
     """A value as a factor in a written product: compound expressions get parentheses."""
-    if is_int(value) or getattr(value, "is_Atom", False) or getattr(value, "func", None).__name__ in ("floor", "ceiling"):
+    func: Any = getattr(value, "func", None)  # a sympy expression's class
+    if is_int(value) or getattr(value, "is_Atom", False) or func.__name__ in ("floor", "ceiling"):
         return str(value)
     return f"({value})"

@@ -7,7 +7,7 @@ strided views (``sliding_window_view``) reduced with einsum/tensordot or max/sum
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,22 +51,24 @@ def correlate(x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dilation
     if groups == 1 and per_group >= 3 and n * math.prod(out_shape) * per_group * taps * x.itemsize > TAPS_BYTES:
         # Large maps: one matmul per kernel tap over a strided view, instead of copying every window
         # (im2col); same sums, far less memory traffic.
-        out = None
+        total: np.ndarray | None = None
         for tap in np.ndindex(*kernel):
             view = x[(slice(None), *(slice(t * d, t * d + (o - 1) * s + 1, s)
                                      for t, d, o, s in zip(tap, dilation, out_shape, stride)), slice(None))]
             term = view @ weight[tap]
-            out = term if out is None else out + term
-        return out
+            total = term if total is None else total + term
+        assert total is not None  # every kernel has a tap
+        return total
     win = windows(x, kernel, stride, dilation, out_shape)  # [N, *out, C, *kernel]
     if groups == 1:
-        return np.tensordot(win, weight, axes=(list(range(rank + 1, 2 * rank + 2)),
-                                               [rank, *range(rank)]))
+        sums: np.ndarray = np.tensordot(win, weight, axes=(list(range(rank + 1, 2 * rank + 2)),
+                                                           [rank, *range(rank)]))
+        return sums
     letters = "xyz"[:rank]
     taps_letters = "ijk"[:rank]
     win = win.reshape(n, *out_shape, groups, per_group, *kernel)
     w = weight.reshape(*kernel, per_group, groups, filters // groups)
-    out = np.einsum(f"n{letters}gc{taps_letters},{taps_letters}cgf->n{letters}gf", win, w, optimize=True)
+    out: np.ndarray = np.einsum(f"n{letters}gc{taps_letters},{taps_letters}cgf->n{letters}gf", win, w, optimize=True)
     return out.reshape(n, *out_shape, filters)
 
 
@@ -99,21 +101,24 @@ def conv_transpose(x: np.ndarray, weight: np.ndarray, stride: Sequence[int], dil
 
 
 # ---------------------------------------------------------------- activations
+# (numpy types a ufunc's result on an array of a run-time dtype as Any: the annotated names say what it is)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     # stable for large |x|: exp only of non-positive numbers
     z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+    result: np.ndarray = np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
+    return result
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     shifted = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(shifted)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    result: np.ndarray = e / np.sum(e, axis=axis, keepdims=True)
+    return result
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+_erf: Callable[[np.ndarray], np.ndarray] = np.frompyfunc(math.erf, 1, 1)  # array in, array (of objects) out
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -128,44 +133,49 @@ def hardsigmoid(x: np.ndarray) -> np.ndarray:
 
 def softplus(x: np.ndarray) -> np.ndarray:
     """``log(1 + eˣ)`` without overflow; above 20 it is ``x`` to float64 precision (PyTorch's threshold)."""
-    return np.where(x > 20.0, x, np.log1p(np.exp(np.minimum(x, 20.0))))
+    result: np.ndarray = np.where(x > 20.0, x, np.log1p(np.exp(np.minimum(x, 20.0))))
+    return result
 
 
 def mish(x: np.ndarray) -> np.ndarray:
-    return x * np.tanh(softplus(x))
+    result: np.ndarray = x * np.tanh(softplus(x))
+    return result
 
 
 def activate(name: str, x: np.ndarray, alpha: float | None = None) -> np.ndarray:
+    y: np.ndarray
     if name in ("none", "linear"):
-        return x
-    if name == "relu":
-        return np.maximum(x, 0)
-    if name == "relu6":
-        return np.clip(x, 0, 6)
-    if name == "leaky_relu":
+        y = x
+    elif name == "relu":
+        y = np.maximum(x, 0)
+    elif name == "relu6":
+        y = np.clip(x, 0, 6)
+    elif name == "leaky_relu":
         slope = 0.01 if alpha is None else alpha
-        return np.where(x >= 0, x, slope * x)
-    if name == "elu":
-        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
-    if name == "gelu":
-        return gelu(x)
-    if name in ("silu", "swish"):
-        return x * _sigmoid(x)
-    if name == "sigmoid":
-        return _sigmoid(x)
-    if name == "tanh":
-        return np.tanh(x)
-    if name == "softmax":
-        return softmax(x, -1)
-    if name == "hardsigmoid":
-        return hardsigmoid(x)
-    if name == "hardswish":
-        return x * hardsigmoid(x)
-    if name == "softplus":
-        return softplus(x)
-    if name == "mish":
-        return mish(x)
-    raise ValueError(name)
+        y = np.where(x >= 0, x, slope * x)
+    elif name == "elu":
+        y = np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    elif name == "gelu":
+        y = gelu(x)
+    elif name in ("silu", "swish"):
+        y = x * _sigmoid(x)
+    elif name == "sigmoid":
+        y = _sigmoid(x)
+    elif name == "tanh":
+        y = np.tanh(x)
+    elif name == "softmax":
+        y = softmax(x, -1)
+    elif name == "hardsigmoid":
+        y = hardsigmoid(x)
+    elif name == "hardswish":
+        y = x * hardsigmoid(x)
+    elif name == "softplus":
+        y = softplus(x)
+    elif name == "mish":
+        y = mish(x)
+    else:
+        raise ValueError(name)
+    return y
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
