@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CnnCalcError
+from ..maths.ranges import ranges
 
 MAX_EXPRESSION_DEGREE = 16
 MAX_EXPRESSION_BITS = 256  # as the expression evaluator allows (maths.expr.MAX_BITS)
@@ -138,8 +139,6 @@ def example(kind: str, key: Any = None) -> str:
 
 def size_text(values: list[int]) -> str:
     """Sorted sizes as runs, as feedback writes them: ``3, 5, 10–12``."""
-    from .key import ranges
-
     return ranges(values)
 
 

@@ -280,7 +280,7 @@ def _answer_input(qid: str, field: dict[str, Any]) -> str:
              f'data-example="{esc(field.get("example", ""))}"')
     placeholder = esc(field.get("placeholder", "your answer"))
     if kind == "matrix":
-        box = (f'<textarea rows="4" cols="40" spellcheck="false" placeholder="{placeholder}" '
+        box = (f'<textarea rows="4" cols="50" spellcheck="false" placeholder="{placeholder}" '
                f'aria-label="answer to {esc(qid)}: a map, one row per line"></textarea>')
     else:
         mode = ' inputmode="decimal"' if kind in ("count", "number") else ""
