@@ -211,7 +211,8 @@ def _key(qid: str, latex: bool) -> str:
 
 _TEX = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
         "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "×": r"$\times$", "−": "-", "·": r"$\cdot$",
-        "⌊": r"$\lfloor$", "⌋": r"$\rfloor$"}
+        "⌊": r"$\lfloor$", "⌋": r"$\rfloor$", "⌈": r"$\lceil$", "⌉": r"$\rceil$", "→": r"$\rightarrow$",
+        "∈": r"$\in$", "≤": r"$\le$", "≥": r"$\ge$", "⋅": r"$\cdot$", "…": r"\ldots{}"}
 
 
 def _tex(text: str) -> str:
