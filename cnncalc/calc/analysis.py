@@ -146,11 +146,12 @@ def _rf_merge(states: list[list[AxisRF] | None]) -> list[AxisRF] | None:
     every o: from the lowest first pixel to the highest last one (U-Net's cropped skips sit off-centre
     of the upsampled path). Otherwise the path with the largest field.
     """
-    if any(state is None for state in states) or len({len(state) for state in states}) > 1:  # type: ignore[arg-type]
+    present = [state for state in states if state is not None]
+    if len(present) != len(states) or len({len(state) for state in present}) > 1:
         return None
     merged = []
-    for axis in range(len(states[0])):  # type: ignore[arg-type]
-        candidates = [state[axis] for state in states]  # type: ignore[index]
+    for axis in range(len(present[0])):
+        candidates = [state[axis] for state in present]
         jumps = {rf[1] for rf in candidates}
         numeric = all(isinstance(value, (int, float, Fraction)) for rf in candidates for value in rf)
         if len(jumps) == 1 and numeric:

@@ -79,6 +79,10 @@ class _Parser:
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
 
+    def peek_text(self) -> str | None:
+        token = self.peek()
+        return None if token is None else token[1]
+
     def take(self, value: str | None = None) -> tuple[str, str]:
         token = self.peek()
         if token is None or (value is not None and token[1] != value):
@@ -103,25 +107,25 @@ class _Parser:
             raise ExpressionError("empty expression")
         tree = self.sum()
         if self.peek() is not None:
-            raise ExpressionError(f"in {self.text!r}: unexpected {self.peek()[1]!r}")  # type: ignore[index]
+            raise ExpressionError(f"in {self.text!r}: unexpected {self.peek_text()!r}")
         return tree
 
     def sum(self) -> Any:
         tree = self.product()
-        while self.peek() and self.peek()[1] in ("+", "-"):  # type: ignore[index]
+        while self.peek_text() in ("+", "-"):
             op = self.take()[1]
             tree = (op, tree, self.product())
         return tree
 
     def product(self) -> Any:
         tree = self.unary()
-        while self.peek() and self.peek()[1] in ("*", "/", "//", "%"):  # type: ignore[index]
+        while self.peek_text() in ("*", "/", "//", "%"):
             op = self.take()[1]
             tree = (op, tree, self.unary())
         return tree
 
     def unary(self) -> Any:
-        if self.peek() and self.peek()[1] in ("-", "+"):  # type: ignore[index]
+        if self.peek_text() in ("-", "+"):
             op = self.take()[1]
             operand = self.nested(self.unary)
             return ("neg", operand) if op == "-" else operand
@@ -129,7 +133,7 @@ class _Parser:
 
     def power(self) -> Any:
         base = self.atom()
-        if self.peek() and self.peek()[1] in ("**", "^"):  # type: ignore[index]
+        if self.peek_text() in ("**", "^"):
             self.take()
             return ("**", base, self.nested(self.unary))
         return base
