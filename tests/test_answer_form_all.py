@@ -341,3 +341,44 @@ def test_the_form_reads_every_text_as_the_grader_does(chrome, generated):
         assert "error" not in got, f"the form refuses {text!r} ({kind}): {got['error']}"
         value = answers.sizes(got["value"]) if kind == "sizes" else got["value"]
         assert value == reads, f"{text!r} ({kind}): the form reads {value}, the grader {reads}"
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: p.stem)
+def test_a_slip_typed_in_the_form_is_named_by_its_rule(path, chrome, generated, cli, tmp_path):
+    """For every question a slip of the catalogue applies to, its answer typed in the form: the saved
+    file's question is diagnosed with that slip's rule (or another slip giving the same answer)."""
+    slips = pytest.importorskip("cnncalc.exercises.slips")
+    from cnncalc.exercises.variants import student_variant
+
+    folders, secret = generated
+    problem = load_problem(path)
+    document = json.loads((folders[path.stem] / "keys" / f"{STUDENT}.json").read_text())
+    variant = student_variant(problem.raw, str(path), SECRET, STUDENT)
+    assert variant.fingerprint == document["variant"], "the sheet's variant, drawn again"
+    texts, rules = {}, {}
+    for turn, q in enumerate(variant.problem.questions):
+        if q.kind == "manual":
+            continue
+        found = slips.candidates(variant.key, q)
+        if not found:
+            texts[q.id] = typed(q.kind, document["answers"][q.id], turn)
+            continue
+        texts[q.id] = typed(q.kind, found[0].value, turn)
+        same = answers.read(q.kind, texts[q.id])
+        rules[q.id] = {c.rule for c in found if _same(answers.read(q.kind, typed(q.kind, c.value, turn)), same)}
+    if not rules:
+        pytest.skip(f"no slip of the catalogue applies to {path.stem}")
+    page = Page(chrome, folders[path.stem] / "sheets" / f"{STUDENT}.html")
+    try:
+        result = _grade(cli, path, page.save(texts, tmp_path / "slips", "yaml"), secret)
+        assert page.complaints() == []
+    finally:
+        page.close()
+    named = {q["id"]: (q.get("diagnosis") or {}).get("rule") for q in result["questions"]}
+    wrong = {qid: (texts[qid], named[qid], sorted(allowed)) for qid, allowed in rules.items() if named[qid] not in allowed}
+    assert wrong == {}, f"{path.stem}: slips typed in the form and the rule the grade named: {wrong}"
+
+
+def _same(a, b) -> bool:
+    return bool(np.array_equal(np.asarray(a, dtype=object), np.asarray(b, dtype=object))) if not isinstance(a, str) \
+        else a == b
