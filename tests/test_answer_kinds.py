@@ -100,6 +100,30 @@ def test_an_answer_equal_only_where_the_key_is_whole_says_so():
     assert graded("padding-stride", "same.formula", "f/2 - 1/2").feedback == "correct (equivalent to (f - 1)/2)"
 
 
+SYMPY_KEYS = {"id": "e", "parts": [{"id": "a", "questions": [
+    {"id": "pads", "compute": {"expression": {"f": "f", "s": 2, "n": "n", "same": True}, "for": "p"}},
+    {"id": "out", "compute": {"expression": {"n": "n", "f": "f", "p": "p", "s": 2}, "for": "out"}}]}]}
+
+
+def test_a_key_the_solver_writes_with_sympy_names_is_compared():
+    """'Same' padding with stride 2 is Max(0, f - n + 2*ceiling(n/2) - 2) as sympy prints it."""
+    from cnncalc.exercises.problem import build_problem
+
+    problem = build_problem(SYMPY_KEYS, "e.yaml")
+    key = compute_key(problem)
+    assert key["pads"].value == "Max(0, f - n + 2*ceiling(n/2) - 2)"
+    result = grade_answers(problem, key, "s", {"pads": "max(0, f - 2 + 2ceil(n/2) - n)",
+                                               "out": "floor((n + 2p - f)/2) + 1"})
+    assert [q.status for q in result.questions] == ["correct", "correct"], [q.feedback for q in result.questions]
+    wrong = grade_answers(problem, key, "s", {"pads": "f - 1", "out": "(n + 2p - f)/2 + 1"}).questions
+    assert [q.status for q in wrong] == ["incorrect", "incorrect"]
+
+
+def test_a_key_the_evaluator_cannot_read_spoils_that_question_only():
+    with pytest.raises(Invalid, match=r"the key Mod\(f, 2\) cannot be compared with answers"):
+        answers.compare_expression("Mod(f, 2)", "f % 2")
+
+
 # ---------------------------------------------------------------- near misses: incorrect, or invalid and why
 
 # (problem, question, answer, status, a phrase of the feedback)

@@ -149,10 +149,7 @@ def _other(candidates: Sequence[Any], key: Any) -> Any:
 def _expression_example(key: Any) -> str:
     from ..maths import expr
 
-    try:
-        taken = expr.names(expr.parse(key)) if isinstance(key, str) else set()
-    except CnnCalcError:
-        taken = set()
+    taken = _names(key) if isinstance(key, str) else frozenset()
     for text in _EXPRESSIONS:
         if not expr.names(expr.parse(text)) & taken:
             return text
@@ -463,6 +460,23 @@ def expression_text(value: Any, key: str | None = None) -> str:
     return "".join(out)
 
 
+# The solver writes a key as sympy prints it; these are its names of the evaluator's functions.
+_SYMPY_NAMES = re.compile(r"\b(Max|Min|ceiling)(?=\()")
+_SYMPY_TO_EXPR = {"Max": "max", "Min": "min", "ceiling": "ceil"}
+
+
+@functools.lru_cache(maxsize=256)
+def _key_tree(key: str) -> Any:
+    """A key's expression as the evaluator reads it; Invalid (for this question only) if it cannot."""
+    from ..maths import expr
+
+    try:
+        return expr.parse(_SYMPY_NAMES.sub(lambda m: _SYMPY_TO_EXPR[m.group(1)], key))
+    except CnnCalcError as error:
+        raise Invalid(f"the key {key} cannot be compared with answers ({_clean_text(error.message, 80)}); "
+                      "the instructor grades this question") from None
+
+
 @functools.lru_cache(maxsize=64)
 def _names(key: str | None) -> frozenset[str]:
     from ..maths import expr
@@ -470,8 +484,8 @@ def _names(key: str | None) -> frozenset[str]:
     if key is None:
         return frozenset()
     try:
-        return frozenset(expr.names(expr.parse(key)))
-    except CnnCalcError:
+        return frozenset(expr.names(_key_tree(key)))
+    except Invalid:
         return frozenset()
 
 
@@ -491,6 +505,7 @@ def compare_expression(expected: str, got: Any) -> tuple[float, str, str]:
     except CnnCalcError as error:
         raise Invalid(f"not a readable expression: {_clean_text(error.message, 120)}") from None
     check_complexity(tree_got)
+    _key_tree(expected)  # a key the evaluator cannot read makes this question invalid, not the file
     points, elsewhere = _key_points(expected)
     extra = sorted(expr.names(tree_got) - _names(expected))
     shown = _clean_text(str(got), 200)
@@ -532,7 +547,7 @@ def _key_points(expected: str) -> tuple[tuple[tuple[Point, Any], ...], tuple[tup
     key, the same for every student and every run."""
     from ..maths import expr
 
-    tree = expr.parse(expected)
+    tree = _key_tree(expected)
     names = sorted(expr.names(tree))
     rng = random.Random(expected)
     candidates = [{name: k + i for i, name in enumerate(names)} for k in range(1, 5)]
