@@ -1,6 +1,7 @@
-"""One library function per exercise command: `grade` and `generate` take what the command line takes,
-do the whole job (read, check, grade or generate, write the outputs) and return a result object that the
-CLI only prints. Library users get exactly what the command does:
+"""One library function per exercise command: `grade`, `generate`, `check_problem` (`cnncalc check`) and
+`problem_key` (`cnncalc key`) take what the command line takes, do the whole job (read, check, grade or
+generate, write the outputs) and return a result object that the CLI only prints. Library users get
+exactly what the command does:
 
 >>> from cnncalc.exercises.service import GRADEBOOK_FORMATS
 >>> GRADEBOOK_FORMATS
@@ -9,6 +10,7 @@ CLI only prints. Library users get exactly what the command does:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -309,3 +311,105 @@ def generate(problem: str, out: str, *, seed: int | None = None, count: int = 1,
         make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
     removed = write_variants(folder, labels, make, format, force, inputs=[problem, roster, secret_file])
     return GenerateRun(folder, labels, removed, warnings)
+
+
+@dataclass
+class ProblemCheck:
+    """A problem file checked (`cnncalc check`): its key with the worked solutions (``document``: answers
+    and solutions by question id) and what a student needs that the sheet does not show (``warnings``)."""
+
+    variant: Any
+    varies: bool
+    document: dict[str, Any]
+    warnings: list[str]
+
+    def json(self) -> str:
+        problem = self.variant.problem
+        return json.dumps({"problem": problem.id, "version": problem.version, "title": problem.title,
+                           "questions": len(problem.questions), "points": problem.max_points, "varies": self.varies,
+                           "answers": self.document["answers"], "solutions": self.document["solutions"],
+                           "warnings": self.warnings}, ensure_ascii=False)
+
+    def text(self) -> str:
+        """The title, then each question's key and worked solution (the warnings and the verdict apart)."""
+        problem = self.variant.problem
+        lines = [f"{problem.title} ({problem.id}, version {problem.version}): {len(problem.questions)} questions, "
+                 f"{problem.max_points:g} points" + (", varies" if self.varies else "")]
+        for qid, solution in self.document["solutions"].items():
+            answer = self.document["answers"].get(qid, "(manual)")
+            lines.append(f"\n{qid}: {json.dumps(answer, ensure_ascii=False)}")
+            lines += [f"    {line}" for line in solution]
+        return "".join(f"{line}\n" for line in [*lines, ""])
+
+    def verdict(self) -> str:
+        return f"ok, {len(self.warnings)} warning(s)" if self.warnings else "ok, no warnings"
+
+
+def check_problem(problem: str) -> ProblemCheck:
+    """Check a problem file as `cnncalc check`: its structure, its key (computed from its own data), a first
+    variant when it has `vary:` (the constraints can be met), and the sheet's warnings. A file that cannot
+    be used raises CnnCalcError.
+
+    >>> checked = check_problem(str(Path(__file__).parents[2] / "problems" / "cnn-layers-worksheet.yaml"))
+    >>> checked.document["answers"]["c.total_params"], checked.document["answers"]["d.padding"], checked.warnings
+    (348, 3, [])
+    """
+    from ..spec import safeload
+    from .check import sheet_warnings
+    from .sheets import key_document
+    from .variants import check_original, seed_variant
+
+    raw = safeload.load_file(problem)
+    variant = check_original(raw, problem)
+    if raw.get("vary"):
+        seed_variant(raw, problem, 0, 0)  # the constraints can be met
+    warnings = sheet_warnings(variant.problem)
+    return ProblemCheck(variant, bool(raw.get("vary")), key_document(variant), warnings)
+
+
+@dataclass
+class ProblemKey:
+    """One variant's key (`cnncalc key`): ``document`` holds the answers and worked solutions by question id."""
+
+    variant: Any
+    document: dict[str, Any]
+
+    def json(self) -> str:
+        from .sheets import key_json
+
+        return key_json(self.variant)
+
+    def text(self) -> str:
+        lines = [f"{self.variant.problem.title} — variant {self.variant.fingerprint} ({self.variant.label})"]
+        for qid, solution in self.document["solutions"].items():
+            lines.append(f"\n{qid}: {self.document['answers'].get(qid, '(manual)')}")
+            lines += [f"    {line}" for line in solution]
+        return "".join(f"{line}\n" for line in lines)
+
+
+def problem_key(problem: str, *, student: str | None = None, secret_file: str | None = None,
+                seed: int | None = None, index: int = 0) -> ProblemKey:
+    """The key and worked solutions of one variant, as `cnncalc key`: the student's (with the course secret
+    from ``secret_file`` or CNNCALC_SECRET), the one made with ``seed`` (and ``index``), or, with neither,
+    the file's own data.
+
+    >>> key = problem_key(str(Path(__file__).parents[2] / "problems" / "cnn-layers-worksheet.yaml"), seed=1)
+    >>> key.variant.label, key.document["answers"]["a.shape"]
+    ('variant-1-0', [4, 4])
+    """
+    from ..spec import safeload
+    from .sheets import key_document
+    from .variants import check_original, read_secret, seed_variant, student_variant
+
+    raw = safeload.load_file(problem)
+    if student is not None and seed is not None:
+        raise CnnCalcError("give --student or --seed, not both")
+    variant = check_original(raw, problem)
+    if (student is not None or seed is not None) and not raw.get("vary"):
+        raise CnnCalcError("the problem has no 'vary:' section: it has one variant, its own data", file=problem,
+                           hint="run without --student and --seed")
+    if student is not None:
+        variant = student_variant(raw, problem, read_secret(secret_file), student)
+    elif seed is not None:
+        variant = seed_variant(raw, problem, seed, index)
+    return ProblemKey(variant, key_document(variant))
