@@ -1,17 +1,31 @@
-"""The `cnncalc` command line: parse arguments, call the library, print. No arithmetic here."""
+"""The `cnncalc` command line: parse the arguments, call the one library function of the command, print
+the result object it returns. No arithmetic here.
+
+The library is imported when a command runs, through :func:`_lazy`, never when this module is: `cnncalc
+--help` loads no command's code (NumPy, sympy, the importers).
+"""
 
 from __future__ import annotations
 
+import errno
 import functools
+import importlib
+import io
+import os
+import re
 import sys
+import time
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from . import errors
+from . import __version__, errors
+from .calc.analysis import analyse
 from .errors import CnnCalcError
+from .maths.budget import BudgetExceeded, shared_budget
 
 app = typer.Typer(
     add_completion=False,
@@ -22,6 +36,12 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _lazy(module: str) -> Any:
+    """A module imported on first use (``.render.service`` is cnncalc's, ``json`` the standard library's):
+    the CLI's one lazy import, so that starting it costs only what every command needs."""
+    return importlib.import_module(module, __package__)
 
 
 def one_line(text: str) -> str:
@@ -39,8 +59,6 @@ def user_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .maths.budget import BudgetExceeded, shared_budget
-
         try:
             with shared_budget():  # one symbolic time budget per command, shared by all its questions
                 return command(*args, **kwargs)
@@ -80,8 +98,6 @@ SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help="A spec file (YAML)
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
-
         typer.echo(f"cnncalc {__version__}")
         raise typer.Exit()
 
@@ -95,34 +111,14 @@ def _options(
 
 
 def _load(spec: str, where: list[str] | None = None) -> Any:
-    """A spec by path or built-in name, a model file, or standard input for `-` (read under the same size
-    cap); with `where` (`n=64`), symbolic input sizes get those values."""
-    from .interop.service import _read_spec
-
-    network = _read_spec(spec)
-    if where:
-        from .calc.symbolic import parse_assignments, substitute
-
-        network = substitute(network, parse_assignments(where))
-    return network
+    """The network a SPEC argument names: a spec by path or built-in name, a model file, or standard input
+    for `-`; with `where` (`n=64`), symbolic input sizes get those values."""
+    return _lazy(".interop.service").read_network(spec, where)
 
 
-def _inputs(*paths: str | None) -> list[str | None]:
-    """The files a command reads, for the outputs to be checked against (`-` is standard input: a file
-    redirected into it counts too)."""
-    return ["/dev/stdin" if path == "-" else path for path in paths]
-
-
-def _check_outputs(outputs: list[str | None], inputs: list[str | None]) -> None:
-    """Refuse a bad output path (a device, a FIFO, a folder, a link loop, one of the inputs) before any work."""
-    from .outputs import check_output
-
-    for output in outputs:
-        if output is not None:
-            check_output(output, inputs)
-
-
-MODEL_SUFFIXES = {"onnx": ".onnx", "pytorch": ".py", "keras": ".py"}
+def _inputs(spec: str) -> list[str | None]:
+    """The files a SPEC argument reads, for the outputs to be checked against."""
+    return [_lazy(".interop.service").input_path(spec)]
 
 
 class RunDtype(str, Enum):
@@ -149,35 +145,13 @@ def import_(
                                           "layers instead of stopping.")] = False,
 ) -> None:
     """Turn an ONNX or Keras model into a spec v2 YAML file (and its weights into an .npz)."""
-    from .calc.analysis import analyse
-    from .interop import dump_spec
-    from .interop.service import _import_model, _model_kind
-    from .render.files import write_text
-
-    kind = _model_kind(model) or ("keras" if model.lower().endswith(".json") else None)
-    if kind is None:
-        raise CnnCalcError("unknown model type", file=model, got=model.rsplit(".", 1)[-1] if "." in model else "",
-                           expected=".onnx, .keras or a Keras .json")
-    if weights_out is not None and not weights_out.lower().endswith(".npz"):
-        raise CnnCalcError("unknown file type for --weights-out", file=weights_out, expected=".npz")
-    _check_outputs([output, weights_out], [model])
-    network, weights, flagged, spec = _import_model(model, kind, lenient, weights=weights_out is not None)
-    result = analyse(network)
-    text = dump_spec(spec, f"imported from {model}")
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        write_text(output, text, (".yaml", ".yml"), inputs=[model])
-    if weights_out is not None:
-        from .interop import write_npz
-
-        write_npz(weights_out, weights, inputs=[model, output])
-    for name in flagged:
-        typer.echo(f"warning: layer '{name}' passes an unsupported operator through (--lenient): its output "
-                   "shape and values are not the model's", err=True)
-    typer.echo(f"imported {model}: {len(network.layers)} layers, {result.params:,} parameters"
-               + (f", wrote {output}" if output else "") + (f", weights in {weights_out}" if weights_out else ""),
-               err=True)
+    imported = _lazy(".interop.service").import_model(model, output=output, weights_out=weights_out,
+                                                       lenient=lenient)
+    if imported.output is None:
+        typer.echo(imported.text, nl=False)
+    for warning in imported.warnings():
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(imported.note(), err=True)
 
 
 @app.command()
@@ -196,42 +170,14 @@ def export(
                                                     "n=224 (repeatable).")] = None,
 ) -> None:
     """Write a spec as an ONNX model, or as PyTorch or Keras source code."""
-    import numpy as np
-
-    from .interop import interop_module
-
-    _check_outputs([output], _inputs(spec, weights))
-    network = _load(spec, where)
-    arrays = None
-    if weights:
-        from .run.executor import load_weights_file
-
-        arrays = load_weights_file(weights)
-    seed_value = _parse_seed(seed)
-    if to is ExportTarget.onnx:
-        if output is None or not output.lower().endswith(".onnx"):
-            raise CnnCalcError("--to onnx writes a binary model: give -o FILE.onnx", got=output,
-                               expected="a path ending in .onnx")
-        onnx_export = interop_module("onnx_export", "ONNX export")
-        chosen = np.float64 if dtype is not None and dtype.value == "float64" else np.float32
-        model = onnx_export.export_onnx(network, arrays, 0 if seed_value is None else seed_value, chosen)
-        size = onnx_export.save_onnx(model, output, inputs=tuple(_inputs(spec, weights)))
-        typer.echo(f"wrote {output}: {len(model.graph.node)} ONNX nodes, {size:,} bytes (opset "
-                   f"{onnx_export.OPSET}; input and outputs channels-last)", err=True)
-        return
-    if dtype is not None:
-        raise CnnCalcError("--dtype is for --to onnx", got=dtype.value, expected="no --dtype")
-    if to is ExportTarget.pytorch:
-        source = interop_module("pytorch_export", "PyTorch export").export_pytorch(network, arrays)
-    else:
-        source = interop_module("keras_export", "Keras export").export_keras(network, arrays)
-    if output is None:
-        typer.echo(source, nl=False)
-        return
-    from .render.files import write_text
-
-    write_text(output, source, (".py",), inputs=_inputs(spec, weights))
-    typer.echo(f"wrote {output}", err=True)
+    exported = _lazy(".interop.service").export_model(
+        spec, to.value, output=output, weights=weights, seed=_parse_seed(seed),
+        dtype=None if dtype is None else dtype.value, where=where)
+    if exported.code is not None and exported.output is None:
+        typer.echo(exported.code, nl=False)
+    note = exported.note()
+    if note is not None:
+        typer.echo(note, err=True)
 
 
 @app.command()
@@ -252,29 +198,19 @@ def summary(
                                                "terminal (its extension must suit the format).")] = None,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
-    from .calc.analysis import analyse
-    from .render import render
-
-    network = _load(spec, where)
-    result = analyse(network)
-    text = render(result, format.value, explain, width, depth, batch)
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    from .render.files import write_text
-
-    suffixes = {"table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"), "csv": (".csv",),
-                "latex": (".tex",), "html": (".html", ".htm")}[format.value]
-    write_text(output, text, suffixes, inputs=_inputs(spec))
-    typer.echo(f"wrote {output}", err=True)
+    report = _lazy(".render.service").summarise(_load(spec, where), format=format.value, explain=explain,
+                                                 width=width, depth=depth, batch=batch, output=output,
+                                                 inputs=_inputs(spec))
+    if report.written is None:
+        typer.echo(report.text, nl=False)
+    else:
+        typer.echo(f"wrote {report.written}", err=True)
 
 
 @app.command()
 @user_errors
 def validate(spec: SpecArg) -> None:
     """Check a spec (fields, names, inputs, shapes) without printing the summary."""
-    from .calc.analysis import analyse
-
     network = _load(spec)
     analyse(network)
     typer.echo(f"ok: {network.source}: {len(network.layers)} layers, valid")
@@ -284,26 +220,8 @@ def validate(spec: SpecArg) -> None:
 @user_errors
 def zoo(format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
     """List the built-in network specs (with --format json: name, title, input, parameters, MACs)."""
-    from .spec.network import load_spec, zoo_names
-
-    if format is TextOrJson.json:
-        import json
-
-        from .calc.analysis import analyse
-        from .render.common import json_dim
-
-        entries = []
-        for name in zoo_names():
-            result = analyse(load_spec(name))
-            entries.append({"name": name, "title": result.name, "input": [json_dim(d) for d in result.input_shape],
-                            "layers": len(result.records), "params": result.params,
-                            "trainable_params": result.trainable, "non_trainable_params": result.non_trainable,
-                            "macs": json_dim(result.macs)})
-        typer.echo(json.dumps({"zoo": entries}, ensure_ascii=False))
-        return
-    for name in zoo_names():
-        network = load_spec(name)
-        typer.echo(f"{name:24} {network.name}")
+    listing = _lazy(".render.service").zoo_listing(details=format is TextOrJson.json)
+    typer.echo(listing.json() if format is TextOrJson.json else listing.text(), nl=format is TextOrJson.json)
 
 
 @app.command()
@@ -317,14 +235,8 @@ def draw(
                                                     "n=64 (repeatable).")] = None,
 ) -> None:
     """Draw the network as the lecture does: a volume per activation, the operation under each."""
-    from .calc.analysis import analyse
-    from .render.diagram import layout, svg
-    from .render.files import write_text
-
-    network = _load(spec, where)
-    drawn = layout(analyse(network), depth)
-    write_text(output, svg(drawn), (".svg",), inputs=_inputs(spec))
-    typer.echo(f"wrote {output}: {len(drawn.boxes)} boxes, {len(drawn.edges)} edges", err=True)
+    drawing = _lazy(".render.service").draw(_load(spec, where), output, depth=depth, inputs=_inputs(spec))
+    typer.echo(drawing.note(), err=True)
 
 
 @app.command("draw-conv")
@@ -343,13 +255,9 @@ def draw_conv(
     animate: Annotated[bool, typer.Option("--animate", help="One panel stepping through every position.")] = False,
 ) -> None:
     """Draw a convolution as the conv_arithmetic figures do: padded input, kernel, output."""
-    from .render.convfig import conv_figure, svg
-    from .render.files import write_text
-    from .render.service import _positions
-
-    figure = conv_figure(n, f, p, s, d, transpose, output_padding)
-    write_text(output, svg(figure, _positions(position), animate), (".svg",))
-    typer.echo(f"wrote {output}: {figure.title}", err=True)
+    drawing = _lazy(".render.service").draw_conv(n, f, p, s, d, transpose=transpose, output_padding=output_padding,
+                                                 positions=position, animate=animate, output=output)
+    typer.echo(drawing.note(), err=True)
 
 
 @app.command()
@@ -379,58 +287,20 @@ def solve(
                                              "(an SVG file).")] = None,
 ) -> None:
     """Solve out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1 for one unknown, showing the steps."""
-    import json
-
-    from .calc import symbolic
-
     values = {"n": n, "f": f, "p": p, "s": s, "d": d, "out": out}
-    if spec is not None:
-        from .spec.network import load_spec
-
-        given = [f"--{k}" for k, v in values.items() if v is not None] + (["--same"] if same else [])
-        if given or transpose:
-            raise CnnCalcError("--spec takes only --for, --min, --max, --exact and --where", got=given or "--transpose",
-                               expected="no layer values (they come from the spec)")
-        result = symbolic.valid_sizes(load_spec(spec), for_, 1 if min_ is None else min_,
-                                      1024 if max_ is None else max_, exact, symbolic.parse_assignments(where or []))
-    elif where or exact or min_ is not None or max_ is not None:
-        used = [name for name, value in (("--where", where), ("--exact", exact), ("--min", min_), ("--max", max_))
-                if value]
-        raise CnnCalcError(f"{used[0]} needs --spec (it is about the input sizes of a symbolic spec)",
-                           got=used[0], expected="--spec SPEC, or leave it out")
-    elif transpose:
-        result = symbolic.solve_transpose(for_, {**values, "output_padding": output_padding}, same)
-    else:
-        if output_padding is not None:
-            raise CnnCalcError("--output-padding is for --transpose", got=output_padding, expected="--transpose")
-        result = symbolic.solve_conv(for_, values, same)
+    calc = _lazy(".calc.service")
+    result = calc.solve(for_, {**values, "output_padding": output_padding}, same, transpose=transpose, spec=spec,
+                        exact=exact, low=min_, high=max_, where=where)
     if draw is not None:
         if spec is not None:
             raise CnnCalcError("--draw draws one convolution, not a spec", got="--spec", expected="no --spec")
-        from .render.convfig import figure_for_solution, svg
-        from .render.files import write_text
-
-        figure = figure_for_solution(values, result, transpose, output_padding)
-        write_text(draw, svg(figure), (".svg",))
-        typer.echo(f"wrote {draw}: {figure.title}", err=True)
+        drawing = _lazy(".render.service").draw_solution(result, values, draw, transpose=transpose,
+                                                         output_padding=output_padding)
+        typer.echo(drawing.note(), err=True)
     if format is TextOrJson.json:
-        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
-        return
-    for step in result.steps:
-        typer.echo(step)
-    if result.solutions:
-        shown = ", ".join(str(v) for v in result.as_dict()["solutions"])
-        typer.echo(f"{result.unknown} = {shown}" if len(result.solutions) == 1 else f"{result.unknown} ∈ {{{shown}}}")
-    elif result.range is not None and result.range[1] is None:
-        typer.echo(f"{result.unknown} ≥ {result.range[0]}")
-    elif result.expression:
-        typer.echo(f"{result.unknown} = {result.expression}")
-    elif result.pads is None:
-        typer.echo(f"no solution for {result.unknown}")
-    if result.pads is not None:
-        typer.echo(f"pads (before, after) = ({result.pads[0]}, {result.pads[1]})")
-    for note in result.notes:
-        typer.echo(f"note: {note}")
+        typer.echo(_lazy("json").dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        typer.echo(calc.solution_text(result), nl=False)
 
 
 class GradebookFormat(str, Enum):
@@ -478,16 +348,12 @@ def grade(
     feedback are written for the others). 2: a usage error (bad problem, overrides, secret or output path)
     or no file could be graded; then nothing is written and an existing gradebook stays as it was.
     """
-    import json
-
-    from .exercises.service import NothingGraded
-    from .exercises.service import grade as grade_files
-
     if quiet and format is TextOrJson.json:
         raise CnnCalcError("--quiet is for the text report; --format json is already one document")
+
     def print_report(run: Any) -> None:
         if format is TextOrJson.json:
-            typer.echo(json.dumps(run.document(), ensure_ascii=False, allow_nan=False))
+            typer.echo(_lazy("json").dumps(run.document(), ensure_ascii=False, allow_nan=False))
         else:
             typer.echo(run.text(quiet), nl=False)
 
@@ -498,20 +364,16 @@ def grade(
     folder = course if course is not None else _course_here()
     if allow_unlisted and folder is None:
         raise CnnCalcError("--allow-unlisted goes with a course (--course DIR): without one there is no roster")
+    exercises = _lazy(".exercises.service")
     try:
         if folder is not None:
-            from .course.grading import grade_in_course
-
-            run = grade_in_course(folder, problem, answers, allow_unlisted=allow_unlisted, **options)
+            run = _lazy(".course.grading").grade_in_course(folder, problem, answers, allow_unlisted=allow_unlisted,
+                                                           **options)
         else:
-            run = grade_files(problem, answers, **options)
-    except NothingGraded as error:
-        run, failure = error.run, error
-    else:
-        failure = None
-    if failure is not None:
+            run = exercises.grade(problem, answers, **options)
+    except exercises.NothingGraded as failure:  # after its report, which print_report has shown
         typer.echo(f"error: {failure}", err=True)
-        raise typer.Exit(code=2)
+        raise typer.Exit(code=2) from None
     if run.invalid:
         typer.echo(f"warning: {run.invalid} of {len(run.results)} answer file(s) invalid (see the report; not in "
                    "the gradebook)", err=True)
@@ -521,8 +383,6 @@ def grade(
 
 def _course_here() -> str | None:
     """The course folder the current folder is in (a course.yaml with its gradebook), or None."""
-    from pathlib import Path
-
     here = Path.cwd()
     for folder in (here, *here.parents):
         if (folder / "course.yaml").is_file() and (folder / "gradebook.sqlite").exists():
@@ -558,14 +418,11 @@ def generate(
     if course is not None:
         if roster is not None or seed is not None:
             raise CnnCalcError("--course gives the roster and the secret: leave out --roster and --seed")
-        from .course.generating import generate_for_course
-
-        run = generate_for_course(course, problem, out, secret_file=secret_file, format=format.value, force=force)
+        run = _lazy(".course.generating").generate_for_course(course, problem, out, secret_file=secret_file,
+                                                              format=format.value, force=force)
     else:
-        from .exercises.service import generate as generate_sheets
-
-        run = generate_sheets(problem, out, seed=seed, count=count, roster=roster, secret_file=secret_file,
-                              format=format.value, force=force)
+        run = _lazy(".exercises.service").generate(problem, out, seed=seed, count=count, roster=roster,
+                                                   secret_file=secret_file, format=format.value, force=force)
     for warning in run.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(run.text(), nl=False)
@@ -583,31 +440,9 @@ def key(
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Show one variant's key and worked solutions (the file's own data when neither is given)."""
-    from .exercises.sheets import key_document, key_json
-    from .exercises.variants import check_original, read_secret, seed_variant, student_variant
-    from .spec import safeload
-
-    raw = safeload.load_file(problem)
-    if student is not None and seed is not None:
-        raise CnnCalcError("give --student or --seed, not both")
-    variant = check_original(raw, problem)
-    if (student is not None or seed is not None) and not raw.get("vary"):
-        raise CnnCalcError("the problem has no 'vary:' section: it has one variant, its own data", file=problem,
-                           hint="run without --student and --seed")
-    if student is not None:
-        variant = student_variant(raw, problem, read_secret(secret_file), student)
-    elif seed is not None:
-        variant = seed_variant(raw, problem, seed, index)
-    if format is TextOrJson.json:
-        typer.echo(key_json(variant))
-        return
-    document = key_document(variant)
-    typer.echo(f"{variant.problem.title} — variant {variant.fingerprint} ({variant.label})")
-    for qid, solution in document["solutions"].items():
-        answer = document["answers"].get(qid, "(manual)")
-        typer.echo(f"\n{qid}: {answer}")
-        for line in solution:
-            typer.echo(f"    {line}")
+    key = _lazy(".exercises.service").problem_key(problem, student=student, secret_file=secret_file, seed=seed,
+                                                  index=index)
+    typer.echo(key.json() if format is TextOrJson.json else key.text(), nl=format is TextOrJson.json)
 
 
 @app.command()
@@ -623,38 +458,15 @@ def check(
     Exit code 0: the file is usable (warnings are printed). 2: an error in the file, or warnings with
     --strict.
     """
-    import json
-
-    from .exercises.check import sheet_warnings
-    from .exercises.sheets import key_document
-    from .exercises.variants import check_original, seed_variant
-    from .spec import safeload
-
-    raw = safeload.load_file(problem)
-    variant = check_original(raw, problem)
-    if raw.get("vary"):
-        seed_variant(raw, problem, 0, 0)  # the constraints can be met
-    warnings = sheet_warnings(variant.problem)
-    document = key_document(variant)
-    loaded = variant.problem
+    checked = _lazy(".exercises.service").check_problem(problem)
     if format is TextOrJson.json:
-        typer.echo(json.dumps({"problem": loaded.id, "version": loaded.version, "title": loaded.title,
-                               "questions": len(loaded.questions), "points": loaded.max_points,
-                               "varies": bool(raw.get("vary")), "answers": document["answers"],
-                               "solutions": document["solutions"], "warnings": warnings}, ensure_ascii=False))
+        typer.echo(checked.json())
     else:
-        typer.echo(f"{loaded.title} ({loaded.id}, version {loaded.version}): {len(loaded.questions)} questions, "
-                   f"{loaded.max_points:g} points" + (", varies" if raw.get("vary") else ""))
-        for qid, solution in document["solutions"].items():
-            answer = document["answers"].get(qid, "(manual)")
-            typer.echo(f"\n{qid}: {json.dumps(answer, ensure_ascii=False)}")
-            for line in solution:
-                typer.echo(f"    {line}")
-        typer.echo("")
-        for warning in warnings:
+        typer.echo(checked.text(), nl=False)
+        for warning in checked.warnings:
             typer.echo(f"warning: {warning}", err=True)
-        typer.echo(f"ok, {len(warnings)} warning(s)" if warnings else "ok, no warnings")
-    if warnings and strict:
+        typer.echo(checked.verdict())
+    if checked.warnings and strict:
         raise typer.Exit(code=2)
 
 
@@ -678,10 +490,8 @@ class ExportFormat(str, Enum):
 
 
 def _echo_result(result: Any, format: TextOrJson) -> None:
-    import json
-
     if format is TextOrJson.json:
-        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, allow_nan=False))
+        typer.echo(_lazy("json").dumps(result.as_dict(), ensure_ascii=False, allow_nan=False))
     else:
         typer.echo(result.text(), nl=False)
 
@@ -695,9 +505,7 @@ def course_init(
                                                     "kept, never the secret).")] = None,
 ) -> None:
     """Make a course folder: course.yaml and gradebook.sqlite (owner-only)."""
-    from .course import init_course
-
-    made = init_course(folder, roster, secret_file)
+    made = _lazy(".course").init_course(folder, roster, secret_file)
     for warning in made.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"made course {made.folder} ({made.students} students): {made.course_file.name}, "
@@ -709,10 +517,9 @@ def course_init(
 def gradebook_show(course: CourseOption = None,
                    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
     """The class table: students × assignments, current grades (overrides applied), totals."""
-    from .course import open_course, show
-
-    with open_course(course) as opened:
-        _echo_result(show(opened), format)
+    courses = _lazy(".course")
+    with courses.open_course(course) as opened:
+        _echo_result(courses.show(opened), format)
 
 
 @gradebook_app.command("missing")
@@ -722,10 +529,9 @@ def gradebook_missing(course: CourseOption = None,
                                                                      "problem@version).")] = None,
                       format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
     """Roster students without a submission, per assignment."""
-    from .course import missing, open_course
-
-    with open_course(course) as opened:
-        _echo_result(missing(opened, assignment), format)
+    courses = _lazy(".course")
+    with courses.open_course(course) as opened:
+        _echo_result(courses.missing(opened, assignment), format)
 
 
 @gradebook_app.command("history")
@@ -733,10 +539,9 @@ def gradebook_missing(course: CourseOption = None,
 def gradebook_history(student: Annotated[str, typer.Argument(help="A student id.")], course: CourseOption = None,
                       format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
     """One student's submissions, grades, overrides and copy flags over time."""
-    from .course import history, open_course
-
-    with open_course(course) as opened:
-        _echo_result(history(opened, student), format)
+    courses = _lazy(".course")
+    with courses.open_course(course) as opened:
+        _echo_result(courses.history(opened, student), format)
 
 
 @gradebook_app.command("flags")
@@ -749,10 +554,9 @@ def gradebook_flags(course: CourseOption = None,
                                                                "confirmed.")] = None,
                     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
     """Copy flags, and the instructor's decision on one."""
-    from .course import flags, open_course
-
-    with open_course(course) as opened:
-        _echo_result(flags(opened, dismiss=dismiss, confirm=confirm, reason=reason, status=status), format)
+    courses = _lazy(".course")
+    with courses.open_course(course) as opened:
+        _echo_result(courses.flags(opened, dismiss=dismiss, confirm=confirm, reason=reason, status=status), format)
 
 
 @gradebook_app.command("override")
@@ -771,14 +575,13 @@ def gradebook_override(
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Set a student's score for a question; it survives every regrade (--clear removes it)."""
-    from .course import open_course, override
-
+    courses = _lazy(".course")
     if (score is None) != clear:
         raise CnnCalcError("give a SCORE, or --clear to remove the override in force")
     if not clear and not reason.strip():
         raise CnnCalcError("an override needs --reason TEXT (it is kept with who set it and when)")
-    with open_course(course) as opened:
-        result = override(opened, student, question, score, reason, clear, assignment=assignment, max=max)
+    with courses.open_course(course) as opened:
+        result = courses.override(opened, student, question, score, reason, clear, assignment=assignment, max=max)
     _print_override(result, format)
 
 
@@ -794,22 +597,18 @@ def gradebook_override_group(
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
 ) -> None:
     """Score an answer group: every student whose answer to QUESTION is ANSWER, now and in later runs."""
-    from .course import open_course, override
-    from .spec import safeload
-
+    courses = _lazy(".course")
     if not reason.strip():
         raise CnnCalcError("an override needs --reason TEXT (it is kept with who set it and when)")
-    value = safeload.loads(answer, "ANSWER")
-    with open_course(course) as opened:
-        result = override(opened, None, question, score, reason, assignment=assignment, answer=value)
+    value = _lazy(".spec.safeload").loads(answer, "ANSWER")
+    with courses.open_course(course) as opened:
+        result = courses.override(opened, None, question, score, reason, assignment=assignment, answer=value)
     _print_override(result, format)
 
 
 def _print_override(result: Any, format: TextOrJson) -> None:
-    import json
-
     if format is TextOrJson.json:
-        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False, allow_nan=False))
+        typer.echo(_lazy("json").dumps(result.as_dict(), ensure_ascii=False, allow_nan=False))
         return
     who = result.student if result.student is not None else f"answer {result.answer}"
     if result.score is None:
@@ -832,13 +631,11 @@ def gradebook_export(
     course: CourseOption = None,
 ) -> None:
     """The class's current grades, from the database, with the roster's names, sections and emails."""
-    from .course import export, open_course
-    from .outputs import write_output
-
-    with open_course(course) as opened:
-        text = export(opened, format.value, missing_as_zero, id_column=lms_id_column, only=assignment)
+    courses = _lazy(".course")
+    with courses.open_course(course) as opened:
+        text = courses.export(opened, format.value, missing_as_zero, id_column=lms_id_column, only=assignment)
         inputs = [str(opened.gradebook), str(opened.folder / "course.yaml")]
-    write_output(output, text, inputs=inputs)
+    _lazy(".outputs").write_output(output, text, inputs=inputs)
     typer.echo(f"wrote {output}")
 
 
@@ -847,16 +644,13 @@ def gradebook_export(
 def gradebook_backup(target: Annotated[str, typer.Argument(help="The backup file.")], course: CourseOption = None,
                      format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text) -> None:
     """A consistent copy of the gradebook (SQLite's online backup; grading may go on meanwhile)."""
-    from .course import backup, open_course
-
-    with open_course(course) as opened:
-        _echo_result(backup(opened, target), format)
+    courses = _lazy(".course")
+    with courses.open_course(course) as opened:
+        _echo_result(courses.backup(opened, target), format)
 
 
 def parse_bytes(text: str) -> int:
     """'2GB', '512MB', '1e9' → bytes (K, M, G, T, P are powers of 1024; 'KiB' and 'KB' mean the same)."""
-    import re
-
     units = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
     match = re.fullmatch(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?)\s*([kKmMgGtTpP]?)(?:i?[bB])?\s*", text)
     if not match:
@@ -871,14 +665,13 @@ def _parse_seed(text: str | None) -> int | None:
     """Digits only, read as text first: a 5,000-digit seed gets one short message, not an echo."""
     if text is None:
         return None
-    from .run.executor import MAX_SEED, check_seed
-
+    executor = _lazy(".run.executor")
     cleaned = text.strip()
-    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > len(str(MAX_SEED)):
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > len(str(executor.MAX_SEED)):
         raise CnnCalcError("bad --seed", got=text[:40] + ("…" if len(text) > 40 else ""),
-                           expected=f"an integer from 0 to {MAX_SEED:,} (2**63 − 1)")
+                           expected=f"an integer from 0 to {executor.MAX_SEED:,} (2**63 − 1)")
     value = int(cleaned)
-    check_seed(value)
+    executor.check_seed(value)
     return value
 
 
@@ -890,8 +683,6 @@ class RunProgress:
     """
 
     def __init__(self, clock: Callable[[], float] | None = None, after: float = 1.0, tty: bool | None = None) -> None:
-        import time
-
         self.clock = clock or time.monotonic
         self.start = self.clock()
         self.after = after
@@ -937,82 +728,19 @@ def run(
                                                    "[H, W, C] output).")] = None,
 ) -> None:
     """Run a spec on real numbers with the NumPy reference executor."""
-    import json
-
-    import numpy as np
-
-    from .run.executor import compact, load_input_file, load_weights_file
-    from .run.executor import run as execute
-    from .run.service import MAPS_SUFFIXES, OUTPUT_SUFFIXES, _check_output_path, _json_values, _write_output
-    from .spec.network import load_spec
-
     progress = RunProgress()  # counts from here: loading large files is part of the wait
     budget = parse_bytes(max_memory)
     seed_value = _parse_seed(seed)
-    inputs = [spec, input, weights]
-    if output:
-        _check_output_path(output, OUTPUT_SUFFIXES, "--output", inputs)
-    if save_maps:
-        _check_output_path(save_maps, MAPS_SUFFIXES, "--save-maps", [*inputs, output])
-    elif maps_layer is not None:
-        raise CnnCalcError("--maps-layer needs --save-maps FILE.png")
-    network = load_spec(spec)
-    if maps_layer is not None and maps_layer not in {layer.name for layer in network.layers}:
-        from .errors import did_you_mean
-
-        raise CnnCalcError("--maps-layer names no layer of the spec", got=maps_layer,
-                           expected="a layer name", hint=did_you_mean(maps_layer, [layer.name for layer in network.layers]))
-    x = load_input_file(input, budget)
-    arrays = load_weights_file(weights, budget) if weights else None
     try:
-        result = execute(network, x, arrays, seed=seed_value, max_memory=budget, dtype=dtype.value,
-                         progress=progress)
+        report = _lazy(".run.service").run_files(spec, input, weights=weights, seed=seed_value, output=output,
+                                                 max_memory=budget, dtype=dtype.value, save_maps=save_maps,
+                                                 maps_layer=maps_layer, progress=progress)
     finally:
         progress.finish()
-    final = result.output
-    if save_maps:
-        _save_feature_maps(result, save_maps, maps_layer, [*inputs, output])
-    if output:
-        _write_output(output, final, inputs)
-    if format is TextOrJson.json:
-        data: dict[str, Any] = {"output_shape": list(final.shape), "output": _json_values(final)}
-        if trace:
-            data["trace"] = [{"index": r.index, "name": r.name, "type": r.type,
-                              "output_shape": list(result.layer_output(r.name).shape),
-                              "output": _json_values(result.layer_output(r.name))} for r in result.summary.records]
-        typer.echo(json.dumps(data, allow_nan=False))
-        return
-    if trace:
-        typer.echo(f"input {list(np.shape(x))}")
-        for record in result.summary.records:
-            value = result.layer_output(record.name)
-            typer.echo(f"{record.index:>3} {record.name} ({record.type}) → {list(value.shape)}")
-            typer.echo("    " + compact(value).replace("\n", "\n    "))
-    else:
-        typer.echo(f"output {list(final.shape)}")
-        typer.echo(compact(final))
-
-
-def _save_feature_maps(result: Any, path: str, layer: str | None, inputs: list[str | None]) -> None:
-    from .errors import did_you_mean
-    from .run.images import save_maps
-
-    names = [r.name for r in result.summary.records if len(r.output_shape) == 3]
-    if layer is None:
-        if not names:
-            raise CnnCalcError("no layer has an [H, W, C] output to draw")
-        layer = names[-1]
-    elif layer not in names:
-        if not names:
-            raise CnnCalcError("--maps-layer: no layer has an [H, W, C] output to draw", got=layer,
-                               expected="a layer with an [H, W, C] output")
-        raise CnnCalcError("--maps-layer must name a layer with an [H, W, C] output", got=layer,
-                           expected="one of " + ", ".join(names[:8]), hint=did_you_mean(layer, names))
-    maps = result.layer_output(layer)
-    if maps.ndim == 4:
-        maps = maps[0]
-    rows, columns = save_maps(maps, path, inputs=inputs)
-    typer.echo(f"saved {maps.shape[2]} maps of '{layer}' as a {rows}×{columns} grid: {path}", err=True)
+    if report.maps is not None:
+        typer.echo(report.maps.note(), err=True)
+    typer.echo(report.json(trace) if format is TextOrJson.json else report.text(trace),
+               nl=format is TextOrJson.json)
 
 
 def main() -> None:
@@ -1057,8 +785,6 @@ def _printable_streams() -> None:
     surrogate) is printed escaped, never an error in the middle of a report. Under `python -u` standard
     output is a raw file whose short writes (a pipe closed by its reader) the text layer silently drops:
     a buffered layer in between writes everything or raises."""
-    import io
-
     stdout = sys.stdout
     if isinstance(stdout, io.TextIOWrapper) and isinstance(stdout.buffer, io.RawIOBase):
         # the old wrapper stays referenced by sys.__stdout__, so it never closes the file under us
@@ -1085,9 +811,6 @@ def _output_lost(error: OSError) -> None:
     """Standard output (or error) failed: a closed pipe (`| head`) ends quietly, a full disk or an I/O
     error in one line; the caller exits with 2, the command did not finish. What is still buffered goes to
     /dev/null, so the interpreter's last flush cannot fail again."""
-    import errno
-    import os
-
     try:
         sink = os.open(os.devnull, os.O_WRONLY)
         os.dup2(sink, sys.stdout.fileno())

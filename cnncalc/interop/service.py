@@ -1,24 +1,57 @@
-"""The files a command reads as a network: a spec (a path, a built-in name, or standard input) or a model
-file (ONNX, Keras)."""
+"""Networks from files and models to files, one library function per job, each returning what the command
+line prints:
+
+- :func:`read_network` — what every command's ``SPEC`` argument names: a spec file, a built-in spec, ``-``
+  (standard input) or a model file (ONNX, Keras), with symbolic input sizes given values (``where``);
+- :func:`import_model` — `cnncalc import`: a model file as a spec (YAML) and its weights (``.npz``);
+- :func:`export_model` — `cnncalc export`: a spec as an ONNX model, or as PyTorch or Keras source code.
+
+>>> read_network("lenet5").name
+'LeNet-style table from the lecture'
+>>> import pathlib, tempfile
+>>> spec = pathlib.Path(tempfile.mkdtemp()) / "net.yaml"
+>>> _ = spec.write_text("input: [n, n, 3]\\nlayers: [{type: conv, filters: 8, kernel: 3}]\\n")
+>>> read_network(str(spec), where=["n=32"]).input_shape
+(32, 32, 3)
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..calc.analysis import analyse
 from ..errors import CnnCalcError
+from ..outputs import check_output
+from ..render.files import write_text
+from ..spec.network import Network, build_network, load_spec, loads_spec
+from ..spec.safeload import MAX_BYTES, read_limited
+from . import dump_spec, interop_module, write_npz
+
+EXPORT_TARGETS = ("onnx", "pytorch", "keras")
+ONNX_DTYPES = ("float32", "float64")
 
 
-def _read_spec(spec: str) -> Any:
-    from ..spec.network import load_spec, loads_spec
+def read_network(source: str, where: Sequence[str] | None = None) -> Network:
+    """The network ``source`` names: a spec file, a built-in spec (`cnncalc zoo`), ``-`` for a spec on
+    standard input (read under the same size cap as a file), or an ONNX or Keras model file (read without
+    its weights). ``where`` (``["n=64"]``) gives symbolic input sizes values."""
+    network = _read(source)
+    if where:
+        from ..calc.symbolic import parse_assignments, substitute  # sympy: only for a symbolic spec
 
-    if spec != "-":
-        kind = _model_kind(spec)
+        network = substitute(network, parse_assignments(list(where)))
+    return network
+
+
+def _read(source: str) -> Network:
+    if source != "-":
+        kind = model_kind(source)
         if kind is not None:
-            return _import_model(spec, kind, lenient=False, weights=False, check=False)[0]
-        return load_spec(spec)
-    from ..spec.safeload import MAX_BYTES
-
+            return _import(source, kind, lenient=False, with_weights=False, check=False).network
+        return load_spec(source)
     raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
     if len(raw) > MAX_BYTES:
         raise CnnCalcError(f"spec too large (more than {MAX_BYTES:,} bytes)", file="<stdin>")
@@ -29,16 +62,18 @@ def _read_spec(spec: str) -> Any:
     return loads_spec(text, "<stdin>")
 
 
-def _model_kind(path: str) -> str | None:
-    """'onnx' or 'keras' for a model file (by extension; a .json only with a Keras model config in it)."""
+def model_kind(path: str) -> str | None:
+    """'onnx' or 'keras' for a model file (by extension; a .json only with a Keras model config in it).
+
+    >>> model_kind("resnet.onnx"), model_kind("net.keras"), model_kind("net.yaml")
+    ('onnx', 'keras', None)
+    """
     lower = path.lower()
     if lower.endswith(".onnx"):
         return "onnx"
     if lower.endswith((".keras", ".json.gz")):
         return "keras"
     if lower.endswith(".json"):
-        from ..spec.safeload import read_limited
-
         try:  # the head only, read as every untrusted file is (a FIFO or a folder is not waited on)
             head = read_limited(path, 4096, "spec", head=True)
         except CnnCalcError:
@@ -48,19 +83,150 @@ def _model_kind(path: str) -> str | None:
     return None
 
 
-def _import_model(path: str, kind: str, lenient: bool, weights: bool = True,
-                  check: bool = True) -> tuple[Any, dict[str, Any], list[str], dict[str, Any]]:
-    """(network, weights, flagged layer names, spec mapping) of a model file (``check``: run onnx.checker
-    on an ONNX model; a summary does without)."""
-    from ..spec.network import build_network
-    from . import interop_module
+@dataclass
+class ImportedModel:
+    """A model file read as cnncalc sees it: the spec mapping (``text``: as YAML), the network built from
+    it, its weights by ``<layer>.<part>`` key (empty unless asked for) and the layers ``lenient`` passed
+    through unsupported; ``written``: the files written."""
 
+    source: str
+    spec: dict[str, Any]
+    network: Network
+    weights: dict[str, Any]
+    flagged: list[str] = field(default_factory=list)
+    text: str = ""
+    params: Any = 0
+    output: str | None = None
+    weights_out: str | None = None
+
+    @property
+    def written(self) -> list[str]:
+        return [path for path in (self.output, self.weights_out) if path is not None]
+
+    def warnings(self) -> list[str]:
+        return [f"layer '{name}' passes an unsupported operator through (--lenient): its output shape and values "
+                "are not the model's" for name in self.flagged]
+
+    def note(self) -> str:
+        """The line `cnncalc import` ends with (on standard error)."""
+        return (f"imported {self.source}: {len(self.network.layers)} layers, {self.params:,} parameters"
+                + (f", wrote {self.output}" if self.output else "")
+                + (f", weights in {self.weights_out}" if self.weights_out else ""))
+
+
+def import_model(model: str, *, output: str | None = None, weights_out: str | None = None,
+                 lenient: bool = False) -> ImportedModel:
+    """Read an ONNX (``.onnx``) or Keras (``.keras``, or a ``model.to_json()`` file) model as a spec v2, as
+    `cnncalc import`: ``output`` (``.yaml``) gets the spec, ``weights_out`` (``.npz``) the weights in
+    cnncalc's layout; both paths are checked before the model is read. ``lenient`` passes unsupported
+    operators through as flagged layers instead of stopping."""
+    kind = model_kind(model) or ("keras" if model.lower().endswith(".json") else None)
+    if kind is None:
+        raise CnnCalcError("unknown model type", file=model, got=model.rsplit(".", 1)[-1] if "." in model else "",
+                           expected=".onnx, .keras or a Keras .json")
+    if weights_out is not None and not weights_out.lower().endswith(".npz"):
+        raise CnnCalcError("unknown file type for --weights-out", file=weights_out, expected=".npz")
+    _check_outputs([output, weights_out], [model])
+    imported = _import(model, kind, lenient, with_weights=weights_out is not None)
+    imported.params = analyse(imported.network).params
+    imported.text = dump_spec(imported.spec, f"imported from {model}")
+    if output is not None:
+        write_text(output, imported.text, (".yaml", ".yml"), inputs=[model])
+        imported.output = output
+    if weights_out is not None:
+        write_npz(weights_out, imported.weights, inputs=[model, output])
+        imported.weights_out = weights_out
+    return imported
+
+
+def _import(path: str, kind: str, lenient: bool, with_weights: bool = True, check: bool = True) -> ImportedModel:
+    """A model file through its importer (``check``: run onnx.checker on an ONNX model; a summary does
+    without; ``with_weights``: decode the weights too)."""
+    flagged: list[str] = []
     if kind == "onnx":
         onnx_import = interop_module("onnx_import", "ONNX import")
-        imported = onnx_import.import_onnx(path, lenient=lenient, weights=weights, check=check)
+        imported = onnx_import.import_onnx(path, lenient=lenient, weights=with_weights, check=check)
         spec, weights, flagged = imported.spec, imported.weights, imported.flagged
     else:
         keras_import = interop_module("keras_import", "Keras import")
-        spec, weights = keras_import.import_keras(path, weights=weights)
-        flagged = []
-    return build_network(spec, path), weights, flagged, spec
+        spec, weights = keras_import.import_keras(path, weights=with_weights)
+    return ImportedModel(path, spec, build_network(spec, path), weights, flagged)
+
+
+@dataclass
+class ExportedModel:
+    """What `cnncalc export` made: ``code`` (PyTorch or Keras source) or ``model`` (an ONNX ModelProto,
+    ``size`` bytes written to ``output``)."""
+
+    target: str
+    output: str | None = None
+    code: str | None = None
+    model: Any = None
+    size: int = 0
+    opset: int | None = None
+
+    def note(self) -> str | None:
+        """The line `cnncalc export` ends with (on standard error), or None when the code went to stdout."""
+        if self.model is not None:
+            return (f"wrote {self.output}: {len(self.model.graph.node)} ONNX nodes, {self.size:,} bytes (opset "
+                    f"{self.opset}; input and outputs channels-last)")
+        return f"wrote {self.output}" if self.output is not None else None
+
+
+def export_model(spec: str | Network, to: str, *, output: str | None = None, weights: str | None = None,
+                 seed: int | None = None, dtype: str | None = None, where: Sequence[str] | None = None
+                 ) -> ExportedModel:
+    """Write a spec (anything :func:`read_network` reads, or a Network) as an ONNX model (``to="onnx"``,
+    ``output`` a ``.onnx`` file, tensors ``dtype`` float32 or float64) or as PyTorch or Keras source code
+    (``to="pytorch"``/``"keras"``; written to ``output`` when given, else only returned), as `cnncalc
+    export`. Weights come from ``weights`` (an ``.npz``), else the spec, else ``seed`` (default 0).
+
+    >>> code = export_model("lenet5", "pytorch").code
+    >>> "self.CONV1 = nn.Conv2d(3, 8, kernel_size=5)" in code
+    True
+    """
+    if to not in EXPORT_TARGETS:
+        raise CnnCalcError("unknown export target", got=to, expected=", ".join(EXPORT_TARGETS))
+    if dtype is not None and dtype not in ONNX_DTYPES:
+        raise CnnCalcError("unknown --dtype", got=dtype, expected=", ".join(ONNX_DTYPES))
+    inputs = [input_path(spec) if isinstance(spec, str) else None, input_path(weights)]
+    _check_outputs([output], inputs)
+    network = spec if isinstance(spec, Network) else read_network(spec, where)
+    arrays = None
+    if weights:
+        from ..run.executor import load_weights_file  # NumPy: exports need it, reading a network does not
+
+        arrays = load_weights_file(weights)
+    if to == "onnx":
+        if output is None or not output.lower().endswith(".onnx"):
+            raise CnnCalcError("--to onnx writes a binary model: give -o FILE.onnx", got=output,
+                               expected="a path ending in .onnx")
+        import numpy as np
+
+        onnx_export = interop_module("onnx_export", "ONNX export")
+        chosen = np.float64 if dtype == "float64" else np.float32
+        model = onnx_export.export_onnx(network, arrays, 0 if seed is None else seed, chosen)
+        size = onnx_export.save_onnx(model, output, inputs=tuple(inputs))
+        return ExportedModel(to, output, model=model, size=size, opset=onnx_export.OPSET)
+    if dtype is not None:
+        raise CnnCalcError("--dtype is for --to onnx", got=dtype, expected="no --dtype")
+    if to == "pytorch":
+        code = interop_module("pytorch_export", "PyTorch export").export_pytorch(network, arrays)
+    else:
+        code = interop_module("keras_export", "Keras export").export_keras(network, arrays)
+    if output is not None:
+        write_text(output, code, (".py",), inputs=inputs)
+    return ExportedModel(to, output, code=code)
+
+
+def input_path(source: str | None) -> str | None:
+    """A file a command reads, as its outputs are checked against it (never written over): `-` is
+    standard input, and a file redirected into it counts too."""
+    return "/dev/stdin" if source == "-" else source
+
+
+def _check_outputs(outputs: Sequence[str | None], inputs: Sequence[str | None]) -> None:
+    """Refuse a bad output path (a device, a FIFO, a folder, a link loop, one of the inputs) before any work."""
+    for output in outputs:
+        if output is not None:
+            check_output(output, inputs)

@@ -1,15 +1,207 @@
-"""The pictures of a network and of a convolution, as the commands draw them."""
+"""The commands that show a network or a convolution, one library function each, returning what the
+command line prints or writes:
+
+- :func:`summarise` — `cnncalc summary`: the per-layer table (or JSON, Markdown, CSV, LaTeX, HTML), totals;
+- :func:`zoo_listing` — `cnncalc zoo`: the built-in specs;
+- :func:`draw` — `cnncalc draw`: the network as the lecture draws it (SVG);
+- :func:`draw_conv` — `cnncalc draw-conv`, and :func:`draw_solution` — `solve --draw`: one convolution
+  as the conv_arithmetic figures draw it (SVG).
+
+>>> from cnncalc.spec.network import load_spec
+>>> report = summarise(load_spec("lenet5"), format="csv")
+>>> report.summary.params, report.summary.macs
+(62958, 849320)
+>>> report.text.splitlines()[1].split(",")[:6]
+['1', 'CONV1', 'conv', 'input', '28x28x8', '6272']
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..calc.analysis import Summary, analyse
 from ..errors import CnnCalcError
+from ..spec.network import Network, load_spec, zoo_names
+from . import FORMATS, render
+from .common import json_dim
+from .convfig import ConvFigure, conv_figure, figure_for_solution
+from .convfig import svg as conv_svg
+from .diagram import Layout, layout
+from .diagram import svg as layout_svg
+from .files import write_text
+
+if TYPE_CHECKING:  # sympy: a summary of a numeric spec never imports it
+    from ..calc.symbolic import Solution
+
+#: the file endings `summary -o FILE` accepts for each format
+SUFFIXES = {"table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"), "csv": (".csv",),
+            "latex": (".tex",), "html": (".html", ".htm")}
 
 
-def _positions(values: list[str] | None) -> list[tuple[int, int]] | None:
+@dataclass
+class SummaryReport:
+    """A network's analysis (``summary``: per-layer records and totals) and ``text``, its rendering in
+    ``format``; ``written``: the file it went to, if any."""
+
+    summary: Summary
+    format: str
+    text: str
+    written: str | None = None
+
+
+def summarise(network: Network, *, format: str = "table", explain: bool = False, width: int | None = None,
+              depth: int | None = None, batch: int = 1, output: str | None = None,
+              inputs: Sequence[str | None] = ()) -> SummaryReport:
+    """Analyse ``network`` and render it as `cnncalc summary` does: ``format`` one of table, json,
+    markdown, csv, latex, html; ``explain`` adds each layer's worked formulas, ``width`` fits the table,
+    ``depth`` collapses deeper blocks into one row, ``batch`` scales sizes and MACs. With ``output`` the
+    text is also written there (its extension must suit the format; never over one of ``inputs``)."""
+    if format not in FORMATS:
+        raise CnnCalcError("unknown summary format", got=format, expected=", ".join(FORMATS))
+    summary = analyse(network)
+    report = SummaryReport(summary, format, render(summary, format, explain, width, depth, batch))
+    if output is not None:
+        write_text(output, report.text, SUFFIXES[format], inputs=inputs)
+        report.written = output
+    return report
+
+
+@dataclass
+class ZooEntry:
+    name: str
+    title: str
+    summary: Summary | None = None  # with details only
+
+    def document(self) -> dict[str, Any]:
+        result = self.summary
+        if result is None:
+            return {"name": self.name, "title": self.title}
+        return {"name": self.name, "title": self.title, "input": [json_dim(d) for d in result.input_shape],
+                "layers": len(result.records), "params": result.params, "trainable_params": result.trainable,
+                "non_trainable_params": result.non_trainable, "macs": json_dim(result.macs)}
+
+
+@dataclass
+class ZooListing:
+    """The built-in specs, by name, with their titles (and with ``details``, their analyses)."""
+
+    entries: list[ZooEntry] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(f"{entry.name:24} {entry.title}\n" for entry in self.entries)
+
+    def json(self) -> str:
+        return json.dumps({"zoo": [entry.document() for entry in self.entries]}, ensure_ascii=False)
+
+
+def zoo_listing(details: bool = False) -> ZooListing:
+    """Every built-in spec (`cnncalc summary NAME` reads it by name); ``details`` analyses each, for the
+    JSON listing's input, parameters and MACs.
+
+    >>> [entry.name for entry in zoo_listing().entries][:3]
+    ['alexnet', 'conv-chain64', 'convnext_tiny']
+    """
+    entries = []
+    for name in zoo_names():
+        network = load_spec(name)
+        if details:
+            summary = analyse(network)
+            entries.append(ZooEntry(name, summary.name, summary))
+        else:
+            entries.append(ZooEntry(name, network.name))
+    return ZooListing(entries)
+
+
+@dataclass
+class Drawing:
+    """A network drawn: ``layout`` (boxes and edges as plain data), ``svg``, and the file written."""
+
+    layout: Layout
+    svg: str
+    written: str | None = None
+
+    def note(self) -> str:
+        return f"wrote {self.written}: {len(self.layout.boxes)} boxes, {len(self.layout.edges)} edges"
+
+
+def draw(network: Network, output: str | None = None, *, depth: int | None = None,
+         inputs: Sequence[str | None] = ()) -> Drawing:
+    """The network as the lecture draws it, as `cnncalc draw`: one volume per activation, the operation
+    under each; blocks nested deeper than ``depth`` as one box. Written to ``output`` (``.svg``) if given.
+
+    >>> drawing = draw(load_spec("lenet5"))
+    >>> len(drawing.layout.boxes), drawing.svg.startswith("<svg")
+    (9, True)
+    """
+    drawn = layout(analyse(network), depth)
+    drawing = Drawing(drawn, layout_svg(drawn))
+    if output is not None:
+        write_text(output, drawing.svg, (".svg",), inputs=inputs)
+        drawing.written = output
+    return drawing
+
+
+@dataclass
+class ConvDrawing:
+    """One convolution drawn: ``figure`` (the grids and which input cells each output cell reads, as
+    plain data), ``svg``, and the file written."""
+
+    figure: ConvFigure
+    svg: str
+    written: str | None = None
+
+    def note(self) -> str:
+        return f"wrote {self.written}: {self.figure.title}"
+
+
+def draw_conv(n: int, f: int, p: int = 0, s: int = 1, d: int = 1, *, transpose: bool = False,
+              output_padding: int = 0, positions: Sequence[str | tuple[int, int]] | None = None,
+              animate: bool = False, output: str | None = None) -> ConvDrawing:
+    """A convolution as the conv_arithmetic figures draw it, as `cnncalc draw-conv`: the padded input,
+    the kernel and the output, one panel per output cell (those in ``positions``: ``(row, column)`` or
+    ``"ROW,COLUMN"``; default every one, up to 16), or one panel stepping through them (``animate``).
+
+    >>> drawing = draw_conv(5, 3, p=1, s=2)
+    >>> drawing.figure.output_size, drawing.figure.title
+    (3, 'convolution: n = 5, k = 3, p = 1, s = 2, d = 1 → output 3×3')
+    """
+    figure = conv_figure(n, f, p, s, d, transpose, output_padding)
+    drawing = ConvDrawing(figure, conv_svg(figure, parse_positions(positions), animate))
+    if output is not None:
+        write_text(output, drawing.svg, (".svg",))
+        drawing.written = output
+    return drawing
+
+
+def draw_solution(solution: Solution, values: Mapping[str, str | int | None], output: str | None = None, *,
+                  transpose: bool = False, output_padding: str | int | None = None) -> ConvDrawing:
+    """The convolution a :func:`cnncalc.calc.service.solve` answered, drawn (`solve --draw FILE`): the
+    given ``values``, the unknown's value and 'same' padding's split; numbers only."""
+    given = {name: None if value is None else str(value) for name, value in values.items()}
+    figure = figure_for_solution(given, solution, transpose, None if output_padding is None else str(output_padding))
+    drawing = ConvDrawing(figure, conv_svg(figure))
+    if output is not None:
+        write_text(output, drawing.svg, (".svg",))
+        drawing.written = output
+    return drawing
+
+
+def parse_positions(values: Sequence[str | tuple[int, int]] | None) -> list[tuple[int, int]] | None:
+    """Output cells as ``(row, column)``, from ``"ROW,COLUMN"`` as `--position` gives them.
+
+    >>> parse_positions(["0,1", (2, 2)])
+    [(0, 1), (2, 2)]
+    """
     if not values:
         return None
     positions = []
     for value in values:
+        if isinstance(value, tuple):
+            positions.append(value)
+            continue
         parts = value.split(",")
         if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
             raise CnnCalcError("bad --position", got=value, expected="ROW,COLUMN, e.g. 0,1")

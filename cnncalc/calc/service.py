@@ -1,0 +1,89 @@
+"""`cnncalc solve` as one library function: :func:`solve` takes what the command line takes (the unknown,
+the given values, ``same``, ``transpose``, or a symbolic ``spec`` whose valid input sizes are wanted) and
+returns the :class:`~cnncalc.calc.symbolic.Solution`; :func:`solution_text` is the command's text report.
+
+>>> result = solve("out", {"n": "32", "f": "5"})
+>>> result.solutions
+[28]
+>>> print(solution_text(result), end="")
+out = ⌊(n + 2p − f)/s⌋ + 1
+out = ⌊(32 + 2·0 − 5)/1⌋ + 1
+= ⌊27/1⌋ + 1 = 28
+out = 28
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..errors import CnnCalcError
+from ..spec.network import Network, load_spec
+from . import symbolic
+from .symbolic import Solution
+
+#: the values a convolution (and a transposed one) is solved from; the unknown is one of them
+VALUES = ("n", "f", "p", "s", "d", "out")
+
+
+def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, same: bool = False, *,
+          transpose: bool = False, spec: str | Network | None = None, exact: bool = False,
+          low: int | None = None, high: int | None = None, where: Sequence[str] | None = None) -> Solution:
+    """Solve ``out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1`` for ``unknown``, as `cnncalc solve --for UNKNOWN`.
+
+    ``values`` gives the others (``n``, ``f``, ``p``, ``s``, ``d``, ``out``; numbers or symbol names, and
+    ``output_padding`` with ``transpose``); ``same`` asks for 'same' padding (out = n, ⌈n/s⌉ for a stride).
+    With ``spec`` (a symbolic spec, or its path or built-in name) the answer is instead the sizes of the
+    input symbol ``unknown`` in ``[low, high]`` (1 … 1024 by default) for which every layer is valid
+    (``exact``: and no pixel is dropped by a floor), the spec's other symbols fixed by ``where``
+    (``["m=32"]``).
+
+    >>> solve("p", {"f": 7}, same=True).solutions
+    [3]
+    >>> solve("out", {"n": 3, "f": 3, "s": 2}, transpose=True).solutions
+    [7]
+    """
+    given = {name: None if value is None else str(value) for name, value in (values or {}).items()}
+    conv = {name: given.get(name) for name in VALUES}
+    if spec is not None:
+        named = [f"--{name}" for name, value in conv.items() if value is not None] + (["--same"] if same else [])
+        if named or transpose:
+            raise CnnCalcError("--spec takes only --for, --min, --max, --exact and --where",
+                               got=named or "--transpose", expected="no layer values (they come from the spec)")
+        network = spec if isinstance(spec, Network) else load_spec(spec)
+        return symbolic.valid_sizes(network, unknown, 1 if low is None else low, 1024 if high is None else high,
+                                    exact, symbolic.parse_assignments(list(where or [])))
+    used = [name for name, option in (("--where", where), ("--exact", exact), ("--min", low), ("--max", high))
+            if option]
+    if used:
+        raise CnnCalcError(f"{used[0]} needs --spec (it is about the input sizes of a symbolic spec)",
+                           got=used[0], expected="--spec SPEC, or leave it out")
+    if transpose:
+        return symbolic.solve_transpose(unknown, {**conv, "output_padding": given.get("output_padding")}, same)
+    if given.get("output_padding") is not None:
+        raise CnnCalcError("--output-padding is for --transpose", got=given["output_padding"],
+                           expected="--transpose")
+    return symbolic.solve_conv(unknown, conv, same)
+
+
+def solution_text(solution: Solution) -> str:
+    """The text `cnncalc solve` prints: the steps, the answer (one value, a set, a range, an expression,
+    or none), the 'same' padding's split and the notes.
+
+    >>> print(solution_text(solve("p", {"n": "8", "f": "4"}, same=True)).splitlines()[-2])
+    pads (before, after) = (1, 2)
+    """
+    lines = list(solution.steps)
+    if solution.solutions:
+        shown = ", ".join(str(value) for value in solution.as_dict()["solutions"])
+        lines.append(f"{solution.unknown} = {shown}" if len(solution.solutions) == 1
+                     else f"{solution.unknown} ∈ {{{shown}}}")
+    elif solution.range is not None and solution.range[1] is None:
+        lines.append(f"{solution.unknown} ≥ {solution.range[0]}")
+    elif solution.expression:
+        lines.append(f"{solution.unknown} = {solution.expression}")
+    elif solution.pads is None:
+        lines.append(f"no solution for {solution.unknown}")
+    if solution.pads is not None:
+        lines.append(f"pads (before, after) = ({solution.pads[0]}, {solution.pads[1]})")
+    lines += [f"note: {note}" for note in solution.notes]
+    return "".join(f"{line}\n" for line in lines)
