@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -26,8 +27,8 @@ WORKER = Path(__file__).parent / "data" / "course" / "worker.py"
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 
 
-@pytest.fixture()
-def setup(tmp_path):
+def new_course(tmp_path: Path) -> Path:
+    """A course of two students under tmp_path, and an answer file for the workers to copy (its path)."""
     roster = tmp_path / "roster.csv"
     roster.write_text("id,name\nada,Ada\nbo,Bo\n")
     C.init_course(tmp_path / "course", roster)
@@ -35,7 +36,12 @@ def setup(tmp_path):
     answers = key_answers(problem, compute_key(problem))
     template = tmp_path / "template.json"
     template.write_text(json.dumps({"student": "template", "answers": {**answers, "a.col4_row4": 2}}))
-    return tmp_path, template
+    return template
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    return tmp_path, new_course(tmp_path)
 
 
 def start(tmp_path: Path, template: Path, prefix: str, count: int, go: Path | None = None, cache_pages: int = 0
@@ -79,19 +85,31 @@ def test_two_processes_recording_at_once_both_land(setup):
         assert {round(g.score, 6) for r in C.show(course).rows for g in r.grades if g} == {1.875}
 
 
-# The run takes about a second here: hashing and preparing first, then the transaction, whose pages spill
-# into the WAL as it goes (a 50-page cache), then the commit. The delays fall in each phase and after it.
-@pytest.mark.parametrize("delay", [0.0, 0.3, 0.45, 0.6, 0.75, 1.0, 2.5])
-def test_sigkill_during_a_long_record_keeps_the_gradebook_whole(setup, delay):
-    tmp_path, template = setup
+@pytest.fixture(scope="module")
+def earlier_course(tmp_path_factory):
+    """A course with an earlier run of 300 grades, made once: each test kills its long run in a copy."""
+    tmp_path = tmp_path_factory.mktemp("earlier")
+    template = new_course(tmp_path)
     earlier = start(tmp_path, template, "e", 300)
     _, err = earlier.communicate(timeout=300)
     assert earlier.returncode == 0, err
-    before = snapshot(tmp_path / "course" / "gradebook.sqlite")
+    return tmp_path / "course", template, snapshot(tmp_path / "course" / "gradebook.sqlite")
+
+
+# The run takes about a second here: hashing and preparing first, then the transaction, whose pages spill
+# into the WAL as it goes (a 50-page cache), then the commit. The delays fall in each phase; None kills the
+# process once it has reported the run recorded (after the commit, before it exits).
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.45, 0.6, 0.75, 1.0, None])
+def test_sigkill_during_a_long_record_keeps_the_gradebook_whole(tmp_path, earlier_course, delay):
+    course, template, before = earlier_course
+    shutil.copytree(course, tmp_path / "course")  # closed by the earlier run: no WAL left to copy
     long = start(tmp_path, template, "k", 6000, cache_pages=50)
     assert long.stdout.readline().strip() == "ready", long.stderr.read()
     assert long.stdout.readline().startswith("recording")
-    time.sleep(delay)
+    if delay is None:
+        assert json.loads(long.stdout.readline())["recorded"] == 6000, long.stderr.read()
+    else:
+        time.sleep(delay)
     long.send_signal(signal.SIGKILL)
     long.wait(timeout=60)
     long.stdout.close()
