@@ -6,6 +6,11 @@ Also: the same 10,000 files graded with the class statistics (`grade --stats`: h
 and the copy check of the single-key batch, target 10 s; and the copy check over 1,000 students with
 per-student variants (every pair compared), target 10 s.
 
+Marking: the same worksheet with `follow_through: 0.5` and partial credit for every rule of the catalogue,
+10,000 files whose mistakes are slips of the catalogue, answers that follow from a wrong one, and random
+wrong numbers; graded with every rule and follow-through on, and without them (`marking=False`), in the
+same run, each on a fresh key (the rules are computed once per key, inside the timing): target ≤ 2×.
+
 Run: python benchmarks/bench_grading.py [--files N] [--students N]   (targets on 2 cores)
 The baseline in the same run is reading the same files with PyYAML alone.
 """
@@ -115,7 +120,66 @@ def main() -> None:
     assert len(results) == 1000 and all(r.score == 0 for r in results if r.error)
     print(f"{'grade 1,000 files, 100 hostile (one process)':45} {seconds:9.3f} {1000 / seconds:9.0f} "
           f"{30.0:8.2f} {seconds / 30:7.2f}   ({invalid} files invalid, {cpu:.2f} s CPU)")
+    marking_benchmark(count)
     copies_benchmark(int(sys.argv[sys.argv.index("--students") + 1]) if "--students" in sys.argv else 1000)
+
+
+def marking_files(folder: Path, count: int, problem, key) -> list[Path]:
+    """Answer files with 0 to 3 mistakes each: slips of the catalogue, a ReLU map off by 5 with the pooled
+    map computed right from it (a follow-through), and random wrong numbers."""
+    import numpy as np
+
+    from cnncalc.exercises.grading import plain_answer
+    from cnncalc.exercises.slips import candidates
+
+    right = key_answers(problem, key)
+    slips = {q.id: [plain_answer(c.value) for c in candidates(key, q)] for q in problem.questions}
+    relu = np.array(right["b.relu"], dtype=float) + 5
+    pooled = [[float(relu[i:i + 2, j:j + 2].max()) for j in range(3)] for i in range(3)]
+    rng = random.Random(2)
+    paths = []
+    for i in range(count):
+        mine = dict(right)
+        for qid in rng.sample(sorted(mine), rng.randint(0, 3)):
+            kind = rng.random()
+            if kind < 0.4 and slips.get(qid):
+                mine[qid] = rng.choice(slips[qid])
+            elif kind < 0.6:
+                mine["b.relu"], mine["b.pool"] = relu.tolist(), pooled
+            elif isinstance(mine[qid], int):
+                mine[qid] = mine[qid] + rng.randint(1, 50)
+        path = folder / f"m{i:05d}.json"
+        path.write_text(json.dumps({"student": f"m{i:05d}", "answers": mine}))
+        paths.append(path)
+    return paths
+
+
+def marking_benchmark(count: int) -> None:
+    """Grading with every rule and follow-through on against grading without them, in the same run."""
+    raw = safeload.load_file(ROOT / "problems" / "cnn-layers-worksheet.yaml")
+    from cnncalc.exercises.problem import build_problem
+    from cnncalc.exercises.slips import SLIPS
+
+    raw["follow_through"] = 0.5
+    raw["credit"] = dict.fromkeys(SLIPS, 0.5)
+    problem = build_problem(raw, "worksheet")
+    with tempfile.TemporaryDirectory() as folder:
+        paths = marking_files(Path(folder), count, problem, compute_key(problem))
+        start = time.perf_counter()
+        plain, _ = grade_batch(problem, paths, compute_key(problem), marking=False)
+        without = time.perf_counter() - start
+        start = time.perf_counter()
+        marked, _ = grade_batch(problem, paths, compute_key(problem))
+        with_marking = time.perf_counter() - start
+    named = sum(q.diagnosis is not None for r in marked for q in r.questions)
+    follows = sum(q.follow_through for r in marked for q in r.questions)
+    gained = sum(r.score for r in marked) - sum(r.score for r in plain)
+    assert named and follows and gained > 0
+    print(f"{f'grade {count:,} files without slips and follow-through':45} {without:9.3f} {count / without:9.0f}")
+    print(f"{f'grade {count:,} files, every rule and follow-through':45} {with_marking:9.3f} "
+          f"{count / with_marking:9.0f} {2 * without:8.2f} {with_marking / (2 * without):7.2f}   "
+          f"({with_marking / without:.2f}× without; {named:,} slips named, {follows:,} follow-throughs, "
+          f"+{gained:,.1f} points)")
 
 
 def copies_benchmark(students: int) -> None:

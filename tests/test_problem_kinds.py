@@ -76,7 +76,7 @@ def test_flip_diagnoses(cli, tmp_path):
     results = grade(cli, tmp_path, "convolution-vs-correlation", {"flip.convolution": 34, "flip.correlation": 26})
     assert results["flip.convolution"]["feedback"] == (
         "expected 26, got 34 — that is cross-correlation (the kernel as given); a true convolution flips the kernel "
-        "vertically and horizontally first")
+        "vertically and horizontally first [flip]")
     assert results["flip.correlation"]["feedback"].startswith(
         "expected 34, got 26 — that is a true convolution (kernel flipped)")
 
@@ -137,9 +137,9 @@ def test_average_pooling_diagnoses_max_pooling(cli, tmp_path):
     results = grade(cli, tmp_path, "filter-bank", {**key, "pool.map": maxed.tolist(), "conv.macs": 2 * 864,
                                                      "conv.params": 54})
     assert results["pool.map"]["feedback"].startswith(
-        "0 of 4 cells correct — that is max pooling; this layer takes the mean of each window; wrong:")
+        "0 of 4 cells correct — that is max pooling; this layer takes the mean of each window [max_for_avg]; wrong:")
     assert results["conv.macs"]["feedback"] == (
-        "expected 864, got 1,728 — that is FLOPs (2·MACs); a MAC counts a multiply and its add once")
+        "expected 864, got 1,728 — that is FLOPs (2·MACs); a MAC counts a multiply and its add once [flops_for_macs]")
     assert "the biases are not counted" in results["conv.params"]["feedback"]
 
 
@@ -162,9 +162,10 @@ def test_receptive_field_and_macs_diagnoses(cli, tmp_path):
     results = grade(cli, tmp_path, "dilated-separable",
                     {**key, "dilated.rf": 3, "standard.macs": 10 * 10 * 16 * 9})
     assert results["dilated.rf"]["feedback"] == (
-        "expected 5, got 3 — the dilation is left out: a dilated kernel spans d·(k − 1) + 1 pixels")
+        "expected 5, got 3 — the dilation is left out: a dilated kernel spans d·(k − 1) + 1 pixels [dilation_ignored]")
     assert results["standard.macs"]["feedback"] == (
-        "expected 43,200, got 14,400 — the input channels are left out: each output value sums over k·k·C inputs")
+        "expected 43,200, got 14,400 — the input channels are left out: each output value sums over k·k·C inputs "
+        "[no_input_channels]")
 
 
 def test_receptive_field_jumps_diagnosis(cli, tmp_path):
@@ -207,7 +208,7 @@ def test_same_pair_transpose_and_sizes_diagnoses(cli, tmp_path):
         "sizes.exact": {"min": 12, "max": 40}})
     assert results["same.pads"]["feedback"] == (
         "expected [1, 2], got [2, 1] — before and after swapped: the odd pixel goes after (bottom/right), as "
-        "TensorFlow pads")
+        "TensorFlow pads [same_odd_side]")
     # ⌊(7 + 2 − 3)/2⌋ + 1 = 4 would be the direct convolution; 3 is nothing known
     assert results["transpose.out"]["feedback"] == "expected 14, got 3"
     assert results["sizes.valid"]["feedback"].startswith("expected n ∈ {12–40}; missing 13–15, 17–19")
@@ -215,7 +216,8 @@ def test_same_pair_transpose_and_sizes_diagnoses(cli, tmp_path):
     assert "those are the sizes where every layer is valid" in results["sizes.exact"]["feedback"]
     again = grade(cli, tmp_path, "same-padding-transpose", {
         **key, "same.pads": [2, 2], "transpose.out": 4, "sizes.valid": {"min": 12, "max": 40}}, "s2")
-    assert again["same.pads"]["feedback"] == "expected [1, 2], got [2, 2] — p = f/2 = 2 on both sides pads one pixel too many"
+    assert again["same.pads"]["feedback"] == ("expected [1, 2], got [2, 2] — p = f/2 = 2 on both sides pads one pixel too "
+                                              "many [dropped_plus_one]")
     assert again["transpose.out"]["feedback"].startswith("expected 14, got 4 — that is the output of a direct convolution")
     assert again["sizes.valid"]["status"] == "correct"
 
@@ -275,7 +277,8 @@ def test_channels_first_and_swapped_rows_and_columns(cli, tmp_path):
     assert key["out.shape"] == [3, 3, 2]
     results = grade(cli, tmp_path, "cs231n-volume", {**key, "out.shape": [2, 3, 3]})
     assert results["out.shape"]["feedback"] == (
-        "expected [3, 3, 2], got [2, 3, 3] (channels first? the course writes [rows, columns, channels])")
+        "expected [3, 3, 2], got [2, 3, 3] — channels first? the course writes [rows, columns, channels] "
+        "[channels_first]")
     lenet = key_of(cli, "lenet-table")["answers"]
     assert lenet["CONV1.shape"] == [28, 28, 8]
     results = grade(cli, tmp_path, "lenet-table", {**lenet, "CONV1.shape": [8, 28, 28], "POOL1.shape": [14.0, 14, 8.0]})

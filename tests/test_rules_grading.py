@@ -445,7 +445,8 @@ def test_expression_answers_are_compared_by_equivalence(answer, status):
     if status == "correct":
         assert q.feedback == "correct (equivalent to (f - 1)/2)"
     else:
-        assert q.feedback == f"expected (f - 1)/2 (or an equivalent form), got {answer}"
+        note = " — p = f/2: the + 1 of n + 2p − f + 1 = n is dropped [dropped_plus_one]" if answer == "f/2" else ""
+        assert q.feedback == f"expected (f - 1)/2 (or an equivalent form), got {answer}{note}"
 
 
 @pytest.mark.parametrize("answer", [True, [1], {"f": 1}, None, "f +", "__import__('os')"])
@@ -462,7 +463,8 @@ def test_solve_questions_and_the_half_pixel_hint():
     assert key["num"].value == 2
     q = grade_answers(problem, key, "s", {"num": 2.5}).questions[1]
     assert q.status == "incorrect" and q.feedback == (
-        "2.5 is not a whole number; expected 2 — p = f/2 is off by one half: from n + 2p − f + 1 = n, p = (f − 1)/2")
+        "2.5 is not a whole number; expected 2 — p = f/2 is off by one half: from n + 2p − f + 1 = n, p = (f − 1)/2 "
+        "[dropped_plus_one]")
     q = grade_answers(problem, key, "s", {"num": 3}).questions[1]
     assert q.feedback == "expected 2, got 3"
     assert grade_answers(problem, key, "s", {"num": "2"}).questions[1].status == "correct", "numbers as text are read"
@@ -503,7 +505,7 @@ def test_shape_hint_for_swapped_axes():
            "parts": [{"id": "p", "questions": [{"id": "q", "compute": {"shape": "n", "layer": "c", "axes": [0, 1]}}]}]}
     problem = build_problem(raw, "s.yaml")
     q = grade_answers(problem, compute_key(problem), "s", {"q": [6, 4]}).questions[0]
-    assert q.feedback == "expected [4, 6], got [6, 4] (rows and columns swapped?)"
+    assert q.feedback == "expected [4, 6], got [6, 4] — rows and columns swapped? [rows_columns_swapped]"
 
 
 def test_overrides_file_forms_and_default_comment(worksheet, tmp_path):
@@ -573,9 +575,12 @@ def test_error_lines_of_exercise_files(worksheet, tmp_path):
 
 
 def test_params_questions_worked_lines_and_mistakes(worksheet):
-    _problem, key = worksheet
+    from cnncalc.exercises.slips import candidates
+
+    problem, key = worksheet
     assert key["d.params"].solution == ["conv: 7·7·3·8 + 8 = 1,184"], "one layer: no sum line"
-    assert key["d.params"].detail["mistakes"] == {1176.0: "the biases are not counted (one per filter or unit)"}
+    found = {(c.rule, c.value): c.message for c in candidates(key, problem.question("d.params"))}
+    assert found[("forgot_bias", 1176)] == "the biases are not counted (one per filter or unit)"
     raw = {"id": "nb", "networks": {"n": {"input": [4], "layers": [
         {"type": "dense", "name": "a", "units": 3, "bias": False}, {"type": "dense", "name": "b", "units": 2}]}},
         "parts": [{"id": "p", "questions": [{"id": "q", "compute": {"params": "n"}}]}]}
@@ -583,8 +588,10 @@ def test_params_questions_worked_lines_and_mistakes(worksheet):
     nb_key = compute_key(nb)
     assert nb_key["q"].value == 12 + 8
     assert nb_key["q"].solution[-1] == "12 + 8 = 20"
-    assert nb_key["q"].detail["mistakes"] == {18.0: "the biases are not counted (one per filter or unit)",
-                                              12.0: "only a is counted", 8.0: "only b is counted"}, (
+    found = {(c.rule, c.value, c.message) for c in candidates(nb_key, nb.question("q"))
+             if c.rule in ("forgot_bias", "one_layer_only")}
+    assert found == {("forgot_bias", 18, "the biases are not counted (one per filter or unit)"),
+                     ("one_layer_only", 12, "only a is counted"), ("one_layer_only", 8, "only b is counted")}, (
         "a layer without bias has no 'biases not counted' mistake of its own")
 
 
@@ -599,7 +606,7 @@ def test_map_questions_on_another_channel():
     expected = compute_key(problem)["q"]
     np.testing.assert_array_equal(expected.value, [[0, 2], [0, 4]])
     assert expected.solution[0] == "r (relu) output, channel 2:"
-    assert expected.solution[1:] == ["  0  2", "  0  4"]
+    assert expected.solution[1:] == ["  0  2", "  0  4", "row 1, column 1: max(0, −1) = 0"]
 
 
 # ---------------------------------------------------------------- problem files: whole error lines

@@ -250,7 +250,7 @@ def test_text_report_marks_every_status(worksheet):
                      "b.relu": "~", "b.pool": "·", "c.total_params": "·", "d.padding": "·", "d.params": "·"}
     assert lines[1] == "" and lines[2] == "s: 0.3125 / 2  (s.yaml)"
     assert any(line == "  ✗ a.col4_row4             0 / 0.125  incorrect expected 9, got 2 — it looks like the bias (7) was left out"
-               for line in lines), lines
+               " [forgot_bias]" for line in lines), lines
     assert text_report(problem, [result], []).endswith("\n") and "warning" not in text_report(problem, [result], [])
 
 

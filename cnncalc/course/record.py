@@ -292,13 +292,20 @@ def _question_rows(result: StudentResult, forms: _AnswerForms) -> list[tuple[Any
 
 
 def _diagnosis(q: Any) -> str | None:
+    """What marking found of a wrong answer, as JSON: the slip's rule and message (or nulls) and whether
+    the answer follows from the student's own earlier ones; NULL when it found nothing."""
     value = getattr(q, "diagnosis", None)
-    if value is None:
+    follows = bool(getattr(q, "follow_through", False))
+    if value is None and not follows:
         return None
-    if hasattr(value, "as_dict"):
+    if value is None:
+        value = {"rule": None, "message": None}
+    elif hasattr(value, "as_dict"):
         value = value.as_dict()
     elif not isinstance(value, (dict, list, str)):
         value = {key: getattr(value, key) for key in ("rule", "message") if hasattr(value, key)} or str(value)
+    if isinstance(value, dict):
+        value = {**value, "follow_through": follows}
     return json.dumps(json_value(value), ensure_ascii=False)
 
 

@@ -12,9 +12,10 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -33,8 +34,11 @@ from .answers import integral as _integral  # noqa: F401 - kept for callers of t
 from .answers import matrix as _matrix
 from .answers import number as _number
 from .answers import sizes as _sizes
-from .key import Expected, compute_key, num, ranges
+from .key import AnswerKey, Expected, KeyBuilder, compute_key, num, ranges
 from .problem import Problem, Question
+
+if TYPE_CHECKING:
+    from .slips import Candidate
 
 MAX_ANSWER_BYTES = 256 * 1024
 MAX_ANSWER_DEPTH = 8
@@ -42,6 +46,17 @@ MAX_ID_CHARS = 200
 MAX_ECHO_CHARS = 300  # values echoed in reports and messages are cut to this many characters
 MAX_UNKNOWN_IDS = 20  # unknown question ids listed per file; the rest are counted
 DEFAULT_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The slip an answer is exactly what of (:mod:`.slips`): its rule id and one line with the numbers."""
+
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"rule": self.rule, "message": self.message}
 
 
 @dataclass
@@ -54,10 +69,14 @@ class QuestionResult:
     got: Any
     feedback: str
     solution: list[str] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None  # the slip that gives exactly this answer
+    follow_through: bool = False  # the answer follows from the student's own wrong earlier answers
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "score": round(self.score, 6), "max": round(self.max, 6), "status": self.status,
-                "expected": json_value(_plain(self.expected)), "got": _echo(self.got), "feedback": self.feedback}
+                "expected": json_value(_plain(self.expected)), "got": _echo(self.got), "feedback": self.feedback,
+                "diagnosis": self.diagnosis.as_dict() if self.diagnosis is not None else None,
+                "follow_through": self.follow_through}
 
 
 @dataclass
@@ -452,13 +471,13 @@ def _why_not_close(number: float, expected: float, q: Question) -> str:
 
 
 def _shape_hint(got: list[int], value: list[int]) -> str:
-    """The usual wrong turns with a shape: channels first (PyTorch's order), rows and columns swapped."""
+    """A shape with the right numbers in an order no slip names (channels first and rows and columns
+    swapped are rules of :mod:`.slips`)."""
     if len(got) != len(value) or sorted(got) != sorted(value) or got == value:
         return ""
-    if len(value) >= 3 and got == [value[-1], *value[:-1]]:
-        return " (channels first? the course writes [rows, columns, channels])"
-    if len(value) >= 2 and got == [value[1], value[0], *value[2:]]:
-        return " (rows and columns swapped?)"
+    if (len(value) >= 3 and got == [value[-1], *value[:-1]]) or (len(value) >= 2 and got == [value[1], value[0],
+                                                                                              *value[2:]]):
+        return ""
     return " (the right numbers in the wrong order?)"
 
 
@@ -516,9 +535,8 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         if np.ndim(value) == 1 and matrix.shape[1] == 1:  # a vector (a flattened map) written as a column
             matrix = matrix.T
         if matrix.shape != want.shape:
-            hint = " (rows and columns swapped?)" if matrix.shape == want.shape[::-1] else ""
             return 0.0, "incorrect", (f"the matrix should be {want.shape[0]}×{want.shape[1]}, got "
-                                      f"{matrix.shape[0]}×{matrix.shape[1]}{hint}")
+                                      f"{matrix.shape[0]}×{matrix.shape[1]}")
         good = np.vectorize(lambda a, b: close(a, b, q))(matrix, want)
         right = int(good.sum())
         if right == good.size:
@@ -589,9 +607,143 @@ def _cell_working(expected: Expected, i: int, j: int) -> str:
 # ---------------------------------------------------------------- a whole file
 
 
+# ---------------------------------------------------------------- marking: slips and follow-through
+
+
+def plain_answer(value: Any) -> Any:
+    """A key's value (or a slip's) as an answer file writes it: lists, ints for whole numbers."""
+    if isinstance(value, np.ndarray):
+        return _plain(value)
+    if isinstance(value, tuple):
+        return [plain_answer(v) for v in value]
+    if isinstance(value, list):
+        return [plain_answer(v) for v in value]
+    if isinstance(value, (float, np.floating, np.integer)) and not isinstance(value, bool):
+        return _plain_number(value)
+    return value
+
+
+def matches(q: Question, expected: Expected, got: Any) -> bool:
+    """Whether ``got`` earns full marks against ``expected`` as the key's own comparison judges it (the
+    same reading, the same tolerance)."""
+    try:
+        return _compare(q, expected, got)[0] >= 1.0
+    except (Invalid, ArithmeticError, ValueError, TypeError, RecursionError):
+        return False
+
+
+def read_answer(q: Question, got: Any) -> Any:
+    """An answer read as its kind compares it (:func:`.answers.read`), or None where it cannot be."""
+    from .answers import read
+
+    try:
+        return read(q.kind, got)
+    except (Invalid, ArithmeticError, ValueError, TypeError, RecursionError):
+        return None
+
+
+def shape_answer(got: Any) -> list[int] | None:
+    """A shape answer as a list of ints, or None."""
+    from .answers import read
+
+    try:
+        return read("shape", got)  # type: ignore[no-any-return]
+    except (Invalid, ArithmeticError, ValueError, TypeError, RecursionError):
+        return None
+
+
+def matrix_answer(got: Any) -> np.ndarray | None:
+    """A map answer as a 2-D array, or None."""
+    from .answers import read
+
+    try:
+        value = np.atleast_2d(read("matrix", got))
+    except (Invalid, ArithmeticError, ValueError, TypeError, RecursionError):
+        return None
+    return value if value.ndim == 2 and np.isfinite(value).all() else None
+
+
+def _as_key(problem: Problem, key: dict[str, Expected]) -> AnswerKey:
+    if isinstance(key, AnswerKey) and key.problem is problem:
+        return key
+    return AnswerKey(key, KeyBuilder(problem))
+
+
+def diagnose(key: AnswerKey, q: Question, got: Any, earlier: Sequence[str] = ()) -> Candidate | None:
+    """The slip whose answer ``got`` is: of the slips that give it, one already named in the student's
+    ``earlier`` answers (the student who dropped the + 1 at conv1 dropped it at conv2 too, though forgetting
+    conv2's padding gives the same shape), else the first in the catalogue's order."""
+    from .copies import canonical
+    from .slips import candidates
+
+    found = candidates(key, q)
+    if not found:
+        return None
+    form = canonical(got)
+    memo = ("match", q.id, form)
+    if form is not None and memo in key.memo:
+        matched = key.memo[memo]
+    else:
+        matched = [c for c in found if matches(q, Expected(c.value), got)]
+        if form is not None:
+            key.memo[memo] = matched
+    return next((c for c in matched if c.rule in earlier), matched[0] if matched else None)
+
+
+def mark(problem: Problem, key: dict[str, Expected], answers: dict[str, Any], results: list[QuestionResult]
+         ) -> None:
+    """Name the slip of every wrong answer and give the credit the problem allows: the share of a slip
+    (``credit:``) or a follow-through (``follow_through:``), whichever is more, never less than the
+    answer's own score."""
+    from .followthrough import follow_through, points_text
+
+    key = _as_key(problem, key)
+    by_id = {r.id: r for r in results}
+    named: list[str] = []  # the slips named in this student's answers so far
+    for q, result in zip(problem.questions, results):
+        if result.status not in ("partial", "incorrect"):
+            continue
+        got = answers[q.id]
+        candidate = diagnose(key, q, got, named)
+        follow = follow_through(key, q, answers, by_id) if q.follow_through else None
+        best = result.score
+        if candidate is not None:
+            result.diagnosis = Diagnosis(candidate.rule, candidate.message)
+            named.append(candidate.rule)
+            best = max(best, q.credit.get(candidate.rule, 0.0) * q.points)
+        if follow is not None:
+            result.follow_through = True
+            best = max(best, follow.share * q.points)
+        credit = f": {points_text(best, q.points)}" if best > result.score else ""
+        tag = f" [{candidate.rule}]" if candidate is not None else ""
+        if follow is not None:  # the slip, if any, was made upstream: the answer follows from it
+            result.feedback = _noted(result.feedback, follow.note() + tag + credit)
+        elif candidate is not None:
+            result.feedback = _noted(result.feedback, candidate.message + tag + credit)
+        if best > result.score:
+            result.score = best
+            result.status = "correct" if best >= result.max else "partial"
+
+
+def _noted(feedback: str, note: str) -> str:
+    """The feedback with a note on its first line (before a matrix's list of wrong cells)."""
+    lines = feedback.split("\n")
+    head, tail = lines[0], lines[1:]
+    text = f" — {note}"
+    if head.endswith("; wrong:"):
+        head = head[:-len("; wrong:")] + text + "; wrong:"
+    else:
+        head += text
+    return "\n".join([head, *tail])
+
+
 def grade_answers(problem: Problem, key: dict[str, Expected], student: str, answers: dict[str, Any],
-                  file: str = "") -> StudentResult:
+                  file: str = "", marking: bool = True) -> StudentResult:
+    """One student's answers graded; with ``marking`` (the default) every wrong answer's slip named and
+    credited, and follow-through given (see :func:`mark`)."""
     results = [grade_one(q, key[q.id], answers) for q in problem.questions]
+    if marking:
+        mark(problem, key, answers, results)
     known = {q.id for q in problem.questions}
     warnings = []
     unknown = [qid for qid in answers if qid not in known]
@@ -631,11 +783,13 @@ def variant_label(value: Any) -> str | None:
     return clean_text(value, 64) if isinstance(value, str) else short(value, 64)
 
 
-def grade_file(problem: Problem, key: dict[str, Expected], path: str | Path) -> StudentResult:
+def grade_file(problem: Problem, key: dict[str, Expected], path: str | Path, marking: bool = True
+               ) -> StudentResult:
     """Grade one file; a file that cannot be used gives a result with every question invalid."""
     try:
         student, written, answers, extra = read_answer_file(path)
-        result = grade_answers(problem, key, student, answers, display_path(path))
+        result = (grade_answers(problem, key, student, answers, display_path(path)) if marking else
+                  grade_answers(problem, key, student, answers, display_path(path), marking=False))
         result.variant = variant_label(extra.get("variant"))
         result.written = written if written != student else None
     except CnnCalcError as error:
@@ -705,12 +859,14 @@ def safe_file_stem(student: str, used: set[str]) -> str:
 
 
 def grade_batch(problem: Problem, paths: list[Path], key: dict[str, Expected] | None = None,
-                refused: dict[Path, str] | None = None) -> tuple[list[StudentResult], list[str]]:
-    """Grade every file; ``refused`` files (a link leaving its folder…) are invalid with their reason."""
-    key = key if key is not None else compute_key(problem)
+                refused: dict[Path, str] | None = None, marking: bool = True
+                ) -> tuple[list[StudentResult], list[str]]:
+    """Grade every file; ``refused`` files (a link leaving its folder…) are invalid with their reason.
+    ``marking`` names slips and gives follow-through (:func:`mark`)."""
+    key = _as_key(problem, key if key is not None else compute_key(problem))
     refused = refused or {}
     results = [invalid_result(problem, key, path, refused[path]) if path in refused
-               else grade_file(problem, key, path) for path in paths]
+               else grade_file(problem, key, path, marking) for path in paths]
     return results, identity_warnings(results)
 
 

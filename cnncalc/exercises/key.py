@@ -4,7 +4,9 @@ with the worked solution a teacher would write."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,9 +14,11 @@ import numpy as np
 
 from ..calc.analysis import Summary, analyse, whole_size
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..maths import arith
 from ..maths.budget import shared_budget
+from ..maths.ranges import ranges
 from ..run.executor import RunResult, run
-from ..spec.network import Network, build_network
+from ..spec.network import INPUT, Network, build_network
 from .problem import MAX_SIZES, Problem, ProblemFileError, Question, check_compute, line_of, resolve_refs
 
 
@@ -23,6 +27,22 @@ class Expected:
     value: Any  # int, float, list (shape), np.ndarray (matrix), str (expression), None (manual)
     solution: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)  # what feedback needs (windows for a map, ...)
+
+
+class AnswerKey(dict[str, Expected]):
+    """A problem's key: question id → :class:`Expected`, and the builder that computed it, so that marking
+    can recompute an answer the way the key was made — with a student's own earlier answers put in
+    (follow-through) or with a known slip made (:mod:`.slips`). What marking recomputes is remembered
+    here, once per key: every student of a class shares one key, and a variant's key is its student's."""
+
+    def __init__(self, items: dict[str, Expected], builder: KeyBuilder) -> None:
+        super().__init__(items)
+        self.builder = builder
+        self.memo: dict[Any, Any] = {}  # marking's recomputations, by (what, question, ...)
+
+    @property
+    def problem(self) -> Problem:
+        return self.builder.problem
 
 
 def num(value: Any) -> str:
@@ -43,6 +63,7 @@ class KeyBuilder:
         self.networks: dict[str, Network] = {}
         self.summaries: dict[str, Summary] = {}
         self.runs: dict[tuple[str, str], RunResult] = {}
+        self.weights: dict[tuple[str, str], dict[str, Any]] = {}
 
     def network(self, name: Any) -> Network:
         if name not in self.networks:
@@ -87,6 +108,103 @@ class KeyBuilder:
             except CnnCalcError as error:
                 raise within(error, f"network '{name}' on data '{data_name}'", self.problem.source) from None
         return self.runs[key]
+
+    def spec(self, name: str) -> Any:
+        """A network's spec with its data put in, as a copy to change (a slip is a changed spec)."""
+        return copy.deepcopy(resolve_refs(self.problem.networks[name], self.problem.data))
+
+    def changed(self, networks: dict[str, Any]) -> KeyBuilder:
+        """A builder for the same problem with some networks' specs replaced (specs with data put in)."""
+        problem = dataclasses.replace(self.problem, networks={**self.problem.networks, **networks})
+        return KeyBuilder(problem)
+
+    # ------------------------------------------------------------ recomputing with something changed
+
+    def recalculate(self, q: Question, given: dict[str, tuple[Any, ...]] | None = None,
+                    step: Callable[[Any, list[Any], Any], Any] | None = None) -> Any:
+        """A shape, size, parameter or MAC question's answer from the calculator's walk, layer by layer,
+        with the output shape of some layers ``given`` (a student's own earlier answers: follow-through),
+        or one step changed: ``step(layer, input shapes, inference)`` returns None to keep the step, or
+        (shape or None, (params, MACs) or None) (a slip). None when the walk fails (a layer no longer
+        fits) or the question is of another kind."""
+        c = resolve_refs(q.compute or {}, self.problem.data)
+        head = next((h for h in ("shape", "size", "params", "macs") if h in c), None)
+        if head is None:
+            return None
+        network = self.network(c[head])
+        shapes: dict[str, tuple[Any, ...]] = {INPUT: tuple(network.input_shape)}
+        counts: dict[str, tuple[Any, Any]] = {}
+        try:
+            for position in network.order:
+                layer = network.layers[position]
+                inputs = [shapes[source] for source in layer.inputs]
+                info = layer.inference(inputs)
+                shape, count = tuple(info.shape), (info.trainable + info.non_trainable, info.macs)
+                changed = step(layer, inputs, info) if step is not None else None
+                if changed is not None:
+                    if changed[0] is not None and changed[1] is None and len(shape) > 1:
+                        # a step that changes the output changes its MACs too: as many per output pixel
+                        before, after = (int(np.prod([int(d) for d in s[:-1]])) for s in (shape, changed[0]))
+                        count = (count[0], int(count[1]) // before * after if before else count[1])
+                    shape = tuple(changed[0]) if changed[0] is not None else shape
+                    count = changed[1] if changed[1] is not None else count
+                if given is not None and layer.name in given:
+                    shape = tuple(given[layer.name])
+                if not all(arith.is_int(d) and d > 0 for d in shape):
+                    return None
+                shapes[layer.name], counts[layer.name] = shape, count
+            last = network.layers[network.order[-1]].name if network.order else None
+            if head in ("shape", "size"):
+                shape = shapes[c.get("layer") or last]
+                if head == "size":
+                    return int(np.prod([int(d) for d in shape]))
+                axes = c.get("axes")
+                return [int(shape[a % len(shape)]) for a in axes] if axes is not None else [int(d) for d in shape]
+            names = c.get("layers") or ([c["layer"]] if "layer" in c else [layer.name for layer in network.layers])
+            return int(sum(int(counts[name][0 if head == "params" else 1]) for name in names))
+        except (CnnCalcError, ArithmeticError, ValueError, TypeError, IndexError, KeyError):
+            return None
+
+    def rerun(self, q: Question, given: dict[str, np.ndarray]) -> Any:
+        """A map or cell question's answer from the executor's kernels, with the output of some layers
+        ``given`` (a student's own earlier maps): the layers after them run again on what they are given,
+        the others keep the key's values. None where the layers cannot run on it."""
+        c = resolve_refs(q.compute or {}, self.problem.data)
+        head = next((h for h in ("map", "cell", "value") if h in c), None)
+        if head is None:
+            return None
+        result = self.run(c[head], c["input"])
+        network = result.summary.network
+        weights = self._weights(c[head], c["input"])
+        values = dict(result.outputs)
+        changed = set()
+        for name, array in given.items():
+            values[name] = np.asarray(array, dtype=float)[None]
+            changed.add(name)
+        try:
+            for position in network.order:
+                layer = network.layers[position]
+                if layer.name in changed or not any(source in changed for source in layer.inputs):
+                    continue
+                inputs = [values[source] for source in layer.inputs]
+                shape = layer.inference([tuple(x.shape[1:]) for x in inputs]).shape
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    values[layer.name] = layer.forward(inputs, weights[layer.name], tuple(int(d) for d in shape))
+                changed.add(layer.name)
+            output = values[c["layer"]][0]
+            if head == "map":
+                channel = int(c.get("channel", 0))
+                return np.asarray(output[:, :, channel] if output.ndim == 3 else output, dtype=float)
+            return float(output[tuple(int(i) for i in c["at"])])
+        except (CnnCalcError, ArithmeticError, ValueError, TypeError, IndexError, KeyError):
+            return None
+
+    def _weights(self, net: str, data_name: str) -> dict[str, Any]:
+        if (net, data_name) not in self.weights:
+            from ..run.executor import gather_weights
+
+            self.weights[(net, data_name)] = gather_weights(self.run(net, data_name).summary, None, None, np.float64)
+        return self.weights[(net, data_name)]
 
     def output(self, net: str, data_name: str, layer: str) -> np.ndarray:
         """One layer's output on some data (the layer checked first, so that a typo gets its name)."""
@@ -146,21 +264,7 @@ class KeyBuilder:
         total = int(sum(r.params for r in records))
         if len(records) > 1:
             lines.append(" + ".join(f"{int(r.params):,}" for r in records) + f" = {total:,}")
-        network = self.network(c["params"])
-        per_layer = [(r, network.layer(r.name).bias_count(r.output_shape)) for r in records]
-        biases = sum(count for _, count in per_layer)
-        mistakes: dict[float, str] = {}
-        if biases:
-            mistakes[float(total - biases)] = "the biases are not counted (one per filter or unit)"
-        for record, count in per_layer:
-            if count and count != biases:
-                mistakes.setdefault(float(total - count), f"the {count} biases of {record.name} are not counted")
-        if len(records) > 1:
-            for record in records:
-                if record.params:
-                    mistakes.setdefault(float(record.params), f"only {record.name} is counted")
-        mistakes.pop(float(total), None)
-        return Expected(total, lines, {"mistakes": mistakes})
+        return Expected(total, lines)
 
     def _cell(self, c: dict[str, Any]) -> Expected:
         output = self.output(c["cell"], c["input"], c["layer"])
@@ -172,38 +276,7 @@ class KeyBuilder:
                                 expected=f"{len(shape)} indices, each below the size of its axis")
         value = float(output[tuple(at)])
         lines = self._conv_working(result, c["layer"], at, value)
-        mistakes = {}
-        layer = result.summary.network.layer(c["layer"])
-        if isinstance(getattr(layer, "bias", None), list) and len(at) == 3:
-            bias = float(layer.bias[at[2]])
-            if bias:
-                mistakes[value - bias] = f"it looks like the bias ({num(bias)}) was left out"
-        if len(at) >= 2 and at[0] != at[1] and at[1] < output.shape[0] and at[0] < output.shape[1]:
-            swapped = [at[1], at[0], *at[2:]]
-            mistakes.setdefault(float(output[tuple(swapped)]),
-                                f"that is the value at row {at[1] + 1}, column {at[0] + 1}: rows and columns swapped?")
-        if layer.type == "conv":
-            other = self._variant_output(c["cell"], c["input"], c["layer"], {"flip": not layer.flip})
-            if other is not None:
-                mistakes.setdefault(float(other[tuple(at)]), _FLIP_HINT[bool(layer.flip)])
-        mistakes.pop(value, None)
-        return Expected(value, lines, {"at": at, "mistakes": mistakes})
-
-    def _variant_output(self, net: str, data_name: str, layer_name: str, change: dict[str, Any]
-                        ) -> np.ndarray | None:
-        """The layer's output had one of its fields been different: the answer a known wrong turn gives
-        (the kernel not flipped, max pooling for average). None where the network cannot say."""
-        spec = copy.deepcopy(resolve_refs(self.problem.networks[net], self.problem.data))
-        layers = spec.get("layers") if isinstance(spec, dict) else None
-        target = next((layer for layer in layers or [] if isinstance(layer, dict) and layer.get("name") == layer_name),
-                      None)
-        if target is None:
-            return None
-        target.update(change)
-        try:
-            return run(build_network(spec, self.problem.source), self.problem.data[data_name]).layer_output(layer_name)
-        except CnnCalcError:
-            return None
+        return Expected(value, lines, {"at": at})
 
     def _conv_working(self, result: RunResult, layer_name: str, at: list[int], value: float) -> list[str]:
         network = result.summary.network
@@ -255,23 +328,39 @@ class KeyBuilder:
         detail: dict[str, Any] = {"type": layer.type}
         lines = [f"{c['layer']} ({layer.type}) output, channel {channel + 1}:"]
         lines += ["  " + "  ".join(num(v) for v in row) for row in np.atleast_2d(matrix)]
-        swaps = {"maxpool": ({"type": "avgpool"}, "that is average pooling; this layer takes the maximum"),
-                 "avgpool": ({"type": "maxpool"}, "that is max pooling; this layer takes the mean of each window"),
-                 "conv": ({"flip": not getattr(layer, "flip", False)}, _FLIP_HINT[bool(getattr(layer, "flip", False))])}
-        if layer.type in swaps:
-            change, hint = swaps[layer.type]
-            other = self._variant_output(c["map"], c["input"], c["layer"], change)
-            if other is not None and other.ndim == output.ndim:
-                other = other[:, :, channel] if other.ndim == 3 else other
-                if not np.allclose(other, matrix):
-                    detail["matrix_mistakes"] = [(np.asarray(other, dtype=float), hint)]
         if layer.type in ("maxpool", "avgpool", "relu"):
             source = layer.inputs[0]
             x = result.layer_output(source)
             detail["input"] = x[:, :, channel] if x.ndim == 3 else x
             if layer.type != "relu":
                 detail["kernel"], detail["stride"] = layer.kernel, layer.stride
+        lines += self._worked_cell(result, c["layer"], detail, output, channel)
         return Expected(np.asarray(matrix, dtype=float), lines, detail)
+
+    def _worked_cell(self, result: RunResult, layer_name: str, detail: dict[str, Any], output: np.ndarray,
+                     channel: int) -> list[str]:
+        """One cell of a map worked out, as a teacher shows the first one: the window and its sum for a
+        convolution, the window and its maximum or mean for a pooling, max(0, x) for a ReLU."""
+        if output.ndim != 3 or not output.size:
+            return []
+        layer = result.summary.network.layer(layer_name)
+        at = [0, 0, channel]
+        if layer.type == "conv":
+            working = self._conv_working(result, layer_name, at, float(output[tuple(at)]))
+            return ["row 1, column 1 worked out:", *["  " + line for line in working]] if len(working) > 1 else []
+        source = detail.get("input")
+        if source is None or source.ndim != 2:
+            return []
+        if layer.type == "relu":
+            negative = np.argwhere(source < 0)
+            i, j = (int(v) for v in negative[0]) if len(negative) else (0, 0)
+            return [f"row {i + 1}, column {j + 1}: max(0, {num(source[i, j])}) = {num(output[i, j, channel])}"]
+        kh, kw = detail["kernel"]
+        window = source[:kh, :kw]
+        reduce = "max" if layer.type == "maxpool" else "mean"
+        values = ", ".join(num(v) for v in window.ravel())
+        worked = f"row 1, column 1: {reduce} of rows 1–{kh}, columns 1–{kw} = {reduce}({values})"
+        return [f"{worked} = {num(output[0, 0, channel])}"]
 
     def _macs(self, c: dict[str, Any]) -> Expected:
         summary = self.summary(c["macs"])
@@ -285,31 +374,7 @@ class KeyBuilder:
         if len(records) > 1:
             lines.append(" + ".join(f"{int(r.macs):,}" for r in records) + f" = {total:,}")
         lines.append("(one MAC is one multiply and one add: FLOPs ≈ 2·MACs)")
-        mistakes: dict[Any, str] = {float(2 * total): "that is FLOPs (2·MACs); a MAC counts a multiply and its add "
-                                                      "once"}
-        network = self.network(c["macs"])
-        shapes = {"input": network.input_shape, **{r.name: r.output_shape for r in summary.records}}
-        without_channels, input_sized = 0, 0
-        for r in records:
-            layer = network.layer(r.name)
-            if layer.type != "conv" or not r.macs:
-                without_channels += int(r.macs)
-                input_sized += int(r.macs)
-                continue
-            source = shapes[layer.inputs[0]]
-            per_group = int(source[-1]) // layer.groups
-            without_channels += int(r.macs) // per_group
-            spatial_in = int(np.prod([int(d) for d in source[:-1]]))
-            spatial_out = int(np.prod([int(d) for d in r.output_shape[:-1]]))
-            input_sized += int(r.macs) // spatial_out * spatial_in
-        if without_channels != total:
-            mistakes.setdefault(float(without_channels), "the input channels are left out: each output value "
-                                                         "sums over k·k·C inputs")
-        if input_sized != total:
-            mistakes.setdefault(float(input_sized), "that counts a window at every input pixel; count one per "
-                                                    "output pixel")
-        mistakes.pop(float(total), None)
-        return Expected(total, lines, {"mistakes": mistakes})
+        return Expected(total, lines)
 
     def _receptive_field(self, c: dict[str, Any]) -> Expected:
         net = c["receptive_field"]
@@ -321,7 +386,7 @@ class KeyBuilder:
                                 "no spatial layout there)", got=axis)
         size = int(whole_size(target.receptive_field[axis][0]))
         lines = ["r = r_below + (k_eff − 1)·j_below, j = j_below·s (r and j start at 1; k_eff = d·(k − 1) + 1)"]
-        r_prev, j_prev, no_jump = 1, 1, 1
+        r_prev, j_prev = 1, 1
         for record in summary.records:
             if record.receptive_field is None:
                 break
@@ -330,36 +395,13 @@ class KeyBuilder:
             if float(span) != 1 or float(j) != float(j_prev):
                 lines.append(f"{record.name}: r = {num(r_prev)} + ({num(span)} − 1)·{num(j_prev)} = {num(r)}, "
                              f"j = {num(j)}")
-            no_jump += int(span) - 1 if float(span).is_integer() else 0
             r_prev, j_prev = r, j
             if record.name == target.name:
                 break
         lines.append(f"receptive field of {target.name}: {size}×{size}" if len(target.receptive_field) == 2
                      and whole_size(target.receptive_field[1 - axis][0]) == size else
                      f"receptive field of {target.name} along axis {axis}: {size}")
-        mistakes: dict[Any, str] = {}
-        if no_jump != size:
-            mistakes[float(no_jump)] = ("the jumps are left out: each layer adds (k − 1) times the product of the "
-                                        "strides below it")
-        undilated = self._undilated_field(net, target.name, axis)
-        if undilated is not None and undilated != size:
-            mistakes.setdefault(float(undilated), "the dilation is left out: a dilated kernel spans d·(k − 1) + 1 "
-                                                  "pixels")
-        return Expected(size, lines, {"mistakes": mistakes})
-
-    def _undilated_field(self, net: str, layer_name: str, axis: int) -> int | None:
-        """The receptive field had every dilation been 1 (the usual slip with dilated kernels)."""
-        spec = copy.deepcopy(resolve_refs(self.problem.networks[net], self.problem.data))
-        layers = [layer for layer in spec.get("layers") or [] if isinstance(layer, dict)]
-        if not any("dilation" in layer for layer in layers):
-            return None
-        for layer in layers:
-            layer.pop("dilation", None)
-        try:
-            record = analyse(build_network(spec, self.problem.source)).record(layer_name)
-        except CnnCalcError:
-            return None
-        return int(whole_size(record.receptive_field[axis][0])) if record.receptive_field else None
+        return Expected(size, lines)
 
     def _pads(self, c: dict[str, Any]) -> Expected:
         values = dict(c["pads"])
@@ -369,20 +411,7 @@ class KeyBuilder:
         if result.pads is None or not all(isinstance(v, int) for v in result.pads):
             raise ExerciseError("this 'same' padding has no numeric [before, after] pair", got=result.notes)
         before, after = (int(v) for v in result.pads)
-        mistakes: dict[Any, str] = {}
-        if before != after:
-            mistakes[(after, before)] = ("before and after swapped: the odd pixel goes after (bottom/right), as "
-                                         "TensorFlow pads")
-        f = values.get("f")
-        if isinstance(f, int) and f % 2 == 0:
-            mistakes.setdefault((f // 2, f // 2), f"p = f/2 = {f // 2} on both sides pads one pixel too many")
-        total = before + after
-        if total % 2 == 0 and before != after:
-            mistakes.setdefault((total // 2, total // 2), "the total is right but split evenly; TensorFlow puts the "
-                                "extra pixel after")
-        mistakes.pop((before, after), None)
-        return Expected([before, after], [*result.steps, f"[before, after] = [{before}, {after}]"],
-                        {"mistakes": mistakes})
+        return Expected([before, after], [*result.steps, f"[before, after] = [{before}, {after}]"])
 
     def _transpose(self, c: dict[str, Any]) -> Expected:
         from ..calc.symbolic import solve_transpose
@@ -394,23 +423,12 @@ class KeyBuilder:
         if len(result.solutions) != 1 or not isinstance(result.solutions[0], int):
             raise ExerciseError("a 'transpose' question needs exactly one integer answer", got=result.solutions)
         answer = int(result.solutions[0])
-        mistakes: dict[Any, str] = {}
         known = {k: v for k, v in values.items() if isinstance(v, int)}
         if unknown == "out" and {"n", "f"} <= set(known):
             n, f = known["n"], known["f"]
             p, s, d, op = known.get("p", 0), known.get("s", 1), known.get("d", 1), known.get("output_padding", 0)
             result.steps.insert(1, f"out = ({n} − 1)·{s} − 2·{p} + {d}·({f} − 1) + {op} + 1 = {answer}")
-            direct = (n + 2 * p - d * (f - 1) - 1) // s + 1
-            mistakes[float(direct)] = "that is the output of a direct convolution; a transposed one grows the input"
-            if p:
-                mistakes.setdefault(float(answer + 4 * p), "the padding is added; a transposed convolution "
-                                                           "removes 2p")
-            mistakes.setdefault(float(n * s), "n·s is the size for 'same' padding only; use "
-                                              "(n − 1)·s − 2p + d·(f − 1) + output_padding + 1")
-            if op:
-                mistakes.setdefault(float(answer - op), "the output_padding is left out")
-        mistakes.pop(float(answer), None)
-        return Expected(answer, result.steps, {"mistakes": mistakes})
+        return Expected(answer, result.steps)
 
     def _sizes(self, c: dict[str, Any]) -> Expected:
         from ..calc.symbolic import search_sizes
@@ -445,14 +463,8 @@ class KeyBuilder:
             raise ExerciseError(f"network '{net}' is valid for no {name} from {low} to {high}", got=result.notes)
         result.steps[-1] = f"⇒ {name} ∈ {{{ranges(found)}}}"
         text = f"{name} ∈ {{{ranges(found)}}}"
-        mistakes: dict[Any, str] = {}
-        alternative = tuple(search.valid if exact else search.exact)
-        if alternative and list(alternative) != found:
-            mistakes[alternative] = ("those are the sizes where every division is exact; the question asks where "
-                                     "every layer is valid (the floor may drop pixels)" if not exact else
-                                     "those are the sizes where every layer is valid; the question also asks that "
-                                     "no layer drops pixels (every division exact)")
-        return Expected(found, [*result.steps, *result.notes[:3]], {"mistakes": mistakes, "text": text})
+        other = [int(v) for v in (search.valid if exact else search.exact)]
+        return Expected(found, [*result.steps, *result.notes[:3]], {"text": text, "other_reading": other})
 
     def _value(self, c: dict[str, Any]) -> Expected:
         return self._cell({**c, "cell": c["value"]})
@@ -461,11 +473,7 @@ class KeyBuilder:
         result = _solution(c["solve"], c["for"])
         if len(result.solutions) != 1 or not isinstance(result.solutions[0], int):
             raise ExerciseError("a 'solve' question needs exactly one integer answer", got=result.solutions)
-        mistakes = {}
-        f = c["solve"].get("f")
-        if c["solve"].get("same") and isinstance(f, int):
-            mistakes[f / 2] = "p = f/2 is off by one half: from n + 2p − f + 1 = n, p = (f − 1)/2"
-        return Expected(result.solutions[0], result.steps, {"mistakes": mistakes})
+        return Expected(result.solutions[0], result.steps)
 
     def _expression(self, c: dict[str, Any]) -> Expected:
         result = _solution(c["expression"], c["for"])
@@ -476,14 +484,6 @@ class KeyBuilder:
 
 _SIZES: dict[tuple[Any, ...], Any] = {}
 
-_FLIP_HINT = {
-    False: "that is a true convolution (kernel flipped); here the kernel is used as it is (cross-correlation, "
-           "the deep-learning convention)",
-    True: "that is cross-correlation (the kernel as given); a true convolution flips the kernel vertically and "
-          "horizontally first",
-}
-
-
 def within(error: CnnCalcError, where: str, source: str, line: int | None = None) -> CnnCalcError:
     """The error as one line of the problem file: ``file:line: where: what``; its class is kept (a fault of
     the file stays one)."""
@@ -492,24 +492,6 @@ def within(error: CnnCalcError, where: str, source: str, line: int | None = None
     text = str(inner)
     kind = type(error) if isinstance(error, ExerciseError) else ExerciseError
     return kind(text if text.startswith(where) else f"{where}: {text}", file=source, line=error.line or line)
-
-
-def ranges(values: list[int]) -> str:
-    """Sorted sizes as runs: [12, 13, 14, 20] → "12–14, 20".
-
-    >>> ranges([12, 13, 14, 20])
-    '12–14, 20'
-    """
-    runs: list[str] = []
-    start = prev = values[0]
-    for value in [*values[1:], None]:
-        if value is not None and value == prev + 1:
-            prev = value
-            continue
-        runs.append(f"{start}" if start == prev else f"{start}–{prev}")
-        if value is not None:
-            start = prev = value
-    return ", ".join(runs)
 
 
 def key_answers(problem: Problem, key: dict[str, Expected]) -> dict[str, Any]:
@@ -555,9 +537,9 @@ def _solved(solver: Any, unknown: str, values: dict[str, str], same: bool) -> An
     return copy.deepcopy(_SOLVED[memo])
 
 
-def compute_key(problem: Problem) -> dict[str, Expected]:
+def compute_key(problem: Problem) -> AnswerKey:
     """Every question's expected answer; the questions share one symbolic time budget (the command's, when
     a command has opened one: see :class:`cnncalc.maths.budget.shared_budget`)."""
     builder = KeyBuilder(problem)
     with shared_budget():
-        return {q.id: builder.expected(q) for q in problem.questions}
+        return AnswerKey({q.id: builder.expected(q) for q in problem.questions}, builder)

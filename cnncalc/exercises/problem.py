@@ -149,6 +149,9 @@ SHAPE = ValueType("a list of 1 to 4 positive integers", _list_of(lambda v: _inte
 CHOICES = ValueType("a non-empty list of values", _list_of(lambda v: True))
 EXPRESSION = ValueType('arithmetic text such as "2 * f + 1"', lambda v: isinstance(v, str))
 LIST = ValueType("a list", lambda v: v is None or isinstance(v, list))
+SHARE = ValueType("a share of the points, from 0 to 1", lambda v: _number(v) and 0 <= v <= 1)
+CREDIT = ValueType("a mapping of rule ids (docs/marking.md) to shares of the points, from 0 to 1",
+                   lambda v: isinstance(v, dict) and all(_name(k) and SHARE.accepts(x) for k, x in v.items()))
 
 # what a question's answer is, by the kind of computation
 COMPUTE_KINDS = {"shape": "shape", "cell": "value", "map": "matrix", "params": "count", "solve": "number",
@@ -169,6 +172,10 @@ PROBLEM = Section("problem file", (
     Key("networks", OPTIONAL_MAPPING, default={}, doc="named network specs; `$name` puts data in"),
     Key("parts", PARTS, required=True, doc="the parts, each with its questions"),
     Key("vary", OPTIONAL_MAPPING, doc="how variants are drawn (below)"),
+    Key("follow_through", SHARE, default=0,
+        doc="the share of its points a wrong answer earns when it follows correctly from the student's own "
+            "earlier (wrong) answers (docs/marking.md); 0: off"),
+    Key("credit", CREDIT, default={}, doc="partial credit for an answer that a named slip gives: `rule: share`"),
 ), "the top level of a problem file")
 
 PART = Section("part", (
@@ -187,6 +194,8 @@ QUESTION = Section("question", (
     Key("rtol", TOLERANCE, doc="relative tolerance for numbers (default 1e-6; integers are exact)"),
     Key("atol", TOLERANCE, doc="absolute tolerance for numbers (default 0)"),
     Key("solution", SOLUTION, doc="for manual items: the model answer the instructor grades against"),
+    Key("follow_through", SHARE, doc="as the problem's, for this question (default: the problem's)"),
+    Key("credit", CREDIT, doc="as the problem's, for this question (added to the problem's, and winning)"),
 ), "one entry of a part's `questions`")
 
 SOLVE_VALUES = Section("solve values", tuple(
@@ -325,7 +334,8 @@ EXAMPLES: dict[tuple[str, str] | str, str] = {
     "questions": "[{id: a.shape, compute: {shape: net, layer: conv}}]",
     ("question", "id"): "a.shape", ("question", "prompt"): '"Shape of the feature map, as [rows, columns]."',
     "compute": "{shape: net, layer: conv, axes: [0, 1]}", "kind": "manual", ("question", "points"): "0.25",
-    "rtol": "1.0e-3", "atol": "0.01", "solution": '"y = max(0, x)"',
+    "rtol": "1.0e-3", "atol": "0.01", "solution": '"y = max(0, x)"', "follow_through": "0.5",
+    "credit": "{forgot_bias: 0.5, forgot_padding: 0.25}",
     "shape": "net", "size": "net", "params": "net", "cell": "net", "value": "net", "map": "net", "macs": "net",
     "receptive_field": "net", "sizes": "net", "layer": "conv", "layers": "[conv1, fc]", "axes": "[0, 1]",
     "input": "x", "at": "[3, 3, 0]", "channel": "1", "axis": "0",
@@ -427,6 +437,8 @@ class Question:
     atol: float | None = None
     solution: list[str] | None = None  # manual items: the model answer the instructor grades against
     line: int | None = None  # of the question in the problem file
+    follow_through: float = 0.0  # share of the points for an answer that follows from wrong earlier ones
+    credit: dict[str, float] = field(default_factory=dict)  # rule id → share of the points for that slip
 
 
 @dataclass
@@ -791,14 +803,27 @@ def build_problem(raw: Any, source: str, data_override: dict[str, Any] | None = 
         if not (isinstance(caption, str) or caption is False):
             check.fail(f"display: bad caption for '{name}'", line_of(display, name), got=caption,
                        expected="text, or false to hide the table")
-    parts = _parts(check, raw["parts"])
+    defaults = (float(raw.get("follow_through", 0)), _credit(check, raw.get("credit"), line_of(raw, "credit")))
+    parts = _parts(check, raw["parts"], defaults)
     if raw.get("vary") and data_override is None:
         _check_vary(check, raw["vary"], data)
     return Problem(str(raw["id"]), raw.get("version", 1), str(raw.get("title", raw["id"])), data, networks, parts,
                    source, raw)
 
 
-def _parts(check: Checker, parts_raw: list[Any]) -> list[Part]:
+def _credit(check: Checker, credit: Any, line: int | None) -> dict[str, float]:
+    """A `credit:` mapping, its rule ids checked against the catalogue."""
+    from .slips import SLIPS
+
+    for rule in credit or {}:
+        if rule not in SLIPS:
+            check.fail(f"credit: unknown rule '{rule}'", line_of(credit, rule) or line,
+                       hint=did_you_mean(str(rule), SLIPS) or "the rules are listed in docs/marking.md")
+    return {str(rule): float(share) for rule, share in (credit or {}).items()}
+
+
+def _parts(check: Checker, parts_raw: list[Any], defaults: tuple[float, dict[str, float]] = (0.0, {})
+           ) -> list[Part]:
     parts: list[Part] = []
     part_lines: dict[str, int | None] = {}
     question_lines: dict[str, int | None] = {}
@@ -827,12 +852,13 @@ def _parts(check: Checker, parts_raw: list[Any]) -> list[Part]:
         if share < 0:
             check.fail(f"part '{pid}': its questions' own points ({explicit:g}) exceed the part's ({part_points:g}), "
                        "leaving nothing for the others", line)
-        questions = [_question(check, q, pid, share) for q in questions_raw]
+        questions = [_question(check, q, pid, share, defaults) for q in questions_raw]
         parts.append(Part(pid, part_points, str(part_raw.get("prompt", "")), questions))
     return parts
 
 
-def _question(check: Checker, q: dict[str, Any], part: str, share: float) -> Question:
+def _question(check: Checker, q: dict[str, Any], part: str, share: float,
+              defaults: tuple[float, dict[str, float]] = (0.0, {})) -> Question:
     where, line = f"question '{q['id']}'", line_of(q)
     compute, kind = q.get("compute"), q.get("kind")
     if compute is not None or kind != "manual":
@@ -846,8 +872,11 @@ def _question(check: Checker, q: dict[str, Any], part: str, share: float) -> Que
     solution = q.get("solution")
     if isinstance(solution, str):
         solution = solution.rstrip("\n").splitlines()
+    follow = float(q.get("follow_through", defaults[0]))
+    credit = {**defaults[1], **_credit(check, q.get("credit"), line_of(q, "credit") or line)}
     return Question(q["id"], part, kind, float(q.get("points", share)), str(q.get("prompt", "")),
-                    compute if kind != "manual" else None, q.get("rtol"), q.get("atol"), solution, line)
+                    compute if kind != "manual" else None, q.get("rtol"), q.get("atol"), solution, line,
+                    follow, credit)
 
 
 def load_problem(path: str | Path) -> Problem:

@@ -80,6 +80,8 @@ def _compact_feedback(q: QuestionResult, question: Question | None) -> list[str]
         return lines[:1] + [line for line in lines[1:] if line.strip()]
     wrong, total = cells
     head = f"{total - len(wrong)} of {total} cells correct; wrong (row,col expected→got):"
+    if lines[0].endswith("; wrong:"):  # the feedback's own head keeps what it names (a slip, a follow-through)
+        head = lines[0][:-len("; wrong:")] + "; wrong (row,col expected→got):"
     out = [head]
     for item in wrong:
         if len(out[-1]) + len(item) + 1 > WRAP:

@@ -92,7 +92,7 @@ def _common_wrong(rows: list[Any]) -> list[dict[str, Any]]:
     one_key = len(keys) == 1
     groups: dict[str, dict[str, Any]] = {}
     for q in wrong:
-        named = diagnosis(q.feedback)
+        named = q.diagnosis.message if getattr(q, "diagnosis", None) is not None else diagnosis(q.feedback)
         if one_key:
             value = canonical(q.got)
             group = value if value is not None else "invalid: " + (q.feedback.splitlines() or [""])[0][:80]
