@@ -19,7 +19,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from cnncalc import analyse, load_spec, loads_spec
 from cnncalc.errors import CnnCalcError
-from cnncalc.interop.onnx_export import _base_type, export_onnx, unexportable
+from cnncalc.interop.identifiers import base_type as _base_type
+from cnncalc.interop.onnx_export import export_onnx, unexportable
 from cnncalc.interop.onnx_import import import_model, import_onnx, network_of
 from cnncalc.run.executor import gather_weights, run
 from cnncalc.spec.network import zoo_names

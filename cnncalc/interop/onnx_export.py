@@ -27,6 +27,8 @@ import numpy as np
 
 from ..errors import CnnCalcError
 from ..spec.network import INPUT, Network
+from .export_rules import Rules
+from .identifiers import base_type
 from .onnx_proto import FUNCTION_DOMAIN
 
 OPSET = 18
@@ -338,25 +340,13 @@ class _Context:
         self.g, self.values, self.shapes, self.weights = g, values, shapes, weights
 
 
-Exporter = Callable[[_Context, Any, list[_Value], tuple], _Value]
-EXPORTERS: dict[str, Exporter] = {}
-NOT_EXPORTED: dict[str, str] = {}  # every layer type has an export
-
-
-def exporter(*types: str) -> Callable[[Exporter], Exporter]:
-    def register(function: Exporter) -> Exporter:
-        for name in types:
-            EXPORTERS[name] = function
-        return function
-
-    return register
-
-
-def _base_type(type_name: str) -> str:
-    for suffix in ("1d", "2d", "3d"):
-        if type_name.endswith(suffix) and type_name[:-2] in ("conv", "conv_transpose", "maxpool", "avgpool"):
-            return type_name[:-2]
-    return type_name
+# A layer rule takes the layer's input value, a merge rule all of them; each returns the layer's value.
+LayerExporter = Callable[[_Context, Any, _Value, tuple], _Value]
+MergeExporter = Callable[[_Context, Any, list[_Value], tuple], _Value]
+#: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
+UNSUPPORTED: dict[str, str] = {}
+rules: Rules[LayerExporter, MergeExporter] = Rules("ONNX", UNSUPPORTED)
+EXPORTERS = rules  # (by the name tests read: ``type in EXPORTERS``)
 
 
 def _ints(values: Any) -> list[int]:
@@ -373,12 +363,12 @@ def _conv_weight(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight.transpose(r + 1, r, *range(r)))
 
 
-@exporter("conv", "depthwise_conv", "separable_conv")
-def _conv(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("conv", "depthwise_conv", "separable_conv")
+def _conv(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     from ..layers.base import padding_pairs
 
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     dims, channels = x.shape[:-1], x.shape[-1]
     rank = len(dims)
     kernel, stride, dilation = layer.geometry(rank)
@@ -386,7 +376,7 @@ def _conv(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _V
     w = c.weights[layer.name]
     attrs = {"kernel_shape": _ints(kernel), "strides": _ints(stride), "dilations": _ints(dilation),
              "pads": _onnx_pads(pairs)}
-    kind = _base_type(layer.type)
+    kind = base_type(layer.type)
     if kind == "conv":
         weight = w["weight"]
         if layer.flip:
@@ -415,10 +405,10 @@ def _conv(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _V
     return _fused(g, layer, _Value(out, CF, out_shape))
 
 
-@exporter("conv_transpose")
-def _conv_transpose(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("conv_transpose")
+def _conv_transpose(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     rank = x.rank - 1
     kernel, stride, dilation = layer.geometry(rank)
     w = c.weights[layer.name]
@@ -433,12 +423,12 @@ def _conv_transpose(c: _Context, layer: Any, inputs: list[_Value], out_shape: tu
     return _fused(g, layer, _Value(out, CF, out_shape))
 
 
-@exporter("maxpool", "avgpool")
-def _pool(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("maxpool", "avgpool")
+def _pool(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     from ..layers.base import padding_pairs
 
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     dims = x.shape[:-1]
     kernel, stride, dilation = layer.geometry(len(dims))
     pairs, _ = padding_pairs(layer.padding, dims, kernel, stride, dilation)
@@ -446,17 +436,17 @@ def _pool(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _V
                              "ceil_mode": int(layer.ceil_mode)}
     if any(d != 1 for d in dilation):
         attrs["dilations"] = _ints(dilation)
-    if _base_type(layer.type) == "maxpool":
+    if base_type(layer.type) == "maxpool":
         out = g.node("MaxPool", [x.name], layer.name, **attrs)
     else:
         out = g.node("AveragePool", [x.name], layer.name, count_include_pad=int(layer.count_include_pad), **attrs)
     return _Value(out, CF, out_shape)
 
 
-@exporter("global_maxpool", "global_avgpool")
-def _global_pool(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("global_maxpool", "global_avgpool")
+def _global_pool(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     op = "GlobalMaxPool" if layer.type == "global_maxpool" else "GlobalAveragePool"
     if layer.keepdims:
         return _Value(g.node(op, [x.name], layer.name), CF, out_shape)
@@ -464,14 +454,14 @@ def _global_pool(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple
     return _Value(g.node("Flatten", [pooled], layer.name, axis=1), CL, out_shape)
 
 
-@exporter("adaptive_avgpool", "adaptive_maxpool")
-def _adaptive(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("adaptive_avgpool", "adaptive_maxpool")
+def _adaptive(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     """Per axis, the averaging matrix ``[n, out]`` or the windows' indices ``[out, longest]`` (as the executor
     computes them), given to the ``AdaptiveAvgPool<r>d`` / ``AdaptiveMaxPool<r>d`` function."""
     from ..layers.pool import adaptive_bounds
 
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     rank = x.rank - 1
     extra = []
     for axis in range(rank):
@@ -489,21 +479,21 @@ def _adaptive(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -
     return _Value(g.custom(f"{kind}{rank}d", [x.name, *extra], layer.name), CF, out_shape)
 
 
-@exporter("zero_pad")
-def _zero_pad(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("zero_pad")
+def _zero_pad(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     from ..layers.base import explicit_pairs
 
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     pairs = explicit_pairs(layer.padding, x.rank - 1)
     pads = [0, 0, *(int(b) for b, _ in pairs), 0, 0, *(int(a) for _, a in pairs)]
     return _Value(g.node("Pad", [x.name, g.ints(f"{layer.name}/pads", pads)], layer.name), CF, out_shape)
 
 
-@exporter("crop")
-def _crop(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("crop")
+def _crop(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     dims = x.shape[:-1]
     pairs = layer.amounts(dims)
     starts = [int(b) for b, _ in pairs]
@@ -514,10 +504,10 @@ def _crop(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _V
     return _Value(out, CF, out_shape)
 
 
-@exporter("upsample")
-def _upsample(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("upsample")
+def _upsample(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     sizes = [int(x.shape[-1]), *(int(d) for d in out_shape[:-1])]
     attrs: dict[str, Any] = ({"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
                               "nearest_mode": "floor"} if layer.mode == "nearest" else
@@ -527,31 +517,31 @@ def _upsample(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -
     return _Value(out, CF, out_shape)
 
 
-@exporter("flatten")
-def _flatten(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
-    x = c.g.layout(inputs[0], CL)
+@rules.layer("flatten")
+def _flatten(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+    x = c.g.layout(x, CL)
     return _Value(c.g.node("Flatten", [x.name], layer.name, axis=1), CL, out_shape)
 
 
-@exporter("reshape")
-def _reshape(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("reshape")
+def _reshape(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CL)
+    x = g.layout(x, CL)
     target = g.ints(f"{layer.name}/shape", [0, *(int(d) for d in layer.shape)])
     return _Value(g.node("Reshape", [x.name, target], layer.name), CL, out_shape)
 
 
-@exporter("permute")
-def _permute(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
-    x = c.g.layout(inputs[0], CL)
+@rules.layer("permute")
+def _permute(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+    x = c.g.layout(x, CL)
     perm = [0, *(int(a) % x.rank + 1 for a in layer.axes)]
     return _Value(c.g.node("Transpose", [x.name], layer.name, perm=perm), CL, out_shape)
 
 
-@exporter("dense")
-def _dense(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("dense")
+def _dense(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CL)
+    x = g.layout(x, CL)
     w = c.weights[layer.name]
     weight = g.const(f"{layer.name}.weight", w["weight"])
     if x.rank == 1:
@@ -565,10 +555,10 @@ def _dense(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _
     return _fused(g, layer, _Value(out, CL, out_shape))
 
 
-@exporter("batchnorm")
-def _batchnorm(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("batchnorm")
+def _batchnorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     w = c.weights[layer.name]
     channels = int(x.shape[-1])
     gamma = w.get("gamma", np.ones(channels))
@@ -580,10 +570,10 @@ def _batchnorm(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) 
     return _Value(out, CF, out_shape)
 
 
-@exporter("layernorm")
-def _layernorm(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("layernorm")
+def _layernorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CL)
+    x = g.layout(x, CL)
     axes = sorted(layer.normalised_axes(out_shape))
     if axes != list(range(axes[0], x.rank)):
         raise CnnCalcError("layernorm over axes that are not the last ones has no ONNX export",
@@ -598,43 +588,38 @@ def _layernorm(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) 
     return _Value(out, CL, out_shape)
 
 
-@exporter("dropout")
-def _dropout(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("dropout")
+def _dropout(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = inputs[0]
     ratio = g.const(f"{layer.name}/ratio", float(layer.rate))
     return _Value(g.node("Dropout", [x.name, ratio], layer.name), x.layout, out_shape)
 
 
-@exporter("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid",
-          "mish", "softplus")
-def _activation_layer(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
-    x = inputs[0]
+@rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid",
+             "mish", "softplus")
+def _activation_layer(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     out = _activation(c.g, layer.type, x.name, layer.name, getattr(layer, "alpha", None))
     return _Value(out, x.layout, out_shape)
 
 
-@exporter("softmax")
-def _softmax(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
-    x = inputs[0]
+@rules.layer("softmax")
+def _softmax(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     axis = onnx_axis(layer.axis, x.rank, x.layout) if x.rank else 1
     return _Value(c.g.node("Softmax", [x.name], layer.name, axis=axis), x.layout, out_shape)
 
 
-@exporter("prelu")
-def _prelu(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("prelu")
+def _prelu(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = inputs[0]
     slope = c.weights[layer.name]["weight"]
     if x.layout == CF and x.rank >= 2:
         slope = slope.reshape(-1, *([1] * (x.rank - 1)))
     return _Value(g.node("PRelu", [x.name, g.const(f"{layer.name}.weight", slope)], layer.name), x.layout, out_shape)
 
 
-@exporter("layer_scale")
-def _layer_scale(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("layer_scale")
+def _layer_scale(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = inputs[0]
     factor = c.weights[layer.name]["weight"]
     if x.layout == CF and x.rank >= 2:
         factor = factor.reshape(-1, *([1] * (x.rank - 1)))
@@ -642,15 +627,15 @@ def _layer_scale(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple
                   out_shape)
 
 
-@exporter("position_embedding")
-def _position_embedding(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("position_embedding")
+def _position_embedding(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CL)
+    x = g.layout(x, CL)
     table = g.const(f"{layer.name}.weight", c.weights[layer.name]["weight"])
     return _Value(g.node("Add", [x.name, table], layer.name), CL, out_shape)
 
 
-@exporter("attention")
+@rules.merge("attention")
 def _attention(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
     """Tokens flattened to ``[N, T, d]`` (as the layer does), the ``Attention`` function, then the query's
     token axes back."""
@@ -681,19 +666,19 @@ def _attention(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) 
     return _Value(out, CL, out_shape)
 
 
-@exporter("class_token")
-def _class_token(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("class_token")
+def _class_token(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CL)
+    x = g.layout(x, CL)
     token = g.const(f"{layer.name}.weight", c.weights[layer.name]["weight"])
     return _Value(g.custom("ClassToken", [x.name, token], layer.name), CL, out_shape)
 
 
-@exporter("embedding")
-def _embedding(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("embedding")
+def _embedding(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     """The ids (floats, as every cnncalc input) cast to integers, then rows of the table."""
     g = c.g
-    x = g.layout(inputs[0], CL)
+    x = g.layout(x, CL)
     from onnx import TensorProto
 
     ids = g.node("Cast", [x.name], f"{layer.name}/ids", to=TensorProto.INT64)
@@ -701,10 +686,10 @@ def _embedding(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) 
     return _Value(g.node("Gather", [table, ids], layer.name, axis=0), CL, out_shape)
 
 
-@exporter("groupnorm")
-def _groupnorm(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("groupnorm")
+def _groupnorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CL)
+    x = g.layout(x, CL)
     w = c.weights[layer.name]
     channels = int(x.shape[-1])
     gamma = g.const(f"{layer.name}.gamma", w.get("gamma", np.ones(channels)))
@@ -714,29 +699,29 @@ def _groupnorm(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) 
     return _Value(out, CL, out_shape)
 
 
-@exporter("normalize")
-def _normalize(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("normalize")
+def _normalize(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     flat = [0, int(x.shape[-1]), -1] if x.rank >= 2 else [0, 1, -1]  # one sample axis: min-max over it
     return _Value(g.custom("Normalize", [x.name, g.ints(f"{layer.name}/flat_shape", flat)], layer.name), x.layout,
                   out_shape)
 
 
-@exporter("lrn")
-def _lrn(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("lrn")
+def _lrn(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     out = g.node("LRN", [x.name], layer.name, size=int(layer.size), alpha=float(layer.alpha),
                  beta=float(layer.beta), bias=float(layer.k))
     return _Value(out, CF, out_shape)
 
 
-@exporter("channel_shuffle")
-def _channel_shuffle(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("channel_shuffle")
+def _channel_shuffle(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     """As torchvision writes it: view [N, g, C/g, ...], swap the two, view back."""
     g = c.g
-    x = g.layout(inputs[0], CF)
+    x = g.layout(x, CF)
     channels, groups = int(x.shape[-1]), int(layer.groups)
     spatial = [int(d) for d in x.shape[:-1]]
     split = g.node("Reshape", [x.name, g.ints(f"{layer.name}/split", [0, groups, channels // groups, *spatial])],
@@ -747,10 +732,9 @@ def _channel_shuffle(c: _Context, layer: Any, inputs: list[_Value], out_shape: t
     return _Value(out, CF, out_shape)
 
 
-@exporter("slice")
-def _slice(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+@rules.layer("slice")
+def _slice(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
-    x = inputs[0]
     axis = onnx_axis(layer.axis, x.rank, x.layout)
     stop = INT64_MAX if layer.stop is None else int(layer.stop)
     out = g.node("Slice", [x.name, g.ints(f"{layer.name}/starts", [int(layer.start)]),
@@ -767,7 +751,7 @@ def _same_layout(g: _Graph, inputs: list[_Value]) -> list[_Value]:
     return [g.layout(x, CL) for x in inputs]
 
 
-@exporter("add", "multiply", "subtract", "maximum", "minimum", "average")
+@rules.merge("add", "multiply", "subtract", "maximum", "minimum", "average")
 def _merge(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
     g = c.g
     xs = _same_layout(g, inputs)
@@ -788,7 +772,7 @@ def _merge(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _
     return _Value(out, layout, out_shape)
 
 
-@exporter("concat")
+@rules.merge("concat")
 def _concat(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
     g = c.g
     xs = _same_layout(g, inputs)
@@ -802,13 +786,8 @@ def _concat(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> 
 
 def unexportable(network: Network) -> list[str]:
     """'layer 3 'n1' (normalize): why' for every layer with no ONNX export."""
-    problems = []
-    for layer in network.layers:
-        kind = _base_type(layer.type)
-        if kind not in EXPORTERS:
-            why = NOT_EXPORTED.get(kind, "no ONNX mapping")
-            problems.append(f"layer {layer.index} '{layer.name}' ({layer.type}): {why}")
-    return problems
+    return [f"layer {layer.index} '{layer.name}' ({layer.type}): {rules.why_not(layer.type)}"
+            for layer in network.layers if layer.type not in rules]
 
 
 def export_onnx(network: Network, weights: dict[str, np.ndarray] | None = None, seed: int | None = None,
@@ -845,9 +824,14 @@ def export_onnx(network: Network, weights: dict[str, np.ndarray] | None = None, 
         defined.add(layer.name)
     for position in (range(len(network.layers)) if in_spec_order else network.order):
         layer = network.layers[position]
+        inputs = [values[s] for s in layer.inputs]
         try:
-            values[layer.name] = EXPORTERS[_base_type(layer.type)](context, layer, [values[s] for s in layer.inputs],
-                                                                    shapes[layer.name])
+            if (merge := rules.merge_rule(layer.type)) is not None:
+                values[layer.name] = merge(context, layer, inputs, shapes[layer.name])
+            else:
+                rule = rules.layer_rule(layer.type)
+                assert rule is not None  # (unexportable() found none missing)
+                values[layer.name] = rule(context, layer, inputs[0], shapes[layer.name])
         except CnnCalcError as error:
             raise wrap_layer_error(error, layer) from None
     outputs = []
