@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnncalc import analyse, build_network
-from cnncalc.interop import keras_export, pytorch_export
+from cnncalc.interop import codegen, keras_export, pytorch_export
 from cnncalc.interop.identifiers import comment_text, identifier
 from cnncalc.interop.keras_export import export_keras
 from cnncalc.interop.pytorch_export import MODULE_ATTRIBUTES, export_pytorch
@@ -80,13 +80,18 @@ def test_comment_text_keeps_the_name_on_its_line() -> None:
     assert comment_text("a\nb\rc\u2028d\u202ee\\f") == "a\\nb\\rc\\u2028d\\u202ee\\\\f"
 
 
+def _imported(module: types.ModuleType) -> list[tuple[str | None, str]]:
+    tree = ast.parse(Path(str(module.__file__)).read_text(encoding="utf-8"))
+    return [(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            for alias in node.names]
+
+
 def test_the_exporters_share_the_helpers_not_each_others() -> None:
     for module in (keras_export, pytorch_export):
-        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        imported = [(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                    for alias in node.names]
+        imported = _imported(module)
         assert not [pair for pair in imported if pair[0] and pair[0].endswith("_export")]
-        assert ("identifiers", "identifier") in imported
+        assert ("codegen", "export_code") in imported  # the one driver, which names every layer
+    assert ("identifiers", "identifier") in _imported(codegen)
 
 
 def test_module_attributes_are_nn_modules() -> None:

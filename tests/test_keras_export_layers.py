@@ -15,8 +15,8 @@ from test_code_export import literal_weights, weight_keys  # the same checks as 
 
 from cnncalc import analyse, load_spec, loads_spec
 from cnncalc.interop import keras_export
+from cnncalc.interop.identifiers import base_type as _base_type
 from cnncalc.interop.keras_export import export_keras
-from cnncalc.interop.pytorch_export import _base_type
 from cnncalc.layers import LAYER_TYPES
 from cnncalc.run.executor import gather_weights, run
 

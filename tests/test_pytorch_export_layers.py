@@ -44,7 +44,8 @@ def _network(name: str):
 
 
 def test_every_layer_type_exports():
-    from cnncalc.interop.pytorch_export import MERGES, RULES, _base_type
+    from cnncalc.interop.identifiers import base_type as _base_type
+    from cnncalc.interop.pytorch_export import MERGES, RULES
     from cnncalc.layers import LAYER_TYPES
 
     assert UNSUPPORTED == {}

@@ -15,18 +15,16 @@ True
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 from typing import Any
 
-from ..calc.analysis import analyse
-from ..errors import CnnCalcError
 from ..layers.base import Layer, explicit_pairs
 from ..maths import arith
-from ..spec.network import INPUT, Network
-from .codegen import Unsupported, size_text, whole
-from .identifiers import HeldOut, base_type, class_name, comment_text, docstring_text, identifier, vocabulary
+from ..spec.network import Network
+from .codegen import CodeWriter, LayerRule, MergeRule, Unsupported, export_code, size_text, whole
+from .export_rules import Rules
+from .identifiers import class_name, docstring_text
 
 __all__ = ["export_keras"]
 
@@ -196,15 +194,11 @@ def _pairs_text(pairs: list[tuple[int, int]]) -> str:
     return "(" + ", ".join(f"({b}, {a})" for b, a in pairs) + ")"
 
 
-class _Writer:
+class _Writer(CodeWriter):
+    """``lines`` are the body of ``build_model``; a layer's variable is also its Keras name."""
+
     def __init__(self, network: Network, summary: Any, name: Callable[[str], str]) -> None:
-        self.network = network
-        self.shapes: dict[str, tuple] = {INPUT: tuple(network.input_shape)}
-        for record in summary.records:
-            self.shapes[record.name] = tuple(record.output_shape)
-        self.identifier = name  # every variable and Keras layer name comes from here
-        self.var: dict[str, str] = {INPUT: "x"}
-        self.lines: list[str] = []
+        super().__init__(network, summary, name)
         self.weights: list[tuple[str, list[tuple[str, str]]]] = []
         self.custom: set[str] = set()  # the CUSTOM_LAYERS the network uses
 
@@ -218,6 +212,24 @@ class _Writer:
         name = self.identifier(f"{attr}_{suffix}")
         self.lines.append(f'{name} = {text[:-1]}, name="{name}")({x})' if text.endswith(")") else text)
         return name
+
+    def source(self) -> str:
+        network = self.network
+        shape = ", ".join(str(d) if arith.is_int(d) else "None" for d in network.input_shape)
+        dtype = ', dtype="int32"' if network.layers[network.order[0]].type == "embedding" else ""
+        lines = [HEADER.format(title=docstring_text(network.name), source=docstring_text(network.source))]
+        lines += [CUSTOM_LAYERS[cls] for cls in CUSTOM_LAYERS if cls in self.custom]
+        lines += ["", "def build_model() -> keras.Model:",
+                 f'    """{docstring_text(network.name)}: input [N, {shape}] (channels last)."""',
+                 f'    x = keras.Input(shape=({shape},){dtype}, name="input")']
+        lines += [f"    {line}" for line in self.lines]
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", network.name)[:100] or class_name(network.name)
+        lines.append(f'    return keras.Model(x, {self.var[network.layers[-1].name]}, name="{name}")')
+        lines += ["", "", "# (Keras layer, [(cnncalc key, layout rule), ...] in the order of layer.get_weights())",
+                  "WEIGHTS = ["]
+        lines += [f"    ({attr!r}, {parts!r})," for attr, parts in self.weights]
+        lines.append("]")
+        return "\n".join(lines) + LOADER
 
 
 def _call(kind: str, args: str, attr: str, x: str) -> str:
@@ -274,6 +286,15 @@ def _bias(layer: Layer) -> str:
     return "" if layer.bias is not False else ", use_bias=False"
 
 
+# ---------------------------------------------------------------- one rule per layer type
+
+#: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
+UNSUPPORTED: dict[str, str] = {}
+rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("Keras", UNSUPPORTED)
+RULES, MERGES = rules.layers, rules.merges  # (its tables, by the names tests read)
+
+
+@rules.layer("conv")
 def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     x, padding = _padding(w, layer, x, attr, rank)
@@ -290,6 +311,7 @@ def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _finish(w, layer, attr, line, leaky)
 
 
+@rules.layer("depthwise_conv")
 def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if rank == 3:
@@ -306,6 +328,7 @@ def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return _finish(w, layer, attr, line, leaky)
 
 
+@rules.layer("separable_conv")
 def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if rank == 3:
@@ -323,6 +346,7 @@ def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return _finish(w, layer, attr, line, leaky)
 
 
+@rules.layer("conv_transpose")
 def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if layer.groups != 1:
@@ -352,6 +376,7 @@ def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return _call(f"Cropping{rank}D", _pairs_text(pairs), w.identifier(f"{attr}_crop"), full)
 
 
+@rules.layer("dense")
 def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     activation, leaky = _activation_arg(layer)
     parts = [(f"{layer.name}.weight", "copy")]
@@ -376,11 +401,13 @@ def _flags(layer: Layer) -> str:
     return ("" if layer.center else ", center=False") + ("" if layer.scale else ", scale=False")
 
 
+@rules.layer("batchnorm")
 def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, _norm_parts(layer, True)))
     return _call("BatchNormalization", f"epsilon={layer.epsilon!r}{_flags(layer)}", attr, x)
 
 
+@rules.layer("layernorm")
 def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape)
     axes = sorted(a % rank + 1 for a in layer.axis)
@@ -391,11 +418,13 @@ def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return _call("LayerNormalization", f"axis={axis}, epsilon={layer.epsilon!r}{_flags(layer)}", attr, x)
 
 
+@rules.layer("groupnorm")
 def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, _norm_parts(layer, False)))
     return _call("GroupNormalization", f"groups={layer.groups}, epsilon={layer.epsilon!r}{_flags(layer)}", attr, x)
 
 
+@rules.layer("maxpool", "avgpool")
 def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if layer.ceil_mode:
@@ -423,23 +452,27 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call(f"{'Max' if is_max else 'Average'}Pooling{rank}D", args, attr, x)
 
 
+@rules.layer("global_maxpool", "global_avgpool")
 def _global(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     kind = "GlobalAveragePooling" if layer.type == "global_avgpool" else "GlobalMaxPooling"
     return _call(f"{kind}{rank}D", "keepdims=True" if layer.keepdims else "", attr, x)
 
 
+@rules.layer("zero_pad")
 def _zero_pad(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     return _call(f"ZeroPadding{rank}D", _pairs_text(explicit_pairs(layer.padding, rank)), attr, x)
 
 
+@rules.layer("crop")
 def _crop(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     pairs = [(whole(b, "a crop"), whole(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
     return _call(f"Cropping{rank}D", _pairs_text(pairs), attr, x)
 
 
+@rules.layer("upsample")
 def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     out = w.shapes[layer.name]
@@ -456,18 +489,22 @@ def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call(f"UpSampling{rank}D", size_text(tuple(scale)), attr, x)
 
 
+@rules.layer("flatten")
 def _flatten(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call("Flatten", "", attr, x)
 
 
+@rules.layer("reshape")
 def _reshape(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call("Reshape", "(" + ", ".join(str(d) for d in layer.shape) + ",)", attr, x)
 
 
+@rules.layer("permute")
 def _permute(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call("Permute", "(" + ", ".join(str(a % len(shape) + 1) for a in layer.axes) + ",)", attr, x)
 
 
+@rules.layer("slice")
 def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     axis = layer.axis % len(shape) + 1
     stop = "" if layer.stop is None else str(layer.stop)
@@ -475,6 +512,7 @@ def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"{x}[{':, ' * axis}{layer.start}:{stop}{step}]  # a slice (keras.ops on the symbolic tensor)"
 
 
+@rules.layer("channel_shuffle")
 def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     dims = [whole(d, "a size") for d in shape]
     groups = layer.groups
@@ -485,6 +523,7 @@ def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call("Reshape", f"{tuple(dims)}", attr, swapped)
 
 
+@rules.layer("prelu")
 def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape)
     shared = list(range(1, rank + (1 if layer.alpha == "single" else 0)))
@@ -492,15 +531,19 @@ def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call("PReLU", f"shared_axes={shared}" if shared else "", attr, x)
 
 
+@rules.layer("layer_scale")
 def _layer_scale(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
     return f'LayerScale({layer.init!r}, name="{attr}")({x})'
 
 
+@rules.layer("dropout")
 def _dropout(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _call("Dropout", repr(layer.rate), attr, x)
 
 
+@rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "hardswish",
+             "hardsigmoid", "mish", "softplus")
 def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     if layer.type == "leaky_relu":
         return _call("LeakyReLU", f"negative_slope={layer.alpha!r}", attr, x)
@@ -514,26 +557,31 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
     return _call("Activation", f'"{_KERAS_ACTIVATIONS[layer.type]}"', attr, x)
 
 
+@rules.layer("normalize")
 def _normalize(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return w.custom_layer("Normalize", "", attr, x)
 
 
+@rules.layer("lrn")
 def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     args = f"{layer.size}, alpha={layer.alpha!r}, beta={layer.beta!r}, k={layer.k!r}"
     return w.custom_layer("LocalResponseNorm", args, attr, x)
 
 
+@rules.layer("adaptive_avgpool", "adaptive_maxpool")
 def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     size = tuple(layer.axes("size", len(shape) - 1))
     mode = "average" if layer.type == "adaptive_avgpool" else "max"
     return w.custom_layer("AdaptivePooling", f'"{mode}", {size}', attr, x)
 
 
+@rules.layer("class_token", "position_embedding")
 def _token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
     return w.custom_layer("ClassToken" if layer.type == "class_token" else "PositionEmbedding", "", attr, x)
 
 
+@rules.layer("embedding")
 def _embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
     return _call("Embedding", f"{layer.vocab}, {layer.dim}", attr, x)
@@ -543,16 +591,19 @@ _MERGES = {"add": "Add", "multiply": "Multiply", "subtract": "Subtract", "maximu
            "minimum": "Minimum", "average": "Average"}
 
 
+@rules.merge("add", "multiply", "subtract", "maximum", "minimum", "average")
 def _merge(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     return f'layers.{_MERGES[layer.type]}(name="{attr}")([{", ".join(xs)}])'
 
 
+@rules.merge("concat")
 def _concat(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     axis = layer.axis % len(shapes[0]) + 1
     axis_text = "" if axis == len(shapes[0]) else f"axis={axis}, "
     return f'layers.Concatenate({axis_text}name="{attr}")([{", ".join(xs)}])'
 
 
+@rules.merge("attention")
 def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     query = shapes[0]
     d = whole(query[-1], "the feature count")
@@ -575,87 +626,10 @@ def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[
     return f'layers.MultiHeadAttention({args}, name="{attr}")({xs[0]}, {value}{key})'
 
 
-_Rule = Callable[[_Writer, Layer, str, str, tuple], str]
-RULES: dict[str, _Rule] = {
-    "conv": _conv, "depthwise_conv": _depthwise, "separable_conv": _separable, "conv_transpose": _transpose,
-    "dense": _dense, "batchnorm": _batchnorm, "layernorm": _layernorm, "groupnorm": _groupnorm,
-    "maxpool": _pool, "avgpool": _pool, "global_maxpool": _global, "global_avgpool": _global,
-    "zero_pad": _zero_pad, "crop": _crop, "upsample": _upsample, "flatten": _flatten, "reshape": _reshape,
-    "permute": _permute, "slice": _slice, "channel_shuffle": _shuffle, "prelu": _prelu,
-    "layer_scale": _layer_scale, "dropout": _dropout, "embedding": _embedding, "normalize": _normalize,
-    "lrn": _lrn, "adaptive_avgpool": _adaptive, "adaptive_maxpool": _adaptive, "class_token": _token,
-    "position_embedding": _token,
-    **{name: _activation for name in ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
-                                      "softmax", "hardswish", "hardsigmoid", "mish", "softplus")},
-}
-MERGES = {**{name: _merge for name in _MERGES}, "concat": _concat, "attention": _attention}
-UNSUPPORTED: dict[str, str] = {}  # (layer type: why it has no export; every type has one today)
-
-
 def export_keras(network: Network, weights: dict[str, Any] | None = None) -> str:
     """The Python source of a Keras functional model computing ``network`` (``build_model()``), with
     ``load_cnncalc_weights(model, path)``. ``weights``, when given, are checked against the network.
     Layers with no export raise one CnnCalcError naming each of them and why. Variables and Keras layer
     names come from ``identifiers.identifier``: distinct as Python reads them, clear of every name the
     code uses itself, each layer's own name kept in a comment."""
-    summary = analyse(network)
-    if weights is not None:
-        from ..run.executor import gather_weights
-
-        gather_weights(summary, weights, seed=0, dtype="float64")
-    # the names the code uses itself, read from the code written once with the layers' names held out
-    held_out = HeldOut()
-    used, scope = vocabulary(_write(network, summary, held_out), held_out)
-    taken = dict.fromkeys(used | scope, 2)
-    return _write(network, summary, functools.partial(identifier, taken=taken, scope=scope))
-
-
-def _write(network: Network, summary: Any, name: Callable[[str], str]) -> str:
-    writer = _Writer(network, summary, name)
-    problems: list[str] = []
-    for position in network.order:
-        layer = network.layers[position]
-        attr = writer.identifier(layer.name)
-        xs = [writer.var[s] for s in layer.inputs]
-        shapes = [writer.shapes[s] for s in layer.inputs]
-        base = base_type(layer.type)
-        try:
-            if base in MERGES:
-                expression = MERGES[base](writer, layer, xs, attr, shapes)
-            elif base in RULES:
-                expression = RULES[base](writer, layer, xs[0], attr, shapes[0])
-            else:
-                raise Unsupported(UNSUPPORTED.get(base, f"no Keras rule for {base}"))
-        except Unsupported as why:
-            problems.append(f"layer {layer.index} '{layer.name}' ({layer.type}): {why}")
-            writer.var[layer.name] = attr  # (so that the layers after it are still checked)
-            continue
-        writer.var[layer.name] = attr
-        expression, _, note = expression.partition("  # ")
-        notes = [note] if note else []
-        if layer.name != attr:
-            notes.append(comment_text(layer.name))
-        writer.lines.append(f"{attr} = {expression}" + (f"  # {'; '.join(notes)}" if notes else ""))
-    if problems:
-        raise CnnCalcError(f"cannot export to Keras: {len(problems)} layer(s) have no equivalent: "
-                           + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
-    return _source(writer)
-
-
-def _source(writer: _Writer) -> str:
-    network = writer.network
-    shape = ", ".join(str(d) if arith.is_int(d) else "None" for d in network.input_shape)
-    dtype = ', dtype="int32"' if network.layers[network.order[0]].type == "embedding" else ""
-    lines = [HEADER.format(title=docstring_text(network.name), source=docstring_text(network.source))]
-    lines += [CUSTOM_LAYERS[cls] for cls in CUSTOM_LAYERS if cls in writer.custom]
-    lines += ["", "def build_model() -> keras.Model:",
-             f'    """{docstring_text(network.name)}: input [N, {shape}] (channels last)."""',
-             f'    x = keras.Input(shape=({shape},){dtype}, name="input")']
-    lines += [f"    {line}" for line in writer.lines]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", network.name)[:100] or class_name(network.name)
-    lines.append(f'    return keras.Model(x, {writer.var[network.layers[-1].name]}, name="{name}")')
-    lines += ["", "", "# (Keras layer, [(cnncalc key, layout rule), ...] in the order of layer.get_weights())",
-              "WEIGHTS = ["]
-    lines += [f"    ({attr!r}, {parts!r})," for attr, parts in writer.weights]
-    lines.append("]")
-    return "\n".join(lines) + LOADER
+    return export_code(network, weights, rules, _Writer)

@@ -19,16 +19,14 @@ True
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-from ..calc.analysis import analyse
-from ..errors import CnnCalcError
 from ..layers.base import Layer, explicit_pairs
-from ..spec.network import INPUT, Network
-from .codegen import Unsupported, size_text, whole
-from .identifiers import HeldOut, base_type, class_name, comment_text, docstring_text, identifier, vocabulary
+from ..spec.network import Network
+from .codegen import CodeWriter, LayerRule, MergeRule, Unsupported, export_code, size_text, whole
+from .export_rules import Rules
+from .identifiers import class_name, docstring_text
 
 __all__ = ["export_pytorch"]
 
@@ -205,17 +203,13 @@ def _fpad(pairs: list[tuple[int, int]]) -> str:
     return "[" + ", ".join(str(v) for v in flat) + "]"
 
 
-class _Writer:
+class _Writer(CodeWriter):
+    """``lines`` are the body of ``forward``; the modules they call are built in ``init``."""
+
     def __init__(self, network: Network, summary: Any, name: Callable[[str], str]) -> None:
-        self.network = network
-        self.shapes: dict[str, tuple] = {INPUT: tuple(network.input_shape)}
-        for record in summary.records:
-            self.shapes[record.name] = tuple(record.output_shape)
-        self.identifier = name  # every name the code gets from a layer's or the network's comes from here
+        super().__init__(network, summary, name)
         self.cls = name(class_name(network.name))
-        self.var: dict[str, str] = {INPUT: "x"}
         self.init: list[str] = []
-        self.forward: list[str] = []
         self.weights: list[tuple[str, str, str]] = []
         self.helpers: dict[str, str] = {}  # source of the helper functions and modules this network uses
 
@@ -227,6 +221,27 @@ class _Writer:
 
     def weight(self, layer: Layer, part: str, target: str, rule: str = "copy") -> None:
         self.weights.append((f"{layer.name}.{part}", target, rule))
+
+    def source(self) -> str:
+        network = self.network
+        cls = self.cls
+        shape = list(network.input_shape)
+        first = [shape[-1], *shape[:-1]] if len(shape) > 1 else shape
+        lines = [HEADER.format(title=docstring_text(network.name), source=docstring_text(network.source))]
+        lines += [self.helpers[name].rstrip("\n") for name in sorted(self.helpers)]
+        lines += ["", "", f"class {cls}(nn.Module):",
+                 (f'    """{docstring_text(network.name)}: input [N, {", ".join(str(d) for d in first)}] '
+                 f'(cnncalc\'s [{", ".join(str(d) for d in shape)}] channels-first)."""'),
+                 "", "    def __init__(self) -> None:", "        super().__init__()"]
+        lines += [f"        {line}" for line in self.init]
+        lines += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
+        lines += [f"        {line}" for line in self.lines]
+        last = network.layers[-1].name  # the spec's output is its last layer
+        lines.append(f"        return {self.var[last]}")
+        lines += ["", "", "# (cnncalc key, state_dict entry, layout rule)", "WEIGHTS = ["]
+        lines += [f"    ({key!r}, {target!r}, {rule!r})," for key, target, rule in self.weights]
+        lines.append("]")
+        return "\n".join(lines) + LOADER.format(cls=cls)
 
 
 def _padding_for(layer: Layer, rank: int) -> tuple[str, list[tuple[int, int]] | None]:
@@ -282,7 +297,13 @@ def _activated(layer: Layer, expression: str) -> str:
 
 # ---------------------------------------------------------------- one rule per layer type
 
+#: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
+UNSUPPORTED: dict[str, str] = {}
+rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("PyTorch", UNSUPPORTED)
+RULES, MERGES = rules.layers, rules.merges  # (its tables, by the names tests read)
 
+
+@rules.layer("conv")
 def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
@@ -296,6 +317,7 @@ def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _activated(layer, f"self.{attr}({padded})")
 
 
+@rules.layer("depthwise_conv")
 def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
@@ -309,6 +331,7 @@ def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return _activated(layer, f"self.{attr}({padded})")
 
 
+@rules.layer("separable_conv")
 def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
@@ -325,6 +348,7 @@ def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return _activated(layer, f"self.{pointwise}(self.{depthwise}({padded}))")
 
 
+@rules.layer("conv_transpose")
 def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
@@ -349,6 +373,7 @@ def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return _activated(layer, expression)
 
 
+@rules.layer("dense")
 def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     features = whole(shape[-1], "the feature count")
     w.add_module(attr, f"nn.Linear({features}, {layer.units}{_bias_flag(layer)})")
@@ -360,6 +385,7 @@ def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _activated(layer, f"channels_first(self.{attr}(channels_last({x})))")
 
 
+@rules.layer("batchnorm")
 def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     channels = whole(shape[-1], "the channel count")
     kind = {1: 1, 2: 1, 3: 2, 4: 3}[len(shape)]
@@ -376,6 +402,7 @@ def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return f"self.{attr}({x})"
 
 
+@rules.layer("layernorm")
 def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape)
     if [a % rank for a in layer.axis] != [rank - 1]:
@@ -391,6 +418,7 @@ def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return f"channels_first(self.{attr}(channels_last({x})))"
 
 
+@rules.layer("groupnorm")
 def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     if layer.center != layer.scale:
         raise Unsupported("PyTorch's GroupNorm learns both gamma and beta or neither")
@@ -403,6 +431,7 @@ def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
     return f"self.{attr}({x})"
 
 
+@rules.layer("maxpool", "avgpool")
 def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     kind, pairs = _padding_for(layer, rank)
@@ -442,6 +471,7 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"avg_pool_excluding_padding(self.{attr}, {x}, {pads})"
 
 
+@rules.layer("global_maxpool", "global_avgpool")
 def _global(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     dims = tuple(range(2, len(shape) + 1))
     keep = ", keepdim=True" if layer.keepdims else ""
@@ -450,6 +480,7 @@ def _global(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"torch.amax({x}, dim={dims}{keep})"
 
 
+@rules.layer("adaptive_avgpool", "adaptive_maxpool")
 def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     size = tuple(layer.axes("size", rank))
@@ -458,16 +489,19 @@ def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"self.{attr}({x})"
 
 
+@rules.layer("zero_pad")
 def _zero_pad(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"F.pad({x}, {_fpad(explicit_pairs(layer.padding, len(shape) - 1))})"
 
 
+@rules.layer("crop")
 def _crop(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     pairs = [(whole(b, "a crop"), whole(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
     slices = ", ".join(f"{b}:{-a if a else ''}" for b, a in pairs)
     return f"{x}[:, :, {slices}]"
 
 
+@rules.layer("upsample")
 def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     out = w.shapes[layer.name]
     size = tuple(whole(d, "an upsampled size") for d in out[:-1])
@@ -478,22 +512,26 @@ def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"F.interpolate({x}, size={size}, mode='{mode}', align_corners=False)"
 
 
+@rules.layer("flatten")
 def _flatten(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     if len(shape) == 1:
         return x
     return f"torch.flatten(channels_last({x}), 1)  # cnncalc's (channels-last) order"
 
 
+@rules.layer("reshape")
 def _reshape(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     target = ", ".join(str(d) for d in layer.shape)
     return f"channels_first(channels_last({x}).reshape({x}.shape[0], {target}))"
 
 
+@rules.layer("permute")
 def _permute(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     axes = ", ".join(str(a % len(shape) + 1) for a in layer.axes)
     return f"channels_first(channels_last({x}).permute(0, {axes}))"
 
 
+@rules.layer("slice")
 def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     dim = _torch_dim(layer.axis, len(shape))
     stop = "" if layer.stop is None else str(layer.stop)
@@ -501,11 +539,13 @@ def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"{x}[{':, ' * dim}{layer.start}:{stop}{step}]"
 
 
+@rules.layer("channel_shuffle")
 def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.ChannelShuffle({layer.groups})")
     return f"self.{attr}({x})"
 
 
+@rules.layer("prelu")
 def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     count = 1 if layer.alpha == "single" else whole(shape[-1], "the channel count")
     w.add_module(attr, f"nn.PReLU({count})")
@@ -513,6 +553,7 @@ def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"self.{attr}({x})"
 
 
+@rules.layer("layer_scale")
 def _layer_scale(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     channels = whole(shape[-1], "the channel count")
     w.add_module(attr, f"nn.Parameter(torch.full(({channels},), {layer.init!r}))")
@@ -521,11 +562,14 @@ def _layer_scale(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> s
     return f"{x} * self.{attr}.view({view})"
 
 
+@rules.layer("dropout")
 def _dropout(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.Dropout({layer.rate!r})")
     return f"self.{attr}({x})"
 
 
+@rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "hardswish",
+             "hardsigmoid", "mish", "softplus")
 def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     if layer.type == "leaky_relu":
         return f"F.leaky_relu({x}, {layer.alpha!r})"
@@ -536,11 +580,13 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
     return _TORCH_ACTIVATIONS[layer.type].format(x)
 
 
+@rules.layer("normalize")
 def _normalize(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.helper("min_max")
     return f"min_max({x})"
 
 
+@rules.layer("lrn")
 def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     # torch's LocalResponseNorm is cnncalc's: alpha divided by the size, the window c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋
     w.add_module(attr, f"nn.LocalResponseNorm({layer.size}, alpha={layer.alpha!r}, beta={layer.beta!r}, "
@@ -550,6 +596,7 @@ def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return f"self.{attr}({x})"
 
 
+@rules.layer("class_token")
 def _class_token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     d = whole(shape[-1], "the feature count")
     w.add_module(attr, f"nn.Parameter(torch.zeros({d}))")
@@ -557,6 +604,7 @@ def _class_token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> s
     return f"torch.cat([self.{attr}.view(1, -1, 1).expand({x}.shape[0], -1, 1), {x}], dim=2)  # the token first"
 
 
+@rules.layer("position_embedding")
 def _position_embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     table = ", ".join(str(whole(d, "a size")) for d in shape)
     w.add_module(attr, f"nn.Parameter(torch.zeros({table}))  # cnncalc's layout (channels last)")
@@ -564,12 +612,14 @@ def _position_embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tupl
     return f"{x} + channels_first(self.{attr}.unsqueeze(0))"
 
 
+@rules.layer("embedding")
 def _embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.Embedding({layer.vocab}, {layer.dim})")
     w.weight(layer, "weight", f"{attr}.weight")
     return f"channels_first(self.{attr}({x}.long()))  # the input holds integer ids"
 
 
+@rules.merge("attention")
 def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     dims = layer.dims(shapes)
     sizes = [whole(dims[k], "an attention size") for k in ("d_q", "d_k", "d_v", "h", "k", "v", "out")]
@@ -589,7 +639,8 @@ def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[
 _OPERATORS = {"add": " + ", "multiply": " * ", "subtract": " - "}
 
 
-def _merge(w: _Writer, layer: Layer, xs: list[str], shapes: list[tuple]) -> str:
+@rules.merge("add", "multiply", "subtract", "maximum", "minimum", "average")
+def _merge(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     if len({len(s) for s in shapes}) != 1:
         raise Unsupported("inputs of different ranks broadcast differently channels-first")
     if layer.type in _OPERATORS:
@@ -603,30 +654,9 @@ def _merge(w: _Writer, layer: Layer, xs: list[str], shapes: list[tuple]) -> str:
     return expression
 
 
-def _concat(w: _Writer, layer: Layer, xs: list[str], shapes: list[tuple]) -> str:
+@rules.merge("concat")
+def _concat(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     return f"torch.cat([{', '.join(xs)}], dim={_torch_dim(layer.axis, len(shapes[0]))})"
-
-
-_Rule = Callable[[_Writer, Layer, str, str, tuple], str]
-RULES: dict[str, _Rule] = {
-    "conv": _conv, "depthwise_conv": _depthwise, "separable_conv": _separable, "conv_transpose": _transpose,
-    "dense": _dense, "batchnorm": _batchnorm, "layernorm": _layernorm, "groupnorm": _groupnorm,
-    "maxpool": _pool, "avgpool": _pool, "global_maxpool": _global, "global_avgpool": _global,
-    "adaptive_avgpool": _adaptive, "adaptive_maxpool": _adaptive, "zero_pad": _zero_pad, "crop": _crop,
-    "upsample": _upsample, "flatten": _flatten, "reshape": _reshape, "permute": _permute, "slice": _slice,
-    "channel_shuffle": _shuffle, "prelu": _prelu, "layer_scale": _layer_scale, "dropout": _dropout,
-    "normalize": _normalize, "lrn": _lrn, "class_token": _class_token, "position_embedding": _position_embedding,
-    "embedding": _embedding,
-    **{name: _activation for name in ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
-                                      "softmax", "hardswish", "hardsigmoid", "mish", "softplus")},
-}
-MERGES = {"add": _merge, "multiply": _merge, "subtract": _merge, "maximum": _merge, "minimum": _merge,
-          "average": _merge, "concat": _concat}
-#: why a layer type is not exported (every type is, today; settings a type cannot take are named)
-UNSUPPORTED: dict[str, str] = {}
-
-
-_base_type = base_type  # (the name this module's tests know it by)
 
 
 def export_pytorch(network: Network, weights: dict[str, Any] | None = None) -> str:
@@ -637,70 +667,4 @@ def export_pytorch(network: Network, weights: dict[str, Any] | None = None) -> s
     naming each of them and why. Names come from ``identifiers.identifier``: distinct as Python reads
     them, clear of every name the code uses itself, each layer's own name kept in a comment.
     """
-    summary = analyse(network)
-    if weights is not None:
-        from ..run.executor import gather_weights
-
-        gather_weights(summary, weights, seed=0, dtype="float64")
-    # the names the code uses itself, read from the code written once with the layers' names held out
-    held_out = HeldOut()
-    used, scope = vocabulary(_write(network, summary, held_out), held_out)
-    taken = dict.fromkeys(used | scope | MODULE_ATTRIBUTES, 2)
-    return _write(network, summary, functools.partial(identifier, taken=taken, scope=scope))
-
-
-def _write(network: Network, summary: Any, name: Callable[[str], str]) -> str:
-    writer = _Writer(network, summary, name)
-    problems: list[str] = []
-    for position in network.order:
-        layer = network.layers[position]
-        attr = writer.identifier(layer.name)
-        xs = [writer.var[s] for s in layer.inputs]
-        shapes = [writer.shapes[s] for s in layer.inputs]
-        base = base_type(layer.type)
-        try:
-            if base == "attention":
-                expression = _attention(writer, layer, xs, attr, shapes)
-            elif base in MERGES:
-                expression = MERGES[base](writer, layer, xs, shapes)
-            elif base in RULES:
-                expression = RULES[base](writer, layer, xs[0], attr, shapes[0])
-            else:
-                raise Unsupported(UNSUPPORTED.get(base, f"no PyTorch rule for {base}"))
-        except Unsupported as why:
-            problems.append(f"layer {layer.index} '{layer.name}' ({layer.type}): {why}")
-            writer.var[layer.name] = attr  # (so that the layers after it are still checked)
-            continue
-        writer.var[layer.name] = attr
-        expression, _, note = expression.partition("  # ")
-        notes = [note] if note else []
-        if layer.name != attr:
-            notes.append(comment_text(layer.name))
-        writer.forward.append(f"{attr} = {expression}" + (f"  # {'; '.join(notes)}" if notes else ""))
-    if problems:
-        raise CnnCalcError(f"cannot export to PyTorch: {len(problems)} layer(s) have no equivalent: "
-                           + "; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
-    return _source(writer)
-
-
-def _source(writer: _Writer) -> str:
-    network = writer.network
-    cls = writer.cls
-    shape = list(network.input_shape)
-    first = [shape[-1], *shape[:-1]] if len(shape) > 1 else shape
-    lines = [HEADER.format(title=docstring_text(network.name), source=docstring_text(network.source))]
-    lines += [writer.helpers[name].rstrip("\n") for name in sorted(writer.helpers)]
-    lines += ["", "", f"class {cls}(nn.Module):",
-             (f'    """{docstring_text(network.name)}: input [N, {", ".join(str(d) for d in first)}] '
-             f'(cnncalc\'s [{", ".join(str(d) for d in shape)}] channels-first)."""'),
-             "", "    def __init__(self) -> None:", "        super().__init__()"]
-    lines += [f"        {line}" for line in writer.init]
-    lines += ["", "    def forward(self, x: torch.Tensor) -> torch.Tensor:"]
-    lines += [f"        {line}" for line in writer.forward]
-    last = network.layers[-1].name  # the spec's output is its last layer
-    lines.append(f"        return {writer.var[last]}")
-    lines += ["", "", "# (cnncalc key, state_dict entry, layout rule)", "WEIGHTS = ["]
-    lines += [f"    ({key!r}, {target!r}, {rule!r})," for key, target, rule in writer.weights]
-    lines.append("]")
-    return "\n".join(lines) + LOADER.format(cls=cls)
-
+    return export_code(network, weights, rules, _Writer, MODULE_ATTRIBUTES)
