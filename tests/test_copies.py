@@ -109,15 +109,13 @@ def simulated_class(tmp_path_factory):
         written[s] = (copied, variant)
     for s, (answers, variant) in written.items():
         _write(answers_dir, s, answers, variant)
-    start = time.perf_counter()
     done = runner.invoke(app, ["grade", str(WORKSHEET), str(answers_dir), "--secret-file", str(secret),
                                "--format", "json"])
-    seconds = time.perf_counter() - start
     assert done.exit_code == 1, done.output  # the three files that carry their source's fingerprint: not graded
     invalid = {r["student"]: r["error"] for r in json.loads(done.stdout)["results"] if r.get("error")}
     assert set(invalid) == {copiers[2], copiers[3], copiers[6]}
     assert all(f"it is {sources[s]}'s" in reason for s, reason in invalid.items())
-    return {"data": json.loads(done.stdout), "sources": sources, "common": common, "seconds": seconds,
+    return {"data": json.loads(done.stdout), "sources": sources, "common": common,
             "answers": answers_dir, "secret": secret, "runner": runner, "app": app}
 
 
@@ -211,7 +209,7 @@ def test_copy_detection_of_1000_students_is_fast():
     answers[1] = list(keys[0])
     start = time.perf_counter()
     pairs = find_copies([f"s{i}" for i in range(n)], [f"q{q}" for q in range(nq)], answers, keys)
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 10  # a hang guard: 0.25 s quiet (the speed: benchmarks/bench_copies.py)
     assert [{p.student, p.other} for p in pairs] == [{"s0", "s1"}]
 
 

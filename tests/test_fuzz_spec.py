@@ -20,7 +20,7 @@ from cnncalc.cli import app
 from cnncalc.layers import LAYER_TYPES
 from cnncalc.spec.network import ZOO_DIR, zoo_names
 
-SECONDS_PER_CASE = 10.0
+SECONDS_PER_CASE = 10.0  # a hang guard: at most 0.3 s a case quiet
 # CNNCALC_FUZZ_EXAMPLES=2000 for a longer hunt
 FUZZ = settings(max_examples=int(os.environ.get("CNNCALC_FUZZ_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

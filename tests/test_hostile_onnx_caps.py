@@ -278,7 +278,7 @@ def test_the_real_attribute_cap_decodes_fast_inside_and_refuses_outside(cli, tmp
     ints = decode_model(lone_node_model(ints_attribute(cap, value=2**40)), "m").graph.node[0].attribute[0].ints
     floats = decode_model(lone_node_model(floats_attribute(cap)), "m").graph.node[0].attribute[0].floats
     assert ints == [2**40] * cap and floats == [1.0] * cap
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 5  # 0.06 s quiet; the sizes: benchmarks/bench_import_scale.py
     for attribute, name in ((ints_attribute(cap + 1), "strides"), (floats_attribute(cap + 1), "scales"),
                             (ints_attribute(3_000_000), "strides")):
         path = save(tmp_path, lone_node_model(attribute))

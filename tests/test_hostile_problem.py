@@ -284,7 +284,7 @@ def test_expr_values_are_capped_and_fail_cleanly(tmp_path):
     started = time.monotonic()
     with pytest.raises(CnnCalcError, match="expression too complex: its values could reach 318,767,104 digits"):
         seed_variant(raw, str(path), 1)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 2  # refused from its size, never computed: 0.001 s quiet
     raw["vary"]["values"]["d_filters"] = {"expr": "1 / (d_size - 1001)"}
     with pytest.raises(CnnCalcError, match="division by zero"):
         seed_variant(raw, str(path), 1)
@@ -299,7 +299,7 @@ def test_unsatisfiable_constraint_is_named_with_its_line(tmp_path, cli):
     code, _, err = cli("generate", str(path), "--seed", "1", "--out", str(tmp_path / "out"))
     assert code == 2 and re.match(rf"error: {re.escape(str(path))}:{line}: no variant met the constraints in 30 "
                                   r"tries; some_but_not_all failed in 2\d of them, last: 0 of 16 cells equal 0", err)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 10  # a hang guard: 0.5 s quiet
     assert not (tmp_path / "out").exists()
 
 
@@ -521,7 +521,7 @@ def test_fuzz_mutated_worksheet(tmp_path, cli, edits, with_seed):
     assert "internal error" not in err and "Traceback" not in err
     if code == 2:
         assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 20  # a hang guard: at most 0.4 s an example quiet
     assert files_of(tmp_path) == before
     os.remove(problem)
 

@@ -82,7 +82,8 @@ def test_symbolic_chain_equals_numeric_and_is_fast(path):
     start = time.perf_counter()
     summary = analyse(loads_spec(text))
     elapsed = time.perf_counter() - start
-    assert elapsed < 10, f"symbolic analysis took {elapsed:.1f} s"  # benchmarks/bench_symbolic.py: 2 s target
+    # a hang guard: 0.1 s quiet; the speed target (2 s with the table) is benchmarks/bench_symbolic.py's
+    assert elapsed < 10, f"symbolic analysis took {elapsed:.1f} s"
     assert not any(isinstance(atom, (sympy.Max, sympy.Min, sympy.Piecewise))
                    for record in summary.records for dim in record.output_shape
                    for atom in getattr(dim, "atoms", lambda *a: ())(sympy.Max, sympy.Min, sympy.Piecewise))
@@ -110,7 +111,7 @@ layers:
 def test_stride_2_same_chain_is_ceil_of_n_over_8():
     start = time.perf_counter()
     summary = analyse(loads_spec(THREE_SAME))
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 5  # a hang guard: 0.05 s quiet
     # ⌈⌈⌈n/2⌉/2⌉/2⌉ = ⌈n/8⌉ = ⌊(n + 7)/8⌋
     assert str(summary.records[-1].output_shape[0]) == "floor((n + 7)/8)"
     assert assert_matches_numeric(THREE_SAME) == len(SIZES)
@@ -177,7 +178,7 @@ def test_random_chains_equal_numeric_analysis(layers):
             with pytest.raises(CnnCalcError):
                 analyse(substitute(network, {"n": n}))
         return
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 5  # a hang guard: at most 0.13 s an example quiet
     assert_matches_numeric(text, sizes=range(1, 40))
 
 
