@@ -118,7 +118,8 @@ def test_all_right(tmp_path, worksheet):
     ("a.shape", [4, 4, 1], "correct", 0.125, "the full shape"),      # one channel: [4, 4, 1] is [4, 4]
     ("a.shape", [4, 4, 3], "incorrect", 0, "expected [4, 4]"),
     ("a.shape", [3, 3], "incorrect", 0, "expected [4, 4], got [3, 3]"),
-    ("a.shape", "4x4", "invalid", 0, "list of integers"),
+    ("a.shape", "4x4", "correct", 0.125, "correct"),             # a shape written as text
+    ("a.shape", "4x4.5", "invalid", 0, "expected whole numbers"),
     ("c.total_params", True, "invalid", 0, "expected a number"),
     ("c.total_params", float("nan"), "invalid", 0, "finite"),
     ("a.col4_row4", "nine", "invalid", 0, "expected a number"),

@@ -292,7 +292,7 @@ def test_integral_floats_are_shapes_and_fractions_are_not(cli, tmp_path):
     assert results["a.shape"]["status"] == "correct"
     results = grade(cli, tmp_path, WORKSHEET, {**key, "a.shape": [4.5, 4]})
     assert results["a.shape"]["status"] == "invalid"
-    assert results["a.shape"]["feedback"] == "expected a list of integers, e.g. [4, 4]"
+    assert results["a.shape"]["feedback"] == "expected whole numbers, e.g. [7, 7, 5], 7x7x5 or (7, 7, 5)"
 
 
 def test_a_missing_student_field_says_so(cli, tmp_path):
