@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import CnnCalcError, SpecError
 from ..spec.safeload import read_limited
 
-__all__ = ["KERAS_CLASSES", "import_keras", "import_keras_text"]
+__all__ = ["KERAS_CLASSES", "UNSUPPORTED", "import_keras", "import_keras_text"]
 
 #: bytes of a Keras JSON file, and of a config once decompressed (ResNet-152's JSON is about 1 MB)
 MAX_JSON_BYTES = 64 * 1024**2
@@ -964,6 +964,20 @@ KERAS_CLASSES: dict[str, Callable[[_Call], list[dict[str, Any]]]] = {
     "AlphaDropout": _dropout, "GaussianNoise": _identity, "ActivityRegularization": _identity,
     "Identity": _identity, "Rescaling": _rescaling, "Normalization": _normalization,
     "Embedding": _embedding, "MultiHeadAttention": _attention,
+}
+
+#: spec layer types no Keras class above becomes, and why (tests/test_interop_coverage.py checks that every
+#: other type is made by one of them)
+UNSUPPORTED: dict[str, str] = {
+    "adaptive_avgpool": "not read yet: Keras 3's AdaptiveAveragePooling1D-3D (recent releases) have no rule here",
+    "adaptive_maxpool": "not read yet: Keras 3's AdaptiveMaxPooling1D-3D (recent releases) have no rule here",
+    "channel_shuffle": "Keras has no channel-shuffle layer (ShuffleNet writes it as Reshape, Permute, Reshape)",
+    "class_token": "Keras has no class-token layer (a ViT defines its own: a custom object, refused)",
+    "layer_scale": "Keras has no LayerScale layer (ConvNeXt defines its own: a custom object, refused)",
+    "lrn": "Keras has no local response normalisation layer",
+    "normalize": "Keras has no min-max normalisation layer (UnitNormalization divides by the L2 norm)",
+    "position_embedding": "Keras has no position-embedding layer (KerasHub's is a custom object, refused)",
+    "slice": "Keras has no slice layer: a slice is tensor indexing (an operation, not a layer class) or a Lambda",
 }
 
 
