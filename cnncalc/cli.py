@@ -171,8 +171,8 @@ def export(
 ) -> None:
     """Write a spec as an ONNX model, or as PyTorch or Keras source code."""
     exported = _lazy(".interop.service").export_model(
-        spec, to.value, output=output, weights=weights, seed=_parse_seed(seed),
-        dtype=None if dtype is None else dtype.value, where=where)
+        spec, to.value, output=output, weights=weights, seed=seed, dtype=None if dtype is None else dtype.value,
+        where=where)
     if exported.code is not None and exported.output is None:
         typer.echo(exported.code, nl=False)
     note = exported.note()
@@ -661,18 +661,6 @@ def parse_bytes(text: str) -> int:
     return int(value)
 
 
-def _parse_seed(text: str | None) -> int | None:
-    """Digits only, read as text first: a 5,000-digit seed gets one short message, not an echo."""
-    if text is None:
-        return None
-    executor = _lazy(".run.executor")
-    cleaned = text.strip()
-    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > len(str(executor.MAX_SEED)):
-        raise CnnCalcError("bad --seed", got=text[:40] + ("…" if len(text) > 40 else ""),
-                           expected=f"an integer from 0 to {executor.MAX_SEED:,} (2**63 − 1)")
-    value = int(cleaned)
-    executor.check_seed(value)
-    return value
 
 
 class RunProgress:
@@ -730,7 +718,7 @@ def run(
     """Run a spec on real numbers with the NumPy reference executor."""
     progress = RunProgress()  # counts from here: loading large files is part of the wait
     budget = parse_bytes(max_memory)
-    seed_value = _parse_seed(seed)
+    seed_value = None if seed is None else _lazy(".run.service").parse_seed(seed)
     try:
         report = _lazy(".run.service").run_files(spec, input, weights=weights, seed=seed_value, output=output,
                                                  max_memory=budget, dtype=dtype.value, save_maps=save_maps,

@@ -174,12 +174,13 @@ class ExportedModel:
 
 
 def export_model(spec: str | Network, to: str, *, output: str | None = None, weights: str | None = None,
-                 seed: int | None = None, dtype: str | None = None, where: Sequence[str] | None = None
+                 seed: int | str | None = None, dtype: str | None = None, where: Sequence[str] | None = None
                  ) -> ExportedModel:
     """Write a spec (anything :func:`read_network` reads, or a Network) as an ONNX model (``to="onnx"``,
     ``output`` a ``.onnx`` file, tensors ``dtype`` float32 or float64) or as PyTorch or Keras source code
     (``to="pytorch"``/``"keras"``; written to ``output`` when given, else only returned), as `cnncalc
-    export`. Weights come from ``weights`` (an ``.npz``), else the spec, else ``seed`` (default 0).
+    export`. Weights come from ``weights`` (an ``.npz``), else the spec, else ``seed`` (default 0; as text,
+    it is read as `--seed` is).
 
     >>> code = export_model("lenet5", "pytorch").code
     >>> "self.CONV1 = nn.Conv2d(3, 8, kernel_size=5)" in code
@@ -197,6 +198,10 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         from ..run.executor import load_weights_file  # NumPy: exports need it, reading a network does not
 
         arrays = load_weights_file(weights)
+    if isinstance(seed, str):
+        from ..run.service import parse_seed
+
+        seed = parse_seed(seed)
     if to == "onnx":
         if output is None or not output.lower().endswith(".onnx"):
             raise CnnCalcError("--to onnx writes a binary model: give -o FILE.onnx", got=output,

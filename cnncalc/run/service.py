@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import CnnCalcError, did_you_mean
 from ..outputs import check_output, write_output
 from ..spec.network import Network, load_spec
-from .executor import RunResult, compact
+from .executor import MAX_SEED, RunResult, check_seed, compact
 from .executor import run as execute
 from .files import DEFAULT_MAX_MEMORY, load_input_file, load_weights_file
 from .images import save_maps
@@ -124,6 +124,22 @@ def run_files(spec: str | Network, input: str, *, weights: str | None = None, se
         _write_output(output, result.output, inputs)
         report.written.append(output)
     return report
+
+
+def parse_seed(text: str) -> int:
+    """A seed given as text (`--seed`): digits only, read as text first, so that a 5,000-digit seed gets one
+    short message, not an echo.
+
+    >>> parse_seed(" 42 ")
+    42
+    """
+    cleaned = text.strip()
+    if not cleaned.isascii() or not cleaned.isdigit() or len(cleaned) > len(str(MAX_SEED)):
+        raise CnnCalcError("bad --seed", got=text[:40] + ("…" if len(text) > 40 else ""),
+                           expected=f"an integer from 0 to {MAX_SEED:,} (2**63 − 1)")
+    value = int(cleaned)
+    check_seed(value)
+    return value
 
 
 def check_output_path(path: str, suffixes: tuple[str, ...], option: str, inputs: Sequence[str | None]) -> None:
