@@ -1,7 +1,9 @@
 """ONNX import, one module per concept (the package layout is the importer's architecture):
 
-- :mod:`.proto` reads ONNX's protobuf messages in pure Python, counting before it decodes (its caps);
-  :mod:`.files` reads an ``.onnx`` file under a size cap, whole or without its large tensor payloads;
+- :mod:`.wire` reads protobuf's wire format, the one way the package reads it: from the model's bytes in
+  memory, or from the file itself; :mod:`.proto` decodes ONNX's messages (:mod:`.messages`) from it, counting
+  before it decodes (its caps); :mod:`.files` reads an ``.onnx`` file under a size cap, whole or without its
+  large tensor payloads;
 - :mod:`.checks`: what ``onnx.checker`` would check of what the handlers read, and the checker itself;
 - :mod:`.values`: what a value name stands for during the walk; :mod:`.graph`: layouts, node order (a cycle
   named) and constant folding;

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...errors import CnnCalcError
 from .proto import EXTERNAL, describe_count, element_count
+from .wire import unreadable
 
 
 def check_tensor(tensor: Any, what: str, source: str, max_elements: int) -> None:
@@ -52,8 +53,7 @@ def parse_model(raw: bytes, source: str) -> Any:
         model.ParseFromString(raw)
     except Exception as error:  # noqa: BLE001 - DecodeError, or RecursionError past protobuf's depth limit
         detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-        raise CnnCalcError(f"not a readable ONNX model (truncated, corrupt or nested too deeply): {detail}",
-                           file=source) from None
+        raise unreadable(detail, source) from None
     if not model.HasField("graph") or not model.graph.node:
         raise CnnCalcError("not an ONNX model: no graph with nodes", file=source)
     return model

@@ -19,27 +19,14 @@ from typing import Any
 
 from ...errors import CnnCalcError, SpecError
 from .checks import ATTRIBUTE_TYPES, MIN_INPUTS, TYPE_NAMES, check_model, check_tensor, parse_model
-# _Wire: the summary reader's file access, named here too for the tests that count what it reads
-from .files import MAX_ONNX_BYTES, SMALL_TENSOR, _Wire, read_light, read_whole  # noqa: F401
+from .files import MAX_ONNX_BYTES, SMALL_TENSOR, read_light, read_whole
 from .graph import BATCH, FOLDABLE, _cf, _cycle, _folded_dims, _identity
+from .messages import GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Model
 from .ops import FUNCTION_HANDLERS, HANDLERS
 from .ops.common import f32
-from .proto import (
-    DTYPES,
-    FUNCTION_DOMAIN,
-    GRAPH,
-    GRAPHS,
-    SPARSE_TENSOR,
-    SPARSE_TENSORS,
-    TENSOR,
-    TENSORS,
-    Model,
-    TensorData,
-    decode_model,
-    describe_count,
-    element_count,
-)
+from .proto import DTYPES, FUNCTION_DOMAIN, TensorData, decode_model, describe_count, element_count
 from .values import Lazy, Tensor, _is_const, _Values, np
+from .wire import _Wire  # noqa: F401 - the summary's file reader, reached from here by the tests that count its reads
 
 MAX_TENSOR_ELEMENTS = 2**28  # one initializer: 1 GiB of float32 (VGG-16's largest has 102,760,448)
 MAX_NODES = 100_000

@@ -12,7 +12,8 @@ decoded. Repeated numbers are counted before any is decoded (a packed field's le
 decoded in bulk: dims per tensor (:data:`MAX_DIMS`), numbers per attribute and in all attributes
 (:data:`MAX_ATTRIBUTE_VALUES`, :data:`MAX_ATTRIBUTE_TOTAL`), and elements declared by all tensors together
 (:data:`MAX_MODEL_ELEMENTS`, a product that stops growing once past the cap). A tensor's values stay in the
-file's bytes until :meth:`TensorData.to_numpy`. The field numbers are ``onnx.proto3``'s.
+file's bytes until :meth:`TensorData.to_numpy`. The field numbers are ``onnx.proto3``'s; the wire format is
+read by :mod:`.wire` (the summary's file reader in :mod:`.files` reads it the same way).
 
 >>> model = decode_model(bytes.fromhex("3a080a060a0178120179"), "m.onnx")  # one node: x → y
 >>> [(n.input, n.output) for n in model.graph.node]
@@ -21,14 +22,24 @@ file's bytes until :meth:`TensorData.to_numpy`. The field numbers are ``onnx.pro
 
 from __future__ import annotations
 
-import re
 import struct
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import CnnCalcError
+from .messages import Attribute, Graph, Model, Node, ValueInfo
+from .wire import (
+    ProtoError,
+    Wire,
+    _count_ends,
+    _signed64,
+    _varint_array,
+    _varints,
+    count_varints,
+    unreadable,
+    varint_bounds,
+)
 
 FUNCTION_DOMAIN = "cnncalc"  # the domain of cnncalc's model-local functions
 MAX_FIELDS = 1_000_000  # protobuf fields decoded per model (ResNet-50 without weights: 4,311)
@@ -43,10 +54,9 @@ MAX_ATTRIBUTE_TOTAL = 2_000_000
 MAX_MODEL_ELEMENTS = 2**30
 #: the product of dims is exact up to here, and is reported as "more than" beyond (never a huge int)
 COUNT_LIMIT = 2**63
+#: bytes of packed varints decoded per numpy pass (its working arrays take ~25 bytes per input byte)
+VARINT_CHUNK = 1 << 22
 
-# AttributeProto.AttributeType
-UNDEFINED, FLOAT, INT, STRING, TENSOR, GRAPH, FLOATS, INTS, STRINGS, TENSORS, GRAPHS = range(11)
-SPARSE_TENSOR, SPARSE_TENSORS, TYPE_PROTO, TYPE_PROTOS = 11, 12, 13, 14
 EXTERNAL = 1  # TensorProto.DataLocation
 
 #: TensorProto.DataType → (numpy dtype of the stored values, the payload field used without raw_data)
@@ -57,11 +67,6 @@ DTYPES: dict[int, tuple[str, str]] = {
     16: ("bfloat16", "int32_data"),
 }
 _PAYLOAD_FIELDS = {4: "float_data", 5: "int32_data", 7: "int64_data", 10: "double_data", 11: "uint64_data"}
-_LITTLE = sys.byteorder == "little"
-
-
-class ProtoError(CnnCalcError):
-    pass
 
 
 @dataclass
@@ -118,10 +123,10 @@ def _payload(np: Any, parts: list[Any], payload: str, count: int, dtype: Any) ->
             raise ValueError(f"{payload} holds {size // width} values for {count}")
         data = b"".join(bytes(view) for _, view in parts)
         return np.frombuffer(data, dtype="<f4" if width == 4 else "<f8").astype(dtype)
-    held = sum(1 if kind == 0 else _count_ends(np, view) for kind, view in parts)
+    held = sum(1 if kind == 0 else _count_ends(np, view, VARINT_CHUNK) for kind, view in parts)
     if held != count:  # counted before anything is decoded
         raise ValueError(f"{payload} holds {held} values for {count}")
-    numbers = _varint_array(np, parts)
+    numbers = _varint_array(np, parts, VARINT_CHUNK)
     if payload == "uint64_data":
         return numbers.astype(dtype)
     signed = numbers.view("<i8")  # protobuf writes a negative int32 or int64 as its 64-bit two's complement
@@ -136,61 +141,6 @@ def _payload(np: Any, parts: list[Any], payload: str, count: int, dtype: Any) ->
     if len(signed) and (signed.min() < info.min or signed.max() > info.max):
         raise ValueError(f"int32_data holds a value outside {np.dtype(dtype).name}")
     return signed.astype(dtype)
-
-
-#: bytes of packed varints decoded per numpy pass (its working arrays take ~25 bytes per input byte)
-VARINT_CHUNK = 1 << 22
-
-
-def _count_ends(np: Any, view: Any) -> int:
-    """How many varints a packed run holds (bytes below 0x80 end one), a chunk at a time."""
-    data = np.frombuffer(view, dtype=np.uint8)
-    return sum(int(np.count_nonzero(data[k:k + VARINT_CHUNK] < 0x80)) for k in range(0, len(data), VARINT_CHUNK))
-
-
-def _varint_array(np: Any, parts: list[Any]) -> Any:
-    """The numbers of a typed payload (single varints and packed runs, in order) as one uint64 array, each
-    run decoded by numpy a chunk at a time: one Python step per value made a 30 MB initializer take 20 s."""
-    pieces: list[Any] = []
-    singles: list[int] = []
-    for kind, view in parts:
-        if kind == 0:
-            singles.append(view & (2**64 - 1))
-            continue
-        if singles:
-            pieces.append(np.array(singles, dtype="<u8"))
-            singles = []
-        data = np.frombuffer(view, dtype=np.uint8)
-        start, size = 0, max(VARINT_CHUNK, 10)  # any 10 bytes end a varint
-        while start < len(data):
-            stop = min(start + size, len(data))
-            if stop < len(data):  # end the chunk after a varint's last byte
-                ends = np.flatnonzero(data[start:stop] < 0x80)
-                if not len(ends):
-                    raise ValueError("a malformed varint (more than 10 bytes)")
-                stop = start + int(ends[-1]) + 1
-            pieces.append(_decode_varints(np, data[start:stop]))
-            start = stop
-    if singles:
-        pieces.append(np.array(singles, dtype="<u8"))
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype="<u8")
-
-
-def _decode_varints(np: Any, data: Any) -> Any:
-    """Whole varints (``data``, uint8) as uint64: each byte's 7 bits shifted to its place in its number."""
-    last = data < 0x80
-    if not last[-1]:
-        raise ValueError("a malformed varint (the last one is cut)")
-    if last.all():
-        return data.astype("<u8")
-    ends = np.flatnonzero(last)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    if lengths.max() > 10:
-        raise ValueError("a malformed varint (more than 10 bytes)")
-    place = np.arange(len(data)) - np.repeat(starts, lengths)
-    bits = (data & 0x7F).astype("<u8") << (7 * place).astype("<u8")  # bits past 64 fall off, as in protobuf
-    return np.bitwise_or.reduceat(bits, starts)
 
 
 def element_count(dims: Iterable[int]) -> int | None:
@@ -215,130 +165,11 @@ def describe_count(count: int | None) -> str:
     return f"more than {COUNT_LIMIT:,}" if count is None else f"{count:,}"
 
 
-def _signed64(value: int) -> int:
-    value &= 2**64 - 1
-    return value - 2**64 if value >= 2**63 else value
+class _Reader(Wire):
+    """The decoder: ONNX's messages from the fields :class:`~.wire.Wire` walks, counted against the caps."""
 
-
-_VARINT = re.compile(rb"[\x80-\xff]*[\x00-\x7f]")
-_LOW_BITS = bytes(b & 0x7F for b in range(256))
-_HIGH_BYTES = bytes(range(0x80, 0x100))
-
-
-def varint_bounds(size: int) -> int:
-    """The fewest varints ``size`` bytes can hold (each is at most 10 bytes): a packed field's count is
-    known to be too large from its length alone, before a byte of it is read."""
-    return -(-size // 10)
-
-
-def count_varints(data: bytes) -> int:
-    """How many varints ``data`` holds (bytes below 0x80 end one), counted in C."""
-    return len(data.translate(None, _HIGH_BYTES))
-
-
-def _varints(view: memoryview | bytes) -> list[int]:
-    """A packed run of varints, decoded in bulk: bytes all below 0x80 are one number each (the common case:
-    small attribute values), else the run is split by a regular expression and only long numbers take a
-    Python step each."""
-    data = bytes(view)
-    if data.isascii():
-        return list(data)
-    if data[-1] >= 0x80:
-        raise ProtoError("a malformed varint")
-    numbers = []
-    for match in _VARINT.findall(data):
-        if len(match) == 1:
-            numbers.append(match[0])
-            continue
-        if len(match) > 10:
-            raise ProtoError("a malformed varint")
-        value = shift = 0
-        for byte in match.translate(_LOW_BITS):
-            value |= byte << shift
-            shift += 7
-        numbers.append(value)
-    return numbers
-
-
-def _varint(data: Any, pos: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise ProtoError("a malformed varint")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-@dataclass
-class Attribute:
-    name: str = ""
-    type: int = UNDEFINED
-    ref_attr_name: str = ""
-    f: float = 0.0
-    i: int = 0
-    s: bytes = b""
-    t: TensorData | None = None
-    floats: list[float] = field(default_factory=list)
-    ints: list[int] = field(default_factory=list)
-    strings: list[bytes] = field(default_factory=list)
-    tensors: list[TensorData] = field(default_factory=list)
-
-    def value(self) -> Any:
-        """As ``onnx.helper.get_attribute_value`` gives it (a tensor as :class:`TensorData`)."""
-        return {FLOAT: self.f, INT: self.i, STRING: self.s, TENSOR: self.t, FLOATS: self.floats, INTS: self.ints,
-                STRINGS: self.strings, TENSORS: self.tensors}.get(self.type)
-
-
-@dataclass
-class Node:
-    input: list[str] = field(default_factory=list)
-    output: list[str] = field(default_factory=list)
-    name: str = ""
-    op_type: str = ""
-    domain: str = ""
-    attribute: list[Attribute] = field(default_factory=list)
-    doc_string: str = ""
-
-
-@dataclass
-class ValueInfo:
-    name: str = ""
-    tensor: bool = False  # a tensor type (not a sequence, map, optional or sparse tensor)
-    has_shape: bool = False
-    dims: list[tuple[int | None, str]] = field(default_factory=list)  # (dim_value or None, dim_param)
-
-
-@dataclass
-class Graph:
-    name: str = ""
-    node: list[Node] = field(default_factory=list)
-    initializer: list[TensorData] = field(default_factory=list)
-    input: list[ValueInfo] = field(default_factory=list)
-    output: list[ValueInfo] = field(default_factory=list)
-    sparse_initializer: int = 0
-
-
-@dataclass
-class Model:
-    ir_version: int = 0
-    producer_name: str = ""
-    graph: Graph | None = None
-    opset_import: list[tuple[str, int]] = field(default_factory=list)
-    functions: list[tuple[str, str]] = field(default_factory=list)  # (domain, name)
-    #: bytes of the parts this reader skips (subgraphs, function bodies, value_info, doc strings...): what
-    #: only onnx.checker's protobuf parse reads, uncounted by any cap here
-    unread: int = 0
-
-
-class _Reader:
     def __init__(self, data: bytes | memoryview, source: str) -> None:
-        self.data = memoryview(data).cast("B") if not isinstance(data, memoryview) else data.cast("B")
-        self.source = source
-        self.walked = 0
+        super().__init__(data, source, MAX_FIELDS)
         self.attribute_values = 0  # numbers, strings and tensors in all attributes so far
         self.elements = 0  # elements declared by all tensors so far
         self.unread = 0  # bytes of length-delimited fields skipped
@@ -346,35 +177,6 @@ class _Reader:
 
     def fail(self, message: str) -> CnnCalcError:
         return CnnCalcError(f"{self.where}{message}", file=self.source)
-
-    def fields(self, start: int, end: int) -> Any:
-        """(number, wire type, value): an int for varints, a (start, stop) span for everything else."""
-        data, pos = self.data, start
-        while pos < end:
-            self.walked += 1
-            if self.walked > MAX_FIELDS:
-                raise CnnCalcError(f"too many protobuf fields (more than {MAX_FIELDS:,})", file=self.source)
-            tag, pos = _varint(data, pos, end)
-            number, kind = tag >> 3, tag & 7
-            if number == 0:
-                raise ProtoError("field number 0")
-            if kind == 0:
-                value, pos = _varint(data, pos, end)
-                yield number, 0, value
-                continue
-            if kind == 2:
-                length, pos = _varint(data, pos, end)
-                stop = pos + length
-            elif kind == 5:
-                stop = pos + 4
-            elif kind == 1:
-                stop = pos + 8
-            else:
-                raise ProtoError(f"wire type {kind}")
-            if stop > end:
-                raise ProtoError("a field runs past its message")
-            yield number, kind, (pos, stop)
-            pos = stop
 
     def text(self, span: Any) -> str:
         if not isinstance(span, tuple):
@@ -433,7 +235,7 @@ class _Reader:
 
     def model(self) -> Model:
         model = Model()
-        for number, kind, value in self.fields(0, len(self.data)):
+        for number, kind, value, _, _ in self.fields(0, len(self.data)):
             if number == 1 and kind == 0:
                 model.ir_version = value
             elif number == 2:
@@ -442,7 +244,7 @@ class _Reader:
                 model.graph = self.graph(*self.span(value))
             elif number == 8:
                 domain, version = "", 0
-                for n, k, v in self.fields(*self.span(value)):
+                for n, k, v, _, _ in self.fields(*self.span(value)):
                     if n == 1:
                         domain = self.text(v)
                     elif n == 2 and k == 0:
@@ -450,7 +252,7 @@ class _Reader:
                 model.opset_import.append((domain, version))
             elif number == 25:
                 name = domain = ""
-                for n, k, v in self.fields(*self.span(value)):
+                for n, k, v, _, _ in self.fields(*self.span(value)):
                     if n == 1:
                         name = self.text(v)
                     elif n == 10:
@@ -465,7 +267,7 @@ class _Reader:
 
     def graph(self, start: int, end: int) -> Graph:
         graph = Graph()
-        for number, kind, value in self.fields(start, end):
+        for number, kind, value, _, _ in self.fields(start, end):
             if number == 1:
                 graph.node.append(self.node(*self.span(value)))
             elif number == 2:
@@ -485,7 +287,7 @@ class _Reader:
     def node(self, start: int, end: int) -> Node:
         node = Node()
         self.where = ""
-        for number, kind, value in self.fields(start, end):
+        for number, kind, value, _, _ in self.fields(start, end):
             if number == 1:
                 node.input.append(self.text(value))
             elif number == 2:
@@ -509,7 +311,7 @@ class _Reader:
     def attribute(self, start: int, end: int) -> Attribute:
         a = Attribute()
         held = 0  # values in this attribute
-        for number, kind, value in self.fields(start, end):
+        for number, kind, value, _, _ in self.fields(start, end):
             if number == 1:
                 a.name = self.text(value)
             elif number == 20 and kind == 0:
@@ -554,7 +356,7 @@ class _Reader:
     def tensor(self, start: int, end: int, what: str = "initializer") -> TensorData:
         t = TensorData()
         dims = []  # read once the name is known (it comes after them), for the message
-        for number, kind, value in self.fields(start, end):
+        for number, kind, value, _, _ in self.fields(start, end):
             if number == 1:
                 dims.append((kind, value))
             elif number == 2 and kind == 0:
@@ -598,11 +400,11 @@ class _Reader:
 
     def value_info(self, start: int, end: int) -> ValueInfo:
         info = ValueInfo()
-        for number, kind, value in self.fields(start, end):
+        for number, kind, value, _, _ in self.fields(start, end):
             if number == 1:
                 info.name = self.text(value)
             elif number == 2:  # TypeProto: only tensor_type (1) is read
-                for n, k, v in self.fields(*self.span(value)):
+                for n, k, v, _, _ in self.fields(*self.span(value)):
                     if n == 1:
                         info.tensor = True
                         self.tensor_type(info, *self.span(v))
@@ -613,19 +415,19 @@ class _Reader:
         return info
 
     def tensor_type(self, info: ValueInfo, start: int, end: int) -> None:
-        for number, kind, value in self.fields(start, end):
+        for number, kind, value, _, _ in self.fields(start, end):
             if number != 2:
                 self.skip(kind, value)
                 continue
             info.has_shape = True
-            for n, k, v in self.fields(*self.span(value)):
+            for n, k, v, _, _ in self.fields(*self.span(value)):
                 if n != 1:
                     self.skip(k, v)
                     continue
                 self.dims_check(len(info.dims), f"value '{info.name}'")(1, True)
                 dim_value: int | None = None
                 dim_param = ""
-                for dn, dk, dv in self.fields(*self.span(v)):
+                for dn, dk, dv, _, _ in self.fields(*self.span(v)):
                     if dn == 1 and dk == 0:
                         dim_value = _signed64(dv)
                     elif dn == 2:
@@ -640,8 +442,7 @@ def decode_model(data: bytes | memoryview, source: str) -> Model:
     try:
         model = _Reader(data, source).model()
     except ProtoError as error:
-        raise CnnCalcError(f"not a readable ONNX model (truncated, corrupt or nested too deeply): {error.message}",
-                           file=source) from None
+        raise unreadable(error.message, source) from None
     if model.graph is None or not model.graph.node:
         raise CnnCalcError("not an ONNX model: no graph with nodes", file=source)
     return model
