@@ -438,26 +438,44 @@ def test_a_held_lock_refuses_a_second_run_at_once(tmp_path, cli_process):
     assert sorted(p.name for p in out.iterdir()) == [LOCK], "the refused run wrote nothing and removed nothing"
 
 
+# The second run, started first: a generate of one sheet elsewhere does every import it needs, then it waits
+# for a line on its standard input and runs its own command. Let go once the first run holds the lock, it
+# reaches the lock at once, well within the first run's 100 sheets (started cold, it needed 300 to be sure).
+WARM_THEN_RUN = """
+import sys
+from typer.testing import CliRunner
+from cnncalc.cli import app, main
+warm = CliRunner().invoke(app, ["generate", sys.argv[3], "--out", sys.argv[1], "--count", "1", "--seed", "1"])
+assert warm.exit_code == 0, warm.output
+print("warm", flush=True)
+sys.stdin.readline()
+sys.argv = ["cnncalc", *sys.argv[2:]]
+main()
+"""
+
+
 def test_two_concurrent_runs_into_one_folder(tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "cnncalc", "generate", str(WORKSHEET), "--out", str(out), "--count"]
-    first = subprocess.Popen([*command, "300", "--seed", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    args = ["generate", str(WORKSHEET), "--out", str(out), "--count"]
+    second = subprocess.Popen([sys.executable, "-c", WARM_THEN_RUN, str(tmp_path / "warm"), *args, "40", "--seed",
+                               "2"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert second.stdout.readline().strip() == "warm", second.stderr.read()
+    first = subprocess.Popen([sys.executable, "-m", "cnncalc", *args, "100", "--seed", "1"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not (out / LOCK).exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
-    second = subprocess.run([*command, "40", "--seed", "2"], capture_output=True, text=True, timeout=120,
-                            check=False)
+    _, second_err = second.communicate("go\n", timeout=120)
     overlapped = first.poll() is None
     _, first_err = first.communicate(timeout=120)
     assert first.returncode == 0, first_err
     if overlapped:
         assert "another cnncalc generate is writing into this folder" in one_error_line(second.returncode,
-                                                                                        second.stderr)
+                                                                                        second_err)
         students = sheets_agree_with_the_index(out)
-        assert students == [f"variant-1-{i}" for i in range(300)], "the first run's sheets are all there"
+        assert students == [f"variant-1-{i}" for i in range(100)], "the first run's sheets are all there"
     else:  # the first run ended before the second began: the second ran after it, alone
-        assert second.returncode == 0, second.stderr
+        assert second.returncode == 0, second_err
         sheets_agree_with_the_index(out)
 
 
