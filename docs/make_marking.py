@@ -77,7 +77,43 @@ that the rule itself computes on a small problem (`cnncalc/exercises/slips.py`, 
 
 """
 
-CLOSING = ""
+CLOSING = """
+## Answer groups
+
+`cnncalc grade … --stats` lists, per question, the answers given — read as the question's kind reads
+them and put in one form, so `22x22x6`, `(22, 22, 6)` and `[22, 22, 6]` are one group — most common
+first, with how many students gave each, its score and the slip that names it:
+
+```
+question               mean    max  correct  partial   wrong  missing  discr.
+shapes.conv2         0.1429      1      14%       0%     86%       0%       —
+        4 × [14, 14, 32] — the padding of conv2 (p = 1) is left out: ⌊(30 − 3)/2⌋ + 1 = 14 [forgot_padding] · 0/1
+        1 × [15, 15, 32] (correct) · 1/1
+        1 × [17, 17, 32] · 0/1
+        1 × [32, 15, 15] — channels first? the course writes [rows, columns, channels] [channels_first] · 0/1
+```
+
+(seven students: `[14, 14, 32]`, `14x14x32`, `(14, 14, 32)` and `14×14×32` are one group;
+`tests/test_answer_groups.py` grades this class.)
+
+`--format json` has them as `stats.questions[].groups` (`answer`, `count`, `score` — the group's mean —,
+`rule`), and the slips named as `stats.questions[].rules` (`rule`, `count`, `message`). With per-student
+variants, where one value means different things, the most common wrong answers are grouped by their
+slip instead.
+
+An instructor scores a whole group at once in the overrides file:
+
+```yaml
+overrides:
+  - {question: shapes.conv2, answer: [14, 14, 32], score: 0.5, comment: "padding forgotten: half"}
+  - {student: "s123", question: a.plot, score: 0.5}
+```
+
+The group's score goes to every student who gave that answer, in any of its forms, and was not graded
+correct for it; a student's own override wins over a group's. With a course, the overrides of the file
+are stored in the gradebook and apply to later runs too; `cnncalc gradebook override-group QUESTION
+ANSWER SCORE --reason TEXT` stores one directly (see [gradebook.md](gradebook.md)).
+"""
 
 
 def page() -> str:

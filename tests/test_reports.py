@@ -107,7 +107,8 @@ def test_stats_json_is_the_class_view(tmp_path, cli):
     assert shape["correct"] == pytest.approx(0.4) and shape["incorrect"] == pytest.approx(0.6)
     assert shape["mean"] == pytest.approx(0.125 * 2 / 5, abs=1e-4)
     assert shape["common_wrong"] == [{"count": 3, "share": 0.6, "answer": [6, 6],
-                                      "feedback": shape["common_wrong"][0]["feedback"], "diagnosis": None}]
+                                      "feedback": shape["common_wrong"][0]["feedback"], "diagnosis": None,
+                                      "rule": None}]
     padding = questions["d.padding"]["common_wrong"]
     assert padding[0]["count"] == 2 and padding[0]["answer"] == 3.5 and "p = f/2" in padding[0]["diagnosis"]
     cell = questions["a.col4_row4"]["common_wrong"]
@@ -124,7 +125,8 @@ def test_stats_json_is_the_class_view(tmp_path, cli):
     assert plot["kind"] == "manual" and plot["manual"] == 1 and plot["correct"] == plot["missing"] == 0
     assert "common_wrong" not in plot
     assert sorted(shape) == sorted(["id", "kind", "max", "mean", "mean_share", "correct", "partial", "incorrect",
-                                    "missing", "invalid", "manual", "discrimination", "common_wrong"])
+                                    "missing", "invalid", "manual", "discrimination", "common_wrong", "groups",
+                                    "rules"])
 
 
 def test_stats_text(tmp_path, cli):

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CnnCalcError, did_you_mean
-from ..exercises.copies import canonical
-from ..exercises.grading import CONTROL_CHARS, clean_text, display_path
+from ..exercises.grading import CONTROL_CHARS, answer_form, clean_text, display_path
 from ..exercises.problem import Problem
 from .course import Course, lookup_student
 from .grades import GROUP_SQL, active_overrides, current_submissions
@@ -145,14 +144,17 @@ def _override(course: Course, student: str | None, question: str, score: Any, re
         raise CnnCalcError("an override names a student, or (for an answer group) an answer, not both")
     if student is not None:
         student = lookup_student(course, student)
-    group = None
-    if answer is not None:
-        group = canonical(answer)
-        if group is None:
-            raise CnnCalcError("this answer cannot form a group (no number, list or text)", got=answer)
     aid, label = resolve_assignment(course, question, assignment, student)
     kind, points = db.execute("SELECT kind, points FROM questions WHERE assignment_id = ? AND id = ?",
                               (aid, question)).fetchone()
+    group = None
+    if answer is not None:
+        if kind == "manual":
+            raise CnnCalcError(f"'{question}' is graded by the instructor: it has no answer groups; score each "
+                               "student")
+        group = answer_form(kind, answer)  # as the gradebook stores the answers (record.py)
+        if group is None:
+            raise CnnCalcError("this answer cannot form a group (no number, list or text)", got=answer)
     target = "student_id = ?" if student is not None else "answer = ?"
     key = (aid, question, student if student is not None else group)
     when, who = now(), author()
@@ -265,7 +267,7 @@ def record_override_file(course: Course, problem: Problem, path: str | Path) -> 
             reason = str(item.get("comment") or "score set by the instructor")
             if CONTROL_CHARS.search(reason):
                 reason = clean_text(reason, MAX_REASON_CHARS)
-            target = (student, None) if student is not None else (None, canonical(answer))
+            target = (student, None) if student is not None else (None, item["form"])
             same = db.execute("SELECT score, max, reason FROM overrides WHERE assignment_id = ? AND question = ? "
                               "AND student_id IS ? AND answer IS ? AND cleared = 0 ORDER BY id DESC LIMIT 1",
                               (aid, question, *target)).fetchone()

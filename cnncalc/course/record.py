@@ -2,8 +2,8 @@
 
 A submission is one answer file as graded: its student, the assignment (problem id and version), the
 file's path, SHA-256 and modification time (the submission time), when and by which cnncalc it was
-graded, its total and one row per question (score, points, status, the answer in canonical form,
-feedback, diagnosis). Grading the same file again (same student, path and content) updates that
+graded, its total and one row per question (score, points, status, the answer in the one form answer
+groups match on — read as the question's kind reads it, then canonical —, feedback, diagnosis). Grading the same file again (same student, path and content) updates that
 submission in place; a changed file is a new submission, and the old one stays in the history. Nothing
 of any other student is touched, and overrides are never changed by a run.
 
@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CnnCalcError, did_you_mean
-from ..exercises.copies import canonical
-from ..exercises.grading import StudentResult, clean_text, display_path, json_value
+from ..exercises.grading import AnswerForms, StudentResult, clean_text, display_path, json_value
 from ..exercises.problem import Problem
 from .course import Course
 from .ids import author, file_time, now, student_id
@@ -93,7 +92,8 @@ def record_grades(course: Course, problem: Problem, results: Sequence[StudentRes
     label = assignment_label(problem.id, version)
     outcome = RecordResult(label, None)
     entries: list[_Entry] = []
-    forms = _AnswerForms()
+    forms = AnswerForms()
+    kinds = {q.id: q.kind for q in problem.questions}
     for result, path in zip(results, paths):
         shown = _shown(path)
         if result.error is not None:
@@ -107,7 +107,7 @@ def record_grades(course: Course, problem: Problem, results: Sequence[StudentRes
             continue
         warnings = json.dumps([clean_text(w, 1000) for w in result.warnings], ensure_ascii=False)
         entries.append(_Entry(result, path, student, sha, submitted, _stored_path(path.name),
-                              _question_rows(result, forms), warnings, _stored_path(Path(os.path.abspath(path))), shown))
+                              _question_rows(result, forms, kinds), warnings, _stored_path(Path(os.path.abspath(path))), shown))
     entries = _one_per_student(entries, latest, outcome)
     from .. import __version__
 
@@ -252,37 +252,10 @@ def _assignment(db: Any, problem: Problem, version: str, when: str) -> int:
     return assignment_id
 
 
-class _AnswerForms:
-    """Answers in the canonical form answer groups match on (:func:`cnncalc.exercises.copies.canonical`),
-    remembered by their text: most of a class gives the same few matrices and lists."""
-
-    LIMIT = 100_000
-
-    def __init__(self) -> None:
-        self.known: dict[tuple[type, Any], str | None] = {}
-
-    def __call__(self, value: Any) -> str | None:
-        kind = type(value)
-        if kind is int or kind is float:
-            key: tuple[type, Any] = (kind, value)  # True and 1 differ by type; NaN never matches: recomputed
-        elif isinstance(value, (list, str)):  # the safe loader's lists are a subclass (they know their line)
-            try:
-                key = (list if isinstance(value, list) else str, repr(value))
-            except (ValueError, RecursionError):  # an integer too long to print
-                return canonical(value)
-        else:
-            return canonical(value)
-        found = self.known.get(key, self)
-        if found is self:
-            if len(self.known) >= self.LIMIT:
-                self.known.clear()
-            found = self.known[key] = canonical(value)
-        return found  # type: ignore[return-value]
-
-
-def _question_rows(result: StudentResult, forms: _AnswerForms) -> list[tuple[Any, ...]]:
+def _question_rows(result: StudentResult, forms: AnswerForms, kinds: dict[str, str]) -> list[tuple[Any, ...]]:
     rows = [(q.id, position, float(q.score), float(q.max), q.status if q.status in STATUSES else "invalid",
-             forms(q.got), q.feedback or "", _diagnosis(q)) for position, q in enumerate(result.questions)]
+             forms(kinds.get(q.id, ""), q.got), q.feedback or "", _diagnosis(q))
+            for position, q in enumerate(result.questions)]
     if len({row[0] for row in rows}) < len(rows):  # an unknown id listed twice by the grader: the first stands
         first: dict[str, tuple[Any, ...]] = {}
         for row in rows:

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..errors import CnnCalcError
 
 #: the schema this cnncalc writes; a gradebook with a higher version is refused, a lower one upgraded
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: "cnnc": tells a cnncalc gradebook from any other SQLite file
 APPLICATION_ID = 0x636E6E63
 #: how long a write waits for another process's transaction before giving up, in seconds
@@ -151,10 +151,40 @@ def _create_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _answers_read_by_kind(db: sqlite3.Connection) -> None:
+    """Version 2: the answers stored for answer groups — of every question result, and of every
+    answer-group override — are put in the form groups match on since: read as the question's kind reads
+    them (``22x22x6`` is ``[22, 22, 6]``, a pair ``1, 2`` is ``[1, 2]``), then canonical. Version 1 stored
+    the canonical form of what was written, so a group set on ``[14, 14, 32]`` missed ``14x14x32``. An
+    answer its kind cannot read keeps its form."""
+    import json
+
+    from ..exercises.grading import AnswerForms
+
+    forms = AnswerForms()
+    kinds = {(aid, qid): kind for aid, qid, kind in db.execute("SELECT assignment_id, id, kind FROM questions")}
+
+    def read_again(aid: int, question: str, stored: str) -> str:
+        try:
+            value = json.loads(stored)
+        except ValueError:
+            return stored
+        return forms(kinds.get((aid, question), ""), value) or stored
+
+    rows = db.execute("SELECT qr.submission_id, qr.question, qr.answer, s.assignment_id FROM question_results qr "
+                      "JOIN submissions s ON s.id = qr.submission_id WHERE qr.answer IS NOT NULL").fetchall()
+    db.executemany("UPDATE question_results SET answer = ? WHERE submission_id = ? AND question = ?",
+                   [(new, sid, question) for sid, question, old, aid in rows
+                    if (new := read_again(aid, question, old)) != old])
+    rows = db.execute("SELECT id, assignment_id, question, answer FROM overrides WHERE answer IS NOT NULL").fetchall()
+    db.executemany("UPDATE overrides SET answer = ? WHERE id = ?",
+                   [(new, ident) for ident, aid, question, old in rows if (new := read_again(aid, question, old)) != old])
+
+
 #: UPGRADES[v] turns a version-v gradebook into version v + 1, inside the upgrade's one transaction.
 #: Version 0 is an empty database. A new version adds its step here and raises SCHEMA_VERSION; the step
-#: is tested on tests/data/course/gradebook-v1.sqlite (and on every later fixture).
-UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+#: is tested on tests/data/course/v1/gradebook.sqlite (and on every later fixture).
+UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1, 1: _answers_read_by_kind}
 
 
 # ---------------------------------------------------------------- errors

@@ -217,7 +217,7 @@ def _recomputed(key: AnswerKey, q: Question, given: dict[str, Any], memo: tuple[
                 ) -> Any:
     """The answer recomputed from ``given``, or None when it cannot be, or (unless ``keep_key``) when it is
     the key's own (the wrong anchors do not change it: nothing to follow)."""
-    from .grading import matches, plain_answer
+    from .grading import MAX_REMEMBERED, matches, plain_answer
 
     where = ("follow", q.id, memo, keep_key)
     if where not in key.memo:
@@ -225,7 +225,7 @@ def _recomputed(key: AnswerKey, q: Question, given: dict[str, Any], memo: tuple[
         value = key.builder.recalculate(q, given) if head in CALCULATOR else key.builder.rerun(q, given)
         if not keep_key and value is not None and matches(q, key[q.id], plain_answer(value)):
             value = None
-        if len(key.memo) > 100_000:
+        if len(key.memo) > MAX_REMEMBERED:
             key.memo = {k: v for k, v in key.memo.items() if k[0] != "follow"}
         key.memo[where] = value
     return key.memo[where]

@@ -46,6 +46,7 @@ MAX_ID_CHARS = 200
 MAX_ECHO_CHARS = 300  # values echoed in reports and messages are cut to this many characters
 MAX_UNKNOWN_IDS = 20  # unknown question ids listed per file; the rest are counted
 DEFAULT_RTOL = 1e-6
+MAX_REMEMBERED = 200_000  # marking's remembered recomputations and matches per key
 
 
 @dataclass(frozen=True)
@@ -509,7 +510,7 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
             return 1.0, "correct", "correct"
         if integers in expected.detail.get("accept", []):
             return 1.0, "correct", f"correct ({integers} is the full shape of {value})"
-        hint = _mistake(expected, integers) or (_shape_hint(integers, value) if kind == "shape" else "")
+        hint = _shape_hint(integers, value) if kind == "shape" else ""  # a slip is named by marking (slips.py)
         return 0.0, "incorrect", f"expected {value}, got {short(integers, MAX_ECHO_CHARS)}{hint}"
     if kind == "sizes":
         return _compare_sizes(expected, got)
@@ -517,18 +518,16 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         number = _number(got, whole=True)
         if number == value:
             return 1.0, "correct", "correct"
-        hint = _mistake(expected, number)
         text, want = shown(number, value)
         if not number.is_integer():
-            return 0.0, "incorrect", f"{text} is not a whole number; expected {want}{hint}"
-        return 0.0, "incorrect", f"expected {value:,}, got {int(number):,}{hint}"
+            return 0.0, "incorrect", f"{text} is not a whole number; expected {want}"
+        return 0.0, "incorrect", f"expected {value:,}, got {int(number):,}"
     if kind == "value":
         number = _number(got)
         if close(number, float(value), q):
             return 1.0, "correct", "correct"
         text, want = shown(number, value)
-        return 0.0, "incorrect", (f"expected {want}, got {text}{_why_not_close(number, float(value), q)}"
-                                  f"{_mistake(expected, number)}")
+        return 0.0, "incorrect", f"expected {want}, got {text}{_why_not_close(number, float(value), q)}"
     if kind == "matrix":
         matrix = _matrix(got, value)
         want = np.atleast_2d(value)
@@ -541,9 +540,8 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         right = int(good.sum())
         if right == good.size:
             return 1.0, "correct", "correct"
-        whole = _matrix_mistake(expected, matrix, q)
         wrong = [(int(i), int(j)) for i, j in zip(*np.nonzero(~good))]
-        lines = [f"{right} of {good.size} cells correct{whole}; wrong:"]
+        lines = [f"{right} of {good.size} cells correct; wrong:"]
         for i, j in wrong[:12]:
             text, cell = shown(matrix[i, j], want[i, j])
             lines.append(f"row {i + 1}, column {j + 1}: expected {cell}, got {text}"
@@ -554,15 +552,6 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
     if kind == "expression":
         return _compare_expression(str(value), got)
     raise Invalid(f"unknown question kind {kind!r}")
-
-
-def _matrix_mistake(expected: Expected, matrix: np.ndarray, q: Question) -> str:
-    """A whole wrong map that a known wrong turn makes (the kernel not flipped, max for average…)."""
-    for wrong, hint in expected.detail.get("matrix_mistakes", []):
-        wrong = np.atleast_2d(wrong)
-        if wrong.shape == matrix.shape and all(close(a, b, q) for a, b in zip(matrix.ravel(), wrong.ravel())):
-            return f" — {hint}"
-    return ""
 
 
 def _compare_sizes(expected: Expected, got: Any) -> tuple[float, str, str]:
@@ -634,12 +623,56 @@ def matches(q: Question, expected: Expected, got: Any) -> bool:
 
 def read_answer(q: Question, got: Any) -> Any:
     """An answer read as its kind compares it (:func:`.answers.read`), or None where it cannot be."""
+    return _read(q.kind, got)
+
+
+def _read(kind: str, got: Any) -> Any:
     from .answers import read
 
     try:
-        return read(q.kind, got)
+        return read(kind, got)
     except (Invalid, ArithmeticError, ValueError, TypeError, RecursionError):
         return None
+
+
+def answer_form(kind: str, got: Any) -> str | None:
+    """The one form an answer groups by: read as its kind reads it (``22x22x6``, ``(22, 22, 6)`` and
+    ``[22, 22, 6]`` are one answer), then canonical (:func:`.copies.canonical`); what its kind cannot read,
+    by what was written; None for no answer.
+
+    >>> answer_form("shape", "22x22x6") == answer_form("shape", [22, 22, 6]) == "[22.0, 22.0, 6.0]"
+    True
+    """
+    from .copies import canonical
+
+    if got is None:
+        return None
+    value = _read(kind, got) if kind != "manual" else None
+    return canonical(got) if value is None else canonical(value)
+
+
+class AnswerForms:
+    """:func:`answer_form`, remembered by the answer's text: most of a class gives the same few answers
+    (a batch, its class statistics and its gradebook rows each read every answer once)."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[str, type, Any], str | None] = {}
+
+    def __call__(self, kind: str, value: Any) -> str | None:
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str, list)):
+            return answer_form(kind, value)
+        try:
+            key = (kind, type(value) if type(value) in (int, float, str) else list, repr(value))
+        except (ValueError, RecursionError):  # an integer too long to print
+            return answer_form(kind, value)
+        found = self.known.get(key, self)
+        if found is self:
+            if len(self.known) >= self.LIMIT:
+                self.known.clear()
+            found = self.known[key] = answer_form(kind, value)
+        return found  # type: ignore[return-value]
 
 
 def shape_answer(got: Any) -> list[int] | None:
@@ -686,6 +719,8 @@ def diagnose(key: AnswerKey, q: Question, got: Any, earlier: Sequence[str] = ())
     else:
         matched = [c for c in found if matches(q, Expected(c.value), got)]
         if form is not None:
+            if len(key.memo) > MAX_REMEMBERED:  # a class of ever-different answers: forget the matches
+                key.memo = {k: v for k, v in key.memo.items() if k[0] != "match"}
             key.memo[memo] = matched
     return next((c for c in matched if c.rule in earlier), matched[0] if matched else None)
 

@@ -1,11 +1,17 @@
 """The class view of a graded batch (`grade --stats`): score summary and histogram, and per question an
 item analysis — mean score, share correct / partial / wrong / missing, discrimination (how well the
 question separates strong from weak students: the correlation of its score with the rest of the total),
-and the most common wrong answers with their diagnosis.
+the answer groups, the slips named, and the most common wrong answers with their diagnosis.
 
-With one key for the class, wrong answers are grouped by value ("[6, 6] × 12 — rows and columns
-swapped?"); with per-student variants the values differ from student to student, so they are grouped by
-their diagnosis (the wrong turn the feedback names) with the numbers taken out.
+**Answer groups** (as Gradescope has them): the answers given to a question, read as its kind reads them
+and put in one form (``22x22x6`` and ``[22, 22, 6]`` are one group), most common first, each with its
+count, mean score and the slip that names it; an instructor scores a group at once with an override
+``{question: ID, answer: VALUE, score: X}`` (:mod:`.overrides`). **Slips**: how many answers each rule
+of :mod:`.slips` named.
+
+With one key for the class, the most common wrong answers are grouped by value ("[6, 6] × 12 — rows and
+columns swapped?"); with per-student variants the values differ from student to student, so they are
+grouped by the slip that names them (one group of those no rule names).
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from typing import Any
 import numpy as np
 
 from .copies import canonical
-from .grading import StudentResult, clean_text, json_value
+from .grading import AnswerForms, StudentResult, clean_text, json_value, plain_answer, read_answer
 from .key import num
 from .problem import Problem
 
 HISTOGRAM_BINS = 10
 COMMON_WRONG = 3  # wrong answers (or diagnoses) listed per question
+MAX_GROUPS = 20  # answer groups per question in the JSON (the rest counted in groups_left_off)
+SHOWN_GROUPS = 5  # answer groups per question in the text
 WRONG_STATUSES = ("partial", "incorrect", "invalid")
 _NUMBER = re.compile(r"[−-]?\d+(?:[.,]\d+)*(?:e[+−-]?\d+)?")
 
@@ -54,6 +62,7 @@ def class_stats(problem: Problem, results: list[StudentResult]) -> dict[str, Any
     data["histogram"] = [{"from": _round(edges[k]), "to": _round(edges[k + 1]), "count": int(counts[k])}
                          for k in range(HISTOGRAM_BINS)]
     by_id = {q.id: q for q in problem.questions}
+    forms = AnswerForms()
     per_question = []
     for qid in [q.id for q in problem.questions]:
         rows = [next((q for q in r.questions if q.id == qid), None) for r in graded]
@@ -71,6 +80,11 @@ def class_stats(problem: Problem, results: list[StudentResult]) -> dict[str, Any
         item["discrimination"] = _discrimination(scores, totals)
         if by_id[qid].kind != "manual":
             item["common_wrong"] = _common_wrong(present)
+            groups = answer_groups(by_id[qid], present, forms)
+            item["groups"] = groups[:MAX_GROUPS]
+            if len(groups) > MAX_GROUPS:
+                item["groups_left_off"] = len(groups) - MAX_GROUPS
+            item["rules"] = _rules(present)
         per_question.append(item)
     data["questions"] = per_question
     return data
@@ -82,6 +96,55 @@ def _discrimination(scores: np.ndarray, totals: np.ndarray) -> float | None:
     if len(scores) < 3 or scores.std() == 0 or rest.std() == 0:
         return None
     return _round(float(np.corrcoef(scores, rest)[0, 1]))
+
+
+def answer_groups(question: Any, rows: list[Any], forms: AnswerForms | None = None) -> list[dict[str, Any]]:
+    """The question's answers grouped by their one form (:func:`.grading.answer_form`), most common first:
+    each with the answer (as read), how many gave it, their mean score and the slip that names it (the
+    most common, when students of different variants gave it)."""
+    forms = forms or AnswerForms()
+    groups: dict[str, dict[str, Any]] = {}
+    for q in rows:
+        if q.status in ("missing", "manual") or q.got is None:
+            continue
+        form = forms(question.kind, q.got)
+        if form is None:
+            form = "unreadable: " + (q.feedback.splitlines() or [""])[0][:80]
+        entry = groups.get(form)
+        if entry is None:
+            entry = groups[form] = {"example": q, "count": 0, "score": 0.0, "rules": {}}
+        entry["count"] += 1
+        entry["score"] += q.score
+        if q.diagnosis is not None:
+            entry["rules"][q.diagnosis.rule] = entry["rules"].get(q.diagnosis.rule, 0) + 1
+    ranked = sorted(groups.items(), key=lambda item: (-item[1]["count"], item[0]))
+    out = []
+    for _, entry in ranked:
+        example = entry["example"]
+        read = read_answer(question, example.got)
+        answer = json_value(plain_answer(read) if read is not None else example.got)
+        if isinstance(answer, (list, dict)) and len(str(answer)) > 120:
+            answer = clean_text(str(answer), 120)
+        rule = max(entry["rules"], key=lambda r: (entry["rules"][r], r)) if entry["rules"] else None
+        item: dict[str, Any] = {"answer": answer, "count": entry["count"],
+                                "score": _round(entry["score"] / entry["count"]), "rule": rule,
+                                "status": example.status}
+        if rule is not None:
+            message = example.diagnosis.message if example.diagnosis is not None else None
+            item["message"] = clean_text(message, 300) if message and example.diagnosis.rule == rule else None
+        out.append(item)
+    return out
+
+
+def _rules(rows: list[Any]) -> list[dict[str, Any]]:
+    """How many answers each slip named (most first), with one of its messages."""
+    found: dict[str, dict[str, Any]] = {}
+    for q in rows:
+        if q.diagnosis is not None:
+            entry = found.setdefault(q.diagnosis.rule, {"rule": q.diagnosis.rule, "count": 0,
+                                                        "message": clean_text(q.diagnosis.message, 300)})
+            entry["count"] += 1
+    return sorted(found.values(), key=lambda item: (-item["count"], item["rule"]))
 
 
 def _common_wrong(rows: list[Any]) -> list[dict[str, Any]]:
@@ -96,8 +159,10 @@ def _common_wrong(rows: list[Any]) -> list[dict[str, Any]]:
         if one_key:
             value = canonical(q.got)
             group = value if value is not None else "invalid: " + (q.feedback.splitlines() or [""])[0][:80]
-        else:
-            group = _NUMBER.sub("#", named) if named else f"({q.status}, no diagnosis)"
+        elif q.diagnosis is not None:  # one slip is one group, whatever its numbers in each variant
+            group = "rule " + q.diagnosis.rule
+        else:  # every wrong answer no rule names, partial or not: one group
+            group = "~ no diagnosis"
         entry = groups.get(group)
         if entry is None:
             entry = groups[group] = {"count": 0, "diagnosis": named, "example": q}
@@ -112,7 +177,9 @@ def _common_wrong(rows: list[Any]) -> list[dict[str, Any]]:
             if isinstance(item["answer"], (list, dict)) and len(str(item["answer"])) > 120:
                 item["answer"] = clean_text(str(item["answer"]), 120)
             item["feedback"] = clean_text((example.feedback.splitlines() or [""])[0], 300)
-        item["diagnosis"] = entry["diagnosis"] if one_key else (entry["diagnosis"] and group)
+        item["diagnosis"] = entry["diagnosis"] if one_key else (entry["diagnosis"] and _NUMBER.sub("#", entry["diagnosis"]))
+        rule = getattr(example, "diagnosis", None)
+        item["rule"] = rule.rule if rule is not None else None
         if not one_key and entry["diagnosis"]:
             item["example"] = clean_text(entry["diagnosis"], 300)
         out.append(item)
@@ -149,12 +216,22 @@ def stats_text(data: dict[str, Any]) -> str:
         lines.append(f"{clean_text(q['id'], 18):18} {num(round(q['mean'], 4)):>8} {num(q['max']):>6} "
                      f"{q['correct']:>8.0%} {q['partial']:>8.0%} {wrong:>7.0%} {q['missing']:>8.0%} "
                      f"{discrimination:>7}")
-        for item in q.get("common_wrong", []):
-            if "answer" in item:
-                shown = clean_text(str(item["answer"]), 60)
-                note = f" — {clean_text(item['diagnosis'], 120)}" if item.get("diagnosis") else ""
-                lines.append(f"    {item['count']:>5} × {shown}{note}")
-            else:
-                label = item.get("example") or "no diagnosis"
+        wrong = q.get("common_wrong", [])
+        if wrong and "answer" not in wrong[0]:  # per-student variants: the slips, not the values
+            for item in wrong:
+                label = (f"{item['rule']}: {item.get('example') or ''}" if item.get("rule") else
+                         item.get("example") or "no diagnosis")
                 lines.append(f"    {item['count']:>5} × {clean_text(label, 160)}")
+            continue
+        groups = q.get("groups", [])
+        for group in groups[:SHOWN_GROUPS]:
+            shown = clean_text(str(group["answer"]), 60)
+            if group.get("rule"):
+                note = f" — {clean_text(group.get('message') or '', 120)} [{group['rule']}]".replace(" —  [", " — [")
+            else:
+                note = " (correct)" if group["status"] == "correct" else ""
+            lines.append(f"    {group['count']:>5} × {shown}{note} · {num(group['score'])}/{num(q['max'])}")
+        left = len(groups) - SHOWN_GROUPS + q.get("groups_left_off", 0)
+        if left > 0:
+            lines.append(f"          … and {left:,} more answer group(s) (--format json lists {MAX_GROUPS})")
     return "\n".join(lines) + "\n"
