@@ -3,9 +3,10 @@
 A submission is one answer file as graded: its student, the assignment (problem id and version), the
 file's path, SHA-256 and modification time (the submission time), when and by which cnncalc it was
 graded, its total and one row per question (score, points, status, the answer in the one form answer
-groups match on — read as the question's kind reads it, then canonical —, feedback, diagnosis). Grading the same file again (same student, path and content) updates that
-submission in place; a changed file is a new submission, and the old one stays in the history. Nothing
-of any other student is touched, and overrides are never changed by a run.
+groups match on — read as the question's kind reads it, then canonical —, feedback, diagnosis).
+Grading the same file again (same student, path and content) updates that submission in place; a
+changed file is a new submission, and the old one stays in the history. Nothing of any other student
+is touched, and overrides are never changed by a run.
 
 Refused, each with its reason and without stopping the others (the caller reports them, exit 1): a
 file that could not be graded, a student not on the roster (unless ``allow_unlisted``, which records the
@@ -107,7 +108,8 @@ def record_grades(course: Course, problem: Problem, results: Sequence[StudentRes
             continue
         warnings = json.dumps([clean_text(w, 1000) for w in result.warnings], ensure_ascii=False)
         entries.append(_Entry(result, path, student, sha, submitted, _stored_path(path.name),
-                              _question_rows(result, forms, kinds), warnings, _stored_path(Path(os.path.abspath(path))), shown))
+                              _question_rows(result, forms, kinds), warnings,
+                              _stored_path(Path(os.path.abspath(path))), shown))
     entries = _one_per_student(entries, latest, outcome)
     from .. import __version__
 

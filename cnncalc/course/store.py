@@ -178,7 +178,8 @@ def _answers_read_by_kind(db: sqlite3.Connection) -> None:
                     if (new := read_again(aid, question, old)) != old])
     rows = db.execute("SELECT id, assignment_id, question, answer FROM overrides WHERE answer IS NOT NULL").fetchall()
     db.executemany("UPDATE overrides SET answer = ? WHERE id = ?",
-                   [(new, ident) for ident, aid, question, old in rows if (new := read_again(aid, question, old)) != old])
+                   [(new, ident) for ident, aid, question, old in rows
+                    if (new := read_again(aid, question, old)) != old])
 
 
 #: UPGRADES[v] turns a version-v gradebook into version v + 1, inside the upgrade's one transaction.

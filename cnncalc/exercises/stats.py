@@ -177,7 +177,8 @@ def _common_wrong(rows: list[Any]) -> list[dict[str, Any]]:
             if isinstance(item["answer"], (list, dict)) and len(str(item["answer"])) > 120:
                 item["answer"] = clean_text(str(item["answer"]), 120)
             item["feedback"] = clean_text((example.feedback.splitlines() or [""])[0], 300)
-        item["diagnosis"] = entry["diagnosis"] if one_key else (entry["diagnosis"] and _NUMBER.sub("#", entry["diagnosis"]))
+        named = entry["diagnosis"]
+        item["diagnosis"] = named if one_key else (named and _NUMBER.sub("#", named))
         rule = getattr(example, "diagnosis", None)
         item["rule"] = rule.rule if rule is not None else None
         if not one_key and entry["diagnosis"]:
