@@ -17,6 +17,22 @@ if os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") == "true" e
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 
+def _the_cli_built_once() -> None:
+    """Typer builds the click command from `app` on every `CliRunner().invoke(app, ...)`: 30 ms of reading
+    every command's annotations, more than most commands take, thousands of times a run. The command is the
+    same each time (click makes a new context per call), so build it once for every in-process test."""
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # another Typer: build as it does
+        return
+    built = build(app)
+    typer.testing._get_command = lambda given: built if given is app else build(given)
+
+
+_the_cli_built_once()
+
+
 @pytest.fixture()
 def cli():
     """Run the CLI in-process: returns (exit_code, stdout, stderr)."""
