@@ -359,3 +359,11 @@ def test_the_recomputations_are_remembered_per_key():
     remembered = {k for k in key.memo if k[0] == "follow"}
     grade_answers(problem, key, "s2", answers)
     assert {k for k in key.memo if k[0] == "follow"} == remembered, "a second student with the same slip: no new work"
+
+
+def test_an_anchor_in_any_form_its_kind_reads():
+    problem, key = quiz(QUIZ, True)
+    answers = {**key_answers(problem, key), **PADDING, "conv2.shape": "14x14x32", "flatten.size": "6,272"}
+    q = by_id(grade_answers(problem, key, "s", answers))
+    assert q["flatten.size"].follow_through and "your conv2 output (14, 14, 32)" in q["flatten.size"].feedback
+    assert q["fc.params"].follow_through and "your flatten size (6,272)" in q["fc.params"].feedback

@@ -205,3 +205,21 @@ def test_every_slip_answer_gets_its_credit_and_nothing_more():
                                                      ).questions}[q.id]
             assert result.diagnosis is not None and result.score == q.points, (q.id, candidate)
     assert len(candidates(key, problem.question("c1"))) >= 4, "channels first, padding, + 1, ceil, stride"
+
+
+def test_a_one_dimensional_network_has_no_rows_and_columns():
+    raw = {"id": "audio", "data": {"x": {"array": [[1.0], [2.0], [0.0], [3.0], [1.0], [2.0]]}},
+           "networks": {"net": {"input": [6, 1], "layers": [
+               {"type": "conv1d", "name": "c", "filters": 2, "kernel": 3, "weight": [[[1, 0]], [[0, 1]], [[1, 1]]],
+                "bias": [1, 2]}]}},
+           "parts": [{"id": "a", "questions": [
+               {"id": "shape", "compute": {"shape": "net", "layer": "c"}},
+               {"id": "cell", "compute": {"cell": "net", "input": "x", "layer": "c", "at": [2, 1]}}]}]}
+    problem = build_problem(raw, "audio.yaml")
+    key = compute_key(problem)
+    assert key["shape"].value == [4, 2]
+    shape = {c.rule: plain_answer(c.value) for c in candidates(key, problem.question("shape"))}
+    assert shape["channels_first"] == [2, 4] and "rows_columns_swapped" not in shape
+    cell = {c.rule: plain_answer(c.value) for c in candidates(key, problem.question("cell"))}
+    assert "rows_columns_swapped" not in cell
+    assert cell["forgot_bias"] == key["cell"].value - 2, "the bias of filter 2 (index 1)"

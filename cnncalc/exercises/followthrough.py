@@ -245,8 +245,8 @@ def _student_value(key: AnswerKey, anchor: Anchor, answer: Any) -> Any:
     if anchor.kind == "shape":
         full = list(_key_value(key, anchor))
         if anchor.source == "size":
-            values = shape_answer([answer]) if not isinstance(answer, list) else None
-            return (values[0],) if values and values[0] > 0 else None
+            size = _size(answer)
+            return (size,) if size is not None and size > 0 else None
         values = shape_answer(answer)
         if values is None or not all(v > 0 for v in values):
             return None
@@ -267,13 +267,21 @@ def _student_value(key: AnswerKey, anchor: Anchor, answer: Any) -> Any:
     return matrix[:, :, None] if output.shape[2] == 1 else None
 
 
+def _size(answer: Any) -> int | None:
+    """A size answer as the count it is (``6272``, ``"6,272"``), or None."""
+    from .grading import _read
+
+    value = _read("count", answer)
+    return int(value) if isinstance(value, float) and value.is_integer() else None
+
+
 def _shown(anchor: Anchor, answer: Any) -> str:
     from .grading import clean_text, shape_answer
 
     if anchor.kind == "map":
         return f"your {anchor.layer} map" + (f" (channel {anchor.channel + 1})" if anchor.channel else "")
     if anchor.source == "size":
-        values = shape_answer([answer])
-        return f"your {anchor.layer} size ({values[0]:,})" if values else f"your {anchor.layer} size"
+        size = _size(answer)
+        return f"your {anchor.layer} size ({size:,})" if size is not None else f"your {anchor.layer} size"
     values = shape_answer(answer) or []
     return clean_text(f"your {anchor.layer} output ({', '.join(str(v) for v in values)})", 120)

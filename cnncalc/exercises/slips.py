@@ -527,18 +527,20 @@ def _pool_swap(source: str, target: str, hint: str) -> Callable[[Context], Itera
 
 def _channels_first(ctx: Context) -> Iterator[tuple[Any, str]]:
     value = ctx.expected.value
-    if ctx.head == "shape" and "axes" not in ctx.compute and isinstance(value, list) and len(value) >= 3:
+    if ctx.head == "shape" and "axes" not in ctx.compute and isinstance(value, list) and len(value) >= 2:
         yield [value[-1], *value[:-1]], "channels first? the course writes [rows, columns, channels]"
 
 
 def _rows_columns(ctx: Context) -> Iterator[tuple[Any, str]]:
+    """Rows and columns of a 2-D map: a [rows, columns] or [rows, columns, channels] shape, a cell at
+    [row, column, channel], a map."""
     value = ctx.expected.value
-    if ctx.head == "shape" and isinstance(value, list) and len(value) >= 2:
+    if ctx.head == "shape" and isinstance(value, list) and len(value) == (2 if "axes" in ctx.compute else 3):
         yield [value[1], value[0], *value[2:]], "rows and columns swapped?"
     elif ctx.head in ("cell", "value"):
         at = [int(i) for i in ctx.compute["at"]]
         output = ctx.builder.output(ctx.net, ctx.compute["input"], ctx.compute["layer"])  # type: ignore[arg-type]
-        if len(at) >= 2 and at[0] != at[1] and at[1] < output.shape[0] and at[0] < output.shape[1]:
+        if len(at) == 3 and at[0] != at[1] and at[1] < output.shape[0] and at[0] < output.shape[1]:
             swapped = (at[1], at[0], *at[2:])
             yield (float(output[swapped]),
                    f"that is the value at row {at[1] + 1}, column {at[0] + 1}: rows and columns swapped?")
