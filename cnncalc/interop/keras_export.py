@@ -291,7 +291,6 @@ def _bias(layer: Layer) -> str:
 #: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
 UNSUPPORTED: dict[str, str] = {}
 rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("Keras", UNSUPPORTED)
-RULES, MERGES = rules.layers, rules.merges  # (its tables, by the names tests read)
 
 
 @rules.layer("conv")

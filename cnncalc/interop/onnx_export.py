@@ -346,7 +346,6 @@ MergeExporter = Callable[[_Context, Any, list[_Value], tuple], _Value]
 #: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
 UNSUPPORTED: dict[str, str] = {}
 rules: Rules[LayerExporter, MergeExporter] = Rules("ONNX", UNSUPPORTED)
-EXPORTERS = rules  # (by the name tests read: ``type in EXPORTERS``)
 
 
 def _ints(values: Any) -> list[int]:

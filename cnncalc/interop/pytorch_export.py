@@ -300,7 +300,6 @@ def _activated(layer: Layer, expression: str) -> str:
 #: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
 UNSUPPORTED: dict[str, str] = {}
 rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("PyTorch", UNSUPPORTED)
-RULES, MERGES = rules.layers, rules.merges  # (its tables, by the names tests read)
 
 
 @rules.layer("conv")
