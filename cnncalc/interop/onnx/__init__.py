@@ -7,9 +7,10 @@
 - :mod:`.checks`: what ``onnx.checker`` would check of what the handlers read, and the checker itself;
 - :mod:`.values`: what a value name stands for during the walk; :mod:`.graph`: layouts, node order (a cycle
   named) and constant folding;
-- :mod:`.importer`: the walk, one node at a time, and the entry points :func:`import_onnx` and
-  :func:`import_model`;
-- :mod:`.ops`: one handler per operator type, one module per family of operators.
+- :mod:`.importer`: the walk, one node at a time; :mod:`.api`: the entry points :func:`import_onnx`,
+  :func:`import_model` and :func:`network_of`;
+- :mod:`.registry`: which handler takes a node of each operator type; :mod:`.ops`: the handlers, one module
+  per family of operators (a new operator is one function there, registered with ``@handles``).
 
 Layout: ONNX's spatial tensors are channels-first. Each ONNX value is held as a cnncalc layer output and a
 permutation ``perm`` (sample axes, no batch): ONNX axis ``j`` is cnncalc axis ``perm[j]``. A ``Conv`` wants
@@ -21,8 +22,9 @@ Constant subgraphs (``Shape → Gather → Concat → Reshape`` as ``torch.onnx`
 
 from __future__ import annotations
 
+from .api import import_model, import_onnx, network_of
 from .files import MAX_ONNX_BYTES, read_light, read_whole
-from .importer import MAX_TENSOR_ELEMENTS, Imported, import_model, import_onnx, network_of
+from .importer import MAX_TENSOR_ELEMENTS, Imported
 
 __all__ = ["MAX_ONNX_BYTES", "MAX_TENSOR_ELEMENTS", "Imported", "import_model", "import_onnx", "network_of",
            "read_light", "read_whole"]

@@ -1,16 +1,22 @@
-"""Graph utilities apart from the operators: the layouts a value is held in, the order of the nodes (a cycle
-found and named) and constant folding (``Shape → Gather → Concat → Reshape`` as ``torch.onnx`` writes it).
+"""Graph utilities apart from the operators: the layouts a value is held in (and the input's), the order of
+the nodes (a cycle found and named) and constant folding (``Shape → Gather → Concat → Reshape`` as
+``torch.onnx`` writes it).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from ...errors import CnnCalcError
 from . import proto  # its caps are read when used (tests lower them)
-from .values import np
+from .proto import FUNCTION_DOMAIN, describe_count, element_count
+from .values import Tensor, np
 
-BATCH = -(2**40)
+if TYPE_CHECKING:
+    from .importer import _Importer
+
+BATCH = -(2**40)  # the batch size inside a folded shape computation
 
 
 def _cf(rank: int) -> tuple[int, ...]:
@@ -156,3 +162,113 @@ FOLDABLE: dict[str, Any] = {
     "Where": lambda args, attrs: [np.where(args[0], args[1], args[2])],
     "Expand": lambda args, attrs: [args[0] * np.ones([int(d) for d in args[1]], dtype=args[0].dtype)],
 }
+
+
+def fold(im: _Importer, node: Any) -> None:
+    """A node of constants replaced by its values (:data:`FOLDABLE`), each checked against the size cap before
+    numpy makes it."""
+    attrs = im.attrs(node)
+    args = [im.value(n) if n else None for n in node.input]
+    dims = _folded_dims(node.op_type, args, attrs)
+    if dims is not None:  # numpy would allocate first, and a machine could swap before it refuses
+        count = element_count(dims)
+        if count is None or count > im.max_elements:
+            raise im.fail(f"a folded constant would have {describe_count(count)} elements (at most "
+                          f"{im.max_elements:,})", got=dims[:8])
+    try:
+        results = FOLDABLE[node.op_type](args, attrs)
+    except CnnCalcError:
+        raise
+    except Exception as error:  # noqa: BLE001 - numpy's errors on bad constants vary
+        raise im.fail(f"cannot fold constant: {str(error)[:200]}") from None
+    for name, value in zip(node.output, results):
+        if name:
+            value = np.asarray(value)
+            if value.size > im.max_elements:
+                raise im.fail(f"a folded constant has {value.size:,} elements (at most {im.max_elements:,})")
+            im.values[name] = value
+
+
+def shape_of(im: _Importer, node: Any) -> None:
+    """A Shape node's value, from the tensor's shape (the batch as :data:`BATCH`)."""
+    t = im.tensor(node.input[0])
+    dims = im.onnx_shape(t)
+    if not all(isinstance(d, int) for d in dims):
+        raise im.fail("a shape computation over a symbolic size cannot be folded",
+                      hint="export the model with fixed spatial sizes")
+    shape = np.array([BATCH, *dims], dtype=np.int64)
+    attrs = im.attrs(node)
+    start, end = attrs.get("start", 0), attrs.get("end", None)
+    im.values[node.output[0]] = shape[start:end]
+
+
+def describe_cycle(nodes: list[Any], cycle: list[int], producers: dict[str, int]) -> str:
+    """The error naming a cycle (from :func:`_cycle`) at the node that starts it."""
+    first = nodes[cycle[0]]
+    back = next(name for name in first.input if producers.get(name) == cycle[-1])
+    shown = [f"'{nodes[k].name or '?'}' ({nodes[k].op_type})" for k in cycle[:8]]
+    path = " → ".join(shown + (["…"] if len(cycle) > 8 else []) + [shown[0]])
+    return (f"node {shown[0]}: input '{back}' must be a tensor computed from the network input, but it comes "
+            f"round a cycle: {path} (each node computes an input of the next, so the nodes cannot be "
+            "topologically sorted)")
+
+
+def read_input(im: _Importer, value: Any) -> list[Any]:
+    """The graph input as a cnncalc input shape (a symbol for a named or unknown size), held channels first
+    when :func:`channels_first` says the model reads it so."""
+    if not value.tensor or not value.has_shape:
+        raise CnnCalcError(f"input '{value.name}' has no tensor shape", file=im.source)
+    dims = value.dims
+    if not 2 <= len(dims) <= 5:
+        raise CnnCalcError(f"input '{value.name}' has {len(dims)} axes", file=im.source,
+                           expected="2 to 5 (batch, then [D], [C, L], [C, H, W] or [C, D, H, W])")
+    onnx_dims: list[Any] = []
+    for position, (dim_value, dim_param) in enumerate(dims[1:], start=1):
+        if dim_value is not None and dim_value > 0:
+            onnx_dims.append(int(dim_value))
+        else:
+            onnx_dims.append(_symbol(dim_param, position))
+    rank = len(onnx_dims)
+    perm = _cf(rank) if channels_first(im, value.name, rank) else _identity(rank)
+    cnncalc_dims: list[Any] = [None] * rank
+    for j, p in enumerate(perm):
+        cnncalc_dims[p] = onnx_dims[j]
+    im.values[value.name] = Tensor("input", perm)
+    im.shapes["input"] = tuple(_dim_value(d) for d in cnncalc_dims)
+    if dims[0][0] is not None and dims[0][0] > 0:
+        im.batch = dims[0][0]  # a fixed batch size: a Reshape may name it
+    return cnncalc_dims
+
+
+def _dim_value(dim: Any) -> Any:
+    if isinstance(dim, int):
+        return dim
+    import sympy
+
+    return sympy.Symbol(dim, integer=True, positive=True)
+
+
+def _symbol(name: str, position: int) -> str:
+    text = re.sub(r"[^A-Za-z0-9_]", "_", name)[:31]
+    if not text or not (text[0].isalpha() or text[0] == "_"):
+        text = f"d{position}"
+    import keyword
+
+    return f"{text}_" if keyword.iskeyword(text) else text
+
+
+def channels_first(im: _Importer, name: str, rank: int) -> bool:
+    """Whether the input is laid out [N, C, ...]: it feeds a spatial operator, or it is an image or a
+    volume that is not transposed first (a model that transposes its input is channels-last)."""
+    if rank < 2 or im.model.producer_name == "cnncalc":  # cnncalc writes its input channels last
+        return False
+    spatial = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
+               "BatchNormalization", "Pad", "Resize", "Upsample", "LRN", "InstanceNormalization"}
+    readers = [im.graph.node[k] for k in sorted(set(im.consumers.get(name, [])))]
+    users = [node.op_type for node in readers if node.domain != FUNCTION_DOMAIN]
+    if any(op in spatial for op in users):
+        return True
+    functions = [node.op_type for node in readers if node.domain == FUNCTION_DOMAIN]
+    if functions:  # cnncalc's functions: pools and normalize take channels first, the others channels last
+        return any(op.startswith("Adaptive") or op == "Normalize" for op in functions)
+    return rank >= 3 and "Transpose" not in users

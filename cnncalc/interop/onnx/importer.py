@@ -1,37 +1,35 @@
-"""The walk: an ONNX graph read node by node, each node handed to the handler of its operator type
-(:mod:`.ops`), the layers and weights it makes gathered into a spec v2 mapping. Also the entry points.
+"""The walk: an ONNX graph read node by node, in the file's order, each node handed to the rule registered
+for its operator type (:mod:`.registry`, :mod:`.ops`), the layers and weights it makes gathered into a spec v2
+mapping (:class:`Imported`).
 
-The file is read under a size cap and decoded by :mod:`.proto`, which counts dims, attribute values and
-declared elements before it decodes any (its caps); refused if it references external data, declares a
-tensor larger than :data:`MAX_TENSOR_ELEMENTS` or has more than :data:`MAX_NODES` nodes; then checked with
-``onnx.checker`` (protobuf's own recursion limit bounds nesting; a cycle is named). Then one walk in node
-order, one handler per operator type, each pass over the graph linear in its nodes (indexes, not scans).
-Initializers are read when a node first uses them.
+Before the walk (:mod:`.api` runs ``onnx.checker`` in between): a model with more than :data:`MAX_NODES`
+nodes, or an initializer declaring more than ``max_elements`` (:data:`MAX_TENSOR_ELEMENTS`), is refused, and
+a cycle is named. Each pass over the graph is linear in its nodes (indexes, not scans). Initializers are read
+when a node first uses them, constants read as lists at most :data:`SHAPE_VALUES` at a time.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...errors import CnnCalcError, SpecError
-from .checks import ATTRIBUTE_TYPES, MIN_INPUTS, TYPE_NAMES, check_model, check_tensor, parse_model
-from .files import MAX_ONNX_BYTES, SMALL_TENSOR, read_light, read_whole
-from .graph import BATCH, FOLDABLE, _cf, _cycle, _folded_dims, _identity
+from ...errors import CnnCalcError
+from . import ops  # noqa: F401 - registers the handlers
+from .checks import ATTRIBUTE_TYPES, MIN_INPUTS, TYPE_NAMES, check_tensor
+from .files import SMALL_TENSOR
+from .graph import BATCH, FOLDABLE, _cf, _cycle, _identity, describe_cycle, fold, read_input, shape_of
 from .messages import GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Model
-from .ops import FUNCTION_HANDLERS, HANDLERS
-from .ops.common import f32
-from .proto import DTYPES, FUNCTION_DOMAIN, TensorData, decode_model, describe_count, element_count
+from .ops.activation import fuse_activation
+from .proto import DTYPES, FUNCTION_DOMAIN, TensorData
+from .registry import FUNCTION_HANDLERS, HANDLERS, PATTERNS
 from .values import Lazy, Tensor, _is_const, _Values, np
-from .wire import _Wire  # noqa: F401 - the summary's file reader, reached from here by the tests that count its reads
+
+# the summary's file reader, named here for the tests that lower this module's caps and count its reads
+from .wire import _Wire  # noqa: F401
 
 MAX_TENSOR_ELEMENTS = 2**28  # one initializer: 1 GiB of float32 (VGG-16's largest has 102,760,448)
 MAX_NODES = 100_000
-
-
 #: bytes of the parts cnncalc's reader skips (subgraphs, function bodies, value_info, doc strings) that
 #: onnx.checker's protobuf parse would still build: protobuf holds a 1-byte packed number in 8 bytes, so
 #: 1 GB of them took 8 GB before the checker said a word (cnncalc's own functions take a few KB)
@@ -42,7 +40,7 @@ SHAPE_VALUES = 128
 
 
 DEFAULTS = {"stride": 1, "dilation": 1, "padding": 0, "bias": True, "multiplier": 1, "output_padding": 0,
-            "count_include_pad": False}  # the batch size inside a folded shape computation
+            "count_include_pad": False}  # fields left out of a spec when they say what the default says
 
 
 @dataclass
@@ -56,15 +54,6 @@ def _sanitise(name: str) -> str:
     name = name.strip().strip("/").replace("/", ".")
     name = "".join(ch if ch.isprintable() and not ch.isspace() else "_" for ch in name)
     return name[:150]
-
-
-def _symbol(name: str, position: int) -> str:
-    text = re.sub(r"[^A-Za-z0-9_]", "_", name)[:31]
-    if not text or not (text[0].isalpha() or text[0] == "_"):
-        text = f"d{position}"
-    import keyword
-
-    return f"{text}_" if keyword.iskeyword(text) else text
 
 
 class _Importer:
@@ -94,7 +83,6 @@ class _Importer:
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0
-        self.fusing = False
         self.batch = BATCH  # the input's batch size when the model fixes it
 
     # ------------------------------------------------------------ errors and names
@@ -270,9 +258,6 @@ class _Importer:
                 self.values[name] = Tensor(new, value.perm, value.origin)
         return new
 
-    def out(self, index: int, layer: str, perm: tuple[int, ...]) -> None:
-        self.values[self.node.output[index]] = Tensor(layer, perm)
-
     # ------------------------------------------------------------ reading
 
     def attrs(self, node: Any) -> dict[str, Any]:
@@ -335,15 +320,7 @@ class _Importer:
                     if name:
                         self.producers.setdefault(name, position)
         cycle = _cycle(graph.node, self.producers, self.consumers)
-        if not cycle:
-            return None
-        first = graph.node[cycle[0]]
-        back = next(name for name in first.input if self.producers.get(name) == cycle[-1])
-        shown = [f"'{graph.node[k].name or '?'}' ({graph.node[k].op_type})" for k in cycle[:8]]
-        path = " → ".join(shown + (["…"] if len(cycle) > 8 else []) + [shown[0]])
-        return (f"node {shown[0]}: input '{back}' must be a tensor computed from the network input, but it comes "
-                f"round a cycle: {path} (each node computes an input of the next, so the nodes cannot be "
-                "topologically sorted)")
+        return describe_cycle(graph.node, cycle, self.producers) if cycle else None
 
     def run(self) -> Imported:
         graph = self.graph
@@ -359,7 +336,7 @@ class _Importer:
         if len(inputs) != 1:
             raise CnnCalcError(f"the model has {len(inputs)} inputs", file=self.source, got=[v.name for v in inputs][:5],
                                expected="exactly one input (cnncalc networks have one)")
-        input_shape = self.read_input(inputs[0])
+        input_shape = read_input(self, inputs[0])
         for position, node in enumerate(graph.node):
             if position in self.done:
                 continue
@@ -378,58 +355,28 @@ class _Importer:
         spec = {"name": name or "model", "input": input_shape, "layers": self.layers}
         return Imported(spec, self.weights, self.flagged)
 
-    def read_input(self, value: Any) -> list[Any]:
-        if not value.tensor or not value.has_shape:
-            raise CnnCalcError(f"input '{value.name}' has no tensor shape", file=self.source)
-        dims = value.dims
-        if not 2 <= len(dims) <= 5:
-            raise CnnCalcError(f"input '{value.name}' has {len(dims)} axes", file=self.source,
-                               expected="2 to 5 (batch, then [D], [C, L], [C, H, W] or [C, D, H, W])")
-        onnx_dims: list[Any] = []
-        for position, (dim_value, dim_param) in enumerate(dims[1:], start=1):
-            if dim_value is not None and dim_value > 0:
-                onnx_dims.append(int(dim_value))
-            else:
-                onnx_dims.append(_symbol(dim_param, position))
-        rank = len(onnx_dims)
-        perm = _cf(rank) if self.channels_first(value.name, rank) else _identity(rank)
-        cnncalc_dims: list[Any] = [None] * rank
-        for j, p in enumerate(perm):
-            cnncalc_dims[p] = onnx_dims[j]
-        self.values[value.name] = Tensor("input", perm)
-        self.shapes["input"] = tuple(self.dim_value(d) for d in cnncalc_dims)
-        if dims[0][0] is not None and dims[0][0] > 0:
-            self.batch = dims[0][0]  # a fixed batch size: a Reshape may name it
-        return cnncalc_dims
-
-    def dim_value(self, dim: Any) -> Any:
-        if isinstance(dim, int):
-            return dim
-        import sympy
-
-        return sympy.Symbol(dim, integer=True, positive=True)
-
-    def channels_first(self, name: str, rank: int) -> bool:
-        """Whether the input is laid out [N, C, ...]: it feeds a spatial operator, or it is an image or a
-        volume that is not transposed first (a model that transposes its input is channels-last)."""
-        if rank < 2 or self.model.producer_name == "cnncalc":  # cnncalc writes its input channels last
-            return False
-        spatial = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-                   "BatchNormalization", "Pad", "Resize", "Upsample", "LRN", "InstanceNormalization"}
-        readers = [self.graph.node[k] for k in sorted(set(self.consumers.get(name, [])))]
-        users = [node.op_type for node in readers if node.domain != FUNCTION_DOMAIN]
-        if any(op in spatial for op in users):
-            return True
-        functions = [node.op_type for node in readers if node.domain == FUNCTION_DOMAIN]
-        if functions:  # cnncalc's functions: pools and normalize take channels first, the others channels last
-            return any(op.startswith("Adaptive") or op == "Normalize" for op in functions)
-        return rank >= 3 and "Transpose" not in users
-
     def single_consumer(self, output: str) -> tuple[int, Any] | None:
         users = self.consumers.get(output, [])
         if len(users) != 1 or output in self.outputs:
             return None
         return users[0], self.graph.node[users[0]]
+
+    def run_checker(self, check: Any) -> None:
+        """Run ``check`` (onnx.checker) unless the model holds more than :data:`MAX_UNREAD_BYTES` the checker
+        alone would read; when it fails on a graph with a cycle, name the cycle too (the checker says only that
+        one node's input is not computed before it)."""
+        unread = self.model.unread
+        if unread > MAX_UNREAD_BYTES:
+            raise CnnCalcError(f"the model holds {unread:,} bytes cnncalc does not read (subgraphs, function bodies, "
+                               f"value_info, doc strings), more than onnx.checker is given (at most "
+                               f"{MAX_UNREAD_BYTES:,})", file=self.source)
+        try:
+            check()
+        except CnnCalcError as error:
+            cycle = self.cycle()
+            if cycle is None:
+                raise
+            raise CnnCalcError(f"{error.message}; {cycle}", file=self.source) from None
 
     # ------------------------------------------------------------ dispatch
 
@@ -453,6 +400,7 @@ class _Importer:
             raise self.fail(f"malformed node ({type(error).__name__}: {str(error)[:150]})") from None
 
     def handle(self, position: int, node: Any) -> None:
+        """Fold a constant node; else the first pattern that matches, or the handler of the node's type."""
         if node.domain == FUNCTION_DOMAIN and node.op_type in FUNCTION_HANDLERS:
             FUNCTION_HANDLERS[node.op_type](self, position, node, self.attrs(node))
             return
@@ -461,23 +409,15 @@ class _Importer:
             return
         inputs = [n for n in node.input if n]
         if node.op_type in FOLDABLE and inputs and all(_is_const(self.values.get(n)) for n in inputs):
-            self.fold(node)
+            fold(self, node)
             return
         if node.op_type == "Shape":
-            self.shape_of(node)
+            shape_of(self, node)
             return
         if node.op_type == "Constant":
-            self.fold(node)
+            fold(self, node)
             return
-        activation = self.match_activation(position, node)
-        if activation is not None:
-            kind, alpha, nodes = activation
-            self.done.update(nodes)
-            last = self.graph.node[nodes[-1]]
-            t = self.tensor(node.input[0])
-            fields = {"alpha": alpha} if alpha is not None else {}
-            layer = self.emit(kind, self.node_name(last), [t.layer], **fields)
-            self.values[last.output[0]] = Tensor(layer, t.perm)
+        if any(pattern(self, position, node) for pattern in PATTERNS.get(node.op_type, ())):
             return
         handler = HANDLERS.get(node.op_type)
         if handler is None:
@@ -500,213 +440,15 @@ class _Importer:
             if output:
                 self.values[output] = Tensor(layer, t.perm)
 
-    # ------------------------------------------------------------ constants
-
-    def fold(self, node: Any) -> None:
-        attrs = self.attrs(node)
-        args = [self.value(n) if n else None for n in node.input]
-        dims = _folded_dims(node.op_type, args, attrs)
-        if dims is not None:  # numpy would allocate first, and a machine could swap before it refuses
-            count = element_count(dims)
-            if count is None or count > self.max_elements:
-                raise self.fail(f"a folded constant would have {describe_count(count)} elements (at most "
-                                f"{self.max_elements:,})", got=dims[:8])
-        try:
-            results = FOLDABLE[node.op_type](args, attrs)
-        except CnnCalcError:
-            raise
-        except Exception as error:  # noqa: BLE001 - numpy's errors on bad constants vary
-            raise self.fail(f"cannot fold constant: {str(error)[:200]}") from None
-        for name, value in zip(node.output, results):
-            if name:
-                value = np.asarray(value)
-                if value.size > self.max_elements:
-                    raise self.fail(f"a folded constant has {value.size:,} elements (at most {self.max_elements:,})")
-                self.values[name] = value
-
-    def shape_of(self, node: Any) -> None:
-        t = self.tensor(node.input[0])
-        dims = self.onnx_shape(t)
-        if not all(isinstance(d, int) for d in dims):
-            raise self.fail("a shape computation over a symbolic size cannot be folded",
-                            hint="export the model with fixed spatial sizes")
-        shape = np.array([BATCH, *dims], dtype=np.int64)
-        attrs = self.attrs(node)
-        start, end = attrs.get("start", 0), attrs.get("end", None)
-        self.values[node.output[0]] = shape[start:end]
-
-    # ------------------------------------------------------------ activations
-
-    def match_activation(self, position: int, node: Any) -> tuple[str, float | None, list[int]] | None:
-        op = node.op_type
-        simple = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish", "Mish": "mish",
-                  "Softplus": "softplus"}
-        if op == "Sigmoid":  # x · sigmoid(x) is silu
-            nxt = self.single_consumer(node.output[0])
-            if nxt and nxt[1].op_type == "Mul" and set(nxt[1].input) == {node.input[0], node.output[0]}:
-                return "silu", None, [position, nxt[0]]
-        if op == "Div" or op == "Mul":
-            gelu = self.match_gelu(position, node)
-            if gelu:
-                return "gelu", None, gelu
-        if op in simple:
-            return simple[op], None, [position]
-        if op == "Softmax" and self.fusing:
-            return "softmax", None, [position]
-        attrs = self.attrs(node) if op in ("LeakyRelu", "Elu", "HardSigmoid", "Gelu", "Clip") else {}
-        if op == "LeakyRelu":
-            return "leaky_relu", f32(attrs.get("alpha", 0.01)), [position]
-        if op == "Elu" and math.isclose(attrs.get("alpha", 1.0), 1.0):
-            return "elu", None, [position]
-        if op == "HardSigmoid" and math.isclose(attrs.get("alpha", 0.2), 1 / 6, rel_tol=1e-5) and \
-                math.isclose(attrs.get("beta", 0.5), 0.5):
-            return "hardsigmoid", None, [position]
-        if op == "Gelu" and attrs.get("approximate", b"none") in (b"none", "none"):
-            return "gelu", None, [position]
-        if op == "Clip":
-            low, high = self.clip_bounds(node, attrs)
-            if low == 0 and high == 6:
-                return "relu6", None, [position]
-            if low == 0 and high is None:
-                return "relu", None, [position]
-        return None
-
-    def clip_bounds(self, node: Any, attrs: dict[str, Any]) -> tuple[float | None, float | None]:
-        def bound(index: int, key: str) -> float | None:
-            if len(node.input) > index and node.input[index]:
-                scalar = self.scalar(node.input[index])
-                return math.nan if scalar is None else scalar
-            return attrs.get(key)
-
-        return bound(1, "min"), bound(2, "max")
-
-    def scalar(self, name: str) -> float | None:
-        value = self.values.get(name)
-        if _is_const(value) and value.size == 1 and getattr(value, "readable", True):
-            return float(self.value(name).reshape(-1)[0])
-        return None
-
-    def match_gelu(self, position: int, node: Any) -> list[int] | None:
-        """x·0.5·(1 + erf(x/√2)), as torch.onnx writes the exact gelu before opset 20."""
-        if len(node.input) != 2 or not isinstance(self.values.get(node.input[0]), Tensor):
-            return None
-        c = self.scalar(node.input[1])
-        if c is None or not (node.op_type == "Div" and math.isclose(c, math.sqrt(2), rel_tol=1e-4)
-                             or node.op_type == "Mul" and math.isclose(c, 1 / math.sqrt(2), rel_tol=1e-4)):
-            return None
-        x = node.input[0]
-        chain = [position]
-        step = self.single_consumer(node.output[0])
-        if not step or step[1].op_type != "Erf":
-            return None
-        chain.append(step[0])
-        step = self.single_consumer(step[1].output[0])
-        if not step or step[1].op_type != "Add" or not any(self.scalar(i) == 1.0 for i in step[1].input):
-            return None
-        chain.append(step[0])
-        step = self.single_consumer(step[1].output[0])
-        if not step or step[1].op_type != "Mul" or x not in step[1].input:
-            return None
-        chain.append(step[0])
-        step = self.single_consumer(step[1].output[0])
-        if not step or step[1].op_type != "Mul" or not any(self.scalar(i) == 0.5 for i in step[1].input):
-            return None
-        chain.append(step[0])
-        return chain
-
-    def fuse_activation(self, node: Any, layer_name: str) -> tuple[str, list[int]] | None:
-        """The activation cnncalc's exporter wrote as ``<layer>/<kind>`` right after the layer's node."""
-        users = self.consumers.get(node.output[0], [])
-        if not users or node.output[0] in self.outputs:
-            return None
-        self.fusing = True
-        try:
-            match = self.match_activation(min(users), self.graph.node[min(users)])
-        finally:
-            self.fusing = False
-        if match is None or match[1] is not None or not set(users) <= set(match[2]):
-            return None
-        kind, _, nodes = match
-        last = self.graph.node[nodes[-1]]
-        if last.op_type == "Softmax" and kind == "softmax" and \
-                int(self.attrs(last).get("axis", -1)) not in (-1, len(self.tensor(node.output[0]).perm)):
-            return None
-        if last.name != f"{node.name}/{kind}":
-            return None
-        return kind, nodes
-
     def finish(self, node: Any, layer: str, perm: tuple[int, ...], fusable: bool = False) -> None:
         """Map the node's output to ``layer``; fold a following ``<node>/<activation>`` into it."""
         self.values[node.output[0]] = Tensor(layer, perm)
         if not fusable or not node.name:
             return
-        fused = self.fuse_activation(node, layer)
+        fused = fuse_activation(self, node)
         if fused is None:
             return
         kind, nodes = fused
         self.done.update(nodes)
         self.entries[layer]["activation"] = kind
         self.values[self.graph.node[nodes[-1]].output[0]] = Tensor(layer, perm)
-
-
-def import_model(model: Any, source: str = "<model>", lenient: bool = False,
-                 max_elements: int = MAX_TENSOR_ELEMENTS, weights: bool = True) -> Imported:
-    """An ``onnx.ModelProto`` as a spec mapping, weights and the flagged layers (checked with onnx.checker)."""
-    from ..onnx_export import require_onnx
-
-    importer = _Importer(decode_model(model.SerializeToString(), source), source, lenient, max_elements, weights)
-    importer.check_sizes()
-    _checked(importer, lambda: check_model(require_onnx(), model, source, max_elements))
-    return importer.run()
-
-
-def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYTES,
-                max_elements: int = MAX_TENSOR_ELEMENTS, weights: bool = True, check: bool = True) -> Imported:
-    """Read an ``.onnx`` file (at most ``cap`` bytes) as a spec mapping and weights.
-
-    With ``weights=False`` the file is read without its large tensors (:func:`read_light`): enough for the
-    spec, and much faster. With ``check=False`` (a summary) ``onnx.checker`` is not run, so neither the
-    ``onnx`` package nor numpy is imported: the nodes are still read in order (a value used before it is
-    made is an error) and every layer is checked by cnncalc's own rules.
-    """
-    source = str(path)
-    raw = read_whole(path, cap) if weights else read_light(path, cap)
-    # cnncalc's own reader first: it counts before it decodes, where protobuf would build whatever the file
-    # declares
-    importer = _Importer(decode_model(raw, source), source, lenient, max_elements, weights)
-    importer.check_sizes()
-    if check:
-        from ..onnx_export import require_onnx
-
-        # the checker leaves the weights out anyway: parse the file without them (half the memory for VGG)
-        light = read_light(path, cap) if weights else raw
-        _checked(importer, lambda: check_model(require_onnx(), parse_model(light, source), source, max_elements))
-    return importer.run()
-
-
-def _checked(importer: _Importer, check: Any) -> None:
-    """Run ``check`` (onnx.checker) unless the model holds more than :data:`MAX_UNREAD_BYTES` the checker
-    alone would read; when it fails on a graph with a cycle, name the cycle too (the checker says only that
-    one node's input is not computed before it)."""
-    unread = importer.model.unread
-    if unread > MAX_UNREAD_BYTES:
-        raise CnnCalcError(f"the model holds {unread:,} bytes cnncalc does not read (subgraphs, function bodies, "
-                           f"value_info, doc strings), more than onnx.checker is given (at most "
-                           f"{MAX_UNREAD_BYTES:,})", file=importer.source)
-    try:
-        check()
-    except CnnCalcError as error:
-        cycle = importer.cycle()
-        if cycle is None:
-            raise
-        raise CnnCalcError(f"{error.message}; {cycle}", file=importer.source) from None
-
-
-def network_of(imported: Imported, source: str) -> Any:
-    """The validated :class:`Network` of an import."""
-    from ...spec.network import build_network
-
-    try:
-        return build_network(imported.spec, source)
-    except SpecError as error:
-        raise error.with_context(file=source) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import _cf
+from ..registry import handles
 from ..values import _is_const, np
 from .common import _pads, _sizes
 
@@ -32,6 +33,7 @@ def _weight_channels(im: _Importer, weight: Any, axis: int, channels: Any) -> No
                       f"{int(weight.shape[axis])}", got=int(weight.shape[axis]), expected=channels)
 
 
+@handles("Conv", makes=("conv", "depthwise_conv", "separable_conv"))
 def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x = im.cf_input(node.input[0])
     weight = im.const(node.input[1], "weight")
@@ -101,6 +103,7 @@ def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, 
     return True
 
 
+@handles("ConvTranspose", makes=("conv_transpose",))
 def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x = im.cf_input(node.input[0])
     weight = im.const(node.input[1], "weight")  # [C_in, F/g, k...]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import _identity
+from ..registry import handles
 from ..values import _is_const, np
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def _dense_weight(im: _Importer, node: Any, x: str, shape: tuple[int, ...], weig
     im.finish(node, layer, _identity(len(im.shapes[layer])), fusable=True)
 
 
+@handles("Gemm", makes=("dense",))
 def _gemm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     if attrs.get("transA", 0):
         raise im.fail("Gemm with transA is not supported")
@@ -48,6 +50,7 @@ def _gemm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
     _dense_weight(im, node, x, shape, weight, bias)
 
 
+@handles("MatMul", makes=("dense",))
 def _matmul(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     if _is_const(im.values.get(node.input[0])):
         raise im.fail("MatMul with a constant on the left is not supported")

@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import _identity
+from ..registry import handles
 from ..values import Tensor, _is_const, np
 from .common import f32
 
 if TYPE_CHECKING:
     from ..importer import _Importer
 
-
 MERGES = {"Add": "add", "Sum": "add", "Mul": "multiply", "Sub": "subtract", "Max": "maximum", "Min": "minimum",
           "Mean": "average"}
 
 
+@handles(*MERGES, makes=(*dict.fromkeys(MERGES.values()), "layer_scale", "position_embedding"))
 def _merge(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     names = [n for n in node.input if n]
     constants = [n for n in names if _is_const(im.values.get(n))]
@@ -83,20 +84,16 @@ def _producer_name(im: _Importer, output: str) -> str | None:
     return None if producer is None else im.graph.node[producer].name
 
 
-def _elementwise(kind: str) -> Any:
-    def handle(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-        t = im.tensor(node.input[0])
-        fields: dict[str, Any] = {}
-        if kind == "dropout":
-            ratio = attrs.get("ratio", 0.5)
-            if len(node.input) > 1 and node.input[1]:
-                ratio = float(im.value(node.input[1], "ratio").reshape(-1)[0])
-            fields["rate"] = f32(ratio)
-        layer = im.emit(kind, im.node_name(node), [t.layer], **fields)
-        im.values[node.output[0]] = Tensor(layer, t.perm)
-
-    return handle
+@handles("Dropout", makes=("dropout",))
+def _dropout(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    t = im.tensor(node.input[0])
+    ratio = attrs.get("ratio", 0.5)
+    if len(node.input) > 1 and node.input[1]:
+        ratio = float(im.value(node.input[1], "ratio").reshape(-1)[0])
+    layer = im.emit("dropout", im.node_name(node), [t.layer], rate=f32(ratio))
+    im.values[node.output[0]] = Tensor(layer, t.perm)
 
 
+@handles("Identity", "Cast", makes=())
 def _alias(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     im.values[node.output[0]] = im.tensor(node.input[0])

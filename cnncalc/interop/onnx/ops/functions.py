@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import _cf, _identity
+from ..proto import FUNCTION_DOMAIN
+from ..registry import handles
 from ..values import np
 from .common import f32
 
@@ -33,6 +35,7 @@ def _int_attr(im: _Importer, attrs: dict[str, Any], key: str, default: int | Non
     return value
 
 
+@handles("Attention", domain=FUNCTION_DOMAIN, makes=("attention",))
 def _fn_attention(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     parts = ("query", "key", "value", "output")
     q_in, v_in, k_in, *rest = _arguments(im, node, ("query", "value", "key", *(f"{p}.weight" for p in parts),
@@ -72,6 +75,7 @@ def _fn_attention(im: _Importer, position: int, node: Any, attrs: dict[str, Any]
     im.finish(node, layer, (0, 1))
 
 
+@handles("ClassToken", domain=FUNCTION_DOMAIN, makes=("class_token",))
 def _fn_class_token(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x_in, token = _arguments(im, node, ("x", "token"))
     if im.rank(im.tensor(x_in)) != 2:
@@ -83,6 +87,7 @@ def _fn_class_token(im: _Importer, position: int, node: Any, attrs: dict[str, An
     im.finish(node, layer, (0, 1))
 
 
+@handles("GroupNorm", domain=FUNCTION_DOMAIN, makes=("groupnorm",))
 def _fn_group_norm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x_in, gamma, beta = _arguments(im, node, ("x", "gamma", "beta"))
     x = im.same_input(x_in)
@@ -101,6 +106,7 @@ def _fn_group_norm(im: _Importer, position: int, node: Any, attrs: dict[str, Any
     im.finish(node, layer, _identity(len(im.shapes[x])))
 
 
+@handles("Normalize", domain=FUNCTION_DOMAIN, makes=("normalize",))
 def _fn_normalize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x_in, flat = _arguments(im, node, ("x", "flat_shape"))
     t = im.tensor(x_in)
@@ -114,39 +120,35 @@ def _fn_normalize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]
     im.finish(node, layer, _cf(rank) if rank >= 2 else _identity(rank))
 
 
-def _fn_adaptive(kind: str, rank: int) -> Any:
-    def handle(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-        from ....layers.pool import adaptive_bounds
-
-        names = _arguments(im, node, ("x", *(f"{'matrix' if kind == 'avg' else 'windows'}{k}" for k in range(rank))))
-        if im.rank(im.tensor(names[0])) != rank + 1:
-            raise im.fail(f"{node.op_type} takes [N, C] and {rank} spatial axes")
-        x = im.cf_input(names[0])
-        dims = im.shapes[x][:-1]
-        size = []
-        for axis, (n, name) in enumerate(zip(dims, names[1:])):
-            value = im.const(name, f"axis {axis}'s {'matrix' if kind == 'avg' else 'windows'}")
-            out = int(value.shape[1] if kind == "avg" else value.shape[0]) if value.ndim == 2 else 0
-            if not isinstance(n, int) or out < 1 or out > n:
-                raise im.fail(f"{node.op_type} needs numeric sizes and, per axis, a 2-D table for 1 to n windows")
-            starts, ends = (np.array(v) for v in adaptive_bounds(n, out))
-            if kind == "avg":
-                cells = np.arange(n)
-                want = ((cells[:, None] >= starts) & (cells[:, None] < ends)) / (ends - starts)
-            else:
-                want = np.minimum(starts[:, None] + np.arange(int((ends - starts).max())), ends[:, None] - 1)
-            if tuple(value.shape) != want.shape or getattr(value, "readable", True) \
-                    and not np.allclose(im.value(name), want, atol=1e-6):
-                raise im.fail(f"axis {axis}'s table is not adaptive pooling's windows for {n} → {out}")
-            size.append(out)
-        layer = im.emit(f"adaptive_{kind}pool", im.node_name(node), [x], size=size[0] if len(set(size)) == 1 else size)
-        im.finish(node, layer, _cf(rank + 1))
-    return handle
+#: cnncalc's adaptive pooling functions: their kind and spatial rank
+ADAPTIVE = {f"Adaptive{kind.title()}Pool{rank}d": (kind, rank) for kind in ("avg", "max") for rank in (1, 2, 3)}
 
 
-FUNCTION_HANDLERS: dict[str, Any] = {
-    "Attention": _fn_attention, "ClassToken": _fn_class_token, "GroupNorm": _fn_group_norm,
-    "Normalize": _fn_normalize,
-    **{f"AdaptiveAvgPool{r}d": _fn_adaptive("avg", r) for r in (1, 2, 3)},
-    **{f"AdaptiveMaxPool{r}d": _fn_adaptive("max", r) for r in (1, 2, 3)},
-}
+@handles(*ADAPTIVE, domain=FUNCTION_DOMAIN, makes=("adaptive_avgpool", "adaptive_maxpool"))
+def _fn_adaptive(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    from ....layers.pool import adaptive_bounds
+
+    kind, rank = ADAPTIVE[node.op_type]
+    names = _arguments(im, node, ("x", *(f"{'matrix' if kind == 'avg' else 'windows'}{k}" for k in range(rank))))
+    if im.rank(im.tensor(names[0])) != rank + 1:
+        raise im.fail(f"{node.op_type} takes [N, C] and {rank} spatial axes")
+    x = im.cf_input(names[0])
+    dims = im.shapes[x][:-1]
+    size = []
+    for axis, (n, name) in enumerate(zip(dims, names[1:])):
+        value = im.const(name, f"axis {axis}'s {'matrix' if kind == 'avg' else 'windows'}")
+        out = int(value.shape[1] if kind == "avg" else value.shape[0]) if value.ndim == 2 else 0
+        if not isinstance(n, int) or out < 1 or out > n:
+            raise im.fail(f"{node.op_type} needs numeric sizes and, per axis, a 2-D table for 1 to n windows")
+        starts, ends = (np.array(v) for v in adaptive_bounds(n, out))
+        if kind == "avg":
+            cells = np.arange(n)
+            want = ((cells[:, None] >= starts) & (cells[:, None] < ends)) / (ends - starts)
+        else:
+            want = np.minimum(starts[:, None] + np.arange(int((ends - starts).max())), ends[:, None] - 1)
+        if tuple(value.shape) != want.shape or getattr(value, "readable", True) \
+                and not np.allclose(im.value(name), want, atol=1e-6):
+            raise im.fail(f"axis {axis}'s table is not adaptive pooling's windows for {n} → {out}")
+        size.append(out)
+    layer = im.emit(f"adaptive_{kind}pool", im.node_name(node), [x], size=size[0] if len(set(size)) == 1 else size)
+    im.finish(node, layer, _cf(rank + 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import _cf, _identity
+from ..registry import handles
 from ..values import np
 from .common import _axis, _broadcasts, f32
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from ..importer import _Importer
 
 
+@handles("BatchNormalization", makes=("batchnorm",))
 def _batchnorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     if len([o for o in node.output if o]) > 1:
         raise im.fail("BatchNormalization in training mode is not supported")
@@ -27,6 +29,7 @@ def _batchnorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
     im.finish(node, layer, _cf(len(im.shapes[x])))
 
 
+@handles("LRN", makes=("lrn",))
 def _lrn(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x = im.cf_input(node.input[0])
     layer = im.emit("lrn", im.node_name(node), [x], size=int(attrs["size"]), alpha=f32(attrs.get("alpha", 1e-4)),
@@ -34,6 +37,7 @@ def _lrn(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     im.finish(node, layer, _cf(len(im.shapes[x])))
 
 
+@handles("LayerNormalization", makes=("layernorm",))
 def _layernorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)

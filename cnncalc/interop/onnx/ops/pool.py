@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import _cf
+from ..registry import handles
 from ..values import Tensor
 from .common import _pads, _sizes
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from ..importer import _Importer
 
 
+@handles("MaxPool", "AveragePool", makes=("maxpool", "avgpool"))
 def _pool(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     if len(node.output) > 1 and node.output[1]:
         raise im.fail("MaxPool's indices output is not supported")
@@ -34,6 +36,7 @@ def _pool(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
     im.finish(node, im.emit(kind, im.node_name(node), [x], **fields), _cf(rank + 1))
 
 
+@handles("GlobalAveragePool", "GlobalMaxPool", makes=("global_avgpool", "global_maxpool"))
 def _global_pool(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x = im.cf_input(node.input[0])
     kind = "global_avgpool" if node.op_type == "GlobalAveragePool" else "global_maxpool"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..graph import BATCH, _cf, _identity
+from ..registry import handles
 from ..values import Tensor, _is_const
 from .common import _axis, _sizes
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from ..importer import _Importer
 
 
+@handles("Flatten", makes=("flatten",))
 def _flatten(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     if int(attrs.get("axis", 1)) != 1:
         raise im.fail("Flatten with an axis other than 1 is not supported")
@@ -20,6 +22,7 @@ def _flatten(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
     im.finish(node, im.emit("flatten", im.node_name(node), [x]), (0,))
 
 
+@handles("Reshape", makes=("flatten", "reshape", "channel_shuffle"))
 def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     if _channel_shuffle(im, position, node):
         return
@@ -75,6 +78,8 @@ def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
     return True
 
 
+# a view of the same layer: the walk makes a permute where a handler needs the value in another layout
+@handles("Transpose", makes=())
 def _transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
@@ -87,6 +92,7 @@ def _transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
     im.values[node.output[0]] = Tensor(t.layer, tuple(t.perm[p - 1] for p in perm[1:]), im.node_name(node))
 
 
+@handles("Concat", makes=("concat",))
 def _concat(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     tensors = [im.tensor(n) for n in node.input if n]
     rank = im.rank(tensors[0])
@@ -119,6 +125,7 @@ def _slice_layer(im: _Importer, base: str, t: Tensor, onnx_axis: int, start: int
     return im.emit("slice", base, [t.layer], **fields)
 
 
+@handles("Slice", makes=("slice", "crop"))
 def _slice(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
@@ -174,6 +181,7 @@ def _crop(im: _Importer, node: Any, t: Tensor, starts: list[int], ends: list[int
     return True
 
 
+@handles("Split", makes=("slice",))
 def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
@@ -197,6 +205,7 @@ def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> No
         start += size
 
 
+@handles("Pad", makes=("zero_pad",))
 def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     mode = attrs.get("mode", b"constant")
     if mode not in (b"constant", "constant"):
@@ -217,6 +226,7 @@ def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     im.finish(node, layer, _cf(full - 1))
 
 
+@handles("Resize", "Upsample", makes=("upsample",))
 def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])
     rank = im.rank(t)
@@ -263,6 +273,7 @@ def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
     im.finish(node, im.emit("upsample", im.node_name(node), [x], **fields), _cf(rank))
 
 
+@handles("Gather", makes=("embedding",))
 def _gather(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     """Rows of a constant table picked by computed ids: an embedding."""
     table = im.values.get(node.input[0])

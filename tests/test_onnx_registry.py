@@ -1,0 +1,288 @@
+"""The ONNX importer's registry (cnncalc/interop/onnx/registry.py): every operator cnncalc's exporter writes has
+a rule; every layer type is made by some rule or listed in NOT_IMPORTED with its reason; each rule makes only
+the layer types it declares, and makes each of them somewhere; and each family of rules (a module of
+cnncalc/interop/onnx/ops/) is reached by a round trip whose summary totals are the original's."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+from onnx import TensorProto, helper, numpy_helper
+
+from cnncalc import analyse, load_spec, loads_spec
+from cnncalc.interop.onnx import ops, registry
+from cnncalc.interop.onnx.registry import NOT_IMPORTED, RULES, WALK_MAKES, handled, made_layer_types
+from cnncalc.interop.onnx_export import export_onnx
+from cnncalc.interop.onnx_import import import_model, network_of
+from cnncalc.layers import LAYER_TYPES
+from cnncalc.layers.base import ACTIVATIONS
+
+#: the specs that use every layer type (tests/test_golden.py keeps them so)
+EVERY_TYPE = sorted((Path(__file__).parent / "data" / "layers").glob("*.yaml"))
+#: every fused activation, each written after its layer's node as ``<layer>/<kind>``
+FUSED = "input: [6]\nlayers:\n" + "".join(f"  - {{type: dense, name: d_{kind}, units: 3, activation: {kind}}}\n"
+                                           for kind in ACTIVATIONS)
+
+
+def _exported() -> list[Any]:
+    return [export_onnx(load_spec(str(path)), seed=0) for path in EVERY_TYPE] + [export_onnx(loads_spec(FUSED), seed=0)]
+
+
+# ---------------------------------------------------------------- (a) every operator the exporter writes
+
+
+def test_every_operator_cnncalc_exports_has_a_rule():
+    written = {(node.domain, node.op_type) for model in _exported() for node in model.graph.node}
+    assert len(written) > 40  # the every-type specs write most of ONNX's operators cnncalc uses
+    assert sorted(op for op in written if not handled(op[1], op[0])) == []
+
+
+def test_an_operator_without_a_rule_is_named_as_before(cli, tmp_path):
+    """The registry's gap is the same refusal as ever: the node, its operator and inputs, then the hint."""
+    assert "Erf" not in registry.HANDLERS and "Erf" not in registry.PATTERNS  # only inside gelu's pattern
+    node = helper.make_node("Erf", ["x"], ["y"], name="e")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "erf.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    code, _, err = cli("summary", str(path))
+    assert code == 2
+    assert err.strip() == (f"error: {path}: node 'e' (Erf, inputs ['x']): operator has no cnncalc equivalent; "
+                           "--lenient passes it through as a flagged layer that keeps its input's shape")
+
+
+# ---------------------------------------------------------------- (b) every layer type has an import path
+
+
+def _gaps(layer_types: dict[str, Any], made: set[str], not_imported: dict[str, str]) -> list[str]:
+    """Layer types no rule makes and NOT_IMPORTED does not list. A ranked spelling (conv2d) is made when its
+    unranked type is: ONNX has one operator for every rank, imported as the unranked type."""
+    def covered(kind: str) -> bool:
+        cls = layer_types[kind]
+        if kind in getattr(cls, "rank_of_type", {}):
+            return any(other in made for other, c in layer_types.items() if c is cls and other not in cls.rank_of_type)
+        return kind in made
+
+    return sorted(kind for kind in layer_types if not covered(kind) and kind not in not_imported)
+
+
+def test_every_layer_type_imports_or_is_listed_with_its_reason():
+    gaps = _gaps(LAYER_TYPES, made_layer_types(), NOT_IMPORTED)
+    assert gaps == [], (f"no ONNX import makes {', '.join(gaps)}: register a handler that makes it "
+                        "(cnncalc/interop/onnx/ops/) or say why not in NOT_IMPORTED (cnncalc/interop/onnx/registry.py)")
+    assert all(reason.strip() for reason in NOT_IMPORTED.values())
+    assert sorted(set(NOT_IMPORTED) - set(LAYER_TYPES)) == []  # no stale entry
+    assert sorted(set(NOT_IMPORTED) & made_layer_types()) == []  # and none a rule makes
+
+
+def test_the_gap_check_names_a_type_without_an_import():
+    class Wobble:
+        rank_of_type: dict[str, int] = {}
+
+    class Conv:
+        rank_of_type = {"conv2d": 2}
+
+    types = {"relu": Wobble, "wobble": Wobble, "conv": Conv, "conv2d": Conv}
+    assert _gaps(types, {"relu", "conv"}, {}) == ["wobble"]
+    assert _gaps(types, {"relu"}, {"wobble": "no ONNX operator"}) == ["conv", "conv2d"]
+    assert _gaps(types, {"relu", "conv"}, {"wobble": "no ONNX operator"}) == []
+
+
+# ---------------------------------------------------------------- rules as they run
+
+
+@pytest.fixture()
+def reached(monkeypatch):
+    """Each rule's function → the layer types it made while it ran (patterns: only when they matched)."""
+    made: dict[Any, set[str]] = defaultdict(set)
+
+    def recording(function: Any, pattern: bool) -> Any:
+        def run(im: Any, *args: Any) -> Any:
+            before = len(im.layers)
+            result = function(im, *args)
+            if result or not pattern:
+                made[function].update(entry["type"] for entry in im.layers[before:])
+            return result
+
+        return run
+
+    for table in (registry.HANDLERS, registry.FUNCTION_HANDLERS):
+        for op, function in list(table.items()):
+            monkeypatch.setitem(table, op, recording(function, False))
+    for op, patterns in list(registry.PATTERNS.items()):
+        monkeypatch.setitem(registry.PATTERNS, op, [recording(function, True) for function in patterns])
+    return made
+
+
+def _totals(network: Any) -> tuple[Any, ...]:
+    summary = analyse(network)
+    return summary.trainable, summary.non_trainable, summary.macs, summary.records[-1].output_shape
+
+
+def _model(nodes: list[Any], shape: list[int], out_shape: list[int], initializers: list[Any]) -> Any:
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, out_shape)],
+                              initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _split_model() -> Any:
+    """Split as torch.onnx writes it (cnncalc's exporter never does): the channels in two halves, concatenated
+    the other way round, then a Reshape to [N, -1] (a flatten of the ONNX order, after a permute)."""
+    sizes = numpy_helper.from_array(np.array([2, 2], dtype=np.int64), "sizes")
+    flat = numpy_helper.from_array(np.array([1, -1], dtype=np.int64), "flat")
+    nodes = [helper.make_node("Split", ["x", "sizes"], ["a", "b"], name="split", axis=1),
+             helper.make_node("Concat", ["b", "a"], ["c"], name="swap", axis=1),
+             helper.make_node("Reshape", ["c", "flat"], ["y"], name="flat")]
+    return _model(nodes, [1, 4, 3, 5], [1, 60], [sizes, flat])
+
+
+def _alias_model() -> Any:
+    """Identity and Cast (the same tensor), then a Dropout of the default rate."""
+    nodes = [helper.make_node("Identity", ["x"], ["a"], name="same"),
+             helper.make_node("Cast", ["a"], ["b"], name="cast", to=TensorProto.FLOAT),
+             helper.make_node("Dropout", ["b"], ["y"], name="drop")]
+    return _model(nodes, [1, 4], [1, 4], [])
+
+
+#: per family (module of cnncalc/interop/onnx/ops/), specs that reach each of its rules through cnncalc's
+#: exporter, and ONNX forms the exporter never writes with the spec each imports as
+FAMILIES: dict[str, list[Any]] = {
+    "activation": ["""
+input: [6, 6, 3]
+layers:
+  - {type: relu, name: r}
+  - {type: gelu, name: g}
+  - {type: silu, name: s}
+  - {type: relu6, name: r6}
+  - {type: prelu, name: p}
+  - {type: softmax, name: sm, axis: 0}
+"""],
+    "conv": ["""
+input: [9, 9, 4]
+layers:
+  - {type: conv, name: c, filters: 6, kernel: 3, stride: 2, activation: relu}
+  - {type: depthwise_conv, name: dw, kernel: 3, multiplier: 2, padding: same}
+  - {type: separable_conv, name: sep, filters: 5, kernel: 3}
+  - {type: conv_transpose, name: up, filters: 3, kernel: 2, stride: 2}
+"""],
+    "dense": ["""
+input: [5, 4]
+layers:
+  - {type: dense, name: tokens, units: 3}
+  - {type: flatten, name: f}
+  - {type: dense, name: out, units: 2, activation: softmax}
+"""],
+    "elementwise": ["""
+input: [4, 4, 3]
+layers:
+  - {type: layer_scale, name: ls}
+  - {type: position_embedding, name: pos}
+  - {type: dropout, name: d, rate: 0.25}
+  - {type: add, name: a, inputs: [ls, d]}
+  - {type: multiply, name: m, inputs: [a, pos]}
+  - {type: subtract, name: s, inputs: [m, a]}
+  - {type: maximum, name: mx, inputs: [s, m]}
+  - {type: minimum, name: mn, inputs: [mx, s]}
+  - {type: average, name: av, inputs: [mn, mx, a]}
+""", (_alias_model, "input: [4]\nlayers: [{type: dropout, name: drop, rate: 0.5}]")],
+    "functions": ["""
+input: [6, 7, 8]
+layers:
+  - {type: groupnorm, name: gn, groups: 4}
+  - {type: normalize, name: nz}
+  - {type: adaptive_avgpool, name: aa, size: [4, 3]}
+  - {type: adaptive_maxpool, name: am, size: [3, 2]}
+  - {type: reshape, name: tok, shape: [6, 8]}
+  - {type: class_token, name: ct}
+  - {type: attention, name: at, heads: 2}
+"""],
+    "norm": ["""
+input: [6, 6, 4]
+layers:
+  - {type: batchnorm, name: bn}
+  - {type: lrn, name: lrn, size: 3}
+  - {type: layernorm, name: ln}
+"""],
+    "pool": ["""
+input: [8, 8, 3]
+layers:
+  - {type: maxpool, name: mp, kernel: 2}
+  - {type: avgpool, name: ap, kernel: 3, stride: 1, padding: 1}
+  - {type: global_avgpool, name: gap, keepdims: true}
+  - {type: global_maxpool, name: gmp, inputs: ap}
+"""],
+    "shape": ["""
+input: [8, 8, 4]
+layers:
+  - {type: zero_pad, name: pad, padding: 1}
+  - {type: crop, name: crop, cropping: [[1, 0], [0, 1]]}
+  - {type: upsample, name: up, scale: 2}
+  - {type: channel_shuffle, name: cs, groups: 2}
+  - {type: slice, name: sl, axis: -1, start: 1, stop: 3}
+  - {type: concat, name: cat, inputs: [sl, cs]}
+  - {type: permute, name: pe, axes: [2, 0, 1]}
+  - {type: reshape, name: rs, shape: [6, -1]}
+  - {type: flatten, name: fl}
+""", "input: [9]\nlayers: [{type: embedding, name: words, vocab: 20, dim: 6}]", (_split_model, """
+input: [3, 5, 4]
+layers:
+  - {type: slice, name: a, axis: -1, start: 0, stop: 2}
+  - {type: slice, name: b, inputs: input, axis: -1, start: 2, stop: 4}
+  - {type: concat, name: swap, inputs: [b, a]}
+  - {type: permute, name: nchw, axes: [2, 0, 1]}
+  - {type: flatten, name: flat}
+""")],
+}
+
+
+def _imports(case: Any) -> tuple[Any, Any]:
+    """(the model, the network it must import as) of a case: a spec, or a model and its spec."""
+    if isinstance(case, str):
+        network = loads_spec(case)
+        return export_onnx(network, seed=0), network
+    build, spec = case
+    return build(), loads_spec(spec)
+
+
+def _family_rules(module: Any) -> list[Any]:
+    return [rule for rule in RULES if rule.function.__module__ == module.__name__]
+
+
+def test_every_family_has_a_spec_and_every_rule_a_family():
+    assert sorted(FAMILIES) == sorted(module.__name__.rsplit(".", 1)[-1] for module in ops.FAMILIES)
+    assert sorted(rule.function.__name__ for rule in RULES if rule.function.__module__ not in
+                  {module.__name__ for module in ops.FAMILIES}) == []
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_each_family_round_trips_through_its_rules(family, reached):
+    module = next(m for m in ops.FAMILIES if m.__name__.endswith(f".{family}"))
+    for case in FAMILIES[family]:
+        model, network = _imports(case)
+        imported = import_model(model, "m")
+        assert _totals(network_of(imported, "m")) == _totals(network)
+        if not isinstance(case, str):  # the layers themselves, as the spec names them
+            assert [layer["type"] for layer in imported.spec["layers"]] == [layer.type for layer in network.layers]
+    missed = sorted(rule.function.__name__ for rule in _family_rules(module) if rule.function not in reached)
+    assert missed == [], f"no round trip of the {family} family reaches {', '.join(missed)}"
+
+
+def test_each_rule_makes_what_it_declares_and_all_of_it(reached):
+    """Every rule's layers, over every round trip here, against its ``makes``: none undeclared (a permute is
+    the walk's), and each declared one made somewhere."""
+    models = [*_exported(), *(_imports(case)[0] for cases in FAMILIES.values() for case in cases)]
+    for model in models:
+        import_model(model, "m")
+    undeclared = {rule.function.__name__: sorted(reached[rule.function] - set(rule.makes) - set(WALK_MAKES))
+                  for rule in RULES}
+    assert {name: kinds for name, kinds in undeclared.items() if kinds} == {}
+    never = {rule.function.__name__: sorted(set(rule.makes) - reached[rule.function]) for rule in RULES}
+    assert {name: kinds for name, kinds in never.items() if kinds} == {}
+    assert set(WALK_MAKES) <= {kind for kinds in reached.values() for kind in kinds}
