@@ -49,7 +49,8 @@ EQUIVALENTS = ROOT / "tests" / "EQUIVALENT_MUTANTS.md"
 DEFAULT_TARGETS = ["cnncalc/exercises/", "cnncalc/maths/arith.py", "cnncalc/calc/analysis.py",
                    "cnncalc/spec/blocks.py", "cnncalc/spec/safeload.py", "cnncalc/run/executor.py",
                    "cnncalc/maths/kernels.py", "cnncalc/layers/"]
-COPIED = ["cnncalc", "tests", "problems", "examples", "docs", "benchmarks", ".ci", "README.md", "pyproject.toml"]
+COPIED = ["cnncalc", "tests", "problems", "examples", "docs", "benchmarks", ".ci", "README.md", "CONTRIBUTING.md",
+          "CHANGELOG.md", "pyproject.toml"]
 # Tests of a second or more each (fuzzing, hundreds of variants, subprocesses): a surviving mutant runs every
 # test that reaches its function, so these would set the pace; the fast rule tests cover the same rules.
 SLOW_TESTS = ["tests/test_variants.py::test_students_get_different_variants_and_the_secret_is_needed",
