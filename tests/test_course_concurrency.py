@@ -44,10 +44,10 @@ def setup(tmp_path):
     return tmp_path, new_course(tmp_path)
 
 
-def start(tmp_path: Path, template: Path, prefix: str, count: int, go: Path | None = None, cache_pages: int = 0
-          ) -> subprocess.Popen:
+def start(tmp_path: Path, template: Path, prefix: str, count: int, go: Path | None = None, cache_pages: int = 0,
+          files: Path | None = None) -> subprocess.Popen:
     command = [sys.executable, str(WORKER), str(tmp_path / "course"), str(WORKSHEET), str(template),
-               str(tmp_path / f"files-{prefix}"), prefix, str(count)] + ([str(go)] if go else [])
+               str(files or tmp_path / f"files-{prefix}"), prefix, str(count)] + ([str(go)] if go else [])
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "CACHE_PAGES": str(cache_pages or "")})
 
@@ -87,13 +87,14 @@ def test_two_processes_recording_at_once_both_land(setup):
 
 @pytest.fixture(scope="module")
 def earlier_course(tmp_path_factory):
-    """A course with an earlier run of 300 grades, made once: each test kills its long run in a copy."""
+    """A course with an earlier run of 300 grades, made once: each test kills its long run in a copy; and
+    the folder where the long runs' answer files are written, by the first."""
     tmp_path = tmp_path_factory.mktemp("earlier")
     template = new_course(tmp_path)
     earlier = start(tmp_path, template, "e", 300)
     _, err = earlier.communicate(timeout=300)
     assert earlier.returncode == 0, err
-    return tmp_path / "course", template, snapshot(tmp_path / "course" / "gradebook.sqlite")
+    return tmp_path / "course", template, snapshot(tmp_path / "course" / "gradebook.sqlite"), tmp_path / "files-k"
 
 
 # The run takes about a second here: hashing and preparing first, then the transaction, whose pages spill
@@ -101,9 +102,9 @@ def earlier_course(tmp_path_factory):
 # process once it has reported the run recorded (after the commit, before it exits).
 @pytest.mark.parametrize("delay", [0.0, 0.3, 0.45, 0.6, 0.75, 1.0, None])
 def test_sigkill_during_a_long_record_keeps_the_gradebook_whole(tmp_path, earlier_course, delay):
-    course, template, before = earlier_course
+    course, template, before, files = earlier_course
     shutil.copytree(course, tmp_path / "course")  # closed by the earlier run: no WAL left to copy
-    long = start(tmp_path, template, "k", 6000, cache_pages=50)
+    long = start(tmp_path, template, "k", 6000, cache_pages=50, files=files)  # the answer files written once
     assert long.stdout.readline().strip() == "ready", long.stderr.read()
     assert long.stdout.readline().startswith("recording")
     if delay is None:

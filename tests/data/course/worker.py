@@ -4,7 +4,7 @@ and SIGKILL in the middle of a long record).
     python worker.py COURSE PROBLEM TEMPLATE OUT_FOLDER PREFIX COUNT [GO_FILE]
 
 Grades the answer file TEMPLATE once (the real grader), writes COUNT copies of it under OUT_FOLDER as
-the students PREFIX00000…, prints ``ready``, waits for GO_FILE to exist (when given), prints ``recording``, records the
+the students PREFIX00000… (those not there yet: runs of the same copies share them), prints ``ready``, waits for GO_FILE to exist (when given), prints ``recording``, records the
 COUNT results in one run (unlisted students allowed) and prints the run's summary as JSON. With
 $CACHE_PAGES set, SQLite's page cache is that small, so that the run's pages reach the WAL file long
 before it commits (as a run larger than the cache does).
@@ -34,7 +34,8 @@ def main(course_dir: str, problem_file: str, template: str, out: str, prefix: st
     for i in range(count):
         student = f"{prefix}{i:05d}"
         path = folder / f"{student}.json"
-        path.write_text(json.dumps({**data, "student": student}))
+        if not path.exists():  # made by an earlier run of the same copies (6,000 new files take seconds)
+            path.write_text(json.dumps({**data, "student": student}))
         clone = copy.copy(result)
         clone.student, clone.file = student, str(path)
         paths.append(path)
