@@ -4,7 +4,9 @@ pair within a group was judged), with one key for the class and with a variant p
 pairs share six wrong answers nobody else gave, and exactly those must be flagged.
 
 Target: 20,000 students in under 10 s (2 cores). The peak memory is that of a second, traced run
-(tracemalloc counts NumPy's arrays too).
+(tracemalloc counts NumPy's arrays too). At DENSE_LIMIT (1,000 students, the size tests/test_copies.py
+checks with a hang guard only), judging every pair is timed against the rare-value search on the same
+class in the same run: the ratio says whether the limit still sits where every pair is the quicker way.
 
 Run: python benchmarks/bench_copies.py [--students N] [--baseline]
 `--baseline` also times judging every pair (the way below DENSE_LIMIT) for the 8,000-student class.
@@ -15,11 +17,15 @@ from __future__ import annotations
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
 from cnncalc.exercises import copies
 from cnncalc.exercises.copies import find_copies
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import best_of
 
 QUESTIONS = ["a.shape", "a.col4_row4", "a.col3_row2", "a.col2_row4", "b.relu", "b.pool", "c.total_params",
              "d.padding", "d.params"]  # the worksheet's automatically graded questions
@@ -55,6 +61,30 @@ def measure(n: int, variants: bool) -> tuple[float, float]:
     return seconds, peak
 
 
+def at_limit() -> None:
+    """At DENSE_LIMIT students: every pair judged (what find_copies does there) against the rare-value
+    search (what it does one student later), best of 5 each, the same flagged pairs."""
+    n = copies.DENSE_LIMIT
+    names = [f"s{i:05d}" for i in range(n)]
+    for variants in (False, True):
+        answers, keys, planted = sixteen_groups(n, variants)
+
+        def run(answers: list = answers, keys: list = keys, planted: set = planted) -> None:
+            found = find_copies(names, QUESTIONS, answers, keys)
+            assert {frozenset((p.student, p.other)) for p in found} == planted
+
+        dense = best_of(run)
+        copies.DENSE_LIMIT = n - 1
+        try:
+            search = best_of(run)
+        finally:
+            copies.DENSE_LIMIT = n
+        kind = "a variant each" if variants else "one key"
+        print(f"{f'{n:,} students, {kind}: every pair judged':52} {dense:9.3f} {n / dense:11.0f}")
+        print(f"{f'{n:,} students, {kind}: rare-value search':52} {search:9.3f} {n / search:11.0f}"
+              f"   every pair / search: {dense / search:.2f} (under 1: the limit is where it should be)")
+
+
 def main() -> None:
     largest = int(sys.argv[sys.argv.index("--students") + 1]) if "--students" in sys.argv else 20_000
     target = 10.0 * largest / 20_000
@@ -65,6 +95,7 @@ def main() -> None:
             label = f"copy check, {n:,} students, {'a variant each' if variants else 'one key'}"
             goal = 10.0 * n / 20_000 if n != largest else target
             print(f"{label:52} {seconds:9.3f} {n / seconds:11.0f} {peak:8.1f} {goal:8.2f} {seconds / goal:7.2f}")
+    at_limit()
     if "--baseline" in sys.argv:
         answers, keys, planted = sixteen_groups(8_000, False)
         copies.DENSE_LIMIT, limit = 10**9, copies.DENSE_LIMIT
