@@ -679,8 +679,8 @@ def test_sizes_questions_over_a_long_chain_share_one_budget(tmp_path, cli, monke
     after the first, which started with part of the budget spent (before: each search had a budget of its
     own, so the command ran six times as long and gave exit 0). Measured on a clock that moves 1 ms each
     time the budget reads it (per size tried, per layer analysed), so that the outcome is the same on a busy
-    machine as on a quiet one, and a short chain does; a worker thread, where the budget is that deadline,
-    not a signal."""
+    machine as on a quiet one and a short chain serves as well as a long one; in a worker thread, where the
+    budget is that deadline, not a signal."""
     from cnncalc.calc.symbolic import search_sizes
     from cnncalc.exercises import key
     from cnncalc.spec.network import build_network
