@@ -81,9 +81,10 @@ def test_students_get_different_variants_and_the_secret_is_needed():
     students = [f"s{i:03d}" for i in range(100)]
     real = {s: student_variant(raw, "w", SECRET, s).fingerprint for s in students}
     assert len(set(real.values())) >= 98
-    # without the secret (another secret, an empty-ish guess, or the id as seed) nobody rebuilds a key
+    # without the secret (another secret, an empty-ish guess, or the id as seed) nobody rebuilds a key: 20
+    # students are enough to see it (a guess that worked would work for all, the secret being ignored)
     for guess in (b"another secret of sixteen+ bytes", b"0" * 16, b"alice" * 4):
-        assert all(student_variant(raw, "w", guess, s).fingerprint != real[s] for s in students)
+        assert all(student_variant(raw, "w", guess, s).fingerprint != real[s] for s in students[:20])
     for s in students[:20]:
         seeded = {seed_variant(raw, "w", int(s[1:]), 0).fingerprint}
         assert real[s] not in seeded
