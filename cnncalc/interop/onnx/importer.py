@@ -417,8 +417,9 @@ class _Importer:
         if node.op_type == "Constant":
             fold(self, node)
             return
-        if any(pattern(self, position, node) for pattern in PATTERNS.get(node.op_type, ())):
-            return
+        for pattern in PATTERNS.get(node.op_type, ()):
+            if pattern(self, position, node):
+                return
         handler = HANDLERS.get(node.op_type)
         if handler is None:
             self.unknown(node)
