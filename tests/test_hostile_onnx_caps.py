@@ -2,13 +2,13 @@
 shapes of graph that made the importer quadratic. Files are built at test time and stay small on disk:
 protobuf bytes written field by field where onnx.helper would refuse (or would build the huge thing).
 
-Caps owned here (cnncalc.interop.onnx_proto, counted before anything is decoded):
+Caps owned here (cnncalc.interop.onnx.proto, counted before anything is decoded):
 - MAX_DIMS (64) dims per tensor and per graph input, in both readers (the file reader of a summary too);
 - MAX_ATTRIBUTE_VALUES (100,000) numbers, strings or tensors in one attribute, MAX_ATTRIBUTE_TOTAL
   (2,000,000) in all, a packed field refused from its length alone when that is enough;
 - MAX_MODEL_ELEMENTS (2^30) elements declared by all tensors together, each product of dims stopped at
   2^63 (never a huge integer);
-and in cnncalc.interop.onnx_import: MAX_UNREAD_BYTES (64 MiB) of what only onnx.checker would parse;
+and in cnncalc.interop.onnx.importer: MAX_UNREAD_BYTES (64 MiB) of what only onnx.checker would parse;
 SHAPE_VALUES (128) values of a shape-like constant input; a folded constant's size checked before numpy
 allocates it; initializers read only when a node uses them.
 
