@@ -51,5 +51,9 @@ def write_npz(path: str, weights: dict[str, Any], inputs: Iterable[str | None] =
 
     from ..outputs import write_output
 
-    write_output(path, lambda handle: np.savez(handle, **{key: np.asarray(value) for key, value in weights.items()}),
-                 inputs=inputs)
+    def save(handle: Any) -> None:
+        # (values Any: the keys are '<layer>.<part>', never savez's own allow_pickle, which mypy cannot tell)
+        arrays: dict[str, Any] = {key: np.asarray(value) for key, value in weights.items()}
+        np.savez(handle, **arrays)
+
+    write_output(path, save, inputs=inputs)

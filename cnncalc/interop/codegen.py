@@ -20,13 +20,12 @@ from typing import Any, TypeVar
 
 from ..calc.analysis import analyse
 from ..errors import CnnCalcError
-from ..layers.base import Layer
 from ..maths import arith
 from ..spec.network import INPUT, Network
 from .export_rules import Rules
 from .identifiers import HeldOut, comment_text, identifier, vocabulary
 
-__all__ = ["CodeWriter", "Unsupported", "export_code", "size_text", "whole"]
+__all__ = ["CodeWriter", "LayerRule", "MergeRule", "Unsupported", "export_code", "size_text", "whole"]
 
 
 class Unsupported(Exception):
@@ -63,8 +62,11 @@ class CodeWriter:
 
 
 W = TypeVar("W", bound=CodeWriter)
-LayerRule = Callable[[W, Layer, str, str, tuple], str]
-MergeRule = Callable[[W, Layer, list[str], str, list[tuple]], str]
+# A rule is given the layers of the types it is registered under and names their class (``layer: Conv``),
+# which the table cannot tie to a type name: its layer is Any here, and Rules checks each rule's class
+# against its type names when the rule is registered.
+LayerRule = Callable[[W, Any, str, str, tuple], str]
+MergeRule = Callable[[W, Any, list[str], str, list[tuple]], str]
 
 
 def export_code(network: Network, weights: dict[str, Any] | None, rules: Rules[LayerRule[W], MergeRule[W]],

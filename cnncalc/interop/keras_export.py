@@ -19,11 +19,22 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..layers.base import Layer, explicit_pairs
+from ..layers.activation import Activation, Dropout, LayerScale, LeakyReLU, PReLU, Softmax
+from ..layers.attention import Attention
+from ..layers.base import explicit_pairs
+from ..layers.conv import Conv, ConvTranspose, DepthwiseConv, SeparableConv
+from ..layers.dense import BatchNorm, Dense
+from ..layers.merge import Concat, Merge
+from ..layers.norm import GroupNorm, LayerNorm
+from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
+from ..layers.reshape import Flatten, Reshape, ZeroPad
+from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.spatial import Crop, LocalResponseNorm, Upsample
+from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..maths import arith
 from ..spec.network import Network
 from .codegen import CodeWriter, LayerRule, MergeRule, Unsupported, export_code, size_text, whole
-from .export_rules import Rules
+from .export_rules import Biased, Rules, Windowed
 from .identifiers import class_name, docstring_text
 
 __all__ = ["export_keras"]
@@ -237,7 +248,7 @@ def _call(kind: str, args: str, attr: str, x: str) -> str:
     return f'layers.{kind}({args}name="{attr}")({x})'
 
 
-def _window(layer: Layer, rank: int) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def _window(layer: Windowed, rank: int) -> tuple[str, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     kernel, stride, dilation = layer.geometry(rank)
     text = size_text(kernel)
     if any(s != 1 for s in stride):
@@ -247,7 +258,7 @@ def _window(layer: Layer, rank: int) -> tuple[str, tuple[int, ...], tuple[int, .
     return text, kernel, stride, dilation
 
 
-def _padding(w: _Writer, layer: Layer, x: str, attr: str, rank: int) -> tuple[str, str]:
+def _padding(w: _Writer, layer: Windowed, x: str, attr: str, rank: int) -> tuple[str, str]:
     """(input variable, padding argument): explicit amounts become a ZeroPadding layer."""
     kind = layer.padding[0]
     if kind == "same":
@@ -263,9 +274,9 @@ def _padding(w: _Writer, layer: Layer, x: str, attr: str, rank: int) -> tuple[st
     return padded, ""
 
 
-def _activation_arg(layer: Layer) -> tuple[str, bool]:
+def _activation_arg(layer: Biased) -> tuple[str, bool]:
     """(the activation= argument, whether a LeakyReLU layer must follow)."""
-    name = getattr(layer, "activation", "none")
+    name = layer.activation
     if name in ("none", "linear"):
         return "", False
     if name == "leaky_relu":
@@ -273,7 +284,7 @@ def _activation_arg(layer: Layer) -> tuple[str, bool]:
     return f', activation="{_KERAS_ACTIVATIONS[name]}"', False
 
 
-def _finish(w: _Writer, layer: Layer, attr: str, line: str, leaky: bool) -> str:
+def _finish(w: _Writer, layer: Biased, attr: str, line: str, leaky: bool) -> str:
     """The layer's line, or its line before a LeakyReLU layer (Keras's activation= takes no slope)."""
     if not leaky:
         return line
@@ -282,7 +293,7 @@ def _finish(w: _Writer, layer: Layer, attr: str, line: str, leaky: bool) -> str:
     return _call("LeakyReLU", "negative_slope=0.01", w.identifier(f"{attr}_leaky_relu"), before)
 
 
-def _bias(layer: Layer) -> str:
+def _bias(layer: Biased) -> str:
     return "" if layer.bias is not False else ", use_bias=False"
 
 
@@ -294,7 +305,7 @@ rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("Keras", UNSUPPORTE
 
 
 @rules.layer("conv")
-def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _conv(w: _Writer, layer: Conv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     x, padding = _padding(w, layer, x, attr, rank)
     window, _k, stride, dilation = _window(layer, rank)
@@ -311,7 +322,7 @@ def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("depthwise_conv")
-def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _depthwise(w: _Writer, layer: DepthwiseConv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if rank == 3:
         raise Unsupported("Keras has no 3-D depthwise convolution")
@@ -328,7 +339,7 @@ def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("separable_conv")
-def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _separable(w: _Writer, layer: SeparableConv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if rank == 3:
         raise Unsupported("Keras has no 3-D separable convolution")
@@ -346,7 +357,7 @@ def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("conv_transpose")
-def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _transpose(w: _Writer, layer: ConvTranspose, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if layer.groups != 1:
         raise Unsupported("Keras's transposed convolutions have no groups")
@@ -376,7 +387,7 @@ def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("dense")
-def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _dense(w: _Writer, layer: Dense, x: str, attr: str, shape: tuple) -> str:
     activation, leaky = _activation_arg(layer)
     parts = [(f"{layer.name}.weight", "copy")]
     if layer.bias is not False:
@@ -385,7 +396,7 @@ def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
     return _finish(w, layer, attr, _call("Dense", f"{layer.units}{_bias(layer)}{activation}", attr, x), leaky)
 
 
-def _norm_parts(layer: Layer, stats: bool) -> list[tuple[str, str]]:
+def _norm_parts(layer: BatchNorm | LayerNorm | GroupNorm, stats: bool) -> list[tuple[str, str]]:
     parts = []
     if layer.scale:
         parts.append((f"{layer.name}.gamma", "copy"))
@@ -396,18 +407,18 @@ def _norm_parts(layer: Layer, stats: bool) -> list[tuple[str, str]]:
     return parts
 
 
-def _flags(layer: Layer) -> str:
+def _flags(layer: BatchNorm | LayerNorm | GroupNorm) -> str:
     return ("" if layer.center else ", center=False") + ("" if layer.scale else ", scale=False")
 
 
 @rules.layer("batchnorm")
-def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _batchnorm(w: _Writer, layer: BatchNorm, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, _norm_parts(layer, True)))
     return _call("BatchNormalization", f"epsilon={layer.epsilon!r}{_flags(layer)}", attr, x)
 
 
 @rules.layer("layernorm")
-def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _layernorm(w: _Writer, layer: LayerNorm, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape)
     axes = sorted(a % rank + 1 for a in layer.axis)
     axis = axes[0] if len(axes) == 1 else axes
@@ -418,28 +429,28 @@ def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("groupnorm")
-def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _groupnorm(w: _Writer, layer: GroupNorm, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, _norm_parts(layer, False)))
     return _call("GroupNormalization", f"groups={layer.groups}, epsilon={layer.epsilon!r}{_flags(layer)}", attr, x)
 
 
 @rules.layer("maxpool", "avgpool")
-def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _pool(w: _Writer, layer: MaxPool | AvgPool, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     if layer.ceil_mode:
         raise Unsupported("Keras pooling has no ceil_mode")
     kernel, stride, dilation = layer.geometry(rank)
     if any(d != 1 for d in dilation):
         raise Unsupported("Keras pooling has no dilation")
-    is_max = layer.type.startswith("maxpool")
+    is_max = isinstance(layer, MaxPool)
     args = size_text(kernel) + (f", strides={size_text(stride)}" if tuple(stride) != tuple(kernel) else "")
     if layer.padding[0] == "same":
-        if not is_max and layer.count_include_pad:
+        if isinstance(layer, AvgPool) and layer.count_include_pad:
             raise Unsupported("Keras's 'same' average pooling leaves the padding out of the average")
         args += ', padding="same"'
     elif any(b or a for b, a in explicit_pairs(layer.padding, rank)):
         pairs = explicit_pairs(layer.padding, rank)
-        if is_max:  # padded with -inf, so that the padding never wins (keras.ops on the symbolic tensor)
+        if isinstance(layer, MaxPool):  # padded with -inf, so that the padding never wins (keras.ops on the symbolic tensor)
             padded = w.identifier(f"{attr}_pad")
             widths = [[0, 0], *([b, a] for b, a in pairs), [0, 0]]
             w.lines.append(f'{padded} = keras.ops.pad({x}, {widths}, constant_values=float("-inf"))')
@@ -452,27 +463,27 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("global_maxpool", "global_avgpool")
-def _global(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _global(w: _Writer, layer: GlobalPool, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     kind = "GlobalAveragePooling" if layer.type == "global_avgpool" else "GlobalMaxPooling"
     return _call(f"{kind}{rank}D", "keepdims=True" if layer.keepdims else "", attr, x)
 
 
 @rules.layer("zero_pad")
-def _zero_pad(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _zero_pad(w: _Writer, layer: ZeroPad, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     return _call(f"ZeroPadding{rank}D", _pairs_text(explicit_pairs(layer.padding, rank)), attr, x)
 
 
 @rules.layer("crop")
-def _crop(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _crop(w: _Writer, layer: Crop, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     pairs = [(whole(b, "a crop"), whole(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
     return _call(f"Cropping{rank}D", _pairs_text(pairs), attr, x)
 
 
 @rules.layer("upsample")
-def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _upsample(w: _Writer, layer: Upsample, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     out = w.shapes[layer.name]
     scale = []
@@ -489,22 +500,22 @@ def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("flatten")
-def _flatten(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _flatten(w: _Writer, layer: Flatten, x: str, attr: str, shape: tuple) -> str:
     return _call("Flatten", "", attr, x)
 
 
 @rules.layer("reshape")
-def _reshape(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _reshape(w: _Writer, layer: Reshape, x: str, attr: str, shape: tuple) -> str:
     return _call("Reshape", "(" + ", ".join(str(d) for d in layer.shape) + ",)", attr, x)
 
 
 @rules.layer("permute")
-def _permute(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _permute(w: _Writer, layer: Permute, x: str, attr: str, shape: tuple) -> str:
     return _call("Permute", "(" + ", ".join(str(a % len(shape) + 1) for a in layer.axes) + ",)", attr, x)
 
 
 @rules.layer("slice")
-def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _slice(w: _Writer, layer: Slice, x: str, attr: str, shape: tuple) -> str:
     axis = layer.axis % len(shape) + 1
     stop = "" if layer.stop is None else str(layer.stop)
     step = "" if layer.step == 1 else f":{layer.step}"
@@ -512,7 +523,7 @@ def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("channel_shuffle")
-def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _shuffle(w: _Writer, layer: ChannelShuffle, x: str, attr: str, shape: tuple) -> str:
     dims = [whole(d, "a size") for d in shape]
     groups = layer.groups
     split = (*dims[:-1], groups, dims[-1] // groups)
@@ -523,7 +534,7 @@ def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("prelu")
-def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _prelu(w: _Writer, layer: PReLU, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape)
     shared = list(range(1, rank + (1 if layer.alpha == "single" else 0)))
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
@@ -531,22 +542,22 @@ def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("layer_scale")
-def _layer_scale(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _layer_scale(w: _Writer, layer: LayerScale, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
     return f'LayerScale({layer.init!r}, name="{attr}")({x})'
 
 
 @rules.layer("dropout")
-def _dropout(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _dropout(w: _Writer, layer: Dropout, x: str, attr: str, shape: tuple) -> str:
     return _call("Dropout", repr(layer.rate), attr, x)
 
 
 @rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "hardswish",
              "hardsigmoid", "mish", "softplus")
-def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    if layer.type == "leaky_relu":
+def _activation(w: _Writer, layer: Activation, x: str, attr: str, shape: tuple) -> str:
+    if isinstance(layer, LeakyReLU):
         return _call("LeakyReLU", f"negative_slope={layer.alpha!r}", attr, x)
-    if layer.type == "softmax":
+    if isinstance(layer, Softmax):
         axis = layer.axis % len(shape) + 1
         return _call("Softmax", "" if axis == len(shape) else f"axis={axis}", attr, x)
     if layer.type == "relu6":
@@ -557,31 +568,31 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
 
 
 @rules.layer("normalize")
-def _normalize(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _normalize(w: _Writer, layer: Activation, x: str, attr: str, shape: tuple) -> str:
     return w.custom_layer("Normalize", "", attr, x)
 
 
 @rules.layer("lrn")
-def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _lrn(w: _Writer, layer: LocalResponseNorm, x: str, attr: str, shape: tuple) -> str:
     args = f"{layer.size}, alpha={layer.alpha!r}, beta={layer.beta!r}, k={layer.k!r}"
     return w.custom_layer("LocalResponseNorm", args, attr, x)
 
 
 @rules.layer("adaptive_avgpool", "adaptive_maxpool")
-def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _adaptive(w: _Writer, layer: AdaptivePool, x: str, attr: str, shape: tuple) -> str:
     size = tuple(layer.axes("size", len(shape) - 1))
     mode = "average" if layer.type == "adaptive_avgpool" else "max"
     return w.custom_layer("AdaptivePooling", f'"{mode}", {size}', attr, x)
 
 
 @rules.layer("class_token", "position_embedding")
-def _token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _token(w: _Writer, layer: ClassToken | PositionEmbedding, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
     return w.custom_layer("ClassToken" if layer.type == "class_token" else "PositionEmbedding", "", attr, x)
 
 
 @rules.layer("embedding")
-def _embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _embedding(w: _Writer, layer: Embedding, x: str, attr: str, shape: tuple) -> str:
     w.weights.append((attr, [(f"{layer.name}.weight", "copy")]))
     return _call("Embedding", f"{layer.vocab}, {layer.dim}", attr, x)
 
@@ -591,19 +602,19 @@ _MERGES = {"add": "Add", "multiply": "Multiply", "subtract": "Subtract", "maximu
 
 
 @rules.merge("add", "multiply", "subtract", "maximum", "minimum", "average")
-def _merge(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
+def _merge(w: _Writer, layer: Merge, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     return f'layers.{_MERGES[layer.type]}(name="{attr}")([{", ".join(xs)}])'
 
 
 @rules.merge("concat")
-def _concat(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
+def _concat(w: _Writer, layer: Concat, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     axis = layer.axis % len(shapes[0]) + 1
     axis_text = "" if axis == len(shapes[0]) else f"axis={axis}, "
     return f'layers.Concatenate({axis_text}name="{attr}")([{", ".join(xs)}])'
 
 
 @rules.merge("attention")
-def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
+def _attention(w: _Writer, layer: Attention, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     query = shapes[0]
     d = whole(query[-1], "the feature count")
     key_dim = layer.key_dim or d // layer.heads

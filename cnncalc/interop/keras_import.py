@@ -987,7 +987,7 @@ UNSUPPORTED: dict[str, str] = {
 def _archive_weights(data: bytes, importer: _Importer) -> dict[str, np.ndarray]:
     """The variables of ``model.weights.h5`` under the spec names of the layers they belong to."""
     try:
-        import h5py
+        import h5py  # type: ignore[import-untyped,import-not-found]  # an optional extra, untyped
     except ImportError:
         raise KerasImportError("reading the weights of a .keras archive needs h5py",
                                hint="pip install 'cnncalc[keras]' (or pip install h5py)") from None

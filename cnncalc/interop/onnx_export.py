@@ -21,15 +21,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import CnnCalcError
+from ..layers.activation import Activation, Dropout, LayerScale, PReLU, Softmax
+from ..layers.attention import Attention
+from ..layers.conv import Conv, ConvTranspose, DepthwiseConv, SeparableConv
+from ..layers.dense import BatchNorm, Dense
+from ..layers.merge import Concat, Merge
+from ..layers.norm import GroupNorm, LayerNorm
+from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
+from ..layers.reshape import Flatten, Reshape, ZeroPad
+from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.spatial import Crop, LocalResponseNorm, Upsample
+from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..spec.network import INPUT, Network
-from .export_rules import Rules
-from .identifiers import base_type
+from .export_rules import Biased, Rules
 from .onnx_proto import FUNCTION_DOMAIN
+
+if TYPE_CHECKING:
+    from onnx import AttributeProto
 
 OPSET = 18
 CL, CF = "cl", "cf"  # channels last (cnncalc), channels first (ONNX's spatial operators)
@@ -141,8 +154,8 @@ class _Body:
         self.helper = helper
         self.nodes: list[Any] = []
 
-    def __call__(self, op: str, inputs: list[str], output: str, refs: dict[str, tuple[str, int]] | None = None,
-                 **attrs: Any) -> str:
+    def __call__(self, op: str, inputs: list[str], output: str,
+                 refs: dict[str, tuple[str, AttributeProto.AttributeType]] | None = None, **attrs: Any) -> str:
         node = self.helper.make_node(op, inputs, [output], **attrs)
         for key, (parent, kind) in (refs or {}).items():  # an attribute taking the calling node's attribute
             from onnx import AttributeProto
@@ -322,7 +335,7 @@ def _activation(g: _Graph, kind: str, x: str, name: str, alpha: float | None = N
     raise CnnCalcError(f"activation '{kind}' has no ONNX export")
 
 
-def _fused(g: _Graph, layer: Any, value: _Value) -> _Value:
+def _fused(g: _Graph, layer: Biased, value: _Value) -> _Value:
     kind = getattr(layer, "activation", "none")
     if kind in ("none", "linear"):
         return value
@@ -340,7 +353,8 @@ class _Context:
         self.g, self.values, self.shapes, self.weights = g, values, shapes, weights
 
 
-# A layer rule takes the layer's input value, a merge rule all of them; each returns the layer's value.
+# A layer rule takes the layer's input value, a merge rule all of them; each returns the layer's value. The
+# layer is Any here: each rule names its class (``layer: Dense``), which Rules checks against its type names.
 LayerExporter = Callable[[_Context, Any, _Value, tuple], _Value]
 MergeExporter = Callable[[_Context, Any, list[_Value], tuple], _Value]
 #: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
@@ -363,7 +377,7 @@ def _conv_weight(weight: np.ndarray) -> np.ndarray:
 
 
 @rules.layer("conv", "depthwise_conv", "separable_conv")
-def _conv(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _conv(c: _Context, layer: Conv | DepthwiseConv | SeparableConv, x: _Value, out_shape: tuple) -> _Value:
     from ..layers.base import padding_pairs
 
     g = c.g
@@ -373,10 +387,9 @@ def _conv(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
     kernel, stride, dilation = layer.geometry(rank)
     pairs, _ = padding_pairs(layer.padding, dims, kernel, stride, dilation)
     w = c.weights[layer.name]
-    attrs = {"kernel_shape": _ints(kernel), "strides": _ints(stride), "dilations": _ints(dilation),
-             "pads": _onnx_pads(pairs)}
-    kind = base_type(layer.type)
-    if kind == "conv":
+    attrs: dict[str, Any] = {"kernel_shape": _ints(kernel), "strides": _ints(stride), "dilations": _ints(dilation),
+                             "pads": _onnx_pads(pairs)}
+    if isinstance(layer, Conv):
         weight = w["weight"]
         if layer.flip:
             weight = weight[(slice(None, None, -1),) * rank]
@@ -389,7 +402,7 @@ def _conv(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
         m = weight.shape[-1]
         grouped = weight.reshape(*weight.shape[:-2], 1, channels * m)
         inputs_ = [x.name, g.const(f"{layer.name}.weight", _conv_weight(grouped))]
-        if kind == "depthwise_conv":
+        if isinstance(layer, DepthwiseConv):
             if "bias" in w:
                 inputs_.append(g.const(f"{layer.name}.bias", w["bias"]))
             out = g.node("Conv", inputs_, layer.name, group=int(channels), **attrs)
@@ -405,7 +418,7 @@ def _conv(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("conv_transpose")
-def _conv_transpose(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _conv_transpose(c: _Context, layer: ConvTranspose, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CF)
     rank = x.rank - 1
@@ -423,7 +436,7 @@ def _conv_transpose(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Va
 
 
 @rules.layer("maxpool", "avgpool")
-def _pool(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _pool(c: _Context, layer: MaxPool | AvgPool, x: _Value, out_shape: tuple) -> _Value:
     from ..layers.base import padding_pairs
 
     g = c.g
@@ -435,7 +448,7 @@ def _pool(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
                              "ceil_mode": int(layer.ceil_mode)}
     if any(d != 1 for d in dilation):
         attrs["dilations"] = _ints(dilation)
-    if base_type(layer.type) == "maxpool":
+    if isinstance(layer, MaxPool):
         out = g.node("MaxPool", [x.name], layer.name, **attrs)
     else:
         out = g.node("AveragePool", [x.name], layer.name, count_include_pad=int(layer.count_include_pad), **attrs)
@@ -443,7 +456,7 @@ def _pool(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("global_maxpool", "global_avgpool")
-def _global_pool(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _global_pool(c: _Context, layer: GlobalPool, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CF)
     op = "GlobalMaxPool" if layer.type == "global_maxpool" else "GlobalAveragePool"
@@ -454,7 +467,7 @@ def _global_pool(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value
 
 
 @rules.layer("adaptive_avgpool", "adaptive_maxpool")
-def _adaptive(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _adaptive(c: _Context, layer: AdaptivePool, x: _Value, out_shape: tuple) -> _Value:
     """Per axis, the averaging matrix ``[n, out]`` or the windows' indices ``[out, longest]`` (as the executor
     computes them), given to the ``AdaptiveAvgPool<r>d`` / ``AdaptiveMaxPool<r>d`` function."""
     from ..layers.pool import adaptive_bounds
@@ -479,7 +492,7 @@ def _adaptive(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("zero_pad")
-def _zero_pad(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _zero_pad(c: _Context, layer: ZeroPad, x: _Value, out_shape: tuple) -> _Value:
     from ..layers.base import explicit_pairs
 
     g = c.g
@@ -490,7 +503,7 @@ def _zero_pad(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("crop")
-def _crop(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _crop(c: _Context, layer: Crop, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CF)
     dims = x.shape[:-1]
@@ -504,7 +517,7 @@ def _crop(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("upsample")
-def _upsample(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _upsample(c: _Context, layer: Upsample, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CF)
     sizes = [int(x.shape[-1]), *(int(d) for d in out_shape[:-1])]
@@ -517,13 +530,13 @@ def _upsample(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("flatten")
-def _flatten(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _flatten(c: _Context, layer: Flatten, x: _Value, out_shape: tuple) -> _Value:
     x = c.g.layout(x, CL)
     return _Value(c.g.node("Flatten", [x.name], layer.name, axis=1), CL, out_shape)
 
 
 @rules.layer("reshape")
-def _reshape(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _reshape(c: _Context, layer: Reshape, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CL)
     target = g.ints(f"{layer.name}/shape", [0, *(int(d) for d in layer.shape)])
@@ -531,14 +544,14 @@ def _reshape(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("permute")
-def _permute(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _permute(c: _Context, layer: Permute, x: _Value, out_shape: tuple) -> _Value:
     x = c.g.layout(x, CL)
     perm = [0, *(int(a) % x.rank + 1 for a in layer.axes)]
     return _Value(c.g.node("Transpose", [x.name], layer.name, perm=perm), CL, out_shape)
 
 
 @rules.layer("dense")
-def _dense(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _dense(c: _Context, layer: Dense, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CL)
     w = c.weights[layer.name]
@@ -555,7 +568,7 @@ def _dense(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("batchnorm")
-def _batchnorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _batchnorm(c: _Context, layer: BatchNorm, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CF)
     w = c.weights[layer.name]
@@ -570,7 +583,7 @@ def _batchnorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("layernorm")
-def _layernorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _layernorm(c: _Context, layer: LayerNorm, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CL)
     axes = sorted(layer.normalised_axes(out_shape))
@@ -588,7 +601,7 @@ def _layernorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("dropout")
-def _dropout(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _dropout(c: _Context, layer: Dropout, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     ratio = g.const(f"{layer.name}/ratio", float(layer.rate))
     return _Value(g.node("Dropout", [x.name, ratio], layer.name), x.layout, out_shape)
@@ -596,19 +609,19 @@ def _dropout(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 @rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid",
              "mish", "softplus")
-def _activation_layer(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _activation_layer(c: _Context, layer: Activation, x: _Value, out_shape: tuple) -> _Value:
     out = _activation(c.g, layer.type, x.name, layer.name, getattr(layer, "alpha", None))
     return _Value(out, x.layout, out_shape)
 
 
 @rules.layer("softmax")
-def _softmax(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _softmax(c: _Context, layer: Softmax, x: _Value, out_shape: tuple) -> _Value:
     axis = onnx_axis(layer.axis, x.rank, x.layout) if x.rank else 1
     return _Value(c.g.node("Softmax", [x.name], layer.name, axis=axis), x.layout, out_shape)
 
 
 @rules.layer("prelu")
-def _prelu(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _prelu(c: _Context, layer: PReLU, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     slope = c.weights[layer.name]["weight"]
     if x.layout == CF and x.rank >= 2:
@@ -617,7 +630,7 @@ def _prelu(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("layer_scale")
-def _layer_scale(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _layer_scale(c: _Context, layer: LayerScale, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     factor = c.weights[layer.name]["weight"]
     if x.layout == CF and x.rank >= 2:
@@ -627,7 +640,7 @@ def _layer_scale(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value
 
 
 @rules.layer("position_embedding")
-def _position_embedding(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _position_embedding(c: _Context, layer: PositionEmbedding, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CL)
     table = g.const(f"{layer.name}.weight", c.weights[layer.name]["weight"])
@@ -635,19 +648,19 @@ def _position_embedding(c: _Context, layer: Any, x: _Value, out_shape: tuple) ->
 
 
 @rules.merge("attention")
-def _attention(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+def _attention(c: _Context, layer: Attention, inputs: list[_Value], out_shape: tuple) -> _Value:
     """Tokens flattened to ``[N, T, d]`` (as the layer does), the ``Attention`` function, then the query's
     token axes back."""
     g = c.g
     w = c.weights[layer.name]
     roles = [g.layout(v, CL) for v in inputs]
     flat = []
-    for k, value in enumerate(roles):
-        if value.rank == 2:
-            flat.append(value.name)
+    for k, role in enumerate(roles):
+        if role.rank == 2:
+            flat.append(role.name)
         else:
-            target = g.ints(f"{layer.name}/tokens{k}", [0, -1, int(value.shape[-1])])
-            flat.append(g.node("Reshape", [value.name, target], f"{layer.name}/flatten{k}"))
+            target = g.ints(f"{layer.name}/tokens{k}", [0, -1, int(role.shape[-1])])
+            flat.append(g.node("Reshape", [role.name, target], f"{layer.name}/flatten{k}"))
     query = flat[0]
     value = flat[1] if len(flat) > 1 else query
     key = flat[2] if len(flat) > 2 else value
@@ -666,7 +679,7 @@ def _attention(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) 
 
 
 @rules.layer("class_token")
-def _class_token(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _class_token(c: _Context, layer: ClassToken, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CL)
     token = g.const(f"{layer.name}.weight", c.weights[layer.name]["weight"])
@@ -674,7 +687,7 @@ def _class_token(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value
 
 
 @rules.layer("embedding")
-def _embedding(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _embedding(c: _Context, layer: Embedding, x: _Value, out_shape: tuple) -> _Value:
     """The ids (floats, as every cnncalc input) cast to integers, then rows of the table."""
     g = c.g
     x = g.layout(x, CL)
@@ -686,7 +699,7 @@ def _embedding(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("groupnorm")
-def _groupnorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _groupnorm(c: _Context, layer: GroupNorm, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CL)
     w = c.weights[layer.name]
@@ -699,7 +712,7 @@ def _groupnorm(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("normalize")
-def _normalize(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _normalize(c: _Context, layer: Activation, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CF)
     flat = [0, int(x.shape[-1]), -1] if x.rank >= 2 else [0, 1, -1]  # one sample axis: min-max over it
@@ -708,7 +721,7 @@ def _normalize(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("lrn")
-def _lrn(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _lrn(c: _Context, layer: LocalResponseNorm, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     x = g.layout(x, CF)
     out = g.node("LRN", [x.name], layer.name, size=int(layer.size), alpha=float(layer.alpha),
@@ -717,7 +730,7 @@ def _lrn(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
 
 
 @rules.layer("channel_shuffle")
-def _channel_shuffle(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _channel_shuffle(c: _Context, layer: ChannelShuffle, x: _Value, out_shape: tuple) -> _Value:
     """As torchvision writes it: view [N, g, C/g, ...], swap the two, view back."""
     g = c.g
     x = g.layout(x, CF)
@@ -732,7 +745,7 @@ def _channel_shuffle(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _V
 
 
 @rules.layer("slice")
-def _slice(c: _Context, layer: Any, x: _Value, out_shape: tuple) -> _Value:
+def _slice(c: _Context, layer: Slice, x: _Value, out_shape: tuple) -> _Value:
     g = c.g
     axis = onnx_axis(layer.axis, x.rank, x.layout)
     stop = INT64_MAX if layer.stop is None else int(layer.stop)
@@ -751,7 +764,7 @@ def _same_layout(g: _Graph, inputs: list[_Value]) -> list[_Value]:
 
 
 @rules.merge("add", "multiply", "subtract", "maximum", "minimum", "average")
-def _merge(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+def _merge(c: _Context, layer: Merge, inputs: list[_Value], out_shape: tuple) -> _Value:
     g = c.g
     xs = _same_layout(g, inputs)
     names = [x.name for x in xs]
@@ -772,7 +785,7 @@ def _merge(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _
 
 
 @rules.merge("concat")
-def _concat(c: _Context, layer: Any, inputs: list[_Value], out_shape: tuple) -> _Value:
+def _concat(c: _Context, layer: Concat, inputs: list[_Value], out_shape: tuple) -> _Value:
     g = c.g
     xs = _same_layout(g, inputs)
     layout = xs[0].layout

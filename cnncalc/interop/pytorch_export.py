@@ -22,10 +22,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..layers.activation import Activation, Dropout, LayerScale, LeakyReLU, PReLU, Softmax
+from ..layers.attention import Attention
 from ..layers.base import Layer, explicit_pairs
+from ..layers.conv import Conv, ConvTranspose, DepthwiseConv, SeparableConv
+from ..layers.dense import BatchNorm, Dense
+from ..layers.merge import Concat, Merge
+from ..layers.norm import GroupNorm, LayerNorm
+from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
+from ..layers.reshape import Flatten, Reshape, ZeroPad
+from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.spatial import Crop, LocalResponseNorm, Upsample
+from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..spec.network import Network
 from .codegen import CodeWriter, LayerRule, MergeRule, Unsupported, export_code, size_text, whole
-from .export_rules import Rules
+from .export_rules import Biased, Rules, Windowed
 from .identifiers import class_name, docstring_text
 
 __all__ = ["export_pytorch"]
@@ -244,7 +255,7 @@ class _Writer(CodeWriter):
         return "\n".join(lines) + LOADER.format(cls=cls)
 
 
-def _padding_for(layer: Layer, rank: int) -> tuple[str, list[tuple[int, int]] | None]:
+def _padding_for(layer: Windowed, rank: int) -> tuple[str, list[tuple[int, int]] | None]:
     """('same', None), ('symmetric', pairs) or ('explicit', pairs), 'full' resolved."""
     kind = layer.padding[0]
     if kind == "same":
@@ -258,7 +269,7 @@ def _padding_for(layer: Layer, rank: int) -> tuple[str, list[tuple[int, int]] | 
     return ("symmetric" if symmetric else "explicit"), pairs
 
 
-def _padded_input(layer: Layer, x: str, rank: int, fill: str = "") -> tuple[str, str]:
+def _padded_input(layer: Windowed, x: str, rank: int, fill: str = "") -> tuple[str, str]:
     """(the padded input expression, the module's padding argument)."""
     kind, pairs = _padding_for(layer, rank)
     value = f", value={fill}" if fill else ""
@@ -272,7 +283,7 @@ def _padded_input(layer: Layer, x: str, rank: int, fill: str = "") -> tuple[str,
     return f"F.pad({x}, {_fpad(pairs)}{value})", ""
 
 
-def _window_args(layer: Layer, rank: int) -> str:
+def _window_args(layer: Windowed, rank: int) -> str:
     kernel, stride, dilation = layer.geometry(rank)
     text = f"kernel_size={size_text(kernel)}"
     if any(s != 1 for s in stride):
@@ -282,12 +293,12 @@ def _window_args(layer: Layer, rank: int) -> str:
     return text
 
 
-def _bias_flag(layer: Layer) -> str:
+def _bias_flag(layer: Biased) -> str:
     return "" if layer.bias is not False else ", bias=False"
 
 
-def _activated(layer: Layer, expression: str) -> str:
-    name = getattr(layer, "activation", "none")
+def _activated(layer: Biased, expression: str) -> str:
+    name = layer.activation
     if name in ("none", "linear"):
         return expression
     if name == "leaky_relu":
@@ -303,7 +314,7 @@ rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("PyTorch", UNSUPPOR
 
 
 @rules.layer("conv")
-def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _conv(w: _Writer, layer: Conv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
     padded, padding = _padded_input(layer, x, rank)
@@ -317,7 +328,7 @@ def _conv(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("depthwise_conv")
-def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _depthwise(w: _Writer, layer: DepthwiseConv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
     padded, padding = _padded_input(layer, x, rank)
@@ -331,7 +342,7 @@ def _depthwise(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("separable_conv")
-def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _separable(w: _Writer, layer: SeparableConv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
     padded, padding = _padded_input(layer, x, rank)
@@ -348,7 +359,7 @@ def _separable(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("conv_transpose")
-def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _transpose(w: _Writer, layer: ConvTranspose, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
     pairs = layer.transpose_pads(rank)
@@ -373,7 +384,7 @@ def _transpose(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("dense")
-def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _dense(w: _Writer, layer: Dense, x: str, attr: str, shape: tuple) -> str:
     features = whole(shape[-1], "the feature count")
     w.add_module(attr, f"nn.Linear({features}, {layer.units}{_bias_flag(layer)})")
     w.weight(layer, "weight", f"{attr}.weight", "dense")
@@ -385,7 +396,7 @@ def _dense(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("batchnorm")
-def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _batchnorm(w: _Writer, layer: BatchNorm, x: str, attr: str, shape: tuple) -> str:
     channels = whole(shape[-1], "the channel count")
     kind = {1: 1, 2: 1, 3: 2, 4: 3}[len(shape)]
     affine = layer.center or layer.scale
@@ -402,7 +413,7 @@ def _batchnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("layernorm")
-def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _layernorm(w: _Writer, layer: LayerNorm, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape)
     if [a % rank for a in layer.axis] != [rank - 1]:
         raise Unsupported("only a layernorm over the last axis is exported")
@@ -418,7 +429,7 @@ def _layernorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("groupnorm")
-def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _groupnorm(w: _Writer, layer: GroupNorm, x: str, attr: str, shape: tuple) -> str:
     if layer.center != layer.scale:
         raise Unsupported("PyTorch's GroupNorm learns both gamma and beta or neither")
     channels = whole(shape[-1], "the channel count")
@@ -431,16 +442,15 @@ def _groupnorm(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("maxpool", "avgpool")
-def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _pool(w: _Writer, layer: MaxPool | AvgPool, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     kind, pairs = _padding_for(layer, rank)
     kernel, _stride, dilation = layer.geometry(rank)
-    is_max = layer.type.startswith("maxpool")
     ceil = ", ceil_mode=True" if layer.ceil_mode else ""
     fits = kind == "symmetric" and pairs is not None and all(b <= k // 2 for (b, _), k in zip(pairs, kernel))
     if not fits and layer.ceil_mode:
         raise Unsupported("ceil_mode with padding PyTorch's pooling cannot take has no equivalent")
-    if not is_max and any(d != 1 for d in dilation):
+    if isinstance(layer, AvgPool) and any(d != 1 for d in dilation):
         raise Unsupported("PyTorch's average pooling has no dilation")
     kernel, stride, dilation = layer.geometry(rank)
     args = f"kernel_size={size_text(kernel)}"
@@ -448,7 +458,7 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
         args += f", stride={size_text(stride)}"
     if any(d != 1 for d in dilation):
         args += f", dilation={size_text(dilation)}"
-    if is_max:
+    if isinstance(layer, MaxPool):
         padded, padding = _padded_input(layer, x, rank, fill="float('-inf')") if not fits else (
             x, _padded_input(layer, x, rank)[1])
         w.add_module(attr, f"nn.MaxPool{rank}d({args}{padding}{ceil})")
@@ -471,7 +481,7 @@ def _pool(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("global_maxpool", "global_avgpool")
-def _global(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _global(w: _Writer, layer: GlobalPool, x: str, attr: str, shape: tuple) -> str:
     dims = tuple(range(2, len(shape) + 1))
     keep = ", keepdim=True" if layer.keepdims else ""
     if layer.type == "global_avgpool":
@@ -480,7 +490,7 @@ def _global(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("adaptive_avgpool", "adaptive_maxpool")
-def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _adaptive(w: _Writer, layer: AdaptivePool, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     size = tuple(layer.axes("size", rank))
     kind = "Avg" if layer.type == "adaptive_avgpool" else "Max"
@@ -489,19 +499,19 @@ def _adaptive(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("zero_pad")
-def _zero_pad(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _zero_pad(w: _Writer, layer: ZeroPad, x: str, attr: str, shape: tuple) -> str:
     return f"F.pad({x}, {_fpad(explicit_pairs(layer.padding, len(shape) - 1))})"
 
 
 @rules.layer("crop")
-def _crop(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _crop(w: _Writer, layer: Crop, x: str, attr: str, shape: tuple) -> str:
     pairs = [(whole(b, "a crop"), whole(a, "a crop")) for b, a in layer.amounts(tuple(shape[:-1]))]
     slices = ", ".join(f"{b}:{-a if a else ''}" for b, a in pairs)
     return f"{x}[:, :, {slices}]"
 
 
 @rules.layer("upsample")
-def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _upsample(w: _Writer, layer: Upsample, x: str, attr: str, shape: tuple) -> str:
     out = w.shapes[layer.name]
     size = tuple(whole(d, "an upsampled size") for d in out[:-1])
     rank = len(size)
@@ -512,26 +522,26 @@ def _upsample(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("flatten")
-def _flatten(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _flatten(w: _Writer, layer: Flatten, x: str, attr: str, shape: tuple) -> str:
     if len(shape) == 1:
         return x
     return f"torch.flatten(channels_last({x}), 1)  # cnncalc's (channels-last) order"
 
 
 @rules.layer("reshape")
-def _reshape(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _reshape(w: _Writer, layer: Reshape, x: str, attr: str, shape: tuple) -> str:
     target = ", ".join(str(d) for d in layer.shape)
     return f"channels_first(channels_last({x}).reshape({x}.shape[0], {target}))"
 
 
 @rules.layer("permute")
-def _permute(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _permute(w: _Writer, layer: Permute, x: str, attr: str, shape: tuple) -> str:
     axes = ", ".join(str(a % len(shape) + 1) for a in layer.axes)
     return f"channels_first(channels_last({x}).permute(0, {axes}))"
 
 
 @rules.layer("slice")
-def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _slice(w: _Writer, layer: Slice, x: str, attr: str, shape: tuple) -> str:
     dim = _torch_dim(layer.axis, len(shape))
     stop = "" if layer.stop is None else str(layer.stop)
     step = "" if layer.step == 1 else f":{layer.step}"
@@ -539,13 +549,13 @@ def _slice(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("channel_shuffle")
-def _shuffle(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _shuffle(w: _Writer, layer: ChannelShuffle, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.ChannelShuffle({layer.groups})")
     return f"self.{attr}({x})"
 
 
 @rules.layer("prelu")
-def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _prelu(w: _Writer, layer: PReLU, x: str, attr: str, shape: tuple) -> str:
     count = 1 if layer.alpha == "single" else whole(shape[-1], "the channel count")
     w.add_module(attr, f"nn.PReLU({count})")
     w.weight(layer, "weight", f"{attr}.weight")
@@ -553,7 +563,7 @@ def _prelu(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("layer_scale")
-def _layer_scale(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _layer_scale(w: _Writer, layer: LayerScale, x: str, attr: str, shape: tuple) -> str:
     channels = whole(shape[-1], "the channel count")
     w.add_module(attr, f"nn.Parameter(torch.full(({channels},), {layer.init!r}))")
     w.weight(layer, "weight", attr)
@@ -562,17 +572,17 @@ def _layer_scale(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> s
 
 
 @rules.layer("dropout")
-def _dropout(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _dropout(w: _Writer, layer: Dropout, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.Dropout({layer.rate!r})")
     return f"self.{attr}({x})"
 
 
 @rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "hardswish",
              "hardsigmoid", "mish", "softplus")
-def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
-    if layer.type == "leaky_relu":
+def _activation(w: _Writer, layer: Activation, x: str, attr: str, shape: tuple) -> str:
+    if isinstance(layer, LeakyReLU):
         return f"F.leaky_relu({x}, {layer.alpha!r})"
-    if layer.type == "softmax":
+    if isinstance(layer, Softmax):
         return f"torch.softmax({x}, dim={_torch_dim(layer.axis, len(shape))})"
     if layer.type not in _TORCH_ACTIVATIONS:
         raise Unsupported(f"{layer.type} has no PyTorch function")
@@ -580,13 +590,13 @@ def _activation(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> st
 
 
 @rules.layer("normalize")
-def _normalize(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _normalize(w: _Writer, layer: Activation, x: str, attr: str, shape: tuple) -> str:
     w.helper("min_max")
     return f"min_max({x})"
 
 
 @rules.layer("lrn")
-def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _lrn(w: _Writer, layer: LocalResponseNorm, x: str, attr: str, shape: tuple) -> str:
     # torch's LocalResponseNorm is cnncalc's: alpha divided by the size, the window c − ⌊n/2⌋ … c + ⌊(n−1)/2⌋
     w.add_module(attr, f"nn.LocalResponseNorm({layer.size}, alpha={layer.alpha!r}, beta={layer.beta!r}, "
                        f"k={layer.k!r})")
@@ -596,7 +606,7 @@ def _lrn(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
 
 
 @rules.layer("class_token")
-def _class_token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _class_token(w: _Writer, layer: ClassToken, x: str, attr: str, shape: tuple) -> str:
     d = whole(shape[-1], "the feature count")
     w.add_module(attr, f"nn.Parameter(torch.zeros({d}))")
     w.weight(layer, "weight", attr)
@@ -604,7 +614,7 @@ def _class_token(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> s
 
 
 @rules.layer("position_embedding")
-def _position_embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _position_embedding(w: _Writer, layer: PositionEmbedding, x: str, attr: str, shape: tuple) -> str:
     table = ", ".join(str(whole(d, "a size")) for d in shape)
     w.add_module(attr, f"nn.Parameter(torch.zeros({table}))  # cnncalc's layout (channels last)")
     w.weight(layer, "weight", attr)
@@ -612,14 +622,14 @@ def _position_embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tupl
 
 
 @rules.layer("embedding")
-def _embedding(w: _Writer, layer: Layer, x: str, attr: str, shape: tuple) -> str:
+def _embedding(w: _Writer, layer: Embedding, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.Embedding({layer.vocab}, {layer.dim})")
     w.weight(layer, "weight", f"{attr}.weight")
     return f"channels_first(self.{attr}({x}.long()))  # the input holds integer ids"
 
 
 @rules.merge("attention")
-def _attention(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
+def _attention(w: _Writer, layer: Attention, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     dims = layer.dims(shapes)
     sizes = [whole(dims[k], "an attention size") for k in ("d_q", "d_k", "d_v", "h", "k", "v", "out")]
     bias = "" if layer.bias else ", bias=False"
@@ -639,7 +649,7 @@ _OPERATORS = {"add": " + ", "multiply": " * ", "subtract": " - "}
 
 
 @rules.merge("add", "multiply", "subtract", "maximum", "minimum", "average")
-def _merge(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
+def _merge(w: _Writer, layer: Merge, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     if len({len(s) for s in shapes}) != 1:
         raise Unsupported("inputs of different ranks broadcast differently channels-first")
     if layer.type in _OPERATORS:
@@ -654,7 +664,7 @@ def _merge(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tupl
 
 
 @rules.merge("concat")
-def _concat(w: _Writer, layer: Layer, xs: list[str], attr: str, shapes: list[tuple]) -> str:
+def _concat(w: _Writer, layer: Concat, xs: list[str], attr: str, shapes: list[tuple]) -> str:
     return f"torch.cat([{', '.join(xs)}], dim={_torch_dim(layer.axis, len(shapes[0]))})"
 
 
