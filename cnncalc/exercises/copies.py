@@ -573,7 +573,7 @@ def copy_check(results: list[Any], qids: list[str], answers_of: dict[int, dict[s
     given = [given_of.get(p) for p in positions] if given_of is not None else None
     own = [own_of.get(p) for p in positions] if own_of is not None else None
     pairs = find_copies(students, qids, answers, keys, given, own)
-    warnings = []
+    warnings: list[str] = []
     for pair in pairs:
         message = pair.message()
         a, b = (positions[pair.positions[0]], positions[pair.positions[1]])

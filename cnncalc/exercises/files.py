@@ -6,6 +6,7 @@ import csv
 import glob
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import CnnCalcError
@@ -20,7 +21,7 @@ MAX_ROSTER_BYTES = 8 * 1024 * 1024
 MAX_ROSTER_ID_CHARS = 200
 
 
-def answer_paths(items: list[str]) -> tuple[list[Path], dict[Path, str]]:
+def answer_paths(items: Sequence[str]) -> tuple[list[Path], dict[Path, str]]:
     """Files, folders (their .yaml/.yml/.json entries) and globs, in a stable order, without repeats; and
     the entries refused with their reason.
 

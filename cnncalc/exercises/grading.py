@@ -530,20 +530,20 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         return 0.0, "incorrect", f"expected {want}, got {text}{_why_not_close(number, float(value), q)}"
     if kind == "matrix":
         matrix = _matrix(got, value)
-        want = np.atleast_2d(value)
+        target = np.atleast_2d(value)
         if np.ndim(value) == 1 and matrix.shape[1] == 1:  # a vector (a flattened map) written as a column
             matrix = matrix.T
-        if matrix.shape != want.shape:
-            return 0.0, "incorrect", (f"the matrix should be {want.shape[0]}×{want.shape[1]}, got "
+        if matrix.shape != target.shape:
+            return 0.0, "incorrect", (f"the matrix should be {target.shape[0]}×{target.shape[1]}, got "
                                       f"{matrix.shape[0]}×{matrix.shape[1]}")
-        good = np.vectorize(lambda a, b: close(a, b, q))(matrix, want)
+        good = np.vectorize(lambda a, b: close(a, b, q))(matrix, target)
         right = int(good.sum())
         if right == good.size:
             return 1.0, "correct", "correct"
         wrong = [(int(i), int(j)) for i, j in zip(*np.nonzero(~good))]
         lines = [f"{right} of {good.size} cells correct; wrong:"]
         for i, j in wrong[:12]:
-            text, cell = shown(matrix[i, j], want[i, j])
+            text, cell = shown(matrix[i, j], target[i, j])
             lines.append(f"row {i + 1}, column {j + 1}: expected {cell}, got {text}"
                          + _cell_working(expected, i, j))
         if len(wrong) > 12:

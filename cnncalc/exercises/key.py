@@ -14,6 +14,8 @@ import numpy as np
 
 from ..calc.analysis import Summary, analyse, whole_size
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..layers.conv import Conv
+from ..layers.pool import AvgPool, MaxPool
 from ..maths import arith
 from ..maths.budget import shared_budget
 from ..maths.ranges import ranges
@@ -153,7 +155,7 @@ class KeyBuilder:
                 if not all(arith.is_int(d) and d > 0 for d in shape):
                     return None
                 shapes[layer.name], counts[layer.name] = shape, count
-            last = network.layers[network.order[-1]].name if network.order else None
+            last = network.layers[network.order[-1]].name  # (a network has at least one layer)
             if head in ("shape", "size"):
                 shape = shapes[c.get("layer") or last]
                 if head == "size":
@@ -281,7 +283,8 @@ class KeyBuilder:
     def _conv_working(self, result: RunResult, layer_name: str, at: list[int], value: float) -> list[str]:
         network = result.summary.network
         layer = network.layer(layer_name)
-        if layer.type != "conv" or layer.groups != 1 or layer.dilation != (1, 1) or len(at) != 3:
+        if (not isinstance(layer, Conv) or layer.type != "conv" or layer.groups != 1 or layer.dilation != (1, 1)
+                or len(at) != 3):
             return [f"{layer_name}[{', '.join(map(str, at))}] = {num(value)} (computed by the executor)"]
         source = layer.inputs[0]
         x = result.layer_output(source)
@@ -332,7 +335,7 @@ class KeyBuilder:
             source = layer.inputs[0]
             x = result.layer_output(source)
             detail["input"] = x[:, :, channel] if x.ndim == 3 else x
-            if layer.type != "relu":
+            if isinstance(layer, (MaxPool, AvgPool)):
                 detail["kernel"], detail["stride"] = layer.kernel, layer.stride
         lines += self._worked_cell(result, c["layer"], detail, output, channel)
         return Expected(np.asarray(matrix, dtype=float), lines, detail)

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -504,9 +504,8 @@ def _refs(value: Any) -> Iterator[tuple[str, Any]]:
 class Checker:
     """Checks parsed values against the tables above; every failure names file, line, key and value."""
 
-    def __init__(self, source: str, data: set[str] | dict[str, Any] = frozenset(),
-                 networks: set[str] | dict[str, Any] = frozenset(), error: type[ExerciseError] = ProblemFileError
-                 ) -> None:
+    def __init__(self, source: str, data: Collection[str] = frozenset(), networks: Collection[str] = frozenset(),
+                 error: type[ExerciseError] = ProblemFileError) -> None:
         self.source = source
         self.data = set(data)
         self.networks = set(networks)

@@ -10,14 +10,18 @@ exactly what the command does:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CnnCalcError
+
+if TYPE_CHECKING:
+    from .variants import Variant
 
 GRADEBOOK_FORMATS = ("csv", "canvas", "moodle")
 #: what generate writes into a sheet's answer template (variants.data_fingerprint); other values in an
@@ -228,14 +232,14 @@ def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool
         ordered = sorted(positions, key=lambda position: stamps.get(position, (0, "")))
         names = ", ".join(display_path(results[p].file) for p in ordered)
         if latest:
-            kept = ordered[-1]
+            last = ordered[-1]
             dropped.update(ordered[:-1])
-            chosen = (f"{display_path(student)}: graded {display_path(results[kept].file)} (submitted last, "
+            chosen = (f"{display_path(student)}: graded {display_path(results[last].file)} (submitted last, "
                       f"--latest), not {', '.join(display_path(results[p].file) for p in ordered[:-1])}")
             warnings.append(chosen)
             # the duplicate is settled: the row keeps the choice, not a DUPLICATE flag
-            results[kept].warnings = [w for w in results[kept].warnings if not w.startswith("duplicate student id ")]
-            results[kept].warnings.append(chosen)
+            results[last].warnings = [w for w in results[last].warnings if not w.startswith("duplicate student id ")]
+            results[last].warnings.append(chosen)
             continue
         reason = f"{len(positions)} files for student {display_path(student)!r} (--latest grades the last): {names}"
         for position in positions:
@@ -302,13 +306,14 @@ def generate(problem: str, out: str, *, seed: int | None = None, count: int = 1,
                            file=problem, hint="add a vary: section, or give --count 1")
     folder = Path(out)
     warnings: list[str] = []
-    if roster is not None or students is not None:
+    make: list[Callable[[], Variant]]
+    if seed is not None:  # (else a roster or students, as checked above)
+        labels = [f"variant-{seed}-{i}" for i in range(count)]
+        make = [functools.partial(seed_variant, raw, problem, seed, i) for i in range(count)]
+    else:
         secret = secret if secret is not None else read_secret(secret_file)
         labels = list(students) if students is not None else read_roster(str(roster), warnings)
-        make = [lambda student=student: student_variant(raw, problem, secret, student) for student in labels]
-    else:
-        labels = [f"variant-{seed}-{i}" for i in range(count)]
-        make = [lambda i=i: seed_variant(raw, problem, seed, i) for i in range(count)]
+        make = [functools.partial(student_variant, raw, problem, secret, student) for student in labels]
     removed = write_variants(folder, labels, make, format, force, inputs=[problem, roster, secret_file])
     return GenerateRun(folder, labels, removed, warnings)
 

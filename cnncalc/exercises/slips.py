@@ -145,9 +145,10 @@ class Context:
     def spec_slips(self, change: Callable[[Any, dict[str, Any]], dict[str, Any] | None], say: Say
                    ) -> Iterator[tuple[Any, str]]:
         """The slip made at every layer ``change`` applies to, then at each of them alone."""
-        if self.net is None:
+        net = self.net
+        if net is None:
             return
-        spec = self.builder.spec(self.net)
+        spec = self.builder.spec(net)
         found = []
         for position, item, layer in self.layers(spec):
             changed = change(layer, copy.deepcopy(dict(item)))
@@ -157,7 +158,7 @@ class Context:
             new = copy.deepcopy(spec)
             for position, changed, _ in group:
                 new["layers"][position] = changed
-            return self.value(self.builder.changed({self.net: new}))
+            return self.value(self.builder.changed({net: new}))
 
         for group, value in self._effective(found, value_of):
             yield value, say(self, [layer for _, _, layer in group])
@@ -265,7 +266,7 @@ def _say_bias(ctx: Context, layers: list[Any]) -> str:
     if ctx.head == "params":
         network = ctx.builder.network(ctx.net)
         counted = [name for name in ctx.targets() if base_type(network.layer(name)) in BIASED
-                   and network.layer(name).bias is not False]
+                   and getattr(network.layer(name), "bias", False) is not False]
         if len(layers) == 1 and len(counted) > 1:
             layer = layers[0]
             count = layer.bias_count(ctx.record(layer.name).output_shape)
@@ -398,7 +399,8 @@ def _ceil_for_floor(ctx: Context) -> Iterator[tuple[Any, str]]:
         values = dict(ctx.compute["solve"])
         n, f, p, s, d = (values.get(name) for name in ("n", "f", "p", "s", "d"))
         p, s, d = p or 0, s or 1, d or 1
-        if all(isinstance(v, int) for v in (n, f, p, s, d)) and not values.get("same"):
+        if (isinstance(n, int) and isinstance(f, int) and all(isinstance(v, int) for v in (p, s, d))
+                and not values.get("same")):
             top = n + 2 * p - d * (f - 1) - 1
             ceil = arith.ceil_div(top, s) + 1
             yield ceil, f"the floor is rounded up: ⌈({n} + 2·{p} − {_span(f, d)})/{s}⌉ + 1 = {ceil}"
