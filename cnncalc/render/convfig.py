@@ -286,7 +286,8 @@ def figure_for_network(summary: Any) -> ConvFigure | None:
     dilation = square(options.get("dilation", 1))
     padding = options.get("padding", ("each", 0))
     pad = square(padding[1]) if isinstance(padding, tuple) and padding[:1] == ("each",) else None
-    if None in (n, kernel, stride, dilation, pad) or not isinstance(record.output_shape[0], int):
+    if (n is None or kernel is None or stride is None or dilation is None or pad is None
+            or not isinstance(record.output_shape[0], int)):
         return None
     transpose = layer.type.startswith("conv_transpose")
     out_pad = square(options.get("output_padding", 0)) if transpose else 0

@@ -38,7 +38,7 @@ def summary_dict(summary: Summary, view: View = DEFAULT_VIEW) -> dict[str, Any]:
         if group:
             entry["block"] = group[-1]
         layers.append(entry)
-    result = {
+    result: dict[str, Any] = {
         "name": summary.name,
         "input": [json_dim(d) for d in summary.input_shape],
         "layers": layers,
