@@ -63,11 +63,12 @@ def read_image(path: str | Path, max_bytes: int = 2 * 1024**3) -> np.ndarray:
                                          got=human_bytes(pixels * channels * 8),
                                          expected=f"at most --max-memory = {human_bytes(max_bytes)}")
                 image.load()
-                if image.mode in _GREY_8 and image.mode != "L":
-                    image = image.convert("L")
-                elif image.mode not in ("L", "RGB", *_GREY_WIDE):
-                    image = image.convert("RGBA" if "A" in image.getbands() else "RGB").convert("RGB")
-                array = np.asarray(image).astype(float)  # exact: every stored value fits a float64
+                picture: image_module.Image = image  # (the file's image, or a converted copy of it)
+                if picture.mode in _GREY_8 and picture.mode != "L":
+                    picture = picture.convert("L")
+                elif picture.mode not in ("L", "RGB", *_GREY_WIDE):
+                    picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB").convert("RGB")
+                array = np.asarray(picture).astype(float)  # exact: every stored value fits a float64
     except ExecutionError:
         raise
     except UnidentifiedImageError:
