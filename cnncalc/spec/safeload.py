@@ -281,7 +281,9 @@ def _merged(own: LineDict, merges: list[LineDict]) -> LineDict:
         for key, item in source.items():
             if key not in own and key not in result:
                 result[key] = item
-                result.key_lines[key] = source.line_of(key)
+                line = source.line_of(key)
+                if line is not None:  # (the loader's mappings always know their lines)
+                    result.key_lines[key] = line
     result.update(own)
     result.key_lines.update(own.key_lines)
     return result
