@@ -733,7 +733,8 @@ def run(
 
 def main() -> None:
     # Typer vendors click in recent releases and depends on it in older ones: take its classes from Typer.
-    click_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    # (Any: an exception class of whichever click this is, found among the bases of one of its classes)
+    click_error: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     no_args = getattr(sys.modules[click_error.__module__], "NoArgsIsHelpError", ())
     _printable_streams()
     try:
