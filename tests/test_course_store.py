@@ -392,8 +392,7 @@ def test_copy_flags_recorded_kept_and_decided(course, tmp_path):
         taken = variants["ada"] if student == HOSTILE else variants[student]
         paths.append(answer_file(tmp_path / "fb", f"f{n}.json", student, key_answers(taken.problem, taken.key),
                                  variant=variants[student].fingerprint))
-    copies: list = []
-    results, _ = grade_variants(raw, source, paths, secret, {}, copies)
+    results, _, copies = grade_variants(raw, source, paths, secret, {})
     problem = load_problem(FILTER_BANK)
     assert C.record_grades(course, problem, results, paths, copies=copies).flags == 1
     listed = C.flags(course)

@@ -287,7 +287,7 @@ def test_follow_through_against_each_students_own_variant(tmp_path):
         path = folder / f"{name}.json"
         path.write_text(json.dumps({"student": name, "variant": variant.fingerprint, "answers": answers}))
         paths.append(path)
-    results, _ = grade_variants(raw, str(source), paths, SECRET)
+    results, _, _ = grade_variants(raw, str(source), paths, SECRET)
     for result in results:
         pool = by_id(result)["b.pool"]
         assert result.error is None and pool.follow_through and pool.score == pytest.approx(0.125), pool.feedback

@@ -273,7 +273,7 @@ def test_copy_check_flags_a_whole_copy_and_not_two_of_three_in_a_class_of_two(tm
     assert all(key_a[q] != key_b[q] for q in key_a), "the test needs two variants with no common answer"
     # ann hands in bob's three answers under her own fingerprint: a whole copy, always flagged
     files = [answer_file(tmp_path, "ann", key_b, a.fingerprint), answer_file(tmp_path, "bob", key_b, b.fingerprint)]
-    results, warnings = grade_variants(raw, "s.yaml", files, SECRET)
+    results, warnings, _ = grade_variants(raw, "s.yaml", files, SECRET)
     flags = [w for w in warnings if "possible copy" in w]
     assert flags == [("possible copy: ann's answers match bob's variant on 3 question(s): q1, q2, q3; similarity "
                      "100%, evidence 0.0 bits — whole copy")], warnings
@@ -281,7 +281,7 @@ def test_copy_check_flags_a_whole_copy_and_not_two_of_three_in_a_class_of_two(tm
     # two of three from bob in a class of two is not enough evidence (and not a whole copy)
     files = [answer_file(tmp_path, "ann", {"q1": key_b["q1"], "q2": key_b["q2"], "q3": key_a["q3"]}, a.fingerprint),
              answer_file(tmp_path, "bob", key_b, b.fingerprint)]
-    results, warnings = grade_variants(raw, "s.yaml", files, SECRET)
+    results, warnings, _ = grade_variants(raw, "s.yaml", files, SECRET)
     assert not [w for w in warnings if "possible copy" in w], warnings
     assert results[0].score == 1 and results[1].score == 3
 
@@ -292,7 +292,7 @@ def test_copy_check_does_not_flag_a_tie(tmp_path):
     key_a, key_b = key_answers(a.problem, a.key), key_answers(b.problem, b.key)
     files = [answer_file(tmp_path, "ann", {"q1": key_b["q1"], "q2": key_a["q2"], "q3": -1}, a.fingerprint),
              answer_file(tmp_path, "bob", key_b, b.fingerprint)]
-    _, warnings = grade_variants(raw, "s.yaml", files, SECRET)
+    _, warnings, _ = grade_variants(raw, "s.yaml", files, SECRET)
     assert not [w for w in warnings if "possible copy" in w], "one match with bob and one with her own is no evidence"
 
 
@@ -308,7 +308,7 @@ def test_copy_check_ignores_values_many_variants_share(tmp_path):
     files = [answer_file(tmp_path, s, keys[s], variants[s].fingerprint) for s in students if s != "s0"]
     files.append(answer_file(tmp_path, "s0", {"q1": keys[other]["q1"], "q2": keys[other]["q2"], "q3": keys["s0"]["q3"]},
                              variants["s0"].fingerprint))
-    _, warnings = grade_variants(raw, "s.yaml", files, SECRET)
+    _, warnings, _ = grade_variants(raw, "s.yaml", files, SECRET)
     assert not [w for w in warnings if "possible copy" in w], (
         "answers that a crowd of variants share must not count as copying: " + "; ".join(warnings))
 
@@ -321,7 +321,7 @@ def test_a_fingerprint_of_another_variant_is_not_graded(tmp_path):
     files = [answer_file(tmp_path, "ann", key_answers(a.problem, a.key), b.fingerprint),
              answer_file(tmp_path, "bob", key_answers(b.problem, b.key)),
              answer_file(tmp_path, "cy", {}, "0123456789")]
-    results, _ = grade_variants(raw, "s.yaml", files, SECRET)
+    results, _, _ = grade_variants(raw, "s.yaml", files, SECRET)
     assert results[0].variant == a.fingerprint
     assert results[0].error == (f"fingerprint {b.fingerprint} is not this student's variant under this secret "
                                 f"({a.fingerprint}; it is bob's): not graded — check the secret, or the sheet the "
@@ -460,7 +460,7 @@ def test_unreadable_and_duplicate_answer_files_in_a_variant_batch(tmp_path):
     first = answer_file(tmp_path, "ann", key_answers(a.problem, a.key), a.fingerprint)
     second = tmp_path / "ann-again.json"
     second.write_text(first.read_text())
-    results, warnings = grade_variants(raw, "s.yaml", [bad, first, second], SECRET)
+    results, warnings, _ = grade_variants(raw, "s.yaml", [bad, first, second], SECRET)
     assert results[0].student == "broken" and results[0].error and [q.status for q in results[0].questions] == [
         "invalid"] * 3
     assert results[1].score == 3 and results[2].score == 3

@@ -160,12 +160,11 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
         from ..outputs import check_output
 
         check_output(gradebook, inputs, create_folders=True)
-    copies: list[Any] = []
     if secret_file or variants:
         from .variants import grade_variants, read_secret
 
-        results, warnings = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file), refused,
-                                           copies)
+        results, warnings, copies = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file),
+                                                   refused)
     else:
         results, warnings = grade_batch(loaded, paths, refused=refused)
         _refuse_variants_without_a_secret(loaded, results)

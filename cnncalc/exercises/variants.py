@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import CnnCalcError, ExerciseError
 from ..maths import expr
-from .copies import copy_check
+from .copies import CopyPair, copy_check
 from .key import Expected, KeyBuilder, compute_key
 from .problem import DEFAULT_TRIES, MAX_DRAWN, Problem, ProblemFileError, build_problem, line_of, resolve_refs
 
@@ -283,11 +283,11 @@ def student_variant(raw: dict[str, Any], source: str, secret: bytes, student: st
 
 
 def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: bytes,
-                   refused: dict[Path, str] | None = None, copies: list[Any] | None = None
-                   ) -> tuple[list[Any], list[str]]:
+                   refused: dict[Path, str] | None = None) -> tuple[list[Any], list[str], list[CopyPair]]:
     """Grade each file against its student's own variant (rebuilt from the secret); report fingerprint
-    mismatches and possible copies (see :mod:`.copies`; the flagged pairs are added to ``copies``). A file that cannot
-    be read, or whose student's variant cannot be built, is invalid; the batch goes on."""
+    mismatches and possible copies (see :mod:`.copies`). Returns the results, the batch's warnings and the
+    pairs flagged as possible copies. A file that cannot be read, or whose student's variant cannot be
+    built, is invalid; the batch goes on."""
     from .grading import (
         StudentResult,
         display_path,
@@ -350,6 +350,4 @@ def grade_variants(raw: dict[str, Any], source: str, paths: list[Path], secret: 
                   f"{whose}): not graded — check the secret, or the sheet the student answered")
         result.error = reason
         result.warnings.append(reason)
-    if copies is not None:
-        copies += pairs
-    return results, warnings
+    return results, warnings, pairs

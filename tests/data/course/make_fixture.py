@@ -77,8 +77,7 @@ def main(out: Path) -> None:
                                         "answers": key_answers(taken.problem, taken.key)}, ensure_ascii=False))
             os.utime(path, (1_700_002_000 + position, 1_700_002_000 + position))
             paths.append(path)
-        copies: list = []
-        results, _ = grade_variants(raw, source, paths, secret, {}, copies)
+        results, _, copies = grade_variants(raw, source, paths, secret, {})
         from cnncalc.exercises import load_problem as load
 
         C.record_grades(course, load(source), results, paths, copies=copies)
