@@ -261,3 +261,23 @@ def test_every_command_function_is_in_the_library():
     for name in ("summarise", "solve", "run_files", "draw", "draw_conv", "zoo_listing", "read_network",
                  "import_model", "export_model", "check_problem", "problem_key", "grade", "generate"):
         assert name in cnncalc.__all__ and callable(getattr(cnncalc, name)), name
+
+
+def test_a_lone_path_or_name_is_one_item_not_its_characters(tmp_path):
+    # grade(problem, "answers/") grades that folder: a str is not taken as a sequence of one-letter paths
+    import yaml
+
+    from cnncalc import check_problem, read_network
+
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    key = check_problem(str(WORKSHEET)).document["answers"]
+    (folder / "ann.yaml").write_text(yaml.safe_dump({"student": "ann", "answers": key}, allow_unicode=True))
+    one = grade(str(WORKSHEET), str(folder))
+    assert [r.student for r in one.results] == ["ann"]
+    assert [r.student for r in grade(str(WORKSHEET), [str(folder)]).results] == ["ann"]
+    spec = tmp_path / "sym.yaml"
+    spec.write_text("input: [n, m, 3]\nlayers: [{type: conv, filters: 8, kernel: 3, stride: 2}]\n")
+    assert read_network(str(spec), where="m=9").input_shape[1] == 9
+    assert solve("n", spec=str(spec), where="m=9", low=1, high=12).solutions == \
+        solve("n", spec=str(spec), where=["m=9"], low=1, high=12).solutions == list(range(3, 13))

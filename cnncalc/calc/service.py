@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..arguments import one_or_many
 from ..errors import CnnCalcError
 from ..spec.network import Network, load_spec
 from . import symbolic
@@ -27,7 +28,7 @@ VALUES = ("n", "f", "p", "s", "d", "out")
 
 def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, same: bool = False, *,
           transpose: bool = False, spec: str | Network | None = None, exact: bool = False,
-          low: int | None = None, high: int | None = None, where: Sequence[str] | None = None) -> Solution:
+          low: int | None = None, high: int | None = None, where: str | Sequence[str] | None = None) -> Solution:
     """Solve ``out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1`` for ``unknown``, as `cnncalc solve --for UNKNOWN`.
 
     ``values`` gives the others (``n``, ``f``, ``p``, ``s``, ``d``, ``out``; numbers or symbol names, and
@@ -51,7 +52,7 @@ def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, sa
                                got=named or "--transpose", expected="no layer values (they come from the spec)")
         network = spec if isinstance(spec, Network) else load_spec(spec)
         return symbolic.valid_sizes(network, unknown, 1 if low is None else low, 1024 if high is None else high,
-                                    exact, symbolic.parse_assignments(list(where or [])))
+                                    exact, symbolic.parse_assignments(one_or_many(where)))
     used = [name for name, option in (("--where", where), ("--exact", exact), ("--min", low), ("--max", high))
             if option]
     if used:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..arguments import one_or_many
 from ..errors import CnnCalcError
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def check_gradebook_options(gradebook: str | None, gradebook_format: str, lms_id
         raise CnnCalcError("--lms-id-column and --assignment go with --gradebook-format canvas or moodle")
 
 
-def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None, gradebook_format: str = "csv",
+def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None = None, gradebook_format: str = "csv",
           lms_id_column: str | None = None, assignment: str | None = None, feedback_dir: str | None = None,
           overrides: str | None = None, secret_file: str | None = None, variants: bool = False,
           stats: bool = False, latest: bool = False, report: Callable[[GradeRun], None] | None = None
@@ -145,6 +146,7 @@ def grade(problem: str, answers: Sequence[str], *, gradebook: str | None = None,
         write_feedback,
     )
 
+    answers = one_or_many(answers)
     check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
     if gradebook:
         check_output_file(gradebook, "--gradebook")
@@ -288,7 +290,7 @@ class GenerateRun:
 
 def generate(problem: str, out: str, *, seed: int | None = None, count: int = 1, roster: str | None = None,
              secret_file: str | None = None, format: str = "markdown", force: bool = False,
-             students: Sequence[str] | None = None, secret: bytes | None = None) -> GenerateRun:
+             students: str | Sequence[str] | None = None, secret: bytes | None = None) -> GenerateRun:
     """One sheet per variant in ``out/sheets`` and the keys apart in ``out/keys``, as `cnncalc generate`;
     ``students`` and ``secret`` stand for a roster file and a secret file already read (a course's)."""
     from ..spec import safeload
@@ -311,7 +313,7 @@ def generate(problem: str, out: str, *, seed: int | None = None, count: int = 1,
         make = [functools.partial(seed_variant, raw, problem, seed, i) for i in range(count)]
     else:
         secret = secret if secret is not None else read_secret(secret_file)
-        labels = list(students) if students is not None else read_roster(str(roster), warnings)
+        labels = one_or_many(students) if students is not None else read_roster(str(roster), warnings)
         make = [functools.partial(student_variant, raw, problem, secret, student) for student in labels]
     removed = write_variants(folder, labels, make, format, force, inputs=[problem, roster, secret_file])
     return GenerateRun(folder, labels, removed, warnings)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..arguments import one_or_many
 from ..calc.analysis import analyse
 from ..errors import CnnCalcError
 from ..outputs import check_output
@@ -34,7 +35,7 @@ EXPORT_TARGETS = ("onnx", "pytorch", "keras")
 ONNX_DTYPES = ("float32", "float64")
 
 
-def read_network(source: str, where: Sequence[str] | None = None) -> Network:
+def read_network(source: str, where: str | Sequence[str] | None = None) -> Network:
     """The network ``source`` names: a spec file, a built-in spec (`cnncalc zoo`), ``-`` for a spec on
     standard input (read under the same size cap as a file), or an ONNX or Keras model file (read without
     its weights). ``where`` (``["n=64"]``) gives symbolic input sizes values."""
@@ -42,7 +43,7 @@ def read_network(source: str, where: Sequence[str] | None = None) -> Network:
     if where:
         from ..calc.symbolic import parse_assignments, substitute  # sympy: only for a symbolic spec
 
-        network = substitute(network, parse_assignments(list(where)))
+        network = substitute(network, parse_assignments(one_or_many(where)))
     return network
 
 
@@ -174,7 +175,7 @@ class ExportedModel:
 
 
 def export_model(spec: str | Network, to: str, *, output: str | None = None, weights: str | None = None,
-                 seed: int | str | None = None, dtype: str | None = None, where: Sequence[str] | None = None
+                 seed: int | str | None = None, dtype: str | None = None, where: str | Sequence[str] | None = None
                  ) -> ExportedModel:
     """Write a spec (anything :func:`read_network` reads, or a Network) as an ONNX model (``to="onnx"``,
     ``output`` a ``.onnx`` file, tensors ``dtype`` float32 or float64) or as PyTorch or Keras source code
