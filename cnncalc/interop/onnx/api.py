@@ -34,7 +34,8 @@ def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYT
     made is an error) and every layer is checked by cnncalc's own rules.
     """
     source = str(path)
-    raw = read_whole(path, cap) if weights else read_light(path, cap)
+    light = None if weights else read_light(path, cap)  # the file without its large tensors
+    raw = read_whole(path, cap) if light is None else light
     # cnncalc's own reader first: it counts before it decodes, where protobuf would build whatever the file
     # declares
     importer = _Importer(decode_model(raw, source), source, lenient, max_elements, weights)
@@ -43,8 +44,8 @@ def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYT
         from ..onnx_export import require_onnx
 
         # the checker leaves the weights out anyway: parse the file without them (half the memory for VGG)
-        light = read_light(path, cap) if weights else raw
-        importer.run_checker(lambda: check_model(require_onnx(), parse_model(light, source), source,
+        unchecked = read_light(path, cap) if light is None else light
+        importer.run_checker(lambda: check_model(require_onnx(), parse_model(unchecked, source), source,
                                                  max_elements))
     return importer.run()
 

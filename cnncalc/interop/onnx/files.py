@@ -25,7 +25,8 @@ class _Ranges:
     """Byte ranges of the file to keep, merged when adjacent (one ``pread`` for a run of nodes)."""
 
     def __init__(self, wire: _Wire) -> None:
-        self.wire, self.parts, self.start, self.end = wire, [], -1, -1
+        self.wire, self.start, self.end = wire, -1, -1
+        self.parts: list[bytes] = []
 
     def keep(self, start: int, end: int) -> None:
         if start == self.end:

@@ -19,7 +19,7 @@ from . import ops  # noqa: F401 - registers the handlers
 from .checks import ATTRIBUTE_TYPES, MIN_INPUTS, TYPE_NAMES, check_tensor
 from .files import SMALL_TENSOR
 from .graph import BATCH, FOLDABLE, _cf, _cycle, _identity, describe_cycle, fold, read_input, shape_of
-from .messages import GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Model
+from .messages import GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Graph, Model
 from .ops.activation import fuse_activation
 from .proto import DTYPES, FUNCTION_DOMAIN, TensorData
 from .registry import FUNCTION_HANDLERS, HANDLERS, PATTERNS
@@ -60,7 +60,9 @@ class _Importer:
     def __init__(self, model: Model, source: str, lenient: bool, max_elements: int, with_weights: bool = True) -> None:
         self.with_weights = with_weights
         self.model = model
-        self.graph = model.graph
+        graph = model.graph
+        assert graph is not None  # decode_model, which makes every Model given here, refuses one without a graph
+        self.graph: Graph = graph
         self.source = source
         self.lenient = lenient
         self.max_elements = max_elements
@@ -136,6 +138,13 @@ class _Importer:
                 raise self.fail(f"{what} '{name}' has {value.size:,} values, which a summary does not read",
                                 hint="cnncalc import reads every value")
             value = self.values[name] = self.array(value.tensor, what)
+        return value
+
+    @staticmethod
+    def loaded(value: np.ndarray | Lazy) -> np.ndarray:
+        """A constant from :meth:`const`, in a maker given to :meth:`keep`: ``keep`` calls its maker only in an
+        import (``with_weights``), whose ``const`` has read every initializer it returns."""
+        assert not isinstance(value, Lazy)
         return value
 
     def numbers(self, name: str, what: str, most: int | None = None) -> list[Any]:

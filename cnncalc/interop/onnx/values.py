@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .proto import TensorData
 
@@ -34,8 +34,9 @@ class Tensor:
     origin: str | None = None  # the Transpose node that made this view (names a permute made from it)
 
 
-def _is_const(value: Any) -> bool:
-    """A constant (an array, or an initializer not read yet), not a value computed from the input."""
+def _is_const(value: Any) -> TypeGuard[np.ndarray | Lazy]:
+    """A constant (an array, or an initializer not read yet), not a value computed from the input: the values
+    hold nothing else (:class:`Tensor`, arrays and :class:`Lazy` initializers)."""
     return value is not None and not isinstance(value, Tensor)
 
 

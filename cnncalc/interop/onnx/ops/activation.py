@@ -153,5 +153,5 @@ def _prelu(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> No
     t = im.tensor(node.input[0])
     slope = im.const(node.input[1], "slope")
     layer = im.emit("prelu", im.node_name(node), [t.layer], alpha="single" if slope.size == 1 else "channel")
-    im.keep(f"{layer}.weight", lambda: slope.reshape(-1))
+    im.keep(f"{layer}.weight", lambda: im.loaded(slope).reshape(-1))
     im.finish(node, layer, t.perm)

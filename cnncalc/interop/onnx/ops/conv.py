@@ -55,12 +55,12 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
         m = filters // channels
         fields["multiplier"] = m
         layer = im.emit("depthwise_conv", im.node_name(node), [x], **fields, bias=bias is not None)
-        im.keep(f"{layer}.weight", lambda: _moved(weight, rank).reshape(*weight.shape[2:], channels, m))
+        im.keep(f"{layer}.weight", lambda: _moved(im.loaded(weight), rank).reshape(*weight.shape[2:], channels, m))
     else:
         if groups > 1:
             fields["groups"] = groups
         layer = im.emit("conv", im.node_name(node), [x], filters=int(filters), **fields, bias=bias is not None)
-        im.keep(f"{layer}.weight", lambda: _moved(weight, rank))
+        im.keep(f"{layer}.weight", lambda: _moved(im.loaded(weight), rank))
     if bias is not None:
         im.keep(f"{layer}.bias", lambda: bias)
     im.finish(node, layer, _cf(rank + 1), fusable=True)
@@ -95,8 +95,8 @@ def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, 
     im.node = nxt[1]
     layer = im.emit("separable_conv", im.node_name(nxt[1]), [x], filters=int(point.shape[0]), **fields,
                     multiplier=m, bias=bias is not None)
-    im.keep(f"{layer}.weight", lambda: _moved(weight, rank).reshape(*weight.shape[2:], channels, m))
-    im.keep(f"{layer}.pointwise_weight", lambda: point.reshape(point.shape[0], point.shape[1]).T.copy())
+    im.keep(f"{layer}.weight", lambda: _moved(im.loaded(weight), rank).reshape(*weight.shape[2:], channels, m))
+    im.keep(f"{layer}.pointwise_weight", lambda: im.loaded(point).reshape(point.shape[0], point.shape[1]).T.copy())
     if bias is not None:
         im.keep(f"{layer}.bias", lambda: bias)
     im.finish(nxt[1], layer, _cf(rank + 1), fusable=True)
@@ -126,7 +126,7 @@ def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, An
         fields["groups"] = groups
     bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
     layer = im.emit("conv_transpose", im.node_name(node), [x], **fields, bias=bias is not None)
-    im.keep(f"{layer}.weight", lambda: weight.transpose(*range(2, 2 + rank), 0, 1))
+    im.keep(f"{layer}.weight", lambda: im.loaded(weight).transpose(*range(2, 2 + rank), 0, 1))
     if bias is not None:
         im.keep(f"{layer}.bias", lambda: bias)
     im.finish(node, layer, _cf(rank + 1), fusable=True)

@@ -41,10 +41,10 @@ def _gemm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
             raise im.fail("Gemm bias must be one value per unit", got=list(stored_bias.shape))
 
         def bias() -> np.ndarray:
-            return (stored_bias * beta).reshape(-1)
+            return (im.loaded(stored_bias) * beta).reshape(-1)
 
     def weight() -> np.ndarray:
-        scaled = stored * alpha
+        scaled = im.loaded(stored) * alpha
         return scaled.T if flip else scaled
 
     _dense_weight(im, node, x, shape, weight, bias)

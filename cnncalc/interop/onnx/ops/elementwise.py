@@ -50,7 +50,7 @@ def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[s
     if node.op_type == "Add" and t.layer in im.pending_bias and im.pending_bias[t.layer] == tensors[0] \
             and value.size == channels and im.single_consumer(tensors[0]) is not None:
         im.entries[t.layer]["bias"] = True
-        im.keep(f"{t.layer}.bias", lambda: value.reshape(-1))
+        im.keep(f"{t.layer}.bias", lambda: im.loaded(value).reshape(-1))
         del im.pending_bias[t.layer]
         layer = t.layer
         if node.name and f"{node.name}/matmul" == _producer_name(im, tensors[0]):
@@ -66,12 +66,12 @@ def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[s
         if value.size == 1 or list(squeezed)[-rank:] == expected[-len(squeezed):] or value.ndim == 1 \
                 and channel_axis == rank - 1:
             layer = im.emit("layer_scale", im.node_name(node), [t.layer])
-            im.keep(f"{layer}.weight", lambda: value.reshape(-1))
+            im.keep(f"{layer}.weight", lambda: im.loaded(value).reshape(-1))
             im.finish(node, layer, t.perm)
             return
     if node.op_type == "Add" and list(squeezed) == [int(d) if isinstance(d, int) else -1 for d in onnx_shape]:
         layer = im.emit("position_embedding", im.node_name(node), [t.layer])
-        im.keep(f"{layer}.weight", lambda: np.transpose(value.reshape(squeezed), np.argsort(t.perm)))
+        im.keep(f"{layer}.weight", lambda: np.transpose(im.loaded(value).reshape(squeezed), np.argsort(t.perm)))
         im.finish(node, layer, t.perm)
         return
     raise im.fail(f"{node.op_type} with a constant of shape {list(value.shape)} has no cnncalc layer",
