@@ -128,7 +128,7 @@ class _Importer:
             raise self.fail(f"{what} '{name}' must be a constant (an initializer or a folded constant)")
         if self.with_weights and isinstance(value, Lazy):
             value = self.values[name] = self.array(value.tensor, "initializer")
-        return value  # type: ignore[return-value]
+        return value
 
     def value(self, name: str, what: str = "input") -> np.ndarray:
         """A constant's values (an initializer is read here, once)."""
