@@ -668,17 +668,18 @@ def test_unicode_forms_of_one_id_are_one_student_and_invisible_ones_refused(cour
 # ---------------------------------------------------------------- the version-1 fixture
 
 
-def _fixture_course(tmp_path: Path) -> Path:
-    folder = tmp_path / "v1"
-    shutil.copytree(FIXTURE / "v1", folder)
+def _fixture_course(tmp_path: Path, version: int = 1) -> Path:
+    folder = tmp_path / f"v{version}"
+    shutil.copytree(FIXTURE / f"v{version}", folder)
     for path in folder.iterdir():
         path.chmod(0o600)
     return folder
 
 
-def test_the_committed_version_1_course_opens_and_reads_as_made(tmp_path):
-    folder = _fixture_course(tmp_path)
-    expected = json.loads((FIXTURE / "expected-v1.json").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("version", [1, 2])
+def test_each_committed_course_version_opens_and_reads_as_made(tmp_path, version):
+    folder = _fixture_course(tmp_path, version)
+    expected = json.loads((FIXTURE / f"expected-v{version}.json").read_text(encoding="utf-8"))
     with C.open_course(folder) as course:
         assert course.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert course.db.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION

@@ -1,9 +1,10 @@
-"""How ``v1/`` (a course made by the schema-version-1 gradebook) was made — kept for the record; the
-committed files are never regenerated: tests/test_course_store.py opens them as every later cnncalc must.
+"""How ``v1/`` and ``v2/`` (courses made by the schema-version-1 and -2 gradebooks) were made — kept for the
+record; the committed files are never regenerated: tests/test_course_store.py opens them as every later
+cnncalc must. A new schema version adds its own folder, made with this script (``expected-vN.json`` beside).
 
 It holds: a roster with hostile and unicode ids, the worksheet graded twice for one student (the earlier
 submission superseded), a per-student-variant assignment with a copy flag that was dismissed, an unlisted
-student, a student override, an answer-group override and a cleared override. ``expected-v1.json`` is the
+student, a student override, an answer-group override and a cleared override. ``expected-vN.json`` is the
 class table (``show``) and one history as they were then.
 
 Run: python tests/data/course/make_fixture.py OUT_FOLDER
@@ -84,7 +85,10 @@ def main(out: Path) -> None:
         flag = C.flags(course).flags[0]
         C.flags(course, dismiss=flag.id, reason="worked together in the lab, allowed")
         expected = {"show": C.show(course).as_dict(), "history_bo": _stable(C.history(course, "bo").as_dict())}
-    (out.parent / "expected-v1.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
+    from cnncalc.course.store import SCHEMA_VERSION
+
+    expected_file = out.parent / f"expected-v{SCHEMA_VERSION}.json"
+    expected_file.write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
 
 
 def _stable(history: dict) -> dict:
