@@ -80,9 +80,18 @@ ACCEPTED = [
 ]
 
 
+def _id(width: int):
+    """A test id of at most ``width`` characters in plain ASCII with no backslash: pytest escapes the others,
+    and escapes them again when the same module is collected twice in one process (mutmut does that)."""
+    def make(value: object) -> str:
+        text = value if isinstance(value, str) and len(value) >= width else repr(value)
+        return text[:width].encode("ascii", "backslashreplace").decode().replace("\\", "~")
+    return make
+
+
 @pytest.mark.parametrize(("name", "qid", "key", "answer"),
                          [(n, q, k, a) for n, q, k, forms in ACCEPTED for a in forms],
-                         ids=lambda v: repr(v)[:40] if not isinstance(v, str) or len(v) < 40 else v[:40])
+                         ids=_id(40))
 def test_every_accepted_form_scores_full_marks(name, qid, key, answer):
     _, computed = shipped(name)
     want = computed[qid].value
@@ -175,8 +184,7 @@ NEAR_MISSES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "qid", "answer", "status", "phrase"), NEAR_MISSES,
-                         ids=lambda v: repr(v)[:30])
+@pytest.mark.parametrize(("name", "qid", "answer", "status", "phrase"), NEAR_MISSES, ids=_id(30))
 def test_near_misses_are_incorrect_or_invalid_with_a_clear_message(name, qid, answer, status, phrase):
     q = graded(name, qid, answer)
     assert q.status == status, f"{answer!r}: {q.status}, {q.feedback}"
@@ -270,7 +278,7 @@ TEXT_FORMS = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "text", "reads"), TEXT_FORMS, ids=lambda v: repr(v)[:24])
+@pytest.mark.parametrize(("kind", "text", "reads"), TEXT_FORMS, ids=_id(24))
 def test_each_text_form_reads_as_its_value(kind, text, reads):
     if reads == INVALID:
         with pytest.raises(Invalid):
