@@ -1,0 +1,50 @@
+"""The ONNX importer's small helpers, each against an independent rule: numpy's own broadcasting, and the
+ONNX spec's auto_pad and pads layout ([x1_begin, x2_begin, …, x1_end, x2_end, …])."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from cnncalc.errors import CnnCalcError
+from cnncalc.interop.onnx.ops.common import _broadcasts, _pads
+
+
+def _numpy_broadcasts(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def test_broadcasts_is_numpys_rule_to_an_unchanged_target():
+    sizes = (1, 2, 3)
+    shapes = [s for rank in range(4) for s in itertools.product(sizes, repeat=rank)]
+    for shape, target in itertools.product(shapes, shapes):
+        if target:
+            assert _broadcasts(shape, target) == _numpy_broadcasts(shape, target), (shape, target)
+    assert not _broadcasts((3,), (2,)) and not _broadcasts((2, 1, 1), (1, 1))
+
+
+class _Fails:
+    def fail(self, message: str, **kw: object) -> CnnCalcError:
+        return CnnCalcError(message, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("attrs", "rank", "want"), [
+    ({"auto_pad": b"VALID", "pads": [1, 1, 1, 1]}, 2, 0),
+    ({"auto_pad": "SAME_UPPER"}, 2, "same"),
+    ({"auto_pad": b"NOTSET", "pads": [1, 1, 1, 1]}, 2, 1),
+    ({"pads": [1, 2, 1, 2]}, 2, [1, 2]),                 # symmetric, a different size per axis
+    ({"pads": [1, 2, 3, 4]}, 2, [[1, 3], [2, 4]]),       # begins first, then ends: pairs per axis
+    ({}, 3, 0),
+])
+def test_pads_follow_the_onnx_layout(attrs, rank, want):
+    assert _pads(attrs, rank, _Fails()) == want  # type: ignore[arg-type]
+
+
+def test_same_lower_is_refused_by_name():
+    with pytest.raises(CnnCalcError, match="auto_pad SAME_LOWER is not supported"):
+        _pads({"auto_pad": b"SAME_LOWER"}, 2, _Fails())  # type: ignore[arg-type]
