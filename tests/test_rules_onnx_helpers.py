@@ -48,3 +48,17 @@ def test_pads_follow_the_onnx_layout(attrs, rank, want):
 def test_same_lower_is_refused_by_name():
     with pytest.raises(CnnCalcError, match="auto_pad SAME_LOWER is not supported"):
         _pads({"auto_pad": b"SAME_LOWER"}, 2, _Fails())  # type: ignore[arg-type]
+
+
+def test_a_written_spec_keeps_each_layer_on_one_line_and_its_fields_in_order():
+    from cnncalc.interop import dump_spec
+    from cnncalc.spec.network import loads_spec
+
+    fields = {"type": "conv", "name": "c" * 30, "filters": 4, "kernel": [3, 3], "stride": 1, "padding": [[1, 2], [3, 4]],
+              "dilation": [1, 1], "groups": 1, "bias": True}
+    text = dump_spec({"input": [16, 16, 3], "layers": [fields, {"type": "relu", "name": "a" * 60}]})
+    lines = text.splitlines()
+    assert lines[2].startswith("  - {type: conv, name: ccc") and lines[2].endswith("bias: true}")
+    assert len(lines) == 4 and len(lines[2]) > 100  # never folded, however long
+    assert [key.split(":")[0] for key in lines[2][5:-1].split(", ") if ":" in key][:3] == ["type", "name", "filters"]
+    assert loads_spec(text, "w.yaml").layers[0].name == "c" * 30
