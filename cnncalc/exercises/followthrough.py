@@ -81,19 +81,6 @@ def _reads(key: AnswerKey, q: Question, c: dict[str, Any], head: str) -> list[st
     return [c.get("layer") or last]
 
 
-def _above(network: Any, names: list[str]) -> set[str]:
-    """Every layer the named layers depend on (not themselves)."""
-    seen: set[str] = set()
-    stack = [source for name in names for source in network.layer(name).inputs]
-    while stack:
-        name = stack.pop()
-        if name in seen or name == "input":
-            continue
-        seen.add(name)
-        stack.extend(network.layer(name).inputs)
-    return seen
-
-
 def anchors(key: AnswerKey) -> dict[str, list[Anchor]]:
     """Question id → the earlier questions its answer can follow from (one per layer: the latest that
     asks for it), found from the networks and the computes; once per key."""
@@ -117,7 +104,7 @@ def _anchors(key: AnswerKey) -> dict[str, list[Anchor]]:
         try:
             network = builder.network(c[head])
             reads = _reads(key, q, c, head)
-            above = _above(network, reads)
+            above = network.upstream(reads)
         except CnnCalcError:
             continue
         mine: dict[str, Anchor] = {}

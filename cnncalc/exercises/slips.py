@@ -101,16 +101,8 @@ class Context:
 
     def upstream(self) -> set[str]:
         """The targets and every layer they depend on."""
-        network = self.builder.network(self.net)
-        seen: set[str] = set()
-        stack = self.targets()
-        while stack:
-            name = stack.pop()
-            if name in seen or name == "input":
-                continue
-            seen.add(name)
-            stack.extend(network.layer(name).inputs)
-        return seen
+        targets = self.targets()
+        return {name for name in targets if name != "input"} | self.builder.network(self.net).upstream(targets)
 
     def layers(self, spec: Any) -> list[tuple[int, dict[str, Any], Any]]:
         """(position in the spec's `layers`, the layer's spec, its Layer) for every layer the question

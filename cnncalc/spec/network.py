@@ -57,6 +57,24 @@ class Network:
                 return layer
         raise KeyError(name)
 
+    def upstream(self, names: list[str]) -> set[str]:
+        """Every layer the named layers depend on, not themselves unless one feeds another ("input" aside).
+
+        >>> net = build_network({"input": [4], "layers": [{"type": "dense", "units": 3, "name": "a"},
+        ...                      {"type": "relu", "name": "b"}, {"type": "dense", "units": 2, "name": "c"}]})
+        >>> sorted(net.upstream(["c"])), sorted(net.upstream(["a"]))
+        (['a', 'b'], [])
+        """
+        seen: set[str] = set()
+        stack = [source for name in names for source in self.layer(name).inputs]
+        while stack:
+            name = stack.pop()
+            if name in seen or name == "input":
+                continue
+            seen.add(name)
+            stack.extend(self.layer(name).inputs)
+        return seen
+
 
 def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
     expected = "[H, W, C], [D], [L, C] or [D, H, W, C]: positive integers or symbol names"
