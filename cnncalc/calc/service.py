@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from ..arguments import one_or_many
 from ..errors import CnnCalcError
-from ..spec.network import Network, load_spec
+from ..spec.network import Network, load_spec, with_input
 from . import symbolic
 from .symbolic import Solution
 
@@ -28,7 +28,8 @@ VALUES = ("n", "f", "p", "s", "d", "out")
 
 def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, same: bool = False, *,
           transpose: bool = False, spec: str | Network | None = None, exact: bool = False,
-          low: int | None = None, high: int | None = None, where: str | Sequence[str] | None = None) -> Solution:
+          low: int | None = None, high: int | None = None, where: str | Sequence[str] | None = None,
+          input: str | Sequence[str] | None = None) -> Solution:
     """Solve ``out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1`` for ``unknown``, as `cnncalc solve --for UNKNOWN`.
 
     ``values`` gives the others (``n``, ``f``, ``p``, ``s``, ``d``, ``out``; numbers or symbol names, and
@@ -36,7 +37,7 @@ def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, sa
     With ``spec`` (a symbolic spec, or its path or built-in name) the answer is instead the sizes of the
     input symbol ``unknown`` in ``[low, high]`` (1 … 1024 by default) for which every layer is valid
     (``exact``: and no pixel is dropped by a floor), the spec's other symbols fixed by ``where``
-    (``["m=32"]``).
+    (``["m=32"]``) and its input shape replaced by ``input`` (``"n,n,3"``, as `--input`).
 
     >>> solve("p", {"f": 7}, same=True).solutions
     [3]
@@ -50,11 +51,12 @@ def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, sa
         if named or transpose:
             raise CnnCalcError("--spec takes only --for, --min, --max, --exact and --where",
                                got=named or "--transpose", expected="no layer values (they come from the spec)")
-        network = spec if isinstance(spec, Network) else load_spec(spec)
+        network = with_input(spec if isinstance(spec, Network) else load_spec(spec), one_or_many(input))
         return symbolic.valid_sizes(network, unknown, 1 if low is None else low, 1024 if high is None else high,
                                     exact, symbolic.parse_assignments(one_or_many(where)))
     used = [name for name, option in (("--where", where), ("--exact", exact), ("--min", low), ("--max", high))
             if option]
+    used += ["--input"] if input else []
     if used:
         raise CnnCalcError(f"{used[0]} needs --spec (it is about the input sizes of a symbolic spec)",
                            got=used[0], expected="--spec SPEC, or leave it out")

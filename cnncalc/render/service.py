@@ -11,7 +11,7 @@ command line prints or writes:
 >>> report = summarise(load_spec("lenet5"), format="csv")
 >>> report.summary.params, report.summary.macs
 (62958, 849320)
->>> report.text.splitlines()[1].split(",")[:6]
+>>> report.text.splitlines()[2].split(",")[:6]
 ['1', 'CONV1', 'conv', 'input', '28x28x8', '6272']
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from ..calc.analysis import Summary, analyse
@@ -52,21 +53,40 @@ class SummaryReport:
     written: str | None = None
 
 
-def summarise(network: Network, *, format: str = "table", explain: bool = False, width: int | None = None,
+def summarise(network: Network, *, format: str | None = None, explain: bool = False, width: int | None = None,
               depth: int | None = None, batch: int = 1, output: str | None = None,
-              inputs: Sequence[str | None] = ()) -> SummaryReport:
+              inputs: Sequence[str | None] = (), columns: str | Sequence[str] | None = None) -> SummaryReport:
     """Analyse ``network`` and render it as `cnncalc summary` does: ``format`` one of table, json,
-    markdown, csv, latex, html; ``explain`` adds each layer's worked formulas, ``width`` fits the table,
-    ``depth`` collapses deeper blocks into one row, ``batch`` scales sizes and MACs. With ``output`` the
-    text is also written there (its extension must suit the format; never over one of ``inputs``)."""
+    markdown, csv, latex, html (default: the one ``output``'s extension names, else table); ``explain``
+    adds each layer's worked formulas, ``width`` fits the table, ``depth`` collapses deeper blocks into one
+    row, ``batch`` scales sizes and MACs, ``columns`` (``"layer,params,params%"``; see
+    :data:`~cnncalc.render.common.COLUMNS`) chooses the columns. With ``output`` the text is also written
+    there (its extension must suit the format; never over one of ``inputs``)."""
+    if format is None:
+        format = "table" if output is None else format_of(output)
     if format not in FORMATS:
         raise CnnCalcError("unknown summary format", got=format, expected=", ".join(FORMATS))
     summary = analyse(network)
-    report = SummaryReport(summary, format, render(summary, format, explain, width, depth, batch))
+    report = SummaryReport(summary, format, render(summary, format, explain, width, depth, batch, columns))
     if output is not None:
         write_text(output, report.text, SUFFIXES[format], inputs=inputs)
         report.written = output
     return report
+
+
+def format_of(output: str) -> str:
+    """The summary format a file name's extension names (`-o unet.md` is Markdown).
+
+    >>> format_of("unet.md"), format_of("report.HTML")
+    ('markdown', 'html')
+    """
+    suffix = PurePath(output).suffix.lower()
+    for name, suffixes in SUFFIXES.items():
+        if suffix in suffixes:
+            return name
+    raise CnnCalcError("unknown file type: cannot tell the format from the extension", file=output,
+                       got=suffix or "(none)", expected=" or ".join(s for names in SUFFIXES.values() for s in names),
+                       hint="or give --format")
 
 
 @dataclass

@@ -334,3 +334,56 @@ def load_spec(spec: str | Path) -> Network:
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
     return build_network(data, source)
+
+
+#: the longest `--input` text read (a shape is a few numbers; anything longer is refused unread)
+MAX_INPUT_OPTION = 200
+_INPUT_OPTION = re.compile(r"^\s*(?:([A-Za-z_][A-Za-z0-9_]{0,63})\s*=)?\s*\[?\s*([^\[\]=]*?)\s*\]?\s*$")
+
+
+def parse_input_option(values: str | list[str] | tuple[str, ...]) -> dict[str | None, list[Any]]:
+    """What `--input` gives, by input name (None: the first input): ``"160,160,3"``, ``"[n, n, 3]"``,
+    ``"160x160x3"`` or ``"input=160,160,3"``; each entry a positive integer or a symbol name.
+
+    >>> parse_input_option(["160,160,3"]), parse_input_option("input=[n, n, 3]")
+    ({None: [160, 160, 3]}, {'input': ['n', 'n', 3]})
+    """
+    given: dict[str | None, list[Any]] = {}
+    for text in [values] if isinstance(values, str) else list(values):
+        expected = "a shape such as 160,160,3 (H, W, C), or NAME=SHAPE for a named input"
+        match = _INPUT_OPTION.match(text) if len(text) <= MAX_INPUT_OPTION else None
+        body = match.group(2) if match else ""
+        parts = re.split(r"\s*,\s*" if "," in body else r"\s*[x×]\s*", body) if body else []
+        if not match or not parts or not all(re.fullmatch(r"[0-9]{1,19}|[A-Za-z_][A-Za-z0-9_]{0,31}", p)
+                                             for p in parts):
+            raise CnnCalcError("bad --input", got=text[:80], expected=expected)
+        name = match.group(1)
+        if name in given or (name is None and given) or (name is not None and None in given):
+            raise CnnCalcError("--input gives the same input twice", got=text[:80], expected="one shape per input")
+        given[name] = [int(p) if p.isdigit() else p for p in parts]
+    return given
+
+
+def with_input(network: Network, values: str | list[str] | tuple[str, ...] | None) -> Network:
+    """The network with the input shape `--input` gives (see :func:`parse_input_option`), checked as the
+    spec's own `input:` is; ``None`` or an empty list leaves it as it is.
+
+    >>> with_input(load_spec("lenet5"), ["28,28,3"]).input_shape
+    (28, 28, 3)
+    """
+    if not values:
+        return network
+    given = parse_input_option(values)
+    unknown = [name for name in given if name not in (None, INPUT)]
+    if unknown:
+        raise CnnCalcError(f"--input names an input the spec does not have: '{unknown[0]}'", got=unknown[0],
+                           expected=f"'{INPUT}' (a spec has one input), or the shape alone")
+    shape = next(iter(given.values()))
+    try:
+        input_shape, symbols = _input_shape(shape, None)
+    except CnnCalcError as error:
+        raise CnnCalcError("bad --input", got=",".join(map(str, shape))[:80],
+                           expected=error.expected) from None
+    import dataclasses
+
+    return dataclasses.replace(network, input_shape=input_shape, symbols=symbols)
