@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -61,7 +62,9 @@ def user_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with shared_budget():  # one symbolic time budget per command, shared by all its questions
+            with shared_budget(), warnings.catch_warnings():  # one symbolic time budget per command
+                warnings.simplefilter("always", errors.CnnCalcWarning)
+                warnings.showwarning = _show_warnings(warnings.showwarning)
                 return command(*args, **kwargs)
         except CnnCalcError as error:
             typer.echo(f"error: {one_line(str(error))}", err=True)
@@ -77,6 +80,18 @@ def user_errors(command: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _show_warnings(previous: Callable[..., None]) -> Callable[..., None]:
+    """cnncalc's own warnings as one `warning:` line on standard error; others as Python shows them."""
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, errors.CnnCalcWarning):
+            typer.echo(f"warning: {one_line(str(message))}", err=True)
+        else:
+            previous(message, category, *args, **kwargs)
+
+    return show
 
 
 class TextOrJson(str, Enum):
@@ -269,7 +284,8 @@ def draw_conv(
     output: Annotated[str, typer.Option("--output", "-o", help="The SVG file to write.")],
     n: Annotated[int, typer.Option("--n", help="Input size.")],
     f: Annotated[int, typer.Option("--f", help="Kernel size.")],
-    p: Annotated[int, typer.Option("--p", help="Padding on each side.")] = 0,
+    p: Annotated[str, typer.Option("--p", help="Padding on each side: a number, or same (TensorFlow's rule), "
+                                   "valid or full.")] = "0",
     s: Annotated[int, typer.Option("--s", help="Stride.")] = 1,
     d: Annotated[int, typer.Option("--d", help="Dilation.")] = 1,
     transpose: Annotated[bool, typer.Option("--transpose", help="A transposed convolution.")] = False,

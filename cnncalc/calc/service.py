@@ -45,6 +45,7 @@ def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, sa
     [7]
     """
     given = {name: None if value is None else str(value) for name, value in (values or {}).items()}
+    _padding_words(given.get("p"), same)
     conv = {name: given.get(name) for name in VALUES}
     if spec is not None:
         named = [f"--{name}" for name, value in conv.items() if value is not None] + (["--same"] if same else [])
@@ -68,6 +69,19 @@ def solve(unknown: str, values: Mapping[str, str | int | None] | None = None, sa
     return symbolic.solve_conv(unknown, conv, same)
 
 
+def _padding_words(p: str | None, same: bool) -> None:
+    """`--p same` (and `valid`, `full`): padding named as in a spec, not a value; say what to give."""
+    word = (p or "").strip().lower()
+    if word == "same":
+        raise CnnCalcError("'same' padding is --same, not --p same", got="--p same",
+                           expected="--same (out = n; add --for p to get the padding)" if not same else "--same alone")
+    if word == "valid":
+        raise CnnCalcError("'valid' padding is --p 0", got="--p valid", expected="--p 0")
+    if word == "full":
+        raise CnnCalcError("'full' padding is p = d·(f − 1): give it as a number", got="--p full",
+                           expected="--p with the number d·(f − 1), e.g. --p 2 for f = 3")
+
+
 def solution_text(solution: Solution) -> str:
     """The text `cnncalc solve` prints: the steps, the answer (one value, a set, a range, an expression,
     or none), the 'same' padding's split and the notes.
@@ -76,12 +90,19 @@ def solution_text(solution: Solution) -> str:
     pads (before, after) = (1, 2)
     """
     lines = list(solution.steps)
+    listed = len(solution.solutions)
+    count = solution.count if solution.count is not None else listed
     if solution.solutions:
         shown = ", ".join(str(value) for value in solution.as_dict()["solutions"])
-        lines.append(f"{solution.unknown} = {shown}" if len(solution.solutions) == 1
-                     else f"{solution.unknown} ∈ {{{shown}}}")
+        if count > listed:  # a long range: say that the list stops, and where
+            lines.append(f"{solution.unknown} ∈ {{{shown}, …}}: the first {listed} of {count} values")
+        else:
+            lines.append(f"{solution.unknown} = {shown}" if listed == 1 else f"{solution.unknown} ∈ {{{shown}}}")
     elif solution.range is not None and solution.range[1] is None:
         lines.append(f"{solution.unknown} ≥ {solution.range[0]}")
+    elif solution.expression and solution.pads is not None and all(isinstance(v, int) for v in solution.pads):
+        total = solution.pads[0] + solution.pads[1]  # the even filter's 'same': (f − 1)/2 with f put in
+        lines.append(f"{solution.unknown} = {solution.expression} = {total}/2, not an integer")
     elif solution.expression:
         lines.append(f"{solution.unknown} = {solution.expression}")
     elif solution.pads is None:

@@ -27,7 +27,7 @@ from ..calc.analysis import analyse
 from ..errors import CnnCalcError
 from ..outputs import check_output
 from ..render.files import write_text
-from ..spec.network import Network, build_network, load_spec, loads_spec, with_input
+from ..spec.network import Network, build_network, load_spec, loads_spec, warn_layout, with_input
 from ..spec.safeload import MAX_BYTES, read_limited
 from . import dump_spec, interop_module, write_npz
 
@@ -62,7 +62,7 @@ def _read(source: str) -> Network:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CnnCalcError("not a UTF-8 text file", file="<stdin>") from None
-    return loads_spec(text, "<stdin>")
+    return warn_layout(loads_spec(text, "<stdin>"))
 
 
 def model_kind(path: str) -> str | None:

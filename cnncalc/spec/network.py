@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CnnCalcError, SpecError, did_you_mean
+from ..errors import CnnCalcError, CnnCalcWarning, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
 from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape, a_layer
 from . import safeload
@@ -333,7 +333,41 @@ def load_spec(spec: str | Path) -> Network:
         data = safeload.load_file(path, what="spec")
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
-    return build_network(data, source)
+    return warn_layout(build_network(data, source))
+
+
+def channels_first_fix(shape: Shape) -> list[int] | None:
+    """The channels-last shape a channels-first-looking input was probably meant as, or None.
+
+    Looks channels-first: 2-D or 3-D, 1 or 3 in front (grey, RGB), square spatial axes of 8 or more behind
+    (``[3, 32, 32]``, ``[1, 28, 28]``, ``[3, 16, 112, 112]``) — read channels-last, that is an image 3
+    pixels high with 32 channels, which no one means.
+
+    >>> channels_first_fix((3, 32, 32)), channels_first_fix((32, 32, 3)), channels_first_fix((4, 4, 16))
+    ([32, 32, 3], None, None)
+    """
+    if len(shape) not in (3, 4) or not all(isinstance(d, int) for d in shape):
+        return None
+    first, rest = shape[0], list(shape[1:])
+    if first in (1, 3) and all(d >= 8 for d in rest) and rest[-1] == rest[-2]:
+        return [*rest, first]
+    return None
+
+
+def warn_layout(network: Network, option: bool = False) -> Network:
+    """Warn (a :class:`~cnncalc.errors.CnnCalcWarning`, the network unchanged) when the input looks
+    channels-first; ``option``: the shape came from `--input`."""
+    fix = channels_first_fix(network.input_shape)
+    if fix is not None:
+        import warnings
+
+        shown = list(network.input_shape)
+        where = f"--input {','.join(map(str, fix))}" if option else f"input: {fix}"
+        warnings.warn(CnnCalcWarning(
+            f"{network.source}: the input {shown} looks channels-first (C, H, W); cnncalc reads [H, W, C], so this "
+            f"is {' × '.join(map(str, shown[:-1]))} pixels with {shown[-1]} channels; for {shown[0]} channels "
+            f"write {where}"), stacklevel=2)
+    return network
 
 
 #: the longest `--input` text read (a shape is a few numbers; anything longer is refused unread)
@@ -386,4 +420,4 @@ def with_input(network: Network, values: str | list[str] | tuple[str, ...] | Non
                            expected=error.expected) from None
     import dataclasses
 
-    return dataclasses.replace(network, input_shape=input_shape, symbols=symbols)
+    return warn_layout(dataclasses.replace(network, input_shape=input_shape, symbols=symbols), option=True)
