@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -63,7 +64,7 @@ def test_input_changes_the_shape_and_the_macs_of_resnet50(cli_json):
     assert data["input"] == [160, 160, 3]
     assert data["totals"]["macs"] == macs == 2_087_321_600
     assert data["totals"]["params"] == 25_557_032  # the input size does not change a parameter
-    assert [d for d in data["layers"] if d["type"] == "global_avgpool"][0]["output_shape"] == [2048]
+    assert next(d for d in data["layers"] if d["type"] == "global_avgpool")["output_shape"] == [2048]
     assert data["layers"][-3]["output_shape"] == [side, side, 2048] == [5, 5, 2048]
     assert resnet50_macs(224)[0] == cli_json("summary", "resnet50")["totals"]["macs"]  # the count itself is right
     named = cli_json("summary", "resnet50", "--input", "input=[160, 160, 3]")
@@ -149,6 +150,7 @@ def test_columns_choose_and_the_percent_columns_are_shares(cli):
 
 def test_csv_has_an_input_row_a_total_row_and_global_fields(cli):
     code, out, _ = cli("summary", "resnet18", "--format", "csv")
+    assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     first, layers, total = rows[0], rows[1:-1], rows[-1]
     assert (first["index"], first["name"], first["output_shape"], first["size"]) == ("0", "input", "224x224x3",
@@ -159,7 +161,7 @@ def test_csv_has_an_input_row_a_total_row_and_global_fields(cli):
     assert int(total["params"]) == 11_689_512  # torchvision's ResNet-18
     fc = layers[-1]
     assert fc["name"] == "fc" and fc["rf_size"] == "global" and fc["rf_jump"] == "global"
-    code, out, _ = cli("summary", "lenet5", "--format", "csv", "--columns", "layer,params%")
+    _, out, _ = cli("summary", "lenet5", "--format", "csv", "--columns", "layer,params%")
     shares = list(csv.DictReader(io.StringIO(out)))
     assert list(shares[0]) == ["name", "type", "inputs", "params_percent"]
     assert sum(float(r["params_percent"] or 0) for r in shares[1:-1]) == pytest.approx(100, abs=0.02)
@@ -233,7 +235,7 @@ def test_the_receptive_field_working_adds_up_and_ends_at_the_field_shown(name):
             assert match, line
             _, before, k, jump, size, j_before, by, j_after = match.groups()
             assert float(before) + (int(k) - 1) * float(jump) == pytest.approx(float(size))
-            factor = eval(by) if "·" in line.split("j = ")[1].split("=")[1] else 1 / eval(by)  # noqa: S307
+            factor = Fraction(by) if "·" in line.split("j = ")[1].split("=")[1] else 1 / Fraction(by)
             assert float(j_before) * factor == pytest.approx(float(j_after))
             assert float(size) == record.receptive_field[0][0], (record.name, line)
             seen += 1
