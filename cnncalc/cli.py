@@ -13,8 +13,10 @@ import importlib
 import io
 import os
 import re
+import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -60,7 +62,9 @@ def user_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with shared_budget():  # one symbolic time budget per command, shared by all its questions
+            with shared_budget(), warnings.catch_warnings():  # one symbolic time budget per command
+                warnings.simplefilter("always", errors.CnnCalcWarning)
+                warnings.showwarning = _show_warnings(warnings.showwarning)
                 return command(*args, **kwargs)
         except CnnCalcError as error:
             typer.echo(f"error: {one_line(str(error))}", err=True)
@@ -76,6 +80,18 @@ def user_errors(command: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _show_warnings(previous: Callable[..., None]) -> Callable[..., None]:
+    """cnncalc's own warnings as one `warning:` line on standard error; others as Python shows them."""
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, errors.CnnCalcWarning):
+            typer.echo(f"warning: {one_line(str(message))}", err=True)
+        else:
+            previous(message, category, *args, **kwargs)
+
+    return show
 
 
 class TextOrJson(str, Enum):
@@ -110,10 +126,24 @@ def _options(
     """Convolutional-network calculator: shapes, parameters, MACs and receptive fields, explained."""
 
 
-def _load(spec: str, where: list[str] | None = None) -> Any:
+def _load(spec: str, where: list[str] | None = None, input: list[str] | None = None) -> Any:
     """The network a SPEC argument names: a spec by path or built-in name, a model file, or standard input
-    for `-`; with `where` (`n=64`), symbolic input sizes get those values."""
-    return _lazy(".interop.service").read_network(spec, where)
+    for `-`; with `input` (`160,160,3`) another input shape, with `where` (`n=64`), symbolic input sizes
+    get those values."""
+    return _lazy(".interop.service").read_network(spec, where, input)
+
+
+InputShapeOption = Annotated[list[str] | None, typer.Option(
+    "--input", metavar="SHAPE", help="Use this input shape instead of the spec's: 160,160,3 (H, W, C; symbol "
+    "names allowed), or input=160,160,3.")]
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width for a table printed on one (at least 60); None when the output is a pipe or a
+    file, so that what a script reads never depends on who ran it."""
+    if not sys.stdout.isatty():
+        return None
+    return min(max(shutil.get_terminal_size().columns, 60), 1000)
 
 
 def _inputs(spec: str) -> list[str | None]:
@@ -168,11 +198,12 @@ def export(
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="ONNX tensor type.")] = None,  # type: ignore[assignment]
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=224 (repeatable).")] = None,
+    input: InputShapeOption = None,
 ) -> None:
     """Write a spec as an ONNX model, or as PyTorch or Keras source code."""
     exported = _lazy(".interop.service").export_model(
         spec, to.value, output=output, weights=weights, seed=seed, dtype=None if dtype is None else dtype.value,
-        where=where)
+        where=where, input=input)
     if exported.code is not None and exported.output is None:
         typer.echo(exported.code, nl=False)
     note = exported.note()
@@ -184,10 +215,12 @@ def export(
 @user_errors
 def summary(
     spec: SpecArg,
-    format: Annotated[SummaryFormat, typer.Option("--format", "-f", help="Output format.")] = SummaryFormat.table,
+    format: Annotated[SummaryFormat | None, typer.Option("--format", "-f", help="Output format (default: the one "
+                                                         "-o's extension names, else table).")] = None,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="Show each layer's formulas worked out.")] = False,
-    width: Annotated[int | None, typer.Option(help="Fit the table into this many characters (default: its "
-                                                   "natural width).", min=60, max=1000)] = None,
+    width: Annotated[int | None, typer.Option(help="Fit the table into this many characters (default: the "
+                                                   "terminal's width; in a pipe or file its natural width).",
+                                              min=60, max=1000)] = None,
     depth: Annotated[int | None, typer.Option(help="Show blocks nested deeper than this as one row each "
                                                    "(1: top-level blocks collapsed).", min=1, max=16)] = None,
     batch: Annotated[int, typer.Option(help="Batch size for activation sizes, MACs and memory.", min=1,
@@ -196,11 +229,16 @@ def summary(
                                                     "n=64 (repeatable).")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file instead of the "
                                                "terminal (its extension must suit the format).")] = None,
+    input: InputShapeOption = None,
+    columns: Annotated[str | None, typer.Option(metavar="LIST", help="The columns, a comma list of: #, layer, "
+                                                "shape, size, params, macs, rf, params%, macs% (default: the "
+                                                "first seven).")] = None,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
-    report = _lazy(".render.service").summarise(_load(spec, where), format=format.value, explain=explain,
-                                                 width=width, depth=depth, batch=batch, output=output,
-                                                 inputs=_inputs(spec))
+    report = _lazy(".render.service").summarise(
+        _load(spec, where, input), format=None if format is None else format.value, explain=explain,
+        width=width if width is not None or output is not None else _terminal_width(), depth=depth, batch=batch,
+        output=output, inputs=_inputs(spec), columns=columns)
     if report.written is None:
         typer.echo(report.text, nl=False)
     else:
@@ -209,9 +247,9 @@ def summary(
 
 @app.command()
 @user_errors
-def validate(spec: SpecArg) -> None:
+def validate(spec: SpecArg, input: InputShapeOption = None) -> None:
     """Check a spec (fields, names, inputs, shapes) without printing the summary."""
-    network = _load(spec)
+    network = _load(spec, None, input)
     analyse(network)
     typer.echo(f"ok: {network.source}: {len(network.layers)} layers, valid")
 
@@ -233,9 +271,10 @@ def draw(
                                               min=1, max=16)] = None,
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=64 (repeatable).")] = None,
+    input: InputShapeOption = None,
 ) -> None:
     """Draw the network as the lecture does: a volume per activation, the operation under each."""
-    drawing = _lazy(".render.service").draw(_load(spec, where), output, depth=depth, inputs=_inputs(spec))
+    drawing = _lazy(".render.service").draw(_load(spec, where, input), output, depth=depth, inputs=_inputs(spec))
     typer.echo(drawing.note(), err=True)
 
 
@@ -245,7 +284,8 @@ def draw_conv(
     output: Annotated[str, typer.Option("--output", "-o", help="The SVG file to write.")],
     n: Annotated[int, typer.Option("--n", help="Input size.")],
     f: Annotated[int, typer.Option("--f", help="Kernel size.")],
-    p: Annotated[int, typer.Option("--p", help="Padding on each side.")] = 0,
+    p: Annotated[str, typer.Option("--p", help="Padding on each side: a number, or same (TensorFlow's rule), "
+                                   "valid or full.")] = "0",
     s: Annotated[int, typer.Option("--s", help="Stride.")] = 1,
     d: Annotated[int, typer.Option("--d", help="Dilation.")] = 1,
     transpose: Annotated[bool, typer.Option("--transpose", help="A transposed convolution.")] = False,
@@ -285,12 +325,14 @@ def solve(
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
     draw: Annotated[str | None, typer.Option("--draw", help="Also draw the case solved, as `draw-conv` does "
                                              "(an SVG file).")] = None,
+    input: Annotated[list[str] | None, typer.Option("--input", metavar="SHAPE", help="With --spec: use this "
+                                                    "input shape instead of the spec's (n,n,3).")] = None,
 ) -> None:
     """Solve out = ⌊(n + 2p − d·(f−1) − 1)/s⌋ + 1 for one unknown, showing the steps."""
     values = {"n": n, "f": f, "p": p, "s": s, "d": d, "out": out}
     calc = _lazy(".calc.service")
     result = calc.solve(for_, {**values, "output_padding": output_padding}, same, transpose=transpose, spec=spec,
-                        exact=exact, low=min_, high=max_, where=where)
+                        exact=exact, low=min_, high=max_, where=where, input=input)
     if draw is not None:
         if spec is not None:
             raise CnnCalcError("--draw draws one convolution, not a spec", got="--spec", expected="no --spec")
@@ -714,6 +756,11 @@ def run(
                                                   "(needs the 'images' extra).")] = None,
     maps_layer: Annotated[str | None, typer.Option(help="Layer for --save-maps (default: the last with "
                                                    "[H, W, C] output).")] = None,
+    input_shape: Annotated[list[str] | None, typer.Option("--input-shape", metavar="SHAPE", help="Use this input "
+                                                          "shape instead of the spec's: 160,160,3 (--input is "
+                                                          "the data).")] = None,
+    save_weights: Annotated[str | None, typer.Option(metavar="W.npz", help="Write every weight array the run "
+                                                     "used (seeded ones too) as an .npz for --weights.")] = None,
 ) -> None:
     """Run a spec on real numbers with the NumPy reference executor."""
     progress = RunProgress()  # counts from here: loading large files is part of the wait
@@ -722,7 +769,8 @@ def run(
     try:
         report = _lazy(".run.service").run_files(spec, input, weights=weights, seed=seed_value, output=output,
                                                  max_memory=budget, dtype=dtype.value, save_maps=save_maps,
-                                                 maps_layer=maps_layer, progress=progress)
+                                                 maps_layer=maps_layer, progress=progress, input_shape=input_shape,
+                                                 save_weights=save_weights)
     finally:
         progress.finish()
     if report.maps is not None:

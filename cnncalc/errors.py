@@ -111,6 +111,11 @@ class ExerciseError(CnnCalcError):
     """A problem, answer or secret file that cannot be used."""
 
 
+class CnnCalcWarning(UserWarning):
+    """Something that works but is probably not what the user meant (a channels-first input); the command
+    line prints it as one `warning:` line on standard error and carries on."""
+
+
 class _ShortRepr(reprlib.Repr):
     """repr() that stops early: a million-element list costs what its first few items cost."""
 

@@ -16,7 +16,8 @@ def test_formats(cli):
     assert code == 0 and "| 1 | CONV1 (conv) | (28, 28, 8) | 6,272 | 608 |" in out
     code, out, _ = cli("summary", "lenet5", "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert rows[0]["params"] == "608" and rows[-1]["name"] == "FC5" and len(rows) == 8
+    assert rows[0]["name"] == "input" and rows[-1]["name"] == "total" and len(rows) == 10
+    assert rows[1]["params"] == "608" and rows[-2]["name"] == "FC5"
     code, out, _ = cli("summary", "lenet5", "--format", "latex")
     assert code == 0 and r"\begin{tabular}" in out and "62,958" in out
     code, out, _ = cli("summary", "lenet5", "--format", "json", "--explain")

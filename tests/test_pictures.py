@@ -98,7 +98,7 @@ def test_skips_are_arcs_above_and_branches_are_stacked():
 def test_symbolic_sizes_are_drawn_with_their_expressions():
     drawn = layout(analyse(loads_spec("input: [n, n, 3]\nlayers:\n  - {type: conv, filters: 8, kernel: 3}\n"
                                       "  - {type: maxpool, kernel: 2}\n")))
-    assert [b.label for b in drawn.boxes] == ["n×n×3", "n - 2×n - 2×8", "floor(n/2) - 1×floor(n/2) - 1×8"]
+    assert [b.label for b in drawn.boxes] == ["n×n×3", "(n - 2)×(n - 2)×8", "(floor(n/2) - 1)×(floor(n/2) - 1)×8"]
     assert overlaps(drawn) == []
 
 

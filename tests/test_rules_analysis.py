@@ -411,15 +411,16 @@ def test_concat_on_another_axis():
     summary = analyse(loads_spec("input: [4, 4, 2]\nlayers: [{type: relu, name: a}, {type: maxpool, name: b, kernel: "
                                  "[1, 2], inputs: input}, {type: concat, name: s, axis: 1, inputs: [a, b]}]"))
     s = summary.record("s")
-    assert s.output_shape == (4, 6, 2) and s.explain == ["axis 1: 4 + 2 = 6"]
+    assert s.output_shape == (4, 6, 2) and s.explain == ["axis 1: 4 + 2 = 6", "RF: the union of the inputs' fields = 1×2"]
 
 
 def test_layer_explain_lines_for_global_pools_and_batchnorm():
     def explain(layer: str) -> list[str]:
         return analyse(loads_spec(f"input: [2, 3, 4]\nlayers: [{layer}]")).records[0].explain
 
-    assert explain("{type: global_maxpool}") == ["max over all 2·3 positions of each channel"]
-    assert explain("{type: global_avgpool}") == ["mean over all 2·3 positions of each channel"]
+    gone = "RF: global (every output value depends on the whole input)"
+    assert explain("{type: global_maxpool}") == ["max over all 2·3 positions of each channel", gone]
+    assert explain("{type: global_avgpool}") == ["mean over all 2·3 positions of each channel", gone]
     assert explain("{type: batchnorm}") == ["trainable: 4·2 (gamma, beta) = 8",
                                             "non-trainable: 2·4 (moving mean, variance) = 8"]
     assert explain("{type: batchnorm, count_stats: false, center: false}") == [
@@ -469,7 +470,9 @@ def test_pool_padding_at_half_the_window_and_same_explain():
     assert same.records[0].explain == [
         "H: ⌊(5 + 0 + 1 − 2)/2⌋ + 1 = 3", "W: ⌊(7 + 2·1 − 3)/2⌋ + 1 = 4",
         "padding 'same' (TensorFlow rule): pads (top, bottom) = (0, 1), (left, right) = (1, 1)",
-        "params: 0 (pooling has no weights)"]
+        "params: 0 (pooling has no weights)",
+        "RF H: r = r_prev + (k − 1)·j_prev = 1 + (2 − 1)·1 = 2, j = j_prev·s = 1·2 = 2",
+        "RF W: r = r_prev + (k − 1)·j_prev = 1 + (3 − 1)·1 = 3, j = j_prev·s = 1·2 = 2"]
     assert analyse(loads_spec("input: [6, 6, 1]\nlayers: [{type: avgpool, kernel: 3}]")).records[0].output_shape == (
         2, 2, 1), "stride defaults to the kernel"
 

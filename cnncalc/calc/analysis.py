@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import CnnCalcError
-from ..layers.base import Shape, wrap_layer_error
+from ..layers.base import AXIS_NAMES, Shape, wrap_layer_error
 from ..maths import arith, budget
 from ..spec.network import INPUT, Network
 from ..spec.safeload import collector_paused
@@ -121,6 +121,57 @@ def _rf_step(state: list[AxisRF] | None, step: Any) -> list[AxisRF] | None:
     return result
 
 
+def _rf_value(value: Any) -> str:
+    """A receptive-field number as the working writes it: exact fractions as decimals (0.5, 0.3333), a sum
+    or a difference in parentheses (it is a factor)."""
+    if isinstance(value, Fraction):
+        value = float(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return arith.factor_text(value)
+
+
+def rf_working(state: list[AxisRF] | None, step: Any, result: list[AxisRF] | None, axes: tuple[str, ...],
+               merged: bool = False) -> list[str]:
+    """The receptive-field recurrence worked out with the numbers, one line per axis (one for all axes
+    when they agree): ``RF: r = r_prev + (k − 1)·j_prev = 1 + (5 − 1)·1 = 5, j = j_prev·s = 1·1 = 1``.
+    Nothing for a layer that leaves the field as it is."""
+    if state is None:
+        return []
+    if result is None:
+        return ["RF: global (every output value depends on the whole input)"]
+    if step == "keep" or step is None:
+        if merged:
+            sizes = "×".join(_rf_value(whole_size(size)) for size, _, _ in result)
+            return [f"RF: the union of the inputs' fields = {sizes}"]
+        return []
+    lines: list[tuple[str, str]] = []
+    names = axes if len(axes) == len(result) else tuple(f"axis {i}" for i in range(len(result)))
+    for axis, (size, jump, _), axis_step, (new_size, new_jump, _) in zip(names, state, step, result):
+        kind = axis_step[0]
+        r, j = _rf_value(size), _rf_value(jump)
+        if kind == "transpose":
+            reach, stride = axis_step[1], axis_step[3]
+            text = (f"r = r_prev + (⌈k_eff/s⌉ − 1)·j_prev = {r} + ({reach} − 1)·{j} = {_rf_value(new_size)}, "
+                    f"j = j_prev/s = {j}/{stride} = {_rf_value(new_jump)}")
+        elif kind in ("upsample", "adaptive"):
+            reach, n_in, n_out = axis_step[1], axis_step[2], axis_step[3]
+            reads = "pixels read" if kind == "upsample" else "longest window"
+            text = (f"r = r_prev + ({reads} − 1)·j_prev = {r} + ({reach} − 1)·{j} = {_rf_value(new_size)}, "
+                    f"j = j_prev·in/out = {j}·{_rf_value(n_in)}/{_rf_value(n_out)} = {_rf_value(new_jump)}")
+        else:
+            span, stride = axis_step[0], axis_step[1]
+            if span == 1 and stride == 1:
+                continue
+            k = "k_eff" if len(axis_step) > 3 and axis_step[3] != 1 else "k"
+            text = (f"r = r_prev + ({k} − 1)·j_prev = {r} + ({span} − 1)·{j} = {_rf_value(new_size)}, "
+                    f"j = j_prev·s = {j}·{stride} = {_rf_value(new_jump)}")
+        lines.append((axis, text))
+    if len(lines) == len(result) and len({text for _, text in lines}) == 1:
+        return [f"RF: {lines[0][1]}"]  # every axis alike: one line
+    return [f"RF {axis}: {text}" for axis, text in lines]
+
+
 def whole_size(size: Any) -> Any:
     """A receptive-field size as a count of input pixels: rounded up, never below 1."""
     if arith.is_int(size):
@@ -207,10 +258,14 @@ def _analyse(network: Network) -> Summary:
         if exact is not None and shown is not None:
             shown = [(whole, jump, start) if whole is not None else (size, jump, start)
                      for whole, (size, jump, start) in zip(exact, shown)]
+        working = rf_working(in_rf, info.rf, rf, AXIS_NAMES.get(len(rf or ()), ()), len(layer.inputs) > 1)
+        if working and shown is not None and rf is not None and any(
+                exact_size != whole_size(size) for (exact_size, _, _), (size, _, _) in zip(shown, rf)):
+            working.append("RF: the exact field, pixel by pixel: " + "×".join(_rf_value(s) for s, _, _ in shown))
         size = arith.simplify(arith.product(info.shape))
         records[position] = LayerRecord(layer.index, layer.name, layer.type, list(layer.inputs), info.shape,
-                                        size, info.trainable, info.non_trainable, info.macs, shown, info.explain,
-                                        info.dropped)
+                                        size, info.trainable, info.non_trainable, info.macs, shown,
+                                        [*info.explain, *working], info.dropped)
     return Summary(network, [r for r in records if r is not None])
 
 

@@ -45,6 +45,11 @@ class Solution:
     notes: list[str] = field(default_factory=list)
     range: tuple[int, int | None] | None = None  # closed range of integer solutions (None: unbounded)
     pads: tuple[Any, Any] | None = None  # 'same': (before, after)
+    count: int | None = None  # how many solutions there are, where `solutions` lists only the first ones
+
+    def __post_init__(self) -> None:
+        if self.count is None and self.range is not None and self.range[1] is not None:
+            self.count = self.range[1] - self.range[0] + 1
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"unknown": self.unknown, "solutions": [_json(v) for v in self.solutions],
@@ -53,6 +58,8 @@ class Solution:
             data["range"] = list(self.range)
         if self.pads is not None:
             data["pads"] = [_json(v) for v in self.pads]
+        if self.count is not None and self.count > len(self.solutions):
+            data["count"] = self.count
         return data
 
 
@@ -574,7 +581,8 @@ class SizeSearch:
             steps.append(f"⇒ {self.name} ∈ {{{ranges(found, most=12)}}}")
         for reason, value in list(failures.items())[:4]:
             notes.append(f"e.g. {self.name} = {value}: {reason}")
-        return Solution(self.name, found[: LIST_LIMIT * 4], None, steps, notes)  # a copy: a search is remembered
+        return Solution(self.name, found[: LIST_LIMIT * 4], None, steps, notes,  # a copy: a search is remembered
+                        count=len(found))
 
 
 def valid_sizes(network: Any, name: str, low: int = 1, high: int = 1024, exact: bool = False,

@@ -27,7 +27,7 @@ from ..calc.analysis import analyse
 from ..errors import CnnCalcError
 from ..outputs import check_output
 from ..render.files import write_text
-from ..spec.network import Network, build_network, load_spec, loads_spec
+from ..spec.network import Network, build_network, load_spec, loads_spec, warn_layout, with_input
 from ..spec.safeload import MAX_BYTES, read_limited
 from . import dump_spec, interop_module, write_npz
 
@@ -35,11 +35,13 @@ EXPORT_TARGETS = ("onnx", "pytorch", "keras")
 ONNX_DTYPES = ("float32", "float64")
 
 
-def read_network(source: str, where: str | Sequence[str] | None = None) -> Network:
+def read_network(source: str, where: str | Sequence[str] | None = None,
+                 input: str | Sequence[str] | None = None) -> Network:
     """The network ``source`` names: a spec file, a built-in spec (`cnncalc zoo`), ``-`` for a spec on
     standard input (read under the same size cap as a file), or an ONNX or Keras model file (read without
-    its weights). ``where`` (``["n=64"]``) gives symbolic input sizes values."""
-    network = _read(source)
+    its weights). ``input`` (``"160,160,3"``, as `--input`) replaces the input shape; ``where``
+    (``["n=64"]``) then gives symbolic input sizes values."""
+    network = with_input(_read(source), one_or_many(input))
     if where:
         from ..calc.symbolic import parse_assignments, substitute  # sympy: only for a symbolic spec
 
@@ -60,7 +62,7 @@ def _read(source: str) -> Network:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CnnCalcError("not a UTF-8 text file", file="<stdin>") from None
-    return loads_spec(text, "<stdin>")
+    return warn_layout(loads_spec(text, "<stdin>"))
 
 
 def model_kind(path: str) -> str | None:
@@ -175,13 +177,13 @@ class ExportedModel:
 
 
 def export_model(spec: str | Network, to: str, *, output: str | None = None, weights: str | None = None,
-                 seed: int | str | None = None, dtype: str | None = None, where: str | Sequence[str] | None = None
-                 ) -> ExportedModel:
+                 seed: int | str | None = None, dtype: str | None = None, where: str | Sequence[str] | None = None,
+                 input: str | Sequence[str] | None = None) -> ExportedModel:
     """Write a spec (anything :func:`read_network` reads, or a Network) as an ONNX model (``to="onnx"``,
     ``output`` a ``.onnx`` file, tensors ``dtype`` float32 or float64) or as PyTorch or Keras source code
     (``to="pytorch"``/``"keras"``; written to ``output`` when given, else only returned), as `cnncalc
     export`. Weights come from ``weights`` (an ``.npz``), else the spec, else ``seed`` (default 0; as text,
-    it is read as `--seed` is).
+    it is read as `--seed` is). ``input`` and ``where`` as for :func:`read_network`.
 
     >>> code = export_model("lenet5", "pytorch").code
     >>> "self.CONV1 = nn.Conv2d(3, 8, kernel_size=5)" in code
@@ -193,7 +195,7 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         raise CnnCalcError("unknown --dtype", got=dtype, expected=", ".join(ONNX_DTYPES))
     inputs = [input_path(spec) if isinstance(spec, str) else None, input_path(weights)]
     _check_outputs([output], inputs)
-    network = spec if isinstance(spec, Network) else read_network(spec, where)
+    network = with_input(spec, one_or_many(input)) if isinstance(spec, Network) else read_network(spec, where, input)
     arrays = None
     if weights:
         from ..run.executor import load_weights_file  # NumPy: exports need it, reading a network does not

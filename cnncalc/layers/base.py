@@ -515,7 +515,7 @@ def window_output(layer: Layer, axis: str, n: Any, k: int, s: int, pads: tuple[A
         out = arith.conv_output(n, k, s, before, after, d)
         bracket = ("⌊", "⌋")
     out = arith.simplify(out)
-    pad_text = f" + 2·{before}" if before == after else f" + {before} + {after}"
+    pad_text = f" + 2·{arith.factor_text(before)}" if before == after else f" + {before} + {after}"
     kernel_text = f" − {k}" if d == 1 else f" − {d}·({k}−1) − 1"
     text = f"{axis}: {bracket[0]}({n}{pad_text}{kernel_text})/{s}{bracket[1]} + 1 = {out}"
     if ceil_mode:

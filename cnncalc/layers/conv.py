@@ -331,7 +331,8 @@ class ConvTranspose(_Windowed):
             if arith.known_positive(out) is False:
                 raise ShapeError(f"output size along {axis} is not positive", got=out, expected="at least 1")
             kernel_text = f"{k}−1" if d == 1 else f"{d}·({k}−1)"
-            lines.append(f"{axis}: ({n}−1)·{s} − {pb} − {pa} + {kernel_text} + {op} + 1 = {out}")
+            lines.append(f"{axis}: ({n}−1)·{s} − {arith.factor_text(pb)} − {arith.factor_text(pa)} + {kernel_text} + "
+                         f"{op} + 1 = {out}")
             outs.append(out)
         filters = self.filters
         per_group = filters // groups

@@ -167,7 +167,7 @@ class GlobalPool(Layer):
         dims, channels = self.spatial_input(inputs[0])
         shape = (*(1,) * len(dims), channels) if self.keepdims else (channels,)
         reduce = "max" if self.type == "global_maxpool" else "mean"
-        positions = "·".join(str(d) for d in dims)
+        positions = "·".join(arith.factor_text(d) for d in dims)  # (n - 2)·(n - 2): a product of sums
         return Inference(shape, explain=[f"{reduce} over all {positions} positions of each channel"], rf=None)
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:

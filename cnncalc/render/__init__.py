@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..calc.analysis import Summary
 
@@ -10,10 +10,14 @@ FORMATS = ("table", "json", "markdown", "csv", "latex", "html")
 
 
 def render(summary: Summary, fmt: str, explain: bool = False, width: int | None = None, depth: int | None = None,
-           batch: int = 1) -> str:
-    from .common import View
+           batch: int = 1, columns: str | Sequence[str] | None = None) -> str:
+    from ..errors import CnnCalcError
+    from .common import View, parse_columns
 
-    view = View(explain, depth, batch)
+    if columns is not None and fmt in ("json", "html"):
+        raise CnnCalcError(f"--columns is for the table, markdown, csv and latex formats, not {fmt}", got=fmt,
+                           expected="table, markdown, csv or latex")
+    view = View(explain, depth, batch, parse_columns(columns))
     renderers: dict[str, Callable[..., str]]
     if fmt == "json":
         from .jsonfmt import render_json

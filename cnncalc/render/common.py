@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..calc.analysis import LayerRecord, Summary, block_records
+from ..errors import CnnCalcError, did_you_mean
 from ..maths import arith
 
 HEADERS = ("#", "Layer (type)", "Output shape", "Size", "Params", "MACs", "Receptive field")
+#: `--columns` names, each with its header, in the default order; the % columns are shown on request
+COLUMNS = {"#": "#", "layer": "Layer (type)", "shape": "Output shape", "size": "Size", "params": "Params",
+           "macs": "MACs", "rf": "Receptive field", "params%": "Params %", "macs%": "MACs %"}
+DEFAULT_COLUMNS = ("#", "layer", "shape", "size", "params", "macs", "rf")
+#: columns of numbers, aligned right
+NUMERIC_COLUMNS = frozenset({"#", "size", "params", "macs", "params%", "macs%"})
 
 
 def number(value: Any) -> str:
@@ -77,11 +84,54 @@ def params_text(record: LayerRecord, style: Style = PLAIN) -> str:
 
 @dataclass(frozen=True)
 class View:
-    """What the user asked to see: worked formulas, block depth (None: every layer), batch size."""
+    """What the user asked to see: worked formulas, block depth (None: every layer), batch size, and the
+    columns, by their `--columns` names."""
 
     explain: bool = False
     depth: int | None = None
     batch: int = 1
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+
+    def headers(self) -> tuple[str, ...]:
+        return tuple(COLUMNS[name] for name in self.columns)
+
+    def right(self) -> frozenset[int]:
+        """Positions of the columns aligned right."""
+        return frozenset(i for i, name in enumerate(self.columns) if name in NUMERIC_COLUMNS)
+
+
+def parse_columns(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """`--columns`: a comma list of column names (see :data:`COLUMNS`), each at most once.
+
+    >>> parse_columns("layer, params, params%")
+    ('layer', 'params', 'params%')
+    """
+    if text is None:
+        return DEFAULT_COLUMNS
+    items = [text] if isinstance(text, str) else list(text)
+    names = [part.strip().lower() for item in items for part in item.split(",")]
+    valid = ", ".join(COLUMNS)
+    if not names or len(",".join(names)) > 500:
+        raise CnnCalcError("bad --columns", got=",".join(names)[:80], expected=f"a comma list of: {valid}")
+    for name in names:
+        if name not in COLUMNS:
+            raise CnnCalcError("unknown column in --columns", got=name[:80], expected=f"a comma list of: {valid}",
+                               hint=did_you_mean(name, COLUMNS))
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise CnnCalcError("--columns names a column twice", got=twice, expected="each column at most once")
+    return tuple(names)
+
+
+def percent(part: Any, whole: Any) -> str:
+    """A share of a total as `12.34%`; `-` where there is nothing to share or the figures are symbolic.
+
+    >>> percent(608, 62958), percent(0, 10), percent(5, 0)
+    ('0.97%', '0.00%', '-')
+    """
+    if not (arith.is_int(part) and arith.is_int(whole)) or whole == 0:
+        return "-"
+    return f"{100 * part / whole:.2f}%"
 
 
 DEFAULT_VIEW = View()
@@ -89,7 +139,33 @@ DEFAULT_VIEW = View()
 
 def rows(summary: Summary, view: View = DEFAULT_VIEW,
          style: Style = PLAIN) -> list[tuple[tuple[str, ...], list[str]]]:
-    """Table rows, each with the explanation lines that go under it."""
+    """Table rows, each with the explanation lines that go under it, in the view's columns."""
+    if view.columns == DEFAULT_COLUMNS:
+        return _rows(summary, view, style)
+    return [(tuple(row[name] for name in view.columns), explain) for row, explain in _named_rows(summary, view, style)]
+
+
+def _named_rows(summary: Summary, view: View, style: Style) -> list[tuple[dict[str, str], list[str]]]:
+    """Every column of every row, by column name (the % columns too)."""
+    params, macs = summary.params, summary.macs
+    named = []
+    blocks = {f"{b.first_index}–{b.last_index}": b for b in block_records(summary)} if view.depth is not None else {}
+    records = {str(r.index): r for r in summary.records}
+    for row, explain in _rows(summary, view, style):
+        cells = dict(zip(DEFAULT_COLUMNS, row))
+        unit: Any = records.get(row[0]) or blocks.get(row[0]) or blocks.get(_plain_index(row[0]))
+        cells["params%"] = "-" if unit is None or not unit.params else style.text(percent(unit.params, params))
+        cells["macs%"] = "-" if unit is None or not unit.macs else style.text(percent(unit.macs, macs))
+        named.append((cells, explain))
+    return named
+
+
+def _plain_index(text: str) -> str:
+    """A block's index range as the plain style writes it (a format may have escaped its dash)."""
+    return text.replace("--", "–")
+
+
+def _rows(summary: Summary, view: View, style: Style) -> list[tuple[tuple[str, ...], list[str]]]:
     n = view.batch
     value, text = style.value, style.text
     table: list[tuple[tuple[str, ...], list[str]]] = [

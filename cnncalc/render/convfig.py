@@ -18,6 +18,7 @@ end), read with stride 1 — the way the conv_arithmetic figures show it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -26,6 +27,8 @@ from ..errors import CnnCalcError
 from ..maths import arith
 
 CELL = 18  # px per grid cell
+TITLE_CHAR = 8.2  # px a character of the 13 px bold title takes, at most (DejaVu Sans, digits and capitals)
+CHAR_WIDTH = 6.6  # px a character of the 11 px legend takes
 MAX_SIDE = 48  # cells: larger figures are unreadable (and a way to ask for a huge file)
 
 
@@ -41,6 +44,7 @@ class ConvFigure:
     grid_size: int  # the grid the kernel slides over: padded input (stretched, for a transposed conv)
     output_size: int
     kinds: dict[tuple[int, int], str] = field(default_factory=dict)  # grid cell → "input", "pad", "zero"
+    padding_name: str | None = None  # how the padding was asked for: "same", "valid", "full"
     reads: dict[tuple[int, int], list[tuple[int, int]]] = field(default_factory=dict)  # output → grid cells
 
     @property
@@ -54,6 +58,8 @@ class ConvFigure:
         extra = f", output_padding = {self.output_padding}" if self.output_padding else ""
         after = self.grid_size - self.n - self.padding
         pad = f"{self.padding}" if self.transpose or after == self.padding else f"({self.padding}, {after})"
+        if self.padding_name is not None:
+            pad = f"{self.padding_name} {pad if pad.startswith('(') else f'({pad})'}"
         return (f"{what}: n = {self.n}, k = {self.kernel}, p = {pad}, s = {self.stride}, "
                 f"d = {self.dilation}{extra} → output {self.output_size}×{self.output_size}")
 
@@ -143,15 +149,17 @@ def svg(figure: ConvFigure, positions: list[tuple[int, int]] | None = None, anim
     panel_h = max(grid_px, out_px) + 40
     columns = min(len(shown), 4)
     rows = (len(shown) + columns - 1) // columns
-    width, height = columns * panel_w + 20, rows * panel_h + 70
     title = figure.title if show_output else figure.title.split(" →")[0]
+    legend = ("blue: input · white, dashed: padding" + (" · grey: inserted zeros" if figure.transpose else "")
+              + " · dark: the kernel's cells · right: the output, its cell marked")
+    # as wide as the panels, the title and the legend (one panel alone is narrower than its title)
+    width = max(columns * panel_w + 20, math.ceil(20 + TITLE_CHAR * len(title)), math.ceil(20 + CHAR_WIDTH * len(legend)))
+    height = rows * panel_h + 70
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            'font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'),
            f"<title>{escape(title)}</title>", f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="10" y="20" font-size="13" font-weight="bold">{escape(title)}</text>',
-           '<text x="10" y="38" fill="#444">blue: input · white, dashed: padding'
-           + (" · grey: inserted zeros" if figure.transpose else "") + " · dark: the kernel's cells · "
-           "right: the output, its cell marked</text>"]
+           f'<text x="10" y="38" fill="#444">{escape(legend, quote=False)}</text>']
     for k, position in enumerate(shown):
         ox = 10 + (k % columns) * panel_w
         oy = 52 + (k // columns) * panel_h

@@ -281,7 +281,8 @@ def _times(value: Any) -> str:
 
 
 def shape_label(shape: tuple[Any, ...]) -> str:
-    return "×".join(str(d) for d in shape)
+    # (n - 2)×(n - 2)×8, never n - 2×n - 2×8 (a hidden size is text: "?")
+    return "×".join(arith.factor_text(d) if hasattr(d, "free_symbols") else str(d) for d in shape)
 
 
 def _number(value: Any, fallback: float) -> float:

@@ -11,7 +11,7 @@ command line prints or writes:
 >>> report = summarise(load_spec("lenet5"), format="csv")
 >>> report.summary.params, report.summary.macs
 (62958, 849320)
->>> report.text.splitlines()[1].split(",")[:6]
+>>> report.text.splitlines()[2].split(",")[:6]
 ['1', 'CONV1', 'conv', 'input', '28x28x8', '6272']
 """
 
@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from ..calc.analysis import Summary, analyse
 from ..errors import CnnCalcError
+from ..maths import arith
 from ..spec.network import Network, load_spec, zoo_names
 from . import FORMATS, render
 from .common import json_dim
@@ -52,21 +54,40 @@ class SummaryReport:
     written: str | None = None
 
 
-def summarise(network: Network, *, format: str = "table", explain: bool = False, width: int | None = None,
+def summarise(network: Network, *, format: str | None = None, explain: bool = False, width: int | None = None,
               depth: int | None = None, batch: int = 1, output: str | None = None,
-              inputs: Sequence[str | None] = ()) -> SummaryReport:
+              inputs: Sequence[str | None] = (), columns: str | Sequence[str] | None = None) -> SummaryReport:
     """Analyse ``network`` and render it as `cnncalc summary` does: ``format`` one of table, json,
-    markdown, csv, latex, html; ``explain`` adds each layer's worked formulas, ``width`` fits the table,
-    ``depth`` collapses deeper blocks into one row, ``batch`` scales sizes and MACs. With ``output`` the
-    text is also written there (its extension must suit the format; never over one of ``inputs``)."""
+    markdown, csv, latex, html (default: the one ``output``'s extension names, else table); ``explain``
+    adds each layer's worked formulas, ``width`` fits the table, ``depth`` collapses deeper blocks into one
+    row, ``batch`` scales sizes and MACs, ``columns`` (``"layer,params,params%"``; see
+    :data:`~cnncalc.render.common.COLUMNS`) chooses the columns. With ``output`` the text is also written
+    there (its extension must suit the format; never over one of ``inputs``)."""
+    if format is None:
+        format = "table" if output is None else format_of(output)
     if format not in FORMATS:
         raise CnnCalcError("unknown summary format", got=format, expected=", ".join(FORMATS))
     summary = analyse(network)
-    report = SummaryReport(summary, format, render(summary, format, explain, width, depth, batch))
+    report = SummaryReport(summary, format, render(summary, format, explain, width, depth, batch, columns))
     if output is not None:
         write_text(output, report.text, SUFFIXES[format], inputs=inputs)
         report.written = output
     return report
+
+
+def format_of(output: str) -> str:
+    """The summary format a file name's extension names (`-o unet.md` is Markdown).
+
+    >>> format_of("unet.md"), format_of("report.HTML")
+    ('markdown', 'html')
+    """
+    suffix = PurePath(output).suffix.lower()
+    for name, suffixes in SUFFIXES.items():
+        if suffix in suffixes:
+            return name
+    raise CnnCalcError("unknown file type: cannot tell the format from the extension", file=output,
+                       got=suffix or "(none)", expected=" or ".join(s for names in SUFFIXES.values() for s in names),
+                       hint="or give --format")
 
 
 @dataclass
@@ -157,23 +178,54 @@ class ConvDrawing:
         return f"wrote {self.written}: {self.figure.title}"
 
 
-def draw_conv(n: int, f: int, p: int = 0, s: int = 1, d: int = 1, *, transpose: bool = False,
+def draw_conv(n: int, f: int, p: int | str = 0, s: int = 1, d: int = 1, *, transpose: bool = False,
               output_padding: int = 0, positions: Sequence[str | tuple[int, int]] | None = None,
               animate: bool = False, output: str | None = None) -> ConvDrawing:
     """A convolution as the conv_arithmetic figures draw it, as `cnncalc draw-conv`: the padded input,
     the kernel and the output, one panel per output cell (those in ``positions``: ``(row, column)`` or
     ``"ROW,COLUMN"``; default every one, up to 16), or one panel stepping through them (``animate``).
+    ``p``: a number, or ``same`` (TensorFlow's rule, the odd pixel after), ``valid`` (0) or ``full``.
 
     >>> drawing = draw_conv(5, 3, p=1, s=2)
     >>> drawing.figure.output_size, drawing.figure.title
     (3, 'convolution: n = 5, k = 3, p = 1, s = 2, d = 1 → output 3×3')
+    >>> draw_conv(6, 4, p="same").figure.title
+    'convolution: n = 6, k = 4, p = same (1, 2), s = 1, d = 1 → output 6×6'
     """
-    figure = conv_figure(n, f, p, s, d, transpose, output_padding)
+    before, after, named = padding_of(p, n, f, s, d, transpose)
+    figure = conv_figure(n, f, before, s, d, transpose, output_padding, after)
+    figure.padding_name = named
     drawing = ConvDrawing(figure, conv_svg(figure, parse_positions(positions), animate))
     if output is not None:
         write_text(output, drawing.svg, (".svg",))
         drawing.written = output
     return drawing
+
+
+def padding_of(p: int | str, n: int, f: int, s: int = 1, d: int = 1,
+               transpose: bool = False) -> tuple[int, int, str | None]:
+    """(before, after, the name given) of a padding as `draw-conv --p` takes it: a number, same, valid, full.
+
+    >>> padding_of("same", 8, 4), padding_of("2", 8, 3), padding_of("full", 8, 3, d=2)
+    ((1, 2, 'same'), (2, 2, None), (4, 4, 'full'))
+    """
+    text = str(p).strip().lower()
+    if text.isascii() and text.isdigit() and len(text) <= 6:
+        return int(text), int(text), None
+    if text not in ("same", "valid", "full"):
+        raise CnnCalcError("bad --p", got=str(p)[:40], expected="a number of pixels, same, valid or full")
+    if text == "valid":
+        return 0, 0, text
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (n, f, s, d)):
+        raise CnnCalcError(f"--p {text} needs whole numbers of at least 1 for n, f, s and d",
+                           got=[n, f, s, d], expected="integers ≥ 1")
+    if text == "full":
+        return d * (f - 1), d * (f - 1), text
+    if transpose:
+        raise CnnCalcError("--p same is for a direct convolution (a transposed one's 'same' crops its output)",
+                           got="--p same --transpose", expected="a number for --p")
+    _, before, after = arith.same_padding(n, f, s, d)
+    return int(before), int(after), text
 
 
 def draw_solution(solution: Solution, values: Mapping[str, str | int | None], output: str | None = None, *,

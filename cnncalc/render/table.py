@@ -9,10 +9,8 @@ from __future__ import annotations
 import textwrap
 
 from ..calc.analysis import Summary
-from .common import DEFAULT_VIEW, HEADERS, View, rows, totals_lines
+from .common import DEFAULT_VIEW, View, rows, totals_lines
 
-RIGHT = (0, 3, 4, 5)  # columns aligned right: #, Size, Params, MACs
-NAME = 1
 NARROWEST = 4  # no column gets narrower than this
 
 
@@ -20,11 +18,13 @@ def render_table(summary: Summary, view: View = DEFAULT_VIEW, width: int | None 
     """The table at its natural width, or, with `width`, fitted into that many characters: the widest
     columns give way first and their cells wrap onto more lines; numbers wrap only if nothing else can."""
     body = rows(summary, view)
-    cells = [list(HEADERS)] + [list(row) for row, _ in body]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
+    headers, right = view.headers(), view.right()
+    cells = [list(headers)] + [list(row) for row, _ in body]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     if width is not None:
-        widths = _fit(widths, cells, width)
-    offset = 2 + sum(w + 3 for w in widths[:NAME])  # where the layer column starts
+        widths = _fit(widths, cells, width, right)
+    name = view.columns.index("layer") if "layer" in view.columns else 0
+    offset = 2 + sum(w + 3 for w in widths[:name])  # where the layer column starts
     total = sum(w + 3 for w in widths) + 1
 
     def lines(row: list[str]) -> list[str]:
@@ -34,11 +34,11 @@ def render_table(summary: Summary, view: View = DEFAULT_VIEW, width: int | None 
             parts = []
             for i, (column, w) in enumerate(zip(wrapped, widths)):
                 cell = column[k] if k < len(column) else ""
-                parts.append(cell.rjust(w) if i in RIGHT else cell.ljust(w))
+                parts.append(cell.rjust(w) if i in right else cell.ljust(w))
             out.append((" " + " ".join(f" {part} " for part in parts)).rstrip())
         return out
 
-    out = [*_wrap(summary.name, width or len(summary.name) or 1), "", *lines(list(HEADERS)), " " + "─" * (total - 2)]
+    out = [*_wrap(summary.name, width or len(summary.name) or 1), "", *lines(list(headers)), " " + "─" * (total - 2)]
     explain_indent = offset + 2 if width is None or width - offset - 2 >= 30 else 4
     for row, explain in body:
         out.extend(lines(list(row)))
@@ -51,14 +51,14 @@ def render_table(summary: Summary, view: View = DEFAULT_VIEW, width: int | None 
     return "\n".join(out) + "\n"
 
 
-def _fit(widths: list[int], cells: list[list[str]], width: int) -> list[int]:
+def _fit(widths: list[int], cells: list[list[str]], width: int, right: frozenset[int]) -> list[int]:
     """Column widths that add up to at most `width` characters. Columns give way in three rounds, each
     only if the one before was not enough: down to their longest word (nothing breaks inside a word), then
     text columns down to a few characters (numbers stay whole), then every column."""
     widths = list(widths)
     words = [max(len(word) for row in cells for word in row[i].split() or [""]) for i in range(len(widths))]
     rounds = ([min(words[i], widths[i]) for i in range(len(widths))],
-              [min(words[i], widths[i]) if i in RIGHT else NARROWEST for i in range(len(widths))],
+              [min(words[i], widths[i]) if i in right else NARROWEST for i in range(len(widths))],
               [NARROWEST] * len(widths))
     for floor in rounds:
         while sum(w + 3 for w in widths) + 1 > width:

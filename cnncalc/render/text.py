@@ -8,7 +8,7 @@ import re
 
 from ..calc.analysis import Summary
 from ..maths import arith
-from .common import DEFAULT_VIEW, HEADERS, Style, View, number, rows, totals_lines
+from .common import DEFAULT_VIEW, Style, View, number, percent, rows, totals_lines
 
 
 def _markdown_text(text: str) -> str:
@@ -36,38 +36,65 @@ MARKDOWN = Style(text=_markdown_text, value=_markdown_value, dim=_markdown_dim, 
 
 
 def render_markdown(summary: Summary, view: View = DEFAULT_VIEW) -> str:
-    out = [f"### {_markdown_text(summary.name)}", "", "| " + " | ".join(_markdown_text(h) for h in HEADERS) + " |",
-           "|" + "|".join("---:" if i in (0, 3, 4, 5) else "---" for i in range(len(HEADERS))) + "|"]
+    headers, right = view.headers(), view.right()
+    out = [f"### {_markdown_text(summary.name)}", "", "| " + " | ".join(_markdown_text(h) for h in headers) + " |",
+           "|" + "|".join("---:" if i in right else "---" for i in range(len(headers))) + "|"]
+    under = view.columns.index("layer") if "layer" in view.columns else len(headers) - 1
     for row, explain in rows(summary, view, MARKDOWN):
         cells = list(row)
         if explain:
-            cells[1] += "<br>" + "<br>".join(explain)
+            cells[under] += "<br>" + "<br>".join(explain)
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
     out.extend(f"- {line}" for line in totals_lines(summary, view, MARKDOWN))
     return "\n".join(out) + "\n"
 
 
+#: the CSV fields of each `--columns` name (the default: every field but the percentages)
+CSV_FIELDS = {"#": ("index",), "layer": ("name", "type", "inputs"), "shape": ("output_shape",), "size": ("size",),
+              "params": ("params", "trainable_params", "non_trainable_params"), "macs": ("macs",),
+              "rf": ("rf_size", "rf_jump"), "params%": ("params_percent",), "macs%": ("macs_percent",)}
+
+
 def render_csv(summary: Summary, view: View = DEFAULT_VIEW) -> str:
-    """One row per layer (blocks are a grouping for the eye; a CSV keeps every layer). A shape is one cell,
-    its dimensions joined by 'x', a symbolic dimension in parentheses: `28x28x8`, `(n - 2)x(n - 2)x8`."""
+    """One row per layer (blocks are a grouping for the eye; a CSV keeps every layer), after a row for the
+    input (index 0) and before a `total` row (sizes, parameters and MACs summed over the layers). A shape is
+    one cell, its dimensions joined by 'x', a symbolic dimension in parentheses: `28x28x8`, `(n - 2)x(n - 2)x8`;
+    a receptive field that covers the whole input is `global`."""
     explain, n = view.explain, view.batch
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    header = ["index", "name", "type", "inputs", "output_shape", "size", "params", "trainable_params",
-              "non_trainable_params", "macs", "rf_size", "rf_jump"]
+    header = [name for column in view.columns for name in CSV_FIELDS[column]]
     if explain:
         header.append("explain")
     writer.writerow(header)
+    params, macs = summary.params, summary.macs
+    spatial = len(summary.input_shape) - 1
+    ones = "x".join(["1"] * spatial) if spatial >= 1 else "1"
+    table = [{"index": 0, "name": "input", "type": "input", "inputs": "",
+              "output_shape": "x".join(_csv_dim(d) for d in summary.input_shape),
+              "size": arith.simplify(summary.input_size * n), "params": 0, "trainable_params": 0,
+              "non_trainable_params": 0, "macs": 0, "rf_size": ones, "rf_jump": ones, "params_percent": "",
+              "macs_percent": "", "explain": ""}]
     for r in summary.records:
         rf = r.receptive_field
-        row = [r.index, r.name, r.type, " ".join(r.inputs), "x".join(_csv_dim(d) for d in r.output_shape),
-               arith.simplify(r.size * n), r.params, r.trainable, r.non_trainable, arith.simplify(r.macs * n),
-               "" if rf is None else "x".join(_num(a[0]) for a in rf),
-               "" if rf is None else "x".join(_num(a[1]) for a in rf)]
-        if explain:
-            row.append("; ".join(r.explain))
-        writer.writerow([_safe_cell(str(cell)) for cell in row])
+        table.append({"index": r.index, "name": r.name, "type": r.type, "inputs": " ".join(r.inputs),
+                      "output_shape": "x".join(_csv_dim(d) for d in r.output_shape),
+                      "size": arith.simplify(r.size * n), "params": r.params, "trainable_params": r.trainable,
+                      "non_trainable_params": r.non_trainable, "macs": arith.simplify(r.macs * n),
+                      "rf_size": "global" if rf is None else "x".join(_num(a[0]) for a in rf),
+                      "rf_jump": "global" if rf is None else "x".join(_num(a[1]) for a in rf),
+                      "params_percent": percent(r.params, params).rstrip("%").replace("-", ""),
+                      "macs_percent": percent(r.macs, macs).rstrip("%").replace("-", ""),
+                      "explain": "; ".join(r.explain)})
+    sizes = arith.simplify(sum(r.size for r in summary.records))
+    table.append({"index": "", "name": "total", "type": "", "inputs": "", "output_shape": "",
+                  "size": arith.simplify(sizes * n), "params": params, "trainable_params": summary.trainable,
+                  "non_trainable_params": summary.non_trainable, "macs": arith.simplify(macs * n), "rf_size": "",
+                  "rf_jump": "", "params_percent": "100.00" if params else "",
+                  "macs_percent": "100.00" if arith.is_int(macs) and macs else "", "explain": ""})
+    for row in table:
+        writer.writerow([_safe_cell(str(row[name])) for name in header])
     return buffer.getvalue()
 
 
@@ -177,13 +204,15 @@ LATEX = Style(text=latex_escape, value=_latex_value, dim=_latex_dim, explain=lat
 def render_latex(summary: Summary, view: View = DEFAULT_VIEW) -> str:
     """The network's name and a `tabular`, to \\input into a document (symbolic sizes with several cases
     need the amsmath package)."""
+    headers, right = view.headers(), view.right()
+    align = " ".join("r" if i in right else "l" for i in range(len(headers)))
     out = [r"\noindent\textbf{" + latex_escape(summary.name) + r"}\par\smallskip", "",
-           r"\noindent\begin{tabular}{r l l r r r l}", r"\hline",
-           " & ".join(latex_escape(h) for h in HEADERS) + r" \\", r"\hline"]
+           r"\noindent\begin{tabular}{" + align + "}", r"\hline",
+           " & ".join(latex_escape(h) for h in headers) + r" \\", r"\hline"]
     for row, explain in rows(summary, view, LATEX):
         out.append(" & ".join(row) + r" \\")
         for line in explain:
-            out.append(r"\multicolumn{7}{l}{\quad\small " + line + r"} \\")
+            out.append(r"\multicolumn{" + str(len(headers)) + r"}{l}{\quad\small " + line + r"} \\")
     out += [r"\hline", r"\end{tabular}", "", r"\noindent"]
     out.extend(line + r"\\" for line in totals_lines(summary, view, LATEX))
     return "\n".join(out) + "\n"

@@ -14,7 +14,7 @@ import dataclasses
 import math
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,8 @@ class RunResult:
     summary: Summary
     outputs: dict[str, np.ndarray]  # every layer's output (and "input"), batched [N, ...]
     batched: bool  # whether the input had a batch axis
+    #: every layer's weight arrays as the run used them (file, spec or seeded), by layer and key
+    weights: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def output(self) -> np.ndarray:
@@ -329,7 +331,7 @@ def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, 
                                  layer=layer.name, index=layer.index, expected=str(list(expected)),
                                  got=list(out.shape))
         values[layer.name] = np.ascontiguousarray(out, dtype=dtype)
-    return RunResult(summary, values, batched)  # values["input"] is the (batched) input itself
+    return RunResult(summary, values, batched, arrays)  # values["input"] is the (batched) input itself
 
 
 # ---------------------------------------------------------------- printing

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from ..arguments import one_or_many
 from ..errors import CnnCalcError, did_you_mean
 from ..outputs import check_output, write_output
-from ..spec.network import Network, load_spec
+from ..spec.network import Network, load_spec, with_input
 from .executor import MAX_SEED, RunResult, check_seed, compact
 from .executor import run as execute
 from .files import DEFAULT_MAX_MEMORY, load_input_file, load_weights_file
@@ -33,6 +34,7 @@ from .images import save_maps
 
 OUTPUT_SUFFIXES = (".npy", ".json")
 MAPS_SUFFIXES = (".png", ".jpg", ".jpeg")
+WEIGHTS_SUFFIXES = (".npz",)
 
 
 @dataclass
@@ -92,7 +94,8 @@ class RunReport:
 def run_files(spec: str | Network, input: str, *, weights: str | None = None, seed: int | None = None,
               output: str | None = None, max_memory: int = DEFAULT_MAX_MEMORY, dtype: str = "float64",
               save_maps: str | None = None, maps_layer: str | None = None,
-              progress: Callable[[int, int, str], None] | None = None) -> RunReport:
+              progress: Callable[[int, int, str], None] | None = None,
+              input_shape: str | Sequence[str] | None = None, save_weights: str | None = None) -> RunReport:
     """Run a spec (a path, a built-in name or a Network) on an input file, as `cnncalc run`.
 
     ``input``: ``.npy``, YAML/JSON nested lists, or an image; ``weights``: an ``.npz``; ``seed`` fills
@@ -100,6 +103,8 @@ def run_files(spec: str | Network, input: str, *, weights: str | None = None, se
     ``output`` (``.npy`` or ``.json``) gets the final output, ``save_maps`` (``.png``, ``.jpg``) a grid
     of ``maps_layer``'s feature maps (default: the last layer with an ``[H, W, C]`` output). Every output
     path is checked before any work; ``progress(step, total, layer)`` is called as layers run.
+    ``input_shape`` (``"160,160,3"``, as `--input-shape`) replaces the spec's input shape; ``save_weights``
+    (``.npz``) gets every weight array the run used (seeded ones included), in the layout ``weights`` reads.
     """
     inputs: list[str | None] = [spec if isinstance(spec, str) else None, input, weights]
     if output:
@@ -108,7 +113,9 @@ def run_files(spec: str | Network, input: str, *, weights: str | None = None, se
         check_output_path(save_maps, MAPS_SUFFIXES, "--save-maps", [*inputs, output])
     elif maps_layer is not None:
         raise CnnCalcError("--maps-layer needs --save-maps FILE.png")
-    network = spec if isinstance(spec, Network) else load_spec(spec)
+    if save_weights:
+        check_output_path(save_weights, WEIGHTS_SUFFIXES, "--save-weights", [*inputs, output, save_maps])
+    network = with_input(spec if isinstance(spec, Network) else load_spec(spec), one_or_many(input_shape))
     names = [layer.name for layer in network.layers]
     if maps_layer is not None and maps_layer not in names:
         raise CnnCalcError("--maps-layer names no layer of the spec", got=maps_layer,
@@ -123,7 +130,18 @@ def run_files(spec: str | Network, input: str, *, weights: str | None = None, se
     if output:
         _write_output(output, result.output, inputs)
         report.written.append(output)
+    if save_weights:
+        save_weight_arrays(save_weights, result.weights, inputs)
+        report.written.append(save_weights)
     return report
+
+
+def save_weight_arrays(path: str, weights: dict[str, dict[str, np.ndarray]],
+                       inputs: Sequence[str | None] = ()) -> None:
+    """The arrays a run used, as an ``.npz`` with keys ``<layer>.<key>``: what ``--weights`` reads back."""
+    arrays = {f"{layer}.{key}": value for layer, parts in weights.items() for key, value in parts.items()}
+    save: Any = np.savez  # keys are layer names: typed as savez's keyword arguments, they are not
+    write_output(path, lambda handle: save(handle, **arrays), inputs=inputs)
 
 
 def parse_seed(text: str) -> int:

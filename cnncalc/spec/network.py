@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CnnCalcError, SpecError, did_you_mean
+from ..errors import CnnCalcError, CnnCalcWarning, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
 from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape, a_layer
 from . import safeload
@@ -333,4 +333,91 @@ def load_spec(spec: str | Path) -> Network:
         data = safeload.load_file(path, what="spec")
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
-    return build_network(data, source)
+    return warn_layout(build_network(data, source))
+
+
+def channels_first_fix(shape: Shape) -> list[int] | None:
+    """The channels-last shape a channels-first-looking input was probably meant as, or None.
+
+    Looks channels-first: 2-D or 3-D, 1 or 3 in front (grey, RGB), square spatial axes of 8 or more behind
+    (``[3, 32, 32]``, ``[1, 28, 28]``, ``[3, 16, 112, 112]``) — read channels-last, that is an image 3
+    pixels high with 32 channels, which no one means.
+
+    >>> channels_first_fix((3, 32, 32)), channels_first_fix((32, 32, 3)), channels_first_fix((4, 4, 16))
+    ([32, 32, 3], None, None)
+    """
+    if len(shape) not in (3, 4) or not all(isinstance(d, int) for d in shape):
+        return None
+    first, rest = shape[0], list(shape[1:])
+    if first in (1, 3) and all(d >= 8 for d in rest) and rest[-1] == rest[-2]:
+        return [*rest, first]
+    return None
+
+
+def warn_layout(network: Network, option: bool = False) -> Network:
+    """Warn (a :class:`~cnncalc.errors.CnnCalcWarning`, the network unchanged) when the input looks
+    channels-first; ``option``: the shape came from `--input`."""
+    fix = channels_first_fix(network.input_shape)
+    if fix is not None:
+        import warnings
+
+        shown = list(network.input_shape)
+        where = f"--input {','.join(map(str, fix))}" if option else f"input: {fix}"
+        warnings.warn(CnnCalcWarning(
+            f"{network.source}: the input {shown} looks channels-first (C, H, W); cnncalc reads [H, W, C], so this "
+            f"is {' × '.join(map(str, shown[:-1]))} pixels with {shown[-1]} channels; for {shown[0]} channels "
+            f"write {where}"), stacklevel=2)
+    return network
+
+
+#: the longest `--input` text read (a shape is a few numbers; anything longer is refused unread)
+MAX_INPUT_OPTION = 200
+_INPUT_OPTION = re.compile(r"^\s*(?:([A-Za-z_][A-Za-z0-9_]{0,63})\s*=)?\s*\[?\s*([^\[\]=]*?)\s*\]?\s*$")
+
+
+def parse_input_option(values: str | list[str] | tuple[str, ...]) -> dict[str | None, list[Any]]:
+    """What `--input` gives, by input name (None: the first input): ``"160,160,3"``, ``"[n, n, 3]"``,
+    ``"160x160x3"`` or ``"input=160,160,3"``; each entry a positive integer or a symbol name.
+
+    >>> parse_input_option(["160,160,3"]), parse_input_option("input=[n, n, 3]")
+    ({None: [160, 160, 3]}, {'input': ['n', 'n', 3]})
+    """
+    given: dict[str | None, list[Any]] = {}
+    for text in [values] if isinstance(values, str) else list(values):
+        expected = "a shape such as 160,160,3 (H, W, C), or NAME=SHAPE for a named input"
+        match = _INPUT_OPTION.match(text) if len(text) <= MAX_INPUT_OPTION else None
+        body = match.group(2) if match else ""
+        parts = re.split(r"\s*,\s*" if "," in body else r"\s*[x×]\s*", body) if body else []
+        if not match or not parts or not all(re.fullmatch(r"[0-9]{1,19}|[A-Za-z_][A-Za-z0-9_]{0,31}", p)
+                                             for p in parts):
+            raise CnnCalcError("bad --input", got=text[:80], expected=expected)
+        name = match.group(1)
+        if name in given or (name is None and given) or (name is not None and None in given):
+            raise CnnCalcError("--input gives the same input twice", got=text[:80], expected="one shape per input")
+        given[name] = [int(p) if p.isdigit() else p for p in parts]
+    return given
+
+
+def with_input(network: Network, values: str | list[str] | tuple[str, ...] | None) -> Network:
+    """The network with the input shape `--input` gives (see :func:`parse_input_option`), checked as the
+    spec's own `input:` is; ``None`` or an empty list leaves it as it is.
+
+    >>> with_input(load_spec("lenet5"), ["28,28,3"]).input_shape
+    (28, 28, 3)
+    """
+    if not values:
+        return network
+    given = parse_input_option(values)
+    unknown = [name for name in given if name not in (None, INPUT)]
+    if unknown:
+        raise CnnCalcError(f"--input names an input the spec does not have: '{unknown[0]}'", got=unknown[0],
+                           expected=f"'{INPUT}' (a spec has one input), or the shape alone")
+    shape = next(iter(given.values()))
+    try:
+        input_shape, symbols = _input_shape(shape, None)
+    except CnnCalcError as error:
+        raise CnnCalcError("bad --input", got=",".join(map(str, shape))[:80],
+                           expected=error.expected) from None
+    import dataclasses
+
+    return warn_layout(dataclasses.replace(network, input_shape=input_shape, symbols=symbols), option=True)
