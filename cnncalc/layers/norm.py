@@ -82,7 +82,7 @@ class LayerNorm(Layer):
         if framework != "pytorch":
             return super().saved_for_backward(inputs, output, framework)
         axes = self.normalised_axes(inputs[0])
-        rows = count([d for axis, d in enumerate(inputs[0]) if axis not in axes])
+        rows = count(tuple(d for axis, d in enumerate(inputs[0]) if axis not in axes))
         return [Saved("input", "layer_norm keeps its input (input)"),
                 Saved("own", "layer_norm keeps the mean of each normalised group (result1)", elements=rows),
                 Saved("own", "layer_norm keeps 1/std of each normalised group (result2)", elements=rows)]
