@@ -6,6 +6,7 @@ Each command is one function here that returns a result object and prints nothin
 ``cnncalc summary``         :func:`summarise` (of a network from :func:`load_spec` or
                             :func:`read_network`); :func:`analyse` for the records alone
 ``cnncalc solve``           :func:`solve`
+``cnncalc memory``          :func:`memory` (the figures; ``memory_summary`` renders them)
 ``cnncalc run``             :func:`run_files`; :func:`run` on arrays already in memory
 ``cnncalc draw``            :func:`draw`, ``cnncalc draw-conv``: :func:`draw_conv`
 ``cnncalc zoo``             :func:`zoo_listing`
@@ -38,6 +39,7 @@ _COMMANDS = {
     "draw_conv": ("cnncalc.render.service", "draw_conv"),
     "zoo_listing": ("cnncalc.render.service", "zoo_listing"),
     "solve": ("cnncalc.calc.service", "solve"),
+    "memory": ("cnncalc.calc.service", "memory"),
     "solve_transpose": ("cnncalc.calc.symbolic", "solve_transpose"),
     "run_files": ("cnncalc.run.service", "run_files"),
     "read_network": ("cnncalc.interop.service", "read_network"),
@@ -50,7 +52,7 @@ _COMMANDS = {
 }
 
 if TYPE_CHECKING:  # the real signatures for type checkers; at run time __getattr__ imports them
-    from .calc.service import solve
+    from .calc.service import memory, solve
     from .calc.symbolic import solve_transpose
     from .exercises.service import check_problem, generate, grade, problem_key
     from .interop.service import export_model, import_model, read_network
@@ -60,7 +62,7 @@ if TYPE_CHECKING:  # the real signatures for type checkers; at run time __getatt
 __all__ = [
     "CnnCalcError", "ExecutionError", "ExerciseError", "LayerRecord", "Network", "ShapeError", "SolveError",
     "SpecError", "Summary", "analyse", "build_network", "check_problem", "draw", "draw_conv", "export_model",
-    "generate", "grade", "import_model", "load_spec", "loads_spec", "problem_key", "read_network", "run",
+    "generate", "grade", "import_model", "load_spec", "loads_spec", "memory", "problem_key", "read_network", "run",
     "run_files", "solve", "solve_transpose", "summarise", "zoo_listing",
 ]
 

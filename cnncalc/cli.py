@@ -245,6 +245,60 @@ def summary(
         typer.echo(f"wrote {report.written}", err=True)
 
 
+class MemoryDtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    bfloat16 = "bfloat16"
+    mixed = "mixed"
+
+
+class Optimizer(str, Enum):
+    none = "none"
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+    adamw = "adamw"
+
+
+class Framework(str, Enum):
+    pytorch = "pytorch"
+    keras = "keras"
+
+
+class MemoryFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@user_errors
+def memory(
+    spec: SpecArg,
+    batch: Annotated[int, typer.Option(help="Samples per step.", min=1, max=1_000_000)] = 1,
+    dtype: Annotated[MemoryDtype, typer.Option("--dtype", help="float32, float16, bfloat16, or mixed (float16 "
+                                               "with float32 master weights).")] = MemoryDtype.float32,
+    optimizer: Annotated[Optimizer, typer.Option("--optimizer", help="Its state per trainable parameter: sgd "
+                                                 "none, momentum 1, adam and adamw 2.")] = Optimizer.none,
+    framework: Annotated[Framework, typer.Option("--framework", help="Whose autograd rules decide what the "
+                                                 "backward pass keeps.")] = Framework.pytorch,
+    format: Annotated[MemoryFormat, typer.Option("--format", "-f", help="Output format.")] = MemoryFormat.table,
+    explain: Annotated[bool, typer.Option("--explain", "-e", help="Show each layer's rules with the "
+                                          "numbers.")] = False,
+    width: Annotated[int | None, typer.Option(help="Fit the table into this many characters.", min=60,
+                                              max=1000)] = None,
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
+                                                    "n=224 (repeatable).")] = None,
+    input: InputShapeOption = None,
+) -> None:
+    """Training memory (weights, gradients, optimizer states, tensors kept for backward) and the inference
+    peak, per layer and in total, from the spec alone."""
+    result = _lazy(".render.service").memory_summary(
+        _load(spec, where, input), format=format.value, explain=explain,
+        width=width if width is not None else _terminal_width(), batch=batch, dtype=dtype.value,
+        optimizer=optimizer.value, framework=framework.value)
+    typer.echo(result.text, nl=False)
+
+
 @app.command()
 @user_errors
 def validate(spec: SpecArg, input: InputShapeOption = None) -> None:

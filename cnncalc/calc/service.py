@@ -1,4 +1,4 @@
-"""`cnncalc solve` as one library function: :func:`solve` takes what the command line takes (the unknown,
+"""`cnncalc memory`'s figures as one library function, :func:`memory`, and `cnncalc solve` as another: :func:`solve` takes what the command line takes (the unknown,
 the given values, ``same``, ``transpose``, or a symbolic ``spec`` whose valid input sizes are wanted) and
 returns the :class:`~cnncalc.calc.symbolic.Solution`; :func:`solution_text` is the command's text report.
 
@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from ..arguments import one_or_many
 from ..errors import CnnCalcError
 from ..spec.network import Network, load_spec, with_input
+from . import memory as memory_rules
 from . import symbolic
+from .memory import MemoryReport
 from .symbolic import Solution
 
 #: the values a convolution (and a transposed one) is solved from; the unknown is one of them
@@ -111,3 +113,19 @@ def solution_text(solution: Solution) -> str:
         lines.append(f"pads (before, after) = ({solution.pads[0]}, {solution.pads[1]})")
     lines += [f"note: {note}" for note in solution.notes]
     return "".join(f"{line}\n" for line in lines)
+
+
+def memory(spec: str | Network, *, batch: int = 1, dtype: str = "float32", optimizer: str = "none",
+           framework: str = "pytorch") -> MemoryReport:
+    """The bytes of training ``spec`` (a network, or its path or built-in name) for one step of ``batch``
+    samples in ``dtype`` (float32, float16, bfloat16, or mixed: float16 with float32 master weights) with
+    ``optimizer`` (none, sgd, momentum, adam, adamw): weights, gradients, optimizer states and the tensors
+    ``framework``'s autograd keeps for the backward pass (pytorch's rules, or keras's); and the peak of an
+    inference pass, in the spec's order and in the best order of a DAG.
+
+    >>> report = memory("lenet5", optimizer="adam", dtype="mixed")
+    >>> report.weights, report.gradients, report.optimizer_states   # 62,958 params: 2 B, 2 B, 4 + 2·4 B
+    (125916, 125916, 755496)
+    """
+    network = spec if isinstance(spec, Network) else load_spec(spec)
+    return memory_rules.estimate(network, batch=batch, dtype=dtype, optimizer=optimizer, framework=framework)

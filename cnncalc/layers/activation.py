@@ -7,7 +7,20 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .axes import batch_axis, sample_axis
-from .base import Field, Inference, Layer, Shape, any_int, choice, fmt, number, probability
+from .base import (
+    Field,
+    Inference,
+    Layer,
+    Saved,
+    Shape,
+    activation_saved,
+    any_int,
+    choice,
+    count,
+    fmt,
+    number,
+    probability,
+)
 
 
 class Activation(Layer):
@@ -17,6 +30,11 @@ class Activation(Layer):
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         return Inference(tuple(inputs[0]))
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return activation_saved(self.type, inputs[0], fused=False)
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         from ..maths import kernels
@@ -55,6 +73,15 @@ class Dropout(Activation):
     fields = {"rate": Field(probability, 0.5)}
     rate: float
 
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        if self.rate == 0:
+            return []
+        # ATen's dropout on the CPU is input·noise and keeps the noise (other) in the input's dtype; CUDA's
+        # fused native_dropout keeps a one-byte bool mask instead
+        return [Saved("own", "dropout keeps its scaled mask (other), the input's dtype", elements=count(inputs[0]))]
+
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         return inputs[0]  # inference: dropout is the identity
 
@@ -78,6 +105,11 @@ class PReLU(Layer):
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         return {"weight": (self._count(inputs[0]),)}
 
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return [Saved("input", "prelu keeps its input (self)")]
+
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
@@ -98,6 +130,11 @@ class LayerScale(Layer):
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         return {"weight": (inputs[0][-1],)}
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return [Saved("input", "x·gamma keeps x (self) for gamma's gradient")]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         return inputs[0] * weights["weight"]

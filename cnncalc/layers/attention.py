@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import ShapeError
 from ..maths import arith
-from .base import Field, Inference, Layer, Shape, boolean, fmt, positive_int
+from .base import Field, Inference, Layer, Saved, Shape, boolean, fmt, positive_int
 from .merge import same_dim
 
 
@@ -102,6 +102,21 @@ class Attention(Layer):
         g = self.dims(inputs)
         # the score matrix (twice: scores and their softmax) besides the projected Q, K, V
         return int(2 * g["h"] * g["t_q"] * g["t_k"] + g["h"] * (g["t_q"] * g["k"] + g["t_k"] * (g["k"] + g["v"])))
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        g = self.dims(inputs)
+        h, k, v, t_q, t_k = (g[x] for x in ("h", "k", "v", "t_q", "t_k"))
+        # each einsum is a bmm that keeps both operands: the projections their inputs (the weights are
+        # parameters), the scores Q/√k and K, the weighted sum softmax(scores) and V, the output projection
+        # the heads' context; softmax keeps its result (shared with the bmm after it)
+        return [*(Saved("input", "the projections keep their inputs (self)", index) for index in range(len(inputs))),
+                Saved("own", "scores keep Q/√key_dim (self)", elements=t_q * h * k),
+                Saved("own", "scores keep K (mat2)", elements=t_k * h * k),
+                Saved("own", "softmax keeps its result (and the weighted sum reads it)", elements=h * t_q * t_k),
+                Saved("own", "the weighted sum keeps V (mat2)", elements=t_k * h * v),
+                Saved("own", "the output projection keeps the heads' context (self)", elements=t_q * h * v)]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np

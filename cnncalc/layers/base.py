@@ -288,6 +288,78 @@ class Inference:
     dropped: list[Any] = field(default_factory=list)
 
 
+# ---------------------------------------------------------------- memory: what backward keeps
+
+#: the frameworks whose saved-for-backward rules the layer types know (`cnncalc memory --framework`)
+FRAMEWORKS = ("pytorch", "keras")
+
+#: what PyTorch's autograd keeps for each element-wise activation (tools/autograd/derivatives.yaml): its
+#: ``result`` (the output) or ``self`` (the input); softplus is written ``logaddexp(x, zeros)``, which keeps
+#: both of its operands
+ACTIVATION_SAVES = {
+    "none": (), "linear": (),
+    "relu": ("output",), "sigmoid": ("output",), "tanh": ("output",), "softmax": ("output",),
+    "relu6": ("input",), "leaky_relu": ("input",), "elu": ("input",), "gelu": ("input",), "silu": ("input",),
+    "swish": ("input",), "hardswish": ("input",), "hardsigmoid": ("input",), "mish": ("input",),
+    "normalize": ("input",), "softplus": ("input", "zeros"),
+}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One tensor a layer's backward pass needs, kept from the forward pass.
+
+    ``what`` is ``"input"`` (the layer's input ``index``, the very tensor the layer below made: counted once
+    however many layers keep it), ``"output"`` (this layer's output, likewise shared with the layers that
+    read it) or ``"own"`` (a tensor only this layer holds: ``elements`` values of ``dtype``, per sample
+    unless ``batched`` is false). ``dtype`` ``"compute"`` is the run's dtype (float32, bfloat16, …).
+    ``why`` is the rule, as `--explain` prints it.
+    """
+
+    what: str
+    why: str
+    index: int = 0
+    elements: Any = 0
+    dtype: str = "compute"
+    batched: bool = True
+
+
+def count(shape: Shape) -> Any:
+    """The number of values of a per-sample shape."""
+    return arith.product(shape)
+
+
+def activation_saved(name: str, shape: Shape, fused: bool) -> list[Saved]:
+    """What an activation keeps in PyTorch; ``fused`` (``activation:`` on a conv or dense layer): its input
+    is the layer's own pre-activation tensor, not a tensor of the network."""
+    saved = []
+    for part in ACTIVATION_SAVES[name]:
+        if part == "output":
+            saved.append(Saved("output", f"{name} keeps its output (result)"))
+        elif part == "zeros":
+            saved.append(Saved("own", f"{name} = logaddexp(x, zeros) keeps the zeros too", elements=count(shape)))
+        elif fused:
+            saved.append(Saved("own", f"{name} keeps its input (self): the pre-activation", elements=count(shape)))
+        else:
+            saved.append(Saved("input", f"{name} keeps its input (self)"))
+    return saved
+
+
+def saved_window_input(layer: Any, shape: Shape,
+                       in_kernel: Callable[[list[tuple[Any, Any]], tuple[int, ...]], bool]) -> Saved:
+    """What a sliding-window layer keeps of its input in PyTorch: the input itself, or, where the padding
+    is a separate ``F.pad`` ('same', or pads ``in_kernel(pads, kernel)`` says the kernel cannot take), the
+    padded copy that constant_pad_nd makes."""
+    dims, channels = layer.spatial_input(shape)
+    kernel, stride, dilation = layer.geometry(len(dims))
+    pads, _ = padding_pairs(layer.padding, dims, kernel, stride, dilation)
+    if layer.padding[0] != "same" and in_kernel(pads, kernel):
+        return Saved("input", f"{layer.type} keeps its input (self)")
+    padded = (*(n + before + after for n, (before, after) in zip(dims, pads)), channels)
+    return Saved("own", f"{layer.type} keeps its padded input {list(padded)} (F.pad makes a new tensor)",
+                 elements=count(padded))
+
+
 # ---------------------------------------------------------------- the base class
 
 COMMON_FIELDS = ("type", "name", "inputs", "trainable")
@@ -398,6 +470,20 @@ class Layer:
     def bias_count(self, out_shape: Shape) -> int:
         """How many of this layer's parameters are biases (feedback names a forgotten bias)."""
         return 0
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        """The tensors ``framework``'s training step keeps from this layer's forward pass for its backward
+        pass (parameters aside: they are kept anyway). PyTorch: its autograd formulas
+        (``derivatives.yaml``); by default nothing, as for a view, a copy, a sum or a concatenation, whose
+        gradients need only sizes. Keras on JAX keeps, as this default, each layer's inputs."""
+        if framework == "keras":
+            return [Saved("input", "Keras (JAX): the layer's input is kept for the backward pass", index)
+                    for index in range(len(inputs))]
+        return []
+
+    def shares_input(self) -> bool:
+        """Whether the output is a view of input 0 (same storage: what keeps one alive keeps both)."""
+        return False
 
     # -- helpers for subclasses
 

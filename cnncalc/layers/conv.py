@@ -15,12 +15,15 @@ from .base import (
     InlineArray,
     Layer,
     Padding,
+    Saved,
     Shape,
     Sizes,
     Uniform,
     activation_name,
+    activation_saved,
     bias_field,
     boolean,
+    count,
     explicit_pairs,
     fmt,
     nonneg_int,
@@ -29,6 +32,7 @@ from .base import (
     padding_pairs,
     positive_int,
     same_text,
+    saved_window_input,
     sizes,
     sizes_of,
     window_output,
@@ -100,6 +104,15 @@ class _Windowed(Layer):
 
     def bias_count(self, out_shape: Shape) -> int:
         return int(out_shape[-1]) * has_bias(self)
+
+    def saved_input(self, shape: Shape) -> Saved:
+        # PyTorch's conv pads inside its kernel only by the same amount on both sides
+        return saved_window_input(self, shape, lambda pads, kernel: all(b == a for b, a in pads))
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return [self.saved_input(inputs[0]), *activation_saved(self.activation, output, fused=True)]
 
     def rf_step(self, pads: list[tuple[Any, Any]]) -> list[tuple[int, int, Any, int]]:
         kernel, stride, dilation = self.geometry(len(pads))
@@ -226,6 +239,14 @@ class SeparableConv(_Windowed):
     multiplier: int
     pointwise_weight: InlineArray | None
 
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        middle = (*output[:-1], inputs[0][-1] * self.multiplier)
+        return [self.saved_input(inputs[0]),
+                Saved("own", "its pointwise conv keeps the depthwise output (input)", elements=count(middle)),
+                *activation_saved(self.activation, output, fused=True)]
+
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         _, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
         channels = self.numeric_channels(channels)
@@ -307,6 +328,13 @@ class ConvTranspose(_Windowed):
                                  got=arith.effective_kernel(k, d), expected=f"at least {s}")
             pads.append((total // 2, total - total // 2))
         return pads
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        # (its padding crops the output: the input is read as it is)
+        return [Saved("input", "conv_transpose keeps its input (input)"),
+                *activation_saved(self.activation, output, fused=True)]
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         dims, channels = self.spatial_input(inputs[0])

@@ -13,8 +13,10 @@ from .base import (
     Inference,
     InlineArray,
     Layer,
+    Saved,
     Shape,
     activation_name,
+    activation_saved,
     bias_field,
     boolean,
     fmt,
@@ -71,6 +73,12 @@ class Dense(Layer):
         if self.bias is not False:
             shapes["bias"] = (self.units,)
         return shapes
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return [Saved("input", "linear keeps its input (mat1) for the weight's gradient"),
+                *activation_saved(self.activation, output, fused=True)]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         from ..maths import kernels
@@ -132,6 +140,18 @@ class BatchNorm(Layer):
         if self.center:
             shapes["beta"] = (channels,)
         return shapes
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        # (training mode: the batch's own statistics, one per channel whatever the batch, in the input's dtype
+        # on the CPU; cuDNN keeps them in float32 for half-precision inputs)
+        channels = inputs[0][-1]
+        return [Saved("input", "batch_norm keeps its input (input)"),
+                Saved("own", "batch_norm keeps the batch mean (save_mean), one per channel", elements=channels,
+                      batched=False),
+                Saved("own", "batch_norm keeps 1/std (save_invstd), one per channel", elements=channels,
+                      batched=False)]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         """Inference mode: ``gamma·(x − mean)/√(var + ε) + beta`` with the moving statistics."""

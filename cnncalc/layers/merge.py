@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import ShapeError
 from ..maths import arith
 from .axes import batch_axis, sample_axis
-from .base import Field, Inference, Layer, Shape, any_int
+from .base import Field, Inference, Layer, Saved, Shape, any_int, count
 
 
 def same_dim(a: Any, b: Any) -> bool:
@@ -68,6 +68,17 @@ class Merge(Layer):
             text += " (broadcast: " + " × ".join("[" + ", ".join(str(d) for d in s) + "]" for s in inputs) + \
                     " → [" + ", ".join(str(d) for d in shape) + "])"
         return Inference(shape, explain=[text])
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        if self.type not in ("multiply", "maximum", "minimum"):
+            return []  # a sum, difference or mean: the gradients need only sizes
+        # a · b · c is (a · b) · c: each step keeps both operands, the partial results included
+        saved = [Saved("input", f"{self.type} keeps each operand (self, other)", index)
+                 for index in range(len(inputs))]
+        return saved + [Saved("own", f"{self.type} keeps the partial result it goes on with", elements=count(output))
+                        for _ in range(len(inputs) - 2)]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np

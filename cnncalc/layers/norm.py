@@ -10,7 +10,19 @@ from typing import Any
 from ..errors import ShapeError
 from ..maths import arith
 from .axes import int_or_int_list, sample_axis
-from .base import Field, FieldValueError, Inference, Layer, Shape, boolean, fmt, number, positive_int
+from .base import (
+    Field,
+    FieldValueError,
+    Inference,
+    Layer,
+    Saved,
+    Shape,
+    boolean,
+    count,
+    fmt,
+    number,
+    positive_int,
+)
 
 
 def positive_number(value: Any) -> float:
@@ -65,6 +77,15 @@ class LayerNorm(Layer):
         if self.center:
             shapes["beta"] = dims
         return shapes
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        axes = self.normalised_axes(inputs[0])
+        rows = count(tuple(d for axis, d in enumerate(inputs[0]) if axis not in axes))
+        return [Saved("input", "layer_norm keeps its input (input)"),
+                Saved("own", "layer_norm keeps the mean of each normalised group (result1)", elements=rows),
+                Saved("own", "layer_norm keeps 1/std of each normalised group (result2)", elements=rows)]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
@@ -122,6 +143,13 @@ class GroupNorm(Layer):
         if self.center:
             shapes["beta"] = (channels,)
         return shapes
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return [Saved("input", "group_norm keeps its input (input)"),
+                Saved("own", "group_norm keeps the mean of each group (result1)", elements=self.groups),
+                Saved("own", "group_norm keeps 1/std of each group (result2)", elements=self.groups)]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np

@@ -13,13 +13,16 @@ from .base import (
     Inference,
     Layer,
     Padding,
+    Saved,
     Shape,
     Sizes,
     Uniform,
     boolean,
+    count,
     padding,
     padding_pairs,
     same_text,
+    saved_window_input,
     sizes,
     window_output,
 )
@@ -31,6 +34,12 @@ def _optional_sizes(value: Any) -> Any:
 
 def _ranked(*bases: str) -> dict[str, int]:
     return {f"{base}{rank}d": rank for base in bases for rank in (1, 2, 3)}
+
+
+def _saved_pool_input(layer: _Pool, shape: Shape) -> Saved:
+    # PyTorch's pools pad inside their kernel only the same amount on both sides, at most half the window
+    return saved_window_input(layer, shape, lambda pads, kernel: all(
+        b == a and b <= k // 2 for (b, a), k in zip(pads, kernel)))
 
 
 class _Pool(Layer):
@@ -121,6 +130,13 @@ class MaxPool(_Pool):
     type_names = ("maxpool", *_ranked("maxpool"))
     rank_of_type = _ranked("maxpool")
 
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return [_saved_pool_input(self, inputs[0]),
+                Saved("own", "maxpool keeps the int64 indices of its maxima (result1)", elements=count(output),
+                      dtype="int64")]
+
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
@@ -135,6 +151,15 @@ class AvgPool(_Pool):
     # false: divide by the cells inside the input (Keras, and this tool's v1); true: PyTorch's default
     fields = {**_Pool.fields, "count_include_pad": Field(boolean, False)}
     count_include_pad: bool
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        saved = [_saved_pool_input(self, inputs[0])]
+        if saved[0].what == "own" and not self.count_include_pad:  # ÷ the same pool of ones: DivBackward0
+            saved.append(Saved("own", "avgpool ÷ its window counts keeps the counts (other)",
+                               elements=count(output[:-1])))
+        return saved
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
@@ -169,6 +194,13 @@ class GlobalPool(Layer):
         reduce = "max" if self.type == "global_maxpool" else "mean"
         positions = "·".join(arith.factor_text(d) for d in dims)  # (n - 2)·(n - 2): a product of sums
         return Inference(shape, explain=[f"{reduce} over all {positions} positions of each channel"], rf=None)
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        if self.type == "global_avgpool":
+            return []  # the mean's gradient needs only sizes
+        return [Saved("input", "amax keeps its input (self)"), Saved("output", "amax keeps its output (result)")]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         x = inputs[0]
@@ -211,6 +243,15 @@ class AdaptivePool(Layer):
             rf.append(("adaptive", longest, n, out, first))
         lines.append("params: 0 (pooling has no weights)")
         return Inference((*size, channels), 0, 0, 0, lines, rf)
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        saved = [Saved("input", f"{self.type} keeps its input (self)")]
+        if self.type == "adaptive_maxpool":
+            saved.append(Saved("own", "adaptive_maxpool keeps the int64 indices of its maxima (result1)",
+                               elements=count(output), dtype="int64"))
+        return saved
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         """Axis by axis (a box window is a product of intervals): averages as a matrix product, maxima

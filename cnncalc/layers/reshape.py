@@ -14,6 +14,9 @@ class Flatten(Layer):
     type_name = "flatten"
     fields = {}
 
+    def shares_input(self) -> bool:
+        return True  # torch.flatten and reshape return a view wherever the layout allows
+
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
         size = arith.simplify(arith.product(shape))
@@ -41,6 +44,9 @@ class Reshape(Layer):
     type_name = "reshape"
     fields = {"shape": Field(_target_shape, doc="the target shape, e.g. [7, 7, 64]")}
     shape: tuple[int, ...]
+
+    def shares_input(self) -> bool:
+        return True  # torch.flatten and reshape return a view wherever the layout allows
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         size = arith.product(inputs[0])

@@ -62,6 +62,9 @@ class Slice(Layer):
         end = n if stop is None else (stop + n if stop < 0 else stop)
         return first, end, arith.simplify(arith.ceil_div(end - first, step))
 
+    def shares_input(self) -> bool:
+        return True  # basic indexing: a view of the input
+
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         shape = inputs[0]
         axis = sample_axis(self.axis, len(shape))

@@ -14,9 +14,11 @@ from .base import (
     Inference,
     Layer,
     Padding,
+    Saved,
     Shape,
     Sizes,
     choice,
+    count,
     explicit_pairs,
     number,
     padding,
@@ -161,6 +163,9 @@ class Crop(Layer):
             pairs.append((before, arith.simplify(n - size - before)))
         return pairs
 
+    def shares_input(self) -> bool:
+        return True  # basic indexing: a view of the input
+
     def infer(self, inputs: Sequence[Shape]) -> Inference:
         dims, channels = self.spatial_input(inputs[0])
         pairs = self.amounts(dims)
@@ -203,6 +208,17 @@ class LocalResponseNorm(Layer):
         text = (f"b_c = a_c / ({self.k:g} + {self.alpha:g}/{n} · Σ a²)^{self.beta:g} over channels "
                 f"c − {n // 2} … c + {(n - 1) // 2}; params: 0")
         return Inference(tuple(inputs[0]), explain=[text])
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        # torch.nn.functional.local_response_norm: x², zero-padded across channels and averaged (avg_pool),
+        # then x / (k + α·avg)^β: it keeps x, the padded squares, the denominator and its base
+        padded = (*inputs[0][:-1], inputs[0][-1] + self.size - 1)
+        return [Saved("input", "lrn keeps its input (self)"),
+                Saved("own", "lrn keeps the squares padded across channels (avg_pool's self)", elements=count(padded)),
+                Saved("own", "lrn keeps the power's base (self)", elements=count(inputs[0])),
+                Saved("own", "lrn keeps the denominator (other)", elements=count(inputs[0]))]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np

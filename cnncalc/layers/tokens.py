@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ExecutionError, ShapeError
 from ..maths import arith
-from .base import Field, Inference, Layer, Shape, fmt, positive_int
+from .base import Field, Inference, Layer, Saved, Shape, count, fmt, positive_int
 
 
 class ClassToken(Layer):
@@ -78,6 +78,11 @@ class Embedding(Layer):
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
         return {"weight": (self.vocab, self.dim)}
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        return [Saved("own", "embedding keeps the ids as int64 (indices)", elements=count(inputs[0]), dtype="int64")]
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np

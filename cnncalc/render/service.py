@@ -2,6 +2,7 @@
 command line prints or writes:
 
 - :func:`summarise` — `cnncalc summary`: the per-layer table (or JSON, Markdown, CSV, LaTeX, HTML), totals;
+- :func:`memory_summary` — `cnncalc memory`: training and inference memory per layer (table or JSON);
 - :func:`zoo_listing` — `cnncalc zoo`: the built-in specs;
 - :func:`draw` — `cnncalc draw`: the network as the lecture draws it (SVG);
 - :func:`draw_conv` — `cnncalc draw-conv`, and :func:`draw_solution` — `solve --draw`: one convolution
@@ -24,6 +25,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from ..calc.analysis import Summary, analyse
+from ..calc.memory import MemoryReport
+from ..calc.service import memory
 from ..errors import CnnCalcError
 from ..maths import arith
 from ..spec.network import Network, load_spec, zoo_names
@@ -88,6 +91,30 @@ def format_of(output: str) -> str:
     raise CnnCalcError("unknown file type: cannot tell the format from the extension", file=output,
                        got=suffix or "(none)", expected=" or ".join(s for names in SUFFIXES.values() for s in names),
                        hint="or give --format")
+
+
+@dataclass
+class MemorySummary:
+    """`cnncalc memory`'s figures (``report``) and ``text``, as the command prints them."""
+
+    report: MemoryReport
+    format: str
+    text: str
+
+
+def memory_summary(network: Network, *, format: str = "table", explain: bool = False, width: int | None = None,
+                   batch: int = 1, dtype: str = "float32", optimizer: str = "none",
+                   framework: str = "pytorch") -> MemorySummary:
+    """`cnncalc memory`: :func:`~cnncalc.calc.service.memory`'s figures as a table (``explain``: each
+    layer's rules worked out) or JSON (per-layer rows and totals, in bytes)."""
+    if format not in ("table", "json"):
+        raise CnnCalcError("unknown memory format", got=format, expected="table, json")
+    report = memory(network, batch=batch, dtype=dtype, optimizer=optimizer, framework=framework)
+    if format == "json":
+        return MemorySummary(report, format, json.dumps(report.document(), ensure_ascii=False) + "\n")
+    from .memory import render_memory_table
+
+    return MemorySummary(report, format, render_memory_table(report, explain, width))
 
 
 @dataclass
