@@ -502,7 +502,8 @@ _SCRIPT = r"""
   // the reader, for a page that checks a text before it is typed in (and for the tests that hold it to
   // the grader's)
   window.cnncalcForm = {parse: parse};
-  document.getElementById("save").addEventListener("click", save);
+  var saveButton = document.getElementById("save");  // a practice sheet reads answers, saves no file
+  if (saveButton) { saveButton.addEventListener("click", save); }
 })();
 """
 
