@@ -439,15 +439,15 @@ def _transpose(draw: Draw) -> dict[str, Any]:
 
 def _sizes(draw: Draw) -> dict[str, Any]:
     # drawn on a size that fits (so some n from 1 to 64 is valid), then asked for every size
-    spec, _ = chain(draw, draw.rng.randint(2, 3), size=draw.pick((16, 24, 32, 48)), channels=3, transposed=False)
+    spec, _ = chain(draw, draw.rng.randint(2, 3), size=draw.pick((16, 20, 24, 32)), channels=3, transposed=False)
     spec["input"] = ["n", "n", 3]
     exact = draw.rng.random() < 0.4
-    compute: dict[str, Any] = {"sizes": "net", "min": 1, "max": 40}
+    compute: dict[str, Any] = {"sizes": "net", "min": 1, "max": 32}  # each size costs a symbolic walk
     if exact:
         compute["exact"] = True
     what = ("for which no layer drops pixels (every division exact)" if exact else
             "for which every layer is valid (its window fits)")
-    return _ask(compute, f"The input is n×n×3. Which sizes n from 1 to 40 give a network {what}?", {"net": spec})
+    return _ask(compute, f"The input is n×n×3. Which sizes n from 1 to 32 give a network {what}?", {"net": spec})
 
 
 def _cells(draw: Draw) -> dict[str, Any]:
@@ -568,15 +568,26 @@ def _usable(kind: str, value: Any) -> bool:
     return whole(value)
 
 
-def make_question(topic: str, level: int, rng: random.Random, qid: str) -> PracticeQuestion:
-    """One question of a topic, drawn to reach ``level`` where the topic can (and never above it)."""
+def _keyed(made: dict[str, Any], raw: dict[str, Any]) -> tuple[Any, ...] | None:
+    """(made, raw, problem, key, answer) of a draw whose key the engine computes and is a usable answer."""
     from ..grading import plain_answer
     from ..key import key_answers
 
+    try:
+        problem, key = _build(raw)
+    except CnnCalcError:
+        return None  # a draw the calculator refuses (a window that no longer fits): draw again
+    value = plain_answer(key_answers(problem, key)[PracticeQuestion.QID])
+    return (made, raw, problem, key, value) if _usable(problem.questions[0].kind, value) else None
+
+
+def make_question(topic: str, level: int, rng: random.Random, qid: str) -> PracticeQuestion:
+    """One question of a topic, drawn to reach ``level`` where the topic can (and never above it)."""
     template = TEMPLATES[topic]
     settle = rng.random() < 0.25  # a quarter of the questions take the first valid draw, whatever its level
     target = min(level, template.reach)
-    best: tuple[int, dict[str, Any], Any, Any] | None = None
+    fallback: list[tuple[int, dict[str, Any], dict[str, Any]]] = []  # draws below the target, in case
+    best = None
     for _ in range(MAX_TRIES):
         made = template.make(Draw(rng, level))
         raw = {"id": f"practice-{qid}", "title": f"practice {qid} ({topic}, level {level})",
@@ -584,27 +595,29 @@ def make_question(topic: str, level: int, rng: random.Random, qid: str) -> Pract
                **({"networks": made["networks"]} if made["networks"] else {}),
                "parts": [{"id": "q", "questions": [{"id": PracticeQuestion.QID, "prompt": made["prompt"],
                                                     "compute": made["compute"]}]}]}
-        features = features_of(raw)
-        found = level_of(features)
-        # the features are read from the draw before the key is computed: a draw of the wrong level costs
-        # nothing but the draw
-        if found > level or (best is not None and found <= best[0]) or not (found == target or settle or
-                                                                             best is None):
+        # the features are read from the draw before its key is computed: a draw of another level costs
+        # only the draw
+        found = level_of(features_of(raw))
+        if found > level:
             continue
-        try:
-            problem, key = _build(raw)
-        except CnnCalcError:
-            continue  # a draw the calculator refuses (a window that no longer fits): draw again
-        value = plain_answer(key_answers(problem, key)[PracticeQuestion.QID])
-        if not _usable(problem.questions[0].kind, value):
+        if found != target and not settle:
+            if len(fallback) < 4:
+                fallback.append((found, made, raw))
             continue
-        best = (found, made, raw, (problem, key, value, features))
-        if found == target or settle:
+        best = _keyed(made, raw)
+        if best is not None:
             break
-    found, made, raw, (problem, key, value, features) = best
+    for found, made, raw in sorted(fallback, key=lambda item: -item[0]) if best is None else ():
+        best = _keyed(made, raw)
+        if best is not None:
+            break
+    if best is None:
+        raise CnnCalcError(f"practice: no valid {topic} question drawn in {MAX_TRIES} tries (please report this)")
+    made, raw, problem, key, value = best
+    features = features_of(raw)
     q = problem.questions[0]
     setting = [line for spec in made["networks"].values() for line in describe(spec)]
-    return PracticeQuestion(qid, topic, found, features, made["prompt"], setting,
+    return PracticeQuestion(qid, topic, level_of(features), features, made["prompt"], setting,
                             [(caption, rows) for caption, rows in made["tables"]], raw, q.kind, value,
                             hint_for(topic, made, key), list(key[q.id].solution), (problem, key))
 
@@ -637,7 +650,9 @@ def generate(count: int = 5, level: int = 1, topic: Sequence[str] | None = None,
     if not 1 <= count <= MAX_COUNT:
         raise CnnCalcError("the number of questions is out of range", got=count, expected=f"1 to {MAX_COUNT:,}")
     questions = []
+    # the valid-sizes questions take the longest to key (a symbolic walk per size): half as often as the others
+    weights = [0.5 if topic == "sizes" and len(topics) > 1 else 1.0 for topic in topics]
     for i in range(count):
         rng = random.Random(f"cnncalc practice {seed} {level} {','.join(topics)} {i}")
-        questions.append(make_question(rng.choice(topics), level, rng, f"q{i + 1}"))
+        questions.append(make_question(rng.choices(topics, weights)[0], level, rng, f"q{i + 1}"))
     return questions
