@@ -92,7 +92,7 @@ def _latex(questions: Sequence[PracticeQuestion], level: int, seed: int) -> str:
 _PRACTICE_STYLE = (".question{border-top:1px solid #ccc;padding-top:.3em}.setting{margin:.3em 0}"
                    ".answer.right input,.answer.right textarea{outline:2px solid #080;background:#efe}"
                    ".answer.wrong input,.answer.wrong textarea{outline:2px solid #c00;background:#fee}"
-                   ".verdict{margin:0 0 .5em 2em;min-height:1.2em}.verdict.right{color:#080}.verdict.wrong{color:#c00}"
+                   ".question .answer{margin-bottom:.3em}.verdict{margin:.3em 0;min-height:1.2em}.verdict.right{color:#080}.verdict.wrong{color:#c00}"
                    ".tools{margin-left:2em}.tools details{margin:.2em 0}.tools summary{cursor:pointer;color:#036}"
                    "#score{font-weight:bold;margin:1em 0}button{font:inherit}")
 
@@ -210,8 +210,8 @@ def _html(questions: Sequence[PracticeQuestion], level: int, seed: int) -> str:
             out.append(f"<p><strong>{esc(caption)}</strong></p><table>{cells}</table>")
         out.append(f"<p>{esc(q.prompt)}</p>")
         out.append(_answer_input(q.id, field))
-        out.append('<p class="verdict" role="status"></p><div class="tools">'
-                   '<button type="button" class="check">Check</button>'
+        out.append('<div class="tools"><button type="button" class="check">Check</button>'
+                   '<p class="verdict" role="status"></p>'
                    f'<details class="hint"><summary>Hint</summary><p>{esc(q.hint)}</p></details>'
                    '<details class="solution"><summary>Worked solution</summary>'
                    f'<pre>{esc(chr(10).join(q.solution))}</pre></details></div></section>')
