@@ -226,3 +226,18 @@ def test_sheets_in_every_format(cli, tmp_path):
                                 re.DOTALL).group(1))
     assert [data[q.id]["key"] for q in questions] == [q.key for q in questions]
     assert all({c["rule"] for c in data[q.id]["slips"]} == {c.rule for c in q.slips()} for q in questions)
+
+
+def test_the_readme_screenshot_is_current():
+    """README.md shows docs/images/practice.svg; regenerate it with `python docs/images/make.py`."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    spec = importlib.util.spec_from_file_location("make_images", root / "docs" / "images" / "make.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    committed = root / "docs" / "images" / "practice.svg"
+    assert make.practice_svg() == committed.read_text(encoding="utf-8"), "run python docs/images/make.py"
+    assert "docs/images/practice.svg" in (root / "README.md").read_text(encoding="utf-8")
+    assert "[forgot_padding]" in committed.read_text(encoding="utf-8")
