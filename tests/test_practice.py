@@ -58,6 +58,15 @@ def test_level_five_uses_every_feature_and_no_question_is_above_its_level(level5
     layers = [layer for q in level5 for spec in q.problem.get("networks", {}).values() for layer in spec["layers"]]
     assert any(layer.get("stride", 1) > 1 for layer in layers) and any(layer.get("dilation", 1) > 1 for layer in layers)
     assert any(layer.get("padding") == "same" for layer in layers)
+    for q in level5:  # every dilated, strided or padded conv is seen as such, and the level follows
+        for spec in q.problem.get("networks", {}).values():
+            convs = [layer for layer in spec["layers"] if layer["type"] == "conv"]
+            if any(layer.get("dilation", 1) > 1 for layer in convs):
+                assert "dilation" in q.features and q.level >= 4, q.export()
+            if any(layer.get("stride", 1) > 1 for layer in convs):
+                assert "stride" in q.features, q.export()
+            if any(layer.get("padding", 0) not in (0, "same") for layer in convs):
+                assert "padding" in q.features, q.export()
 
 
 def test_levels_in_between_stay_within_their_level():
