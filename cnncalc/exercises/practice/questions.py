@@ -1,10 +1,15 @@
 """Practice questions made from scratch: a random valid network or layer at a chosen level, a question
 template, and the key, worked solution and slips from the same engine that grades exercise files.
 
-Each question is a one-question problem (:func:`.problem.build_problem`): its key is the calculator's,
-executor's or solver's answer (:func:`.key.compute_key`), its worked solution the key's, its slips the
-catalogue's (:mod:`.slips`). :meth:`PracticeQuestion.export` writes it as a problem file, which gives the
-same key when read back.
+Each question is a one-question problem (:meth:`PracticeQuestion.export` writes it as a problem file).
+**Its key is computed when it is drawn, by the calculator's own rules**: each layer's class infers its
+shape, parameters, MACs and receptive-field step (:func:`walk`), the executor's kernels compute a map
+(:func:`forward`), and :mod:`cnncalc.maths.arith` gives 'same' paddings and transposed sizes. A size
+search goes over the sizes with the layers' own window rule, in whole numbers, where the solver
+substitutes each size into a symbolic network. The problem, its worked solution (the key's,
+:func:`.key.compute_key`), its hint and its slips are built only when the question is shown, graded or
+exported, which is when they are needed; ``compute_key`` on the exported problem gives the same key
+(the tests check it).
 
 **Levels are calibrated, not guessed.** A question's *features* are read from what it is built from (a
 stride above 1 anywhere, a padding, a dilation, …; :func:`features_of`), and its level is the highest
@@ -27,6 +32,8 @@ from typing import Any
 from ...errors import CnnCalcError, did_you_mean
 from ...maths import arith
 from ..key import num
+from ..problem import COMPUTE_KINDS
+from .keys import key_of
 
 #: the level each feature belongs to; a question's level is the highest of its features' (1 with none)
 FEATURE_LEVEL: dict[str, int] = {
@@ -56,23 +63,27 @@ def level_of(features: frozenset[str] | set[str]) -> int:
 
 @dataclass
 class PracticeQuestion:
-    """One generated question, its key computed and its problem kept (for slips and export)."""
+    """One generated question and its key; the problem it is, its worked solution, hint and slips are
+    built on first use (showing, grading, exporting)."""
 
     id: str
     topic: str
     level: int
     features: frozenset[str]
     prompt: str  # what is asked, the network described above it in ``setting``
-    setting: list[str]  # the network (or the values) the question gives, one line each
     tables: list[tuple[str, list[list[int]]]]  # matrices the question gives (map cells): (caption, rows)
     problem: dict[str, Any]  # the one-question problem it is built from (exported as YAML)
     kind: str  # the answer kind (exercises/answers.py reads it)
     key: Any  # the answer as an answer file writes it (a list, an int, nested lists)
-    hint: str  # the formula with the numbers put in, without its result
-    solution: list[str]  # the worked solution, from the key
-    _built: Any = field(default=None, repr=False)  # (Problem, AnswerKey), for grading and slips
+    made: dict[str, Any] = field(repr=False)  # the draw (what the hint is written from)
+    _built: Any = field(default=None, repr=False)  # (Problem, AnswerKey), for the solution, grading and slips
 
     QID = "q"
+
+    @property
+    def setting(self) -> list[str]:
+        """The network the question gives, one line each (nothing for a question of values alone)."""
+        return [line for spec in self.made["networks"].values() for line in describe(spec)]
 
     @property
     def example(self) -> str:
@@ -82,9 +93,22 @@ class PracticeQuestion:
         return example(self.kind, self.key)
 
     def built(self) -> tuple[Any, Any]:
+        """(Problem, AnswerKey): the question as the grader reads it, keyed by :func:`.key.compute_key`."""
         if self._built is None:
             self._built = _build(self.problem)
         return self._built  # type: ignore[no-any-return]
+
+    @property
+    def solution(self) -> list[str]:
+        """The worked solution, the key's."""
+        _, key = self.built()
+        return list(key[self.QID].solution)
+
+    @property
+    def hint(self) -> str:
+        """The formula with the numbers put in, without its result."""
+        _, key = self.built()
+        return hint_for(self.topic, self.made, key)
 
     def slips(self) -> list[Any]:
         """The catalogue's wrong answers to this question (:class:`.slips.Candidate`), each named."""
@@ -130,10 +154,10 @@ def _build(raw: dict[str, Any]) -> tuple[Any, Any]:
 
 def _pairs(value: Any) -> list[int]:
     """Every number of a size or padding field (int, per-axis list, [before, after] pairs)."""
+    if type(value) is int:  # the common case first: a question's features are read at every draw
+        return [value]
     if isinstance(value, bool) or value is None:
         return []
-    if isinstance(value, int):
-        return [value]
     if isinstance(value, list):
         return [n for item in value for n in _pairs(item)]
     return []
@@ -198,7 +222,7 @@ class Draw:
         return FEATURE_LEVEL[feature] <= self.level and self.rng.random() < chance
 
     def pick(self, items: Sequence[Any]) -> Any:
-        return self.rng.choice(list(items))
+        return self.rng.choice(items)
 
 
 def _conv(draw: Draw, n: Any, channels: int, name: str, *, wide: bool = True) -> tuple[dict[str, Any], Any, int]:
@@ -347,7 +371,7 @@ def describe(spec: dict[str, Any]) -> list[str]:
 class Template:
     topic: str
     level: int  # the lowest level it is asked at (the level of the features it cannot do without)
-    reach: int  # the highest level its draws can reach (the level of the features it may use)
+    reaches: tuple[int, ...]  # the levels its draws can reach (those of the features it may use)
     doc: str
     make: Callable[[Draw], dict[str, Any]]  # → {"networks", "data", "compute", "prompt", "tables"}
 
@@ -462,8 +486,10 @@ def _cells(draw: Draw) -> dict[str, Any]:
         conv["dilation"] = 2
     layers = [conv]
     size = _out(conv, n)
-    x = [[rng.randint(0, 5) for _ in range(n)] for _ in range(n)]
-    w = [[rng.randint(-2, 2) for _ in range(k)] for _ in range(k)]
+    # one draw per matrix (a draw per cell would cost more than the question's key)
+    pixels, taps = rng.choices(range(6), k=n * n), rng.choices(range(-2, 3), k=k * k)
+    x = [pixels[i * n:(i + 1) * n] for i in range(n)]
+    w = [taps[i * k:(i + 1) * k] for i in range(k)]
     b = rng.randint(-3, 3)
     target = "conv"
     if draw.may("pool", 0.4) and size >= 2:
@@ -485,14 +511,15 @@ def _cells(draw: Draw) -> dict[str, Any]:
 
 
 TEMPLATES: dict[str, Template] = {t.topic: t for t in (
-    Template("shape", 1, 5, "the output shape of a layer", _shape),
-    Template("params", 1, 5, "the parameters of a layer or a network", _params),
-    Template("cells", 1, 4, "cells of an output map, from the numbers (executor)", _cells),
-    Template("macs", 3, 5, "the multiply-accumulates of a conv layer", _macs),
-    Template("same", 3, 4, "the padding 'same' needs, before and after", _same),
-    Template("rf", 4, 4, "the receptive field of a layer's output pixel", _receptive_field),
-    Template("transpose", 4, 4, "the output size of a transposed convolution", _transpose),
-    Template("sizes", 5, 5, "the input sizes a network accepts (symbolic sizes)", _sizes),
+    Template("shape", 1, (1, 2, 3, 4, 5), "the output shape of a layer", _shape),
+    Template("params", 1, (1, 2, 3, 4, 5), "the parameters of a layer or a network", _params),
+    # (a map has no level-3 feature: asked at level 3, it is a level-2 question)
+    Template("cells", 1, (1, 2, 4), "cells of an output map, from the numbers (executor)", _cells),
+    Template("macs", 3, (3, 4, 5), "the multiply-accumulates of a conv layer", _macs),
+    Template("same", 3, (3, 4), "the padding 'same' needs, before and after", _same),
+    Template("rf", 4, (4,), "the receptive field of a layer's output pixel", _receptive_field),
+    Template("transpose", 4, (4,), "the output size of a transposed convolution", _transpose),
+    Template("sizes", 5, (5,), "the input sizes a network accepts (symbolic sizes)", _sizes),
 )}
 TOPICS = tuple(TEMPLATES)
 
@@ -558,68 +585,66 @@ def hint_for(topic: str, made: dict[str, Any], key: Any) -> str:
 # ---------------------------------------------------------------- generating
 
 
-def _usable(kind: str, value: Any) -> bool:
+def _usable(value: Any) -> bool:
     """A practice answer is whole numbers, never empty."""
-    def whole(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
     if isinstance(value, list):
-        return bool(value) and all(_usable(kind, v) if isinstance(v, list) else whole(v) for v in value)
-    return whole(value)
+        return bool(value) and all(_usable(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _keyed(made: dict[str, Any], raw: dict[str, Any]) -> tuple[Any, ...] | None:
-    """(made, raw, problem, key, answer) of a draw whose key the engine computes and is a usable answer."""
-    from ..grading import plain_answer
-    from ..key import key_answers
-
+def _keyed(made: dict[str, Any]) -> Any:
+    """The key of a draw, or None when the calculator refuses it or it is not a usable answer."""
     try:
-        problem, key = _build(raw)
+        value = key_of(made)
     except CnnCalcError:
         return None  # a draw the calculator refuses (a window that no longer fits): draw again
-    value = plain_answer(key_answers(problem, key)[PracticeQuestion.QID])
-    return (made, raw, problem, key, value) if _usable(problem.questions[0].kind, value) else None
+    return value if _usable(value) else None
 
 
 def make_question(topic: str, level: int, rng: random.Random, qid: str) -> PracticeQuestion:
     """One question of a topic, drawn to reach ``level`` where the topic can (and never above it)."""
     template = TEMPLATES[topic]
     settle = rng.random() < 0.25  # a quarter of the questions take the first valid draw, whatever its level
-    target = min(level, template.reach)
-    fallback: list[tuple[int, dict[str, Any], dict[str, Any]]] = []  # draws below the target, in case
+    target = max(reached for reached in template.reaches if reached <= level)
+    fallback: list[tuple[int, frozenset[str], dict[str, Any], dict[str, Any]]] = []  # draws below the target, in case
     best = None
     for _ in range(MAX_TRIES):
         made = template.make(Draw(rng, level))
-        raw = {"id": f"practice-{qid}", "title": f"practice {qid} ({topic}, level {level})",
-               **({"data": made["data"]} if made["data"] else {}),
-               **({"networks": made["networks"]} if made["networks"] else {}),
-               "parts": [{"id": "q", "questions": [{"id": PracticeQuestion.QID, "prompt": made["prompt"],
-                                                    "compute": made["compute"]}]}]}
+        raw = _problem(made, topic, level, qid)
         # the features are read from the draw before its key is computed: a draw of another level costs
         # only the draw
-        found = level_of(features_of(raw))
+        features = features_of(raw)
+        found = level_of(features)
         if found > level:
             continue
         if found != target and not settle:
             if len(fallback) < 4:
-                fallback.append((found, made, raw))
+                fallback.append((found, features, made, raw))
             continue
-        best = _keyed(made, raw)
-        if best is not None:
+        value = _keyed(made)
+        if value is not None:
+            best = features, made, raw, value
             break
-    for found, made, raw in sorted(fallback, key=lambda item: -item[0]) if best is None else ():
-        best = _keyed(made, raw)
-        if best is not None:
+    for found, features, made, raw in sorted(fallback, key=lambda item: -item[0]) if best is None else ():
+        value = _keyed(made)
+        if value is not None:
+            best = features, made, raw, value
             break
     if best is None:
         raise CnnCalcError(f"practice: no valid {topic} question drawn in {MAX_TRIES} tries (please report this)")
-    made, raw, problem, key, value = best
-    features = features_of(raw)
-    q = problem.questions[0]
-    setting = [line for spec in made["networks"].values() for line in describe(spec)]
-    return PracticeQuestion(qid, topic, level_of(features), features, made["prompt"], setting,
-                            [(caption, rows) for caption, rows in made["tables"]], raw, q.kind, value,
-                            hint_for(topic, made, key), list(key[q.id].solution), (problem, key))
+    features, made, raw, value = best
+    return PracticeQuestion(qid, topic, level_of(features), features, made["prompt"],
+                            [(caption, rows) for caption, rows in made["tables"]], raw,
+                            COMPUTE_KINDS[next(iter(made["compute"]))], value, made)
+
+
+def _problem(made: dict[str, Any], topic: str, level: int, qid: str) -> dict[str, Any]:
+    """The one-question problem file of a draw."""
+    return {"id": f"practice-{qid}", "title": f"practice {qid} ({topic}, level {level})",
+            **({"data": made["data"]} if made["data"] else {}),
+            **({"networks": made["networks"]} if made["networks"] else {}),
+            "parts": [{"id": "q", "questions": [{"id": PracticeQuestion.QID, "prompt": made["prompt"],
+                                                 "compute": made["compute"]}]}]}
 
 
 def check_topics(topics: Sequence[str] | None, level: int) -> list[str]:
