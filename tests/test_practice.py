@@ -3,6 +3,7 @@ reproducible; the terminal session is driven through standard input; sheets are 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -14,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnncalc.exercises.key import compute_key, key_answers
-from cnncalc.exercises.practice import FEATURE_LEVEL, TEMPLATES, generate, level_of
+from cnncalc.exercises.practice import FEATURE_LEVEL, LEVELS, TEMPLATES, generate, level_of
 from cnncalc.exercises.problem import build_problem
+from cnncalc.exercises.service import practice
 
 
 def answer_text(kind: str, value) -> str:
@@ -154,6 +156,18 @@ def test_every_question_is_valid_and_recomputes_from_its_exported_text(seed, lev
     assert "= " not in q.hint.rsplit("; ", 1)[-1][-6:]  # the hint leaves its result to work out
 
 
+def test_every_key_is_the_engines_on_200_questions_a_level():
+    """The key computed when a question is drawn is the one compute_key reads from its problem, on every
+    template and level (the property test above also goes through the exported YAML)."""
+    topics = set()
+    for level in LEVELS:
+        for q in generate(count=200, level=level, seed=1000 + level):
+            problem = build_problem(q.problem, "<practice>")
+            assert key_answers(problem, compute_key(problem))["q"] == q.key, q.export()
+            topics.add(q.topic)
+    assert topics == set(TEMPLATES)
+
+
 def test_the_same_seed_gives_the_same_questions():
     first = [q.as_dict() for q in generate(count=6, level=4, seed=31)]
     assert first == [q.as_dict() for q in generate(count=6, level=4, seed=31)]
@@ -179,27 +193,42 @@ def _session(answers):
 
 
 def test_right_answers_piped_in_get_full_marks(cli_process):
+    """The one session through a real pipe; the others run the library function the command calls."""
     questions = generate(count=6, level=5, seed=8)
-    code, out, err = cli_process("practice", "--level", "5", "--seed", "8", "--count", "6",
-                                 stdin=_session([answer_text(q.kind, q.key) for q in questions]))
+    answers = [answer_text(q.kind, q.key) for q in questions]
+    code, out, err = cli_process("practice", "--level", "5", "--seed", "8", "--count", "6", stdin=_session(answers))
     assert code == 0, err
     assert out.count("✓ right") == 6 and out.rstrip().endswith("score: 6 / 6")
     assert "practice: 6 question(s), level 5, seed 8" in out
+    assert out == _practise(answers, count=6, level=5, seed=8)[0]  # what the in-process sessions show
 
 
-def test_a_slip_bad_input_hint_and_the_end_of_input(cli_process):
+def _practise(answers, **options):
+    """A terminal session in-process, answers as if piped in: the text written and the score."""
+    output = io.StringIO()
+    score = practice(input=io.StringIO(_session(answers)), output=output, echo=True, **options)
+    return output.getvalue(), score
+
+
+def test_a_slip_bad_input_hint_and_the_end_of_input():
     questions = generate(count=3, level=2, topic=["shape"], seed=5)
     slip = next(c for c in questions[0].slips() if c.rule == "forgot_padding")
     typed = ["six", "", "?", answer_text("shape", slip.value), answer_text("shape", questions[1].key)]
-    code, out, err = cli_process("practice", "--level", "2", "--topic", "shape", "--seed", "5", "--count", "3",
-                                 stdin=_session(typed))
-    assert code == 0 and err == ""
+    out, score = _practise(typed, count=3, level=2, topic=["shape"], seed=5)
     assert "cannot read that:" in out and "write it as [7, 7, 5], 7x7x5 or (7, 7, 5)" in out
     assert "hint: out = ⌊(n + 2p − d·(k − 1) − 1)/s⌋ + 1" in out
     assert "[forgot_padding]" in out and "worked solution:" in out
     assert out.rstrip().endswith("score: 1 / 2 (stopped after 2 of 3 questions)\nslips named: forgot_padding ×1")
-    code, out, _ = cli_process("practice", "--seed", "1", stdin="q\n")
-    assert code == 0 and "score: 0 / 0 (stopped after 0 of 5 questions)" in out
+    assert (score.asked, score.right, score.stopped) == (2, 1, True)
+    out, score = _practise(["q"], seed=1)
+    assert "score: 0 / 0 (stopped after 0 of 5 questions)" in out and score.asked == 0
+
+
+def test_skip_shows_the_key_and_the_worked_solution():
+    q = generate(count=1, level=4, topic=["transpose"], seed=3)[0]
+    out, score = _practise(["skip"], count=1, level=4, topic=["transpose"], seed=3)
+    assert f"skipped: the answer is {q.key}" in out and all(line in out for line in q.solution)
+    assert out.rstrip().endswith("score: 0 / 1") and score.asked == 1
 
 
 def test_usage_errors_are_one_line(cli):

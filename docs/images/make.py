@@ -18,9 +18,18 @@ PRACTICE_ANSWERS = "62x62x6\n2x2x8\n"
 
 
 def practice_transcript() -> str:
-    done = subprocess.run([sys.executable, "-m", "cnncalc", *PRACTICE], input=PRACTICE_ANSWERS, text=True,
-                          capture_output=True, check=True, cwd=HERE.parents[1])
-    return done.stdout
+    """What the command prints with these answers piped in, from the library function it calls (which
+    echoes each piped answer after its prompt, as the command does when its input is not a terminal;
+    tests/test_practice.py holds the command's own output to it)."""
+    import io
+
+    from cnncalc.exercises.service import practice
+
+    output = io.StringIO()
+    practice(int(PRACTICE[PRACTICE.index("--count") + 1]), level=int(PRACTICE[PRACTICE.index("--level") + 1]),
+             topic=[PRACTICE[PRACTICE.index("--topic") + 1]], seed=int(PRACTICE[PRACTICE.index("--seed") + 1]),
+             input=io.StringIO(PRACTICE_ANSWERS), output=output, echo=True)
+    return output.getvalue()
 
 
 def terminal_svg(text: str, command: str) -> str:
@@ -49,6 +58,7 @@ def practice_svg() -> str:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parents[1]))  # this checkout's cnncalc
     for name, args in FIGURES.items():
         subprocess.run([sys.executable, "-m", "cnncalc", *args, "-o", str(HERE / name)], check=True)
     (HERE / "practice.svg").write_text(practice_svg(), encoding="utf-8")
