@@ -483,8 +483,9 @@ class _Echo:
 def practice(
     level: Annotated[int, typer.Option(help="1: one conv, no stride or padding … 5: dilation, groups, transposed "
                                        "convs, 'same' padding, receptive fields, symbolic sizes.", min=1, max=5)] = 1,
-    topic: Annotated[list[str] | None, typer.Option(help="shape, params, cells, macs, same, rf, transpose or sizes "
-                                                    "(again for several; default: every topic of the level).")] = None,
+    topic: Annotated[list[str] | None, typer.Option(help="shape, params, cells, valid, macs, same, rf, transpose, sizes "
+                                                    "or formula (again for several; default: every topic of the "
+                                                    "level).")] = None,
     seed: Annotated[int | None, typer.Option(help="The same seed asks the same questions (default: a new one).")] = None,
     count: Annotated[int, typer.Option(help="How many questions to ask.", min=1, max=10_000)] = 5,
     sheet: Annotated[int | None, typer.Option(help="Write a sheet of N questions instead of asking.", min=1,

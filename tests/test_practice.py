@@ -28,6 +28,8 @@ def answer_text(kind: str, value) -> str:
         return "x".join(str(v) for v in value)
     if kind in ("pair", "sizes"):
         return ", ".join(str(v) for v in value)
+    if kind in ("expression", "yesno"):
+        return value
     return f"{value:,}"
 
 
@@ -140,7 +142,7 @@ def test_keys_against_independent_rules(level5):
                      "dilation": v.get("d", 1), "output_padding": v.get("output_padding", 0)}
             assert q.key == _floor_size(v["n"], layer)
             checked["transpose"] += 1
-    assert all(count > 20 for count in checked.values()), checked
+    assert all(count > 10 for count in checked.values()), checked
 
 
 @settings(max_examples=25, deadline=None)
@@ -150,8 +152,14 @@ def test_every_question_is_valid_and_recomputes_from_its_exported_text(seed, lev
     q = generate(count=1, level=level, topic=[topics[pick % len(topics)]], seed=seed)[0]
     problem = build_problem(yaml.safe_load(q.export()), "<exported>")  # every network validates
     assert key_answers(problem, compute_key(problem))["q"] == q.key
-    flat = np.asarray(q.key, dtype=object).ravel().tolist() if isinstance(q.key, list) else [q.key]
-    assert flat and all(isinstance(v, int) and not isinstance(v, bool) for v in flat)  # whole, never empty
+    if q.kind == "yesno":  # the one template whose answer is not a number: is it valid?
+        assert q.topic == "valid" and q.key in ("yes", "no")
+    elif q.kind == "expression":  # a size as an expression of the input size n
+        assert q.topic == "formula" and "n" in q.key
+    else:
+        flat = np.asarray(q.key, dtype=object).ravel().tolist() if isinstance(q.key, list) else [q.key]
+        assert flat and all(isinstance(v, int) and not isinstance(v, bool) for v in flat)  # whole, never empty
+    assert q.grade(answer_text(q.kind, q.key)).status == "correct"
     assert q.level == level_of(q.features) <= level and q.hint and q.solution and q.prompt
     assert "= " not in q.hint.rsplit("; ", 1)[-1][-6:]  # the hint leaves its result to work out
 

@@ -70,3 +70,38 @@ def test_the_sheet_checks_answers_in_the_browser(chrome, tmp_path):
         assert page.complaints() == []
     finally:
         page.close()
+
+
+def as_written(key: str) -> str:
+    """A solver's expression as a student writes it: ``out = ⌊(n + 1)/2⌋ − 1`` for ``floor((n + 1)/2) - 1``."""
+    if "floor(" in key:
+        start = key.index("floor(")
+        depth = 0
+        for end in range(start + 5, len(key)):
+            depth += {"(": 1, ")": -1}.get(key[end], 0)
+            if depth == 0:
+                break
+        key = key[:start] + "⌊" + key[start + 6:end] + "⌋" + key[end + 1:]
+    return "out = " + key.replace(" - ", " − ")
+
+
+def test_expressions_and_yes_or_no_are_checked_in_the_browser(chrome, tmp_path):
+    """An expression is compared at the grader's points, in any form the grader reads (⌊…⌋, −, "out ="); a
+    yes/no answer in any of its words; what the grader says of each form, the page says too."""
+    sheet = tmp_path / "formulas.html"
+    questions = practice_sheet(6, str(sheet), level=5, topic=["formula", "valid"], seed=5).questions
+    assert {q.kind for q in questions} == {"expression", "yesno"}
+    assert any("floor" in q.key for q in questions if q.kind == "expression")
+    page = Page(chrome, sheet)
+    try:
+        for texts, score in (({q.id: answer_text(q.kind, q.key) for q in questions}, 6),
+                             ({q.id: as_written(q.key) if q.kind == "expression" else {"yes": "Valid", "no": "n"}[q.key]
+                               for q in questions}, 6),
+                             ({q.id: "n + 1" if q.kind == "expression" else {"yes": "no", "no": "yes"}[q.key]
+                               for q in questions}, 0)):
+            assert [q.grade(texts[q.id]).status == "correct" for q in questions].count(True) == score, texts
+            page.run(TYPE % json.dumps(texts))
+            assert page.run("document.getElementById('score').textContent") == f"score: {score} / 6", texts
+        assert page.complaints() == []
+    finally:
+        page.close()

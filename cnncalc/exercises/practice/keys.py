@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...calc.analysis import _rf_step, whole_size
-from ...errors import CnnCalcError
+from ...errors import CnnCalcError, ShapeError
 from ...layers import LAYER_TYPES, Inference, Layer
 from ...layers.base import padding_pairs, window_output
 from ...maths import arith
@@ -126,6 +126,22 @@ def sizes(spec: dict[str, Any], low: int, high: int, exact: bool) -> list[int]:
     return found
 
 
+def expression(values: dict[str, Any]) -> str:
+    """A conv layer's output size for an input size that is a symbol, by the size formula (arith's
+    canonical floor), written as the solver writes it."""
+    memo = tuple(sorted(values.items()))
+    if memo not in _EXPRESSIONS:
+        from ...calc.symbolic import show, symbol  # sympy: imported when a question has a symbol
+
+        sizes = {name: symbol(value) if isinstance(value, str) else value for name, value in values.items()}
+        p = sizes.get("p", 0)
+        _EXPRESSIONS[memo] = show(arith.conv_output(sizes["n"], sizes["f"], sizes.get("s", 1), p, p, sizes.get("d", 1)))
+    return _EXPRESSIONS[memo]
+
+
+_EXPRESSIONS: dict[tuple[Any, ...], str] = {}
+
+
 def key_of(made: dict[str, Any]) -> Any:
     """The key of a drawn question (``made``: its networks, data and compute), as an answer file writes
     it; a :class:`CnnCalcError` where the calculator refuses it."""
@@ -164,6 +180,14 @@ def key_of(made: dict[str, Any]) -> Any:
         if out < 1:
             raise CnnCalcError("the transposed output is empty", got=out)
         return out
+    if head == "valid":
+        try:
+            walk(networks[compute["valid"]])
+        except ShapeError:  # a size that does not fit: the answer, not a bad draw
+            return "no"
+        return "yes"
+    if head == "expression":
+        return expression(compute["expression"])
     if head == "sizes":
         return sizes(networks[compute["sizes"]], int(compute.get("min", 1)), int(compute.get("max", 64)),
                      bool(compute.get("exact", False)))

@@ -47,7 +47,7 @@ LEVELS = (1, 2, 3, 4, 5)
 LEVEL_TEXT = {1: "one conv, no stride or padding", 2: "stride, padding, pooling",
               3: "several layers, dense layers, MACs, 'same' padding",
               4: "dilation, transposed convolutions, receptive fields",
-              5: "groups, symbolic input sizes (valid sizes)"}
+              5: "groups, symbolic input sizes (valid sizes, output sizes as expressions of n)"}
 MAX_COUNT = 10_000  # questions one call makes (a terminal session or a sheet)
 MAX_TRIES = 60  # draws of one question before the template is said to fail (never seen: a safety net)
 
@@ -196,8 +196,8 @@ def features_of(problem: dict[str, Any]) -> frozenset[str]:
                 found.add("groups")
     head = next(iter(compute))
     found |= {"macs": {"macs"}, "receptive_field": {"rf"}, "sizes": {"symbolic"}, "pads": {"same"},
-              "transpose": {"transposed"}}.get(head, set())
-    values = compute.get("pads") or compute.get("transpose") or {}
+              "transpose": {"transposed"}, "expression": {"symbolic"}}.get(head, set())
+    values = compute.get("pads") or compute.get("transpose") or compute.get("expression") or {}
     if values.get("s", 1) > 1:
         found.add("stride")
     if values.get("p", 0) or values.get("output_padding", 0):
@@ -461,6 +461,35 @@ def _transpose(draw: Draw) -> dict[str, Any]:
     return _ask({"transpose": values}, prompt)
 
 
+def _valid(draw: Draw) -> dict[str, Any]:
+    # drawn to fit one size, then asked about that size or a smaller one (strides and pools make the
+    # small ones fail): about as many no as yes
+    spec, _ = chain(draw, _depth(draw), transposed=False)
+    n = spec["input"][0]
+    asked = n if draw.rng.random() < 0.3 else draw.rng.randint(1, max(1, n // 3))
+    spec["input"] = [asked, asked, spec["input"][2]]
+    return _ask({"valid": "net"}, f"Is this network valid for an input of {asked}×{asked}: does every layer's window "
+                "fit its (padded) input, leaving an output of at least 1 pixel? Answer yes or no.", {"net": spec})
+
+
+def _formula(draw: Draw) -> dict[str, Any]:
+    # the output size of one conv layer as an expression of its input size n (the solver's 'out' for a
+    # symbolic n); a stride above 1 makes it a floor, as the course writes it
+    values: dict[str, Any] = {"n": "n", "f": draw.pick((2, 3, 3, 5, 7))}
+    if draw.may("padding", 0.6):
+        values["p"] = draw.pick((1, 1, 2, 3))
+    if draw.may("stride", 0.7):
+        values["s"] = draw.pick((2, 2, 3))
+    if draw.may("dilation", 0.3):
+        values["d"] = 2
+    words = ", ".join(f"{word} {values[key]}" for key, word in (("s", "stride"), ("p", "padding"),
+                                                                ("d", "dilation")) if key in values)
+    prompt = (f"A conv layer with a {values['f']}×{values['f']} kernel" + (f", {words}" if words else ", stride 1, "
+              "no padding") + " takes an input n pixels wide. Write its output width as an expression of n "
+              "(⌊…⌋ or floor(…) rounds down).")
+    return _ask({"expression": values, "for": "out"}, prompt)
+
+
 def _sizes(draw: Draw) -> dict[str, Any]:
     # drawn on a size that fits (so some n from 1 to 64 is valid), then asked for every size
     spec, _ = chain(draw, draw.rng.randint(2, 3), size=draw.pick((16, 20, 24, 32)), channels=3, transposed=False)
@@ -520,6 +549,8 @@ TEMPLATES: dict[str, Template] = {t.topic: t for t in (
     Template("rf", 4, (4,), "the receptive field of a layer's output pixel", _receptive_field),
     Template("transpose", 4, (4,), "the output size of a transposed convolution", _transpose),
     Template("sizes", 5, (5,), "the input sizes a network accepts (symbolic sizes)", _sizes),
+    Template("valid", 2, (2, 3, 4, 5), "whether a network accepts an input size (yes or no)", _valid),
+    Template("formula", 5, (5,), "a layer's output size as an expression of its input size n", _formula),
 )}
 TOPICS = tuple(TEMPLATES)
 
@@ -575,6 +606,11 @@ def hint_for(topic: str, made: dict[str, Any], key: Any) -> str:
         if worked:
             return ("row 1, column 1: " if made["compute"].get("map") else "") + _unresolved(worked[0])
         return "out(i, j) = Σ_a Σ_b x(i·s + d·a − p, j·s + d·b − p)·w(a, b) + b (taps d pixels apart)"
+    if topic == "valid":
+        return ("walk the size layer by layer: each window needs its padded input at least d·(k − 1) + 1 wide, "
+                "then out = ⌊(n + 2p − d·(k − 1) − 1)/s⌋ + 1 (a pool's stride is its window unless given)")
+    if topic == "formula":
+        return solution[1] + ": simplify, keeping n (a stride above 1 leaves a floor)"
     if topic == "sizes":
         return ("each layer needs its padded input at least d·(k − 1) + 1 wide: ⌊(n + 2p − d·(k − 1) − 1)/s⌋ + 1 ≥ 1"
                 + ("; no pixel dropped: n + 2p − d·(k − 1) − 1 divisible by s at every layer"
@@ -586,7 +622,9 @@ def hint_for(topic: str, made: dict[str, Any], key: Any) -> str:
 
 
 def _usable(value: Any) -> bool:
-    """A practice answer is whole numbers, never empty."""
+    """A practice answer is whole numbers or an expression, never empty."""
+    if isinstance(value, str):
+        return bool(value.strip())
     if isinstance(value, list):
         return bool(value) and all(_usable(v) for v in value)
     return isinstance(value, int) and not isinstance(value, bool)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from ..answers import example
 from ..key import num
@@ -116,7 +117,78 @@ _PRACTICE_SCRIPT = r"""
     }
     return value;
   }
-  function same(kind, got, want) {
+  // an expression is read as the grader reads it (answers.expression_text: − × · ÷ ⌊ ⌋ ⌈ ⌉, "out =",
+  // 2n for 2*n) and compared at the grader's points, where the key is a whole number
+  function tokens(text) {
+    var t = text.replace(/[\u2212\u2013\u2014]/g, "-").replace(/[\u00d7\u00b7\u22c5\u2219]/g, "*")
+      .replace(/\u00f7/g, "/").replace(/\u230a/g, "floor(").replace(/\u2308/g, "ceil(")
+      .replace(/[\u230b\u2309]/g, ")").replace(/\u00b2/g, "**2").replace(/^\s*[A-Za-z_]\w*\s*=(?!=)/, "");
+    var found = t.match(/\d+(?:\.\d+)?|[A-Za-z_]\w*|\*\*|\/\/|[-+*\/^(),]|\S/g) || [];
+    var out = [], i;
+    for (i = 0; i < found.length; i++) {
+      var tok = found[i], prev = out.length ? out[out.length - 1] : null;
+      var left = prev !== null && (/^[\d.]+$/.test(prev) || prev === ")" || (/^[A-Za-z_]/.test(prev) &&
+        ["floor", "ceil", "max", "min"].indexOf(prev) < 0));
+      var right = /^[A-Za-z_(]/.test(tok) || (/^\d/.test(tok) && prev === ")");
+      if (left && right) { out.push("*"); }
+      out.push(tok);
+    }
+    return out;
+  }
+  function evaluate(toks, values) {
+    var at = 0;
+    function peek() { return toks[at]; }
+    function expect(t) { if (toks[at++] !== t) { throw new Error("expected " + t); } }
+    function atom() {
+      var t = toks[at++];
+      if (t === undefined) { throw new Error("end"); }
+      if (t === "(") { var v = sum(); expect(")"); return v; }
+      if (t === "-") { return -power(); }
+      if (t === "+") { return power(); }
+      if (/^\d/.test(t)) { return parseFloat(t); }
+      if (["floor", "ceil", "max", "min"].indexOf(t) >= 0) {
+        expect("(");
+        var args = [sum()];
+        while (peek() === ",") { at++; args.push(sum()); }
+        expect(")");
+        return t === "floor" ? Math.floor(args[0]) : t === "ceil" ? Math.ceil(args[0]) : Math[t].apply(null, args);
+      }
+      if (Object.prototype.hasOwnProperty.call(values, t)) { return values[t]; }
+      throw new Error("unknown name " + t);
+    }
+    function power() {
+      var base = atom();
+      if (peek() === "**" || peek() === "^") { at++; return Math.pow(base, power()); }
+      return base;
+    }
+    function product() {
+      var v = power();
+      while (peek() === "*" || peek() === "/" || peek() === "//") {
+        var op = toks[at++], r = power();
+        v = op === "*" ? v * r : op === "/" ? v / r : Math.floor(v / r);
+      }
+      return v;
+    }
+    function sum() {
+      var v = product();
+      while (peek() === "+" || peek() === "-") { v = toks[at++] === "+" ? v + product() : v - product(); }
+      return v;
+    }
+    var result = sum();
+    if (at !== toks.length) { throw new Error("unexpected " + toks[at]); }
+    return result;
+  }
+  function sameExpression(text, points) {
+    var toks = tokens(String(text));
+    try {
+      return points.every(function (p) { return Math.abs(evaluate(toks, p[0]) - p[1]) < 1e-9; });
+    } catch (error) {
+      return false;
+    }
+  }
+  function same(kind, got, want, q) {
+    if (kind === "yesno") { return got === want; }
+    if (kind === "expression") { return q && q.points ? sameExpression(got, q.points) : false; }
     if (kind === "sizes") {
       got = expand(got).slice().sort(function (a, b) { return a - b; });
       want = want.slice().sort(function (a, b) { return a - b; });
@@ -146,7 +218,7 @@ _PRACTICE_SCRIPT = r"""
       verdict.classList.add("wrong");
       return false;
     }
-    var right = same(q.kind, got.value, q.key);
+    var right = same(q.kind, got.value, q.key, q);
     block.classList.add(right ? "right" : "wrong");
     verdict.classList.add(right ? "right" : "wrong");
     if (right) { verdict.textContent = "\u2713 right"; return true; }
@@ -179,13 +251,24 @@ _PRACTICE_SCRIPT = r"""
 """
 
 
+def _points(q: PracticeQuestion) -> dict[str, Any]:
+    """For an expression, the grader's points (where the key is a whole number) and the key's value at
+    each: the page compares an answer there, as the grader does."""
+    if q.kind != "expression":
+        return {}
+    from ..answers import _key_points
+
+    points, _ = _key_points(q.key)
+    return {"points": [[dict(point), float(want)] for point, want in points]}
+
+
 def _embedded(questions: Sequence[PracticeQuestion]) -> str:
     """What the page checks against: per question its kind, key and the slips' answers (with messages)."""
     from ..grading import plain_answer
 
     data = {q.id: {"kind": q.kind, "key": q.key, "example": example(q.kind, q.key),
                    "slips": [{"rule": c.rule, "message": c.message, "value": plain_answer(c.value)}
-                             for c in q.slips()]} for q in questions}
+                             for c in q.slips()], **_points(q)} for q in questions}
     # inside <script>, "</" could end the element: written as "<\/", which JSON reads the same
     return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
