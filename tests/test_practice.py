@@ -58,6 +58,7 @@ def test_level_five_uses_every_feature_and_no_question_is_above_its_level(level5
     assert all(q.level == level_of(q.features) <= 5 for q in level5)
     assert sum(q.level == 5 for q in level5) > 300  # the level is reached, not merely allowed
     assert {q.topic for q in level5} == set(TEMPLATES)
+    assert {q.key for q in level5 if q.topic == "valid"} == {"yes", "no"}  # a size that does not fit is asked too
     # the spec really holds what the features say: a stride, a padding and a dilation somewhere
     layers = [layer for q in level5 for spec in q.problem.get("networks", {}).values() for layer in spec["layers"]]
     assert any(layer.get("stride", 1) > 1 for layer in layers) and any(layer.get("dilation", 1) > 1 for layer in layers)
