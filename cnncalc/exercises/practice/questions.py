@@ -482,11 +482,10 @@ def _formula(draw: Draw) -> dict[str, Any]:
         values["s"] = draw.pick((2, 2, 3))
     if draw.may("dilation", 0.3):
         values["d"] = 2
-    words = ", ".join(f"{word} {values[key]}" for key, word in (("s", "stride"), ("p", "padding"),
-                                                                ("d", "dilation")) if key in values)
-    prompt = (f"A conv layer with a {values['f']}×{values['f']} kernel" + (f", {words}" if words else ", stride 1, "
-              "no padding") + " takes an input n pixels wide. Write its output width as an expression of n "
-              "(⌊…⌋ or floor(…) rounds down).")
+    words = f"stride {values.get('s', 1)}, " + (f"padding {values['p']}" if "p" in values else "no padding") + (
+        f", dilation {values['d']}" if "d" in values else "")
+    prompt = (f"A conv layer with a {values['f']}×{values['f']} kernel, {words} takes an input n pixels wide. Write "
+              "its output width as an expression of n (⌊…⌋ or floor(…) rounds down).")
     return _ask({"expression": values, "for": "out"}, prompt)
 
 
