@@ -566,6 +566,45 @@ def check(
         raise typer.Exit(code=2)
 
 
+class _Echo:
+    """Standard output for a library function that writes as it goes (click's echo: a closed pipe ends
+    quietly, as every command's output does)."""
+
+    def write(self, text: str) -> None:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+@user_errors
+def practice(
+    level: Annotated[int, typer.Option(help="1: one conv, no stride or padding … 5: dilation, groups, transposed "
+                                       "convs, 'same' padding, receptive fields, symbolic sizes.", min=1, max=5)] = 1,
+    topic: Annotated[list[str] | None, typer.Option(help="shape, params, cells, valid, macs, same, rf, transpose, sizes "
+                                                    "or formula (again for several; default: every topic of the "
+                                                    "level).")] = None,
+    seed: Annotated[int | None, typer.Option(help="The same seed asks the same questions (default: a new one).")] = None,
+    count: Annotated[int, typer.Option(help="How many questions to ask.", min=1, max=10_000)] = 5,
+    sheet: Annotated[int | None, typer.Option(help="Write a sheet of N questions instead of asking.", min=1,
+                                              max=10_000)] = None,
+    format: Annotated[SheetFormat, typer.Option("--format", "-f", help="The sheet's format.")] = SheetFormat.html,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="The sheet's file.")] = None,
+) -> None:
+    """Practise on new questions: asked one at a time (answers from standard input, piped or typed), or
+    as a sheet that checks itself in the browser (--sheet N --format html -o FILE)."""
+    service = _lazy(".exercises.service")
+    if sheet is not None:
+        if output is None:
+            raise CnnCalcError("--sheet needs --output FILE (-o)")
+        written = service.practice_sheet(sheet, output, level=level, topic=topic, seed=seed, format=format.value)
+        typer.echo(written.text(), nl=False)
+        return
+    if output is not None:
+        raise CnnCalcError("--output goes with --sheet N")
+    stdin = sys.stdin
+    service.practice(count, level=level, topic=topic, seed=seed, input=stdin, output=_Echo(),
+                     echo=not (hasattr(stdin, "isatty") and stdin.isatty()))
+
+
 MAX_MEMORY_LIMIT = 1024**5  # 1 PiB: beyond any machine, so a typo such as 1e400 is caught
 
 

@@ -84,7 +84,28 @@ def read(kind: str, value: Any, key: Any = None) -> Any:
         return matrix(value, key)
     if kind == "expression":
         return expression_text(value, key if isinstance(key, str) else None)
+    if kind == "yesno":
+        return yes_or_no(value)
     raise Invalid(f"unknown question kind {kind!r}")
+
+
+YES, NO = ("yes", "y", "true", "valid"), ("no", "n", "false", "invalid")
+
+
+def yes_or_no(value: Any) -> str:
+    """``yes`` or ``no``, from the words a person writes for them (or YAML's true and false).
+
+    >>> yes_or_no("Yes."), yes_or_no(False), yes_or_no(" invalid ")
+    ('yes', 'no', 'no')
+    """
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    word = value.strip().rstrip(".!").lower() if isinstance(value, str) else None
+    if word in YES:
+        return "yes"
+    if word in NO:
+        return "no"
+    raise Invalid(f"expected yes or no, got {_short(value)}")
 
 
 # ---------------------------------------------------------------- examples that are never the key
@@ -111,6 +132,8 @@ def neutral(kind: str, key: Any = None) -> Any:
         return _other(_MATRICES, np.atleast_2d(key).tolist() if key is not None else None)
     if kind == "expression":
         return _expression_example(key)
+    if kind == "yesno":  # both answers are the form itself: naming them shows neither as the key
+        return "yes or no"
     for pair in _NUMBERS:
         if key is None or all(float(text) != float(key) for text in pair):
             return pair[0] if kind in WHOLE_KINDS else f"{pair[0]} or {pair[1]}"

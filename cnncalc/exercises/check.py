@@ -31,6 +31,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "map": (*_GEOMETRY, "bias", "weight"),
     "receptive_field": ("kernel", "stride", "dilation"),
     "sizes": _GEOMETRY,
+    "valid": _GEOMETRY,
 }
 _CONVS = ("conv", "conv1d", "conv2d", "conv3d", "depthwise_conv", "separable_conv", "conv_transpose")
 _POOLS = ("maxpool", "avgpool", "maxpool1d", "maxpool2d", "maxpool3d", "avgpool1d", "avgpool2d", "avgpool3d")

@@ -34,6 +34,7 @@ from .answers import integral as _integral  # noqa: F401 - kept for callers of t
 from .answers import matrix as _matrix
 from .answers import number as _number
 from .answers import sizes as _sizes
+from .answers import yes_or_no as _yes_or_no
 from .key import AnswerKey, Expected, KeyBuilder, compute_key, num, ranges
 from .problem import Problem, Question
 
@@ -551,6 +552,9 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         return right / good.size, "partial" if right else "incorrect", "\n".join(lines)
     if kind == "expression":
         return _compare_expression(str(value), got)
+    if kind == "yesno":
+        answer = _yes_or_no(got)
+        return (1.0, "correct", "correct") if answer == value else (0.0, "incorrect", f"expected {value}, got {answer}")
     raise Invalid(f"unknown question kind {kind!r}")
 
 

@@ -469,6 +469,23 @@ class KeyBuilder:
         other = [int(v) for v in (search.valid if exact else search.exact)]
         return Expected(found, [*result.steps, *result.notes[:3]], {"text": text, "other_reading": other})
 
+    def _valid(self, c: dict[str, Any]) -> Expected:
+        """yes when the calculator accepts the network; no, with the layer and its reason, when a layer's
+        sizes do not fit (a fault of the spec itself, a misspelt field, stays the file's error)."""
+        from ..errors import ShapeError
+
+        net = c["valid"]
+        network = self.network(net)
+        try:
+            summary = analyse(network)
+        except ShapeError as error:
+            reason = copy.copy(error)
+            reason.file = reason.line = None  # the worked line is about the network, not the file
+            return Expected("no", [f"{reason} ⇒ no"])
+        last = summary.records[-1]
+        shape = "×".join(str(d) for d in last.output_shape)
+        return Expected("yes", [f"every layer fits its input; {last.name} gives {shape} ⇒ yes"])
+
     def _value(self, c: dict[str, Any]) -> Expected:
         return self._cell({**c, "cell": c["value"]})
 

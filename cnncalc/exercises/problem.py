@@ -156,7 +156,8 @@ CREDIT = ValueType("a mapping of rule ids (docs/marking.md) to shares of the poi
 # what a question's answer is, by the kind of computation
 COMPUTE_KINDS = {"shape": "shape", "cell": "value", "map": "matrix", "params": "count", "solve": "number",
                  "expression": "expression", "size": "count", "value": "value", "macs": "count",
-                 "receptive_field": "count", "pads": "pair", "transpose": "number", "sizes": "sizes"}
+                 "receptive_field": "count", "pads": "pair", "transpose": "number", "sizes": "sizes",
+                 "valid": "yesno"}
 KINDS = ("manual", *sorted(set(COMPUTE_KINDS.values())))
 KIND = ValueType("one of " + ", ".join(KINDS), lambda v: isinstance(v, str) and v in KINDS)
 
@@ -273,6 +274,10 @@ COMPUTE: dict[str, Section] = {
         Key("exact", BOOL, default=False, doc="also ask that no layer drops pixels (every division exact)")),
         "the input sizes, from min to max, for which every layer is valid (answer: a list of sizes, or "
         "{min: a, max: b} for a range)"),
+    "valid": Section("compute: valid", (_network("valid"),),
+                     "whether the calculator accepts the network: every layer's window fits its (padded) input "
+                     "and every output size is positive (answer: yes or no; the worked solution names the "
+                     "layer that fails)"),
     "expression": Section("compute: expression", (Key("expression", SOLVE, True, doc="the values and symbols"),
                                                   Key("for", UNKNOWN, True, doc="the unknown")),
                           "conv arithmetic solved symbolically (answer: an expression)"),
@@ -342,7 +347,7 @@ EXAMPLES: dict[tuple[str, str] | str, str] = {
     "solve": "{f: 7, same: true}", ("compute: solve", "for"): "p", "expression": "{f: f, same: true}",
     ("compute: expression", "for"): "p", "pads": "{f: 4, same: true}",
     "transpose": "{n: 7, f: 3, s: 2, p: 1, output_padding: 1}", ("compute: transpose", "for"): "out",
-    ("compute: sizes", "for"): "n", "min": "1", "max": "64", "exact": "true",
+    ("compute: sizes", "for"): "n", ("compute: valid", "valid"): "net", "min": "1", "max": "64", "exact": "true",
     "n": "224", "f": "$d_filter", "p": "0", "s": "2", "d": "2", "out": "112", "output_padding": "1", "same": "true",
     "values": "{x: {integers: [0, 7], shape: [6, 6, 3]}}",
     "constraints": "[{valid: [net]}]", "tries": "500", "integers": "[0, 7]", ("rule: integers", "shape"): "[6, 6, 3]",
@@ -418,6 +423,7 @@ ANSWER_KINDS = {
     "expression": ('text: `"(f - 1)/2"`; `2p` is `2*p`, `p = …` is `…`, `−`, `×`, `·`, `÷`, `⌊…⌋`, `²` are read',
                    ("equal at many integer points where the key is a whole number (the sizes it stands for are): "
                     "`(f - 1)//2` and `f//2` are `(f - 1)/2` for odd f; no symbolic algebra on answers")),
+    "yesno": ("`yes` or `no`; also `y`, `n`, `true`, `false`, `valid`, `invalid` (any case)", "exactly"),
     "manual": ("anything (or nothing)", "graded by the instructor (`grade --overrides`)"),
 }
 

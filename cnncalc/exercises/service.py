@@ -419,3 +419,53 @@ def problem_key(problem: str, *, student: str | None = None, secret_file: str | 
     elif seed is not None:
         variant = seed_variant(raw, problem, seed, index)
     return ProblemKey(variant, key_document(variant))
+
+
+@dataclass
+class PracticeSheet:
+    """A practice sheet written (`cnncalc practice --sheet N`)."""
+
+    path: str
+    questions: list[Any]
+    format: str
+
+    def text(self) -> str:
+        return f"wrote {self.path}: {len(self.questions)} question(s), {self.format}\n"
+
+
+def practice_questions(count: int, *, level: int = 1, topic: Sequence[str] | None = None,
+                       seed: int | None = None) -> tuple[list[Any], int]:
+    """New practice questions and the seed they were made with (a random one when none is given)."""
+    from .practice import generate
+
+    if seed is None:
+        import secrets
+
+        seed = secrets.randbelow(1_000_000)
+    return generate(count=count, level=level, topic=topic, seed=seed), seed
+
+
+def practice(count: int = 5, *, level: int = 1, topic: Sequence[str] | None = None, seed: int | None = None,
+             input: Any, output: Any, echo: bool = False) -> Any:
+    """`cnncalc practice`: ask ``count`` new questions one at a time, reading answers from ``input`` and
+    writing to ``output`` (anything with ``readline`` and ``write``); returns the score."""
+    from .practice.terminal import practise
+
+    questions, seed = practice_questions(count, level=level, topic=topic, seed=seed)
+    output.write(f"practice: {len(questions)} question(s), level {level}, seed {seed} (--seed {seed} asks "
+                 "them again)\n\n")
+    return practise(questions, input, output, echo=echo)
+
+
+def practice_sheet(count: int, output: str, *, level: int = 1, topic: Sequence[str] | None = None,
+                   seed: int | None = None, format: str = "html") -> PracticeSheet:
+    """`cnncalc practice --sheet N -o FILE`: a sheet of ``count`` new questions, answers at the end
+    (Markdown, LaTeX) or checked in the browser (HTML)."""
+    from ..render.files import write_text
+    from .practice.sheet import FORMATS, SUFFIXES, render
+
+    if format not in FORMATS:
+        raise CnnCalcError("unknown sheet format", got=format, expected=", ".join(FORMATS))
+    questions, seed = practice_questions(count, level=level, topic=topic, seed=seed)
+    write_text(output, render(questions, format, level, seed), SUFFIXES[format])
+    return PracticeSheet(output, questions, format)

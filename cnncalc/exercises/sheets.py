@@ -139,6 +139,8 @@ def _placeholder(kind: str, key: Any) -> str:
         return "sizes, e.g. " + size_text(value)
     if kind == "expression":
         return "an expression, e.g. " + value
+    if kind == "yesno":
+        return "yes or no"
     if kind == "matrix":
         return "one row per line, numbers between spaces or commas"
     return {"count": "a whole number", "number": "a whole number", "value": "a number"}.get(kind, "your answer")
@@ -438,11 +440,18 @@ _SCRIPT = r"""
     if (depth !== 0) { return {error: "the parentheses do not match"}; }
     return {value: raw};
   }
+  function yesno(raw) {  // as answers.yes_or_no reads it
+    var word = raw.trim().replace(/[.!]+$/, "").toLowerCase();
+    if (["yes", "y", "true", "valid"].indexOf(word) >= 0) { return {value: "yes"}; }
+    if (["no", "n", "false", "invalid"].indexOf(word) >= 0) { return {value: "no"}; }
+    return {error: "expected yes or no"};
+  }
   function parse(kind, raw, example) {
     if (kind === "matrix") { return matrix(raw, example); }
     if (kind === "shape" || kind === "pair") { return integers(raw, kind, example); }
     if (kind === "sizes") { return sizes(raw, example); }
     if (kind === "expression") { return expression(raw); }
+    if (kind === "yesno") { return yesno(raw); }
     return number(raw, kind === "count" || kind === "number", example);
   }
   function mark(input, bad) {
@@ -502,7 +511,8 @@ _SCRIPT = r"""
   // the reader, for a page that checks a text before it is typed in (and for the tests that hold it to
   // the grader's)
   window.cnncalcForm = {parse: parse};
-  document.getElementById("save").addEventListener("click", save);
+  var saveButton = document.getElementById("save");  // a practice sheet reads answers, saves no file
+  if (saveButton) { saveButton.addEventListener("click", save); }
 })();
 """
 
