@@ -419,3 +419,44 @@ def problem_key(problem: str, *, student: str | None = None, secret_file: str | 
     elif seed is not None:
         variant = seed_variant(raw, problem, seed, index)
     return ProblemKey(variant, key_document(variant))
+
+
+@dataclass
+class QuizExport:
+    """What one LMS export wrote (`generate --format moodle|canvas|prairielearn`)."""
+
+    path: Path
+    format: str
+    variants: int
+
+    def text(self) -> str:
+        what = {"moodle": "Moodle XML question bank", "canvas": "Canvas QTI package",
+                "prairielearn": "PrairieLearn question folder"}[self.format]
+        return f"wrote {self.path}: {what}, {self.variants} variant(s)\n"
+
+
+def export_quiz(problem: str, out: str, format: str, *, count: int | None = None, seed: int | None = None,
+                roster: str | None = None, secret_file: str | None = None, secret: bytes | None = None,
+                force: bool = False) -> QuizExport:
+    """The problem's variants as a quiz for an LMS, as `cnncalc generate --format moodle|canvas|prairielearn`:
+    ``count`` variants (``lms-1`` … drawn from the course secret, or ``variant-SEED-N`` with ``seed``), or as
+    many as the ``roster`` has students (the LMS draws one at random per student, so no student id is
+    written). ``out`` is the XML file (moodle), the zip (canvas) or the folder that gets the question folder
+    (prairielearn)."""
+    from ..spec import safeload
+    from .files import read_roster
+    from .lms import FORMATS
+    from .lms.export import export
+    from .variants import check_original
+
+    if format not in FORMATS:
+        raise CnnCalcError("unknown LMS format", got=format, expected=", ".join(FORMATS))
+    if roster is not None and count is not None:
+        raise CnnCalcError("give --roster or --count, not both")
+    raw = safeload.load_file(problem)
+    check_original(raw, problem)
+    if roster is not None:
+        count = len(read_roster(roster, []))
+    count = 1 if count is None else count
+    return export(raw, problem, out, format, count=count, seed=seed, secret_file=secret_file, secret=secret,
+                  force=force, inputs=[problem, roster, secret_file])
