@@ -397,6 +397,9 @@ class SheetFormat(str, Enum):
     markdown = "markdown"
     latex = "latex"
     html = "html"
+    moodle = "moodle"  # the LMS quiz exports: -o is the file (moodle, canvas) or folder (prairielearn)
+    canvas = "canvas"
+    prairielearn = "prairielearn"
 
 
 @app.command()
@@ -405,7 +408,8 @@ def generate(
     problem: Annotated[str, typer.Argument(help="A problem file with a `vary:` section.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Folder for sheets/ and keys/.")],
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible variants (no secret needed).")] = None,
-    count: Annotated[int, typer.Option(help="With --seed: how many variants.", min=1, max=MAX_VARIANTS)] = 1,
+    count: Annotated[int, typer.Option(help="With --seed, or for an LMS export: how many variants.", min=1,
+                                       max=MAX_VARIANTS)] = 1,
     roster: Annotated[str | None, typer.Option(help="CSV of student ids: one variant per student.")] = None,
     secret_file: Annotated[str | None, typer.Option(help="Course secret (or set CNNCALC_SECRET).")] = None,
     format: Annotated[SheetFormat, typer.Option("--format", "-f")] = SheetFormat.markdown,
@@ -414,7 +418,15 @@ def generate(
     course: Annotated[str | None, typer.Option(help="One sheet per student of this course's roster, with its "
                                                "secret.")] = None,
 ) -> None:
-    """Write one sheet per variant, and the answer keys apart from the sheets."""
+    """Write one sheet per variant, and the answer keys apart from the sheets; or, with --format moodle, canvas
+    or prairielearn, a quiz of --count variants (or as many as --roster has students) for that LMS."""
+    if format.value in ("moodle", "canvas", "prairielearn"):
+        if course is not None:
+            raise CnnCalcError("--course is for sheets; an LMS export takes --count N (or --roster CSV) and the secret")
+        typer.echo(_lazy(".exercises.service").export_quiz(
+            problem, out, format.value, count=count if roster is None else None, seed=seed, roster=roster,
+            secret_file=secret_file, force=force).text(), nl=False)
+        return
     if course is not None:
         if roster is not None or seed is not None:
             raise CnnCalcError("--course gives the roster and the secret: leave out --roster and --seed")
