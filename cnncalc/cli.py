@@ -313,7 +313,7 @@ class GradebookFormat(str, Enum):
 @user_errors
 def grade(
     problem: Annotated[str, typer.Argument(help="A problem file (problems/*.yaml).")],
-    answers: Annotated[list[str], typer.Argument(help="Answer files, folders or globs.")],
+    answers: Annotated[list[str] | None, typer.Argument(help="Answer files, folders or globs.")] = None,
     gradebook: Annotated[str | None, typer.Option(help="Write one CSV row per student (atomically).")] = None,
     feedback_dir: Annotated[str | None, typer.Option(help="Write one Markdown feedback file per student.")] = None,
     overrides: Annotated[str | None, typer.Option(help="Instructor scores that always win (YAML/JSON).")] = None,
@@ -341,6 +341,8 @@ def grade(
                                                  "are not on its roster (as unlisted) instead of refusing them.")
                               ] = False,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    from_lms: Annotated[str | None, typer.Option("--from", help="A Moodle quiz Responses report (CSV) of an "
+                                                 "exported quiz: grade each attempt against its variant.")] = None,
 ) -> None:
     """Grade student answer files against the problem's computed key.
 
@@ -361,12 +363,16 @@ def grade(
         "gradebook": gradebook, "gradebook_format": gradebook_format.value, "lms_id_column": lms_id_column,
         "assignment": assignment, "feedback_dir": feedback_dir, "overrides": overrides, "secret_file": secret_file,
         "variants": variants, "stats": stats, "latest": latest, "report": print_report}
+    if (from_lms is None) == (not answers):
+        raise CnnCalcError("give answer files, or --from RESPONSES.csv (not both)")
+    if from_lms is not None:
+        options["from_lms"] = from_lms
     folder = course if course is not None else _course_here()
     if allow_unlisted and folder is None:
         raise CnnCalcError("--allow-unlisted goes with a course (--course DIR): without one there is no roster")
     exercises = _lazy(".exercises.service")
     try:
-        if folder is not None:
+        if folder is not None and from_lms is None:  # an LMS report is graded on its own, not recorded
             run = _lazy(".course.grading").grade_in_course(folder, problem, answers, allow_unlisted=allow_unlisted,
                                                            **options)
         else:

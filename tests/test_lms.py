@@ -261,3 +261,60 @@ def test_lms_export_without_the_secret_refuses_in_one_line(tmp_path, monkeypatch
     assert "2 variant(s)" in result.stdout
     assert re.findall(r"\[cnncalc [0-9a-f]{10} (lms-\d+)\]", (tmp_path / "bank.xml").read_text()) == [
         "lms-0001", "lms-0002"]
+
+
+def test_moodle_responses_are_graded_as_the_same_answers_in_answer_files(tmp_path):
+    from cnncalc.exercises.grading import grade_file
+    from cnncalc.exercises.lms.common import quiz_variant
+    from cnncalc.exercises.service import grade
+
+    problem = _worksheet_with_credit(tmp_path, follow_through=0.5)
+    raw = safeload.load_file(str(problem))
+    variants = [rebuild(raw, str(problem), f"variant-4-{i}", None) for i in range(2)]
+    # two attempts in the layout of Moodle's Responses report (tests/data/lms/moodle-responses.csv)
+    header = (DATA / "moodle-responses.csv").read_text().splitlines()[0]
+    lines = [header]
+    answer_sets = []
+    for n, variant in enumerate(variants):
+        answers = {q.id: plain_answer(variant.key[q.id].value) for q in variant.problem.questions if q.kind != "manual"}
+        bias = next(c for c in candidates(variant.key, variant.problem.question("a.col3_row2")) if c.rule == "forgot_bias")
+        answers["a.col3_row2"] = plain_answer(bias.value)
+        answers["c.total_params"] = answers["c.total_params"] + 1
+        answers.pop("d.params")
+        answer_sets.append(answers)
+        quiz = quiz_variant(variant)
+        values = []
+        for blank in quiz.blanks:
+            value = answers.get(blank.qid)
+            for i in blank.position:
+                value = value[i]
+            values.append("" if value is None else str(value))
+        response = "; ".join(f"part {i}: {v}" for i, v in enumerate(values, 1))
+        text = f"Exercise … [cnncalc {variant.fingerprint} {variant.label}] …"
+        lines.append(f'Lovelace,Ada{n},s{n}@example.org,s{n},Finished,"6 December 2026  10:00 AM",'
+                     f'"6 December 2026  10:20 AM",20 mins,1.50,"{text}","{response}"')
+    csv_path = tmp_path / "responses.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    run = grade(str(problem), [], from_lms=str(csv_path))
+    assert [r.student for r in run.results] == ["s0", "s1"] and run.exit_code == 0
+    for n, (variant, result) in enumerate(zip(variants, run.results)):
+        path = tmp_path / f"s{n}.yaml"
+        path.write_text(yaml.safe_dump({"student": f"s{n}", "answers": answer_sets[n]}))
+        alone = grade_file(variant.problem, variant.key, path)
+        got = [(q.id, q.score, q.status, q.feedback, q.diagnosis) for q in result.questions]
+        assert got == [(q.id, q.score, q.status, q.feedback, q.diagnosis) for q in alone.questions]
+        by_id = {q.id: q for q in result.questions}
+        assert by_id["a.col3_row2"].score == 0.0625 and by_id["a.col3_row2"].diagnosis.rule == "forgot_bias"
+        assert by_id["d.params"].status == "missing"
+
+
+def test_moodle_responses_of_secret_variants_need_the_secret(tmp_path, monkeypatch):
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.exercises.service import grade
+
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    header = (DATA / "moodle-responses.csv").read_text().splitlines()[0]
+    path = tmp_path / "r.csv"
+    path.write_text(header + '\nL,A,a@x,s1,Finished,x,y,1 min,0,"[cnncalc 0123456789 lms-0001]","part 1: 4"\n')
+    with pytest.raises(CnnCalcError, match="drawn from the course secret"):
+        grade(str(WORKSHEET), [], from_lms=str(path))

@@ -121,8 +121,8 @@ def check_gradebook_options(gradebook: str | None, gradebook_format: str, lms_id
 def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None = None, gradebook_format: str = "csv",
           lms_id_column: str | None = None, assignment: str | None = None, feedback_dir: str | None = None,
           overrides: str | None = None, secret_file: str | None = None, variants: bool = False,
-          stats: bool = False, latest: bool = False, report: Callable[[GradeRun], None] | None = None
-          ) -> GradeRun:
+          stats: bool = False, latest: bool = False, report: Callable[[GradeRun], None] | None = None,
+          from_lms: str | None = None) -> GradeRun:
     """Grade answer files (files, folders or globs) against the problem's computed key, as `cnncalc grade`.
 
     Two files of one student are both invalid (named, with exit 1), unless ``latest`` takes the one
@@ -146,6 +146,10 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         write_feedback,
     )
 
+    if from_lms is not None:
+        return _grade_from_lms(problem, from_lms, secret_file=secret_file, variants=variants, stats=stats,
+                               report=report, gradebook=gradebook, gradebook_format=gradebook_format,
+                               lms_id_column=lms_id_column, assignment=assignment)
     answers = one_or_many(answers)
     check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
     if gradebook:
@@ -193,6 +197,40 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         run.written.append(gradebook)
     if feedback_dir:
         run.written += [str(path) for path in write_feedback(loaded, results, feedback_dir)]
+    return run
+
+
+def _grade_from_lms(problem: str, responses: str, *, secret_file: str | None, variants: bool, stats: bool,
+                    report: Callable[[GradeRun], None] | None, gradebook: str | None, gradebook_format: str,
+                    lms_id_column: str | None, assignment: str | None) -> GradeRun:
+    """`grade --from`: a Moodle Responses report graded attempt by attempt against each one's variant."""
+    from . import load_problem
+    from .copies import copy_check_results
+    from .grading import identity_warnings
+    from .lms.responses import grade_moodle
+    from .report import gradebook_csv, lms_gradebook, write_atomic
+    from .variants import read_secret
+
+    check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
+    loaded = load_problem(problem)
+    secret = read_secret(secret_file) if secret_file or variants else None
+    results = grade_moodle(loaded.raw, loaded.source, responses, secret)
+    warnings = identity_warnings(results)
+    copies, flags = copy_check_results(loaded, results)
+    run = GradeRun(loaded, results, warnings + flags, copies)
+    if stats:
+        from .stats import class_stats
+
+        run.stats = class_stats(loaded, results)
+    if report is not None:
+        report(run)
+    if not run.graded:
+        raise NothingGraded(run, gradebook)
+    if gradebook:
+        text = (gradebook_csv(loaded, results) if gradebook_format == "csv" else
+                lms_gradebook(loaded, results, gradebook_format, lms_id_column, assignment))
+        write_atomic(gradebook, text, durable=True, through_link=True, inputs=[problem, responses, secret_file])
+        run.written.append(gradebook)
     return run
 
 
