@@ -11,7 +11,6 @@ import html
 import importlib.util
 import json
 import re
-import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -129,7 +128,7 @@ def test_moodle_bank_round_trips_every_answer_and_credit(tmp_path):
         assert len(subquestions) == len(expected) == 2 + 3 + 16 + 9 + 1 + 1 + 1
         for (weight, kind, alternatives), (q, key, slips) in zip(subquestions, expected):
             assert kind == "NUMERICAL"
-            (fraction, answer, feedback), *rest = alternatives
+            (fraction, answer, _feedback), *rest = alternatives
             assert fraction == 100 and float(answer.split(":")[0]) == key
             assert [(float(a.split(":")[0]), f, html.unescape(m)) for f, a, m in rest] == slips
             credits_seen |= {f for f, _, _ in rest}

@@ -21,6 +21,7 @@ from ..grading import DEFAULT_RTOL
 from ..problem import Question
 from ..variants import Variant
 
+
 @dataclass(frozen=True)
 class SlipAnswer:
     rule: str

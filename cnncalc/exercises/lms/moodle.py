@@ -19,8 +19,17 @@ import xml.etree.ElementTree as ET
 from fractions import Fraction
 from typing import Any
 
-from .common import Blank, QuizVariant, body_html, category_name, figures, html_text, number_text, solution_html, \
-    xml_text
+from .common import (
+    Blank,
+    QuizVariant,
+    body_html,
+    category_name,
+    figures,
+    html_text,
+    number_text,
+    solution_html,
+    xml_text,
+)
 
 MAX_WEIGHT_SCALE = 10_000
 

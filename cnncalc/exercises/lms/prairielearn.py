@@ -139,8 +139,8 @@ def _kind(kind: str) -> str:
 def variant_document(quiz: QuizVariant, figure_names: list[str]) -> dict[str, Any]:
     """One entry of variants.json: the sheet's pieces as HTML, and per question its answer-names, key,
     tolerance rule, points and slips."""
-    from ..sheets import sheet_blocks
     from ..key import num
+    from ..sheets import sheet_blocks
     from ..slips import candidates
 
     html: dict[str, str] = {"tables": "", "intro": "", "solution": solution_html(quiz)}
@@ -187,8 +187,8 @@ def question_html(quiz: QuizVariant) -> str:
 
     out = ["<pl-question-panel>", f"<h3>{html_text(quiz.variant.problem.title)}</h3>",
            "<p><em>{{params.tag}}</em></p>", "{{{params.intro}}}", "{{{params.tables}}}",
-           '{{#params.figures}}<p><img src="{{options.client_files_question_url}}/{{.}}" alt="figure"></p>'
-           "{{/params.figures}}"]
+           ('{{#params.figures}}<p><img src="{{options.client_files_question_url}}/{{.}}" alt="figure"></p>'
+           "{{/params.figures}}")]
     index = parts = 0
     by_id = {question.q.id: question for question in quiz.questions}
     for kind, content in sheet_blocks(quiz.variant):
