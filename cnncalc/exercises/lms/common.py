@@ -238,17 +238,67 @@ def html_text(text: str) -> str:
     return xml_text(text).translate(_HTML)
 
 
-def figures(variant: Variant) -> list[tuple[str, str]]:
-    """(file name, SVG) of the figures the HTML sheet draws: each network, and its convolution figure."""
+#: each network's figures already drawn, by its spec (data put in): most variants differ in their data
+#: tables, not in every network, and a bank of 1,000 variants draws such a network once
+_FIGURES: dict[Any, tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]] = {}
+MAX_REMEMBERED_FIGURES = 512
+
+
+def _network_drawn(problem: Any, name: str, spec: Any) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]:
+    """One network's :func:`..sheets.network_figures` entry (none where it does not build) and its SVGs
+    (``{}`` for the network's number)."""
+    import dataclasses
+
+    from ...errors import CnnCalcError
     from ...render import convfig, diagram
+    from ..key import spec_key
+    from ..problem import resolve_refs
     from ..sheets import network_figures
 
+    try:
+        text = spec_key(resolve_refs(spec, problem.data))
+    except CnnCalcError:
+        text = None  # a spec that does not resolve: drawn (or skipped) as the sheet does, not remembered
+    memo = None if text is None else (name, text)
+    if memo is not None and memo in _FIGURES:
+        return _FIGURES[memo]
+    found = network_figures(dataclasses.replace(problem, networks={name: spec}))
     drawn = []
-    for number, (_, layout, figure) in enumerate(network_figures(variant.problem), 1):
-        drawn.append((f"network-{number}.svg", diagram.svg(layout)))
+    for _, layout, figure in found:
+        drawn.append(("network-{}.svg", diagram.svg(layout)))
         if figure is not None:
-            drawn.append((f"network-{number}-conv.svg", convfig.svg(figure, show_output=False)))
-    return drawn
+            drawn.append(("network-{}-conv.svg", convfig.svg(figure, show_output=False)))
+    if memo is not None:
+        if len(_FIGURES) >= MAX_REMEMBERED_FIGURES:
+            _FIGURES.clear()
+        _FIGURES[memo] = (found, drawn)
+    return found, drawn
+
+
+def _drawn(variant: Variant) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]:
+    """The problem's :func:`..sheets.network_figures` and their SVG files (``network-N.svg``,
+    ``network-N-conv.svg``, numbered among the networks that build), each network drawn once per spec."""
+    problem = variant.problem
+    found: list[tuple[str, Any, Any]] = []
+    drawn: list[tuple[str, str]] = []
+    for name, spec in problem.networks.items():
+        entries, svgs = _network_drawn(problem, name, spec)
+        if entries:
+            found += entries
+            drawn += [(file.format(len(found)), svg) for file, svg in svgs]
+    return found, drawn
+
+
+def figures(variant: Variant) -> list[tuple[str, str]]:
+    """(file name, SVG) of the figures the HTML sheet draws: each network, and its convolution figure."""
+    return list(_drawn(variant)[1])
+
+
+def blocks(variant: Variant) -> list[tuple[str, Any]]:
+    """The variant's :func:`..sheets.sheet_blocks`, with its figures drawn once per set of networks."""
+    from ..sheets import sheet_blocks
+
+    return sheet_blocks(variant, _drawn(variant)[0])
 
 
 def body_html(quiz: QuizVariant, blank: Any, figure_src: Any, figure_names: list[str]) -> str:
@@ -256,12 +306,11 @@ def body_html(quiz: QuizVariant, blank: Any, figure_src: Any, figure_names: list
     question's blanks where its answer goes: ``blank(Blank)`` gives one input's markup, ``figure_src(name)``
     a figure's address. Every piece of author text goes through :func:`html_text`."""
     from ..key import num
-    from ..sheets import sheet_blocks
 
     by_id = {question.q.id: question for question in quiz.questions}
     out: list[str] = []
     shown_figures = False
-    for kind, content in sheet_blocks(quiz.variant):
+    for kind, content in blocks(quiz.variant):
         if kind == "title":
             out.append(f"<h3>{html_text(content)}</h3>")
         elif kind == "meta":

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import CnnCalcError
 from ..grading import DEFAULT_RTOL, plain_answer
-from .common import QuizVariant, figures, html_text, solution_html, tag, text_of
+from .common import QuizVariant, blocks, figures, html_text, solution_html, tag, text_of
 
 SERVER = '''"""PrairieLearn server for a cnncalc problem (written by cnncalc generate --format prairielearn).
 
@@ -140,11 +140,10 @@ def variant_document(quiz: QuizVariant, figure_names: list[str]) -> dict[str, An
     """One entry of variants.json: the sheet's pieces as HTML, and per question its answer-names, key,
     tolerance rule, points and slips."""
     from ..key import num
-    from ..sheets import sheet_blocks
     from ..slips import candidates
 
     html: dict[str, str] = {"tables": "", "intro": "", "solution": solution_html(quiz)}
-    for kind, content in sheet_blocks(quiz.variant):
+    for kind, content in blocks(quiz.variant):
         if kind == "text":
             html["intro"] += f"<p>{html_text(content)}</p>"
         elif kind == "table":
@@ -183,7 +182,6 @@ def variant_document(quiz: QuizVariant, figure_names: list[str]) -> dict[str, An
 
 def question_html(quiz: QuizVariant) -> str:
     """The question's layout (the same in every variant), its numbers and texts from the drawn variant."""
-    from ..sheets import sheet_blocks
 
     out = ["<pl-question-panel>", f"<h3>{html_text(quiz.variant.problem.title)}</h3>",
            "<p><em>{{params.tag}}</em></p>", "{{{params.intro}}}", "{{{params.tables}}}",
@@ -191,7 +189,7 @@ def question_html(quiz: QuizVariant) -> str:
            "{{/params.figures}}")]
     index = parts = 0
     by_id = {question.q.id: question for question in quiz.questions}
-    for kind, content in sheet_blocks(quiz.variant):
+    for kind, content in blocks(quiz.variant):
         if kind == "part":
             out.append(f"{{{{{{params.part_{parts}}}}}}}")
             parts += 1
