@@ -191,6 +191,31 @@ def test_hostile_text_cannot_break_any_export(tmp_path):
     assert "{{" not in json.dumps([v["html"] for v in variants])  # no mustache from the author's text
 
 
+def _canvas_assessment(path: Path) -> tuple[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".xml") and "/" in n and not n.startswith("web_"))
+        return name, archive.read(name)
+
+
+def test_canvas_qti_meets_the_ims_qti_asi_schema(tmp_path):
+    """The assessment file of a Canvas package, plain and with hostile author text, against IMS QTI ASI 1.2's
+    own XSD (tests/data/lms/ims_qtiasiv1p2.xsd; source in SOURCE.md), read by xmlschema."""
+    xmlschema = pytest.importorskip("xmlschema")
+    schema = xmlschema.XMLSchema(str(DATA / "ims_qtiasiv1p2.xsd"))
+    plain, hostile = tmp_path / "quiz.zip", tmp_path / "hostile.zip"
+    export_quiz(str(_worksheet_with_credit(tmp_path)), str(plain), "canvas", seed=3, count=2)
+    export_quiz(str(_hostile(tmp_path)), str(hostile), "canvas", seed=1, count=2)
+    for path in (plain, hostile):
+        _, document = _canvas_assessment(path)
+        errors = list(schema.iter_errors(document.decode("utf-8")))
+        assert not errors, errors[0]
+        root = ET.fromstring(document)
+        assert len(root.findall(f"{QTI}assessment/{QTI}section/{QTI}section/{QTI}item")) == 2
+    # the schema does refuse a broken file: an item without its required ident
+    broken = document.decode("utf-8").replace("<item ident=", "<item label=", 1)
+    assert not schema.is_valid(broken)
+
+
 def test_prairielearn_info_json_meets_the_published_schema(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((DATA / "infoQuestion.json").read_text())
