@@ -341,8 +341,9 @@ def grade(
                                                  "are not on its roster (as unlisted) instead of refusing them.")
                               ] = False,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
-    from_lms: Annotated[str | None, typer.Option("--from", help="A Moodle quiz Responses report (CSV) of an "
-                                                 "exported quiz: grade each attempt against its variant.")] = None,
+    from_lms: Annotated[str | None, typer.Option("--from", help="An exported quiz's responses: Moodle's Responses "
+                                                 "report or Canvas's Student Analysis (CSV); each attempt is graded "
+                                                 "against its variant.")] = None,
 ) -> None:
     """Grade student answer files against the problem's computed key.
 
@@ -372,11 +373,11 @@ def grade(
         raise CnnCalcError("--allow-unlisted goes with a course (--course DIR): without one there is no roster")
     exercises = _lazy(".exercises.service")
     try:
-        if folder is not None and from_lms is None:  # an LMS report is graded on its own, not recorded
-            run = _lazy(".course.grading").grade_in_course(folder, problem, answers, allow_unlisted=allow_unlisted,
-                                                           **options)
+        if folder is not None:
+            run = _lazy(".course.grading").grade_in_course(folder, problem, answers or [],
+                                                           allow_unlisted=allow_unlisted, **options)
         else:
-            run = exercises.grade(problem, answers, **options)
+            run = exercises.grade(problem, answers or [], **options)
     except exercises.NothingGraded as failure:  # after its report, which print_report has shown
         typer.echo(f"error: {failure}", err=True)
         raise typer.Exit(code=2) from None

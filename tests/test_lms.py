@@ -7,8 +7,10 @@ key and slip catalogue."""
 
 from __future__ import annotations
 
+import csv
 import html
 import importlib.util
+import io
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -287,49 +289,127 @@ def test_lms_export_without_the_secret_refuses_in_one_line(tmp_path, monkeypatch
         "lms-0001", "lms-0002"]
 
 
-def test_moodle_responses_are_graded_as_the_same_answers_in_answer_files(tmp_path):
-    from cnncalc.exercises.grading import grade_file
+FIXTURE_LABELS = ("variant-4-0", "variant-4-1", "variant-4-2")  # the variants of s0, s1, s2 in the fixtures
+
+
+def intended_answers(variant, n: int) -> dict:
+    """What student ``s{n}`` of tests/data/lms/*.csv answered: s0 every key, s1 the bias left out of one cell
+    (a named slip) and a wrong parameter count, s2 no answer to d.params (an empty blank)."""
+    answers = {q.id: plain_answer(variant.key[q.id].value) for q in variant.problem.questions if q.kind != "manual"}
+    if n == 1:
+        bias = next(c for c in candidates(variant.key, variant.problem.question("a.col3_row2"))
+                    if c.rule == "forgot_bias")
+        answers["a.col3_row2"] = plain_answer(bias.value)
+        answers["c.total_params"] += 1
+    if n == 2:
+        answers.pop("d.params")
+    return answers
+
+
+def blank_texts(variant, answers: dict) -> list[str]:
+    """The answers as the export's blanks, in order (a map cell by cell, a shape axis by axis)."""
     from cnncalc.exercises.lms.common import quiz_variant
+
+    texts = []
+    for blank in quiz_variant(variant).blanks:
+        value = answers.get(blank.qid)
+        for i in blank.position:
+            value = value[i]
+        texts.append("" if value is None else str(value))
+    return texts
+
+
+def fixture_problem(tmp_path: Path) -> Path:
+    """The problem tests/data/lms/*.csv were answered on (its variants' fingerprints are in them)."""
+    return _worksheet_with_credit(tmp_path, follow_through=0.5)
+
+
+def _fixture_variants(problem: Path) -> list:
+    raw = safeload.load_file(str(problem))
+    return [rebuild(raw, str(problem), label, None) for label in FIXTURE_LABELS]
+
+
+@pytest.mark.parametrize("report", ["moodle-responses.csv", "canvas-student-analysis.csv"])
+def test_lms_responses_are_graded_as_the_same_answers_in_answer_files(tmp_path, report):
+    from cnncalc.exercises.grading import grade_file
     from cnncalc.exercises.service import grade
 
-    problem = _worksheet_with_credit(tmp_path, follow_through=0.5)
-    raw = safeload.load_file(str(problem))
-    variants = [rebuild(raw, str(problem), f"variant-4-{i}", None) for i in range(2)]
-    # two attempts in the layout of Moodle's Responses report (tests/data/lms/moodle-responses.csv)
-    header = (DATA / "moodle-responses.csv").read_text().splitlines()[0]
-    lines = [header]
-    answer_sets = []
-    for n, variant in enumerate(variants):
-        answers = {q.id: plain_answer(variant.key[q.id].value) for q in variant.problem.questions if q.kind != "manual"}
-        bias = next(c for c in candidates(variant.key, variant.problem.question("a.col3_row2")) if c.rule == "forgot_bias")
-        answers["a.col3_row2"] = plain_answer(bias.value)
-        answers["c.total_params"] = answers["c.total_params"] + 1
-        answers.pop("d.params")
-        answer_sets.append(answers)
-        quiz = quiz_variant(variant)
-        values = []
-        for blank in quiz.blanks:
-            value = answers.get(blank.qid)
-            for i in blank.position:
-                value = value[i]
-            values.append("" if value is None else str(value))
-        response = "; ".join(f"part {i}: {v}" for i, v in enumerate(values, 1))
-        text = f"Exercise … [cnncalc {variant.fingerprint} {variant.label}] …"
-        lines.append(f'Lovelace,Ada{n},s{n}@example.org,s{n},Finished,"6 December 2026  10:00 AM",'
-                     f'"6 December 2026  10:20 AM",20 mins,1.50,"{text}","{response}"')
-    csv_path = tmp_path / "responses.csv"
-    csv_path.write_text("\n".join(lines) + "\n")
-    run = grade(str(problem), [], from_lms=str(csv_path))
-    assert [r.student for r in run.results] == ["s0", "s1"] and run.exit_code == 0
+    problem = fixture_problem(tmp_path)
+    variants = _fixture_variants(problem)
+    run = grade(str(problem), [], from_lms=str(DATA / report))
+    assert [r.student for r in run.results] == ["s0", "s1", "s2"] and run.exit_code == 0
+    assert [r.variant for r in run.results] == [v.fingerprint for v in variants]
     for n, (variant, result) in enumerate(zip(variants, run.results)):
         path = tmp_path / f"s{n}.yaml"
-        path.write_text(yaml.safe_dump({"student": f"s{n}", "answers": answer_sets[n]}))
+        path.write_text(yaml.safe_dump({"student": f"s{n}", "answers": intended_answers(variant, n)}))
         alone = grade_file(variant.problem, variant.key, path)
         got = [(q.id, q.score, q.status, q.feedback, q.diagnosis) for q in result.questions]
         assert got == [(q.id, q.score, q.status, q.feedback, q.diagnosis) for q in alone.questions]
-        by_id = {q.id: q for q in result.questions}
-        assert by_id["a.col3_row2"].score == 0.0625 and by_id["a.col3_row2"].diagnosis.rule == "forgot_bias"
-        assert by_id["d.params"].status == "missing"
+    assert run.results[0].score == run.results[0].max == 2
+    slipped = {q.id: q for q in run.results[1].questions}
+    assert slipped["a.col3_row2"].score == 0.0625 and slipped["a.col3_row2"].diagnosis.rule == "forgot_bias"
+    assert slipped["c.total_params"].status == "incorrect"
+    assert {q.id: q for q in run.results[2].questions}["d.params"].status == "missing"
+
+
+def test_canvas_blanks_split_at_unescaped_commas_and_a_lost_blank_is_refused():
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.exercises.lms.responses import canvas_parts, moodle_parts
+
+    assert canvas_parts("4,,-3.5", 3) == {1: "4", 2: "", 3: "-3.5"}
+    assert canvas_parts("1\\,5,2", 2) == {1: "1,5", 2: "2"}  # Canvas writes a comma inside as \,
+    assert canvas_parts("", 3) == {1: "", 2: "", 3: ""} and canvas_parts("7, 8", 1) == {1: "7, 8"}
+    with pytest.raises(CnnCalcError, match="2 blank"):
+        canvas_parts("4,5", 3)
+    assert moodle_parts("part 1: 4; part 2: ; part 3: 9") == {1: "4", 2: "", 3: "9"}
+
+
+def test_grade_from_records_in_the_course_with_overrides_feedback_and_stats(tmp_path, monkeypatch):
+    from cnncalc.course.course import init_course, open_course
+    from cnncalc.course.grading import grade_in_course
+
+    problem = fixture_problem(tmp_path)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email,section\ns0,Ada,a@x.org,A\ns1,Bo,b@x.org,A\ns2,Cy,c@x.org,B\n")
+    init_course(tmp_path / "course", roster)
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text("overrides:\n  - {student: s1, question: c.total_params, score: 0.5, comment: typo}\n")
+    report = DATA / "canvas-student-analysis.csv"
+    run = grade_in_course(tmp_path / "course", str(problem), [], from_lms=str(report), overrides=str(overrides),
+                          feedback_dir=str(tmp_path / "fb"), stats=True)
+    assert run.exit_code == 0 and len(run.recorded.recorded) == 3
+    assert {q.id: q for q in run.results[1].questions}["c.total_params"].score == 0.5
+    assert run.stats is not None and sorted(p.name for p in (tmp_path / "fb").iterdir()) == [
+        "s0.md", "s1.md", "s2.md"]
+    with open_course(tmp_path / "course") as course:
+        rows = course.db.execute("SELECT student_id, file_name, score FROM submissions ORDER BY student_id").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(f"s{n}", report.name) for n in range(3)]
+    assert rows[0][2] == 2 and rows[1][2] == run.results[1].score
+
+
+def test_hostile_or_foreign_reports_are_refused_in_one_line(tmp_path):
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.exercises.service import grade
+
+    cases = {"not-csv.csv": b"\xff\xfe\x00garbage", "other.csv": b"a,b,c\n1,2,3\n",
+             "untagged.csv": b"name,id,section,section_id,submitted,1: plain question,1.0,n correct,n incorrect,score\n"
+                             b"Ada,7,A,1,2026,5,1,1,0,1\n"}
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(CnnCalcError) as error:
+            grade(str(WORKSHEET), [], from_lms=str(path))
+        assert "\n" not in str(error.value)
+    # an answer that lost a blank is its attempt's error (invalid, named by row), not the batch's
+    text = (DATA / "canvas-student-analysis.csv").read_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    rows[1][8] = "4,4"  # s0's answer to variant-4-0 with 2 of its 33 blanks
+    path = tmp_path / "lost.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    run = grade(str(fixture_problem(tmp_path)), [], from_lms=str(path))
+    assert run.exit_code == 1 and run.results[0].error and "2 blank(s) for the variant's 33" in run.results[0].error
+    assert run.results[0].file == "lost.csv:2" and [r.error for r in run.results[1:]] == [None, None]
 
 
 def test_moodle_responses_of_secret_variants_need_the_secret(tmp_path, monkeypatch):

@@ -146,11 +146,9 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         write_feedback,
     )
 
-    if from_lms is not None:
-        return _grade_from_lms(problem, from_lms, secret_file=secret_file, variants=variants, stats=stats,
-                               report=report, gradebook=gradebook, gradebook_format=gradebook_format,
-                               lms_id_column=lms_id_column, assignment=assignment)
-    answers = one_or_many(answers)
+    if from_lms is not None and latest:
+        raise CnnCalcError("--latest goes with answer files: download the LMS report with one attempt per student")
+    answers = one_or_many(answers) if from_lms is None else []
     check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
     if gradebook:
         check_output_file(gradebook, "--gradebook")
@@ -158,7 +156,7 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         check_output_folder(feedback_dir, "--feedback-dir")
     loaded = load_problem(problem)
     instructor = read_overrides(overrides, loaded) if overrides else None
-    paths, refused = answer_paths(answers)
+    paths, refused = answer_paths(answers) if from_lms is None else ([Path(from_lms)], {})
     if not paths:
         raise CnnCalcError("no answer files found", got=list(answers)[:5], expected="answer files (.yaml, .yml, .json)")
     inputs = [problem, *paths, overrides, secret_file]  # a gradebook never replaces one of them
@@ -166,7 +164,12 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         from ..outputs import check_output
 
         check_output(gradebook, inputs, create_folders=True)
-    if secret_file or variants:
+    if from_lms is not None:
+        # an LMS's response export (`--from`): its attempts are the answer files, all recorded as coming
+        # from the export; from here on they are graded, checked and written as answer files are
+        results, warnings, copies = _lms_results(loaded, from_lms, secret_file, variants)
+        paths = [Path(from_lms)] * len(results)
+    elif secret_file or variants:
         from .variants import grade_variants, read_secret
 
         results, warnings, copies = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file),
@@ -176,8 +179,11 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         _refuse_variants_without_a_secret(loaded, results)
         copies, flags = copy_check_results(loaded, results)
         warnings += flags
-    results, kept_paths, resolved = _one_file_per_student(results, paths, latest)
-    warnings += resolved
+    if from_lms is None:
+        results, kept_paths, resolved = _one_file_per_student(results, paths, latest)
+        warnings += resolved
+    else:
+        kept_paths = paths
     run = GradeRun(loaded, results, warnings, copies, paths=kept_paths)
     if instructor is not None and run.graded:
         check_overrides(results, instructor)
@@ -200,38 +206,31 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
     return run
 
 
-def _grade_from_lms(problem: str, responses: str, *, secret_file: str | None, variants: bool, stats: bool,
-                    report: Callable[[GradeRun], None] | None, gradebook: str | None, gradebook_format: str,
-                    lms_id_column: str | None, assignment: str | None) -> GradeRun:
-    """`grade --from`: a Moodle Responses report graded attempt by attempt against each one's variant."""
-    from . import load_problem
+def _lms_results(loaded: Any, responses: str, secret_file: str | None, variants: bool
+                 ) -> tuple[list[Any], list[str], list[Any]]:
+    """`grade --from`: each attempt of an LMS report graded against its variant (see
+    :mod:`.lms.responses`); several attempts of one student are each invalid, as several answer files are."""
     from .copies import copy_check_results
     from .grading import identity_warnings
-    from .lms.responses import grade_moodle
-    from .report import gradebook_csv, lms_gradebook, write_atomic
+    from .lms.responses import grade_responses
     from .variants import read_secret
 
-    check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
-    loaded = load_problem(problem)
     secret = read_secret(secret_file) if secret_file or variants else None
-    results = grade_moodle(loaded.raw, loaded.source, responses, secret)
+    results = grade_responses(loaded.raw, loaded.source, responses, secret)
+    rows: dict[str, list[Any]] = {}
+    for result in results:
+        if result.error is None:
+            rows.setdefault(result.student, []).append(result)
+    for student, attempts in rows.items():
+        if len(attempts) > 1:
+            reason = (f"{len(attempts)} attempts for student {student!r} ({', '.join(r.file for r in attempts)}): "
+                      "download the report with one attempt per student")
+            for result in attempts:
+                result.error = reason
+                result.warnings.append(reason)
     warnings = identity_warnings(results)
     copies, flags = copy_check_results(loaded, results)
-    run = GradeRun(loaded, results, warnings + flags, copies)
-    if stats:
-        from .stats import class_stats
-
-        run.stats = class_stats(loaded, results)
-    if report is not None:
-        report(run)
-    if not run.graded:
-        raise NothingGraded(run, gradebook)
-    if gradebook:
-        text = (gradebook_csv(loaded, results) if gradebook_format == "csv" else
-                lms_gradebook(loaded, results, gradebook_format, lms_id_column, assignment))
-        write_atomic(gradebook, text, durable=True, through_link=True, inputs=[problem, responses, secret_file])
-        run.written.append(gradebook)
-    return run
+    return results, warnings + flags, copies
 
 
 def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool
