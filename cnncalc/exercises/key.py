@@ -62,6 +62,24 @@ def spec_key(value: Any) -> str | None:
     return None if "..." in text else text
 
 
+def data_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
+    """:func:`spec_key` of ``resolve_refs(spec, data)`` without putting the data in (which builds the whole
+    spec again): the spec as written and the value of each ``$name`` it uses; None where a name is unknown
+    (resolving reports it) or a value's text may not be whole."""
+    from .problem import _refs
+
+    values = []
+    for name in sorted({name for name, _ in _refs(spec)}):
+        if name not in data:
+            return None
+        value = data[name]
+        if isinstance(value, np.ndarray):  # put in as value.tolist(): shape, type and bytes say the same
+            values.append((name, "array", value.shape, value.dtype.str, value.tobytes()))
+        else:
+            values.append((name, type(value).__name__, repr(value)))
+    return spec_key([spec, values])
+
+
 def _factor(value: Any) -> str:
     text = num(value)
     return f"({text})" if text.startswith("−") else text
@@ -84,14 +102,13 @@ class KeyBuilder:
                 raise ProblemFileError(f"unknown network '{name}'", got=name,
                                        expected="one of " + ", ".join(self.problem.networks))
             try:
-                resolved = resolve_refs(spec, self.problem.data)
-                text = spec_key(resolved)
+                text = data_spec_key(spec, self.problem.data)
                 memo = None if text is None else (self.problem.source, text)
                 if memo is None:
-                    network = build_network(resolved, self.problem.source)
+                    network = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
                 else:
                     if memo not in _BUILT:
-                        built = build_network(resolved, self.problem.source)
+                        built = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
                         if len(_BUILT) >= MAX_BUILT:
                             _BUILT.clear()
                         _BUILT[memo] = (built, [])

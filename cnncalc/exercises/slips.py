@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import CnnCalcError
 from ..maths import arith
-from .key import AnswerKey, KeyBuilder, num, spec_key
+from .key import AnswerKey, KeyBuilder, data_spec_key, num, spec_key
 from .problem import COMPUTE, Question, resolve_refs
 
 Say = Callable[["Context", list[Any]], str]
@@ -894,7 +894,8 @@ def _calculator_memo(key: AnswerKey, q: Question) -> tuple[Any, ...] | None:
         compute = resolve_refs(q.compute, problem.data)
         head = next((h for h in COMPUTE if h in compute), "")
         spec = problem.networks.get(compute.get(head)) if head in CALCULATOR_HEADS else None
-        text = None if spec is None else spec_key([repr(q), compute, resolve_refs(spec, problem.data)])
+        network = None if spec is None else data_spec_key(spec, problem.data)
+        text = None if network is None else spec_key([repr(q), compute, network])
     except (CnnCalcError, TypeError):
         return None
     return None if text is None else (problem.source, text)

@@ -249,16 +249,11 @@ def _network_drawn(problem: Any, name: str, spec: Any) -> tuple[list[tuple[str, 
     (``{}`` for the network's number)."""
     import dataclasses
 
-    from ...errors import CnnCalcError
     from ...render import convfig, diagram
-    from ..key import spec_key
-    from ..problem import resolve_refs
+    from ..key import data_spec_key
     from ..sheets import network_figures
 
-    try:
-        text = spec_key(resolve_refs(spec, problem.data))
-    except CnnCalcError:
-        text = None  # a spec that does not resolve: drawn (or skipped) as the sheet does, not remembered
+    text = data_spec_key(spec, problem.data)  # None for a spec that does not resolve: drawn as the sheet does
     memo = None if text is None else (name, text)
     if memo is not None and memo in _FIGURES:
         return _FIGURES[memo]
