@@ -68,7 +68,7 @@ def data_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
     (resolving reports it) or a value's text may not be whole."""
     from .problem import _refs
 
-    values = []
+    values: list[tuple[Any, ...]] = []
     for name in sorted({name for name, _ in _refs(spec)}):
         if name not in data:
             return None
