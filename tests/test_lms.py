@@ -199,6 +199,49 @@ def _canvas_assessment(path: Path) -> tuple[str, bytes]:
         return name, archive.read(name)
 
 
+def test_canvas_quiz_round_trips_every_answer_and_credit(tmp_path):
+    """Each blank of each item read back from the QTI file: the key's answer and each slip's, and the score
+    each adds (the blank's share of the points times the author's credit), against cnncalc's key and rules."""
+    problem = _worksheet_with_credit(tmp_path)
+    out = tmp_path / "quiz.zip"
+    assert export_quiz(str(problem), str(out), "canvas", seed=5, count=2).variants == 2
+    root = ET.fromstring(_canvas_assessment(out)[1])
+    raw = safeload.load_file(str(problem))
+    items = root.findall(f"{QTI}assessment/{QTI}section/{QTI}section/{QTI}item")
+    assert len(items) == 2
+    credits_seen = set()
+    for item in items:
+        fingerprint, label = re.search(r"\[cnncalc ([0-9a-f]{10}) (\S+)\]", item.get("title")).groups()
+        variant = rebuild(raw, str(problem), label, None)
+        assert variant.fingerprint == fingerprint
+        expected = _expected_blanks(variant)
+        per_question = {q.id: sum(1 for p, _, _ in expected if p.id == q.id) for q, _, _ in expected}
+        total = sum(q.points for q in variant.problem.questions)
+        fields = {f.findtext(f"{QTI}fieldlabel"): f.findtext(f"{QTI}fieldentry")
+                  for f in item.iter(f"{QTI}qtimetadatafield")}
+        assert fields == {"question_type": "fill_in_multiple_blanks_question", "points_possible": "2"}
+        adds = {}
+        for condition in item.iter(f"{QTI}respcondition"):
+            equal = condition.find(f"{QTI}conditionvar/{QTI}varequal")
+            adds[(equal.get("respident"), equal.text)] = float(condition.findtext(f"{QTI}setvar"))
+        lids = item.findall(f"{QTI}presentation/{QTI}response_lid")
+        assert len(lids) == len(expected) == 33
+        for lid, (q, key, slips) in zip(lids, expected):
+            (key_id, key_text), *rest = [(label.get("ident"), label.findtext(f"{QTI}material/{QTI}mattext"))
+                                         for label in lid.iter(f"{QTI}response_label")]
+            assert float(key_text) == key
+            assert [float(text) for _, text in rest] == [value for value, _, _ in slips]
+            share = 100 * q.points / per_question[q.id] / total
+            respident = lid.get("ident")
+            assert adds[(respident, key_id)] == pytest.approx(share, rel=1e-6)
+            assert [adds[(respident, i)] for i, _ in rest] == pytest.approx(
+                [share * credit / 100 for _, credit, _ in slips], rel=1e-6)
+            credits_seen |= {credit for _, credit, _ in slips}
+        solution = item.find(f"{QTI}itemfeedback[@ident='general_fb']/{QTI}flow_mat/{QTI}material/{QTI}mattext").text
+        assert html.unescape(variant.key["c.total_params"].solution[-1]) in html.unescape(solution)
+    assert {50.0, 25.0, 0.0} <= credits_seen
+
+
 def test_canvas_qti_meets_the_ims_qti_asi_schema(tmp_path):
     """The assessment file of a Canvas package, plain and with hostile author text, against IMS QTI ASI 1.2's
     own XSD (tests/data/lms/ims_qtiasiv1p2.xsd; source in SOURCE.md), read by xmlschema."""
