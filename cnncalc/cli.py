@@ -409,7 +409,7 @@ class GradebookFormat(str, Enum):
 @user_errors
 def grade(
     problem: Annotated[str, typer.Argument(help="A problem file (problems/*.yaml).")],
-    answers: Annotated[list[str], typer.Argument(help="Answer files, folders or globs.")],
+    answers: Annotated[list[str] | None, typer.Argument(help="Answer files, folders or globs.")] = None,
     gradebook: Annotated[str | None, typer.Option(help="Write one CSV row per student (atomically).")] = None,
     feedback_dir: Annotated[str | None, typer.Option(help="Write one Markdown feedback file per student.")] = None,
     overrides: Annotated[str | None, typer.Option(help="Instructor scores that always win (YAML/JSON).")] = None,
@@ -437,6 +437,9 @@ def grade(
                                                  "are not on its roster (as unlisted) instead of refusing them.")
                               ] = False,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    from_lms: Annotated[str | None, typer.Option("--from", help="An exported quiz's responses: Moodle's Responses "
+                                                 "report or Canvas's Student Analysis (CSV); each attempt is graded "
+                                                 "against its variant.")] = None,
 ) -> None:
     """Grade student answer files against the problem's computed key.
 
@@ -457,16 +460,20 @@ def grade(
         "gradebook": gradebook, "gradebook_format": gradebook_format.value, "lms_id_column": lms_id_column,
         "assignment": assignment, "feedback_dir": feedback_dir, "overrides": overrides, "secret_file": secret_file,
         "variants": variants, "stats": stats, "latest": latest, "report": print_report}
+    if (from_lms is None) == (not answers):
+        raise CnnCalcError("give answer files, or --from RESPONSES.csv (not both)")
+    if from_lms is not None:
+        options["from_lms"] = from_lms
     folder = course if course is not None else _course_here()
     if allow_unlisted and folder is None:
         raise CnnCalcError("--allow-unlisted goes with a course (--course DIR): without one there is no roster")
     exercises = _lazy(".exercises.service")
     try:
         if folder is not None:
-            run = _lazy(".course.grading").grade_in_course(folder, problem, answers, allow_unlisted=allow_unlisted,
-                                                           **options)
+            run = _lazy(".course.grading").grade_in_course(folder, problem, answers or [],
+                                                           allow_unlisted=allow_unlisted, **options)
         else:
-            run = exercises.grade(problem, answers, **options)
+            run = exercises.grade(problem, answers or [], **options)
     except exercises.NothingGraded as failure:  # after its report, which print_report has shown
         typer.echo(f"error: {failure}", err=True)
         raise typer.Exit(code=2) from None
@@ -493,6 +500,9 @@ class SheetFormat(str, Enum):
     markdown = "markdown"
     latex = "latex"
     html = "html"
+    moodle = "moodle"  # the LMS quiz exports: -o is the file (moodle, canvas) or folder (prairielearn)
+    canvas = "canvas"
+    prairielearn = "prairielearn"
 
 
 @app.command()
@@ -501,7 +511,8 @@ def generate(
     problem: Annotated[str, typer.Argument(help="A problem file with a `vary:` section.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Folder for sheets/ and keys/.")],
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible variants (no secret needed).")] = None,
-    count: Annotated[int, typer.Option(help="With --seed: how many variants.", min=1, max=MAX_VARIANTS)] = 1,
+    count: Annotated[int, typer.Option(help="With --seed, or for an LMS export: how many variants.", min=1,
+                                       max=MAX_VARIANTS)] = 1,
     roster: Annotated[str | None, typer.Option(help="CSV of student ids: one variant per student.")] = None,
     secret_file: Annotated[str | None, typer.Option(help="Course secret (or set CNNCALC_SECRET).")] = None,
     format: Annotated[SheetFormat, typer.Option("--format", "-f")] = SheetFormat.markdown,
@@ -510,7 +521,15 @@ def generate(
     course: Annotated[str | None, typer.Option(help="One sheet per student of this course's roster, with its "
                                                "secret.")] = None,
 ) -> None:
-    """Write one sheet per variant, and the answer keys apart from the sheets."""
+    """Write one sheet per variant, and the answer keys apart from the sheets; or, with --format moodle, canvas
+    or prairielearn, a quiz of --count variants (or as many as --roster has students) for that LMS."""
+    if format.value in ("moodle", "canvas", "prairielearn"):
+        if course is not None:
+            raise CnnCalcError("--course is for sheets; an LMS export takes --count N (or --roster CSV) and the secret")
+        typer.echo(_lazy(".exercises.service").export_quiz(
+            problem, out, format.value, count=count if roster is None else None, seed=seed, roster=roster,
+            secret_file=secret_file, force=force).text(), nl=False)
+        return
     if course is not None:
         if roster is not None or seed is not None:
             raise CnnCalcError("--course gives the roster and the secret: leave out --roster and --seed")

@@ -54,6 +54,32 @@ def num(value: Any) -> str:
     return text.replace("-", "−")
 
 
+def spec_key(value: Any) -> str | None:
+    """A spec (data put in: plain lists, numbers, text) as a key that tells apart what a builder would tell
+    apart — the type of each number (``False``, ``0``, ``0.0``), the order of a mapping's keys — or None
+    where the text may not be the whole value (numpy abbreviates a large array with ``...``)."""
+    text = repr(value)
+    return None if "..." in text else text
+
+
+def data_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
+    """:func:`spec_key` of ``resolve_refs(spec, data)`` without putting the data in (which builds the whole
+    spec again): the spec as written and the value of each ``$name`` it uses; None where a name is unknown
+    (resolving reports it) or a value's text may not be whole."""
+    from .problem import _refs
+
+    values: list[tuple[Any, ...]] = []
+    for name in sorted({name for name, _ in _refs(spec)}):
+        if name not in data:
+            return None
+        value = data[name]
+        if isinstance(value, np.ndarray):  # put in as value.tolist(): shape, type and bytes say the same
+            values.append((name, "array", value.shape, value.dtype.str, value.tobytes()))
+        else:
+            values.append((name, type(value).__name__, repr(value)))
+    return spec_key([spec, values])
+
+
 def _factor(value: Any) -> str:
     text = num(value)
     return f"({text})" if text.startswith("−") else text
@@ -66,6 +92,8 @@ class KeyBuilder:
         self.summaries: dict[str, Summary] = {}
         self.runs: dict[tuple[str, str], RunResult] = {}
         self.weights: dict[tuple[str, str], dict[str, Any]] = {}
+        self._built: dict[str, Any] = {}  # a network's place in _BUILT
+        self.worked = True  # write the worked solution of a map or cell (False: the value alone)
 
     def network(self, name: Any) -> Network:
         if name not in self.networks:
@@ -74,7 +102,18 @@ class KeyBuilder:
                 raise ProblemFileError(f"unknown network '{name}'", got=name,
                                        expected="one of " + ", ".join(self.problem.networks))
             try:
-                network = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
+                text = data_spec_key(spec, self.problem.data)
+                memo = None if text is None else (self.problem.source, text)
+                if memo is None:
+                    network = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
+                else:
+                    if memo not in _BUILT:
+                        built = build_network(resolve_refs(spec, self.problem.data), self.problem.source)
+                        if len(_BUILT) >= MAX_BUILT:
+                            _BUILT.clear()
+                        _BUILT[memo] = (built, [])
+                    network = _BUILT[memo][0]
+                    self._built[name] = memo
             except CnnCalcError as error:
                 raise within(error, f"network '{name}'", self.problem.source) from None
             if network.is_symbolic:  # a key is made of numbers
@@ -89,10 +128,16 @@ class KeyBuilder:
     def summary(self, name: str) -> Summary:
         if name not in self.summaries:
             network = self.network(name)
+            analysed = _BUILT.get(self._built.get(name))  # type: ignore[arg-type]
+            if analysed is not None and analysed[0] is network and analysed[1]:
+                self.summaries[name] = analysed[1][0]
+                return self.summaries[name]
             try:
                 self.summaries[name] = analyse(network)
             except CnnCalcError as error:
                 raise within(error, f"network '{name}'", self.problem.source) from None
+            if analysed is not None and analysed[0] is network:
+                analysed[1].append(self.summaries[name])
         return self.summaries[name]
 
     def run(self, name: str, data_name: str) -> RunResult:
@@ -118,7 +163,9 @@ class KeyBuilder:
     def changed(self, networks: dict[str, Any]) -> KeyBuilder:
         """A builder for the same problem with some networks' specs replaced (specs with data put in)."""
         problem = dataclasses.replace(self.problem, networks={**self.problem.networks, **networks})
-        return KeyBuilder(problem)
+        builder = KeyBuilder(problem)
+        builder.worked = False  # a slip's answer is its value: no worked solution is shown for it
+        return builder
 
     # ------------------------------------------------------------ recomputing with something changed
 
@@ -277,7 +324,7 @@ class KeyBuilder:
             raise ExerciseError(f"'at' {at} is outside the output of layer '{c['layer']}' (shape {shape})", got=at,
                                 expected=f"{len(shape)} indices, each below the size of its axis")
         value = float(output[tuple(at)])
-        lines = self._conv_working(result, c["layer"], at, value)
+        lines = self._conv_working(result, c["layer"], at, value) if self.worked else []
         return Expected(value, lines, {"at": at})
 
     def _conv_working(self, result: RunResult, layer_name: str, at: list[int], value: float) -> list[str]:
@@ -330,14 +377,16 @@ class KeyBuilder:
         layer = result.summary.network.layer(c["layer"])
         detail: dict[str, Any] = {"type": layer.type}
         lines = [f"{c['layer']} ({layer.type}) output, channel {channel + 1}:"]
-        lines += ["  " + "  ".join(num(v) for v in row) for row in np.atleast_2d(matrix)]
+        if self.worked:
+            lines += ["  " + "  ".join(num(v) for v in row) for row in np.atleast_2d(matrix)]
         if layer.type in ("maxpool", "avgpool", "relu"):
             source = layer.inputs[0]
             x = result.layer_output(source)
             detail["input"] = x[:, :, channel] if x.ndim == 3 else x
             if isinstance(layer, (MaxPool, AvgPool)):
                 detail["kernel"], detail["stride"] = layer.kernel, layer.stride
-        lines += self._worked_cell(result, c["layer"], detail, output, channel)
+        if self.worked:
+            lines += self._worked_cell(result, c["layer"], detail, output, channel)
         return Expected(np.asarray(matrix, dtype=float), lines, detail)
 
     def _worked_cell(self, result: RunResult, layer_name: str, detail: dict[str, Any], output: np.ndarray,
@@ -503,6 +552,12 @@ class KeyBuilder:
 
 
 _SIZES: dict[tuple[Any, ...], Any] = {}
+
+#: networks built and analysed, by their spec (data put in) and file: the variants of a problem, and the
+#: slips of one variant, build the same network again and again (a network and its analysis are read, never
+#: changed, so every builder may share them)
+_BUILT: dict[Any, tuple[Network, list[Summary]]] = {}
+MAX_BUILT = 1024
 
 def within(error: CnnCalcError, where: str, source: str, line: int | None = None) -> CnnCalcError:
     """The error as one line of the problem file: ``file:line: where: what``; its class is kept (a fault of

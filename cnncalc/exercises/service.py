@@ -121,8 +121,8 @@ def check_gradebook_options(gradebook: str | None, gradebook_format: str, lms_id
 def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None = None, gradebook_format: str = "csv",
           lms_id_column: str | None = None, assignment: str | None = None, feedback_dir: str | None = None,
           overrides: str | None = None, secret_file: str | None = None, variants: bool = False,
-          stats: bool = False, latest: bool = False, report: Callable[[GradeRun], None] | None = None
-          ) -> GradeRun:
+          stats: bool = False, latest: bool = False, report: Callable[[GradeRun], None] | None = None,
+          from_lms: str | None = None) -> GradeRun:
     """Grade answer files (files, folders or globs) against the problem's computed key, as `cnncalc grade`.
 
     Two files of one student are both invalid (named, with exit 1), unless ``latest`` takes the one
@@ -146,7 +146,9 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         write_feedback,
     )
 
-    answers = one_or_many(answers)
+    if from_lms is not None and latest:
+        raise CnnCalcError("--latest goes with answer files: download the LMS report with one attempt per student")
+    answers = one_or_many(answers) if from_lms is None else []
     check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
     if gradebook:
         check_output_file(gradebook, "--gradebook")
@@ -154,7 +156,7 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         check_output_folder(feedback_dir, "--feedback-dir")
     loaded = load_problem(problem)
     instructor = read_overrides(overrides, loaded) if overrides else None
-    paths, refused = answer_paths(answers)
+    paths, refused = answer_paths(answers) if from_lms is None else ([Path(from_lms)], {})
     if not paths:
         raise CnnCalcError("no answer files found", got=list(answers)[:5], expected="answer files (.yaml, .yml, .json)")
     inputs = [problem, *paths, overrides, secret_file]  # a gradebook never replaces one of them
@@ -162,7 +164,12 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         from ..outputs import check_output
 
         check_output(gradebook, inputs, create_folders=True)
-    if secret_file or variants:
+    if from_lms is not None:
+        # an LMS's response export (`--from`): its attempts are the answer files, all recorded as coming
+        # from the export; from here on they are graded, checked and written as answer files are
+        results, warnings, copies = _lms_results(loaded, from_lms, secret_file, variants)
+        paths = [Path(from_lms)] * len(results)
+    elif secret_file or variants:
         from .variants import grade_variants, read_secret
 
         results, warnings, copies = grade_variants(loaded.raw, loaded.source, paths, read_secret(secret_file),
@@ -172,8 +179,11 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
         _refuse_variants_without_a_secret(loaded, results)
         copies, flags = copy_check_results(loaded, results)
         warnings += flags
-    results, kept_paths, resolved = _one_file_per_student(results, paths, latest)
-    warnings += resolved
+    if from_lms is None:
+        results, kept_paths, resolved = _one_file_per_student(results, paths, latest)
+        warnings += resolved
+    else:
+        kept_paths = paths
     run = GradeRun(loaded, results, warnings, copies, paths=kept_paths)
     if instructor is not None and run.graded:
         check_overrides(results, instructor)
@@ -194,6 +204,33 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
     if feedback_dir:
         run.written += [str(path) for path in write_feedback(loaded, results, feedback_dir)]
     return run
+
+
+def _lms_results(loaded: Any, responses: str, secret_file: str | None, variants: bool
+                 ) -> tuple[list[Any], list[str], list[Any]]:
+    """`grade --from`: each attempt of an LMS report graded against its variant (see
+    :mod:`.lms.responses`); several attempts of one student are each invalid, as several answer files are."""
+    from .copies import copy_check_results
+    from .grading import identity_warnings
+    from .lms.responses import grade_responses
+    from .variants import read_secret
+
+    secret = read_secret(secret_file) if secret_file or variants else None
+    results = grade_responses(loaded.raw, loaded.source, responses, secret)
+    rows: dict[str, list[Any]] = {}
+    for result in results:
+        if result.error is None:
+            rows.setdefault(result.student, []).append(result)
+    for student, attempts in rows.items():
+        if len(attempts) > 1:
+            reason = (f"{len(attempts)} attempts for student {student!r} ({', '.join(r.file for r in attempts)}): "
+                      "download the report with one attempt per student")
+            for result in attempts:
+                result.error = reason
+                result.warnings.append(reason)
+    warnings = identity_warnings(results)
+    copies, flags = copy_check_results(loaded, results)
+    return results, warnings + flags, copies
 
 
 def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool
@@ -469,3 +506,44 @@ def practice_sheet(count: int, output: str, *, level: int = 1, topic: Sequence[s
     questions, seed = practice_questions(count, level=level, topic=topic, seed=seed)
     write_text(output, render(questions, format, level, seed), SUFFIXES[format])
     return PracticeSheet(output, questions, format)
+
+
+@dataclass
+class QuizExport:
+    """What one LMS export wrote (`generate --format moodle|canvas|prairielearn`)."""
+
+    path: Path
+    format: str
+    variants: int
+
+    def text(self) -> str:
+        what = {"moodle": "Moodle XML question bank", "canvas": "Canvas QTI package",
+                "prairielearn": "PrairieLearn question folder"}[self.format]
+        return f"wrote {self.path}: {what}, {self.variants} variant(s)\n"
+
+
+def export_quiz(problem: str, out: str, format: str, *, count: int | None = None, seed: int | None = None,
+                roster: str | None = None, secret_file: str | None = None, secret: bytes | None = None,
+                force: bool = False) -> QuizExport:
+    """The problem's variants as a quiz for an LMS, as `cnncalc generate --format moodle|canvas|prairielearn`:
+    ``count`` variants (``lms-1`` … drawn from the course secret, or ``variant-SEED-N`` with ``seed``), or as
+    many as the ``roster`` has students (the LMS draws one at random per student, so no student id is
+    written). ``out`` is the XML file (moodle), the zip (canvas) or the folder that gets the question folder
+    (prairielearn)."""
+    from ..spec import safeload
+    from .files import read_roster
+    from .lms import FORMATS
+    from .lms.export import export
+    from .variants import check_original
+
+    if format not in FORMATS:
+        raise CnnCalcError("unknown LMS format", got=format, expected=", ".join(FORMATS))
+    if roster is not None and count is not None:
+        raise CnnCalcError("give --roster or --count, not both")
+    raw = safeload.load_file(problem)
+    check_original(raw, problem)
+    if roster is not None:
+        count = len(read_roster(roster, []))
+    count = 1 if count is None else count
+    return export(raw, problem, out, format, count=count, seed=seed, secret_file=secret_file, secret=secret,
+                  force=force, inputs=[problem, roster, secret_file])

@@ -52,8 +52,9 @@ def _tables(name: str, value: Any) -> list[tuple[str, np.ndarray]]:
     return []
 
 
-def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
-    """The sheet as a neutral list of blocks: (kind, content)."""
+def sheet_blocks(variant: Variant, figures: list[tuple[str, Any, Any]] | None = None) -> list[tuple[str, Any]]:
+    """The sheet as a neutral list of blocks: (kind, content); ``figures`` are the problem's
+    :func:`network_figures` where the caller has them already."""
     problem = variant.problem
     raw = problem.raw
     titles = raw.get("display") or {}
@@ -68,7 +69,7 @@ def sheet_blocks(variant: Variant) -> list[tuple[str, Any]]:
             continue
         for caption, table in _tables(title or name, value):
             blocks.append(("table", (caption, table)))
-    blocks.extend(("figure", figure) for figure in network_figures(problem))
+    blocks.extend(("figure", figure) for figure in (network_figures(problem) if figures is None else figures))
     for part in problem.parts:
         blocks.append(("part", (part_label(part.id, part.points), fill(part.prompt, problem.data).strip())))
         for q in part.questions:

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import CnnCalcError
 from ..maths import arith
-from .key import AnswerKey, KeyBuilder, num
+from .key import AnswerKey, KeyBuilder, data_spec_key, num, spec_key
 from .problem import COMPUTE, Question, resolve_refs
 
 Say = Callable[["Context", list[Any]], str]
@@ -136,24 +136,46 @@ class Context:
 
     def spec_slips(self, change: Callable[[Any, dict[str, Any]], dict[str, Any] | None], say: Say
                    ) -> Iterator[tuple[Any, str]]:
-        """The slip made at every layer ``change`` applies to, then at each of them alone."""
+        """The slip made at every layer ``change`` applies to, then at each of them alone.
+
+        ``change`` gets a shallow copy of the layer's spec and sets keys of it (never changes a value inside
+        it in place: the values are the key's own spec, shared by every slip of the key)."""
         net = self.net
         if net is None:
             return
-        spec = self.builder.spec(net)
+        spec = self._spec(net)
         found = []
         for position, item, layer in self.layers(spec):
-            changed = change(layer, copy.deepcopy(dict(item)))
+            changed = change(layer, dict(item))
             if changed is not None:
-                found.append((position, changed, layer))
+                found.append((position, item, changed, layer))
         def value_of(group: list[Any]) -> Any:
-            new = copy.deepcopy(spec)
-            for position, changed, _ in group:
-                new["layers"][position] = changed
-            return self.value(self.builder.changed({net: new}))
+            # one changed network per key: the questions that read it (the cells of one map, a map and its
+            # pooling) share its builder, so the executor runs it once; a changed layer is known by the
+            # keys the rule set (what it kept is the spec's own value)
+            memo = ("slip-builder", net, spec_key([
+                (position, [(k, v) for k, v in changed.items() if item.get(k) is not v],
+                 [k for k in item if k not in changed]) for position, item, changed, _ in group]))
+            builder = self.key.memo.get(memo) if memo[2] is not None else None
+            if builder is None:
+                new = copy.copy(spec)  # the builder reads a spec and never changes it: shallow copies do
+                new["layers"] = copy.copy(spec["layers"])
+                for position, _, changed, _ in group:
+                    new["layers"][position] = changed
+                builder = self.builder.changed({net: new})
+                if memo[2] is not None:
+                    self.key.memo[memo] = builder
+            return self.value(builder)
 
         for group, value in self._effective(found, value_of):
-            yield value, say(self, [layer for _, _, layer in group])
+            yield value, say(self, [layer for *_, layer in group])
+
+    def _spec(self, net: str) -> Any:
+        """The network's spec with its data put in, once per key; read only (a slip changes a copy)."""
+        memo = ("slip-spec", net)
+        if memo not in self.key.memo:  # (resolve_refs makes new lists and mappings: nothing to copy)
+            self.key.memo[memo] = resolve_refs(self.builder.problem.networks[net], self.builder.problem.data)
+        return self.key.memo[memo]
 
     def walk_slips(self, applies: Callable[[Any], bool], hook: Callable[[Any, list[Any], Any], Any], say: Say
                    ) -> Iterator[tuple[Any, str]]:
@@ -843,8 +865,40 @@ def candidates(key: AnswerKey, q: Question) -> list[Candidate]:
     catalogue's order; computed once per key and question."""
     memo = ("slips", q.id)
     if memo not in key.memo:
-        key.memo[memo] = _candidates(key, q)
+        shared = _calculator_memo(key, q)
+        if shared is not None and shared in _CALCULATED:
+            found = [Candidate(c.rule, copy.deepcopy(c.value), c.message) for c in _CALCULATED[shared]]
+        else:
+            found = _candidates(key, q)
+            if shared is not None:
+                if len(_CALCULATED) >= MAX_CALCULATED:
+                    _CALCULATED.clear()
+                _CALCULATED[shared] = [Candidate(c.rule, copy.deepcopy(c.value), c.message) for c in found]
+        key.memo[memo] = found
     return key.memo[memo]  # type: ignore[no-any-return]
+
+
+#: the candidates of shape, size, parameter and MAC questions, by question and network spec: they read the
+#: network's spec alone (no data goes through it), which the variants of a problem often share
+_CALCULATED: dict[tuple[Any, ...], list[Candidate]] = {}
+MAX_CALCULATED = 4096
+
+
+def _calculator_memo(key: AnswerKey, q: Question) -> tuple[Any, ...] | None:
+    """What a calculator question's candidates depend on (the question as written, its compute and the
+    network's spec, data put in), or None for a question of another kind."""
+    if q.kind == "manual" or q.compute is None:
+        return None
+    problem = key.builder.problem
+    try:
+        compute = resolve_refs(q.compute, problem.data)
+        head = next((h for h in COMPUTE if h in compute), "")
+        spec = problem.networks.get(compute.get(head)) if head in CALCULATOR_HEADS else None
+        network = None if spec is None else data_spec_key(spec, problem.data)
+        text = None if network is None else spec_key([repr(q), compute, network])
+    except (CnnCalcError, TypeError):
+        return None
+    return None if text is None else (problem.source, text)
 
 
 def _candidates(key: AnswerKey, q: Question) -> list[Candidate]:
