@@ -202,3 +202,13 @@ def test_symbolic_sizes_need_values():
 def test_the_library_refuses_bad_options_with_one_error(options):
     with pytest.raises(CnnCalcError):
         memory("lenet5", **options)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_the_table_fits_the_width_and_input_replaces_the_spec_input(cli, width):
+    code, out, _ = cli("memory", "resnet50", "--width", str(width), "--input", "160,160,3", "--explain")
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= width
+    code, out, _ = cli("memory", "resnet50", "--input", "160,160,3", "--format", "json")
+    document = json.loads(out)
+    # ResNet-50 at 160×160: conv1's input kept for backward, float32: 160·160·3·4 bytes
+    assert document["layers"][0]["saved_for_backward"] == document["input_bytes"] == 160 * 160 * 3 * 4

@@ -57,7 +57,7 @@ def render_memory_table(report: MemoryReport, explain: bool = False, width: int 
                                       f"{report.input_bytes:,}"], *(row for row, _ in body)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADERS))]
     if width is not None:
-        widths = _fit(widths, cells, width)
+        widths = _fit(widths, cells, width, frozenset(RIGHT))
     total = sum(w + 3 for w in widths) + 1
     indent = 2 + sum(w + 3 for w in widths[:1]) + 2
 
