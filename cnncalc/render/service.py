@@ -27,14 +27,12 @@ from ..errors import CnnCalcError
 from ..spec.network import Network, load_spec, zoo_names
 from . import FORMATS, render
 from .common import json_dim
-from .convfig import ConvFigure, conv_figure, figure_for_solution
-from .convfig import svg as conv_svg
-from .diagram import Layout, layout
-from .diagram import svg as layout_svg
 from .files import write_text
 
 if TYPE_CHECKING:  # sympy: a summary of a numeric spec never imports it
     from ..calc.symbolic import Solution
+    from .convfig import ConvFigure
+    from .diagram import Layout
 
 #: the file endings `summary -o FILE` accepts for each format
 SUFFIXES = {"table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"), "csv": (".csv",),
@@ -136,6 +134,9 @@ def draw(network: Network, output: str | None = None, *, depth: int | None = Non
     >>> len(drawing.layout.boxes), drawing.svg.startswith("<svg")
     (9, True)
     """
+    from .diagram import layout  # the pictures' modules load with the command that draws
+    from .diagram import svg as layout_svg
+
     drawn = layout(analyse(network), depth)
     drawing = Drawing(drawn, layout_svg(drawn))
     if output is not None:
@@ -168,6 +169,9 @@ def draw_conv(n: int, f: int, p: int = 0, s: int = 1, d: int = 1, *, transpose: 
     >>> drawing.figure.output_size, drawing.figure.title
     (3, 'convolution: n = 5, k = 3, p = 1, s = 2, d = 1 → output 3×3')
     """
+    from .convfig import conv_figure
+    from .convfig import svg as conv_svg
+
     figure = conv_figure(n, f, p, s, d, transpose, output_padding)
     drawing = ConvDrawing(figure, conv_svg(figure, parse_positions(positions), animate))
     if output is not None:
@@ -181,6 +185,9 @@ def draw_solution(solution: Solution, values: Mapping[str, str | int | None], ou
     """The convolution a :func:`cnncalc.calc.service.solve` answered, drawn (`solve --draw FILE`): the
     given ``values``, the unknown's value and 'same' padding's split; numbers only."""
     given = {name: None if value is None else str(value) for name, value in values.items()}
+    from .convfig import figure_for_solution
+    from .convfig import svg as conv_svg
+
     figure = figure_for_solution(given, solution, transpose, None if output_padding is None else str(output_padding))
     drawing = ConvDrawing(figure, conv_svg(figure))
     if output is not None:
