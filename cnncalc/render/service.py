@@ -17,7 +17,6 @@ command line prints or writes:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -92,6 +91,8 @@ class ZooListing:
         return "".join(f"{entry.name:24} {entry.title}\n" for entry in self.entries)
 
     def json(self) -> str:
+        import json  # (not loaded by `summary`)
+
         return json.dumps({"zoo": [entry.document() for entry in self.entries]}, ensure_ascii=False)
 
 
