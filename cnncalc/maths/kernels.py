@@ -151,15 +151,17 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 ERF_BLOCK = 1 << 15  # values per block: each step of Horner's rule works on data in cache (L2)
 
 
-def _erf_block(z: np.ndarray) -> np.ndarray:
-    """erf of a float64 block (a new array): ``x·A(x²)`` below 1 in size, ``±(1 − exp(−x²)·B_i(|x| − c_i))``
-    from 1 to 6 (each value's interval picked by index), ±1 beyond (erfc(6) is below half an ulp of 1)."""
+def _erf_block(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """erf of a float64 block (into ``out``, else a new array): ``x·A(x²)`` below 1 in size,
+    ``±(1 − exp(−x²)·B_i(|x| − c_i))`` from 1 to 6 (each value's interval picked by index), ±1 beyond
+    (erfc(6) is below half an ulp of 1)."""
     from .erf_coefficients import CENTRES, SMALL, TAIL
 
     u = z * z
     np.minimum(u, 1.0, out=u)  # (values of 1 and more are replaced below)
-    value: np.ndarray = np.full_like(u, SMALL[-1])
-    for c in SMALL[-2::-1]:
+    value: np.ndarray = np.multiply(u, SMALL[-1], out=out)  # Horner's rule, its first step fused
+    value += SMALL[-2]
+    for c in SMALL[-3::-1]:
         value *= u
         value += c
     value *= z
@@ -201,7 +203,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     flat = np.asarray(x, dtype=np.float64).reshape(-1)
     out = np.empty_like(flat)
     for start in range(0, flat.size, ERF_BLOCK):
-        out[start:start + ERF_BLOCK] = _erf_block(flat[start:start + ERF_BLOCK])
+        _erf_block(flat[start:start + ERF_BLOCK], out[start:start + ERF_BLOCK])
     return out.reshape(np.shape(x))
 
 
@@ -215,10 +217,9 @@ def gelu(x: np.ndarray) -> np.ndarray:
     root = math.sqrt(2.0)
     for start in range(0, flat.size, ERF_BLOCK):
         block = flat[start:start + ERF_BLOCK]
-        value = _erf_block(block / root)
+        value = _erf_block(block / root, out[start:start + ERF_BLOCK])
         value += 1.0
         value *= 0.5 * block  # (0.5·x)·(1 + erf): the same product, the same rounding, as written above
-        out[start:start + ERF_BLOCK] = value
     return out.reshape(x.shape)
 
 
