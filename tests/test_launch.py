@@ -32,9 +32,14 @@ def fast(args: list[str], tmp_path) -> str | None:
     return target.read_bytes().decode("utf-8") if ran else None
 
 
+#: built-in specs shown in every format (between them: 1-D, 2-D, 3-D, tokens, blocks, a DAG)
+EVERY_FORMAT = ["lenet5", "resnet50", "unet", "vit_b_16", "r3d_18", "m5"]
+
+
 @pytest.mark.parametrize("name", zoo_names())
-def test_every_built_in_spec_prints_the_same_bytes_in_every_format(name, tmp_path):
-    every = [["summary", name, "--format", format_] for format_ in FORMATS]
+def test_every_built_in_spec_prints_the_same_bytes(name, tmp_path):
+    formats = FORMATS if name in EVERY_FORMAT else ["table", "json"]
+    every = [["summary", name, "--format", format_] for format_ in formats]
     for args in [*every, ["summary", "-e", "--format=markdown", name]]:
         typer_run = CliRunner().invoke(app, args)
         assert typer_run.exit_code == 0
