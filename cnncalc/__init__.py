@@ -25,15 +25,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .calc.analysis import LayerRecord, Summary, analyse
-from .errors import CnnCalcError, ExecutionError, ExerciseError, ShapeError, SolveError, SpecError
-from .spec.network import Network, build_network, load_spec, loads_spec
-
 __version__ = "0.1.0"
 
-#: one function per command, imported on first use: `import cnncalc` stays light (no numpy, no sympy);
-#: `run` is the package cnncalc.run, which calls the executor when called
+#: every name imported on first use: `import cnncalc` costs next to nothing (no numpy, no sympy, no layer
+#: class, no YAML parser), which is what `cnncalc summary` starts with; `run` is the package cnncalc.run,
+#: which calls the executor when called
 _COMMANDS = {
+    "LayerRecord": ("cnncalc.calc.analysis", "LayerRecord"),
+    "Summary": ("cnncalc.calc.analysis", "Summary"),
+    "analyse": ("cnncalc.calc.analysis", "analyse"),
+    "CnnCalcError": ("cnncalc.errors", "CnnCalcError"),
+    "ExecutionError": ("cnncalc.errors", "ExecutionError"),
+    "ExerciseError": ("cnncalc.errors", "ExerciseError"),
+    "ShapeError": ("cnncalc.errors", "ShapeError"),
+    "SolveError": ("cnncalc.errors", "SolveError"),
+    "SpecError": ("cnncalc.errors", "SpecError"),
+    "Network": ("cnncalc.spec.network", "Network"),
+    "build_network": ("cnncalc.spec.network", "build_network"),
+    "load_spec": ("cnncalc.spec.network", "load_spec"),
+    "loads_spec": ("cnncalc.spec.network", "loads_spec"),
     "summarise": ("cnncalc.render.service", "summarise"),
     "draw": ("cnncalc.render.service", "draw"),
     "draw_conv": ("cnncalc.render.service", "draw_conv"),
@@ -52,12 +62,15 @@ _COMMANDS = {
 }
 
 if TYPE_CHECKING:  # the real signatures for type checkers; at run time __getattr__ imports them
+    from .calc.analysis import LayerRecord, Summary, analyse
     from .calc.service import memory, solve
     from .calc.symbolic import solve_transpose
+    from .errors import CnnCalcError, ExecutionError, ExerciseError, ShapeError, SolveError, SpecError
     from .exercises.service import check_problem, generate, grade, problem_key
     from .interop.service import export_model, import_model, read_network
     from .render.service import draw, draw_conv, summarise, zoo_listing
     from .run.service import run_files
+    from .spec.network import Network, build_network, load_spec, loads_spec
 
 __all__ = [
     "CnnCalcError", "ExecutionError", "ExerciseError", "LayerRecord", "Network", "ShapeError", "SolveError",

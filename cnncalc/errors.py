@@ -6,7 +6,6 @@ received versus expected; the CLI prints ``str(error)`` and exits with code 2.
 
 from __future__ import annotations
 
-import difflib
 import reprlib
 from collections.abc import Iterable
 from typing import Any
@@ -175,5 +174,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     >>> did_you_mean("kernal", ["kernel", "stride"])
     "did you mean 'kernel'?"
     """
+    import difflib  # only when a name is wrong: not on the path of a good run
+
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None

@@ -32,7 +32,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
@@ -93,6 +92,8 @@ def write_output(path: PathLike, content: Content, *, inputs: Iterable[PathLike 
     try:
         if create_folders:
             target.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # (with random and shutil: not loaded by commands that print only)
+
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:64]}.", suffix=".tmp")
         with os.fdopen(handle, "wb") as stream:
             if isinstance(data, bytes):

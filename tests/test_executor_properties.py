@@ -223,8 +223,8 @@ def test_executor_shapes_equal_calculator(layers, size, head, batch):
 
 @settings(max_examples=40, deadline=None)
 @given(conv_cases())
-def test_conv_tap_by_tap_path_equals_naive_loops(case):
-    """The large-map path (one matmul per kernel tap) forced on small cases."""
+def test_conv_in_one_row_blocks_equals_naive_loops(case):
+    """The blocked im2col path with the smallest blocks (one output row each) forced on small cases."""
     from cnncalc.maths import kernels
 
     case = {**case, "groups": 1, "flip": False, "c": max(case["c"], 3)}
@@ -241,12 +241,12 @@ def test_conv_tap_by_tap_path_equals_naive_loops(case):
         analyse(net)
     except CnnCalcError:
         return
-    saved = kernels.TAPS_BYTES
-    kernels.TAPS_BYTES = 0
+    saved = kernels.BLOCK_BYTES, kernels.BLOCK_PIXELS
+    kernels.BLOCK_BYTES = kernels.BLOCK_PIXELS = 1
     try:
         got = run(net, x, {"c.weight": w}).output
     finally:
-        kernels.TAPS_BYTES = saved
+        kernels.BLOCK_BYTES, kernels.BLOCK_PIXELS = saved
     pads = tuple(literal_pads(n, k, s, d, "same") if case["padding"] == "same" else tuple(p)
                  for n, k, s, d, p in zip((case["h"], case["w"]), case["kernel"], case["stride"], case["dilation"],
                                           case["padding"] if case["padding"] != "same" else [None, None]))

@@ -496,3 +496,68 @@ def test_progress_names_each_layer_in_order_and_a_bad_dtype_is_named():
     with pytest.raises(CnnCalcError) as caught:
         run_network(network, np.zeros((4, 4, 1)), seed=0, dtype=np.int64)
     assert str(caught.value) == "bad dtype (got 'int64', expected float32 or float64)"
+
+
+def test_vectorised_erf_is_within_two_ulp_of_math_erf_on_a_million_points():
+    """The executor's erf (polynomials from docs/make_erf_coefficients.py) against the C library's, value by
+    value: uniform over the whole range, normal (where activations are), tiny and huge magnitudes, the edges
+    of the pieces (1, 6 and each interval's ends) and the special values."""
+    import math
+
+    from cnncalc.maths import kernels
+
+    rng = np.random.default_rng(20)
+    edges = np.array([1.0 + 0.5 * k for k in range(11)])
+    edges = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 9)])
+    x = np.concatenate([rng.uniform(-7, 7, 500_000), rng.standard_normal(400_000), rng.uniform(-1e-4, 1e-4, 50_000),
+                        10.0 ** rng.uniform(-320, 3, 50_000), edges, -edges, [0.0, -0.0, 5e-324, math.inf, -math.inf]])
+    rng.shuffle(x)
+    got = kernels.erf(x)
+    want = np.array([math.erf(v) for v in x])
+    ulps = np.abs(got - want) / np.spacing(np.abs(want))
+    assert ulps.max() <= 2, f"erf({x[ulps.argmax()]!r}) is {ulps.max()} ulp off"
+    assert np.mean(ulps == 0) > 0.8
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    assert np.isnan(kernels.erf(np.array([math.nan])))[0]
+    blocks = kernels.erf(x[:1_000_000].reshape(1000, 1000))  # the shape kept, the values as one by one
+    assert blocks.shape == (1000, 1000) and np.array_equal(blocks.reshape(-1), got[:1_000_000])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gelu_is_the_erf_formula_value_by_value(dtype):
+    import math
+
+    x = np.random.default_rng(21).standard_normal(70_000).astype(dtype) * 3  # more than two blocks
+    out = run(loads_spec("input: [70000]\nlayers: [{type: gelu}]"), x, dtype=dtype).output
+    want = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.astype(float)])
+    assert out.dtype == dtype
+    tolerance = 1e-6 if dtype == np.float32 else 4.5e-16  # in units of |x|: two ulp of erf, halved
+    assert np.max(np.abs(out - want) / np.maximum(np.abs(x), 1e-300)) <= tolerance
+
+
+@pytest.mark.parametrize(("block_bytes", "block_pixels"), [(1, 1), (1, 7), (10**9, 1)])
+@pytest.mark.parametrize(("spatial", "kernel", "stride", "dilation"), [
+    ((11,), (3,), (2,), (1,)),
+    ((6, 7), (2, 3), (1, 2), (2, 1)),
+    ((4, 5, 3), (2, 2, 1), (1, 2, 1), (1, 1, 2)),
+    ((5, 5), (1, 1), (1, 1), (1, 1)),  # the single product on the input itself
+])
+def test_blocked_conv_equals_a_literal_loop(spatial, kernel, stride, dilation, block_bytes, block_pixels, monkeypatch):
+    """Blocks of one row, of a few rows, of several whole samples: every output is the literal sum."""
+    import itertools
+
+    from cnncalc.maths import kernels
+
+    monkeypatch.setattr(kernels, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(kernels, "BLOCK_PIXELS", block_pixels)
+    rng = np.random.default_rng(22)
+    x = rng.integers(-9, 10, size=(3, *spatial, 4)).astype(float)
+    w = rng.integers(-9, 10, size=(*kernel, 4, 5)).astype(float)
+    out_shape = tuple((n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, kernel, stride, dilation))
+    got = kernels.correlate(x, w, stride, dilation, out_shape)
+    want = np.zeros((3, *out_shape, 5))
+    for b, *pos in itertools.product(range(3), *(range(o) for o in out_shape)):
+        for tap in itertools.product(*(range(k) for k in kernel)):
+            source = tuple(p * s + t * d for p, s, t, d in zip(pos, stride, tap, dilation))
+            want[(b, *pos)] += x[(b, *source)] @ w[tap]
+    np.testing.assert_array_equal(got, want)

@@ -233,3 +233,22 @@ def test_summary_does_not_import_sympy_for_numeric_spec():
             "print('sympy' in sys.modules, 'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_summary_of_a_built_in_spec_imports_neither_numpy_nor_typer_nor_yaml():
+    """`cnncalc summary resnet50` as a whole process (the fast path of cnncalc.launch): no NumPy, sympy,
+    Typer, click or PyYAML, and of the layer classes only those the spec uses."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, sys, runpy\n"
+            "atexit.register(lambda: sys.stderr.write(' '.join(sorted(sys.modules))))\n"
+            "sys.argv = ['cnncalc', 'summary', 'resnet50', '--format', 'json']\n"
+            "runpy.run_module('cnncalc', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert '"params": 25557032' in done.stdout
+    modules = set(done.stderr.split())
+    assert "cnncalc.launch" in modules and "cnncalc.calc.analysis" in modules
+    assert not {m for m in modules if m.split(".")[0] in ("numpy", "sympy", "typer", "click", "yaml")}
+    assert "cnncalc.cli" not in modules and "cnncalc.layers.attention" not in modules

@@ -109,18 +109,46 @@ class Upsample(Layer):
         import numpy as np
 
         x = inputs[0]
-        for axis, (n, out) in enumerate(zip(x.shape[1:-1], out_shape[:-1]), start=1):
-            if self.mode == "nearest":
+        if self.mode == "nearest":
+            for axis, (n, out) in enumerate(zip(x.shape[1:-1], out_shape[:-1]), start=1):
                 x = np.take(x, nearest_index(n, out), axis=axis)
-            else:
-                low, high, frac = linear_taps(n, out)
-                frac = frac.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
-                lower = np.take(x, low, axis=axis)
-                x = np.take(x, high, axis=axis)  # lower + (upper − lower)·frac, in place: no temporaries
-                x -= lower
-                x *= frac
-                x += lower
-        return x
+            return x
+        # Linear: block by block of output rows (one sample at a time), so that the blends of every axis
+        # work on a slice small enough to stay in cache; each output value is the same blend of the same
+        # values, in the same axis order, as on the whole array at once.
+        taps = [linear_taps(n, out) for n, out in zip(x.shape[1:-1], out_shape[:-1])]
+        y = np.empty((x.shape[0], *(int(d) for d in out_shape)), dtype=x.dtype)
+        row_bytes = int(arith.product(int(d) for d in out_shape[1:])) * x.dtype.itemsize
+        rows = max(1, LINEAR_BLOCK_BYTES // row_bytes)
+        last = len(taps)
+        for sample in range(x.shape[0]):
+            for top in range(0, y.shape[1], rows):
+                part = slice(top, top + rows)
+                target = y[sample:sample + 1, part]
+                low, high, frac = taps[0]
+                block = _blend(x[sample:sample + 1], 1, low[part], high[part], frac[part], target if last == 1 else None)
+                for axis, (low, high, frac) in enumerate(taps[1:], start=2):
+                    block = _blend(block, axis, low, high, frac, target if axis == last else None)
+        return y
+
+
+LINEAR_BLOCK_BYTES = 1 << 21  # output bytes per block of linear upsampling (its temporaries stay in L2)
+
+
+def _blend(x: Any, axis: int, low: Any, high: Any, frac: Any, out: Any = None) -> Any:
+    """``lower + (upper − lower)·frac`` along ``axis``, the rows ``low`` and ``high`` gathered; into ``out``
+    when given (the last axis writes straight into the layer's output)."""
+    import numpy as np
+
+    frac = frac.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+    lower = np.take(x, low, axis=axis)
+    upper = np.take(x, high, axis=axis)
+    if out is None:
+        out = upper
+    np.subtract(upper, lower, out=out)  # then in place: no more temporaries
+    out *= frac
+    out += lower
+    return out
 
 
 def _cropping(value: Any) -> Padding:

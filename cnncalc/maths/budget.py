@@ -24,7 +24,6 @@ before they start, so the budget is the net behind the caps, not the first line.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
@@ -80,6 +79,8 @@ def _alarm(signum: int, frame: object) -> None:
         return
     if _inside_the_work(frame, getattr(_state, "owner", None)):
         raise BudgetExceeded
+    import signal  # (imported by time_budget before any alarm: no import machinery runs here)
+
     signal.setitimer(signal.ITIMER_REAL, SOON, REPEAT)
 
 
@@ -153,6 +154,8 @@ class time_budget:  # used as a function: `with time_budget(...):`
         left = self.limit - self.spent_before
         if left <= 0:  # an earlier part of the command spent it all
             raise _too_complex(self.what, self.limit, self.hint, self.spent_before)
+        import signal  # (only symbolic work is timed: a numeric summary never loads it)
+
         import sympy  # noqa: F401 - imported before arming: an import cut halfway would leave sympy half-made
 
         self.use_signal = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
@@ -175,6 +178,8 @@ class time_budget:  # used as a function: `with time_budget(...):`
         if getattr(_state, "spent", None) is not None:
             _state.spent = self.spent_before + (_now() - self.started)
         if self.use_signal:
+            import signal  # (already imported by __enter__)
+
             signal.setitimer(signal.ITIMER_REAL, 0)
             previous = self.previous_handler
             signal.signal(signal.SIGALRM, previous if previous is not None else signal.SIG_DFL)

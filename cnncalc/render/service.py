@@ -18,7 +18,6 @@ command line prints or writes:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -32,14 +31,12 @@ from ..maths import arith
 from ..spec.network import Network, load_spec, zoo_names
 from . import FORMATS, render
 from .common import json_dim
-from .convfig import ConvFigure, conv_figure, figure_for_solution
-from .convfig import svg as conv_svg
-from .diagram import Layout, layout
-from .diagram import svg as layout_svg
 from .files import write_text
 
 if TYPE_CHECKING:  # sympy: a summary of a numeric spec never imports it
     from ..calc.symbolic import Solution
+    from .convfig import ConvFigure
+    from .diagram import Layout
 
 #: the file endings `summary -o FILE` accepts for each format
 SUFFIXES = {"table": (".txt",), "json": (".json",), "markdown": (".md", ".markdown"), "csv": (".csv",),
@@ -111,6 +108,8 @@ def memory_summary(network: Network, *, format: str = "table", explain: bool = F
         raise CnnCalcError("unknown memory format", got=format, expected="table, json")
     report = memory(network, batch=batch, dtype=dtype, optimizer=optimizer, framework=framework)
     if format == "json":
+        import json
+
         return MemorySummary(report, format, json.dumps(report.document(), ensure_ascii=False) + "\n")
     from .memory import render_memory_table
 
@@ -142,6 +141,8 @@ class ZooListing:
         return "".join(f"{entry.name:24} {entry.title}\n" for entry in self.entries)
 
     def json(self) -> str:
+        import json  # (not loaded by `summary`)
+
         return json.dumps({"zoo": [entry.document() for entry in self.entries]}, ensure_ascii=False)
 
 
@@ -184,6 +185,9 @@ def draw(network: Network, output: str | None = None, *, depth: int | None = Non
     >>> len(drawing.layout.boxes), drawing.svg.startswith("<svg")
     (9, True)
     """
+    from .diagram import layout  # the pictures' modules load with the command that draws
+    from .diagram import svg as layout_svg
+
     drawn = layout(analyse(network), depth)
     drawing = Drawing(drawn, layout_svg(drawn))
     if output is not None:
@@ -219,6 +223,9 @@ def draw_conv(n: int, f: int, p: int | str = 0, s: int = 1, d: int = 1, *, trans
     >>> draw_conv(6, 4, p="same").figure.title
     'convolution: n = 6, k = 4, p = same (1, 2), s = 1, d = 1 → output 6×6'
     """
+    from .convfig import conv_figure
+    from .convfig import svg as conv_svg
+
     before, after, named = padding_of(p, n, f, s, d, transpose)
     figure = conv_figure(n, f, before, s, d, transpose, output_padding, after)
     figure.padding_name = named
@@ -260,6 +267,9 @@ def draw_solution(solution: Solution, values: Mapping[str, str | int | None], ou
     """The convolution a :func:`cnncalc.calc.service.solve` answered, drawn (`solve --draw FILE`): the
     given ``values``, the unknown's value and 'same' padding's split; numbers only."""
     given = {name: None if value is None else str(value) for name, value in values.items()}
+    from .convfig import figure_for_solution
+    from .convfig import svg as conv_svg
+
     figure = figure_for_solution(given, solution, transpose, None if output_padding is None else str(output_padding))
     drawing = ConvDrawing(figure, conv_svg(figure))
     if output is not None:

@@ -6,8 +6,6 @@ lines run under their layer without widening the table.
 
 from __future__ import annotations
 
-import textwrap
-
 from ..calc.analysis import Summary
 from .common import DEFAULT_VIEW, View, rows, totals_lines
 
@@ -73,4 +71,6 @@ def _fit(widths: list[int], cells: list[list[str]], width: int, right: frozenset
 def _wrap(text: str, width: int) -> list[str]:
     if len(text) <= width:
         return [text]
+    import textwrap  # only for a table given a --width
+
     return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]

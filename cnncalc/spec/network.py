@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import CnnCalcError, CnnCalcWarning, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
 from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape, a_layer
-from . import safeload
+from . import safeload, zoo
 from .blocks import MAX_LAYERS, MAX_NAME, FlatLayer, check_name, expand_layers, has_parameter
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
@@ -330,7 +330,9 @@ def load_spec(spec: str | Path) -> Network:
     path = resolve_spec_path(str(spec))
     source = str(path) if path.parent != ZOO_DIR else f"{path.stem} (built-in)"
     try:
-        data = safeload.load_file(path, what="spec")
+        data = None if path.parent != ZOO_DIR else zoo.parsed(path.stem)  # built in: parsed in advance
+        if data is None:
+            data = safeload.load_file(path, what="spec")
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
     return warn_layout(build_network(data, source))

@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import CnnCalcError, clip
 
 MAX_BYTES = 8 * 1024 * 1024
@@ -28,7 +26,6 @@ MAX_INT_DIGITS = 4000  # an integer, in any YAML form, must be below 10**4000
 MAX_NUMBER_TEXT = 14_000  # characters of one number's text (4000 decimal digits are 13,288 binary ones)
 _INT_LIMIT = 10**MAX_INT_DIGITS
 
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 
@@ -55,22 +52,32 @@ class LineList(list):
         self.line: int | None = None
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+_LOADER: list[type] = []  # the loader class, made on first use: PyYAML is imported only when text is parsed
+
+
+def _loader_class() -> type:
     """SafeLoader (libyaml-backed when present); used to compose nodes, which we then build ourselves."""
+    if _LOADER:
+        return _LOADER[0]
+    import yaml
 
-    _resolved: dict[str, str] = {}
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        _resolved: dict[str, str] = {}
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        # Implicit tags depend only on the text of a plain scalar; specs repeat the same few words
-        # and numbers thousands of times, so remember them (bounded).
-        if kind is yaml.ScalarNode and implicit[0]:
-            tag = self._resolved.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(self._resolved) < 10_000 and len(value) <= 64:  # (the cache outlives the document)
-                    self._resolved[value] = tag
-            return tag
-        return super().resolve(kind, value, implicit)
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            # Implicit tags depend only on the text of a plain scalar; specs repeat the same few words
+            # and numbers thousands of times, so remember them (bounded).
+            if kind is yaml.ScalarNode and implicit[0]:
+                tag = self._resolved.get(value)
+                if tag is None:
+                    tag = super().resolve(kind, value, implicit)
+                    if len(self._resolved) < 10_000 and len(value) <= 64:  # (the cache outlives the document)
+                        self._resolved[value] = tag
+                return tag
+            return super().resolve(kind, value, implicit)
+
+    _LOADER.append(_Loader)
+    return _Loader
 
 
 _NOTHING = object()
@@ -112,13 +119,15 @@ class _Builder:
     override merged ones, earlier merged mappings override later ones.
     """
 
-    def __init__(self, loader: _Loader) -> None:
+    def __init__(self, loader: Any) -> None:
         self.loader = loader
         self.anchors: dict[str, tuple[Any, int, int]] = {}  # anchor → (value, values inside, height)
         self.open: set[str] = set()
         self.values = 0
 
     def build(self) -> Any:
+        import yaml
+
         get = self.loader.get_event
         get()  # stream start
         event = get()
@@ -222,6 +231,8 @@ class _Builder:
         return result
 
     def _scalar(self, tag: str, event: Any) -> Any:
+        import yaml
+
         text = event.value
         if tag == _INT:
             if text.isdigit() and len(text) <= 18:  # the common case, exact and fast
@@ -339,8 +350,10 @@ def loads(text: str, source: str = "<string>") -> Any:
     """Parse YAML (or JSON, which is YAML) text safely."""
     if len(text) > MAX_BYTES:
         raise CnnCalcError(f"file too large ({len(text)} bytes, at most {MAX_BYTES})", file=source)
+    import yaml
+
     try:
-        loader = _Loader(text)
+        loader = _loader_class()(text)
         try:
             with collector_paused():
                 data = _Builder(loader).build()
