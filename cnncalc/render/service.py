@@ -24,8 +24,6 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from ..calc.analysis import Summary, analyse
-from ..calc.memory import MemoryReport
-from ..calc.service import memory
 from ..errors import CnnCalcError
 from ..maths import arith
 from ..spec.network import Network, load_spec, zoo_names
@@ -34,6 +32,7 @@ from .common import json_dim
 from .files import write_text
 
 if TYPE_CHECKING:  # sympy: a summary of a numeric spec never imports it
+    from ..calc.memory import MemoryReport
     from ..calc.symbolic import Solution
     from .convfig import ConvFigure
     from .diagram import Layout
@@ -106,6 +105,8 @@ def memory_summary(network: Network, *, format: str = "table", explain: bool = F
     layer's rules worked out) or JSON (per-layer rows and totals, in bytes)."""
     if format not in ("table", "json"):
         raise CnnCalcError("unknown memory format", got=format, expected="table, json")
+    from ..calc.service import memory  # (with the solver's module: not loaded by `summary`)
+
     report = memory(network, batch=batch, dtype=dtype, optimizer=optimizer, framework=framework)
     if format == "json":
         import json
