@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ....errors import CnnCalcError
 from ..registry import handles, matches
 from ..values import Tensor, _is_const
 from .common import _axis, f32
@@ -30,7 +31,13 @@ SELU_ALPHA, SELU_GAMMA = 1.67326319217681884765625, 1.05070102214813232421875
 @matches(*dict.fromkeys((*SIMPLE, *SINGLE, *GROUPED)), absorbs=("Erf", "Pow"),
          makes=(*SIMPLE.values(), "silu", "gelu", "leaky_relu", "elu", "hardsigmoid", "relu6", "selu", "clip"))
 def _activation(im: _Importer, position: int, node: Any) -> bool:
-    activation = match_activation(im, position, node)
+    try:
+        activation = match_activation(im, position, node)
+    except CnnCalcError as error:
+        if not (im.lenient and getattr(error, "not_exact", False)):
+            raise
+        im.unknown(node)  # --lenient: a flagged pass-through layer
+        return True
     if activation is None:
         return False
     kind, fields, nodes, x = activation
@@ -108,8 +115,10 @@ def _single(im: _Importer, node: Any, attrs: dict[str, Any]) -> dict[str, Any] |
 
 def _refuse(im: _Importer, attribute: str, value: Any, expected: str) -> Exception:
     """An attribute value no cnncalc layer computes exactly: refused (never approximated)."""
-    return im.fail(f"attribute '{attribute}' = {value} has no exact cnncalc equivalent", got=value,
-                   expected=expected, hint="--lenient passes the node through as a flagged layer")
+    error = im.fail(f"attribute '{attribute}' = {value} has no exact cnncalc equivalent", got=value,
+                    expected=expected, hint="--lenient passes the node through as a flagged layer")
+    error.not_exact = True  # type: ignore[attr-defined]  # what --lenient passes through
+    return error
 
 
 def _same_f32(value: Any, want: float) -> bool:
@@ -207,7 +216,7 @@ def _times_x_half(im: _Importer, value: str, x: str) -> list[int] | None:
     if other == x or other is not None and _constant_is(im, other, 0.5):
         second = _only_user(im, first[1].output[0], "Mul")
         rest = None if second is None else _other(second[1], first[1].output[0])
-        if rest is None or not (rest == x and other != x or other == x and _constant_is(im, rest, 0.5)):
+        if second is None or rest is None or not (rest == x and other != x or other == x and _constant_is(im, rest, 0.5)):
             return None
         return [first[0], second[0]]
     half = None if other is None else _producer(im, other, "Mul")  # (½·x) computed apart

@@ -105,8 +105,8 @@ def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, 
 
 def _transpose_pads(im: _Importer, attrs: dict[str, Any], dims: Any, kernel: Any) -> Any:
     """The pads an ``output_shape`` stands for, as onnxruntime works them out: the total
-    ``s·(n − 1) + output_padding + d·(k − 1) + 1 − out``, the odd pixel at the end (at the start with
-    SAME_UPPER); an output larger than the unpadded one is refused (onnxruntime pads it with zeros)."""
+    ``s·(n − 1) + output_padding + d·(k − 1) + 1 − out``, the odd pixel at the start (at the end with
+    SAME_UPPER; checked against onnxruntime 1.32); an output larger than the unpadded one is refused (onnxruntime pads it with zeros)."""
     rank = len(kernel)
     shape = [int(v) for v in attrs["output_shape"]][-rank:]
     strides = [int(v) for v in attrs.get("strides", [1] * rank)]
@@ -123,7 +123,7 @@ def _transpose_pads(im: _Importer, attrs: dict[str, Any], dims: Any, kernel: Any
         if total < 0:
             raise im.fail(f"attribute 'output_shape' = {list(attrs['output_shape'])} is larger than the transposed "
                           "conv's output without padding", got=out, expected=f"at most {out + total}")
-        before = total - total // 2 if upper else total // 2
+        before = total // 2 if upper else total - total // 2
         pads_before.append(before)
         pads_after.append(total - before)
     return _pads({"pads": pads_before + pads_after}, rank, im)

@@ -10,11 +10,10 @@ a module's parameter (``norm.weight``) counts, whatever its values."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from ..graph import BATCH, _cf, _identity
-import re
-
 from ..registry import handles, matches
 from ..values import Tensor, _is_const, np
 from .common import _axis, _broadcasts, f32
@@ -151,7 +150,7 @@ def _group_norm(im: _Importer, position: int, node: Any) -> bool:
         other = None if step is None or step[1].op_type != op or len(step[1].input) != 2 else \
             step[1].input[1] if step[1].input[0] == out else step[1].input[0]
         value = None if other is None else im.values.get(other)
-        if not _is_const(value) or not getattr(value, "readable", True) and value.size == 1:
+        if other is None or not _is_const(value) or not getattr(value, "readable", True) and value.size == 1:
             fields["scale" if key == "gamma" else "center"] = False
             continue
         if value.size == 1 and float(im.value(other).reshape(-1)[0]) == identity:
