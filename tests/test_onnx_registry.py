@@ -45,15 +45,15 @@ def test_every_operator_cnncalc_exports_has_a_rule():
 
 def test_an_operator_without_a_rule_is_named_as_before(cli, tmp_path):
     """The registry's gap is the same refusal as ever: the node, its operator and inputs, then the hint."""
-    assert "Erf" not in registry.HANDLERS and "Erf" not in registry.PATTERNS  # only inside gelu's pattern
-    node = helper.make_node("Erf", ["x"], ["y"], name="e")
+    assert "Acos" not in registry.HANDLERS and "Acos" not in registry.PATTERNS
+    node = helper.make_node("Acos", ["x"], ["y"], name="e")
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
-    path = tmp_path / "erf.onnx"
+    path = tmp_path / "acos.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     code, _, err = cli("summary", str(path))
     assert code == 2
-    assert err.strip() == (f"error: {path}: node 'e' (Erf, inputs ['x']): operator has no cnncalc equivalent; "
+    assert err.strip() == (f"error: {path}: node 'e' (Acos, inputs ['x']): operator has no cnncalc equivalent; "
                            "--lenient passes it through as a flagged layer that keeps its input's shape")
 
 
@@ -151,6 +151,39 @@ def _alias_model() -> Any:
     return _model(nodes, [1, 4], [1, 4], [])
 
 
+def _norm_model() -> Any:
+    """InstanceNormalization as torch.onnx writes InstanceNorm2d (its ones and zeros Constant nodes, the legacy
+    exporter's), then GroupNorm(2, 4) as it writes that (its Constants after the Reshape): Reshape [0, 2, -1],
+    InstanceNormalization, Reshape to the input's Shape, Mul gamma, Add beta."""
+    def constant(name: str, value: Any) -> Any:
+        return helper.make_node("Constant", [], [name], name=f"/{name}", value=numpy_helper.from_array(value, name))
+
+    ones, zeros = np.ones(4, dtype=np.float32), np.zeros(4, dtype=np.float32)
+    nodes = [constant("one4", ones), constant("zero4", zeros),
+             helper.make_node("InstanceNormalization", ["x", "one4", "zero4"], ["i"], name="inorm", epsilon=1e-5),
+             constant("groups", np.array([0, 2, -1], dtype=np.int64)),
+             helper.make_node("Reshape", ["i", "groups"], ["r"], name="gn/reshape"),
+             constant("one2", ones[:2]), constant("zero2", zeros[:2]),
+             helper.make_node("InstanceNormalization", ["r", "one2", "zero2"], ["n"], name="gn/norm", epsilon=1e-5),
+             helper.make_node("Shape", ["i"], ["shape"], name="gn/shape"),
+             helper.make_node("Reshape", ["n", "shape"], ["b"], name="gn/back"),
+             helper.make_node("Mul", ["b", "gamma"], ["m"], name="gn/mul"),
+             helper.make_node("Add", ["m", "beta"], ["y"], name="gn")]
+    gamma = numpy_helper.from_array(np.arange(1, 5, dtype=np.float32).reshape(4, 1, 1), "gamma")
+    beta = numpy_helper.from_array(np.arange(4, dtype=np.float32).reshape(4, 1, 1), "beta")
+    return _model(nodes, [1, 4, 3, 5], [1, 4, 3, 5], [gamma, beta])
+
+
+def _class_token_model() -> Any:
+    """ViT's class token and position embedding as torch.onnx writes them: Concat(token, x) on [N, T, d], the
+    token's Expand over the batch folded to a [1, 1, d] constant, then Add of a [1, T + 1, d] table."""
+    token = numpy_helper.from_array(np.arange(8, dtype=np.float32).reshape(1, 1, 8), "token")
+    table = numpy_helper.from_array(np.ones((1, 5, 8), dtype=np.float32), "table")
+    nodes = [helper.make_node("Concat", ["token", "x"], ["c"], name="cls", axis=1),
+             helper.make_node("Add", ["c", "table"], ["y"], name="pos")]
+    return _model(nodes, [1, 4, 8], [1, 5, 8], [token, table])
+
+
 #: per family (module of cnncalc/interop/onnx/ops/), specs that reach each of its rules through cnncalc's
 #: exporter, and ONNX forms the exporter never writes with the spec each imports as
 FAMILIES: dict[str, list[Any]] = {
@@ -209,7 +242,12 @@ layers:
   - {type: batchnorm, name: bn}
   - {type: lrn, name: lrn, size: 3}
   - {type: layernorm, name: ln}
-"""],
+""", (_norm_model, """
+input: [3, 5, 4]
+layers:
+  - {type: groupnorm, name: inorm, groups: 4, center: false, scale: false}
+  - {type: groupnorm, name: gn, groups: 2}
+""")],
     "pool": ["""
 input: [8, 8, 3]
 layers:
@@ -218,7 +256,12 @@ layers:
   - {type: global_avgpool, name: gap, keepdims: true}
   - {type: global_maxpool, name: gmp, inputs: ap}
 """],
-    "shape": ["""
+    "shape": [(_class_token_model, """
+input: [4, 8]
+layers:
+  - {type: class_token, name: cls}
+  - {type: position_embedding, name: pos}
+"""), """
 input: [8, 8, 4]
 layers:
   - {type: zero_pad, name: pad, padding: 1}

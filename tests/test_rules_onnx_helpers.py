@@ -45,9 +45,15 @@ def test_pads_follow_the_onnx_layout(attrs, rank, want):
     assert _pads(attrs, rank, _Fails()) == want  # type: ignore[arg-type]
 
 
-def test_same_lower_is_refused_by_name():
-    with pytest.raises(CnnCalcError, match="auto_pad SAME_LOWER is not supported"):
+def test_same_lower_needs_the_sizes_and_puts_the_odd_pixel_first():
+    with pytest.raises(CnnCalcError, match="'auto_pad' = SAME_LOWER is not supported"):
         _pads({"auto_pad": b"SAME_LOWER"}, 2, _Fails())  # type: ignore[arg-type]
+    with pytest.raises(CnnCalcError, match="'auto_pad' = SAME_MIDDLE is not supported"):
+        _pads({"auto_pad": b"SAME_MIDDLE"}, 2, _Fails(), [5, 6], [4, 3])  # type: ignore[arg-type]
+    # n=5, k=4, s=1: out 5, total 4 + 3 + 1 − 5 = 3, two before; n=6, k=3, s=2: out 3, total 4 + 2 + 1 − 6 = 1
+    assert _pads({"auto_pad": b"SAME_LOWER", "strides": [1, 2]}, 2, _Fails(), [5, 6], [4, 3]) == [[2, 1], [1, 0]]  # type: ignore[arg-type]
+    # dilation 3, k=2 (k_eff 4), n=4: total 3 + 3 + 1 − 4 = 3 → [2, 1]; SAME_UPPER's would be [1, 2]
+    assert _pads({"auto_pad": b"SAME_LOWER", "dilations": [3]}, 1, _Fails(), [4], [2]) == [[2, 1]]  # type: ignore[arg-type]
 
 
 def test_a_written_spec_keeps_each_layer_on_one_line_and_its_fields_in_order():

@@ -94,6 +94,21 @@ def test_activations(name, fn):
     np.testing.assert_allclose(got, fn(t(x)).numpy(), rtol=1e-14, atol=1e-300)
 
 
+@pytest.mark.parametrize("name, fields, fn", [
+    ("elu", {"alpha": 0.5}, lambda x: F.elu(x, 0.5)),
+    ("elu", {}, F.elu),
+    ("selu", {}, F.selu),
+    ("gelu", {"approximate": "tanh"}, lambda x: F.gelu(x, approximate="tanh")),
+    ("gelu", {}, F.gelu),
+    ("clip", {"min": -1.5, "max": 4}, lambda x: torch.clamp(x, -1.5, 4.0)),
+    ("hardsigmoid", {"alpha": 0.2, "beta": 0.5}, lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0)),
+])
+def test_activations_with_settings(name, fields, fn):
+    x = np.concatenate([np.linspace(-12, 12, 2401), [-1000.0, -3.0, -2.5, 2.5, 3.0, 1000.0]])
+    got = forward(make(name, **fields), x.reshape(1, -1))[0]
+    np.testing.assert_allclose(got, fn(t(x)).numpy(), rtol=1e-13, atol=1e-15)  # 1 + tanh(...) cancels far left
+
+
 @pytest.mark.parametrize("alpha", ["channel", "single"])
 def test_prelu(alpha):
     rng = np.random.default_rng(4)

@@ -971,12 +971,14 @@ KERAS_CLASSES: dict[str, Callable[[_Call], list[dict[str, Any]]]] = {
 UNSUPPORTED: dict[str, str] = {
     "adaptive_avgpool": "not read yet: Keras 3's AdaptiveAveragePooling1D-3D (recent releases) have no rule here",
     "adaptive_maxpool": "not read yet: Keras 3's AdaptiveMaxPooling1D-3D (recent releases) have no rule here",
+    "clip": "not read yet: Keras has no clip layer, and ReLU(max_value=…) other than 6 has no rule here",
     "channel_shuffle": "Keras has no channel-shuffle layer (ShuffleNet writes it as Reshape, Permute, Reshape)",
     "class_token": "Keras has no class-token layer (a ViT defines its own: a custom object, refused)",
     "layer_scale": "Keras has no LayerScale layer (ConvNeXt defines its own: a custom object, refused)",
     "lrn": "Keras has no local response normalisation layer",
     "normalize": "Keras has no min-max normalisation layer (UnitNormalization divides by the L2 norm)",
     "position_embedding": "Keras has no position-embedding layer (KerasHub's is a custom object, refused)",
+    "selu": "not read yet: Keras's \"selu\" activation has no rule here",
     "slice": "Keras has no slice layer: a slice is tensor indexing (an operation, not a layer class) or a Lambda",
 }
 

@@ -608,10 +608,36 @@ def _dropout(c: _Context, layer: Dropout, x: _Value, out_shape: tuple) -> _Value
 
 
 @rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid",
-             "mish", "softplus")
+             "mish", "softplus", "selu", "clip")
 def _activation_layer(c: _Context, layer: Activation, x: _Value, out_shape: tuple) -> _Value:
-    out = _activation(c.g, layer.type, x.name, layer.name, getattr(layer, "alpha", None))
+    g = c.g
+    options = layer.options
+    if layer.type == "elu":
+        out = g.node("Elu", [x.name], layer.name, alpha=float(options["alpha"]))
+    elif layer.type == "hardsigmoid":
+        out = g.node("HardSigmoid", [x.name], layer.name, alpha=float(options["alpha"]), beta=float(options["beta"]))
+    elif layer.type == "selu":  # ONNX's default alpha and gamma are SELU's constants
+        out = g.node("Selu", [x.name], layer.name)
+    elif layer.type == "clip":
+        out = g.node("Clip", [x.name, g.const(f"{layer.name}/min", options["min"]),
+                              g.const(f"{layer.name}/max", options["max"])], layer.name)
+    elif layer.type == "gelu" and options["approximate"] == "tanh":
+        out = _gelu_tanh(g, x.name, layer.name)
+    else:
+        out = _activation(g, layer.type, x.name, layer.name, getattr(layer, "alpha", None))
     return _Value(out, x.layout, out_shape)
+
+
+def _gelu_tanh(g: _Graph, x: str, name: str) -> str:
+    """``0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))``, as torch.onnx writes it before opset 20 (``Gelu`` is 20's)."""
+    square = g.node("Mul", [x, x], f"{name}/square")
+    cube = g.node("Mul", [square, x], f"{name}/cube")
+    term = g.node("Mul", [cube, g.const(f"{name}/c", 0.044715)], f"{name}/term")
+    inner = g.node("Add", [x, term], f"{name}/inner")
+    scaled = g.node("Mul", [inner, g.const(f"{name}/k", math.sqrt(2.0 / math.pi))], f"{name}/scaled")
+    shifted = g.node("Add", [g.node("Tanh", [scaled], f"{name}/tanh"), g.const(f"{name}/one", 1.0)], f"{name}/add")
+    product = g.node("Mul", [x, shifted], f"{name}/mul")
+    return g.node("Mul", [product, g.const(f"{name}/half", 0.5)], name)
 
 
 @rules.layer("softmax")

@@ -578,10 +578,21 @@ def _dropout(w: _Writer, layer: Dropout, x: str, attr: str, shape: tuple) -> str
 
 
 @rules.layer("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softmax", "hardswish",
-             "hardsigmoid", "mish", "softplus")
+             "hardsigmoid", "mish", "softplus", "selu", "clip")
 def _activation(w: _Writer, layer: Activation, x: str, attr: str, shape: tuple) -> str:
+    options = layer.options
     if isinstance(layer, LeakyReLU):
         return f"F.leaky_relu({x}, {layer.alpha!r})"
+    if layer.type == "elu" and options["alpha"] != 1.0:
+        return f"F.elu({x}, {options['alpha']!r})"
+    if layer.type == "gelu" and options["approximate"] != "none":
+        return f'F.gelu({x}, approximate="tanh")'
+    if layer.type == "hardsigmoid" and (options["alpha"], options["beta"]) != (1 / 6, 0.5):
+        return f"torch.clamp({options['alpha']!r} * {x} + {options['beta']!r}, 0.0, 1.0)"
+    if layer.type == "selu":
+        return f"F.selu({x})"
+    if layer.type == "clip":
+        return f"torch.clamp({x}, {options['min']!r}, {options['max']!r})"
     if isinstance(layer, Softmax):
         return f"torch.softmax({x}, dim={_torch_dim(layer.axis, len(shape))})"
     if layer.type not in _TORCH_ACTIVATIONS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from ..errors import SpecError
 from .axes import batch_axis, sample_axis
 from .base import (
     Field,
@@ -24,8 +25,8 @@ from .base import (
 
 
 class Activation(Layer):
-    type_names: ClassVar[tuple[str, ...]] = ("relu", "relu6", "elu", "gelu", "silu", "sigmoid", "tanh",
-                                             "normalize", "hardswish", "hardsigmoid", "mish", "softplus")
+    type_names: ClassVar[tuple[str, ...]] = ("relu", "relu6", "silu", "sigmoid", "tanh", "normalize", "hardswish",
+                                             "mish", "softplus", "selu")
     fields = {}
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
@@ -49,6 +50,86 @@ class LeakyReLU(Activation):
     type_names = ("leaky_relu",)
     fields = {"alpha": Field(number, 0.01)}
     alpha: float
+
+
+class ELU(Activation):
+    """``x`` above 0, ``alpha·(eˣ − 1)`` below (PyTorch ``nn.ELU(alpha)``, ONNX ``Elu``)."""
+
+    type_name = "elu"
+    type_names = ("elu",)
+    fields = {"alpha": Field(number, 1.0)}
+    alpha: float
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        import numpy as np
+
+        x = inputs[0]
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+
+
+class GELU(Activation):
+    """``x·Φ(x)``: exact (erf) by default; ``approximate: tanh`` is ``0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))``
+    (PyTorch ``nn.GELU(approximate="tanh")``, ONNX ``Gelu`` with ``approximate="tanh"``)."""
+
+    type_name = "gelu"
+    type_names = ("gelu",)
+    fields = {"approximate": Field(choice("none", "tanh"), "none")}
+    approximate: str
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        import math
+
+        import numpy as np
+
+        from ..maths import kernels
+
+        x = inputs[0]
+        if self.approximate == "none":
+            return kernels.gelu(x)
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+class HardSigmoid(Activation):
+    """``max(0, min(1, alpha·x + beta))``; the defaults (1/6, 0.5) are PyTorch's and Keras 3's ``relu6(x + 3)/6``,
+    ONNX's own defaults (0.2, 0.5) are Keras 2's."""
+
+    type_name = "hardsigmoid"
+    type_names = ("hardsigmoid",)
+    fields = {"alpha": Field(number, 1 / 6), "beta": Field(number, 0.5)}
+    alpha: float
+    beta: float
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        import numpy as np
+
+        from ..maths import kernels
+
+        if self.alpha == 1 / 6 and self.beta == 0.5:
+            return kernels.hardsigmoid(inputs[0])  # the same function, rounded as PyTorch rounds it
+        return np.clip(self.alpha * inputs[0] + self.beta, 0.0, 1.0)
+
+
+class Clip(Activation):
+    """Each value limited to ``[min, max]`` (PyTorch ``torch.clamp`` / ``nn.Hardtanh(min, max)``, ONNX ``Clip``);
+    ``relu6`` is ``clip`` to [0, 6]."""
+
+    type_name = "clip"
+    type_names = ("clip",)
+    fields = {"min": Field(number, doc="the lower bound, a number"),
+              "max": Field(number, doc="the upper bound, a number at least min")}
+    min: float
+    max: float
+
+    @classmethod
+    def check_fields(cls, options: dict[str, Any]) -> None:
+        if options["max"] < options["min"]:
+            raise SpecError("max must be at least min", field="max", got=options["max"],
+                            expected=f"a number ≥ min={options['min']}")
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        import numpy as np
+
+        return np.clip(inputs[0], self.min, self.max)
 
 
 class Softmax(Activation):

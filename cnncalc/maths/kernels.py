@@ -223,6 +223,11 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return out.reshape(x.shape)
 
 
+#: SELU's constants as PyTorch and ONNX's ``Selu`` defaults give them (Klambauer et al. 2017)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
 def hardsigmoid(x: np.ndarray) -> np.ndarray:
     """``relu6(x + 3)/6``, as PyTorch and Keras 3 (not Keras 2's ``0.2x + 0.5``)."""
     return np.clip(x + 3.0, 0.0, 6.0) / 6.0
@@ -270,6 +275,8 @@ def activate(name: str, x: np.ndarray, alpha: float | None = None) -> np.ndarray
         y = softplus(x)
     elif name == "mish":
         y = mish(x)
+    elif name == "selu":
+        y = SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
     else:
         raise ValueError(name)
     return y

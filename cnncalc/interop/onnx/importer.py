@@ -67,6 +67,7 @@ class _Importer:
         self.lenient = lenient
         self.max_elements = max_elements
         self.values: _Values = _Values()  # name → Tensor | np.ndarray | Lazy
+        self.values.resolve = self.lookup
         self.layers: list[dict[str, Any]] = []
         self.entries: dict[str, dict[str, Any]] = {}  # layer name → its entry in ``layers``
         self.shapes: dict[str, tuple] = {}
@@ -120,10 +121,35 @@ class _Importer:
 
     # ------------------------------------------------------------ values
 
+    def lookup(self, name: str, depth: int = 0) -> Any:
+        """The value of ``name``; a constant computed by a node later in the file (torch.onnx writes a
+        ``Constant`` after the node using it) is folded now, found by data flow, so that no rule depends on
+        the order of the nodes. None for a value not known yet."""
+        value = dict.get(self.values, name)
+        producer = self.producers.get(name)
+        if value is not None or producer is None or producer in self.done or depth > 32:
+            return value
+        node = self.graph.node[producer]
+        if node.domain not in ("", "ai.onnx"):
+            return None
+        if node.op_type == "Shape":
+            if not isinstance(self.lookup(node.input[0], depth + 1), Tensor):
+                return None
+        elif node.op_type not in FOLDABLE or not all(_is_const(self.lookup(n, depth + 1)) for n in node.input if n):
+            return None
+        current = self.node
+        self.node = node
+        try:
+            shape_of(self, node) if node.op_type == "Shape" else fold(self, node)
+        finally:
+            self.node = current
+        self.done.add(producer)
+        return dict.get(self.values, name)
+
     def const(self, name: str, what: str = "input") -> np.ndarray | Lazy:
         """A constant: an import's initializer is read here, when a node first uses it (one no node uses costs
         nothing); a summary's stays :class:`Lazy`, for its shape."""
-        value = self.values.get(name)
+        value = self.lookup(name)
         if not _is_const(value):
             raise self.fail(f"{what} '{name}' must be a constant (an initializer or a folded constant)")
         if self.with_weights and isinstance(value, Lazy):
@@ -151,7 +177,7 @@ class _Importer:
         """A small constant's values as Python numbers (a shape, pads, axes, sizes), refused past ``most``
         (default :data:`SHAPE_VALUES`) before a value is read."""
         most = SHAPE_VALUES if most is None else most
-        value = self.values.get(name)
+        value = self.lookup(name)
         if _is_const(value) and value.size > most:
             raise self.fail(f"{what} '{name}' has {value.size:,} values", expected=f"at most {most:,}")
         return self.value(name, what).reshape(-1).tolist()
@@ -417,7 +443,7 @@ class _Importer:
             self.unknown(node)
             return
         inputs = [n for n in node.input if n]
-        if node.op_type in FOLDABLE and inputs and all(_is_const(self.values.get(n)) for n in inputs):
+        if node.op_type in FOLDABLE and inputs and all(_is_const(self.lookup(n)) for n in inputs):
             fold(self, node)
             return
         if node.op_type == "Shape":

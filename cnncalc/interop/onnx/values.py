@@ -65,6 +65,14 @@ class _Values(dict):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
         self.holders: dict[str, list[str]] = {}
+        #: finds a name not known yet by data flow (the importer's ``lookup``: a constant computed later)
+        self.resolve: Any = None
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        value = super().get(name)
+        if value is None and self.resolve is not None:
+            value = self.resolve(name)
+        return default if value is None else value
 
     def __setitem__(self, name: str, value: Any) -> None:
         super().__setitem__(name, value)

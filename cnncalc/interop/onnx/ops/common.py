@@ -29,21 +29,42 @@ def f32(value: Any) -> float:
     return single
 
 
-def _pads(attrs: dict[str, Any], rank: int, im: _Importer) -> Any:
+def _pads(attrs: dict[str, Any], rank: int, im: _Importer, dims: Any = None, kernel: Any = None) -> Any:
+    """The padding field of a Conv's or a pool's attributes; SAME_LOWER (the odd pixel before) needs the
+    input's spatial ``dims`` and the ``kernel``, and is written as explicit pairs."""
     auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
+    auto = auto.decode(errors="replace") if isinstance(auto, bytes) else auto
     if auto == "VALID":
         return 0
     if auto == "SAME_UPPER":
         return "same"
+    if auto == "SAME_LOWER" and dims is not None and kernel is not None:
+        return _same_lower(im, attrs, dims, kernel)
     if auto not in ("NOTSET", ""):
-        raise im.fail(f"auto_pad {auto} is not supported", expected="NOTSET, VALID or SAME_UPPER")
+        raise im.fail(f"attribute 'auto_pad' = {auto} is not supported", expected="NOTSET, VALID, SAME_UPPER or "
+                      "SAME_LOWER")
     pads = [int(p) for p in attrs.get("pads", [0] * (2 * rank))]
     pairs = [[pads[i], pads[i + rank]] for i in range(rank)]
     if all(b == a for b, a in pairs):
         firsts = [b for b, _ in pairs]
         return firsts[0] if len(set(firsts)) == 1 else firsts
     return pairs
+
+
+def _same_lower(im: _Importer, attrs: dict[str, Any], dims: Any, kernel: Any) -> Any:
+    """SAME_LOWER's pads as ONNX (and onnxruntime) define them: the output ⌈n/s⌉, the total padding that needs,
+    the odd pixel at the start."""
+    rank = len(kernel)
+    strides = [int(v) for v in attrs.get("strides", [1] * rank)]
+    dilations = [int(v) for v in attrs.get("dilations", [1] * rank)]
+    if not all(isinstance(n, int) for n in dims):
+        raise im.fail("attribute 'auto_pad' = SAME_LOWER needs numeric spatial sizes", got=[str(n) for n in dims],
+                      hint="export the model with fixed spatial sizes")
+    pairs = []
+    for n, k, s, d in zip(dims, kernel, strides, dilations):
+        total = max((-(-n // s) - 1) * s + (int(k) - 1) * d + 1 - n, 0)
+        pairs.append([total - total // 2, total // 2])
+    return _pads({"pads": [b for b, _ in pairs] + [a for _, a in pairs]}, rank, im)
 
 
 def _sizes(values: Any) -> Any:

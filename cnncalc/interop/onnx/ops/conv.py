@@ -44,7 +44,7 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
     groups = _groups(im, attrs, channels, int(weight.shape[0]))
     _weight_channels(im, weight, 1, channels // groups if isinstance(channels, int) else channels)
     fields: dict[str, Any] = {"kernel": _sizes(weight.shape[2:]), "stride": _sizes(attrs.get("strides", [1] * rank)),
-                              "padding": _pads(attrs, rank, im),
+                              "padding": _pads(attrs, rank, im, im.shapes[x][:-1], weight.shape[2:]),
                               "dilation": _sizes(attrs.get("dilations", [1] * rank))}
     bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
     filters = weight.shape[0]
@@ -103,6 +103,32 @@ def _separable(im: _Importer, node: Any, x: str, weight: Any, fields: dict[str, 
     return True
 
 
+def _transpose_pads(im: _Importer, attrs: dict[str, Any], dims: Any, kernel: Any) -> Any:
+    """The pads an ``output_shape`` stands for, as onnxruntime works them out: the total
+    ``s·(n − 1) + output_padding + d·(k − 1) + 1 − out``, the odd pixel at the start (at the end with
+    SAME_UPPER; checked against onnxruntime 1.32); an output larger than the unpadded one is refused (onnxruntime pads it with zeros)."""
+    rank = len(kernel)
+    shape = [int(v) for v in attrs["output_shape"]][-rank:]
+    strides = [int(v) for v in attrs.get("strides", [1] * rank)]
+    dilations = [int(v) for v in attrs.get("dilations", [1] * rank)]
+    extra = [int(v) for v in attrs.get("output_padding", [0] * rank)]
+    if len(shape) != rank or not all(isinstance(n, int) for n in dims):
+        raise im.fail("attribute 'output_shape' needs one size per spatial axis and numeric input sizes",
+                      got=list(attrs["output_shape"]))
+    auto = attrs.get("auto_pad", b"NOTSET")
+    upper = (auto.decode(errors="replace") if isinstance(auto, bytes) else auto) == "SAME_UPPER"
+    pads_before, pads_after = [], []
+    for n, k, s, d, e, out in zip(dims, kernel, strides, dilations, extra, shape):
+        total = s * (n - 1) + e + d * (int(k) - 1) + 1 - out
+        if total < 0:
+            raise im.fail(f"attribute 'output_shape' = {list(attrs['output_shape'])} is larger than the transposed "
+                          "conv's output without padding", got=out, expected=f"at most {out + total}")
+        before = total // 2 if upper else total - total // 2
+        pads_before.append(before)
+        pads_after.append(total - before)
+    return _pads({"pads": pads_before + pads_after}, rank, im)
+
+
 @handles("ConvTranspose", makes=("conv_transpose",))
 def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     x = im.cf_input(node.input[0])
@@ -114,10 +140,13 @@ def _conv_transpose(im: _Importer, position: int, node: Any, attrs: dict[str, An
     groups = _groups(im, attrs, channels, int(weight.shape[1]) * max(int(attrs.get("group", 1)), 1))
     _weight_channels(im, weight, 0, channels)
     if "output_shape" in attrs:
-        raise im.fail("ConvTranspose with output_shape is not supported", hint="use pads and output_padding")
-    padding = _pads(attrs, rank, im)
-    if padding == "same":
-        raise im.fail("ConvTranspose with auto_pad is not supported", expected="explicit pads")
+        padding = _transpose_pads(im, attrs, im.shapes[x][:-1], weight.shape[2:])
+    else:
+        padding = _pads(attrs, rank, im)
+    if padding == "same" or padding != 0 and "auto_pad" in attrs and "output_shape" not in attrs \
+            and attrs["auto_pad"] not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
+        raise im.fail(f"attribute 'auto_pad' = {attrs['auto_pad']!r} on a ConvTranspose without output_shape is "
+                      "not supported", expected="explicit pads (or output_shape)")
     fields: dict[str, Any] = {"filters": int(weight.shape[1] * groups), "kernel": _sizes(weight.shape[2:]),
                               "stride": _sizes(attrs.get("strides", [1] * rank)), "padding": padding,
                               "dilation": _sizes(attrs.get("dilations", [1] * rank)),

@@ -1,12 +1,21 @@
-"""Normalisation: BatchNormalization, LRN and LayerNormalization."""
+"""Normalisation: BatchNormalization, LRN, LayerNormalization, InstanceNormalization (a groupnorm of one
+channel per group) and GroupNorm as torch.onnx writes it (Reshape to [N, groups, -1], InstanceNormalization,
+Reshape back, Mul by gamma, Add beta).
+
+Which constants are parameters: a per-channel tensor is a learned parameter whatever its values, a scalar 1
+(Mul) or 0 (Add) is no parameter. InstanceNormalization's scale of ones and bias of zeros count as no
+parameters when they are what torch.onnx writes for ``affine=False`` (PyTorch's default, which counts none): a
+``Constant`` node or an initializer named by the exporter (``onnx::…``, ``val_<n>``); an initializer named as
+a module's parameter (``norm.weight``) counts, whatever its values."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
-from ..graph import _cf, _identity
-from ..registry import handles
-from ..values import np
+from ..graph import BATCH, _cf, _identity
+from ..registry import handles, matches
+from ..values import Tensor, _is_const, np
 from .common import _axis, _broadcasts, f32
 
 if TYPE_CHECKING:
@@ -58,3 +67,110 @@ def _layernorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
             raise im.fail(f"{what} has shape {list(value.shape)}", expected=f"{list(dims)} or a shape that broadcasts to it")
         im.keep(f"{layer}.{key}", lambda value=value: np.broadcast_to(value, dims).copy())
     im.finish(node, layer, _identity(rank))
+
+
+#: initializer names torch.onnx makes up for constants it writes (not a module's parameters)
+EXPORTER_NAMES = re.compile(r"onnx::.*|val_\d+|/.*Constant.*")
+
+
+def _written_by_exporter(im: _Importer, name: str) -> bool:
+    producer = im.producers.get(name)
+    if producer is not None:
+        return im.graph.node[producer].op_type == "Constant"
+    return bool(EXPORTER_NAMES.fullmatch(name))
+
+
+def _identity_affine(im: _Importer, scale: str, bias: str) -> bool:
+    """Whether InstanceNormalization's scale and bias are the ones and zeros torch.onnx writes for
+    ``affine=False`` (see the module's rule)."""
+    if not (_written_by_exporter(im, scale) and _written_by_exporter(im, bias)):
+        return False
+    gamma, beta = im.values.get(scale), im.values.get(bias)
+    if not (_is_const(gamma) and _is_const(beta)) or not getattr(gamma, "readable", True) \
+            or not getattr(beta, "readable", True):
+        return False
+    return bool(np.all(im.value(scale) == 1) and np.all(im.value(bias) == 0))
+
+
+@handles("InstanceNormalization", makes=("groupnorm",))
+def _instance_norm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    if len(node.input) < 3 or not node.input[1] or not node.input[2]:
+        raise im.fail("InstanceNormalization takes 3 inputs (x, scale, bias)")
+    x = im.cf_input(node.input[0])
+    channels = im.shapes[x][-1]
+    scale, bias = (im.const(n, what) for n, what in zip(node.input[1:3], ("scale", "bias")))
+    for value, what in ((scale, "scale"), (bias, "bias")):
+        if tuple(value.shape) != (channels,):
+            raise im.fail(f"{what} has shape {list(value.shape)}", expected=[channels])
+    fields: dict[str, Any] = {"groups": channels, "epsilon": f32(attrs.get("epsilon", 1e-5))}
+    affine = not _identity_affine(im, node.input[1], node.input[2])
+    if not affine:
+        fields.update(center=False, scale=False)
+    layer = im.emit("groupnorm", im.node_name(node), [x], **fields)
+    if affine:
+        im.keep(f"{layer}.gamma", lambda: im.loaded(scale).reshape(-1))
+        im.keep(f"{layer}.beta", lambda: im.loaded(bias).reshape(-1))
+    im.finish(node, layer, _cf(len(im.shapes[x])))
+
+
+@matches("Reshape", absorbs=("InstanceNormalization",), makes=("groupnorm",))
+def _group_norm(im: _Importer, position: int, node: Any) -> bool:
+    """torch.onnx's GroupNorm: Reshape [0, groups, -1] → InstanceNormalization (ones, zeros) → Reshape back to
+    the input's shape → Mul gamma → Add beta (each per channel, or the scalar 1 and 0 of ``affine=False``)."""
+    t = im.values.get(node.input[0])
+    target = im.values.get(node.input[1])
+    if not isinstance(t, Tensor) or not _is_const(target) or target.size != 3 or im.rank(t) < 2 \
+            or t.perm != _cf(im.rank(t)) or not getattr(target, "readable", True):
+        return False
+    dims = im.onnx_shape(t)
+    channels = dims[0]
+    zero, groups, rest = (int(v) for v in im.numbers(node.input[1], "shape"))
+    if zero not in (0, im.batch) or rest != -1 or not isinstance(channels, int) or groups < 1 or channels % groups:
+        return False
+    norm = im.single_consumer(node.output[0])
+    if norm is None or norm[1].op_type != "InstanceNormalization" or len(norm[1].input) < 3:
+        return False
+    scale, bias = norm[1].input[1:3]
+    ones, zeros = im.values.get(scale), im.values.get(bias)
+    if not (_is_const(ones) and _is_const(zeros)) or tuple(ones.shape) != (groups,) \
+            or tuple(zeros.shape) != (groups,) or not np.all(im.value(scale) == 1) or not np.all(im.value(bias) == 0):
+        return False
+    back = im.single_consumer(norm[1].output[0])
+    if back is None or back[1].op_type != "Reshape" or not _is_const(im.values.get(back[1].input[1])):
+        return False
+    shape = [int(v) for v in im.numbers(back[1].input[1], "shape")]
+    if shape[1:] != [int(d) if isinstance(d, int) else -2 for d in dims] or shape[0] not in (0, im.batch, BATCH):
+        return False
+    nodes = [position, norm[0], back[0]]
+    out = back[1].output[0]
+    fields: dict[str, Any] = {"groups": groups, "epsilon": f32(im.attrs(norm[1]).get("epsilon", 1e-5))}
+    kept: dict[str, Any] = {}
+    for op, key, identity in (("Mul", "gamma", 1.0), ("Add", "beta", 0.0)):
+        step = im.single_consumer(out)
+        other = None if step is None or step[1].op_type != op or len(step[1].input) != 2 else \
+            step[1].input[1] if step[1].input[0] == out else step[1].input[0]
+        value = None if other is None else im.values.get(other)
+        if other is None or not _is_const(value) or not getattr(value, "readable", True) and value.size == 1:
+            fields["scale" if key == "gamma" else "center"] = False
+            continue
+        if value.size == 1 and float(im.value(other).reshape(-1)[0]) == identity:
+            fields["scale" if key == "gamma" else "center"] = False
+        elif value.size == channels and tuple(value.shape) in ((channels,) + (1,) * (len(dims) - 1),
+                                                              (1, channels) + (1,) * (len(dims) - 1)):
+            kept[key] = im.const(other, key)
+        else:
+            fields["scale" if key == "gamma" else "center"] = False
+            break
+        assert step is not None
+        nodes.append(step[0])
+        out = step[1].output[0]
+    if "gamma" not in kept and "beta" in kept:
+        return False  # an Add of beta with no Mul before it: not how torch writes GroupNorm
+    im.done.update(nodes)
+    x = im.cf_input(node.input[0])
+    im.node = im.graph.node[nodes[-1]]
+    layer = im.emit("groupnorm", im.node_name(im.node), [x], **fields)
+    for key, value in kept.items():
+        im.keep(f"{layer}.{key}", lambda value=value: im.loaded(value).reshape(-1))
+    im.values[out] = Tensor(layer, _cf(len(im.shapes[x])))
+    return True

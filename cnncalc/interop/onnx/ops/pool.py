@@ -23,7 +23,7 @@ def _pool(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
         raise im.fail("pooling without kernel_shape")
     rank = len(kernel)
     fields: dict[str, Any] = {"kernel": _sizes(kernel), "stride": _sizes(attrs.get("strides", [1] * rank)),
-                              "padding": _pads(attrs, rank, im)}
+                              "padding": _pads(attrs, rank, im, im.shapes[x][:-1], kernel)}
     if attrs.get("ceil_mode", 0):
         fields["ceil_mode"] = True
     if any(d != 1 for d in attrs.get("dilations", [1] * rank)):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..graph import BATCH, _cf, _identity
 from ..registry import handles
-from ..values import Tensor, _is_const
+from ..values import Tensor, _is_const, np
 from .common import _axis, _sizes
 
 if TYPE_CHECKING:
@@ -92,9 +92,13 @@ def _transpose(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
     im.values[node.output[0]] = Tensor(t.layer, tuple(t.perm[p - 1] for p in perm[1:]), im.node_name(node))
 
 
-@handles("Concat", makes=("concat",))
+@handles("Concat", makes=("concat", "class_token"))
 def _concat(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    tensors = [im.tensor(n) for n in node.input if n]
+    names = [n for n in node.input if n]
+    if len(names) == 2 and _is_const(im.values.get(names[0])) and isinstance(im.values.get(names[1]), Tensor):
+        _class_token(im, node, attrs, *names)
+        return
+    tensors = [im.tensor(n) for n in names]
     rank = im.rank(tensors[0])
     axis = _axis(im, attrs, "axis", 1, rank + 1)
     if axis == 0:
@@ -107,6 +111,28 @@ def _concat(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
         return
     layer = im.emit("concat", im.node_name(node), layers, axis=-1 if cn_axis == rank - 1 else cn_axis)
     im.finish(node, layer, perm)
+
+
+def _class_token(im: _Importer, node: Any, attrs: dict[str, Any], token_name: str, x_name: str) -> None:
+    """A learned token put before the tokens: Concat([token, x], axis 1) on [N, T, d], the token [1, 1, d] (an
+    Expand of it over the batch folded to the batch's copies, as torch.onnx writes ViT's class token)."""
+    t = im.tensor(x_name)
+    token = im.const(token_name, "token")
+    rank = im.rank(t)
+    axis = _axis(im, attrs, "axis", 1, rank + 1)
+    d = im.onnx_shape(t)[-1] if rank == 2 else None
+    batch = {1, im.batch} if im.batch > 0 else {1}
+    if rank != 2 or axis != 1 or t.perm != (0, 1) or token.ndim != 3 or int(token.shape[0]) not in batch \
+            or int(token.shape[1]) != 1 or int(token.shape[2]) != d:
+        raise im.fail(f"Concat of a constant of shape {list(token.shape)} before computed tokens is supported as a "
+                      "class token", expected=f"a [1, 1, {d if d is not None else 'd'}] constant before [N, T, d] "
+                      "tokens, axis 1")
+    if token.shape[0] > 1 and getattr(token, "readable", True) and \
+            not np.all(im.value(token_name) == im.value(token_name)[:1]):
+        raise im.fail("the class token differs between batch entries", hint="one token shared by every sample")
+    layer = im.emit("class_token", im.node_name(node), [t.layer])
+    im.keep(f"{layer}.weight", lambda: im.loaded(token)[0, 0].copy())
+    im.finish(node, layer, (0, 1))
 
 
 def _slice_layer(im: _Importer, base: str, t: Tensor, onnx_axis: int, start: int, stop: int | None,

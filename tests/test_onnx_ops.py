@@ -1,0 +1,201 @@
+"""Operators and patterns as torch.onnx (both exporters) and ONNX itself write them, imported and run: the
+fixtures of tests/data/onnx/ops/ (made by its make.py with PyTorch's numbers in expected.json), and graphs
+built here for ONNX's own settings, each against onnxruntime; patterns also in other node orders."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper
+
+from cnncalc import analyse
+from cnncalc.errors import CnnCalcError
+from cnncalc.interop.onnx_import import import_model, network_of
+from cnncalc.run.executor import run
+
+FIXTURES = Path(__file__).parent / "data" / "onnx" / "ops"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
+#: the layer types each fixture imports as (besides its conv, linear or permute)
+MADE = {"gelu": {"gelu"}, "gelu_tanh": {"gelu"}, "hardswish": {"hardswish"}, "hardsigmoid": {"hardsigmoid"},
+        "mish": {"mish"}, "silu": {"silu"}, "elu": {"elu"}, "selu": {"selu"}, "hardtanh": {"clip"},
+        "instance_norm": {"groupnorm"}, "instance_norm_affine": {"groupnorm"}, "group_norm": {"groupnorm"},
+        "group_norm_plain": {"groupnorm"}, "class_token": {"dense", "class_token", "position_embedding"}}
+
+
+def _ort(model, x):
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]
+
+
+def _cnncalc(model, x):
+    imported = import_model(model, "m")
+    network = network_of(imported, "m")
+    return imported, network, run(network, x, imported.weights).output
+
+
+def _channels_last(y):
+    return np.moveaxis(y, 1, -1) if y.ndim == 4 else y
+
+
+def _close(got, want, rtol=1e-5):
+    scale = np.abs(want).max()
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= rtol * scale, np.abs(got - want).max() / scale
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_torch_fixture_imports_with_torchs_numbers_and_runs_as_onnxruntime(stem):
+    model = onnx.load(str(FIXTURES / f"{stem}.onnx"))
+    expected = EXPECTED[stem]
+    shape = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    x = np.random.default_rng(0).standard_normal(shape)
+    _imported, network, got = _cnncalc(model, np.moveaxis(x, 1, -1) if len(shape) == 4 else x)
+    summary = analyse(network)
+    assert summary.params == expected["params"]
+    want = _ort(model, x)
+    assert list(summary.records[-1].output_shape) == list(_channels_last(want).shape[1:])
+    assert {layer.type for layer in network.layers} - {"conv"} == MADE[stem.rsplit("-", 1)[0]]
+    _close(got, _channels_last(want))
+
+
+def test_the_fixtures_are_what_each_exporter_writes():
+    # the patterns, not single operators, where the exporter writes them so
+    assert "Erf" in EXPECTED["gelu-legacy13"]["operators"] and "Erf" in EXPECTED["gelu-dynamo18"]["operators"]
+    assert EXPECTED["gelu-dynamo20"]["operators"] == ["Conv", "Gelu"]
+    assert "Pow" in EXPECTED["gelu_tanh-dynamo18"]["operators"] and "Tanh" in EXPECTED["gelu_tanh-legacy13"]["operators"]
+    assert "InstanceNormalization" in EXPECTED["group_norm-legacy17"]["operators"]
+    assert EXPECTED["hardswish-legacy13"]["operators"] == ["Conv", "HardSigmoid", "Mul"]
+    assert EXPECTED["mish-legacy13"]["operators"] == ["Conv", "Mul", "Softplus", "Tanh"]
+    # PyTorch's counts: InstanceNorm2d(4) has none, affine=True 8; GroupNorm(2, 4) 8, affine=False none
+    assert EXPECTED["instance_norm-legacy13"]["params"] == EXPECTED["group_norm_plain-legacy13"]["params"] == 112
+    assert EXPECTED["instance_norm_affine-legacy13"]["params"] == EXPECTED["group_norm-legacy17"]["params"] == 120
+
+
+# ---------------------------------------------------------------- any node order
+
+
+def _topological_orders(nodes, count, seed):
+    """``count`` random topological orders of ``nodes`` (Kahn's algorithm, a random ready node each step)."""
+    rng = random.Random(seed)
+    made = {o for n in nodes for o in n.output}
+    orders = []
+    for _ in range(count):
+        done: set[str] = set()
+        left = list(nodes)
+        order = []
+        while left:
+            ready = [n for n in left if all(i in done or i not in made for i in n.input)]
+            pick = rng.choice(ready)
+            left.remove(pick)
+            order.append(pick)
+            done.update(pick.output)
+        orders.append(order)
+    return orders
+
+
+@pytest.mark.parametrize("stem", ["gelu-legacy13", "gelu-dynamo18", "gelu_tanh-legacy13", "gelu_tanh-dynamo18",
+                                  "mish-legacy13", "hardswish-legacy13", "group_norm-legacy17",
+                                  "group_norm-dynamo18", "class_token-legacy17"])
+def test_patterns_match_in_any_topological_order(stem):
+    model = onnx.load(str(FIXTURES / f"{stem}.onnx"))
+    baseline = import_model(model, "m")
+    for k, order in enumerate(_topological_orders(list(model.graph.node), 6, seed=len(stem))):
+        shuffled = onnx.ModelProto()
+        shuffled.CopyFrom(model)
+        del shuffled.graph.node[:]
+        shuffled.graph.node.extend(order)
+        imported = import_model(shuffled, "m")
+        assert [(e["type"], e.get("approximate")) for e in imported.spec["layers"]] == \
+            [(e["type"], e.get("approximate")) for e in baseline.spec["layers"]], k
+        assert all(np.array_equal(imported.weights[key], baseline.weights[key]) for key in baseline.weights)
+
+
+# ---------------------------------------------------------------- ONNX's own settings
+
+
+def _graph_model(nodes, in_shape, out_shape, initializers=(), opset=17):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], list(initializers))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _scalar(name, value):
+    return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+
+def _weight(name, shape, seed=0):
+    return numpy_helper.from_array(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), name)
+
+
+NATIVE = {
+    "hardsigmoid_default": ([helper.make_node("HardSigmoid", ["x"], ["y"])], "hardsigmoid", {"alpha": 0.2}),
+    "clip_0_4": ([helper.make_node("Clip", ["x", "lo", "hi"], ["y"])], "clip", {"min": 0.0, "max": 4.0}),
+    "clip_signed": ([helper.make_node("Clip", ["x", "lo2", "hi"], ["y"])], "clip", {"min": -1.5, "max": 4.0}),
+    "elu_half": ([helper.make_node("Elu", ["x"], ["y"], alpha=0.5)], "elu", {"alpha": 0.5}),
+    "selu": ([helper.make_node("Selu", ["x"], ["y"])], "selu", {}),
+    "gelu_tanh": ([helper.make_node("Gelu", ["x"], ["y"], approximate="tanh")], "gelu", {"approximate": "tanh"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NATIVE))
+def test_onnx_activation_settings_import_exactly(case):
+    nodes, kind, fields = NATIVE[case]
+    model = _graph_model(nodes, [2, 5, 3], [2, 5, 3], [_scalar("lo", 0.0), _scalar("hi", 4.0), _scalar("lo2", -1.5)],
+                         opset=20)
+    x = np.random.default_rng(5).standard_normal((2, 5, 3)) * 4
+    imported, _network, got = _cnncalc(model, x)
+    layer = imported.spec["layers"][-1]
+    assert layer["type"] == kind and {k: layer[k] for k in fields} == fields
+    _close(got, _ort(model, x))
+
+
+@pytest.mark.parametrize("node, attribute, value", [
+    (helper.make_node("Selu", ["x"], ["y"], gamma=2.0), "gamma", "2.0"),
+    (helper.make_node("Gelu", ["x"], ["y"], approximate="sigmoid"), "approximate", "sigmoid"),
+    (helper.make_node("Clip", ["x", "lo2"], ["y"]), "max", "none"),
+])
+def test_a_setting_without_an_exact_layer_is_refused_by_attribute_and_value(node, attribute, value):
+    node.name = "act"
+    model = _graph_model([node], [1, 4], [1, 4], [_scalar("lo2", -1.5)], opset=20)
+    with pytest.raises(CnnCalcError, match=f"node 'act'.*attribute '{attribute}' = {value}"):
+        import_model(model, "m")
+    lenient = import_model(model, "m", lenient=True)
+    assert lenient.flagged and lenient.spec["layers"][-1]["type"] == "dropout"
+
+
+def test_same_lower_conv_and_pool_as_onnxruntime():
+    # (onnxruntime refuses dilation with SAME_*: tests/test_rules_onnx_helpers.py checks that rule)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], auto_pad="SAME_LOWER", strides=[2, 1]),
+             helper.make_node("MaxPool", ["c"], ["y"], auto_pad="SAME_LOWER", kernel_shape=[2, 3])]
+    model = _graph_model(nodes, [1, 3, 7, 6], [1, 4, 4, 6], [_weight("w", (4, 3, 4, 2))])
+    x = np.random.default_rng(6).standard_normal((1, 3, 7, 6))
+    imported, _, got = _cnncalc(model, np.moveaxis(x, 1, -1))
+    # rows: n 7, s 2, k 4 → out 4, total 6 + 3 + 1 − 7 = 3, two before; columns: k 2 → total 1, before
+    assert imported.spec["layers"][0]["padding"] == [[2, 1], [1, 0]]
+    _close(got, _channels_last(_ort(model, x)))
+
+
+@pytest.mark.parametrize("auto_pad, out", [("NOTSET", [10, 9]), ("SAME_UPPER", [10, 9]), ("NOTSET", [11, 8])])
+def test_conv_transpose_output_shape_as_onnxruntime(auto_pad, out):
+    node = helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2], output_shape=out,
+                            auto_pad=auto_pad)
+    model = _graph_model([node], [1, 3, 5, 4], [1, 2, *out], [_weight("w", (3, 2, 3, 4)), _weight("b", (2,), 1)])
+    x = np.random.default_rng(7).standard_normal((1, 3, 5, 4))
+    _, network, got = _cnncalc(model, np.moveaxis(x, 1, -1))
+    assert list(analyse(network).records[-1].output_shape) == [*out, 2]
+    _close(got, _channels_last(_ort(model, x)))
+
+
+def test_conv_transpose_output_shape_past_the_unpadded_size_is_refused():
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], output_shape=[9, 9], name="up")
+    model = _graph_model([node], [1, 3, 5, 4], [1, 2, 9, 9], [_weight("w", (3, 2, 3, 4))])
+    with pytest.raises(CnnCalcError, match="node 'up'.*'output_shape' = \\[9, 9\\] is larger"):
+        import_model(model, "m")
