@@ -24,7 +24,8 @@ from .base import Inference, Layer
 MODULES = {
     "relu": "activation", "relu6": "activation", "elu": "activation", "gelu": "activation", "silu": "activation",
     "sigmoid": "activation", "tanh": "activation", "normalize": "activation", "hardswish": "activation",
-    "hardsigmoid": "activation", "mish": "activation", "softplus": "activation", "leaky_relu": "activation",
+    "hardsigmoid": "activation", "mish": "activation", "softplus": "activation", "selu": "activation",
+    "clip": "activation", "leaky_relu": "activation",
     "softmax": "activation", "dropout": "activation", "prelu": "activation", "layer_scale": "activation",
     "add": "merge", "multiply": "merge", "subtract": "merge", "maximum": "merge", "minimum": "merge",
     "average": "merge", "concat": "merge", "attention": "attention", "conv": "conv", "conv1d": "conv",
