@@ -189,6 +189,8 @@ def test_a_symbolic_table_never_overflows_its_width(cli, tmp_path, width):
         code, out, _ = cli("summary", str(spec), "--width", str(width), *explain)
         assert code == 0 and max(map(len, out.splitlines())) <= width
         assert "".join(out.split()).count("600*floor((n+7)/8)**2") >= 1  # wrapped, not cut
+        rule = next(line for line in out.splitlines() if set(line.strip()) == {"─"})
+        assert len(rule) >= width - 4  # the columns give way a character at a time: the table fills the width
 
 
 def test_the_terminal_width_is_used_on_a_terminal_only(monkeypatch):

@@ -101,8 +101,8 @@ def test_a_gemm_weight_that_does_not_fit_says_what_would():
     model = _model(nodes, [1, 6], (_const("w", np.ones((5, 3)), np.float32),))
     with pytest.raises(CnnCalcError) as caught:
         import_model(model)
-    assert "dense weight does not fit the input" in str(caught.value)
-    assert "[5, 3]" in str(caught.value) and "[6, units]" in str(caught.value)
+    assert str(caught.value) == ("<model>: node '?' (MatMul, inputs ['x', 'w']): dense weight does not fit the "
+                                 "input (got [5, 3], expected [6, units])")
 
 
 def test_a_non_integer_attribute_is_named_with_its_value():
@@ -191,20 +191,23 @@ def test_an_exported_adaptive_pool_is_valid_onnx():
     assert body["AdaptiveAvgPool2d"] == ["Einsum", "Einsum"]  # one product per spatial axis
 
 
-def test_exported_code_carries_the_seeded_weights_of_run():
-    """`export --weights` without a file writes the weights `cnncalc run` seeds (seed 0)."""
-    from cnncalc.interop.codegen import export_code  # noqa: F401  (the driver the exporters share)
-    from cnncalc.interop.pytorch_export import export_pytorch
-    from cnncalc.run.executor import gather_weights
+def test_export_lists_every_layer_it_cannot_write():
+    """A Keras export of layers Keras has no equivalent for names each with its reason, at most ten."""
+    from cnncalc.interop.keras_export import export_keras
 
-    network = loads_spec("input: [4, 4, 2]\nlayers: [{type: conv, filters: 3, kernel: 3}]\n")
-    weights: dict[str, Any] = {}
-    export_pytorch(network, weights=weights)
-    expected: dict[str, Any] = {}
-    gather_weights(analyse(network), expected, seed=0, dtype="float64")
-    assert set(weights) == set(expected)
-    for key, value in expected.items():
-        np.testing.assert_array_equal(weights[key], value)
+    layers = "".join(f"  - {{type: gelu, name: g{k}, approximate: tanh}}\n" for k in range(12))
+    with pytest.raises(CnnCalcError) as caught:
+        export_keras(loads_spec("input: [4, 4, 2]\nlayers:\n" + layers))
+    message = caught.value.message
+    assert message.startswith("cannot export to Keras: 12 layer(s) have no equivalent: layer 1 'g0' (gelu): ")
+    assert "'g9'" in message and "'g10'" not in message and message.endswith(" …")
+
+
+def test_pytorch_code_applies_a_fused_activation_to_the_layer():
+    from cnncalc.interop.pytorch_export import export_pytorch
+
+    code = export_pytorch(loads_spec("input: [6]\nlayers: [{type: dense, name: fc, units: 3, activation: sigmoid}]\n"))
+    assert "torch.sigmoid(self.fc(x))" in code
 
 
 def test_keras_code_names_the_padding_layer_after_its_conv():
@@ -236,3 +239,41 @@ def test_the_zoo_round_trips_through_onnx_with_its_totals():
     network = load_spec("lenet5")
     imported = import_model(export_onnx(network, seed=0))
     assert analyse(loads_spec(_spec_text(imported))).params == analyse(network).params == 62_958
+
+
+def test_a_per_channel_factor_with_a_batch_axis_is_a_layer_scale():
+    """Mul by a constant [1, C, 1, 1] (torch's per-channel factor, batch axis kept) on an NCHW tensor."""
+    factor = _const("k", np.arange(1.0, 5.0).reshape(1, 4, 1, 1), np.float32)
+    imported = import_model(_model([helper.make_node("Mul", ["x", "k"], ["y"])], [1, 4, 3, 3], (factor,)))
+    assert [layer["type"] for layer in imported.spec["layers"]] == ["layer_scale"]
+    np.testing.assert_array_equal(next(iter(imported.weights.values())), [1.0, 2.0, 3.0, 4.0])
+
+
+def test_squeeze_and_broadcast_folds_follow_numpy():
+    """The constant folds' shapes: Squeeze by its axes input (opset 13) or attribute (before), and the size a
+    broadcasting fold will make, worked out before numpy allocates it."""
+    from cnncalc.interop.onnx.graph import _fold_squeeze, _folded_dims
+
+    value = np.zeros((1, 3, 1))
+    assert _fold_squeeze([value, np.array([2])], {})[0].shape == (1, 3)
+    assert _fold_squeeze([value, None], {"axes": [0]})[0].shape == (3, 1)
+    assert _fold_squeeze([value], {})[0].shape == (3,)
+    a, b = np.zeros((3, 1)), np.zeros((1, 4))
+    for op in ("Add", "Sub", "Mul", "Div", "Equal"):
+        assert _folded_dims(op, [a, b], {}) == list(np.broadcast_shapes(a.shape, b.shape)) == [3, 4], op
+    assert _folded_dims("Where", [np.zeros((2, 1, 1)), a, b], {}) == [2, 3, 4]
+
+
+def test_a_one_panel_figure_without_its_output_keeps_the_whole_input_title():
+    from cnncalc.render.convfig import svg
+
+    figure = conv_figure_for_title()
+    drawn = svg(figure, show_output=False)
+    assert "convolution: n = 5, k = 3, p = 1, s = 2, d = 1</text>" in drawn
+    assert "→ output" not in drawn
+
+
+def conv_figure_for_title():
+    from cnncalc.render.convfig import conv_figure
+
+    return conv_figure(5, 3, padding=1, stride=2)
