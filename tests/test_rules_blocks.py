@@ -485,7 +485,8 @@ def test_pool_stride_null_means_the_kernel_and_transpose_macs_line():
     pool = analyse(loads_spec("input: [4, 4, 1]\nlayers: [{type: maxpool, kernel: 2, stride: null}]")).records[0]
     assert pool.output_shape == (2, 2, 1)
     up = analyse(loads_spec("input: [3, 3, 1]\nlayers: [{type: conv_transpose, filters: 1, kernel: 2, stride: 2}]"))
-    assert up.records[0].explain[-1] == "MACs: 3·3·1·2·2·1 = 36 (input-side count)"
+    assert up.records[0].explain[-2:] == ["MACs: 3·3·1·2·2·1 = 36 (input-side count)",
+                                          "RF: r = r_prev + (⌈k_eff/s⌉ − 1)·j_prev = 1 + (1 − 1)·1 = 1, j = j_prev/s = 1/2 = 0.5"]
 
 
 def test_error_lines_show_got_and_expected_each_when_given():

@@ -288,7 +288,7 @@ def test_reshape(shape, want):
     summary = analyse(loads_spec(f"input: [2, 3, 4]\nlayers: [{{type: reshape, shape: {shape}}}]"))
     record = summary.records[0]
     assert record.output_shape == want and record.receptive_field is None
-    assert record.explain == [f"24 values as {list(want)}"]
+    assert record.explain == [f"24 values as {list(want)}", "RF: global (every output value depends on the whole input)"]
     x = position_input(2, 3, 4)
     np.testing.assert_array_equal(run(summary.network, x).output, x.reshape(want), err_msg="row-major, as NumPy")
 
