@@ -9,6 +9,10 @@ from typer.testing import CliRunner
 
 from cnncalc.cli import app
 
+# tests/data holds fixtures and the scripts that made them (several named make.py, some importing torch or
+# Keras): none is a test module, and --doctest-modules would import each under one clashing name
+collect_ignore_glob = ["data/*"]
+
 # CI runs every property test on the same examples each time (a red CI is then a real failure, and a green
 # one cannot hide a seed that fails), and prints how to reproduce a failure. Locally, random examples keep
 # finding new cases: `--hypothesis-seed=N` replays one run, `HYPOTHESIS_PROFILE=ci` runs as CI does.
