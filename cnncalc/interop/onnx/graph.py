@@ -63,6 +63,33 @@ def _cycle(nodes: list[Any], producers: dict[str, int], consumers: dict[str, lis
     return cycle[first:] + cycle[:first]
 
 
+def topological_order(nodes: list[Any], producers: dict[str, int], consumers: dict[str, list[int]]) -> list[int]:
+    """The nodes' positions in an order where each comes after the nodes computing its inputs, the file's
+    order kept where it already is one (a graph with a cycle is refused before).
+
+    >>> from types import SimpleNamespace as N
+    >>> nodes = [N(input=["a"], output=["y"]), N(input=["x"], output=["a"]), N(input=["x"], output=["b"])]
+    >>> topological_order(nodes, {"y": 0, "a": 1, "b": 2}, {"a": [0], "x": [1, 2]})
+    [1, 0, 2]
+    """
+    import heapq
+
+    waiting = [sum(1 for name in node.input if name in producers) for node in nodes]
+    ready = [k for k, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        k = heapq.heappop(ready)
+        order.append(k)
+        for name in dict.fromkeys(nodes[k].output):
+            if producers.get(name) == k:
+                for user in consumers.get(name, []):
+                    waiting[user] -= 1
+                    if waiting[user] == 0:
+                        heapq.heappush(ready, user)
+    return order
+
+
 # ---------------------------------------------------------------- constant folding
 
 
@@ -190,13 +217,18 @@ def fold(im: _Importer, node: Any) -> None:
 
 
 def shape_of(im: _Importer, node: Any) -> None:
-    """A Shape node's value, from the tensor's shape (the batch as :data:`BATCH`)."""
-    t = im.tensor(node.input[0])
-    dims = im.onnx_shape(t)
-    if not all(isinstance(d, int) for d in dims):
-        raise im.fail("a shape computation over a symbolic size cannot be folded",
-                      hint="export the model with fixed spatial sizes")
-    shape = np.array([BATCH, *dims], dtype=np.int64)
+    """A Shape node's value, from the tensor's shape (the batch as :data:`BATCH`), or a constant's (its
+    values unread)."""
+    value = im.values.get(node.input[0])
+    if value is not None and not isinstance(value, Tensor):
+        shape = np.array(value.shape, dtype=np.int64)
+    else:
+        t = im.tensor(node.input[0])
+        dims = im.onnx_shape(t)
+        if not all(isinstance(d, int) for d in dims):
+            raise im.fail("a shape computation over a symbolic size cannot be folded",
+                          hint="export the model with fixed spatial sizes")
+        shape = np.array([BATCH, *dims], dtype=np.int64)
     attrs = im.attrs(node)
     start, end = attrs.get("start", 0), attrs.get("end", None)
     im.values[node.output[0]] = shape[start:end]
