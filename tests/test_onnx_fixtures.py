@@ -20,10 +20,11 @@ HERE = Path(__file__).parent / "data" / "onnx"
 FIXTURES = json.loads((HERE / "fixtures.json").read_text())
 
 
-def _layout(array: np.ndarray, rank: int) -> np.ndarray:
-    """An NCHW (or NCL) array as cnncalc holds it, channels last; an imported model's output comes out
-    channels last when it has the input's rank (``rank``), else in ONNX's order."""
-    return np.moveaxis(array, 1, -1) if array.ndim >= 3 and array.ndim == rank else array
+def _layout(array: np.ndarray, rank: int, channels_first: bool) -> np.ndarray:
+    """An NCHW (or NCL) array as cnncalc holds it, channels last, when the model reads its input channels first;
+    an imported model's output comes out channels last when it has the input's rank (``rank``), else in
+    ONNX's order."""
+    return np.moveaxis(array, 1, -1) if channels_first and array.ndim == rank else array
 
 
 def imported_run(name: str, lenient: bool = False) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -33,8 +34,9 @@ def imported_run(name: str, lenient: bool = False) -> tuple[np.ndarray, np.ndarr
     imported = import_onnx(path, lenient=lenient)
     network = network_of(imported, path)
     x = saved["x"]
-    out = run(network, _layout(x.astype(np.float64), x.ndim), imported.weights).output
-    return out, _layout(saved["y"], x.ndim), analyse(network).params, int(saved["params"])
+    first = list(imported.spec["input"]) != list(x.shape[1:])  # read channels first
+    out = run(network, _layout(x.astype(np.float64), x.ndim, first), imported.weights).output
+    return out, _layout(saved["y"], x.ndim, first), analyse(network).params, int(saved["params"])
 
 
 def test_the_fixtures_cover_both_exporters_and_stay_small():

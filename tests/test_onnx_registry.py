@@ -156,6 +156,27 @@ def _reduce_axes_input_model() -> Any:
     return _model(nodes, [1, 4, 6, 6], [1, 4, 6], [axes], opset=18)
 
 
+def _dynamo_model() -> Any:
+    """torch.onnx's dynamo forms: a chunk as SplitToSequence and SequenceAt, the exact gelu with its half first."""
+    def scalar(name: str, value: float) -> Any:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float32)))
+
+    nodes = [scalar("root2", 2 ** 0.5), scalar("one", 1.0), scalar("half", 0.5),
+             helper.make_node("Constant", [], ["two"], value=numpy_helper.from_array(np.array(2, np.int64))),
+             helper.make_node("Constant", [], ["first"], value=numpy_helper.from_array(np.array(0, np.int64))),
+             helper.make_node("Constant", [], ["second"], value=numpy_helper.from_array(np.array(-1, np.int64))),
+             helper.make_node("SplitToSequence", ["x", "two"], ["parts"], name="split", axis=1),
+             helper.make_node("SequenceAt", ["parts", "first"], ["a"], name="a"),
+             helper.make_node("SequenceAt", ["parts", "second"], ["b"], name="b"),
+             helper.make_node("Concat", ["b", "a"], ["c"], name="swap", axis=1),
+             helper.make_node("Div", ["c", "root2"], ["d"], name="scaled"),
+             helper.make_node("Erf", ["d"], ["e"], name="erf"),
+             helper.make_node("Add", ["e", "one"], ["f"], name="plus"),
+             helper.make_node("Mul", ["half", "f"], ["g"], name="halved"),
+             helper.make_node("Mul", ["c", "g"], ["y"], name="gelu")]
+    return _model(nodes, [1, 4, 3, 3], [1, 4, 3, 3], [], opset=18)
+
+
 def _resize_model() -> Any:
     """Resize as torch.onnx writes nearest (scales) and bilinear (sizes) upsampling."""
     scales = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")
@@ -238,6 +259,14 @@ layers:
   - {type: class_token, name: ct}
   - {type: attention, name: at, heads: 2}
 """],
+    "dynamo": [(_dynamo_model, """
+input: [3, 3, 4]
+layers:
+  - {type: slice, name: a, axis: -1, start: 0, stop: 2}
+  - {type: slice, name: b, inputs: input, axis: -1, start: 2, stop: 4}
+  - {type: concat, name: swap, inputs: [b, a]}
+  - {type: gelu, name: gelu}
+""")],
     "legacy": [(_legacy_model, """
 input: [6, 6, 4]
 layers:

@@ -5,6 +5,9 @@ node, the attribute and its value. Small models are built with ``onnx.helper``; 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -219,3 +222,26 @@ def test_layernorm_parameters_of_ones_and_zeros_still_count(tmp_path):
     assert _params(model, tmp_path) == 56
     trained = _layernorm(np.full(8, 2.0), np.full(8, 0.5), "c_scale", "c_bias", constants=True)
     assert _params(trained, tmp_path) == 56  # constants other than ones and zeros are the layer's weights
+
+
+# ---------------------------------------------------------------- torch's files (tests/data/onnx/) in onnxruntime
+
+FIXTURES_DIR = Path(__file__).parent / "data" / "onnx"
+FIXTURES = json.loads((FIXTURES_DIR / "fixtures.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(n for n, entry in FIXTURES.items() if entry["expected"] == "exact"))
+def test_each_torch_fixture_imports_to_onnxruntime_numbers(name):
+    path = str(FIXTURES_DIR / f"{name}.onnx")
+    x = np.load(FIXTURES_DIR / f"{name}.npz")["x"]
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])  # reads the .data file beside it
+    expected = session.run(None, {session.get_inputs()[0].name: x})[0]
+    imported = import_onnx(path)
+    network = network_of(imported, path)
+    first = list(imported.spec["input"]) != list(x.shape[1:])  # read channels first
+    layout = (lambda a: np.moveaxis(a, 1, -1)) if first else (lambda a: a)
+    out = run(network, layout(x.astype(np.float64)), imported.weights).output
+    if expected.ndim == x.ndim:  # an output of the input's rank comes out channels last
+        expected = layout(expected)
+    assert out.shape == expected.shape
+    assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()

@@ -99,6 +99,8 @@ class _Importer:
         self.done: set[int] = set()
         self.flagged: list[str] = []
         self.parameters: set[str] = set()  # constants that are the model's parameters (:meth:`parameter`)
+        #: a SplitToSequence's output → (the tensor, the ONNX axis, each part's (start, stop)): ops.dynamo
+        self.sequences: dict[str, tuple[Tensor, int, list[tuple[int, int]]]] = {}
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
         self.node: Any = None
         self.position = 0  # the node being handled

@@ -81,6 +81,22 @@ class NormedRows(nn.Module):
         return self.norm(self.conv(x))
 
 
+class Chunked(nn.Module):
+    """``chunk`` then ``cat`` the other way round (the dynamo exporter: SplitToSequence, SequenceAt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.conv(x).chunk(2, dim=1)
+        return torch.cat((b, a), 1)
+
+
+def gelu_mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 3))
+
+
 def layernorm_without_affine() -> nn.Module:
     return nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8, elementwise_affine=False))
 
@@ -105,6 +121,9 @@ FIXTURES = {
     "antialias_dynamo": (lambda: Resized(size=(2, 2), mode="bilinear", antialias=True), (1, 3, 4, 4), "dynamo", 18,
                          ["antialias", "1"]),
     "layernorm_rows_dynamo": (NormedRows, (1, 3, 6, 6), "dynamo", 18, "exact"),
+    "chunk_dynamo": (Chunked, (1, 3, 2, 3), "dynamo", 18, "exact"),
+    "gelu_dynamo": (gelu_mlp, (1, 5, 4), "dynamo", 18, "exact"),
+    "gelu_legacy": (gelu_mlp, (1, 5, 4), "legacy", 17, "exact"),
     "layernorm_no_affine_dynamo": (layernorm_without_affine, (1, 4), "dynamo", 18, "exact"),
     "layernorm_no_affine_legacy": (layernorm_without_affine, (1, 4), "legacy", 17, "exact"),
 }
