@@ -6,6 +6,7 @@ node, the attribute and its value. Small models are built with ``onnx.helper``; 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ def _cnncalc(model, tmp_path, x, lenient=False):
     imported = import_onnx(path, lenient=lenient)
     network = network_of(imported, path)
     out = run(network, _channels_last(x.astype(np.float64)), imported.weights).output
-    return np.moveaxis(out, -1, 1) if out.ndim >= 3 else out
+    return np.moveaxis(out, -1, 1) if out.ndim >= 3 and out.ndim == x.ndim else out  # an output of the input's
+    # rank comes out channels last, any other in ONNX's order
 
 
 def _refused(model, tmp_path, *words):
@@ -245,3 +247,115 @@ def test_each_torch_fixture_imports_to_onnxruntime_numbers(name):
         expected = layout(expected)
     assert out.shape == expected.shape
     assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+# ---------------------------------------------------------------- reductions in every opset form
+
+
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceMax"])
+@pytest.mark.parametrize("opset", [13, 18])
+@pytest.mark.parametrize("axes", [[2, 3], [-2, -1], [2], [3]])
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_a_spatial_reduction_is_pooling(tmp_path, op, opset, axes, keepdims):
+    initializers, inputs, attributes = [], ["x"], {"keepdims": keepdims}
+    if opset >= 18:  # the axes are an input from opset 18
+        initializers.append(numpy_helper.from_array(np.array(axes, dtype=np.int64), "axes"))
+        inputs.append("axes")
+    else:
+        attributes["axes"] = axes
+    node = helper.make_node(op, inputs, ["y"], name="r", **attributes)
+    x = np.random.default_rng(6).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    shape = list(np.mean(x, axis=tuple(axes), keepdims=bool(keepdims)).shape)
+    model = _model([node], [_value("x", [2, 3, 4, 5])], [_value("y", shape)], initializers, opset=opset)
+    got, expected = _cnncalc(model, tmp_path, x), _onnxruntime(model, x)
+    assert got.shape == expected.shape
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_reductions_cnncalc_has_no_layer_for_are_refused(tmp_path):
+    axes = numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes")
+    node = helper.make_node("ReduceSum", ["x", "axes"], ["y"], name="total")
+    _refused(_model([node], [_value("x", [1, 3, 4, 4])], [_value("y", [])], [axes]), tmp_path, "'total'",
+             "ReduceSum", "no cnncalc layer")
+    node = helper.make_node("ReduceMean", ["x"], ["y"], name="channels", axes=[1])
+    _refused(_model([node], [_value("x", [1, 3, 4, 4])], [_value("y", [])], opset=13), tmp_path, "'channels'",
+             "reduces the channels")
+    node = helper.make_node("ReduceMax", ["x"], ["y"], name="everything")  # no axes: every axis, the batch too
+    _refused(_model([node], [_value("x", [1, 3, 4, 4])], [_value("y", [])], opset=13), tmp_path, "'everything'",
+             "batch axis")
+    # an attribute at opset 18: onnx.checker refuses it, and a summary (which runs without it) as well
+    node = helper.make_node("ReduceMean", ["x"], ["y"], name="old", axes=[2, 3])
+    graph = helper.make_graph([node], "g", [_value("x", [1, 3, 4, 4])], [_value("y", [])])
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), tmp_path)
+    with pytest.raises(CnnCalcError, match="'old'.*attribute 'axes' is an input of ReduceMean from opset 18"):
+        import_onnx(path, weights=False, check=False)
+
+
+def test_a_reduction_with_empty_axes_and_noop_is_the_identity(tmp_path):
+    axes = numpy_helper.from_array(np.array([], dtype=np.int64), "axes")
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["m"], name="noop", noop_with_empty_axes=1),
+             helper.make_node("Relu", ["m"], ["y"], name="r")]
+    model = _model(nodes, [_value("x", [1, 3, 4, 4])], [_value("y", [1, 3, 4, 4])], [axes])
+    x = np.random.default_rng(7).standard_normal((1, 3, 4, 4)).astype(np.float32)
+    assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x))
+
+
+# ---------------------------------------------------------------- Slice and Pad before opsets 10 and 11
+
+
+def test_slice_and_pad_with_attributes_match_onnxruntime(tmp_path):
+    nodes = [helper.make_node("Pad", ["x"], ["p"], name="pad", pads=[0, 0, 1, 2, 0, 0, 2, 1]),
+             helper.make_node("Slice", ["p"], ["s"], name="sl", starts=[1], ends=[3], axes=[1]),
+             helper.make_node("Slice", ["s"], ["y"], name="crop", starts=[1, 0], ends=[-1, 6], axes=[2, 3])]
+    model = _model(nodes, [_value("x", [1, 4, 5, 5])], [_value("y", [])], opset=9)
+    x = np.random.default_rng(8).standard_normal((1, 4, 5, 5)).astype(np.float32)
+    assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x))
+
+
+def test_pad_before_opset_11_with_a_value_is_refused(tmp_path):
+    node = helper.make_node("Pad", ["x"], ["y"], name="pad", pads=[0, 0, 1, 1, 0, 0, 1, 1], value=2.5)
+    _refused(_model([node], [_value("x", [1, 4, 5, 5])], [_value("y", [])], opset=9), tmp_path, "'pad'",
+             "value=2.5")
+
+
+# ---------------------------------------------------------------- node order
+
+
+def test_patterns_do_not_depend_on_where_the_file_puts_a_node(tmp_path):
+    """The exact gelu with its constants made by Constant nodes listed last, and the nodes in reverse: a
+    topological walk after folding reads it as one gelu layer."""
+    def scalar(name, value):
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float32)))
+
+    nodes = [helper.make_node("Div", ["x", "root2"], ["d"], name="scaled"),
+             helper.make_node("Erf", ["d"], ["e"], name="erf"),
+             helper.make_node("Add", ["e", "one"], ["f"], name="plus"),
+             helper.make_node("Mul", ["x", "f"], ["g"], name="times"),
+             helper.make_node("Mul", ["g", "half"], ["y"], name="gelu"),
+             scalar("root2", 2 ** 0.5), scalar("one", 1.0), scalar("half", 0.5)]
+    graph = helper.make_graph(nodes[::-1], "g", [_value("x", [1, 6])], [_value("y", [1, 6])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])  # not sorted: no checker
+    path = _save(model, tmp_path)
+    imported = import_onnx(path, weights=False, check=False)
+    assert [layer["type"] for layer in imported.spec["layers"]] == ["gelu"]
+    x = np.random.default_rng(9).standard_normal((1, 6))
+    assert np.allclose(run(network_of(imported, path), x).output, 0.5 * x * (1 + np.vectorize(math.erf)(x / 2 ** 0.5)))
+
+
+def test_an_output_held_channels_first_comes_out_channels_last(tmp_path):
+    """A LayerNormalization over the last axis (W) of an NCHW tensor, and a MatMul there: the spec ends
+    with a permute, so that its output is [H, W, C] as every spatial output of cnncalc."""
+    rng = np.random.default_rng(10)
+    weights = [numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "ln.weight"),
+               numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "ln.bias"),
+               numpy_helper.from_array(rng.standard_normal((5, 5)).astype(np.float32), "w")]
+    nodes = [helper.make_node("LayerNormalization", ["x", "ln.weight", "ln.bias"], ["n"], name="ln", axis=-1),
+             helper.make_node("MatMul", ["n", "w"], ["y"], name="mm")]
+    model = _model(nodes, [_value("x", [1, 3, 4, 5])], [_value("y", [1, 3, 4, 5])], weights)
+    path = _save(model, tmp_path)
+    imported = import_onnx(path)
+    network = network_of(imported, path)
+    assert network.layers[-1].type == "permute"
+    assert tuple(analyse(network).records[-1].output_shape) == (4, 5, 3)
+    x = rng.standard_normal((1, 3, 4, 5)).astype(np.float32)
+    assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x), rtol=1e-5, atol=1e-5)
