@@ -177,6 +177,15 @@ def _dynamo_model() -> Any:
     return _model(nodes, [1, 4, 3, 3], [1, 4, 3, 3], [], opset=18)
 
 
+def _as_strided_model() -> Any:
+    """torch's as_strided of a batch-1 tensor: a Reshape to one axis, then a Gather of every index in order."""
+    flat = numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")
+    indices = numpy_helper.from_array(np.arange(4, dtype=np.int64).reshape(1, 2, 2), "indices")
+    nodes = [helper.make_node("Reshape", ["x", "flat"], ["f"], name="flatten_all"),
+             helper.make_node("Gather", ["f", "indices"], ["y"], name="strided", axis=0)]
+    return _model(nodes, [1, 4, 1, 1], [1, 2, 2], [flat, indices])
+
+
 def _resize_model() -> Any:
     """Resize as torch.onnx writes nearest (scales) and bilinear (sizes) upsampling."""
     scales = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")
@@ -266,6 +275,11 @@ layers:
   - {type: slice, name: b, inputs: input, axis: -1, start: 2, stop: 4}
   - {type: concat, name: swap, inputs: [b, a]}
   - {type: gelu, name: gelu}
+"""), (_as_strided_model, """
+input: [1, 1, 4]
+layers:
+  - {type: permute, name: nchw, axes: [2, 0, 1]}
+  - {type: reshape, name: strided, shape: [2, 2]}
 """)],
     "legacy": [(_legacy_model, """
 input: [6, 6, 4]

@@ -359,3 +359,18 @@ def test_an_output_held_channels_first_comes_out_channels_last(tmp_path):
     assert tuple(analyse(network).records[-1].output_shape) == (4, 5, 3)
     x = rng.standard_normal((1, 3, 4, 5)).astype(np.float32)
     assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x), rtol=1e-5, atol=1e-5)
+
+
+def _as_strided(indices):
+    flat = numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")
+    index = numpy_helper.from_array(indices.astype(np.int64), "indices")
+    nodes = [helper.make_node("Reshape", ["x", "flat"], ["f"], name="flatten_all"),
+             helper.make_node("Gather", ["f", "indices"], ["y"], name="strided", axis=0)]
+    return _model(nodes, [_value("x", [1, 4, 3, 3])], [_value("y", list(indices.shape))], [flat, index])
+
+
+def test_as_strided_reading_every_value_in_order_is_a_reshape(tmp_path):
+    model = _as_strided(np.arange(36).reshape(1, 6, 6))  # as torch's dynamo exporter writes ConvNeXt's
+    x = np.random.default_rng(11).standard_normal((1, 4, 3, 3)).astype(np.float32)
+    assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x))
+    _refused(_as_strided(np.arange(36)[::-1].reshape(1, 36)), tmp_path, "'flatten_all'", "batch axis first")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import CnnCalcError
 from . import proto  # its caps are read when used (tests lower them)
 from .proto import FUNCTION_DOMAIN, describe_count, element_count
-from .values import Tensor, np
+from .values import Lazy, Tensor, np
 
 if TYPE_CHECKING:
     from .importer import _Importer
@@ -191,10 +191,24 @@ FOLDABLE: dict[str, Any] = {
 }
 
 
+#: folds that move a constant's values without computing new ones: a summary folds them on the shape alone
+SHAPE_ONLY = frozenset({"Identity", "Cast", "Transpose", "Unsqueeze", "Squeeze"})
+
+
 def fold(im: _Importer, node: Any) -> None:
     """A node of constants replaced by its values (:data:`FOLDABLE`), each checked against the size cap before
     numpy makes it."""
     attrs = im.attrs(node)
+    first = im.values.get(node.input[0]) if node.input else None
+    if node.op_type in SHAPE_ONLY and isinstance(first, Lazy) and not first.readable:
+        # a weight a summary leaves on disk (torch's dynamo exporter transposes a Linear's weight in the
+        # graph): the result's shape from a view of one zero, never the values
+        rest = [im.value(n) if n else None for n in node.input[1:]]
+        view = np.broadcast_to(np.zeros((), dtype=np.float32), first.shape)
+        shaped = Lazy(first.tensor, readable=False)
+        shaped.shape = tuple(FOLDABLE[node.op_type]([view, *rest], attrs)[0].shape)
+        im.values[node.output[0]] = shaped
+        return
     args = [im.value(n) if n else None for n in node.input]
     dims = _folded_dims(node.op_type, args, attrs)
     if dims is not None:  # numpy would allocate first, and a machine could swap before it refuses

@@ -99,6 +99,7 @@ class _Importer:
         self.done: set[int] = set()
         self.flagged: list[str] = []
         self.parameters: set[str] = set()  # constants that are the model's parameters (:meth:`parameter`)
+        self.stored: set[str] = set()  # constants held in initializers, the exporter's own too (:meth:`fixed`)
         #: a SplitToSequence's output → (the tensor, the ONNX axis, each part's (start, stop)): ops.dynamo
         self.sequences: dict[str, tuple[Tensor, int, list[tuple[int, int]]]] = {}
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
@@ -367,6 +368,7 @@ class _Importer:
             raise CnnCalcError("sparse initializers are not supported", file=self.source)
         for tensor in graph.initializer:
             self.values[tensor.name] = self.initializer(tensor)
+            self.stored.add(tensor.name)
             if not re.fullmatch(r"val_\d+", tensor.name):
                 self.parameters.add(tensor.name)
         inputs = [v for v in graph.input if v.name not in self.values]
@@ -412,8 +414,9 @@ class _Importer:
                 self.node, self.position = node, position
                 self.done.add(position)
                 self.checked(position, node)
-                if node.op_type in PASS_ALONG and node.input[0] in self.parameters:  # a parameter reshaped
-                    self.parameters.update(n for n in node.output if n)
+                for held in (self.parameters, self.stored):  # a parameter reshaped is one
+                    if node.op_type in PASS_ALONG and node.input[0] in held:
+                        held.update(n for n in node.output if n)
         self.node = None
 
     def channels_last(self, output: str, read: tuple[int, ...]) -> None:
@@ -431,13 +434,15 @@ class _Importer:
         a Constant node's value is not."""
         return name in self.parameters
 
-    def fixed(self, name: str, fill: float) -> bool:
+    def fixed(self, name: str, fill: float, made: bool = False) -> bool:
         """Whether ``name`` is a constant that is not a parameter (:meth:`parameter`) and holds only ``fill``:
         a scale of ones or a bias of zeros the exporter wrote for a layer that has none (torch's
         ``elementwise_affine=False``). The same values in a parameter count, as torch counts an untrained
-        layer's."""
+        layer's. ``made``: only a value computed from Constant nodes, never one in an initializer (torch's
+        optimiser stores the bias of a batchnorm it folds into a conv as ``val_<n>``, zeros when untrained)."""
         value = self.values.get(name)
-        if not _is_const(value) or self.parameter(name) or not getattr(value, "readable", True):
+        if not _is_const(value) or self.parameter(name) or made and name in self.stored \
+                or not getattr(value, "readable", True):
             return False
         return bool((self.value(name) == fill).all())
 

@@ -2,7 +2,9 @@
 
 - ``torch.chunk`` / ``split`` as ``SplitToSequence`` then one ``SequenceAt`` per part: a slice per part;
 - the exact gelu as ``x · (0.5 · (1 + erf(x/√2)))``, the half multiplied before ``x`` (the legacy exporter
-  multiplies by ``x`` first: :func:`.activation._match_gelu`).
+  multiplies by ``x`` first: :func:`.activation._match_gelu`);
+- ``as_strided`` (ConvNeXt's pooled features) as a Reshape of the whole tensor, batch included, to one axis,
+  then a Gather of constant indices: when the batch is 1 and the indices read every value in order, a reshape.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..graph import _identity
 from ..registry import handles, matches
-from ..values import Tensor
+from ..values import Tensor, _is_const, np
 from .activation import _scalar
 from .common import _axis
 from .shape import _slice_layer
@@ -91,4 +94,33 @@ def _gelu_half_first(im: _Importer, position: int, node: Any) -> bool:
     t = im.tensor(x)
     layer = im.emit("gelu", im.node_name(current), [t.layer])
     im.values[current.output[0]] = Tensor(layer, t.perm)
+    return True
+
+
+@matches("Reshape", absorbs=("Gather",), makes=("reshape",))
+def _as_strided(im: _Importer, position: int, node: Any) -> bool:
+    t, target = im.values.get(node.input[0]), im.values.get(node.input[1])
+    if not isinstance(t, Tensor) or not _is_const(target) or target.size != 1 or im.batch != 1:
+        return False
+    dims = im.onnx_shape(t)
+    if not all(isinstance(d, int) for d in dims) or int(im.value(node.input[1]).reshape(-1)[0]) not in (-1, math.prod(dims)):
+        return False
+    step = im.single_consumer(node.output[0])
+    if not step or step[1].op_type != "Gather" or step[1].input[0] != node.output[0] \
+            or int(im.attrs(step[1]).get("axis", 0)) != 0:
+        return False
+    indices = im.values.get(step[1].input[1])
+    if not _is_const(indices) or not getattr(indices, "readable", True) or indices.size != math.prod(dims) \
+            or indices.ndim < 1 or indices.shape[0] != 1:
+        return False
+    if not np.array_equal(im.value(step[1].input[1]).reshape(-1), np.arange(math.prod(dims))):
+        return False  # values in another order: refused as the Reshape of the batch it is
+    im.done.add(step[0])
+    shape = [int(d) for d in indices.shape[1:]]
+    held = im.as_perm(t, _identity(len(dims)))
+    if shape == dims:
+        im.values[step[1].output[0]] = Tensor(held, _identity(len(dims)))
+        return True
+    layer = im.emit("reshape", im.node_name(step[1]), [held], shape=shape)
+    im.values[step[1].output[0]] = Tensor(layer, _identity(len(shape)))
     return True
