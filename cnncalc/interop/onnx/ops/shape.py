@@ -28,7 +28,7 @@ def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
         return
     t = im.tensor(node.input[0])
     target = [int(d) for d in im.numbers(node.input[1], "shape")]
-    if not target or not (target[0] in (BATCH, 0, im.batch) or target[0] == -1 and -1 not in target[1:]):
+    if len(target) < 2 or not (target[0] in (BATCH, 0, im.batch) or target[0] == -1 and -1 not in target[1:]):
         raise im.fail("Reshape must keep the batch axis first", got=target[:6],
                       expected="[N or 0 or -1, ...] with the batch size first"
                       + (f" (the input's batch size is {im.batch})" if im.batch > 0 else ""))
