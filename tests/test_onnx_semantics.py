@@ -255,9 +255,10 @@ def test_each_torch_fixture_imports_to_onnxruntime_numbers(name):
 @pytest.mark.parametrize("op", ["ReduceMean", "ReduceMax"])
 @pytest.mark.parametrize("opset", [13, 18])
 @pytest.mark.parametrize("axes", [[2, 3], [-2, -1], [2], [3]])
-@pytest.mark.parametrize("keepdims", [0, 1])
+@pytest.mark.parametrize("keepdims", [0, 1, None])
 def test_a_spatial_reduction_is_pooling(tmp_path, op, opset, axes, keepdims):
-    initializers, inputs, attributes = [], ["x"], {"keepdims": keepdims}
+    initializers, inputs, attributes = [], ["x"], {} if keepdims is None else {"keepdims": keepdims}
+    keepdims = 1 if keepdims is None else keepdims  # ONNX's default
     if opset >= 18:  # the axes are an input from opset 18
         initializers.append(numpy_helper.from_array(np.array(axes, dtype=np.int64), "axes"))
         inputs.append("axes")
@@ -322,7 +323,7 @@ def test_pad_before_opset_11_with_a_value_is_refused(tmp_path):
 
 
 def test_patterns_do_not_depend_on_where_the_file_puts_a_node(tmp_path):
-    """The exact gelu with its constants made by Constant nodes listed last, and the nodes in reverse: a
+    """The exact gelu with its constants made by Constant nodes listed last, and its nodes in reverse: a
     topological walk after folding reads it as one gelu layer."""
     def scalar(name, value):
         return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float32)))
@@ -333,7 +334,9 @@ def test_patterns_do_not_depend_on_where_the_file_puts_a_node(tmp_path):
              helper.make_node("Mul", ["x", "f"], ["g"], name="times"),
              helper.make_node("Mul", ["g", "half"], ["y"], name="gelu"),
              scalar("root2", 2 ** 0.5), scalar("one", 1.0), scalar("half", 0.5)]
-    graph = helper.make_graph(nodes[::-1], "g", [_value("x", [1, 6])], [_value("y", [1, 6])])
+    # the pattern's nodes last to first, the constants after them all: Div is ready before the Constant
+    # nodes of 1 and 0.5, so only folding every constant first lets the pattern see them
+    graph = helper.make_graph(nodes[4::-1] + nodes[5:], "g", [_value("x", [1, 6])], [_value("y", [1, 6])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])  # not sorted: no checker
     path = _save(model, tmp_path)
     imported = import_onnx(path, weights=False, check=False)
