@@ -6,7 +6,8 @@ Run (needs torch, torchvision, onnxscript and onnxruntime; minutes per model on 
     python benchmarks/bench_torchvision_import.py                       # every model, both exporters, opsets 17 and 20
     python benchmarks/bench_torchvision_import.py resnet18 vit_b_16 --opset 17 --exporter dynamo
 
-Each model (random weights, batchnorm statistics drawn as a trained model's, ``eval()``) is exported with torch's default exporter (``dynamo``, as it is:
+Each model (random weights, batchnorm statistics and biases drawn as a trained model's: torch's optimiser
+leaves out a bias of zeros, as an untrained model's are; ``eval()``) is exported with torch's default exporter (``dynamo``, as it is:
 its optimiser folds each batchnorm into the conv before it) and with the legacy one (``dynamo=False``), both
 with ``training=torch.onnx.TrainingMode.PRESERVE`` (which keeps the legacy exporter's batchnorm), the dynamo
 file with its weights in a ``.data`` file beside it as torch writes it. Then:
@@ -111,12 +112,14 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
     row: dict[str, object] = {"model": name, "exporter": exporter, "opset": opset}
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None).eval()
-    with torch.no_grad():  # batchnorm statistics as a trained model has them (a folded one's biases are not 0)
-        for module in model.modules():
+    with torch.no_grad():  # statistics and biases as a trained model has them: torch's optimiser leaves out a
+        for module in model.modules():  # bias of zeros, which an untrained model's are
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
-                module.bias.uniform_(-0.1, 0.1)
+        for key, parameter in model.named_parameters():
+            if key.endswith("bias") and not parameter.any():
+                parameter.uniform_(-0.1, 0.1)
     if name == "inception_v3" or name == "googlenet":
         model.aux_logits, model.AuxLogits = False, None  # eval() returns the main logits only
     size = SIZES.get(name, 224)
