@@ -377,3 +377,12 @@ def test_as_strided_reading_every_value_in_order_is_a_reshape(tmp_path):
     x = np.random.default_rng(11).standard_normal((1, 4, 3, 3)).astype(np.float32)
     assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x))
     _refused(_as_strided(np.arange(36)[::-1].reshape(1, 36)), tmp_path, "'flatten_all'", "batch axis first")
+
+
+@pytest.mark.parametrize(("op", "opset"), [("Upsample", 9), ("Resize", 10)])
+def test_nearest_upscaling_before_opset_11_matches_onnxruntime(tmp_path, op, opset):
+    scales = numpy_helper.from_array(np.array([1.0, 1.0, 2.0, 3.0], dtype=np.float32), "scales")
+    node = helper.make_node(op, ["x", "scales"], ["y"], name="up", mode="nearest")
+    model = _model([node], [_value("x", [1, 2, 3, 4])], [_value("y", [1, 2, 6, 12])], [scales], opset=opset)
+    x = np.random.default_rng(12).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x))
