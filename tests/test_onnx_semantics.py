@@ -386,3 +386,7 @@ def test_nearest_upscaling_before_opset_11_matches_onnxruntime(tmp_path, op, ops
     model = _model([node], [_value("x", [1, 2, 3, 4])], [_value("y", [1, 2, 6, 12])], [scales], opset=opset)
     x = np.random.default_rng(12).standard_normal((1, 2, 3, 4)).astype(np.float32)
     assert np.allclose(_cnncalc(model, tmp_path, x), _onnxruntime(model, x))
+
+
+def test_resize_of_the_batch_is_refused(tmp_path):
+    _refused(_resize({"mode": "nearest"}, [2, 1, 8, 8]), tmp_path, "'rs'", "batch size")

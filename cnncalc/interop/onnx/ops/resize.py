@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..graph import _cf
+from ..graph import BATCH, _cf
 from ..registry import handles
 from .common import _sizes
 
@@ -122,6 +122,8 @@ def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
     problems: list[str] = []
     if sizes is not None:
         outs = _per_axis(im, sizes, axes, full, "sizes", None)
+        if outs[0] is not None and im.batch > 0 and outs[0] not in (im.batch, BATCH):
+            raise im.fail("Resize may not change the batch size", got=outs[:8])
         outs = [d if o is None else o for d, o in zip(dims, outs)]
         policy = _text(attrs, "keep_aspect_ratio_policy")
         if policy != "stretch":
