@@ -125,11 +125,76 @@ def _totals(network: Any) -> tuple[Any, ...]:
     return summary.trainable, summary.non_trainable, summary.macs, summary.records[-1].output_shape
 
 
-def _model(nodes: list[Any], shape: list[int], out_shape: list[int], initializers: list[Any]) -> Any:
+def _model(nodes: list[Any], shape: list[int], out_shape: list[int], initializers: list[Any], opset: int = 17) -> Any:
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, out_shape)],
                               initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _legacy_model() -> Any:
+    """Opset 9: Pad and Slice with attributes, a Softmax flattening from axis 1 (torch.onnx's older forms)."""
+    nodes = [helper.make_node("Pad", ["x"], ["p"], name="pad", pads=[0, 0, 1, 1, 0, 0, 1, 1], value=0.0),
+             helper.make_node("Slice", ["p"], ["s"], name="sl", starts=[1], ends=[3], axes=[1]),
+             helper.make_node("Slice", ["s"], ["c"], name="crop", starts=[1, 1], ends=[7, 7], axes=[2, 3]),
+             helper.make_node("Softmax", ["c"], ["y"], name="sm", axis=1)]
+    return _model(nodes, [1, 4, 6, 6], [1, 2, 6, 6], [], opset=9)
+
+
+def _reduce_model() -> Any:
+    """Reductions with axes as an attribute (opset 17): one spatial axis kept, then both, then without keepdims."""
+    nodes = [helper.make_node("ReduceMax", ["x"], ["a"], name="rows", axes=[2], keepdims=1),
+             helper.make_node("ReduceMean", ["a"], ["b"], name="gap", axes=[2, 3]),
+             helper.make_node("ReduceMax", ["b"], ["y"], name="gmp", axes=[-1, -2], keepdims=0)]
+    return _model(nodes, [1, 4, 6, 6], [1, 4], [])
+
+
+def _reduce_axes_input_model() -> Any:
+    """ReduceMean with axes as an input (opset 18), over one spatial axis, without keepdims."""
+    axes = numpy_helper.from_array(np.array([3], dtype=np.int64), "axes")
+    nodes = [helper.make_node("ReduceMean", ["x", "axes"], ["y"], name="rm", keepdims=0)]
+    return _model(nodes, [1, 4, 6, 6], [1, 4, 6], [axes], opset=18)
+
+
+def _dynamo_model() -> Any:
+    """torch.onnx's dynamo forms: a chunk as SplitToSequence and SequenceAt, the exact gelu with its half first."""
+    def scalar(name: str, value: float) -> Any:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float32)))
+
+    nodes = [scalar("root2", 2 ** 0.5), scalar("one", 1.0), scalar("half", 0.5),
+             helper.make_node("Constant", [], ["two"], value=numpy_helper.from_array(np.array(2, np.int64))),
+             helper.make_node("Constant", [], ["first"], value=numpy_helper.from_array(np.array(0, np.int64))),
+             helper.make_node("Constant", [], ["second"], value=numpy_helper.from_array(np.array(-1, np.int64))),
+             helper.make_node("SplitToSequence", ["x", "two"], ["parts"], name="split", axis=1),
+             helper.make_node("SequenceAt", ["parts", "first"], ["a"], name="a"),
+             helper.make_node("SequenceAt", ["parts", "second"], ["b"], name="b"),
+             helper.make_node("Concat", ["b", "a"], ["c"], name="swap", axis=1),
+             helper.make_node("Div", ["c", "root2"], ["d"], name="scaled"),
+             helper.make_node("Erf", ["d"], ["e"], name="erf"),
+             helper.make_node("Add", ["e", "one"], ["f"], name="plus"),
+             helper.make_node("Mul", ["half", "f"], ["g"], name="halved"),
+             helper.make_node("Mul", ["c", "g"], ["y"], name="gelu")]
+    return _model(nodes, [1, 4, 3, 3], [1, 4, 3, 3], [], opset=18)
+
+
+def _as_strided_model() -> Any:
+    """torch's as_strided of a batch-1 tensor: a Reshape to one axis, then a Gather of every index in order."""
+    flat = numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")
+    indices = numpy_helper.from_array(np.arange(4, dtype=np.int64).reshape(1, 2, 2), "indices")
+    nodes = [helper.make_node("Reshape", ["x", "flat"], ["f"], name="flatten_all"),
+             helper.make_node("Gather", ["f", "indices"], ["y"], name="strided", axis=0)]
+    return _model(nodes, [1, 4, 1, 1], [1, 2, 2], [flat, indices])
+
+
+def _resize_model() -> Any:
+    """Resize as torch.onnx writes nearest (scales) and bilinear (sizes) upsampling."""
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")
+    sizes = numpy_helper.from_array(np.array([1, 3, 20, 12], dtype=np.int64), "sizes")
+    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["a"], name="near", mode="nearest",
+                              coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+             helper.make_node("Resize", ["a", "", "", "sizes"], ["y"], name="lin", mode="linear",
+                              coordinate_transformation_mode="pytorch_half_pixel")]
+    return _model(nodes, [1, 3, 5, 5], [1, 3, 20, 12], [scales, sizes])
 
 
 def _split_model() -> Any:
@@ -236,6 +301,50 @@ layers:
   - {type: class_token, name: ct}
   - {type: attention, name: at, heads: 2}
 """],
+    "dynamo": [(_dynamo_model, """
+input: [3, 3, 4]
+layers:
+  - {type: slice, name: a, axis: -1, start: 0, stop: 2}
+  - {type: slice, name: b, inputs: input, axis: -1, start: 2, stop: 4}
+  - {type: concat, name: swap, inputs: [b, a]}
+  - {type: gelu, name: gelu}
+"""), (_as_strided_model, """
+input: [1, 1, 4]
+layers:
+  - {type: permute, name: nchw, axes: [2, 0, 1]}
+  - {type: reshape, name: strided, shape: [2, 2]}
+""")],
+    "legacy": [(_legacy_model, """
+input: [6, 6, 4]
+layers:
+  - {type: zero_pad, name: pad, padding: 1}
+  - {type: slice, name: sl, axis: -1, start: 1, stop: 3}
+  - {type: crop, name: crop, cropping: 1}
+  - {type: permute, name: nchw, axes: [2, 0, 1]}
+  - {type: flatten, name: flat}
+  - {type: softmax, name: sm}
+  - {type: reshape, name: back, shape: [2, 6, 6]}
+  - {type: permute, name: nhwc, axes: [1, 2, 0]}
+""")],
+    "reduce": [(_reduce_model, """
+input: [6, 6, 4]
+layers:
+  - {type: maxpool, name: rows, kernel: [6, 1], stride: 1}
+  - {type: global_avgpool, name: gap, keepdims: true}
+  - {type: global_maxpool, name: gmp}
+"""), (_reduce_axes_input_model, """
+input: [6, 6, 4]
+layers:
+  - {type: avgpool, name: rm.pool, kernel: [1, 6], stride: 1}
+  - {type: permute, name: nchw, axes: [2, 0, 1]}
+  - {type: reshape, name: rm, shape: [4, 6]}
+""")],
+    "resize": [(_resize_model, """
+input: [5, 5, 3]
+layers:
+  - {type: upsample, name: near, scale: 2}
+  - {type: upsample, name: lin, size: [20, 12], mode: linear}
+""")],
     "norm": ["""
 input: [6, 6, 4]
 layers:

@@ -38,7 +38,8 @@ def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYT
     raw = read_whole(path, cap) if light is None else light
     # cnncalc's own reader first: it counts before it decodes, where protobuf would build whatever the file
     # declares
-    importer = _Importer(decode_model(raw, source), source, lenient, max_elements, weights)
+    folder = Path(path).parent
+    importer = _Importer(decode_model(raw, source), source, lenient, max_elements, weights, folder)
     importer.check_sizes()
     if check:
         from ..onnx_export import require_onnx
@@ -46,7 +47,7 @@ def import_onnx(path: str | Path, lenient: bool = False, cap: int = MAX_ONNX_BYT
         # the checker leaves the weights out anyway: parse the file without them (half the memory for VGG)
         unchecked = read_light(path, cap) if light is None else light
         importer.run_checker(lambda: check_model(require_onnx(), parse_model(unchecked, source), source,
-                                                 max_elements))
+                                                 max_elements, folder))
     return importer.run()
 
 

@@ -4,19 +4,25 @@ itself for an import: external data and declared sizes refused first, the weight
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ...errors import CnnCalcError
+from .files import external_place
 from .proto import EXTERNAL, describe_count, element_count
 from .wire import unreadable
 
 
-def check_tensor(tensor: Any, what: str, source: str, max_elements: int) -> None:
-    """Refuse external data and more than ``max_elements`` declared elements (a TensorProto or TensorData)."""
+def check_tensor(tensor: Any, what: str, source: str, max_elements: int, folder: Path | None = None) -> None:
+    """Refuse external data outside ``folder`` (the model's; None: any external data) and more than
+    ``max_elements`` declared elements (a TensorProto or TensorData)."""
     if tensor.data_location == EXTERNAL or tensor.external_data:
-        raise CnnCalcError(f"{what} '{tensor.name}' references external data, which is not read",
-                           file=source, hint="save the model with its weights inside (onnx.save with "
-                           "save_as_external_data=False)")
+        entries = [entry if isinstance(entry, tuple) else (entry.key, entry.value) for entry in tensor.external_data]
+        if what != "initializer" or folder is None:
+            raise CnnCalcError(f"{what} '{tensor.name}' references external data, which is not read here",
+                               file=source, hint="import the .onnx file with its data file beside it, or save "
+                               "the model with its weights inside (onnx.save with save_as_external_data=False)")
+        external_place(entries, folder, tensor.name, source)
     if any(d < 0 for d in tensor.dims):
         raise CnnCalcError(f"{what} '{tensor.name}' declares a negative dimension", file=source)
     count = element_count(tensor.dims)
@@ -35,11 +41,12 @@ TYPE_NAMES = {1: "FLOAT", 2: "INT", 3: "STRING", 4: "TENSOR", 6: "FLOATS", 7: "I
 #: the type of every attribute a handler reads, as the ONNX operators define them
 ATTRIBUTE_TYPES = {
     **dict.fromkeys(("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape", "perm",
-                     "axes", "split"), 7),
+                     "axes", "split", "starts", "ends"), 7),
     **dict.fromkeys(("group", "axis", "ceil_mode", "count_include_pad", "transA", "transB", "keepdims", "size",
-                     "start", "end", "to", "value_int"), 2),
+                     "start", "end", "to", "value_int", "antialias", "noop_with_empty_axes", "exclude_outside"), 2),
     **dict.fromkeys(("alpha", "beta", "epsilon", "bias", "ratio", "min", "max", "value_float"), 1),
-    **dict.fromkeys(("auto_pad", "mode", "coordinate_transformation_mode", "nearest_mode", "approximate"), 3),
+    **dict.fromkeys(("auto_pad", "mode", "coordinate_transformation_mode", "nearest_mode", "approximate",
+                     "keep_aspect_ratio_policy"), 3),
     "value": 4, "value_ints": 7, "value_floats": 6, "scales": 6,
 }
 
@@ -59,7 +66,7 @@ def parse_model(raw: bytes, source: str) -> Any:
     return model
 
 
-def check_model(onnx: Any, model: Any, source: str, max_elements: int) -> None:
+def check_model(onnx: Any, model: Any, source: str, max_elements: int, folder: Path | None = None) -> None:
     """Refuse external data and huge declared tensors (from their dims), then run onnx.checker."""
     stack = [model.graph]
     graphs = 0
@@ -69,7 +76,7 @@ def check_model(onnx: Any, model: Any, source: str, max_elements: int) -> None:
         if graphs > 1000:
             raise CnnCalcError("too many nested graphs (at most 1,000)", file=source)
         for tensor in graph.initializer:
-            check_tensor(tensor, "initializer", source, max_elements)
+            check_tensor(tensor, "initializer", source, max_elements, folder if graphs == 1 else None)
         for node in graph.node:
             for attribute in node.attribute:
                 if attribute.HasField("t"):

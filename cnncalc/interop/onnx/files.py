@@ -166,3 +166,67 @@ def read_whole(path: str | Path, cap: int = MAX_ONNX_BYTES) -> memoryview:
     if filled != size:
         raise CnnCalcError(f"the model changed while it was read ({size:,} bytes, then {filled:,})", file=source)
     return buffer[:filled]
+
+
+# ---------------------------------------------------------------- external data
+
+#: the external-data keys a tensor may have (``checksum`` is not checked: the length is)
+_EXTERNAL_KEYS = {"location", "offset", "length", "checksum", "basepath"}
+
+
+def external_place(entries: list[tuple[str, str]], folder: Path | None, name: str, source: str) -> tuple[Path, int, int | None]:
+    """(file, offset, length or None) of a tensor's external data, refused unless the file is a relative path
+    inside the model's folder (no absolute path, no ``..``, no link leading out of it)."""
+    if folder is None:
+        raise CnnCalcError(f"initializer '{name}' references external data, which is read only beside a model "
+                           "file", file=source, hint="import the .onnx file, with its data file beside it")
+    values = dict(entries)
+    unknown = sorted(set(values) - _EXTERNAL_KEYS)
+    if unknown:
+        raise CnnCalcError(f"initializer '{name}' has an unknown external-data key", file=source, got=unknown[0][:50],
+                           expected="location, offset, length, checksum")
+    location = values.get("location", "")
+    relative = Path(location)
+    if not location or "\x00" in location or relative.is_absolute() or ".." in relative.parts \
+            or location.startswith(("/", "\\")) or "\\" in location:
+        raise CnnCalcError(f"initializer '{name}' keeps its data in a file outside the model's folder",
+                           file=source, got=location[:200], expected="a file name relative to the model's folder")
+    root = folder.resolve()
+    path = (root / relative).resolve()
+    if path == root or root not in path.parents:  # a link leading out of the folder
+        raise CnnCalcError(f"initializer '{name}' keeps its data in a file outside the model's folder",
+                           file=source, got=location[:200], expected="a file inside the model's folder")
+    numbers = []
+    for key in ("offset", "length"):
+        text = values.get(key)
+        if text is not None and not (text.isascii() and text.isdigit() and len(text) < 19):
+            raise CnnCalcError(f"initializer '{name}' has external-data {key} {text[:30]!r}", file=source,
+                               expected="a non-negative integer")
+        numbers.append(None if text is None else int(text))
+    return path, numbers[0] or 0, numbers[1]
+
+
+def read_external(entries: list[tuple[str, str]], folder: Path | None, name: str, source: str, size: int) -> bytes:
+    """The ``size`` bytes of a tensor's external data (its declared length must be that size)."""
+    import os
+
+    from ...spec.safeload import open_regular
+
+    path, offset, length = external_place(entries, folder, name, source)
+    if length is not None and length != size:
+        raise CnnCalcError(f"initializer '{name}' declares {length:,} bytes of external data for {size:,}",
+                           file=source)
+    fd, total = open_regular(path, None, "external data")
+    try:
+        if offset + size > total:
+            raise CnnCalcError(f"initializer '{name}': its external data ends past the end of {path.name} "
+                               f"({offset + size:,} of {total:,} bytes)", file=source)
+        data = os.pread(fd, size, offset) if size else b""
+    except OSError as error:
+        raise CnnCalcError(f"cannot read the external data of initializer '{name}': {error.strerror}",
+                           file=source) from None
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise CnnCalcError(f"initializer '{name}': the data file changed while it was read", file=source)
+    return data

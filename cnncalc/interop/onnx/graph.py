@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import CnnCalcError
 from . import proto  # its caps are read when used (tests lower them)
 from .proto import FUNCTION_DOMAIN, describe_count, element_count
-from .values import Tensor, np
+from .values import Lazy, Tensor, np
 
 if TYPE_CHECKING:
     from .importer import _Importer
@@ -61,6 +61,33 @@ def _cycle(nodes: list[Any], producers: dict[str, int], consumers: dict[str, lis
     cycle = walk[seen[k]:][::-1]
     first = cycle.index(min(cycle))
     return cycle[first:] + cycle[:first]
+
+
+def topological_order(nodes: list[Any], producers: dict[str, int], consumers: dict[str, list[int]]) -> list[int]:
+    """The nodes' positions in an order where each comes after the nodes computing its inputs, the file's
+    order kept where it already is one (a graph with a cycle is refused before).
+
+    >>> from types import SimpleNamespace as N
+    >>> nodes = [N(input=["a"], output=["y"]), N(input=["x"], output=["a"]), N(input=["x"], output=["b"])]
+    >>> topological_order(nodes, {"y": 0, "a": 1, "b": 2}, {"a": [0], "x": [1, 2]})
+    [1, 0, 2]
+    """
+    import heapq
+
+    waiting = [sum(1 for name in node.input if name in producers) for node in nodes]
+    ready = [k for k, count in enumerate(waiting) if count == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        k = heapq.heappop(ready)
+        order.append(k)
+        for name in dict.fromkeys(nodes[k].output):
+            if producers.get(name) == k:
+                for user in consumers.get(name, []):
+                    waiting[user] -= 1
+                    if waiting[user] == 0:
+                        heapq.heappush(ready, user)
+    return order
 
 
 # ---------------------------------------------------------------- constant folding
@@ -164,10 +191,24 @@ FOLDABLE: dict[str, Any] = {
 }
 
 
+#: folds that move a constant's values without computing new ones: a summary folds them on the shape alone
+SHAPE_ONLY = frozenset({"Identity", "Cast", "Transpose", "Unsqueeze", "Squeeze"})
+
+
 def fold(im: _Importer, node: Any) -> None:
     """A node of constants replaced by its values (:data:`FOLDABLE`), each checked against the size cap before
     numpy makes it."""
     attrs = im.attrs(node)
+    first = im.values.get(node.input[0]) if node.input else None
+    if node.op_type in SHAPE_ONLY and isinstance(first, Lazy) and not first.readable:
+        # a weight a summary leaves on disk (torch's dynamo exporter transposes a Linear's weight in the
+        # graph): the result's shape from a view of one zero, never the values
+        rest = [im.value(n) if n else None for n in node.input[1:]]
+        view = np.broadcast_to(np.zeros((), dtype=np.float32), first.shape)
+        shaped = Lazy(first.tensor, readable=False)
+        shaped.shape = tuple(FOLDABLE[node.op_type]([view, *rest], attrs)[0].shape)
+        im.values[node.output[0]] = shaped
+        return
     args = [im.value(n) if n else None for n in node.input]
     dims = _folded_dims(node.op_type, args, attrs)
     if dims is not None:  # numpy would allocate first, and a machine could swap before it refuses
@@ -190,13 +231,18 @@ def fold(im: _Importer, node: Any) -> None:
 
 
 def shape_of(im: _Importer, node: Any) -> None:
-    """A Shape node's value, from the tensor's shape (the batch as :data:`BATCH`)."""
-    t = im.tensor(node.input[0])
-    dims = im.onnx_shape(t)
-    if not all(isinstance(d, int) for d in dims):
-        raise im.fail("a shape computation over a symbolic size cannot be folded",
-                      hint="export the model with fixed spatial sizes")
-    shape = np.array([BATCH, *dims], dtype=np.int64)
+    """A Shape node's value, from the tensor's shape (the batch as :data:`BATCH`), or a constant's (its
+    values unread)."""
+    value = im.values.get(node.input[0])
+    if value is not None and not isinstance(value, Tensor):
+        shape = np.array(value.shape, dtype=np.int64)
+    else:
+        t = im.tensor(node.input[0])
+        dims = im.onnx_shape(t)
+        if not all(isinstance(d, int) for d in dims):
+            raise im.fail("a shape computation over a symbolic size cannot be folded",
+                          hint="export the model with fixed spatial sizes")
+        shape = np.array([BATCH, *dims], dtype=np.int64)
     attrs = im.attrs(node)
     start, end = attrs.get("start", 0), attrs.get("end", None)
     im.values[node.output[0]] = shape[start:end]

@@ -10,18 +10,30 @@ when a node first uses them, constants read as lists at most :data:`SHAPE_VALUES
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ...errors import CnnCalcError
 from . import ops  # noqa: F401 - registers the handlers
 from .checks import ATTRIBUTE_TYPES, MIN_INPUTS, TYPE_NAMES, check_tensor
-from .files import SMALL_TENSOR
-from .graph import BATCH, FOLDABLE, _cf, _cycle, _identity, describe_cycle, fold, read_input, shape_of
-from .messages import GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Graph, Model
+from .files import SMALL_TENSOR, read_external
+from .graph import (
+    BATCH,
+    FOLDABLE,
+    _cf,
+    _cycle,
+    _identity,
+    describe_cycle,
+    fold,
+    read_input,
+    shape_of,
+    topological_order,
+)
+from .messages import FLOAT, GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Graph, Model
 from .ops.activation import fuse_activation
-from .proto import DTYPES, FUNCTION_DOMAIN, TensorData
+from .proto import DTYPES, EXTERNAL, FUNCTION_DOMAIN, TensorData
 from .registry import FUNCTION_HANDLERS, HANDLERS, PATTERNS
 from .values import Lazy, Tensor, _is_const, _Values, np
 
@@ -37,6 +49,9 @@ MAX_UNREAD_BYTES = 64 * 2**20
 #: values of a constant read as a list (a Reshape's shape, a Slice's starts, pads, sizes): two per dim a
 #: tensor may have, and never the 2^28 Python ints a hostile ``starts`` would make
 SHAPE_VALUES = 128
+#: constant folds whose output is their first input's values (a parameter stays one through them)
+PASS_ALONG = frozenset({"Identity", "Cast", "CastLike", "Reshape", "Unsqueeze", "Squeeze", "Transpose", "Flatten"})
+NEWEST_OPSET = 23  # the newest opset of ONNX's standard operators this importer knows
 
 
 DEFAULTS = {"stride": 1, "dilation": 1, "padding": 0, "bias": True, "multiplier": 1, "output_padding": 0,
@@ -57,8 +72,10 @@ def _sanitise(name: str) -> str:
 
 
 class _Importer:
-    def __init__(self, model: Model, source: str, lenient: bool, max_elements: int, with_weights: bool = True) -> None:
+    def __init__(self, model: Model, source: str, lenient: bool, max_elements: int, with_weights: bool = True,
+                 folder: Path | None = None) -> None:
         self.with_weights = with_weights
+        self.folder = folder  # the model file's folder: where external data may be read (None: nowhere)
         self.model = model
         graph = model.graph
         assert graph is not None  # decode_model, which makes every Model given here, refuses one without a graph
@@ -82,11 +99,20 @@ class _Importer:
         self.indexed = False
         self.done: set[int] = set()
         self.flagged: list[str] = []
+        self.parameters: set[str] = set()  # constants that are the model's parameters (:meth:`parameter`)
+        self.stored: set[str] = set()  # constants held in initializers, the exporter's own too (:meth:`fixed`)
+        #: a SplitToSequence's output → (the tensor, the ONNX axis, each part's (start, stop)): ops.dynamo
+        self.sequences: dict[str, tuple[Tensor, int, list[tuple[int, int]]]] = {}
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0
         self.batch = BATCH  # the input's batch size when the model fixes it
+        #: the version of ONNX's standard operators the model uses (an operator's meaning can change with it);
+        #: a model that names none is read as the newest
+        self.opset = max((version for domain, version in model.opset_import if domain in ("", "ai.onnx")),
+                         default=NEWEST_OPSET)
+        self.order: list[int] = []  # the nodes' positions in topological order (the walk's order)
 
     # ------------------------------------------------------------ errors and names
 
@@ -197,14 +223,10 @@ class _Importer:
         producer = self.producers.get(name)
         if producer is None:
             raise self.fail(f"input '{name}' is never computed: no node, initializer or graph input has that name")
+        # the walk is in topological order: the node computing it has been handled, and mapped it to nothing
         node = self.graph.node[producer]
-        if producer < self.position:
-            raise self.fail(f"input '{name}' is an output of node '{node.name or '?'}' ({node.op_type}) that cnncalc "
-                            "does not map")
-        # the graph has no cycle (checked first): the node computing it merely comes later in the file
-        raise self.fail(f"input '{name}' must be a tensor computed from the network input before this node, but "
-                        f"node '{node.name or '?'}' ({node.op_type}) computes it later",
-                        expected="nodes in topological order (each after the nodes computing its inputs)")
+        raise self.fail(f"input '{name}' is an output of node '{node.name or '?'}' ({node.op_type}) that cnncalc "
+                        "does not map")
 
     def rank(self, t: Tensor) -> int:
         return len(t.perm)
@@ -314,7 +336,7 @@ class _Importer:
         return result
 
     def check_tensor(self, tensor: Any, what: str) -> None:
-        check_tensor(tensor, what, self.source, self.max_elements)
+        check_tensor(tensor, what, self.source, self.max_elements, self.folder)
 
     def initializer(self, tensor: TensorData) -> Lazy:
         """An initializer's shape; its values are read when a node first needs them (a summary reads none
@@ -328,6 +350,11 @@ class _Importer:
         if tensor is None:
             raise self.fail(f"{what} has no tensor")
         self.check_tensor(tensor, what)
+        if tensor.external_data or tensor.data_location == EXTERNAL:
+            stored = DTYPES[tensor.data_type][0] if tensor.data_type in DTYPES else "u1"
+            size = tensor.count * (2 if stored == "bfloat16" else np.dtype(stored).itemsize)
+            data = read_external(tensor.external_data, self.folder, tensor.name, self.source, size)
+            tensor = replace(tensor, raw_data=memoryview(data), external_data=[], data_location=0)
         try:
             return tensor.to_numpy()
         except (ValueError, TypeError) as error:
@@ -367,21 +394,29 @@ class _Importer:
             raise CnnCalcError("sparse initializers are not supported", file=self.source)
         for tensor in graph.initializer:
             self.values[tensor.name] = self.initializer(tensor)
+            self.stored.add(tensor.name)
+            if not re.fullmatch(r"val_\d+", tensor.name):
+                self.parameters.add(tensor.name)
         inputs = [v for v in graph.input if v.name not in self.values]
         if len(inputs) != 1:
             raise CnnCalcError(f"the model has {len(inputs)} inputs", file=self.source, got=[v.name for v in inputs][:5],
                                expected="exactly one input (cnncalc networks have one)")
         input_shape = read_input(self, inputs[0])
-        for position, node in enumerate(graph.node):
+        self.order = topological_order(graph.node, self.producers, self.consumers)
+        self.fold_constants()
+        for position in self.order:
             if position in self.done:
                 continue
+            node = graph.node[position]
             self.node, self.position = node, position
             self.done.add(position)
             self.checked(position, node)
         self.node = None
+        held = self.values[inputs[0].name]
         for output in graph.output:
             if not isinstance(self.values.get(output.name), Tensor):
                 raise CnnCalcError(f"output '{output.name}' is a constant or is never computed", file=self.source)
+            self.channels_last(output.name, held.perm)
         if not self.layers:
             raise CnnCalcError("the model has no layers cnncalc can show (only constants or identities)",
                                file=self.source)
@@ -389,6 +424,64 @@ class _Importer:
         name = name or Path(self.source).stem
         spec = {"name": name or "model", "input": input_shape, "layers": self.layers}
         return Imported(spec, self.weights, self.flagged)
+
+    def fold_constants(self) -> None:
+        """Fold every node computed from constants alone (Constant nodes, Identity, Cast, Unsqueeze, Concat...)
+        before any layer is made, so that a pattern looking at the nodes after one sees their constants as
+        values wherever the file puts the nodes making them."""
+        for position in self.order:
+            node = self.graph.node[position]
+            if node.domain not in ("", "ai.onnx"):
+                continue
+            inputs = [n for n in node.input if n]
+            if node.op_type == "Constant" or node.op_type in (*FOLDABLE, "Shape") and inputs and \
+                    all(_is_const(self.values.get(n)) for n in inputs) or \
+                    node.op_type == "CastLike" and _is_const(self.values.get(node.input[0])):
+                self.node, self.position = node, position
+                self.done.add(position)
+                self.checked(position, node)
+                for held in (self.parameters, self.stored):  # a parameter reshaped is one
+                    if node.op_type in PASS_ALONG and node.input[0] in held:
+                        held.update(n for n in node.output if n)
+        self.node = None
+
+    def channels_last(self, output: str, read: tuple[int, ...]) -> None:
+        """An output of the input's rank, when the input was read channels first (``read``), comes out channels
+        last, as every spatial output of cnncalc (a LayerNormalization or MatMul over an NCHW tensor leaves it
+        held channels first): a permute at the end where it is not."""
+        rank = len(read)
+        t = self.values[output]
+        if read != _identity(rank) and self.rank(t) == rank and t.perm != _cf(rank):
+            self.values[output] = Tensor(self.as_perm(t, _cf(rank)), _cf(rank))
+
+    def parameter(self, name: str) -> bool:
+        """Whether a constant is one of the model's parameters: an initializer (or a value folded from one),
+        unless it holds a constant the exporter made (torch.onnx's dynamo exporter names those ``val_<n>``);
+        a Constant node's value is not."""
+        return name in self.parameters
+
+    def fixed(self, name: str, fill: float, made: bool = False) -> bool:
+        """Whether ``name`` is a constant that is not a parameter (:meth:`parameter`) and holds only ``fill``:
+        a scale of ones or a bias of zeros the exporter wrote for a layer that has none (torch's
+        ``elementwise_affine=False``). The same values in a parameter count, as torch counts an untrained
+        layer's. ``made``: only a value computed from Constant nodes, never one in an initializer (torch's
+        optimiser stores the bias of a batchnorm it folds into a conv as ``val_<n>``, zeros when untrained)."""
+        value = self.values.get(name)
+        if not _is_const(value) or self.parameter(name) or made and name in self.stored \
+                or not getattr(value, "readable", True):
+            return False
+        return bool((self.value(name) == fill).all())
+
+    def inexact(self, node: Any, problems: list[str]) -> str | None:
+        """The flagged layer name of a node whose settings cnncalc does not compute exactly (``problems``,
+        each naming an attribute and its value), when ``--lenient`` lets it through; else the error. None when
+        there is no problem."""
+        if not problems:
+            return None
+        if not self.lenient:
+            raise self.fail(f"{'; '.join(problems)}: cnncalc does not compute this exactly",
+                            hint="--lenient imports it as a flagged layer whose values are not the model's")
+        return f"UNSUPPORTED-{node.op_type}-{self.node_name(node)}"
 
     def single_consumer(self, output: str) -> tuple[int, Any] | None:
         users = self.consumers.get(output, [])
@@ -420,12 +513,16 @@ class _Importer:
         does without the checker); a node malformed in a way no check names is still one error line."""
         if node.domain in ("", "ai.onnx"):
             needed = MIN_INPUTS.get(node.op_type, 1 if node.op_type != "Constant" else 0)
+            if node.op_type == "Slice" and self.opset < 10:  # its starts and ends are attributes
+                needed = 1
             if len(node.input) < needed or any(not node.input[k] for k in range(needed)):
                 raise self.fail(f"{node.op_type} takes at least {needed} input{'s' if needed != 1 else ''}")
             if not node.output or not node.output[0]:
                 raise self.fail(f"{node.op_type} has no output")
             for attribute in node.attribute:
                 want = ATTRIBUTE_TYPES.get(attribute.name)
+                if node.op_type == "Pad" and attribute.name == "value":  # Pad-2's padding value is a float
+                    want = FLOAT
                 if want is not None and attribute.type != want:
                     raise self.fail(f"attribute '{attribute.name}' must be {TYPE_NAMES[want]}",
                                     got=TYPE_NAMES.get(attribute.type, f"type {attribute.type}"))
@@ -448,6 +545,9 @@ class _Importer:
             return
         if node.op_type == "Shape":
             shape_of(self, node)
+            return
+        if node.op_type == "CastLike" and _is_const(self.values.get(node.input[0])):
+            self.values[node.output[0]] = self.values[node.input[0]]  # cnncalc reads every constant as a number
             return
         if node.op_type == "Constant":
             fold(self, node)

@@ -77,7 +77,7 @@ class TensorData:
     dims: list[int] = field(default_factory=list)
     data_type: int = 0
     data_location: int = 0
-    external_data: list[str] = field(default_factory=list)
+    external_data: list[tuple[str, str]] = field(default_factory=list)  # (key, value): location, offset, length
     payloads: dict[str, list[Any]] = field(default_factory=dict)  # field name → [(kind, bytes view)]
     raw_data: memoryview | None = None
     strings: bool = False
@@ -376,13 +376,26 @@ class _Reader(Wire):
                 elif number == 3:
                     t.segment = True
                 elif number == 13:
-                    t.external_data.append("entry")
+                    t.external_data.append(self.entry(value))
+                    continue
                 self.skip(kind, value)
         for kind, value in dims:
             numbers = self.ints(kind, value, self.dims_check(len(t.dims), f"{what} '{t.name}'"))
             t.dims.extend(_signed64(v) for v in numbers)
         self.count_elements(t, what)
         return t
+
+    def entry(self, span: Any) -> tuple[str, str]:
+        """A StringStringEntryProto (an external-data key and its value)."""
+        key = text = ""
+        for number, kind, value, _, _ in self.fields(*self.span(span)):
+            if number == 1:
+                key = self.text(value)
+            elif number == 2:
+                text = self.text(value)
+            else:
+                self.skip(kind, value)
+        return key, text
 
     def count_elements(self, t: TensorData, what: str) -> None:
         """Add a tensor's declared elements to the model's, refusing a negative dim or a total past the cap."""

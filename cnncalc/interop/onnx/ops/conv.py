@@ -46,7 +46,9 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
     fields: dict[str, Any] = {"kernel": _sizes(weight.shape[2:]), "stride": _sizes(attrs.get("strides", [1] * rank)),
                               "padding": _pads(attrs, rank, im, im.shapes[x][:-1], weight.shape[2:]),
                               "dilation": _sizes(attrs.get("dilations", [1] * rank))}
-    bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
+    # a bias of zeros the exporter made (not a parameter: torch's unoptimised export of bias=False) is none
+    bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] and \
+        not im.fixed(node.input[2], 0.0, made=True) else None
     filters = weight.shape[0]
     if groups > 1 and groups == channels and filters % channels == 0 and bias is None and \
             _separable(im, node, x, weight, fields, channels):

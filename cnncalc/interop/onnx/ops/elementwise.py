@@ -94,6 +94,6 @@ def _dropout(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
     im.values[node.output[0]] = Tensor(layer, t.perm)
 
 
-@handles("Identity", "Cast", makes=())
+@handles("Identity", "Cast", "CastLike", makes=())
 def _alias(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     im.values[node.output[0]] = im.tensor(node.input[0])

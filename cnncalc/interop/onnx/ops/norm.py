@@ -56,12 +56,16 @@ def _layernorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -
     x = im.same_input(node.input[0])
     axes = list(range(axis - 1, rank))
     fields: dict[str, Any] = {"axis": -1 if axes == [rank - 1] else axes, "epsilon": f32(attrs.get("epsilon", 1e-5))}
-    has_beta = len(node.input) > 2 and bool(node.input[2])
+    # a scale of ones or a bias of zeros that is not a parameter is no parameter (:meth:`_Importer.fixed`)
+    has_gamma = not im.fixed(node.input[1], 1.0)
+    has_beta = len(node.input) > 2 and bool(node.input[2]) and not im.fixed(node.input[2], 0.0)
     if not has_beta:
         fields["center"] = False
+    if not has_gamma:
+        fields["scale"] = False
     layer = im.emit("layernorm", im.node_name(node), [x], **fields)
     dims = tuple(int(d) for d in im.shapes[x][axis - 1:])
-    for index, key, what in [(1, "gamma", "scale")] + ([(2, "beta", "bias")] if has_beta else []):
+    for index, key, what in [(1, "gamma", "scale")] * has_gamma + [(2, "beta", "bias")] * has_beta:
         value = im.const(node.input[index], what)
         if not _broadcasts(tuple(value.shape), dims):
             raise im.fail(f"{what} has shape {list(value.shape)}", expected=f"{list(dims)} or a shape that broadcasts to it")

@@ -1,5 +1,5 @@
 """Operators that move values around: Flatten, Reshape (a channel shuffle when it is one), Transpose, Concat,
-Slice (a crop when it is one), Split, Pad, Resize/Upsample, and Gather (an embedding)."""
+Slice (a crop when it is one), Split, Pad, and Gather (an embedding); Resize is in :mod:`.resize`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..graph import BATCH, _cf, _identity
 from ..registry import handles
 from ..values import Tensor, _is_const, np
-from .common import _axis, _sizes
+from .common import _axis
 
 if TYPE_CHECKING:
     from ..importer import _Importer
@@ -28,7 +28,7 @@ def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
         return
     t = im.tensor(node.input[0])
     target = [int(d) for d in im.numbers(node.input[1], "shape")]
-    if not target or not (target[0] in (BATCH, 0, im.batch) or target[0] == -1 and -1 not in target[1:]):
+    if len(target) < 2 or not (target[0] in (BATCH, 0, im.batch) or target[0] == -1 and -1 not in target[1:]):
         raise im.fail("Reshape must keep the batch axis first", got=target[:6],
                       expected="[N or 0 or -1, ...] with the batch size first"
                       + (f" (the input's batch size is {im.batch})" if im.batch > 0 else ""))
@@ -250,53 +250,6 @@ def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     pairs = [[pads[i], pads[i + full]] for i in range(2, full)]
     layer = im.emit("zero_pad", im.node_name(node), [x], padding=pairs)
     im.finish(node, layer, _cf(full - 1))
-
-
-@handles("Resize", "Upsample", makes=("upsample",))
-def _resize(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    t = im.tensor(node.input[0])
-    rank = im.rank(t)
-    mode = attrs.get("mode", b"nearest")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
-    transform = attrs.get("coordinate_transformation_mode", b"half_pixel")
-    transform = transform.decode() if isinstance(transform, bytes) else transform
-    nearest_mode = attrs.get("nearest_mode", b"round_prefer_floor")
-    nearest_mode = nearest_mode.decode() if isinstance(nearest_mode, bytes) else nearest_mode
-    if mode == "nearest" and (node.op_type == "Upsample" or transform == "asymmetric" and nearest_mode == "floor"):
-        kind = "nearest"
-    elif mode in ("linear", "bilinear") and transform in ("half_pixel", "pytorch_half_pixel"):
-        kind = "linear"
-    else:
-        raise im.fail(f"Resize mode {mode} with {transform} coordinates is not supported",
-                      expected="nearest (asymmetric, floor) or linear (half_pixel)")
-    if "axes" in attrs and list(attrs["axes"]) != list(range(1, rank + 1)) and \
-            list(attrs["axes"]) != list(range(2, rank + 1)):
-        raise im.fail("Resize over other axes than channels and spatial ones is not supported")
-    dims = im.onnx_shape(t)
-    sizes = scales = None
-    inputs = list(node.input)
-    if node.op_type == "Upsample":
-        scales = im.numbers(inputs[1], "scales") if len(inputs) > 1 else list(attrs["scales"])
-    else:
-        if len(inputs) > 3 and inputs[3]:
-            sizes = im.numbers(inputs[3], "sizes")
-        elif len(inputs) > 2 and inputs[2]:
-            scales = im.numbers(inputs[2], "scales")
-    fields: dict[str, Any] = {"mode": kind}
-    if sizes is not None:
-        sizes = [int(v) for v in sizes][-rank:]
-        if sizes[0] != dims[0]:
-            raise im.fail("Resize may not change the channel count")
-        fields["size"] = _sizes(sizes[1:])
-    elif scales is not None:
-        scales = [float(v) for v in scales][-rank:]
-        if scales[0] != 1 or any(s != int(s) or s < 1 for s in scales[1:]):
-            raise im.fail("Resize scales must be whole numbers (and 1 on the channels)", got=scales)
-        fields["scale"] = _sizes(scales[1:])
-    else:
-        raise im.fail("Resize needs scales or sizes")
-    x = im.cf_input(node.input[0])
-    im.finish(node, im.emit("upsample", im.node_name(node), [x], **fields), _cf(rank))
 
 
 @handles("Gather", makes=("embedding",))

@@ -1,0 +1,165 @@
+"""Make the small ONNX fixtures beside this script, once, with PyTorch (torch ≥ 2.9 and onnxscript):
+
+    python tests/data/onnx/make_fixtures.py
+
+Each fixture is a tiny torch module exported by one exporter (``dynamo``: torch's default since 2.9;
+``legacy``: ``dynamo=False``) at one opset, written as ``<name>.onnx`` (``dynamo`` files keep their weights
+in ``<name>.onnx.data`` beside them, as torch writes them by default), with ``<name>.npz`` holding the input
+torch was given (``x``), torch's output (``y``) and its parameter count (``params``, ``sum(p.numel())``).
+``fixtures.json`` lists them with what importing each must do: ``exact`` (cnncalc run on the imported spec
+and weights gives ``y``) or the words of the refusal.
+
+The tests read these files with cnncalc alone (tests/test_onnx_fixtures.py) and against onnxruntime
+(tests/test_onnx_semantics.py); neither needs torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+HERE = Path(__file__).resolve().parent
+
+
+class Pooled(nn.Module):
+    """A conv, then a reduction over the spatial axes (``x.mean((2, 3))``, ``amax``, one axis...)."""
+
+    def __init__(self, reduce: str) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.reduce = reduce
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.conv(x))
+        if self.reduce == "mean":
+            return x.mean((2, 3))
+        if self.reduce == "mean_keepdim":
+            return x.mean((2, 3), keepdim=True)
+        if self.reduce == "amax":
+            return x.amax((2, 3))
+        if self.reduce == "mean_rows":
+            return x.mean(2)
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+
+class Softmaxed(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.conv(x), self.dim)
+
+
+class Resized(nn.Module):
+    def __init__(self, **options: object) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 1)
+        self.options = options
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.conv(x), **self.options)  # type: ignore[arg-type]
+
+
+class NormedRows(nn.Module):
+    """A LayerNorm over the last axis (W) of an NCHW tensor: the output is spatial, held channels first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.norm = nn.LayerNorm(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.conv(x))
+
+
+class Chunked(nn.Module):
+    """``chunk`` then ``cat`` the other way round (the dynamo exporter: SplitToSequence, SequenceAt)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.conv(x).chunk(2, dim=1)
+        return torch.cat((b, a), 1)
+
+
+def gelu_mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 3))
+
+
+def layernorm_without_affine() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8, elementwise_affine=False))
+
+
+#: name → (module, input shape, exporter, opset, expected: "exact" or the refusal's words)
+FIXTURES = {
+    "mean_dynamo": (lambda: Pooled("mean"), (1, 3, 6, 6), "dynamo", 18, "exact"),
+    "mean_legacy": (lambda: Pooled("mean"), (1, 3, 6, 6), "legacy", 17, "exact"),
+    "mean_keepdim_dynamo": (lambda: Pooled("mean_keepdim"), (1, 3, 6, 6), "dynamo", 18, "exact"),
+    "amax_dynamo": (lambda: Pooled("amax"), (1, 3, 6, 6), "dynamo", 18, "exact"),
+    "amax_legacy": (lambda: Pooled("amax"), (1, 3, 6, 6), "legacy", 17, "exact"),
+    "mean_rows_dynamo": (lambda: Pooled("mean_rows"), (1, 3, 6, 6), "dynamo", 18, "exact"),
+    "adaptive_pool_dynamo": (lambda: Pooled("adaptive"), (1, 3, 6, 6), "dynamo", 20, "exact"),
+    "softmax_channels_legacy11": (lambda: Softmaxed(1), (1, 3, 2, 3), "legacy", 11, "exact"),
+    "softmax_channels_dynamo": (lambda: Softmaxed(1), (1, 3, 2, 3), "dynamo", 18, "exact"),
+    "nearest_dynamo": (lambda: Resized(scale_factor=2, mode="nearest"), (1, 3, 3, 4), "dynamo", 18, "exact"),
+    "nearest_legacy": (lambda: Resized(scale_factor=2, mode="nearest"), (1, 3, 3, 4), "legacy", 17, "exact"),
+    "bilinear_dynamo": (lambda: Resized(size=(5, 7), mode="bilinear"), (1, 3, 3, 4), "dynamo", 18, "exact"),
+    "bilinear_legacy": (lambda: Resized(size=(5, 7), mode="bilinear"), (1, 3, 3, 4), "legacy", 17, "exact"),
+    # torch ≥ 2.x writes half_pixel here (older releases wrote pytorch_half_pixel, which reads pixel 0)
+    "bilinear_to_one_legacy": (lambda: Resized(size=(1, 1), mode="bilinear"), (1, 3, 4, 4), "legacy", 17, "exact"),
+    "antialias_dynamo": (lambda: Resized(size=(2, 2), mode="bilinear", antialias=True), (1, 3, 4, 4), "dynamo", 18,
+                         ["antialias", "1"]),
+    "layernorm_rows_dynamo": (NormedRows, (1, 3, 6, 6), "dynamo", 18, "exact"),
+    "chunk_dynamo": (Chunked, (1, 3, 2, 3), "dynamo", 18, "exact"),
+    "gelu_dynamo": (gelu_mlp, (1, 5, 4), "dynamo", 18, "exact"),
+    "gelu_legacy": (gelu_mlp, (1, 5, 4), "legacy", 17, "exact"),
+    "layernorm_no_affine_dynamo": (layernorm_without_affine, (1, 4), "dynamo", 18, "exact"),
+    "layernorm_no_affine_legacy": (layernorm_without_affine, (1, 4), "legacy", 17, "exact"),
+}
+
+
+def export(name: str) -> dict[str, object]:
+    make, shape, exporter, opset, expected = FIXTURES[name]
+    torch.manual_seed(len(name))
+    model = make().eval()
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        y = model(x)
+    path = HERE / f"{name}.onnx"
+    for old in (path, HERE / f"{name}.onnx.data"):
+        old.unlink(missing_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if exporter == "dynamo":  # the default exporter, with its default external data
+            torch.onnx.export(model, (x,), str(path), input_names=["x"], opset_version=opset,
+                              external_data=True)
+        else:
+            torch.onnx.export(model, (x,), str(path), input_names=["x"], opset_version=opset, dynamo=False)
+    params = sum(p.numel() for p in model.parameters())
+    np.savez(HERE / f"{name}.npz", x=x.numpy(), y=y.numpy(), params=np.array(params))
+    return {"exporter": exporter, "opset": opset, "expected": expected}
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(FIXTURES)
+    table = {name: export(name) for name in names}
+    listing = HERE / "fixtures.json"
+    if sys.argv[1:] and listing.exists():
+        table = {**json.loads(listing.read_text()), **table}
+    listing.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    print(f"torch {torch.__version__}: wrote {len(names)} fixtures to {HERE}")
+
+
+if __name__ == "__main__":
+    main()

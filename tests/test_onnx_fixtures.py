@@ -1,0 +1,132 @@
+"""ONNX files written by torch.onnx (tests/data/onnx/, made once by make_fixtures.py there, both exporters,
+several opsets): each imported by cnncalc and run with its imported weights gives torch's own output
+(saved beside it) within 1e-5 relative, with torch's parameter count; or it is refused with the attribute
+and value cnncalc does not compute exactly. No framework is needed: the files and torch's numbers are
+committed (tests/test_onnx_semantics.py runs the same files in onnxruntime)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnncalc import analyse
+from cnncalc.interop.onnx_import import import_onnx, network_of
+from cnncalc.run.executor import run
+
+HERE = Path(__file__).parent / "data" / "onnx"
+FIXTURES = json.loads((HERE / "fixtures.json").read_text())
+
+
+def _layout(array: np.ndarray, rank: int, channels_first: bool) -> np.ndarray:
+    """An NCHW (or NCL) array as cnncalc holds it, channels last, when the model reads its input channels first;
+    an imported model's output comes out channels last when it has the input's rank (``rank``), else in
+    ONNX's order."""
+    return np.moveaxis(array, 1, -1) if channels_first and array.ndim == rank else array
+
+
+def imported_run(name: str, lenient: bool = False) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(cnncalc's output, torch's, cnncalc's parameter count, torch's) of a fixture, in cnncalc's layout."""
+    path = str(HERE / f"{name}.onnx")
+    saved = np.load(HERE / f"{name}.npz")
+    imported = import_onnx(path, lenient=lenient)
+    network = network_of(imported, path)
+    x = saved["x"]
+    first = list(imported.spec["input"]) != list(x.shape[1:])  # read channels first
+    out = run(network, _layout(x.astype(np.float64), x.ndim, first), imported.weights).output
+    return out, _layout(saved["y"], x.ndim, first), analyse(network).params, int(saved["params"])
+
+
+def test_the_fixtures_cover_both_exporters_and_stay_small():
+    assert {entry["exporter"] for entry in FIXTURES.values()} == {"dynamo", "legacy"}
+    assert sum(path.stat().st_size for path in HERE.iterdir()) < 1_000_000
+    assert all((HERE / f"{name}.onnx").is_file() for name in FIXTURES)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, entry in FIXTURES.items() if entry["expected"] == "exact"))
+def test_a_torch_export_imports_to_torch_numbers(name):
+    out, expected, params, torch_params = imported_run(name)
+    assert out.shape == expected.shape
+    assert np.allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    assert params == torch_params
+
+
+@pytest.mark.parametrize("name", sorted(n for n, entry in FIXTURES.items() if entry["expected"] != "exact"))
+def test_a_torch_export_cnncalc_cannot_compute_exactly_is_refused(name, cli, tmp_path):
+    code, _, err = cli("summary", str(HERE / f"{name}.onnx"))
+    assert code == 2
+    for word in FIXTURES[name]["expected"]:
+        assert word in err, (word, err)
+    spec = tmp_path / "flagged.yaml"
+    code, _, err = cli("import", str(HERE / f"{name}.onnx"), "--lenient", "-o", str(spec))  # a flagged layer
+    assert code == 0 and "UNSUPPORTED-Resize" in spec.read_text() and "--lenient" in err, err
+
+
+def test_the_summary_reads_external_data_beside_the_model(cli):
+    code, out, err = cli("summary", str(HERE / "mean_dynamo.onnx"))
+    assert code == 0, err
+    assert "Total params: 112" in out  # Conv2d(3, 4, 3): 4·3·3·3 + 4, its weights in mean_dynamo.onnx.data
+
+
+# ---------------------------------------------------------------- external data, hostile
+
+
+def _external_model(tmp_path, location, offset=None, length=None, data=None):
+    """A Mul by an external [1, 3, 1, 1] constant, its bytes in ``location`` (written when ``data`` is given)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    tensor = helper.make_tensor("w", TensorProto.FLOAT, [1, 3, 1, 1], vals=[1.0, 2.0, 3.0])
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", offset), ("length", length)):
+        if value is not None:
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, str(value)
+    if data is not None:
+        (tmp_path / location).write_bytes(data)
+    graph = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["y"], name="m")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 2, 2])], [tensor])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "ext.onnx"
+    path.write_bytes(model.SerializeToString())
+    return str(path), onnx
+
+
+def test_external_data_beside_the_model_is_read(tmp_path):
+    values = np.array([7.0, 8.0, 9.0], dtype="<f4")
+    path, _ = _external_model(tmp_path, "w.bin", offset=4, length=12, data=b"pad!" + values.tobytes())
+    imported = import_onnx(path)
+    assert imported.weights["m.weight"].tolist() == [7.0, 8.0, 9.0]
+
+
+@pytest.mark.parametrize(("location", "options", "words"), [
+    ("/etc/passwd", {}, "outside the model's folder"),
+    ("../w.bin", {}, "outside the model's folder"),
+    ("sub/../../w.bin", {}, "outside the model's folder"),
+    ("missing.bin", {}, "cannot read the external data"),
+    ("w.bin", {"offset": 8, "data": b"\0" * 12}, "ends past the end of w.bin"),
+    ("w.bin", {"length": 8, "data": b"\0" * 12}, "declares 8 bytes of external data for 12"),
+    ("w.bin", {"offset": -4, "data": b"\0" * 12}, "external-data offset '-4'"),
+    ("", {}, "outside the model's folder"),
+])
+def test_external_data_that_is_not_beside_the_model_is_refused(tmp_path, cli, location, options, words):
+    path, _ = _external_model(tmp_path, location, **options)
+    code, _, err = cli("import", path, "-o", str(tmp_path / "m.yaml"), "--weights-out", str(tmp_path / "m.npz"))
+    assert code == 2 and words in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_external_data_through_a_link_out_of_the_folder_is_refused(tmp_path, cli):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "w.bin").write_bytes(np.ones(3, dtype="<f4").tobytes())
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "w.bin").symlink_to(outside / "w.bin")
+    path, _ = _external_model(folder, "w.bin")
+    code, _, err = cli("summary", path)
+    assert code == 2 and "outside the model's folder" in err, err
