@@ -30,6 +30,10 @@ layers:
   - {type: separable_conv, name: sep, filters: 8, kernel: 3, padding: same}
   - {type: batchnorm, name: bn}
   - {type: prelu, name: pr}
+  - {type: pixel_unshuffle, name: unsh, factor: 2}
+  - {type: pixel_shuffle, name: sh_tf, factor: 2, mode: dcr}
+  - {type: pixel_unshuffle, name: unsh_tf, factor: 2, mode: dcr}
+  - {type: pixel_shuffle, name: shuf, factor: 2}
   - {type: conv_transpose, name: up, filters: 5, kernel: 3, stride: 2, padding: same}
   - {type: avgpool, name: ap, kernel: 3, stride: 2, padding: same}
   - {type: maxpool, name: mp, kernel: 2, stride: 1, padding: same, inputs: up}

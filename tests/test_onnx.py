@@ -133,6 +133,10 @@ layers:
   - {type: avgpool, name: ap, kernel: 3, stride: 1, padding: 1, count_include_pad: true}
   - {type: maxpool, name: mp, kernel: 2, ceil_mode: true}
   - {type: upsample, name: un, scale: 2}
+  - {type: pixel_unshuffle, name: pu, factor: 2}
+  - {type: pixel_shuffle, name: ps_tf, factor: 2, mode: dcr}
+  - {type: pixel_unshuffle, name: pu_tf, factor: 2, mode: dcr}
+  - {type: pixel_shuffle, name: ps, factor: 2}
   - {type: upsample, name: ul, size: [10, 9], mode: linear}
   - {type: crop, name: cr, cropping: [[1, 0], [0, 1]]}
   - {type: channel_shuffle, name: cs, groups: 2}

@@ -27,7 +27,8 @@ EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
 MADE = {"gelu": {"gelu"}, "gelu_tanh": {"gelu"}, "hardswish": {"hardswish"}, "hardsigmoid": {"hardsigmoid"},
         "mish": {"mish"}, "silu": {"silu"}, "elu": {"elu"}, "selu": {"selu"}, "hardtanh": {"clip"},
         "instance_norm": {"groupnorm"}, "instance_norm_affine": {"groupnorm"}, "group_norm": {"groupnorm"},
-        "group_norm_plain": {"groupnorm"}, "class_token": {"dense", "class_token", "position_embedding"}}
+        "group_norm_plain": {"groupnorm"}, "class_token": {"dense", "class_token", "position_embedding"},
+        "pixel_shuffle": {"pixel_shuffle"}, "pixel_unshuffle": {"pixel_unshuffle"}}
 
 
 def _ort(model, x):
@@ -74,6 +75,9 @@ def test_the_fixtures_are_what_each_exporter_writes():
     assert "InstanceNormalization" in EXPECTED["group_norm-legacy17"]["operators"]
     assert EXPECTED["hardswish-legacy13"]["operators"] == ["Conv", "HardSigmoid", "Mul"]
     assert EXPECTED["mish-legacy13"]["operators"] == ["Conv", "Mul", "Softplus", "Tanh"]
+    # PixelShuffle is DepthToSpace (mode CRD); PixelUnshuffle is Reshape, Transpose, Reshape
+    assert EXPECTED["pixel_shuffle-dynamo18"]["operators"] == ["Conv", "DepthToSpace"]
+    assert EXPECTED["pixel_unshuffle-legacy13"]["operators"] == ["Conv", "Reshape", "Transpose"]
     # PyTorch's counts: InstanceNorm2d(4) has none, affine=True 8; GroupNorm(2, 4) 8, affine=False none
     assert EXPECTED["instance_norm-legacy13"]["params"] == EXPECTED["group_norm_plain-legacy13"]["params"] == 112
     assert EXPECTED["instance_norm_affine-legacy13"]["params"] == EXPECTED["group_norm-legacy17"]["params"] == 120
@@ -103,7 +107,8 @@ def _topological_orders(nodes, count, seed):
 
 @pytest.mark.parametrize("stem", ["gelu-legacy13", "gelu-dynamo18", "gelu_tanh-legacy13", "gelu_tanh-dynamo18",
                                   "mish-legacy13", "hardswish-legacy13", "group_norm-legacy17",
-                                  "group_norm-dynamo18", "class_token-legacy17"])
+                                  "group_norm-dynamo18", "class_token-legacy17", "pixel_unshuffle-legacy13",
+                                  "pixel_unshuffle-dynamo18"])
 def test_patterns_match_in_any_topological_order(stem):
     model = onnx.load(str(FIXTURES / f"{stem}.onnx"))
     baseline = import_model(model, "m")
@@ -198,4 +203,33 @@ def test_conv_transpose_output_shape_past_the_unpadded_size_is_refused():
     node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], output_shape=[9, 9], name="up")
     model = _graph_model([node], [1, 3, 5, 4], [1, 2, 9, 9], [_weight("w", (3, 2, 3, 4))])
     with pytest.raises(CnnCalcError, match="node 'up'.*'output_shape' = \\[9, 9\\] is larger"):
+        import_model(model, "m")
+
+
+# ---------------------------------------------------------------- DepthToSpace and SpaceToDepth
+
+
+@pytest.mark.parametrize("op, mode, kind", [("DepthToSpace", "DCR", "pixel_shuffle"),
+                                            ("DepthToSpace", "CRD", "pixel_shuffle"),
+                                            ("DepthToSpace", None, "pixel_shuffle"),
+                                            ("SpaceToDepth", None, "pixel_unshuffle")])
+@pytest.mark.parametrize("r", [2, 3])
+def test_depth_to_space_and_space_to_depth_as_onnxruntime(op, mode, kind, r):
+    extra = {} if mode is None else {"mode": mode}
+    node = helper.make_node(op, ["x"], ["y"], blocksize=r, **extra)
+    shape = [2, 2 * r * r, 2, 3] if op == "DepthToSpace" else [2, 2, 2 * r, 3 * r]
+    out = [2, 2, 2 * r, 3 * r] if op == "DepthToSpace" else [2, 2 * r * r, 2, 3]
+    model = _graph_model([node], shape, out)
+    x = np.random.default_rng(8).standard_normal(shape)
+    imported, _, got = _cnncalc(model, np.moveaxis(x, 1, -1))
+    layer = imported.spec["layers"][-1]
+    # ONNX's default mode is DCR, TensorFlow's channel order; CRD is PyTorch's
+    assert layer["type"] == kind and layer["factor"] == r and layer["mode"] == (mode or "DCR").lower()
+    np.testing.assert_array_equal(got.astype(np.float32), _channels_last(_ort(model, x)))  # a permutation: exact
+
+
+def test_depth_to_space_of_an_unknown_mode_is_refused():
+    node = helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=2, mode="RCD", name="d2s")
+    model = _graph_model([node], [1, 8, 2, 2], [1, 2, 4, 4])
+    with pytest.raises(CnnCalcError, match="node 'd2s'.*attribute 'mode' = RCD"):
         import_model(model, "m")

@@ -268,8 +268,10 @@ layers:
   - {type: crop, name: crop, cropping: [[1, 0], [0, 1]]}
   - {type: upsample, name: up, scale: 2}
   - {type: channel_shuffle, name: cs, groups: 2}
+  - {type: pixel_unshuffle, name: pu, factor: 2}
+  - {type: pixel_shuffle, name: ps, factor: 2, mode: dcr}
   - {type: slice, name: sl, axis: -1, start: 1, stop: 3}
-  - {type: concat, name: cat, inputs: [sl, cs]}
+  - {type: concat, name: cat, inputs: [sl, ps]}
   - {type: permute, name: pe, axes: [2, 0, 1]}
   - {type: reshape, name: rs, shape: [6, -1]}
   - {type: flatten, name: fl}

@@ -1,5 +1,5 @@
 """Spec v2 kernels against PyTorch in float64 (layer_norm, group_norm, multi_head_attention_forward,
-channel_shuffle, the new activations, prelu), channels-last against channels-first. Skipped without torch."""
+channel_shuffle, pixel_shuffle, the new activations, prelu), channels-last against channels-first. Skipped without torch."""
 
 from __future__ import annotations
 
@@ -84,6 +84,16 @@ def test_channel_shuffle(groups, channels):
     got = forward(make("channel_shuffle", groups=groups), x)
     want = F.channel_shuffle(t(channels_first(x)), groups).numpy()
     np.testing.assert_array_equal(channels_first(got), want)
+
+
+@pytest.mark.parametrize("r, channels", [(2, 12), (3, 9), (1, 2)])
+def test_pixel_shuffle_and_unshuffle(r, channels):
+    x = np.random.default_rng(4).normal(size=(2, 3, 4, channels))
+    got = forward(make("pixel_shuffle", factor=r), x)
+    np.testing.assert_array_equal(channels_first(got), F.pixel_shuffle(t(channels_first(x)), r).numpy())
+    y = np.random.default_rng(5).normal(size=(2, 3 * r, 2 * r, channels))
+    got = forward(make("pixel_unshuffle", factor=r), y)
+    np.testing.assert_array_equal(channels_first(got), F.pixel_unshuffle(t(channels_first(y)), r).numpy())
 
 
 @pytest.mark.parametrize("name, fn", [("hardswish", F.hardswish), ("hardsigmoid", F.hardsigmoid), ("mish", F.mish),

@@ -234,6 +234,35 @@ def test_channel_shuffle_groups_must_divide():
         make("channel_shuffle", groups=3).infer([(4, 4, 8)])
 
 
+@pytest.mark.parametrize("mode", ["crd", "dcr"])
+@pytest.mark.parametrize("r, h, w, c", [(2, 3, 2, 3), (3, 2, 1, 2), (1, 2, 3, 4)])
+def test_pixel_shuffle_and_unshuffle_follow_the_channel_order_of_their_mode(mode, r, h, w, c):
+    x = positional((2, h, w, c * r * r))
+    out = forward(make("pixel_shuffle", factor=r, mode=mode), x)
+    assert out.shape == (2, h * r, w * r, c)
+    for i in range(h * r):
+        for j in range(w * r):
+            a, b = i % r, j % r
+            for k in range(c):
+                # crd: PyTorch's channel k·r² + a·r + b; dcr: TensorFlow's (a·r + b)·C + k
+                depth = k * r * r + a * r + b if mode == "crd" else (a * r + b) * c + k
+                assert out[1, i, j, k] == x[1, i // r, j // r, depth]
+    back = forward(make("pixel_unshuffle", factor=r, mode=mode), out)
+    assert np.array_equal(back, x)
+
+
+def test_pixel_shuffle_shapes_params_and_refusals():
+    info = make("pixel_shuffle", factor=3).infer([(7, 5, 18)])
+    assert info.shape == (21, 15, 2) and info.trainable == info.macs == 0
+    assert make("pixel_unshuffle", factor=2).infer([(8, 6, 3)]).shape == (4, 3, 12)
+    with pytest.raises(ShapeError, match="multiple of factor² = 4"):
+        make("pixel_shuffle", factor=2).infer([(4, 4, 6)])
+    with pytest.raises(ShapeError, match="W = 5 is not a multiple of factor 2"):
+        make("pixel_unshuffle", factor=2).infer([(4, 5, 6)])
+    with pytest.raises(ShapeError, match=r"\[H, W, C\]"):
+        make("pixel_shuffle", factor=2).infer([(4, 4, 4, 8)])
+
+
 @settings(max_examples=40, deadline=None)
 @given(shapes, st.randoms(use_true_random=False))
 def test_permute_moves_axes(shape, random):

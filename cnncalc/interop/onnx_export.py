@@ -34,7 +34,7 @@ from ..layers.merge import Concat, Merge
 from ..layers.norm import GroupNorm, LayerNorm
 from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from ..layers.reshape import Flatten, Reshape, ZeroPad
-from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.shape_ops import ChannelShuffle, Permute, PixelShuffle, PixelUnshuffle, Slice
 from ..layers.spatial import Crop, LocalResponseNorm, Upsample
 from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..spec.network import INPUT, Network
@@ -767,6 +767,31 @@ def _channel_shuffle(c: _Context, layer: ChannelShuffle, x: _Value, out_shape: t
     perm = [0, 2, 1, *range(3, 3 + len(spatial))]
     swapped = g.node("Transpose", [split], f"{layer.name}/swap", perm=perm)
     out = g.node("Reshape", [swapped, g.ints(f"{layer.name}/merge", [0, channels, *spatial])], layer.name)
+    return _Value(out, CF, out_shape)
+
+
+@rules.layer("pixel_shuffle")
+def _pixel_shuffle(c: _Context, layer: PixelShuffle, x: _Value, out_shape: tuple) -> _Value:
+    g = c.g
+    x = g.layout(x, CF)
+    out = g.node("DepthToSpace", [x.name], layer.name, blocksize=int(layer.factor), mode=layer.mode.upper())
+    return _Value(out, CF, out_shape)
+
+
+@rules.layer("pixel_unshuffle")
+def _pixel_unshuffle(c: _Context, layer: PixelUnshuffle, x: _Value, out_shape: tuple) -> _Value:
+    """dcr is ONNX's SpaceToDepth; crd as torch.onnx writes PixelUnshuffle: view [N, C, H, r, W, r], move the
+    two offsets after the channel, view back."""
+    g = c.g
+    x = g.layout(x, CF)
+    r = int(layer.factor)
+    if layer.mode == "dcr":
+        return _Value(g.node("SpaceToDepth", [x.name], layer.name, blocksize=r), CF, out_shape)
+    channels, h, w = int(x.shape[-1]), int(out_shape[0]), int(out_shape[1])
+    split = g.node("Reshape", [x.name, g.ints(f"{layer.name}/split", [0, channels, h, r, w, r])],
+                   f"{layer.name}/split")
+    moved = g.node("Transpose", [split], f"{layer.name}/move", perm=[0, 1, 3, 5, 2, 4])
+    out = g.node("Reshape", [moved, g.ints(f"{layer.name}/merge", [0, channels * r * r, h, w])], layer.name)
     return _Value(out, CF, out_shape)
 
 

@@ -31,7 +31,7 @@ from ..layers.merge import Concat, Merge
 from ..layers.norm import GroupNorm, LayerNorm
 from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from ..layers.reshape import Flatten, Reshape, ZeroPad
-from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.shape_ops import ChannelShuffle, Permute, PixelShuffle, PixelUnshuffle, Slice
 from ..layers.spatial import Crop, LocalResponseNorm, Upsample
 from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..spec.network import Network
@@ -551,6 +551,23 @@ def _slice(w: _Writer, layer: Slice, x: str, attr: str, shape: tuple) -> str:
 @rules.layer("channel_shuffle")
 def _shuffle(w: _Writer, layer: ChannelShuffle, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.ChannelShuffle({layer.groups})")
+    return f"self.{attr}({x})"
+
+
+@rules.layer("pixel_shuffle")
+def _pixel_shuffle(w: _Writer, layer: PixelShuffle, x: str, attr: str, shape: tuple) -> str:
+    r = layer.factor
+    w.add_module(attr, f"nn.PixelShuffle({r})")
+    if layer.mode == "dcr":  # TensorFlow's order: the channels as [r², C] → [C, r²] is PyTorch's
+        return f"self.{attr}(F.channel_shuffle({x}, {r * r}))"
+    return f"self.{attr}({x})"
+
+
+@rules.layer("pixel_unshuffle")
+def _pixel_unshuffle(w: _Writer, layer: PixelUnshuffle, x: str, attr: str, shape: tuple) -> str:
+    w.add_module(attr, f"nn.PixelUnshuffle({layer.factor})")
+    if layer.mode == "dcr":  # PyTorch's [C, r²] channels → TensorFlow's [r², C]
+        return f"F.channel_shuffle(self.{attr}({x}), {whole(shape[-1], 'the channel count')})"
     return f"self.{attr}({x})"
 
 

@@ -37,7 +37,7 @@ ATTRIBUTE_TYPES = {
     **dict.fromkeys(("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape", "perm",
                      "axes", "split"), 7),
     **dict.fromkeys(("group", "axis", "ceil_mode", "count_include_pad", "transA", "transB", "keepdims", "size",
-                     "start", "end", "to", "value_int"), 2),
+                     "start", "end", "to", "value_int", "blocksize"), 2),
     **dict.fromkeys(("alpha", "beta", "epsilon", "bias", "ratio", "min", "max", "value_float"), 1),
     **dict.fromkeys(("auto_pad", "mode", "coordinate_transformation_mode", "nearest_mode", "approximate"), 3),
     "value": 4, "value_ints": 7, "value_floats": 6, "scales": 6,

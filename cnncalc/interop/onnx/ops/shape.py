@@ -1,5 +1,6 @@
-"""Operators that move values around: Flatten, Reshape (a channel shuffle when it is one), Transpose, Concat,
-Slice (a crop when it is one), Split, Pad, Resize/Upsample, and Gather (an embedding)."""
+"""Operators that move values around: Flatten, Reshape (a channel shuffle or pixel unshuffle when it is one),
+Transpose, Concat, Slice (a crop when it is one), Split, Pad, Resize/Upsample, DepthToSpace and SpaceToDepth,
+and Gather (an embedding)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ def _flatten(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
     im.finish(node, im.emit("flatten", im.node_name(node), [x]), (0,))
 
 
-@handles("Reshape", makes=("flatten", "reshape", "channel_shuffle"))
+@handles("Reshape", makes=("flatten", "reshape", "channel_shuffle", "pixel_unshuffle"))
 def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    if _channel_shuffle(im, position, node):
+    if _channel_shuffle(im, position, node) or _pixel_unshuffle(im, position, node):
         return
     t = im.tensor(node.input[0])
     target = [int(d) for d in im.numbers(node.input[1], "shape")]
@@ -76,6 +77,75 @@ def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
     layer = im.emit("channel_shuffle", im.node_name(merge[1]), [t.layer], groups=groups)
     im.values[merge[1].output[0]] = Tensor(layer, t.perm)
     return True
+
+
+#: the Transpose of a pixel unshuffle written as Reshape [N, C, H, r, W, r] → Transpose → Reshape
+#: [N, C·r², H, W], by channel order: torch.onnx's PixelUnshuffle (crd), ONNX's SpaceToDepth (dcr)
+UNSHUFFLE_PERMS = {(0, 1, 3, 5, 2, 4): "crd", (0, 3, 5, 1, 2, 4): "dcr"}
+
+
+def _constant_shape(im: _Importer, name: str) -> list[int] | None:
+    value = im.values.get(name)
+    if not _is_const(value) or not getattr(value, "readable", True):
+        return None
+    return [int(d) for d in im.numbers(name, "shape")]
+
+
+def _pixel_unshuffle(im: _Importer, position: int, node: Any) -> bool:
+    """Reshape [N, C, H, r, W, r] → Transpose → Reshape [N, C·r², H, W] on a channels-first [N, C, rH, rW]."""
+    t = im.values.get(node.input[0])
+    if not isinstance(t, Tensor) or im.rank(t) != 3 or t.perm != _cf(3):
+        return False
+    dims = im.onnx_shape(t)
+    target = _constant_shape(im, node.input[1])
+    if target is None or len(target) != 6 or target[0] not in (BATCH, 0, -1, im.batch) \
+            or not all(isinstance(d, int) for d in dims):
+        return False
+    channels, height, width = dims
+    r = target[3]
+    if r < 1 or target[5] != r or target[1:] != [channels, height // r, r, width // r, r] \
+            or height % r or width % r:
+        return False
+    move = im.single_consumer(node.output[0])
+    if not move or move[1].op_type != "Transpose":
+        return False
+    mode = UNSHUFFLE_PERMS.get(tuple(im.attrs(move[1]).get("perm", ())))
+    merge = im.single_consumer(move[1].output[0])
+    if mode is None or not merge or merge[1].op_type != "Reshape":
+        return False
+    back = _constant_shape(im, merge[1].input[1])
+    if back is None or back[0] not in (BATCH, 0, -1, im.batch) or back[1:] != [channels * r * r, height // r,
+                                                                              width // r]:
+        return False
+    im.done.update((move[0], merge[0]))
+    layer = im.emit("pixel_unshuffle", im.node_name(merge[1]), [t.layer], factor=r, mode=mode)
+    im.values[merge[1].output[0]] = Tensor(layer, t.perm)
+    return True
+
+
+@handles("DepthToSpace", "SpaceToDepth", makes=("pixel_shuffle", "pixel_unshuffle"))
+def _depth_to_space(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    """DepthToSpace (mode DCR, ONNX's default and TensorFlow's order, or CRD, PyTorch's PixelShuffle) and
+    SpaceToDepth (DCR only)."""
+    t = im.tensor(node.input[0])
+    if im.rank(t) != 3:
+        raise im.fail(f"{node.op_type} needs a 4-D input [N, C, H, W]", got=im.rank(t) + 1, expected=4)
+    if "blocksize" not in attrs:
+        raise im.fail("attribute 'blocksize' is required")
+    r = int(attrs["blocksize"])
+    if r < 1:
+        raise im.fail(f"attribute 'blocksize' = {r} is not a positive integer", got=r, expected="at least 1")
+    mode = "dcr"
+    if node.op_type == "DepthToSpace":
+        raw = attrs.get("mode", b"DCR")
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        if text not in ("DCR", "CRD"):
+            raise im.fail(f"attribute 'mode' = {text} is not an ONNX DepthToSpace mode", got=text,
+                          expected="DCR or CRD")
+        mode = text.lower()
+    kind = "pixel_shuffle" if node.op_type == "DepthToSpace" else "pixel_unshuffle"
+    x = im.cf_input(node.input[0])
+    im.finish(node, im.emit(kind, im.node_name(node), [x], factor=r, mode=mode), _cf(3))
 
 
 # a view of the same layer: the walk makes a permute where a handler needs the value in another layout

@@ -67,6 +67,8 @@ CASES = {
     "group_norm": (conv_then(nn.GroupNorm(2, 4)), (1, 3, 7, 7), [(LEGACY, 11), (LEGACY, 17), (DYNAMO, 18)]),
     "group_norm_plain": (conv_then(nn.GroupNorm(2, 4, affine=False)), (1, 3, 7, 7), [(LEGACY, 13)]),
     "class_token": (ClassToken(), (1, 4, 6), [(LEGACY, 17), (DYNAMO, 18)]),
+    "pixel_shuffle": (conv_then(nn.PixelShuffle(2)), (1, 3, 7, 7), [(LEGACY, 13), (DYNAMO, 18)]),
+    "pixel_unshuffle": (conv_then(nn.PixelUnshuffle(2)), (1, 3, 8, 8), [(LEGACY, 13), (DYNAMO, 18)]),
 }
 
 
