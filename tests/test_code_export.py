@@ -137,6 +137,13 @@ def test_unsupported_layers_are_named_with_the_reason() -> None:
     message = str(caught.value)
     assert "2 layer(s)" in message and "'pool' (maxpool): Keras pooling has no ceil_mode" in message
     assert "'cd' (conv): Keras convolutions take a stride or a dilation, not both" in message
+    spec = ("input: [8, 8, 3]\nlayers:\n  - {type: conv, name: mirror, filters: 2, kernel: 3, padding: 1, "
+            "padding_mode: reflect}\n  - {type: zero_pad, name: wrap, padding: 1, padding_mode: circular}\n")
+    with pytest.raises(CnnCalcError) as caught:
+        export_keras(loads_spec(spec))
+    message = str(caught.value)
+    assert "'mirror' (conv): Keras convolutions pad with zeros only (padding_mode reflect)" in message
+    assert "'wrap' (zero_pad): Keras's ZeroPadding pads with zeros only (padding_mode circular)" in message
 
 
 def test_weights_are_checked_at_export() -> None:

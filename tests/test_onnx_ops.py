@@ -28,7 +28,11 @@ MADE = {"gelu": {"gelu"}, "gelu_tanh": {"gelu"}, "hardswish": {"hardswish"}, "ha
         "mish": {"mish"}, "silu": {"silu"}, "elu": {"elu"}, "selu": {"selu"}, "hardtanh": {"clip"},
         "instance_norm": {"groupnorm"}, "instance_norm_affine": {"groupnorm"}, "group_norm": {"groupnorm"},
         "group_norm_plain": {"groupnorm"}, "class_token": {"dense", "class_token", "position_embedding"},
-        "pixel_shuffle": {"pixel_shuffle"}, "pixel_unshuffle": {"pixel_unshuffle"}}
+        "pixel_shuffle": {"pixel_shuffle"}, "pixel_unshuffle": {"pixel_unshuffle"}, "conv_reflect": set(),
+        "conv_replicate": set(), "conv_circular": set()}
+#: where an exporter writes the operator as other layers: the legacy exporter's circular padding is a Slice of
+#: each border and a Concat per axis (a crop and a concat each, exact)
+MADE_BY_STEM = {"conv_circular-legacy13": {"crop", "concat"}}
 
 
 def _ort(model, x):
@@ -63,7 +67,7 @@ def test_torch_fixture_imports_with_torchs_numbers_and_runs_as_onnxruntime(stem)
     assert summary.params == expected["params"]
     want = _ort(model, x)
     assert list(summary.records[-1].output_shape) == list(_channels_last(want).shape[1:])
-    assert {layer.type for layer in network.layers} - {"conv"} == MADE[stem.rsplit("-", 1)[0]]
+    assert {layer.type for layer in network.layers} - {"conv"} == MADE_BY_STEM.get(stem, MADE[stem.rsplit("-", 1)[0]])
     _close(got, _channels_last(want))
 
 
@@ -233,3 +237,41 @@ def test_depth_to_space_of_an_unknown_mode_is_refused():
     model = _graph_model([node], [1, 8, 2, 2], [1, 2, 4, 4])
     with pytest.raises(CnnCalcError, match="node 'd2s'.*attribute 'mode' = RCD"):
         import_model(model, "m")
+
+
+# ---------------------------------------------------------------- padding modes
+
+
+@pytest.mark.parametrize("stem, mode, padding", [
+    ("conv_reflect-legacy13", "reflect", [1, 2]), ("conv_reflect-dynamo18", "reflect", [1, 2]),
+    ("conv_replicate-legacy13", "replicate", 2), ("conv_replicate-dynamo18", "replicate", 2),
+    ("conv_circular-dynamo18", "circular", 1)])
+def test_torch_padding_modes_become_the_convs_padding_mode(stem, mode, padding):
+    # torch.onnx writes Conv2d(padding_mode=...) as a Pad of that mode (reflect, edge, wrap) and an unpadded Conv
+    imported = import_model(onnx.load(str(FIXTURES / f"{stem}.onnx")), "m")
+    last = imported.spec["layers"][-1]
+    assert [e["type"] for e in imported.spec["layers"]] == ["conv", "conv"]
+    assert last["padding_mode"] == mode and last["padding"] == padding
+
+
+@pytest.mark.parametrize("mode, want", [("reflect", "reflect"), ("edge", "replicate"), ("wrap", "circular")])
+def test_a_pad_of_each_mode_alone_is_a_zero_pad_of_that_padding_mode(mode, want):
+    # read by something other than a Conv: a pad layer with the mode, against onnxruntime (wrap: opset 19)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], mode=mode), helper.make_node("Relu", ["p"], ["y"])]
+    pads = numpy_helper.from_array(np.array([0, 0, 2, 1, 0, 0, 1, 3], dtype=np.int64), "pads")
+    model = _graph_model(nodes, [2, 3, 5, 4], [2, 3, 8, 8], [pads], opset=19)
+    x = np.random.default_rng(9).standard_normal((2, 3, 5, 4))
+    imported, _, got = _cnncalc(model, np.moveaxis(x, 1, -1))
+    assert imported.spec["layers"][0]["type"] == "zero_pad" and imported.spec["layers"][0]["padding_mode"] == want
+    _close(got, _channels_last(_ort(model, x)))
+
+
+def test_a_pad_mode_with_no_equivalent_and_pads_past_the_mirror_are_refused():
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], mode="mirror", name="pad")
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], dtype=np.int64), "pads")
+    with pytest.raises(CnnCalcError, match="node 'pad'.*attribute 'mode' = mirror"):
+        import_model(_graph_model([node], [1, 2, 3, 3], [1, 2, 5, 5], [pads]), "m")
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], mode="reflect", name="pad")
+    big = numpy_helper.from_array(np.array([0, 0, 3, 0, 0, 0, 0, 0], dtype=np.int64), "pads")
+    with pytest.raises(CnnCalcError, match="node 'pad'.*reflect padding of 3 along H"):
+        import_model(_graph_model([node], [1, 2, 3, 3], [1, 2, 6, 3], [big]), "m")

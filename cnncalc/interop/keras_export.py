@@ -307,6 +307,8 @@ rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("Keras", UNSUPPORTE
 @rules.layer("conv")
 def _conv(w: _Writer, layer: Conv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
+    if layer.padding_mode != "zeros":
+        raise Unsupported(f"Keras convolutions pad with zeros only (padding_mode {layer.padding_mode})")
     x, padding = _padding(w, layer, x, attr, rank)
     window, _k, stride, dilation = _window(layer, rank)
     if any(s > 1 for s in stride) and any(d > 1 for d in dilation):
@@ -472,6 +474,8 @@ def _global(w: _Writer, layer: GlobalPool, x: str, attr: str, shape: tuple) -> s
 @rules.layer("zero_pad")
 def _zero_pad(w: _Writer, layer: ZeroPad, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
+    if layer.padding_mode != "zeros":
+        raise Unsupported(f"Keras's ZeroPadding pads with zeros only (padding_mode {layer.padding_mode})")
     return _call(f"ZeroPadding{rank}D", _pairs_text(explicit_pairs(layer.padding, rank)), attr, x)
 
 

@@ -387,6 +387,9 @@ def _conv(c: _Context, layer: Conv | DepthwiseConv | SeparableConv, x: _Value, o
     kernel, stride, dilation = layer.geometry(rank)
     pairs, _ = padding_pairs(layer.padding, dims, kernel, stride, dilation)
     w = c.weights[layer.name]
+    if isinstance(layer, Conv) and layer.padding_mode != "zeros":  # as torch.onnx writes it: Pad, then Conv
+        x = _Value(_mode_pad(g, layer, x, pairs, f"{layer.name}/pad"), CF, x.shape)
+        pairs = [(0, 0)] * rank
     attrs: dict[str, Any] = {"kernel_shape": _ints(kernel), "strides": _ints(stride), "dilations": _ints(dilation),
                              "pads": _onnx_pads(pairs)}
     if isinstance(layer, Conv):
@@ -498,8 +501,22 @@ def _zero_pad(c: _Context, layer: ZeroPad, x: _Value, out_shape: tuple) -> _Valu
     g = c.g
     x = g.layout(x, CF)
     pairs = explicit_pairs(layer.padding, x.rank - 1)
+    return _Value(_mode_pad(g, layer, x, pairs, layer.name), CF, out_shape)
+
+
+#: ONNX Pad's mode of each padding_mode; circular is Pad's "wrap", new in opset 19
+ONNX_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"}
+
+
+def _mode_pad(g: _Graph, layer: Conv | ZeroPad, x: _Value, pairs: list[tuple[Any, Any]], name: str) -> str:
+    """A Pad node of the layer's padding mode on the channels-first ``x``."""
+    if layer.padding_mode not in ONNX_PAD_MODES:
+        raise CnnCalcError(f"padding_mode {layer.padding_mode} has no ONNX export at opset {OPSET} (Pad's wrap "
+                           "mode is in opset 19)", layer=layer.name, index=layer.index, field="padding_mode",
+                           got=layer.padding_mode, expected="zeros, reflect or replicate")
     pads = [0, 0, *(int(b) for b, _ in pairs), 0, 0, *(int(a) for _, a in pairs)]
-    return _Value(g.node("Pad", [x.name, g.ints(f"{layer.name}/pads", pads)], layer.name), CF, out_shape)
+    mode = ONNX_PAD_MODES[layer.padding_mode]
+    return g.node("Pad", [x.name, g.ints(f"{name}/pads", pads)], name, **({"mode": mode} if mode != "constant" else {}))
 
 
 @rules.layer("crop")

@@ -269,17 +269,17 @@ def _padding_for(layer: Windowed, rank: int) -> tuple[str, list[tuple[int, int]]
     return ("symmetric" if symmetric else "explicit"), pairs
 
 
-def _padded_input(layer: Windowed, x: str, rank: int, fill: str = "") -> tuple[str, str]:
-    """(the padded input expression, the module's padding argument)."""
+def _padded_input(layer: Windowed, x: str, rank: int, fill: str = "", mode: str = "zeros") -> tuple[str, str]:
+    """(the padded input expression, the module's padding argument); ``mode``: a conv's padding_mode."""
     kind, pairs = _padding_for(layer, rank)
-    value = f", value={fill}" if fill else ""
+    value = f", value={fill}" if fill else f", mode={mode!r}" if mode != "zeros" else ""
     if kind == "same":
         kernel, stride, dilation = layer.geometry(rank)
         return f"F.pad({x}, same_pads({x}, {tuple(kernel)}, {tuple(stride)}, {tuple(dilation)}){value})", ""
     assert pairs is not None
     if kind == "symmetric":
         p = tuple(b for b, _ in pairs)
-        return x, "" if not any(p) else f", padding={size_text(p)}"
+        return x, "" if not any(p) else f", padding={size_text(p)}" + (f", padding_mode={mode!r}" if value else "")
     return f"F.pad({x}, {_fpad(pairs)}{value})", ""
 
 
@@ -317,7 +317,7 @@ rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("PyTorch", UNSUPPOR
 def _conv(w: _Writer, layer: Conv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
-    padded, padding = _padded_input(layer, x, rank)
+    padded, padding = _padded_input(layer, x, rank, mode=layer.padding_mode)
     groups = f", groups={layer.groups}" if layer.groups != 1 else ""
     w.add_module(attr, f"nn.Conv{rank}d({channels}, {layer.filters}, {_window_args(layer, rank)}{padding}"
                        f"{groups}{_bias_flag(layer)})")
@@ -500,7 +500,8 @@ def _adaptive(w: _Writer, layer: AdaptivePool, x: str, attr: str, shape: tuple) 
 
 @rules.layer("zero_pad")
 def _zero_pad(w: _Writer, layer: ZeroPad, x: str, attr: str, shape: tuple) -> str:
-    return f"F.pad({x}, {_fpad(explicit_pairs(layer.padding, len(shape) - 1))})"
+    mode = "" if layer.padding_mode == "zeros" else f", mode={layer.padding_mode!r}"
+    return f"F.pad({x}, {_fpad(explicit_pairs(layer.padding, len(shape) - 1))}{mode})"
 
 
 @rules.layer("crop")

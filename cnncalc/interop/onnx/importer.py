@@ -83,6 +83,7 @@ class _Importer:
         self.done: set[int] = set()
         self.flagged: list[str] = []
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
+        self.pending_pads: dict[str, tuple[Any, str]] = {}  # a Pad's output → its pairs and padding mode
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0

@@ -46,6 +46,9 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
     fields: dict[str, Any] = {"kernel": _sizes(weight.shape[2:]), "stride": _sizes(attrs.get("strides", [1] * rank)),
                               "padding": _pads(attrs, rank, im, im.shapes[x][:-1], weight.shape[2:]),
                               "dilation": _sizes(attrs.get("dilations", [1] * rank))}
+    pending = im.pending_pads.pop(node.input[0], None)
+    if pending is not None:  # a reflect, edge or wrap Pad before it (shape.py's _pad checked this conv takes it)
+        fields["padding"], fields["padding_mode"] = pending
     bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] else None
     filters = weight.shape[0]
     if groups > 1 and groups == channels and filters % channels == 0 and bias is None and \

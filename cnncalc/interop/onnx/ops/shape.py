@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..graph import BATCH, _cf, _identity
 from ..registry import handles
 from ..values import Tensor, _is_const, np
-from .common import _axis, _sizes
+from .common import _axis, _pads, _sizes
 
 if TYPE_CHECKING:
     from ..importer import _Importer
@@ -301,14 +301,22 @@ def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> No
         start += size
 
 
+#: ONNX Pad's modes as the padding_mode of zero_pad and conv (PyTorch's names)
+PAD_MODES = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
 @handles("Pad", makes=("zero_pad",))
 def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    mode = attrs.get("mode", b"constant")
-    if mode not in (b"constant", "constant"):
-        raise im.fail(f"Pad mode {mode!r} is not supported", expected="constant (zeros)")
+    raw = attrs.get("mode", b"constant")
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    if text not in PAD_MODES:
+        raise im.fail(f"attribute 'mode' = {text} has no cnncalc equivalent", got=text,
+                      expected="constant, reflect, edge or wrap")
+    mode = PAD_MODES[text]
     pads = ([int(v) for v in im.numbers(node.input[1], "pads")] if len(node.input) > 1 and node.input[1]
             else [int(v) for v in attrs.get("pads", [])])
-    if len(node.input) > 2 and node.input[2] and float(im.value(node.input[2]).reshape(-1)[0]) != 0.0:
+    if mode == "zeros" and len(node.input) > 2 and node.input[2] \
+            and float(im.value(node.input[2]).reshape(-1)[0]) != 0.0:
         raise im.fail("Pad with a value other than 0 is not supported")
     if len(node.input) > 3 and node.input[3]:
         raise im.fail("Pad with axes is not supported")
@@ -316,10 +324,33 @@ def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     full = im.rank(t) + 1
     if len(pads) != 2 * full or pads[0] or pads[1] or pads[full] or pads[full + 1] or min(pads) < 0:
         raise im.fail("Pad must pad only the spatial axes, by non-negative amounts", got=pads)
-    x = im.cf_input(node.input[0])
     pairs = [[pads[i], pads[i + full]] for i in range(2, full)]
-    layer = im.emit("zero_pad", im.node_name(node), [x], padding=pairs)
+    if mode != "zeros" and _conv_takes_pads(im, node, t):
+        # as torch.onnx writes Conv2d(padding_mode=...): the conv reads the pads and the mode
+        flat = [int(v) for pair in zip(*pairs) for v in pair]  # the Conv attribute's order: befores, afters
+        im.pending_pads[node.output[0]] = (_pads({"pads": flat}, len(pairs), im), mode)
+        im.values[node.output[0]] = t
+        return
+    x = im.cf_input(node.input[0])
+    layer = im.emit("zero_pad", im.node_name(node), [x], padding=pairs,
+                    **({"padding_mode": mode} if mode != "zeros" else {}))
     im.finish(node, layer, _cf(full - 1))
+
+
+def _conv_takes_pads(im: _Importer, node: Any, t: Tensor) -> bool:
+    """Whether the Pad's only reader is a Conv with no padding of its own that imports as a conv layer
+    (not a depthwise or separable one, which have no padding mode)."""
+    reader = im.single_consumer(node.output[0])
+    if not reader or reader[1].op_type != "Conv" or reader[1].input[0] != node.output[0] \
+            or node.output[0] in im.outputs:
+        return False
+    attrs = im.attrs(reader[1])
+    auto = attrs.get("auto_pad", b"NOTSET")
+    weight = im.values.get(reader[1].input[1]) if len(reader[1].input) > 1 else None
+    if auto not in (b"NOTSET", "NOTSET", b"VALID", "VALID") or any(attrs.get("pads", [])) or not _is_const(weight):
+        return False
+    channels, groups, filters = im.onnx_shape(t)[0], int(attrs.get("group", 1)), int(weight.shape[0])
+    return groups == 1 or not (groups == channels and filters % channels == 0)
 
 
 @handles("Resize", "Upsample", makes=("upsample",))
