@@ -275,3 +275,28 @@ def test_a_pad_mode_with_no_equivalent_and_pads_past_the_mirror_are_refused():
     big = numpy_helper.from_array(np.array([0, 0, 3, 0, 0, 0, 0, 0], dtype=np.int64), "pads")
     with pytest.raises(CnnCalcError, match="node 'pad'.*reflect padding of 3 along H"):
         import_model(_graph_model([node], [1, 2, 3, 3], [1, 2, 6, 3], [big]), "m")
+
+
+# ---------------------------------------------------------------- constant Mul and Add
+
+
+@pytest.mark.parametrize("op, value, shape", [("Mul", 0.125, []), ("Add", -1.5, [1]), ("Add", None, [5]),
+                                              ("Mul", 3.0, [1, 1, 1])])
+def test_a_fixed_scale_or_offset_is_a_batchnorm_with_no_parameters(op, value, shape):
+    # as a number in PyTorch code (x * 0.125, x + offsets): no parameters; run as onnxruntime
+    constant = np.arange(5, dtype=np.float32) - 2 if value is None else np.full(shape, value, dtype=np.float32)
+    nodes = [helper.make_node(op, ["x", "k"], ["y"], name="fixed")]
+    model = _graph_model(nodes, [2, 3, 5], [2, 3, 5], [numpy_helper.from_array(constant, "k")])
+    x = np.random.default_rng(10).standard_normal((2, 3, 5))
+    imported, network, got = _cnncalc(model, x)
+    assert [e["type"] for e in imported.spec["layers"]] == ["batchnorm"] and analyse(network).params == 0
+    exact = x * constant.astype(np.float64) if op == "Mul" else x + constant.astype(np.float64)
+    _close(got, exact, rtol=1e-15)  # float64: the factor's square root round trip costs at most an ulp or so
+    _close(got, _ort(model, x))
+
+
+def test_a_negative_fixed_factor_is_refused_by_value():
+    nodes = [helper.make_node("Mul", ["x", "k"], ["y"], name="flip")]
+    model = _graph_model(nodes, [2, 5], [2, 5], [_scalar("k", -2.0)])
+    with pytest.raises(CnnCalcError, match="node 'flip'.*constant -2 has no exact cnncalc layer"):
+        import_model(model, "m")

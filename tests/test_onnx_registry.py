@@ -151,6 +151,15 @@ def _alias_model() -> Any:
     return _model(nodes, [1, 4], [1, 4], [])
 
 
+def _fixed_affine_model() -> Any:
+    """A scalar factor, then an offset per feature, on [N, 3, 4] (numbers in PyTorch code: no parameters; an
+    offset of the tensor's whole shape is a position_embedding)."""
+    nodes = [helper.make_node("Mul", ["x", "half"], ["a"], name="scale"),
+             helper.make_node("Add", ["a", "shift"], ["y"], name="shift")]
+    return _model(nodes, [1, 3, 4], [1, 3, 4], [numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
+                                          numpy_helper.from_array(np.arange(4, dtype=np.float32), "shift")])
+
+
 def _norm_model() -> Any:
     """InstanceNormalization as torch.onnx writes InstanceNorm2d (its ones and zeros Constant nodes, the legacy
     exporter's), then GroupNorm(2, 4) as it writes that (its Constants after the Reshape): Reshape [0, 2, -1],
@@ -224,7 +233,12 @@ layers:
   - {type: maximum, name: mx, inputs: [s, m]}
   - {type: minimum, name: mn, inputs: [mx, s]}
   - {type: average, name: av, inputs: [mn, mx, a]}
-""", (_alias_model, "input: [4]\nlayers: [{type: dropout, name: drop, rate: 0.5}]")],
+""", (_alias_model, "input: [4]\nlayers: [{type: dropout, name: drop, rate: 0.5}]"), (_fixed_affine_model, """
+input: [3, 4]
+layers:
+  - {type: batchnorm, name: scale, center: false, scale: false, count_stats: false, epsilon: 0}
+  - {type: batchnorm, name: shift, center: false, scale: false, count_stats: false, epsilon: 0}
+""")],
     "functions": ["""
 input: [6, 7, 8]
 layers:
