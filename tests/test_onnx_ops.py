@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ MADE = {"gelu": {"gelu"}, "gelu_tanh": {"gelu"}, "hardswish": {"hardswish"}, "ha
         "instance_norm": {"groupnorm"}, "instance_norm_affine": {"groupnorm"}, "group_norm": {"groupnorm"},
         "group_norm_plain": {"groupnorm"}, "class_token": {"dense", "class_token", "position_embedding"},
         "pixel_shuffle": {"pixel_shuffle"}, "pixel_unshuffle": {"pixel_unshuffle"}, "conv_reflect": set(),
-        "conv_replicate": set(), "conv_circular": set()}
+        "conv_replicate": set(), "conv_circular": set(), "lrn": {"lrn"}, "lrn_even": {"lrn"}}
 #: where an exporter writes the operator as other layers: the legacy exporter's circular padding is a Slice of
 #: each border and a Concat per axis (a crop and a concat each, exact)
 MADE_BY_STEM = {"conv_circular-legacy13": {"crop", "concat"}}
@@ -56,7 +57,12 @@ def _close(got, want, rtol=1e-5):
     assert np.abs(got - want).max() <= rtol * scale, np.abs(got - want).max() / scale
 
 
-@pytest.mark.parametrize("stem", sorted(EXPECTED))
+#: fixtures whose pattern is not imported yet, each refused naming a node: the legacy exporter's LRN decides
+#: its squeeze at run time (an If with a Squeeze in one branch)
+REFUSED = {"lrn-legacy17": "node '/1/If' (If"}
+
+
+@pytest.mark.parametrize("stem", sorted(set(EXPECTED) - set(REFUSED)))
 def test_torch_fixture_imports_with_torchs_numbers_and_runs_as_onnxruntime(stem):
     model = onnx.load(str(FIXTURES / f"{stem}.onnx"))
     expected = EXPECTED[stem]
@@ -69,6 +75,12 @@ def test_torch_fixture_imports_with_torchs_numbers_and_runs_as_onnxruntime(stem)
     assert list(summary.records[-1].output_shape) == list(_channels_last(want).shape[1:])
     assert {layer.type for layer in network.layers} - {"conv"} == MADE_BY_STEM.get(stem, MADE[stem.rsplit("-", 1)[0]])
     _close(got, _channels_last(want))
+
+
+@pytest.mark.parametrize("stem", sorted(REFUSED))
+def test_fixtures_not_imported_yet_are_refused_by_node(stem):
+    with pytest.raises(CnnCalcError, match=re.escape(REFUSED[stem])):
+        import_model(onnx.load(str(FIXTURES / f"{stem}.onnx")), "m")
 
 
 def test_the_fixtures_are_what_each_exporter_writes():
@@ -112,7 +124,7 @@ def _topological_orders(nodes, count, seed):
 @pytest.mark.parametrize("stem", ["gelu-legacy13", "gelu-dynamo18", "gelu_tanh-legacy13", "gelu_tanh-dynamo18",
                                   "mish-legacy13", "hardswish-legacy13", "group_norm-legacy17",
                                   "group_norm-dynamo18", "class_token-legacy17", "pixel_unshuffle-legacy13",
-                                  "pixel_unshuffle-dynamo18"])
+                                  "pixel_unshuffle-dynamo18", "lrn-dynamo18"])
 def test_patterns_match_in_any_topological_order(stem):
     model = onnx.load(str(FIXTURES / f"{stem}.onnx"))
     baseline = import_model(model, "m")
@@ -299,4 +311,13 @@ def test_a_negative_fixed_factor_is_refused_by_value():
     nodes = [helper.make_node("Mul", ["x", "k"], ["y"], name="flip")]
     model = _graph_model(nodes, [2, 5], [2, 5], [_scalar("k", -2.0)])
     with pytest.raises(CnnCalcError, match="node 'flip'.*constant -2 has no exact cnncalc layer"):
+        import_model(model, "m")
+
+
+def test_an_lrn_pattern_with_its_channel_window_off_centre_is_not_an_lrn():
+    # torch pads ⌊n/2⌋ channels before and ⌊(n−1)/2⌋ after; the window moved by one computes something else
+    model = onnx.load(str(FIXTURES / "lrn-dynamo18.onnx"))
+    pads = next(i for i in model.graph.initializer if list(numpy_helper.to_array(i)) == [0, 0, 1, 0, 0, 0, 0, 1, 0, 0])
+    pads.CopyFrom(numpy_helper.from_array(np.array([0, 0, 2, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64), pads.name))
+    with pytest.raises(CnnCalcError, match="Squeeze.*no cnncalc equivalent"):
         import_model(model, "m")

@@ -160,6 +160,28 @@ def _fixed_affine_model() -> Any:
                                           numpy_helper.from_array(np.arange(4, dtype=np.float32), "shift")])
 
 
+def _lrn_model() -> Any:
+    """LocalResponseNorm(4, alpha=0.01, beta=0.5, k=2) as torch.onnx's dynamo exporter writes it."""
+    def ints(name: str, values: list[int]) -> Any:
+        return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+    def scalar(name: str, value: float) -> Any:
+        return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+    nodes = [helper.make_node("Mul", ["x", "x"], ["sq"], name="sq"),
+             helper.make_node("Reshape", ["sq", "five"], ["view"], name="view"),
+             helper.make_node("Pad", ["view", "pads"], ["pad"], name="pad"),
+             helper.make_node("AveragePool", ["pad"], ["avg"], name="avg", kernel_shape=[4, 1, 1]),
+             helper.make_node("Squeeze", ["avg", "one"], ["sum"], name="squeeze"),
+             helper.make_node("Mul", ["sum", "alpha"], ["scaled"], name="scaled"),
+             helper.make_node("Add", ["k", "scaled"], ["base"], name="base"),
+             helper.make_node("Pow", ["base", "beta"], ["den"], name="den"),
+             helper.make_node("Div", ["x", "den"], ["y"], name="lrn")]
+    return _model(nodes, [1, 5, 3, 2], [1, 5, 3, 2],
+                  [ints("five", [1, 1, 5, 3, 2]), ints("pads", [0, 0, 2, 0, 0, 0, 0, 1, 0, 0]), ints("one", [1]),
+                   scalar("alpha", 0.01), scalar("k", 2.0), scalar("beta", 0.5)])
+
+
 def _norm_model() -> Any:
     """InstanceNormalization as torch.onnx writes InstanceNorm2d (its ones and zeros Constant nodes, the legacy
     exporter's), then GroupNorm(2, 4) as it writes that (its Constants after the Reshape): Reshape [0, 2, -1],
@@ -256,7 +278,11 @@ layers:
   - {type: batchnorm, name: bn}
   - {type: lrn, name: lrn, size: 3}
   - {type: layernorm, name: ln}
-""", (_norm_model, """
+""", (_lrn_model, """
+input: [3, 2, 5]
+layers:
+  - {type: lrn, name: lrn, size: 4, alpha: 0.01, beta: 0.5, k: 2}
+"""), (_norm_model, """
 input: [3, 5, 4]
 layers:
   - {type: groupnorm, name: inorm, groups: 4, center: false, scale: false}

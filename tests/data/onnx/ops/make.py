@@ -75,6 +75,8 @@ CASES = {
                        [(LEGACY, 13), (DYNAMO, 18)]),
     "conv_circular": (conv_then(nn.Conv2d(4, 2, 3, padding=1, padding_mode="circular")), (1, 3, 7, 7),
                       [(LEGACY, 13), (DYNAMO, 18)]),
+    "lrn": (conv_then(nn.LocalResponseNorm(3, alpha=0.01, beta=0.5, k=2.0)), (1, 3, 7, 7), [(LEGACY, 17), (DYNAMO, 18)]),
+    "lrn_even": (conv_then(nn.LocalResponseNorm(2)), (1, 3, 7, 7), [(DYNAMO, 18)]),
 }
 
 
