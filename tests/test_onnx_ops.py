@@ -321,3 +321,22 @@ def test_an_lrn_pattern_with_its_channel_window_off_centre_is_not_an_lrn():
     pads.CopyFrom(numpy_helper.from_array(np.array([0, 0, 2, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64), pads.name))
     with pytest.raises(CnnCalcError, match="Squeeze.*no cnncalc equivalent"):
         import_model(model, "m")
+
+
+def test_expand_and_tile_of_constants_are_folded():
+    # offsets per channel written as a Tile of [a, b] and an Expand of a scalar, added to [N, 3, 4]
+    nodes = [helper.make_node("Tile", ["pair", "twice"], ["four"]), helper.make_node("Add", ["x", "four"], ["a"]),
+             helper.make_node("Expand", ["half", "row"], ["halves"]), helper.make_node("Add", ["a", "halves"], ["y"])]
+    constants = [numpy_helper.from_array(np.array([[[1.5, -2.0]]], dtype=np.float32), "pair"),
+                 numpy_helper.from_array(np.array([1, 1, 2], dtype=np.int64), "twice"),
+                 numpy_helper.from_array(np.array([1, 1, 4], dtype=np.int64), "row"), _scalar("half", 0.5)]
+    model = _graph_model(nodes, [2, 3, 4], [2, 3, 4], constants)
+    x = np.random.default_rng(11).standard_normal((2, 3, 4))
+    imported, network, got = _cnncalc(model, x)
+    assert [e["type"] for e in imported.spec["layers"]] == ["batchnorm", "batchnorm"] and analyse(network).params == 0
+    _close(got, x + np.array([1.5, -2.0, 1.5, -2.0]) + 0.5, rtol=1e-15)
+    _close(got, _ort(model, x))
+    big = numpy_helper.from_array(np.array([1, 1, 10**9], dtype=np.int64), "twice")
+    model.graph.initializer[1].CopyFrom(big)
+    with pytest.raises(CnnCalcError, match="a folded constant would have 2,000,000,000 elements"):
+        import_model(model, "m")
