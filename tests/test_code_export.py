@@ -30,6 +30,10 @@ layers:
   - {type: separable_conv, name: sep, filters: 8, kernel: 3, padding: same}
   - {type: batchnorm, name: bn}
   - {type: prelu, name: pr}
+  - {type: pixel_unshuffle, name: unsh, factor: 2}
+  - {type: pixel_shuffle, name: sh_tf, factor: 2, mode: dcr}
+  - {type: pixel_unshuffle, name: unsh_tf, factor: 2, mode: dcr}
+  - {type: pixel_shuffle, name: shuf, factor: 2}
   - {type: conv_transpose, name: up, filters: 5, kernel: 3, stride: 2, padding: same}
   - {type: avgpool, name: ap, kernel: 3, stride: 2, padding: same}
   - {type: maxpool, name: mp, kernel: 2, stride: 1, padding: same, inputs: up}
@@ -133,6 +137,13 @@ def test_unsupported_layers_are_named_with_the_reason() -> None:
     message = str(caught.value)
     assert "2 layer(s)" in message and "'pool' (maxpool): Keras pooling has no ceil_mode" in message
     assert "'cd' (conv): Keras convolutions take a stride or a dilation, not both" in message
+    spec = ("input: [8, 8, 3]\nlayers:\n  - {type: conv, name: mirror, filters: 2, kernel: 3, padding: 1, "
+            "padding_mode: reflect}\n  - {type: zero_pad, name: wrap, padding: 1, padding_mode: circular}\n")
+    with pytest.raises(CnnCalcError) as caught:
+        export_keras(loads_spec(spec))
+    message = str(caught.value)
+    assert "'mirror' (conv): Keras convolutions pad with zeros only (padding_mode reflect)" in message
+    assert "'wrap' (zero_pad): Keras's ZeroPadding pads with zeros only (padding_mode circular)" in message
 
 
 def test_weights_are_checked_at_export() -> None:

@@ -122,6 +122,9 @@ ALL_KINDS = """
 input: [12, 12, 4]
 layers:
   - {type: zero_pad, name: pad, padding: [[1, 2], [0, 1]]}
+  - {type: conv, name: mirror, filters: 4, kernel: 3, padding: [[1, 1], [2, 0]], padding_mode: reflect}
+  - {type: zero_pad, name: edge, padding: [[2, 0], [0, 1]], padding_mode: replicate}
+  - {type: crop, name: edge_crop, cropping: [[0, 2], [1, 0]]}
   - {type: conv, name: c, filters: 6, kernel: [3, 2], stride: [1, 2], dilation: [2, 1], padding: same, flip: true}
   - {type: separable_conv, name: sep, filters: 6, kernel: 3, multiplier: 2, padding: same, activation: hardswish}
   - {type: depthwise_conv, name: dw, kernel: 3, multiplier: 1, padding: 1, activation: silu}
@@ -133,6 +136,10 @@ layers:
   - {type: avgpool, name: ap, kernel: 3, stride: 1, padding: 1, count_include_pad: true}
   - {type: maxpool, name: mp, kernel: 2, ceil_mode: true}
   - {type: upsample, name: un, scale: 2}
+  - {type: pixel_unshuffle, name: pu, factor: 2}
+  - {type: pixel_shuffle, name: ps_tf, factor: 2, mode: dcr}
+  - {type: pixel_unshuffle, name: pu_tf, factor: 2, mode: dcr}
+  - {type: pixel_shuffle, name: ps, factor: 2}
   - {type: upsample, name: ul, size: [10, 9], mode: linear}
   - {type: crop, name: cr, cropping: [[1, 0], [0, 1]]}
   - {type: channel_shuffle, name: cs, groups: 2}

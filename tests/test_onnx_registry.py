@@ -216,6 +216,37 @@ def _alias_model() -> Any:
     return _model(nodes, [1, 4], [1, 4], [])
 
 
+def _fixed_affine_model() -> Any:
+    """A scalar factor, then an offset per feature, on [N, 3, 4] (numbers in PyTorch code: no parameters; an
+    offset of the tensor's whole shape is a position_embedding)."""
+    nodes = [helper.make_node("Mul", ["x", "half"], ["a"], name="scale"),
+             helper.make_node("Add", ["a", "shift"], ["y"], name="shift")]
+    return _model(nodes, [1, 3, 4], [1, 3, 4], [numpy_helper.from_array(np.array(0.5, dtype=np.float32), "half"),
+                                          numpy_helper.from_array(np.arange(4, dtype=np.float32), "shift")])
+
+
+def _lrn_model() -> Any:
+    """LocalResponseNorm(4, alpha=0.01, beta=0.5, k=2) as torch.onnx's dynamo exporter writes it."""
+    def ints(name: str, values: list[int]) -> Any:
+        return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+
+    def scalar(name: str, value: float) -> Any:
+        return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+
+    nodes = [helper.make_node("Mul", ["x", "x"], ["sq"], name="sq"),
+             helper.make_node("Reshape", ["sq", "five"], ["view"], name="view"),
+             helper.make_node("Pad", ["view", "pads"], ["pad"], name="pad"),
+             helper.make_node("AveragePool", ["pad"], ["avg"], name="avg", kernel_shape=[4, 1, 1]),
+             helper.make_node("Squeeze", ["avg", "one"], ["sum"], name="squeeze"),
+             helper.make_node("Mul", ["sum", "alpha"], ["scaled"], name="scaled"),
+             helper.make_node("Add", ["k", "scaled"], ["base"], name="base"),
+             helper.make_node("Pow", ["base", "beta"], ["den"], name="den"),
+             helper.make_node("Div", ["x", "den"], ["y"], name="lrn")]
+    return _model(nodes, [1, 5, 3, 2], [1, 5, 3, 2],
+                  [ints("five", [1, 1, 5, 3, 2]), ints("pads", [0, 0, 2, 0, 0, 0, 0, 1, 0, 0]), ints("one", [1]),
+                   scalar("alpha", 0.01), scalar("k", 2.0), scalar("beta", 0.5)])
+
+
 def _norm_model() -> Any:
     """InstanceNormalization as torch.onnx writes InstanceNorm2d (its ones and zeros Constant nodes, the legacy
     exporter's), then GroupNorm(2, 4) as it writes that (its Constants after the Reshape): Reshape [0, 2, -1],
@@ -289,7 +320,12 @@ layers:
   - {type: maximum, name: mx, inputs: [s, m]}
   - {type: minimum, name: mn, inputs: [mx, s]}
   - {type: average, name: av, inputs: [mn, mx, a]}
-""", (_alias_model, "input: [4]\nlayers: [{type: dropout, name: drop, rate: 0.5}]")],
+""", (_alias_model, "input: [4]\nlayers: [{type: dropout, name: drop, rate: 0.5}]"), (_fixed_affine_model, """
+input: [3, 4]
+layers:
+  - {type: batchnorm, name: scale, center: false, scale: false, count_stats: false, epsilon: 0}
+  - {type: batchnorm, name: shift, center: false, scale: false, count_stats: false, epsilon: 0}
+""")],
     "functions": ["""
 input: [6, 7, 8]
 layers:
@@ -351,7 +387,11 @@ layers:
   - {type: batchnorm, name: bn}
   - {type: lrn, name: lrn, size: 3}
   - {type: layernorm, name: ln}
-""", (_norm_model, """
+""", (_lrn_model, """
+input: [3, 2, 5]
+layers:
+  - {type: lrn, name: lrn, size: 4, alpha: 0.01, beta: 0.5, k: 2}
+"""), (_norm_model, """
 input: [3, 5, 4]
 layers:
   - {type: groupnorm, name: inorm, groups: 4, center: false, scale: false}
@@ -377,8 +417,10 @@ layers:
   - {type: crop, name: crop, cropping: [[1, 0], [0, 1]]}
   - {type: upsample, name: up, scale: 2}
   - {type: channel_shuffle, name: cs, groups: 2}
+  - {type: pixel_unshuffle, name: pu, factor: 2}
+  - {type: pixel_shuffle, name: ps, factor: 2, mode: dcr}
   - {type: slice, name: sl, axis: -1, start: 1, stop: 3}
-  - {type: concat, name: cat, inputs: [sl, cs]}
+  - {type: concat, name: cat, inputs: [sl, ps]}
   - {type: permute, name: pe, axes: [2, 0, 1]}
   - {type: reshape, name: rs, shape: [6, -1]}
   - {type: flatten, name: fl}

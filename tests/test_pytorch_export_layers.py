@@ -34,12 +34,25 @@ layers:
   - {type: normalize, name: vector}
 """
 
+# PyTorch's padding modes: in the module where the padding is even, F.pad with the mode where it is not
+PADDING = """
+name: padding modes
+input: [7, 6, 3]
+layers:
+  - {type: conv, name: mirror, filters: 4, kernel: 3, padding: 2, padding_mode: reflect}
+  - {type: conv, name: wrap, filters: 4, kernel: [3, 2], padding: [[1, 2], [0, 1]], padding_mode: circular}
+  - {type: conv, name: edge, filters: 3, kernel: 3, stride: 2, padding: same, padding_mode: replicate}
+  - {type: zero_pad, name: around, padding: [[1, 0], [2, 1]], padding_mode: reflect}
+"""
+
 
 def _network(name: str):
     if name == "tokens":
         return load_spec(str(LAYERS / "tokens.yaml"))
     if name == "norms":
         return loads_spec(NORMS, "norms.yaml")
+    if name == "padding":
+        return loads_spec(PADDING, "padding.yaml")
     return load_spec(name)
 
 
@@ -64,6 +77,10 @@ def test_source_structure_of_the_token_layers():
     assert "def min_max" in norms and "class Attention" in norms
     assert "self.lrn5 = nn.LocalResponseNorm(5, alpha=0.01, beta=0.5, k=2.0)" in norms
     assert "self.lrn_flat(flat.unsqueeze(-1)).squeeze(-1)" in norms
+    padding = export_pytorch(_network("padding"))
+    assert "padding=2, padding_mode='reflect')" in padding and "mode='circular')" in padding
+    assert "self.edge(F.pad(wrap, same_pads(wrap, (3, 3), (2, 2), (1, 1)), mode='replicate'))" in padding
+    assert "F.pad(edge, [2, 1, 1, 0], mode='reflect')" in padding
 
 
 def _module(source: str) -> types.ModuleType:
@@ -72,7 +89,7 @@ def _module(source: str) -> types.ModuleType:
     return module
 
 
-@pytest.mark.parametrize("name", ["tokens", "norms", "vit_b_16"])
+@pytest.mark.parametrize("name", ["tokens", "norms", "padding", "vit_b_16"])
 def test_the_module_runs_like_cnncalc(name, tmp_path):
     torch = pytest.importorskip("torch")
     network = _network(name)

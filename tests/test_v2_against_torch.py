@@ -1,5 +1,5 @@
 """Spec v2 kernels against PyTorch in float64 (layer_norm, group_norm, multi_head_attention_forward,
-channel_shuffle, the new activations, prelu), channels-last against channels-first. Skipped without torch."""
+channel_shuffle, pixel_shuffle, the new activations, prelu), channels-last against channels-first. Skipped without torch."""
 
 from __future__ import annotations
 
@@ -84,6 +84,39 @@ def test_channel_shuffle(groups, channels):
     got = forward(make("channel_shuffle", groups=groups), x)
     want = F.channel_shuffle(t(channels_first(x)), groups).numpy()
     np.testing.assert_array_equal(channels_first(got), want)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_conv_padding_modes(mode, rank):
+    rng = np.random.default_rng(rank)
+    x = rng.normal(size=(2, *[5, 4, 3][:rank], 3))
+    weight, bias = rng.normal(size=(*[3, 2, 3][:rank], 3, 4)), rng.normal(size=4)
+    padding = [2, 1, 1][:rank]
+    got = forward(make("conv", filters=4, kernel=[3, 2, 3][:rank], padding=padding, stride=2, padding_mode=mode), x,
+                  weights={"weight": weight, "bias": bias})
+    conv = getattr(torch.nn, f"Conv{rank}d")(3, 4, [3, 2, 3][:rank], stride=2, padding=padding,
+                                             padding_mode=mode).double()
+    with torch.no_grad():
+        conv.weight.copy_(t(np.moveaxis(weight, [-1, -2], [0, 1])))
+        conv.bias.copy_(t(bias))
+        want = conv(t(channels_first(x))).numpy()
+    np.testing.assert_allclose(channels_first(got), want, rtol=1e-12, atol=1e-12)
+    # uneven pads, as F.pad takes them (last axis first)
+    pairs = [[2, 0], [1, 3], [0, 2]][:rank]
+    got = forward(make("zero_pad", padding=pairs, padding_mode=mode), x)
+    flat = [v for pair in reversed(pairs) for v in pair]
+    np.testing.assert_array_equal(channels_first(got), F.pad(t(channels_first(x)), flat, mode=mode).numpy())
+
+
+@pytest.mark.parametrize("r, channels", [(2, 12), (3, 9), (1, 2)])
+def test_pixel_shuffle_and_unshuffle(r, channels):
+    x = np.random.default_rng(4).normal(size=(2, 3, 4, channels))
+    got = forward(make("pixel_shuffle", factor=r), x)
+    np.testing.assert_array_equal(channels_first(got), F.pixel_shuffle(t(channels_first(x)), r).numpy())
+    y = np.random.default_rng(5).normal(size=(2, 3 * r, 2 * r, channels))
+    got = forward(make("pixel_unshuffle", factor=r), y)
+    np.testing.assert_array_equal(channels_first(got), F.pixel_unshuffle(t(channels_first(y)), r).numpy())
 
 
 @pytest.mark.parametrize("name, fn", [("hardswish", F.hardswish), ("hardsigmoid", F.hardsigmoid), ("mish", F.mish),

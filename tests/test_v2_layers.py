@@ -234,6 +234,57 @@ def test_channel_shuffle_groups_must_divide():
         make("channel_shuffle", groups=3).infer([(4, 4, 8)])
 
 
+@pytest.mark.parametrize("mode", ["crd", "dcr"])
+@pytest.mark.parametrize("r, h, w, c", [(2, 3, 2, 3), (3, 2, 1, 2), (1, 2, 3, 4)])
+def test_pixel_shuffle_and_unshuffle_follow_the_channel_order_of_their_mode(mode, r, h, w, c):
+    x = positional((2, h, w, c * r * r))
+    out = forward(make("pixel_shuffle", factor=r, mode=mode), x)
+    assert out.shape == (2, h * r, w * r, c)
+    for i in range(h * r):
+        for j in range(w * r):
+            a, b = i % r, j % r
+            for k in range(c):
+                # crd: PyTorch's channel k·r² + a·r + b; dcr: TensorFlow's (a·r + b)·C + k
+                depth = k * r * r + a * r + b if mode == "crd" else (a * r + b) * c + k
+                assert out[1, i, j, k] == x[1, i // r, j // r, depth]
+    back = forward(make("pixel_unshuffle", factor=r, mode=mode), out)
+    assert np.array_equal(back, x)
+
+
+def test_padding_modes_keep_params_and_macs_and_refuse_pads_past_the_input():
+    plain = make("conv", filters=4, kernel=3, padding=2).infer([(5, 6, 3)])
+    for mode in ("reflect", "replicate", "circular"):
+        info = make("conv", filters=4, kernel=3, padding=2, padding_mode=mode).infer([(5, 6, 3)])
+        assert (info.shape, info.trainable, info.macs) == (plain.shape, plain.trainable, plain.macs)
+        assert f"padding_mode {mode}" in info.explain[-3]
+    # reflect mirrors at most n − 1 pixels, circular wraps at most n (PyTorch's limits); replicate any
+    with pytest.raises(ShapeError, match="reflect padding of 3 along W needs more than the 3 pixels"):
+        make("conv", filters=1, kernel=3, padding=[2, 3], padding_mode="reflect").infer([(5, 3, 1)])
+    make("zero_pad", padding=[[0, 0], [0, 3]], padding_mode="circular").infer([(5, 3, 1)])
+    with pytest.raises(ShapeError, match="circular padding of 4 along L"):
+        make("zero_pad", padding=[[4, 0]], padding_mode="circular").infer([(3, 1)])
+    make("zero_pad", padding=[[9, 9]], padding_mode="replicate").infer([(1, 1)])
+    x = positional((1, 4, 1))
+    assert forward(make("zero_pad", padding=[[2, 1]], padding_mode="reflect"), x)[0, :, 0].tolist() == \
+        [2, 1, 0, 1, 2, 3, 2]
+    assert forward(make("zero_pad", padding=[[2, 1]], padding_mode="circular"), x)[0, :, 0].tolist() == \
+        [2, 3, 0, 1, 2, 3, 0]
+    assert forward(make("zero_pad", padding=[[2, 1]], padding_mode="replicate"), x)[0, :, 0].tolist() == \
+        [0, 0, 0, 1, 2, 3, 3]
+
+
+def test_pixel_shuffle_shapes_params_and_refusals():
+    info = make("pixel_shuffle", factor=3).infer([(7, 5, 18)])
+    assert info.shape == (21, 15, 2) and info.trainable == info.macs == 0
+    assert make("pixel_unshuffle", factor=2).infer([(8, 6, 3)]).shape == (4, 3, 12)
+    with pytest.raises(ShapeError, match="multiple of factor² = 4"):
+        make("pixel_shuffle", factor=2).infer([(4, 4, 6)])
+    with pytest.raises(ShapeError, match="W = 5 is not a multiple of factor 2"):
+        make("pixel_unshuffle", factor=2).infer([(4, 5, 6)])
+    with pytest.raises(ShapeError, match=r"\[H, W, C\]"):
+        make("pixel_shuffle", factor=2).infer([(4, 4, 4, 8)])
+
+
 @settings(max_examples=40, deadline=None)
 @given(shapes, st.randoms(use_true_random=False))
 def test_permute_moves_axes(shape, random):

@@ -505,6 +505,21 @@ def test_receptive_field_of_each_spatial_layer_matches_its_impulse_response(laye
     assert [axis[0] for axis in record.receptive_field] == sizes
 
 
+@pytest.mark.parametrize("layers", [
+    [{"type": "pixel_shuffle", "factor": 2}],
+    [{"type": "pixel_unshuffle", "factor": 2, "mode": "dcr"}],
+    [{"type": "pixel_shuffle", "factor": 2}, {"type": "conv", "filters": 2, "kernel": 3}],
+    [{"type": "conv", "filters": 4, "kernel": 2}, {"type": "pixel_unshuffle", "factor": 3},
+     {"type": "conv", "filters": 2, "kernel": 2}, {"type": "pixel_shuffle", "factor": 1}],
+    [{"type": "pixel_unshuffle", "factor": 2}, {"type": "conv", "filters": 8, "kernel": 2},
+     {"type": "pixel_shuffle", "factor": 2, "mode": "dcr"}, {"type": "conv", "filters": 2, "kernel": 3}],
+], ids=str)
+def test_receptive_field_of_pixel_shuffles_matches_impulse_response(layers):
+    n = 7 if layers[0]["type"] == "conv" else 6
+    record, sizes, _ = measured_fields((n, n, 4), layers)
+    assert [axis[0] for axis in record.receptive_field] == sizes
+
+
 CHAINS = [
     [{"type": "conv", "filters": 2, "kernel": 3}, {"type": "maxpool", "kernel": 2},
      {"type": "conv", "filters": 2, "kernel": 3, "dilation": 2}],

@@ -28,7 +28,7 @@ from ..layers.merge import Concat, Merge
 from ..layers.norm import GroupNorm, LayerNorm
 from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from ..layers.reshape import Flatten, Reshape, ZeroPad
-from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.shape_ops import ChannelShuffle, Permute, PixelShuffle, PixelUnshuffle, Slice
 from ..layers.spatial import Crop, LocalResponseNorm, Upsample
 from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..maths import arith
@@ -307,6 +307,8 @@ rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("Keras", UNSUPPORTE
 @rules.layer("conv")
 def _conv(w: _Writer, layer: Conv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
+    if layer.padding_mode != "zeros":
+        raise Unsupported(f"Keras convolutions pad with zeros only (padding_mode {layer.padding_mode})")
     x, padding = _padding(w, layer, x, attr, rank)
     window, _k, stride, dilation = _window(layer, rank)
     if any(s > 1 for s in stride) and any(d > 1 for d in dilation):
@@ -472,6 +474,8 @@ def _global(w: _Writer, layer: GlobalPool, x: str, attr: str, shape: tuple) -> s
 @rules.layer("zero_pad")
 def _zero_pad(w: _Writer, layer: ZeroPad, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
+    if layer.padding_mode != "zeros":
+        raise Unsupported(f"Keras's ZeroPadding pads with zeros only (padding_mode {layer.padding_mode})")
     return _call(f"ZeroPadding{rank}D", _pairs_text(explicit_pairs(layer.padding, rank)), attr, x)
 
 
@@ -531,6 +535,30 @@ def _shuffle(w: _Writer, layer: ChannelShuffle, x: str, attr: str, shape: tuple)
     order = tuple(range(1, len(dims))) + (len(dims) + 1, len(dims))
     swapped = w.extra(attr, "swap", f"layers.Permute({order})", grouped)
     return _call("Reshape", f"{tuple(dims)}", attr, swapped)
+
+
+@rules.layer("pixel_shuffle")
+def _pixel_shuffle(w: _Writer, layer: PixelShuffle, x: str, attr: str, shape: tuple) -> str:
+    """Keras has no layer for it (tf.nn.depth_to_space is TensorFlow's, and mode dcr): Reshape, Permute, Reshape."""
+    h, wd, depth = (whole(d, "a size") for d in shape)
+    r = layer.factor
+    c = depth // (r * r)
+    split = (h, wd, c, r, r) if layer.mode == "crd" else (h, wd, r, r, c)
+    blocks = w.extra(attr, "blocks", f"layers.Reshape({split})", x)
+    order = (1, 4, 2, 5, 3) if layer.mode == "crd" else (1, 3, 2, 4, 5)
+    moved = w.extra(attr, "move", f"layers.Permute({order})", blocks)
+    return _call("Reshape", f"{(h * r, wd * r, c)}", attr, moved)
+
+
+@rules.layer("pixel_unshuffle")
+def _pixel_unshuffle(w: _Writer, layer: PixelUnshuffle, x: str, attr: str, shape: tuple) -> str:
+    """Keras has no layer for it (tf.nn.space_to_depth is TensorFlow's, and mode dcr): Reshape, Permute, Reshape."""
+    rh, rw, c = (whole(d, "a size") for d in shape)
+    r = layer.factor
+    blocks = w.extra(attr, "blocks", f"layers.Reshape({(rh // r, r, rw // r, r, c)})", x)
+    order = (1, 3, 5, 2, 4) if layer.mode == "crd" else (1, 3, 2, 4, 5)
+    moved = w.extra(attr, "move", f"layers.Permute({order})", blocks)
+    return _call("Reshape", f"{(rh // r, rw // r, c * r * r)}", attr, moved)
 
 
 @rules.layer("prelu")

@@ -977,6 +977,8 @@ UNSUPPORTED: dict[str, str] = {
     "layer_scale": "Keras has no LayerScale layer (ConvNeXt defines its own: a custom object, refused)",
     "lrn": "Keras has no local response normalisation layer",
     "normalize": "Keras has no min-max normalisation layer (UnitNormalization divides by the L2 norm)",
+    "pixel_shuffle": "Keras has no pixel-shuffle layer (tf.nn.depth_to_space in a Lambda is code, refused)",
+    "pixel_unshuffle": "Keras has no pixel-unshuffle layer (tf.nn.space_to_depth in a Lambda is code, refused)",
     "position_embedding": "Keras has no position-embedding layer (KerasHub's is a custom object, refused)",
     "selu": "not read yet: Keras's \"selu\" activation has no rule here",
     "slice": "Keras has no slice layer: a slice is tensor indexing (an operation, not a layer class) or a Lambda",

@@ -34,7 +34,7 @@ from ..layers.merge import Concat, Merge
 from ..layers.norm import GroupNorm, LayerNorm
 from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from ..layers.reshape import Flatten, Reshape, ZeroPad
-from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.shape_ops import ChannelShuffle, Permute, PixelShuffle, PixelUnshuffle, Slice
 from ..layers.spatial import Crop, LocalResponseNorm, Upsample
 from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..spec.network import INPUT, Network
@@ -387,6 +387,9 @@ def _conv(c: _Context, layer: Conv | DepthwiseConv | SeparableConv, x: _Value, o
     kernel, stride, dilation = layer.geometry(rank)
     pairs, _ = padding_pairs(layer.padding, dims, kernel, stride, dilation)
     w = c.weights[layer.name]
+    if isinstance(layer, Conv) and layer.padding_mode != "zeros":  # as torch.onnx writes it: Pad, then Conv
+        x = _Value(_mode_pad(g, layer, x, pairs, f"{layer.name}/pad"), CF, x.shape)
+        pairs = [(0, 0)] * rank
     attrs: dict[str, Any] = {"kernel_shape": _ints(kernel), "strides": _ints(stride), "dilations": _ints(dilation),
                              "pads": _onnx_pads(pairs)}
     if isinstance(layer, Conv):
@@ -498,8 +501,22 @@ def _zero_pad(c: _Context, layer: ZeroPad, x: _Value, out_shape: tuple) -> _Valu
     g = c.g
     x = g.layout(x, CF)
     pairs = explicit_pairs(layer.padding, x.rank - 1)
+    return _Value(_mode_pad(g, layer, x, pairs, layer.name), CF, out_shape)
+
+
+#: ONNX Pad's mode of each padding_mode; circular is Pad's "wrap", new in opset 19
+ONNX_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"}
+
+
+def _mode_pad(g: _Graph, layer: Conv | ZeroPad, x: _Value, pairs: list[tuple[Any, Any]], name: str) -> str:
+    """A Pad node of the layer's padding mode on the channels-first ``x``."""
+    if layer.padding_mode not in ONNX_PAD_MODES:
+        raise CnnCalcError(f"padding_mode {layer.padding_mode} has no ONNX export at opset {OPSET} (Pad's wrap "
+                           "mode is in opset 19)", layer=layer.name, index=layer.index, field="padding_mode",
+                           got=layer.padding_mode, expected="zeros, reflect or replicate")
     pads = [0, 0, *(int(b) for b, _ in pairs), 0, 0, *(int(a) for _, a in pairs)]
-    return _Value(g.node("Pad", [x.name, g.ints(f"{layer.name}/pads", pads)], layer.name), CF, out_shape)
+    mode = ONNX_PAD_MODES[layer.padding_mode]
+    return g.node("Pad", [x.name, g.ints(f"{name}/pads", pads)], name, **({"mode": mode} if mode != "constant" else {}))
 
 
 @rules.layer("crop")
@@ -767,6 +784,31 @@ def _channel_shuffle(c: _Context, layer: ChannelShuffle, x: _Value, out_shape: t
     perm = [0, 2, 1, *range(3, 3 + len(spatial))]
     swapped = g.node("Transpose", [split], f"{layer.name}/swap", perm=perm)
     out = g.node("Reshape", [swapped, g.ints(f"{layer.name}/merge", [0, channels, *spatial])], layer.name)
+    return _Value(out, CF, out_shape)
+
+
+@rules.layer("pixel_shuffle")
+def _pixel_shuffle(c: _Context, layer: PixelShuffle, x: _Value, out_shape: tuple) -> _Value:
+    g = c.g
+    x = g.layout(x, CF)
+    out = g.node("DepthToSpace", [x.name], layer.name, blocksize=int(layer.factor), mode=layer.mode.upper())
+    return _Value(out, CF, out_shape)
+
+
+@rules.layer("pixel_unshuffle")
+def _pixel_unshuffle(c: _Context, layer: PixelUnshuffle, x: _Value, out_shape: tuple) -> _Value:
+    """dcr is ONNX's SpaceToDepth; crd as torch.onnx writes PixelUnshuffle: view [N, C, H, r, W, r], move the
+    two offsets after the channel, view back."""
+    g = c.g
+    x = g.layout(x, CF)
+    r = int(layer.factor)
+    if layer.mode == "dcr":
+        return _Value(g.node("SpaceToDepth", [x.name], layer.name, blocksize=r), CF, out_shape)
+    channels, h, w = int(x.shape[-1]), int(out_shape[0]), int(out_shape[1])
+    split = g.node("Reshape", [x.name, g.ints(f"{layer.name}/split", [0, channels, h, r, w, r])],
+                   f"{layer.name}/split")
+    moved = g.node("Transpose", [split], f"{layer.name}/move", perm=[0, 1, 3, 5, 2, 4])
+    out = g.node("Reshape", [moved, g.ints(f"{layer.name}/merge", [0, channels * r * r, h, w])], layer.name)
     return _Value(out, CF, out_shape)
 
 

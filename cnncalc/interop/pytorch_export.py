@@ -31,7 +31,7 @@ from ..layers.merge import Concat, Merge
 from ..layers.norm import GroupNorm, LayerNorm
 from ..layers.pool import AdaptivePool, AvgPool, GlobalPool, MaxPool
 from ..layers.reshape import Flatten, Reshape, ZeroPad
-from ..layers.shape_ops import ChannelShuffle, Permute, Slice
+from ..layers.shape_ops import ChannelShuffle, Permute, PixelShuffle, PixelUnshuffle, Slice
 from ..layers.spatial import Crop, LocalResponseNorm, Upsample
 from ..layers.tokens import ClassToken, Embedding, PositionEmbedding
 from ..spec.network import Network
@@ -269,17 +269,17 @@ def _padding_for(layer: Windowed, rank: int) -> tuple[str, list[tuple[int, int]]
     return ("symmetric" if symmetric else "explicit"), pairs
 
 
-def _padded_input(layer: Windowed, x: str, rank: int, fill: str = "") -> tuple[str, str]:
-    """(the padded input expression, the module's padding argument)."""
+def _padded_input(layer: Windowed, x: str, rank: int, fill: str = "", mode: str = "zeros") -> tuple[str, str]:
+    """(the padded input expression, the module's padding argument); ``mode``: a conv's padding_mode."""
     kind, pairs = _padding_for(layer, rank)
-    value = f", value={fill}" if fill else ""
+    value = f", value={fill}" if fill else f", mode={mode!r}" if mode != "zeros" else ""
     if kind == "same":
         kernel, stride, dilation = layer.geometry(rank)
         return f"F.pad({x}, same_pads({x}, {tuple(kernel)}, {tuple(stride)}, {tuple(dilation)}){value})", ""
     assert pairs is not None
     if kind == "symmetric":
         p = tuple(b for b, _ in pairs)
-        return x, "" if not any(p) else f", padding={size_text(p)}"
+        return x, "" if not any(p) else f", padding={size_text(p)}" + (f", padding_mode={mode!r}" if value else "")
     return f"F.pad({x}, {_fpad(pairs)}{value})", ""
 
 
@@ -317,7 +317,7 @@ rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("PyTorch", UNSUPPOR
 def _conv(w: _Writer, layer: Conv, x: str, attr: str, shape: tuple) -> str:
     rank = len(shape) - 1
     channels = whole(shape[-1], "the channel count")
-    padded, padding = _padded_input(layer, x, rank)
+    padded, padding = _padded_input(layer, x, rank, mode=layer.padding_mode)
     groups = f", groups={layer.groups}" if layer.groups != 1 else ""
     w.add_module(attr, f"nn.Conv{rank}d({channels}, {layer.filters}, {_window_args(layer, rank)}{padding}"
                        f"{groups}{_bias_flag(layer)})")
@@ -500,7 +500,8 @@ def _adaptive(w: _Writer, layer: AdaptivePool, x: str, attr: str, shape: tuple) 
 
 @rules.layer("zero_pad")
 def _zero_pad(w: _Writer, layer: ZeroPad, x: str, attr: str, shape: tuple) -> str:
-    return f"F.pad({x}, {_fpad(explicit_pairs(layer.padding, len(shape) - 1))})"
+    mode = "" if layer.padding_mode == "zeros" else f", mode={layer.padding_mode!r}"
+    return f"F.pad({x}, {_fpad(explicit_pairs(layer.padding, len(shape) - 1))}{mode})"
 
 
 @rules.layer("crop")
@@ -551,6 +552,23 @@ def _slice(w: _Writer, layer: Slice, x: str, attr: str, shape: tuple) -> str:
 @rules.layer("channel_shuffle")
 def _shuffle(w: _Writer, layer: ChannelShuffle, x: str, attr: str, shape: tuple) -> str:
     w.add_module(attr, f"nn.ChannelShuffle({layer.groups})")
+    return f"self.{attr}({x})"
+
+
+@rules.layer("pixel_shuffle")
+def _pixel_shuffle(w: _Writer, layer: PixelShuffle, x: str, attr: str, shape: tuple) -> str:
+    r = layer.factor
+    w.add_module(attr, f"nn.PixelShuffle({r})")
+    if layer.mode == "dcr":  # TensorFlow's order: the channels as [r², C] → [C, r²] is PyTorch's
+        return f"self.{attr}(F.channel_shuffle({x}, {r * r}))"
+    return f"self.{attr}({x})"
+
+
+@rules.layer("pixel_unshuffle")
+def _pixel_unshuffle(w: _Writer, layer: PixelUnshuffle, x: str, attr: str, shape: tuple) -> str:
+    w.add_module(attr, f"nn.PixelUnshuffle({layer.factor})")
+    if layer.mode == "dcr":  # PyTorch's [C, r²] channels → TensorFlow's [r², C]
+        return f"F.channel_shuffle(self.{attr}({x}), {whole(shape[-1], 'the channel count')})"
     return f"self.{attr}({x})"
 
 

@@ -35,7 +35,8 @@ MODULES = {
     "maxpool2d": "pool", "maxpool3d": "pool", "avgpool": "pool", "avgpool1d": "pool", "avgpool2d": "pool",
     "avgpool3d": "pool", "global_maxpool": "pool", "global_avgpool": "pool", "adaptive_avgpool": "pool",
     "adaptive_maxpool": "pool", "flatten": "reshape", "reshape": "reshape", "zero_pad": "reshape",
-    "slice": "shape_ops", "channel_shuffle": "shape_ops", "permute": "shape_ops", "upsample": "spatial",
+    "slice": "shape_ops", "channel_shuffle": "shape_ops", "permute": "shape_ops",
+    "pixel_shuffle": "shape_ops", "pixel_unshuffle": "shape_ops", "upsample": "spatial",
     "crop": "spatial", "lrn": "spatial", "class_token": "tokens", "position_embedding": "tokens",
     "embedding": "tokens",
 }

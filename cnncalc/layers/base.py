@@ -216,6 +216,29 @@ def padding(value: Any) -> Padding:
         raise FieldValueError(expected) from None
 
 
+#: how a padded border is filled, as PyTorch's ``padding_mode`` names it: zeros, the mirror image without the
+#: edge pixel (reflect), the edge pixel repeated (replicate), the other side of the axis (circular)
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def check_padding_mode(mode: str, pads: Sequence[tuple[Any, Any]], dims: Sequence[Any],
+                       field_name: str = "padding") -> list[str]:
+    """Refuse pads a non-zero mode cannot fill (as PyTorch and ONNX refuse them): reflect mirrors at most
+    ``n − 1`` pixels, circular wraps at most ``n``. Returns the explain line of a non-zero mode."""
+    if mode == "zeros":
+        return []
+    for axis, n, pair in zip(AXIS_NAMES[len(dims)], dims, pads):
+        most = n - 1 if mode == "reflect" else n if mode == "circular" else None
+        if most is None or not arith.is_int(n) or not all(arith.is_int(p) for p in pair):
+            continue
+        if max(pair) > most:
+            raise ShapeError(f"{mode} padding of {max(pair)} along {axis} needs more than the {n} pixels there",
+                             field=field_name, got=max(pair), expected=f"at most {most} on each side")
+    what = {"reflect": "mirrored without repeating the edge pixel", "replicate": "the edge pixel repeated",
+            "circular": "the other side of the axis (wrapped)"}[mode]
+    return [f"padding_mode {mode}: the border is {what}; parameters and MACs as with zeros"]
+
+
 def explicit_pairs(pad: Padding, rank: int, field_name: str = "padding") -> list[tuple[Any, Any]]:
     """The (before, after) pairs of an ``each``/``explicit`` padding for ``rank`` spatial axes."""
     if pad[0] == "each":

@@ -10,6 +10,7 @@ from ..errors import ShapeError, SpecError
 from ..maths import arith
 from .base import (
     AXIS_NAMES,
+    PADDING_MODES,
     Field,
     Inference,
     InlineArray,
@@ -23,6 +24,8 @@ from .base import (
     activation_saved,
     bias_field,
     boolean,
+    check_padding_mode,
+    choice,
     count,
     explicit_pairs,
     fmt,
@@ -128,10 +131,12 @@ class Conv(_Windowed):
         **_Windowed.fields,
         "groups": Field(positive_int, 1),
         "flip": Field(boolean, False),
+        "padding_mode": Field(choice(*PADDING_MODES), "zeros", doc="how the border is filled (PyTorch's)"),
     }
     filters: int
     groups: int
     flip: bool
+    padding_mode: str
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
@@ -140,7 +145,8 @@ class Conv(_Windowed):
                             expected=f"a divisor of filters={options['filters']}")
 
     def infer(self, inputs: Sequence[Shape]) -> Inference:
-        _, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
+        dims, channels, outs, lines, pads, dropped = self.spatial(inputs[0])
+        lines += check_padding_mode(self.padding_mode, pads, dims)
         channels = self.numeric_channels(channels)
         groups, filters = self.groups, self.filters
         if channels % groups:
@@ -167,7 +173,7 @@ class Conv(_Windowed):
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         from ..maths import kernels
 
-        x = kernels.pad_spatial(inputs[0], self.pads_for(inputs[0]))
+        x = kernels.pad_spatial(inputs[0], self.pads_for(inputs[0]), mode=self.padding_mode)
         rank = x.ndim - 2
         weight = weights["weight"]
         if self.flip:  # true convolution

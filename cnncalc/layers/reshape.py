@@ -7,7 +7,21 @@ from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..maths import arith
-from .base import AXIS_NAMES, Field, FieldValueError, Inference, Layer, Padding, Shape, explicit_pairs, fmt, padding
+from .base import (
+    AXIS_NAMES,
+    PADDING_MODES,
+    Field,
+    FieldValueError,
+    Inference,
+    Layer,
+    Padding,
+    Shape,
+    check_padding_mode,
+    choice,
+    explicit_pairs,
+    fmt,
+    padding,
+)
 
 
 class Flatten(Layer):
@@ -71,8 +85,10 @@ class Reshape(Layer):
 
 class ZeroPad(Layer):
     type_name = "zero_pad"
-    fields = {"padding": Field(padding, doc="an int, one per spatial axis, or [[before, after], ...] per axis")}
+    fields = {"padding": Field(padding, doc="an int, one per spatial axis, or [[before, after], ...] per axis"),
+              "padding_mode": Field(choice(*PADDING_MODES), "zeros", doc="how the border is filled (PyTorch's)")}
     padding: Padding
+    padding_mode: str
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
@@ -87,9 +103,10 @@ class ZeroPad(Layer):
         for axis, n, (before, after) in zip(AXIS_NAMES[len(dims)], dims, pairs):
             outs.append(arith.simplify(n + before + after))
             lines.append(f"{axis}: {n} + {before} + {after} = {outs[-1]}")
+        lines += check_padding_mode(self.padding_mode, pairs, dims)
         return Inference((*outs, channels), explain=lines, rf=[(1, 1, before) for before, _ in pairs])
 
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         from ..maths import kernels
 
-        return kernels.pad_spatial(inputs[0], explicit_pairs(self.padding, inputs[0].ndim - 2))
+        return kernels.pad_spatial(inputs[0], explicit_pairs(self.padding, inputs[0].ndim - 2), mode=self.padding_mode)

@@ -1,4 +1,5 @@
-"""Layers that select or reorder values: slice, channel_shuffle, permute. No weights, no MACs."""
+"""Layers that select or reorder values: slice, channel_shuffle, permute, pixel_shuffle, pixel_unshuffle. No
+weights, no MACs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from ..errors import ShapeError
 from ..maths import arith
 from .axes import batch_axis, sample_axis
-from .base import Field, FieldValueError, Inference, Layer, Shape, any_int, fmt, positive_int
+from .base import AXIS_NAMES, Field, FieldValueError, Inference, Layer, Shape, any_int, choice, fmt, positive_int
 
 
 def optional_int(value: Any) -> int | None:
@@ -150,3 +151,98 @@ class Permute(Layer):
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         order = self.order(inputs[0].ndim - 1)
         return inputs[0].transpose((0, *(batch_axis(a) for a in order)))
+
+
+#: the channel orders of a pixel shuffle (ONNX DepthToSpace's modes): ``crd``, channel then row and column
+#: offset (PyTorch's PixelShuffle, ONNX mode CRD); ``dcr``, row and column offset then channel (TensorFlow's
+#: depth_to_space, ONNX's default DCR)
+SHUFFLE_MODES = ("crd", "dcr")
+
+
+def _block_text(mode: str, factor: int, channels: Any) -> str:
+    if mode == "crd":
+        return f"channel c·{factor}² + i·{factor} + j of the deep map is channel c at offset (i, j)"
+    return f"channel (i·{factor} + j)·{channels} + c of the deep map is channel c at offset (i, j)"
+
+
+class PixelShuffle(Layer):
+    """``[H, W, C·r²] → [rH, rW, C]``: each pixel's channels spread over an ``r × r`` block (sub-pixel
+    convolution's upsampling; PyTorch ``PixelShuffle``, ONNX ``DepthToSpace``)."""
+
+    type_name = "pixel_shuffle"
+    fields = {
+        "factor": Field(positive_int, doc="the upscale factor r, a positive integer"),
+        "mode": Field(choice(*SHUFFLE_MODES), "crd", doc="channel order: crd (PyTorch) or dcr (TensorFlow)"),
+    }
+    factor: int
+    mode: str
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        shape = inputs[0]
+        if len(shape) != 3:
+            raise ShapeError("pixel_shuffle needs an input of shape [H, W, C]", got=[str(d) for d in shape],
+                             expected="3 axes")
+        r = self.factor
+        channels = self.numeric_channels(shape[-1])
+        if channels % (r * r):
+            raise ShapeError(f"the {channels} channels are not a multiple of factor² = {r * r}", field="factor",
+                             got=r, expected=f"a factor whose square divides {channels}")
+        outs = [arith.simplify(n * r) for n in shape[:-1]]
+        lines = [f"{axis}: {arith.factor_text(n)}·{r} = {out}" for axis, n, out in zip(AXIS_NAMES[2], shape, outs)]
+        lines.append(f"channels: {channels}/{r}² = {channels // (r * r)}; "
+                     + _block_text(self.mode, r, channels // (r * r)))
+        # output pixel i reads input pixel ⌊i/r⌋, as nearest upsampling by r does
+        rf = [("upsample", 1, n, out, 0.0, "nearest") for n, out in zip(shape[:-1], outs)]
+        return Inference((*outs, channels // (r * r)), explain=lines, rf=rf)
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        x = inputs[0]
+        n, h, w, depth = x.shape
+        r = self.factor
+        c = depth // (r * r)
+        if self.mode == "crd":
+            blocks = x.reshape(n, h, w, c, r, r).transpose(0, 1, 4, 2, 5, 3)
+        else:
+            blocks = x.reshape(n, h, w, r, r, c).transpose(0, 1, 3, 2, 4, 5)
+        return blocks.reshape(n, h * r, w * r, c)
+
+
+class PixelUnshuffle(Layer):
+    """``[rH, rW, C] → [H, W, C·r²]``: each ``r × r`` block folded into the channels (PyTorch
+    ``PixelUnshuffle``; ONNX ``SpaceToDepth`` and TensorFlow's ``space_to_depth`` are mode ``dcr``)."""
+
+    type_name = "pixel_unshuffle"
+    fields = {
+        "factor": Field(positive_int, doc="the downscale factor r, a positive integer"),
+        "mode": Field(choice(*SHUFFLE_MODES), "crd", doc="channel order: crd (PyTorch) or dcr (TensorFlow, ONNX)"),
+    }
+    factor: int
+    mode: str
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        shape = inputs[0]
+        if len(shape) != 3:
+            raise ShapeError("pixel_unshuffle needs an input of shape [H, W, C]", got=[str(d) for d in shape],
+                             expected="3 axes")
+        r = self.factor
+        channels = self.numeric_channels(shape[-1])
+        outs, lines = [], []
+        for axis, n in zip(AXIS_NAMES[2], shape):
+            if arith.is_int(n) and n % r:
+                raise ShapeError(f"the input's {axis} = {n} is not a multiple of factor {r}", field="factor", got=r,
+                                 expected=f"a factor dividing {n}")
+            out = arith.floor_div(n, r)
+            outs.append(out)
+            lines.append(f"{axis}: {arith.factor_text(n)}/{r} = {out}")
+        lines.append(f"channels: {channels}·{r}² = {channels * r * r}; " + _block_text(self.mode, r, channels))
+        # output pixel i reads the r × r block starting at r·i: a window of r with stride r
+        return Inference((*outs, channels * r * r), explain=lines, rf=[(r, r, 0), (r, r, 0)])
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        x = inputs[0]
+        n, rh, rw, c = x.shape
+        r = self.factor
+        h, w = rh // r, rw // r
+        blocks = x.reshape(n, h, r, w, r, c)
+        order = (0, 1, 3, 5, 2, 4) if self.mode == "crd" else (0, 1, 3, 2, 4, 5)
+        return blocks.transpose(order).reshape(n, h, w, c * r * r)

@@ -19,9 +19,13 @@ BLOCK_BYTES = 1 << 20
 BLOCK_PIXELS = 1024
 
 
-def pad_spatial(x: np.ndarray, pads: Any, value: float = 0.0) -> np.ndarray:
+#: np.pad's name of each padding mode (PyTorch's names; layers/base.py PADDING_MODES)
+NUMPY_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad_spatial(x: np.ndarray, pads: Any, value: float = 0.0, mode: str = "zeros") -> np.ndarray:
     """Pad the spatial axes of ``[N, *spatial, C]`` by one (before, after) pair per axis; negative
-    amounts crop."""
+    amounts crop. ``mode`` other than zeros fills the border from the input (pads checked by the layer)."""
     pads = [tuple(pair) for pair in pads]
     if any(min(pair) < 0 for pair in pads):
         crop = tuple(slice(max(-before, 0), n - max(-after, 0)) for (before, after), n in zip(pads, x.shape[1:-1]))
@@ -29,6 +33,9 @@ def pad_spatial(x: np.ndarray, pads: Any, value: float = 0.0) -> np.ndarray:
         pads = [(max(before, 0), max(after, 0)) for before, after in pads]
     if all(before == after == 0 for before, after in pads):
         return x
+    if mode != "zeros":
+        padded: np.ndarray = np.pad(x, ((0, 0), *pads, (0, 0)), mode=NUMPY_PAD_MODES[mode])  # type: ignore[call-overload]
+        return padded
     return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
 
 

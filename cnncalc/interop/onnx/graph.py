@@ -143,7 +143,7 @@ def _fold_reshape(args: list[Any], attrs: dict[str, Any]) -> list[Any]:
 
 
 def _folded_dims(op: str, args: list[Any], attrs: dict[str, Any]) -> list[int] | None:
-    """The shape a fold that can grow its inputs will make (broadcasting, ConstantOfShape, Expand, Gather),
+    """The shape a fold that can grow its inputs will make (broadcasting, ConstantOfShape, Expand, Tile, Gather),
     worked out without numpy allocating it; None for the other folds, and for arguments the fold itself
     will refuse."""
     try:
@@ -156,6 +156,11 @@ def _folded_dims(op: str, args: list[Any], attrs: dict[str, Any]) -> list[int] |
                 dims = list(np.broadcast_shapes(args[0].shape, tuple(dims)))
         elif op in ("Add", "Sub", "Mul", "Div", "Equal", "Where"):
             dims = list(np.broadcast_shapes(*(a.shape for a in args if a is not None)))
+        elif op == "Tile":
+            repeats = [int(r) for r in args[1].reshape(-1)]
+            if len(repeats) != args[0].ndim:
+                return None
+            dims = [d * r for d, r in zip(args[0].shape, repeats)]
         elif op == "Gather":
             data, axis = args[0], int(attrs.get("axis", 0)) % max(args[0].ndim, 1)
             dims = [*data.shape[:axis], *args[1].shape, *data.shape[axis + 1:]]
@@ -188,6 +193,7 @@ FOLDABLE: dict[str, Any] = {
     "Equal": lambda args, attrs: [args[0] == args[1]],
     "Where": lambda args, attrs: [np.where(args[0], args[1], args[2])],
     "Expand": lambda args, attrs: [args[0] * np.ones([int(d) for d in args[1]], dtype=args[0].dtype)],
+    "Tile": lambda args, attrs: [np.tile(args[0], [int(r) for r in args[1].reshape(-1)])],
 }
 
 

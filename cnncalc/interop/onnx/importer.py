@@ -104,6 +104,7 @@ class _Importer:
         #: a SplitToSequence's output → (the tensor, the ONNX axis, each part's (start, stop)): ops.dynamo
         self.sequences: dict[str, tuple[Tensor, int, list[tuple[int, int]]]] = {}
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
+        self.pending_pads: dict[str, tuple[Any, str]] = {}  # a Pad's output → its pairs and padding mode
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0

@@ -46,6 +46,9 @@ def _conv(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> Non
     fields: dict[str, Any] = {"kernel": _sizes(weight.shape[2:]), "stride": _sizes(attrs.get("strides", [1] * rank)),
                               "padding": _pads(attrs, rank, im, im.shapes[x][:-1], weight.shape[2:]),
                               "dilation": _sizes(attrs.get("dilations", [1] * rank))}
+    pending = im.pending_pads.pop(node.input[0], None)
+    if pending is not None:  # a reflect, edge or wrap Pad before it (shape.py's _pad checked this conv takes it)
+        fields["padding"], fields["padding_mode"] = pending
     # a bias of zeros the exporter made (not a parameter: torch's unoptimised export of bias=False) is none
     bias = im.const(node.input[2], "bias") if len(node.input) > 2 and node.input[2] and \
         not im.fixed(node.input[2], 0.0, made=True) else None

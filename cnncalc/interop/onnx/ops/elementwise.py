@@ -17,7 +17,7 @@ MERGES = {"Add": "add", "Sum": "add", "Mul": "multiply", "Sub": "subtract", "Max
           "Mean": "average"}
 
 
-@handles(*MERGES, makes=(*dict.fromkeys(MERGES.values()), "layer_scale", "position_embedding"))
+@handles(*MERGES, makes=(*dict.fromkeys(MERGES.values()), "layer_scale", "position_embedding", "batchnorm"))
 def _merge(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     names = [n for n in node.input if n]
     constants = [n for n in names if _is_const(im.values.get(n))]
@@ -74,9 +74,41 @@ def _with_constant(im: _Importer, node: Any, names: list[str], constants: list[s
         im.keep(f"{layer}.weight", lambda: np.transpose(im.loaded(value).reshape(squeezed), np.argsort(t.perm)))
         im.finish(node, layer, t.perm)
         return
+    if _fixed_affine(im, node, t, constants[0], value, squeezed, channels):
+        return
     raise im.fail(f"{node.op_type} with a constant of shape {list(value.shape)} has no cnncalc layer",
                   expected="a dense bias, one factor per channel (layer_scale) or a full-shape table "
                   "(position_embedding)")
+
+
+def _fixed_affine(im: _Importer, node: Any, t: Tensor, name: str, value: Any, squeezed: tuple,
+                  channels: Any) -> bool:
+    """A scalar factor, or a scalar or per-channel offset, on the channels axis: a fixed affine map, as a
+    number written in PyTorch code is (no parameters). It is a batchnorm with no counted arrays, as Keras's
+    Rescaling imports: ``(x − mean)/√var`` with ``mean = −offset`` and ``var = 1`` (exact), or ``mean = 0`` and
+    ``var = 1/factor²`` (a positive factor, within float64 rounding)."""
+    last = im.rank(t) - 1
+    per_channel = node.op_type == "Add" and value.size == channels and squeezed[-1:] == (channels,) \
+        and t.perm.index(last) == last  # the offsets run along the ONNX axis that is cnncalc's channels
+    if not isinstance(channels, int) or not (value.size == 1 and len(squeezed) <= last + 1 or per_channel):
+        return False
+    # read now, in a summary too: the factor's sign decides whether there is a layer at all (one value per
+    # channel at most, so reading it costs nothing)
+    flat = np.broadcast_to(im.value(name).reshape(-1).astype(np.float64), (channels,))
+    if node.op_type == "Mul":
+        factor = float(flat[0])
+        if not (factor > 0 and np.isfinite(1.0 / factor**2)):
+            raise im.fail(f"Mul by the constant {factor:g} has no exact cnncalc layer", got=factor,
+                          expected="a positive factor (a fixed scale is a batchnorm: (x − 0)/√(1/factor²))")
+        mean, var = np.zeros(channels), np.full(channels, 1.0 / factor**2)
+    else:
+        mean, var = -flat, np.ones(channels)
+    layer = im.emit("batchnorm", im.node_name(node), [t.layer], center=False, scale=False, count_stats=False,
+                    epsilon=0.0)
+    im.keep(f"{layer}.mean", lambda: mean.copy())
+    im.keep(f"{layer}.var", lambda: var.copy())
+    im.finish(node, layer, t.perm)
+    return True
 
 
 def _producer_name(im: _Importer, output: str) -> str | None:

@@ -46,6 +46,94 @@ def _lrn(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     im.finish(node, layer, _cf(len(im.shapes[x])))
 
 
+def _next(im: _Importer, output: str, op: str) -> tuple[int, Any] | None:
+    found = im.single_consumer(output)
+    return found if found is not None and found[1].op_type == op else None
+
+
+def _scalar_operand(im: _Importer, node: Any, output: str) -> float | None:
+    """The constant scalar ``node`` combines ``output`` with (either operand), or None."""
+    names = list(node.input)
+    if len(names) != 2 or output not in names:
+        return None
+    other = names[1 - names.index(output)]
+    value = im.values.get(other)
+    if not _is_const(value) or value.size != 1 or not getattr(value, "readable", True):
+        return None
+    return float(im.value(other).reshape(-1)[0])
+
+
+@matches("Mul", absorbs=("Pow",), makes=("lrn",))
+def _lrn_pattern(im: _Importer, position: int, node: Any) -> bool:
+    """torch.onnx's dynamo exporter's LocalResponseNorm (size n): x·x → Reshape [N, 1, C, H, W] → Pad the
+    channel axis by ⌊n/2⌋ before and ⌊(n−1)/2⌋ after → AveragePool [n, 1, 1] → Squeeze axis 1 → Mul α →
+    Add k → Pow β → Div x by it. (The legacy exporter writes an ``If`` in it, which is refused by name.)"""
+    x = node.input[0]
+    t = im.values.get(x)
+    if len(node.input) != 2 or node.input[1] != x or not isinstance(t, Tensor) or im.rank(t) < 2 \
+            or t.perm != _cf(im.rank(t)):
+        return False
+    dims = im.onnx_shape(t)
+    rank = len(dims)
+    chain: list[int] = [position]
+    step = _next(im, node.output[0], "Reshape")
+    if step is None or not _is_const(im.values.get(step[1].input[1])):
+        return False
+    target = [int(v) for v in im.numbers(step[1].input[1], "shape")]
+    if len(target) != rank + 2 or target[1] != 1 or target[0] not in (0, im.batch, BATCH) \
+            or [d for d in target[2:] if d != -1] != [d for d, want in zip(dims, target[2:]) if want != -1]:
+        return False
+    chain.append(step[0])
+    pad = _next(im, step[1].output[0], "Pad")
+    if pad is None or im.attrs(pad[1]).get("mode", b"constant") not in (b"constant", "constant") \
+            or len(pad[1].input) < 2 or not _is_const(im.values.get(pad[1].input[1])) \
+            or len(pad[1].input) > 2 and pad[1].input[2] and _scalar_operand(im, pad[1], pad[1].input[0]) != 0.0:
+        return False
+    pads = [int(v) for v in im.numbers(pad[1].input[1], "pads")]
+    full = rank + 2
+    if len(pads) != 2 * full or any(v for i, v in enumerate(pads) if i not in (2, full + 2)):
+        return False
+    before, after = pads[2], pads[full + 2]
+    size = before + after + 1
+    if before != size // 2 or after != (size - 1) // 2:
+        return False
+    chain.append(pad[0])
+    pool = _next(im, pad[1].output[0], "AveragePool")
+    if pool is None:
+        return False
+    attrs = im.attrs(pool[1])
+    if list(attrs.get("kernel_shape", [])) != [size] + [1] * (rank - 1) or any(attrs.get("pads", [])) \
+            or any(v != 1 for v in attrs.get("strides", [])) or attrs.get("ceil_mode", 0) \
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        return False
+    chain.append(pool[0])
+    squeeze = _next(im, pool[1].output[0], "Squeeze")
+    if squeeze is None or len(squeeze[1].input) < 2 or not _is_const(im.values.get(squeeze[1].input[1])) \
+            or [int(v) for v in im.numbers(squeeze[1].input[1], "axes")] not in ([1], [-rank - 2]):
+        return False
+    chain.append(squeeze[0])
+    out = squeeze[1].output[0]
+    values: dict[str, float] = {}
+    for op, key in (("Mul", "alpha"), ("Add", "k"), ("Pow", "beta")):
+        found = _next(im, out, op)
+        number = None if found is None else _scalar_operand(im, found[1], out)
+        if found is None or number is None or op == "Pow" and found[1].input[0] != out:
+            return False
+        values[key] = number
+        chain.append(found[0])
+        out = found[1].output[0]
+    div = _next(im, out, "Div")
+    if div is None or list(div[1].input) != [x, out]:
+        return False
+    chain.append(div[0])
+    im.done.update(chain)
+    im.node = div[1]
+    layer = im.emit("lrn", im.node_name(div[1]), [t.layer], size=size, alpha=f32(values["alpha"]),
+                    beta=f32(values["beta"]), k=f32(values["k"]))
+    im.finish(div[1], layer, t.perm)
+    return True
+
+
 @handles("LayerNormalization", makes=("layernorm",))
 def _layernorm(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
     t = im.tensor(node.input[0])

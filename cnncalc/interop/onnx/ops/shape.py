@@ -1,5 +1,6 @@
-"""Operators that move values around: Flatten, Reshape (a channel shuffle when it is one), Transpose, Concat,
-Slice (a crop when it is one), Split, Pad, and Gather (an embedding); Resize is in :mod:`.resize`."""
+"""Operators that move values around: Flatten, Reshape (a channel shuffle or pixel unshuffle when it is one),
+Transpose, Concat, Slice (a crop when it is one), Split, Pad, DepthToSpace and SpaceToDepth, and Gather (an
+embedding); Resize is in :mod:`.resize`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..graph import BATCH, _cf, _identity
 from ..registry import handles
 from ..values import Tensor, _is_const, np
-from .common import _axis
+from .common import _axis, _pads
 
 if TYPE_CHECKING:
     from ..importer import _Importer
@@ -22,9 +23,9 @@ def _flatten(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> 
     im.finish(node, im.emit("flatten", im.node_name(node), [x]), (0,))
 
 
-@handles("Reshape", makes=("flatten", "reshape", "channel_shuffle"))
+@handles("Reshape", makes=("flatten", "reshape", "channel_shuffle", "pixel_unshuffle"))
 def _reshape(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    if _channel_shuffle(im, position, node):
+    if _channel_shuffle(im, position, node) or _pixel_unshuffle(im, position, node):
         return
     t = im.tensor(node.input[0])
     target = [int(d) for d in im.numbers(node.input[1], "shape")]
@@ -76,6 +77,75 @@ def _channel_shuffle(im: _Importer, position: int, node: Any) -> bool:
     layer = im.emit("channel_shuffle", im.node_name(merge[1]), [t.layer], groups=groups)
     im.values[merge[1].output[0]] = Tensor(layer, t.perm)
     return True
+
+
+#: the Transpose of a pixel unshuffle written as Reshape [N, C, H, r, W, r] → Transpose → Reshape
+#: [N, C·r², H, W], by channel order: torch.onnx's PixelUnshuffle (crd), ONNX's SpaceToDepth (dcr)
+UNSHUFFLE_PERMS = {(0, 1, 3, 5, 2, 4): "crd", (0, 3, 5, 1, 2, 4): "dcr"}
+
+
+def _constant_shape(im: _Importer, name: str) -> list[int] | None:
+    value = im.values.get(name)
+    if not _is_const(value) or not getattr(value, "readable", True):
+        return None
+    return [int(d) for d in im.numbers(name, "shape")]
+
+
+def _pixel_unshuffle(im: _Importer, position: int, node: Any) -> bool:
+    """Reshape [N, C, H, r, W, r] → Transpose → Reshape [N, C·r², H, W] on a channels-first [N, C, rH, rW]."""
+    t = im.values.get(node.input[0])
+    if not isinstance(t, Tensor) or im.rank(t) != 3 or t.perm != _cf(3):
+        return False
+    dims = im.onnx_shape(t)
+    target = _constant_shape(im, node.input[1])
+    if target is None or len(target) != 6 or target[0] not in (BATCH, 0, -1, im.batch) \
+            or not all(isinstance(d, int) for d in dims):
+        return False
+    channels, height, width = dims
+    r = target[3]
+    if r < 1 or target[5] != r or target[1:] != [channels, height // r, r, width // r, r] \
+            or height % r or width % r:
+        return False
+    move = im.single_consumer(node.output[0])
+    if not move or move[1].op_type != "Transpose":
+        return False
+    mode = UNSHUFFLE_PERMS.get(tuple(im.attrs(move[1]).get("perm", ())))
+    merge = im.single_consumer(move[1].output[0])
+    if mode is None or not merge or merge[1].op_type != "Reshape":
+        return False
+    back = _constant_shape(im, merge[1].input[1])
+    if back is None or back[0] not in (BATCH, 0, -1, im.batch) or back[1:] != [channels * r * r, height // r,
+                                                                              width // r]:
+        return False
+    im.done.update((move[0], merge[0]))
+    layer = im.emit("pixel_unshuffle", im.node_name(merge[1]), [t.layer], factor=r, mode=mode)
+    im.values[merge[1].output[0]] = Tensor(layer, t.perm)
+    return True
+
+
+@handles("DepthToSpace", "SpaceToDepth", makes=("pixel_shuffle", "pixel_unshuffle"))
+def _depth_to_space(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
+    """DepthToSpace (mode DCR, ONNX's default and TensorFlow's order, or CRD, PyTorch's PixelShuffle) and
+    SpaceToDepth (DCR only)."""
+    t = im.tensor(node.input[0])
+    if im.rank(t) != 3:
+        raise im.fail(f"{node.op_type} needs a 4-D input [N, C, H, W]", got=im.rank(t) + 1, expected=4)
+    if "blocksize" not in attrs:
+        raise im.fail("attribute 'blocksize' is required")
+    r = int(attrs["blocksize"])
+    if r < 1:
+        raise im.fail(f"attribute 'blocksize' = {r} is not a positive integer", got=r, expected="at least 1")
+    mode = "dcr"
+    if node.op_type == "DepthToSpace":
+        raw = attrs.get("mode", b"DCR")
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+        if text not in ("DCR", "CRD"):
+            raise im.fail(f"attribute 'mode' = {text} is not an ONNX DepthToSpace mode", got=text,
+                          expected="DCR or CRD")
+        mode = text.lower()
+    kind = "pixel_shuffle" if node.op_type == "DepthToSpace" else "pixel_unshuffle"
+    x = im.cf_input(node.input[0])
+    im.finish(node, im.emit(kind, im.node_name(node), [x], factor=r, mode=mode), _cf(3))
 
 
 # a view of the same layer: the walk makes a permute where a handler needs the value in another layout
@@ -231,14 +301,22 @@ def _split(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> No
         start += size
 
 
+#: ONNX Pad's modes as the padding_mode of zero_pad and conv (PyTorch's names)
+PAD_MODES = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
 @handles("Pad", makes=("zero_pad",))
 def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    mode = attrs.get("mode", b"constant")
-    if mode not in (b"constant", "constant"):
-        raise im.fail(f"Pad mode {mode!r} is not supported", expected="constant (zeros)")
+    raw = attrs.get("mode", b"constant")
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    if text not in PAD_MODES:
+        raise im.fail(f"attribute 'mode' = {text} has no cnncalc equivalent", got=text,
+                      expected="constant, reflect, edge or wrap")
+    mode = PAD_MODES[text]
     pads = ([int(v) for v in im.numbers(node.input[1], "pads")] if len(node.input) > 1 and node.input[1]
             else [int(v) for v in attrs.get("pads", [])])
-    if len(node.input) > 2 and node.input[2] and float(im.value(node.input[2]).reshape(-1)[0]) != 0.0:
+    if mode == "zeros" and len(node.input) > 2 and node.input[2] \
+            and float(im.value(node.input[2]).reshape(-1)[0]) != 0.0:
         raise im.fail("Pad with a value other than 0 is not supported")
     if len(node.input) > 3 and node.input[3]:
         raise im.fail("Pad with axes is not supported")
@@ -246,10 +324,33 @@ def _pad(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None
     full = im.rank(t) + 1
     if len(pads) != 2 * full or pads[0] or pads[1] or pads[full] or pads[full + 1] or min(pads) < 0:
         raise im.fail("Pad must pad only the spatial axes, by non-negative amounts", got=pads)
-    x = im.cf_input(node.input[0])
     pairs = [[pads[i], pads[i + full]] for i in range(2, full)]
-    layer = im.emit("zero_pad", im.node_name(node), [x], padding=pairs)
+    if mode != "zeros" and _conv_takes_pads(im, node, t):
+        # as torch.onnx writes Conv2d(padding_mode=...): the conv reads the pads and the mode
+        flat = [int(v) for pair in zip(*pairs) for v in pair]  # the Conv attribute's order: befores, afters
+        im.pending_pads[node.output[0]] = (_pads({"pads": flat}, len(pairs), im), mode)
+        im.values[node.output[0]] = t
+        return
+    x = im.cf_input(node.input[0])
+    layer = im.emit("zero_pad", im.node_name(node), [x], padding=pairs,
+                    **({"padding_mode": mode} if mode != "zeros" else {}))
     im.finish(node, layer, _cf(full - 1))
+
+
+def _conv_takes_pads(im: _Importer, node: Any, t: Tensor) -> bool:
+    """Whether the Pad's only reader is a Conv with no padding of its own that imports as a conv layer
+    (not a depthwise or separable one, which have no padding mode)."""
+    reader = im.single_consumer(node.output[0])
+    if not reader or reader[1].op_type != "Conv" or reader[1].input[0] != node.output[0] \
+            or node.output[0] in im.outputs:
+        return False
+    attrs = im.attrs(reader[1])
+    auto = attrs.get("auto_pad", b"NOTSET")
+    weight = im.values.get(reader[1].input[1]) if len(reader[1].input) > 1 else None
+    if auto not in (b"NOTSET", "NOTSET", b"VALID", "VALID") or any(attrs.get("pads", [])) or not _is_const(weight):
+        return False
+    channels, groups, filters = im.onnx_shape(t)[0], int(attrs.get("group", 1)), int(weight.shape[0])
+    return groups == 1 or not (groups == channels and filters % channels == 0)
 
 
 @handles("Gather", makes=("embedding",))

@@ -67,6 +67,16 @@ CASES = {
     "group_norm": (conv_then(nn.GroupNorm(2, 4)), (1, 3, 7, 7), [(LEGACY, 11), (LEGACY, 17), (DYNAMO, 18)]),
     "group_norm_plain": (conv_then(nn.GroupNorm(2, 4, affine=False)), (1, 3, 7, 7), [(LEGACY, 13)]),
     "class_token": (ClassToken(), (1, 4, 6), [(LEGACY, 17), (DYNAMO, 18)]),
+    "pixel_shuffle": (conv_then(nn.PixelShuffle(2)), (1, 3, 7, 7), [(LEGACY, 13), (DYNAMO, 18)]),
+    "pixel_unshuffle": (conv_then(nn.PixelUnshuffle(2)), (1, 3, 8, 8), [(LEGACY, 13), (DYNAMO, 18)]),
+    "conv_reflect": (conv_then(nn.Conv2d(4, 2, 3, padding=(1, 2), padding_mode="reflect")), (1, 3, 7, 7),
+                     [(LEGACY, 13), (DYNAMO, 18)]),
+    "conv_replicate": (conv_then(nn.Conv2d(4, 2, 3, padding=2, padding_mode="replicate")), (1, 3, 7, 7),
+                       [(LEGACY, 13), (DYNAMO, 18)]),
+    "conv_circular": (conv_then(nn.Conv2d(4, 2, 3, padding=1, padding_mode="circular")), (1, 3, 7, 7),
+                      [(LEGACY, 13), (DYNAMO, 18)]),
+    "lrn": (conv_then(nn.LocalResponseNorm(3, alpha=0.01, beta=0.5, k=2.0)), (1, 3, 7, 7), [(LEGACY, 17), (DYNAMO, 18)]),
+    "lrn_even": (conv_then(nn.LocalResponseNorm(2)), (1, 3, 7, 7), [(DYNAMO, 18)]),
 }
 
 
