@@ -93,7 +93,8 @@ class SummaryFormat(str, Enum):
 
 
 SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help="A spec file (YAML), the name of a built-in spec "
-                                        "(see `cnncalc zoo`), or - for standard input.")]
+                                        "(see `cnncalc zoo`), - for standard input, or a model file (.onnx, "
+                                        ".keras, a Keras .json).")]
 
 
 def _version(value: bool) -> None:
@@ -110,10 +111,18 @@ def _options(
     """Convolutional-network calculator: shapes, parameters, MACs and receptive fields, explained."""
 
 
-def _load(spec: str, where: list[str] | None = None) -> Any:
+def _load(spec: str, where: list[str] | None = None, lenient: bool = False) -> Any:
     """The network a SPEC argument names: a spec by path or built-in name, a model file, or standard input
-    for `-`; with `where` (`n=64`), symbolic input sizes get those values."""
-    return _lazy(".interop.service").read_network(spec, where)
+    for `-`; with `where` (`n=64`), symbolic input sizes get those values; `lenient` warns of each layer it
+    passed through."""
+    opened = _lazy(".interop.service").open_network(spec, where, lenient=lenient)
+    for warning in opened.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return opened.network
+
+
+LenientOption = Annotated[bool, typer.Option("--lenient", help="A model file: pass unsupported ONNX operators "
+                                             "through as flagged layers instead of stopping.")]
 
 
 def _inputs(spec: str) -> list[str | None]:
@@ -168,11 +177,12 @@ def export(
     dtype: Annotated[RunDtype, typer.Option("--dtype", help="ONNX tensor type.")] = None,  # type: ignore[assignment]
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=224 (repeatable).")] = None,
+    lenient: LenientOption = False,
 ) -> None:
     """Write a spec as an ONNX model, or as PyTorch or Keras source code."""
     exported = _lazy(".interop.service").export_model(
         spec, to.value, output=output, weights=weights, seed=seed, dtype=None if dtype is None else dtype.value,
-        where=where)
+        where=where, lenient=lenient)
     if exported.code is not None and exported.output is None:
         typer.echo(exported.code, nl=False)
     note = exported.note()
@@ -196,9 +206,10 @@ def summary(
                                                     "n=64 (repeatable).")] = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file instead of the "
                                                "terminal (its extension must suit the format).")] = None,
+    lenient: LenientOption = False,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
-    report = _lazy(".render.service").summarise(_load(spec, where), format=format.value, explain=explain,
+    report = _lazy(".render.service").summarise(_load(spec, where, lenient), format=format.value, explain=explain,
                                                  width=width, depth=depth, batch=batch, output=output,
                                                  inputs=_inputs(spec))
     if report.written is None:
@@ -209,9 +220,9 @@ def summary(
 
 @app.command()
 @user_errors
-def validate(spec: SpecArg) -> None:
+def validate(spec: SpecArg, lenient: LenientOption = False) -> None:
     """Check a spec (fields, names, inputs, shapes) without printing the summary."""
-    network = _load(spec)
+    network = _load(spec, lenient=lenient)
     analyse(network)
     typer.echo(f"ok: {network.source}: {len(network.layers)} layers, valid")
 
@@ -233,9 +244,10 @@ def draw(
                                               min=1, max=16)] = None,
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=64 (repeatable).")] = None,
+    lenient: LenientOption = False,
 ) -> None:
     """Draw the network as the lecture does: a volume per activation, the operation under each."""
-    drawing = _lazy(".render.service").draw(_load(spec, where), output, depth=depth, inputs=_inputs(spec))
+    drawing = _lazy(".render.service").draw(_load(spec, where, lenient), output, depth=depth, inputs=_inputs(spec))
     typer.echo(drawing.note(), err=True)
 
 
@@ -700,7 +712,7 @@ def run(
     input: Annotated[str, typer.Option("--input", "-i", help="Input: .npy, YAML/JSON nested lists [H, W, C] or "
                                        "[N, H, W, C], or an image (needs the 'images' extra).")],
     weights: Annotated[str | None, typer.Option(help="Weights .npz: <layer>.weight, <layer>.bias, "
-                                                "<layer>.gamma/.beta/.mean/.var.")] = None,
+                                                "<layer>.gamma/.beta/.mean/.var (default for a model file: its own).")] = None,
     seed: Annotated[str | None, typer.Option(metavar="N", help="Fill missing weights with seeded random values "
                                              "(an integer from 0 to 2**63 − 1).")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Print every layer's output shape and small arrays.")] = False,
@@ -714,17 +726,20 @@ def run(
                                                   "(needs the 'images' extra).")] = None,
     maps_layer: Annotated[str | None, typer.Option(help="Layer for --save-maps (default: the last with "
                                                    "[H, W, C] output).")] = None,
+    lenient: LenientOption = False,
 ) -> None:
-    """Run a spec on real numbers with the NumPy reference executor."""
+    """Run a spec, or a model file with its own weights, on real numbers with the NumPy reference executor."""
     progress = RunProgress()  # counts from here: loading large files is part of the wait
     budget = parse_bytes(max_memory)
     seed_value = None if seed is None else _lazy(".run.service").parse_seed(seed)
     try:
-        report = _lazy(".run.service").run_files(spec, input, weights=weights, seed=seed_value, output=output,
-                                                 max_memory=budget, dtype=dtype.value, save_maps=save_maps,
-                                                 maps_layer=maps_layer, progress=progress)
+        report = _lazy(".interop.service").run_model(spec, input, weights=weights, seed=seed_value, output=output,
+                                                     max_memory=budget, dtype=dtype.value, save_maps=save_maps,
+                                                     maps_layer=maps_layer, progress=progress, lenient=lenient)
     finally:
         progress.finish()
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if report.maps is not None:
         typer.echo(report.maps.note(), err=True)
     typer.echo(report.json(trace) if format is TextOrJson.json else report.text(trace),

@@ -35,24 +35,63 @@ EXPORT_TARGETS = ("onnx", "pytorch", "keras")
 ONNX_DTYPES = ("float32", "float64")
 
 
-def read_network(source: str, where: str | Sequence[str] | None = None) -> Network:
+def read_network(source: str, where: str | Sequence[str] | None = None, *, lenient: bool = False) -> Network:
     """The network ``source`` names: a spec file, a built-in spec (`cnncalc zoo`), ``-`` for a spec on
     standard input (read under the same size cap as a file), or an ONNX or Keras model file (read without
-    its weights). ``where`` (``["n=64"]``) gives symbolic input sizes values."""
-    network = _read(source)
+    its weights). ``where`` (``["n=64"]``) gives symbolic input sizes values; ``lenient`` passes an ONNX
+    model's unsupported operators through as flagged layers (as `cnncalc import --lenient`)."""
+    return open_network(source, where, lenient=lenient).network
+
+
+@dataclass
+class OpenedNetwork:
+    """A network as a command reads it: ``weights``, a model file's own (when asked for and it has some),
+    and ``warnings``, one for each layer `--lenient` passed through."""
+
+    network: Network
+    weights: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_network(source: str, where: str | Sequence[str] | None = None, *, lenient: bool = False,
+                 weights: bool = False) -> OpenedNetwork:
+    """:func:`read_network` with what else a model file holds: with ``weights``, its weights (an ONNX
+    model's initialisers, a ``.keras`` archive's variables) imported in memory; a spec has none."""
+    opened = _read(source, lenient, weights)
     if where:
         from ..calc.symbolic import parse_assignments, substitute  # sympy: only for a symbolic spec
 
-        network = substitute(network, parse_assignments(one_or_many(where)))
-    return network
+        opened.network = substitute(opened.network, parse_assignments(one_or_many(where)))
+    return opened
 
 
-def _read(source: str) -> Network:
+def run_model(spec: str, input: str, *, lenient: bool = False, weights: str | None = None,
+              output: str | None = None, save_maps: str | None = None, **options: Any) -> Any:
+    """`cnncalc run` on anything :func:`read_network` reads: a model file runs with its own weights
+    (imported in memory) unless ``weights`` (an ``.npz``) is given. The other options are
+    :func:`cnncalc.run.service.run_files`'s; the report's ``warnings`` name the layers `--lenient` passed
+    through."""
+    from ..run import service as run_service  # NumPy: reading a network does not need it
+
+    sources = [input_path(spec), input, weights]
+    if output:  # before the model is read, as run_files checks them before any work
+        run_service.check_output_path(output, run_service.OUTPUT_SUFFIXES, "--output", sources)
+    if save_maps:
+        run_service.check_output_path(save_maps, run_service.MAPS_SUFFIXES, "--save-maps", [*sources, output])
+    opened = open_network(spec, lenient=lenient, weights=weights is None)
+    report = run_service.run_files(opened.network, input, weights=weights, arrays=opened.weights,
+                                   source=input_path(spec), output=output, save_maps=save_maps, **options)
+    report.warnings = opened.warnings
+    return report
+
+
+def _read(source: str, lenient: bool = False, weights: bool = False) -> OpenedNetwork:
     if source != "-":
         kind = model_kind(source)
         if kind is not None:
-            return _import(source, kind, lenient=False, with_weights=False, check=False).network
-        return load_spec(source)
+            imported = _import(source, kind, lenient=lenient, with_weights=weights, check=False)
+            return OpenedNetwork(imported.network, imported.weights or None, imported.warnings())
+        return OpenedNetwork(load_spec(source))
     raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
     if len(raw) > MAX_BYTES:
         raise CnnCalcError(f"spec too large (more than {MAX_BYTES:,} bytes)", file="<stdin>")
@@ -60,7 +99,7 @@ def _read(source: str) -> Network:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CnnCalcError("not a UTF-8 text file", file="<stdin>") from None
-    return loads_spec(text, "<stdin>")
+    return OpenedNetwork(loads_spec(text, "<stdin>"))
 
 
 def model_kind(path: str) -> str | None:
@@ -175,8 +214,8 @@ class ExportedModel:
 
 
 def export_model(spec: str | Network, to: str, *, output: str | None = None, weights: str | None = None,
-                 seed: int | str | None = None, dtype: str | None = None, where: str | Sequence[str] | None = None
-                 ) -> ExportedModel:
+                 seed: int | str | None = None, dtype: str | None = None, where: str | Sequence[str] | None = None,
+                 lenient: bool = False) -> ExportedModel:
     """Write a spec (anything :func:`read_network` reads, or a Network) as an ONNX model (``to="onnx"``,
     ``output`` a ``.onnx`` file, tensors ``dtype`` float32 or float64) or as PyTorch or Keras source code
     (``to="pytorch"``/``"keras"``; written to ``output`` when given, else only returned), as `cnncalc
@@ -193,7 +232,7 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         raise CnnCalcError("unknown --dtype", got=dtype, expected=", ".join(ONNX_DTYPES))
     inputs = [input_path(spec) if isinstance(spec, str) else None, input_path(weights)]
     _check_outputs([output], inputs)
-    network = spec if isinstance(spec, Network) else read_network(spec, where)
+    network = spec if isinstance(spec, Network) else read_network(spec, where, lenient=lenient)
     arrays = None
     if weights:
         from ..run.executor import load_weights_file  # NumPy: exports need it, reading a network does not
