@@ -183,6 +183,8 @@ def export(
     exported = _lazy(".interop.service").export_model(
         spec, to.value, output=output, weights=weights, seed=seed, dtype=None if dtype is None else dtype.value,
         where=where, lenient=lenient)
+    for warning in exported.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if exported.code is not None and exported.output is None:
         typer.echo(exported.code, nl=False)
     note = exported.note()

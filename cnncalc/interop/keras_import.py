@@ -977,7 +977,7 @@ def _affine(call: _Call, scale: float, offset: float, what: str, suffix: str = "
         raise KerasImportError(f"{what} by {scale:g} has no spec equivalent (a batchnorm with constant statistics "
                                "scales by a positive factor only)", field="scale", got=scale, expected="> 0")
     try:
-        mean, var = -offset / scale, 1.0 / scale**2
+        mean, var = -offset / scale + 0.0, 1.0 / scale**2  # + 0.0: no -0.0 in the spec
     except (OverflowError, ZeroDivisionError):  # scale² beyond the float64 range either way
         mean, var = math.inf, 0.0
     if not (math.isfinite(mean) and 0 < var < math.inf):

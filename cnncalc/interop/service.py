@@ -204,6 +204,7 @@ class ExportedModel:
     model: Any = None
     size: int = 0
     opset: int | None = None
+    warnings: list[str] = field(default_factory=list)  # the layers --lenient passed through
 
     def note(self) -> str | None:
         """The line `cnncalc export` ends with (on standard error), or None when the code went to stdout."""
@@ -232,7 +233,8 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         raise CnnCalcError("unknown --dtype", got=dtype, expected=", ".join(ONNX_DTYPES))
     inputs = [input_path(spec) if isinstance(spec, str) else None, input_path(weights)]
     _check_outputs([output], inputs)
-    network = spec if isinstance(spec, Network) else read_network(spec, where, lenient=lenient)
+    opened = OpenedNetwork(spec) if isinstance(spec, Network) else open_network(spec, where, lenient=lenient)
+    network, warnings = opened.network, opened.warnings
     arrays = None
     if weights:
         from ..run.executor import load_weights_file  # NumPy: exports need it, reading a network does not
@@ -252,7 +254,7 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         chosen = np.float64 if dtype == "float64" else np.float32
         model = onnx_export.export_onnx(network, arrays, 0 if seed is None else seed, chosen)
         size = onnx_export.save_onnx(model, output, inputs=tuple(inputs))
-        return ExportedModel(to, output, model=model, size=size, opset=onnx_export.OPSET)
+        return ExportedModel(to, output, model=model, size=size, opset=onnx_export.OPSET, warnings=warnings)
     if dtype is not None:
         raise CnnCalcError("--dtype is for --to onnx", got=dtype, expected="no --dtype")
     if to == "pytorch":
@@ -261,7 +263,7 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         code = interop_module("keras_export", "Keras export").export_keras(network, arrays)
     if output is not None:
         write_text(output, code, (".py",), inputs=inputs)
-    return ExportedModel(to, output, code=code)
+    return ExportedModel(to, output, code=code, warnings=warnings)
 
 
 def input_path(source: str | None) -> str | None:
