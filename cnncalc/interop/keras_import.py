@@ -15,6 +15,11 @@ Layers without a spec equivalent of their own:
   ``center``/``scale`` false, ``epsilon`` 0 and ``count_samples`` true: its ``2·C + 1`` non-trainable
   parameters are the mean, the variance and the sample count Keras keeps (unused by the forward pass).
 - ``Identity`` becomes ``dropout`` with ``rate: 0``.
+- Operations (``x + 3.0``, ``ops.mean``: entries of module ``keras.src.ops.*``) have their own rules,
+  ``KERAS_OPERATIONS``: a tensor and one number become a constant ``batchnorm`` as ``Rescaling`` does, and
+  ``relu6(x + 3)·(1/6)`` (MobileNetV3's hard_sigmoid) one ``hardsigmoid``.
+- The layers ``keras.applications`` defines itself (ConvNeXt's ``LayerScale``, InceptionResNetV2's
+  ``CustomScaleLayer``) are read when their module is that of the application (``APPLICATION_CLASSES``).
 
 >>> spec, weights = import_keras_text('{"class_name": "Sequential", "config": {"name": "tiny", "layers": ['
 ...     '{"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 3]}},'
@@ -40,7 +45,8 @@ import numpy as np
 from ..errors import CnnCalcError, SpecError
 from ..spec.safeload import read_limited
 
-__all__ = ["KERAS_CLASSES", "UNSUPPORTED", "import_keras", "import_keras_text"]
+__all__ = ["APPLICATION_CLASSES", "KERAS_CLASSES", "KERAS_OPERATIONS", "UNSUPPORTED", "import_keras",
+           "import_keras_text"]
 
 #: bytes of a Keras JSON file, and of a config once decompressed (ResNet-152's JSON is about 1 MB)
 MAX_JSON_BYTES = 64 * 1024**2
@@ -961,18 +967,23 @@ def _identity(call: _Call) -> list[dict[str, Any]]:
 
 def _rescaling(call: _Call) -> list[dict[str, Any]]:
     scale, offset = call.get("scale", 1.0), call.get("offset", 0.0)
-    if not all(_scalar(v) for v in (scale, offset)):
-        raise KerasImportError("only a scalar Rescaling is supported", field="scale", got=scale,
-                               expected="one number (per-channel lists are not read)")
-    return [_affine(call, _finite(scale, "scale"), _finite(offset, "offset"), "Rescaling")]
+    if all(_scalar(v) for v in (scale, offset)):
+        return [_affine(call, _finite(scale, "scale"), _finite(offset, "offset"), "Rescaling")]
+    # one factor per channel (EfficientNet with ImageNet weights divides by the standard deviation of each)
+    scales, offsets = (v if isinstance(v, list) else [v] for v in (scale, offset))
+    count = max(len(scales), len(offsets))
+    if not 0 < count <= 1_000_000 or not all(len(v) in (1, count) and all(_scalar(n) for n in v)
+                                             for v in (scales, offsets)):
+        raise KerasImportError("bad Rescaling", field="scale", got=str(scale)[:80],
+                               expected="one number, or one per channel (offset the same)")
+    statistics = [_statistics(_finite(scales[k % len(scales)], "scale"), _finite(offsets[k % len(offsets)], "offset"),
+                              "Rescaling") for k in range(count)]
+    return [call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
+                       mean=[mean for mean, _ in statistics], var=[var for _, var in statistics])]
 
 
-def _affine(call: _Call, scale: float, offset: float, what: str, suffix: str = "",
-            source: str | None = None) -> dict[str, Any]:
-    """``x·scale + offset`` on ``source`` (default: the call's input) as a batchnorm whose statistics are
-    constants, neither learned nor counted: the spec has no scale-and-shift layer. batchnorm computes
-    ``(x − mean)/√var``, so ``mean = −offset/scale`` and ``var = 1/scale²``; as √var is positive, only a
-    positive scale has this form."""
+def _statistics(scale: float, offset: float, what: str) -> tuple[float, float]:
+    """The constant mean and variance that make batchnorm's ``(x − mean)/√var`` compute ``x·scale + offset``."""
     if not scale > 0:
         raise KerasImportError(f"{what} by {scale:g} has no spec equivalent (a batchnorm with constant statistics "
                                "scales by a positive factor only)", field="scale", got=scale, expected="> 0")
@@ -983,6 +994,16 @@ def _affine(call: _Call, scale: float, offset: float, what: str, suffix: str = "
     if not (math.isfinite(mean) and 0 < var < math.inf):
         raise KerasImportError(f"this {what} has no float64 batchnorm equivalent", field="scale", got=scale,
                                expected="offset/scale and 1/scale² within the float64 range")
+    return mean, var
+
+
+def _affine(call: _Call, scale: float, offset: float, what: str, suffix: str = "",
+            source: str | None = None) -> dict[str, Any]:
+    """``x·scale + offset`` on ``source`` (default: the call's input) as a batchnorm whose statistics are
+    constants, neither learned nor counted: the spec has no scale-and-shift layer. batchnorm computes
+    ``(x − mean)/√var``, so ``mean = −offset/scale`` and ``var = 1/scale²``; as √var is positive, only a
+    positive scale has this form."""
+    mean, var = _statistics(scale, offset, what)
     layer = call.layer("batchnorm", suffix, center=False, scale=False, count_stats=False, epsilon=0.0)
     if source is not None:
         layer["inputs"] = source
