@@ -1072,6 +1072,8 @@ def _attention(call: _Call) -> list[dict[str, Any]]:
 
 def _arithmetic(kind: str) -> Callable[[_Call], list[dict[str, Any]]]:
     """``x1 ∘ x2`` on two tensors is the merge; on a tensor and one number, a scale-and-shift."""
+    article = "an" if kind == "add" else "a"
+
     def rule(call: _Call) -> list[dict[str, Any]]:
         if not call.constants:
             if kind == "divide":
@@ -1079,12 +1081,12 @@ def _arithmetic(kind: str) -> Callable[[_Call], list[dict[str, Any]]]:
                                        expected="a tensor divided by a number")
             return _merge(kind)(call)
         if len(call.constants) != 1 or len(call.sources) != 1:
-            raise KerasImportError(f"a {kind} needs two tensors or a tensor and a number",
+            raise KerasImportError(f"{article} {kind} needs two tensors or a tensor and a number",
                                    got=f"{len(call.sources)} tensor(s), {len(call.constants)} constant(s)",
                                    expected="2 tensors, or 1 tensor and 1 number")
         position, value = call.constants[0]
         if not _scalar(value):
-            raise KerasImportError(f"a {kind} by a constant that is not one number has no spec equivalent",
+            raise KerasImportError(f"{article} {kind} by a constant that is not one number has no spec equivalent",
                                    got=str(value)[:60], expected="one number")
         number = _finite(value, "constant")
         first = position == 0  # the number comes first: c − x and c / x
@@ -1111,7 +1113,7 @@ def _spatial_axes(call: _Call, what: str) -> bool:
     axis = call.get("axis")
     axes = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else axis
     rank = call.rank
-    if rank is None or not isinstance(axes, list) or not all(isinstance(a, int) for a in axes):
+    if rank is None or not isinstance(axes, list) or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
         raise KerasImportError(f"a {what} whose axes or input rank are not recorded has no spec equivalent",
                                field="axis", got=axis, expected="the spatial axes, e.g. [1, 2]")
     return rank >= 3 and sorted(a % rank for a in axes) == list(range(1, rank - 1))
