@@ -91,7 +91,7 @@ def check(keras: Any, class_name: str, folder: Path, rng: np.random.Generator, e
         row["json"] = "FAIL"
         row["reason"] = str(error)
     try:
-        import_model(str(keras_path), weights_out=str(folder / "w.npz"))
+        import_model(str(keras_path), weights_out=str(folder / "w.npz") if execute else None)
         row["keras_file"] = "ok"
     except CnnCalcError as error:
         row["keras_file"] = "FAIL"

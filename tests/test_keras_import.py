@@ -503,6 +503,9 @@ def test_rescaling_per_channel_computes_what_keras_does() -> None:
     x = np.arange(12.0).reshape(2, 2, 3)
     assert np.allclose(run(build_network(spec), x).output, x * factors + [0.0, 1.0, -2.0], rtol=1e-14, atol=1e-14)
     assert summary_of(spec).params == 0
+    model["config"]["layers"][1]["config"].update(scale=[0.5], offset=[1.0])  # one entry: one number
+    spec, _ = import_keras_text(json.dumps(model))
+    assert np.allclose(run(build_network(spec), x).output, x * 0.5 + 1.0, rtol=1e-15)
     for bad in ([1.0, -1.0, 1.0], [1.0, 2.0], ["a"]):
         model["config"]["layers"][1]["config"]["scale"] = bad
         with pytest.raises(CnnCalcError, match="layer 'r'"):

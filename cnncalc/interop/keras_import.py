@@ -966,7 +966,8 @@ def _identity(call: _Call) -> list[dict[str, Any]]:
 
 
 def _rescaling(call: _Call) -> list[dict[str, Any]]:
-    scale, offset = call.get("scale", 1.0), call.get("offset", 0.0)
+    scale, offset = (v[0] if isinstance(v, list) and len(v) == 1 else v
+                     for v in (call.get("scale", 1.0), call.get("offset", 0.0)))
     if all(_scalar(v) for v in (scale, offset)):
         return [_affine(call, _finite(scale, "scale"), _finite(offset, "offset"), "Rescaling")]
     # one factor per channel (EfficientNet with ImageNet weights divides by the standard deviation of each)
