@@ -507,6 +507,6 @@ def test_rescaling_per_channel_computes_what_keras_does() -> None:
     spec, _ = import_keras_text(json.dumps(model))
     assert np.allclose(run(build_network(spec), x).output, x * 0.5 + 1.0, rtol=1e-15)
     for bad in ([1.0, -1.0, 1.0], [1.0, 2.0], ["a"]):
-        model["config"]["layers"][1]["config"]["scale"] = bad
+        model["config"]["layers"][1]["config"].update(scale=bad, offset=[0.0, 1.0, -2.0])
         with pytest.raises(CnnCalcError, match="layer 'r'"):
             import_keras_text(json.dumps(model))
