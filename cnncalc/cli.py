@@ -109,7 +109,8 @@ class SummaryFormat(str, Enum):
 
 
 SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help="A spec file (YAML), the name of a built-in spec "
-                                        "(see `cnncalc zoo`), or - for standard input.")]
+                                        "(see `cnncalc zoo`), - for standard input, or a model file (.onnx, "
+                                        ".keras, a Keras .json).")]
 
 
 def _version(value: bool) -> None:
@@ -126,16 +127,22 @@ def _options(
     """Convolutional-network calculator: shapes, parameters, MACs and receptive fields, explained."""
 
 
-def _load(spec: str, where: list[str] | None = None, input: list[str] | None = None) -> Any:
+def _load(spec: str, where: list[str] | None = None, input: list[str] | None = None, lenient: bool = False) -> Any:
     """The network a SPEC argument names: a spec by path or built-in name, a model file, or standard input
     for `-`; with `input` (`160,160,3`) another input shape, with `where` (`n=64`), symbolic input sizes
-    get those values."""
-    return _lazy(".interop.service").read_network(spec, where, input)
+    get those values; `lenient` warns of each layer it passed through."""
+    opened = _lazy(".interop.service").open_network(spec, where, input, lenient=lenient)
+    for warning in opened.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return opened.network
 
 
 InputShapeOption = Annotated[list[str] | None, typer.Option(
     "--input", metavar="SHAPE", help="Use this input shape instead of the spec's: 160,160,3 (H, W, C; symbol "
     "names allowed), or input=160,160,3.")]
+
+LenientOption = Annotated[bool, typer.Option("--lenient", help="A model file: pass unsupported ONNX operators "
+                                             "through as flagged layers instead of stopping.")]
 
 
 def _terminal_width() -> int | None:
@@ -199,11 +206,14 @@ def export(
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=224 (repeatable).")] = None,
     input: InputShapeOption = None,
+    lenient: LenientOption = False,
 ) -> None:
     """Write a spec as an ONNX model, or as PyTorch or Keras source code."""
     exported = _lazy(".interop.service").export_model(
         spec, to.value, output=output, weights=weights, seed=seed, dtype=None if dtype is None else dtype.value,
-        where=where, input=input)
+        where=where, input=input, lenient=lenient)
+    for warning in exported.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if exported.code is not None and exported.output is None:
         typer.echo(exported.code, nl=False)
     note = exported.note()
@@ -230,13 +240,14 @@ def summary(
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to this file instead of the "
                                                "terminal (its extension must suit the format).")] = None,
     input: InputShapeOption = None,
+    lenient: LenientOption = False,
     columns: Annotated[str | None, typer.Option(metavar="LIST", help="The columns, a comma list of: #, layer, "
                                                 "shape, size, params, macs, rf, params%, macs% (default: the "
                                                 "first seven).")] = None,
 ) -> None:
     """Per-layer output shape, size, parameters, MACs and receptive field, with totals."""
     report = _lazy(".render.service").summarise(
-        _load(spec, where, input), format=None if format is None else format.value, explain=explain,
+        _load(spec, where, input, lenient), format=None if format is None else format.value, explain=explain,
         width=width if width is not None or output is not None else _terminal_width(), depth=depth, batch=batch,
         output=output, inputs=_inputs(spec), columns=columns)
     if report.written is None:
@@ -289,11 +300,12 @@ def memory(
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=224 (repeatable).")] = None,
     input: InputShapeOption = None,
+    lenient: LenientOption = False,
 ) -> None:
     """Training memory (weights, gradients, optimizer states, tensors kept for backward) and the inference
     peak, per layer and in total, from the spec alone."""
     result = _lazy(".render.service").memory_summary(
-        _load(spec, where, input), format=format.value, explain=explain,
+        _load(spec, where, input, lenient), format=format.value, explain=explain,
         width=width if width is not None else _terminal_width(), batch=batch, dtype=dtype.value,
         optimizer=optimizer.value, framework=framework.value)
     typer.echo(result.text, nl=False)
@@ -301,9 +313,9 @@ def memory(
 
 @app.command()
 @user_errors
-def validate(spec: SpecArg, input: InputShapeOption = None) -> None:
+def validate(spec: SpecArg, input: InputShapeOption = None, lenient: LenientOption = False) -> None:
     """Check a spec (fields, names, inputs, shapes) without printing the summary."""
-    network = _load(spec, None, input)
+    network = _load(spec, None, input, lenient)
     analyse(network)
     typer.echo(f"ok: {network.source}: {len(network.layers)} layers, valid")
 
@@ -326,9 +338,11 @@ def draw(
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Give a symbolic input size a value: "
                                                     "n=64 (repeatable).")] = None,
     input: InputShapeOption = None,
+    lenient: LenientOption = False,
 ) -> None:
     """Draw the network as the lecture does: a volume per activation, the operation under each."""
-    drawing = _lazy(".render.service").draw(_load(spec, where, input), output, depth=depth, inputs=_inputs(spec))
+    drawing = _lazy(".render.service").draw(_load(spec, where, input, lenient), output, depth=depth,
+                                            inputs=_inputs(spec))
     typer.echo(drawing.note(), err=True)
 
 
@@ -854,7 +868,7 @@ def run(
     input: Annotated[str, typer.Option("--input", "-i", help="Input: .npy, YAML/JSON nested lists [H, W, C] or "
                                        "[N, H, W, C], or an image (needs the 'images' extra).")],
     weights: Annotated[str | None, typer.Option(help="Weights .npz: <layer>.weight, <layer>.bias, "
-                                                "<layer>.gamma/.beta/.mean/.var.")] = None,
+                                                "<layer>.gamma/.beta/.mean/.var (default for a model file: its own).")] = None,
     seed: Annotated[str | None, typer.Option(metavar="N", help="Fill missing weights with seeded random values "
                                              "(an integer from 0 to 2**63 − 1).")] = None,
     trace: Annotated[bool, typer.Option("--trace", help="Print every layer's output shape and small arrays.")] = False,
@@ -873,18 +887,21 @@ def run(
                                                           "the data).")] = None,
     save_weights: Annotated[str | None, typer.Option(metavar="W.npz", help="Write every weight array the run "
                                                      "used (seeded ones too) as an .npz for --weights.")] = None,
+    lenient: LenientOption = False,
 ) -> None:
-    """Run a spec on real numbers with the NumPy reference executor."""
+    """Run a spec, or a model file with its own weights, on real numbers with the NumPy reference executor."""
     progress = RunProgress()  # counts from here: loading large files is part of the wait
     budget = parse_bytes(max_memory)
     seed_value = None if seed is None else _lazy(".run.service").parse_seed(seed)
     try:
-        report = _lazy(".run.service").run_files(spec, input, weights=weights, seed=seed_value, output=output,
-                                                 max_memory=budget, dtype=dtype.value, save_maps=save_maps,
-                                                 maps_layer=maps_layer, progress=progress, input_shape=input_shape,
-                                                 save_weights=save_weights)
+        report = _lazy(".interop.service").run_model(spec, input, weights=weights, seed=seed_value, output=output,
+                                                     max_memory=budget, dtype=dtype.value, save_maps=save_maps,
+                                                     maps_layer=maps_layer, progress=progress, lenient=lenient,
+                                                     input_shape=input_shape, save_weights=save_weights)
     finally:
         progress.finish()
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if report.maps is not None:
         typer.echo(report.maps.note(), err=True)
     typer.echo(report.json(trace) if format is TextOrJson.json else report.text(trace),

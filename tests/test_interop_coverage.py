@@ -80,8 +80,9 @@ SAMPLE = {"filters": 2, "kernel_size": [1, 1], "strides": [1, 1], "padding": "va
           "rate": 0.5, "input_dim": 5, "output_dim": 2, "num_heads": 1, "key_dim": 2, "shared_axes": [1],
           "activation": "linear"}
 SAMPLE_FOR = {"ZeroPadding1D": {"padding": 1}, "ZeroPadding2D": {"padding": 1}, "ZeroPadding3D": {"padding": 1},
-              "Rescaling": {"scale": 0.5}}
-TWO_INPUTS = {"Add", "Multiply", "Subtract", "Maximum", "Minimum", "Average", "Concatenate", "MultiHeadAttention"}
+              "Rescaling": {"scale": 0.5}, "CustomScaleLayer": {"scale": 0.5}}
+TWO_INPUTS = {"Add", "Multiply", "Subtract", "Maximum", "Minimum", "Average", "Concatenate", "MultiHeadAttention",
+              "CustomScaleLayer"}
 # Keras 3's names for the activations of keras.activations (Activation("gelu"), Dense(activation="gelu"))
 KERAS_ACTIVATIONS = ["linear", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish", "sigmoid", "tanh",
                      "softmax", "hard_silu", "hard_swish", "hard_sigmoid", "mish", "softplus"]
@@ -142,6 +143,7 @@ def test_the_keras_import_samples_make_what_the_class_names_say() -> None:
     made = _keras_import_makes()
     assert made["conv"] >= {"Conv1D", "Conv2D", "Conv3D"} and made["conv_transpose"] >= {"Conv2DTranspose"}
     assert made["maxpool"] >= {"MaxPooling2D", "MaxPool1D"} and made["concat"] == {"Concatenate"}
-    assert made["batchnorm"] == {"BatchNormalization", "Rescaling", "Normalization"}
+    assert made["batchnorm"] == {"BatchNormalization", "Rescaling", "Normalization", "CustomScaleLayer"}
+    assert made["layer_scale"] == {"LayerScale"}
     assert made["attention"] == {"MultiHeadAttention"} and made["embedding"] == {"Embedding"}
     assert made["hardswish"] == {"Activation"} and "leaky_relu" in made and "relu6" in made

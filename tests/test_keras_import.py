@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -359,3 +360,153 @@ def test_summary_reads_a_gzipped_keras_json(cli) -> None:
     code, out, err = cli("summary", str(DATA / "efficientnetb0.json.gz"), "--format", "json")
     assert code == 0, err
     assert json.loads(out)["totals"]["params"] == 5_330_571
+
+
+# ---------------------------------------------------------------- operations and keras.applications' own layers
+
+# keras.applications models whose operations (keras.src.ops) and own layers the import reads, made with Keras 3.15
+# by make.py; counts.json holds Keras's count_params() and trainable count for each
+OPERATIONS = ["mobilenetv3small", "mobilenetv3large", "convnexttiny", "inceptionresnetv2", "efficientnetv2b0",
+              "nasnetmobile", "resnet50v2", "mobilenet"]
+
+
+@pytest.mark.parametrize("stem", OPERATIONS)
+def test_applications_with_operations_give_keras_counts(stem: str) -> None:
+    recorded = json.loads((DATA / "counts.json").read_text())[stem]
+    summary = summary_of(import_keras(str(DATA / f"{stem}.json.gz"))[0])
+    assert (summary.params, summary.trainable) == (recorded["params"], recorded["trainable"])
+
+
+def test_mobilenetv3_hard_sigmoid_operations_become_one_layer() -> None:
+    raw = json.loads(gzip.decompress((DATA / "mobilenetv3small.json.gz").read_bytes()))
+    operations = [layer for layer in raw["config"]["layers"] if layer["module"] == "keras.src.ops.numpy"]
+    assert {layer["class_name"] for layer in operations} == {"Add", "Multiply"} and len(operations) == 18
+    spec, _ = import_keras(str(DATA / "mobilenetv3small.json.gz"))
+    layers = {layer["name"]: layer for layer in spec["layers"]}
+    fused = [layer for layer in spec["layers"] if layer["type"] == "hardsigmoid"]
+    # each relu6(x + 3)·(1/6): the add and the ReLU are gone, the multiplication is a hardsigmoid of the add's input
+    assert len(fused) == 9 and "add" not in layers and "re_lu_1" not in layers
+    assert layers["multiply"] == {"type": "hardsigmoid", "name": "multiply",
+                                  "inputs": "expanded_conv_squeeze_excite_conv_1"}
+    assert layers["expanded_conv_squeeze_excite_mul"]["inputs"] == ["re_lu", "multiply"]
+    # Rescaling(1/127.5, offset=−1): (x − 127.5)/√(127.5²)
+    assert spec["input"] == ["n", "m", 3] and layers["rescaling"]["mean"] == [127.5] * 3
+    assert np.allclose(layers["rescaling"]["var"], 127.5**2, rtol=1e-15)
+
+
+def test_convnext_layer_scale_is_the_spec_layer_scale() -> None:
+    spec, _ = import_keras(str(DATA / "convnexttiny.json.gz"))
+    scales = [layer for layer in spec["layers"] if layer["type"] == "layer_scale"]
+    assert len(scales) == 18 and {layer["init"] for layer in scales} == {1e-6}
+    summary = summary_of(spec)
+    # one factor per channel: 96 in the first stage (3 blocks), 768 in the last (3 blocks)
+    assert summary.record("convnext_tiny_stage_0_block_0_layer_scale").params == 96
+    assert summary.record("convnext_tiny_stage_3_block_2_layer_scale").params == 768
+
+
+def test_inception_resnet_custom_scale_is_a_scaled_residual_then_an_add() -> None:
+    spec, _ = import_keras(str(DATA / "inceptionresnetv2.json.gz"))
+    layers = {layer["name"]: layer for layer in spec["layers"]}
+    add, scaled = layers["custom_scale_layer"], layers["custom_scale_layer/scale"]  # block35_1's
+    assert add["type"] == "add" and add["inputs"] == ["mixed_5b", "custom_scale_layer/scale"]
+    assert layers["block35_1_ac"]["inputs"] == "custom_scale_layer"
+    assert scaled["inputs"] == "block35_1_conv" and scaled["type"] == "batchnorm"
+    # (x − 0)/√var = 0.17·x, as Keras's inputs[0] + inputs[1]·0.17
+    assert np.allclose(1 / np.sqrt(scaled["var"]), 0.17, rtol=1e-15) and scaled["mean"] == [0.0] * 320
+    head = {"input": [2, 2, 320], "layers": [dict(scaled, inputs="input")]}
+    x = np.arange(4 * 320.0).reshape(2, 2, 320)
+    assert np.allclose(run(build_network(head), x).output, 0.17 * x, rtol=1e-14, atol=0)
+
+
+def _operation(name: str, class_name: str, args: list[Any], config: dict[str, Any] | None = None,
+               kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    shaped = [dict(a, config=dict(a["config"], shape=[None, 4, 4, 2])) if isinstance(a, dict) else a for a in args]
+    return {"module": "keras.src.ops.numpy", "class_name": class_name, "name": name, "registered_name": class_name,
+            "config": {"name": name, **(config or {})}, "inbound_nodes": [{"args": shaped, "kwargs": kwargs or {}}]}
+
+
+def _with(*entries: dict[str, Any]) -> dict[str, Any]:
+    return _k3_model("ops", [_k3("x", "InputLayer", {"batch_shape": [None, 4, 4, 2]}), *entries],
+                     "x", entries[-1]["name"])
+
+
+def _values(model: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    spec, _ = import_keras_text(json.dumps(model))
+    x = np.arange(32.0).reshape(4, 4, 2) - 10
+    return spec, x, run(build_network(spec), x).output
+
+
+@pytest.mark.parametrize(("class_name", "args", "expected"), [
+    ("Add", ["t", 3.0], lambda x: x + 3), ("Add", [2.5, "t"], lambda x: x + 2.5),
+    ("Subtract", ["t", 1.5], lambda x: x - 1.5), ("Multiply", ["t", 0.25], lambda x: x * 0.25),
+    ("Multiply", [4.0, "t"], lambda x: 4 * x), ("TrueDivide", ["t", 8.0], lambda x: x / 8),
+    ("Divide", ["t", 0.5], lambda x: x / 0.5),
+])
+def test_arithmetic_with_a_number_computes_what_keras_does(class_name: str, args: list[Any], expected: Any) -> None:
+    spec, x, y = _values(_with(_operation("op", class_name, [_k3_tensor("x") if a == "t" else a for a in args])))
+    assert [layer["type"] for layer in spec["layers"]] == ["batchnorm"]
+    assert summary_of(spec).params == 0
+    assert np.allclose(y, expected(x), rtol=1e-14, atol=1e-14)
+
+
+def test_operations_on_tensors_are_merges_pools_and_reshapes() -> None:
+    model = _with(_k3("r", "ReLU", {}, "x"),
+                  _operation("sum", "Add", [_k3_tensor("x"), _k3_tensor("r")]),
+                  _operation("avg", "Mean", [_k3_tensor("sum")], {"axis": [1, 2], "keepdims": False}),
+                  _operation("flat", "Reshape", [_k3_tensor("avg")], {"newshape": [-1, 1, 2]}),
+                  _operation("swap", "Transpose", [_k3_tensor("flat")], {"axes": [0, 2, 1]}))
+    spec, x, y = _values(model)
+    assert [layer["type"] for layer in spec["layers"]] == ["relu", "add", "global_avgpool", "reshape", "permute"]
+    assert np.allclose(y, (x + np.maximum(x, 0)).mean(axis=(0, 1)).reshape(2, 1), rtol=1e-14)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    (_operation("op", "Subtract", [1.0, _k3_tensor("x")]), "c − x has no spec equivalent"),
+    (_operation("op", "Multiply", [_k3_tensor("x"), -2.0]), "x · c by -2 has no spec equivalent"),
+    (_operation("op", "Multiply", [_k3_tensor("x"), 0]), "x · c by 0 has no spec equivalent"),
+    (_operation("op", "TrueDivide", [_k3_tensor("x"), 0.0]), "division by 0"),
+    (_operation("op", "Multiply", [_k3_tensor("x"), [1.0, 2.0]]), "a constant that is not one number"),
+    (_operation("op", "Sin", [_k3_tensor("x")]), "the operation keras.src.ops.numpy.Sin has no spec"),
+    (_operation("op", "Add", [_k3_tensor("x"), 1.0], kwargs={"dtype": "float32"}), "keyword arguments"),
+    (_operation("op", "Mean", [_k3_tensor("x")], {"axis": [3]}), "over other axes than the spatial ones"),
+    (_operation("op", "Reshape", [_k3_tensor("x")], {"newshape": [2, 16]}), "does not keep the batch axis"),
+    (_operation("op", "Transpose", [_k3_tensor("x")], {"axes": [1, 0, 2, 3]}), "moves the batch axis"),
+    (_k3("op", "Rescaling", {"scale": -2.0, "offset": 1.0}, "x"), "Rescaling by -2 has no spec"),
+    (_k3("op", "LayerScale", {"init_values": 0.1, "projection_dim": 2}, "x", module="my.layers"),
+     "a custom LayerScale layer (module my.layers) is not the one of keras.applications"),
+])
+def test_operations_without_a_spec_equivalent_are_refused_by_name(entry: dict[str, Any], message: str) -> None:
+    with pytest.raises(CnnCalcError, match=re.escape(message)) as caught:
+        import_keras_text(json.dumps(_with(entry)))
+    assert str(caught.value).startswith("layer 'op': ")
+
+
+def test_keras_applications_layer_scale_and_custom_scale_are_read() -> None:
+    scale = _k3("ls", "LayerScale", {"init_values": 0.5, "projection_dim": 2}, "x",
+                module="keras.src.applications.convnext")
+    residual = _k3("res", "CustomScaleLayer", {"scale": 0.2}, "x", "ls",
+                   module="keras.src.applications.inception_resnet_v2")
+    spec, _ = import_keras_text(json.dumps(_with(scale, residual)))
+    weights = {"ls.weight": np.array([2.0, -3.0])}
+    x = np.arange(32.0).reshape(4, 4, 2)
+    y = run(build_network(spec), x, weights).output
+    assert np.allclose(y, x + 0.2 * (x * [2.0, -3.0]), rtol=1e-14)
+    assert summary_of(spec).params == 2
+
+
+def test_rescaling_per_channel_computes_what_keras_does() -> None:
+    # EfficientNet with ImageNet weights: Rescaling([1/√σ²_R, 1/√σ²_G, 1/√σ²_B])
+    factors = [1 / np.sqrt(0.229**2), 1 / np.sqrt(0.224**2), 1 / np.sqrt(0.225**2)]
+    model = _k3_model("m", [_k3("x", "InputLayer", {"batch_shape": [None, 2, 2, 3]}),
+                            _k3("r", "Rescaling", {"scale": factors, "offset": [0.0, 1.0, -2.0]}, "x")], "x", "r")
+    spec, _ = import_keras_text(json.dumps(model))
+    x = np.arange(12.0).reshape(2, 2, 3)
+    assert np.allclose(run(build_network(spec), x).output, x * factors + [0.0, 1.0, -2.0], rtol=1e-14, atol=1e-14)
+    assert summary_of(spec).params == 0
+    model["config"]["layers"][1]["config"].update(scale=[0.5], offset=[1.0])  # one entry: one number
+    spec, _ = import_keras_text(json.dumps(model))
+    assert np.allclose(run(build_network(spec), x).output, x * 0.5 + 1.0, rtol=1e-15)
+    for bad in ([1.0, -1.0, 1.0], [1.0, 2.0], ["a"]):
+        model["config"]["layers"][1]["config"].update(scale=bad, offset=[0.0, 1.0, -2.0])
+        with pytest.raises(CnnCalcError, match="layer 'r'"):
+            import_keras_text(json.dumps(model))

@@ -17,7 +17,7 @@ import pytest
 from cnncalc.errors import CnnCalcError
 
 DATA = Path(__file__).parent / "data" / "keras"
-FIXTURES = ["conv2d", "conv1d", "conv3d", "tokens"]
+FIXTURES = ["conv2d", "conv1d", "conv3d", "tokens", "ops"]
 
 
 def _h5py():
@@ -96,6 +96,38 @@ def test_cli_import_weights_then_run(cli, tmp_path: Path) -> None:
                        "--weights", str(tmp_path / "w.npz"), "--output", str(tmp_path / "y.npy"))
     assert code == 0, err
     assert np.abs(np.load(tmp_path / "y.npy") - data["y"]).max() < 1e-5
+
+
+def test_run_reads_a_model_file_with_its_own_weights(cli, tmp_path: Path) -> None:
+    _h5py()
+    data = np.load(DATA / "w_ops.npz")
+    np.save(tmp_path / "x.npy", data["x"])
+    model = str(DATA / "w_ops.keras")
+    code, _, err = cli("run", model, "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"))
+    assert code == 0, err
+    assert np.abs(np.load(tmp_path / "y.npy") - data["y"]).max() < 1e-5
+    # --weights wins over the model's own: the same weights with the layer scale doubled double that branch
+    from cnncalc.interop.keras_import import import_keras
+
+    _, weights = import_keras(model, weights=True)
+    np.savez(tmp_path / "w.npz", **dict(weights, **{"scale.weight": 2 * weights["scale.weight"]}))
+    code, _, err = cli("run", model, "--input", str(tmp_path / "x.npy"), "--weights", str(tmp_path / "w.npz"),
+                       "--output", str(tmp_path / "y2.npy"), "--lenient")
+    assert code == 0, err
+    assert np.abs(np.load(tmp_path / "y2.npy") - data["y"]).max() > 1e-3
+    # a bad output path is refused before the model is read
+    code, _, err = cli("run", model, "--input", str(tmp_path / "x.npy"), "--output", model)
+    assert code == 2 and "--output must end in .npy or .json" in err
+
+
+def test_lenient_is_accepted_by_every_command_that_reads_a_model(cli, tmp_path: Path) -> None:
+    model = str(DATA / "w_ops.keras")
+    for args in (["summary", model], ["validate", model], ["draw", model, "-o", str(tmp_path / "m.svg")],
+                 ["export", model, "--to", "pytorch"], ["summary", "lenet5"]):
+        code, _, err = cli(*args, "--lenient")
+        assert code == 0, (args, err)
+        assert "warning" not in err  # nothing passed through
+    assert "layer_scale" in cli("summary", model, "--lenient")[1]
 
 
 # ---------------------------------------------------------------- without h5py

@@ -489,6 +489,17 @@ def test_unknown_operator_names_node_op_and_inputs(cli, tmp_path):
     assert "UNSUPPORTED-Cos-weird" in out and "warning" in err
     code, out, err = cli("summary", path)
     assert code == 2
+    # every command that reads a model takes --lenient, and warns of the layer passed through
+    for args in (["summary", path], ["validate", path], ["draw", path, "-o", str(tmp_path / "cos.svg")],
+                 ["export", path, "--to", "keras"]):
+        code, out, err = cli(*args, "--lenient")
+        assert code == 0 and "warning: layer 'UNSUPPORTED-Cos-weird'" in err, (args, err)
+    x = np.arange(48.0).reshape(4, 4, 3) - 20
+    np.save(tmp_path / "x.npy", x)
+    code, out, err = cli("run", path, "--input", str(tmp_path / "x.npy"), "--lenient", "-o", str(tmp_path / "y.npy"))
+    assert code == 0 and "warning: layer 'UNSUPPORTED-Cos-weird'" in err, err
+    assert np.array_equal(np.load(tmp_path / "y.npy"), np.maximum(x, 0))  # the Relu, then Cos passed through
+    assert cli("run", path, "--input", str(tmp_path / "x.npy"))[0] == 2
 
 
 def test_cycle_is_refused(cli, tmp_path):

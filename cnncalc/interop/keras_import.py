@@ -15,6 +15,11 @@ Layers without a spec equivalent of their own:
   ``center``/``scale`` false, ``epsilon`` 0 and ``count_samples`` true: its ``2·C + 1`` non-trainable
   parameters are the mean, the variance and the sample count Keras keeps (unused by the forward pass).
 - ``Identity`` becomes ``dropout`` with ``rate: 0``.
+- Operations (``x + 3.0``, ``ops.mean``: entries of module ``keras.src.ops.*``) have their own rules,
+  ``KERAS_OPERATIONS``: a tensor and one number become a constant ``batchnorm`` as ``Rescaling`` does, and
+  ``relu6(x + 3)·(1/6)`` (MobileNetV3's hard_sigmoid) one ``hardsigmoid``.
+- The layers ``keras.applications`` defines itself (ConvNeXt's ``LayerScale``, InceptionResNetV2's
+  ``CustomScaleLayer``) are read when their module is that of the application (``APPLICATION_CLASSES``).
 
 >>> spec, weights = import_keras_text('{"class_name": "Sequential", "config": {"name": "tiny", "layers": ['
 ...     '{"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 3]}},'
@@ -40,7 +45,8 @@ import numpy as np
 from ..errors import CnnCalcError, SpecError
 from ..spec.safeload import read_limited
 
-__all__ = ["KERAS_CLASSES", "UNSUPPORTED", "import_keras", "import_keras_text"]
+__all__ = ["APPLICATION_CLASSES", "KERAS_CLASSES", "KERAS_OPERATIONS", "UNSUPPORTED", "import_keras",
+           "import_keras_text"]
 
 #: bytes of a Keras JSON file, and of a config once decompressed (ResNet-152's JSON is about 1 MB)
 MAX_JSON_BYTES = 64 * 1024**2
@@ -251,6 +257,8 @@ class _Importer:
         self.per_channel_constants: list[tuple[dict[str, Any], str, dict[str, float]]] = []
         #: entries of the layer lists of the model and its nested models, input layers included
         self.keras_layers = 0
+        #: spec layers made of an operation on a tensor and a number: name → (operation, number)
+        self.arithmetic: dict[str, tuple[str, float]] = {}
 
     def run(self) -> dict[str, Any]:
         class_name = _get(self.model, "class_name", str, "the Keras model")
@@ -269,9 +277,44 @@ class _Importer:
         spec: dict[str, Any] = {"input": self.input_shape, "layers": self.layers}
         if isinstance(name, str) and name.strip() and name.isprintable() and len(name) <= 200:
             spec = {"name": name, **spec}
+        self.fuse_hard_sigmoids()
         self.per_channel(spec)
         self.check(spec)
         return spec
+
+    def fuse_hard_sigmoids(self) -> None:
+        """``relu6(x + 3)·(1/6)`` written with operations (MobileNetV3's hard_sigmoid) becomes one
+        ``hardsigmoid`` under the name of the multiplication; the same numbers, and the layer the lecture
+        names."""
+        if not self.arithmetic:
+            return
+        by_name = {layer["name"]: layer for layer in self.layers}
+        uses: dict[str, int] = {}
+        for layer in self.layers:
+            for source in _as_list(layer["inputs"]):
+                uses[source] = uses.get(source, 0) + 1
+        removed: set[int] = set()
+        fused: set[int] = set()
+        for layer in self.layers:
+            if self.arithmetic.get(layer["name"]) != ("multiply", 1 / 6):
+                continue
+            relu6 = by_name.get(layer["inputs"]) if isinstance(layer["inputs"], str) else None
+            if relu6 is None or relu6["type"] != "relu6" or not isinstance(relu6["inputs"], str):
+                continue
+            shift = by_name.get(relu6["inputs"])
+            if shift is None or self.arithmetic.get(shift["name"]) != ("add", 3.0):
+                continue
+            if uses.get(shift["name"]) != 1 or uses.get(relu6["name"]) != 1:
+                continue  # an intermediate value read elsewhere too: kept as it is
+            removed.update((id(shift), id(relu6)))
+            fused.add(id(layer))
+            name, inputs = layer["name"], shift["inputs"]
+            layer.clear()
+            layer.update({"type": "hardsigmoid", "name": name, "inputs": inputs})
+        if removed:
+            self.layers[:] = [layer for layer in self.layers if id(layer) not in removed]  # spec["layers"] too
+            self.per_channel_constants = [entry for entry in self.per_channel_constants
+                                          if id(entry[0]) not in removed | fused]
 
     def per_channel(self, spec: dict[str, Any]) -> None:
         """Repeat each per-channel constant (Rescaling, a scalar Normalization) over its input's channels,
@@ -479,7 +522,18 @@ class _Importer:
             raise KerasImportError("channels_first layers are not supported (the spec is channels-last)",
                                    layer=name, field="data_format", got=config.get("data_format"),
                                    expected="channels_last")
-        rule = KERAS_CLASSES.get(class_name)
+        operation = _is_operation(raw)
+        rule = KERAS_OPERATIONS.get(class_name) if operation else KERAS_CLASSES.get(class_name)
+        module = raw.get("module")
+        if rule is not None and class_name in APPLICATION_CLASSES and module is not None and (
+                module not in APPLICATION_CLASSES[class_name]):
+            raise KerasImportError(f"a custom {class_name} layer (module {module}) is not the one of "
+                                   "keras.applications, whose rule cnncalc knows", layer=name, field="module",
+                                   got=module, expected=" or ".join(APPLICATION_CLASSES[class_name]))
+        if rule is None and operation:
+            raise KerasImportError(f"the operation {module}.{class_name} has no spec equivalent", layer=name,
+                                   field="class_name", got=class_name,
+                                   expected="one of the operations " + ", ".join(sorted(KERAS_OPERATIONS)))
         if rule is None:
             if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
                 raise KerasImportError(f"a {class_name} layer runs arbitrary Python code, which cnncalc does not "
@@ -493,7 +547,10 @@ class _Importer:
                                    expected="a built-in layer of keras.layers",
                                    hint=hint or "supported: " + ", ".join(sorted(KERAS_CLASSES)))
         try:
-            made = rule(_Call(self, config, name, sources))
+            call = _Call(self, config, name, sources)
+            if operation:
+                call.constants, call.rank = _constants(raw), _operation_rank(raw)
+            made = rule(call)
         except CnnCalcError as error:
             raise error.with_context(layer=name) from None
         for layer in made:
@@ -503,13 +560,18 @@ class _Importer:
                 raise KerasImportError("two layers get the same spec name", layer=layer["name"])
             self.names.add(layer["name"])
             self.layers.append(layer)
-        self.made[name] = (class_name, config, made)
+        if not operation:  # an operation has no variables: model.weights.h5 holds none for it
+            self.made[name] = (class_name, config, made)
         return [made[-1]["name"]]
 
 
 def _layer_name(raw: dict[str, Any]) -> Any:
     config = raw.get("config")
     return raw.get("name") or (config.get("name") if isinstance(config, dict) else None)
+
+
+def _as_list(inputs: Any) -> list[Any]:
+    return inputs if isinstance(inputs, list) else [inputs]
 
 
 def _join(scope: str, name: str) -> str:
@@ -576,14 +638,59 @@ def _tensors(value: Any, out: list[tuple[str, int, int]], depth: int) -> None:
 # ---------------------------------------------------------------- one rule per Keras class
 
 
+def _is_operation(raw: dict[str, Any]) -> bool:
+    """Whether a functional model's entry is an operation (``x + 3.0``, ``ops.mean``: Keras 3 keeps each as
+    an entry of module ``keras.src.ops.*``) rather than a layer; ``Add`` names both."""
+    module = raw.get("module")
+    return isinstance(module, str) and module.startswith(("keras.src.ops", "keras.ops"))
+
+
+def _constants(raw: dict[str, Any]) -> list[tuple[int, Any]]:
+    """An operation's arguments that are not tensors, with their positions (``x + 3.0``: ``[(1, 3.0)]``);
+    keyword arguments are refused, as no rule reads them."""
+    args = _operation_args(raw)
+    return [(position, value) for position, value in enumerate(args) if not _is_tensor(value)]
+
+
+def _operation_args(raw: dict[str, Any]) -> list[Any]:
+    nodes = raw.get("inbound_nodes")
+    node = nodes[0] if isinstance(nodes, list) and nodes else {}
+    if not isinstance(node, dict):
+        return []
+    kwargs = node.get("kwargs") or {}
+    if kwargs:
+        raise KerasImportError("an operation called with keyword arguments has no spec equivalent",
+                               got=sorted(kwargs)[:5] if isinstance(kwargs, dict) else kwargs,
+                               expected="positional arguments only")
+    args = node.get("args", [])
+    return args if isinstance(args, list) else []
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _operation_rank(raw: dict[str, Any]) -> int | None:
+    """The rank (batch axis included) of an operation's first tensor argument, as its config records it."""
+    for value in _operation_args(raw):
+        if _is_tensor(value):
+            config = value.get("config")
+            shape = config.get("shape") if isinstance(config, dict) else None
+            return len(shape) if isinstance(shape, list) else None
+    return None
+
+
 class _Call:
-    """What a rule sees: the layer's config, its spec name and its input names."""
+    """What a rule sees: the layer's config, its spec name and its input names; an operation's constant
+    arguments too, with their positions among its arguments."""
 
     def __init__(self, importer: _Importer, config: dict[str, Any], name: str, sources: list[str]) -> None:
         self.importer = importer
         self.config = config
         self.name = name
         self.sources = sources
+        self.constants: list[tuple[int, Any]] = []
+        self.rank: int | None = None  # an operation's input rank, batch axis included, when recorded
 
     def layer(self, type_name: str, suffix: str = "", **fields: Any) -> dict[str, Any]:
         made: dict[str, Any] = {"type": type_name, "name": self.name + suffix,
@@ -859,23 +966,49 @@ def _identity(call: _Call) -> list[dict[str, Any]]:
 
 
 def _rescaling(call: _Call) -> list[dict[str, Any]]:
-    scale, offset = call.get("scale", 1.0), call.get("offset", 0.0)
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (scale, offset)):
-        raise KerasImportError("only a scalar Rescaling is supported", field="scale", got=scale,
-                               expected="one number (per-channel lists are not read)")
-    if scale == 0:
-        raise KerasImportError("Rescaling by 0 has no spec equivalent", field="scale", got=scale, expected="≠ 0")
-    scale_float, offset_float = _finite(scale, "scale"), _finite(offset, "offset")
-    # batchnorm computes (x − mean)/√var: mean = −offset/scale and var = 1/scale² give x·scale + offset
+    scale, offset = (v[0] if isinstance(v, list) and len(v) == 1 else v
+                     for v in (call.get("scale", 1.0), call.get("offset", 0.0)))
+    if all(_scalar(v) for v in (scale, offset)):
+        return [_affine(call, _finite(scale, "scale"), _finite(offset, "offset"), "Rescaling")]
+    # one factor per channel (EfficientNet with ImageNet weights divides by the standard deviation of each)
+    scales, offsets = (v if isinstance(v, list) else [v] for v in (scale, offset))
+    count = max(len(scales), len(offsets))
+    if not 0 < count <= 1_000_000 or not all(len(v) in (1, count) and all(_scalar(n) for n in v)
+                                             for v in (scales, offsets)):
+        raise KerasImportError("bad Rescaling", field="scale", got=str(scale)[:80],
+                               expected="one number, or one per channel (offset the same)")
+    statistics = [_statistics(_finite(scales[k % len(scales)], "scale"), _finite(offsets[k % len(offsets)], "offset"),
+                              "Rescaling") for k in range(count)]
+    return [call.layer("batchnorm", center=False, scale=False, count_stats=False, epsilon=0.0,
+                       mean=[mean for mean, _ in statistics], var=[var for _, var in statistics])]
+
+
+def _statistics(scale: float, offset: float, what: str) -> tuple[float, float]:
+    """The constant mean and variance that make batchnorm's ``(x − mean)/√var`` compute ``x·scale + offset``."""
+    if not scale > 0:
+        raise KerasImportError(f"{what} by {scale:g} has no spec equivalent (a batchnorm with constant statistics "
+                               "scales by a positive factor only)", field="scale", got=scale, expected="> 0")
     try:
-        mean, var = -offset_float / scale_float, 1.0 / scale_float**2
+        mean, var = -offset / scale + 0.0, 1.0 / scale**2  # + 0.0: no -0.0 in the spec
     except (OverflowError, ZeroDivisionError):  # scale² beyond the float64 range either way
         mean, var = math.inf, 0.0
     if not (math.isfinite(mean) and 0 < var < math.inf):
-        raise KerasImportError("this Rescaling has no float64 batchnorm equivalent", field="scale", got=scale,
+        raise KerasImportError(f"this {what} has no float64 batchnorm equivalent", field="scale", got=scale,
                                expected="offset/scale and 1/scale² within the float64 range")
-    return [_per_channel(call, call.layer("batchnorm", center=False, scale=False, count_stats=False,
-                                          epsilon=0.0), mean=mean, var=var)]
+    return mean, var
+
+
+def _affine(call: _Call, scale: float, offset: float, what: str, suffix: str = "",
+            source: str | None = None) -> dict[str, Any]:
+    """``x·scale + offset`` on ``source`` (default: the call's input) as a batchnorm whose statistics are
+    constants, neither learned nor counted: the spec has no scale-and-shift layer. batchnorm computes
+    ``(x − mean)/√var``, so ``mean = −offset/scale`` and ``var = 1/scale²``; as √var is positive, only a
+    positive scale has this form."""
+    mean, var = _statistics(scale, offset, what)
+    layer = call.layer("batchnorm", suffix, center=False, scale=False, count_stats=False, epsilon=0.0)
+    if source is not None:
+        layer["inputs"] = source
+    return _per_channel(call, layer, source, mean=mean, var=var)
 
 
 def _normalization(call: _Call) -> list[dict[str, Any]]:
@@ -889,7 +1022,7 @@ def _normalization(call: _Call) -> list[dict[str, Any]]:
                            mean=None if _scalar(mean) else mean, var=None if _scalar(variance) else variance)
         scalars = {field: _finite(value, field) for field, value in (("mean", mean), ("var", variance))
                    if _scalar(value)}
-        return [_per_channel(call, layer, **scalars)]
+        return [_per_channel(call, layer, None, **scalars)]
     return [call.layer("batchnorm", center=False, scale=False, epsilon=0.0, count_samples=True)]
 
 
@@ -909,10 +1042,12 @@ def _finite(value: Any, field: str) -> float:
     return number
 
 
-def _per_channel(call: _Call, layer: dict[str, Any], **constants: float) -> dict[str, Any]:
-    """``layer`` whose ``constants`` become one value per channel of its input, once the whole model is read."""
+def _per_channel(call: _Call, layer: dict[str, Any], source: str | None = None, **constants: float
+                 ) -> dict[str, Any]:
+    """``layer`` whose ``constants`` become one value per channel of its input (``source``, default the
+    call's), once the whole model is read."""
     if constants:
-        call.importer.per_channel_constants.append((layer, call.sources[0], constants))
+        call.importer.per_channel_constants.append((layer, source or call.sources[0], constants))
     return layer
 
 
@@ -932,6 +1067,136 @@ def _attention(call: _Call) -> list[dict[str, Any]]:
                                field="attention_axes", got=call.get("attention_axes"), expected="null")
     return [call.layer("attention", heads=call.get("num_heads"), key_dim=call.get("key_dim"),
                        value_dim=call.get("value_dim"), output_dim=output_shape, bias=call.get("use_bias", True))]
+
+
+# -- operations (``keras.src.ops``) a functional model records as entries of their own
+
+def _arithmetic(kind: str) -> Callable[[_Call], list[dict[str, Any]]]:
+    """``x1 ∘ x2`` on two tensors is the merge; on a tensor and one number, a scale-and-shift."""
+    article = "an" if kind == "add" else "a"
+
+    def rule(call: _Call) -> list[dict[str, Any]]:
+        if not call.constants:
+            if kind == "divide":
+                raise KerasImportError("a division of two tensors has no spec equivalent", got=len(call.sources),
+                                       expected="a tensor divided by a number")
+            return _merge(kind)(call)
+        if len(call.constants) != 1 or len(call.sources) != 1:
+            raise KerasImportError(f"{article} {kind} needs two tensors or a tensor and a number",
+                                   got=f"{len(call.sources)} tensor(s), {len(call.constants)} constant(s)",
+                                   expected="2 tensors, or 1 tensor and 1 number")
+        position, value = call.constants[0]
+        if not _scalar(value):
+            raise KerasImportError(f"{article} {kind} by a constant that is not one number has no spec equivalent",
+                                   got=str(value)[:60], expected="one number")
+        number = _finite(value, "constant")
+        first = position == 0  # the number comes first: c − x and c / x
+        call.importer.arithmetic[call.name] = (kind, number)
+        if kind == "add":
+            return [_affine(call, 1.0, number, "x + c")]
+        if kind == "multiply":
+            return [_affine(call, number, 0.0, "x · c")]
+        if first:
+            raise KerasImportError(f"{'c − x' if kind == 'subtract' else 'c / x'} has no spec equivalent",
+                                   got=f"{value} {'−' if kind == 'subtract' else '/'} x",
+                                   expected="x − c or x / c")
+        if kind == "subtract":
+            return [_affine(call, 1.0, -number, "x − c")]
+        if number == 0:
+            raise KerasImportError("division by 0", got=value, expected="≠ 0")
+        return [_affine(call, 1.0 / number, 0.0, "x / c")]
+
+    return rule
+
+
+def _spatial_axes(call: _Call, what: str) -> bool:
+    """Whether an operation's ``axis`` (and its input rank) make it a reduction over every spatial axis."""
+    axis = call.get("axis")
+    axes = [axis] if isinstance(axis, int) and not isinstance(axis, bool) else axis
+    rank = call.rank
+    if rank is None or not isinstance(axes, list) or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        raise KerasImportError(f"a {what} whose axes or input rank are not recorded has no spec equivalent",
+                               field="axis", got=axis, expected="the spatial axes, e.g. [1, 2]")
+    return rank >= 3 and sorted(a % rank for a in axes) == list(range(1, rank - 1))
+
+
+def _reduce(type_name: str, what: str) -> Callable[[_Call], list[dict[str, Any]]]:
+    def rule(call: _Call) -> list[dict[str, Any]]:
+        if not _spatial_axes(call, what):
+            raise KerasImportError(f"a {what} over other axes than the spatial ones has no spec equivalent",
+                                   field="axis", got=call.get("axis"),
+                                   expected="every spatial axis, e.g. [1, 2] (a global pool)")
+        return [call.layer(type_name, keepdims=bool(call.get("keepdims", False)))]
+
+    return rule
+
+
+def _reshape_operation(call: _Call) -> list[dict[str, Any]]:
+    shape = call.get("newshape")
+    if not isinstance(shape, list) or not shape or shape[0] not in (-1, None):
+        raise KerasImportError("a reshape that does not keep the batch axis first has no spec equivalent",
+                               field="newshape", got=shape, expected="[-1, ...] (the batch axis, then the sample's)")
+    return [call.layer("reshape", shape=shape[1:])]
+
+
+def _transpose_operation(call: _Call) -> list[dict[str, Any]]:
+    axes = call.get("axes")
+    if not isinstance(axes, list) or not axes or axes[0] != 0 or not all(
+            isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        raise KerasImportError("a transpose that moves the batch axis has no spec equivalent", field="axes",
+                               got=axes, expected="[0, ...] (the batch axis stays first)")
+    return [call.layer("permute", axes=[a - 1 for a in axes[1:]])]
+
+
+def _operation_activation(type_name: str) -> Callable[[_Call], list[dict[str, Any]]]:
+    def rule(call: _Call) -> list[dict[str, Any]]:
+        if call.constants:
+            raise KerasImportError(f"{type_name} with arguments besides its input has no spec equivalent",
+                                   got=str(call.constants)[:60], expected="one tensor")
+        return [call.layer(type_name)]
+
+    return rule
+
+
+#: ``keras.src.ops`` operation class name → rule (the merge classes of keras.layers share their names)
+KERAS_OPERATIONS: dict[str, Callable[[_Call], list[dict[str, Any]]]] = {
+    "Add": _arithmetic("add"), "Subtract": _arithmetic("subtract"), "Multiply": _arithmetic("multiply"),
+    "Divide": _arithmetic("divide"), "TrueDivide": _arithmetic("divide"),
+    "Maximum": _merge("maximum"), "Minimum": _merge("minimum"),
+    "Mean": _reduce("global_avgpool", "mean"), "Max": _reduce("global_maxpool", "max"),
+    "Reshape": _reshape_operation, "Transpose": _transpose_operation,
+    "Relu": _operation_activation("relu"), "Relu6": _operation_activation("relu6"),
+    "Sigmoid": _operation_activation("sigmoid"), "Tanh": _operation_activation("tanh"),
+    "Silu": _operation_activation("silu"), "Gelu": _operation_activation("gelu"),
+    "HardSigmoid": _operation_activation("hardsigmoid"), "HardSilu": _operation_activation("hardswish"),
+}
+
+
+# -- the layers keras.applications defines for itself (known by their module: a custom class of the same
+# name may compute anything)
+
+def _layer_scale(call: _Call) -> list[dict[str, Any]]:
+    init = call.get("init_values", 1e-6)
+    return [call.layer("layer_scale", init=_finite(init, "init_values") if _scalar(init) else None)]
+
+
+def _custom_scale(call: _Call) -> list[dict[str, Any]]:
+    """InceptionResNetV2's ``inputs[0] + inputs[1]·scale``: the residual scaled, then the add."""
+    if len(call.sources) != 2:
+        raise KerasImportError("CustomScaleLayer needs two inputs", got=len(call.sources), expected="2")
+    scale = call.get("scale")
+    if not _scalar(scale):
+        raise KerasImportError("bad scale", field="scale", got=scale, expected="one number")
+    scaled = _affine(call, _finite(scale, "scale"), 0.0, "CustomScaleLayer", "/scale", call.sources[1])
+    return [scaled, {**call.layer("add"), "inputs": [call.sources[0], scaled["name"]]}]
+
+
+#: class name → the modules of keras.applications that define it (Keras 2 wrote no module: accepted)
+APPLICATION_CLASSES: dict[str, tuple[str, ...]] = {
+    "LayerScale": ("keras.src.applications.convnext", "keras.applications.convnext"),
+    "StochasticDepth": ("keras.src.applications.convnext", "keras.applications.convnext"),
+    "CustomScaleLayer": ("keras.src.applications.inception_resnet_v2", "keras.applications.inception_resnet_v2"),
+}
 
 
 def _ranked(base: str, rule: Callable[[_Call], list[dict[str, Any]]], ranks: str = "123"
@@ -964,6 +1229,7 @@ KERAS_CLASSES: dict[str, Callable[[_Call], list[dict[str, Any]]]] = {
     "AlphaDropout": _dropout, "GaussianNoise": _identity, "ActivityRegularization": _identity,
     "Identity": _identity, "Rescaling": _rescaling, "Normalization": _normalization,
     "Embedding": _embedding, "MultiHeadAttention": _attention,
+    "LayerScale": _layer_scale, "StochasticDepth": _identity, "CustomScaleLayer": _custom_scale,
 }
 
 #: spec layer types no Keras class above becomes, and why (tests/test_interop_coverage.py checks that every
@@ -974,7 +1240,6 @@ UNSUPPORTED: dict[str, str] = {
     "clip": "not read yet: Keras has no clip layer, and ReLU(max_value=…) other than 6 has no rule here",
     "channel_shuffle": "Keras has no channel-shuffle layer (ShuffleNet writes it as Reshape, Permute, Reshape)",
     "class_token": "Keras has no class-token layer (a ViT defines its own: a custom object, refused)",
-    "layer_scale": "Keras has no LayerScale layer (ConvNeXt defines its own: a custom object, refused)",
     "lrn": "Keras has no local response normalisation layer",
     "normalize": "Keras has no min-max normalisation layer (UnitNormalization divides by the L2 norm)",
     "pixel_shuffle": "Keras has no pixel-shuffle layer (tf.nn.depth_to_space in a Lambda is code, refused)",
@@ -1174,6 +1439,8 @@ def _layer_weights(class_name: str, config: dict[str, Any], made: list[dict[str,
     scale = ["gamma"] if config.get("scale", True) else []
     if kind == "embedding":
         return {f"{name}.weight": _expect(arrays, ["embeddings"], class_name)[0]}
+    if kind == "layer_scale":
+        return {f"{name}.weight": _expect(arrays, ["gamma"], class_name)[0].reshape(-1)}
     if kind == "prelu":
         return {f"{name}.weight": _expect(arrays, ["alpha"], class_name)[0].reshape(-1)}
     if kind in ("conv", "depthwise_conv", "dense"):
@@ -1196,7 +1463,7 @@ def _layer_weights(class_name: str, config: dict[str, Any], made: list[dict[str,
             out[f"{name}.bias"] = got[1]
         return out
     if kind == "batchnorm":
-        if class_name == "Rescaling" or (class_name == "Normalization" and "mean" in target):
+        if class_name in ("Rescaling", "CustomScaleLayer") or (class_name == "Normalization" and "mean" in target):
             return dict(zip([], _expect(arrays, [], class_name)))
         if class_name == "Normalization":
             mean, var, _count = _expect(arrays, ["mean", "variance", "count"], class_name)

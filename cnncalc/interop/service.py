@@ -36,25 +36,65 @@ ONNX_DTYPES = ("float32", "float64")
 
 
 def read_network(source: str, where: str | Sequence[str] | None = None,
-                 input: str | Sequence[str] | None = None) -> Network:
+                 input: str | Sequence[str] | None = None, *, lenient: bool = False) -> Network:
     """The network ``source`` names: a spec file, a built-in spec (`cnncalc zoo`), ``-`` for a spec on
     standard input (read under the same size cap as a file), or an ONNX or Keras model file (read without
     its weights). ``input`` (``"160,160,3"``, as `--input`) replaces the input shape; ``where``
-    (``["n=64"]``) then gives symbolic input sizes values."""
-    network = with_input(_read(source), one_or_many(input))
+    (``["n=64"]``) then gives symbolic input sizes values; ``lenient`` passes an ONNX model's unsupported
+    operators through as flagged layers (as `cnncalc import --lenient`)."""
+    return open_network(source, where, input, lenient=lenient).network
+
+
+@dataclass
+class OpenedNetwork:
+    """A network as a command reads it: ``weights``, a model file's own (when asked for and it has some),
+    and ``warnings``, one for each layer `--lenient` passed through."""
+
+    network: Network
+    weights: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_network(source: str, where: str | Sequence[str] | None = None, input: str | Sequence[str] | None = None,
+                 *, lenient: bool = False, weights: bool = False) -> OpenedNetwork:
+    """:func:`read_network` with what else a model file holds: with ``weights``, its weights (an ONNX
+    model's initialisers, a ``.keras`` archive's variables) imported in memory; a spec has none."""
+    opened = _read(source, lenient, weights)
+    opened.network = with_input(opened.network, one_or_many(input))
     if where:
         from ..calc.symbolic import parse_assignments, substitute  # sympy: only for a symbolic spec
 
-        network = substitute(network, parse_assignments(one_or_many(where)))
-    return network
+        opened.network = substitute(opened.network, parse_assignments(one_or_many(where)))
+    return opened
 
 
-def _read(source: str) -> Network:
+def run_model(spec: str, input: str, *, lenient: bool = False, weights: str | None = None,
+              output: str | None = None, save_maps: str | None = None, **options: Any) -> Any:
+    """`cnncalc run` on anything :func:`read_network` reads: a model file runs with its own weights
+    (imported in memory) unless ``weights`` (an ``.npz``) is given. The other options are
+    :func:`cnncalc.run.service.run_files`'s; the report's ``warnings`` name the layers `--lenient` passed
+    through."""
+    from ..run import service as run_service  # NumPy: reading a network does not need it
+
+    sources = [input_path(spec), input, weights]
+    if output:  # before the model is read, as run_files checks them before any work
+        run_service.check_output_path(output, run_service.OUTPUT_SUFFIXES, "--output", sources)
+    if save_maps:
+        run_service.check_output_path(save_maps, run_service.MAPS_SUFFIXES, "--save-maps", [*sources, output])
+    opened = open_network(spec, lenient=lenient, weights=weights is None)
+    report = run_service.run_files(opened.network, input, weights=weights, arrays=opened.weights,
+                                   source=input_path(spec), output=output, save_maps=save_maps, **options)
+    report.warnings = opened.warnings
+    return report
+
+
+def _read(source: str, lenient: bool = False, weights: bool = False) -> OpenedNetwork:
     if source != "-":
         kind = model_kind(source)
         if kind is not None:
-            return _import(source, kind, lenient=False, with_weights=False, check=False).network
-        return load_spec(source)
+            imported = _import(source, kind, lenient=lenient, with_weights=weights, check=False)
+            return OpenedNetwork(imported.network, imported.weights or None, imported.warnings())
+        return OpenedNetwork(load_spec(source))
     raw = sys.stdin.buffer.read(MAX_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
     if len(raw) > MAX_BYTES:
         raise CnnCalcError(f"spec too large (more than {MAX_BYTES:,} bytes)", file="<stdin>")
@@ -62,7 +102,7 @@ def _read(source: str) -> Network:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CnnCalcError("not a UTF-8 text file", file="<stdin>") from None
-    return warn_layout(loads_spec(text, "<stdin>"))
+    return OpenedNetwork(warn_layout(loads_spec(text, "<stdin>")))
 
 
 def model_kind(path: str) -> str | None:
@@ -167,6 +207,7 @@ class ExportedModel:
     model: Any = None
     size: int = 0
     opset: int | None = None
+    warnings: list[str] = field(default_factory=list)  # the layers --lenient passed through
 
     def note(self) -> str | None:
         """The line `cnncalc export` ends with (on standard error), or None when the code went to stdout."""
@@ -178,7 +219,7 @@ class ExportedModel:
 
 def export_model(spec: str | Network, to: str, *, output: str | None = None, weights: str | None = None,
                  seed: int | str | None = None, dtype: str | None = None, where: str | Sequence[str] | None = None,
-                 input: str | Sequence[str] | None = None) -> ExportedModel:
+                 input: str | Sequence[str] | None = None, lenient: bool = False) -> ExportedModel:
     """Write a spec (anything :func:`read_network` reads, or a Network) as an ONNX model (``to="onnx"``,
     ``output`` a ``.onnx`` file, tensors ``dtype`` float32 or float64) or as PyTorch or Keras source code
     (``to="pytorch"``/``"keras"``; written to ``output`` when given, else only returned), as `cnncalc
@@ -195,7 +236,11 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         raise CnnCalcError("unknown --dtype", got=dtype, expected=", ".join(ONNX_DTYPES))
     inputs = [input_path(spec) if isinstance(spec, str) else None, input_path(weights)]
     _check_outputs([output], inputs)
-    network = with_input(spec, one_or_many(input)) if isinstance(spec, Network) else read_network(spec, where, input)
+    if isinstance(spec, Network):
+        opened = OpenedNetwork(with_input(spec, one_or_many(input)))
+    else:
+        opened = open_network(spec, where, input, lenient=lenient)
+    network, warnings = opened.network, opened.warnings
     arrays = None
     if weights:
         from ..run.executor import load_weights_file  # NumPy: exports need it, reading a network does not
@@ -215,7 +260,7 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         chosen = np.float64 if dtype == "float64" else np.float32
         model = onnx_export.export_onnx(network, arrays, 0 if seed is None else seed, chosen)
         size = onnx_export.save_onnx(model, output, inputs=tuple(inputs))
-        return ExportedModel(to, output, model=model, size=size, opset=onnx_export.OPSET)
+        return ExportedModel(to, output, model=model, size=size, opset=onnx_export.OPSET, warnings=warnings)
     if dtype is not None:
         raise CnnCalcError("--dtype is for --to onnx", got=dtype, expected="no --dtype")
     if to == "pytorch":
@@ -224,7 +269,7 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
         code = interop_module("keras_export", "Keras export").export_keras(network, arrays)
     if output is not None:
         write_text(output, code, (".py",), inputs=inputs)
-    return ExportedModel(to, output, code=code)
+    return ExportedModel(to, output, code=code, warnings=warnings)
 
 
 def input_path(source: str | None) -> str | None:

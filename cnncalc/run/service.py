@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,7 @@ class RunReport:
     input_shape: tuple[int, ...]
     maps: SavedMaps | None = None
     written: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the layers --lenient passed through
 
     @property
     def output(self) -> np.ndarray:
@@ -95,7 +96,8 @@ def run_files(spec: str | Network, input: str, *, weights: str | None = None, se
               output: str | None = None, max_memory: int = DEFAULT_MAX_MEMORY, dtype: str = "float64",
               save_maps: str | None = None, maps_layer: str | None = None,
               progress: Callable[[int, int, str], None] | None = None,
-              input_shape: str | Sequence[str] | None = None, save_weights: str | None = None) -> RunReport:
+              input_shape: str | Sequence[str] | None = None, save_weights: str | None = None,
+              arrays: Mapping[str, Any] | None = None, source: str | None = None) -> RunReport:
     """Run a spec (a path, a built-in name or a Network) on an input file, as `cnncalc run`.
 
     ``input``: ``.npy``, YAML/JSON nested lists, or an image; ``weights``: an ``.npz``; ``seed`` fills
@@ -105,8 +107,10 @@ def run_files(spec: str | Network, input: str, *, weights: str | None = None, se
     path is checked before any work; ``progress(step, total, layer)`` is called as layers run.
     ``input_shape`` (``"160,160,3"``, as `--input-shape`) replaces the spec's input shape; ``save_weights``
     (``.npz``) gets every weight array the run used (seeded ones included), in the layout ``weights`` reads.
+    ``arrays``: weights already in memory (a model file's own), used when ``weights`` is not given;
+    ``source``: the file a Network ``spec`` was read from, never written over.
     """
-    inputs: list[str | None] = [spec if isinstance(spec, str) else None, input, weights]
+    inputs: list[str | None] = [spec if isinstance(spec, str) else source, input, weights]
     if output:
         check_output_path(output, OUTPUT_SUFFIXES, "--output", inputs)
     if save_maps:
@@ -121,8 +125,8 @@ def run_files(spec: str | Network, input: str, *, weights: str | None = None, se
         raise CnnCalcError("--maps-layer names no layer of the spec", got=maps_layer,
                            expected="a layer name", hint=did_you_mean(maps_layer, names))
     x = load_input_file(input, max_memory)
-    arrays = load_weights_file(weights, max_memory) if weights else None
-    result = execute(network, x, arrays, seed=seed, max_memory=max_memory, dtype=dtype, progress=progress)
+    own = load_weights_file(weights, max_memory) if weights else None if arrays is None else dict(arrays)
+    result = execute(network, x, own, seed=seed, max_memory=max_memory, dtype=dtype, progress=progress)
     report = RunReport(result, tuple(np.shape(x)))
     if save_maps:
         report.maps = _save_feature_maps(result, save_maps, maps_layer, [*inputs, output])

@@ -2,7 +2,7 @@
 
 Run once, with Keras 3 and h5py installed in a separate environment::
 
-    KERAS_BACKEND=jax .venv-keras/bin/python tests/data/keras/make_weights.py
+    KERAS_BACKEND=jax .venv-keras/bin/python tests/data/keras/make_weights.py [stem ...]
 
 Each ``w_<name>.keras`` is a small saved model whose every variable is set to seeded random values (so that
 a weight read into the wrong place changes the output), and ``w_<name>.npz`` holds a fixed input ``x``
@@ -12,6 +12,7 @@ a weight read into the wrong place changes the output), and ``w_<name>.npz`` hol
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,13 +63,31 @@ def models(keras):
     x = layers.LayerNormalization(name="ln")(x)
     x = layers.Dense(5, name="proj")(x)
     out["tokens"] = (keras.Model(i, x, name="tokens"), (6,), True)
+
+    # operations of keras.src.ops written as Python arithmetic, and the layers keras.applications defines
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    i = keras.Input((6, 6, 3))
+    x = layers.Conv2D(4, 3, padding="same", name="conv")(i)
+    gate = layers.ReLU(6.0, name="gate_relu6")(x + 3.0) * (1.0 / 6.0)  # MobileNetV3's hard_sigmoid
+    x = layers.Multiply(name="gated")([x, gate])
+    x = (x - 0.5) / 4.0 * 2.5
+    y = LayerScale(0.1, 4, name="scale")(layers.Conv2D(4, 1, name="branch")(x))
+    x = CustomScaleLayer(0.17, name="residual")([x, y])
+    x = keras.ops.mean(x, axis=[1, 2], keepdims=True)
+    x = keras.ops.reshape(x, (-1, 4))
+    out["ops"] = (keras.Model(i, x, name="ops"), (6, 6, 3), False)
     return out
 
 
-def main() -> None:
+def main(stems: list[str]) -> None:
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import keras  # only here: test collection imports this file without Keras
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
 
+    custom = {"LayerScale": LayerScale, "CustomScaleLayer": CustomScaleLayer}
     rng = np.random.default_rng(0)
     for stem, (model, shape, ids) in models(keras).items():
         weights = []
@@ -79,13 +98,15 @@ def main() -> None:
             weights.append(value.astype(w.dtype))
         model.set_weights(weights)
         x = rng.integers(0, 11, size=shape).astype("float32") if ids else rng.normal(size=shape).astype("float32")
+        if stems and stem not in stems:  # drawn all the same, so that the models asked for get the same values
+            continue
         model.save(HERE / f"w_{stem}.keras")
         # the reloaded model: Normalization derives its constants from its variables only when loading
-        y = np.asarray(keras.models.load_model(HERE / f"w_{stem}.keras")(x[None]))[0]
+        y = np.asarray(keras.models.load_model(HERE / f"w_{stem}.keras", custom_objects=custom)(x[None]))[0]
         np.savez(HERE / f"w_{stem}.npz", x=x, y=y)
         print(stem, y.shape, (HERE / f"w_{stem}.keras").stat().st_size)
     print("keras", keras.__version__, "backend", keras.backend.backend())
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])  # stems (e.g. ops): remake only those

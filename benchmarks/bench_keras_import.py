@@ -1,0 +1,172 @@
+"""Every model of keras.applications through cnncalc: built with ``weights=None``, saved as ``model.to_json()``
+and as ``.keras``, imported, and compared with Keras itself — ``count_params()`` and the trainable count,
+each layer's output shape, and ``cnncalc run model.keras`` (its own weights, imported in memory, float64)
+against ``model.predict`` (float32) within 1e-5 of the output's scale. The models are built with
+``classifier_activation=None``, so that the run compares logits; the input is uniform in [0, 255].
+
+Run (needs Keras 3 with JAX, and h5py)::
+
+    KERAS_BACKEND=jax python benchmarks/bench_keras_import.py              # the small and medium models
+    KERAS_BACKEND=jax python benchmarks/bench_keras_import.py --all        # every model (hours on 2 cores)
+    KERAS_BACKEND=jax python benchmarks/bench_keras_import.py ConvNeXtTiny MobileNetV3Small
+    KERAS_BACKEND=jax python benchmarks/bench_keras_import.py --all --no-run   # imports, counts, shapes
+
+One row per model: parameters (Keras, cnncalc), layers whose shapes agree, the JSON and .keras imports, the
+run's largest difference over the output's largest value, seconds, and for a failure the layer and reason.
+When the outputs differ, the first layer (in the model's order) whose output differs is named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cnncalc.calc.analysis import analyse
+from cnncalc.errors import CnnCalcError
+from cnncalc.interop.service import import_model, run_model
+
+#: the models, smallest first (parameters, then input size); the default run stops at SMALL
+MODELS = [
+    "MobileNetV3Small", "MobileNet", "MobileNetV2", "MobileNetV3Large", "NASNetMobile", "EfficientNetB0",
+    "EfficientNetV2B0", "DenseNet121", "EfficientNetV2B1", "EfficientNetB1", "EfficientNetV2B2", "DenseNet169",
+    "EfficientNetB2", "DenseNet201", "EfficientNetV2B3", "EfficientNetB3", "Xception", "InceptionV3",
+    "ResNet50", "ResNet50V2", "ConvNeXtTiny", "EfficientNetV2S", "ResNet101", "ResNet101V2", "EfficientNetB4",
+    "ConvNeXtSmall", "ResNet152", "ResNet152V2", "InceptionResNetV2", "EfficientNetB5", "EfficientNetV2M",
+    "ConvNeXtBase", "NASNetLarge", "EfficientNetB6", "VGG16", "VGG19", "EfficientNetB7", "EfficientNetV2L",
+    "ConvNeXtLarge", "ConvNeXtXLarge",
+]
+SMALL = MODELS.index("ConvNeXtTiny") + 1
+TOLERANCE = 1e-5
+
+
+def check(keras: Any, class_name: str, folder: Path, rng: np.random.Generator, execute: bool = True
+          ) -> dict[str, Any]:
+    row: dict[str, Any] = {"model": class_name}
+    start = time.time()
+    keras.utils.set_random_seed(0)  # the same weights on every run of the benchmark
+    # the classifier's softmax left off: a softmax saturated by random weights (NASNet's outputs were one-hot)
+    # would hide any difference before it; counts and shapes are the same either way
+    model = getattr(keras.applications, class_name)(weights=None, classifier_activation=None)
+    row["keras"] = model.count_params()
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    json_path, keras_path = folder / f"{class_name}.json", folder / f"{class_name}.keras"
+    json_path.write_text(model.to_json())
+    model.save(keras_path)
+    shape = [224 if d is None else d for d in model.input_shape[1:]]
+    where = [f"{symbol}={size}" for symbol, size in zip("nm", shape) if None in model.input_shape[1:]]
+    try:
+        imported = import_model(str(json_path))
+        summary = analyse(imported.network)
+        row["cnncalc"] = summary.params
+        if (summary.params, summary.trainable) != (row["keras"], trainable):
+            row["reason"] = f"trainable {summary.trainable:,} against Keras's {trainable:,}"
+        from cnncalc.interop.service import read_network
+
+        records = {r.name: r for r in analyse(read_network(str(json_path), where or None)).records}
+        compared = wrong = 0
+        for layer in model.layers[1:]:
+            record = records.get(layer.name)
+            if record is None or isinstance(layer, keras.Model):
+                continue  # fused (hard_sigmoid) or a nested model (its layers are compared by scoped name)
+            # Keras leaves a size it does not know (an input of [None, None, 3]) as None: those are not compared
+            expected = tuple(layer.output.shape[1:])
+            got = tuple(record.output_shape)
+            compared += 1
+            if len(got) != len(expected) or any(e is not None and g != e for g, e in zip(got, expected)):
+                wrong += 1
+                row.setdefault("reason", f"layer '{layer.name}': shape {got} against {expected}")
+        row["shapes"] = f"{compared - wrong}/{compared}"
+        row["json"] = "ok"
+    except CnnCalcError as error:
+        row["json"] = "FAIL"
+        row["reason"] = str(error)
+    try:
+        import_model(str(keras_path), weights_out=str(folder / "w.npz") if execute else None)
+        row["keras_file"] = "ok"
+    except CnnCalcError as error:
+        row["keras_file"] = "FAIL"
+        row.setdefault("reason", str(error))
+    if row.get("keras_file") == "ok" and execute:
+        x = rng.uniform(0.0, 255.0, size=shape).astype(np.float32)
+        np.save(folder / "x.npy", x)
+        expected_y = np.asarray(model.predict(x[None], verbose=0))[0].astype(np.float64)
+        report = run_model(str(keras_path), str(folder / "x.npy"), max_memory=12 * 1024**3)
+        scale = float(np.abs(expected_y).max())
+        row["error"] = float(np.abs(report.output - expected_y).max()) / scale
+        if not row["error"] <= TOLERANCE:
+            # a deep network with random weights can be chaotic: then float32 and float64 disagree as much
+            # (EfficientNetV2M: Keras's own float32 and float64 outputs differ by 0.95 of their scale)
+            single = run_model(str(keras_path), str(folder / "x.npy"), max_memory=12 * 1024**3, dtype="float32")
+            spread = float(np.abs(single.output - report.output).max()) / scale
+            where = first_difference(keras, model, report, x)
+            row.setdefault("reason", f"ill-conditioned: cnncalc's float32 and float64 outputs differ by {spread:.1e} "
+                                     f"({where})" if spread > TOLERANCE else where)
+    row["seconds"] = time.time() - start
+    return row
+
+
+def first_difference(keras: Any, model: Any, report: Any, x: np.ndarray) -> str:
+    """The first layer, in the model's order, whose output differs from Keras's by more than the tolerance."""
+    names = {r.name for r in report.result.summary.records}
+    layers = [layer for layer in model.layers[1:] if layer.name in names and not isinstance(layer, keras.Model)]
+    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    for layer, value in zip(layers, probe.predict(x[None], verbose=0)):
+        ours, theirs = report.result.layer_output(layer.name), np.asarray(value, dtype=np.float64)[0]
+        ours = ours[0] if ours.ndim == theirs.ndim + 1 else ours
+        scale = max(float(np.abs(theirs).max()), 1e-30)
+        if ours.shape != theirs.shape or float(np.abs(ours - theirs).max()) / scale > TOLERANCE:
+            return f"layer '{layer.name}' ({type(layer).__name__}) differs first"
+    return "the output differs, no layer before it"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", help="keras.applications class names (default: the small ones)")
+    parser.add_argument("--all", action="store_true", help="every model")
+    parser.add_argument("--no-run", action="store_true", help="imports, counts and shapes only (no run)")
+    options = parser.parse_args()
+    import keras
+
+    chosen = options.models or (MODELS if options.all else MODELS[:SMALL])
+    unknown = sorted(set(chosen) - set(MODELS))
+    if unknown:
+        parser.error(f"not in the list: {', '.join(unknown)}")
+    rng = np.random.default_rng(0)
+    print(f"keras {keras.__version__}, backend {keras.backend.backend()}; tolerance {TOLERANCE:g} of the "
+          "output's largest value")
+    header = f"{'model':18} {'Keras params':>13} {'cnncalc':>13} {'shapes':>9} {'json':>5} {'.keras':>6} " \
+             f"{'run error':>10} {'s':>6}  failing layer / reason"
+    print(header)
+    print("-" * len(header))
+    failures = 0
+    for class_name in chosen:
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                row = check(keras, class_name, Path(folder), rng, not options.no_run)
+            except Exception as error:  # noqa: BLE001 - a row per model, whatever happens
+                traceback.print_exc()
+                row = {"model": class_name, "reason": f"{type(error).__name__}: {error}"}
+        ok = "reason" not in row
+        failures += not ok
+        error = row.get("error")
+        print(f"{row['model']:18} {row.get('keras', 0):>13,} {row.get('cnncalc', 0):>13,} "
+              f"{row.get('shapes', '-'):>9} {row.get('json', '-'):>5} {row.get('keras_file', '-'):>6} "
+              f"{'-' if error is None else f'{error:.1e}':>10} {row.get('seconds', 0):>6.0f}  "
+              f"{'' if ok else row['reason'][:200]}", flush=True)
+    print(f"{len(chosen) - failures} of {len(chosen)} models pass")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
