@@ -232,3 +232,59 @@ def test_sigkill_during_grade_leaves_every_earlier_grade(course, tmp_path, delay
         runs = db.execute("SELECT count(*) FROM runs").fetchone()[0]
     assert after[:len(before)] == before  # every earlier grade intact
     assert runs in (1, 2) and (len(after) == len(before)) == (runs == 1)  # the run landed whole, or not at all
+
+
+def test_latest_lets_the_newest_file_of_a_student_count_in_the_gradebook(course):
+    old = course.answer("ada", wrong=("conv.f1",), name="ada-draft.json")
+    new = course.answer("ada", name="ada-final.json")
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    os.utime(new, (1_700_000_500, 1_700_000_500))
+    code, out, err = course.grade(str(old), str(new), "--quiet")
+    assert code == 2 and "recorded 0 file(s)" in out and "--latest grades the last" in out, err
+    code, out, err = course.grade(str(old), str(new), "--quiet", "--latest")
+    assert code == 0 and out.startswith("ada: 3 / 3") and "recorded 1 file(s)" in out, err
+    assert course.current()["ada"] == 3
+
+
+def test_export_of_chosen_assignments_only(course, tmp_path, cli):
+    from cnncalc.exercises import compute_key, load_problem
+    from cnncalc.exercises.key import key_answers
+
+    course.answer("ada")
+    assert course.grade(str(course.answers / "ada.json"), "--quiet")[0] == 0
+    worksheet = ROOT / "problems" / "cnn-layers-worksheet.yaml"
+    problem = load_problem(worksheet)
+    right = key_answers(problem, compute_key(problem))
+    sheet = tmp_path / "sheet-bo.json"
+    sheet.write_text(json.dumps({"student": "bo", "answers": right}))
+    code, _, err = cli("grade", str(worksheet), str(sheet), "--quiet", "--course", str(course.path))
+    assert code == 0, err
+
+    def header(*only: str) -> list[str]:
+        target = tmp_path / f"export-{len(only)}.csv"
+        options = [item for name in only for item in ("--assignment", name)]
+        code, _, err = course.book("export", "--format", "csv", "-o", str(target), *options)
+        assert code == 0, err
+        return next(csv.reader(io.StringIO(target.read_text())))
+
+    assert header()[4:6] == ["cnn-layers-worksheet@1", "filter-bank@1"] or \
+        header()[4:6] == ["filter-bank@1", "cnn-layers-worksheet@1"]
+    assert header("filter-bank")[4:] == ["filter-bank@1", "total", "max"]
+    assert header("cnn-layers-worksheet")[4:] == ["cnn-layers-worksheet@1", "total", "max"]
+
+
+def test_course_generate_never_writes_over_the_course_secret(tmp_path, cli, monkeypatch):
+    # the secret kept where this run would write a key: refused, the secret unchanged
+    monkeypatch.delenv("CNNCALC_SECRET", raising=False)
+    (tmp_path / "roster.csv").write_text(ROSTER)
+    keys = tmp_path / "week3" / "keys"
+    keys.mkdir(parents=True)
+    secret = keys / "ada.json"
+    secret.write_text("a course secret of more than sixteen bytes")
+    os.chmod(secret, 0o600)
+    folder = tmp_path / "course"
+    assert cli("course", "init", str(folder), "--roster", str(tmp_path / "roster.csv"),
+               "--secret-file", str(secret))[0] == 0
+    code, out, err = cli("generate", PROBLEM, "--course", str(folder), "--out", str(tmp_path / "week3"), "--force")
+    assert code == 2 and "one of the command's inputs" in err, (out, err)
+    assert secret.read_text() == "a course secret of more than sixteen bytes"

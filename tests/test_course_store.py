@@ -173,6 +173,7 @@ def test_init_refuses_an_existing_course_and_a_secret_others_can_read(tmp_path):
     ([("ada", "Ada\nLovelace", "", "")], "id,name,email,section", "name with a control character"),
     ([("a\nb", "", "", "")], "id,name,email,section", "control character or line break"),
     ([("", "nobody", "", "")], "id,name,email,section", "empty student id"),
+    ([("x" * 10_000, "long", "", "")], "id,name,email,section", "student id too long"),
 ])
 def test_init_refuses_a_bad_roster_and_writes_nothing(tmp_path, rows, header, message):
     roster = write_roster(tmp_path, rows, header)
@@ -240,9 +241,13 @@ def _break_gradebook(kind: str, gradebook: Path, tmp_path: Path) -> None:
         db.close()
     elif kind == "missing":
         gradebook.unlink()
+    elif kind == "damaged":  # SQLite's own header, then noise
+        data = gradebook.read_bytes()
+        gradebook.write_bytes(data[:100] + b"\xff" * (len(data) - 100))
 
 
 @pytest.mark.parametrize(("kind", "message"), [
+    ("damaged", r"damaged or not an SQLite database \(database disk image is malformed\)"),
     ("text", "not an SQLite database"), ("empty", r"not an SQLite database \(the file is empty\)"),
     ("symlink", "symbolic link"), ("fifo", "FIFO"), ("folder", "a folder, not a regular file"),
     ("read-only", "read-only"), ("newer", "newer cnncalc .*schema version 99"),
@@ -256,6 +261,7 @@ def test_open_refuses_a_bad_gradebook_and_writes_nothing(tmp_path, kind, message
     with pytest.raises(CnnCalcError, match=message) as error:
         C.open_course(tmp_path / "c")
     assert "\n" not in str(error.value) and "Traceback" not in str(error.value)
+    assert "gradebook.sqlite" in str(error.value)  # the message names the file
     assert folder_state(tmp_path / "c") == before  # nothing written, not even a journal
 
 

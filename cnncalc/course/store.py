@@ -257,10 +257,14 @@ def _connect(path: Path) -> sqlite3.Connection:
     # mode=rw: never create a file; nofollow=1: never open through a symbolic link
     uri = f"file:{urllib.parse.quote(os.fspath(path.absolute()))}?mode=rw&nofollow=1"
     db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA foreign_keys = ON")
-    db.execute("PRAGMA synchronous = FULL")  # a committed grade survives a power cut too
-    db.execute("PRAGMA cache_size = -65536")  # 64 MB: a run of 10,000 files is written without spilling
-    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+    try:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = FULL")  # a committed grade survives a power cut too
+        db.execute("PRAGMA cache_size = -65536")  # 64 MB: a run of 10,000 files is written without spilling
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+    except BaseException:
+        db.close()  # a damaged file: closing removes the -wal and -shm files SQLite made beside it
+        raise
     return db
 
 
