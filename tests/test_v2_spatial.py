@@ -799,3 +799,14 @@ def test_a_dilated_window_after_a_transposed_conv_reads_its_taps_only():
               {"type": "conv", "name": "c", "filters": 1, "kernel": 4, "dilation": 2}]
     record, sizes, _ = measured_fields((12, 1), layers)
     assert [axis[0] for axis in record.receptive_field] == sizes == [3]
+
+
+def test_a_chain_whose_outputs_read_no_pixel_has_a_field_of_one():
+    # the transposed conv's odd pixels read nothing; the crop moves them to even places; the stride keeps those
+    layers = [{"type": "conv", "filters": 1, "kernel": 2, "stride": 1, "dilation": 1},
+              {"type": "conv_transpose", "filters": 1, "kernel": 1, "stride": 2, "dilation": 1},
+              {"type": "crop", "cropping": [[1, 0]]},
+              {"type": "conv", "filters": 1, "kernel": 1, "stride": 2, "dilation": 1}]
+    record, sizes, _ = measured_fields((12, 1), layers)
+    assert sizes == [0] and record.receptive_field[0][0] == 1
+    assert [r.receptive_field[0][0] for r in analyse(net_of((12, 1), layers)).records] == [2, 2, 2, 1]

@@ -348,7 +348,9 @@ class _Fields:
             lo, hi = composed
             result.append((lo, hi))
             real = lo < _EMPTY / 2
-            sizes.append(max(math.ceil((hi - lo)[real].max() - 1e-9) + 1, 1) if real.any() else None)
+            # no output pixel reads any pixel (a transposed conv's missed taps, then a stride that keeps only
+            # those): 1, as for every field smaller than a pixel, not the recurrence's size
+            sizes.append(max(math.ceil((hi - lo)[real].max() - 1e-9) + 1, 1) if real.any() else 1)
         self.bounds[name] = result
         return sizes
 
