@@ -190,3 +190,36 @@ def test_run_files_checks_its_own_output_paths(tmp_path):
     assert str(error.value).startswith(f"{tmp_path / 'nowhere' / 'x.png'}: --save-maps: the folder does not exist")
     with pytest.raises(CnnCalcError, match=r"^--output must end in \.npy"):
         run_files(str(spec), str(data), seed=1, output=str(tmp_path / "out.txt"))
+
+
+@pytest.mark.parametrize(("layer", "message"), [
+    ("{type: batchnorm, mean: [1, 2], var: [1, 1, 1], center: false, scale: false}",
+     r"field 'mean': the inline 'mean' array does not fit the layer \(got \[2\], expected an array of shape \[3\]\)"),
+    ("{type: conv, kernel: 1, filters: 2, bias: [1, 2, 3]}", r"field 'bias': .* \(got \[3\], expected .*\[2\]\)"),
+    ("{type: conv, kernel: 1, filters: 2, weight: [[[[1, 2], [3]]]]}", "field 'weight': .*got 'ragged nested lists'"),
+    ("{type: conv, kernel: 1, filters: 2, weight: [[[1, 2, 3]]]}", r"got \[1, 1, 3\], expected .*\[1, 1, 3, 2\]"),
+])
+def test_summary_checks_inline_weights_as_run_does(tmp_path, cli, layer, message):
+    import re
+
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"input: [4, 4, 3]\nlayers:\n  - {layer}\n")
+    code, _, err = cli("summary", str(spec))
+    assert code == 2 and re.search(message, err) and err.count("\n") == 1, err
+
+
+def test_inline_weights_of_the_right_shape_are_accepted_and_used(tmp_path, cli):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [2, 2, 1]\nlayers:\n"
+                    "  - {type: conv, kernel: 1, filters: 2, bias: [1, -1], weight: [[[[2, 3]]]]}\n"
+                    "  - {type: batchnorm, mean: [1, 0], var: [4, 1], epsilon: 0, center: false, scale: false}\n")
+    assert cli("summary", str(spec))[0] == 0
+    data = tmp_path / "x.npy"
+    np.save(data, np.arange(4.0).reshape(2, 2, 1))
+    out = tmp_path / "y.npy"
+    code, _, err = cli("run", str(spec), "-i", str(data), "-o", str(out))
+    assert code == 0, err
+    x = np.arange(4.0).reshape(2, 2, 1)
+    conv = np.concatenate([2 * x + 1, 3 * x - 1], axis=-1)
+    np.testing.assert_allclose(np.load(out), (conv - [1, 0]) / np.sqrt([4, 1]))
+

@@ -275,6 +275,22 @@ def numeric_array(value: Any) -> InlineArray:
     return value
 
 
+def _nested_shape(value: Any) -> tuple[int, ...] | None:
+    """The shape of nested lists of numbers, or None when they are ragged.
+
+    >>> _nested_shape([[1, 2], [3, 4], [5, 6]]), _nested_shape([[1, 2], [3]]), _nested_shape([])
+    ((3, 2), None, (0,))
+    """
+    if not isinstance(value, list):
+        return ()
+    inner = [_nested_shape(item) for item in value]
+    if not inner:
+        return (0,)
+    if any(shape is None or shape != inner[0] for shape in inner):
+        return None
+    return (len(value), *inner[0])  # type: ignore[misc]
+
+
 def bias_field(value: Any) -> bool | InlineArray:
     """``bias`` is a flag (true/false) or, for inline weights, a list of numbers (implies true)."""
     if isinstance(value, bool):
@@ -465,6 +481,8 @@ class Layer:
     def inference(self, inputs: Sequence[Shape]) -> Inference:
         """:meth:`infer`, with a frozen layer's (``trainable: false``) parameters counted as non-trainable."""
         info = self.infer(inputs)
+        if any(isinstance(value, list) for value in self.options.values()):
+            self._check_inline_arrays(inputs)
         if self.options.get("trainable", True) is False and not (arith.is_int(info.trainable)
                                                                   and info.trainable == 0):
             frozen = info.trainable
@@ -472,6 +490,19 @@ class Layer:
             info.trainable = 0
             info.explain.append(f"frozen (trainable: false): {fmt(frozen)} parameters counted as non-trainable")
         return info
+
+    def _check_inline_arrays(self, inputs: Sequence[Shape]) -> None:
+        """Weights written in the spec (``bias: [..]``, ``mean: [..]``) have the shape the layer needs, checked
+        where the summary is made and not only when the network runs (numeric shapes only)."""
+        for key, shape in self.weight_shapes(inputs).items():
+            value = self.options.get(key)
+            if not isinstance(value, list) or not all(arith.is_int(d) for d in shape):
+                continue
+            found = _nested_shape(value)
+            if found != tuple(int(d) for d in shape):
+                raise ShapeError(f"the inline '{key}' array does not fit the layer", field=key,
+                                 got="ragged nested lists" if found is None else list(found),
+                                 expected=f"an array of shape {[int(d) for d in shape]}")
 
     # -- rules, overridden per type
 
