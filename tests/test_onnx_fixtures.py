@@ -130,3 +130,25 @@ def test_external_data_through_a_link_out_of_the_folder_is_refused(tmp_path, cli
     path, _ = _external_model(folder, "w.bin")
     code, _, err = cli("summary", path)
     assert code == 2 and "outside the model's folder" in err, err
+
+
+@pytest.mark.parametrize("name", ["mean_legacy", "gelu_dynamo"])
+def test_an_onnx_export_of_a_model_file_keeps_its_weights(name, cli, tmp_path):
+    """`export model.onnx --to onnx` writes the model's own weights (not seeded ones): onnxruntime gives the
+    same numbers for both files."""
+    ort = pytest.importorskip("onnxruntime")
+    source = HERE / f"{name}.onnx"
+    target = tmp_path / "again.onnx"
+    code, _, err = cli("export", str(source), "--to", "onnx", "-o", str(target))
+    assert code == 0, err
+    x = np.load(HERE / f"{name}.npz")["x"].astype(np.float32)
+
+    def output(path: Path) -> np.ndarray:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        wanted = session.get_inputs()[0].shape
+        feed = x if list(x.shape[1:]) == list(wanted[1:]) else np.moveaxis(x, 1, -1)  # cnncalc's channels last
+        return session.run(None, {session.get_inputs()[0].name: feed})[0]
+
+    original, again = output(source), output(target)
+    assert original.shape == again.shape
+    np.testing.assert_allclose(again, original, rtol=1e-5, atol=1e-6)

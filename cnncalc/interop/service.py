@@ -223,8 +223,8 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
     """Write a spec (anything :func:`read_network` reads, or a Network) as an ONNX model (``to="onnx"``,
     ``output`` a ``.onnx`` file, tensors ``dtype`` float32 or float64) or as PyTorch or Keras source code
     (``to="pytorch"``/``"keras"``; written to ``output`` when given, else only returned), as `cnncalc
-    export`. Weights come from ``weights`` (an ``.npz``), else the spec, else ``seed`` (default 0; as text,
-    it is read as `--seed` is). ``input`` and ``where`` as for :func:`read_network`.
+    export`. Weights come from ``weights`` (an ``.npz``), else the spec (a model file's own, for ONNX), else
+    ``seed`` (default 0; as text, it is read as `--seed` is). ``input`` and ``where`` as for :func:`read_network`.
 
     >>> code = export_model("lenet5", "pytorch").code
     >>> "self.CONV1 = nn.Conv2d(3, 8, kernel_size=5)" in code
@@ -239,9 +239,10 @@ def export_model(spec: str | Network, to: str, *, output: str | None = None, wei
     if isinstance(spec, Network):
         opened = OpenedNetwork(with_input(spec, one_or_many(input)))
     else:
-        opened = open_network(spec, where, input, lenient=lenient)
+        # an ONNX export of a model file carries the model's own weights (as `run` uses them), unless --weights
+        opened = open_network(spec, where, input, lenient=lenient, weights=to == "onnx" and not weights)
     network, warnings = opened.network, opened.warnings
-    arrays = None
+    arrays = opened.weights
     if weights:
         from ..run.executor import load_weights_file  # NumPy: exports need it, reading a network does not
 
