@@ -34,13 +34,16 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO
 
 from .errors import CnnCalcError
 
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import IO, TypeAlias
+
 PathLike = str | os.PathLike[str]
 #: what to write: text (written as UTF-8), bytes, or a function that writes into a binary file object
-Content = str | bytes | Callable[[IO[bytes]], object]
+Content: TypeAlias = "str | bytes | Callable[[IO[bytes]], object]"
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
           (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))

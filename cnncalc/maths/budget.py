@@ -27,9 +27,12 @@ import os
 import sys
 import threading
 import time
-from typing import Any
 
 from ..errors import CnnCalcError
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 SECONDS = 10.0  # default budget for one command's symbolic work
 MAX_SECONDS = 3600.0

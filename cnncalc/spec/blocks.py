@@ -29,12 +29,15 @@ Syntax (see README, "Blocks and repeat")::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from ..errors import CnnCalcError, SpecError, clip, did_you_mean
 from ..maths import expr
+from ..records import Record
 from .safeload import LineDict, LineList
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 BLOCK_KEYS = ("params", "layers", "output", "description")
 INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "when", "trainable")
@@ -51,12 +54,18 @@ _PARAM = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _EXPR = re.compile(r"\$\{([^{}]*)\}")
 
 
-@dataclass
-class FlatLayer:
+class FlatLayer(Record):
+    _fields = ("raw", "default_name", "group", "template")
     raw: dict[str, Any]
     default_name: str
     group: tuple[str, ...]  # names of the block instances it sits in, outermost first
-    template: Any = None  # for a layer skipped by `when`: its text before parameters were substituted
+    template: Any  # for a layer skipped by `when`: its text before parameters were substituted
+
+    def __init__(self, raw: dict[str, Any], default_name: str, group: tuple[str, ...], template: Any = None) -> None:
+        self.raw = raw
+        self.default_name = default_name
+        self.group = group
+        self.template = template
 
 
 def check_name(value: Any, what: str = "layer name", line: int | None = None) -> str:
@@ -117,13 +126,21 @@ def _size(value: Any, budget: int, known: dict[int, tuple[int, Any]]) -> int:
     return count
 
 
-@dataclass
-class _BlockDef:
+class _BlockDef(Record):
+    _fields = ("name", "params", "layers", "output", "line")
     name: str
     params: dict[str, Any]
     layers: list[Any]
     output: str | None
     line: int | None
+
+    def __init__(self, name: str, params: dict[str, Any], layers: list[Any], output: str | None,
+                 line: int | None) -> None:
+        self.name = name
+        self.params = params
+        self.layers = layers
+        self.output = output
+        self.line = line
 
 
 def _line(raw: Any, key: str | None = None) -> int | None:

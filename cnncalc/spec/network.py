@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import CnnCalcError, CnnCalcWarning, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
 from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape, a_layer
+from ..records import FrozenRecord
 from . import safeload, zoo
 from .blocks import MAX_LAYERS, MAX_NAME, FlatLayer, check_name, expand_layers, has_parameter
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
 INPUT = "input"
@@ -36,16 +39,20 @@ TYPE_ALIASES = {
 _SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 
 
-@dataclass(frozen=True)
-class Network:
+class Network(FrozenRecord):
     """A validated network: input shape and layers in spec order, with their inputs resolved."""
 
+    _fields = ("name", "input_shape", "layers", "source", "order", "symbols")
     name: str
     input_shape: Shape
     layers: tuple[Layer, ...]
     source: str
     order: tuple[int, ...]  # indices into layers, each after all of its inputs
-    symbols: tuple[str, ...] = ()
+    symbols: tuple[str, ...]
+
+    def __init__(self, name: str, input_shape: Shape, layers: tuple[Layer, ...], source: str, order: tuple[int, ...],
+                 symbols: tuple[str, ...] = ()) -> None:
+        self._set(name=name, input_shape=input_shape, layers=layers, source=source, order=order, symbols=symbols)
 
     @property
     def is_symbolic(self) -> bool:
@@ -420,6 +427,4 @@ def with_input(network: Network, values: str | list[str] | tuple[str, ...] | Non
     except CnnCalcError as error:
         raise CnnCalcError("bad --input", got=",".join(map(str, shape))[:80],
                            expected=error.expected) from None
-    import dataclasses
-
-    return warn_layout(dataclasses.replace(network, input_shape=input_shape, symbols=symbols), option=True)
+    return warn_layout(network.replace(input_shape=input_shape, symbols=symbols), option=True)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
-from typing import Any
 
 from .safeload import MAX_BYTES, LineDict, LineList, read_limited
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 ZOO_DIR = Path(__file__).parent.parent / "zoo"
 
