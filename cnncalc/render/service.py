@@ -19,7 +19,6 @@ command line prints or writes:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import PurePath
 
 from ..calc.analysis import Summary, analyse
 from ..errors import CnnCalcError
@@ -88,6 +87,8 @@ def format_of(output: str) -> str:
     >>> format_of("unet.md"), format_of("report.HTML")
     ('markdown', 'html')
     """
+    from pathlib import PurePath  # (not loaded by a summary printed to the terminal)
+
     suffix = PurePath(output).suffix.lower()
     for name, suffixes in SUFFIXES.items():
         if suffix in suffixes:

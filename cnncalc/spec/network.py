@@ -8,8 +8,8 @@
 from __future__ import annotations
 
 import keyword
+import os
 import re
-from pathlib import Path
 
 from ..errors import CnnCalcError, CnnCalcWarning, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
@@ -20,6 +20,7 @@ from .blocks import MAX_LAYERS, MAX_NAME, FlatLayer, check_name, expand_layers, 
 
 TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
@@ -127,7 +128,7 @@ def _build(data: Any, source: str) -> Network:
     for key in ("input", "layers"):
         if key not in data:
             raise SpecError(f"missing '{key}'", hint="expected a mapping with 'input' and 'layers'")
-    name = data.get("name", Path(source).stem)
+    name = data["name"] if "name" in data else _file_stem(source)
     if not isinstance(name, str):
         raise SpecError("bad network name", field="name", got=name, expected="a string",
                         line=lines.get("name"))
@@ -303,11 +304,20 @@ def loads_spec(text: str, source: str = "<string>") -> Network:
     return build_network(safeload.loads(text, source), source)
 
 
-ZOO_DIR = Path(__file__).parent.parent / "zoo"
+def __getattr__(name: str) -> Any:
+    if name == "ZOO_DIR":  # the built-in specs' folder, as a Path (pathlib is not loaded by `summary`)
+        return zoo.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _file_stem(source: str) -> str:
+    from pathlib import Path
+
+    return Path(source).stem
 
 
 def zoo_names() -> list[str]:
-    return sorted(path.stem for path in ZOO_DIR.glob("*.yaml"))
+    return sorted(name[:-5] for name in os.listdir(zoo.ZOO_FOLDER) if name.endswith(".yaml") and name != ".yaml")
 
 
 def resolve_spec_path(spec: str) -> Path:
@@ -315,6 +325,23 @@ def resolve_spec_path(spec: str) -> Path:
 
     Anything that exists under the given path is the user's file, whatever its kind: reading it
     (``safeload.read_limited``) refuses folders, FIFOs and devices with a clear message."""
+    from pathlib import Path
+
+    builtin = _builtin_name(spec)
+    return Path(zoo.ZOO_FOLDER, f"{builtin}.yaml") if builtin is not None else _user_path(spec)
+
+
+def _builtin_name(spec: str) -> str | None:
+    """``spec`` when it names a built-in spec and no file: found without pathlib (a plain name is a path
+    pathlib leaves as it is), as `summary resnet50` starts."""
+    if spec and "/" not in spec and spec not in (".", "..") and not os.path.lexists(spec) and spec in zoo_names():
+        return spec
+    return None
+
+
+def _user_path(spec: str) -> Path:
+    from pathlib import Path
+
     if not spec:  # Path("") is ".", the current folder
         raise SpecError("the spec name is empty", got="",
                         expected="a spec file, the name of a built-in spec (`cnncalc zoo`) or - for standard input")
@@ -325,19 +352,24 @@ def resolve_spec_path(spec: str) -> Path:
         exists = False
     if exists:
         return path
-    zoo_path = ZOO_DIR / f"{spec}.yaml"
     if "/" not in spec and spec in zoo_names():
-        return zoo_path
+        return Path(zoo.ZOO_FOLDER, f"{spec}.yaml")
     hint = did_you_mean(spec, zoo_names())
     raise SpecError("no such file or built-in spec", file=spec,
                     hint=hint or "`cnncalc zoo` lists the built-in specs")
 
 
 def load_spec(spec: str | Path) -> Network:
-    path = resolve_spec_path(str(spec))
-    source = str(path) if path.parent != ZOO_DIR else f"{path.stem} (built-in)"
+    builtin = _builtin_name(str(spec))
+    if builtin is not None:
+        source, stem, path = f"{builtin} (built-in)", builtin, os.path.join(zoo.ZOO_FOLDER, f"{builtin}.yaml")
+    else:
+        user_path = _user_path(str(spec))
+        in_zoo = str(user_path.parent) == zoo.ZOO_FOLDER  # the built-in folder named in full
+        source, stem, path = (f"{user_path.stem} (built-in)" if in_zoo else str(user_path),
+                              user_path.stem if in_zoo else None, str(user_path))
     try:
-        data = None if path.parent != ZOO_DIR else zoo.parsed(path.stem)  # built in: parsed in advance
+        data = None if stem is None else zoo.parsed(stem)  # built in: parsed in advance
         if data is None:
             data = safeload.load_file(path, what="spec")
     except CnnCalcError as error:
