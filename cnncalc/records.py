@@ -10,8 +10,8 @@ a summary's start-up. A :class:`Record` writes its ``__init__`` by hand and list
 ...     _fields = ("x", "y")
 ...     def __init__(self, x: int, y: int = 0) -> None:
 ...         self._set(x=x, y=y)
->>> Point(1), Point(1) == Point(1, 0), Point(1).replace(y=2), hash(Point(1)) == hash(Point(1, 0))
-(Point(x=1, y=0), True, Point(x=1, y=2), True)
+>>> Point(1), Point(1) == Point(1, 0), Point(1) == Point(2), Point(1).replace(y=2), hash(Point(1)) == hash(Point(1, 0))
+(Point(x=1, y=0), True, False, Point(x=1, y=2), True)
 >>> Point(1).x = 2
 Traceback (most recent call last):
 ...

@@ -28,10 +28,7 @@ Syntax (see README, "Blocks and repeat")::
 
 from __future__ import annotations
 
-import re
-
 from ..errors import CnnCalcError, SpecError, clip, did_you_mean
-from ..maths import expr
 from ..records import Record
 from .safeload import LineDict, LineList
 
@@ -50,8 +47,8 @@ MAX_LAYERS = 100_000  # layers after expanding blocks and repeat (the largest bu
 #: again, so a repeated layer with a million inline values stops here instead of hanging
 MAX_EXPANDED_VALUES = 4_000_000
 MAX_NAME = 200  # characters of a layer, block or network name
-_PARAM = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
-_EXPR = re.compile(r"\$\{([^{}]*)\}")
+PARAM = r"^\$([A-Za-z_][A-Za-z0-9_]*)$"
+EXPRESSION = r"\$\{([^{}]*)\}"
 
 
 class FlatLayer(Record):
@@ -189,7 +186,13 @@ def _parse_blocks(blocks: Any, blocks_line: int | None) -> dict[str, _BlockDef]:
 def substitute(value: Any, args: dict[str, Any], line: int | None) -> Any:
     """Replace ``$name`` and ``${expression}`` in a value (recursively in lists and mappings)."""
     if isinstance(value, str):
-        whole = _PARAM.match(value)
+        if "$" not in value:
+            return value
+        import re  # (compiled patterns are cached by re; a built-in spec comes expanded: see spec.zoo)
+
+        from ..maths import expr
+
+        whole = re.match(PARAM, value)
         if whole:
             if whole.group(1) not in args:
                 raise SpecError(f"unknown parameter '${clip(whole.group(1), 100)}'", line=line,
@@ -199,10 +202,10 @@ def substitute(value: Any, args: dict[str, Any], line: int | None) -> Any:
         if "${" not in value:
             return value
         try:
-            full = _EXPR.fullmatch(value.strip())
+            full = re.fullmatch(EXPRESSION, value.strip())
             if full:
                 return _number(expr.evaluate(expr.parse(full.group(1)), args))
-            return _EXPR.sub(lambda m: str(_number(expr.evaluate(expr.parse(m.group(1)), args))), value)
+            return re.sub(EXPRESSION, lambda m: str(_number(expr.evaluate(expr.parse(m.group(1)), args))), value)
         except CnnCalcError as error:
             raise SpecError(f"in {clip(repr(value))}: {error.message}", line=line, hint=error.hint) from None
     if isinstance(value, list):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import keyword
 import os
-import re
 
 from ..errors import CnnCalcError, CnnCalcWarning, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
@@ -37,7 +36,7 @@ TYPE_ALIASES = {
     "globalmaxpooling2d": "global_maxpool", "concatenate": "concat", "cat": "concat", "sum": "add",
     "zeropadding2d": "zero_pad", "leakyrelu": "leaky_relu", "swish": "silu",
 }
-_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+_SYMBOL = r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"  # (re is loaded by a symbolic spec only)
 
 
 class Network(FrozenRecord):
@@ -84,6 +83,12 @@ class Network(FrozenRecord):
         return seen
 
 
+def _symbol(text: str) -> bool:
+    import re
+
+    return re.match(_SYMBOL, text) is not None
+
+
 def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
     expected = "[H, W, C], [D], [L, C] or [D, H, W, C]: positive integers or symbol names"
     if not isinstance(value, list) or len(value) not in (1, 2, 3, 4):
@@ -93,7 +98,7 @@ def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
     for entry in value:
         if isinstance(entry, int) and not isinstance(entry, bool) and 0 < entry <= MAX_INT:
             dims.append(entry)
-        elif isinstance(entry, str) and _SYMBOL.match(entry) and not keyword.iskeyword(entry):
+        elif isinstance(entry, str) and _symbol(entry) and not keyword.iskeyword(entry):
             import sympy  # only symbolic specs pay for sympy
 
             dims.append(sympy.Symbol(entry, integer=True, positive=True))
@@ -413,7 +418,7 @@ def warn_layout(network: Network, option: bool = False) -> Network:
 
 #: the longest `--input` text read (a shape is a few numbers; anything longer is refused unread)
 MAX_INPUT_OPTION = 200
-_INPUT_OPTION = re.compile(r"^\s*(?:([A-Za-z_][A-Za-z0-9_]{0,63})\s*=)?\s*\[?\s*([^\[\]=]*?)\s*\]?\s*$")
+_INPUT_OPTION = r"^\s*(?:([A-Za-z_][A-Za-z0-9_]{0,63})\s*=)?\s*\[?\s*([^\[\]=]*?)\s*\]?\s*$"
 
 
 def parse_input_option(values: str | list[str] | tuple[str, ...]) -> dict[str | None, list[Any]]:
@@ -423,10 +428,12 @@ def parse_input_option(values: str | list[str] | tuple[str, ...]) -> dict[str | 
     >>> parse_input_option(["160,160,3"]), parse_input_option("input=[n, n, 3]")
     ({None: [160, 160, 3]}, {'input': ['n', 'n', 3]})
     """
+    import re
+
     given: dict[str | None, list[Any]] = {}
     for text in [values] if isinstance(values, str) else list(values):
         expected = "a shape such as 160,160,3 (H, W, C), or NAME=SHAPE for a named input"
-        match = _INPUT_OPTION.match(text) if len(text) <= MAX_INPUT_OPTION else None
+        match = re.match(_INPUT_OPTION, text) if len(text) <= MAX_INPUT_OPTION else None
         body = match.group(2) if match else ""
         parts = re.split(r"\s*,\s*" if "," in body else r"\s*[x×]\s*", body) if body else []
         if not match or not parts or not all(re.fullmatch(r"[0-9]{1,19}|[A-Za-z_][A-Za-z0-9_]{0,31}", p)
