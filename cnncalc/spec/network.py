@@ -366,6 +366,7 @@ def _user_path(spec: str) -> Path:
 
 def load_spec(spec: str | Path) -> Network:
     builtin = _builtin_name(str(spec))
+    stem: str | None
     if builtin is not None:
         source, stem, path = f"{builtin} (built-in)", builtin, os.path.join(zoo.ZOO_FOLDER, f"{builtin}.yaml")
     else:
