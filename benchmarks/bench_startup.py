@@ -8,6 +8,11 @@ of the ratio within a pair, so that a busy moment of the machine weighs on both 
 most 3× `python -c pass` for a built-in spec. A spec given as a file (the same network, read with PyYAML)
 is shown for comparison. The package's bytecode is compiled first, as an installation does (a run with
 PYTHONDONTWRITEBYTECODE set would otherwise compile every module each time).
+
+Measure in a fresh virtual environment with a regular install, as users get it (``python3 -m venv /tmp/v &&
+/tmp/v/bin/pip install . && python benchmarks/bench_startup.py --python /tmp/v/bin/python``): a development
+environment's editable install loads standard modules at start-up (.pth hooks), so its `python -c pass` is
+slower and the ratio looks better than it is. The first line of the report names the environment.
 """
 
 from __future__ import annotations
@@ -57,6 +62,30 @@ def paired(python: str, command: list[str], pairs: int) -> tuple[float, float, f
     return statistics.median(base), statistics.median(ours), statistics.median(ratios)
 
 
+INSTALL_PROBE = """
+import importlib.metadata as metadata, json, sys
+try:
+    text = metadata.distribution("cnncalc").read_text("direct_url.json")
+    editable = json.loads(text or "{}").get("dir_info", {}).get("editable", False)
+    kind = "an editable install" if editable else "a regular (non-editable) install"
+except metadata.PackageNotFoundError:
+    kind = "not installed"
+print(sys.prefix, kind, sep="|")
+"""
+
+
+def environment(python: str) -> str:
+    """Which environment is measured: its prefix, how cnncalc is installed there, and the standard modules
+    its `python -c pass` already loads (an editable install's .pth hooks load some: they are then free for
+    the command, which makes the ratio look better than a user's fresh environment gives)."""
+    probe = subprocess.run([python, "-c", INSTALL_PROBE], capture_output=True, text=True, check=True).stdout
+    prefix, kind = probe.strip().split("|")
+    probe_modules = "import sys; print(*(m for m in ('re', 'enum', 'typing', 'pathlib', 'dataclasses') if m in sys.modules))"
+    loaded = subprocess.run([python, "-c", probe_modules], capture_output=True, text=True, check=True).stdout.split()
+    return (f"environment: {prefix}; cnncalc there: {kind} (the code measured is this tree's, first on "
+            f"PYTHONPATH); `python -c pass` already loads: {', '.join(loaded) or 'none of re, enum, typing, pathlib'}")
+
+
 def main() -> None:
     args = sys.argv[1:]
     pairs = int(args[args.index("--pairs") + 1]) if "--pairs" in args else 30
@@ -77,6 +106,7 @@ def main() -> None:
              [python, "-m", "cnncalc", "summary", "resnet50", "--depth", "1"], None),
         ]
         print(f"python: {python}; {pairs} pairs each; CPU seconds, medians")
+        print(environment(python))
         print(f"{'command':44} {'python -c pass':>14} {'command':>9} {'ratio':>7}")
         for name, command, target in cases:
             base, ours, ratio = paired(python, command, pairs)

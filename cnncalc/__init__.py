@@ -23,7 +23,8 @@ Each command is one function here that returns a result object and prints nothin
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
 
 __version__ = "0.1.0"
 
@@ -62,6 +63,8 @@ _COMMANDS = {
 }
 
 if TYPE_CHECKING:  # the real signatures for type checkers; at run time __getattr__ imports them
+    from typing import Any
+
     from .calc.analysis import LayerRecord, Summary, analyse
     from .calc.service import memory, solve
     from .calc.symbolic import solve_transpose

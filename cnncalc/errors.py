@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: at most this many characters of a user's value appear in a message (a 100 KB name or list is cut)
 MAX_SHOWN = 200

@@ -33,14 +33,17 @@ import errno
 import os
 import stat
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import IO
 
 from .errors import CnnCalcError
 
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import IO, TypeAlias
+
 PathLike = str | os.PathLike[str]
 #: what to write: text (written as UTF-8), bytes, or a function that writes into a binary file object
-Content = str | bytes | Callable[[IO[bytes]], object]
+Content: TypeAlias = "str | bytes | Callable[[IO[bytes]], object]"
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
           (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket"))
@@ -129,6 +132,8 @@ def write_output(path: PathLike, content: Content, *, inputs: Iterable[PathLike 
 def _target(path: PathLike, inputs: Iterable[PathLike | None], follow_links: bool,
             create_folders: bool) -> tuple[Path, os.stat_result | None]:
     """(the file to replace, its stat or None when there is none yet), or a CnnCalcError saying why not."""
+    from pathlib import Path  # (not loaded by a summary printed to the terminal)
+
     check_name(path)
     name = os.fspath(path)
     if not name or os.path.basename(name) in ("", ".", ".."):

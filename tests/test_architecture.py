@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "cnncalc"
 
 #: a module may import from a lower rank, or from its own unit; never from a higher one or a peer
-RANK = {"errors": 0, "arguments": 0, "outputs": 1, "maths": 2, "layers": 3, "spec": 4, "calc": 5, "run": 6, "render": 6,
+RANK = {"errors": 0, "arguments": 0, "records": 0, "outputs": 1, "maths": 2, "layers": 3, "spec": 4, "calc": 5, "run": 6, "render": 6,
         "exercises": 7, "interop": 7, "course": 8, "cli": 9, "__init__": 10, "launch": 10,
         "__main__": 11}
 #: the package's version constant, read from its __init__ by whoever prints or stores it

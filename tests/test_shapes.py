@@ -252,3 +252,23 @@ def test_summary_of_a_built_in_spec_imports_neither_numpy_nor_typer_nor_yaml():
     assert "cnncalc.launch" in modules and "cnncalc.calc.analysis" in modules
     assert not {m for m in modules if m.split(".")[0] in ("numpy", "sympy", "typer", "click", "yaml")}
     assert "cnncalc.cli" not in modules and "cnncalc.layers.attention" not in modules
+
+
+def test_summary_of_a_built_in_spec_leaves_the_heavy_standard_modules_unloaded():
+    """`cnncalc summary resnet50` (table) loads none of typing, dataclasses (with inspect, ast, dis,
+    tokenize), pathlib (with urllib) or threading beyond what `python` itself starts with: in a fresh
+    virtual environment each costs about as much as a tenth of the whole command."""
+    import subprocess
+    import sys
+
+    heavy = ["typing", "dataclasses", "inspect", "ast", "dis", "tokenize", "pathlib", "urllib.parse", "threading"]
+    report = f"sys.stderr.write(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    before = subprocess.run([sys.executable, "-c", f"import sys; {report}"], capture_output=True, text=True,
+                            check=True).stderr.split()
+    code = ("import atexit, sys, runpy\n"
+            f"atexit.register(lambda: {report})\n"
+            "sys.argv = ['cnncalc', 'summary', 'resnet50']\n"
+            "runpy.run_module('cnncalc', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "25,557,032" in done.stdout
+    assert sorted(set(done.stderr.split()) - set(before)) == []

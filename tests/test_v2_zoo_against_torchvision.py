@@ -101,9 +101,7 @@ def test_zoo_logits_match_torchvision(name, size):
                 module.layer_scale.normal_(0, 0.5)
     network = load_spec(name)
     if size != 224:
-        import dataclasses
-
-        network = dataclasses.replace(network, input_shape=(size, size, 3))
+        network = network.replace(input_shape=(size, size, 3))
     x = np.random.default_rng(0).normal(size=(size, size, 3))
     weights = mapped_weights(network, model)
     got = run(network, x, weights).output

@@ -40,7 +40,7 @@ def test_each_built_in_spec_decodes_as_the_yaml_loader_reads_it():
 
 def test_a_built_in_spec_edited_after_the_catalogue_is_read_from_its_yaml(tmp_path, monkeypatch):
     (tmp_path / "lenet5.yaml").write_text((zoo.ZOO_DIR / "lenet5.yaml").read_text().replace("units: 10", "units: 7"))
-    monkeypatch.setattr(zoo, "ZOO_DIR", tmp_path)
+    monkeypatch.setattr(zoo, "ZOO_FOLDER", str(tmp_path))
     assert zoo.parsed("lenet5") is None
     assert zoo.parsed("no-such-spec") is None
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
 from ..errors import CnnCalcError
 from ..layers.base import AXIS_NAMES, Shape, wrap_layer_error
 from ..maths import arith, budget
+from ..records import Record
 from ..spec.network import INPUT, Network
 from ..spec.safeload import collector_paused
 
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
 # Receptive field along one axis: (size, jump, start) in input pixels; None once spatial layout is gone.
-AxisRF = tuple[Any, Any, Any]
+AxisRF: TypeAlias = "tuple[Any, Any, Any]"
 
 
-@dataclass
-class LayerRecord:
+class LayerRecord(Record):
+    _fields = ("index", "name", "type", "inputs", "output_shape", "size", "trainable", "non_trainable", "macs",
+               "receptive_field", "explain", "dropped")
     index: int
     name: str
     type: str
@@ -29,18 +33,38 @@ class LayerRecord:
     non_trainable: Any
     macs: Any
     receptive_field: list[AxisRF] | None
-    explain: list[str] = field(default_factory=list)
-    dropped: list[Any] = field(default_factory=list)  # pixels the floor leaves out, per sliding axis
+    explain: list[str]
+    dropped: list[Any]  # pixels the floor leaves out, per sliding axis
+
+    def __init__(self, index: int, name: str, type: str, inputs: list[str], output_shape: Shape, size: Any,
+                 trainable: Any, non_trainable: Any, macs: Any, receptive_field: list[AxisRF] | None,
+                 explain: list[str] | None = None, dropped: list[Any] | None = None) -> None:
+        self.index = index
+        self.name = name
+        self.type = type
+        self.inputs = inputs
+        self.output_shape = output_shape
+        self.size = size
+        self.trainable = trainable
+        self.non_trainable = non_trainable
+        self.macs = macs
+        self.receptive_field = receptive_field
+        self.explain = [] if explain is None else explain
+        self.dropped = [] if dropped is None else dropped
 
     @property
     def params(self) -> Any:
         return self.trainable + self.non_trainable
 
 
-@dataclass
-class Summary:
+class Summary(Record):
+    _fields = ("network", "records")
     network: Network
     records: list[LayerRecord]
+
+    def __init__(self, network: Network, records: list[LayerRecord]) -> None:
+        self.network = network
+        self.records = records
 
     @property
     def name(self) -> str:
@@ -450,10 +474,11 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
     return lo, hi
 
 
-@dataclass
-class BlockRecord:
+class BlockRecord(Record):
     """One block instance: its layers' totals, and the shapes entering and leaving it."""
 
+    _fields = ("name", "depth", "first_index", "last_index", "input_shape", "output_shape", "size", "trainable",
+               "non_trainable", "macs", "receptive_field")
     name: str
     depth: int  # 1 for a top-level instance
     first_index: int
@@ -465,6 +490,21 @@ class BlockRecord:
     non_trainable: Any
     macs: Any
     receptive_field: list[AxisRF] | None
+
+    def __init__(self, name: str, depth: int, first_index: int, last_index: int, input_shape: Shape,
+                 output_shape: Shape, size: Any, trainable: Any, non_trainable: Any, macs: Any,
+                 receptive_field: list[AxisRF] | None) -> None:
+        self.name = name
+        self.depth = depth
+        self.first_index = first_index
+        self.last_index = last_index
+        self.input_shape = input_shape
+        self.output_shape = output_shape
+        self.size = size
+        self.trainable = trainable
+        self.non_trainable = non_trainable
+        self.macs = macs
+        self.receptive_field = receptive_field
 
     @property
     def params(self) -> Any:

@@ -528,8 +528,6 @@ def parse_assignments(items: list[str]) -> dict[str, int]:
 
 def substitute(network: Any, values: dict[str, int]) -> Any:
     """The network with some input symbols replaced by numbers."""
-    import dataclasses
-
     unknown = sorted(set(values) - set(network.symbols))
     if unknown:
         from ..errors import did_you_mean
@@ -546,7 +544,7 @@ def substitute(network: Any, values: dict[str, int]) -> Any:
             new = dim.subs(mapping)
             shape.append(int(new) if new.is_Integer else new)
     remaining = tuple(name for name in network.symbols if name not in values)
-    return dataclasses.replace(network, input_shape=tuple(shape), symbols=remaining)
+    return network.replace(input_shape=tuple(shape), symbols=remaining)
 
 
 def symbol_of(network: Any, name: str) -> sympy.Symbol:

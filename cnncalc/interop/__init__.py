@@ -3,16 +3,19 @@ and Keras code export. Each module is imported lazily; none is needed for the re
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Iterable
-from typing import Any
 
 from ..errors import CnnCalcError
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def interop_module(name: str, what: str) -> Any:
     """``cnncalc.interop.<name>``, or a clear error when this installation does not have it."""
+    import importlib.util  # (not loaded by `summary`)
+
     full = f"{__name__}.{name}"
     if importlib.util.find_spec(full) is None:
         raise CnnCalcError(f"{what} is not available in this version of cnncalc")

@@ -19,17 +19,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 from ..arguments import one_or_many
 from ..calc.analysis import analyse
 from ..errors import CnnCalcError
 from ..outputs import check_output
+from ..records import Record
 from ..render.files import write_text
 from ..spec.network import Network, build_network, load_spec, loads_spec, warn_layout, with_input
 from ..spec.safeload import MAX_BYTES, read_limited
 from . import dump_spec, interop_module, write_npz
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 EXPORT_TARGETS = ("onnx", "pytorch", "keras")
 ONNX_DTYPES = ("float32", "float64")
@@ -45,14 +48,20 @@ def read_network(source: str, where: str | Sequence[str] | None = None,
     return open_network(source, where, input, lenient=lenient).network
 
 
-@dataclass
-class OpenedNetwork:
+class OpenedNetwork(Record):
     """A network as a command reads it: ``weights``, a model file's own (when asked for and it has some),
     and ``warnings``, one for each layer `--lenient` passed through."""
 
+    _fields = ("network", "weights", "warnings")
     network: Network
-    weights: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
+    weights: dict[str, Any] | None
+    warnings: list[str]
+
+    def __init__(self, network: Network, weights: dict[str, Any] | None = None,
+                 warnings: list[str] | None = None) -> None:
+        self.network = network
+        self.weights = weights
+        self.warnings = [] if warnings is None else warnings
 
 
 def open_network(source: str, where: str | Sequence[str] | None = None, input: str | Sequence[str] | None = None,
@@ -126,21 +135,34 @@ def model_kind(path: str) -> str | None:
     return None
 
 
-@dataclass
-class ImportedModel:
+class ImportedModel(Record):
     """A model file read as cnncalc sees it: the spec mapping (``text``: as YAML), the network built from
     it, its weights by ``<layer>.<part>`` key (empty unless asked for) and the layers ``lenient`` passed
     through unsupported; ``written``: the files written."""
 
+    _fields = ("source", "spec", "network", "weights", "flagged", "text", "params", "output", "weights_out")
     source: str
     spec: dict[str, Any]
     network: Network
     weights: dict[str, Any]
-    flagged: list[str] = field(default_factory=list)
-    text: str = ""
-    params: Any = 0
-    output: str | None = None
-    weights_out: str | None = None
+    flagged: list[str]
+    text: str
+    params: Any
+    output: str | None
+    weights_out: str | None
+
+    def __init__(self, source: str, spec: dict[str, Any], network: Network, weights: dict[str, Any],
+                 flagged: list[str] | None = None, text: str = "", params: Any = 0, output: str | None = None,
+                 weights_out: str | None = None) -> None:
+        self.source = source
+        self.spec = spec
+        self.network = network
+        self.weights = weights
+        self.flagged = [] if flagged is None else flagged
+        self.text = text
+        self.params = params
+        self.output = output
+        self.weights_out = weights_out
 
     @property
     def written(self) -> list[str]:
@@ -196,18 +218,28 @@ def _import(path: str, kind: str, lenient: bool, with_weights: bool = True, chec
     return ImportedModel(path, spec, build_network(spec, path), weights, flagged)
 
 
-@dataclass
-class ExportedModel:
+class ExportedModel(Record):
     """What `cnncalc export` made: ``code`` (PyTorch or Keras source) or ``model`` (an ONNX ModelProto,
     ``size`` bytes written to ``output``)."""
 
+    _fields = ("target", "output", "code", "model", "size", "opset", "warnings")
     target: str
-    output: str | None = None
-    code: str | None = None
-    model: Any = None
-    size: int = 0
-    opset: int | None = None
-    warnings: list[str] = field(default_factory=list)  # the layers --lenient passed through
+    output: str | None
+    code: str | None
+    model: Any
+    size: int
+    opset: int | None
+    warnings: list[str]  # the layers --lenient passed through
+
+    def __init__(self, target: str, output: str | None = None, code: str | None = None, model: Any = None,
+                 size: int = 0, opset: int | None = None, warnings: list[str] | None = None) -> None:
+        self.target = target
+        self.output = output
+        self.code = code
+        self.model = model
+        self.size = size
+        self.opset = opset
+        self.warnings = [] if warnings is None else warnings
 
     def note(self) -> str | None:
         """The line `cnncalc export` ends with (on standard error), or None when the code went to stdout."""

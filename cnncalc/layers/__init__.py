@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from .base import LAYER_TYPES as REGISTERED
 from .base import Inference, Layer
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 #: the module of each type, in the order the modules register them (importing every module in
 #: ``FAMILIES`` order, as this package once did, gives the registry this order)

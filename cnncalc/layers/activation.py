@@ -4,7 +4,6 @@ element-wise ones: prelu, layer_scale. Shape kept; they act on the last axis of 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
 
 from ..errors import SpecError
 from .axes import batch_axis, sample_axis
@@ -22,6 +21,10 @@ from .base import (
     number,
     probability,
 )
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 class Activation(Layer):

@@ -5,12 +5,15 @@ axes are flattened into one, as Keras's default attention axes)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError
 from ..maths import arith
 from .base import Field, Inference, Layer, Saved, Shape, boolean, fmt, positive_int
 from .merge import same_dim
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _optional_positive(value: Any) -> int | None:

@@ -9,10 +9,12 @@ softmax and permute.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import ShapeError
 from .base import FieldValueError
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def sample_axis(axis: int, rank: int, field: str = "axis", given: Any = None) -> int:

@@ -7,22 +7,24 @@ A layer type is one subclass of :class:`Layer` that declares its ``fields`` and 
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeAlias
 
 from ..errors import CnnCalcError, ShapeError, SpecError, did_you_mean
 from ..maths import arith
+from ..records import FrozenRecord, Record
 
-Shape: TypeAlias = tuple[Any, ...]  # of dims (int or sympy expression)
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, TypeAlias
+
+Shape: TypeAlias = "tuple[Any, ...]"  # of dims (int or sympy expression)
 #: a size field parsed: one entry per spatial axis, or a :class:`Uniform` for all of them
-Sizes: TypeAlias = tuple[int, ...]
+Sizes: TypeAlias = "tuple[int, ...]"
 #: a padding field parsed (see :func:`padding`): a kind, then its amounts
-Padding: TypeAlias = tuple[Any, ...]
+Padding: TypeAlias = "tuple[Any, ...]"
 #: inline weights as written in the spec: nested lists of numbers
-InlineArray: TypeAlias = list[Any]
+InlineArray: TypeAlias = "list[Any]"
 REQUIRED = object()
 #: largest integer a field or an input dimension takes: products of a few such sizes stay exact and
 #: printable (a 4000-digit filter count would overflow float conversions and str() of the totals)
@@ -39,11 +41,14 @@ class FieldValueError(Exception):
         self.expected = expected
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(FrozenRecord):
+    _fields = ("parse", "default", "doc")
     parse: Callable[[Any], Any]
-    default: Any = REQUIRED
-    doc: str = ""
+    default: Any
+    doc: str
+
+    def __init__(self, parse: Callable[[Any], Any], default: Any = REQUIRED, doc: str = "") -> None:
+        self._set(parse=parse, default=default, doc=doc)
 
 
 # ---------------------------------------------------------------- field parsers
@@ -310,21 +315,31 @@ activation_name = choice(*ACTIVATIONS)
 # ---------------------------------------------------------------- inference record
 
 
-@dataclass
-class Inference:
+class Inference(Record):
     """What the calculator knows about one layer once its input shapes are known."""
 
+    _fields = ("shape", "trainable", "non_trainable", "macs", "explain", "rf", "dropped")
     shape: Shape
-    trainable: Any = 0
-    non_trainable: Any = 0
-    macs: Any = 0
-    explain: list[str] = field(default_factory=list)
+    trainable: Any
+    non_trainable: Any
+    macs: Any
+    explain: list[str]
     # Receptive-field step: "keep" (per-pixel op), None (no spatial axes any more: global),
     # or one step per spatial axis: (effective kernel, stride, pad_before) for a sliding window, or
     # (kind, pixels read below, stride or scale, pad_before) for "transpose"/"upsample" (jump / stride).
-    rf: Any = "keep"
+    rf: Any
     # pixels the floor drops at the bottom/right, per sliding axis (0 when the division is exact)
-    dropped: list[Any] = field(default_factory=list)
+    dropped: list[Any]
+
+    def __init__(self, shape: Shape, trainable: Any = 0, non_trainable: Any = 0, macs: Any = 0,
+                 explain: list[str] | None = None, rf: Any = "keep", dropped: list[Any] | None = None) -> None:
+        self.shape = shape
+        self.trainable = trainable
+        self.non_trainable = non_trainable
+        self.macs = macs
+        self.explain = [] if explain is None else explain
+        self.rf = rf
+        self.dropped = [] if dropped is None else dropped
 
 
 # ---------------------------------------------------------------- memory: what backward keeps
@@ -344,8 +359,7 @@ ACTIVATION_SAVES = {
 }
 
 
-@dataclass(frozen=True)
-class Saved:
+class Saved(FrozenRecord):
     """One tensor a layer's backward pass needs, kept from the forward pass.
 
     ``what`` is ``"input"`` (the layer's input ``index``, the very tensor the layer below made: counted once
@@ -355,12 +369,17 @@ class Saved:
     ``why`` is the rule, as `--explain` prints it.
     """
 
+    _fields = ("what", "why", "index", "elements", "dtype", "batched")
     what: str
     why: str
-    index: int = 0
-    elements: Any = 0
-    dtype: str = "compute"
-    batched: bool = True
+    index: int
+    elements: Any
+    dtype: str
+    batched: bool
+
+    def __init__(self, what: str, why: str, index: int = 0, elements: Any = 0, dtype: str = "compute",
+                 batched: bool = True) -> None:
+        self._set(what=what, why=why, index=index, elements=elements, dtype=dtype, batched=batched)
 
 
 def count(shape: Shape) -> Any:
@@ -571,10 +590,10 @@ def _check_declared(cls: type[Layer]) -> None:
     """Each field in ``cls.fields`` is declared with its type in the class or a base (``kernel: Sizes``),
     and each attribute the class itself declares is one of its fields, so the table and the declarations
     cannot drift apart. (``Layer``'s own attributes and class variables are not fields.)"""
-    common = set(inspect.get_annotations(Layer))
+    common = set(_annotations(Layer))
 
     def declared(klass: type) -> set[str]:
-        return {name for name, hint in inspect.get_annotations(klass).items()
+        return {name for name, hint in _annotations(klass).items()
                 if name not in common and not str(hint).startswith("ClassVar")}
 
     everywhere = set().union(*(declared(klass) for klass in cls.__mro__ if klass is not Layer))
@@ -584,6 +603,11 @@ def _check_declared(cls: type[Layer]) -> None:
         [f"declared but not in fields: {', '.join(extra)}"] if extra else [])
     if problems:
         raise TypeError(f"layer class {cls.__name__}: " + "; ".join(problems))
+
+
+def _annotations(klass: type) -> dict[str, Any]:
+    """The annotations ``klass`` itself declares (as inspect.get_annotations, without loading inspect)."""
+    return dict(klass.__dict__.get("__annotations__", {}))  # noqa: RUF063 - inspect: see the docstring
 
 
 def a_layer(type_name: str) -> str:

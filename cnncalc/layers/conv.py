@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..maths import arith
@@ -40,6 +39,10 @@ from .base import (
     sizes_of,
     window_output,
 )
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def has_bias(layer: _Windowed) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError
 from ..maths import arith
@@ -24,6 +23,10 @@ from .base import (
     numeric_array,
     positive_int,
 )
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def nonneg_number(value: Any) -> float:

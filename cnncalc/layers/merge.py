@@ -4,12 +4,15 @@ minimum, average), which broadcast as NumPy does."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError
 from ..maths import arith
 from .axes import batch_axis, sample_axis
 from .base import Field, Inference, Layer, Saved, Shape, any_int, count
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def same_dim(a: Any, b: Any) -> bool:

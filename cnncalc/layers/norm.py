@@ -5,7 +5,6 @@ Unlike batchnorm they use no moving statistics: each sample is normalised by its
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError
 from ..maths import arith
@@ -23,6 +22,10 @@ from .base import (
     number,
     positive_int,
 )
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def positive_number(value: Any) -> float:

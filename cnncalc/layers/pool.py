@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..maths import arith
@@ -26,6 +25,10 @@ from .base import (
     sizes,
     window_output,
 )
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _optional_sizes(value: Any) -> Any:

@@ -4,12 +4,15 @@ weights, no MACs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError
 from ..maths import arith
 from .axes import batch_axis, sample_axis
 from .base import AXIS_NAMES, Field, FieldValueError, Inference, Layer, Shape, any_int, choice, fmt, positive_int
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def optional_int(value: Any) -> int | None:

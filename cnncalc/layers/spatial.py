@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ShapeError, SpecError
 from ..maths import arith
@@ -25,6 +24,10 @@ from .base import (
     positive_int,
     sizes,
 )
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _optional_sizes(value: Any) -> Any:

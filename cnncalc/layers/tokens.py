@@ -4,11 +4,14 @@ table added), embedding (integer ids to learned vectors)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import ExecutionError, ShapeError
 from ..maths import arith
 from .base import Field, Inference, Layer, Saved, Shape, count, fmt, positive_int
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ClassToken(Layer):

@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any, TypeGuard
 
-Dim = Any  # int, or a sympy expression
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias, TypeGuard
+
+Dim: TypeAlias = "Any"  # int, or a sympy expression
 
 
 def is_int(value: Any) -> TypeGuard[int]:

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
-from typing import Any
+from _thread import _local  # threading.local itself: `summary` starts without loading threading
 
 from ..errors import CnnCalcError
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 SECONDS = 10.0  # default budget for one command's symbolic work
 MAX_SECONDS = 3600.0
@@ -42,7 +45,7 @@ class BudgetExceeded(BaseException):
     """Raised inside the work when the budget is spent; turned into a CnnCalcError at the boundary."""
 
 
-_state = threading.local()
+_state = _local()
 
 
 def _now() -> float:
@@ -155,6 +158,7 @@ class time_budget:  # used as a function: `with time_budget(...):`
         if left <= 0:  # an earlier part of the command spent it all
             raise _too_complex(self.what, self.limit, self.hint, self.spent_before)
         import signal  # (only symbolic work is timed: a numeric summary never loads it)
+        import threading
 
         import sympy  # noqa: F401 - imported before arming: an import cut halfway would leave sympy half-made
 

@@ -23,9 +23,12 @@ import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
 
 from ..errors import CnnCalcError
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_LENGTH = 200  # characters of one expression
 MAX_TOKENS = 100  # numbers, names and operators of one expression

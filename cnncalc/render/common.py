@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from ..calc.analysis import LayerRecord, Summary, block_records
 from ..errors import CnnCalcError, did_you_mean
 from ..maths import arith
+from ..records import FrozenRecord
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 HEADERS = ("#", "Layer (type)", "Output shape", "Size", "Params", "MACs", "Receptive field")
 #: `--columns` names, each with its header, in the default order; the % columns are shown on request
@@ -32,16 +35,20 @@ def _same(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(FrozenRecord):
     """How a format writes the three kinds of content in a row: text the user chose (layer and network
     names, which may need escaping), values (counts and dimensions, which may be symbolic expressions)
     and the worked explanation lines."""
 
-    text: Callable[[str], str] = _same
-    value: Callable[[Any], str] = number
-    dim: Callable[[Any], str] = str
-    explain: Callable[[str], str] = _same
+    _fields = ("text", "value", "dim", "explain")
+    text: Callable[[str], str]
+    value: Callable[[Any], str]
+    dim: Callable[[Any], str]
+    explain: Callable[[str], str]
+
+    def __init__(self, text: Callable[[str], str] = _same, value: Callable[[Any], str] = number,
+                 dim: Callable[[Any], str] = str, explain: Callable[[str], str] = _same) -> None:
+        self._set(text=text, value=value, dim=dim, explain=explain)
 
 
 PLAIN = Style()
@@ -82,15 +89,19 @@ def params_text(record: LayerRecord, style: Style = PLAIN) -> str:
     return style.value(record.params) if record.params else "-"
 
 
-@dataclass(frozen=True)
-class View:
+class View(FrozenRecord):
     """What the user asked to see: worked formulas, block depth (None: every layer), batch size, and the
     columns, by their `--columns` names."""
 
-    explain: bool = False
-    depth: int | None = None
-    batch: int = 1
-    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    _fields = ("explain", "depth", "batch", "columns")
+    explain: bool
+    depth: int | None
+    batch: int
+    columns: tuple[str, ...]
+
+    def __init__(self, explain: bool = False, depth: int | None = None, batch: int = 1,
+                 columns: tuple[str, ...] = DEFAULT_COLUMNS) -> None:
+        self._set(explain=explain, depth=depth, batch=batch, columns=columns)
 
     def headers(self) -> tuple[str, ...]:
         return tuple(COLUMNS[name] for name in self.columns)

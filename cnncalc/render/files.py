@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
 
 from ..errors import CnnCalcError
 from ..outputs import write_output
@@ -15,6 +14,8 @@ def write_text(path: str, text: str, suffixes: tuple[str, ...], inputs: Iterable
 
     The suffix must be one of `suffixes`; a folder, or a folder that does not exist, is a clear error.
     """
+    from pathlib import Path  # (not loaded by a summary printed to the terminal)
+
     target = Path(path)
     if target.suffix.lower() not in suffixes:
         raise CnnCalcError("unknown file type", file=path, got=target.suffix or "(none)",

@@ -19,19 +19,20 @@ command line prints or writes:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
 
 from ..calc.analysis import Summary, analyse
 from ..errors import CnnCalcError
 from ..maths import arith
+from ..records import Record
 from ..spec.network import Network, load_spec, zoo_names
 from . import FORMATS, render
 from .common import json_dim
 from .files import write_text
 
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
 if TYPE_CHECKING:  # sympy: a summary of a numeric spec never imports it
+    from typing import Any
+
     from ..calc.memory import MemoryReport
     from ..calc.symbolic import Solution
     from .convfig import ConvFigure
@@ -42,15 +43,21 @@ SUFFIXES = {"table": (".txt",), "json": (".json",), "markdown": (".md", ".markdo
             "latex": (".tex",), "html": (".html", ".htm")}
 
 
-@dataclass
-class SummaryReport:
+class SummaryReport(Record):
     """A network's analysis (``summary``: per-layer records and totals) and ``text``, its rendering in
     ``format``; ``written``: the file it went to, if any."""
 
+    _fields = ("summary", "format", "text", "written")
     summary: Summary
     format: str
     text: str
-    written: str | None = None
+    written: str | None
+
+    def __init__(self, summary: Summary, format: str, text: str, written: str | None = None) -> None:
+        self.summary = summary
+        self.format = format
+        self.text = text
+        self.written = written
 
 
 def summarise(network: Network, *, format: str | None = None, explain: bool = False, width: int | None = None,
@@ -80,6 +87,8 @@ def format_of(output: str) -> str:
     >>> format_of("unet.md"), format_of("report.HTML")
     ('markdown', 'html')
     """
+    from pathlib import PurePath  # (not loaded by a summary printed to the terminal)
+
     suffix = PurePath(output).suffix.lower()
     for name, suffixes in SUFFIXES.items():
         if suffix in suffixes:
@@ -89,13 +98,18 @@ def format_of(output: str) -> str:
                        hint="or give --format")
 
 
-@dataclass
-class MemorySummary:
+class MemorySummary(Record):
     """`cnncalc memory`'s figures (``report``) and ``text``, as the command prints them."""
 
+    _fields = ("report", "format", "text")
     report: MemoryReport
     format: str
     text: str
+
+    def __init__(self, report: MemoryReport, format: str, text: str) -> None:
+        self.report = report
+        self.format = format
+        self.text = text
 
 
 def memory_summary(network: Network, *, format: str = "table", explain: bool = False, width: int | None = None,
@@ -117,11 +131,16 @@ def memory_summary(network: Network, *, format: str = "table", explain: bool = F
     return MemorySummary(report, format, render_memory_table(report, explain, width))
 
 
-@dataclass
-class ZooEntry:
+class ZooEntry(Record):
+    _fields = ("name", "title", "summary")
     name: str
     title: str
-    summary: Summary | None = None  # with details only
+    summary: Summary | None  # with details only
+
+    def __init__(self, name: str, title: str, summary: Summary | None = None) -> None:
+        self.name = name
+        self.title = title
+        self.summary = summary
 
     def document(self) -> dict[str, Any]:
         result = self.summary
@@ -132,11 +151,14 @@ class ZooEntry:
                 "non_trainable_params": result.non_trainable, "macs": json_dim(result.macs)}
 
 
-@dataclass
-class ZooListing:
+class ZooListing(Record):
     """The built-in specs, by name, with their titles (and with ``details``, their analyses)."""
 
-    entries: list[ZooEntry] = field(default_factory=list)
+    _fields = ("entries",)
+    entries: list[ZooEntry]
+
+    def __init__(self, entries: list[ZooEntry] | None = None) -> None:
+        self.entries = [] if entries is None else entries
 
     def text(self) -> str:
         return "".join(f"{entry.name:24} {entry.title}\n" for entry in self.entries)
@@ -165,13 +187,18 @@ def zoo_listing(details: bool = False) -> ZooListing:
     return ZooListing(entries)
 
 
-@dataclass
-class Drawing:
+class Drawing(Record):
     """A network drawn: ``layout`` (boxes and edges as plain data), ``svg``, and the file written."""
 
+    _fields = ("layout", "svg", "written")
     layout: Layout
     svg: str
-    written: str | None = None
+    written: str | None
+
+    def __init__(self, layout: Layout, svg: str, written: str | None = None) -> None:
+        self.layout = layout
+        self.svg = svg
+        self.written = written
 
     def note(self) -> str:
         return f"wrote {self.written}: {len(self.layout.boxes)} boxes, {len(self.layout.edges)} edges"
@@ -197,14 +224,19 @@ def draw(network: Network, output: str | None = None, *, depth: int | None = Non
     return drawing
 
 
-@dataclass
-class ConvDrawing:
+class ConvDrawing(Record):
     """One convolution drawn: ``figure`` (the grids and which input cells each output cell reads, as
     plain data), ``svg``, and the file written."""
 
+    _fields = ("figure", "svg", "written")
     figure: ConvFigure
     svg: str
-    written: str | None = None
+    written: str | None
+
+    def __init__(self, figure: ConvFigure, svg: str, written: str | None = None) -> None:
+        self.figure = figure
+        self.svg = svg
+        self.written = written
 
     def note(self) -> str:
         return f"wrote {self.written}: {self.figure.title}"

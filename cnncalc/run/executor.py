@@ -10,7 +10,6 @@ array([[ 5.,  7.],
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import zlib
 from collections.abc import Callable
@@ -240,7 +239,7 @@ def prepare_input(network: Network, x: Any, dtype: Any = np.float64) -> tuple[Ne
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise ExecutionError("the input holds NaN or infinite values")
     if network.is_symbolic:
-        network = dataclasses.replace(network, input_shape=tuple(int(d) for d in array.shape[1:]), symbols=())
+        network = network.replace(input_shape=tuple(int(d) for d in array.shape[1:]), symbols=())
     with np.errstate(over="ignore"):
         converted = array.astype(dtype, copy=False)
     if converted is not array and not np.all(np.isfinite(converted)):

@@ -28,13 +28,13 @@ Syntax (see README, "Blocks and repeat")::
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any
-
 from ..errors import CnnCalcError, SpecError, clip, did_you_mean
-from ..maths import expr
+from ..records import Record
 from .safeload import LineDict, LineList
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 BLOCK_KEYS = ("params", "layers", "output", "description")
 INSTANCE_KEYS = ("block", "name", "inputs", "repeat", "first", "when", "trainable")
@@ -47,16 +47,22 @@ MAX_LAYERS = 100_000  # layers after expanding blocks and repeat (the largest bu
 #: again, so a repeated layer with a million inline values stops here instead of hanging
 MAX_EXPANDED_VALUES = 4_000_000
 MAX_NAME = 200  # characters of a layer, block or network name
-_PARAM = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
-_EXPR = re.compile(r"\$\{([^{}]*)\}")
+PARAM = r"^\$([A-Za-z_][A-Za-z0-9_]*)$"
+EXPRESSION = r"\$\{([^{}]*)\}"
 
 
-@dataclass
-class FlatLayer:
+class FlatLayer(Record):
+    _fields = ("raw", "default_name", "group", "template")
     raw: dict[str, Any]
     default_name: str
     group: tuple[str, ...]  # names of the block instances it sits in, outermost first
-    template: Any = None  # for a layer skipped by `when`: its text before parameters were substituted
+    template: Any  # for a layer skipped by `when`: its text before parameters were substituted
+
+    def __init__(self, raw: dict[str, Any], default_name: str, group: tuple[str, ...], template: Any = None) -> None:
+        self.raw = raw
+        self.default_name = default_name
+        self.group = group
+        self.template = template
 
 
 def check_name(value: Any, what: str = "layer name", line: int | None = None) -> str:
@@ -117,13 +123,21 @@ def _size(value: Any, budget: int, known: dict[int, tuple[int, Any]]) -> int:
     return count
 
 
-@dataclass
-class _BlockDef:
+class _BlockDef(Record):
+    _fields = ("name", "params", "layers", "output", "line")
     name: str
     params: dict[str, Any]
     layers: list[Any]
     output: str | None
     line: int | None
+
+    def __init__(self, name: str, params: dict[str, Any], layers: list[Any], output: str | None,
+                 line: int | None) -> None:
+        self.name = name
+        self.params = params
+        self.layers = layers
+        self.output = output
+        self.line = line
 
 
 def _line(raw: Any, key: str | None = None) -> int | None:
@@ -172,7 +186,13 @@ def _parse_blocks(blocks: Any, blocks_line: int | None) -> dict[str, _BlockDef]:
 def substitute(value: Any, args: dict[str, Any], line: int | None) -> Any:
     """Replace ``$name`` and ``${expression}`` in a value (recursively in lists and mappings)."""
     if isinstance(value, str):
-        whole = _PARAM.match(value)
+        if "$" not in value:
+            return value
+        import re  # (compiled patterns are cached by re; a built-in spec comes expanded: see spec.zoo)
+
+        from ..maths import expr
+
+        whole = re.match(PARAM, value)
         if whole:
             if whole.group(1) not in args:
                 raise SpecError(f"unknown parameter '${clip(whole.group(1), 100)}'", line=line,
@@ -182,10 +202,10 @@ def substitute(value: Any, args: dict[str, Any], line: int | None) -> Any:
         if "${" not in value:
             return value
         try:
-            full = _EXPR.fullmatch(value.strip())
+            full = re.fullmatch(EXPRESSION, value.strip())
             if full:
                 return _number(expr.evaluate(expr.parse(full.group(1)), args))
-            return _EXPR.sub(lambda m: str(_number(expr.evaluate(expr.parse(m.group(1)), args))), value)
+            return re.sub(EXPRESSION, lambda m: str(_number(expr.evaluate(expr.parse(m.group(1)), args))), value)
         except CnnCalcError as error:
             raise SpecError(f"in {clip(repr(value))}: {error.message}", line=line, hint=error.hint) from None
     if isinstance(value, list):

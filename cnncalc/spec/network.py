@@ -8,16 +8,19 @@
 from __future__ import annotations
 
 import keyword
-import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import os
 
 from ..errors import CnnCalcError, CnnCalcWarning, SpecError, did_you_mean
 from ..layers import LAYER_TYPES, Layer
 from ..layers.base import COMMON_FIELDS, MAX_INT, FieldValueError, Shape, a_layer
+from ..records import FrozenRecord
 from . import safeload, zoo
 from .blocks import MAX_LAYERS, MAX_NAME, FlatLayer, check_name, expand_layers, has_parameter
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "layers", "blocks")
 INPUT = "input"
@@ -33,19 +36,23 @@ TYPE_ALIASES = {
     "globalmaxpooling2d": "global_maxpool", "concatenate": "concat", "cat": "concat", "sum": "add",
     "zeropadding2d": "zero_pad", "leakyrelu": "leaky_relu", "swish": "silu",
 }
-_SYMBOL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
+_SYMBOL = r"^[A-Za-z_][A-Za-z0-9_]{0,31}$"  # (re is loaded by a symbolic spec only)
 
 
-@dataclass(frozen=True)
-class Network:
+class Network(FrozenRecord):
     """A validated network: input shape and layers in spec order, with their inputs resolved."""
 
+    _fields = ("name", "input_shape", "layers", "source", "order", "symbols")
     name: str
     input_shape: Shape
     layers: tuple[Layer, ...]
     source: str
     order: tuple[int, ...]  # indices into layers, each after all of its inputs
-    symbols: tuple[str, ...] = ()
+    symbols: tuple[str, ...]
+
+    def __init__(self, name: str, input_shape: Shape, layers: tuple[Layer, ...], source: str, order: tuple[int, ...],
+                 symbols: tuple[str, ...] = ()) -> None:
+        self._set(name=name, input_shape=input_shape, layers=layers, source=source, order=order, symbols=symbols)
 
     @property
     def is_symbolic(self) -> bool:
@@ -76,6 +83,12 @@ class Network:
         return seen
 
 
+def _symbol(text: str) -> bool:
+    import re
+
+    return re.match(_SYMBOL, text) is not None
+
+
 def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
     expected = "[H, W, C], [D], [L, C] or [D, H, W, C]: positive integers or symbol names"
     if not isinstance(value, list) or len(value) not in (1, 2, 3, 4):
@@ -85,7 +98,7 @@ def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
     for entry in value:
         if isinstance(entry, int) and not isinstance(entry, bool) and 0 < entry <= MAX_INT:
             dims.append(entry)
-        elif isinstance(entry, str) and _SYMBOL.match(entry) and not keyword.iskeyword(entry):
+        elif isinstance(entry, str) and _symbol(entry) and not keyword.iskeyword(entry):
             import sympy  # only symbolic specs pay for sympy
 
             dims.append(sympy.Symbol(entry, integer=True, positive=True))
@@ -120,7 +133,7 @@ def _build(data: Any, source: str) -> Network:
     for key in ("input", "layers"):
         if key not in data:
             raise SpecError(f"missing '{key}'", hint="expected a mapping with 'input' and 'layers'")
-    name = data.get("name", Path(source).stem)
+    name = data["name"] if "name" in data else _file_stem(source)
     if not isinstance(name, str):
         raise SpecError("bad network name", field="name", got=name, expected="a string",
                         line=lines.get("name"))
@@ -296,11 +309,20 @@ def loads_spec(text: str, source: str = "<string>") -> Network:
     return build_network(safeload.loads(text, source), source)
 
 
-ZOO_DIR = Path(__file__).parent.parent / "zoo"
+def __getattr__(name: str) -> Any:
+    if name == "ZOO_DIR":  # the built-in specs' folder, as a Path (pathlib is not loaded by `summary`)
+        return zoo.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _file_stem(source: str) -> str:
+    from pathlib import Path
+
+    return Path(source).stem
 
 
 def zoo_names() -> list[str]:
-    return sorted(path.stem for path in ZOO_DIR.glob("*.yaml"))
+    return sorted(name[:-5] for name in os.listdir(zoo.ZOO_FOLDER) if name.endswith(".yaml") and name != ".yaml")
 
 
 def resolve_spec_path(spec: str) -> Path:
@@ -308,6 +330,23 @@ def resolve_spec_path(spec: str) -> Path:
 
     Anything that exists under the given path is the user's file, whatever its kind: reading it
     (``safeload.read_limited``) refuses folders, FIFOs and devices with a clear message."""
+    from pathlib import Path
+
+    builtin = _builtin_name(spec)
+    return Path(zoo.ZOO_FOLDER, f"{builtin}.yaml") if builtin is not None else _user_path(spec)
+
+
+def _builtin_name(spec: str) -> str | None:
+    """``spec`` when it names a built-in spec and no file: found without pathlib (a plain name is a path
+    pathlib leaves as it is), as `summary resnet50` starts."""
+    if spec and "/" not in spec and spec not in (".", "..") and not os.path.lexists(spec) and spec in zoo_names():
+        return spec
+    return None
+
+
+def _user_path(spec: str) -> Path:
+    from pathlib import Path
+
     if not spec:  # Path("") is ".", the current folder
         raise SpecError("the spec name is empty", got="",
                         expected="a spec file, the name of a built-in spec (`cnncalc zoo`) or - for standard input")
@@ -318,19 +357,25 @@ def resolve_spec_path(spec: str) -> Path:
         exists = False
     if exists:
         return path
-    zoo_path = ZOO_DIR / f"{spec}.yaml"
     if "/" not in spec and spec in zoo_names():
-        return zoo_path
+        return Path(zoo.ZOO_FOLDER, f"{spec}.yaml")
     hint = did_you_mean(spec, zoo_names())
     raise SpecError("no such file or built-in spec", file=spec,
                     hint=hint or "`cnncalc zoo` lists the built-in specs")
 
 
 def load_spec(spec: str | Path) -> Network:
-    path = resolve_spec_path(str(spec))
-    source = str(path) if path.parent != ZOO_DIR else f"{path.stem} (built-in)"
+    builtin = _builtin_name(str(spec))
+    stem: str | None
+    if builtin is not None:
+        source, stem, path = f"{builtin} (built-in)", builtin, os.path.join(zoo.ZOO_FOLDER, f"{builtin}.yaml")
+    else:
+        user_path = _user_path(str(spec))
+        in_zoo = str(user_path.parent) == zoo.ZOO_FOLDER  # the built-in folder named in full
+        source, stem, path = (f"{user_path.stem} (built-in)" if in_zoo else str(user_path),
+                              user_path.stem if in_zoo else None, str(user_path))
     try:
-        data = None if path.parent != ZOO_DIR else zoo.parsed(path.stem)  # built in: parsed in advance
+        data = None if stem is None else zoo.parsed(stem)  # built in: parsed in advance
         if data is None:
             data = safeload.load_file(path, what="spec")
     except CnnCalcError as error:
@@ -374,7 +419,7 @@ def warn_layout(network: Network, option: bool = False) -> Network:
 
 #: the longest `--input` text read (a shape is a few numbers; anything longer is refused unread)
 MAX_INPUT_OPTION = 200
-_INPUT_OPTION = re.compile(r"^\s*(?:([A-Za-z_][A-Za-z0-9_]{0,63})\s*=)?\s*\[?\s*([^\[\]=]*?)\s*\]?\s*$")
+_INPUT_OPTION = r"^\s*(?:([A-Za-z_][A-Za-z0-9_]{0,63})\s*=)?\s*\[?\s*([^\[\]=]*?)\s*\]?\s*$"
 
 
 def parse_input_option(values: str | list[str] | tuple[str, ...]) -> dict[str | None, list[Any]]:
@@ -384,10 +429,12 @@ def parse_input_option(values: str | list[str] | tuple[str, ...]) -> dict[str | 
     >>> parse_input_option(["160,160,3"]), parse_input_option("input=[n, n, 3]")
     ({None: [160, 160, 3]}, {'input': ['n', 'n', 3]})
     """
+    import re
+
     given: dict[str | None, list[Any]] = {}
     for text in [values] if isinstance(values, str) else list(values):
         expected = "a shape such as 160,160,3 (H, W, C), or NAME=SHAPE for a named input"
-        match = _INPUT_OPTION.match(text) if len(text) <= MAX_INPUT_OPTION else None
+        match = re.match(_INPUT_OPTION, text) if len(text) <= MAX_INPUT_OPTION else None
         body = match.group(2) if match else ""
         parts = re.split(r"\s*,\s*" if "," in body else r"\s*[x×]\s*", body) if body else []
         if not match or not parts or not all(re.fullmatch(r"[0-9]{1,19}|[A-Za-z_][A-Za-z0-9_]{0,31}", p)
@@ -420,6 +467,4 @@ def with_input(network: Network, values: str | list[str] | tuple[str, ...] | Non
     except CnnCalcError as error:
         raise CnnCalcError("bad --input", got=",".join(map(str, shape))[:80],
                            expected=error.expected) from None
-    import dataclasses
-
-    return warn_layout(dataclasses.replace(network, input_shape=input_shape, symbols=symbols), option=True)
+    return warn_layout(network.replace(input_shape=input_shape, symbols=symbols), option=True)

@@ -14,10 +14,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 from ..errors import CnnCalcError, clip
+
+TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
