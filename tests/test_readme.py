@@ -183,3 +183,10 @@ def test_the_readme_python_example_runs():
     for number, block in enumerate(blocks):
         runner.run(doctest.DocTestParser().get_doctest(block, {}, f"README.md example {number}", "README.md", 0))
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_the_readme_is_an_overview_not_a_manual():
+    """README.md stays at most 250 lines: what cnncalc is, the two set-up commands, one example per command
+    group and links; the reference lives in docs/ (linked from it)."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").count("\n")
+    assert lines <= 250, f"README.md has {lines} lines (at most 250): move the detail to a page in docs/"
