@@ -178,8 +178,10 @@ def _find(im: _Importer, position: int, node: Any) -> _Subgraph | None:
         if k in im.done:
             continue
         n = im.graph.node[k]
-        computed = [name for name in n.input if name and not _is_const(im.values.get(name))]
-        if not computed or not all(name in inside for name in computed):
+        # a value of the subgraph is known by name (looking it up would try to fold its producers each time)
+        if not any(name in inside for name in n.input):
+            continue
+        if any(name and name not in inside and not _is_const(im.values.get(name)) for name in n.input):
             continue
         if n.domain not in ("", "ai.onnx") or n.op_type not in INSIDE:
             if seen_softmax:
