@@ -280,9 +280,24 @@ def _class_token_model() -> Any:
     return _model(nodes, [1, 4, 8], [1, 5, 8], [token, table])
 
 
+def _gather_model() -> Any:
+    """One entry of an axis (ViT's ``x[:, 0]``), twice: Gather of a scalar index, a slice and the axis dropped (a
+    reshape, then a flatten); the input is read channels first, so the first is of its last axis."""
+    first, second = (numpy_helper.from_array(np.array(k, dtype=np.int64), f"i{k}") for k in (0, 2))
+    nodes = [helper.make_node("Gather", ["x", "i0"], ["t"], name="token", axis=1),
+             helper.make_node("Gather", ["t", "i2"], ["y"], name="feature", axis=2)]
+    return _model(nodes, [1, 5, 4, 3], [1, 4], [first, second])
+
+
+def _attention_model() -> Any:
+    """nn.MultiheadAttention(8, 2, batch_first=True) as torch.onnx's legacy exporter writes it (a fixture)."""
+    return onnx.load(str(Path(__file__).parent / "data" / "onnx" / "mha_legacy17.onnx"))
+
+
 #: per family (module of cnncalc/interop/onnx/ops/), specs that reach each of its rules through cnncalc's
 #: exporter, and ONNX forms the exporter never writes with the spec each imports as
 FAMILIES: dict[str, list[Any]] = {
+    "attention": [(_attention_model, "input: [5, 8]\nlayers: [{type: attention, name: attention, heads: 2}]")],
     "activation": ["""
 input: [6, 6, 3]
 layers:
@@ -424,7 +439,15 @@ layers:
   - {type: permute, name: pe, axes: [2, 0, 1]}
   - {type: reshape, name: rs, shape: [6, -1]}
   - {type: flatten, name: fl}
-""", "input: [9]\nlayers: [{type: embedding, name: words, vocab: 20, dim: 6}]", (_split_model, """
+""", "input: [9]\nlayers: [{type: embedding, name: words, vocab: 20, dim: 6}]", (_gather_model, """
+input: [4, 3, 5]
+layers:
+  - {type: slice, name: token.slice, axis: -1, start: 0, stop: 1}
+  - {type: permute, name: back, axes: [2, 0, 1]}
+  - {type: reshape, name: token, shape: [4, 3]}
+  - {type: slice, name: feature.slice, axis: -1, start: 2, stop: 3}
+  - {type: flatten, name: feature}
+"""), (_split_model, """
 input: [3, 5, 4]
 layers:
   - {type: slice, name: a, axis: -1, start: 0, stop: 2}

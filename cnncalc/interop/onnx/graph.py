@@ -186,6 +186,8 @@ FOLDABLE: dict[str, Any] = {
     "Mul": lambda args, attrs: [args[0] * args[1]],
     "Div": lambda args, attrs: [args[0] // args[1] if args[0].dtype.kind in "iu" else args[0] / args[1]],
     "Sqrt": lambda args, attrs: [np.sqrt(args[0])],
+    # torch's legacy exporter works out nn.MultiheadAttention's head size with a Mod of constants
+    "Mod": lambda args, attrs: [np.fmod(args[0], args[1]) if attrs.get("fmod", 0) else np.mod(args[0], args[1])],
     "Transpose": lambda args, attrs: [np.transpose(args[0], attrs.get("perm"))],
     "ReduceProd": lambda args, attrs: [np.prod(args[0], keepdims=bool(attrs.get("keepdims", 1)))],
     "ConstantOfShape": lambda args, attrs: [np.full([int(d) for d in args[0]], attrs["value"].reshape(-1)[0]

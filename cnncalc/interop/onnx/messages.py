@@ -28,6 +28,7 @@ class Attribute:
     ints: list[int] = field(default_factory=list)
     strings: list[bytes] = field(default_factory=list)
     tensors: list[TensorData] = field(default_factory=list)
+    g: Graph | None = None  # a subgraph of a node of the model's graph (one level, not a subgraph's own)
 
     def value(self) -> Any:
         """As ``onnx.helper.get_attribute_value`` gives it (a tensor as :class:`TensorData`)."""

@@ -69,6 +69,11 @@ DTYPES: dict[int, tuple[str, str]] = {
 _PAYLOAD_FIELDS = {4: "float_data", 5: "int32_data", 7: "int64_data", 10: "double_data", 11: "uint64_data"}
 
 
+#: a subgraph attribute read (an If's branch, which a pattern may look into) is at most this many bytes;
+#: a larger one is skipped, as every nested subgraph is
+MAX_SUBGRAPH_BYTES = 64 * 1024
+
+
 @dataclass
 class TensorData:
     """A TensorProto: its shape, type and where its values are (decoded only by :meth:`to_numpy`)."""
@@ -174,6 +179,7 @@ class _Reader(Wire):
         self.elements = 0  # elements declared by all tensors so far
         self.unread = 0  # bytes of length-delimited fields skipped
         self.where = ""  # the node being read, for messages
+        self.nested = False  # reading a subgraph (whose own subgraphs are skipped: nothing recurses)
 
     def fail(self, message: str) -> CnnCalcError:
         return CnnCalcError(f"{self.where}{message}", file=self.source)
@@ -345,7 +351,16 @@ class _Reader(Wire):
                 else:
                     a.tensors.append(self.tensor(*self.span(value), "constant"))
                 held = self.held(held, 1)
-            else:  # subgraphs, sparse tensors, type protos, the doc string
+            elif number == 6 and kind == 2 and not self.nested and value[1] - value[0] <= MAX_SUBGRAPH_BYTES:
+                # a small subgraph (an If's branch) is read, one level deep; its bytes still count as what
+                # onnx.checker's parse is given (:data:`..importer.MAX_UNREAD_BYTES`)
+                where, unread, self.nested = self.where, self.unread, True
+                try:
+                    a.g = self.graph(*self.span(value))
+                finally:
+                    self.where, self.nested = where, False
+                self.unread = unread + value[1] - value[0]
+            else:  # nested subgraphs, sparse tensors, type protos, the doc string
                 self.skip(kind, value)
         return a
 

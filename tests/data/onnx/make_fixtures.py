@@ -101,6 +101,49 @@ def layernorm_without_affine() -> nn.Module:
     return nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8, elementwise_affine=False))
 
 
+def randomised(model: nn.Module) -> nn.Module:
+    """Every parameter random: torch starts some at zero (nn.MultiheadAttention's biases, ViT's head), which
+    torch's dynamo exporter then leaves out, and which would not show which values were read."""
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.5)
+    return model
+
+
+class SelfAttention(nn.Module):
+    """``nn.MultiheadAttention(8, 2)`` as self-attention on batch-first tokens: ``batch_first=True``, or
+    ``batch_first=False`` between two transposes (``seq_first``); ``on_input``: batch_first=False on the
+    model's own [T, N, d] input; ``mask``: a constant float ``attn_mask``."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=form in ("batch_first", "mask"))
+        self.mask = torch.triu(torch.full((5, 5), -1.0), 1) if form == "mask" else None
+        randomised(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.form == "seq_first":
+            x = x.transpose(0, 1)
+        y = self.attention(x, x, x, need_weights=False, attn_mask=self.mask)[0]
+        return y.transpose(0, 1) if self.form == "seq_first" else y
+
+
+def tiny_vit() -> nn.Module:
+    """torchvision's VisionTransformer (vit_b_16's class) at 8×8 pixels, patches of 4, one encoder block."""
+    from torchvision.models import VisionTransformer
+
+    return randomised(VisionTransformer(image_size=8, patch_size=4, num_layers=1, num_heads=2, hidden_dim=8,
+                                        mlp_dim=12, num_classes=3))
+
+
+def swin_attention() -> nn.Module:
+    """One shifted-window attention of torchvision's Swin (swin_t's class), windows of 2, shifted by 1."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    return randomised(ShiftedWindowAttention(8, [2, 2], [1, 1], 2))
+
+
 #: name → (module, input shape, exporter, opset, expected: "exact" or the refusal's words)
 FIXTURES = {
     "mean_dynamo": (lambda: Pooled("mean"), (1, 3, 6, 6), "dynamo", 18, "exact"),
@@ -126,6 +169,19 @@ FIXTURES = {
     "gelu_legacy": (gelu_mlp, (1, 5, 4), "legacy", 17, "exact"),
     "layernorm_no_affine_dynamo": (layernorm_without_affine, (1, 4), "dynamo", 18, "exact"),
     "layernorm_no_affine_legacy": (layernorm_without_affine, (1, 4), "legacy", 17, "exact"),
+    "mha_dynamo17": (lambda: SelfAttention("batch_first"), (1, 5, 8), "dynamo", 17, "exact"),
+    "mha_dynamo20": (lambda: SelfAttention("batch_first"), (1, 5, 8), "dynamo", 20, "exact"),
+    "mha_legacy17": (lambda: SelfAttention("batch_first"), (1, 5, 8), "legacy", 17, "exact"),
+    "mha_legacy20": (lambda: SelfAttention("batch_first"), (1, 5, 8), "legacy", 20, "exact"),
+    "mha_seq_first_dynamo20": (lambda: SelfAttention("seq_first"), (1, 5, 8), "dynamo", 20, "exact"),
+    "mha_seq_first_legacy17": (lambda: SelfAttention("seq_first"), (1, 5, 8), "legacy", 17, "exact"),
+    "mha_on_input_legacy17": (lambda: SelfAttention("on_input"), (5, 1, 8), "legacy", 17,
+                              ["batch_first=False", "first (batch) axis"]),
+    "mha_mask_dynamo20": (lambda: SelfAttention("mask"), (1, 5, 8), "dynamo", 20, ["mask", "no spec v2 layer"]),
+    "vit_dynamo20": (tiny_vit, (1, 3, 8, 8), "dynamo", 20, "exact"),
+    "vit_legacy17": (tiny_vit, (1, 3, 8, 8), "legacy", 17, "exact"),
+    "swin_attention_dynamo18": (swin_attention, (1, 4, 4, 8), "dynamo", 18, ["Swin", "no spec v2 layer"]),
+    "swin_attention_legacy17": (swin_attention, (1, 4, 4, 8), "legacy", 17, ["Swin", "no spec v2 layer"]),
 }
 
 

@@ -4,6 +4,20 @@ and weights it maps to through the importer ``im``."""
 
 from __future__ import annotations
 
-from . import activation, conv, dense, dynamo, elementwise, functions, legacy, norm, pool, reduce, resize, shape
+from . import (
+    activation,
+    attention,
+    conv,
+    dense,
+    dynamo,
+    elementwise,
+    functions,
+    legacy,
+    norm,
+    pool,
+    reduce,
+    resize,
+    shape,
+)
 
-FAMILIES = (activation, conv, dense, dynamo, elementwise, functions, legacy, norm, pool, reduce, resize, shape)
+FAMILIES = (activation, attention, conv, dense, dynamo, elementwise, functions, legacy, norm, pool, reduce, resize, shape)

@@ -67,7 +67,7 @@ def _scalar_operand(im: _Importer, node: Any, output: str) -> float | None:
 def _lrn_pattern(im: _Importer, position: int, node: Any) -> bool:
     """torch.onnx's dynamo exporter's LocalResponseNorm (size n): x·x → Reshape [N, 1, C, H, W] → Pad the
     channel axis by ⌊n/2⌋ before and ⌊(n−1)/2⌋ after → AveragePool [n, 1, 1] → Squeeze axis 1 → Mul α →
-    Add k → Pow β → Div x by it. (The legacy exporter writes an ``If`` in it, which is refused by name.)"""
+    Add k → Pow β → Div x by it. The legacy exporter squeezes with an ``If`` (:func:`_legacy_squeeze`)."""
     x = node.input[0]
     t = im.values.get(x)
     if len(node.input) != 2 or node.input[1] != x or not isinstance(t, Tensor) or im.rank(t) < 2 \
@@ -108,11 +108,18 @@ def _lrn_pattern(im: _Importer, position: int, node: Any) -> bool:
         return False
     chain.append(pool[0])
     squeeze = _next(im, pool[1].output[0], "Squeeze")
-    if squeeze is None or len(squeeze[1].input) < 2 or not _is_const(im.values.get(squeeze[1].input[1])) \
-            or [int(v) for v in im.numbers(squeeze[1].input[1], "axes")] not in ([1], [-rank - 2]):
-        return False
-    chain.append(squeeze[0])
-    out = squeeze[1].output[0]
+    if squeeze is not None:
+        if len(squeeze[1].input) < 2 or not _is_const(im.values.get(squeeze[1].input[1])) \
+                or [int(v) for v in im.numbers(squeeze[1].input[1], "axes")] not in ([1], [-rank - 2]):
+            return False
+        chain.append(squeeze[0])
+        out = squeeze[1].output[0]
+    else:
+        legacy = _legacy_squeeze(im, pool[1].output[0], [max(0, im.batch), *dims])
+        if legacy is None:
+            return False
+        chain.extend(legacy[0])
+        out = legacy[1]
     values: dict[str, float] = {}
     for op, key in (("Mul", "alpha"), ("Add", "k"), ("Pow", "beta")):
         found = _next(im, out, op)
@@ -132,6 +139,50 @@ def _lrn_pattern(im: _Importer, position: int, node: Any) -> bool:
                     beta=f32(values["beta"]), k=f32(values["k"]))
     im.finish(div[1], layer, t.perm)
     return True
+
+
+def _legacy_squeeze(im: _Importer, pooled: str, shape: list[Any]) -> tuple[list[int], str] | None:
+    """torch.onnx's legacy LRN drops the pooled axis 1 at run time: ``If(Shape(p)[1] == 1)`` whose then-branch
+    is ``Squeeze(p, [1])`` and else-branch ``Identity(p)``, then a Reshape to the input's shape (``shape``),
+    which makes either branch the same. The nodes (Shape, Gather, Equal, If, Reshape) and the output, or None."""
+    found = _next(im, pooled, "Shape")  # the If reads the pooled value inside its branches, not as an input
+    gather = found and _next(im, found[1].output[0], "Gather")
+    equal = gather and _next(im, gather[1].output[0], "Equal")
+    decision = equal and _next(im, equal[1].output[0], "If")
+    if not found or not gather or not equal or not decision:
+        return None
+    shape_node, branch = found[1], decision[1]
+    if list(branch.input) != [equal[1].output[0]] or len(branch.output) != 1 \
+            or shape_node.attribute or any(a.name not in ("axis",) for a in gather[1].attribute) \
+            or int(im.attrs(gather[1]).get("axis", 0)) != 0 or gather[1].input[0] != shape_node.output[0]:
+        return None
+    if [int(v) for v in im.numbers(gather[1].input[1], "indices", 1)] != [1] \
+            or _scalar_operand(im, equal[1], gather[1].output[0]) != 1.0:
+        return None
+    branches = {a.name: a.g for a in branch.attribute if a.g is not None}
+    if set(branches) != {"then_branch", "else_branch"} or len(branch.attribute) != 2:
+        return None
+    then, other = branches["then_branch"], branches["else_branch"]
+    ops = [n for n in then.node if n.op_type != "Constant"]
+    constants = {n.output[0]: n for n in then.node if n.op_type == "Constant"}
+    if len(ops) != 1 or ops[0].op_type != "Squeeze" or list(ops[0].input)[:1] != [pooled] \
+            or [o.name for o in then.output] != list(ops[0].output) or then.initializer:
+        return None
+    axes = ops[0].input[1] if len(ops[0].input) > 1 else ""
+    made = constants.get(axes)
+    value = made.attribute[0].t if made is not None and len(made.attribute) == 1 else None
+    if value is None or [int(v) for v in value.to_numpy().reshape(-1)] != [1]:
+        return None
+    if len(other.node) != 1 or other.node[0].op_type != "Identity" or list(other.node[0].input) != [pooled] \
+            or [o.name for o in other.output] != list(other.node[0].output) or other.initializer:
+        return None
+    back = _next(im, branch.output[0], "Reshape")
+    if back is None or not _is_const(im.values.get(back[1].input[1])):
+        return None
+    target = [int(v) for v in im.numbers(back[1].input[1], "shape")]
+    if target[1:] != shape[1:] or target[0] not in (0, im.batch, BATCH):
+        return None
+    return [found[0], gather[0], equal[0], decision[0], back[0]], back[1].output[0]
 
 
 @handles("LayerNormalization", makes=("layernorm",))

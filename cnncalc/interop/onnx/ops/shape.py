@@ -192,7 +192,7 @@ def _class_token(im: _Importer, node: Any, attrs: dict[str, Any], token_name: st
     axis = _axis(im, attrs, "axis", 1, rank + 1)
     d = im.onnx_shape(t)[-1] if rank == 2 else None
     batch = {1, im.batch} if im.batch > 0 else {1}
-    if rank != 2 or axis != 1 or t.perm != (0, 1) or token.ndim != 3 or int(token.shape[0]) not in batch \
+    if rank != 2 or axis != 1 or token.ndim != 3 or int(token.shape[0]) not in batch \
             or int(token.shape[1]) != 1 or int(token.shape[2]) != d:
         raise im.fail(f"Concat of a constant of shape {list(token.shape)} before computed tokens is supported as a "
                       "class token", expected=f"a [1, 1, {d if d is not None else 'd'}] constant before [N, T, d] "
@@ -200,7 +200,8 @@ def _class_token(im: _Importer, node: Any, attrs: dict[str, Any], token_name: st
     if token.shape[0] > 1 and getattr(token, "readable", True) and \
             not np.all(im.value(token_name) == im.value(token_name)[:1]):
         raise im.fail("the class token differs between batch entries", hint="one token shared by every sample")
-    layer = im.emit("class_token", im.node_name(node), [t.layer])
+    # tokens held [d, T] (ViT's patches: a conv's channels, flattened, then transposed) are permuted first
+    layer = im.emit("class_token", im.node_name(node), [im.as_perm(t, (0, 1))])
     im.keep(f"{layer}.weight", lambda: im.loaded(token)[0, 0].copy())
     im.finish(node, layer, (0, 1))
 
@@ -353,10 +354,14 @@ def _conv_takes_pads(im: _Importer, node: Any, t: Tensor) -> bool:
     return groups == 1 or not (groups == channels and filters % channels == 0)
 
 
-@handles("Gather", makes=("embedding",))
+@handles("Gather", makes=("embedding", "slice", "reshape", "flatten"))
 def _gather(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> None:
-    """Rows of a constant table picked by computed ids: an embedding."""
+    """Rows of a constant table picked by computed ids: an embedding; or one constant index of a computed
+    tensor along a sample axis (ViT's class token, ``x[:, 0]``): a slice, then the axis dropped."""
     table = im.values.get(node.input[0])
+    if isinstance(table, Tensor) and _is_const(im.values.get(node.input[1])) and im.values.get(node.input[1]).size == 1:
+        _gather_one(im, node, table, attrs)
+        return
     if not _is_const(table) or table.ndim != 2 or int(attrs.get("axis", 0)) != 0:
         raise im.fail("Gather is supported as an embedding: a constant [vocab, dim] table, axis 0, computed ids")
     x = im.same_input(node.input[1])
@@ -364,3 +369,26 @@ def _gather(im: _Importer, position: int, node: Any, attrs: dict[str, Any]) -> N
     layer = im.emit("embedding", im.node_name(node), [x], vocab=int(table.shape[0]), dim=int(table.shape[1]))
     im.keep(f"{layer}.weight", lambda: table)
     im.finish(node, layer, _identity(len(im.shapes[layer])))
+
+
+def _gather_one(im: _Importer, node: Any, t: Tensor, attrs: dict[str, Any]) -> None:
+    """``Gather(x, i, axis)`` of a constant index: a slice [i, i + 1) of that axis, which a scalar index drops (a
+    reshape, or a flatten where one axis is left)."""
+    rank = im.rank(t)
+    axis = _axis(im, attrs, "axis", 0, rank + 1)
+    if axis == 0:
+        raise im.fail("Gather along the batch axis is not supported")
+    size = im.onnx_shape(t)[axis - 1]
+    index = int(im.numbers(node.input[1], "indices", 1)[0])
+    if not isinstance(size, int) or not -size <= index < size:
+        raise im.fail(f"index {index} is not in the axis of size {size}")
+    index %= size
+    base = im.node_name(node)
+    picked = _slice_layer(im, base if im.value(node.input[1]).ndim else f"{base}.slice", t, axis, index, index + 1, 1)
+    if im.value(node.input[1]).ndim:  # a [1] index keeps the axis
+        im.values[node.output[0]] = Tensor(picked, t.perm)
+        return
+    held = im.as_perm(Tensor(picked, t.perm), _identity(rank))
+    dims = [d for j, d in enumerate(im.onnx_shape(Tensor(held, _identity(rank)))) if j != axis - 1]
+    layer = im.emit("flatten", base, [held]) if len(dims) == 1 else im.emit("reshape", base, [held], shape=dims)
+    im.finish(node, layer, _identity(len(dims)))
