@@ -622,3 +622,41 @@ def test_fuzz_random_keras_configs(tmp_path_factory, model: dict[str, Any], as_a
         return
     assert summary.records and summary.records[-1].name == spec["layers"][-1]["name"]
     assert summary.params == sum(record.params for record in summary.records)
+
+
+def test_a_summary_of_a_large_archive_reads_its_config_only(tmp_path: Path, monkeypatch) -> None:
+    """The archive is mapped, not read: a model's weights (here 64 MB stored) never enter memory for a
+    summary, and an archive past the old 1 GiB cap is not refused for its size (the cap is lowered here to
+    check both sides of it without writing gigabytes)."""
+    import tracemalloc
+
+    path = tmp_path / "big.keras"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("config.json", json.dumps(DENSE))
+        archive.writestr("model.weights.h5", b"\0" * (64 << 20))
+    tracemalloc.start()
+    try:
+        spec, weights = import_keras(str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [layer["type"] for layer in spec["layers"]] == ["dense"] and weights == {}
+    assert peak < 8 << 20, f"{peak:,} bytes allocated to read the config"
+    size = path.stat().st_size
+    monkeypatch.setattr(keras_import, "MAX_ARCHIVE_BYTES", size)
+    import_keras(str(path))
+    monkeypatch.setattr(keras_import, "MAX_ARCHIVE_BYTES", size - 1)
+    assert f"Keras model too large ({size:,} bytes, at most {size - 1:,})" in _error(path)
+
+
+def test_an_empty_file_and_a_gzip_too_large_are_refused(tmp_path: Path, monkeypatch) -> None:
+    empty = tmp_path / "empty.keras"
+    empty.write_bytes(b"")
+    assert "the Keras JSON cannot be parsed" in _error(empty)
+    import gzip
+
+    packed = tmp_path / "model.json.gz"
+    packed.write_bytes(gzip.compress(json.dumps(DENSE).encode()))
+    assert [layer["type"] for layer in import_keras(str(packed))[0]["layers"]] == ["dense"]
+    monkeypatch.setattr(keras_import, "MAX_JSON_FILE_BYTES", packed.stat().st_size - 1)
+    assert "gzipped Keras JSON too large" in _error(packed)

@@ -34,6 +34,8 @@ import gzip
 import io
 import json
 import math
+import mmap
+import os
 import struct
 import zipfile
 import zlib
@@ -43,15 +45,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import CnnCalcError, SpecError
-from ..spec.safeload import read_limited
+from ..spec.safeload import open_regular
 
 __all__ = ["APPLICATION_CLASSES", "KERAS_CLASSES", "KERAS_OPERATIONS", "UNSUPPORTED", "import_keras",
            "import_keras_text"]
 
 #: bytes of a Keras JSON file, and of a config once decompressed (ResNet-152's JSON is about 1 MB)
 MAX_JSON_BYTES = 64 * 1024**2
-#: bytes of a ``.keras`` archive read from disk (VGG19 with its weights is about 550 MB)
-MAX_ARCHIVE_BYTES = 1024**3
+#: bytes of a ``.keras`` archive (ConvNeXtXLarge with its weights is about 1.4 GB). The archive is mapped, not
+#: read: only the members asked for are decompressed, each under its own cap (config.json: MAX_JSON_BYTES,
+#: model.weights.h5: MAX_H5_BYTES), so memory stays bounded by those whatever the file's size
+MAX_ARCHIVE_BYTES = 8 * 1024**3
+#: bytes of a gzipped Keras JSON file (its text, once decompressed, is capped by MAX_JSON_BYTES)
+MAX_JSON_FILE_BYTES = 1024**3
 #: members of a ``.keras`` archive (a real one has three), as its end-of-central-directory record declares
 MAX_ARCHIVE_MEMBERS = 1000
 #: bytes of a ``.keras`` archive's central directory: zipfile parses all of it, whatever the member count says
@@ -91,22 +97,75 @@ def import_keras(path: str, weights: bool = False) -> tuple[dict[str, Any], dict
     The weights are empty unless ``weights`` is true and ``path`` is a ``.keras`` archive: then its
     ``model.weights.h5`` is read (with h5py) into cnncalc's ``<layer>.<part>`` layout.
     """
-    data = read_limited(path, MAX_ARCHIVE_BYTES, "Keras model")
     try:
-        if data[:4] == b"PK\x03\x04":
-            text = _archive_config(data)
-            if weights:
+        with _mapped(path) as data:
+            if data[:4] == b"PK\x03\x04":
+                text = _archive_config(data)
+                if not weights:
+                    return import_keras_text(text, str(path))
                 spec, importer = _import_text(text, str(path))
                 return spec, _archive_weights(data, importer)
-        else:
-            if len(data) > MAX_JSON_BYTES and data[:2] != b"\x1f\x8b":
+            gzipped = data[:2] == b"\x1f\x8b"
+            if len(data) > MAX_JSON_BYTES and not gzipped:
                 raise KerasImportError(f"Keras JSON too large ({len(data):,} bytes, at most {MAX_JSON_BYTES:,})")
-            if data[:2] == b"\x1f\x8b":
-                data = _gunzip(data)
-            text = _decode(data)
+            if len(data) > MAX_JSON_FILE_BYTES:
+                raise KerasImportError(f"gzipped Keras JSON too large ({len(data):,} bytes, at most "
+                                       f"{MAX_JSON_FILE_BYTES:,})")
+            text = _decode(_gunzip(bytes(data)) if gzipped else bytes(data))
         return import_keras_text(text, str(path))
     except CnnCalcError as error:
         raise error.with_context(file=str(path)) from None
+
+
+class _mapped:  # used as a function: `with _mapped(path) as data:`
+    """The file, mapped read-only (a ``bytes``-like object that zipfile can seek in), after the checks
+    :func:`open_regular` makes (a regular file, at most MAX_ARCHIVE_BYTES); an empty file gives ``b""``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.map: mmap.mmap | None = None
+
+    def __enter__(self) -> Any:
+        fd, size = open_regular(self.path, MAX_ARCHIVE_BYTES, "Keras model")
+        try:
+            if size == 0:
+                return b""
+            self.map = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            return self.map
+        except (OSError, ValueError) as error:
+            raise KerasImportError(f"cannot read the Keras model: {error}") from None
+        finally:
+            os.close(fd)  # the map keeps its own reference to the file
+
+    def __exit__(self, *exc: object) -> None:
+        if self.map is not None:
+            self.map.close()
+
+
+class _MapFile:
+    """A mapped file as the file object zipfile reads (``mmap`` has ``read``, ``seek`` and ``tell``, and
+    ``seekable`` only from Python 3.13 on); each one keeps its own position."""
+
+    def __init__(self, data: mmap.mmap) -> None:
+        self.data = data
+        self.position = 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.position, len(self.data))[whence]
+        self.position = max(base + offset, 0)
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size is None or size < 0 else min(self.position + size, len(self.data))
+        chunk = self.data[self.position:end]
+        self.position = max(end, self.position)
+        return chunk
 
 
 def _decode(data: bytes) -> str:
@@ -134,7 +193,7 @@ def _archive_member(data: bytes, name: str, cap: int) -> bytes:
     lie: the read stops past the cap whatever the header says)."""
     _check_directory(data)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(_MapFile(data) if isinstance(data, mmap.mmap) else io.BytesIO(data))
         members = archive.infolist()
         if len(members) > MAX_ARCHIVE_MEMBERS:
             raise KerasImportError(f"the .keras archive has too many members ({len(members):,}, "
