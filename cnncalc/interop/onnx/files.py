@@ -11,7 +11,7 @@ from . import proto  # its caps are read when used (tests lower them)
 from .proto import element_count
 from .wire import ProtoError, _varints, _Wire, unreadable, varint_bounds, varint_bytes
 
-MAX_ONNX_BYTES = 1024**3  # VGG-16 in float32 is 553 MB
+MAX_ONNX_BYTES = 2 * 1024**3  # protobuf's own limit on one message (VGG-16 in float32 is 553 MB, ViT-L/16 1.2 GB)
 #: without weights (a summary), initializers up to this many elements are still read: shapes, pads, scales
 SMALL_TENSOR = 4096
 #: tensor payload fields (float_data, int32_data, string_data, int64_data, raw_data, double_data, uint64_data)
