@@ -16,10 +16,10 @@ close an element. The XML is written as text, element by element, exactly as Ele
 from __future__ import annotations
 
 import base64
-import math
 import functools
+import math
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import Any
 
 from .common import (
     Blank,
@@ -114,11 +114,14 @@ def question(variant: QuizVariant, drawn: list[tuple[str, str]]) -> str:
             + "\n  <penalty>0</penalty>\n  <hidden>0</hidden>\n </question>")
 
 
-def moodle_xml(variants: list[QuizVariant]) -> bytes:
-    """The question bank: one category, one Cloze question per variant."""
-    if not variants:
+def moodle_xml(variants: Iterable[QuizVariant]) -> bytes:
+    """The question bank: one category, one Cloze question per variant (each variant read once, in turn)."""
+    out = ["<?xml version='1.0' encoding='utf-8'?>\n<quiz>"]
+    for variant in variants:
+        if len(out) == 1:
+            out.append(category(category_name(variant.variant)))
+        out.append(question(variant, figures(variant.variant)))
+    if len(out) == 1:
         return b"<?xml version='1.0' encoding='utf-8'?>\n<quiz />\n"
-    out = ["<?xml version='1.0' encoding='utf-8'?>\n<quiz>", category(category_name(variants[0].variant))]
-    out += [question(variant, figures(variant.variant)) for variant in variants]
     out.append("\n</quiz>\n")
     return "".join(out).encode("utf-8")
