@@ -165,3 +165,24 @@ def test_attempts_option_is_checked_in_one_line(tmp_path):
         grade(str(problem), [], from_lms=str(DATA / "canvas-student-analysis.csv"), attempts="worst")
     with pytest.raises(CnnCalcError, match="--attempts goes with --from"):
         grade(str(problem), [str(tmp_path)], attempts="best")
+
+
+def test_the_screenshots_make_py_draws_are_committed_and_shown():
+    """docs/images/make.py's browser screenshots (a practice sheet, a Moodle question) are committed PNGs of
+    a readable size and shown by README.md or docs/exercises.md; PNG bytes depend on the fonts, so they are
+    checked by their header and size, not compared."""
+    import importlib.util
+    import struct
+
+    spec = importlib.util.spec_from_file_location("make_images", ROOT / "docs" / "images" / "make.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    assert set(make.SCREENSHOTS) == {"practice-sheet.png", "moodle-question.png"}
+    pages = (ROOT / "README.md").read_text(encoding="utf-8") + (ROOT / "docs" / "exercises.md").read_text(
+        encoding="utf-8")
+    for name in make.SCREENSHOTS:
+        data = (ROOT / "docs" / "images" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+        width, height = struct.unpack(">II", data[16:24])
+        assert width == 1000 and 400 <= height <= 1400 and len(data) > 20_000, (name, width, height)
+        assert f"images/{name}" in pages, f"neither README.md nor docs/exercises.md shows {name}"
