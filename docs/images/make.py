@@ -131,10 +131,11 @@ def screenshots() -> None:
             slipped = questions[0].slips()[0]
             texts = {questions[0].id: answer_text(questions[0].kind, slipped.value),
                      questions[1].id: answer_text(questions[1].kind, questions[1].key)}
-            page.run("(function (texts) { document.querySelectorAll('.answer[data-qid]').forEach(function (b) {"
-                     " b.querySelector('input, textarea').value = texts[b.dataset.qid] || ''; });"
-                     " document.getElementById('check-all').click();"
-                     " document.querySelector('#q1 details.solution').open = true; })(%s)" % json.dumps(texts))
+            fill = ("(function (texts) { document.querySelectorAll('.answer[data-qid]').forEach(function (b) {"
+                    " b.querySelector('input, textarea').value = texts[b.dataset.qid] || ''; });"
+                    " document.getElementById('check-all').click();"
+                    " document.querySelector('#q1 details.solution').open = true; })")
+            page.run(f"{fill}({json.dumps(texts)})")
             height = page.run("Math.ceil(document.querySelector('#q2').getBoundingClientRect().bottom) + 16")
             shoot(page, "practice-sheet.png", min(int(height), 1400))
             page.close()
