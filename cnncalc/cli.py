@@ -454,6 +454,9 @@ def grade(
     from_lms: Annotated[str | None, typer.Option("--from", help="An exported quiz's responses: Moodle's Responses "
                                                  "report or Canvas's Student Analysis (CSV); each attempt is graded "
                                                  "against its variant.")] = None,
+    attempts: Annotated[str | None, typer.Option("--attempts", help="With --from, several attempts of one "
+                                                 "student: grade the last finished one (default), the best or "
+                                                 "the first; unfinished attempts are left out, named.")] = None,
 ) -> None:
     """Grade student answer files against the problem's computed key.
 
@@ -478,6 +481,8 @@ def grade(
         raise CnnCalcError("give answer files, or --from RESPONSES.csv (not both)")
     if from_lms is not None:
         options["from_lms"] = from_lms
+    if attempts is not None:
+        options["attempts"] = attempts
     folder = course if course is not None else _course_here()
     if allow_unlisted and folder is None:
         raise CnnCalcError("--allow-unlisted goes with a course (--course DIR): without one there is no roster")

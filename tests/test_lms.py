@@ -465,3 +465,53 @@ def test_moodle_responses_of_secret_variants_need_the_secret(tmp_path, monkeypat
     path.write_text(header + '\nL,A,a@x,s1,Finished,x,y,1 min,0,"[cnncalc 0123456789 lms-0001]","part 1: 4"\n')
     with pytest.raises(CnnCalcError, match="drawn from the course secret"):
         grade(str(WORKSHEET), [], from_lms=str(path))
+
+
+def _moodle_by_elementtree(variants) -> bytes:
+    """The bank as ElementTree writes it (the writer before it was text joins): the same bytes are asked of
+    moodle_xml, so its own escaping and indentation stay ElementTree's."""
+    import base64
+
+    from cnncalc.exercises.lms.common import body_html, category_name, figures, solution_html, xml_text
+    from cnncalc.exercises.lms.moodle import cloze, weights
+
+    def text(parent, tag, value, **attributes):
+        element = ET.SubElement(parent, tag, attributes)
+        ET.SubElement(element, "text").text = xml_text(value)
+        return element
+
+    quiz = ET.Element("quiz")
+    name = category_name(variants[0].variant)
+    category = ET.SubElement(quiz, "question", {"type": "category"})
+    text(category, "category", "$course$/top/cnncalc/" + name.replace("/", "//"))
+    text(category, "info", f"Variants of {name} written by cnncalc: draw one at random per student.", format="html")
+    for variant in variants:
+        drawn = figures(variant.variant)
+        weight = weights(variant.blanks)
+        element = ET.SubElement(quiz, "question", {"type": "cloze"})
+        text(element, "name", variant.name)
+        body = body_html(variant, lambda b, weight=weight: cloze(b, weight[b.label]), lambda n: f"@@PLUGINFILE@@/{n}",
+                         [n for n, _ in drawn])
+        questiontext = text(element, "questiontext", body, format="html")
+        for file_name, svg in drawn:
+            ET.SubElement(questiontext, "file", {"name": file_name, "path": "/", "encoding": "base64"}).text = \
+                base64.b64encode(svg.encode("utf-8")).decode("ascii")
+        text(element, "generalfeedback", solution_html(variant), format="html")
+        ET.SubElement(element, "penalty").text = "0"
+        ET.SubElement(element, "hidden").text = "0"
+    ET.indent(quiz, space=" ")
+    return ET.tostring(quiz, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def test_moodle_bank_is_the_bytes_elementtree_writes(tmp_path):
+    from cnncalc.exercises.lms.common import quiz_variant
+    from cnncalc.exercises.lms.export import draw_variants
+    from cnncalc.exercises.lms.moodle import moodle_xml
+
+    for problem in (WORKSHEET, _hostile(tmp_path)):
+        raw = safeload.load_file(str(problem))
+        if problem != WORKSHEET:  # line ends and a tab, which ElementTree writes as they are in text
+            raw["title"] += " \r\n\tend\r"
+        variants = [quiz_variant(v) for v in draw_variants(raw, str(problem), 3, seed=5)]
+        assert moodle_xml(variants) == _moodle_by_elementtree(variants)
+    assert moodle_xml([]) == b"<?xml version='1.0' encoding='utf-8'?>\n<quiz />\n"

@@ -503,7 +503,9 @@ def grade_one(q: Question, expected: Expected, answers: dict[str, Any]) -> Quest
     return QuestionResult(q.id, score * q.points, q.points, status, expected.value, got, feedback, solution)
 
 
-def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str]:
+def _compare(q: Question, expected: Expected, got: Any, score_only: bool = False) -> tuple[float, str, str]:
+    """(score, status, feedback); ``score_only``: the feedback of a wrong answer left out (marking asks
+    whether each slip's answer matches the key, for every candidate of every question)."""
     kind, value = q.kind, expected.value
     if kind in ("shape", "pair"):
         integers = _integers(got, value, kind)
@@ -519,6 +521,8 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         number = _number(got, whole=True)
         if number == value:
             return 1.0, "correct", "correct"
+        if score_only:
+            return 0.0, "incorrect", ""
         text, want = shown(number, value)
         if not number.is_integer():
             return 0.0, "incorrect", f"{text} is not a whole number; expected {want}"
@@ -527,6 +531,8 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         number = _number(got)
         if close(number, float(value), q):
             return 1.0, "correct", "correct"
+        if score_only:
+            return 0.0, "incorrect", ""
         text, want = shown(number, value)
         return 0.0, "incorrect", f"expected {want}, got {text}{_why_not_close(number, float(value), q)}"
     if kind == "matrix":
@@ -541,6 +547,8 @@ def _compare(q: Question, expected: Expected, got: Any) -> tuple[float, str, str
         right = int(good.sum())
         if right == good.size:
             return 1.0, "correct", "correct"
+        if score_only:
+            return right / good.size, "partial" if right else "incorrect", ""
         wrong = [(int(i), int(j)) for i, j in zip(*np.nonzero(~good))]
         lines = [f"{right} of {good.size} cells correct; wrong:"]
         for i, j in wrong[:12]:
@@ -620,7 +628,7 @@ def matches(q: Question, expected: Expected, got: Any) -> bool:
     """Whether ``got`` earns full marks against ``expected`` as the key's own comparison judges it (the
     same reading, the same tolerance)."""
     try:
-        return _compare(q, expected, got)[0] >= 1.0
+        return _compare(q, expected, got, score_only=True)[0] >= 1.0
     except (Invalid, ArithmeticError, ValueError, TypeError, RecursionError):
         return False
 

@@ -612,9 +612,10 @@ def _solved(solver: Any, unknown: str, values: dict[str, str], same: bool) -> An
     return copy.deepcopy(_SOLVED[memo])
 
 
-def compute_key(problem: Problem) -> AnswerKey:
+def compute_key(problem: Problem, builder: KeyBuilder | None = None) -> AnswerKey:
     """Every question's expected answer; the questions share one symbolic time budget (the command's, when
-    a command has opened one: see :class:`cnncalc.maths.budget.shared_budget`)."""
-    builder = KeyBuilder(problem)
+    a command has opened one: see :class:`cnncalc.maths.budget.shared_budget`). ``builder``: one of this
+    problem that has already built or run some networks (a variant's constraints), reused."""
+    builder = builder or KeyBuilder(problem)
     with shared_budget():
         return AnswerKey({q.id: builder.expected(q) for q in problem.questions}, builder)

@@ -644,6 +644,9 @@ def _leaves(value: Any) -> Iterator[Any]:
             yield item
 
 
+_PLAIN = (int, float, bool)  # exact types: a subclass (or numpy scalar) takes the general path
+
+
 def resolve_refs(value: Any, data: dict[str, Any]) -> Any:
     """``$name`` → the data value (arrays as nested lists, as a spec wants them); lines are kept."""
     if isinstance(value, str):
@@ -656,7 +659,10 @@ def resolve_refs(value: Any, data: dict[str, Any]) -> Any:
             return item.tolist() if isinstance(item, np.ndarray) else item
         return value
     if isinstance(value, list):
-        items = safeload.LineList(resolve_refs(v, data) for v in value)
+        if all(type(v) in _PLAIN for v in value):  # a row of numbers (weights): nothing to put in
+            items = safeload.LineList(value)
+        else:
+            items = safeload.LineList(resolve_refs(v, data) for v in value)
         items.line = getattr(value, "line", None)
         return items
     if isinstance(value, dict):

@@ -122,7 +122,7 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
           lms_id_column: str | None = None, assignment: str | None = None, feedback_dir: str | None = None,
           overrides: str | None = None, secret_file: str | None = None, variants: bool = False,
           stats: bool = False, latest: bool = False, report: Callable[[GradeRun], None] | None = None,
-          from_lms: str | None = None) -> GradeRun:
+          from_lms: str | None = None, attempts: str | None = None) -> GradeRun:
     """Grade answer files (files, folders or globs) against the problem's computed key, as `cnncalc grade`.
 
     Two files of one student are both invalid (named, with exit 1), unless ``latest`` takes the one
@@ -147,7 +147,9 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
     )
 
     if from_lms is not None and latest:
-        raise CnnCalcError("--latest goes with answer files: download the LMS report with one attempt per student")
+        raise CnnCalcError("--latest goes with answer files; with --from, --attempts last|best|first chooses")
+    if from_lms is None and attempts is not None:
+        raise CnnCalcError("--attempts goes with --from (an LMS report's attempts); --latest with answer files")
     answers = one_or_many(answers) if from_lms is None else []
     check_gradebook_options(gradebook, gradebook_format, lms_id_column, assignment)
     if gradebook:
@@ -167,7 +169,7 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
     if from_lms is not None:
         # an LMS's response export (`--from`): its attempts are the answer files, all recorded as coming
         # from the export; from here on they are graded, checked and written as answer files are
-        results, warnings, copies = _lms_results(loaded, from_lms, secret_file, variants)
+        results, warnings, copies = _lms_results(loaded, from_lms, secret_file, variants, attempts or "last")
         paths = [Path(from_lms)] * len(results)
     elif secret_file or variants:
         from .variants import grade_variants, read_secret
@@ -206,31 +208,20 @@ def grade(problem: str, answers: str | Sequence[str], *, gradebook: str | None =
     return run
 
 
-def _lms_results(loaded: Any, responses: str, secret_file: str | None, variants: bool
+def _lms_results(loaded: Any, responses: str, secret_file: str | None, variants: bool, attempts: str = "last"
                  ) -> tuple[list[Any], list[str], list[Any]]:
-    """`grade --from`: each attempt of an LMS report graded against its variant (see
-    :mod:`.lms.responses`); several attempts of one student are each invalid, as several answer files are."""
+    """`grade --from`: each finished attempt of an LMS report graded against its variant, one per student
+    kept by ``attempts`` (see :mod:`.lms.responses`)."""
     from .copies import copy_check_results
     from .grading import identity_warnings
     from .lms.responses import grade_responses
     from .variants import read_secret
 
     secret = read_secret(secret_file) if secret_file or variants else None
-    results = grade_responses(loaded.raw, loaded.source, responses, secret)
-    rows: dict[str, list[Any]] = {}
-    for result in results:
-        if result.error is None:
-            rows.setdefault(result.student, []).append(result)
-    for student, attempts in rows.items():
-        if len(attempts) > 1:
-            reason = (f"{len(attempts)} attempts for student {student!r} ({', '.join(r.file for r in attempts)}): "
-                      "download the report with one attempt per student")
-            for result in attempts:
-                result.error = reason
-                result.warnings.append(reason)
+    results, chosen = grade_responses(loaded.raw, loaded.source, responses, secret, attempts)
     warnings = identity_warnings(results)
     copies, flags = copy_check_results(loaded, results)
-    return results, warnings + flags, copies
+    return results, chosen + warnings + flags, copies
 
 
 def _one_file_per_student(results: list[Any], paths: list[Path], latest: bool

@@ -159,10 +159,11 @@ def draw_data(raw: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     return drawn
 
 
-def _check(problem: Problem, constraint: dict[str, Any]) -> str | None:
-    """None if the constraint holds, else why not (a fault of the file itself is raised)."""
+def _check(problem: Problem, constraint: dict[str, Any], builder: KeyBuilder | None = None) -> str | None:
+    """None if the constraint holds, else why not (a fault of the file itself is raised). ``builder``: the
+    draw's own, which its key then reuses (the networks the constraints built and ran)."""
     (name, arg), = constraint.items()
-    builder = KeyBuilder(problem)
+    builder = builder or KeyBuilder(problem)
     try:
         if name == "valid":
             for net in arg:
@@ -229,13 +230,14 @@ def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator | No
             data = draw_data(raw, rng)
             problem = build_problem(raw, source, data)
             failed = None
+            builder = KeyBuilder(problem)
             for constraint in constraints:
-                reason = _check(problem, constraint)
+                reason = _check(problem, constraint, builder)
                 if reason:
                     failed = (next(iter(constraint)), reason, line_of(constraint))
                     break
             if failed is None:
-                key = compute_key(problem)
+                key = compute_key(problem, builder)
                 full = {**(raw.get("data") or {}), **data}
                 return Variant(problem, key, data_fingerprint(problem.id, problem.version, full), label, seeded)
         except ProblemFileError:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ...errors import CnnCalcError
 from ..grading import DEFAULT_RTOL
 from ..problem import Question
 from ..variants import Variant
@@ -238,23 +239,60 @@ def html_text(text: str) -> str:
     return xml_text(text).translate(_HTML)
 
 
-#: each network's figures already drawn, by its spec (data put in): most variants differ in their data
-#: tables, not in every network, and a bank of 1,000 variants draws such a network once
+#: each network's figures already drawn, by its spec (data put in) — or, for a network the variant's key has
+#: built, by its spec with its weights' values left out: most variants differ in their data tables and
+#: weights, not in what the figures show, and a bank of 1,000 variants draws such a network once
 _FIGURES: dict[Any, tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]] = {}
 MAX_REMEMBERED_FIGURES = 512
+#: a layer's fields that hold values, not sizes (``numeric_array`` fields and a bias list): a figure shows
+#: a layer's kernel, stride, padding and filters, never these
+_VALUE_FIELDS = ("weight", "pointwise_weight", "bias", "gamma", "beta", "mean", "var")
 
 
-def _network_drawn(problem: Any, name: str, spec: Any) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]:
+def _figure_key(spec: Any, data: dict[str, Any]) -> str | None:
+    """The spec as :func:`..key.data_spec_key` keys it, with each layer's value fields as their shape only;
+    None where the spec is not a flat list of layers or a value field is not a list of numbers."""
+    from ..key import data_spec_key
+    from ..problem import resolve_refs
+
+    items = spec.get("layers") if isinstance(spec, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return None
+    layers = []
+    for item in items:
+        shown = dict(item)
+        for field in _VALUE_FIELDS:
+            if field in shown and not isinstance(shown[field], bool):
+                try:
+                    resolved = resolve_refs(shown[field], data)
+                    values = np.asarray(resolved, dtype=float)
+                except (CnnCalcError, TypeError, ValueError):
+                    return None
+                if not isinstance(resolved, list):
+                    return None
+                shown[field] = ("values", values.shape)
+        layers.append(shown)
+    return data_spec_key({**spec, "layers": layers}, data)
+
+
+def _network_drawn(problem: Any, name: str, spec: Any, built: bool = False
+                   ) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]:
     """One network's :func:`..sheets.network_figures` entry (none where it does not build) and its SVGs
-    (``{}`` for the network's number)."""
+    (``{}`` for the network's number). ``built``: the variant's key built the network (so its weights fit
+    it), and its figures are looked up without their values."""
     import dataclasses
 
     from ...render import convfig, diagram
     from ..key import data_spec_key
     from ..sheets import network_figures
 
-    text = data_spec_key(spec, problem.data)  # None for a spec that does not resolve: drawn as the sheet does
-    memo = None if text is None else (name, text)
+    memo: tuple[Any, ...] | None
+    if built:
+        shape_only = _figure_key(spec, problem.data)
+        memo = None if shape_only is None else ("built", problem.source, name, shape_only)
+    else:
+        text = data_spec_key(spec, problem.data)  # None for a spec that does not resolve: drawn as the sheet does
+        memo = None if text is None else (problem.source, name, text)
     if memo is not None and memo in _FIGURES:
         return _FIGURES[memo]
     found = network_figures(dataclasses.replace(problem, networks={name: spec}))
@@ -272,15 +310,22 @@ def _network_drawn(problem: Any, name: str, spec: Any) -> tuple[list[tuple[str, 
 
 def _drawn(variant: Variant) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]:
     """The problem's :func:`..sheets.network_figures` and their SVG files (``network-N.svg``,
-    ``network-N-conv.svg``, numbered among the networks that build), each network drawn once per spec."""
+    ``network-N-conv.svg``, numbered among the networks that build), each network drawn once per spec;
+    once per variant (its sheet and its files both ask)."""
+    memo: dict[Any, Any] = getattr(variant.key, "memo", {})
+    if ("lms-figures",) in memo:
+        return memo[("lms-figures",)]  # type: ignore[no-any-return]
     problem = variant.problem
+    builder = getattr(variant.key, "builder", None)
+    summaries = getattr(builder, "summaries", {})
     found: list[tuple[str, Any, Any]] = []
     drawn: list[tuple[str, str]] = []
     for name, spec in problem.networks.items():
-        entries, svgs = _network_drawn(problem, name, spec)
+        entries, svgs = _network_drawn(problem, name, spec, name in summaries)
         if entries:
             found += entries
             drawn += [(file.format(len(found)), svg) for file, svg in svgs]
+    memo[("lms-figures",)] = (found, drawn)
     return found, drawn
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,25 @@ def draw_variants(raw: dict[str, Any], source: str, count: int, seed: int | None
                   secret_file: str | None = None, secret: bytes | None = None) -> list[Variant]:
     """``count`` variants: ``variant-SEED-N`` with a seed, else ``lms-N`` from the course secret (seeded as a
     student of that id is); a problem without ``vary:`` has one, its own data (``original``)."""
+    return list(each_variant(raw, source, count, seed, secret_file, secret))
+
+
+def each_variant(raw: dict[str, Any], source: str, count: int, seed: int | None = None,
+                 secret_file: str | None = None, secret: bytes | None = None) -> Iterator[Variant]:
+    """:func:`draw_variants` one at a time (the count, the file and the secret checked first): an export
+    writes each variant and lets it go, instead of holding a thousand keys at once."""
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_VARIANTS:
         raise CnnCalcError("bad variant count", got=count, expected=f"1 to {MAX_VARIANTS:,}")
     if not raw.get("vary"):
         if count > 1:
             raise CnnCalcError(f"the problem has no 'vary:' section: all {count} variants would be the same",
                                file=source, hint="add a vary: section, or give --count 1")
-        return [check_original(raw, source)]
+        return iter([check_original(raw, source)])
     if seed is not None:
-        return [seed_variant(raw, source, seed, i) for i in range(count)]
+        return (seed_variant(raw, source, seed, i) for i in range(count))
     key = secret if secret is not None else read_secret(secret_file)
     width = max(4, len(str(count)))
-    return [student_variant(raw, source, key, f"lms-{i:0{width}d}") for i in range(1, count + 1)]
+    return (student_variant(raw, source, key, f"lms-{i:0{width}d}") for i in range(1, count + 1))
 
 
 def rebuild(raw: dict[str, Any], source: str, label: str, secret: bytes | None) -> Variant:
@@ -50,7 +58,21 @@ def export(raw: dict[str, Any], source: str, out: str, format: str, *, count: in
            secret_file: str | None, secret: bytes | None, force: bool, inputs: list[Any]) -> Any:
     from ..service import QuizExport
 
-    variants = [quiz_variant(v) for v in draw_variants(raw, source, count, seed, secret_file, secret)]
+    drawn = each_variant(raw, source, count, seed, secret_file, secret)
+    if format == "moodle":  # written as drawn: one variant's key and figures in memory at a time
+        from ...outputs import write_output
+        from .moodle import moodle_xml
+
+        written = []
+
+        def quiz() -> Iterator[QuizVariant]:
+            for variant in drawn:
+                written.append(variant.label)
+                yield quiz_variant(variant)
+
+        write_output(out, moodle_xml(quiz()), inputs=inputs)
+        return QuizExport(Path(out), format, len(written))
+    variants = [quiz_variant(v) for v in drawn]
     path = write(variants, out, format, force=force, inputs=inputs)
     return QuizExport(path, format, len(variants))
 

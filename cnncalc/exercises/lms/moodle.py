@@ -8,16 +8,18 @@ with the author's partial credit and its one-line feedback. Weights are whole nu
 points. The worked solution is the general feedback; figures are SVG files inside the question text
 (``@@PLUGINFILE@@``, base64). Author text reaches Moodle only as character references for every
 character of HTML and of the Cloze syntax (``{}#~=:\\``), so no prompt or id can open a subquestion or
-close an element; the XML is written by ElementTree (no CDATA section to end with ``]]>``).
+close an element. The XML is written as text, element by element, exactly as ElementTree writes it indented
+(``ET.indent(space=" ")``; tests/test_lms.py holds the two to the same bytes): every text escaped for XML
+(no CDATA section to end with ``]]>``).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import math
-import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from fractions import Fraction
-from typing import Any
 
 from .common import (
     Blank,
@@ -37,13 +39,20 @@ MAX_WEIGHT_SCALE = 10_000
 def weights(blanks: list[Blank]) -> dict[str, int]:
     """Whole-number weights in the ratio of the blanks' points (Moodle reads ``{N:`` as a whole number):
     the smallest common scale where it exists within MAX_WEIGHT_SCALE, else points in thousandths."""
-    fractions = [Fraction(b.points).limit_denominator(MAX_WEIGHT_SCALE) for b in blanks]
+    scaled = _weights(tuple(b.points for b in blanks))
+    return {b.label: weight for b, weight in zip(blanks, scaled)}
+
+
+@functools.lru_cache(maxsize=256)
+def _weights(points: tuple[float, ...]) -> tuple[int, ...]:
+    # once per set of points: every variant of a problem has the same blanks and points
+    fractions = [Fraction(p).limit_denominator(MAX_WEIGHT_SCALE) for p in points]
     scale = 1
     for fraction in fractions:
         scale = scale * fraction.denominator // math.gcd(scale, fraction.denominator)
         if scale > MAX_WEIGHT_SCALE:
-            return {b.label: max(1, round(b.points * 1000)) for b in blanks}
-    return {b.label: max(1, int(f * scale)) for b, f in zip(blanks, fractions)}
+            return tuple(max(1, round(p * 1000)) for p in points)
+    return tuple(max(1, int(f * scale)) for f in fractions)
 
 
 def _percent(credit: float) -> str:
@@ -63,42 +72,56 @@ def cloze(blank: Blank, weight: int) -> str:
     return f"{{{weight}:SHORTANSWER:{'~'.join(answers)}}}"
 
 
-def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, tag, attributes)
-    ET.SubElement(element, "text").text = xml_text(text)
-    return element
+def _escape(text: str) -> str:
+    """Character data as ElementTree escapes it: ``&``, ``<`` and ``>`` only."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def category(quiz: ET.Element, name: str) -> None:
-    question = ET.SubElement(quiz, "question", {"type": "category"})
+def _text(tag: str, text: str, indent: str, attributes: str = "", files: str = "") -> str:
+    """``<tag ATTRIBUTES><text>TEXT</text>FILES</tag>`` indented as ET.indent does; an empty text is
+    ``<text />``, as ElementTree writes an element without text or children."""
+    inner = indent + " "
+    text = xml_text(text)
+    body = f"<text>{_escape(text)}</text>" if text else "<text />"
+    return f"{indent}<{tag}{attributes}>{inner}{body}{files}{indent}</{tag}>"
+
+
+def category(name: str) -> str:
     # Moodle reads "/" in a category path as a level; "//" is a slash inside one name
-    _text(question, "category", "$course$/top/cnncalc/" + name.replace("/", "//"))
-    _text(question, "info", f"Variants of {name} written by cnncalc: draw one at random per student.",
-          format="html")
+    return ('\n <question type="category">'
+            + _text("category", "$course$/top/cnncalc/" + name.replace("/", "//"), "\n  ")
+            + _text("info", f"Variants of {name} written by cnncalc: draw one at random per student.", "\n  ",
+                    ' format="html"')
+            + "\n </question>")
 
 
-def question(quiz: ET.Element, variant: QuizVariant, drawn: list[tuple[str, str]]) -> None:
+def _attribute(text: str) -> str:
+    return (_escape(text).replace('"', "&quot;").replace("\r", "&#13;").replace("\n", "&#10;")
+            .replace("\t", "&#09;"))
+
+
+def question(variant: QuizVariant, drawn: list[tuple[str, str]]) -> str:
     blanks = variant.blanks
     weight = weights(blanks)
-    element = ET.SubElement(quiz, "question", {"type": "cloze"})
-    _text(element, "name", variant.name)
     names = [name for name, _ in drawn]
     text = body_html(variant, lambda b: cloze(b, weight[b.label]), lambda name: f"@@PLUGINFILE@@/{name}", names)
-    questiontext = _text(element, "questiontext", text, format="html")
-    for name, svg in drawn:
-        file = ET.SubElement(questiontext, "file", {"name": name, "path": "/", "encoding": "base64"})
-        file.text = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    _text(element, "generalfeedback", solution_html(variant), format="html")
-    ET.SubElement(element, "penalty").text = "0"
-    ET.SubElement(element, "hidden").text = "0"
+    files = "".join(f'\n   <file name="{_attribute(name)}" path="/" encoding="base64">'
+                    f'{base64.b64encode(svg.encode("utf-8")).decode("ascii")}</file>' for name, svg in drawn)
+    return ('\n <question type="cloze">'
+            + _text("name", variant.name, "\n  ")
+            + _text("questiontext", text, "\n  ", ' format="html"', files)
+            + _text("generalfeedback", solution_html(variant), "\n  ", ' format="html"')
+            + "\n  <penalty>0</penalty>\n  <hidden>0</hidden>\n </question>")
 
 
-def moodle_xml(variants: list[QuizVariant], figure_cache: dict[str, Any] | None = None) -> bytes:
-    """The question bank: one category, one Cloze question per variant."""
-    quiz = ET.Element("quiz")
-    if variants:
-        category(quiz, category_name(variants[0].variant))
+def moodle_xml(variants: Iterable[QuizVariant]) -> bytes:
+    """The question bank: one category, one Cloze question per variant (each variant read once, in turn)."""
+    out = ["<?xml version='1.0' encoding='utf-8'?>\n<quiz>"]
     for variant in variants:
-        question(quiz, variant, figures(variant.variant))
-    ET.indent(quiz, space=" ")
-    return ET.tostring(quiz, encoding="utf-8", xml_declaration=True) + b"\n"
+        if len(out) == 1:
+            out.append(category(category_name(variant.variant)))
+        out.append(question(variant, figures(variant.variant)))
+    if len(out) == 1:
+        return b"<?xml version='1.0' encoding='utf-8'?>\n<quiz />\n"
+    out.append("\n</quiz>\n")
+    return "".join(out).encode("utf-8")
