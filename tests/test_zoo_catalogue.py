@@ -29,7 +29,7 @@ def test_the_made_zoo_modules_are_made_from_the_zoo_as_it_is():
     folder = zoo.ZOO_DIR.parent / "spec" / "zoo_made"
     made = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.py") if path.name != "__init__.py"}
     expected = zoo.made_sources()
-    assert sorted(made) == sorted(expected) == sorted(f"{name.replace('-', '_')}.py" for name in zoo_names())
+    assert sorted(made) == sorted(expected) == sorted(f"{zoo.module_name(name)}.py" for name in zoo_names())
     for name, text in expected.items():
         assert made[name] == text, \
             "the zoo changed: run `python -m cnncalc.spec.zoo` to make cnncalc/spec/zoo_made/ again"

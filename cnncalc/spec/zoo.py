@@ -41,8 +41,14 @@ def __getattr__(name: str) -> Any:
 
 
 def module_name(name: str) -> str:
-    """The generated module's name for the built-in spec ``name`` (a file name may hold a hyphen)."""
-    return name.replace("-", "_")
+    """The generated module's name for the built-in spec ``name`` (a file name may hold a hyphen or a dot, or
+    start with a digit).
+
+    >>> module_name("resnet50-keras"), module_name("3d.net")
+    ('resnet50_keras', '_3d_net')
+    """
+    module = name.replace("-", "_").replace(".", "_")
+    return "_" + module if module[:1].isdigit() else module
 
 
 def _made(name: str) -> ModuleType | None:
@@ -152,7 +158,7 @@ def made_sources() -> dict[str, str]:
     modules = [module_name(name) for name in names]
     clash = {module for module in modules if modules.count(module) > 1 or not module.isidentifier()}
     if clash:
-        raise SystemExit(f"built-in specs whose names make no module name of their own: {sorted(clash)}")
+        raise ValueError(f"built-in specs whose names make no module name of their own: {sorted(clash)}")
     return {f"{module_name(name)}.py": module_source(name) for name in names}
 
 
