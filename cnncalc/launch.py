@@ -24,7 +24,7 @@ def main() -> None:
 
         # no cyclic garbage collection while the summary is made: the spec builder and the analysis pause it
         # anyway (nothing they make forms a cycle), and the collections the imports and the rendering would
-        # otherwise set off (each rescanning the objects made so far) cost about a twentieth of the command
+        # otherwise set off (each rescanning the objects made so far) cost a few per cent of the command
         gc.disable()
         if _summary(*request):
             sys.exit(0)
