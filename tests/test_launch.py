@@ -89,3 +89,22 @@ def test_the_command_line_through_the_fast_path_and_through_typer():
     assert done.stderr == "error: lenet55: no such file or built-in spec; did you mean 'lenet5'?\n"
     done = subprocess.run([*run[:5], "--depth", "1"], capture_output=True, text=True, check=False)  # through Typer
     assert done.returncode == 0 and "CONV1 (conv)" in done.stdout
+
+
+def test_the_typer_command_runs_with_the_collector_on_after_the_fast_path_gives_way(monkeypatch):
+    """The fast path pauses the cyclic garbage collector; when it leaves the command to Typer (here an error),
+    Typer runs with it on again."""
+    import gc
+
+    import cnncalc.cli
+
+    seen = []
+    monkeypatch.setattr(sys, "argv", ["cnncalc", "summary", "lenet55"])
+    monkeypatch.setattr(cnncalc.cli, "main", lambda: seen.append(gc.isenabled()))
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        launch.main()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [True]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 from ..errors import CnnCalcError
 from ..layers.base import AXIS_NAMES, Shape, wrap_layer_error
@@ -108,7 +107,9 @@ class Summary(Record):
 
 def _divide(jump: Any, by: Any) -> Any:
     """``jump / by`` kept exact: an int where it divides, a Fraction otherwise (0.5, 1/3 without drift)."""
-    if arith.is_int(by) and isinstance(jump, (int, Fraction)):
+    if arith.is_int(by) and (isinstance(jump, int) or arith.is_fraction(jump)):
+        from fractions import Fraction  # (loaded by the first layer that resamples: see arith.is_fraction)
+
         quotient = Fraction(jump) / by
         return int(quotient) if quotient.denominator == 1 else quotient
     return jump / by
@@ -148,7 +149,7 @@ def _rf_step(state: list[AxisRF] | None, step: Any) -> list[AxisRF] | None:
 def _rf_value(value: Any) -> str:
     """A receptive-field number as the working writes it: exact fractions as decimals (0.5, 0.3333), a sum
     or a difference in parentheses (it is a factor)."""
-    if isinstance(value, Fraction):
+    if arith.is_fraction(value):
         value = float(value)
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -200,7 +201,7 @@ def whole_size(size: Any) -> Any:
     """A receptive-field size as a count of input pixels: rounded up, never below 1."""
     if arith.is_int(size):
         return max(size, 1)
-    if isinstance(size, (Fraction, float)):
+    if isinstance(size, float) or arith.is_fraction(size):
         return max(math.ceil(size), 1)
     import sympy
 
@@ -210,7 +211,7 @@ def whole_size(size: Any) -> Any:
 def _shown(state: list[AxisRF] | None) -> list[AxisRF] | None:
     if state is None:
         return None
-    return [(whole_size(size), float(jump) if isinstance(jump, Fraction) else jump, start)
+    return [(whole_size(size), float(jump) if arith.is_fraction(jump) else jump, start)
             for size, jump, start in state]
 
 
@@ -228,7 +229,7 @@ def _rf_merge(states: list[list[AxisRF] | None]) -> list[AxisRF] | None:
     for axis in range(len(present[0])):
         candidates = [state[axis] for state in present]
         jumps = {rf[1] for rf in candidates}
-        numeric = all(isinstance(value, (int, float, Fraction)) for rf in candidates for value in rf)
+        numeric = all(isinstance(value, (int, float)) or arith.is_fraction(value) for rf in candidates for value in rf)
         if len(jumps) == 1 and numeric:
             low = min(start - (size - 1) / 2 for size, _, start in candidates)
             high = max(start + (size - 1) / 2 for size, _, start in candidates)
@@ -324,7 +325,7 @@ class _Fields:
             return None
         result = []
         for (size, jump, start), n in zip(rf, shape[:-1]):
-            if not all(isinstance(v, (int, float, Fraction)) for v in (size, jump, start)):
+            if not all(isinstance(v, (int, float)) or arith.is_fraction(v) for v in (size, jump, start)):
                 return None
             centre = start + np.arange(n) * float(jump)
             result.append((centre - (float(size) - 1) / 2, centre + (float(size) - 1) / 2))

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from ..arguments import one_or_many
 from ..calc.analysis import analyse
 from ..errors import CnnCalcError
-from ..outputs import check_output
 from ..records import Record
 from ..render.files import write_text
 from ..spec.network import Network, build_network, load_spec, loads_spec, warn_layout, with_input
@@ -313,6 +312,8 @@ def input_path(source: str | None) -> str | None:
 
 def _check_outputs(outputs: Sequence[str | None], inputs: Sequence[str | None]) -> None:
     """Refuse a bad output path (a device, a FIFO, a folder, a link loop, one of the inputs) before any work."""
+    from ..outputs import check_output  # (not loaded by `summary`)
+
     for output in outputs:
         if output is not None:
             check_output(output, inputs)

@@ -25,10 +25,11 @@ evaluation or ``simplify`` (which evaluate numerically and, on chains of floors,
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+import sys
 
 TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
 if TYPE_CHECKING:
+    from fractions import Fraction
     from typing import Any, TypeAlias, TypeGuard
 
 Dim: TypeAlias = "Any"  # int, or a sympy expression
@@ -36,6 +37,14 @@ Dim: TypeAlias = "Any"  # int, or a sympy expression
 
 def is_int(value: Any) -> TypeGuard[int]:
     return type(value) is int  # bool excluded on purpose
+
+
+def is_fraction(value: Any) -> TypeGuard[Fraction]:
+    """``isinstance(value, Fraction)`` without importing fractions (with re, decimal and enum, a fifth of
+    `cnncalc summary`'s start-up): a Fraction exists only once its module is loaded; numeric work on ints
+    and floats never loads it."""
+    fractions = sys.modules.get("fractions")
+    return fractions is not None and isinstance(value, fractions.Fraction)
 
 
 def _sympy() -> Any:  # the sympy module (untyped)
@@ -49,6 +58,8 @@ def _sympy() -> Any:  # the sympy module (untyped)
 
 def _affine(expr: Any) -> tuple[dict[Any, Fraction], Fraction] | None:
     """``expr`` as ``Σ cᵢ·tᵢ + c₀`` with rational cᵢ and integer-valued terms tᵢ, or None."""
+    from fractions import Fraction  # (symbolic work only: see is_fraction)
+
     coefficients: dict[Any, Fraction] = {}
     constant = Fraction(0)
     stack: list[tuple[Any, Fraction]] = [(expr, Fraction(1))]
@@ -203,6 +214,8 @@ def _floor_symbolic(a: Dim, b: int) -> Dim | None:
 def _relax(expr: Any, depth: int = 0) -> tuple[dict[Any, Fraction], Fraction, Fraction] | None:
     """``expr = Σ cᵢ·tᵢ + v`` with v in [low, high], every floor replaced by its argument minus θ in
     [0, 1 − 1/q]; returns ({tᵢ: cᵢ}, low, high) or None."""
+    from fractions import Fraction
+
     sp = _sympy()
     affine = _affine(expr)
     if affine is None or depth > 64:

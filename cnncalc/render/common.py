@@ -72,11 +72,17 @@ def json_float(value: Any) -> Any:
 
 
 def json_rf_size(value: Any) -> Any:
+    if type(value) is int and -_EXACT_FLOAT <= value <= _EXACT_FLOAT:  # (the common case, as below: unchanged)
+        return value
     try:
         number_value = float(value)
     except TypeError:
         return str(value)
     return int(number_value) if number_value.is_integer() else number_value
+
+
+#: ints up to this size pass through a float unchanged
+_EXACT_FLOAT = 2**53
 
 
 def rf_text(record: LayerRecord) -> str:
@@ -249,9 +255,9 @@ def memory_estimate(summary: Summary, batch: int = 1) -> dict[str, float] | None
 def _rf(rf: Any) -> str:
     if rf is None:
         return "global"
-    sizes = [json_rf_size(axis[0]) for axis in rf]
+    sizes = [str(json_rf_size(axis[0])) for axis in rf]
     # fractional jumps (upsampling, transposed convs) to 4 significant digits: 0.5, 0.3333
-    jumps = [f"{j:.4g}" if isinstance(j, float) else j for j in (json_rf_size(axis[1]) for axis in rf)]
-    size = f"{sizes[0]}" if len(set(map(str, sizes))) == 1 else "×".join(map(str, sizes))
-    jump = f"{jumps[0]}" if len(set(map(str, jumps))) == 1 else "×".join(map(str, jumps))
+    jumps = [f"{j:.4g}" if isinstance(j, float) else str(j) for j in [json_rf_size(axis[1]) for axis in rf]]
+    size = sizes[0] if len(set(sizes)) == 1 else "×".join(sizes)
+    jump = jumps[0] if len(set(jumps)) == 1 else "×".join(jumps)
     return f"{size} (jump {jump})"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..errors import CnnCalcError
-from ..outputs import write_output
 
 
 def write_text(path: str, text: str, suffixes: tuple[str, ...], inputs: Iterable[str | None] = ()) -> None:
@@ -14,7 +13,9 @@ def write_text(path: str, text: str, suffixes: tuple[str, ...], inputs: Iterable
 
     The suffix must be one of `suffixes`; a folder, or a folder that does not exist, is a clear error.
     """
-    from pathlib import Path  # (not loaded by a summary printed to the terminal)
+    from pathlib import Path  # (neither is loaded by a summary printed to the terminal)
+
+    from ..outputs import write_output
 
     target = Path(path)
     if target.suffix.lower() not in suffixes:

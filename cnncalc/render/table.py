@@ -25,7 +25,13 @@ def render_table(summary: Summary, view: View = DEFAULT_VIEW, width: int | None 
     offset = 2 + sum(w + 3 for w in widths[:name])  # where the layer column starts
     total = sum(w + 3 for w in widths) + 1
 
+    # at the natural width every cell fits its column: one line a row, each cell padded by str.format
+    one_line = None if width is not None else " " + " ".join(
+        f" {{:{'>' if i in right else '<'}{w}}} " for i, w in enumerate(widths))
+
     def lines(row: list[str]) -> list[str]:
+        if one_line is not None:
+            return [one_line.format(*row).rstrip()]
         wrapped = [_wrap(cell, w) for cell, w in zip(row, widths)]
         out = []
         for k in range(max(len(parts) for parts in wrapped)):

@@ -109,16 +109,19 @@ def _input_shape(value: Any, line: int | None) -> tuple[Shape, tuple[str, ...]]:
     return tuple(dims), tuple(symbols)
 
 
-def build_network(data: Any, source: str = "<spec>") -> Network:
-    """Validate parsed YAML data and build the network; every problem raises SpecError."""
+def build_network(data: Any, source: str = "<spec>",
+                  expanded: tuple[list[FlatLayer], list[FlatLayer]] | None = None) -> Network:
+    """Validate parsed YAML data and build the network; every problem raises SpecError. ``expanded``: the
+    spec's layers and the layers switched off by `when`, as expand_layers makes them (made in advance for a
+    built-in spec: see spec.zoo)."""
     try:
         with safeload.collector_paused():
-            return _build(data, source)
+            return _build(data, source, expanded)
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
 
 
-def _build(data: Any, source: str) -> Network:
+def _build(data: Any, source: str, expanded: tuple[list[FlatLayer], list[FlatLayer]] | None = None) -> Network:
     if data is None:
         raise SpecError("the spec is empty", hint="expected a mapping with 'input' and 'layers'")
     if not isinstance(data, dict):
@@ -145,7 +148,10 @@ def _build(data: Any, source: str) -> Network:
         raise SpecError("'layers' must be a non-empty list", field="layers", line=lines.get("layers"),
                         got=raw_layers if not isinstance(raw_layers, list) else [], expected="a list of layers")
     skipped: list[FlatLayer] = []
-    flat = expand_layers(raw_layers, data.get("blocks"), lines.get("blocks"), skipped)
+    if expanded is not None:
+        flat, skipped = expanded
+    else:
+        flat = expand_layers(raw_layers, data.get("blocks"), lines.get("blocks"), skipped)
     if not flat:  # a network is at least one layer, as `layers: []` is refused
         raise SpecError("no layer is left: every layer (or block use) is switched off by 'when'", field="layers",
                         line=lines.get("layers"), expected="at least one layer that runs")
@@ -375,12 +381,11 @@ def load_spec(spec: str | Path) -> Network:
         source, stem, path = (f"{user_path.stem} (built-in)" if in_zoo else str(user_path),
                               user_path.stem if in_zoo else None, str(user_path))
     try:
-        data = None if stem is None else zoo.parsed(stem)  # built in: parsed in advance
-        if data is None:
-            data = safeload.load_file(path, what="spec")
+        made = None if stem is None else zoo.built_in(stem)  # built in: parsed and expanded in advance
+        data, expanded = made if made is not None else (safeload.load_file(path, what="spec"), None)
     except CnnCalcError as error:
         raise error.with_context(file=source) from None
-    return warn_layout(build_network(data, source))
+    return warn_layout(build_network(data, source, expanded))
 
 
 def channels_first_fix(shape: Shape) -> list[int] | None:
