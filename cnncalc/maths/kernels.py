@@ -278,7 +278,7 @@ def _gelu_tail(x: np.ndarray, far: float, k: float, scale: float, shift: float,
     s = a + k
     np.divide(scale, s, out=s)
     s += shift
-    q = s * tail[-1]
+    q: np.ndarray = s * tail[-1]
     q += tail[-2]
     for c in tail[-3::-1]:
         q *= s
