@@ -115,11 +115,12 @@ class Upsample(Layer):
             return x
         # Linear: block by block of output rows (one sample at a time), so that the passes of every axis
         # work on data small enough to stay in cache. The inner axes first, the one next to the channels
-        # first of all, while the block still has its input size along the outer ones (and in PyTorch's
-        # order: its rounding for a scale of 2). An integer ratio takes its phases (output s·j + r from
-        # rows j and j ± 1, fixed weights): as slices of whole rows above the last spatial axis, as gathers
-        # along it (its rows are one pixel's channels, a few values: NumPy's loops over strided slices would
-        # run that short; a gather copies them fast). Any other ratio gathers the rows and blends them.
+        # first of all, while the block still has its input size along the outer ones (PyTorch's order).
+        # An integer ratio takes its phases (output s·j + r from rows j and j ± 1, fixed weights): as
+        # slices of whole rows along the first axis and the middle one, as gathers along the last spatial
+        # axis of a 2-D or 3-D input (its rows are one pixel's channels, a few values: NumPy's loops over
+        # strided slices would run that short; a gather copies them fast). Any other ratio gathers the rows
+        # and blends them.
         dims = x.shape[1:-1]
         outs = [int(d) for d in out_shape[:-1]]
         last = len(dims)
@@ -168,8 +169,7 @@ LINEAR_BLOCK_BYTES = 1 << 21  # output bytes per block of linear upsampling (its
 def _phases(x: Any, axis: int, scale: int, out: Any, first: int, lo: int) -> Any:
     """Linear upsampling by an integer ``scale`` along ``axis``, row by row: output row ``s·j + r`` reads
     the half-pixel source ``j + f_r``, ``f_r = (r + ½)/s − ½``, that is ``(1 − |f_r|)·x[j] + |f_r|·x[j ± 1]``
-    (PyTorch's two products, its rounding too for a power-of-two scale), the first and last rows repeated
-    past the edges. ``out`` takes source rows ``first, first + 1, …`` (as many as it has room for); ``x``
+    (PyTorch's two products), the first and last rows repeated past the edges. ``out`` takes source rows ``first, first + 1, …`` (as many as it has room for); ``x``
     holds the source rows from ``lo`` on, with the rows either side of those when the input has them.
 
     The weighted copies of ``x`` are made once per weight (for a scale of 2 both phases share 0.75 and
