@@ -535,6 +535,39 @@ def test_gelu_is_the_erf_formula_value_by_value(dtype):
     assert np.max(np.abs(out - want) / np.maximum(np.abs(x), 1e-300)) <= tolerance
 
 
+def test_gelu_float64_on_a_dense_grid_and_the_edges_against_the_formula_and_the_exact_value():
+    """float64 GELU, value by value: within 4.5e-16·|x| of the formula with math.erf (the tolerance above)
+    on a dense grid, the pieces' edges (√2, 39) and the extremes; within 2.5e-16·|x| of x·Φ(x) worked out
+    by mpmath (the formula itself is 2.2e-16·|x| off at worst); the special values as the formula (and torch)."""
+    import math
+
+    import mpmath
+
+    from cnncalc.maths import kernels
+
+    edges = np.array([math.sqrt(2), 39.0, 1.0, 6.0, 8.5])
+    edges = np.concatenate([edges, np.nextafter(edges, 0), np.nextafter(edges, 99)])
+    tiny = [5e-324, 1e-310, 2.2250738585072014e-308, 1e-200, 1e-20, 1e-9]
+    huge = [38.0, 40.0, 1e3, 1e20, 1e154, 1e155, 1e200, 1.7976931348623157e308]
+    x = np.concatenate([np.linspace(-45, 45, 180_001), edges, -edges, tiny, np.negative(tiny), huge,
+                        np.negative(huge), [0.0, -0.0]])
+    got = kernels.gelu(x)
+    want = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x])
+    scale = np.where(x == 0, 1.0, np.abs(x))
+    error = np.abs(got - want) / scale
+    assert error.max() <= 4.5e-16, f"gelu({x[error.argmax()]!r}) is {error.max():.3g}·|x| off the formula"
+    assert np.array_equal(np.signbit(got), np.signbit(want))  # -0.0 where the formula gives it (x ≤ −39 too)
+    subset = np.concatenate([x[::97], edges, -edges, tiny, huge[:3], np.negative(huge[:3])])
+    with mpmath.workdps(40):
+        exact = np.array([float(mpmath.mpf(v) * mpmath.ncdf(v)) for v in subset])
+    assert np.max(np.abs(kernels.gelu(subset) - exact) / np.abs(subset)) <= 2.5e-16
+    special = kernels.gelu(np.array([math.inf, -math.inf, math.nan, -0.0]))
+    assert special[0] == math.inf and np.isnan(special[1:3]).all()  # −inf·(1 + erf(−inf)) is nan, as torch
+    assert special[3] == 0 and np.signbit(special[3])
+    shaped = kernels.gelu(x[:100_000].reshape(10, 100, 100))  # several blocks, the shape kept
+    assert shaped.shape == (10, 100, 100) and np.array_equal(shaped.reshape(-1), got[:100_000])
+
+
 @pytest.mark.parametrize(("block_bytes", "block_pixels"), [(1, 1), (1, 7), (10**9, 1)])
 @pytest.mark.parametrize(("spatial", "kernel", "stride", "dilation"), [
     ((11,), (3,), (2,), (1,)),

@@ -329,6 +329,32 @@ def test_upsample_any_rank_matches_literal_interpolation(rank, dims, scale, size
     np.testing.assert_allclose(run_one((*dims, 2), layer, x), naive_upsample(x, out, mode), atol=1e-12)
 
 
+@pytest.mark.parametrize("block_bytes", [1, 1 << 21])
+def test_linear_upsample_phases_gathers_and_block_seams_match_the_literal_loop(block_bytes, monkeypatch):
+    """Every way the executor takes: integer ratios (phases of whole rows above the last spatial axis,
+    gathers of weighted copies along it), other sizes (blended gathers), a mix per axis, one-pixel axes,
+    1-D to 3-D, a batch of two; with 1-byte blocks every block is one phase group of output rows, so each
+    seam reads the rows either side from the next block's source. Against the literal loop above."""
+    from cnncalc.layers import spatial
+
+    monkeypatch.setattr(spatial, "LINEAR_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(7)
+    cases = [((9,), {"scale": 2}), ((9,), {"scale": 3}), ((1,), {"scale": 3}), ((7,), {"size": 12}),
+             ((7, 5), {"scale": 2}), ((5, 6), {"scale": [3, 2]}), ((4, 1), {"scale": 2}), ((1, 4), {"scale": [2, 3]}),
+             ((6, 5), {"size": [9, 10]}), ((5, 4), {"size": [10, 7]}), ((4, 5), {"size": [7, 15]}),
+             ((6, 7), {"scale": 4}), ((3, 4, 5), {"scale": 2}), ((3, 2, 4), {"scale": [3, 2, 2]}),
+             ((4, 3, 3), {"size": [6, 7, 9]}), ((2, 3, 2), {"scale": 1}), ((5, 3, 4), {"size": [10, 5, 8]})]
+    for dims, field in cases:
+        layer = net_of((*dims, 3), [{"type": "upsample", "mode": "linear", **field}]).layers[0]
+        out = [int(d) for d in analyse(net_of((*dims, 3), [{"type": "upsample", "mode": "linear", **field}]))
+               .records[0].output_shape[:-1]]
+        x = rng.normal(size=(2, *dims, 3))
+        got = layer.forward([x], {}, (*out, 3))
+        for sample in range(2):
+            np.testing.assert_allclose(got[sample], naive_upsample(x[sample], out, "linear"), rtol=0, atol=1e-14,
+                                       err_msg=f"{dims} {field}")
+
+
 def test_upsample_worked_examples_and_scipy():
     x = np.array([[0.0], [10.0]])
     assert run_one((2, 1), {"type": "upsample"}, x)[:, 0].tolist() == [0, 0, 10, 10]

@@ -116,42 +116,160 @@ class Upsample(Layer):
             for axis, (n, out) in enumerate(zip(x.shape[1:-1], out_shape[:-1]), start=1):
                 x = np.take(x, nearest_index(n, out), axis=axis)
             return x
-        # Linear: block by block of output rows (one sample at a time), so that the blends of every axis
-        # work on a slice small enough to stay in cache; each output value is the same blend of the same
-        # values, in the same axis order, as on the whole array at once.
-        taps = [linear_taps(n, out) for n, out in zip(x.shape[1:-1], out_shape[:-1])]
-        y = np.empty((x.shape[0], *(int(d) for d in out_shape)), dtype=x.dtype)
-        row_bytes = int(arith.product(int(d) for d in out_shape[1:])) * x.dtype.itemsize
-        rows = max(1, LINEAR_BLOCK_BYTES // row_bytes)
-        last = len(taps)
+        # Linear: block by block of output rows (one sample at a time), so that the passes of every axis
+        # work on data small enough to stay in cache. The inner axes first, the one next to the channels
+        # first of all, while the block still has its input size along the outer ones (PyTorch's order).
+        # An integer ratio takes its phases (output s·j + r from rows j and j ± 1, fixed weights): as
+        # slices of whole rows along the first axis and the middle one, as gathers along the last spatial
+        # axis of a 2-D or 3-D input (its rows are one pixel's channels, a few values: NumPy's loops over
+        # strided slices would run that short; a gather copies them fast). Any other ratio gathers the rows
+        # and blends them.
+        dims = x.shape[1:-1]
+        outs = [int(d) for d in out_shape[:-1]]
+        last = len(dims)
+        ratios = [out // n if out % n == 0 else 0 for n, out in zip(dims, outs)]
+        taps = [linear_taps(n, out) for n, out in zip(dims, outs)]
+        # the last spatial axis by an integer ratio: gathers of weighted copies (see _gathered_phases)
+        gathered = _phase_indices(dims[-1], ratios[-1]) if ratios[-1] and last > 1 else None
+        # frac along each axis, broadcast over the axes after it; along the last spatial axis a full (out, C)
+        # array: with a (out, 1) column NumPy would again loop over C values at a time
+        fracs = [frac.astype(x.dtype).reshape((-1,) + (1,) * (last + 1 - axis)) for axis, (_, _, frac) in enumerate(taps, 1)]
+        fracs[-1] = np.ascontiguousarray(np.broadcast_to(fracs[-1], (outs[-1], x.shape[-1])))
+        y = np.empty((x.shape[0], *outs, x.shape[-1]), dtype=x.dtype)
+        row_bytes = int(arith.product(outs[1:])) * x.shape[-1] * x.dtype.itemsize
+        scale = ratios[0] or 1
+        rows = max(scale, LINEAR_BLOCK_BYTES // row_bytes // scale * scale)  # (whole phases of an integer ratio)
+        low = taps[0][0]
         for sample in range(x.shape[0]):
-            for top in range(0, y.shape[1], rows):
-                part = slice(top, top + rows)
-                target = y[sample:sample + 1, part]
-                low, high, frac = taps[0]
-                block = _blend(x[sample:sample + 1], 1, low[part], high[part], frac[part], target if last == 1 else None)
-                for axis, (low, high, frac) in enumerate(taps[1:], start=2):
-                    block = _blend(block, axis, low, high, frac, target if axis == last else None)
+            for top in range(0, outs[0], rows):
+                bottom = min(top + rows, outs[0])
+                if ratios[0]:  # the source rows of this block and one on each side
+                    first, stop = top // scale, bottom // scale
+                    lo, hi = max(first - 1, 0), min(stop + 1, dims[0])
+                else:
+                    lo, hi = int(low[top]), min(int(low[bottom - 1]) + 2, dims[0])
+                block = x[sample:sample + 1, lo:hi]
+                for axis in range(last, 1, -1):
+                    size = list(block.shape)
+                    size[axis] = outs[axis - 1]
+                    if axis == last and gathered is not None:
+                        block = _gathered_phases(block, axis, ratios[-1], gathered)
+                    elif ratios[axis - 1]:
+                        block = _phases(block, axis, ratios[axis - 1], np.empty(size, dtype=x.dtype), 0, 0)
+                    else:
+                        block = _blend(block, _steps(block, axis), axis, taps[axis - 1][0], fracs[axis - 1])
+                target = y[sample:sample + 1, top:bottom]
+                if ratios[0]:
+                    _phases(block, 1, scale, target, first, lo)
+                else:
+                    _blend(block, _steps(block, 1), 1, low[top:bottom] - lo, fracs[0][top:bottom], target)
         return y
 
 
 LINEAR_BLOCK_BYTES = 1 << 21  # output bytes per block of linear upsampling (its temporaries stay in L2)
 
 
-def _blend(x: Any, axis: int, low: Any, high: Any, frac: Any, out: Any = None) -> Any:
-    """``lower + (upper − lower)·frac`` along ``axis``, the rows ``low`` and ``high`` gathered; into ``out``
-    when given (the last axis writes straight into the layer's output)."""
+def _phases(x: Any, axis: int, scale: int, out: Any, first: int, lo: int) -> Any:
+    """Linear upsampling by an integer ``scale`` along ``axis``, row by row: output row ``s·j + r`` reads
+    the half-pixel source ``j + f_r``, ``f_r = (r + ½)/s − ½``, that is ``(1 − |f_r|)·x[j] + |f_r|·x[j ± 1]``
+    (PyTorch's two products), the first and last rows repeated past the edges. ``out`` takes source rows ``first, first + 1, …`` (as many as it has room for); ``x``
+    holds the source rows from ``lo`` on, with the rows either side of those when the input has them.
+
+    The weighted copies of ``x`` are made once per weight (for a scale of 2 both phases share 0.75 and
+    0.25), then each phase is one sum of two slices of whole rows: no gathers."""
     import numpy as np
 
-    frac = frac.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
-    lower = np.take(x, low, axis=axis)
-    upper = np.take(x, high, axis=axis)
-    if out is None:
-        out = upper
-    np.subtract(upper, lower, out=out)  # then in place: no more temporaries
-    out *= frac
-    out += lower
+    def rows(start: int | None, stop: int | None, step: int | None = None) -> tuple[slice, ...]:
+        return (*(slice(None),) * axis, slice(start, stop, step))
+
+    held = x.shape[axis]
+    a, b = first - lo, first - lo + out.shape[axis] // scale  # the output's source rows, as rows of x
+    weighted: dict[float, Any] = {}
+
+    def times(w: float) -> Any:
+        if w not in weighted:
+            weighted[w] = np.multiply(x, w)
+        return weighted[w]
+
+    for r in range(scale):
+        f = (r + 0.5) / scale - 0.5
+        phase = out[rows(r, None, scale)]
+        if f == 0 or held == 1:  # (the middle phase of an odd scale; or a single row)
+            np.copyto(phase, x[rows(a, b)])
+            continue
+        near, far = times(1 - abs(f)), times(abs(f))
+        if f < 0:  # between rows j − 1 and j; row 0 has none before it and repeats
+            start = max(a, 1)
+            if start > a:
+                np.copyto(phase[rows(0, 1)], x[rows(a, a + 1)])
+            np.add(far[rows(start - 1, b - 1)], near[rows(start, b)], out=phase[rows(start - a, None)])
+        else:  # between rows j and j + 1; the last row has none after it and repeats
+            stop = min(b, held - 1)
+            np.add(near[rows(a, stop)], far[rows(a + 1, stop + 1)], out=phase[rows(0, stop - a)])
+            if stop < b:
+                np.copyto(phase[rows(stop - a, None)], x[rows(stop, b)])
     return out
+
+
+def _phase_indices(n: int, scale: int) -> tuple[list[float], Any, Any, Any, Any]:
+    """For _gathered_phases: the phases' distinct weights |f_r|; each output's row in the stacked near and
+    far copies (one block of n rows per weight); the outputs whose neighbour is past the edge, and their
+    source rows."""
+    import numpy as np
+
+    shifts = [(r + 0.5) / scale - 0.5 for r in range(scale)]
+    weights = sorted({abs(f) for f in shifts})
+    j = np.arange(n)
+    near = np.empty(n * scale, dtype=np.intp)
+    far = np.empty(n * scale, dtype=np.intp)
+    for r, f in enumerate(shifts):
+        block = weights.index(abs(f)) * n
+        near[r::scale] = block + j
+        far[r::scale] = block + np.clip(j + (f > 0) - (f < 0), 0, n - 1)
+    edge = np.array([r for r, f in enumerate(shifts) if f < 0] + [(n - 1) * scale + r for r, f in enumerate(shifts) if f > 0],
+                    dtype=np.intp)
+    return weights, near, far, edge, edge // scale
+
+
+def _gathered_phases(x: Any, axis: int, scale: int, indices: tuple[list[float], Any, Any, Any, Any]) -> Any:
+    """Linear upsampling by an integer ``scale`` along ``axis``: ``(1 − |f_r|)·x[j] + |f_r|·x[j ± 1]``
+    (see _phases) as one gather of the near copy, one of the far copy and a sum, the copies weighted once
+    at the input's size; the edge outputs (their neighbour clamped) are the source pixel itself."""
+    import numpy as np
+
+    weights, near_rows, far_rows, edge, edge_source = indices
+    near = np.concatenate([np.multiply(x, 1 - w) for w in weights], axis=axis) if len(weights) > 1 else x * (1 - weights[0])
+    far = np.concatenate([np.multiply(x, w) for w in weights], axis=axis) if len(weights) > 1 else x * weights[0]
+    out = np.take(near, near_rows, axis=axis, mode="clip")
+    out += np.take(far, far_rows, axis=axis, mode="clip")
+    head = (slice(None),) * axis
+    out[(*head, edge)] = x[(*head, edge_source)]
+    return out
+
+
+def _steps(x: Any, axis: int) -> Any:
+    """``x[i + 1] − x[i]`` along ``axis``, and 0 at the last pixel (where upper and lower are both the last)."""
+    import numpy as np
+
+    n = x.shape[axis]
+    head = (slice(None),) * axis
+    steps = np.empty_like(x)
+    np.subtract(x[(*head, slice(1, None))], x[(*head, slice(None, n - 1))], out=steps[(*head, slice(None, n - 1))])
+    steps[(*head, slice(n - 1, None))] = 0
+    return steps
+
+
+def _blend(x: Any, steps: Any, axis: int, low: Any, frac: Any, out: Any = None) -> Any:
+    """``lower + (upper − lower)·frac`` along ``axis`` as ``x[low] + steps[low]·frac``: two gathers of whole
+    rows (copies, cheaper than arithmetic on strided rows) and two passes; into ``out`` when given (the
+    last axis writes straight into the layer's output)."""
+    import numpy as np
+
+    lower = np.take(x, low, axis=axis, out=out, mode="clip")  # (indices are in range: "clip" is not buffered)
+    step = np.take(steps, low, axis=axis, mode="clip")
+    step *= frac
+    lower += step
+    return lower
 
 
 def _cropping(value: Any) -> Padding:
