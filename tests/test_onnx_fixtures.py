@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnncalc import analyse
+from cnncalc import CnnCalcError, analyse
 from cnncalc.interop.onnx_import import import_onnx, network_of
 from cnncalc.run.executor import run
 
@@ -160,3 +160,76 @@ def test_an_onnx_export_of_a_model_file_keeps_its_weights(name, cli, tmp_path):
     original, again = output(source), output(target)
     assert original.shape == again.shape
     np.testing.assert_allclose(again, original, rtol=1e-5, atol=1e-6)
+
+
+def _twice(model):
+    """The model's graph applied twice in a row (every name of the second copy prefixed, its weights their own):
+    two attentions of one structure, as every block of a transformer is."""
+    import copy
+
+    onnx = pytest.importorskip("onnx")
+    graph = model.graph
+    first_in, first_out = graph.input[0].name, graph.output[0].name
+    twice = copy.deepcopy(model)
+    g = twice.graph
+    inner = {i.name for i in graph.initializer} | {o for n in graph.node for o in n.output}
+
+    def renamed(name):
+        return first_out if name == first_in else ("b/" + name if name in inner else name)
+
+    for node in graph.node:
+        new = copy.deepcopy(node)
+        new.name = "b/" + node.name
+        new.input[:] = [renamed(n) if n else n for n in node.input]
+        new.output[:] = ["b/" + o for o in node.output]
+        g.node.append(new)
+    for tensor in graph.initializer:
+        new = copy.deepcopy(tensor)
+        new.name = "b/" + tensor.name
+        array = onnx.numpy_helper.to_array(tensor)
+        weight = array.dtype.kind == "f"  # the projections' weights and biases: other values than the first's
+        new.CopyFrom(onnx.numpy_helper.from_array((array * 0.5 + 0.25).astype(array.dtype) if weight else array,
+                                                  "b/" + tensor.name))
+        g.initializer.append(new)
+    g.output[0].name = "b/" + first_out
+    return twice
+
+
+def test_a_second_attention_of_the_same_structure_is_not_run_again(monkeypatch, tmp_path):
+    """Each block of a transformer has one structure: the first attention is checked by running its subgraph,
+    the others reuse that verdict (vit_l_16's 24 took 300 s of CPU to check one by one) — and still import
+    their own weights, to onnxruntime's numbers."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from cnncalc.interop.onnx.ops import attention
+
+    model = _twice(onnx.load(str(HERE / "mha_legacy17.onnx")))
+    path = tmp_path / "twice.onnx"
+    path.write_bytes(model.SerializeToString())
+    runs = []
+    original = attention._evaluate
+    monkeypatch.setattr(attention, "_evaluate", lambda *a, **k: runs.append(k.get("probe", False)) or original(*a, **k))
+    imported = import_onnx(str(path))
+    network = network_of(imported, str(path))
+    assert [layer.type for layer in network.layers] == ["attention", "attention"]
+    assert analyse(network).params == 2 * 288
+    assert runs.count(False) == 1  # one check with random weights, for the first attention only
+    x = np.random.default_rng(1).normal(size=(1, 5, 8)).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    want = session.run(None, {session.get_inputs()[0].name: x})[0]
+    got = run(network, x.astype(np.float64), imported.weights).output
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+def test_an_attention_whose_constants_differ_is_checked_on_its_own(tmp_path):
+    """The verdict is reused only for the same constants: the second copy's scale made 2/√k instead of 1/√k is
+    run again, and refused."""
+    onnx = pytest.importorskip("onnx")
+    model = _twice(onnx.load(str(HERE / "mha_legacy17.onnx")))
+    constant = next(n for n in model.graph.node if n.name == "b//attention/Constant_21")
+    old = onnx.numpy_helper.to_array(constant.attribute[0].t)
+    constant.attribute[0].t.CopyFrom(onnx.numpy_helper.from_array((old * 2).astype(old.dtype)))  # same shape
+    path = tmp_path / "twice.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(CnnCalcError, match="does not compute spec v2's multi-head attention"):
+        import_onnx(str(path))

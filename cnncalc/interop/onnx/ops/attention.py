@@ -136,6 +136,10 @@ class _Subgraph:
         self.out: Any = None  # the output projection node (Gemm or MatMul)
         self.out_bias: Any = None
         self.softmax: Any = None
+        #: the probe run so far (on zeros): its values and how many of the subgraph's nodes it has run; the
+        #: walk that finds the subgraph grows it a node at a time, so each node is run once
+        self.probe_values: dict[str, Any] | None = None
+        self.probed = 0
 
     def weight_shape(self, name: str) -> tuple[int, ...]:
         value = self.im.values.get(name)
@@ -200,7 +204,11 @@ def _find(im: _Importer, position: int, node: Any) -> _Subgraph | None:
             sub.out = n
         if sub.out is not None and len(n.output) == 1:
             sub.exit = n.output[0]
-            if _exit_shape(im, sub, n, dims):
+            known = _cache(im)["exits"]
+            shape = _signature(im, sub, values=False)
+            if shape not in known:
+                known[shape] = _exit_shape(im, sub, n, dims)
+            if known[shape]:
                 break
     else:
         return None
@@ -227,9 +235,15 @@ def _evaluate(im: _Importer, sub: _Subgraph, weights: dict[str, Any] | None, bat
     the file's shapes if None)."""
     entry = im.values.get(sub.entry)
     dims = im.onnx_shape(entry)
-    values: dict[str, Any] = {sub.entry: np.zeros([batch, *dims]) if x is None else x}
     nodes = [sub.first, *(im.graph.node[k] for k in sub.positions)]
-    for n in nodes:
+    resume = probe and weights is None and x is None
+    if resume and sub.probe_values is not None:
+        values, start = sub.probe_values, sub.probed
+    else:
+        values, start = {sub.entry: np.zeros([batch, *dims]) if x is None else x}, 0
+    if resume:
+        sub.probe_values, sub.probed = values, len(nodes)
+    for n in nodes[start:]:
         args: list[Any] = []
         for name in n.input:
             if not name:
@@ -336,6 +350,14 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
     t = im.values.get(sub.entry)
     dims = im.onnx_shape(t)
     batch = im.batch if im.batch > 0 else 2
+    # a subgraph of the same structure and constants as one checked before (a transformer's every block) is
+    # the same function of its projection weights: it was checked with random ones, so it is not run again
+    structure = _signature(im, sub, values=True)
+    checked = _cache(im)["checked"]
+    if structure in checked:
+        heads, units = checked[structure]
+        _emit(im, position, node, sub, t, dims, heads, units)
+        return True
     # the heads: the softmax's scores are [N·heads, T, T] or [N, heads, T, T]
     probe = _evaluate(im, sub, None, batch, probe=True)
     scores = probe[sub.softmax.input[0]].shape
@@ -373,6 +395,15 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
         named = f" (node '{extra[0].name or '?'}' ({extra[0].op_type}): a mask or bias on the scores?)" if extra else ""
         raise im.fail(f"{_describe(sub)} does not compute spec v2's multi-head attention{named}: cnncalc's attention "
                       "has no mask, no bias on the scores, its scale 1/√key_dim, and no dropout")
+    checked[structure] = (heads, units)
+    _emit(im, position, node, sub, t, dims, heads, units)
+    return True
+
+
+def _emit(im: _Importer, position: int, node: Any, sub: _Subgraph, t: Any, dims: list[int], heads: int,
+          units: int) -> None:
+    """The attention layer in place of the subgraph (checked to compute it)."""
+    d = dims[-1]
     im.done.update(sub.positions)
     inside = {o for k in sub.positions for o in im.graph.node[k].output} | set(node.output)
     for name in inside - {sub.exit}:
@@ -395,7 +426,60 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
         for key, value in real.items():
             im.keep(f"{name}.{key}", lambda value=value: np.ascontiguousarray(value))
     im.values[sub.exit] = Tensor(name, _identity(len(dims)))
-    return True
+
+
+def _cache(im: _Importer) -> dict[str, Any]:
+    """What one import has learnt of attention subgraphs: whether a structure ends at its last node (``exits``),
+    and the structures checked to be attention, with their heads and output width (``checked``)."""
+    cache = getattr(im, "_attention_cache", None)
+    if cache is None:
+        cache = {"exits": {}, "checked": {}}
+        im._attention_cache = cache  # type: ignore[attr-defined]
+    return cache
+
+
+#: constants up to this many values are part of a subgraph's structure by value (shapes, axes, scales); larger
+#: ones by their shape, and by their bytes' digest when ``values`` is asked for; the projections' weights and
+#: biases always by shape
+SMALL_CONSTANT = 64
+
+
+def _signature(im: _Importer, sub: _Subgraph, values: bool) -> tuple[Any, ...]:
+    """The subgraph as a value that two subgraphs share when they compute the same function of their input and
+    projection weights: each node's operator, attributes and inputs (the subgraph's own values by where they
+    are made, constants by value; the projections' weights and biases by shape only, since the check runs them
+    with random ones; with ``values`` false, every large constant by shape only)."""
+    import hashlib
+
+    nodes = [sub.first, *(im.graph.node[k] for k in sub.positions)]
+    local: dict[str, tuple[Any, ...]] = {sub.entry: ("x",)}
+    projections = {sub.projection.input[1]}
+    if sub.out is not None and len(sub.out.input) > 1:
+        projections.add(sub.out.input[1])
+    projections.update(role[1] for role in (sub.in_bias, sub.out_bias) if role)
+    parts: list[Any] = [tuple(im.onnx_shape(im.values.get(sub.entry))), im.opset, im.batch]
+    for index, n in enumerate(nodes):
+        inputs: list[Any] = []
+        for name in n.input:
+            if not name:
+                inputs.append(None)
+            elif name in local:
+                inputs.append(local[name])
+            else:
+                value = im.values.get(name)
+                shape = tuple(int(d) for d in getattr(value, "shape", ()))
+                if not getattr(value, "readable", True) or name in projections or not values and \
+                        math.prod(shape) > SMALL_CONSTANT:
+                    inputs.append(("c", shape))
+                else:
+                    array = np.ascontiguousarray(im.value(name))
+                    inputs.append(("c", shape, array.dtype.str, hashlib.sha256(array.tobytes()).hexdigest()))
+        attrs = tuple(sorted((key, repr(v)) for key, v in im.attrs(n).items()))
+        parts.append((n.op_type, n.domain, attrs, tuple(inputs), n is sub.softmax, n is sub.out))
+        for j, out in enumerate(n.output):
+            local[out] = ("n", index, j)
+    parts.append(local.get(sub.exit))
+    return tuple(parts)
 
 
 #: operators between an attention's scores (a MatMul of two computed tensors) and its Softmax
