@@ -270,7 +270,7 @@ def _evaluate(im: _Importer, sub: _Subgraph, weights: dict[str, Any] | None, bat
                               hint="export the model after model.eval()")
         attrs = im.attrs(n)
         try:
-            result = _run_node(n.op_type, [a.astype(np.float64) if a is not None and a.dtype.kind == "f" else a
+            result = _run_node(n.op_type, [np.asarray(a, dtype=np.float64) if a is not None and a.dtype.kind == "f" else a
                                            for a in args], attrs, im.opset)
         except (ValueError, IndexError, TypeError) as error:
             if probe:
