@@ -88,6 +88,7 @@ class Context:
         self.compute: dict[str, Any] = resolve_refs(q.compute or {}, self.builder.problem.data)
         self.head = next((h for h in COMPUTE if h in self.compute), "")
         self.net: str | None = self.compute.get(self.head) if self.head in NETWORK_HEADS else None
+        self._upstream: set[str] | None = None
 
     # -- the network a question reads
 
@@ -100,9 +101,12 @@ class Context:
         return [self.compute.get("layer") or summary.records[-1].name]
 
     def upstream(self) -> set[str]:
-        """The targets and every layer they depend on."""
-        targets = self.targets()
-        return {name for name in targets if name != "input"} | self.builder.network(self.net).upstream(targets)
+        """The targets and every layer they depend on (once per question: every rule asks)."""
+        if self._upstream is None:
+            targets = self.targets()
+            self._upstream = ({name for name in targets if name != "input"}
+                              | self.builder.network(self.net).upstream(targets))
+        return self._upstream
 
     def layers(self, spec: Any) -> list[tuple[int, dict[str, Any], Any]]:
         """(position in the spec's `layers`, the layer's spec, its Layer) for every layer the question
@@ -156,6 +160,10 @@ class Context:
             memo = ("slip-builder", net, spec_key([
                 (position, [(k, v) for k, v in changed.items() if item.get(k) is not v],
                  [k for k in item if k not in changed]) for position, item, changed, _ in group]))
+            if self.head in EXECUTOR_HEADS and memo[2] is not None:
+                value = self.builder.read_answer(self.compute, self._replaced_outputs(memo, group))
+                if value is not None:
+                    return value
             builder = self.key.memo.get(memo) if memo[2] is not None else None
             if builder is None:
                 new = copy.copy(spec)  # the builder reads a spec and never changes it: shallow copies do
@@ -169,6 +177,23 @@ class Context:
 
         for group, value in self._effective(found, value_of):
             yield value, say(self, [layer for *_, layer in group])
+
+    def _replaced_outputs(self, memo: tuple[Any, ...], group: list[Any]) -> dict[str, np.ndarray] | None:
+        """Every layer's output with the changed layers run in place of the key's own, where each keeps its
+        output shape and weights (the bias left out, the kernel flipped, the other pooling): the layers before
+        them keep the key's outputs, so no network is built or run whole. None where a change does not fit
+        so (the changed network is then built and run). Once per key and input."""
+        from ..spec.network import remade_layer
+
+        memo = ("slip-outputs", *memo[1:], self.compute["input"])
+        if memo not in self.key.memo:
+            try:
+                replaced = {layer.name: remade_layer(layer, changed) for _, _, changed, layer in group}
+            except CnnCalcError:
+                replaced = None
+            self.key.memo[memo] = None if replaced is None else self.builder.outputs_with(
+                self.net, self.compute["input"], replaced=replaced)  # type: ignore[arg-type]
+        return self.key.memo[memo]  # type: ignore[no-any-return]
 
     def _spec(self, net: str) -> Any:
         """The network's spec with its data put in, once per key; read only (a slip changes a copy)."""
