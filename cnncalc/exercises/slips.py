@@ -617,7 +617,7 @@ def _no_input_channels(ctx: Context) -> Iterator[tuple[Any, str]]:
         return arith.is_int(channels) and channels > 1
 
     def hook(layer: Any, ins: list[Any], info: Any) -> Any:
-        alone = layer.inference([tuple(ins[0][:-1]) + (1,)])
+        alone = layer.infer([tuple(ins[0][:-1]) + (1,)])  # (its inline weights are for its own input)
         return None, (alone.trainable + alone.non_trainable, alone.macs)
 
     def say(ctx: Context, layers: list[Any]) -> str:
