@@ -81,6 +81,34 @@ def data_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
     return spec_key([spec, values])
 
 
+#: a layer's fields that hold values, not sizes (``numeric_array`` fields and a bias list): a figure shows
+#: a layer's kernel, stride, padding and filters, never these
+_VALUE_FIELDS = ("weight", "pointwise_weight", "bias", "gamma", "beta", "mean", "var")
+
+
+def _figure_key(spec: Any, data: dict[str, Any]) -> str | None:
+    """The spec as :func:`..key.data_spec_key` keys it, with each layer's value fields as their shape only;
+    None where the spec is not a flat list of layers or a value field is not a list of numbers."""
+    items = spec.get("layers") if isinstance(spec, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return None
+    layers = []
+    for item in items:
+        shown = dict(item)
+        for value_field in _VALUE_FIELDS:
+            if value_field in shown and not isinstance(shown[value_field], bool):
+                try:
+                    resolved = resolve_refs(shown[value_field], data)
+                    values = np.asarray(resolved, dtype=float)
+                except (CnnCalcError, TypeError, ValueError):
+                    return None
+                if not isinstance(resolved, list):
+                    return None
+                shown[value_field] = ("values", values.shape)
+        layers.append(shown)
+    return data_spec_key({**spec, "layers": layers}, data)
+
+
 def _factor(value: Any) -> str:
     text = num(value)
     return f"({text})" if text.startswith("−") else text
