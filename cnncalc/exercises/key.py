@@ -82,13 +82,14 @@ def data_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
 
 
 #: a layer's fields that hold values, not sizes (``numeric_array`` fields and a bias list): a figure shows
-#: a layer's kernel, stride, padding and filters, never these
+#: a layer's kernel, stride, padding and filters, never these, and no count or shape depends on them
 _VALUE_FIELDS = ("weight", "pointwise_weight", "bias", "gamma", "beta", "mean", "var")
 
 
-def _figure_key(spec: Any, data: dict[str, Any]) -> str | None:
-    """The spec as :func:`..key.data_spec_key` keys it, with each layer's value fields as their shape only;
-    None where the spec is not a flat list of layers or a value field is not a list of numbers."""
+def sizes_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
+    """The spec as :func:`data_spec_key` keys it, with each layer's value fields as their shape only (for
+    what reads a network's sizes alone, once its weights are known to fit it); None where the spec is not a
+    flat list of layers or a value field is not a list of numbers."""
     items = spec.get("layers") if isinstance(spec, dict) else None
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         return None

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import CnnCalcError
 from ..maths import arith
-from .key import AnswerKey, KeyBuilder, data_spec_key, num, spec_key
+from .key import AnswerKey, KeyBuilder, num, sizes_spec_key, spec_key
 from .problem import COMPUTE, Question, resolve_refs
 
 Say = Callable[["Context", list[Any]], str]
@@ -904,14 +904,16 @@ def candidates(key: AnswerKey, q: Question) -> list[Candidate]:
 
 
 #: the candidates of shape, size, parameter and MAC questions, by question and network spec: they read the
-#: network's spec alone (no data goes through it), which the variants of a problem often share
+#: network's sizes alone (no data goes through it, and no count depends on a weight's values), which the
+#: variants of a problem often share
 _CALCULATED: dict[tuple[Any, ...], list[Candidate]] = {}
 MAX_CALCULATED = 4096
 
 
 def _calculator_memo(key: AnswerKey, q: Question) -> tuple[Any, ...] | None:
     """What a calculator question's candidates depend on (the question as written, its compute and the
-    network's spec, data put in), or None for a question of another kind."""
+    network's spec, data put in, its weights as their shapes: the key has built it, so they fit), or None
+    for a question of another kind."""
     if q.kind == "manual" or q.compute is None:
         return None
     problem = key.builder.problem
@@ -919,7 +921,7 @@ def _calculator_memo(key: AnswerKey, q: Question) -> tuple[Any, ...] | None:
         compute = resolve_refs(q.compute, problem.data)
         head = next((h for h in COMPUTE if h in compute), "")
         spec = problem.networks.get(compute.get(head)) if head in CALCULATOR_HEADS else None
-        network = None if spec is None else data_spec_key(spec, problem.data)
+        network = None if spec is None else sizes_spec_key(spec, problem.data)
         text = None if network is None else spec_key([repr(q), compute, network])
     except (CnnCalcError, TypeError):
         return None

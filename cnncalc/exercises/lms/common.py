@@ -10,6 +10,7 @@ cnncalc's whole marking.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -234,6 +235,7 @@ _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'
                        "%": "&#37;", "[": "&#91;", "]": "&#93;", "$": "&#36;"})
 
 
+@functools.lru_cache(maxsize=4096)  # a slip's message, a prompt: the same text in many blanks and variants
 def html_text(text: str) -> str:
     return xml_text(text).translate(_HTML)
 
@@ -253,12 +255,12 @@ def _network_drawn(problem: Any, name: str, spec: Any, built: bool = False
     import dataclasses
 
     from ...render import convfig, diagram
-    from ..key import _figure_key, data_spec_key
+    from ..key import data_spec_key, sizes_spec_key
     from ..sheets import network_figures
 
     memo: tuple[Any, ...] | None
     if built:
-        shape_only = _figure_key(spec, problem.data)
+        shape_only = sizes_spec_key(spec, problem.data)
         memo = None if shape_only is None else ("built", problem.source, name, shape_only)
     else:
         text = data_spec_key(spec, problem.data)  # None for a spec that does not resolve: drawn as the sheet does
