@@ -121,7 +121,6 @@ class KeyBuilder:
         self.networks: dict[str, Network] = {}
         self.summaries: dict[str, Summary] = {}
         self.runs: dict[tuple[str, str], RunResult] = {}
-        self.weights: dict[tuple[str, str], dict[str, Any]] = {}
         self._built: dict[str, Any] = {}  # a network's place in _BUILT
         self.worked = True  # write the worked solution of a map or cell (False: the value alone)
 
@@ -312,11 +311,7 @@ class KeyBuilder:
             return None
 
     def _weights(self, net: str, data_name: str) -> dict[str, Any]:
-        if (net, data_name) not in self.weights:
-            from ..run.executor import gather_weights
-
-            self.weights[(net, data_name)] = gather_weights(self.run(net, data_name).summary, None, None, np.float64)
-        return self.weights[(net, data_name)]
+        return self.run(net, data_name).weights  # the arrays the key's run used, by layer and key
 
     def output(self, net: str, data_name: str, layer: str) -> np.ndarray:
         """One layer's output on some data (the layer checked first, so that a typo gets its name)."""
