@@ -278,14 +278,19 @@ class KeyBuilder:
                 shapes = [tuple(x.shape[1:]) for x in inputs]
                 own = weights[layer.name]
                 if layer.name in replaced:
-                    layer = replaced[layer.name]
+                    layer, before = replaced[layer.name], layer
+                    # it runs on the key's arrays: only those it wants, of the shapes it wants, the same values
+                    # it holds inline (so they are checked already, as the key's layer's were)
                     wanted = layer.weight_shapes(shapes)
-                    if any(key not in own or own[key].shape != tuple(shape) for key, shape in wanted.items()):
+                    if any(key not in own or own[key].shape != tuple(shape)
+                           or layer.options.get(key) != before.options.get(key) for key, shape in wanted.items()):
                         return None
                     own = {key: own[key] for key in wanted}
-                shape = layer.inference(shapes).shape
-                if layer.name in replaced and tuple(shape) != values[layer.name].shape[1:]:
-                    return None
+                    shape = layer.infer(shapes).shape
+                    if tuple(shape) != values[layer.name].shape[1:]:
+                        return None
+                else:
+                    shape = layer.inference(shapes).shape
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     # contiguous, as the executor keeps every output: the next kernels then add in its order
                     values[layer.name] = np.ascontiguousarray(layer.forward(inputs, own, tuple(int(d) for d in shape)),
