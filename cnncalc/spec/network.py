@@ -234,10 +234,11 @@ def remade_layer(layer: Layer, raw: dict[str, Any]) -> Layer:
     own place: its name, index, inputs and block are kept, so that it can run in its network instead of
     ``layer`` (a slip's changed layer, see :mod:`cnncalc.exercises.slips`)."""
     type_name = raw.get("type")
-    cls = LAYER_TYPES.get(type_name) if isinstance(type_name, str) else None
-    if cls is None or cls.arity != type(layer).arity:
+    if (not isinstance(type_name, str) or type_name not in LAYER_TYPES
+            or LAYER_TYPES[type_name].arity != type(layer).arity):
         raise SpecError("a layer is made again as a layer of another kind", layer=layer.name, field="type",
                         got=type_name, expected=f"a type that takes the inputs of {layer.type}")
+    cls = LAYER_TYPES[type_name]
     made = cls(type_name, layer.name, layer.index, layer.inputs, cls.parse_fields(type_name, raw), layer.line)
     made.group = layer.group
     return made
