@@ -89,6 +89,7 @@ class Context:
         self.head = next((h for h in COMPUTE if h in self.compute), "")
         self.net: str | None = self.compute.get(self.head) if self.head in NETWORK_HEADS else None
         self._upstream: set[str] | None = None
+        self._layers: tuple[Any, list[tuple[int, dict[str, Any], Any]]] | None = None
 
     # -- the network a question reads
 
@@ -110,14 +111,21 @@ class Context:
 
     def layers(self, spec: Any) -> list[tuple[int, dict[str, Any], Any]]:
         """(position in the spec's `layers`, the layer's spec, its Layer) for every layer the question
-        depends on; empty when the spec is not a flat list of layers (blocks: left alone)."""
+        depends on; empty when the spec is not a flat list of layers (blocks: left alone). Read only (the
+        key's own spec, asked by every rule, is answered once)."""
+        if self._layers is not None and self._layers[0] is spec:
+            return self._layers[1]
         network = self.builder.network(self.net)
         items = spec.get("layers") if isinstance(spec, dict) else None
         if not isinstance(items, list) or len(items) != len(network.layers) or not all(
                 isinstance(item, dict) and "type" in item for item in items):
-            return []
-        wanted = self.upstream()
-        return [(i, item, layer) for i, (item, layer) in enumerate(zip(items, network.layers)) if layer.name in wanted]
+            found = []
+        else:
+            wanted = self.upstream()
+            found = [(i, item, layer) for i, (item, layer) in enumerate(zip(items, network.layers))
+                     if layer.name in wanted]
+        self._layers = (spec, found)
+        return found
 
     def record(self, name: str) -> Any:
         return self.builder.summary(self.net).record(name)  # type: ignore[arg-type]
