@@ -14,6 +14,7 @@ import numpy as np
 
 from ..calc.analysis import Summary, analyse, whole_size
 from ..errors import CnnCalcError, ExerciseError, did_you_mean
+from ..layers import Layer
 from ..layers.conv import Conv
 from ..layers.pool import AvgPool, MaxPool
 from ..maths import arith
@@ -80,6 +81,35 @@ def data_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
     return spec_key([spec, values])
 
 
+#: a layer's fields that hold values, not sizes (``numeric_array`` fields and a bias list): a figure shows
+#: a layer's kernel, stride, padding and filters, never these, and no count or shape depends on them
+_VALUE_FIELDS = ("weight", "pointwise_weight", "bias", "gamma", "beta", "mean", "var")
+
+
+def sizes_spec_key(spec: Any, data: dict[str, Any]) -> str | None:
+    """The spec as :func:`data_spec_key` keys it, with each layer's value fields as their shape only (for
+    what reads a network's sizes alone, once its weights are known to fit it); None where the spec is not a
+    flat list of layers or a value field is not a list of numbers."""
+    items = spec.get("layers") if isinstance(spec, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return None
+    layers = []
+    for item in items:
+        shown = dict(item)
+        for value_field in _VALUE_FIELDS:
+            if value_field in shown and not isinstance(shown[value_field], bool):
+                try:
+                    resolved = resolve_refs(shown[value_field], data)
+                    values = np.asarray(resolved, dtype=float)
+                except (CnnCalcError, TypeError, ValueError):
+                    return None
+                if not isinstance(resolved, list):
+                    return None
+                shown[value_field] = ("values", values.shape)
+        layers.append(shown)
+    return data_spec_key({**spec, "layers": layers}, data)
+
+
 def _factor(value: Any) -> str:
     text = num(value)
     return f"({text})" if text.startswith("−") else text
@@ -91,7 +121,6 @@ class KeyBuilder:
         self.networks: dict[str, Network] = {}
         self.summaries: dict[str, Summary] = {}
         self.runs: dict[tuple[str, str], RunResult] = {}
-        self.weights: dict[tuple[str, str], dict[str, Any]] = {}
         self._built: dict[str, Any] = {}  # a network's place in _BUILT
         self.worked = True  # write the worked solution of a map or cell (False: the value alone)
 
@@ -151,7 +180,7 @@ class KeyBuilder:
                                     got=value)
             network = self.network(name)
             try:
-                self.runs[key] = run(network, value)
+                self.runs[key] = run(network, value, summary=self.summaries.get(name))
             except CnnCalcError as error:
                 raise within(error, f"network '{name}' on data '{data_name}'", self.problem.source) from None
         return self.runs[key]
@@ -216,44 +245,78 @@ class KeyBuilder:
 
     def rerun(self, q: Question, given: dict[str, np.ndarray]) -> Any:
         """A map or cell question's answer from the executor's kernels, with the output of some layers
-        ``given`` (a student's own earlier maps): the layers after them run again on what they are given,
-        the others keep the key's values. None where the layers cannot run on it."""
+        ``given`` (a student's own earlier maps): the layers after them run again, the others keep the
+        key's values. None where the layers cannot run on it."""
         c = resolve_refs(q.compute or {}, self.problem.data)
         head = next((h for h in ("map", "cell", "value") if h in c), None)
         if head is None:
             return None
-        result = self.run(c[head], c["input"])
+        return self.read_answer(c, self.outputs_with(c[head], c["input"], given=given))
+
+    def outputs_with(self, net: str, data_name: str, *, given: dict[str, np.ndarray] | None = None,
+                     replaced: dict[str, Layer] | None = None) -> dict[str, np.ndarray] | None:
+        """Every layer's output on some data (batched) as the key's run made it, but with the output of some
+        layers ``given``, or some layers ``replaced`` by others of the same name that keep their output shape
+        and take no weight the key's layer has not (a slip's changed layer): only the layers from there on
+        run again, on the key's values. None where the layers cannot run so."""
+        result = self.run(net, data_name)
         network = result.summary.network
-        weights = self._weights(c[head], c["input"])
+        weights = self._weights(net, data_name)
         values = dict(result.outputs)
         changed = set()
-        for name, array in given.items():
+        for name, array in (given or {}).items():
             values[name] = np.asarray(array, dtype=float)[None]
             changed.add(name)
+        replaced = replaced or {}
         try:
             for position in network.order:
                 layer = network.layers[position]
-                if layer.name in changed or not any(source in changed for source in layer.inputs):
+                if layer.name in changed or (layer.name not in replaced
+                                             and not any(source in changed for source in layer.inputs)):
                     continue
                 inputs = [values[source] for source in layer.inputs]
-                shape = layer.inference([tuple(x.shape[1:]) for x in inputs]).shape
+                shapes = [tuple(x.shape[1:]) for x in inputs]
+                own = weights[layer.name]
+                if layer.name in replaced:
+                    layer, before = replaced[layer.name], layer
+                    # it runs on the key's arrays: only those it wants, of the shapes it wants, the same values
+                    # it holds inline (so they are checked already, as the key's layer's were)
+                    wanted = layer.weight_shapes(shapes)
+                    if any(key not in own or own[key].shape != tuple(shape)
+                           or layer.options.get(key) != before.options.get(key) for key, shape in wanted.items()):
+                        return None
+                    own = {key: own[key] for key in wanted}
+                    shape = layer.infer(shapes).shape
+                    if tuple(shape) != values[layer.name].shape[1:]:
+                        return None
+                else:
+                    shape = layer.inference(shapes).shape
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    values[layer.name] = layer.forward(inputs, weights[layer.name], tuple(int(d) for d in shape))
+                    # contiguous, as the executor keeps every output: the next kernels then add in its order
+                    values[layer.name] = np.ascontiguousarray(layer.forward(inputs, own, tuple(int(d) for d in shape)),
+                                                              dtype=float)
                 changed.add(layer.name)
+        except (CnnCalcError, ArithmeticError, ValueError, TypeError, IndexError, KeyError):
+            return None
+        return values
+
+    @staticmethod
+    def read_answer(c: dict[str, Any], values: dict[str, np.ndarray] | None) -> Any:
+        """A map or cell question's answer (``c``: its compute, data put in) read from every layer's output
+        (:meth:`outputs_with`); None where it is not there."""
+        if values is None:
+            return None
+        try:
             output = values[c["layer"]][0]
-            if head == "map":
+            if "map" in c:
                 channel = int(c.get("channel", 0))
                 return np.asarray(output[:, :, channel] if output.ndim == 3 else output, dtype=float)
             return float(output[tuple(int(i) for i in c["at"])])
-        except (CnnCalcError, ArithmeticError, ValueError, TypeError, IndexError, KeyError):
+        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError):
             return None
 
     def _weights(self, net: str, data_name: str) -> dict[str, Any]:
-        if (net, data_name) not in self.weights:
-            from ..run.executor import gather_weights
-
-            self.weights[(net, data_name)] = gather_weights(self.run(net, data_name).summary, None, None, np.float64)
-        return self.weights[(net, data_name)]
+        return self.run(net, data_name).weights  # the arrays the key's run used, by layer and key
 
     def output(self, net: str, data_name: str, layer: str) -> np.ndarray:
         """One layer's output on some data (the layer checked first, so that a typo gets its name)."""
@@ -603,13 +666,16 @@ _SOLVED: dict[tuple[Any, ...], Any] = {}
 def _solved(solver: Any, unknown: str, values: dict[str, str], same: bool) -> Any:
     """A solver's answer, remembered: the variants of a class repeat the same values often, and every call
     spends from the command's one time budget (sympy takes milliseconds per equation). A copy each time,
-    since the key adds its own steps."""
+    since the key adds its own steps: new lists, of the same values (text, numbers and sympy expressions,
+    none of which changes)."""
     memo = (solver.__name__, unknown, tuple(sorted(values.items())), same)
     if memo not in _SOLVED:
         if len(_SOLVED) >= 4096:
             _SOLVED.clear()
         _SOLVED[memo] = solver(unknown, values, same)
-    return copy.deepcopy(_SOLVED[memo])
+    found = _SOLVED[memo]
+    return dataclasses.replace(found, solutions=list(found.solutions), steps=list(found.steps),
+                               notes=list(found.notes))
 
 
 def compute_key(problem: Problem, builder: KeyBuilder | None = None) -> AnswerKey:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -820,6 +820,18 @@ def build_problem(raw: Any, source: str, data_override: dict[str, Any] | None = 
         _check_vary(check, raw["vary"], data)
     return Problem(str(raw["id"]), raw.get("version", 1), str(raw.get("title", raw["id"])), data, networks, parts,
                    source, raw)
+
+
+def with_data(problem: Problem, data_override: dict[str, Any]) -> Problem:
+    """What ``build_problem(problem.raw, problem.source, data_override)`` builds, for a ``problem`` built from
+    its file's own data (a variant's draw), without checking the file again: of the data, those checks read
+    only the names, and a draw keeps every name; its values are converted and checked as there."""
+    data = dict(problem.data)
+    for name, value in data_override.items():
+        if not _name(name):
+            raise ProblemFileError("a data name must be text", file=problem.source, got=name)
+        data[name] = to_array(name, value, None, problem.source)
+    return replace(problem, data=data)
 
 
 def _credit(check: Checker, credit: Any, line: int | None) -> dict[str, float]:

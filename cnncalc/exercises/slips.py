@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import CnnCalcError
 from ..maths import arith
-from .key import AnswerKey, KeyBuilder, data_spec_key, num, spec_key
+from .key import AnswerKey, KeyBuilder, num, sizes_spec_key, spec_key
 from .problem import COMPUTE, Question, resolve_refs
 
 Say = Callable[["Context", list[Any]], str]
@@ -88,6 +88,8 @@ class Context:
         self.compute: dict[str, Any] = resolve_refs(q.compute or {}, self.builder.problem.data)
         self.head = next((h for h in COMPUTE if h in self.compute), "")
         self.net: str | None = self.compute.get(self.head) if self.head in NETWORK_HEADS else None
+        self._upstream: set[str] | None = None
+        self._layers: tuple[Any, list[tuple[int, dict[str, Any], Any]]] | None = None
 
     # -- the network a question reads
 
@@ -100,20 +102,30 @@ class Context:
         return [self.compute.get("layer") or summary.records[-1].name]
 
     def upstream(self) -> set[str]:
-        """The targets and every layer they depend on."""
-        targets = self.targets()
-        return {name for name in targets if name != "input"} | self.builder.network(self.net).upstream(targets)
+        """The targets and every layer they depend on (once per question: every rule asks)."""
+        if self._upstream is None:
+            targets = self.targets()
+            self._upstream = ({name for name in targets if name != "input"}
+                              | self.builder.network(self.net).upstream(targets))
+        return self._upstream
 
     def layers(self, spec: Any) -> list[tuple[int, dict[str, Any], Any]]:
         """(position in the spec's `layers`, the layer's spec, its Layer) for every layer the question
-        depends on; empty when the spec is not a flat list of layers (blocks: left alone)."""
+        depends on; empty when the spec is not a flat list of layers (blocks: left alone). Read only (the
+        key's own spec, asked by every rule, is answered once)."""
+        if self._layers is not None and self._layers[0] is spec:
+            return self._layers[1]
         network = self.builder.network(self.net)
         items = spec.get("layers") if isinstance(spec, dict) else None
         if not isinstance(items, list) or len(items) != len(network.layers) or not all(
                 isinstance(item, dict) and "type" in item for item in items):
-            return []
-        wanted = self.upstream()
-        return [(i, item, layer) for i, (item, layer) in enumerate(zip(items, network.layers)) if layer.name in wanted]
+            found = []
+        else:
+            wanted = self.upstream()
+            found = [(i, item, layer) for i, (item, layer) in enumerate(zip(items, network.layers))
+                     if layer.name in wanted]
+        self._layers = (spec, found)
+        return found
 
     def record(self, name: str) -> Any:
         return self.builder.summary(self.net).record(name)  # type: ignore[arg-type]
@@ -156,6 +168,10 @@ class Context:
             memo = ("slip-builder", net, spec_key([
                 (position, [(k, v) for k, v in changed.items() if item.get(k) is not v],
                  [k for k in item if k not in changed]) for position, item, changed, _ in group]))
+            if self.head in EXECUTOR_HEADS and memo[2] is not None:
+                value = self.builder.read_answer(self.compute, self._replaced_outputs(memo, group))
+                if value is not None:
+                    return value
             builder = self.key.memo.get(memo) if memo[2] is not None else None
             if builder is None:
                 new = copy.copy(spec)  # the builder reads a spec and never changes it: shallow copies do
@@ -169,6 +185,23 @@ class Context:
 
         for group, value in self._effective(found, value_of):
             yield value, say(self, [layer for *_, layer in group])
+
+    def _replaced_outputs(self, memo: tuple[Any, ...], group: list[Any]) -> dict[str, np.ndarray] | None:
+        """Every layer's output with the changed layers run in place of the key's own, where each keeps its
+        output shape and weights (the bias left out, the kernel flipped, the other pooling): the layers before
+        them keep the key's outputs, so no network is built or run whole. None where a change does not fit
+        so (the changed network is then built and run). Once per key and input."""
+        from ..spec.network import remade_layer
+
+        memo = ("slip-outputs", *memo[1:], self.compute["input"])
+        if memo not in self.key.memo:
+            try:
+                replaced = {layer.name: remade_layer(layer, changed) for _, _, changed, layer in group}
+            except CnnCalcError:
+                replaced = None
+            self.key.memo[memo] = None if replaced is None else self.builder.outputs_with(
+                self.net, self.compute["input"], replaced=replaced)  # type: ignore[arg-type]
+        return self.key.memo[memo]  # type: ignore[no-any-return]
 
     def _spec(self, net: str) -> Any:
         """The network's spec with its data put in, once per key; read only (a slip changes a copy)."""
@@ -592,7 +625,7 @@ def _no_input_channels(ctx: Context) -> Iterator[tuple[Any, str]]:
         return arith.is_int(channels) and channels > 1
 
     def hook(layer: Any, ins: list[Any], info: Any) -> Any:
-        alone = layer.inference([tuple(ins[0][:-1]) + (1,)])
+        alone = layer.infer([tuple(ins[0][:-1]) + (1,)])  # (its inline weights are for its own input)
         return None, (alone.trainable + alone.non_trainable, alone.macs)
 
     def say(ctx: Context, layers: list[Any]) -> str:
@@ -879,14 +912,16 @@ def candidates(key: AnswerKey, q: Question) -> list[Candidate]:
 
 
 #: the candidates of shape, size, parameter and MAC questions, by question and network spec: they read the
-#: network's spec alone (no data goes through it), which the variants of a problem often share
+#: network's sizes alone (no data goes through it, and no count depends on a weight's values), which the
+#: variants of a problem often share
 _CALCULATED: dict[tuple[Any, ...], list[Candidate]] = {}
 MAX_CALCULATED = 4096
 
 
 def _calculator_memo(key: AnswerKey, q: Question) -> tuple[Any, ...] | None:
     """What a calculator question's candidates depend on (the question as written, its compute and the
-    network's spec, data put in), or None for a question of another kind."""
+    network's spec, data put in, its weights as their shapes: the key has built it, so they fit), or None
+    for a question of another kind."""
     if q.kind == "manual" or q.compute is None:
         return None
     problem = key.builder.problem
@@ -894,7 +929,7 @@ def _calculator_memo(key: AnswerKey, q: Question) -> tuple[Any, ...] | None:
         compute = resolve_refs(q.compute, problem.data)
         head = next((h for h in COMPUTE if h in compute), "")
         spec = problem.networks.get(compute.get(head)) if head in CALCULATOR_HEADS else None
-        network = None if spec is None else data_spec_key(spec, problem.data)
+        network = None if spec is None else sizes_spec_key(spec, problem.data)
         text = None if network is None else spec_key([repr(q), compute, network])
     except (CnnCalcError, TypeError):
         return None

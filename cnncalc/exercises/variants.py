@@ -39,7 +39,16 @@ from ..errors import CnnCalcError, ExerciseError
 from ..maths import expr
 from .copies import CopyPair, copy_check
 from .key import Expected, KeyBuilder, compute_key
-from .problem import DEFAULT_TRIES, MAX_DRAWN, Problem, ProblemFileError, build_problem, line_of, resolve_refs
+from .problem import (
+    DEFAULT_TRIES,
+    MAX_DRAWN,
+    Problem,
+    ProblemFileError,
+    build_problem,
+    line_of,
+    resolve_refs,
+    with_data,
+)
 
 SECRET_ENV = "CNNCALC_SECRET"
 MIN_SECRET_BYTES = 16
@@ -215,9 +224,10 @@ def check_original(raw: Any, source: str) -> Variant:
 
 
 def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator | None, label: str,
-                 seeded: bool = False) -> Variant:
-    """Draw until every constraint holds and every question's key computes (at most `tries` draws)."""
-    original = check_original(raw, source)
+                 seeded: bool = False, *, original: Variant | None = None) -> Variant:
+    """Draw until every constraint holds and every question's key computes (at most `tries` draws).
+    ``original``: :func:`check_original` of ``raw``, where the caller draws many variants of it."""
+    original = original or check_original(raw, source)
     vary = raw.get("vary")
     if not vary or rng is None:
         return dataclasses.replace(original, label=label, seeded=seeded)
@@ -228,7 +238,7 @@ def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator | No
     for _ in range(tries):
         try:
             data = draw_data(raw, rng)
-            problem = build_problem(raw, source, data)
+            problem = with_data(original.problem, data)
             failed = None
             builder = KeyBuilder(problem)
             for constraint in constraints:
@@ -256,20 +266,22 @@ def make_variant(raw: dict[str, Any], source: str, rng: np.random.Generator | No
                         hint="loosen the constraint or widen the ranges in vary: values")
 
 
-def seed_variant(raw: dict[str, Any], source: str, seed: int, index: int = 0) -> Variant:
+def seed_variant(raw: dict[str, Any], source: str, seed: int, index: int = 0, *,
+                 original: Variant | None = None) -> Variant:
     if not _integer_seed(seed):
         raise ExerciseError("bad seed", got=seed, expected="an integer from 0 to 2**63 − 1")
     if not _integer_seed(index) or index >= MAX_VARIANTS:
         raise ExerciseError("bad variant index", got=index, expected=f"an integer from 0 to {MAX_VARIANTS - 1:,}")
     rng = np.random.default_rng([seed, index])
-    return make_variant(raw, source, rng, f"variant-{seed}-{index}", seeded=True)
+    return make_variant(raw, source, rng, f"variant-{seed}-{index}", seeded=True, original=original)
 
 
 def _integer_seed(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
-def student_variant(raw: dict[str, Any], source: str, secret: bytes, student: str) -> Variant:
+def student_variant(raw: dict[str, Any], source: str, secret: bytes, student: str, *,
+                    original: Variant | None = None) -> Variant:
     """The student's own variant, seeded by :func:`student_seed` with the id normalised
     (:func:`.grading.normalise_id`): an id typed with a decomposed accent or a stray byte-order mark
     gets the same variant as the roster's id."""
@@ -278,7 +290,7 @@ def student_variant(raw: dict[str, Any], source: str, secret: bytes, student: st
     student = normalise_id(student)
     problem_id, version = str(raw.get("id")), raw.get("version", 1)
     rng = np.random.default_rng(student_seed(secret, problem_id, version, student))
-    return make_variant(raw, source, rng, student)
+    return make_variant(raw, source, rng, student, original=original)
 
 
 # ---------------------------------------------------------------- grading per-student variants

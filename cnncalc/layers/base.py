@@ -288,12 +288,22 @@ def _nested_shape(value: Any) -> tuple[int, ...] | None:
     """
     if not isinstance(value, list):
         return ()
-    inner = [_nested_shape(item) for item in value]
-    if not inner:
-        return (0,)
-    if any(shape is None or shape != inner[0] for shape in inner):
-        return None
-    return (len(value), *inner[0])  # type: ignore[misc]
+    shape = []  # read down the first items, then checked level by level (no call per list: weights are many)
+    node: Any = value
+    while isinstance(node, list):
+        shape.append(len(node))
+        if not node:
+            break
+        node = node[0]
+    level = [value]
+    for size in shape:
+        below: list[Any] = []
+        for node in level:
+            if not isinstance(node, list) or len(node) != size:
+                return None
+            below.extend(node)
+        level = below
+    return None if any(isinstance(node, list) for node in level) else tuple(shape)
 
 
 def bias_field(value: Any) -> bool | InlineArray:

@@ -294,10 +294,11 @@ def check_memory(summary: Summary, batch: int, itemsize: int, max_memory: int) -
 
 def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, seed: int | None = None,
         max_memory: int = DEFAULT_MAX_MEMORY, dtype: Any = np.float64,
-        progress: Callable[[int, int, str], None] | None = None) -> RunResult:
+        progress: Callable[[int, int, str], None] | None = None, summary: Summary | None = None) -> RunResult:
     """Forward pass of the whole network; every layer's output is kept (for --trace and grading).
 
-    ``progress(i, n, name)`` is called before layer i of n runs.
+    ``progress(i, n, name)`` is called before layer i of n runs. ``summary``: the network's analysis where
+    the caller has made it (a network with numbers for sizes has one, whatever the input), not made again.
     """
     check_seed(seed)
     try:
@@ -307,7 +308,8 @@ def run(network: Network, x: Any, weights: dict[str, np.ndarray] | None = None, 
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ExecutionError("bad dtype", got=str(dtype), expected="float32 or float64")
     network, array, batched = prepare_input(network, x, dtype)
-    summary = analyse(network)
+    if summary is None or summary.network is not network:
+        summary = analyse(network)
     check_memory(summary, array.shape[0], dtype.itemsize, max_memory)
     arrays = gather_weights(summary, weights, seed, dtype)
     values: dict[str, np.ndarray] = {INPUT: array}

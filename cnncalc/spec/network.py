@@ -235,6 +235,21 @@ def _make_layers(flat: list[FlatLayer]) -> list[Layer]:
     return layers
 
 
+def remade_layer(layer: Layer, raw: dict[str, Any]) -> Layer:
+    """``layer`` made again from ``raw``, a changed spec of it (another type or other field values), in its
+    own place: its name, index, inputs and block are kept, so that it can run in its network instead of
+    ``layer`` (a slip's changed layer, see :mod:`cnncalc.exercises.slips`)."""
+    type_name = raw.get("type")
+    if (not isinstance(type_name, str) or type_name not in LAYER_TYPES
+            or LAYER_TYPES[type_name].arity != type(layer).arity):
+        raise SpecError("a layer is made again as a layer of another kind", layer=layer.name, field="type",
+                        got=type_name, expected=f"a type that takes the inputs of {layer.type}")
+    cls = LAYER_TYPES[type_name]
+    made = cls(type_name, layer.name, layer.index, layer.inputs, cls.parse_fields(type_name, raw), layer.line)
+    made.group = layer.group
+    return made
+
+
 def _check_skipped(item: FlatLayer) -> None:
     """A layer switched off by `when` is not built, but a typo in it is still a typo: its type, its field
     names and the values written literally in it are checked. Values that come from block parameters

@@ -10,6 +10,7 @@ cnncalc's whole marking.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import CnnCalcError
 from ..grading import DEFAULT_RTOL
 from ..problem import Question
 from ..variants import Variant
@@ -235,6 +235,7 @@ _HTML = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'
                        "%": "&#37;", "[": "&#91;", "]": "&#93;", "$": "&#36;"})
 
 
+@functools.lru_cache(maxsize=4096)  # a slip's message, a prompt: the same text in many blanks and variants
 def html_text(text: str) -> str:
     return xml_text(text).translate(_HTML)
 
@@ -244,35 +245,6 @@ def html_text(text: str) -> str:
 #: weights, not in what the figures show, and a bank of 1,000 variants draws such a network once
 _FIGURES: dict[Any, tuple[list[tuple[str, Any, Any]], list[tuple[str, str]]]] = {}
 MAX_REMEMBERED_FIGURES = 512
-#: a layer's fields that hold values, not sizes (``numeric_array`` fields and a bias list): a figure shows
-#: a layer's kernel, stride, padding and filters, never these
-_VALUE_FIELDS = ("weight", "pointwise_weight", "bias", "gamma", "beta", "mean", "var")
-
-
-def _figure_key(spec: Any, data: dict[str, Any]) -> str | None:
-    """The spec as :func:`..key.data_spec_key` keys it, with each layer's value fields as their shape only;
-    None where the spec is not a flat list of layers or a value field is not a list of numbers."""
-    from ..key import data_spec_key
-    from ..problem import resolve_refs
-
-    items = spec.get("layers") if isinstance(spec, dict) else None
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        return None
-    layers = []
-    for item in items:
-        shown = dict(item)
-        for field in _VALUE_FIELDS:
-            if field in shown and not isinstance(shown[field], bool):
-                try:
-                    resolved = resolve_refs(shown[field], data)
-                    values = np.asarray(resolved, dtype=float)
-                except (CnnCalcError, TypeError, ValueError):
-                    return None
-                if not isinstance(resolved, list):
-                    return None
-                shown[field] = ("values", values.shape)
-        layers.append(shown)
-    return data_spec_key({**spec, "layers": layers}, data)
 
 
 def _network_drawn(problem: Any, name: str, spec: Any, built: bool = False
@@ -283,12 +255,12 @@ def _network_drawn(problem: Any, name: str, spec: Any, built: bool = False
     import dataclasses
 
     from ...render import convfig, diagram
-    from ..key import data_spec_key
+    from ..key import data_spec_key, sizes_spec_key
     from ..sheets import network_figures
 
     memo: tuple[Any, ...] | None
     if built:
-        shape_only = _figure_key(spec, problem.data)
+        shape_only = sizes_spec_key(spec, problem.data)
         memo = None if shape_only is None else ("built", problem.source, name, shape_only)
     else:
         text = data_spec_key(spec, problem.data)  # None for a spec that does not resolve: drawn as the sheet does

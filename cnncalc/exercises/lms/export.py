@@ -32,11 +32,13 @@ def each_variant(raw: dict[str, Any], source: str, count: int, seed: int | None 
             raise CnnCalcError(f"the problem has no 'vary:' section: all {count} variants would be the same",
                                file=source, hint="add a vary: section, or give --count 1")
         return iter([check_original(raw, source)])
+    original = check_original(raw, source)  # once, not once per variant
     if seed is not None:
-        return (seed_variant(raw, source, seed, i) for i in range(count))
+        return (seed_variant(raw, source, seed, i, original=original) for i in range(count))
     key = secret if secret is not None else read_secret(secret_file)
     width = max(4, len(str(count)))
-    return (student_variant(raw, source, key, f"lms-{i:0{width}d}") for i in range(1, count + 1))
+    return (student_variant(raw, source, key, f"lms-{i:0{width}d}", original=original)
+            for i in range(1, count + 1))
 
 
 def rebuild(raw: dict[str, Any], source: str, label: str, secret: bytes | None) -> Variant:
