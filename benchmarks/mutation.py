@@ -66,7 +66,12 @@ SLOW_TESTS = ["tests/test_variants.py::test_students_get_different_variants_and_
               "tests/test_hostile_spec.py::test_skipped_layers_count_towards_the_layer_cap",
               "tests/test_hostile_symbolic.py::test_spec_size_search_stops_at_the_budget",
               "tests/test_hostile_symbolic.py::test_summary_where_digit_cap_just_inside",
-              "tests/test_symbolic_floors.py::test_random_chains_equal_numeric_analysis"]
+              "tests/test_symbolic_floors.py::test_random_chains_equal_numeric_analysis",
+              # they look at the package from outside, and mutmut's copy of it differs by construction: every
+              # module imports mutmut's trampolines (and with them ast, inspect, typing ...), and the generated
+              # zoo modules no longer match the mutated tree's sources
+              "tests/test_shapes.py::test_summary_of_a_built_in_spec_leaves_the_heavy_standard_modules_unloaded",
+              "tests/test_zoo_catalogue.py"]
 # mutmut's exit codes (mutmut/stats.py): what each means for the kill rate
 KILLED = {1, 3, 36, 24, -24, 152, 255, -11, -9}  # a failing test, a crash or a timeout all catch the bug
 SURVIVED = {0}
