@@ -267,7 +267,7 @@ def _evaluate(im: _Importer, sub: _Subgraph, weights: dict[str, Any] | None, bat
             mode = args[2] if len(args) > 2 else None
             if mode is not None and bool(np.asarray(mode).reshape(-1)[0]):
                 raise im.fail(f"node '{n.name or '?'}' (Dropout) is in training mode inside an attention",
-                              hint="export the model after model.eval()")
+                              hint="export the model in inference mode (model.train(False))")
         attrs = im.attrs(n)
         try:
             result = _run_node(n.op_type, [np.asarray(a, dtype=np.float64) if a is not None and a.dtype.kind == "f" else a
