@@ -223,3 +223,94 @@ def test_inline_weights_of_the_right_shape_are_accepted_and_used(tmp_path, cli):
     conv = np.concatenate([2 * x + 1, 3 * x - 1], axis=-1)
     np.testing.assert_allclose(np.load(out), (conv - [1, 0]) / np.sqrt([4, 1]))
 
+
+
+# ---------------------------------------------------------------- a fresh sample's survivors (seed 13)
+
+
+def test_the_explained_receptive_field_of_a_dilated_conv_names_the_effective_kernel(tmp_path, cli):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [9, 9, 1]\nlayers:\n  - {type: conv, filters: 1, kernel: 3, dilation: 2}\n")
+    code, out, err = cli("summary", str(spec), "--explain")
+    assert code == 0, err
+    assert "RF: r = r_prev + (k_eff − 1)·j_prev = 1 + (5 − 1)·1 = 5, j = j_prev·s = 1·1 = 1" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["solve", "--transpose", "--spec", "lenet5", "--for", "n"],
+     ("error: --spec takes only --for, --min, --max, --exact and --where (got '--transpose', expected no layer "
+     "values (they come from the spec))\n")),
+    (["solve", "--n", "E", "--f", "3", "--for", "out"],
+     ("error: bad value for --n: 'E' is not a symbol name here (sympy prints its constants and functions so) "
+     "(got 'E', expected a number or another symbol name, e.g. k)\n")),
+])
+def test_solve_refusals_word_for_word(cli, args, message):
+    code, _, err = cli(*args)
+    assert (code, err) == (2, message)
+
+
+def test_run_seed_and_layer_refusals_word_for_word(tmp_path, cli):
+    data = tmp_path / "x.npy"
+    np.save(data, np.zeros((32, 32, 3)))
+    code, _, err = cli("run", "lenet5", "-i", str(data), "--seed", "-1")
+    assert (code, err) == (2, ("error: bad --seed (got '-1', expected an integer from 0 to 9,223,372,036,854,775,807 "
+                              "(2**63 − 1))\n"))
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [4, 4, 1]\nlayers:\n  - 3\n")
+    code, _, err = cli("summary", str(spec))
+    assert (code, err) == (2, (f"error: {spec}: layer 1: a layer must be a mapping with a 'type' (got 3, expected "
+                              "e.g. {type: conv, filters: 8, kernel: 3})\n"))
+
+
+def test_an_input_option_past_its_length_cap_is_refused_unread(cli):
+    from cnncalc.spec import network
+
+    long = ",".join(["1"] * (network.MAX_INPUT_OPTION // 2 + 1))
+    assert len(long) > network.MAX_INPUT_OPTION
+    code, _, err = cli("summary", "lenet5", "--input", long)
+    assert code == 2 and err.startswith("error: bad --input (got '1,1,1,") and err.count("\n") == 1
+
+
+def test_ranges_show_a_step_only_when_every_gap_is_that_step():
+    from cnncalc.maths.ranges import ranges
+
+    assert ranges([4, 8, 12, 16, 20], most=3) == "4, 8, … 20 (step 4)"
+    assert ranges([4, 8, 12, 16, 21], most=3) == "4, 8, 12, …"  # the last gap is 5: no step
+
+
+def test_the_complexity_of_a_power_counts_its_monomials():
+    from cnncalc.maths import expr
+
+    assert expr.complexity(expr.parse("(a + b)**2")) == (2, 3, 4)
+    assert expr.complexity(expr.parse("(a + b + c)**3")) == (3, 10, 9)
+
+
+def test_memory_rows_name_each_layer_type_and_keras_merges_keep_their_inputs():
+    from cnncalc import memory
+
+    rows = memory("lenet5").document()["layers"]
+    assert [row["type"] for row in rows[:3]] == ["conv", "maxpool", "conv"]
+    from cnncalc import loads_spec
+
+    net = loads_spec("input: [4, 4, 2]\nlayers:\n  - {type: conv, name: a, filters: 2, kernel: 1}\n"
+                     "  - {type: add, name: s, inputs: [a, input]}\n")
+    keras = memory(net, framework="keras").document()["layers"]
+    assert keras[1]["type"] == "add" and keras[1]["saved_for_backward"] > 0
+
+
+def test_every_layer_type_is_listed_once():
+    names = list(LAYER_TYPES)
+    assert len(names) == len(set(names)) == 67 and "pixel_shuffle" in names
+    assert LAYER_TYPES["conv"].__name__ == "Conv" and LAYER_TYPES["attention"].type_name == "attention"
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, True, 1.5])
+def test_the_executor_refuses_a_bad_seed_saying_what_it_takes(seed):
+    from cnncalc import loads_spec
+    from cnncalc.run.executor import run
+
+    net = loads_spec("input: [2, 2, 1]\nlayers:\n  - {type: conv, filters: 1, kernel: 1}\n")
+    with pytest.raises(CnnCalcError) as error:
+        run(net, np.zeros((1, 2, 2, 1)), seed=seed)
+    assert str(error.value) == (f"bad --seed (got {seed!r}, expected an integer from 0 to 9,223,372,036,854,775,807 "
+                                "(2**63 − 1))")
