@@ -189,12 +189,24 @@ def print_table(rows: list[dict[str, object]]) -> None:
               f"{ratio:>10}  {error:>12}  {times:>19}  {row.get('failure', '')}", flush=True)
 
 
+def markdown_row(row: dict[str, object]) -> str:
+    """One row of the docs' table: model | exporter | opset | result | params | MACs ratio | run error | failure."""
+    params = f"{row['params']:,} / {row['torch_params']:,}" if "params" in row else "-"
+    ratio = f"{int(row['macs']) / int(row['hook_macs']):.4f}" if "macs" in row else "-"  # type: ignore[call-overload]
+    error = f"{float(row['error']):.1e}" if "error" in row else "-"  # type: ignore[arg-type]
+    failure = str(row.get("failure", "")).replace("|", "\\|")
+    return (f"| {row['model']} | {row['exporter']} | {row['opset']} | {verdict(row)} | {params} | {ratio} | "
+            f"{error} | {failure} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="torchvision model names (default: every classification model)")
     parser.add_argument("--opset", type=int, action="append", help="17 and 20 unless given (repeatable)")
     parser.add_argument("--exporter", choices=("dynamo", "legacy"), action="append",
                         help="both unless given (repeatable)")
+    parser.add_argument("--out", type=Path, help="append each row to this Markdown file as it is made (a stopped "
+                                                 "run keeps its rows)")
     args = parser.parse_args()
     unknown = sorted(set(args.models) - set(MODELS))
     if unknown:
@@ -212,6 +224,13 @@ def main() -> None:
                                "failure": f"benchmark: {one_line(error)}"}
                     rows.append(row)
                     print_table([row])
+                    if args.out is not None:
+                        new = not args.out.exists()
+                        with args.out.open("a", encoding="utf-8") as out:
+                            if new:
+                                out.write("| model | exporter | opset | result | params cnncalc / torch | MACs ratio "
+                                          "| run rel. error | failure |\n|---|---|---|---|---|---|---|---|\n")
+                            out.write(markdown_row(row) + "\n")
                     for path in Path(folder).iterdir():  # a model's files go once it is checked
                         path.unlink()
     print()

@@ -160,3 +160,15 @@ def test_an_onnx_export_of_a_model_file_keeps_its_weights(name, cli, tmp_path):
     original, again = output(source), output(target)
     assert original.shape == again.shape
     np.testing.assert_allclose(again, original, rtol=1e-5, atol=1e-6)
+
+
+def test_a_zero_output_bias_the_dynamo_exporter_left_out_is_read_as_zeros():
+    # nn.MultiheadAttention's out_proj.bias starts at zero, and torch's dynamo exporter then writes the output
+    # Gemm with no C: the input bias says bias=True (spec v2's default), so the output bias is read as zeros
+    path = str(HERE / "mha_zero_out_bias_dynamo20.onnx")
+    imported = import_onnx(path)
+    (layer,) = [entry for entry in imported.spec["layers"] if entry.get("type") == "attention"]
+    assert layer.get("bias", True) is True
+    bias = np.asarray(imported.weights[f"{layer['name']}.output.bias"])
+    assert bias.shape == (8,) and not bias.any()
+    assert np.asarray(imported.weights[f"{layer['name']}.query.bias"]).any()  # the input bias is read, not zeros

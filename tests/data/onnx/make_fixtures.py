@@ -113,14 +113,19 @@ def randomised(model: nn.Module) -> nn.Module:
 class SelfAttention(nn.Module):
     """``nn.MultiheadAttention(8, 2)`` as self-attention on batch-first tokens: ``batch_first=True``, or
     ``batch_first=False`` between two transposes (``seq_first``); ``on_input``: batch_first=False on the
-    model's own [T, N, d] input; ``mask``: a constant float ``attn_mask``."""
+    model's own [T, N, d] input; ``mask``: a constant float ``attn_mask``; ``zero_out_bias``: batch-first, the
+    output projection's bias zeros (as torch starts it) and the input projection's not, which torch's dynamo
+    exporter writes with no output bias at all."""
 
     def __init__(self, form: str) -> None:
         super().__init__()
         self.form = form
-        self.attention = nn.MultiheadAttention(8, 2, batch_first=form in ("batch_first", "mask"))
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=form in ("batch_first", "mask", "zero_out_bias"))
         self.mask = torch.triu(torch.full((5, 5), -1.0), 1) if form == "mask" else None
         randomised(self)
+        if form == "zero_out_bias":
+            with torch.no_grad():
+                self.attention.out_proj.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.form == "seq_first":
@@ -177,6 +182,7 @@ FIXTURES = {
     "mha_seq_first_legacy17": (lambda: SelfAttention("seq_first"), (1, 5, 8), "legacy", 17, "exact"),
     "mha_on_input_legacy17": (lambda: SelfAttention("on_input"), (5, 1, 8), "legacy", 17,
                               ["batch_first=False", "first (batch) axis"]),
+    "mha_zero_out_bias_dynamo20": (lambda: SelfAttention("zero_out_bias"), (1, 5, 8), "dynamo", 20, "exact"),
     "mha_mask_dynamo20": (lambda: SelfAttention("mask"), (1, 5, 8), "dynamo", 20, ["mask", "no spec v2 layer"]),
     "vit_dynamo20": (tiny_vit, (1, 3, 8, 8), "dynamo", 20, "exact"),
     "vit_legacy17": (tiny_vit, (1, 3, 8, 8), "legacy", 17, "exact"),
