@@ -134,6 +134,23 @@ class SelfAttention(nn.Module):
         return y.transpose(0, 1) if self.form == "seq_first" else y
 
 
+class CrossAttention(nn.Module):
+    """``nn.MultiheadAttention(8, 2, batch_first=True)`` whose key and value are a projection of the query
+    (``cross``), and the same with ``kdim=vdim=6`` (``kdim``): query, key and value projected separately."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        width = 6 if form == "kdim" else 8
+        self.memory = nn.Linear(8, width)
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True, **({"kdim": 6, "vdim": 6} if form == "kdim"
+                                                                              else {}))
+        randomised(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        memory = self.memory(x)
+        return self.attention(x, memory, memory, need_weights=False)[0]
+
+
 def tiny_vit() -> nn.Module:
     """torchvision's VisionTransformer (vit_b_16's class) at 8×8 pixels, patches of 4, one encoder block."""
     from torchvision.models import VisionTransformer
@@ -184,6 +201,10 @@ FIXTURES = {
                               ["batch_first=False", "first (batch) axis"]),
     "mha_zero_out_bias_dynamo20": (lambda: SelfAttention("zero_out_bias"), (1, 5, 8), "dynamo", 20, "exact"),
     "mha_mask_dynamo20": (lambda: SelfAttention("mask"), (1, 5, 8), "dynamo", 20, ["mask", "no spec v2 layer"]),
+    "mha_cross_dynamo20": (lambda: CrossAttention("cross"), (1, 5, 8), "dynamo", 20,
+                           ["cross-attention", "no spec v2 layer"]),
+    "mha_kdim_legacy17": (lambda: CrossAttention("kdim"), (1, 5, 8), "legacy", 17,
+                          ["projected separately", "no spec v2 layer"]),
     "vit_dynamo20": (tiny_vit, (1, 3, 8, 8), "dynamo", 20, "exact"),
     "vit_legacy17": (tiny_vit, (1, 3, 8, 8), "legacy", 17, "exact"),
     "swin_attention_dynamo18": (swin_attention, (1, 4, 4, 8), "dynamo", 18, ["Swin", "no spec v2 layer"]),

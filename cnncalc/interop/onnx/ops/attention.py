@@ -14,7 +14,9 @@ layer. Only the projection weights' shapes are read for the check, so a summary 
 
 :func:`refuse_biased_attention` runs before the walk: a softmax over scores that have a bias added (Swin's
 and MaxViT's relative position bias, Swin's shifted-window mask, an ``attn_mask``) has no spec v2 layer, and is
-refused by that name instead of at whichever node of the window partition comes first.
+refused by that name instead of at whichever node of the window partition comes first; and so is attention
+whose query, key and value come from projections of their own (cross-attention, ``kdim``/``vdim``, a key or
+value other than the query), which spec v2's self-attention layer does not compute.
 """
 
 from __future__ import annotations
@@ -462,4 +464,83 @@ def refuse_biased_attention(im: _Importer) -> None:
             if step.op_type in ("Add", "Sub", "Where"):
                 added.append(step)
             todo.extend(computed)
+    im.node = None
+
+
+def _from_constants(im: _Importer, name: str, known: dict[str, bool]) -> bool:
+    """Whether a value is computed from constants alone (a weight the folding left, as torch's dynamo exporter's
+    ``Split`` of ``in_proj_weight`` into separate projections)."""
+    todo = [name]
+    while todo:
+        value = todo[-1]
+        if value in known:
+            todo.pop()
+            continue
+        k = im.producers.get(value)
+        if _is_const(im.values.get(value)):
+            known[value] = True
+        elif k is None or len(known) > 256:
+            known[value] = False
+        else:
+            inputs = [n for n in im.graph.node[k].input if n]
+            pending = [n for n in inputs if n not in known]
+            if pending:
+                todo.extend(pending)
+                continue
+            known[value] = all(known[n] for n in inputs)
+        todo.pop()
+    return known[name]
+
+
+def _projections(im: _Importer, name: str, known: dict[str, bool]) -> set[int]:
+    """The projections a value of an attention comes from, a short walk back: each ``MatMul`` or ``Gemm`` of
+    one computed tensor by a constant met first on each path (none past a product of two computed tensors)."""
+    found: set[int] = set()
+    todo, seen = [name], set[str]()
+    while todo and len(seen) < 64:
+        value = todo.pop()
+        k = im.producers.get(value)
+        if value in seen or k is None or _from_constants(im, value, known):
+            continue
+        seen.add(value)
+        node = im.graph.node[k]
+        if node.op_type == "Shape":  # a size (the legacy exporter's scale from the query's): not the values
+            continue
+        computed = [n for n in node.input if n and not _from_constants(im, n, known)]
+        if node.op_type in ("MatMul", "Gemm"):
+            if len(computed) == 1 and computed[0] == node.input[0]:
+                found.add(k)
+            continue
+        todo.extend(computed)
+    return found
+
+
+def refuse_cross_attention(im: _Importer) -> None:
+    """Before the walk: attention (a Softmax of a MatMul of two computed tensors, then a MatMul by a computed
+    tensor) whose query, key and value do not all come from one input projection is not the self-attention
+    of spec v2's layer; refused by that name, not at the Transpose torch writes before it."""
+    for position in im.order:
+        node = im.graph.node[position]
+        if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx") or position in im.done:
+            continue
+        scores = _producer(im, node.input[0])
+        users = [im.graph.node[k] for k in im.consumers.get(node.output[0], [])]
+        if scores is None or scores.op_type != "MatMul" or len(users) != 1 or users[0].op_type != "MatMul" \
+                or users[0].input[0] != node.output[0] \
+                or any(not n or _is_const(im.values.get(n)) for n in (*scores.input, users[0].input[1])):
+            continue
+        known: dict[str, bool] = {}
+        sides = [_projections(im, n, known) for n in (*scores.input, users[0].input[1])]
+        if not all(sides) or len(set().union(*sides)) == 1:
+            continue  # one input projection (or no projection found): left to the attention's own match
+        first = [im.graph.node[min(side)] for side in sides]
+        sources = [f.input[0] for f in first]
+        named = ", ".join(f"{role} by node '{f.name or '?'}' ({f.op_type})" for role, f in
+                          zip(("query", "key", "value"), first))
+        kind = f"of different tensors (cross-attention: the query from '{sources[0]}', the key from " \
+            f"'{sources[1]}', the value from '{sources[2]}')" if len(set(sources)) > 1 else "of the same tensor"
+        im.node = node
+        raise im.fail(f"attention whose query, key and value are projected separately ({named}), {kind}, has "
+                      "no spec v2 layer: cnncalc imports self-attention as nn.MultiheadAttention writes it, one "
+                      "[d, 3d] input projection of one tensor (query is key is value, no kdim/vdim)")
     im.node = None
