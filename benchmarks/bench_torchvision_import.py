@@ -7,7 +7,8 @@ Run (needs torch, torchvision, onnxscript and onnxruntime; minutes per model on 
     python benchmarks/bench_torchvision_import.py resnet18 vit_b_16 --opset 17 --exporter dynamo
 
 Each model (random weights, batchnorm statistics and biases drawn as a trained model's: torch's optimiser
-leaves out a bias of zeros, as an untrained model's are; ``eval()``) is exported with torch's default exporter (``dynamo``, as it is:
+leaves out a bias of zeros, as an untrained model's are, and ViT's head weight of zeros would make its output a
+constant; ``eval()``) is exported with torch's default exporter (``dynamo``, as it is:
 its optimiser folds each batchnorm into the conv before it) and with the legacy one (``dynamo=False``), both
 with ``training=torch.onnx.TrainingMode.PRESERVE`` (which keeps the legacy exporter's batchnorm), the dynamo
 file with its weights in a ``.data`` file beside it as torch writes it. Then:
@@ -16,8 +17,8 @@ file with its weights in a ``.data`` file beside it as torch writes it. Then:
 - **params**: cnncalc's count against ``sum(p.numel() for p in model.parameters())``, or, for the dynamo
   export, that less one per batchnorm channel (γ and β folded away, a conv bias per channel added: "folded");
 - **MACs**: cnncalc's against a count made by forward hooks (conv: output elements × in-channels/groups ×
-  kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections), shown as
-  the ratio (attention scores and other matrix products are counted by cnncalc alone);
+  kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections, and the
+  scores Q·Kᵀ and their weighted sum of V, each tokens² × embed_dim), shown as the ratio;
 - **run**: ``cnncalc run`` of the imported spec and weights against onnxruntime on the same file and input,
   the largest difference relative to the output's largest magnitude (pass: at most 1e-5).
 """
@@ -71,6 +72,8 @@ def hook_macs(model, x) -> int:
             query = inputs[0]
             tokens = query.numel() // query.shape[-1]
             total += 4 * tokens * module.embed_dim * module.embed_dim  # q, k, v and out projections
+            sequence = query.shape[1] if module.batch_first else query.shape[0]
+            total += 2 * tokens * sequence * module.embed_dim  # the scores Q·Kᵀ and their weighted sum of V
 
     handles = [m.register_forward_hook(count) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear, nn.MultiheadAttention))]
@@ -117,8 +120,8 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
-        for key, parameter in model.named_parameters():
-            if key.endswith("bias") and not parameter.any():
+        for parameter in model.parameters():  # and every other parameter of zeros: ViT's head weight starts
+            if not parameter.any():  # at zero, which would make its output a constant, the run check void
                 parameter.uniform_(-0.1, 0.1)
     if name == "inception_v3" or name == "googlenet":
         model.aux_logits, model.AuxLogits = False, None  # eval() returns the main logits only

@@ -59,9 +59,29 @@ def _shape_values(value: Any, batch: int) -> Any:
     return out
 
 
-def _run_node(op: str, args: list[Any], attrs: dict[str, Any], opset: int) -> Any:
-    """One node of :data:`INSIDE` on numpy arrays (float64 for tensors, int64 for shapes)."""
+def _zeros_product(a: Any, b: Any) -> Any:
+    """Zeros shaped as ``a @ b`` (matrices or stacks of them), or None where numpy's rules for 1-D operands apply;
+    a ValueError where the shapes do not multiply, as ``np.matmul`` gives."""
+    if a.ndim < 2 or b.ndim < 2:
+        return None
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: {a.shape} by {b.shape}")
+    return np.zeros((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1]))
+
+
+def _run_node(op: str, args: list[Any], attrs: dict[str, Any], opset: int, shapes_only: bool = False) -> Any:
+    """One node of :data:`INSIDE` on numpy arrays (float64 for tensors, int64 for shapes). ``shapes_only``: the
+    products (MatMul, Gemm) give zeros of their result's shape, uncomputed (a probe reads only shapes; a
+    ViT-B/16's subgraph has three products of 30-350 million multiply-adds)."""
     x = args[0]
+    if shapes_only and op in ("MatMul", "Gemm"):
+        a = x.T if op == "Gemm" and attrs.get("transA", 0) else x
+        b = args[1].T if op == "Gemm" and attrs.get("transB", 0) else args[1]
+        zeros = _zeros_product(a, b)
+        if zeros is not None:
+            if op == "Gemm" and len(args) > 2 and args[2] is not None:
+                zeros = np.zeros(np.broadcast_shapes(zeros.shape, np.shape(args[2])))
+            return zeros
     if op in ("Identity", "Dropout"):
         return x
     if op == "Cast":
@@ -100,7 +120,13 @@ def _run_node(op: str, args: list[Any], attrs: dict[str, Any], opset: int) -> An
     if op == "Transpose":
         return np.transpose(x, attrs.get("perm"))
     if op == "MatMul":
-        return np.matmul(x, args[1])
+        # contiguous operands, and a weight's product as one 2-D product of every row: numpy's matmul loops over
+        # the leading axes of [T, 1, d] @ [d, 3d] one row at a time (the legacy exporter's seq-first ViT: seconds
+        # per projection) and over a transposed view's without BLAS
+        a, b = np.ascontiguousarray(x), np.ascontiguousarray(args[1])
+        if b.ndim == 2 and a.ndim > 2:
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[1])
+        return np.matmul(a, b)
     if op == "Gemm":
         a = x.T if attrs.get("transA", 0) else x
         b = args[1].T if attrs.get("transB", 0) else args[1]
@@ -258,8 +284,8 @@ def _evaluate(im: _Importer, sub: _Subgraph, weights: dict[str, Any] | None, bat
                               hint="export the model after model.eval()")
         attrs = im.attrs(n)
         try:
-            result = _run_node(n.op_type, [a.astype(np.float64) if a is not None and a.dtype.kind == "f" else a
-                                           for a in args], attrs, im.opset)
+            result = _run_node(n.op_type, [np.asarray(a, dtype=np.float64) if a is not None and a.dtype.kind == "f"
+                                           else a for a in args], attrs, im.opset, shapes_only=probe)
         except (ValueError, IndexError, TypeError) as error:
             if probe:
                 raise _NotAttention(str(error)) from None
