@@ -123,8 +123,10 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
         for parameter in model.parameters():  # and every other parameter of zeros: ViT's head weight starts
             if not parameter.any():  # at zero, which would make its output a constant, the run check void
                 parameter.uniform_(-0.1, 0.1)
-    if name == "inception_v3" or name == "googlenet":
-        model.aux_logits, model.AuxLogits = False, None  # eval() returns the main logits only
+    if name == "inception_v3":  # eval() returns the main logits only: the auxiliary heads are not the model's
+        model.aux_logits, model.AuxLogits = False, None
+    if name == "googlenet":
+        model.aux_logits, model.aux1, model.aux2 = False, None, None
     size = SIZES.get(name, 224)
     x = torch.randn(1, 3, size, size)
     row["torch_params"] = sum(p.numel() for p in model.parameters())

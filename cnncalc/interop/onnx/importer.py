@@ -106,6 +106,7 @@ class _Importer:
         self.sequences: dict[str, tuple[Tensor, int, list[tuple[int, int]]]] = {}
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
         self.pending_pads: dict[str, tuple[Any, str]] = {}  # a Pad's output → its pairs and padding mode
+        self.attention_checks: dict[tuple[Any, ...], tuple[int, int]] = {}  # an attention's subgraph → heads, width
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0

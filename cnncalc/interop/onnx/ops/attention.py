@@ -363,6 +363,52 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
                       "layer (a bias on all four projections or none) does not compute")
     t = im.values.get(sub.entry)
     dims = im.onnx_shape(t)
+    names = [sub.projection.input[1], sub.out.input[1]] + [role[1] for role in (sub.in_bias, sub.out_bias) if role]
+    signature = _signature(im, sub, names, dims)
+    known = im.attention_checks.get(signature) if signature is not None else None
+    if known is None:
+        heads, units = _check(im, sub, names, dims)
+        if signature is not None:
+            im.attention_checks[signature] = (heads, units)
+    else:  # the same subgraph as one checked before (a ViT's next encoder block): the same verdict
+        heads, units = known
+    _emit(im, position, node, sub, dims, heads, units)
+    return True
+
+
+def _signature(im: _Importer, sub: _Subgraph, names: list[str], dims: list[int]) -> tuple[Any, ...] | None:
+    """What the check of a subgraph depends on: its nodes' operators and attributes, where each input comes
+    from (a value of the subgraph, a projection weight by its role and shape, another constant by its bytes),
+    and the input's shape; None where a constant cannot be read (a summary's weight)."""
+    made: dict[str, tuple[int, int]] = {sub.entry: (-1, 0)}
+    nodes = [sub.first, *(im.graph.node[k] for k in sub.positions)]
+    parts: list[Any] = [tuple(dims), im.batch, im.opset]
+    for index, n in enumerate(nodes):
+        attrs = tuple(sorted((key, repr(np.asarray(v).tolist()) if isinstance(v, np.ndarray) else repr(v))
+                             for key, v in im.attrs(n).items()))
+        inputs: list[Any] = []
+        for name in n.input:
+            if not name:
+                inputs.append(None)
+            elif name in made:
+                inputs.append(made[name])
+            elif name in names:
+                inputs.append(("weight", names.index(name), sub.weight_shape(name)))
+            else:
+                value = im.values.get(name)
+                if not _is_const(value) or not getattr(value, "readable", True):
+                    return None
+                array = np.asarray(im.value(name))
+                inputs.append((array.dtype.str, array.shape, array.tobytes()))
+        parts.append((n.op_type, n.domain, attrs, tuple(inputs), n is sub.projection, n is sub.out,
+                      n is sub.softmax, n.output[0] == sub.exit))
+        made.update({o: (index, k) for k, o in enumerate(n.output) if o})
+    return tuple(parts)
+
+
+def _check(im: _Importer, sub: _Subgraph, names: list[str], dims: list[int]) -> tuple[int, int]:
+    """The heads and output width of the attention, after running its subgraph beside spec v2's layer (an
+    import error where they differ)."""
     batch = im.batch if im.batch > 0 else 2
     # the heads: the softmax's scores are [N·heads, T, T] or [N, heads, T, T]
     probe = _evaluate(im, sub, None, batch, probe=True)
@@ -378,7 +424,6 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
         raise im.fail(f"{_describe(sub)} has scores of shape {list(scores)}, not [N·heads, T, T]")
     # run the subgraph with random projection weights beside the layer given the same weights
     rng = np.random.default_rng(0)
-    names = [sub.projection.input[1], sub.out.input[1]] + [role[1] for role in (sub.in_bias, sub.out_bias) if role]
     # weights of unit gain (scores of order one, where a float32 scale's rounding stays far below TOLERANCE)
     trial = {name: rng.standard_normal(sub.weight_shape(name)) / math.sqrt(d) for name in names}
     x = rng.standard_normal([batch, *dims])
@@ -401,6 +446,13 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
         named = f" (node '{extra[0].name or '?'}' ({extra[0].op_type}): a mask or bias on the scores?)" if extra else ""
         raise im.fail(f"{_describe(sub)} does not compute spec v2's multi-head attention{named}: cnncalc's attention "
                       "has no mask, no bias on the scores, its scale 1/√key_dim, and no dropout")
+    return heads, units
+
+
+def _emit(im: _Importer, position: int, node: Any, sub: _Subgraph, dims: list[int], heads: int, units: int) -> None:
+    """The attention layer in place of its checked subgraph, with the file's weights."""
+    t = im.values.get(sub.entry)
+    d = dims[-1]
     im.done.update(sub.positions)
     inside = {o for k in sub.positions for o in im.graph.node[k].output} | set(node.output)
     for name in inside - {sub.exit}:
@@ -423,7 +475,6 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
         for key, value in real.items():
             im.keep(f"{name}.{key}", lambda value=value: np.ascontiguousarray(value))
     im.values[sub.exit] = Tensor(name, _identity(len(dims)))
-    return True
 
 
 #: operators between an attention's scores (a MatMul of two computed tensors) and its Softmax
