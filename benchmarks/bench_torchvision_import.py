@@ -15,7 +15,8 @@ file with its weights in a ``.data`` file beside it as torch writes it. Then:
 
 - **import**: ``cnncalc import`` of the file (with its weights);
 - **params**: cnncalc's count against ``sum(p.numel() for p in model.parameters())``, or, for the dynamo
-  export, that less one per batchnorm channel (γ and β folded away, a conv bias per channel added: "folded");
+  export, that less one per channel of each batchnorm the file no longer has (γ and β folded away into the conv
+  before it, a conv bias per channel added: "folded"; a batchnorm after no conv, as DenseNet's, stays);
 - **MACs**: cnncalc's against a count made by forward hooks (conv: output elements × in-channels/groups ×
   kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections, and the
   scores Q·Kᵀ and their weighted sum of V, each tokens² × embed_dim), shown as the ratio;
@@ -26,6 +27,7 @@ file with its weights in a ``.data`` file beside it as torch writes it. Then:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -130,8 +132,7 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
     size = SIZES.get(name, 224)
     x = torch.randn(1, 3, size, size)
     row["torch_params"] = sum(p.numel() for p in model.parameters())
-    row["folded_params"] = row["torch_params"] - sum(m.num_features for m in model.modules()
-                                                     if isinstance(m, torch.nn.BatchNorm2d))
+    batchnorm_channels = sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     row["hook_macs"] = hook_macs(model, x)
     path = folder / f"{name}-{exporter}-{opset}.onnx"
     start = time.perf_counter()
@@ -144,9 +145,15 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
     import onnx
 
     # torch's dynamo exporter has no opset below 18: it converts down, and keeps 18 where that fails
-    written = {o.domain: o.version for o in onnx.load(str(path), load_external_data=False).opset_import}.get("", 0)
+    graph = onnx.load(str(path), load_external_data=False)
+    written = {o.domain: o.version for o in graph.opset_import}.get("", 0)
     if written != opset:
         row["written_opset"] = written
+    # the optimiser folds a batchnorm only into a conv right before it (DenseNet's norm → relu → conv keep
+    # theirs): each folded one's channels come off torch's count, the kept ones count γ and β as torch does
+    sizes = {t.name: math.prod(t.dims) for t in graph.graph.initializer}
+    kept = sum(sizes.get(n.input[1], 0) for n in graph.graph.node if n.op_type == "BatchNormalization")
+    row["folded_params"] = int(row["torch_params"]) - (batchnorm_channels - kept)  # type: ignore[call-overload]
     start = time.perf_counter()
     try:
         imported = import_onnx(path)
