@@ -15,8 +15,9 @@ file with its weights in a ``.data`` file beside it as torch writes it. Then:
 
 - **import**: ``cnncalc import`` of the file (with its weights);
 - **params**: cnncalc's count against ``sum(p.numel() for p in model.parameters())``, or, for the dynamo
-  export, that less one per channel of each batchnorm the file no longer has (γ and β folded away into the conv
-  before it, a conv bias per channel added: "folded"; a batchnorm after no conv, as DenseNet's, stays);
+  export, that less γ and β of each batchnorm the file no longer has (folded into the conv before it), plus
+  the biases those convs gained (none where they had one, as VGG's): "folded"; a batchnorm after no conv, as
+  DenseNet's, stays;
 - **MACs**: cnncalc's against a count made by forward hooks (conv: output elements × in-channels/groups ×
   kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections, and the
   scores Q·Kᵀ and their weighted sum of V, each tokens² × embed_dim), shown as the ratio;
@@ -133,6 +134,7 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
     x = torch.randn(1, 3, size, size)
     row["torch_params"] = sum(p.numel() for p in model.parameters())
     batchnorm_channels = sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    conv_biases = sum(m.bias.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.bias is not None)
     row["hook_macs"] = hook_macs(model, x)
     path = folder / f"{name}-{exporter}-{opset}.onnx"
     start = time.perf_counter()
@@ -151,9 +153,12 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
         row["written_opset"] = written
     # the optimiser folds a batchnorm only into a conv right before it (DenseNet's norm → relu → conv keep
     # theirs): each folded one's channels come off torch's count, the kept ones count γ and β as torch does
+    # γ and β of each folded one go; a conv that had no bias gains one (VGG's convs had theirs)
     sizes = {t.name: math.prod(t.dims) for t in graph.graph.initializer}
     kept = sum(sizes.get(n.input[1], 0) for n in graph.graph.node if n.op_type == "BatchNormalization")
-    row["folded_params"] = int(row["torch_params"]) - (batchnorm_channels - kept)  # type: ignore[call-overload]
+    gained = sum(sizes.get(n.input[2], 0) for n in graph.graph.node if n.op_type == "Conv" and len(n.input) > 2
+                 and n.input[2]) - conv_biases
+    row["folded_params"] = int(row["torch_params"]) - 2 * (batchnorm_channels - kept) + gained  # type: ignore[call-overload]
     start = time.perf_counter()
     try:
         imported = import_onnx(path)

@@ -166,6 +166,13 @@ def swin_attention() -> nn.Module:
     return randomised(ShiftedWindowAttention(8, [2, 2], [1, 1], 2))
 
 
+def maxvit_attention() -> nn.Module:
+    """MaxViT's attention (maxvit_t's class): Q·Kᵀ written as an Einsum, a relative position bias added."""
+    from torchvision.models.maxvit import RelativePositionalMultiHeadAttention
+
+    return randomised(RelativePositionalMultiHeadAttention(8, 4, 4))
+
+
 #: name → (module, input shape, exporter, opset, expected: "exact" or the refusal's words)
 FIXTURES = {
     "mean_dynamo": (lambda: Pooled("mean"), (1, 3, 6, 6), "dynamo", 18, "exact"),
@@ -208,6 +215,8 @@ FIXTURES = {
     "vit_dynamo20": (tiny_vit, (1, 3, 8, 8), "dynamo", 20, "exact"),
     "vit_legacy17": (tiny_vit, (1, 3, 8, 8), "legacy", 17, "exact"),
     "swin_attention_dynamo18": (swin_attention, (1, 4, 4, 8), "dynamo", 18, ["Swin", "no spec v2 layer"]),
+    "maxvit_attention_legacy17": (maxvit_attention, (1, 2, 4, 8), "legacy", 17,
+                                  ["Einsum", "relative position bias", "no spec v2 layer"]),
     "swin_attention_legacy17": (swin_attention, (1, 4, 4, 8), "legacy", 17, ["Swin", "no spec v2 layer"]),
 }
 

@@ -523,7 +523,7 @@ def refuse_biased_attention(im: _Importer) -> None:
             if step is None or _is_const(im.values.get(step.output[0])):
                 continue
             computed = [n for n in step.input if n and not _is_const(im.values.get(n))]
-            if step.op_type == "MatMul" and len(computed) == 2:
+            if step.op_type in ("MatMul", "Einsum") and len(computed) == 2:  # MaxViT writes Q·Kᵀ as an Einsum
                 if added:
                     add = added[0]
                     bias = [n for n in add.input if n and _producer(im, n) is not step]
@@ -531,7 +531,7 @@ def refuse_biased_attention(im: _Importer) -> None:
                         "shifted-window mask, an attn_mask)" if bias and _is_const(im.values.get(bias[-1])) else \
                         _bias_kind(im, bias[-1]) if bias else "a bias"
                     im.node = node
-                    raise im.fail(f"attention whose scores (node '{step.name or '?'}', MatMul) have {kind} added "
+                    raise im.fail(f"attention whose scores (node '{step.name or '?'}', {step.op_type}) have {kind} added "
                                   f"(node '{add.name or '?'}', {add.op_type}) before this softmax has no spec v2 "
                                   "layer: spec v2's attention adds nothing to its scores (torchvision's Swin and "
                                   "MaxViT are not imported)")
