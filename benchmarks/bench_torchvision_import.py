@@ -7,17 +7,20 @@ Run (needs torch, torchvision, onnxscript and onnxruntime; minutes per model on 
     python benchmarks/bench_torchvision_import.py resnet18 vit_b_16 --opset 17 --exporter dynamo
 
 Each model (random weights, batchnorm statistics and biases drawn as a trained model's: torch's optimiser
-leaves out a bias of zeros, as an untrained model's are; ``eval()``) is exported with torch's default exporter (``dynamo``, as it is:
+leaves out a bias of zeros, as an untrained model's are, and ViT's head weight of zeros would make its output a
+constant; ``eval()``) is exported with torch's default exporter (``dynamo``, as it is:
 its optimiser folds each batchnorm into the conv before it) and with the legacy one (``dynamo=False``), both
 with ``training=torch.onnx.TrainingMode.PRESERVE`` (which keeps the legacy exporter's batchnorm), the dynamo
 file with its weights in a ``.data`` file beside it as torch writes it. Then:
 
 - **import**: ``cnncalc import`` of the file (with its weights);
 - **params**: cnncalc's count against ``sum(p.numel() for p in model.parameters())``, or, for the dynamo
-  export, that less one per batchnorm channel (γ and β folded away, a conv bias per channel added: "folded");
+  export, that less γ and β of each batchnorm the file no longer has (folded into the conv before it), plus
+  the biases those convs gained (none where they had one, as VGG's): "folded"; a batchnorm after no conv, as
+  DenseNet's, stays;
 - **MACs**: cnncalc's against a count made by forward hooks (conv: output elements × in-channels/groups ×
-  kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections), shown as
-  the ratio (attention scores and other matrix products are counted by cnncalc alone);
+  kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections, and the
+  scores Q·Kᵀ and their weighted sum of V, each tokens² × embed_dim), shown as the ratio;
 - **run**: ``cnncalc run`` of the imported spec and weights against onnxruntime on the same file and input,
   the largest difference relative to the output's largest magnitude (pass: at most 1e-5).
 """
@@ -25,6 +28,7 @@ file with its weights in a ``.data`` file beside it as torch writes it. Then:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -71,6 +75,8 @@ def hook_macs(model, x) -> int:
             query = inputs[0]
             tokens = query.numel() // query.shape[-1]
             total += 4 * tokens * module.embed_dim * module.embed_dim  # q, k, v and out projections
+            sequence = query.shape[1] if module.batch_first else query.shape[0]
+            total += 2 * tokens * sequence * module.embed_dim  # the scores Q·Kᵀ and their weighted sum of V
 
     handles = [m.register_forward_hook(count) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear, nn.MultiheadAttention))]
@@ -117,16 +123,18 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.1, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
-        for key, parameter in model.named_parameters():
-            if key.endswith("bias") and not parameter.any():
+        for parameter in model.parameters():  # and every other parameter of zeros: ViT's head weight starts
+            if not parameter.any():  # at zero, which would make its output a constant, the run check void
                 parameter.uniform_(-0.1, 0.1)
-    if name == "inception_v3" or name == "googlenet":
-        model.aux_logits, model.AuxLogits = False, None  # eval() returns the main logits only
+    if name == "inception_v3":  # eval() returns the main logits only: the auxiliary heads are not the model's
+        model.aux_logits, model.AuxLogits = False, None
+    if name == "googlenet":
+        model.aux_logits, model.aux1, model.aux2 = False, None, None
     size = SIZES.get(name, 224)
     x = torch.randn(1, 3, size, size)
     row["torch_params"] = sum(p.numel() for p in model.parameters())
-    row["folded_params"] = row["torch_params"] - sum(m.num_features for m in model.modules()
-                                                     if isinstance(m, torch.nn.BatchNorm2d))
+    batchnorm_channels = sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    conv_biases = sum(m.bias.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.bias is not None)
     row["hook_macs"] = hook_macs(model, x)
     path = folder / f"{name}-{exporter}-{opset}.onnx"
     start = time.perf_counter()
@@ -136,6 +144,21 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
         row["failure"] = f"torch.onnx.export: {one_line(error)}"
         return row
     row["export_s"] = time.perf_counter() - start
+    import onnx
+
+    # torch's dynamo exporter has no opset below 18: it converts down, and keeps 18 where that fails
+    graph = onnx.load(str(path), load_external_data=False)
+    written = {o.domain: o.version for o in graph.opset_import}.get("", 0)
+    if written != opset:
+        row["written_opset"] = written
+    # the optimiser folds a batchnorm only into a conv right before it (DenseNet's norm → relu → conv keep
+    # theirs): each folded one's channels come off torch's count, the kept ones count γ and β as torch does
+    # γ and β of each folded one go; a conv that had no bias gains one (VGG's convs had theirs)
+    sizes = {t.name: math.prod(t.dims) for t in graph.graph.initializer}
+    kept = sum(sizes.get(n.input[1], 0) for n in graph.graph.node if n.op_type == "BatchNormalization")
+    gained = sum(sizes.get(n.input[2], 0) for n in graph.graph.node if n.op_type == "Conv" and len(n.input) > 2
+                 and n.input[2]) - conv_biases
+    row["folded_params"] = int(row["torch_params"]) - 2 * (batchnorm_channels - kept) + gained  # type: ignore[call-overload]
     start = time.perf_counter()
     try:
         imported = import_onnx(path)
@@ -189,12 +212,25 @@ def print_table(rows: list[dict[str, object]]) -> None:
               f"{ratio:>10}  {error:>12}  {times:>19}  {row.get('failure', '')}", flush=True)
 
 
+def markdown_row(row: dict[str, object]) -> str:
+    """One row of the docs' table: model | exporter | opset | result | params | MACs ratio | run error | failure."""
+    params = f"{row['params']:,} / {row['torch_params']:,}" if "params" in row else "-"
+    ratio = f"{int(row['macs']) / int(row['hook_macs']):.4f}" if "macs" in row else "-"  # type: ignore[call-overload]
+    error = f"{float(row['error']):.1e}" if "error" in row else "-"  # type: ignore[arg-type]
+    failure = str(row.get("failure", "")).replace("|", "\\|")
+    opset = f"{row['opset']} (wrote {row['written_opset']})" if "written_opset" in row else row["opset"]
+    return (f"| {row['model']} | {row['exporter']} | {opset} | {verdict(row)} | {params} | {ratio} | "
+            f"{error} | {failure} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="torchvision model names (default: every classification model)")
     parser.add_argument("--opset", type=int, action="append", help="17 and 20 unless given (repeatable)")
     parser.add_argument("--exporter", choices=("dynamo", "legacy"), action="append",
                         help="both unless given (repeatable)")
+    parser.add_argument("--out", type=Path, help="append each row to this Markdown file as it is made (a stopped "
+                                                 "run keeps its rows)")
     args = parser.parse_args()
     unknown = sorted(set(args.models) - set(MODELS))
     if unknown:
@@ -212,6 +248,13 @@ def main() -> None:
                                "failure": f"benchmark: {one_line(error)}"}
                     rows.append(row)
                     print_table([row])
+                    if args.out is not None:
+                        new = not args.out.exists()
+                        with args.out.open("a", encoding="utf-8") as out:
+                            if new:
+                                out.write("| model | exporter | opset | result | params cnncalc / torch | MACs ratio "
+                                          "| run rel. error | failure |\n|---|---|---|---|---|---|---|---|\n")
+                            out.write(markdown_row(row) + "\n")
                     for path in Path(folder).iterdir():  # a model's files go once it is checked
                         path.unlink()
     print()

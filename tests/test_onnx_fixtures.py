@@ -233,3 +233,67 @@ def test_an_attention_whose_constants_differ_is_checked_on_its_own(tmp_path):
     path.write_bytes(model.SerializeToString())
     with pytest.raises(CnnCalcError, match="does not compute spec v2's multi-head attention"):
         import_onnx(str(path))
+
+
+def test_a_zero_output_bias_the_dynamo_exporter_left_out_is_read_as_zeros():
+    # nn.MultiheadAttention's out_proj.bias starts at zero, and torch's dynamo exporter then writes the output
+    # Gemm with no C: the input bias says bias=True (spec v2's default), so the output bias is read as zeros
+    path = str(HERE / "mha_zero_out_bias_dynamo20.onnx")
+    imported = import_onnx(path)
+    (layer,) = [entry for entry in imported.spec["layers"] if entry.get("type") == "attention"]
+    assert layer.get("bias", True) is True
+    bias = np.asarray(imported.weights[f"{layer['name']}.output.bias"])
+    assert bias.shape == (8,) and not bias.any()
+    assert np.asarray(imported.weights[f"{layer['name']}.query.bias"]).any()  # the input bias is read, not zeros
+
+
+def _two_attentions(numerator: float) -> object:
+    """mha_legacy17 twice in a row, the second's scale 1/√key_dim written with ``numerator`` over the root."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    model = onnx.load(str(HERE / "mha_legacy17.onnx"))
+    graph = model.graph
+    shared = {tensor.name for tensor in graph.initializer}
+    first_out = graph.output[0].name
+
+    def renamed(name: str) -> str:
+        return name if not name or name in shared else first_out if name == "x" else f"{name}_2"
+
+    for node in list(graph.node):
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.name = f"{node.name}_2"
+        copy.input[:] = [renamed(n) for n in node.input]
+        copy.output[:] = [renamed(n) for n in node.output]
+        if node.op_type == "Constant" and node.output[0] == "/attention/Constant_21_output_0":  # the 1 of 1/√k
+            copy.attribute[0].t.CopyFrom(numpy_helper.from_array(np.array([numerator], dtype=np.float32)))
+        graph.node.append(copy)
+    graph.output[0].name = f"{first_out}_2"
+    return model
+
+
+def test_each_attention_is_checked_unless_it_is_the_same_subgraph_as_one_checked(tmp_path, monkeypatch):
+    # the numerical check runs once per distinct subgraph (a ViT's twelve blocks: once); a second attention
+    # differing only in a constant (its scale) is checked on its own, and refused
+    from cnncalc.errors import CnnCalcError
+    from cnncalc.interop.onnx.ops import attention
+
+    calls = []
+    check = attention._check
+    monkeypatch.setattr(attention, "_check", lambda *args: calls.append(1) or check(*args))
+    same = tmp_path / "same.onnx"
+    same.write_bytes(_two_attentions(1.0).SerializeToString())
+    imported = import_onnx(str(same))
+    assert [entry["type"] for entry in imported.spec["layers"]].count("attention") == 2 and len(calls) == 1
+    saved = np.load(HERE / "mha_legacy17.npz")
+    x = saved["x"].astype(np.float64)
+    twice = run(network_of(imported, str(same)), x, imported.weights).output
+    once_imported = import_onnx(str(HERE / "mha_legacy17.onnx"))
+    once = run(network_of(once_imported, "m"), x, once_imported.weights).output
+    again = run(network_of(once_imported, "m"), once, once_imported.weights).output
+    assert np.allclose(twice, again, rtol=1e-9, atol=1e-12)
+    scaled = tmp_path / "scaled.onnx"
+    scaled.write_bytes(_two_attentions(2.0).SerializeToString())
+    with pytest.raises(CnnCalcError, match="does not compute spec v2's multi-head attention"):
+        import_onnx(str(scaled))

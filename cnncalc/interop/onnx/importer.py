@@ -33,7 +33,7 @@ from .graph import (
 )
 from .messages import FLOAT, GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Graph, Model
 from .ops.activation import fuse_activation
-from .ops.attention import refuse_biased_attention
+from .ops.attention import refuse_biased_attention, refuse_cross_attention
 from .proto import DTYPES, EXTERNAL, FUNCTION_DOMAIN, TensorData
 from .registry import FUNCTION_HANDLERS, HANDLERS, PATTERNS
 from .values import Lazy, Tensor, _is_const, _Values, np
@@ -106,6 +106,7 @@ class _Importer:
         self.sequences: dict[str, tuple[Tensor, int, list[tuple[int, int]]]] = {}
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
         self.pending_pads: dict[str, tuple[Any, str]] = {}  # a Pad's output → its pairs and padding mode
+        self.attention_checks: dict[tuple[Any, ...], tuple[int, int]] = {}  # an attention's subgraph → heads, width
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0
@@ -407,6 +408,7 @@ class _Importer:
         self.order = topological_order(graph.node, self.producers, self.consumers)
         self.fold_constants()
         refuse_biased_attention(self)
+        refuse_cross_attention(self)
         for position in self.order:
             if position in self.done:
                 continue

@@ -113,20 +113,42 @@ def randomised(model: nn.Module) -> nn.Module:
 class SelfAttention(nn.Module):
     """``nn.MultiheadAttention(8, 2)`` as self-attention on batch-first tokens: ``batch_first=True``, or
     ``batch_first=False`` between two transposes (``seq_first``); ``on_input``: batch_first=False on the
-    model's own [T, N, d] input; ``mask``: a constant float ``attn_mask``."""
+    model's own [T, N, d] input; ``mask``: a constant float ``attn_mask``; ``zero_out_bias``: batch-first, the
+    output projection's bias zeros (as torch starts it) and the input projection's not, which torch's dynamo
+    exporter writes with no output bias at all."""
 
     def __init__(self, form: str) -> None:
         super().__init__()
         self.form = form
-        self.attention = nn.MultiheadAttention(8, 2, batch_first=form in ("batch_first", "mask"))
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=form in ("batch_first", "mask", "zero_out_bias"))
         self.mask = torch.triu(torch.full((5, 5), -1.0), 1) if form == "mask" else None
         randomised(self)
+        if form == "zero_out_bias":
+            with torch.no_grad():
+                self.attention.out_proj.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.form == "seq_first":
             x = x.transpose(0, 1)
         y = self.attention(x, x, x, need_weights=False, attn_mask=self.mask)[0]
         return y.transpose(0, 1) if self.form == "seq_first" else y
+
+
+class CrossAttention(nn.Module):
+    """``nn.MultiheadAttention(8, 2, batch_first=True)`` whose key and value are a projection of the query
+    (``cross``), and the same with ``kdim=vdim=6`` (``kdim``): query, key and value projected separately."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        width = 6 if form == "kdim" else 8
+        self.memory = nn.Linear(8, width)
+        self.attention = nn.MultiheadAttention(8, 2, batch_first=True, **({"kdim": 6, "vdim": 6} if form == "kdim"
+                                                                              else {}))
+        randomised(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        memory = self.memory(x)
+        return self.attention(x, memory, memory, need_weights=False)[0]
 
 
 def tiny_vit() -> nn.Module:
@@ -142,6 +164,13 @@ def swin_attention() -> nn.Module:
     from torchvision.models.swin_transformer import ShiftedWindowAttention
 
     return randomised(ShiftedWindowAttention(8, [2, 2], [1, 1], 2))
+
+
+def maxvit_attention() -> nn.Module:
+    """MaxViT's attention (maxvit_t's class): Q·Kᵀ written as an Einsum, a relative position bias added."""
+    from torchvision.models.maxvit import RelativePositionalMultiHeadAttention
+
+    return randomised(RelativePositionalMultiHeadAttention(8, 4, 4))
 
 
 #: name → (module, input shape, exporter, opset, expected: "exact" or the refusal's words)
@@ -177,10 +206,17 @@ FIXTURES = {
     "mha_seq_first_legacy17": (lambda: SelfAttention("seq_first"), (1, 5, 8), "legacy", 17, "exact"),
     "mha_on_input_legacy17": (lambda: SelfAttention("on_input"), (5, 1, 8), "legacy", 17,
                               ["batch_first=False", "first (batch) axis"]),
+    "mha_zero_out_bias_dynamo20": (lambda: SelfAttention("zero_out_bias"), (1, 5, 8), "dynamo", 20, "exact"),
     "mha_mask_dynamo20": (lambda: SelfAttention("mask"), (1, 5, 8), "dynamo", 20, ["mask", "no spec v2 layer"]),
+    "mha_cross_dynamo20": (lambda: CrossAttention("cross"), (1, 5, 8), "dynamo", 20,
+                           ["cross-attention", "no spec v2 layer"]),
+    "mha_kdim_legacy17": (lambda: CrossAttention("kdim"), (1, 5, 8), "legacy", 17,
+                          ["projected separately", "no spec v2 layer"]),
     "vit_dynamo20": (tiny_vit, (1, 3, 8, 8), "dynamo", 20, "exact"),
     "vit_legacy17": (tiny_vit, (1, 3, 8, 8), "legacy", 17, "exact"),
     "swin_attention_dynamo18": (swin_attention, (1, 4, 4, 8), "dynamo", 18, ["Swin", "no spec v2 layer"]),
+    "maxvit_attention_legacy17": (maxvit_attention, (1, 2, 4, 8), "legacy", 17,
+                                  ["Einsum", "relative position bias", "no spec v2 layer"]),
     "swin_attention_legacy17": (swin_attention, (1, 4, 4, 8), "legacy", 17, ["Swin", "no spec v2 layer"]),
 }
 

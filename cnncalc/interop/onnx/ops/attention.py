@@ -14,7 +14,9 @@ layer. Only the projection weights' shapes are read for the check, so a summary 
 
 :func:`refuse_biased_attention` runs before the walk: a softmax over scores that have a bias added (Swin's
 and MaxViT's relative position bias, Swin's shifted-window mask, an ``attn_mask``) has no spec v2 layer, and is
-refused by that name instead of at whichever node of the window partition comes first.
+refused by that name instead of at whichever node of the window partition comes first; and so is attention
+whose query, key and value come from projections of their own (cross-attention, ``kdim``/``vdim``, a key or
+value other than the query), which spec v2's self-attention layer does not compute.
 """
 
 from __future__ import annotations
@@ -57,9 +59,29 @@ def _shape_values(value: Any, batch: int) -> Any:
     return out
 
 
-def _run_node(op: str, args: list[Any], attrs: dict[str, Any], opset: int) -> Any:
-    """One node of :data:`INSIDE` on numpy arrays (float64 for tensors, int64 for shapes)."""
+def _zeros_product(a: Any, b: Any) -> Any:
+    """Zeros shaped as ``a @ b`` (matrices or stacks of them), or None where numpy's rules for 1-D operands apply;
+    a ValueError where the shapes do not multiply, as ``np.matmul`` gives."""
+    if a.ndim < 2 or b.ndim < 2:
+        return None
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: {a.shape} by {b.shape}")
+    return np.zeros((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1]))
+
+
+def _run_node(op: str, args: list[Any], attrs: dict[str, Any], opset: int, shapes_only: bool = False) -> Any:
+    """One node of :data:`INSIDE` on numpy arrays (float64 for tensors, int64 for shapes). ``shapes_only``: the
+    products (MatMul, Gemm) give zeros of their result's shape, uncomputed (a probe reads only shapes; a
+    ViT-B/16's subgraph has three products of 30-350 million multiply-adds)."""
     x = args[0]
+    if shapes_only and op in ("MatMul", "Gemm"):
+        a = x.T if op == "Gemm" and attrs.get("transA", 0) else x
+        b = args[1].T if op == "Gemm" and attrs.get("transB", 0) else args[1]
+        zeros = _zeros_product(a, b)
+        if zeros is not None:
+            if op == "Gemm" and len(args) > 2 and args[2] is not None:
+                zeros = np.zeros(np.broadcast_shapes(zeros.shape, np.shape(args[2])))
+            return zeros
     if op in ("Identity", "Dropout"):
         return x
     if op == "Cast":
@@ -98,7 +120,13 @@ def _run_node(op: str, args: list[Any], attrs: dict[str, Any], opset: int) -> An
     if op == "Transpose":
         return np.transpose(x, attrs.get("perm"))
     if op == "MatMul":
-        return np.matmul(x, args[1])
+        # contiguous operands, and a weight's product as one 2-D product of every row: numpy's matmul loops over
+        # the leading axes of [T, 1, d] @ [d, 3d] one row at a time (the legacy exporter's seq-first ViT: seconds
+        # per projection) and over a transposed view's without BLAS
+        a, b = np.ascontiguousarray(x), np.ascontiguousarray(args[1])
+        if b.ndim == 2 and a.ndim > 2:
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[1])
+        return np.matmul(a, b)
     if op == "Gemm":
         a = x.T if attrs.get("transA", 0) else x
         b = args[1].T if attrs.get("transB", 0) else args[1]
@@ -136,10 +164,6 @@ class _Subgraph:
         self.out: Any = None  # the output projection node (Gemm or MatMul)
         self.out_bias: Any = None
         self.softmax: Any = None
-        #: the probe run so far (on zeros): its values and how many of the subgraph's nodes it has run; the
-        #: walk that finds the subgraph grows it a node at a time, so each node is run once
-        self.probe_values: dict[str, Any] | None = None
-        self.probed = 0
 
     def weight_shape(self, name: str) -> tuple[int, ...]:
         value = self.im.values.get(name)
@@ -204,11 +228,7 @@ def _find(im: _Importer, position: int, node: Any) -> _Subgraph | None:
             sub.out = n
         if sub.out is not None and len(n.output) == 1:
             sub.exit = n.output[0]
-            known = _cache(im)["exits"]
-            shape = _signature(im, sub, values=False)
-            if shape not in known:
-                known[shape] = _exit_shape(im, sub, n, dims)
-            if known[shape]:
+            if _exit_shape(im, sub, n, dims):
                 break
     else:
         return None
@@ -235,15 +255,9 @@ def _evaluate(im: _Importer, sub: _Subgraph, weights: dict[str, Any] | None, bat
     the file's shapes if None)."""
     entry = im.values.get(sub.entry)
     dims = im.onnx_shape(entry)
+    values: dict[str, Any] = {sub.entry: np.zeros([batch, *dims]) if x is None else x}
     nodes = [sub.first, *(im.graph.node[k] for k in sub.positions)]
-    resume = probe and weights is None and x is None
-    if resume and sub.probe_values is not None:
-        values, start = sub.probe_values, sub.probed
-    else:
-        values, start = {sub.entry: np.zeros([batch, *dims]) if x is None else x}, 0
-    if resume:
-        sub.probe_values, sub.probed = values, len(nodes)
-    for n in nodes[start:]:
+    for n in nodes:
         args: list[Any] = []
         for name in n.input:
             if not name:
@@ -270,8 +284,8 @@ def _evaluate(im: _Importer, sub: _Subgraph, weights: dict[str, Any] | None, bat
                               hint="export the model in inference mode (model.train(False))")
         attrs = im.attrs(n)
         try:
-            result = _run_node(n.op_type, [np.asarray(a, dtype=np.float64) if a is not None and a.dtype.kind == "f" else a
-                                           for a in args], attrs, im.opset)
+            result = _run_node(n.op_type, [np.asarray(a, dtype=np.float64) if a is not None and a.dtype.kind == "f"
+                                           else a for a in args], attrs, im.opset, shapes_only=probe)
         except (ValueError, IndexError, TypeError) as error:
             if probe:
                 raise _NotAttention(str(error)) from None
@@ -349,15 +363,53 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
                       "layer (a bias on all four projections or none) does not compute")
     t = im.values.get(sub.entry)
     dims = im.onnx_shape(t)
+    names = [sub.projection.input[1], sub.out.input[1]] + [role[1] for role in (sub.in_bias, sub.out_bias) if role]
+    signature = _signature(im, sub, names, dims)
+    known = im.attention_checks.get(signature) if signature is not None else None
+    if known is None:
+        heads, units = _check(im, sub, names, dims)
+        if signature is not None:
+            im.attention_checks[signature] = (heads, units)
+    else:  # the same subgraph as one checked before (a ViT's next encoder block): the same verdict
+        heads, units = known
+    _emit(im, position, node, sub, dims, heads, units)
+    return True
+
+
+def _signature(im: _Importer, sub: _Subgraph, names: list[str], dims: list[int]) -> tuple[Any, ...] | None:
+    """What the check of a subgraph depends on: its nodes' operators and attributes, where each input comes
+    from (a value of the subgraph, a projection weight by its role and shape, another constant by its bytes),
+    and the input's shape; None where a constant cannot be read (a summary's weight)."""
+    made: dict[str, tuple[int, int]] = {sub.entry: (-1, 0)}
+    nodes = [sub.first, *(im.graph.node[k] for k in sub.positions)]
+    parts: list[Any] = [tuple(dims), im.batch, im.opset]
+    for index, n in enumerate(nodes):
+        attrs = tuple(sorted((key, repr(np.asarray(v).tolist()) if isinstance(v, np.ndarray) else repr(v))
+                             for key, v in im.attrs(n).items()))
+        inputs: list[Any] = []
+        for name in n.input:
+            if not name:
+                inputs.append(None)
+            elif name in made:
+                inputs.append(made[name])
+            elif name in names:
+                inputs.append(("weight", names.index(name), sub.weight_shape(name)))
+            else:
+                value = im.values.get(name)
+                if not _is_const(value) or not getattr(value, "readable", True):
+                    return None
+                array = np.asarray(im.value(name))
+                inputs.append((array.dtype.str, array.shape, array.tobytes()))
+        parts.append((n.op_type, n.domain, attrs, tuple(inputs), n is sub.projection, n is sub.out,
+                      n is sub.softmax, n.output[0] == sub.exit))
+        made.update({o: (index, k) for k, o in enumerate(n.output) if o})
+    return tuple(parts)
+
+
+def _check(im: _Importer, sub: _Subgraph, names: list[str], dims: list[int]) -> tuple[int, int]:
+    """The heads and output width of the attention, after running its subgraph beside spec v2's layer (an
+    import error where they differ)."""
     batch = im.batch if im.batch > 0 else 2
-    # a subgraph of the same structure and constants as one checked before (a transformer's every block) is
-    # the same function of its projection weights: it was checked with random ones, so it is not run again
-    structure = _signature(im, sub, values=True)
-    checked = _cache(im)["checked"]
-    if structure in checked:
-        heads, units = checked[structure]
-        _emit(im, position, node, sub, t, dims, heads, units)
-        return True
     # the heads: the softmax's scores are [N·heads, T, T] or [N, heads, T, T]
     probe = _evaluate(im, sub, None, batch, probe=True)
     scores = probe[sub.softmax.input[0]].shape
@@ -372,7 +424,6 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
         raise im.fail(f"{_describe(sub)} has scores of shape {list(scores)}, not [N·heads, T, T]")
     # run the subgraph with random projection weights beside the layer given the same weights
     rng = np.random.default_rng(0)
-    names = [sub.projection.input[1], sub.out.input[1]] + [role[1] for role in (sub.in_bias, sub.out_bias) if role]
     # weights of unit gain (scores of order one, where a float32 scale's rounding stays far below TOLERANCE)
     trial = {name: rng.standard_normal(sub.weight_shape(name)) / math.sqrt(d) for name in names}
     x = rng.standard_normal([batch, *dims])
@@ -395,14 +446,12 @@ def _multihead_attention(im: _Importer, position: int, node: Any) -> bool:
         named = f" (node '{extra[0].name or '?'}' ({extra[0].op_type}): a mask or bias on the scores?)" if extra else ""
         raise im.fail(f"{_describe(sub)} does not compute spec v2's multi-head attention{named}: cnncalc's attention "
                       "has no mask, no bias on the scores, its scale 1/√key_dim, and no dropout")
-    checked[structure] = (heads, units)
-    _emit(im, position, node, sub, t, dims, heads, units)
-    return True
+    return heads, units
 
 
-def _emit(im: _Importer, position: int, node: Any, sub: _Subgraph, t: Any, dims: list[int], heads: int,
-          units: int) -> None:
-    """The attention layer in place of the subgraph (checked to compute it)."""
+def _emit(im: _Importer, position: int, node: Any, sub: _Subgraph, dims: list[int], heads: int, units: int) -> None:
+    """The attention layer in place of its checked subgraph, with the file's weights."""
+    t = im.values.get(sub.entry)
     d = dims[-1]
     im.done.update(sub.positions)
     inside = {o for k in sub.positions for o in im.graph.node[k].output} | set(node.output)
@@ -426,60 +475,6 @@ def _emit(im: _Importer, position: int, node: Any, sub: _Subgraph, t: Any, dims:
         for key, value in real.items():
             im.keep(f"{name}.{key}", lambda value=value: np.ascontiguousarray(value))
     im.values[sub.exit] = Tensor(name, _identity(len(dims)))
-
-
-def _cache(im: _Importer) -> dict[str, Any]:
-    """What one import has learnt of attention subgraphs: whether a structure ends at its last node (``exits``),
-    and the structures checked to be attention, with their heads and output width (``checked``)."""
-    cache = getattr(im, "_attention_cache", None)
-    if cache is None:
-        cache = {"exits": {}, "checked": {}}
-        im._attention_cache = cache  # type: ignore[attr-defined]
-    return cache
-
-
-#: constants up to this many values are part of a subgraph's structure by value (shapes, axes, scales); larger
-#: ones by their shape, and by their bytes' digest when ``values`` is asked for; the projections' weights and
-#: biases always by shape
-SMALL_CONSTANT = 64
-
-
-def _signature(im: _Importer, sub: _Subgraph, values: bool) -> tuple[Any, ...]:
-    """The subgraph as a value that two subgraphs share when they compute the same function of their input and
-    projection weights: each node's operator, attributes and inputs (the subgraph's own values by where they
-    are made, constants by value; the projections' weights and biases by shape only, since the check runs them
-    with random ones; with ``values`` false, every large constant by shape only)."""
-    import hashlib
-
-    nodes = [sub.first, *(im.graph.node[k] for k in sub.positions)]
-    local: dict[str, tuple[Any, ...]] = {sub.entry: ("x",)}
-    projections = {sub.projection.input[1]}
-    if sub.out is not None and len(sub.out.input) > 1:
-        projections.add(sub.out.input[1])
-    projections.update(role[1] for role in (sub.in_bias, sub.out_bias) if role)
-    parts: list[Any] = [tuple(im.onnx_shape(im.values.get(sub.entry))), im.opset, im.batch]
-    for index, n in enumerate(nodes):
-        inputs: list[Any] = []
-        for name in n.input:
-            if not name:
-                inputs.append(None)
-            elif name in local:
-                inputs.append(local[name])
-            else:
-                value = im.values.get(name)
-                shape = tuple(int(d) for d in getattr(value, "shape", ()))
-                if not getattr(value, "readable", True) or name in projections or not values and \
-                        math.prod(shape) > SMALL_CONSTANT:
-                    inputs.append(("c", shape))
-                else:
-                    array = np.ascontiguousarray(im.value(name))
-                    inputs.append(("c", shape, array.dtype.str, hashlib.sha256(array.tobytes()).hexdigest()))
-        attrs = tuple(sorted((key, repr(v)) for key, v in im.attrs(n).items()))
-        parts.append((n.op_type, n.domain, attrs, tuple(inputs), n is sub.softmax, n is sub.out))
-        for j, out in enumerate(n.output):
-            local[out] = ("n", index, j)
-    parts.append(local.get(sub.exit))
-    return tuple(parts)
 
 
 #: operators between an attention's scores (a MatMul of two computed tensors) and its Softmax
@@ -528,7 +523,7 @@ def refuse_biased_attention(im: _Importer) -> None:
             if step is None or _is_const(im.values.get(step.output[0])):
                 continue
             computed = [n for n in step.input if n and not _is_const(im.values.get(n))]
-            if step.op_type == "MatMul" and len(computed) == 2:
+            if step.op_type in ("MatMul", "Einsum") and len(computed) == 2:  # MaxViT writes Q·Kᵀ as an Einsum
                 if added:
                     add = added[0]
                     bias = [n for n in add.input if n and _producer(im, n) is not step]
@@ -536,7 +531,7 @@ def refuse_biased_attention(im: _Importer) -> None:
                         "shifted-window mask, an attn_mask)" if bias and _is_const(im.values.get(bias[-1])) else \
                         _bias_kind(im, bias[-1]) if bias else "a bias"
                     im.node = node
-                    raise im.fail(f"attention whose scores (node '{step.name or '?'}', MatMul) have {kind} added "
+                    raise im.fail(f"attention whose scores (node '{step.name or '?'}', {step.op_type}) have {kind} added "
                                   f"(node '{add.name or '?'}', {add.op_type}) before this softmax has no spec v2 "
                                   "layer: spec v2's attention adds nothing to its scores (torchvision's Swin and "
                                   "MaxViT are not imported)")
@@ -546,4 +541,83 @@ def refuse_biased_attention(im: _Importer) -> None:
             if step.op_type in ("Add", "Sub", "Where"):
                 added.append(step)
             todo.extend(computed)
+    im.node = None
+
+
+def _from_constants(im: _Importer, name: str, known: dict[str, bool]) -> bool:
+    """Whether a value is computed from constants alone (a weight the folding left, as torch's dynamo exporter's
+    ``Split`` of ``in_proj_weight`` into separate projections)."""
+    todo = [name]
+    while todo:
+        value = todo[-1]
+        if value in known:
+            todo.pop()
+            continue
+        k = im.producers.get(value)
+        if _is_const(im.values.get(value)):
+            known[value] = True
+        elif k is None or len(known) > 256:
+            known[value] = False
+        else:
+            inputs = [n for n in im.graph.node[k].input if n]
+            pending = [n for n in inputs if n not in known]
+            if pending:
+                todo.extend(pending)
+                continue
+            known[value] = all(known[n] for n in inputs)
+        todo.pop()
+    return known[name]
+
+
+def _projections(im: _Importer, name: str, known: dict[str, bool]) -> set[int]:
+    """The projections a value of an attention comes from, a short walk back: each ``MatMul`` or ``Gemm`` of
+    one computed tensor by a constant met first on each path (none past a product of two computed tensors)."""
+    found: set[int] = set()
+    todo, seen = [name], set[str]()
+    while todo and len(seen) < 64:
+        value = todo.pop()
+        k = im.producers.get(value)
+        if value in seen or k is None or _from_constants(im, value, known):
+            continue
+        seen.add(value)
+        node = im.graph.node[k]
+        if node.op_type == "Shape":  # a size (the legacy exporter's scale from the query's): not the values
+            continue
+        computed = [n for n in node.input if n and not _from_constants(im, n, known)]
+        if node.op_type in ("MatMul", "Gemm"):
+            if len(computed) == 1 and computed[0] == node.input[0]:
+                found.add(k)
+            continue
+        todo.extend(computed)
+    return found
+
+
+def refuse_cross_attention(im: _Importer) -> None:
+    """Before the walk: attention (a Softmax of a MatMul of two computed tensors, then a MatMul by a computed
+    tensor) whose query, key and value do not all come from one input projection is not the self-attention
+    of spec v2's layer; refused by that name, not at the Transpose torch writes before it."""
+    for position in im.order:
+        node = im.graph.node[position]
+        if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx") or position in im.done:
+            continue
+        scores = _producer(im, node.input[0])
+        users = [im.graph.node[k] for k in im.consumers.get(node.output[0], [])]
+        if scores is None or scores.op_type != "MatMul" or len(users) != 1 or users[0].op_type != "MatMul" \
+                or users[0].input[0] != node.output[0] \
+                or any(not n or _is_const(im.values.get(n)) for n in (*scores.input, users[0].input[1])):
+            continue
+        known: dict[str, bool] = {}
+        sides = [_projections(im, n, known) for n in (*scores.input, users[0].input[1])]
+        if not all(sides) or len(set().union(*sides)) == 1:
+            continue  # one input projection (or no projection found): left to the attention's own match
+        first = [im.graph.node[min(side)] for side in sides]
+        sources = [f.input[0] for f in first]
+        named = ", ".join(f"{role} by node '{f.name or '?'}' ({f.op_type})" for role, f in
+                          zip(("query", "key", "value"), first))
+        kind = f"of different tensors (cross-attention: the query from '{sources[0]}', the key from " \
+            f"'{sources[1]}', the value from '{sources[2]}')" if len(set(sources)) > 1 else "of the same tensor"
+        im.node = node
+        raise im.fail(f"attention whose query, key and value are projected separately ({named}), {kind}, has "
+                      "no spec v2 layer: cnncalc imports self-attention as nn.MultiheadAttention writes it, one "
+                      "[d, 3d] input projection of one tensor (query is key is value, no kdim/vdim)")
     im.node = None
