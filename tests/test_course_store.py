@@ -174,6 +174,8 @@ def test_init_refuses_an_existing_course_and_a_secret_others_can_read(tmp_path):
     ([("a\nb", "", "", "")], "id,name,email,section", "control character or line break"),
     ([("", "nobody", "", "")], "id,name,email,section", "empty student id"),
     ([("x" * 10_000, "long", "", "")], "id,name,email,section", "student id too long"),
+    ([("ada", "A", "", "A\nB")], "id,name,email,section",
+     r"section with a control character or line break \(got 'A\\nB', expected text on one line\)"),
 ])
 def test_init_refuses_a_bad_roster_and_writes_nothing(tmp_path, rows, header, message):
     roster = write_roster(tmp_path, rows, header)
@@ -600,6 +602,8 @@ def test_export_csv_canvas_moodle_from_the_database(course, tmp_path, worksheet)
     assert moodle[2][3] == "2"
     with pytest.raises(CnnCalcError, match="unknown export format"):
         C.export(course, "xlsx")
+    with pytest.raises(CnnCalcError, match=r"^--lms-id-column: canvas has no such identifier column \(got 'nope'"):
+        C.export(course, "canvas", id_column="nope")
 
 
 def test_export_needs_something_graded(course):
