@@ -173,7 +173,9 @@ def check(name: str, exporter: str, opset: int, folder: Path) -> dict[str, objec
     expected = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     start = time.perf_counter()
     try:
-        got = run(network, np.moveaxis(x.numpy().astype(np.float64), 1, -1), imported.weights).output
+        # the largest models (regnet_y_128gf, vit_h_14) need more than the default cap, as `--max-memory` raises it
+        got = run(network, np.moveaxis(x.numpy().astype(np.float64), 1, -1), imported.weights,
+                  max_memory=16 * 1024**3).output
     except CnnCalcError as error:
         row["failure"] = f"run: {error}"[:300]
         return row
