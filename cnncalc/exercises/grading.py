@@ -384,7 +384,7 @@ def _student_id(data: dict[str, Any], text: str, source: str) -> tuple[str, str]
         value = written
     if CONTROL_CHARS.search(value.strip()):
         raise CnnCalcError("the student id contains a control character or line break", file=source, line=line,
-                           got=short(value.strip()), expected="an id as the roster has it")
+                           got=value.strip(), expected="an id as the roster has it")
     try:
         student = normalise_id(value)
     except CnnCalcError as error:
