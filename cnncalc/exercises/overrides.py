@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import CnnCalcError, did_you_mean
 from ..spec import safeload
-from .grading import AnswerForms, StudentResult, answer_form, clean_text, display_path, normalise_id, short
+from .grading import AnswerForms, StudentResult, answer_form, clean_text, display_path, normalise_id
 from .problem import Problem
 
 MAX_OVERRIDES_BYTES = 1024 * 1024
@@ -55,7 +55,7 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
         if not isinstance(item, dict) or not ({"question", "score"} <= set(item)
                                               and ("student" in item or group)):
             raise CnnCalcError(f"{where} needs student, question and score (or, for an answer group, question, "
-                               "answer and score)", file=source, line=line, got=short(item),
+                               "answer and score)", file=source, line=line, got=item,
                                expected="{student: ID, question: QID, score: N} or {question: QID, answer: VALUE, "
                                         "score: N}")
         for name in item:
@@ -71,11 +71,11 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
             continue
         if not isinstance(student, str) or not student.strip():
             raise CnnCalcError(f"{where}: the student id must be text, written in quotes so that it is read "
-                               "exactly (student: \"0012345\")", file=source, line=line, got=short(student),
+                               "exactly (student: \"0012345\")", file=source, line=line, got=student,
                                expected="a quoted id")
         if not isinstance(qid, str) or qid not in known:
             raise CnnCalcError(f"{where}: unknown question", file=source, line=line,
-                               got=clean_text(qid, 80) if isinstance(qid, str) else short(qid),
+                               got=clean_text(qid, 80) if isinstance(qid, str) else qid,
                                expected="a question id of " + problem.id, hint=did_you_mean(str(qid)[:80], known))
         question = known[qid]
         limit = question.points
@@ -96,7 +96,7 @@ def read_overrides(path: str | Path, problem: Problem) -> Overrides:
                                expected=f"a number from 0 to {limit:g}")
         comment = item.get("comment", "score set by the instructor")
         if not isinstance(comment, str):
-            raise CnnCalcError(f"{where}: comment must be text", file=source, line=line, got=short(comment),
+            raise CnnCalcError(f"{where}: comment must be text", file=source, line=line, got=comment,
                                expected="text")
         try:
             student = normalise_id(student)
@@ -125,7 +125,7 @@ def _group_item(item: dict[str, Any], position: int, line: int | None, where: st
     qid = item["question"]
     if not isinstance(qid, str) or qid not in known:
         raise CnnCalcError(f"{where}: unknown question", file=source, line=line,
-                           got=clean_text(qid, 80) if isinstance(qid, str) else short(qid),
+                           got=clean_text(qid, 80) if isinstance(qid, str) else qid,
                            expected="a question id", hint=did_you_mean(str(qid)[:80], known))
     question = known[qid]
     if question.kind == "manual":
@@ -137,14 +137,14 @@ def _group_item(item: dict[str, Any], position: int, line: int | None, where: st
     form = answer_form(question.kind, item["answer"])
     if form is None:
         raise CnnCalcError(f"{where}: this answer cannot form a group", file=source, line=line,
-                           got=short(item["answer"]), expected=f"an answer to '{qid}' as students write it")
+                           got=item["answer"], expected=f"an answer to '{qid}' as students write it")
     score = override_score(item["score"], question.points, f"{where}: score", source, line)
     if not 0 <= score <= question.points:
         raise CnnCalcError(f"{where}: score out of range", file=source, line=line, got=item["score"],
                            expected=f"a number from 0 to {question.points:g}")
     comment = item.get("comment", "score set by the instructor for this answer")
     if not isinstance(comment, str):
-        raise CnnCalcError(f"{where}: comment must be text", file=source, line=line, got=short(comment),
+        raise CnnCalcError(f"{where}: comment must be text", file=source, line=line, got=comment,
                            expected="text")
     if (qid, form) in seen:
         raise CnnCalcError(f"{where} repeats override {seen[(qid, form)]} (question '{qid}', answer "
@@ -174,7 +174,7 @@ def override_score(value: Any, limit: float, what: str, source: str | None = Non
         match = _FRACTION.fullmatch(value)
         if not match or (match.group(2) is not None and float(match.group(2)) == 0):
             raise CnnCalcError(f"{what} must be a number or a fraction such as 2/3", file=source, line=line,
-                               got=short(value), expected="a number from 0 to the question's points, or N/D")
+                               got=value, expected="a number from 0 to the question's points, or N/D")
         return float(Fraction(match.group(1)) / Fraction(match.group(2) or 1))
     score = _finite(value, what, source or "", line)
     if limit > 0 and score > 0:
@@ -195,7 +195,7 @@ def _float_finite(value: float) -> bool:
 
 def _finite(value: Any, what: str, source: str, line: int | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not _float_finite(value):
-        raise CnnCalcError(f"{what} must be a number", file=source, line=line, got=short(value),
+        raise CnnCalcError(f"{what} must be a number", file=source, line=line, got=value,
                            expected="a finite number")
     if value < 0:
         raise CnnCalcError(f"{what} is negative", file=source, line=line, got=value, expected="0 or more")
