@@ -1,7 +1,8 @@
 """Details of maths, layers, spec, calc and run that the broader tests pass over (survivors of a mutation
 sample): the time budget's alarm and its spent edge, the layer catalogue's lazy lookup, a layer class
-checked against its fields, a choice's refusals, layer norm's receptive field, 'same' transposed convs
-and pixel shuffle's dcr text."""
+checked against its fields, a choice's refusals, layer norm's receptive field, 'same' transposed convs,
+pixel shuffle's dcr text, the --input length cap, the zoo's encoding of dropped keys, solve's stride-2
+'same' text and the image refusals that name the file."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import time
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from cnncalc import CnnCalcError, loads_spec
@@ -126,3 +128,67 @@ def test_pixel_shuffle_dcr_explains_the_channel_order():
     # TensorFlow's depth_to_space: output channel c at offset (i, j) is input channel (i·2 + j)·2 + c
     assert ("channels: 8/2² = 2; channel (i·2 + j)·2 + c of the deep map is channel c at offset (i, j)"
             in info.explain)
+
+
+# ---------------------------------------------------------------- spec
+
+
+def test_the_input_option_length_cap_is_exact():
+    from cnncalc.spec.network import MAX_INPUT_OPTION, parse_input_option
+
+    shape = "28,28,3"
+    assert parse_input_option(" " * (MAX_INPUT_OPTION - len(shape)) + shape) == {None: [28, 28, 3]}
+    with pytest.raises(CnnCalcError, match=r"^bad --input \(got '  "):
+        parse_input_option(" " * (MAX_INPUT_OPTION - len(shape) + 1) + shape)
+
+
+def test_the_zoo_encoding_keeps_the_lines_of_dropped_keys():
+    from cnncalc.spec import safeload
+    from cnncalc.spec.zoo import decode, encode
+
+    block = safeload.loads("type: conv\nwhen: true\nfilters: 8\n", "x.yaml")
+    del block["when"]  # as expanding a block drops `when`: an error about it still names its line
+    encoded = encode(block)
+    assert encoded == ("d", block.line, (("type", 1, "conv"), ("filters", 3, 8)), (("when", 2),))
+    again = decode(encoded)
+    assert again == {"type": "conv", "filters": 8} and again.line_of("when") == 2 and again.line_of("filters") == 3
+
+
+# ---------------------------------------------------------------- calc
+
+
+def test_solve_same_padding_with_a_stride_shows_the_split_only():
+    from cnncalc.calc.service import solution_text, solve
+
+    text = solution_text(solve("p", {"n": "8", "f": "3", "s": "2"}, same=True))
+    assert text == ("same (stride > 1, TensorFlow): out = ⌈n/s⌉\n"
+                    "total pad = max((out − 1)·s + d·(f − 1) + 1 − n, 0)\n"
+                    "out = ⌈8/2⌉ = 4\n"
+                    "total = max((4 − 1)·2 + 2 + 1 − 8, 0) = 1\n"
+                    "split: 0 before (top/left), 1 after (bottom/right)\n"
+                    "pads (before, after) = (0, 1)\n"
+                    "note: the padding is asymmetric: (0, 1)\n")
+
+
+# ---------------------------------------------------------------- run
+
+
+def test_an_input_image_pillow_cannot_read_is_named(tmp_path, cli):
+    pytest.importorskip("PIL")
+    picture = tmp_path / "x.png"
+    picture.write_text("not a picture")
+    code, _, err = cli("run", "lenet5", "-i", str(picture))
+    assert (code, err) == (2, (f"error: {picture}: cannot read the image: not a picture format Pillow knows "
+                               "(expected PNG, JPEG, BMP, GIF, TIFF or WebP)\n"))
+
+
+def test_feature_maps_without_a_file_type_are_refused(tmp_path):
+    pytest.importorskip("PIL")
+    from cnncalc.run.images import save_maps
+
+    path = tmp_path / "maps"
+    with pytest.raises(CnnCalcError) as error:
+        save_maps(np.zeros((2, 2, 1)), path)
+    assert str(error.value) == (f"{path}: cannot write the feature maps: unknown image type (got '(none)', "
+                                "expected .png or .jpg)")
+    assert not path.exists()
