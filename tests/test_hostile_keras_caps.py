@@ -1,7 +1,7 @@
 """Hostile Keras files against the caps of keras_import: each cap just inside and just outside, the hostile
 files built here in tmp_path (a few KB each), and a fuzz test that builds random Keras 3 configs.
 
-Where a real cap is huge (a million h5 objects, 2^28 numbers) the test lowers it to the figures of a fixture
+Where a real cap is huge (a million h5 objects, 2^29 numbers) the test lowers it to the figures of a fixture
 and checks both sides of it; the hostile file itself is still refused at the real cap.
 """
 
@@ -295,7 +295,7 @@ def test_uint8_array_is_capped_as_the_float64_it_becomes(tmp_path: Path, cli_pro
     path = _with_h5(tmp_path / "u8.keras", _uint8(elements))
     assert path.stat().st_size < 4096
     message = _error(path, weights=True)
-    assert "more than 268,435,456 numbers (2,147,483,648 bytes once read as float64)" in message
+    assert "more than 536,870,912 numbers (4,294,967,296 bytes once read as float64)" in message
     assert "(2147482624,), uint8" in message
     code, _, err = cli_process("import", str(path), "--weights-out", str(tmp_path / "w.npz"), timeout=30)
     assert code == 2 and "internal error" not in err and len(err.strip().splitlines()) == 1

@@ -71,8 +71,9 @@ MAX_H5_BYTES = 2 * 1024**3
 #: bytes of all the arrays of ``model.weights.h5`` together as stored, as their shapes and types declare them
 MAX_WEIGHTS_BYTES = 2 * 1024**3
 #: numbers in all the arrays of ``model.weights.h5`` together: each becomes a float64, so this caps what
-#: reading them holds in memory (2 GiB), whatever the stored type (a uint8 array grows eightfold)
-MAX_WEIGHTS_ELEMENTS = 2**28
+#: reading them holds in memory (4 GiB), whatever the stored type (a uint8 array grows eightfold);
+#: ConvNeXtXLarge has 350,196,968 (2.8 GB in float64)
+MAX_WEIGHTS_ELEMENTS = 2**29
 #: groups and arrays of ``model.weights.h5`` entered (each once), for each layer of the config (Keras writes
 #: at most 18: MultiHeadAttention's group and vars and its four sublayers' with a kernel and a bias each)...
 H5_OBJECTS_PER_LAYER = 32
