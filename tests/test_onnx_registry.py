@@ -30,8 +30,19 @@ FUSED = "input: [6]\nlayers:\n" + "".join(f"  - {{type: dense, name: d_{kind}, u
                                            for kind in ACTIVATIONS)
 
 
+def _exportable(path: Path) -> Any:
+    """The spec with the layers of the types the ONNX export refuses (each a leaf of its spec) left out."""
+    from cnncalc.interop.onnx_export import UNSUPPORTED
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if not any(f"type: {kind}," in line for kind in UNSUPPORTED)]
+    network = loads_spec("\n".join(kept))
+    assert len(network.layers) == len(load_spec(str(path)).layers) - (len(lines) - len(kept))
+    return network
+
+
 def _exported() -> list[Any]:
-    return [export_onnx(load_spec(str(path)), seed=0) for path in EVERY_TYPE] + [export_onnx(loads_spec(FUSED), seed=0)]
+    return [export_onnx(_exportable(path), seed=0) for path in EVERY_TYPE] + [export_onnx(loads_spec(FUSED), seed=0)]
 
 
 # ---------------------------------------------------------------- (a) every operator the exporter writes
