@@ -305,10 +305,18 @@ def _attention_model() -> Any:
     return onnx.load(str(Path(__file__).parent / "data" / "onnx" / "mha_legacy17.onnx"))
 
 
+def _window_model() -> Any:
+    """torchvision's ShiftedWindowAttention(8, [2, 2], [1, 1], 2) as the legacy exporter writes it (a fixture)."""
+    return onnx.load(str(Path(__file__).parent / "data" / "onnx" / "swin_attention_legacy17.onnx"))
+
+
 #: per family (module of cnncalc/interop/onnx/ops/), specs that reach each of its rules through cnncalc's
 #: exporter, and ONNX forms the exporter never writes with the spec each imports as
 FAMILIES: dict[str, list[Any]] = {
     "attention": [(_attention_model, "input: [5, 8]\nlayers: [{type: attention, name: attention, heads: 2}]")],
+    # the file's [1, 4, 4, 8] input is NHWC, which the import reads as NCHW: permuted for the layer and back
+    "window": [(_window_model, "input: [4, 8, 4]\nlayers: [{type: permute, axes: [2, 0, 1]}, {type: window_attention, "
+                               "name: w, heads: 2, window: 2, shift: 1}, {type: permute, axes: [1, 2, 0]}]")],
     "activation": ["""
 input: [6, 6, 3]
 layers:

@@ -50,9 +50,7 @@ WALK_MAKES = ("permute",)
 
 #: layer types no ONNX model imports as, each with the reason; a ranked spelling (``conv2d``) imports as its
 #: type (``conv``: one ONNX operator for every rank). Every layer type imports.
-NOT_IMPORTED: dict[str, str] = {
-    "window_attention": "not imported yet: Swin's window attention is refused by name (a relative position bias)",
-}
+NOT_IMPORTED: dict[str, str] = {}
 
 
 def handles(*op_types: str, makes: tuple[str, ...], domain: str = "") -> Callable[[Handler], Handler]:

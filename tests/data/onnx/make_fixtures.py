@@ -214,10 +214,10 @@ FIXTURES = {
                           ["projected separately", "no spec v2 layer"]),
     "vit_dynamo20": (tiny_vit, (1, 3, 8, 8), "dynamo", 20, "exact"),
     "vit_legacy17": (tiny_vit, (1, 3, 8, 8), "legacy", 17, "exact"),
-    "swin_attention_dynamo18": (swin_attention, (1, 4, 4, 8), "dynamo", 18, ["Swin", "no spec v2 layer"]),
+    "swin_attention_dynamo18": (swin_attention, (1, 4, 4, 8), "dynamo", 18, "exact"),
     "maxvit_attention_legacy17": (maxvit_attention, (1, 2, 4, 8), "legacy", 17,
                                   ["Einsum", "relative position bias", "no spec v2 layer"]),
-    "swin_attention_legacy17": (swin_attention, (1, 4, 4, 8), "legacy", 17, ["Swin", "no spec v2 layer"]),
+    "swin_attention_legacy17": (swin_attention, (1, 4, 4, 8), "legacy", 17, "exact"),
 }
 
 
