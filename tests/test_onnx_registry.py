@@ -315,8 +315,8 @@ def _window_model() -> Any:
 FAMILIES: dict[str, list[Any]] = {
     "attention": [(_attention_model, "input: [5, 8]\nlayers: [{type: attention, name: attention, heads: 2}]")],
     # the file's [1, 4, 4, 8] input is NHWC, which the import reads as NCHW: permuted for the layer and back
-    "window": [(_window_model, "input: [4, 8, 4]\nlayers: [{type: permute, axes: [2, 0, 1]}, {type: window_attention, "
-                               "name: w, heads: 2, window: 2, shift: 1}, {type: permute, axes: [1, 2, 0]}]")],
+    "window": [(_window_model, ("input: [4, 8, 4]\nlayers: [{type: permute, axes: [2, 0, 1]}, {type: window_attention, "
+                                "name: w, heads: 2, window: 2, shift: 1}, {type: permute, axes: [1, 2, 0]}]"))],
     "activation": ["""
 input: [6, 6, 3]
 layers:
