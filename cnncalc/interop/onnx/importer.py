@@ -109,6 +109,7 @@ class _Importer:
         self.pending_pads: dict[str, tuple[Any, str]] = {}  # a Pad's output → its pairs and padding mode
         self.attention_checks: dict[tuple[Any, ...], tuple[int, int]] = {}  # an attention's subgraph → heads, width
         self.window_entries: dict[str, list[int]] = {}  # a window attention's input → its Softmax's position
+        self.window_constants: dict[str, bool] = {}  # a value → whether computed from constants alone (.window)
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0
@@ -194,7 +195,9 @@ class _Importer:
             if not value.readable:
                 raise self.fail(f"{what} '{name}' has {value.size:,} values, which a summary does not read",
                                 hint="cnncalc import reads every value")
-            value = self.values[name] = self.array(value.tensor, what)
+            # a Lazy is an initializer: a summary reads a small one from the data file too (the dynamo
+            # exporter stores there every initializer, Swin's index constants and shift mask among them)
+            value = self.values[name] = self.array(value.tensor, "initializer")
         return value
 
     @staticmethod

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..graph import _identity
 from ..registry import matches
-from ..values import Tensor, _is_const, np
+from ..values import Lazy, Tensor, _is_const, np
 from .attention import _run_node, _shape_values
 
 if TYPE_CHECKING:
@@ -97,6 +97,48 @@ class _Window:
         self.out: Any = None
 
 
+def _from_constants(im: _Importer, name: str) -> bool:
+    """Whether ``name`` is computed from constants alone by operators :func:`_run` runs (remembered in
+    ``im.window_constants``): the walk may have reached those nodes (another block of the stage took them)."""
+    known = im.window_constants
+    todo = [name]
+    while todo:
+        value = todo[-1]
+        if value in known:
+            todo.pop()
+            continue
+        if not value or _const(im, value):
+            known[value] = True
+            todo.pop()
+            continue
+        k = im.producers.get(value)
+        n = None if k is None else im.graph.node[k]
+        if n is None or n.op_type not in INSIDE or n.op_type == "Shape" or n.domain not in ("", "ai.onnx"):
+            known[value] = False
+            todo.pop()
+            continue
+        missing = [i for i in n.input if i not in known]
+        if missing:
+            todo.extend(missing)
+            continue
+        known[value] = all(known[i] for i in n.input)
+        todo.pop()
+    return known[name]
+
+
+def _makers(im: _Importer, name: str) -> list[int]:
+    """The nodes computing ``name`` from constants (:func:`_from_constants`)."""
+    found: set[int] = set()
+    todo = [name]
+    while todo:
+        k = im.producers.get(todo.pop())
+        if k is None or k in found or _const(im, im.graph.node[k].output[0]):
+            continue
+        found.add(k)
+        todo.extend(i for i in im.graph.node[k].input if i)
+    return sorted(found)
+
+
 def _collect(im: _Importer, entry: str, position: int) -> _Window | None:
     """Every node computed from ``entry`` (and constants) alone, found through consumers: independent of the
     file's node order; None where it is not one window attention (more than one value leaves it, …)."""
@@ -117,9 +159,15 @@ def _collect(im: _Importer, entry: str, position: int) -> _Window | None:
         todo.extend(outputs)
 
     def ready(name: str, depth: int = 0) -> bool:
-        """A value of the subgraph, a constant, or one computed from those by nodes the walk has not
-        reached yet (the sizes the legacy exporter computes from the shapes of the input)."""
+        """A value of the subgraph, a constant, one computed from constants alone (the dynamo exporter's
+        shift mask: a chain of a hundred nodes, shared by the blocks of a stage), or one computed from those
+        by nodes the walk has not reached yet (the sizes the legacy exporter computes from the input's shape)."""
         if not name or name in inside or _const(im, name):
+            return True
+        if _from_constants(im, name):
+            for k in _makers(im, name):
+                if k not in members:
+                    add(k)
             return True
         k = im.producers.get(name)
         if name in failed or k is None or not open_node(k) or depth > 32:
@@ -138,14 +186,18 @@ def _collect(im: _Importer, entry: str, position: int) -> _Window | None:
             if k in members or not open_node(k):
                 continue
             n = im.graph.node[k]
+            if all(_from_constants(im, name) for name in n.input):
+                continue  # not computed from the entry: taken by ``ready`` where a node of the subgraph needs it
             if not all(ready(name) for name in n.input):
                 continue
             if n.op_type not in INSIDE or n.domain not in ("", "ai.onnx") or len(members) >= MAX_NODES:
                 return None
             add(k)
     window.positions = [k for k in im.order if k in members]
+    # a value computed from constants alone may serve other blocks too (the mask of a stage): not an output
     leaving = sorted({name for k in members for name in im.graph.node[k].output if name and (
-        name in im.outputs or any(u not in members for u in im.consumers.get(name, [])))})
+        name in im.outputs or any(u not in members for u in im.consumers.get(name, [])))
+        and not _from_constants(im, name)})
     if len(leaving) != 1:
         return None
     window.exit = leaving[0]
@@ -159,8 +211,9 @@ def _collect(im: _Importer, entry: str, position: int) -> _Window | None:
     return window
 
 
-def _run(im: _Importer, window: _Window, x: Any) -> dict[str, Any]:
-    """The subgraph on ``x`` (float64, the file's constants)."""
+def _run(im: _Importer, window: _Window, x: Any, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The subgraph on ``x`` (float64, the file's constants, or ``given`` ones in their place); with ``given``
+    None, a constant a summary does not read is zeros of its shape (a run for the shapes only)."""
     values: dict[str, Any] = {window.entry: x}
     batch = x.shape[0]
     for k in window.positions:
@@ -171,6 +224,13 @@ def _run(im: _Importer, window: _Window, x: Any) -> dict[str, Any]:
                 args.append(None)
             elif name in values:
                 args.append(values[name])
+            elif given is not None and name in given:
+                args.append(given[name])
+            elif _unreadable(im, name):
+                if given is not None:
+                    raise im.fail(f"constant '{name}' of node '{n.name or '?'}' ({n.op_type}) inside a window "
+                                  "attention is too large for a summary to read", hint="cnncalc import reads every value")
+                args.append(np.zeros(im.values[name].shape))
             else:
                 array = _shape_values(im.value(name), batch)
                 args.append(np.asarray(array, dtype=np.float64) if array.dtype.kind == "f" else array)
@@ -239,7 +299,7 @@ def _window_attention(im: _Importer, position: int, node: Any) -> bool:
     batch = im.batch if im.batch > 0 else 2
     rng = np.random.default_rng(0)
     x = rng.standard_normal([batch, *dims])
-    values = _run(im, window, x)
+    values = _run(im, window, x, None if _unread(im, window) else {})
     scores = values[window.softmax.input[0]].shape
     got = values.get(window.exit)
     describe = f"the window attention from node '{node.name or '?'}' ({node.op_type}) to its softmax " \
@@ -250,7 +310,14 @@ def _window_attention(im: _Importer, position: int, node: Any) -> bool:
                       "square, or an output not shaped as its input")
     heads, tokens = scores[-3], scores[-1]
     size = math.isqrt(tokens)
-    weights = _weights(im, window, heads, size, tokens, c, describe)
+    trial: dict[str, Any] = {}
+    if _unread(im, window):
+        # a summary leaves the weights on disk: the subgraph runs again with random ones of their shapes in their
+        # place (a random relative position bias for the file's), which checks all but that the file's bias is
+        # relative; the layer's fields, parameters and MACs do not depend on the values
+        trial = _trial(im, window, heads, size, tokens, rng)
+        got = _run(im, window, x, trial).get(window.exit)
+    weights = _weights(im, window, heads, size, tokens, c, describe, trial)
     from ....layers.attention import WindowAttention
 
     scale = max(float(np.abs(got).max()), 1.0)
@@ -267,32 +334,78 @@ def _window_attention(im: _Importer, position: int, node: Any) -> bool:
     return True
 
 
-def _weights(im: _Importer, window: _Window, heads: int, size: int, tokens: int, c: int, describe: str) -> dict:
-    """The layer's weights from the file's: the projections, their biases (an Add of a constant right after
-    each), and the bias table read back from the ``[heads, T, T]`` bias added to the scores."""
+def _unreadable(im: _Importer, name: str) -> bool:
+    """Whether a summary leaves the constant ``name`` on disk (a large one)."""
+    value = im.values.get(name)
+    return not im.with_weights and isinstance(value, Lazy) and not value.readable
+
+
+def _unread(im: _Importer, window: _Window) -> list[str]:
+    """The constants of the subgraph a summary does not read (its weights, the position bias)."""
+    names = {name for k in window.positions for name in im.graph.node[k].input if name}
+    return sorted(name for name in names if _unreadable(im, name))
+
+
+def _bias_of(im: _Importer, window: _Window, product: Any) -> str | None:
+    """The constant added right after a projection (its bias), or None."""
+    users = [u for u in im.consumers.get(product.output[0], []) if u in window.positions]
+    node = im.graph.node[users[0]] if len(users) == 1 else None
+    others = [n for n in node.input if n != product.output[0]] if node is not None else []
+    return others[0] if node is not None and node.op_type == "Add" and len(others) == 1 \
+        and _const(im, others[0]) else None
+
+
+def _position_bias(im: _Importer, window: _Window, heads: int, tokens: int) -> list[str]:
+    """The constants of ``heads·T·T`` values added in the subgraph (the relative position bias: one)."""
+    return [name for k in window.positions for n in [im.graph.node[k]] if n.op_type == "Add" and len(n.input) == 2
+            for name in n.input if _const(im, name) and im.values.get(name).size == heads * tokens * tokens]
+
+
+def _trial(im: _Importer, window: _Window, heads: int, size: int, tokens: int, rng: Any) -> dict[str, Any]:
+    """Random values of the file's shapes for a summary's check: the projections (of unit gain), their biases,
+    and a relative position bias (a random table gathered by the index)."""
     from ....layers.attention import relative_position_index
 
-    members = {k: im.graph.node[k] for k in window.positions}
-    weights: dict[str, Any] = {"qkv.weight": im.value(window.qkv.input[1]).astype(np.float64),
-                               "output.weight": im.value(window.out.input[1]).astype(np.float64)}
+    trial: dict[str, Any] = {}
+    for product in (window.qkv, window.out):
+        shape = im.values.get(product.input[1]).shape
+        trial[product.input[1]] = rng.standard_normal(shape) / math.sqrt(shape[0])
+        bias = _bias_of(im, window, product)
+        if bias is not None:
+            trial[bias] = rng.uniform(-0.1, 0.1, im.values.get(bias).shape)
+    table = rng.uniform(-0.5, 0.5, ((2 * size - 1) ** 2, heads))
+    for name in _position_bias(im, window, heads, tokens):
+        trial[name] = table[relative_position_index(size)].transpose(2, 0, 1).reshape(im.values.get(name).shape)
+    return trial
+
+
+def _weights(im: _Importer, window: _Window, heads: int, size: int, tokens: int, c: int, describe: str,
+             trial: dict[str, Any]) -> dict:
+    """The layer's weights from the file's (or from ``trial``'s in their place): the projections, their biases
+    (an Add of a constant right after each), and the bias table read back from the ``[heads, T, T]`` bias added
+    to the scores."""
+    from ....layers.attention import relative_position_index
+
+    def read(name: str) -> Any:
+        return np.asarray(trial[name] if name in trial else im.value(name), dtype=np.float64)
+
+    weights: dict[str, Any] = {"qkv.weight": read(window.qkv.input[1]), "output.weight": read(window.out.input[1])}
     for key, product in (("qkv.bias", window.qkv), ("output.bias", window.out)):
-        users = [members[u] for u in im.consumers.get(product.output[0], []) if u in members]
-        others = [n for n in users[0].input if n != product.output[0]] if len(users) == 1 else []
-        if users and users[0].op_type == "Add" and len(others) == 1 and _const(im, others[0]):
-            weights[key] = np.broadcast_to(im.value(others[0]), (im.value(product.input[1]).shape[1],))
+        bias = _bias_of(im, window, product)
+        if bias is not None:
+            weights[key] = np.broadcast_to(read(bias), (weights[key.replace("bias", "weight")].shape[1],))
     if ("qkv.bias" in weights) != ("output.bias" in weights):
         raise im.fail(f"{describe} has a bias on one of its projections only, which spec v2's window_attention "
                       "(both or neither) does not compute")
     shapes = (weights["qkv.weight"].shape, weights["output.weight"].shape)
     if shapes != ((c, 3 * c), (c, c)):
         raise im.fail(f"{describe} has projections of shapes {[list(s) for s in shapes]}, not [C, 3C] and [C, C]")
-    biases = [n for n in members.values() if n.op_type == "Add" and len(n.input) == 2 and any(
-        _const(im, name) and im.values.get(name).size == heads * tokens * tokens for name in n.input)]
+    biases = _position_bias(im, window, heads, tokens)
     if len(biases) != 1:
         raise im.fail(f"{describe} has no relative position bias of [{heads}, {tokens}, {tokens}] added to its "
                       "scores", hint="spec v2's window_attention adds one (Swin's)")
-    name = next(n for n in biases[0].input if _const(im, n))
-    bias = im.value(name).reshape(heads, tokens, tokens)
+    name = biases[0]
+    bias = read(name).reshape(heads, tokens, tokens)
     index = relative_position_index(size)
     table = np.zeros(((2 * size - 1) ** 2, heads), dtype=bias.dtype)
     table[index.reshape(-1)] = bias.reshape(heads, -1).T
@@ -312,6 +425,6 @@ def _emit(im: _Importer, window: _Window, t: Tensor, heads: int, size: int, shif
     name = im.emit("window_attention", module or im.node_name(window.qkv, ".window_attention"), [x_layer],
                    heads=heads, window=size, **({"shift": shift} if shift else {}),
                    **({} if "qkv.bias" in weights else {"bias": False}))
-    for key, value in weights.items():
+    for key, value in weights.items() if im.with_weights else ():  # a summary's are random (``_trial``)
         im.keep(f"{name}.{key}", lambda value=value: np.ascontiguousarray(value, dtype=np.float32))
     im.values[window.exit] = Tensor(name, _identity(3))
