@@ -165,9 +165,9 @@ def _collect(im: _Importer, entry: str, position: int) -> _Window | None:
         if not name or name in inside or _const(im, name):
             return True
         if _from_constants(im, name):
-            for k in _makers(im, name):
-                if k not in members:
-                    add(k)
+            for maker in _makers(im, name):
+                if maker not in members:
+                    add(maker)
             return True
         k = im.producers.get(name)
         if name in failed or k is None or not open_node(k) or depth > 32:
@@ -316,7 +316,7 @@ def _window_attention(im: _Importer, position: int, node: Any) -> bool:
         # place (a random relative position bias for the file's), which checks all but that the file's bias is
         # relative; the layer's fields, parameters and MACs do not depend on the values
         trial = _trial(im, window, heads, size, tokens, rng)
-        got = _run(im, window, x, trial).get(window.exit)
+        got = _run(im, window, x, trial)[window.exit]
     weights = _weights(im, window, heads, size, tokens, c, describe, trial)
     from ....layers.attention import WindowAttention
 
