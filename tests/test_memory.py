@@ -53,6 +53,16 @@ def test_lenet5_saved_for_backward_by_hand():
     assert half == indices + (saved - indices) // 2 == 41_996
 
 
+def test_window_attention_saved_for_backward_by_hand():
+    # a 10 × 10 map padded to 12 × 12 (144 tokens, windows of 16): the windows, Q·scale, K, V and the heads'
+    # context 144 × 8 each, the softmax 2 heads × 144 × 16; torch keeps 82,944 B at batch 2
+    # (tests/test_memory_torch.py measures torchvision's ShiftedWindowAttention)
+    spec = loads_spec("input: [10, 10, 8]\nlayers: [{type: window_attention, heads: 2, window: 4, shift: 2}]")
+    per_sample = 5 * 144 * 8 + 2 * 144 * 16
+    assert memory(spec, batch=2).saved == 2 * per_sample * 4 == 82_944
+    assert memory(spec, batch=2, framework="keras").saved == 2 * 10 * 10 * 8 * 4  # keras's rule: its input
+
+
 def test_shared_tensors_count_once_and_batchnorm_statistics_do_not_scale():
     spec = loads_spec("input: [4, 4, 2]\nlayers:\n  - {type: conv, name: c, filters: 3, kernel: 1}\n"
                       "  - {type: batchnorm, name: bn}\n  - {type: relu, name: r}\n"

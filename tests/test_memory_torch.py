@@ -102,6 +102,39 @@ def test_an_in_place_relu_keeps_no_second_tensor() -> None:
     assert seen(True) == seen(False) == estimate(spec, batch=2).saved
 
 
+@pytest.mark.parametrize(("size", "channels", "heads", "window", "shift", "bias", "dtype"), [
+    (8, 8, 2, 4, 2, True, "float32"),  # shifted, no padding
+    (10, 8, 2, 4, 2, True, "bfloat16"),  # padded to 12 × 12, shifted
+    (7, 12, 3, 7, 3, True, "float32"),  # the window covers the map: the shift becomes 0 (swin_t's last stage)
+    (8, 8, 2, 4, 0, False, "float32"),  # no biases
+])
+def test_window_attention_keeps_what_torchvisions_shifted_window_attention_keeps(
+        size: int, channels: int, heads: int, window: int, shift: int, bias: bool, dtype: str) -> None:
+    """cnncalc's PyTorch exporter does not write window_attention: its rule is measured against the module its
+    kernel equals, torchvision's Swin (V1) ShiftedWindowAttention, in training mode (dropout 0)."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    from cnncalc import loads_spec
+
+    kind = getattr(torch, dtype)
+    model = ShiftedWindowAttention(channels, [window, window], [shift, shift], heads, qkv_bias=bias,
+                                   proj_bias=bias).to(kind).train(True)
+    weights = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: Any) -> Any:
+        storage = tensor.untyped_storage()
+        if storage._cdata not in weights:
+            storages[storage._cdata] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(torch.randn(2, size, size, channels, dtype=kind))
+    spec = loads_spec(f"input: [{size}, {size}, {channels}]\nlayers: [{{type: window_attention, heads: {heads}, "
+                      f"window: {window}, shift: {shift}, bias: {str(bias).lower()}}}]")
+    assert estimate(spec, batch=2, dtype=dtype).saved == sum(storages.values())
+
+
 if __name__ == "__main__":
     print("| network | dtype | cnncalc (B) | torch (B) | ratio |\n|---|---|---:|---:|---:|")
     for zoo_name in zoo_names():

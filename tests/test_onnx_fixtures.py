@@ -78,6 +78,22 @@ def test_the_summary_reads_external_data_beside_the_model(cli):
     assert "Total params: 112" in out  # Conv2d(3, 4, 3): 4·3·3·3 + 4, its weights in mean_dynamo.onnx.data
 
 
+@pytest.mark.parametrize(("name", "windows"), [("swin_blocks_dynamo20", [(2, 1), (2, 1), (4, 0)]),
+                                               ("swin_attention_legacy17", [(2, 1)])])
+def test_a_summary_checks_swin_window_attention_without_its_weights(monkeypatch, name, windows):
+    # a summary leaves every constant over SMALL_TENSOR on disk: at 30 values, these fixtures' projections and
+    # position biases are too, as swin_t's are at 4096 (the check runs on random weights of their shapes)
+    from cnncalc.interop.onnx import importer
+
+    monkeypatch.setattr(importer, "SMALL_TENSOR", 30)
+    path = str(HERE / f"{name}.onnx")
+    summary = network_of(import_onnx(path, weights=False, check=False), path)
+    assert [(layer.window, layer.shift) for layer in summary.layers if layer.type == "window_attention"] == windows
+    full = analyse(network_of(import_onnx(path), path))
+    assert (analyse(summary).params, analyse(summary).macs) == (full.params, full.macs)
+    assert full.params == int(np.load(HERE / f"{name}.npz")["params"])
+
+
 # ---------------------------------------------------------------- external data, hostile
 
 

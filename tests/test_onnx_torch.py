@@ -64,3 +64,36 @@ def test_the_pytorch_recipe_runs_verbatim(tmp_path, monkeypatch, which):
         expected = model.eval()(x).numpy()
     got = run(network, np.moveaxis(x.numpy().astype(np.float64), 1, -1), imported.weights).output
     assert np.allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def small_swin() -> nn.Module:
+    """torchvision's Swin (V1) at a small size: a 10 × 10 map padded to windows of 4, shifted by 2, then
+    merged to 5 × 5 (padded to 8), with random biases and position bias tables."""
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    torch.manual_seed(0)
+    model = SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4],
+                            num_classes=5).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.any():
+                parameter.uniform_(-0.1, 0.1)
+    return model
+
+
+def test_swin_imports_as_window_attention_from_the_legacy_exporter(tmp_path):
+    model = small_swin()
+    x = torch.randn(1, 3, 40, 40)
+    path = tmp_path / "swin.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["x"], opset_version=17, dynamo=False)
+    imported = import_onnx(path)
+    network = network_of(imported, "swin.onnx")
+    windows = [layer for layer in network.layers if layer.type == "window_attention"]
+    assert [(layer.heads, layer.window, layer.shift) for layer in windows] == [(2, 4, 0), (2, 4, 2), (4, 4, 0),
+                                                                               (4, 4, 2)]
+    summary = analyse(network)
+    assert summary.params == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        expected = model(x).numpy()
+    got = run(network, np.moveaxis(x.numpy().astype(np.float64), 1, -1), imported.weights).output
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()

@@ -250,3 +250,25 @@ def test_vit_encoder_block_against_transformer_encoder_layer():
     with torch.no_grad():
         want = block(t(x[None]))[0].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11)
+
+
+@pytest.mark.parametrize(("size", "dim", "heads", "window", "shift"), [
+    ((14, 14), 8, 2, 7, 3), ((14, 14), 8, 2, 7, 0), ((9, 11), 6, 3, 4, 2), ((5, 5), 4, 1, 7, 3), ((12, 8), 4, 2, 4, 1)])
+def test_window_attention_is_torchvision_shifted_window_attention(size, dim, heads, window, shift):
+    """torchvision's Swin (V1) block attention, float64, padding and shift included."""
+    swin = pytest.importorskip("torchvision.models.swin_transformer")
+    torch.manual_seed(window + shift)
+    module = swin.ShiftedWindowAttention(dim, [window, window], [shift, shift], heads).double().eval()
+    with torch.no_grad():
+        module.qkv.bias.normal_()
+        module.proj.bias.normal_()
+    x = np.random.default_rng(3).normal(size=(2, *size, dim))
+    layer = make("window_attention", heads=heads, window=window, shift=shift)
+    weights = {"qkv.weight": module.qkv.weight.detach().numpy().T, "qkv.bias": module.qkv.bias.detach().numpy(),
+               "output.weight": module.proj.weight.detach().numpy().T, "output.bias": module.proj.bias.detach().numpy(),
+               "position_bias": module.relative_position_bias_table.detach().numpy()}
+    got = forward(layer, x, weights=weights)
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+    assert layer.infer([x.shape[1:]]).trainable == sum(p.numel() for p in module.parameters())

@@ -695,3 +695,84 @@ layers:
         "frozen (trainable: false): 128 parameters counted as non-trainable",
     ]:
         assert line in out, line
+
+
+# ---------------------------------------------------------------- window attention (Swin)
+
+def literal_window_attention(x, weights, heads, window, shift):
+    """One output pixel at a time: the tokens of its window of the padded, rolled map, the mask from each
+    token's region of the shifted map (torchvision's three bands per axis), scores with the bias table
+    looked up by the pair's offset, a softmax, the weighted sum, the output projection."""
+    n, height, width, c = x.shape
+    hp, wp = -(-height // window) * window, -(-width // window) * window
+    shifts = [0 if window >= size else shift for size in (hp, wp)]
+    k = c // heads
+    out = np.zeros_like(x)
+
+    def source(i, j):  # the pixel of the input at rolled position (i, j); None for padding
+        a, b = (i + shifts[0]) % hp, (j + shifts[1]) % wp
+        return (a, b) if a < height and b < width else None
+
+    def band(i, size, s):  # torchvision's regions along one axis of the rolled map
+        return 0 if i < size - window else 1 if i < size - s else 2
+
+    for sample in range(n):
+        for i in range(hp):
+            for j in range(wp):
+                where = source(i, j)
+                if where is None:
+                    continue
+                r0, c0 = i // window * window, j // window * window
+                keys = [(a, b) for a in range(r0, r0 + window) for b in range(c0, c0 + window)]
+                tokens = np.array([x[sample][source(a, b)] if source(a, b) else np.zeros(c) for a, b in keys])
+                me = x[sample][where]
+                qkv_me = me @ weights["qkv.weight"] + weights["qkv.bias"]
+                qkv = tokens @ weights["qkv.weight"] + weights["qkv.bias"]
+                context = []
+                for h in range(heads):
+                    q = qkv_me[h * k:(h + 1) * k] * k ** -0.5
+                    scores = []
+                    for (a, b), row in zip(keys, qkv):
+                        offset = (i - a + window - 1) * (2 * window - 1) + (j - b + window - 1)
+                        score = q @ row[c + h * k:c + (h + 1) * k] + weights["position_bias"][offset, h]
+                        region = (band(i, hp, shifts[0]) if shifts[0] else 0, band(j, wp, shifts[1]) if shifts[1] else 0)
+                        other = (band(a, hp, shifts[0]) if shifts[0] else 0, band(b, wp, shifts[1]) if shifts[1] else 0)
+                        scores.append(score - (100.0 if region != other else 0.0))
+                    p = np.exp(np.array(scores) - max(scores))
+                    p /= p.sum()
+                    context.append(p @ qkv[:, 2 * c + h * k:2 * c + (h + 1) * k])
+                out[sample][where] = np.concatenate(context) @ weights["output.weight"] + weights["output.bias"]
+    return out
+
+
+@pytest.mark.parametrize(("size", "heads", "window", "shift"), [
+    ((6, 6, 4), 2, 3, 0), ((6, 6, 4), 2, 3, 1), ((5, 7, 6), 3, 3, 1), ((4, 4, 2), 1, 2, 1), ((3, 5, 2), 2, 4, 2)])
+def test_window_attention_kernel_against_a_literal_loop(size, heads, window, shift):
+    layer = make("window_attention", heads=heads, window=window, shift=shift)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, *size))
+    weights = {key: rng.normal(size=shape) for key, shape in layer.weight_shapes([size]).items()}
+    assert np.allclose(forward(layer, x, weights=weights), literal_window_attention(x, weights, heads, window, shift),
+                       rtol=0, atol=1e-12)
+
+
+def test_window_attention_params_and_macs():
+    # torchvision's swin_t first block: C 96, 3 heads, window 7 on 56 × 56 (64 windows of 49 tokens)
+    info = make("window_attention", heads=3, window=7, shift=3).infer([(56, 56, 96)])
+    assert info.trainable == 96 * 288 + 288 + 96 * 96 + 96 + 13 * 13 * 3  # qkv, proj, the bias table
+    assert info.macs == 56 * 56 * 96 * 288 + 56 * 56 * 96 * 96 + 64 * 3 * 49 * 49 * 32 * 2
+    assert info.shape == (56, 56, 96)
+    # a map of 5 × 9 is padded to 8 × 12 for windows of 4: the MACs count the padded tokens
+    info = make("window_attention", heads=2, window=4, bias=False).infer([(5, 9, 8)])
+    assert (info.trainable, info.macs) == (4 * 8 * 8 + 49 * 2, 96 * 4 * 64 + 6 * 2 * 16 * 16 * 4 * 2)
+
+
+def test_window_attention_refusals():
+    with pytest.raises(ShapeError, match="divide") as error:
+        make("window_attention", heads=5, window=2).infer([(4, 4, 12)])
+    assert error.value.field == "heads"
+    with pytest.raises(ShapeError, match="smaller than the window") as error:
+        make("window_attention", heads=1, window=2, shift=2)
+    assert error.value.field == "shift"
+    with pytest.raises(ShapeError, match=r"\[H, W, C\]"):
+        make("window_attention", heads=1, window=2).infer([(4, 4)])

@@ -459,7 +459,7 @@ def test_maxpool_against_scipy_ndimage():
 # ---------------------------------------------------------------- receptive fields against impulses
 
 
-def measured_fields(input_shape, layers, seed=0):
+def measured_fields(input_shape, layers, seed=0, impulse=1000.0):
     """Per spatial axis, the largest extent of input pixels one output pixel depends on, and each
     output pixel's (first, last) dependent input coordinates: every input pixel is raised by 1000 in its
     own batch entry and the outputs that move are recorded. Weights are positive (0.5 to 1.5), so no
@@ -480,7 +480,7 @@ def measured_fields(input_shape, layers, seed=0):
     moved_parts = []
     for chunk in np.array_split(np.arange(len(positions)), max(len(positions) // 32, 1)):
         batch = np.repeat(base[None], len(chunk), axis=0)
-        batch[(np.arange(len(chunk)), *positions[chunk].T)] += 1000.0
+        batch[(np.arange(len(chunk)), *positions[chunk].T)] += impulse
         out = run(net, batch, weights).output
         moved_parts.append((np.abs(out - reference) > 1e-6).reshape(len(chunk), -1, out.shape[-1]).any(axis=-1))
     moved = np.concatenate(moved_parts)  # [input position, output position]
@@ -836,3 +836,29 @@ def test_a_chain_whose_outputs_read_no_pixel_has_a_field_of_one():
     record, sizes, _ = measured_fields((12, 1), layers)
     assert sizes == [0] and record.receptive_field[0][0] == 1
     assert [r.receptive_field[0][0] for r in analyse(net_of((12, 1), layers)).records] == [2, 2, 2, 1]
+
+
+@pytest.mark.parametrize("layers", [
+    [{"type": "window_attention", "heads": 1, "window": 3}],
+    [{"type": "window_attention", "heads": 1, "window": 3, "shift": 1}],
+    [{"type": "window_attention", "heads": 2, "window": 4, "shift": 2}],
+    [{"type": "conv", "filters": 2, "kernel": 2}, {"type": "window_attention", "heads": 1, "window": 3, "shift": 1},
+     {"type": "window_attention", "heads": 2, "window": 2}],
+], ids=str)
+def test_receptive_field_of_window_attention_matches_impulse_response(layers):
+    """Each output reads its window (its region of it where shifted): the exact field, padding and wrap
+    included, output pixel by output pixel."""
+    from cnncalc.calc.analysis import window_bounds
+
+    # an impulse of 1, not 1000: the mask adds −100 to the scores between regions, which a score raised by
+    # 1000² would outweigh; at the scale of the values a network computes, e^−100 is below float64's resolution
+    record, sizes, bounds = measured_fields((7, 6, 2), layers, impulse=1.0)
+    assert [axis[0] for axis in record.receptive_field] == sizes
+    if len(layers) == 1:
+        layer = layers[0]
+        for axis, n in enumerate((7, 6)):
+            first, last, _ = bounds[axis]
+            lo, hi = window_bounds(layer["window"], layer.get("shift", 0), n)
+            grid = first.reshape(7, 6), last.reshape(7, 6)
+            line = (grid[0][:, 0], grid[1][:, 0]) if axis == 0 else (grid[0][0], grid[1][0])
+            assert line[0].tolist() == lo.tolist() and line[1].tolist() == hi.tolist()

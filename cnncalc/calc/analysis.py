@@ -136,6 +136,11 @@ def _rf_step(state: list[AxisRF] | None, step: Any) -> list[AxisRF] | None:
         elif kind == "upsample":  # (kind, reach, in, out, offset of output 0 in source pixels)
             _, reach, n_in, n_out, offset = axis_step[:5]
             result.append((size + (reach - 1) * jump, _divide(jump * n_in, n_out), start + offset * jump))
+        elif kind == "window":  # (kind, window, shift, n): the pixels of each output's window (region)
+            _, window, shift, n = axis_step
+            reach = min(window, n) if arith.is_int(n) else window
+            centre = (min(shift, n) - 1) / 2 if shift else (reach - 1) / 2  # output 0's window (region)
+            result.append((size + (reach - 1) * jump, jump, start + centre * jump))
         elif kind == "adaptive":  # (kind, longest window, in, out, first window): mean stride in/out
             _, longest, n_in, n_out, first = axis_step
             result.append((size + (longest - 1) * jump, _divide(jump * n_in, n_out),
@@ -179,6 +184,10 @@ def rf_working(state: list[AxisRF] | None, step: Any, result: list[AxisRF] | Non
             reach, stride = axis_step[1], axis_step[3]
             text = (f"r = r_prev + (⌈k_eff/s⌉ − 1)·j_prev = {r} + ({reach} − 1)·{j} = {_rf_value(new_size)}, "
                     f"j = j_prev/s = {j}/{stride} = {_rf_value(new_jump)}")
+        elif kind == "window":
+            reach = min(axis_step[1], axis_step[3]) if arith.is_int(axis_step[3]) else axis_step[1]
+            text = (f"r = r_prev + (window − 1)·j_prev = {r} + ({reach} − 1)·{j} = {_rf_value(new_size)}, "
+                    f"j = j_prev = {j}")
         elif kind in ("upsample", "adaptive"):
             reach, n_in, n_out = axis_step[1], axis_step[2], axis_step[3]
             reads = "pixels read" if kind == "upsample" else "longest window"
@@ -429,6 +438,26 @@ def _range_hull(lo_b: Any, hi_b: Any, jump: float, first: Any, last: Any) -> tup
     return lo, hi
 
 
+def window_bounds(window: int, shift: int, n: int) -> tuple[Any, Any]:
+    """The first and last input pixel each of ``n`` outputs of a (shifted) window attention reads: its window
+    of the map padded to whole windows and rolled by −shift, cut where the mask parts the last window
+    (torchvision's regions), mapped back and clipped to the input (padding reads no pixel)."""
+    import numpy as np
+
+    n_pad = -(-n // window) * window
+    o = np.arange(n)
+    rolled = (o - shift) % n_pad
+    lo = rolled // window * window
+    hi = lo + window - 1
+    if shift:
+        cut = n_pad - shift  # the last window's two regions: [n_pad − window, cut) and [cut, n_pad)
+        last = lo == n_pad - window
+        lo = np.where(last & (rolled >= cut), cut, lo)
+        hi = np.where(last & (rolled < cut), cut - 1, hi)
+    lo, hi = (lo + shift) % n_pad, (hi + shift) % n_pad
+    return lo, np.minimum(hi, n - 1)
+
+
 def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[Any, Any] | None:
     """Bounds of each output pixel's field from the bounds of the pixels below it reads."""
     import numpy as np
@@ -458,6 +487,9 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
         low = np.floor(source).astype(int)
         high = np.where(source > low, np.minimum(low + 1, n_in - 1), low)
         return _range_hull(lo_b, hi_b, jump, low, high)
+    if kind == "window":  # (kind, window, shift, n): each output reads its window's region
+        first, last = window_bounds(step[1], step[2], n_out)
+        return _range_hull(lo_b, hi_b, jump, first, last)
     if kind == "adaptive":  # (kind, longest, in, out, first): PyTorch's windows
         return _range_hull(lo_b, hi_b, jump, o * n_in // n_out, -(-(o + 1) * n_in // n_out) - 1)
     span, stride, pad = step[:3]  # a sliding window (or zero_pad / crop: span 1); dilation 4th, if any

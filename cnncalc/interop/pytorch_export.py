@@ -309,7 +309,10 @@ def _activated(layer: Biased, expression: str) -> str:
 # ---------------------------------------------------------------- one rule per layer type
 
 #: why a layer type is not exported (every type is, today; settings a type cannot take are named by its rule)
-UNSUPPORTED: dict[str, str] = {}
+UNSUPPORTED: dict[str, str] = {
+    "window_attention": "not exported yet: torch has no window-attention module (torchvision's "
+                        "ShiftedWindowAttention has no code rule here)",
+}
 rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("PyTorch", UNSUPPORTED)
 
 

@@ -1,6 +1,11 @@
 """Multi-head attention as Keras ``MultiHeadAttention`` (weights ``[d, heads, key_dim]``), scores
 ``(Q/√key_dim)·Kᵀ``, softmax over the keys; no mask, no dropout. Acts on ``[T, d]`` (any leading token
-axes are flattened into one, as Keras's default attention axes)."""
+axes are flattened into one, as Keras's default attention axes).
+
+Window attention as the Swin Transformer (V1) computes it, torchvision's ``shifted_window_attention``: on an
+``[H, W, C]`` map, self-attention inside each ``window × window`` square (the map zero-padded to whole
+windows, cyclically shifted by ``shift`` first), with a learned relative position bias on the scores and,
+where shifted, the mask that keeps the wrapped-around regions apart."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Sequence
 
 from ..errors import ShapeError
 from ..maths import arith
-from .base import Field, Inference, Layer, Saved, Shape, boolean, fmt, positive_int
+from .base import Field, Inference, Layer, Saved, Shape, boolean, fmt, nonneg_int, positive_int
 from .merge import same_dim
 
 TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
@@ -154,3 +159,170 @@ class Attention(Layer):
         if "output.bias" in weights:
             y = y + weights["output.bias"]
         return y.reshape((n, *out_shape))
+
+
+def relative_position_index(window: int) -> Any:
+    """``[T, T]`` (T = window²): the row of the bias table for each (query, key) pair of a window, as
+    torchvision's ``define_relative_position_index`` numbers the (2·window − 1)² offsets."""
+    import numpy as np
+
+    rows, cols = np.divmod(np.arange(window * window), window)
+    dr = rows[:, None] - rows[None, :] + window - 1
+    dc = cols[:, None] - cols[None, :] + window - 1
+    return dr * (2 * window - 1) + dc
+
+
+def padded(n: Any, window: int) -> Any:
+    """An axis of ``n`` padded to whole windows."""
+    return arith.simplify(arith.ceil_div(n, window) * window)
+
+
+def effective_shift(window: int, shift: int, n_padded: Any) -> int:
+    """The shift along an axis: none where one window covers the padded axis (torchvision's rule)."""
+    return 0 if arith.is_int(n_padded) and window >= n_padded else shift
+
+
+def shift_mask(window: int, shifts: tuple[int, int], hp: int, wp: int) -> Any:
+    """``[windows, T, T]``: 0 between tokens of one region of the shifted map, −100 between regions
+    (torchvision's attention mask, built the same way)."""
+    import numpy as np
+
+    regions = np.zeros((hp, wp))
+    count = 0
+    for h in ((0, -window), (-window, -shifts[0]), (-shifts[0], None)):
+        for w in ((0, -window), (-window, -shifts[1]), (-shifts[1], None)):
+            regions[h[0]:h[1], w[0]:w[1]] = count
+            count += 1
+    flat = regions.reshape(hp // window, window, wp // window, window).transpose(0, 2, 1, 3).reshape(-1, window * window)
+    return np.where(flat[:, None, :] != flat[:, :, None], -100.0, 0.0)
+
+
+class WindowAttention(Layer):
+    """Swin's (shifted) window multi-head self-attention on ``[H, W, C]``: weights ``qkv.weight`` ``[C, 3C]``
+    (query, key, value thirds, heads consecutive), ``output.weight`` ``[C, C]``, their biases, and the
+    relative position bias table ``position_bias`` ``[(2·window − 1)², heads]``."""
+
+    type_name = "window_attention"
+    fields = {
+        "heads": Field(positive_int, doc="the number of heads, a divisor of the channel count"),
+        "window": Field(positive_int, doc="the window's side in pixels, a positive integer"),
+        "shift": Field(nonneg_int, 0, doc="the cyclic shift before partitioning (Swin's shifted windows), below window"),
+        "bias": Field(boolean, True),
+    }
+    heads: int
+    window: int
+    shift: int
+    bias: bool
+
+    @classmethod
+    def check_fields(cls, options: dict[str, Any]) -> None:
+        shift, window = options.get("shift", 0), options.get("window")
+        if isinstance(window, int) and shift >= window:
+            raise ShapeError("shift must be smaller than the window", field="shift", got=shift,
+                             expected=f"an integer in [0, {window - 1}]")
+
+    def dims(self, inputs: Sequence[Shape]) -> dict[str, Any]:
+        shape = inputs[0]
+        if len(shape) != 3:
+            raise ShapeError("window_attention needs an input of shape [H, W, C]", got=[str(d) for d in shape],
+                             expected="3 axes")
+        c = self.numeric_channels(shape[-1])
+        if c % self.heads:
+            raise ShapeError(f"heads must divide the {c} channels", field="heads", got=self.heads,
+                             expected=f"a divisor of {c}")
+        hp, wp = padded(shape[0], self.window), padded(shape[1], self.window)
+        return {"c": c, "hp": hp, "wp": wp, "t": self.window * self.window,
+                "shifts": (effective_shift(self.window, self.shift, hp), effective_shift(self.window, self.shift, wp))}
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        g = self.dims(inputs)
+        c, hp, wp, t = g["c"], g["hp"], g["wp"], g["t"]
+        w, h = self.window, self.heads
+        table = (2 * w - 1) ** 2 * h
+        biases = 4 * c if self.bias else 0
+        params = 3 * c * c + c * c + biases + table
+        tokens = arith.simplify(hp * wp)
+        projections = arith.simplify(tokens * 4 * c * c)
+        mixing = arith.simplify(tokens * t * 2 * c)
+        macs = arith.simplify(projections + mixing)
+        shape = inputs[0]
+        lines = [
+            (f"windows of {w}×{w} = {t} tokens on the map padded to {hp}×{wp}; heads {h}, key_dim {c // h}; "
+             f"shift {g['shifts'][0]}×{g['shifts'][1]}"),
+            f"params: qkv {c}·3·{c}, output {c}·{c}" + (f", biases 4·{c}" if self.bias else "")
+            + f", position bias table (2·{w} − 1)²·{h} = {table}; total {fmt(params)}",
+            (f"MACs: projections {hp}·{wp}·4·{c}² = {fmt(projections)}; scores and weighted sum "
+             f"{hp}·{wp}·{t}·2·{c} = {fmt(mixing)}; total {fmt(macs)}"),
+        ]
+        # output pixel i reads the pixels of its window (of its region of it, where shifted: the mask's
+        # −100 leaves the other regions' weights below float64's resolution)
+        rf = [("window", w, s, n) for s, n in zip(g["shifts"], shape[:2])]
+        return Inference(tuple(shape), params, 0, macs, lines, rf=rf)
+
+    def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
+        c = self.dims(inputs)["c"]
+        shapes: dict[str, tuple[int, ...]] = {"qkv.weight": (c, 3 * c), "output.weight": (c, c),
+                                              "position_bias": ((2 * self.window - 1) ** 2, self.heads)}
+        if self.bias:
+            shapes.update({"qkv.bias": (3 * c,), "output.bias": (c,)})
+        return shapes
+
+    def scratch_size(self, inputs: Sequence[Shape], out_shape: Shape) -> int:
+        g = self.dims(inputs)
+        # the padded map and its windows, Q, K, V, the scores twice (scores, softmax), the heads' context
+        return int(g["hp"] * g["wp"] * (6 * g["c"] + 2 * self.heads * g["t"]))
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        g = self.dims(inputs)
+        tokens = g["hp"] * g["wp"]
+        c = g["c"]
+        # as attention's, over the padded map's windows: the qkv linear keeps its input (the windows, a
+        # copy), the scores q·scale and k, softmax its result, the weighted sum v, the output linear its input
+        return [Saved("own", "the qkv projection keeps the windows (a copy of the padded, shifted map)",
+                      elements=tokens * c),
+                Saved("own", "scores keep Q·scale (self)", elements=tokens * c),
+                Saved("own", "scores keep K (mat2)", elements=tokens * c),
+                Saved("own", "softmax keeps its result (and the weighted sum reads it)",
+                      elements=self.heads * tokens * g["t"]),
+                Saved("own", "the weighted sum keeps V (mat2)", elements=tokens * c),
+                Saved("own", "the output projection keeps the heads' context (self)", elements=tokens * c)]
+
+    def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
+        import numpy as np
+
+        x = inputs[0]
+        n, height, width, c = x.shape
+        w, heads = self.window, self.heads
+        hp, wp = -(-height // w) * w, -(-width // w) * w
+        shifts = (effective_shift(w, self.shift, hp), effective_shift(w, self.shift, wp))
+        if (hp, wp) != (height, width):
+            x = np.pad(x, ((0, 0), (0, hp - height), (0, wp - width), (0, 0)))
+        if any(shifts):
+            x = np.roll(x, (-shifts[0], -shifts[1]), axis=(1, 2))
+        t, windows = w * w, (hp // w) * (wp // w)
+        tokens = x.reshape(n, hp // w, w, wp // w, w, c).transpose(0, 1, 3, 2, 4, 5).reshape(n * windows, t, c)
+        qkv = tokens @ weights["qkv.weight"]
+        if "qkv.bias" in weights:
+            qkv = qkv + weights["qkv.bias"]
+        qkv = qkv.reshape(n * windows, t, 3, heads, c // heads).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        scores = (q * (c // heads) ** -0.5) @ k.transpose(0, 1, 3, 2)  # [N·windows, heads, T, T]
+        index = relative_position_index(w)
+        scores += weights["position_bias"][index].transpose(2, 0, 1)
+        if any(shifts):
+            scores = scores.reshape(n, windows, heads, t, t)
+            scores += shift_mask(w, shifts, hp, wp)[None, :, None]
+            scores = scores.reshape(n * windows, heads, t, t)
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(n * windows, t, c)
+        y = context @ weights["output.weight"]
+        if "output.bias" in weights:
+            y = y + weights["output.bias"]
+        y = y.reshape(n, hp // w, wp // w, w, w, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, hp, wp, c)
+        if any(shifts):
+            y = np.roll(y, shifts, axis=(1, 2))
+        return np.ascontiguousarray(y[:, :height, :width])

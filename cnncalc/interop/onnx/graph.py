@@ -200,7 +200,7 @@ FOLDABLE: dict[str, Any] = {
 
 
 #: folds that move a constant's values without computing new ones: a summary folds them on the shape alone
-SHAPE_ONLY = frozenset({"Identity", "Cast", "Transpose", "Unsqueeze", "Squeeze"})
+SHAPE_ONLY = frozenset({"Identity", "Cast", "Transpose", "Unsqueeze", "Squeeze", "Reshape"})
 
 
 def fold(im: _Importer, node: Any) -> None:
@@ -210,7 +210,8 @@ def fold(im: _Importer, node: Any) -> None:
     first = im.values.get(node.input[0]) if node.input else None
     if node.op_type in SHAPE_ONLY and isinstance(first, Lazy) and not first.readable:
         # a weight a summary leaves on disk (torch's dynamo exporter transposes a Linear's weight in the
-        # graph): the result's shape from a view of one zero, never the values
+        # graph, and reshapes Swin's gathered position bias): the result's shape from a view of one zero
+        # (numpy reshapes a view of zero strides without copying), never the values
         rest = [im.value(n) if n else None for n in node.input[1:]]
         view = np.broadcast_to(np.zeros((), dtype=np.float32), first.shape)
         shaped = Lazy(first.tensor, readable=False)

@@ -34,6 +34,7 @@ from .graph import (
 from .messages import FLOAT, GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Graph, Model
 from .ops.activation import fuse_activation
 from .ops.attention import refuse_biased_attention, refuse_cross_attention
+from .ops.window import plan_window_attention
 from .proto import DTYPES, EXTERNAL, FUNCTION_DOMAIN, TensorData
 from .registry import FUNCTION_HANDLERS, HANDLERS, PATTERNS
 from .values import Lazy, Tensor, _is_const, _Values, np
@@ -107,6 +108,8 @@ class _Importer:
         self.pending_bias: dict[str, str] = {}  # dense layer without bias → its ONNX output
         self.pending_pads: dict[str, tuple[Any, str]] = {}  # a Pad's output → its pairs and padding mode
         self.attention_checks: dict[tuple[Any, ...], tuple[int, int]] = {}  # an attention's subgraph → heads, width
+        self.window_entries: dict[str, list[int]] = {}  # a window attention's input → its Softmax's position
+        self.window_constants: dict[str, bool] = {}  # a value → whether computed from constants alone (.window)
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0
@@ -192,7 +195,9 @@ class _Importer:
             if not value.readable:
                 raise self.fail(f"{what} '{name}' has {value.size:,} values, which a summary does not read",
                                 hint="cnncalc import reads every value")
-            value = self.values[name] = self.array(value.tensor, what)
+            # a Lazy is an initializer: a summary reads a small one from the data file too (the dynamo
+            # exporter stores there every initializer, Swin's index constants and shift mask among them)
+            value = self.values[name] = self.array(value.tensor, "initializer")
         return value
 
     @staticmethod
@@ -407,6 +412,7 @@ class _Importer:
         input_shape = read_input(self, inputs[0])
         self.order = topological_order(graph.node, self.producers, self.consumers)
         self.fold_constants()
+        plan_window_attention(self)
         refuse_biased_attention(self)
         refuse_cross_attention(self)
         for position in self.order:

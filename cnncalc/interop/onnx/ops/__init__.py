@@ -18,6 +18,8 @@ from . import (
     reduce,
     resize,
     shape,
+    window,
 )
 
-FAMILIES = (activation, attention, conv, dense, dynamo, elementwise, functions, legacy, norm, pool, reduce, resize, shape)
+FAMILIES = (activation, attention, conv, dense, dynamo, elementwise, functions, legacy, norm, pool, reduce, resize, shape,
+            window)

@@ -511,9 +511,11 @@ def refuse_biased_attention(im: _Importer) -> None:
     """Before the walk: a Softmax over attention scores (a MatMul of two computed tensors) that have a value
     added on the way has no spec v2 layer; refused by that name, not at a node of the window partition
     (torchvision's Swin and MaxViT write their relative position bias so)."""
+    planned = {k for positions in im.window_entries.values() for k in positions}  # window attentions (.window)
     for position in im.order:
         node = im.graph.node[position]
-        if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx") or position in im.done:
+        if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx") or position in im.done \
+                or position in planned:
             continue
         added: list[Any] = []
         todo, seen = [node.input[0]], 0

@@ -1,0 +1,430 @@
+"""Swin's (V1) shifted-window attention as torch.onnx writes torchvision's ``shifted_window_attention``
+(both exporters) → spec v2's ``window_attention``.
+
+Found by structure, before the walk: a Softmax whose scores (a product of two computed tensors, with values
+added) come from one ``[C, 3C]`` input projection, itself reached from the attention's input by data movement
+only (Pad, the roll's Slice and Concat, the window partition's Reshape and Transpose). The subgraph is then
+every node computed from that input (its shapes, the padding, the roll, the partition, the mask built from
+the shapes, the scores and the bias, the output projection, the windows merged, rolled back and cropped) up to
+the one value it gives the rest of the graph. It is run here, on a random input with the file's weights, beside
+the layer given the same weights (the bias table read back from the gathered ``[heads, T, T]`` bias, which must
+be a relative position bias: equal where two pairs have the same offset) and each possible shift: they must
+agree to float64 rounding of the file's float32 constants, or the import is refused naming the subgraph. What
+is not found so (Swin V2's cosine attention and position-bias MLP, MaxViT) keeps the refusal of
+:func:`.attention.refuse_biased_attention`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from ..graph import _identity
+from ..registry import matches
+from ..values import Lazy, Tensor, _is_const, np
+from .attention import _run_node, _shape_values
+
+if TYPE_CHECKING:
+    from ..importer import _Importer
+
+#: operators that move data only, between the attention's input and its input projection
+MOVES = frozenset({"Pad", "Slice", "Concat", "Reshape", "Transpose", "Identity", "Squeeze", "Unsqueeze"})
+#: operators a window attention's subgraph may hold (each run by :func:`_run`)
+INSIDE = MOVES | frozenset({"Shape", "Gather", "Cast", "MatMul", "Add", "Sub", "Mul", "Div", "Mod", "Pow", "Sqrt",
+                            "Softmax", "Dropout", "ConstantOfShape", "Range", "Equal", "Not", "Where", "Expand",
+                            "ScatterND", "Split"})
+MAX_NODES = 4000  # nodes of one window attention's subgraph (the legacy exporter writes about 700)
+TOLERANCE = 1e-6  # as attention's: float64 but for the file's float32 constants
+
+
+def _producer(im: _Importer, name: str) -> Any:
+    k = im.producers.get(name)
+    return None if k is None else im.graph.node[k]
+
+
+def _const(im: _Importer, name: str) -> bool:
+    return _is_const(im.values.get(name))
+
+
+def plan_window_attention(im: _Importer) -> None:
+    """Before the walk: each Softmax that is a window attention's, by its entry value (``im.window_entries``)."""
+    for position in im.order:
+        node = im.graph.node[position]
+        if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx"):
+            continue
+        projections: set[int] = set()
+        todo, seen, ok = [node.input[0]], set[str](), True
+        while todo and len(seen) < 600:
+            value = todo.pop()
+            step = _producer(im, value)
+            if value in seen or step is None or _const(im, value):
+                continue
+            seen.add(value)
+            if step.op_type == "Shape":  # a size (the mask's, the scale's): not the values
+                continue
+            if step.op_type not in INSIDE or step.domain not in ("", "ai.onnx"):
+                ok = False  # Swin V2's normalisations, MaxViT's Einsum, …: not this layer
+                break
+            if step.op_type == "MatMul" and len(step.input) == 2 and _const(im, step.input[1]):
+                shape = tuple(im.values.get(step.input[1]).shape)
+                if len(shape) == 2 and shape[1] == 3 * shape[0]:
+                    projections.add(im.producers[step.output[0]])
+                    continue
+            todo.extend(n for n in step.input if n)
+        if not ok or len(projections) != 1:
+            continue
+        value = im.graph.node[projections.pop()].input[0]
+        moves: set[str] = set()
+        for _ in range(64):  # back through the partition, the roll and the padding to the attention's input
+            step = _producer(im, value)
+            if step is None or step.op_type not in MOVES:
+                break
+            moves.add(step.op_type)
+            value = step.input[0]
+        if {"Reshape", "Transpose"} <= moves:  # a window partition (not attention over the input's tokens)
+            im.window_entries.setdefault(value, []).append(position)
+
+
+class _Window:
+    """One window attention's subgraph: its nodes (positions), the value it ends at, and its roles."""
+
+    def __init__(self, entry: str) -> None:
+        self.entry = entry
+        self.positions: list[int] = []
+        self.exit = ""
+        self.softmax: Any = None
+        self.qkv: Any = None
+        self.out: Any = None
+
+
+def _from_constants(im: _Importer, name: str) -> bool:
+    """Whether ``name`` is computed from constants alone by operators :func:`_run` runs (remembered in
+    ``im.window_constants``): the walk may have reached those nodes (another block of the stage took them)."""
+    known = im.window_constants
+    todo = [name]
+    while todo:
+        value = todo[-1]
+        if value in known:
+            todo.pop()
+            continue
+        if not value or _const(im, value):
+            known[value] = True
+            todo.pop()
+            continue
+        k = im.producers.get(value)
+        n = None if k is None else im.graph.node[k]
+        if n is None or n.op_type not in INSIDE or n.op_type == "Shape" or n.domain not in ("", "ai.onnx"):
+            known[value] = False
+            todo.pop()
+            continue
+        missing = [i for i in n.input if i not in known]
+        if missing:
+            todo.extend(missing)
+            continue
+        known[value] = all(known[i] for i in n.input)
+        todo.pop()
+    return known[name]
+
+
+def _makers(im: _Importer, name: str) -> list[int]:
+    """The nodes computing ``name`` from constants (:func:`_from_constants`)."""
+    found: set[int] = set()
+    todo = [name]
+    while todo:
+        k = im.producers.get(todo.pop())
+        if k is None or k in found or _const(im, im.graph.node[k].output[0]):
+            continue
+        found.add(k)
+        todo.extend(i for i in im.graph.node[k].input if i)
+    return sorted(found)
+
+
+def _collect(im: _Importer, entry: str, position: int) -> _Window | None:
+    """Every node computed from ``entry`` (and constants) alone, found through consumers: independent of the
+    file's node order; None where it is not one window attention (more than one value leaves it, …)."""
+    window = _Window(entry)
+    inside = {entry}
+    members: set[int] = set()
+    todo = [entry]
+    failed: set[str] = set()
+
+    def open_node(k: int) -> bool:
+        """Whether node ``k`` is one the walk has not handled (the walk marks the node it is at done)."""
+        return k not in im.done or k == position
+
+    def add(k: int) -> None:
+        members.add(k)
+        outputs = [o for o in im.graph.node[k].output if o]
+        inside.update(outputs)
+        todo.extend(outputs)
+
+    def ready(name: str, depth: int = 0) -> bool:
+        """A value of the subgraph, a constant, one computed from constants alone (the dynamo exporter's
+        shift mask: a chain of a hundred nodes, shared by the blocks of a stage), or one computed from those
+        by nodes the walk has not reached yet (the sizes the legacy exporter computes from the input's shape)."""
+        if not name or name in inside or _const(im, name):
+            return True
+        if _from_constants(im, name):
+            for maker in _makers(im, name):
+                if maker not in members:
+                    add(maker)
+            return True
+        k = im.producers.get(name)
+        if name in failed or k is None or not open_node(k) or depth > 32:
+            return False
+        n = im.graph.node[k]
+        if n.op_type not in INSIDE or n.domain not in ("", "ai.onnx") \
+                or not all(ready(i, depth + 1) for i in n.input):
+            failed.add(name)
+            return False
+        add(k)
+        return True
+
+    while todo:
+        value = todo.pop()
+        for k in im.consumers.get(value, []):
+            if k in members or not open_node(k):
+                continue
+            n = im.graph.node[k]
+            if all(_from_constants(im, name) for name in n.input):
+                continue  # not computed from the entry: taken by ``ready`` where a node of the subgraph needs it
+            if not all(ready(name) for name in n.input):
+                continue
+            if n.op_type not in INSIDE or n.domain not in ("", "ai.onnx") or len(members) >= MAX_NODES:
+                return None
+            add(k)
+    window.positions = [k for k in im.order if k in members]
+    # a value computed from constants alone may serve other blocks too (the mask of a stage): not an output
+    leaving = sorted({name for k in members for name in im.graph.node[k].output if name and (
+        name in im.outputs or any(u not in members for u in im.consumers.get(name, [])))
+        and not _from_constants(im, name)})
+    if len(leaving) != 1:
+        return None
+    window.exit = leaving[0]
+    nodes = [im.graph.node[k] for k in window.positions]
+    softmaxes = [n for n in nodes if n.op_type == "Softmax"]
+    products = [n for n in nodes if n.op_type == "MatMul" and _const(im, n.input[1])]
+    if len(softmaxes) != 1 or len(products) != 2:
+        return None
+    window.softmax = softmaxes[0]
+    window.qkv, window.out = sorted(products, key=lambda n: -im.values.get(n.input[1]).shape[1])
+    return window
+
+
+def _run(im: _Importer, window: _Window, x: Any, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The subgraph on ``x`` (float64, the file's constants, or ``given`` ones in their place); with ``given``
+    None, a constant a summary does not read is zeros of its shape (a run for the shapes only)."""
+    values: dict[str, Any] = {window.entry: x}
+    batch = x.shape[0]
+    for k in window.positions:
+        n = im.graph.node[k]
+        args: list[Any] = []
+        for name in n.input:
+            if not name:
+                args.append(None)
+            elif name in values:
+                args.append(values[name])
+            elif given is not None and name in given:
+                args.append(given[name])
+            elif _unreadable(im, name):
+                if given is not None:
+                    raise im.fail(f"constant '{name}' of node '{n.name or '?'}' ({n.op_type}) inside a window "
+                                  "attention is too large for a summary to read", hint="cnncalc import reads every value")
+                args.append(np.zeros(im.values[name].shape))
+            else:
+                array = _shape_values(im.value(name), batch)
+                args.append(np.asarray(array, dtype=np.float64) if array.dtype.kind == "f" else array)
+        attrs = im.attrs(n)
+        try:
+            values[n.output[0]] = np.asarray(_step(n.op_type, args, attrs, im.opset))
+        except (ValueError, IndexError, TypeError) as error:
+            raise im.fail(f"node '{n.name or '?'}' ({n.op_type}) inside a window attention cannot be run: "
+                          f"{str(error)[:120]}") from None
+    return values
+
+
+def _step(op: str, args: list[Any], attrs: dict[str, Any], opset: int) -> Any:
+    """One node; the operators attention's subgraphs hold are run by :func:`.attention._run_node`."""
+    x = args[0]
+    if op == "Pad":
+        pads = [int(p) for p in args[1].reshape(-1)]
+        value = float(args[2].reshape(-1)[0]) if len(args) > 2 and args[2] is not None else 0.0
+        rank = x.ndim
+        if str(attrs.get("mode", b"constant")).strip("b'") != "constant" or any(p < 0 for p in pads):
+            raise ValueError("a Pad other than constant padding")
+        return np.pad(x, [(pads[i], pads[i + rank]) for i in range(rank)], constant_values=value)
+    if op == "Mod":
+        return np.fmod(x, args[1]) if attrs.get("fmod", 0) else np.mod(x, args[1])
+    if op == "Pow":
+        return np.power(x, args[1])
+    if op == "ConstantOfShape":
+        fill = attrs.get("value")
+        fill = np.zeros(1) if fill is None else np.asarray(fill).reshape(-1)
+        return np.full([int(d) for d in x.reshape(-1)], fill[0], dtype=fill.dtype)
+    if op == "Range":
+        return np.arange(x.reshape(-1)[0], args[1].reshape(-1)[0], args[2].reshape(-1)[0])
+    if op == "Equal":
+        return np.equal(x, args[1])
+    if op == "Not":
+        return np.logical_not(x)
+    if op == "Where":
+        return np.where(x.astype(bool), args[1], args[2])
+    if op == "Expand":
+        shape = [int(d) for d in args[1].reshape(-1)]
+        return x * np.ones(shape, dtype=x.dtype)
+    if op == "ScatterND":
+        out = x.copy()
+        index = args[1].astype(np.int64)
+        out[tuple(np.moveaxis(index, -1, 0))] = args[2]
+        return out
+    if op == "Split":
+        raise ValueError("Split")
+    return _run_node(op, args, attrs, opset)
+
+
+@matches("Pad", "Slice", "Reshape", "Transpose", "Concat", "Identity", makes=("window_attention",),
+         absorbs=("Softmax", "MatMul", "ScatterND"))
+def _window_attention(im: _Importer, position: int, node: Any) -> bool:
+    entry = node.input[0] if node.input else ""
+    if entry not in im.window_entries or not isinstance(im.values.get(entry), Tensor):
+        return False
+    window = _collect(im, entry, position)
+    if window is None:
+        return False
+    t = im.values.get(entry)
+    dims = im.onnx_shape(t)
+    if len(dims) != 3 or not all(isinstance(d, int) for d in dims):
+        return False
+    c = dims[-1]
+    batch = im.batch if im.batch > 0 else 2
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal([batch, *dims])
+    values = _run(im, window, x, None if _unread(im, window) else {})
+    scores = values[window.softmax.input[0]].shape
+    got = values.get(window.exit)
+    describe = f"the window attention from node '{node.name or '?'}' ({node.op_type}) to its softmax " \
+        f"'{window.softmax.name or '?'}'"
+    if len(scores) < 3 or scores[-1] != scores[-2] or math.isqrt(scores[-1]) ** 2 != scores[-1] \
+            or c % scores[-3] or got is None or got.shape != x.shape:
+        raise im.fail(f"{describe} has scores of shape {list(scores)}, not [N·windows, heads, T, T] with T a "
+                      "square, or an output not shaped as its input")
+    heads, tokens = scores[-3], scores[-1]
+    size = math.isqrt(tokens)
+    trial: dict[str, Any] = {}
+    if _unread(im, window):
+        # a summary leaves the weights on disk: the subgraph runs again with random ones of their shapes in their
+        # place (a random relative position bias for the file's), which checks all but that the file's bias is
+        # relative; the layer's fields, parameters and MACs do not depend on the values
+        trial = _trial(im, window, heads, size, tokens, rng)
+        got = _run(im, window, x, trial)[window.exit]
+    weights = _weights(im, window, heads, size, tokens, c, describe, trial)
+    from ....layers.attention import WindowAttention
+
+    scale = max(float(np.abs(got).max()), 1.0)
+    for shift in (0, size // 2, *range(1, size)):
+        layer = WindowAttention("window_attention", "check", 1, ["input"], WindowAttention.parse_fields(
+            "window_attention", {"heads": heads, "window": size, "shift": shift, "bias": "qkv.bias" in weights}))
+        want = layer.forward([x], weights, tuple(dims))
+        if np.abs(got - want).max() <= TOLERANCE * scale:
+            break
+    else:
+        raise im.fail(f"{describe} does not compute spec v2's window_attention (Swin V1's: scale 1/√(C/heads), "
+                      "a relative position bias, torchvision's shift and mask) for any shift")
+    _emit(im, window, t, heads, size, shift, weights)
+    return True
+
+
+def _unreadable(im: _Importer, name: str) -> bool:
+    """Whether a summary leaves the constant ``name`` on disk (a large one)."""
+    value = im.values.get(name)
+    return not im.with_weights and isinstance(value, Lazy) and not value.readable
+
+
+def _unread(im: _Importer, window: _Window) -> list[str]:
+    """The constants of the subgraph a summary does not read (its weights, the position bias)."""
+    names = {name for k in window.positions for name in im.graph.node[k].input if name}
+    return sorted(name for name in names if _unreadable(im, name))
+
+
+def _bias_of(im: _Importer, window: _Window, product: Any) -> str | None:
+    """The constant added right after a projection (its bias), or None."""
+    users = [u for u in im.consumers.get(product.output[0], []) if u in window.positions]
+    node = im.graph.node[users[0]] if len(users) == 1 else None
+    others = [n for n in node.input if n != product.output[0]] if node is not None else []
+    return others[0] if node is not None and node.op_type == "Add" and len(others) == 1 \
+        and _const(im, others[0]) else None
+
+
+def _position_bias(im: _Importer, window: _Window, heads: int, tokens: int) -> list[str]:
+    """The constants of ``heads·T·T`` values added in the subgraph (the relative position bias: one)."""
+    return [name for k in window.positions for n in [im.graph.node[k]] if n.op_type == "Add" and len(n.input) == 2
+            for name in n.input if _const(im, name) and im.values.get(name).size == heads * tokens * tokens]
+
+
+def _trial(im: _Importer, window: _Window, heads: int, size: int, tokens: int, rng: Any) -> dict[str, Any]:
+    """Random values of the file's shapes for a summary's check: the projections (of unit gain), their biases,
+    and a relative position bias (a random table gathered by the index)."""
+    from ....layers.attention import relative_position_index
+
+    trial: dict[str, Any] = {}
+    for product in (window.qkv, window.out):
+        shape = im.values.get(product.input[1]).shape
+        trial[product.input[1]] = rng.standard_normal(shape) / math.sqrt(shape[0])
+        bias = _bias_of(im, window, product)
+        if bias is not None:
+            trial[bias] = rng.uniform(-0.1, 0.1, im.values.get(bias).shape)
+    table = rng.uniform(-0.5, 0.5, ((2 * size - 1) ** 2, heads))
+    for name in _position_bias(im, window, heads, tokens):
+        trial[name] = table[relative_position_index(size)].transpose(2, 0, 1).reshape(im.values.get(name).shape)
+    return trial
+
+
+def _weights(im: _Importer, window: _Window, heads: int, size: int, tokens: int, c: int, describe: str,
+             trial: dict[str, Any]) -> dict:
+    """The layer's weights from the file's (or from ``trial``'s in their place): the projections, their biases
+    (an Add of a constant right after each), and the bias table read back from the ``[heads, T, T]`` bias added
+    to the scores."""
+    from ....layers.attention import relative_position_index
+
+    def read(name: str) -> Any:
+        return np.asarray(trial[name] if name in trial else im.value(name), dtype=np.float64)
+
+    weights: dict[str, Any] = {"qkv.weight": read(window.qkv.input[1]), "output.weight": read(window.out.input[1])}
+    for key, product in (("qkv.bias", window.qkv), ("output.bias", window.out)):
+        bias = _bias_of(im, window, product)
+        if bias is not None:
+            weights[key] = np.broadcast_to(read(bias), (weights[key.replace("bias", "weight")].shape[1],))
+    if ("qkv.bias" in weights) != ("output.bias" in weights):
+        raise im.fail(f"{describe} has a bias on one of its projections only, which spec v2's window_attention "
+                      "(both or neither) does not compute")
+    shapes = (weights["qkv.weight"].shape, weights["output.weight"].shape)
+    if shapes != ((c, 3 * c), (c, c)):
+        raise im.fail(f"{describe} has projections of shapes {[list(s) for s in shapes]}, not [C, 3C] and [C, C]")
+    biases = _position_bias(im, window, heads, tokens)
+    if len(biases) != 1:
+        raise im.fail(f"{describe} has no relative position bias of [{heads}, {tokens}, {tokens}] added to its "
+                      "scores", hint="spec v2's window_attention adds one (Swin's)")
+    name = biases[0]
+    bias = read(name).reshape(heads, tokens, tokens)
+    index = relative_position_index(size)
+    table = np.zeros(((2 * size - 1) ** 2, heads), dtype=bias.dtype)
+    table[index.reshape(-1)] = bias.reshape(heads, -1).T
+    if not np.array_equal(table[index].transpose(2, 0, 1), bias):
+        raise im.fail(f"{describe} adds a bias to its scores (constant '{name}') that is not a relative position "
+                      "bias: two pairs of tokens with the same offset have different values")
+    weights["position_bias"] = table.astype(np.float64)
+    return weights
+
+
+def _emit(im: _Importer, window: _Window, t: Tensor, heads: int, size: int, shift: int, weights: dict) -> None:
+    im.done.update(window.positions)
+    x_layer = im.as_perm(t, _identity(3))
+    im.node = im.graph.node[im.producers[window.exit]]
+    # the legacy exporter names nodes after the module (/features/.../attn/MatMul): the module's name
+    module = window.qkv.name.rsplit("/", 1)[0].strip("/") if "/" in window.qkv.name else ""
+    name = im.emit("window_attention", module or im.node_name(window.qkv, ".window_attention"), [x_layer],
+                   heads=heads, window=size, **({"shift": shift} if shift else {}),
+                   **({} if "qkv.bias" in weights else {"bias": False}))
+    for key, value in weights.items() if im.with_weights else ():  # a summary's are random (``_trial``)
+        im.keep(f"{name}.{key}", lambda value=value: np.ascontiguousarray(value, dtype=np.float32))
+    im.values[window.exit] = Tensor(name, _identity(3))
