@@ -59,3 +59,27 @@ def test_a_rule_without_a_name_for_the_wrong_layer_class_is_named_by_its_repr():
         rules.layer("relu")(rule)
     assert str(caught.value) == (f"Demo: the rule {rule!r} is registered for relu, whose layers are Activation, "
                                  "but takes Dense")
+
+
+def test_a_summary_folds_a_reshape_of_a_weight_it_leaves_on_disk(tmp_path, monkeypatch):
+    """A Linear's weight reshaped in the graph (torch's dynamo exporter reshapes Swin's gathered position bias
+    so): a summary leaves the weight unread and folds the Reshape on its shape alone; the parameters are the
+    import's. Without the shape-only fold the summary refuses the weight it does not read."""
+    from cnncalc import analyse
+    from cnncalc.interop.onnx import importer
+    from cnncalc.interop.onnx_import import import_onnx, network_of
+
+    weight = np.arange(256, dtype=np.float32).reshape(2, 8, 16) / 256
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["w", "shape"], ["w2"], name="view"),
+         helper.make_node("MatMul", ["x", "w2"], ["y"], name="fc")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(np.array([16, 16], dtype=np.int64), "shape")])
+    path = tmp_path / "m.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    monkeypatch.setattr(importer, "SMALL_TENSOR", 30)  # the 256 values of w are left on disk by a summary
+    summary = analyse(network_of(import_onnx(str(path), weights=False, check=False), str(path)))
+    full = import_onnx(str(path))
+    assert summary.params == analyse(network_of(full, str(path))).params == 16 * 16
+    assert np.array_equal(next(iter(full.weights.values())), weight.reshape(16, 16).astype(np.float64))
