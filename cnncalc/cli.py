@@ -1001,11 +1001,20 @@ def _command() -> Any:
     command = typer.main.get_command(app)
     for sub in getattr(command, "commands", {}).values():
         for param in sub.params:
-            type_name = getattr(param.type, "name", "")
+            if hasattr(param, "type"):
+                type_name = getattr(param.type, "name", "")
+            else:  # Typer 0.29 and later write help themselves: an argument's name alone, a list by its item
+                type_name = param.bare_type().removeprefix("list[").removesuffix("]")
+                if param.param_type_name == "argument":
+                    param.display_type_rich = _no_type
             if param.metavar is None and (type_name in ("str", "float") or type_name.startswith("int")):
                 param.metavar = "N" if type_name.startswith("int") else (param.name or "value").upper()
         sub.collect_usage_pieces = _plain_usage(sub.collect_usage_pieces)
     return command
+
+
+def _no_type(ctx: Any) -> None:
+    return None
 
 
 def _plain_usage(collect: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
