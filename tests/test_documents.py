@@ -177,4 +177,4 @@ def test_zoo_json(cli_json):
 def test_help_names_values_without_placeholders(cli_process, command):
     code, out, _ = cli_process(command, "--help", env={"COLUMNS": "120"})
     assert code == 0
-    assert "<str>" not in out and "<int>" not in out and "{" not in out.splitlines()[0], out
+    assert "<str>" not in out and "<int>" not in out and "<list[" not in out and "{" not in out.splitlines()[0], out
