@@ -314,6 +314,16 @@ class WindowAttention(Layer):
                 Saved("own", "the weighted sum keeps V (mat2)", elements=tokens * c),
                 Saved("own", "the output projection keeps the heads' context (self)", elements=tokens * c)]
 
+    def groups(self, x: Any) -> Any:
+        """``[N, groups, T, C]``: the tokens each attends within, of a padded (and rolled) ``[N, H, W, C]`` map.
+        window: pixel (a·w + i, b·w + j) is token i·w + j of window (a, b); grid: pixel (i·H/w + a, j·W/w + b)
+        is token i·w + j of group (a, b)."""
+        n, hp, wp, c = x.shape
+        w = self.window
+        order = (0, 1, 3, 2, 4, 5) if self.partition == "window" else (0, 2, 4, 1, 3, 5)
+        split = (n, hp // w, w, wp // w, w, c) if self.partition == "window" else (n, w, hp // w, w, wp // w, c)
+        return x.reshape(split).transpose(order).reshape(n, -1, w * w, c)
+
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
@@ -327,11 +337,7 @@ class WindowAttention(Layer):
         if any(shifts):
             x = np.roll(x, (-shifts[0], -shifts[1]), axis=(1, 2))
         t, windows = w * w, (hp // w) * (wp // w)
-        # window: pixel (a·w + i, b·w + j) is token i·w + j of window (a, b); grid: pixel (i·hp/w + a, j·wp/w + b)
-        # is token i·w + j of group (a, b)
-        order = (0, 1, 3, 2, 4, 5) if self.partition == "window" else (0, 2, 4, 1, 3, 5)
-        split = (n, hp // w, w, wp // w, w, c) if self.partition == "window" else (n, w, hp // w, w, wp // w, c)
-        tokens = x.reshape(split).transpose(order).reshape(n * windows, t, c)
+        tokens = self.groups(x).reshape(n * windows, t, c)
         qkv = tokens @ weights["qkv.weight"]
         if "qkv.bias" in weights:
             qkv = qkv + weights["qkv.bias"]
