@@ -279,7 +279,7 @@ class WindowAttention(Layer):
         ]
         # output pixel i reads the pixels of its window (of its region of it, where shifted: the mask's
         # −100 leaves the other regions' weights below float64's resolution)
-        rf = [("window", w, s, n) for s, n in zip(g["shifts"], shape[:2])]
+        rf: list[tuple[Any, ...]] = [("window", w, s, n) for s, n in zip(g["shifts"], shape[:2])]
         if self.partition == "grid":  # the window × window pixels n/window apart: (window − 1)·n/window + 1 wide
             rf = [("grid", w, n) for n in shape[:2]]
         return Inference(tuple(shape), params, 0, macs, lines, rf=rf)

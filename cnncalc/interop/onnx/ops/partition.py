@@ -101,7 +101,9 @@ def handle_view(im: _Importer, position: int, node: Any) -> bool:
         if node.input[0] not in views:
             raise im.fail("a partition view is this node's shape, not its data: cnncalc imports MaxViT's "
                           "partitions only")
-        _move(im, node, _view(im, node.input[0]))
+        moved = _view(im, node.input[0])
+        assert moved is not None
+        _move(im, node, moved)
         return True
     if node.op_type == "Shape":
         view = _view(im, node.input[0])
@@ -140,9 +142,9 @@ def _move(im: _Importer, node: Any, view: Tensor) -> None:
     layer_shape = im.shapes[view.layer]
     if where.ndim == len(layer_shape):  # the map again, in some permutation (the departition)?
         base = np.arange(where.size).reshape(layer_shape)
-        for perm in _perms(where.ndim):
-            if tuple(layer_shape[p] for p in perm) == where.shape and np.array_equal(base.transpose(perm), where):
-                im.values[node.output[0]] = Tensor(view.layer, perm)
+        for axes in _perms(where.ndim):
+            if tuple(layer_shape[p] for p in axes) == where.shape and np.array_equal(base.transpose(axes), where):
+                im.values[node.output[0]] = Tensor(view.layer, axes)
                 return
     im.values[node.output[0]] = Tensor(view.layer, view.perm, where=where)
 
@@ -200,12 +202,12 @@ def _tokenwise(im: _Importer, position: int, node: Any, views: list[str]) -> Non
             out = im.values.get(name) if name else None
             if out is None or name in saved:
                 continue
-            shape = im.shapes.get(out.layer) if isinstance(out, Tensor) else None
-            if not isinstance(out, Tensor) or out.where is not None or out.perm != _identity(3) or shape is None \
-                    or len(shape) != 3:
+            held = im.shapes.get(out.layer) if isinstance(out, Tensor) else None
+            if not isinstance(out, Tensor) or out.where is not None or out.perm != _identity(3) or held is None \
+                    or len(held) != 3:
                 raise im.fail("a token-wise node on a partition view that cnncalc does not import as one layer "
                               "on the map")
-            c = shape[-1]
+            c = held[-1]
             where = tokens[0][..., None] * c + np.arange(c)
             im.values[name] = Tensor(out.layer, out.perm, where=where)
 
