@@ -786,7 +786,9 @@ def test_window_attention_grid_partition_params_macs_and_field():
     assert info.shape == (56, 56, 64)
     spec = "input: [56, 56, 64]\nlayers: [{type: window_attention, heads: 2, window: 7, partition: grid}]\n"
     # each output reads 7 pixels 8 apart along each axis: (7 − 1)·8 + 1 = 49 wide (window: 7)
-    assert analyse(loads_spec(spec)).records[-1].receptive_field[0][0] == 49
+    record = analyse(loads_spec(spec)).records[-1]
+    assert record.receptive_field[0][:2] == (49, 1)
+    assert record.explain[-1].startswith("RF: r = r_prev + (window − 1)·(n/window)·j_prev = 1 + (7 − 1)·(56/7)·1 = 49,")
 
 
 def test_window_attention_grid_is_window_attention_on_the_regrouped_map():
