@@ -22,7 +22,8 @@ file with its weights in a ``.data`` file beside it as torch writes it. Then:
   kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections, and the
   scores Q·Kᵀ and their weighted sum of V, each tokens² × embed_dim; Swin's ``ShiftedWindowAttention``: its
   qkv and output projections (applied by ``F.linear``, which no Linear hook sees), and its scores and weighted
-  sum, each (padded map's tokens) × window² × channels), shown as the ratio;
+  sum, each (padded map's tokens) × window² × channels; MaxViT's ``RelativePositionalMultiHeadAttention``: its
+  scores and weighted sum, each (groups × tokens) × tokens × channels, its Linears hooked), shown as the ratio;
 - **run**: ``cnncalc run`` of the imported spec and weights against onnxruntime on the same file and input,
   the largest difference relative to the output's largest magnitude (pass: at most 1e-5).
 """
@@ -87,10 +88,15 @@ def hook_macs(model, x) -> int:
             total += 4 * padded * channels * channels
             # the scores Q·Kᵀ and their weighted sum of V: each of the padded map's tokens with its window's
             total += 2 * padded * window[0] * window[1] * channels
+        elif type(module).__name__ == "RelativePositionalMultiHeadAttention":  # MaxViT
+            # its to_qkv and merge are Linear modules (their hooks count them); the scores Q·Kᵀ and their
+            # weighted sum of V: each of the groups' tokens with its group's
+            batch, groups, tokens, channels = inputs[0].shape
+            total += 2 * batch * groups * tokens * tokens * channels
 
     handles = [m.register_forward_hook(count) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear, nn.MultiheadAttention))
-               or type(m).__name__ == "ShiftedWindowAttention"]
+               or type(m).__name__ in ("ShiftedWindowAttention", "RelativePositionalMultiHeadAttention")]
     with torch.no_grad():
         model(x)
     for handle in handles:

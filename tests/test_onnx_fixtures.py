@@ -94,6 +94,26 @@ def test_a_summary_checks_swin_window_attention_without_its_weights(monkeypatch,
     assert full.params == int(np.load(HERE / f"{name}.npz")["params"])
 
 
+def test_maxvit_partition_attention_imports_on_the_map(monkeypatch):
+    # one MaxViT block's attention layers (14 × 14 × 8, partition 7): the partitions, LayerNorms, MLPs and
+    # residual Adds in partition space are layers on the map; torch's numbers are checked by the exact test above
+    from cnncalc.interop.onnx import importer
+
+    path = str(HERE / "maxvit_blocks_dynamo20.onnx")
+    full = network_of(import_onnx(path), path)
+    assert [layer.type for layer in full.layers] == ["layernorm", "window_attention", "add", "layernorm", "dense",
+                                                      "gelu", "dense", "add"] * 2
+    assert [(layer.partition, layer.window, layer.heads, layer.scale) for layer in full.layers
+            if layer.type == "window_attention"] == [("window", 7, 2, "channels"), ("grid", 7, 2, "channels")]
+    assert {tuple(record.output_shape) for record in analyse(full).records} == {(14, 14, 8), (14, 14, 32)}
+    # per layer: 2 LayerNorms 2·16, qkv 8·24 + 24, merge 8·8 + 8, table 13²·2, MLP 8·32 + 32 + 32·8 + 8
+    assert analyse(full).params == 2 * (32 + 216 + 72 + 338 + 288 + 264) \
+        == int(np.load(HERE / "maxvit_blocks_dynamo20.npz")["params"])
+    monkeypatch.setattr(importer, "SMALL_TENSOR", 30)  # a summary: the weights on disk, the check on random ones
+    summary = analyse(network_of(import_onnx(path, weights=False, check=False), path))
+    assert (summary.params, summary.macs) == (analyse(full).params, analyse(full).macs)
+
+
 # ---------------------------------------------------------------- external data, hostile
 
 

@@ -272,3 +272,33 @@ def test_window_attention_is_torchvision_shifted_window_attention(size, dim, hea
         want = module(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
     assert layer.infer([x.shape[1:]]).trainable == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize(("partition", "size", "dim", "heads", "window"),
+                         [("window", 14, 8, 2, 7), ("grid", 14, 8, 2, 7), ("grid", 6, 6, 3, 3), ("grid", 7, 4, 1, 7)])
+def test_window_attention_is_torchvision_maxvit_partition_attention(partition, size, dim, heads, window):
+    """torchvision's MaxViT attention (block or grid partition, scores scaled by 1/√C), float64: its
+    ``RelativePositionalMultiHeadAttention`` between its ``WindowPartition``/``SwapAxes`` and their inverses."""
+    maxvit = pytest.importorskip("torchvision.models.maxvit")
+    torch.manual_seed(size + window)
+    attention = maxvit.RelativePositionalMultiHeadAttention(dim, dim // heads, window * window).double().eval()
+    with torch.no_grad():
+        for p in attention.parameters():
+            p.normal_(0, 0.5)
+    p = window if partition == "window" else size // window  # torchvision's partition argument
+    x = np.random.default_rng(5).normal(size=(2, size, size, dim))
+    with torch.no_grad():
+        parts = maxvit.WindowPartition()(torch.from_numpy(x).permute(0, 3, 1, 2), p)
+        if partition == "grid":
+            parts = parts.swapaxes(-2, -3)
+        out = attention(parts)
+        if partition == "grid":
+            out = out.swapaxes(-2, -3)
+        want = maxvit.WindowDepartition()(out, p, size // p, size // p).permute(0, 2, 3, 1).numpy()
+    layer = make("window_attention", heads=heads, window=window, partition=partition, scale="channels")
+    weights = {"qkv.weight": attention.to_qkv.weight.detach().numpy().T, "qkv.bias": attention.to_qkv.bias.detach().numpy(),
+               "output.weight": attention.merge.weight.detach().numpy().T,
+               "output.bias": attention.merge.bias.detach().numpy(),
+               "position_bias": attention.relative_position_bias_table.detach().numpy()}
+    np.testing.assert_allclose(forward(layer, x, weights=weights), want, rtol=1e-11, atol=1e-12)
+    assert layer.infer([x.shape[1:]]).trainable == sum(p.numel() for p in attention.parameters())

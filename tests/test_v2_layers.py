@@ -776,3 +776,48 @@ def test_window_attention_refusals():
     assert error.value.field == "shift"
     with pytest.raises(ShapeError, match=r"\[H, W, C\]"):
         make("window_attention", heads=1, window=2).infer([(4, 4)])
+
+
+def test_window_attention_grid_partition_params_macs_and_field():
+    # maxvit_t's first grid attention: C 64, 2 heads of 32, 7 × 7 tokens spaced 56/7 = 8 apart on 56 × 56
+    info = make("window_attention", heads=2, window=7, partition="grid", scale="channels").infer([(56, 56, 64)])
+    assert info.trainable == 64 * 192 + 192 + 64 * 64 + 64 + 13 * 13 * 2  # qkv, merge, the bias table
+    assert info.macs == 56 * 56 * 64 * 192 + 56 * 56 * 64 * 64 + 64 * 2 * 49 * 49 * 32 * 2  # 64 groups of 49
+    assert info.shape == (56, 56, 64)
+    spec = "input: [56, 56, 64]\nlayers: [{type: window_attention, heads: 2, window: 7, partition: grid}]\n"
+    # each output reads 7 pixels 8 apart along each axis: (7 − 1)·8 + 1 = 49 wide (window: 7)
+    record = analyse(loads_spec(spec)).records[-1]
+    assert record.receptive_field[0][:2] == (49, 1)
+    assert record.explain[-1].startswith("RF: r = r_prev + (window − 1)·(n/window)·j_prev = 1 + (7 − 1)·(56/7)·1 = 49,")
+
+
+def test_window_attention_grid_is_window_attention_on_the_regrouped_map():
+    # grid pixel (i·s + a, j·s + b) is token (i, j) of group (a, b): moving it to (a·w + i, b·w + j) makes the
+    # groups windows, whose attention is the grid's moved the same way
+    w, s, c = 3, 2, 4
+    layer = make("window_attention", heads=2, window=w, partition="grid")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1, w * s, w * s, c))
+    weights = {key: rng.normal(size=shape) for key, shape in layer.weight_shapes([x.shape[1:]]).items()}
+    to_windows = np.array([(p % s) * w + p // s for p in range(w * s)])  # grid row p → window row
+    moved = np.zeros_like(x)
+    moved[:, to_windows[:, None], to_windows[None, :]] = x
+    windowed = forward(make("window_attention", heads=2, window=w), moved, weights=weights)
+    assert np.allclose(forward(layer, x, weights=weights), windowed[:, to_windows[:, None], to_windows[None, :]],
+                       rtol=0, atol=1e-12)
+
+
+def test_window_attention_partition_refusals(cli, tmp_path):
+    with pytest.raises(ShapeError, match="multiple of the window") as error:
+        make("window_attention", heads=1, window=7, partition="grid").infer([(14, 15, 4)])
+    assert error.value.field == "window"
+    with pytest.raises(ShapeError, match="not shifted") as error:
+        make("window_attention", heads=1, window=7, shift=3, partition="grid")
+    assert error.value.field == "shift"
+    for fields, words in (('partition: dilated', ["partition", "window", "grid"]),
+                          ('partition: grid', ["multiple of the window", "15"]), ('scale: 2', ["scale", "channels"])):
+        spec = tmp_path / "bad.yaml"
+        spec.write_text(f"input: [14, 15, 4]\nlayers:\n  - {{type: window_attention, heads: 1, window: 7, {fields}}}\n")
+        code, _, err = cli("summary", str(spec))
+        assert code == 2 and all(word in err for word in words), err
+        assert len(err.strip().splitlines()) == 1

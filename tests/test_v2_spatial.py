@@ -839,6 +839,21 @@ def test_a_chain_whose_outputs_read_no_pixel_has_a_field_of_one():
 
 
 @pytest.mark.parametrize("layers", [
+    [{"type": "window_attention", "heads": 1, "window": 3, "partition": "grid"}],
+    [{"type": "conv", "filters": 2, "kernel": 2, "padding": "same"},
+     {"type": "window_attention", "heads": 2, "window": 3, "partition": "grid", "scale": "channels"}],
+], ids=str)
+def test_receptive_field_of_grid_attention_matches_impulse_response(layers):
+    """Each output of a grid attention reads the window pixels spaced n/window apart along each axis."""
+    record, sizes, bounds = measured_fields((6, 9, 2), layers, impulse=1.0)
+    assert [axis[0] for axis in record.receptive_field] == sizes
+    if len(layers) == 1:  # rows: spacing 2, reach 5; columns: spacing 3, reach 7
+        assert sizes == [5, 7]
+        first, last, _ = bounds[1]
+        assert first.reshape(6, 9)[0].tolist() == [0, 1, 2] * 3 and last.reshape(6, 9)[0].tolist() == [6, 7, 8] * 3
+
+
+@pytest.mark.parametrize("layers", [
     [{"type": "window_attention", "heads": 1, "window": 3}],
     [{"type": "window_attention", "heads": 1, "window": 3, "shift": 1}],
     [{"type": "window_attention", "heads": 2, "window": 4, "shift": 2}],

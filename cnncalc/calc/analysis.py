@@ -141,6 +141,10 @@ def _rf_step(state: list[AxisRF] | None, step: Any) -> list[AxisRF] | None:
             reach = min(window, n) if arith.is_int(n) else window
             centre = (min(shift, n) - 1) / 2 if shift else (reach - 1) / 2  # output 0's window (region)
             result.append((size + (reach - 1) * jump, jump, start + centre * jump))
+        elif kind == "grid":  # (kind, window, n): window pixels n/window apart, as a kernel of window dilated so
+            _, window, n = axis_step
+            reach = (window - 1) * (n // window) + 1
+            result.append((size + (reach - 1) * jump, jump, start + (reach - 1) / 2 * jump))  # output 0's group
         elif kind == "adaptive":  # (kind, longest window, in, out, first window): mean stride in/out
             _, longest, n_in, n_out, first = axis_step
             result.append((size + (longest - 1) * jump, _divide(jump * n_in, n_out),
@@ -188,6 +192,10 @@ def rf_working(state: list[AxisRF] | None, step: Any, result: list[AxisRF] | Non
             reach = min(axis_step[1], axis_step[3]) if arith.is_int(axis_step[3]) else axis_step[1]
             text = (f"r = r_prev + (window − 1)·j_prev = {r} + ({reach} − 1)·{j} = {_rf_value(new_size)}, "
                     f"j = j_prev = {j}")
+        elif kind == "grid":
+            window, n = axis_step[1], axis_step[2]
+            text = (f"r = r_prev + (window − 1)·(n/window)·j_prev = {r} + ({window} − 1)·({n}/{window})·{j} = "
+                    f"{_rf_value(new_size)}, j = j_prev = {j}")
         elif kind in ("upsample", "adaptive"):
             reach, n_in, n_out = axis_step[1], axis_step[2], axis_step[3]
             reads = "pixels read" if kind == "upsample" else "longest window"
@@ -490,6 +498,14 @@ def _compose(lo_b: Any, hi_b: Any, jump: float, step: Any, n_out: int) -> tuple[
     if kind == "window":  # (kind, window, shift, n): each output reads its window's region
         first, last = window_bounds(step[1], step[2], n_out)
         return _range_hull(lo_b, hi_b, jump, first, last)
+    if kind == "grid":  # (kind, window, n): output o reads o mod (n/window) + k·n/window, k < window
+        spacing = n_out // step[1]
+        lo = hi = None
+        for tap in range(step[1]):
+            tap_lo, tap_hi = _range_hull(lo_b, hi_b, jump, o % spacing + tap * spacing, o % spacing + tap * spacing)
+            lo = tap_lo if lo is None else np.minimum(lo, tap_lo)
+            hi = tap_hi if hi is None else np.maximum(hi, tap_hi)
+        return lo, hi
     if kind == "adaptive":  # (kind, longest, in, out, first): PyTorch's windows
         return _range_hull(lo_b, hi_b, jump, o * n_in // n_out, -(-(o + 1) * n_in // n_out) - 1)
     span, stride, pad = step[:3]  # a sliding window (or zero_pad / crop: span 1); dilation 4th, if any

@@ -5,7 +5,11 @@ axes are flattened into one, as Keras's default attention axes).
 Window attention as the Swin Transformer (V1) computes it, torchvision's ``shifted_window_attention``: on an
 ``[H, W, C]`` map, self-attention inside each ``window × window`` square (the map zero-padded to whole
 windows, cyclically shifted by ``shift`` first), with a learned relative position bias on the scores and,
-where shifted, the mask that keeps the wrapped-around regions apart."""
+where shifted, the mask that keeps the wrapped-around regions apart. MaxViT's block and grid attention
+(torchvision's ``PartitionAttentionLayer``) are the same layer unshifted: ``partition: grid`` groups the
+``window × window`` pixels spaced ``H/window`` (``W/window``) apart instead of a square of neighbours, and
+``scale: channels`` scales the scores by 1/√C as torchvision's ``RelativePositionalMultiHeadAttention`` does
+(``feat_dim ** -0.5``) instead of Swin's 1/√(C/heads)."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from collections.abc import Sequence
 
 from ..errors import ShapeError
 from ..maths import arith
-from .base import Field, Inference, Layer, Saved, Shape, boolean, fmt, nonneg_int, positive_int
+from .base import Field, Inference, Layer, Saved, Shape, boolean, choice, fmt, nonneg_int, positive_int
 from .merge import same_dim
 
 TYPE_CHECKING = False  # typing is left unimported at run time (start-up time: see launch.py)
@@ -208,11 +212,18 @@ class WindowAttention(Layer):
         "window": Field(positive_int, doc="the window's side in pixels, a positive integer"),
         "shift": Field(nonneg_int, 0, doc="the cyclic shift before partitioning (Swin's shifted windows), below window"),
         "bias": Field(boolean, True),
+        "partition": Field(choice("window", "grid"), "window",
+                           doc="window: squares of window × window neighbours (Swin, MaxViT's block attention); "
+                               "grid: window × window pixels spaced H/window apart (MaxViT's grid attention)"),
+        "scale": Field(choice("key_dim", "channels"), "key_dim",
+                       doc="the scores' scale: 1/√key_dim (Swin) or 1/√channels (torchvision's MaxViT)"),
     }
     heads: int
     window: int
     shift: int
     bias: bool
+    partition: str
+    scale: str
 
     @classmethod
     def check_fields(cls, options: dict[str, Any]) -> None:
@@ -220,6 +231,9 @@ class WindowAttention(Layer):
         if isinstance(window, int) and shift >= window:
             raise ShapeError("shift must be smaller than the window", field="shift", got=shift,
                              expected=f"an integer in [0, {window - 1}]")
+        if shift and options.get("partition") == "grid":
+            raise ShapeError("a grid partition is not shifted (MaxViT's grid attention has no shift)", field="shift",
+                             got=shift, expected="0 with partition: grid")
 
     def dims(self, inputs: Sequence[Shape]) -> dict[str, Any]:
         shape = inputs[0]
@@ -230,6 +244,12 @@ class WindowAttention(Layer):
         if c % self.heads:
             raise ShapeError(f"heads must divide the {c} channels", field="heads", got=self.heads,
                              expected=f"a divisor of {c}")
+        if self.partition == "grid":
+            for axis, n in zip("HW", shape[:2]):
+                if not arith.is_int(n) or n % self.window:
+                    raise ShapeError(f"a grid partition needs the map's {axis} to be a multiple of the window "
+                                     f"({self.window}): the grid's pixels are {axis}/window apart", field="window",
+                                     got=str(n), expected=f"{axis} a multiple of {self.window}")
         hp, wp = padded(shape[0], self.window), padded(shape[1], self.window)
         return {"c": c, "hp": hp, "wp": wp, "t": self.window * self.window,
                 "shifts": (effective_shift(self.window, self.shift, hp), effective_shift(self.window, self.shift, wp))}
@@ -246,8 +266,11 @@ class WindowAttention(Layer):
         mixing = arith.simplify(tokens * t * 2 * c)
         macs = arith.simplify(projections + mixing)
         shape = inputs[0]
+        scale = f"1/√{c}" if self.scale == "channels" else f"1/√{c // h}"
+        where = (f"windows of {w}×{w} = {t} tokens on the map padded to {hp}×{wp}" if self.partition == "window" else
+                 f"grid of {w}×{w} = {t} tokens spaced {hp // w}×{wp // w} apart on the {hp}×{wp} map")
         lines = [
-            (f"windows of {w}×{w} = {t} tokens on the map padded to {hp}×{wp}; heads {h}, key_dim {c // h}; "
+            (f"{where}; heads {h}, key_dim {c // h}, scores scaled by {scale}; "
              f"shift {g['shifts'][0]}×{g['shifts'][1]}"),
             f"params: qkv {c}·3·{c}, output {c}·{c}" + (f", biases 4·{c}" if self.bias else "")
             + f", position bias table (2·{w} − 1)²·{h} = {table}; total {fmt(params)}",
@@ -256,7 +279,9 @@ class WindowAttention(Layer):
         ]
         # output pixel i reads the pixels of its window (of its region of it, where shifted: the mask's
         # −100 leaves the other regions' weights below float64's resolution)
-        rf = [("window", w, s, n) for s, n in zip(g["shifts"], shape[:2])]
+        rf: list[tuple[Any, ...]] = [("window", w, s, n) for s, n in zip(g["shifts"], shape[:2])]
+        if self.partition == "grid":  # the window × window pixels n/window apart: (window − 1)·n/window + 1 wide
+            rf = [("grid", w, n) for n in shape[:2]]
         return Inference(tuple(shape), params, 0, macs, lines, rf=rf)
 
     def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
@@ -289,6 +314,16 @@ class WindowAttention(Layer):
                 Saved("own", "the weighted sum keeps V (mat2)", elements=tokens * c),
                 Saved("own", "the output projection keeps the heads' context (self)", elements=tokens * c)]
 
+    def groups(self, x: Any) -> Any:
+        """``[N, groups, T, C]``: the tokens each attends within, of a padded (and rolled) ``[N, H, W, C]`` map.
+        window: pixel (a·w + i, b·w + j) is token i·w + j of window (a, b); grid: pixel (i·H/w + a, j·W/w + b)
+        is token i·w + j of group (a, b)."""
+        n, hp, wp, c = x.shape
+        w = self.window
+        order = (0, 1, 3, 2, 4, 5) if self.partition == "window" else (0, 2, 4, 1, 3, 5)
+        split = (n, hp // w, w, wp // w, w, c) if self.partition == "window" else (n, w, hp // w, w, wp // w, c)
+        return x.reshape(split).transpose(order).reshape(n, -1, w * w, c)
+
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
@@ -302,13 +337,14 @@ class WindowAttention(Layer):
         if any(shifts):
             x = np.roll(x, (-shifts[0], -shifts[1]), axis=(1, 2))
         t, windows = w * w, (hp // w) * (wp // w)
-        tokens = x.reshape(n, hp // w, w, wp // w, w, c).transpose(0, 1, 3, 2, 4, 5).reshape(n * windows, t, c)
+        tokens = self.groups(x).reshape(n * windows, t, c)
         qkv = tokens @ weights["qkv.weight"]
         if "qkv.bias" in weights:
             qkv = qkv + weights["qkv.bias"]
         qkv = qkv.reshape(n * windows, t, 3, heads, c // heads).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = (q * (c // heads) ** -0.5) @ k.transpose(0, 1, 3, 2)  # [N·windows, heads, T, T]
+        scale = c ** -0.5 if self.scale == "channels" else (c // heads) ** -0.5
+        scores = (q * scale) @ k.transpose(0, 1, 3, 2)  # [N·windows, heads, T, T]
         index = relative_position_index(w)
         scores += weights["position_bias"][index].transpose(2, 0, 1)
         if any(shifts):
@@ -322,7 +358,8 @@ class WindowAttention(Layer):
         y = context @ weights["output.weight"]
         if "output.bias" in weights:
             y = y + weights["output.bias"]
-        y = y.reshape(n, hp // w, wp // w, w, w, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, hp, wp, c)
+        back = (0, 1, 3, 2, 4, 5) if self.partition == "window" else (0, 3, 1, 4, 2, 5)  # inverse of ``order``
+        y = y.reshape(n, hp // w, wp // w, w, w, c).transpose(back).reshape(n, hp, wp, c)
         if any(shifts):
             y = np.roll(y, shifts, axis=(1, 2))
         return np.ascontiguousarray(y[:, :height, :width])

@@ -34,6 +34,7 @@ from .graph import (
 from .messages import FLOAT, GRAPH, GRAPHS, SPARSE_TENSOR, SPARSE_TENSORS, TENSOR, TENSORS, Graph, Model
 from .ops.activation import fuse_activation
 from .ops.attention import refuse_biased_attention, refuse_cross_attention
+from .ops.partition import handle_view, plan_partitions
 from .ops.window import plan_window_attention
 from .proto import DTYPES, EXTERNAL, FUNCTION_DOMAIN, TensorData
 from .registry import FUNCTION_HANDLERS, HANDLERS, PATTERNS
@@ -110,6 +111,8 @@ class _Importer:
         self.attention_checks: dict[tuple[Any, ...], tuple[int, int]] = {}  # an attention's subgraph → heads, width
         self.window_entries: dict[str, list[int]] = {}  # a window attention's input → its Softmax's position
         self.window_constants: dict[str, bool] = {}  # a value → whether computed from constants alone (.window)
+        self.partition_entries: set[str] = set()  # a map MaxViT partitions for its attention (.partition)
+        self.partition_softmaxes: set[int] = set()  # the Softmax of each such attention
         self.node: Any = None
         self.position = 0  # the node being handled
         self.counter = 0
@@ -320,7 +323,7 @@ class _Importer:
         for name in self.values.holders.pop(old, []):
             value = self.values.get(name)
             if isinstance(value, Tensor) and value.layer == old:
-                self.values[name] = Tensor(new, value.perm, value.origin)
+                self.values[name] = replace(value, layer=new)  # a partition view (.partition) stays one
         return new
 
     # ------------------------------------------------------------ reading
@@ -413,6 +416,7 @@ class _Importer:
         self.order = topological_order(graph.node, self.producers, self.consumers)
         self.fold_constants()
         plan_window_attention(self)
+        plan_partitions(self)
         refuse_biased_attention(self)
         refuse_cross_attention(self)
         for position in self.order:
@@ -542,8 +546,11 @@ class _Importer:
         except (TypeError, ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError, OverflowError) as error:
             raise self.fail(f"malformed node ({type(error).__name__}: {str(error)[:150]})") from None
 
-    def handle(self, position: int, node: Any) -> None:
-        """Fold a constant node; else the first pattern that matches, or the handler of the node's type."""
+    def handle(self, position: int, node: Any, views: bool = True) -> None:
+        """Fold a constant node; else the first pattern that matches, or the handler of the node's type
+        (``views``: a node starting or reading a partition view is :mod:`.ops.partition`'s first)."""
+        if views and handle_view(self, position, node):
+            return
         if node.domain == FUNCTION_DOMAIN and node.op_type in FUNCTION_HANDLERS:
             FUNCTION_HANDLERS[node.op_type](self, position, node, self.attrs(node))
             return

@@ -5,7 +5,7 @@ layer's output and the permutation it is held in), or a constant (an array, or a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .proto import TensorData
@@ -32,6 +32,9 @@ class Tensor:
     layer: str  # cnncalc layer name (or "input")
     perm: tuple[int, ...]  # ONNX sample axis j is cnncalc axis perm[j]
     origin: str | None = None  # the Transpose node that made this view (names a permute made from it)
+    #: a partition view (:mod:`.ops.partition`): the ONNX value (sample axes) is the layer's output, flattened,
+    #: at these indexes (an int array of the value's shape); None for a value held by ``perm`` alone
+    where: Any = field(default=None, compare=False)
 
 
 def _is_const(value: Any) -> TypeGuard[np.ndarray | Lazy]:

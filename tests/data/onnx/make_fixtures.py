@@ -183,6 +183,18 @@ def maxvit_attention() -> nn.Module:
     return randomised(RelativePositionalMultiHeadAttention(8, 4, 4))
 
 
+def maxvit_blocks() -> nn.Module:
+    """One MaxViT block's two partition attention layers (maxvit_t's class) on a 14 × 14 map of 8 channels, 2
+    heads, partition 7: block attention in 7 × 7 windows, then grid attention over 7 × 7 pixels 2 apart."""
+    from functools import partial
+
+    from torchvision.models.maxvit import PartitionAttentionLayer
+
+    return randomised(nn.Sequential(*(PartitionAttentionLayer(8, 4, 7, kind, (14, 14), 4, nn.GELU,
+                                                              partial(nn.LayerNorm, eps=1e-5), 0.0, 0.0, 0.0)
+                                      for kind in ("window", "grid"))))
+
+
 #: name → (module, input shape, exporter, opset, expected: "exact" or the refusal's words)
 FIXTURES = {
     "mean_dynamo": (lambda: Pooled("mean"), (1, 3, 6, 6), "dynamo", 18, "exact"),
@@ -229,12 +241,13 @@ FIXTURES = {
                                   ["Einsum", "relative position bias", "no spec v2 layer"]),
     "swin_attention_legacy17": (swin_attention, (1, 4, 4, 8), "legacy", 17, "exact"),
     "swin_blocks_dynamo20": (swin_blocks, (1, 4, 4, 8), "dynamo", 20, "exact"),
+    "maxvit_blocks_dynamo20": (maxvit_blocks, (1, 8, 14, 14), "dynamo", 20, "exact"),
 }
 
 
 #: fixtures written without the dynamo exporter's node metadata (its stack traces, nine tenths of the file),
 #: which cnncalc does not read, to keep the folder small
-STRIPPED = {"swin_blocks_dynamo20"}
+STRIPPED = {"swin_blocks_dynamo20", "maxvit_blocks_dynamo20"}
 
 
 def export(name: str) -> dict[str, object]:

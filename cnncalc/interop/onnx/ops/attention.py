@@ -512,6 +512,7 @@ def refuse_biased_attention(im: _Importer) -> None:
     added on the way has no spec v2 layer; refused by that name, not at a node of the window partition
     (torchvision's Swin and MaxViT write their relative position bias so)."""
     planned = {k for positions in im.window_entries.values() for k in positions}  # window attentions (.window)
+    planned |= im.partition_softmaxes  # MaxViT's (.partition)
     for position in im.order:
         node = im.graph.node[position]
         if node.op_type != "Softmax" or node.domain not in ("", "ai.onnx") or position in im.done \

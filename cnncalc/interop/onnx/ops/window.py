@@ -32,7 +32,7 @@ MOVES = frozenset({"Pad", "Slice", "Concat", "Reshape", "Transpose", "Identity",
 #: operators a window attention's subgraph may hold (each run by :func:`_run`)
 INSIDE = MOVES | frozenset({"Shape", "Gather", "Cast", "MatMul", "Add", "Sub", "Mul", "Div", "Mod", "Pow", "Sqrt",
                             "Softmax", "Dropout", "ConstantOfShape", "Range", "Equal", "Not", "Where", "Expand",
-                            "ScatterND", "Split"})
+                            "ScatterND", "Split", "Einsum"})
 MAX_NODES = 4000  # nodes of one window attention's subgraph (the legacy exporter writes about 700)
 TOLERANCE = 1e-6  # as attention's: float64 but for the file's float32 constants
 
@@ -236,7 +236,11 @@ def _run(im: _Importer, window: _Window, x: Any, given: dict[str, Any] | None = 
                 args.append(np.asarray(array, dtype=np.float64) if array.dtype.kind == "f" else array)
         attrs = im.attrs(n)
         try:
-            values[n.output[0]] = np.asarray(_step(n.op_type, args, attrs, im.opset))
+            result = _step(n.op_type, args, attrs, im.opset)
+            if n.op_type == "Split":  # several outputs
+                values.update((name, np.asarray(part)) for name, part in zip(n.output, result) if name)
+                continue
+            values[n.output[0]] = np.asarray(result)
         except (ValueError, IndexError, TypeError) as error:
             raise im.fail(f"node '{n.name or '?'}' ({n.op_type}) inside a window attention cannot be run: "
                           f"{str(error)[:120]}") from None
@@ -277,8 +281,17 @@ def _step(op: str, args: list[Any], attrs: dict[str, Any], opset: int) -> Any:
         index = args[1].astype(np.int64)
         out[tuple(np.moveaxis(index, -1, 0))] = args[2]
         return out
-    if op == "Split":
-        raise ValueError("Split")
+    if op == "Split":  # (sizes as an input from opset 13, else an attribute; num_outputs from 18)
+        axis = int(attrs.get("axis", 0))
+        sizes = args[1] if len(args) > 1 and args[1] is not None else attrs.get("split")
+        if sizes is None:
+            count = int(attrs["num_outputs"])
+            step = -(-x.shape[axis] // count)
+            sizes = [min(step, x.shape[axis] - k * step) for k in range(count)]
+        return np.split(x, np.cumsum([int(s) for s in np.reshape(sizes, -1)])[:-1], axis=axis)
+    if op == "Einsum":  # MaxViT's scores and weighted sum
+        equation = attrs["equation"]
+        return np.einsum(equation.decode() if isinstance(equation, bytes) else str(equation), *args)
     return _run_node(op, args, attrs, opset)
 
 
