@@ -94,6 +94,26 @@ def test_a_summary_checks_swin_window_attention_without_its_weights(monkeypatch,
     assert full.params == int(np.load(HERE / f"{name}.npz")["params"])
 
 
+def test_swin_v2_blocks_import_as_window_attention_v2_and_a_summary_checks_them(monkeypatch):
+    """The dynamo exporter folds each MLP's first product over the offsets into a constant: W₁ is read back
+    from it; a summary (every constant over 100 values left on disk: the projections, the folded product, W₂)
+    checks each block on random weights of those shapes and gives the import's parameters and MACs."""
+    from cnncalc.interop.onnx import importer
+
+    path = str(HERE / "swin_v2_blocks_dynamo20.onnx")
+    full = network_of(import_onnx(path), path)
+    windows = [(layer.window, layer.shift, layer.hidden) for layer in full.layers if layer.type == "window_attention_v2"]
+    assert windows == [(3, 0, 336), (3, 1, 336)]
+    monkeypatch.setattr(importer, "SMALL_TENSOR", 100)
+    summary = network_of(import_onnx(path, weights=False, check=False), path)
+    assert (analyse(summary).params, analyse(summary).macs) == (analyse(full).params, analyse(full).macs)
+    # per block: qkv and proj 4·8² + 4·8, logit_scale 2, the MLP 2·336 + 336 + 336·2; two layernorms 2·2·8 and
+    # the MLP 8·8 + 8 twice; the MACs of one attention on the padded 6 × 6 map: 36·4·8² + 36·9·2·8 + 25·336·4
+    assert analyse(full).params == 2 * (4 * 64 + 32 + 2 + 3 * 336 + 672 + 2 * 16 + 2 * 72) == 4_292
+    assert [record.macs for record in analyse(full).records if record.type == "window_attention_v2"] == \
+        [36 * 4 * 64 + 36 * 9 * 2 * 8 + 25 * 336 * 4] * 2
+
+
 # ---------------------------------------------------------------- external data, hostile
 
 

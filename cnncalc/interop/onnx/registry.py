@@ -50,9 +50,7 @@ WALK_MAKES = ("permute",)
 
 #: layer types no ONNX model imports as, each with the reason; a ranked spelling (``conv2d``) imports as its
 #: type (``conv``: one ONNX operator for every rank). Every layer type imports.
-NOT_IMPORTED: dict[str, str] = {
-    "window_attention_v2": "not imported yet: Swin V2's window attention is refused by name",
-}
+NOT_IMPORTED: dict[str, str] = {}
 
 
 def handles(*op_types: str, makes: tuple[str, ...], domain: str = "") -> Callable[[Handler], Handler]:
