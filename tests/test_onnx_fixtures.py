@@ -333,3 +333,20 @@ def test_each_attention_is_checked_unless_it_is_the_same_subgraph_as_one_checked
     scaled.write_bytes(_two_attentions(2.0).SerializeToString())
     with pytest.raises(CnnCalcError, match="does not compute spec v2's multi-head attention"):
         import_onnx(str(scaled))
+
+
+def test_swin_v2_folded_mlp_product_that_is_no_product_of_the_offsets_is_refused():
+    """W₁ is solved from the constant the dynamo exporter folds (offsets · W₁): one changed value there is
+    no such product, refused naming it rather than imported approximately."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    from cnncalc.interop.onnx_import import import_model
+
+    model = onnx.load(str(HERE / "swin_v2_blocks_dynamo20.onnx"))
+    folded = next(t for t in model.graph.initializer if list(t.dims) == [1, 5, 5, 336])
+    values = numpy_helper.to_array(folded).copy()
+    values[0, 2, 2, 0] += 1.0  # the offset (0, 0): a product of the offsets is zero there
+    folded.CopyFrom(numpy_helper.from_array(values, folded.name))
+    with pytest.raises(CnnCalcError, match=f"'{folded.name}'.*no product of Swin V2's offsets"):
+        import_model(model, "m")
