@@ -22,8 +22,10 @@ file with its weights in a ``.data`` file beside it as torch writes it. Then:
   kernel; linear: output elements × in-features; ``nn.MultiheadAttention``: its four projections, and the
   scores Q·Kᵀ and their weighted sum of V, each tokens² × embed_dim; Swin's ``ShiftedWindowAttention``: its
   qkv and output projections (applied by ``F.linear``, which no Linear hook sees), and its scores and weighted
-  sum, each (padded map's tokens) × window² × channels; MaxViT's ``RelativePositionalMultiHeadAttention``: its
-  scores and weighted sum, each (groups × tokens) × tokens × channels, its Linears hooked), shown as the ratio;
+  sum, each (padded map's tokens) × window² × channels; V2's ``ShiftedWindowAttentionV2`` as V1's, its position
+  bias MLP's two Linears by their hooks, once a forward; MaxViT's ``RelativePositionalMultiHeadAttention``:
+  its scores and weighted sum, each (groups × tokens) × tokens × channels, its Linears hooked), shown as the
+  ratio;
 - **run**: ``cnncalc run`` of the imported spec and weights against onnxruntime on the same file and input,
   the largest difference relative to the output's largest magnitude (pass: at most 1e-5).
 """
@@ -80,7 +82,7 @@ def hook_macs(model, x) -> int:
             total += 4 * tokens * module.embed_dim * module.embed_dim  # q, k, v and out projections
             sequence = query.shape[1] if module.batch_first else query.shape[0]
             total += 2 * tokens * sequence * module.embed_dim  # the scores Q·Kᵀ and their weighted sum of V
-        elif type(module).__name__ == "ShiftedWindowAttention":  # Swin V1
+        elif type(module).__name__ in ("ShiftedWindowAttention", "ShiftedWindowAttentionV2"):  # Swin V1, V2
             _, height, width, channels = inputs[0].shape
             window = module.window_size
             padded = math.ceil(height / window[0]) * window[0] * math.ceil(width / window[1]) * window[1]
@@ -88,6 +90,7 @@ def hook_macs(model, x) -> int:
             total += 4 * padded * channels * channels
             # the scores Q·Kᵀ and their weighted sum of V: each of the padded map's tokens with its window's
             total += 2 * padded * window[0] * window[1] * channels
+            # (V2's position bias MLP is two nn.Linear modules, counted by their own hooks)
         elif type(module).__name__ == "RelativePositionalMultiHeadAttention":  # MaxViT
             # its to_qkv and merge are Linear modules (their hooks count them); the scores Q·Kᵀ and their
             # weighted sum of V: each of the groups' tokens with its group's
@@ -96,7 +99,8 @@ def hook_macs(model, x) -> int:
 
     handles = [m.register_forward_hook(count) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear, nn.MultiheadAttention))
-               or type(m).__name__ in ("ShiftedWindowAttention", "RelativePositionalMultiHeadAttention")]
+               or type(m).__name__ in ("ShiftedWindowAttention", "ShiftedWindowAttentionV2",
+                                       "RelativePositionalMultiHeadAttention")]
     with torch.no_grad():
         model(x)
     for handle in handles:

@@ -114,6 +114,26 @@ def test_maxvit_partition_attention_imports_on_the_map(monkeypatch):
     assert (summary.params, summary.macs) == (analyse(full).params, analyse(full).macs)
 
 
+def test_swin_v2_blocks_import_as_window_attention_v2_and_a_summary_checks_them(monkeypatch):
+    """The dynamo exporter folds each MLP's first product over the offsets into a constant: W₁ is read back
+    from it; a summary (every constant over 100 values left on disk: the projections, the folded product, W₂)
+    checks each block on random weights of those shapes and gives the import's parameters and MACs."""
+    from cnncalc.interop.onnx import importer
+
+    path = str(HERE / "swin_v2_blocks_dynamo20.onnx")
+    full = network_of(import_onnx(path), path)
+    windows = [(layer.window, layer.shift, layer.hidden) for layer in full.layers if layer.type == "window_attention_v2"]
+    assert windows == [(3, 0, 336), (3, 1, 336)]
+    monkeypatch.setattr(importer, "SMALL_TENSOR", 100)
+    summary = network_of(import_onnx(path, weights=False, check=False), path)
+    assert (analyse(summary).params, analyse(summary).macs) == (analyse(full).params, analyse(full).macs)
+    # per block: qkv and proj 4·8² + 4·8, logit_scale 2, the MLP 2·336 + 336 + 336·2; two layernorms 2·2·8 and
+    # the MLP 8·8 + 8 twice; the MACs of one attention on the padded 6 × 6 map: 36·4·8² + 36·9·2·8 + 25·336·4
+    assert analyse(full).params == 2 * (4 * 64 + 32 + 2 + 3 * 336 + 672 + 2 * 16 + 2 * 72) == 4_292
+    assert [record.macs for record in analyse(full).records if record.type == "window_attention_v2"] == \
+        [36 * 4 * 64 + 36 * 9 * 2 * 8 + 25 * 336 * 4] * 2
+
+
 # ---------------------------------------------------------------- external data, hostile
 
 
@@ -333,3 +353,20 @@ def test_each_attention_is_checked_unless_it_is_the_same_subgraph_as_one_checked
     scaled.write_bytes(_two_attentions(2.0).SerializeToString())
     with pytest.raises(CnnCalcError, match="does not compute spec v2's multi-head attention"):
         import_onnx(str(scaled))
+
+
+def test_swin_v2_folded_mlp_product_that_is_no_product_of_the_offsets_is_refused():
+    """W₁ is solved from the constant the dynamo exporter folds (offsets · W₁): one changed value there is
+    no such product, refused naming it rather than imported approximately."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    from cnncalc.interop.onnx_import import import_model
+
+    model = onnx.load(str(HERE / "swin_v2_blocks_dynamo20.onnx"))
+    folded = next(t for t in model.graph.initializer if list(t.dims) == [1, 5, 5, 336])
+    values = numpy_helper.to_array(folded).copy()
+    values[0, 2, 2, 0] += 1.0  # the offset (0, 0): a product of the offsets is zero there
+    folded.CopyFrom(numpy_helper.from_array(values, folded.name))
+    with pytest.raises(CnnCalcError, match=f"'{folded.name}'.*no product of Swin V2's offsets"):
+        import_model(model, "m")

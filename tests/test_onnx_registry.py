@@ -310,13 +310,37 @@ def _window_model() -> Any:
     return onnx.load(str(Path(__file__).parent / "data" / "onnx" / "swin_attention_legacy17.onnx"))
 
 
+def _window_v2_model() -> Any:
+    """Two of torchvision's SwinTransformerBlockV2 (not shifted, shifted) as the dynamo exporter writes them."""
+    return onnx.load(str(Path(__file__).parent / "data" / "onnx" / "swin_v2_blocks_dynamo20.onnx"))
+
+
+#: Swin V2's post-norm block on the file's NHWC input, read as NCHW: x + norm(attn(x)), then x + norm(mlp(x))
+_V2_BLOCK = """
+  - {{type: window_attention_v2, name: w{k}, heads: 2, window: 3, {shift}hidden: 336}}
+  - {{type: layernorm, name: n{k}}}
+  - {{type: permute, name: n{k}p, axes: [1, 2, 0]}}
+  - {{type: add, name: a{k}, inputs: [{before}, n{k}p]}}
+  - {{type: permute, name: a{k}p, axes: [2, 0, 1]}}
+  - {{type: dense, name: d{k}, units: 8}}
+  - {{type: gelu, name: g{k}}}
+  - {{type: dense, name: e{k}, units: 8}}
+  - {{type: layernorm, name: m{k}}}
+  - {{type: permute, name: m{k}p, axes: [1, 2, 0]}}
+  - {{type: add, name: b{k}, inputs: [a{k}, m{k}p]}}"""
+_V2_SPEC = ("input: [5, 8, 5]\nlayers:\n  - {type: permute, name: p, axes: [2, 0, 1]}"
+            + _V2_BLOCK.format(k=0, shift="", before="input")
+            + "\n  - {type: permute, name: q, axes: [2, 0, 1]}" + _V2_BLOCK.format(k=1, shift="shift: 1, ", before="b0"))
+
+
 #: per family (module of cnncalc/interop/onnx/ops/), specs that reach each of its rules through cnncalc's
 #: exporter, and ONNX forms the exporter never writes with the spec each imports as
 FAMILIES: dict[str, list[Any]] = {
     "attention": [(_attention_model, "input: [5, 8]\nlayers: [{type: attention, name: attention, heads: 2}]")],
     # the file's [1, 4, 4, 8] input is NHWC, which the import reads as NCHW: permuted for the layer and back
     "window": [(_window_model, ("input: [4, 8, 4]\nlayers: [{type: permute, axes: [2, 0, 1]}, {type: window_attention, "
-                                "name: w, heads: 2, window: 2, shift: 1}, {type: permute, axes: [1, 2, 0]}]"))],
+                                "name: w, heads: 2, window: 2, shift: 1}, {type: permute, axes: [1, 2, 0]}]")),
+               (_window_v2_model, _V2_SPEC)],
     "activation": ["""
 input: [6, 6, 3]
 layers:

@@ -81,6 +81,34 @@ def small_swin() -> nn.Module:
     return model
 
 
+@pytest.mark.parametrize(("exporter", "opset"), [("legacy", 17), ("dynamo", 20)])
+def test_swin_v2_imports_as_window_attention_v2_from_both_exporters(tmp_path, exporter, opset):
+    """torchvision's Swin V2 (post-norm blocks, PatchMergingV2) at a small size, as small_swin: the legacy
+    exporter keeps each position bias's MLP, the dynamo one folds its first product over the offsets."""
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformer, SwinTransformerBlockV2
+
+    torch.manual_seed(0)
+    model = SwinTransformer(patch_size=[4, 4], embed_dim=8, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4],
+                            num_classes=5, block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.any():
+                parameter.uniform_(-0.1, 0.1)
+    x = torch.randn(1, 3, 40, 40)
+    path = tmp_path / "swin_v2.onnx"
+    torch.onnx.export(model, (x,), str(path), input_names=["x"], opset_version=opset, dynamo=exporter == "dynamo")
+    imported = import_onnx(path)
+    network = network_of(imported, "swin_v2.onnx")
+    windows = [layer for layer in network.layers if layer.type == "window_attention_v2"]
+    assert [(layer.heads, layer.window, layer.shift, layer.hidden) for layer in windows] == [
+        (2, 4, 0, 512), (2, 4, 2, 512), (4, 4, 0, 512), (4, 4, 2, 512)]
+    assert analyse(network).params == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        expected = model(x).numpy()
+    got = run(network, np.moveaxis(x.numpy().astype(np.float64), 1, -1), imported.weights).output
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
 def test_swin_imports_as_window_attention_from_the_legacy_exporter(tmp_path):
     model = small_swin()
     x = torch.randn(1, 3, 40, 40)

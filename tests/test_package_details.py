@@ -300,7 +300,7 @@ def test_memory_rows_name_each_layer_type_and_keras_merges_keep_their_inputs():
 
 def test_every_layer_type_is_listed_once():
     names = list(LAYER_TYPES)
-    assert len(names) == len(set(names)) == 68 and "pixel_shuffle" in names and "window_attention" in names
+    assert len(names) == len(set(names)) == 69 and "pixel_shuffle" in names and "window_attention" in names
     assert LAYER_TYPES["conv"].__name__ == "Conv" and LAYER_TYPES["attention"].type_name == "attention"
 
 

@@ -302,3 +302,39 @@ def test_window_attention_is_torchvision_maxvit_partition_attention(partition, s
                "position_bias": attention.relative_position_bias_table.detach().numpy()}
     np.testing.assert_allclose(forward(layer, x, weights=weights), want, rtol=1e-11, atol=1e-12)
     assert layer.infer([x.shape[1:]]).trainable == sum(p.numel() for p in attention.parameters())
+
+
+@pytest.mark.parametrize(("size", "dim", "heads", "window", "shift"), [
+    ((14, 14), 8, 2, 7, 3), ((9, 11), 6, 3, 4, 2), ((5, 5), 4, 1, 7, 3), ((12, 8), 4, 2, 4, 0), ((6, 6), 4, 2, 2, 1)])
+def test_window_attention_v2_is_torchvision_shifted_window_attention_v2(size, dim, heads, window, shift):
+    """torchvision's Swin V2 block attention in float64 (its offset table computed in float64 too: torchvision
+    computes it in float32), padding, shift, the key's zeroed bias and the clamped logit scale included."""
+    swin = pytest.importorskip("torchvision.models.swin_transformer")
+    from cnncalc.layers.attention import coords_table
+
+    torch.manual_seed(window + shift)
+    module = swin.ShiftedWindowAttentionV2(dim, [window, window], [shift, shift], heads).double().eval()
+    side = 2 * window - 1
+    # torchvision's float32 table, within float32's rounding of the float64 one
+    np.testing.assert_allclose(module.relative_coords_table.reshape(-1, 2).numpy(), coords_table(window),
+                               rtol=0, atol=2e-7)
+    with torch.no_grad():
+        module.relative_coords_table.copy_(torch.from_numpy(coords_table(window).reshape(1, side, side, 2)))
+        module.qkv.bias.normal_()  # the key third too: forward must zero it
+        module.proj.bias.normal_()
+        module.cpb_mlp[0].bias.normal_()
+        module.logit_scale.copy_(torch.linspace(1.0, 5.0, heads, dtype=torch.float64).reshape(heads, 1, 1))  # 5 > ln 100
+    x = np.random.default_rng(3).normal(size=(2, *size, dim))
+    layer = make("window_attention_v2", heads=heads, window=window, shift=shift)
+    weights = {"qkv.weight": module.qkv.weight.detach().numpy().T, "qkv.bias": module.qkv.bias.detach().numpy(),
+               "output.weight": module.proj.weight.detach().numpy().T, "output.bias": module.proj.bias.detach().numpy(),
+               "logit_scale": module.logit_scale.detach().numpy().reshape(-1),
+               "cpb_mlp.0.weight": module.cpb_mlp[0].weight.detach().numpy().T,
+               "cpb_mlp.0.bias": module.cpb_mlp[0].bias.detach().numpy(),
+               "cpb_mlp.2.weight": module.cpb_mlp[2].weight.detach().numpy().T}
+    assert {key: value.shape for key, value in weights.items()} == layer.weight_shapes([(*size, dim)])
+    got = forward(layer, x, weights=weights)
+    with torch.no_grad():
+        want = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+    assert layer.infer([(*size, dim)]).trainable == sum(p.numel() for p in module.parameters())

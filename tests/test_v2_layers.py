@@ -821,3 +821,54 @@ def test_window_attention_partition_refusals(cli, tmp_path):
         code, _, err = cli("summary", str(spec))
         assert code == 2 and all(word in err for word in words), err
         assert len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- window attention (Swin V2)
+
+def test_window_attention_v2_params_macs_and_shape():
+    # torchvision's swin_v2_t first block at 224 × 224: C 96, 3 heads, windows of 8 on 56 × 56 (49 windows of 64
+    # tokens); ShiftedWindowAttentionV2's parameters: qkv and proj Linears, logit_scale [3, 1, 1] and
+    # cpb_mlp = Linear(2, 512) (weight and bias), Linear(512, 3, bias=False)
+    info = make("window_attention_v2", heads=3, window=8, shift=4).infer([(56, 56, 96)])
+    assert info.trainable == (96 * 288 + 288) + (96 * 96 + 96) + 3 + (2 * 512 + 512) + 512 * 3 == 40_323
+    tokens = 56 * 56
+    # the projections (3C + C outputs a token), Q·Kᵀ and the weighted sum of V (each token with its window's
+    # 64 tokens, over the C channels), the MLP once over the 15 × 15 offsets (2 → 512 → 3)
+    assert info.macs == tokens * 96 * 384 + 2 * tokens * 64 * 96 + 15 * 15 * (2 * 512 + 512 * 3)
+    assert info.shape == (56, 56, 96) and info.non_trainable == 0
+    # 57 × 57 is padded to 64 × 64: the MACs count the padded map's tokens
+    assert make("window_attention_v2", heads=3, window=8).infer([(57, 57, 96)]).macs == \
+        64 * 64 * 96 * 384 + 2 * 64 * 64 * 64 * 96 + 15 * 15 * (2 * 512 + 512 * 3)
+    # no biases and a narrower MLP: only the four C² projections, the scale and the MLP's 2·h + h + h·heads
+    info = make("window_attention_v2", heads=2, window=3, bias=False, hidden=16).infer([(5, 7, 4)])
+    assert (info.trainable, info.macs) == (4 * 16 + 2 + 2 * 16 + 16 + 16 * 2,
+                                           6 * 9 * 4 * 16 + 2 * 6 * 9 * 9 * 4 + 5 * 5 * (2 * 16 + 16 * 2))
+    shapes = make("window_attention_v2", heads=2, window=3, hidden=16).weight_shapes([(5, 7, 4)])
+    assert shapes == {"qkv.weight": (4, 12), "qkv.bias": (12,), "output.weight": (4, 4), "output.bias": (4,),
+                      "logit_scale": (2,), "cpb_mlp.0.weight": (2, 16), "cpb_mlp.0.bias": (16,),
+                      "cpb_mlp.2.weight": (16, 2)}
+
+
+def test_window_attention_v2_offsets_table_by_hand():
+    from cnncalc.layers.attention import coords_table
+
+    # windows of 2: offsets −1, 0, 1 → ±8 → sign·log2(1 + 8)/3; rows (dh, dw) as the index numbers them
+    v = math.log2(9) / 3
+    assert np.allclose(coords_table(2), [[-v, -v], [-v, 0], [-v, v], [0, -v], [0, 0], [0, v], [v, -v], [v, 0], [v, v]],
+                       rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(("fields", "words"), [
+    ("heads: 2, window: 4, shift: 4", ["shift", "smaller than the window"]),
+    ("heads: 5, window: 4", ["heads", "divide the 12 channels"]),
+    ("heads: 2, window: 4, hidden: 0", ["hidden", "bad value"]),
+    ("heads: 2, window: 4, hidden: wide", ["hidden", "bad value"]),
+    ("heads: 2, window: 1", ["window", "at least 2"]),
+    ("heads: 2, window: 4, scale: 3", ["scale", "unknown field"]),
+])
+def test_window_attention_v2_hostile_fields_exit_2(cli, tmp_path, fields, words):
+    spec = tmp_path / "v2.yaml"
+    spec.write_text(f"input: [8, 8, 12]\nlayers: [{{type: window_attention_v2, {fields}}}]\n")
+    code, _, err = cli("summary", str(spec))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert all(word in err for word in words), err

@@ -96,7 +96,7 @@ def test_the_layer_catalogue_names_the_module_that_registers_each_type():
     assert registered == MODULES
     assert set(MODULES.values()) == set(FAMILIES)
     assert list(LAYER_TYPES) == list(MODULES)  # every family's types, in the order they register
-    assert len(LAYER_TYPES) == len(MODULES) == 68
+    assert len(LAYER_TYPES) == len(MODULES) == 69
     assert all(issubclass(LAYER_TYPES[name], Layer) for name in MODULES)
 
 

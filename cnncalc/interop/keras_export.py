@@ -303,6 +303,8 @@ def _bias(layer: Biased) -> str:
 UNSUPPORTED: dict[str, str] = {
     "window_attention": "not exported yet: Keras has no window-attention layer, and no keras.ops layer for it "
                         "is written here",
+    "window_attention_v2": "not exported yet: Keras has no window-attention layer, and no keras.ops layer for it "
+                           "is written here",
 }
 rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("Keras", UNSUPPORTED)
 

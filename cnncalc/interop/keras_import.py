@@ -1303,6 +1303,7 @@ UNSUPPORTED: dict[str, str] = {
     "lrn": "Keras has no local response normalisation layer",
     "normalize": "Keras has no min-max normalisation layer (UnitNormalization divides by the L2 norm)",
     "window_attention": "Keras has no window-attention layer (Swin in Keras is custom layers: refused)",
+    "window_attention_v2": "Keras has no window-attention layer (Swin V2 in Keras is custom layers: refused)",
     "pixel_shuffle": "Keras has no pixel-shuffle layer (tf.nn.depth_to_space in a Lambda is code, refused)",
     "pixel_unshuffle": "Keras has no pixel-unshuffle layer (tf.nn.space_to_depth in a Lambda is code, refused)",
     "position_embedding": "Keras has no position-embedding layer (KerasHub's is a custom object, refused)",

@@ -362,6 +362,8 @@ UNSUPPORTED: dict[str, str] = {
     # function of the whole partition, mask and bias (not written)
     "window_attention": "not exported yet: ONNX has no window-attention operator and no model-local function "
                         "for it is written here",
+    "window_attention_v2": "not exported yet: ONNX has no window-attention operator and no model-local "
+                           "function for it is written here",
 }
 rules: Rules[LayerExporter, MergeExporter] = Rules("ONNX", UNSUPPORTED)
 

@@ -312,6 +312,8 @@ def _activated(layer: Biased, expression: str) -> str:
 UNSUPPORTED: dict[str, str] = {
     "window_attention": "not exported yet: torch has no window-attention module (torchvision's "
                         "ShiftedWindowAttention has no code rule here)",
+    "window_attention_v2": "not exported yet: torch has no window-attention module (torchvision's "
+                           "ShiftedWindowAttentionV2 has no code rule here)",
 }
 rules: Rules[LayerRule[_Writer], MergeRule[_Writer]] = Rules("PyTorch", UNSUPPORTED)
 

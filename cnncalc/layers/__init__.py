@@ -32,6 +32,7 @@ MODULES = {
     "softmax": "activation", "dropout": "activation", "prelu": "activation", "layer_scale": "activation",
     "add": "merge", "multiply": "merge", "subtract": "merge", "maximum": "merge", "minimum": "merge",
     "average": "merge", "concat": "merge", "attention": "attention", "window_attention": "attention",
+    "window_attention_v2": "attention",
     "conv": "conv", "conv1d": "conv",
     "conv2d": "conv", "conv3d": "conv", "depthwise_conv": "conv", "separable_conv": "conv", "conv_transpose": "conv",
     "conv_transpose1d": "conv", "conv_transpose2d": "conv", "conv_transpose3d": "conv", "dense": "dense",

@@ -9,7 +9,9 @@ where shifted, the mask that keeps the wrapped-around regions apart. MaxViT's bl
 (torchvision's ``PartitionAttentionLayer``) are the same layer unshifted: ``partition: grid`` groups the
 ``window × window`` pixels spaced ``H/window`` (``W/window``) apart instead of a square of neighbours, and
 ``scale: channels`` scales the scores by 1/√C as torchvision's ``RelativePositionalMultiHeadAttention`` does
-(``feat_dim ** -0.5``) instead of Swin's 1/√(C/heads)."""
+(``feat_dim ** -0.5``) instead of Swin's 1/√(C/heads). And as Swin V2 computes it (torchvision's
+``ShiftedWindowAttentionV2``): cosine scores times a learned per-head scale, and a continuous position bias
+(a small MLP of each pair's log-spaced offset) in place of the bias table."""
 
 from __future__ import annotations
 
@@ -324,6 +326,18 @@ class WindowAttention(Layer):
         split = (n, hp // w, w, wp // w, w, c) if self.partition == "window" else (n, w, hp // w, w, wp // w, c)
         return x.reshape(split).transpose(order).reshape(n, -1, w * w, c)
 
+    def qkv_bias(self, bias: Any) -> Any:
+        """The bias the qkv projection adds (V2 zeroes its key third)."""
+        return bias
+
+    def scores(self, q: Any, k: Any, weights: dict[str, Any]) -> Any:
+        """``[N·windows, heads, T, T]``: ``(Q/√key_dim)·Kᵀ`` (``scale: channels``: Q/√C) plus the relative
+        position bias."""
+        scale = (q.shape[1] * q.shape[-1]) ** -0.5 if self.scale == "channels" else q.shape[-1] ** -0.5
+        scores = (q * scale) @ k.transpose(0, 1, 3, 2)
+        scores += weights["position_bias"][relative_position_index(self.window)].transpose(2, 0, 1)
+        return scores
+
     def forward(self, inputs: Sequence[Any], weights: dict[str, Any], out_shape: Shape) -> Any:
         import numpy as np
 
@@ -340,13 +354,10 @@ class WindowAttention(Layer):
         tokens = self.groups(x).reshape(n * windows, t, c)
         qkv = tokens @ weights["qkv.weight"]
         if "qkv.bias" in weights:
-            qkv = qkv + weights["qkv.bias"]
+            qkv = qkv + self.qkv_bias(weights["qkv.bias"])
         qkv = qkv.reshape(n * windows, t, 3, heads, c // heads).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scale = c ** -0.5 if self.scale == "channels" else (c // heads) ** -0.5
-        scores = (q * scale) @ k.transpose(0, 1, 3, 2)  # [N·windows, heads, T, T]
-        index = relative_position_index(w)
-        scores += weights["position_bias"][index].transpose(2, 0, 1)
+        scores = self.scores(q, k, weights)  # [N·windows, heads, T, T], the position bias added
         if any(shifts):
             scores = scores.reshape(n, windows, heads, t, t)
             scores += shift_mask(w, shifts, hp, wp)[None, :, None]
@@ -363,3 +374,130 @@ class WindowAttention(Layer):
         if any(shifts):
             y = np.roll(y, shifts, axis=(1, 2))
         return np.ascontiguousarray(y[:, :height, :width])
+
+
+def coords_table(window: int) -> Any:
+    """``[(2·window − 1)², 2]``: Swin V2's log-spaced offsets, row by row as :func:`relative_position_index`
+    numbers them: each offset divided by ``window − 1``, times 8, then ``sign·log2(1 + |·|)/3`` (torchvision's
+    ``relative_coords_table``, which it computes in float32; here in float64)."""
+    import numpy as np
+
+    offsets = np.arange(-(window - 1), window, dtype=np.float64) / (window - 1) * 8
+    rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
+    table = np.stack([rows, cols], axis=-1).reshape(-1, 2)
+    return np.sign(table) * np.log2(np.abs(table) + 1.0) / 3.0
+
+
+class WindowAttentionV2(WindowAttention):
+    """Swin V2's (shifted) window attention on ``[H, W, C]`` (torchvision's ``ShiftedWindowAttentionV2``): as
+    :class:`WindowAttention` (padding, shift, mask, windows) but scores ``normalize(Q)·normalize(K)ᵀ`` (L2 over
+    each head's channels, eps 1e-12) times ``exp(min(logit_scale, ln 100))`` per head, plus ``16·sigmoid`` of
+    a continuous position bias: ``relu(offsets·W₁ + b₁)·W₂`` over :func:`coords_table`, gathered by each pair's
+    offset. Weights ``qkv.weight`` ``[C, 3C]``, ``qkv.bias`` ``[3C]`` (its key third is not used: torchvision
+    zeroes it in ``forward``, the parameter keeps its 3C elements), ``output.weight`` ``[C, C]``,
+    ``output.bias`` ``[C]``, ``logit_scale`` ``[heads]``, ``cpb_mlp.0.weight`` ``[2, hidden]``,
+    ``cpb_mlp.0.bias`` ``[hidden]`` and ``cpb_mlp.2.weight`` ``[hidden, heads]``."""
+
+    type_name = "window_attention_v2"
+    fields = {
+        "heads": Field(positive_int, doc="the number of heads, a divisor of the channel count"),
+        "window": Field(positive_int, doc="the window's side in pixels, an integer of at least 2"),
+        "shift": Field(nonneg_int, 0, doc="the cyclic shift before partitioning (Swin's shifted windows), below window"),
+        "bias": Field(boolean, True),
+        "hidden": Field(positive_int, 512, doc="the hidden width of the position bias's MLP (torchvision's 512)"),
+    }
+    hidden: int
+    partition = "window"  # Swin V2's windows are squares of neighbours (no grid field)
+    scale = "key_dim"  # (unused: its scores are cosines times the logit scale)
+
+    @classmethod
+    def check_fields(cls, options: dict[str, Any]) -> None:
+        super().check_fields(options)
+        if options.get("window") == 1:
+            # torchvision divides the offsets by window − 1: its table (and the model's output) is NaN
+            raise ShapeError("window_attention_v2 needs a window of at least 2 (Swin V2 divides each offset by "
+                             "window − 1)", field="window", got=1, expected="an integer of at least 2")
+
+    def infer(self, inputs: Sequence[Shape]) -> Inference:
+        g = self.dims(inputs)
+        c, hp, wp, t = g["c"], g["hp"], g["wp"], g["t"]
+        w, h, hidden = self.window, self.heads, self.hidden
+        offsets = (2 * w - 1) ** 2
+        mlp = 2 * hidden + hidden + hidden * h
+        biases = 4 * c if self.bias else 0
+        params = 3 * c * c + c * c + biases + h + mlp
+        tokens = arith.simplify(hp * wp)
+        projections = arith.simplify(tokens * 4 * c * c)
+        mixing = arith.simplify(tokens * t * 2 * c)
+        table = offsets * hidden * (2 + h)  # the MLP, once per layer (not per window or sample)
+        macs = arith.simplify(projections + mixing + table)
+        shape = inputs[0]
+        lines = [
+            (f"windows of {w}×{w} = {t} tokens on the map padded to {hp}×{wp}; heads {h}, key_dim {c // h}; "
+             f"shift {g['shifts'][0]}×{g['shifts'][1]}; cosine scores times exp(logit_scale)"),
+            f"params: qkv {c}·3·{c}, output {c}·{c}" + (f", biases 4·{c}" if self.bias else "")
+            + f", logit_scale {h}, position bias MLP 2·{hidden} + {hidden} + {hidden}·{h} = {mlp}; "
+              f"total {fmt(params)}",
+            (f"MACs: projections {hp}·{wp}·4·{c}² = {fmt(projections)}; scores and weighted sum "
+             f"{hp}·{wp}·{t}·2·{c} = {fmt(mixing)}; position bias MLP (2·{w} − 1)²·{hidden}·(2 + {h}) = "
+             f"{table}, once; total {fmt(macs)} (the normalisation of Q and K not counted)"),
+        ]
+        rf = [("window", w, s, n) for s, n in zip(g["shifts"], shape[:2])]
+        return Inference(tuple(shape), params, 0, macs, lines, rf=rf)
+
+    def weight_shapes(self, inputs: Sequence[Shape]) -> dict[str, tuple[int, ...]]:
+        shapes = super().weight_shapes(inputs)
+        del shapes["position_bias"]
+        shapes.update({"logit_scale": (self.heads,), "cpb_mlp.0.weight": (2, self.hidden),
+                       "cpb_mlp.0.bias": (self.hidden,), "cpb_mlp.2.weight": (self.hidden, self.heads)})
+        return shapes
+
+    def scratch_size(self, inputs: Sequence[Shape], out_shape: Shape) -> int:
+        # V1's, and the MLP's hidden activations over the offsets
+        return super().scratch_size(inputs, out_shape) + (2 * self.window - 1) ** 2 * (self.hidden + self.heads)
+
+    def saved_for_backward(self, inputs: Sequence[Shape], output: Shape, framework: str) -> list[Saved]:
+        if framework != "pytorch":
+            return super().saved_for_backward(inputs, output, framework)
+        g = self.dims(inputs)
+        tokens, c, h = g["hp"] * g["wp"], g["c"], self.heads
+        offsets = (2 * self.window - 1) ** 2
+        # F.normalize keeps Q (K) and its norms, the product their quotients, the scale the cosine scores
+        return [Saved("own", "the qkv projection keeps the windows (a copy of the padded, shifted map)",
+                      elements=tokens * c),
+                Saved("own", "normalize keeps Q and K and their norms", elements=2 * tokens * c + 2 * tokens * h),
+                Saved("own", "the scores keep normalize(Q) and normalize(K)", elements=2 * tokens * c),
+                Saved("own", "the logit scale keeps the cosine scores", elements=h * tokens * g["t"]),
+                Saved("own", "softmax keeps its result (and the weighted sum reads it)",
+                      elements=h * tokens * g["t"]),
+                Saved("own", "the weighted sum keeps V (mat2)", elements=tokens * c),
+                Saved("own", "the output projection keeps the heads' context (self)", elements=tokens * c),
+                Saved("own", "the position bias MLP keeps its input, hidden activations and sigmoid",
+                      elements=offsets * (2 + 2 * self.hidden) + h * g["t"] * g["t"])]
+
+    def position_bias(self, weights: dict[str, Any]) -> Any:
+        """``[heads, T, T]``: ``16·sigmoid`` of the MLP over the offsets, gathered for each pair of a window."""
+        import numpy as np
+
+        hidden = np.maximum(coords_table(self.window) @ weights["cpb_mlp.0.weight"] + weights["cpb_mlp.0.bias"], 0)
+        table = hidden @ weights["cpb_mlp.2.weight"]  # [(2w − 1)², heads]
+        return 16.0 / (1.0 + np.exp(-table[relative_position_index(self.window)].transpose(2, 0, 1)))
+
+    def qkv_bias(self, bias: Any) -> Any:
+        import numpy as np
+
+        bias = np.array(bias)
+        c = bias.shape[0] // 3
+        bias[c:2 * c] = 0.0  # torchvision zeroes the key's bias in forward
+        return bias
+
+    def scores(self, q: Any, k: Any, weights: dict[str, Any]) -> Any:
+        """``normalize(Q)·normalize(K)ᵀ·exp(min(logit_scale, ln 100))`` plus ``16·sigmoid`` of the MLP's bias."""
+        import numpy as np
+
+        q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)  # F.normalize
+        k = k / np.maximum(np.linalg.norm(k, axis=-1, keepdims=True), 1e-12)
+        scale = np.exp(np.minimum(np.asarray(weights["logit_scale"]).reshape(self.heads), np.log(100.0)))
+        scores = (q @ k.transpose(0, 1, 3, 2)) * scale[:, None, None]
+        scores += self.position_bias(weights)
+        return scores

@@ -22,6 +22,7 @@ from .files import SMALL_TENSOR, read_external
 from .graph import (
     BATCH,
     FOLDABLE,
+    SHAPE_ONLY,
     _cf,
     _cycle,
     _identity,
@@ -172,6 +173,9 @@ class _Importer:
                 return None
         elif node.op_type not in FOLDABLE or not all(_is_const(self.lookup(n, depth + 1)) for n in node.input if n):
             return None
+        elif node.op_type not in SHAPE_ONLY and any(isinstance(v, Lazy) and not v.readable for v in (
+                dict.get(self.values, n) for n in node.input if n)):
+            return None  # a summary does not read it (as :meth:`fold_constants`)
         current = self.node
         self.node = node
         try:
@@ -449,6 +453,9 @@ class _Importer:
             if node.domain not in ("", "ai.onnx"):
                 continue
             inputs = [n for n in node.input if n]
+            if node.op_type not in SHAPE_ONLY and any(isinstance(self.values.get(n), Lazy)
+                                                      and not self.values[n].readable for n in inputs):
+                continue  # a summary does not read it: left to the walk (Swin V2's MLP: its window's check runs it)
             if node.op_type == "Constant" or node.op_type in (*FOLDABLE, "Shape") and inputs and \
                     all(_is_const(self.values.get(n)) for n in inputs) or \
                     node.op_type == "CastLike" and _is_const(self.values.get(node.input[0])):

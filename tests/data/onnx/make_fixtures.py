@@ -176,6 +176,19 @@ def swin_blocks() -> nn.Module:
                                       for w, s in ((2, 1), (2, 1), (4, 2)))))
 
 
+def swin_v2_blocks() -> nn.Module:
+    """Two of Swin V2's blocks (swin_v2_t's class: post-norm, cosine attention, the MLP's position bias) on a
+    5 × 5 map padded to 6 × 6 for windows of 3: one not shifted, one shifted by 1 (the mask). Their position bias
+    MLPs are 336 wide, not torchvision's 512, to keep the file small: the narrowest whose first product over the
+    25 offsets (folded by the dynamo exporter into a constant) is too large for the exporter to fold further."""
+    from torchvision.models.swin_transformer import SwinTransformerBlockV2
+
+    blocks = [SwinTransformerBlockV2(8, 2, [3, 3], [s, s], mlp_ratio=1.0) for s in (0, 1)]
+    for block in blocks:
+        block.attn.cpb_mlp = nn.Sequential(nn.Linear(2, 336), nn.ReLU(inplace=True), nn.Linear(336, 2, bias=False))
+    return randomised(nn.Sequential(*blocks))
+
+
 def maxvit_attention() -> nn.Module:
     """MaxViT's attention (maxvit_t's class): Q·Kᵀ written as an Einsum, a relative position bias added."""
     from torchvision.models.maxvit import RelativePositionalMultiHeadAttention
@@ -242,12 +255,13 @@ FIXTURES = {
     "swin_attention_legacy17": (swin_attention, (1, 4, 4, 8), "legacy", 17, "exact"),
     "swin_blocks_dynamo20": (swin_blocks, (1, 4, 4, 8), "dynamo", 20, "exact"),
     "maxvit_blocks_dynamo20": (maxvit_blocks, (1, 8, 14, 14), "dynamo", 20, "exact"),
+    "swin_v2_blocks_dynamo20": (swin_v2_blocks, (1, 5, 5, 8), "dynamo", 20, "exact"),
 }
 
 
 #: fixtures written without the dynamo exporter's node metadata (its stack traces, nine tenths of the file),
 #: which cnncalc does not read, to keep the folder small
-STRIPPED = {"swin_blocks_dynamo20", "maxvit_blocks_dynamo20"}
+STRIPPED = {"swin_blocks_dynamo20", "maxvit_blocks_dynamo20", "swin_v2_blocks_dynamo20"}
 
 
 def export(name: str) -> dict[str, object]:

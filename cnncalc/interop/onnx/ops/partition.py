@@ -245,7 +245,7 @@ def _attention(im: _Importer, position: int, node: Any) -> bool:
     heads = scores[-3]
     trial: dict[str, Any] = {}
     if win._unread(im, found):  # a summary: random weights of the file's shapes (as .window)
-        trial = win._trial(im, found, heads, size, size * size, rng)
+        trial = win._trial(im, found, heads, size, size * size, rng, None)
         got = win._run(im, found, x, trial)[found.exit]
     weights = win._weights(im, found, heads, size, size * size, c, describe, trial)
     from ....layers.attention import WindowAttention
