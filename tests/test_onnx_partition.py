@@ -278,3 +278,33 @@ def test_a_refusal_is_one_error_line_from_the_cli(cli, tmp_path):
     assert code == 2 and out == "", out
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert "node 'mix' (Add" in err and words in err, err
+
+
+def test_a_reshape_putting_the_batch_into_the_groups_is_refused_not_called_malformed():
+    # [-1, 49, 8] of [1, 4, 49, 8] is [4, 49, 8]: its -1 is the batch times the groups, not the batch
+    message = _refused(_insert([node("Reshape", [VIEW, "s"], ["h1"], name="mix"),
+                                node("Reshape", ["h1", "val_13"], ["h"], name="back")], {"s": _ints([-1, 49, 8])}))
+    assert "node 'mix' (" in message, message
+    assert "a Reshape of a partition view that does not keep the batch axis (got [-1, 49, 8])" in message, message
+
+
+def test_a_node_of_another_domain_reading_a_view_is_refused():
+    # cnncalc's own GroupNorm function held the view as the map: block 1's departition then moved the map's
+    # pixels (a network of the wrong output, no error); an unknown operator passed through --lenient did too
+    model = _insert([node("GroupNorm", ["add_5", "gamma", "beta"], ["h"], name="mix", domain="cnncalc", groups=1,
+                          epsilon=1e-5)], {"gamma": _floats((8,)), "beta": _floats((8,), 0.0)},
+                    before="node_transpose_1")
+    model.opset_import.append(helper.make_opsetid("cnncalc", 1))
+    message = _refused(model)
+    assert f"node 'mix' (GroupNorm, inputs ['add_5', 'gamma', 'beta']): GroupNorm {GENERIC}" in message, message
+    model = _insert([node("Custom", [VIEW], ["h"], name="mix", domain="custom")])
+    model.opset_import.append(helper.make_opsetid("custom", 1))
+    assert f"node 'mix' (Custom, inputs ['{VIEW}']): Custom {GENERIC}" in _refused(model, lenient=True)
+
+
+@pytest.mark.parametrize(("last", "shape"), [("add_2", [1, 4, 49, 8]), ("view_6", [1, 2, 2, 7, 7, 8]),
+                                             ("transpose_1", [1, 49, 4, 8])])
+def test_a_partition_view_as_the_output_is_refused(last, shape):
+    # the network's output was the map (a permute of it) where ONNX's is the partitioned map
+    message = _refused(_only(_block(), None, last, shape))
+    assert f"output '{last}' is a partition of a map into groups of tokens" in message, message
