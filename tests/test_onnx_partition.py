@@ -308,3 +308,18 @@ def test_a_partition_view_as_the_output_is_refused(last, shape):
     # the network's output was the map (a permute of it) where ONNX's is the partitioned map
     message = _refused(_only(_block(), None, last, shape))
     assert f"output '{last}' is a partition of a map into groups of tokens" in message, message
+
+
+def test_a_summary_refuses_each_as_the_import_does(monkeypatch, tmp_path):
+    # a summary reads no weights (constants over SMALL_TENSOR stay on disk, here all but the smallest) and runs
+    # no onnx.checker: the same refusals from the constants' shapes alone
+    from cnncalc.interop.onnx import importer
+    from cnncalc.interop.onnx_import import import_onnx
+
+    monkeypatch.setattr(importer, "SMALL_TENSOR", 30)
+    for case, (nodes, constants, name, words) in REFUSED.items():
+        path = tmp_path / "hostile.onnx"
+        onnx.save(_insert(nodes, constants), str(path))
+        with pytest.raises(CnnCalcError) as caught:
+            import_onnx(path, weights=False, check=False)
+        assert f"node '{name}' (" in str(caught.value) and words in str(caught.value), (case, str(caught.value))
