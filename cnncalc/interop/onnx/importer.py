@@ -435,6 +435,9 @@ class _Importer:
         for output in graph.output:
             if not isinstance(self.values.get(output.name), Tensor):
                 raise CnnCalcError(f"output '{output.name}' is a constant or is never computed", file=self.source)
+            if self.values[output.name].where is not None:  # the layer's output is not this value (.ops.partition)
+                raise CnnCalcError(f"output '{output.name}' is a partition of a map into groups of tokens (MaxViT's), "
+                                   "which cnncalc imports only departitioned", file=self.source)
             self.channels_last(output.name, held.perm)
         if not self.layers:
             raise CnnCalcError("the model has no layers cnncalc can show (only constants or identities)",

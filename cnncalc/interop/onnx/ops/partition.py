@@ -26,6 +26,7 @@ from ..values import Tensor, _is_const, np
 from . import window as win
 
 if TYPE_CHECKING:
+    from ....errors import CnnCalcError
     from ..importer import _Importer
 
 #: nodes that act on each token alone (their other inputs: constants along the channels, or views of the tokens)
@@ -84,9 +85,11 @@ def _view(im: _Importer, name: str) -> Tensor | None:
 
 def handle_view(im: _Importer, position: int, node: Any) -> bool:
     """The node, when it starts a partition or reads a partition view (else False: the usual rules)."""
-    if node.domain not in ("", "ai.onnx"):
-        return False
     views = [n for n in node.input if n and _view(im, n) is not None]
+    if node.domain not in ("", "ai.onnx"):  # its handler (a cnncalc function, --lenient's pass) would read the map
+        if views:
+            raise _refusal(im, node)
+        return False
     if not views:
         if node.op_type == "Reshape" and node.input[0] in im.partition_entries:
             t = im.values.get(node.input[0])
@@ -116,9 +119,13 @@ def handle_view(im: _Importer, position: int, node: Any) -> bool:
     if node.op_type in TOKENWISE:
         _tokenwise(im, position, node, views)
         return True
-    raise im.fail(f"{node.op_type} reads a partition of a map into groups of tokens (MaxViT's), which cnncalc "
-                  "imports only through token-wise nodes (LayerNormalization, MatMul by a weight, element-wise "
-                  "nodes, GELU) and the partition attention")
+    raise _refusal(im, node)
+
+
+def _refusal(im: _Importer, node: Any) -> CnnCalcError:
+    return im.fail(f"{node.op_type} reads a partition of a map into groups of tokens (MaxViT's), which cnncalc "
+                   "imports only through token-wise nodes (LayerNormalization, MatMul by a weight, element-wise "
+                   "nodes, GELU) and the partition attention")
 
 
 def _move(im: _Importer, node: Any, view: Tensor) -> None:
@@ -133,9 +140,9 @@ def _move(im: _Importer, node: Any, view: Tensor) -> None:
         dims = [int(d) for d in im.numbers(node.input[1], "shape")]
         full = [im.batch, *where.shape]
         dims = [full[k] if d == 0 and k < len(full) else d for k, d in enumerate(dims)]
-        if dims and dims[0] == -1:
-            dims[0] = im.batch
         rest = dims[1:]
+        if dims and dims[0] == -1 and -1 not in rest and math.prod(rest) == where.size:  # else: batch × more
+            dims[0] = im.batch
         if not dims or dims[0] != im.batch or rest.count(-1) > 1:
             raise im.fail("a Reshape of a partition view that does not keep the batch axis", got=dims)
         where = where.reshape(rest)  # numpy checks the size (a malformed node's ValueError is named by the walk)
