@@ -440,7 +440,7 @@ class WindowAttentionV2(WindowAttention):
               f"total {fmt(params)}",
             (f"MACs: projections {hp}·{wp}·4·{c}² = {fmt(projections)}; scores and weighted sum "
              f"{hp}·{wp}·{t}·2·{c} = {fmt(mixing)}; position bias MLP (2·{w} − 1)²·{hidden}·(2 + {h}) = "
-             f"{table}, once; total {fmt(macs)} (the normalisation of Q and K not counted)"),
+             f"{fmt(table)}, once; total {fmt(macs)} (the normalisation of Q and K not counted)"),
         ]
         rf = [("window", w, s, n) for s, n in zip(g["shifts"], shape[:2])]
         return Inference(tuple(shape), params, 0, macs, lines, rf=rf)
