@@ -63,6 +63,25 @@ def test_window_attention_saved_for_backward_by_hand():
     assert memory(spec, batch=2, framework="keras").saved == 2 * 10 * 10 * 8 * 4  # keras's rule: its input
 
 
+
+def test_window_attention_v2_saved_for_backward_by_hand():
+    # 8 × 8 × 8, windows of 4 (64 tokens, 16 a window), 2 heads: per sample the windows, V and the context 64 × 8
+    # each, the qkv product 3·64·8, Q's and K's norms and clamped copies 4·64·2, normalize(Q) and normalize(K)
+    # 2·64·8, the cosine scores and the softmax 2 · 2 heads × 64 × 16; once a forward the MLP's hidden activations
+    # (2·4 − 1)² × 512, the sigmoid 2 × 16 × 16 and exp(logit_scale) 2: torch keeps 172,040 B at batch 2
+    # (tests/test_memory_torch.py measures torchvision's ShiftedWindowAttentionV2)
+    spec = loads_spec("input: [8, 8, 8]\nlayers: [{type: window_attention_v2, heads: 2, window: 4, shift: 2}]")
+    per_sample = 8 * 64 * 8 + 4 * 64 * 2 + 2 * 2 * 64 * 16
+    once = 49 * 512 + 2 * 16 * 16 + 2
+    assert memory(spec, batch=2).saved == (2 * per_sample + once) * 4 == 172_040
+    assert memory(spec, batch=5).saved == (5 * per_sample + once) * 4
+    from cnncalc.layers import LAYER_TYPES
+
+    layer = LAYER_TYPES["window_attention_v2"]("window_attention_v2", "w", 1, ["input"], LAYER_TYPES[
+        "window_attention_v2"].parse_fields("window_attention_v2", {"heads": 2, "window": 4}))
+    # V1's scratch (the padded map's windows, Q, K, V, the scores twice, the context) and the MLP's activations
+    assert layer.scratch_size([(8, 8, 8)], (8, 8, 8)) == 64 * (6 * 8 + 2 * 2 * 16) + 49 * (512 + 2)
+
 def test_shared_tensors_count_once_and_batchnorm_statistics_do_not_scale():
     spec = loads_spec("input: [4, 4, 2]\nlayers:\n  - {type: conv, name: c, filters: 3, kernel: 1}\n"
                       "  - {type: batchnorm, name: bn}\n  - {type: relu, name: r}\n"

@@ -135,6 +135,68 @@ def test_window_attention_keeps_what_torchvisions_shifted_window_attention_keeps
     assert estimate(spec, batch=2, dtype=dtype).saved == sum(storages.values())
 
 
+
+@pytest.mark.parametrize(("size", "channels", "heads", "window", "shift", "bias", "batch"), [
+    (8, 8, 2, 4, 2, True, 2),  # shifted, no padding
+    (10, 8, 2, 4, 2, True, 3),  # padded to 12 × 12, shifted
+    (8, 8, 2, 4, 0, False, 1),  # no biases, no shift
+])
+def test_window_attention_v2_keeps_what_torchvisions_shifted_window_attention_v2_keeps(
+        size: int, channels: int, heads: int, window: int, shift: int, bias: bool, batch: int) -> None:
+    """Swin V2's window attention against torchvision's ShiftedWindowAttentionV2 in training mode: the position
+    bias MLP's activations are kept once a forward, whatever the batch."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttentionV2
+
+    from cnncalc import loads_spec
+
+    model = ShiftedWindowAttentionV2(channels, [window, window], [shift, shift], heads, qkv_bias=bias,
+                                     proj_bias=bias).train(True)
+    weights = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: Any) -> Any:
+        storage = tensor.untyped_storage()
+        if storage._cdata not in weights:
+            storages[storage._cdata] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        model(torch.randn(batch, size, size, channels))
+    spec = loads_spec(f"input: [{size}, {size}, {channels}]\nlayers: [{{type: window_attention_v2, heads: {heads}, "
+                      f"window: {window}, shift: {shift}, bias: {str(bias).lower()}}}]")
+    assert estimate(spec, batch=batch).saved == sum(storages.values())
+
+
+@pytest.mark.parametrize("partition", ["window", "grid"])
+def test_window_attention_keeps_what_torchvisions_maxvit_attention_keeps(partition: str) -> None:
+    """MaxViT's block and grid attention (torchvision's RelativePositionalMultiHeadAttention between its partition
+    and departition) keep what Swin V1's rule counts."""
+    from torchvision.models import maxvit
+
+    from cnncalc import loads_spec
+
+    size, channels, heads, window = 14, 8, 2, 7
+    attention = maxvit.RelativePositionalMultiHeadAttention(channels, channels // heads, window * window).train(True)
+    p = window if partition == "window" else size // window
+    weights = {t.untyped_storage()._cdata for t in (*attention.parameters(), *attention.buffers())}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: Any) -> Any:
+        storage = tensor.untyped_storage()
+        if storage._cdata not in weights:
+            storages[storage._cdata] = storage.nbytes()
+        return tensor
+
+    x = torch.randn(2, size, size, channels)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        parts = maxvit.WindowPartition()(x.permute(0, 3, 1, 2), p)
+        parts = parts.swapaxes(-2, -3) if partition == "grid" else parts
+        attention(parts)
+    spec = loads_spec(f"input: [{size}, {size}, {channels}]\nlayers: [{{type: window_attention, heads: {heads}, "
+                      f"window: {window}, partition: {partition}, scale: channels}}]")
+    assert estimate(spec, batch=2).saved == sum(storages.values())
+
+
 if __name__ == "__main__":
     print("| network | dtype | cnncalc (B) | torch (B) | ratio |\n|---|---|---:|---:|---:|")
     for zoo_name in zoo_names():

@@ -462,18 +462,24 @@ class WindowAttentionV2(WindowAttention):
         g = self.dims(inputs)
         tokens, c, h = g["hp"] * g["wp"], g["c"], self.heads
         offsets = (2 * self.window - 1) ** 2
-        # F.normalize keeps Q (K) and its norms, the product their quotients, the scale the cosine scores
+        # as torchvision's ShiftedWindowAttentionV2 keeps them (tests/test_memory_torch.py measures it): the qkv
+        # product whole (normalize reads Q and K from it), each norm and its clamped, expanded copy, the
+        # quotients, the cosine scores (the logit scale's product keeps them), the softmax, V and the context;
+        # the position bias MLP runs once a forward, not per sample: its hidden activations (the second Linear
+        # and the ReLU keep them), the sigmoid's result and exp(logit_scale)
         return [Saved("own", "the qkv projection keeps the windows (a copy of the padded, shifted map)",
                       elements=tokens * c),
-                Saved("own", "normalize keeps Q and K and their norms", elements=2 * tokens * c + 2 * tokens * h),
+                Saved("own", "normalize keeps the qkv product (Q and K are views of it)", elements=3 * tokens * c),
+                Saved("own", "normalize keeps Q's and K's norms and their clamped copies", elements=4 * tokens * h),
                 Saved("own", "the scores keep normalize(Q) and normalize(K)", elements=2 * tokens * c),
                 Saved("own", "the logit scale keeps the cosine scores", elements=h * tokens * g["t"]),
                 Saved("own", "softmax keeps its result (and the weighted sum reads it)",
                       elements=h * tokens * g["t"]),
                 Saved("own", "the weighted sum keeps V (mat2)", elements=tokens * c),
                 Saved("own", "the output projection keeps the heads' context (self)", elements=tokens * c),
-                Saved("own", "the position bias MLP keeps its input, hidden activations and sigmoid",
-                      elements=offsets * (2 + 2 * self.hidden) + h * g["t"] * g["t"])]
+                Saved("own", "the position bias MLP keeps its hidden activations, the sigmoid its result and the "
+                      "scale exp(logit_scale), once a forward", elements=offsets * self.hidden + h * g["t"] ** 2 + h,
+                      batched=False)]
 
     def position_bias(self, weights: dict[str, Any]) -> Any:
         """``[heads, T, T]``: ``16·sigmoid`` of the MLP over the offsets, gathered for each pair of a window."""
