@@ -370,3 +370,17 @@ def test_swin_v2_folded_mlp_product_that_is_no_product_of_the_offsets_is_refused
     folded.CopyFrom(numpy_helper.from_array(values, folded.name))
     with pytest.raises(CnnCalcError, match=f"'{folded.name}'.*no product of Swin V2's offsets"):
         import_model(model, "m")
+
+
+@pytest.mark.parametrize("name", ["swin_blocks_dynamo20", "swin_attention_legacy17", "maxvit_blocks_dynamo20",
+                                  "swin_v2_blocks_dynamo20"])
+def test_a_summary_leaving_the_biases_and_the_index_on_disk_checks_the_window_attention(monkeypatch, name):
+    # at 20 values the qkv biases (3·8) are left on disk too, and Swin V2's index of its 3 × 3 windows' pairs
+    # (81 values, as a window of 8's 4,096 is at SMALL_TENSOR): random biases, the layer's own index in their place
+    from cnncalc.interop.onnx import importer
+
+    monkeypatch.setattr(importer, "SMALL_TENSOR", 20)
+    path = str(HERE / f"{name}.onnx")
+    summary = analyse(network_of(import_onnx(path, weights=False, check=False), path))
+    full = analyse(network_of(import_onnx(path), path))
+    assert (summary.params, summary.macs) == (full.params, full.macs) != (0, 0)

@@ -323,3 +323,20 @@ def test_a_summary_refuses_each_as_the_import_does(monkeypatch, tmp_path):
         with pytest.raises(CnnCalcError) as caught:
             import_onnx(path, weights=False, check=False)
         assert f"node '{name}' (" in str(caught.value) and words in str(caught.value), (case, str(caught.value))
+
+
+def test_the_attention_is_named_after_its_module_and_a_summary_reads_no_weights(tmp_path):
+    # the legacy exporter's node names: the layer is the attention module (attn_layer.1), not its to_qkv Linear
+    model = _block()
+    qkv = next(n for n in model.graph.node if n.op_type == "MatMul" and n.input[0] == "layer_norm")
+    qkv.name = "/blocks.0/layers.0/layers/window_attention/attn_layer/attn_layer.1/to_qkv/MatMul"
+    layers = import_model(model).spec["layers"]
+    assert next(layer["name"] for layer in layers if layer["type"] == "window_attention") == \
+        "blocks.0.layers.0.layers.window_attention.attn_layer.attn_layer.1"
+    # a summary checks the attention on random weights of the file's shapes and keeps none of them
+    assert import_model(_block(), weights=False).weights == {}
+
+
+def test_a_transpose_of_a_view_without_perm_reverses_it_and_moves_the_batch():
+    message = _refused(_insert([node("Transpose", [VIEW], ["h"], name="mix")]))
+    assert "node 'mix'" in message and "moves the batch axis (got [3, 2, 1, 0])" in message, message

@@ -270,11 +270,14 @@ def _attention(im: _Importer, position: int, node: Any) -> bool:
                       f"1/√(C/heads), a relative position bias) on the {partition} partition")
     im.done.update(found.positions)
     im.node = im.graph.node[im.producers[found.exit]]
-    module = found.qkv.name.rsplit("/", 1)[0].strip("/") if "/" in found.qkv.name else ""
+    # the legacy exporter names nodes after their module (/blocks.0/…/attn_layer.1/to_qkv/MatMul): the layer is
+    # named after the attention module, the one that holds the to_qkv Linear
+    path = found.qkv.name.strip("/").split("/")[:-1] if "/" in found.qkv.name else []
+    module = "/".join(path[:-1] if path and path[-1] == "to_qkv" else path)
     name = im.emit("window_attention", module or im.node_name(found.qkv, ".window_attention"), [view.layer],
                    heads=heads, window=size, partition=partition, scale=kind,
                    **({} if "qkv.bias" in weights else {"bias": False}))
-    for key, value in weights.items() if im.with_weights else ():  # a summary's are random (``_trial``)
+    for key, value in weights.items():  # keep stores none in a summary (whose weights are random: ``_trial``)
         im.keep(f"{name}.{key}", lambda value=value: np.ascontiguousarray(value, dtype=np.float32))
     im.values[found.exit] = Tensor(name, view.perm, where=view.where)
     return True

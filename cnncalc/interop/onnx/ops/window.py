@@ -450,6 +450,14 @@ def _trial(im: _Importer, window: _Window, heads: int, size: int, tokens: int, r
                 trial[cpb["offsets"]] = coords_table(size).reshape(im.values.get(cpb["offsets"]).shape)
         else:
             trial[cpb["folded"]] = (coords_table(size) @ w1).reshape(im.values.get(cpb["folded"]).shape)
+        # the index that gathers the MLP's output for each pair of a window, where a summary leaves it on disk
+        # (windows of 8 and more): the layer's own, as the offsets above (an import reads and checks the file's)
+        index = relative_position_index(size)
+        for k in window.positions:
+            n = im.graph.node[k]
+            if n.op_type in ("Gather", "GatherND") and len(n.input) > 1 and _unreadable(im, n.input[1]) \
+                    and math.prod(im.values.get(n.input[1]).shape) == index.size:
+                trial[n.input[1]] = index.reshape(im.values.get(n.input[1]).shape)
         return trial
     table = rng.uniform(-0.5, 0.5, ((2 * size - 1) ** 2, heads))
     for name in _position_bias(im, window, heads, tokens):
@@ -631,6 +639,6 @@ def _emit(im: _Importer, window: _Window, t: Tensor, heads: int, size: int, shif
     name = im.emit(kind, module or im.node_name(window.qkv, f".{kind}"), [x_layer],
                    heads=heads, window=size, **({"shift": shift} if shift else {}),
                    **({} if "qkv.bias" in weights else {"bias": False}), **fields)
-    for key, value in weights.items() if im.with_weights else ():  # a summary's are random (``_trial``)
+    for key, value in weights.items():  # keep stores none in a summary (whose weights are random: ``_trial``)
         im.keep(f"{name}.{key}", lambda value=value: np.ascontiguousarray(value, dtype=np.float32))
     im.values[window.exit] = Tensor(name, _identity(3))
