@@ -75,6 +75,9 @@ def test_window_attention_v2_saved_for_backward_by_hand():
     once = 49 * 512 + 2 * 16 * 16 + 2
     assert memory(spec, batch=2).saved == (2 * per_sample + once) * 4 == 172_040
     assert memory(spec, batch=5).saved == (5 * per_sample + once) * 4
+    assert memory(spec, batch=5).layers[0].rules[-1] == (
+        "the position bias MLP keeps its hidden activations, the sigmoid its result and the scale exp(logit_scale), "
+        "once a forward: 25,602 · 4 B = 102,408 B")  # not times the batch
     from cnncalc.layers import LAYER_TYPES
 
     layer = LAYER_TYPES["window_attention_v2"]("window_attention_v2", "w", 1, ["input"], LAYER_TYPES[

@@ -340,3 +340,16 @@ def test_the_attention_is_named_after_its_module_and_a_summary_reads_no_weights(
 def test_a_transpose_of_a_view_without_perm_reverses_it_and_moves_the_batch():
     message = _refused(_insert([node("Transpose", [VIEW], ["h"], name="mix")]))
     assert "node 'mix'" in message and "moves the batch axis (got [3, 2, 1, 0])" in message, message
+
+
+def test_an_attention_without_biases_imports_with_bias_false():
+    # block 0's attention with its qkv and merge biases taken out (their Adds made Identities): bias: false
+    model = _block()
+    for name in ("node_linear", "node_linear_1"):
+        add = _named(model, name)
+        add.op_type = "Identity"
+        del add.input[1:]
+    layers = import_model(model).spec["layers"]
+    assert [layer.get("bias", True) for layer in layers if layer["type"] == "window_attention"] == [False, True]
+    out, want = _numbers(model)
+    assert np.abs(out - want).max() < 1e-5 * np.abs(want).max()
