@@ -102,6 +102,23 @@ def test_an_in_place_relu_keeps_no_second_tensor() -> None:
     assert seen(True) == seen(False) == estimate(spec, batch=2).saved
 
 
+def _saved_bytes(module: Any, forward: Any) -> int:
+    """The bytes autograd keeps for the backward pass while ``forward()`` runs, each storage once, ``module``'s
+    parameters and buffers left out (they are the weights, not activations)."""
+    weights = {t.untyped_storage()._cdata for t in (*module.parameters(), *module.buffers())}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: Any) -> Any:
+        storage = tensor.untyped_storage()
+        if storage._cdata not in weights:
+            storages[storage._cdata] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        forward()
+    return sum(storages.values())
+
+
 @pytest.mark.parametrize(("size", "channels", "heads", "window", "shift", "bias", "dtype"), [
     (8, 8, 2, 4, 2, True, "float32"),  # shifted, no padding
     (10, 8, 2, 4, 2, True, "bfloat16"),  # padded to 12 × 12, shifted
@@ -119,20 +136,10 @@ def test_window_attention_keeps_what_torchvisions_shifted_window_attention_keeps
     kind = getattr(torch, dtype)
     model = ShiftedWindowAttention(channels, [window, window], [shift, shift], heads, qkv_bias=bias,
                                    proj_bias=bias).to(kind).train(True)
-    weights = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
-    storages: dict[int, int] = {}
-
-    def pack(tensor: Any) -> Any:
-        storage = tensor.untyped_storage()
-        if storage._cdata not in weights:
-            storages[storage._cdata] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(torch.randn(2, size, size, channels, dtype=kind))
+    saved = _saved_bytes(model, lambda: model(torch.randn(2, size, size, channels, dtype=kind)))
     spec = loads_spec(f"input: [{size}, {size}, {channels}]\nlayers: [{{type: window_attention, heads: {heads}, "
                       f"window: {window}, shift: {shift}, bias: {str(bias).lower()}}}]")
-    assert estimate(spec, batch=2, dtype=dtype).saved == sum(storages.values())
+    assert estimate(spec, batch=2, dtype=dtype).saved == saved
 
 
 
@@ -151,20 +158,10 @@ def test_window_attention_v2_keeps_what_torchvisions_shifted_window_attention_v2
 
     model = ShiftedWindowAttentionV2(channels, [window, window], [shift, shift], heads, qkv_bias=bias,
                                      proj_bias=bias).train(True)
-    weights = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
-    storages: dict[int, int] = {}
-
-    def pack(tensor: Any) -> Any:
-        storage = tensor.untyped_storage()
-        if storage._cdata not in weights:
-            storages[storage._cdata] = storage.nbytes()
-        return tensor
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        model(torch.randn(batch, size, size, channels))
+    saved = _saved_bytes(model, lambda: model(torch.randn(batch, size, size, channels)))
     spec = loads_spec(f"input: [{size}, {size}, {channels}]\nlayers: [{{type: window_attention_v2, heads: {heads}, "
                       f"window: {window}, shift: {shift}, bias: {str(bias).lower()}}}]")
-    assert estimate(spec, batch=batch).saved == sum(storages.values())
+    assert estimate(spec, batch=batch).saved == saved
 
 
 @pytest.mark.parametrize("partition", ["window", "grid"])
@@ -178,23 +175,16 @@ def test_window_attention_keeps_what_torchvisions_maxvit_attention_keeps(partiti
     size, channels, heads, window = 14, 8, 2, 7
     attention = maxvit.RelativePositionalMultiHeadAttention(channels, channels // heads, window * window).train(True)
     p = window if partition == "window" else size // window
-    weights = {t.untyped_storage()._cdata for t in (*attention.parameters(), *attention.buffers())}
-    storages: dict[int, int] = {}
-
-    def pack(tensor: Any) -> Any:
-        storage = tensor.untyped_storage()
-        if storage._cdata not in weights:
-            storages[storage._cdata] = storage.nbytes()
-        return tensor
-
     x = torch.randn(2, size, size, channels)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+
+    def forward() -> None:
         parts = maxvit.WindowPartition()(x.permute(0, 3, 1, 2), p)
-        parts = parts.swapaxes(-2, -3) if partition == "grid" else parts
-        attention(parts)
+        attention(parts.swapaxes(-2, -3) if partition == "grid" else parts)
+
+    saved = _saved_bytes(attention, forward)
     spec = loads_spec(f"input: [{size}, {size}, {channels}]\nlayers: [{{type: window_attention, heads: {heads}, "
                       f"window: {window}, partition: {partition}, scale: channels}}]")
-    assert estimate(spec, batch=2).saved == sum(storages.values())
+    assert estimate(spec, batch=2).saved == saved
 
 
 if __name__ == "__main__":
