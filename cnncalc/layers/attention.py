@@ -399,11 +399,11 @@ class WindowAttentionV2(WindowAttention):
     ``cpb_mlp.0.bias`` ``[hidden]`` and ``cpb_mlp.2.weight`` ``[hidden, heads]``."""
 
     type_name = "window_attention_v2"
-    fields = {
-        "heads": Field(positive_int, doc="the number of heads, a divisor of the channel count"),
+    fields = {  # V1's but the partition and the scale (its windows are squares, its scores cosines)
+        "heads": WindowAttention.fields["heads"],
         "window": Field(positive_int, doc="the window's side in pixels, an integer of at least 2"),
-        "shift": Field(nonneg_int, 0, doc="the cyclic shift before partitioning (Swin's shifted windows), below window"),
-        "bias": Field(boolean, True),
+        "shift": WindowAttention.fields["shift"],
+        "bias": WindowAttention.fields["bias"],
         "hidden": Field(positive_int, 512, doc="the hidden width of the position bias's MLP (torchvision's 512)"),
     }
     hidden: int

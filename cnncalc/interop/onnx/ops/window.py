@@ -465,6 +465,23 @@ def _trial(im: _Importer, window: _Window, heads: int, size: int, tokens: int, r
     return trial
 
 
+def _projections(im: _Importer, window: _Window, c: int, describe: str, read: Any, kind: str) -> dict[str, Any]:
+    """The qkv and output projections' weights ``[C, 3C]``, ``[C, C]`` and their biases (both or neither), each
+    array by ``read``; a clear error where the file's are otherwise."""
+    weights: dict[str, Any] = {"qkv.weight": read(window.qkv.input[1]), "output.weight": read(window.out.input[1])}
+    for key, product in (("qkv.bias", window.qkv), ("output.bias", window.out)):
+        bias = _bias_of(im, window, product)
+        if bias is not None:
+            weights[key] = np.broadcast_to(read(bias), (weights[key.replace("bias", "weight")].shape[1],)).copy()
+    if ("qkv.bias" in weights) != ("output.bias" in weights):
+        raise im.fail(f"{describe} has a bias on one of its projections only, which spec v2's {kind} (both or "
+                      "neither) does not compute")
+    shapes = (weights["qkv.weight"].shape, weights["output.weight"].shape)
+    if shapes != ((c, 3 * c), (c, c)):
+        raise im.fail(f"{describe} has projections of shapes {[list(s) for s in shapes]}, not [C, 3C] and [C, C]")
+    return weights
+
+
 def _weights(im: _Importer, window: _Window, heads: int, size: int, tokens: int, c: int, describe: str,
              trial: dict[str, Any]) -> dict:
     """The layer's weights from the file's (or from ``trial``'s in their place): the projections, their biases
@@ -475,17 +492,7 @@ def _weights(im: _Importer, window: _Window, heads: int, size: int, tokens: int,
     def read(name: str) -> Any:
         return np.asarray(trial[name] if name in trial else im.value(name), dtype=np.float64)
 
-    weights: dict[str, Any] = {"qkv.weight": read(window.qkv.input[1]), "output.weight": read(window.out.input[1])}
-    for key, product in (("qkv.bias", window.qkv), ("output.bias", window.out)):
-        bias = _bias_of(im, window, product)
-        if bias is not None:
-            weights[key] = np.broadcast_to(read(bias), (weights[key.replace("bias", "weight")].shape[1],))
-    if ("qkv.bias" in weights) != ("output.bias" in weights):
-        raise im.fail(f"{describe} has a bias on one of its projections only, which spec v2's window_attention "
-                      "(both or neither) does not compute")
-    shapes = (weights["qkv.weight"].shape, weights["output.weight"].shape)
-    if shapes != ((c, 3 * c), (c, c)):
-        raise im.fail(f"{describe} has projections of shapes {[list(s) for s in shapes]}, not [C, 3C] and [C, C]")
+    weights = _projections(im, window, c, describe, read, "window_attention")
     biases = _position_bias(im, window, heads, tokens)
     if len(biases) != 1:
         raise im.fail(f"{describe} has no relative position bias of [{heads}, {tokens}, {tokens}] added to its "
@@ -589,17 +596,7 @@ def _weights_v2(im: _Importer, window: _Window, cpb: dict[str, str], heads: int,
             return np.asarray(trial[name], dtype=np.float64)
         return np.asarray(values[name] if name in values else im.value(name), dtype=np.float64)
 
-    weights: dict[str, Any] = {"qkv.weight": read(window.qkv.input[1]), "output.weight": read(window.out.input[1])}
-    for key, product in (("qkv.bias", window.qkv), ("output.bias", window.out)):
-        bias = _bias_of(im, window, product)
-        if bias is not None:
-            weights[key] = np.broadcast_to(read(bias), (weights[key.replace("bias", "weight")].shape[1],)).copy()
-    if ("qkv.bias" in weights) != ("output.bias" in weights):
-        raise im.fail(f"{describe} has a bias on one of its projections only, which spec v2's window_attention_v2 "
-                      "(both or neither) does not compute")
-    shapes = (weights["qkv.weight"].shape, weights["output.weight"].shape)
-    if shapes != ((c, 3 * c), (c, c)):
-        raise im.fail(f"{describe} has projections of shapes {[list(s) for s in shapes]}, not [C, 3C] and [C, C]")
+    weights = _projections(im, window, c, describe, read, "window_attention_v2")
     scale = read(cpb["scale"])
     if scale.size != heads or not np.all(scale > 0):
         raise im.fail(f"{describe} multiplies its cosine scores by '{cpb['scale']}' of shape {list(scale.shape)}, "
